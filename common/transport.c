@@ -1,0 +1,969 @@
+/*
+ * transport: libfabric RDM endpoint, memory registration, puts with a 32-bit
+ * immediate and small control messages (see transport.h).
+ *
+ * Data structures, all owned by struct transport and touched by one thread:
+ *   - ops[]: a pool of operation contexts (struct op, holding the
+ *     fi_context libfabric needs) for receives and for transmits that expect
+ *     a completion; free transmit ops sit on a singly linked free list.
+ *   - rx buffers: rx_depth receive buffers of buf_size bytes, always posted
+ *     except while a MSG event that points into one is with the caller
+ *     (then the op waits on the repost list until the next poll).
+ *   - tx buffers: for messages and for the send-based rungs, a stack of free
+ *     indexes.
+ *   - stash: events reaped while waiting for resources inside put/msg/flush,
+ *     handed out first by the next poll.
+ *   - mrs: registered regions, so the SEND rung can place a put by key.
+ * Every send carries a 32-byte transport header {type, imm, addr, key, len}
+ * so that messages, notifications and copied puts share the receives.
+ */
+#include "config.h"
+
+#include "transport.h"
+#include "wire.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+
+#define TH_LEN 32
+#define TX_BUFS 64
+#define TX_OPS 256
+#define STASH_MAX 4096
+#define BUSY_TIMEOUT_MS 2000
+
+enum th_type { TH_MSG = 1, TH_NOTIFY = 2, TH_PUT = 3 };
+enum op_kind { OP_RX, OP_PUT, OP_SEND };
+
+struct op {
+	struct fi_context2 fctx; /* first: libfabric hands &fctx back */
+	enum op_kind kind;
+	int buf;   /* rx or tx buffer index, -1 when none */
+	void *ctx; /* caller's context for OP_PUT */
+	struct op *next;
+};
+
+struct stashed {
+	struct transport_event ev;
+	struct op *rx; /* receive to re-post once the event is handed out */
+};
+
+struct transport_mr {
+	struct transport *t;
+	struct fid_mr *mr;
+	char *buf;
+	size_t len;
+	bool remote;
+	uint64_t key;
+	void *desc;
+	struct transport_mr *next;
+};
+
+struct transport {
+	struct fi_info *info;
+	struct fid_fabric *fabric;
+	struct fid_domain *domain;
+	struct fid_cq *cq;
+	struct fid_av *av;
+	struct fid_ep *ep;
+	char provider[64];
+	enum transport_rung rung;
+	uint64_t mr_mode;
+	bool rx_cq_data;
+	bool waitable;
+	size_t inject;
+	size_t max_put;
+	size_t buf_size; /* TH_LEN + the largest message or copied put */
+	uint64_t next_key;
+
+	unsigned rx_depth;
+	char *rx_bufs;
+	struct transport_mr *rx_mr;
+	struct op *rx_ops;
+	struct op *repost; /* rx ops to post again */
+
+	char *tx_bufs;
+	struct transport_mr *tx_mr;
+	int tx_free[TX_BUFS];
+	int tx_nfree;
+
+	struct op ops[TX_OPS];
+	struct op *op_free;
+	unsigned tx_pending; /* ops in flight */
+
+	struct stashed *stash;
+	unsigned stash_head, stash_len;
+	unsigned long stash_dropped;
+
+	struct transport_mr *mrs;
+};
+
+/* ---- small helpers --------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int fi_to_errno(ssize_t rc)
+{
+	return rc < 0 ? (int)rc : -EIO;
+}
+
+static void th_encode(void *buf, enum th_type type, uint32_t imm, uint64_t addr, uint64_t key,
+		      uint32_t len)
+{
+	uint8_t *p = buf;
+	uint32_t v32;
+	uint64_t v64;
+
+	memset(p, 0, TH_LEN);
+	p[0] = (uint8_t)type;
+	v32 = htole32(imm);
+	memcpy(p + 4, &v32, 4);
+	v64 = htole64(addr);
+	memcpy(p + 8, &v64, 8);
+	v64 = htole64(key);
+	memcpy(p + 16, &v64, 8);
+	v32 = htole32(len);
+	memcpy(p + 24, &v32, 4);
+}
+
+static void th_decode(const void *buf, uint8_t *type, uint32_t *imm, uint64_t *addr, uint64_t *key,
+		      uint32_t *len)
+{
+	const uint8_t *p = buf;
+	uint32_t v32;
+	uint64_t v64;
+
+	*type = p[0];
+	memcpy(&v32, p + 4, 4);
+	*imm = le32toh(v32);
+	memcpy(&v64, p + 8, 8);
+	*addr = le64toh(v64);
+	memcpy(&v64, p + 16, 8);
+	*key = le64toh(v64);
+	memcpy(&v32, p + 24, 4);
+	*len = le32toh(v32);
+}
+
+const char *transport_rung_name(enum transport_rung rung)
+{
+	switch (rung) {
+	case TRANSPORT_RUNG_WRITEDATA:
+		return "writedata";
+	case TRANSPORT_RUNG_WRITE_NOTIFY:
+		return "write-notify";
+	case TRANSPORT_RUNG_SEND:
+		return "send";
+	default:
+		return "auto";
+	}
+}
+
+int transport_rung_parse(const char *name, enum transport_rung *rung)
+{
+	static const enum transport_rung all[] = { TRANSPORT_RUNG_AUTO, TRANSPORT_RUNG_WRITEDATA,
+						   TRANSPORT_RUNG_WRITE_NOTIFY,
+						   TRANSPORT_RUNG_SEND };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(name, transport_rung_name(all[i])) == 0) {
+			*rung = all[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *transport_provider(const struct transport *t)
+{
+	return t->provider;
+}
+
+enum transport_rung transport_rung(const struct transport *t)
+{
+	return t->rung;
+}
+
+size_t transport_inject_size(const struct transport *t)
+{
+	return t->rung == TRANSPORT_RUNG_WRITEDATA ? t->inject : 0;
+}
+
+/* ---- stash of events reaped while waiting for resources --------------- */
+
+static void stash_push(struct transport *t, const struct transport_event *ev, struct op *rx)
+{
+	struct stashed *s;
+
+	if (t->stash_len == STASH_MAX) {
+		/* A peer flooding us: drop rather than grow without bound. */
+		t->stash_dropped++;
+		if (rx) {
+			rx->next = t->repost;
+			t->repost = rx;
+		}
+		return;
+	}
+	s = &t->stash[(t->stash_head + t->stash_len) % STASH_MAX];
+	s->ev = *ev;
+	s->rx = rx;
+	t->stash_len++;
+}
+
+/* ---- receives -------------------------------------------------------- */
+
+static char *rx_buf(struct transport *t, const struct op *op)
+{
+	return t->rx_bufs + (size_t)op->buf * t->buf_size;
+}
+
+static int rx_post(struct transport *t, struct op *op)
+{
+	ssize_t rc = fi_recv(t->ep, rx_buf(t, op), t->buf_size, t->rx_mr->desc, FI_ADDR_UNSPEC,
+			     &op->fctx);
+
+	return rc == 0 ? 0 : fi_to_errno(rc);
+}
+
+/* Posts every receive waiting on the repost list; keeps those the provider
+ * cannot take yet. */
+static void rx_repost_all(struct transport *t)
+{
+	while (t->repost) {
+		struct op *op = t->repost;
+
+		if (rx_post(t, op) != 0)
+			return;
+		t->repost = op->next;
+	}
+}
+
+static void rx_defer(struct transport *t, struct op *op)
+{
+	op->next = t->repost;
+	t->repost = op;
+}
+
+static bool is_rx_op(const struct transport *t, const struct op *op)
+{
+	return op >= t->rx_ops && op < t->rx_ops + t->rx_depth;
+}
+
+/* ---- transmit ops and buffers ---------------------------------------- */
+
+static void op_put_back(struct transport *t, struct op *op)
+{
+	if (op->buf >= 0)
+		t->tx_free[t->tx_nfree++] = op->buf;
+	op->buf = -1;
+	op->next = t->op_free;
+	t->op_free = op;
+	t->tx_pending--;
+}
+
+static int progress(struct transport *t, struct transport_event *ev, int max, bool stash_all);
+
+/* Waits (bounded) until an op, and a tx buffer when need_buf, are free. */
+static struct op *op_get(struct transport *t, bool need_buf)
+{
+	int64_t deadline = 0;
+	struct op *op;
+
+	while (!t->op_free || (need_buf && t->tx_nfree == 0)) {
+		if (!deadline)
+			deadline = now_ms() + BUSY_TIMEOUT_MS;
+		else if (now_ms() > deadline)
+			return NULL;
+		progress(t, NULL, 0, true);
+	}
+	op = t->op_free;
+	t->op_free = op->next;
+	op->buf = need_buf ? t->tx_free[--t->tx_nfree] : -1;
+	op->ctx = NULL;
+	t->tx_pending++;
+	return op;
+}
+
+static char *tx_buf(struct transport *t, const struct op *op)
+{
+	return t->tx_bufs + (size_t)op->buf * t->buf_size;
+}
+
+/* Retries a libfabric post while it says -FI_EAGAIN, progressing meanwhile. */
+#define POST_RETRY(t, rc, call)                                                                    \
+	do {                                                                                       \
+		int64_t deadline_ = 0;                                                             \
+		for (;;) {                                                                         \
+			(rc) = (call);                                                             \
+			if ((rc) != -FI_EAGAIN)                                                    \
+				break;                                                             \
+			if (!deadline_)                                                            \
+				deadline_ = now_ms() + BUSY_TIMEOUT_MS;                            \
+			else if (now_ms() > deadline_)                                             \
+				break;                                                             \
+			progress((t), NULL, 0, true);                                              \
+		}                                                                                  \
+	} while (0)
+
+/* Sends [header | body] through a tx buffer; the buffer returns on completion. */
+static int send_framed(struct transport *t, uint64_t peer, enum th_type type, uint32_t imm,
+		       uint64_t addr, uint64_t key, const void *body, size_t len)
+{
+	struct op *op;
+	ssize_t rc;
+
+	if (TH_LEN + len > t->buf_size)
+		return -EMSGSIZE;
+	op = op_get(t, true);
+	if (!op)
+		return -ETIMEDOUT;
+	op->kind = OP_SEND;
+	th_encode(tx_buf(t, op), type, imm, addr, key, (uint32_t)len);
+	if (len)
+		memcpy(tx_buf(t, op) + TH_LEN, body, len);
+	POST_RETRY(t, rc,
+		   fi_send(t->ep, tx_buf(t, op), TH_LEN + len, t->tx_mr->desc, peer, &op->fctx));
+	if (rc) {
+		op_put_back(t, op);
+		return rc == -FI_EAGAIN ? -ETIMEDOUT : fi_to_errno(rc);
+	}
+	return 0;
+}
+
+int transport_msg(struct transport *t, uint64_t peer, const void *buf, size_t len)
+{
+	if (len > WIRE_MSG_MAX)
+		return -EMSGSIZE;
+	return send_framed(t, peer, TH_MSG, 0, 0, 0, buf, len);
+}
+
+int transport_put(struct transport *t, uint64_t peer, const void *src, size_t len,
+		  struct transport_mr *mr, uint64_t addr, uint64_t key, uint32_t imm, void *ctx)
+{
+	struct op *op;
+	ssize_t rc;
+
+	if (len > t->max_put)
+		return -EMSGSIZE;
+	switch (t->rung) {
+	case TRANSPORT_RUNG_WRITEDATA:
+		if (len <= t->inject) {
+			POST_RETRY(t, rc,
+				   fi_inject_writedata(t->ep, src, len, imm, peer, addr, key));
+			return rc == 0 ? 0 : rc == -FI_EAGAIN ? -ETIMEDOUT : fi_to_errno(rc);
+		}
+		op = op_get(t, false);
+		if (!op)
+			return -ETIMEDOUT;
+		op->kind = OP_PUT;
+		op->ctx = ctx;
+		POST_RETRY(t, rc,
+			   fi_writedata(t->ep, src, len, mr->desc, imm, peer, addr, key, &op->fctx));
+		break;
+	case TRANSPORT_RUNG_WRITE_NOTIFY:
+		op = op_get(t, false);
+		if (!op)
+			return -ETIMEDOUT;
+		op->kind = OP_PUT;
+		op->ctx = ctx;
+		POST_RETRY(t, rc, fi_write(t->ep, src, len, mr->desc, peer, addr, key, &op->fctx));
+		if (rc == 0) {
+			/* FI_ORDER_SAW: the notification lands after the data. */
+			int nrc = send_framed(t, peer, TH_NOTIFY, imm, 0, 0, NULL, 0);
+
+			if (nrc)
+				return nrc;
+		}
+		break;
+	default: /* TRANSPORT_RUNG_SEND: the data travels in the send, copied */
+		rc = send_framed(t, peer, TH_PUT, imm, addr, key, src, len);
+		return (int)rc;
+	}
+	if (rc) {
+		op_put_back(t, op);
+		return rc == -FI_EAGAIN ? -ETIMEDOUT : fi_to_errno(rc);
+	}
+	return 1;
+}
+
+/* ---- completion processing ------------------------------------------ */
+
+/* Places a copied put (SEND rung) into the registered region named by key. */
+static int place_put(struct transport *t, uint64_t addr, uint64_t key, const void *data,
+		     size_t len)
+{
+	for (struct transport_mr *m = t->mrs; m; m = m->next) {
+		uint64_t off;
+
+		if (!m->remote || m->key != key)
+			continue;
+		off = (t->mr_mode & FI_MR_VIRT_ADDR) ? addr - (uint64_t)(uintptr_t)m->buf : addr;
+		if (off > m->len || len > m->len - off)
+			return -EFAULT;
+		memcpy(m->buf + off, data, len);
+		return 0;
+	}
+	return -ENOKEY;
+}
+
+/* Turns a received buffer into an event; returns 1 if ev was filled. The
+ * receive is re-posted unless the event points into it (MSG). */
+static int on_recv(struct transport *t, struct op *op, size_t len, struct transport_event *ev,
+		   bool *keep)
+{
+	const char *buf = rx_buf(t, op);
+	uint8_t type;
+	uint32_t imm, blen;
+	uint64_t addr, key;
+
+	*keep = false;
+	if (len < TH_LEN)
+		return 0; /* not ours: drop */
+	th_decode(buf, &type, &imm, &addr, &key, &blen);
+	if (blen != len - TH_LEN)
+		return 0;
+	switch (type) {
+	case TH_MSG:
+		*ev = (struct transport_event){ .type = TRANSPORT_EV_MSG,
+						.data = buf + TH_LEN,
+						.len = blen };
+		*keep = true;
+		return 1;
+	case TH_NOTIFY:
+		*ev = (struct transport_event){ .type = TRANSPORT_EV_PUT, .imm = imm };
+		return 1;
+	case TH_PUT:
+		if (place_put(t, addr, key, buf + TH_LEN, blen) != 0)
+			return 0; /* a put outside our memory is dropped */
+		*ev = (struct transport_event){ .type = TRANSPORT_EV_PUT, .imm = imm, .len = blen };
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Handles one completion entry; returns 1 and fills ev when it is an event
+ * for the caller, and sets *rx to a receive that must wait for re-posting
+ * until the event is consumed. */
+static int on_completion(struct transport *t, const struct fi_cq_data_entry *e,
+			 struct transport_event *ev, struct op **rx)
+{
+	struct op *op = e->op_context;
+	bool keep;
+	int n;
+
+	*rx = NULL;
+	if ((e->flags & FI_REMOTE_WRITE) ||
+	    ((e->flags & FI_REMOTE_CQ_DATA) && !(e->flags & FI_MSG))) {
+		/* A remote write with data; with FI_RX_CQ_DATA it used a receive. */
+		if (op && is_rx_op(t, op))
+			rx_defer(t, op);
+		*ev = (struct transport_event){ .type = TRANSPORT_EV_PUT,
+						.imm = (uint32_t)e->data,
+						.len = e->len };
+		return 1;
+	}
+	if (!op)
+		return 0;
+	if (is_rx_op(t, op)) {
+		n = on_recv(t, op, e->len, ev, &keep);
+		if (keep)
+			*rx = op;
+		else
+			rx_defer(t, op);
+		return n;
+	}
+	/* a local transmit completion */
+	if (op->kind == OP_PUT) {
+		*ev = (struct transport_event){ .type = TRANSPORT_EV_TX_DONE, .ctx = op->ctx };
+		op_put_back(t, op);
+		return 1;
+	}
+	op_put_back(t, op);
+	return 0;
+}
+
+static int on_error(struct transport *t, struct transport_event *ev)
+{
+	struct fi_cq_err_entry err = { 0 };
+	struct op *op;
+
+	if (fi_cq_readerr(t->cq, &err, 0) != 1)
+		return 0;
+	op = err.op_context;
+	if (!op)
+		return 0;
+	if (is_rx_op(t, op)) {
+		rx_defer(t, op); /* truncated or cancelled receive: reuse the buffer */
+		return 0;
+	}
+	*ev = (struct transport_event){ .type = TRANSPORT_EV_TX_ERROR,
+					.ctx = op->kind == OP_PUT ? op->ctx : NULL,
+					.err = err.err ? -(int)err.err : -EIO };
+	op_put_back(t, op);
+	return 1;
+}
+
+/* Reads the CQ once. Events go to ev[0..max) first; the rest (all of them
+ * when stash_all) go to the stash. Returns the number written to ev. */
+static int progress(struct transport *t, struct transport_event *ev, int max, bool stash_all)
+{
+	struct fi_cq_data_entry ent[16];
+	struct transport_event one;
+	struct op *rx;
+	ssize_t n;
+	int out = 0;
+
+	n = fi_cq_read(t->cq, ent, 16);
+	if (n == -FI_EAVAIL) {
+		if (on_error(t, &one)) {
+			if (!stash_all && out < max)
+				ev[out++] = one;
+			else
+				stash_push(t, &one, NULL);
+		}
+		return out;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (!on_completion(t, &ent[i], &one, &rx))
+			continue;
+		if (!stash_all && out < max) {
+			ev[out++] = one;
+			if (rx)
+				rx_defer(t, rx);
+		} else {
+			stash_push(t, &one, rx);
+		}
+	}
+	return out;
+}
+
+int transport_poll(struct transport *t, struct transport_event *ev, int max)
+{
+	int out = 0;
+
+	rx_repost_all(t);
+	while (t->stash_len && out < max) {
+		struct stashed *s = &t->stash[t->stash_head];
+
+		ev[out++] = s->ev;
+		if (s->rx)
+			rx_defer(t, s->rx);
+		t->stash_head = (t->stash_head + 1) % STASH_MAX;
+		t->stash_len--;
+	}
+	if (out < max)
+		out += progress(t, ev + out, max - out, false);
+	return out;
+}
+
+int transport_wait(struct transport *t, struct transport_event *ev, int max, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int n;
+
+	for (;;) {
+		n = transport_poll(t, ev, max);
+		if (n)
+			return n;
+		int left = (int)(deadline - now_ms());
+		if (left <= 0)
+			return 0;
+		if (t->waitable) {
+			struct fi_cq_data_entry e;
+			ssize_t rc = fi_cq_sread(t->cq, &e, 1, NULL, left);
+			struct op *rx;
+
+			if (rc == 1 && on_completion(t, &e, &ev[0], &rx)) {
+				if (rx)
+					rx_defer(t, rx);
+				return 1;
+			}
+			if (rc < 0 && rc != -FI_EAGAIN && rc != -FI_EAVAIL && rc != -EINTR)
+				return fi_to_errno(rc);
+		} else {
+			sched_yield();
+		}
+	}
+}
+
+int transport_flush(struct transport *t, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	while (t->tx_pending) {
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
+		progress(t, NULL, 0, true);
+	}
+	return 0;
+}
+
+/* ---- addresses ------------------------------------------------------- */
+
+int transport_name(struct transport *t, void *buf, size_t *len)
+{
+	int rc = fi_getname(&t->ep->fid, buf, len);
+
+	return rc ? fi_to_errno(rc) : 0;
+}
+
+int transport_peer_add(struct transport *t, const void *name, size_t len, uint64_t *peer)
+{
+	fi_addr_t addr = FI_ADDR_UNSPEC;
+
+	(void)len;
+	if (fi_av_insert(t->av, name, 1, &addr, 0, NULL) != 1)
+		return -EADDRNOTAVAIL;
+	*peer = addr;
+	return 0;
+}
+
+int transport_peer_remove(struct transport *t, uint64_t peer)
+{
+	fi_addr_t addr = peer;
+	int rc = fi_av_remove(t->av, &addr, 1, 0);
+
+	return rc ? fi_to_errno(rc) : 0;
+}
+
+/* ---- memory registration -------------------------------------------- */
+
+int transport_mr_reg(struct transport *t, void *buf, size_t len, bool remote,
+		     struct transport_mr **out)
+{
+	uint64_t access = FI_SEND | FI_RECV | FI_READ | FI_WRITE;
+	struct transport_mr *m;
+	int rc;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	if (remote)
+		access |= FI_REMOTE_WRITE | FI_REMOTE_READ;
+	for (int tries = 0;; tries++) {
+		uint64_t key = (t->mr_mode & FI_MR_PROV_KEY) ? 0 : t->next_key++;
+
+		if (t->info->domain_attr->mr_key_size < 8)
+			key &= (1ull << (8 * t->info->domain_attr->mr_key_size)) - 1;
+		rc = fi_mr_reg(t->domain, buf, len, access, 0, key, 0, &m->mr, NULL);
+		if (rc != -FI_ENOKEY || tries > 8)
+			break;
+	}
+	if (rc)
+		goto err_free;
+	if (t->mr_mode & FI_MR_ENDPOINT) {
+		rc = fi_mr_bind(m->mr, &t->ep->fid, 0);
+		if (!rc)
+			rc = fi_mr_enable(m->mr);
+		if (rc)
+			goto err_close;
+	}
+	m->t = t;
+	m->buf = buf;
+	m->len = len;
+	m->remote = remote;
+	m->key = fi_mr_key(m->mr);
+	m->desc = fi_mr_desc(m->mr);
+	m->next = t->mrs;
+	t->mrs = m;
+	*out = m;
+	return 0;
+
+err_close:
+	fi_close(&m->mr->fid);
+err_free:
+	free(m);
+	return fi_to_errno(rc);
+}
+
+void transport_mr_dereg(struct transport_mr *m)
+{
+	struct transport_mr **pp;
+
+	if (!m)
+		return;
+	for (pp = &m->t->mrs; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	fi_close(&m->mr->fid);
+	free(m);
+}
+
+void transport_mr_remote(const struct transport_mr *m, const void *ptr, uint64_t *addr,
+			 uint64_t *key)
+{
+	if (m->t->mr_mode & FI_MR_VIRT_ADDR)
+		*addr = (uint64_t)(uintptr_t)ptr;
+	else
+		*addr = (uint64_t)((const char *)ptr - m->buf);
+	*key = m->key;
+}
+
+bool transport_mr_contains(const struct transport_mr *m, const void *ptr, size_t len)
+{
+	const char *p = ptr;
+
+	return p >= m->buf && p <= m->buf + m->len && len <= (size_t)(m->buf + m->len - p);
+}
+
+/* ---- open / close ---------------------------------------------------- */
+
+static const char *env_or(const char *value, const char *name)
+{
+	return value ? value : getenv(name);
+}
+
+/* Picks the rung: the asked one if the provider can, else the best it has. */
+static int choose_rung(struct transport *t, enum transport_rung want, char *err, size_t errlen)
+{
+	const struct fi_info *fi = t->info;
+	bool rma = fi->caps & FI_RMA;
+	bool data = rma && fi->domain_attr->cq_data_size >= 4;
+	bool saw = rma && (fi->tx_attr->msg_order & FI_ORDER_SAW);
+
+	switch (want) {
+	case TRANSPORT_RUNG_AUTO:
+		t->rung = data ? TRANSPORT_RUNG_WRITEDATA
+		       : saw  ? TRANSPORT_RUNG_WRITE_NOTIFY
+			      : TRANSPORT_RUNG_SEND;
+		return 0;
+	case TRANSPORT_RUNG_WRITEDATA:
+		if (!data)
+			break;
+		t->rung = want;
+		return 0;
+	case TRANSPORT_RUNG_WRITE_NOTIFY:
+		if (!saw)
+			break;
+		t->rung = want;
+		return 0;
+	case TRANSPORT_RUNG_SEND:
+		t->rung = want;
+		return 0;
+	}
+	snprintf(err, errlen,
+		 "provider %s cannot do the %s rung (RMA %s, CQ data %zu bytes, send-after-write "
+		 "order %s); unset FAAS_TRANSPORT_RUNG to let coloc choose",
+		 t->provider, transport_rung_name(want), rma ? "yes" : "no",
+		 fi->domain_attr->cq_data_size, saw ? "yes" : "no");
+	return -ENOTSUP;
+}
+
+static struct fi_info *pick_info(struct fi_info *list, const char *provider)
+{
+	for (struct fi_info *fi = list; fi; fi = fi->next) {
+		/* sockets is deprecated and hangs or fails RMA here: only on request. */
+		if (!provider && strcmp(fi->fabric_attr->prov_name, "sockets") == 0)
+			continue;
+		return fi;
+	}
+	return NULL;
+}
+
+static int open_pools(struct transport *t)
+{
+	int rc;
+
+	t->rx_bufs = aligned_alloc(4096, ((size_t)t->rx_depth * t->buf_size + 4095) & ~4095ul);
+	t->tx_bufs = aligned_alloc(4096, ((size_t)TX_BUFS * t->buf_size + 4095) & ~4095ul);
+	t->rx_ops = calloc(t->rx_depth, sizeof(*t->rx_ops));
+	t->stash = calloc(STASH_MAX, sizeof(*t->stash));
+	if (!t->rx_bufs || !t->tx_bufs || !t->rx_ops || !t->stash)
+		return -ENOMEM;
+	rc = transport_mr_reg(t, t->rx_bufs, (size_t)t->rx_depth * t->buf_size, false, &t->rx_mr);
+	if (!rc)
+		rc = transport_mr_reg(t, t->tx_bufs, (size_t)TX_BUFS * t->buf_size, false,
+				      &t->tx_mr);
+	if (rc)
+		return rc;
+	for (int i = 0; i < TX_BUFS; i++)
+		t->tx_free[i] = i;
+	t->tx_nfree = TX_BUFS;
+	for (int i = TX_OPS - 1; i >= 0; i--) {
+		t->ops[i].kind = OP_SEND;
+		t->ops[i].buf = -1;
+		t->ops[i].next = t->op_free;
+		t->op_free = &t->ops[i];
+	}
+	for (unsigned i = 0; i < t->rx_depth; i++) {
+		t->rx_ops[i].kind = OP_RX;
+		t->rx_ops[i].buf = (int)i;
+		rc = rx_post(t, &t->rx_ops[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int transport_open(const struct transport_opts *o, struct transport **out, char *err,
+		   size_t errlen)
+{
+	const char *provider = env_or(o->provider, "FAAS_PROVIDER");
+	const char *src = env_or(o->src_addr, "FAAS_ADDR");
+	enum transport_rung want = o->rung;
+	struct fi_info *hints, *list = NULL;
+	struct transport *t;
+	int rc;
+
+	if (want == TRANSPORT_RUNG_AUTO && getenv("FAAS_TRANSPORT_RUNG") &&
+	    transport_rung_parse(getenv("FAAS_TRANSPORT_RUNG"), &want) != 0) {
+		snprintf(err, errlen,
+			 "FAAS_TRANSPORT_RUNG=%s is not a rung; use writedata, write-notify, send "
+			 "or auto",
+			 getenv("FAAS_TRANSPORT_RUNG"));
+		return -EINVAL;
+	}
+	if (provider && !*provider)
+		provider = NULL;
+	if (src && !*src)
+		src = NULL;
+	t = calloc(1, sizeof(*t));
+	hints = fi_allocinfo();
+	if (!t || !hints) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory opening the fabric");
+		goto err_free;
+	}
+	hints->ep_attr->type = FI_EP_RDM;
+	hints->caps = FI_MSG | (want == TRANSPORT_RUNG_SEND ? 0 : FI_RMA);
+	hints->mode = FI_CONTEXT | FI_CONTEXT2 | FI_RX_CQ_DATA;
+	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED |
+				      FI_MR_PROV_KEY | FI_MR_ENDPOINT;
+	hints->domain_attr->threading = FI_THREAD_DOMAIN;
+	if (want == TRANSPORT_RUNG_WRITE_NOTIFY)
+		hints->tx_attr->msg_order = FI_ORDER_SAW;
+	if (provider)
+		hints->fabric_attr->prov_name = strdup(provider);
+	rc = fi_getinfo(FI_VERSION(1, 10), src, NULL, src ? FI_SOURCE : 0, hints, &list);
+	if (rc || !pick_info(list, provider)) {
+		snprintf(err, errlen,
+			 "no libfabric provider %s%s%s offers reliable datagram endpoints%s%s (%s); "
+			 "check `fi_info -t FI_EP_RDM` and FAAS_PROVIDER/FAAS_ADDR",
+			 provider ? "\"" : "", provider ? provider : "", provider ? "\"" : "",
+			 src ? " on address " : "", src ? src : "", rc ? fi_strerror(-rc) : "none");
+		rc = rc ? rc : -ENODEV;
+		goto err_free;
+	}
+	t->info = fi_dupinfo(pick_info(list, provider));
+	fi_freeinfo(list);
+	list = NULL;
+	snprintf(t->provider, sizeof(t->provider), "%s", t->info->fabric_attr->prov_name);
+	rc = choose_rung(t, want, err, errlen);
+	if (rc)
+		goto err_free;
+	t->mr_mode = t->info->domain_attr->mr_mode;
+	t->rx_cq_data = t->info->mode & FI_RX_CQ_DATA;
+	t->inject = t->info->tx_attr->inject_size;
+	t->max_put = o->max_put ? o->max_put : 65536;
+	t->buf_size = TH_LEN + WIRE_MSG_MAX;
+	if (t->rung == TRANSPORT_RUNG_SEND && TH_LEN + t->max_put > t->buf_size)
+		t->buf_size = TH_LEN + t->max_put;
+	t->rx_depth = o->rx_depth ? o->rx_depth : 64;
+	if (getrandom(&t->next_key, sizeof(t->next_key), 0) != sizeof(t->next_key))
+		t->next_key = (uint64_t)now_ms() * 2654435761u;
+	t->next_key &= ~0xffffull;
+
+	rc = fi_fabric(t->info->fabric_attr, &t->fabric, NULL);
+	if (!rc)
+		rc = fi_domain(t->fabric, t->info, &t->domain, NULL);
+	if (rc) {
+		snprintf(err, errlen, "cannot open the %s fabric domain: %s", t->provider,
+			 fi_strerror(-rc));
+		goto err_close;
+	}
+	struct fi_cq_attr cqa = { .size = t->rx_depth + TX_OPS + 64,
+				  .format = FI_CQ_FORMAT_DATA,
+				  .wait_obj = o->waitable ? FI_WAIT_UNSPEC : FI_WAIT_NONE };
+	rc = fi_cq_open(t->domain, &cqa, &t->cq, NULL);
+	if (rc && o->waitable) {
+		cqa.wait_obj = FI_WAIT_NONE; /* no wait objects: transport_wait spins */
+		rc = fi_cq_open(t->domain, &cqa, &t->cq, NULL);
+	} else if (!rc) {
+		t->waitable = o->waitable;
+	}
+	struct fi_av_attr ava = { .type = t->info->domain_attr->av_type != FI_AV_UNSPEC
+						  ? t->info->domain_attr->av_type
+						  : FI_AV_MAP };
+	if (!rc)
+		rc = fi_av_open(t->domain, &ava, &t->av, NULL);
+	if (!rc)
+		rc = fi_endpoint(t->domain, t->info, &t->ep, NULL);
+	if (!rc)
+		rc = fi_ep_bind(t->ep, &t->av->fid, 0);
+	if (!rc)
+		rc = fi_ep_bind(t->ep, &t->cq->fid, FI_TRANSMIT | FI_RECV);
+	if (!rc)
+		rc = fi_enable(t->ep);
+	if (rc) {
+		snprintf(err, errlen, "cannot open a %s endpoint: %s", t->provider,
+			 fi_strerror(-rc));
+		goto err_close;
+	}
+	rc = open_pools(t);
+	if (rc) {
+		snprintf(err, errlen, "cannot register buffers with %s: %s", t->provider,
+			 strerror(-rc));
+		goto err_close;
+	}
+	fi_freeinfo(hints);
+	*out = t;
+	return 0;
+
+err_close:
+	transport_close(t);
+	t = NULL;
+err_free:
+	fi_freeinfo(list);
+	fi_freeinfo(hints);
+	free(t);
+	return rc < 0 ? rc : -EIO;
+}
+
+void transport_close(struct transport *t)
+{
+	if (!t)
+		return;
+	/* endpoint first: it holds the posted receives and the MR bindings */
+	if (t->ep)
+		fi_close(&t->ep->fid);
+	transport_mr_dereg(t->tx_mr);
+	transport_mr_dereg(t->rx_mr);
+	while (t->mrs) /* the caller's, if it forgot them */
+		transport_mr_dereg(t->mrs);
+	if (t->av)
+		fi_close(&t->av->fid);
+	if (t->cq)
+		fi_close(&t->cq->fid);
+	if (t->domain)
+		fi_close(&t->domain->fid);
+	if (t->fabric)
+		fi_close(&t->fabric->fid);
+	fi_freeinfo(t->info);
+	free(t->rx_bufs);
+	free(t->tx_bufs);
+	free(t->rx_ops);
+	free(t->stash);
+	free(t);
+}

@@ -1,0 +1,109 @@
+/*
+ * transport: the only module that uses libfabric. One struct transport is
+ * one reliable-datagram endpoint (FI_EP_RDM) with its own fabric, domain,
+ * completion queue and address vector, driven by one thread at a time.
+ *
+ * It offers two operations to its peers:
+ *   - put: a one-sided write of len bytes into a peer's registered memory,
+ *     delivered at the target as a TRANSPORT_EV_PUT event carrying a 32-bit
+ *     immediate. On providers with write-with-data this is one fi_writedata;
+ *     the capability ladder (transport_rung) falls back to write + notify
+ *     send, then to a send that the target copies into place.
+ *   - msg: a small control message (<= WIRE_MSG_MAX bytes), copied.
+ *
+ * Memory registration follows the provider's mr_mode: local descriptors
+ * (FI_MR_LOCAL), virtual addresses or offsets (FI_MR_VIRT_ADDR), provider
+ * or application keys (FI_MR_PROV_KEY), endpoint binding (FI_MR_ENDPOINT).
+ * transport_mr_remote() gives the (address, key) pair a peer uses. Receives
+ * are pre-posted and re-posted, which also covers FI_RX_CQ_DATA.
+ */
+#ifndef COLOC_TRANSPORT_H
+#define COLOC_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct transport;
+struct transport_mr;
+
+enum transport_rung {
+	TRANSPORT_RUNG_AUTO = 0,
+	TRANSPORT_RUNG_WRITEDATA,    /* fi_writedata with 32-bit remote CQ data */
+	TRANSPORT_RUNG_WRITE_NOTIFY, /* fi_write, then a send carrying the immediate */
+	TRANSPORT_RUNG_SEND	     /* a send of the data, copied into place by the target */
+};
+
+struct transport_opts {
+	const char *provider; /* libfabric provider name; NULL = FAAS_PROVIDER, else ranking */
+	const char *src_addr; /* local address (node) with FI_SOURCE; NULL = FAAS_ADDR, else any */
+	bool waitable;	      /* CQ with a wait object, so transport_wait can block */
+	enum transport_rung rung; /* AUTO = FAAS_TRANSPORT_RUNG, else the best the provider has */
+	size_t max_put;	      /* largest put; the SEND rung sizes its receive buffers by it */
+	unsigned rx_depth;    /* receives kept posted; 0 = 64 */
+};
+
+enum transport_event_type {
+	TRANSPORT_EV_PUT = 1, /* a peer's put landed: imm */
+	TRANSPORT_EV_MSG,     /* a control message: data, len (valid until the next poll) */
+	TRANSPORT_EV_TX_DONE, /* a put with a context completed: ctx */
+	TRANSPORT_EV_TX_ERROR /* a put or msg failed: ctx (may be NULL), err (negative errno) */
+};
+
+struct transport_event {
+	enum transport_event_type type;
+	uint32_t imm;
+	const void *data;
+	size_t len;
+	void *ctx;
+	int err;
+};
+
+/* Opens the endpoint. On failure returns -errno and writes a message naming
+ * the provider and the remedy into err. */
+int transport_open(const struct transport_opts *opts, struct transport **t, char *err,
+		   size_t errlen);
+/* Closes everything; memory regions must be deregistered first. NULL is a no-op. */
+void transport_close(struct transport *t);
+
+const char *transport_provider(const struct transport *t);
+enum transport_rung transport_rung(const struct transport *t);
+const char *transport_rung_name(enum transport_rung rung);
+/* Parses "writedata", "write-notify", "send" (or "auto"); -EINVAL otherwise. */
+int transport_rung_parse(const char *name, enum transport_rung *rung);
+/* Bytes a put can carry without a local completion (inject size). */
+size_t transport_inject_size(const struct transport *t);
+
+/* The endpoint's fabric address, for peers' transport_peer_add. */
+int transport_name(struct transport *t, void *buf, size_t *len);
+int transport_peer_add(struct transport *t, const void *name, size_t len, uint64_t *peer);
+int transport_peer_remove(struct transport *t, uint64_t peer);
+
+/* Registers [buf, buf+len). remote: peers may put into it. */
+int transport_mr_reg(struct transport *t, void *buf, size_t len, bool remote,
+		     struct transport_mr **mr);
+void transport_mr_dereg(struct transport_mr *mr);
+/* The address and key a peer passes to transport_put for ptr inside mr. */
+void transport_mr_remote(const struct transport_mr *mr, const void *ptr, uint64_t *addr,
+			 uint64_t *key);
+/* True when [ptr, ptr+len) lies inside mr. */
+bool transport_mr_contains(const struct transport_mr *mr, const void *ptr, size_t len);
+
+/* Writes src[0..len) (inside mr) to the peer's (addr, key) and raises a PUT
+ * event there with imm. Returns 0 when src may be reused at once (inject),
+ * 1 when src must stay untouched until TX_DONE(ctx) or TX_ERROR(ctx), or
+ * -errno (-EMSGSIZE above max_put, -ETIMEDOUT when the provider stays busy). */
+int transport_put(struct transport *t, uint64_t peer, const void *src, size_t len,
+		  struct transport_mr *mr, uint64_t addr, uint64_t key, uint32_t imm, void *ctx);
+/* Sends a control message (copied; at most WIRE_MSG_MAX bytes). */
+int transport_msg(struct transport *t, uint64_t peer, const void *buf, size_t len);
+
+/* Progresses the endpoint and returns up to max events (0 if none). */
+int transport_poll(struct transport *t, struct transport_event *ev, int max);
+/* As transport_poll, but blocks up to timeout_ms for the first event. */
+int transport_wait(struct transport *t, struct transport_event *ev, int max, int timeout_ms);
+/* Progresses until every put with a context has completed (their events are
+ * kept for the next poll), or timeout_ms passes (-ETIMEDOUT). */
+int transport_flush(struct transport *t, int timeout_ms);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * wire: the data-plane formats between libfaas (client) and faas-executor
+ * workers. Every field is fixed-width little-endian; encode/decode never
+ * trust a length they did not check.
+ *
+ * Sequence (per worker; the transport carries "messages" and "puts"):
+ *
+ *   client                                        worker w
+ *     | -- msg HELLO {token, client name, depth} --> |  token checked,
+ *     |                                              |  client added to the AV,
+ *     | <-- msg WELCOME {status, base slot, depth,    |  depth slots reserved
+ *     |                  cookie} ------------------- |
+ *     | -- put [request header | payload] ---------> |  into slot base+k,
+ *     |        imm = slot index                      |  header checked,
+ *     |                                              |  fn(in, out) runs
+ *     | <-- put [reply header | output] ------------ |  into the reply address
+ *     |        imm = reply tag | status << 28        |  named by the request
+ *     | -- msg BYE {cookie} -----------------------> |  slots freed
+ *     | <-- msg EVICT {cookie} (worker stopping) --- |
+ *
+ * The reply tag is chosen by the client (call index and generation); the
+ * worker copies it back untouched, so a late reply to a timed-out call is
+ * recognised and dropped.
+ */
+#ifndef COLOC_WIRE_H
+#define COLOC_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_MAGIC 0x53414146u /* "FAAS" little-endian */
+#define WIRE_VERSION 1
+#define WIRE_TOKEN_LEN 16
+#define WIRE_NAME_MAX 256 /* fabric address bytes */
+#define WIRE_MSG_MAX 512  /* largest control message */
+
+/* Invocation status, 4 bits in the reply immediate. */
+enum wire_status {
+	WIRE_OK = 0,
+	WIRE_NOFUNC = 1,  /* unknown function id */
+	WIRE_TOOBIG = 2,  /* payload larger than the slot */
+	WIRE_OUTSIZE = 3, /* output larger than the client's capacity */
+	WIRE_FUNC = 4,	  /* the function returned non-zero */
+	WIRE_AUTH = 5,	  /* slot not owned by this client (bad cookie) */
+	WIRE_BADHDR = 6,  /* malformed request header */
+	WIRE_EVICTED = 7, /* the worker is stopping */
+	WIRE_STATUS_MAX = 15
+};
+
+/* Request header, at the start of the slot, followed by the payload. */
+#define WIRE_REQ_LEN 48
+struct wire_req {
+	uint32_t cookie;     /* from WELCOME: proves the slot is the sender's */
+	uint32_t reply_tag;  /* echoed in the reply immediate (low 28 bits) */
+	uint16_t fn;	     /* function id */
+	uint16_t flags;	     /* reserved, 0 */
+	uint32_t in_len;     /* payload bytes after the header */
+	uint64_t reply_addr; /* where the reply (header + output) goes */
+	uint64_t reply_key;
+	uint64_t out_cap; /* output bytes the client can take */
+};
+
+/* Reply header, followed by the output, at reply_addr. */
+#define WIRE_REPLY_LEN 16
+struct wire_reply {
+	uint64_t out_len; /* output bytes that follow */
+	int32_t fn_rc;	  /* the function's return code */
+	uint32_t reply_tag;
+};
+
+/* Control messages. */
+enum wire_msg_type { WIRE_HELLO = 1, WIRE_WELCOME = 2, WIRE_BYE = 3, WIRE_EVICT = 4 };
+
+struct wire_msg {
+	uint8_t type;
+	union {
+		struct {
+			uint8_t token[WIRE_TOKEN_LEN];
+			uint32_t depth; /* slots asked for */
+			uint32_t name_len;
+			uint8_t name[WIRE_NAME_MAX]; /* client's fabric address */
+		} hello;
+		struct {
+			int32_t status; /* 0, or WIRE_AUTH / WIRE_BADHDR / -ENOSPC */
+			uint32_t base;	/* first slot index */
+			uint32_t depth; /* slots granted */
+			uint32_t cookie;
+			uint32_t worker; /* the worker's index in the lease */
+		} welcome;
+		struct {
+			uint32_t cookie;
+		} bye; /* also EVICT: the cookie names the client's worker */
+	} u;
+};
+
+/* Reply immediate: tag (28 bits) | status (4 bits). */
+static inline uint32_t wire_reply_imm(uint32_t tag, enum wire_status status)
+{
+	return (tag & 0x0fffffffu) | ((uint32_t)status << 28);
+}
+static inline uint32_t wire_reply_imm_tag(uint32_t imm)
+{
+	return imm & 0x0fffffffu;
+}
+static inline enum wire_status wire_reply_imm_status(uint32_t imm)
+{
+	return (enum wire_status)(imm >> 28);
+}
+
+/* Encode into buf (at least WIRE_REQ_LEN / WIRE_REPLY_LEN bytes). */
+void wire_req_encode(const struct wire_req *req, void *buf);
+void wire_reply_encode(const struct wire_reply *rep, void *buf);
+/* Decode from len bytes; -EPROTO when too short or fields are invalid. */
+int wire_req_decode(const void *buf, size_t len, struct wire_req *req);
+int wire_reply_decode(const void *buf, size_t len, struct wire_reply *rep);
+
+/* Control messages: encode returns the length written (<= WIRE_MSG_MAX),
+ * decode returns 0 or -EPROTO for a short, unknown or inconsistent message. */
+size_t wire_msg_encode(const struct wire_msg *msg, void *buf);
+int wire_msg_decode(const void *buf, size_t len, struct wire_msg *msg);
+
+#endif

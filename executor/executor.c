@@ -1,0 +1,240 @@
+/*
+ * executor: process-level life of faas-executor. Loads the function
+ * library, creates one worker per lent cpu (each pinned, each with its own
+ * endpoint), publishes the lease document, then waits for SIGTERM/SIGINT
+ * (blocked in every thread, taken by sigwait in the main thread) and stops
+ * the workers, which tell their clients they are evicted.
+ * Init: library, workers, document, threads; fini in reverse order.
+ */
+#include "config.h"
+
+#include "executor.h"
+
+#include "lease_doc.h"
+#include "log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+void executor_options_default(struct executor_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (sched_getaffinity(0, sizeof(o->cpus), &o->cpus) != 0) {
+		CPU_ZERO(&o->cpus);
+		CPU_SET(0, &o->cpus);
+	}
+	o->slot_size = 65536;
+	o->slots = 64;
+	o->max_depth = 16;
+	o->mode = WORKER_HYBRID;
+	o->hot_poll_us = 100000;
+	o->publish = "-";
+}
+
+int executor_parse_cpus(const char *list, cpu_set_t *set)
+{
+	const char *p = list;
+
+	CPU_ZERO(set);
+	if (!*p)
+		return -EINVAL;
+	while (*p) {
+		char *end;
+		long lo, hi;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		lo = strtol(p, &end, 10);
+		hi = lo;
+		if (*end == '-') {
+			if (end[1] < '0' || end[1] > '9')
+				return -EINVAL;
+			hi = strtol(end + 1, &end, 10);
+		}
+		if (lo > hi || hi >= CPU_SETSIZE)
+			return -EINVAL;
+		for (long c = lo; c <= hi; c++)
+			CPU_SET((int)c, set);
+		if (*end == ',' && end[1])
+			end++;
+		else if (*end)
+			return -EINVAL;
+		p = end;
+	}
+	return 0;
+}
+
+static int publish(const char *where, const char *json)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (strcmp(where, "-") == 0) {
+		printf("%s\n", json);
+		return fflush(stdout) == 0 ? 0 : -errno;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", where) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n", json);
+	if (fclose(f) != 0 || rename(tmp, where) != 0)
+		return -errno;
+	return 0;
+}
+
+/* The n-th cpu of the set, or -1. */
+static int nth_cpu(const cpu_set_t *set, unsigned n)
+{
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, set) && n-- == 0)
+			return c;
+	return -1;
+}
+
+static int make_doc(const struct executor_options *o, const struct worker_config *cfg,
+		    const struct fnlib *lib, struct worker **workers, unsigned n, char **json)
+{
+	struct lease_doc *doc = lease_doc_new(fnlib_count(lib), n);
+	struct worker_info info;
+	int rc;
+
+	if (!doc)
+		return -ENOMEM;
+	if (o->id)
+		snprintf(doc->id, sizeof(doc->id), "%s", o->id);
+	else
+		snprintf(doc->id, sizeof(doc->id), "executor-%ld", (long)getpid());
+	memcpy(doc->token, cfg->token, WIRE_TOKEN_LEN);
+	doc->slot_size = cfg->slot_size;
+	doc->executor_pid = (long)getpid();
+	if (gethostname(doc->host, sizeof(doc->host) - 1) != 0)
+		snprintf(doc->host, sizeof(doc->host), "localhost");
+	for (unsigned i = 0; i < fnlib_count(lib); i++) {
+		snprintf(doc->functions[i].name, sizeof(doc->functions[i].name), "%s",
+			 fnlib_name(lib, i));
+		doc->functions[i].id = i;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct lease_worker *lw = &doc->workers[i];
+
+		worker_info(workers[i], &info);
+		lw->index = i;
+		lw->cpu = nth_cpu(&o->cpus, i % (unsigned)CPU_COUNT(&o->cpus));
+		memcpy(lw->addr, info.addr, info.addr_len);
+		lw->addr_len = info.addr_len;
+		lw->slot_addr = info.slot_addr;
+		lw->slot_key = info.slot_key;
+		lw->slots = cfg->slots;
+		snprintf(doc->provider, sizeof(doc->provider), "%s", info.provider);
+		snprintf(doc->rung, sizeof(doc->rung), "%s", transport_rung_name(info.rung));
+	}
+	rc = lease_doc_encode(doc, json);
+	lease_doc_free(doc);
+	return rc;
+}
+
+int executor_run(const struct executor_options *o)
+{
+	unsigned ncpus = (unsigned)CPU_COUNT(&o->cpus);
+	unsigned n = o->workers ? o->workers : ncpus;
+	struct worker_config cfg = { 0 };
+	struct worker **workers = NULL;
+	struct fnlib *lib = NULL;
+	atomic_bool stop = false;
+	char err[512], *json = NULL;
+	unsigned created = 0, started = 0;
+	sigset_t sigs;
+	int rc, sig, status = 1;
+
+	if (n == 0 || ncpus == 0) {
+		log_error("no cpus to serve on; give --cpus a non-empty list");
+		return 2;
+	}
+	rc = fnlib_open(o->lib_path, o->functions, &lib, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		return 2;
+	}
+	cfg.lib = lib;
+	cfg.transport.provider = o->provider;
+	cfg.transport.src_addr = o->addr;
+	cfg.transport.rung = o->rung;
+	cfg.slot_size = o->slot_size;
+	cfg.slots = o->slots;
+	cfg.max_depth = o->max_depth;
+	cfg.mode = o->mode;
+	cfg.hot_poll_us = o->hot_poll_us;
+	cfg.stop = &stop;
+	if (o->token_hex) {
+		if (lease_hex_decode(o->token_hex, cfg.token, WIRE_TOKEN_LEN) != WIRE_TOKEN_LEN) {
+			log_error("the lease token must be %d hex digits", 2 * WIRE_TOKEN_LEN);
+			status = 2;
+			goto out_lib;
+		}
+	} else if (getrandom(cfg.token, sizeof(cfg.token), 0) != sizeof(cfg.token)) {
+		log_error("cannot draw a random lease token: %s", strerror(errno));
+		goto out_lib;
+	}
+
+	/* Signals are taken by sigwait below; workers inherit the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	workers = calloc(n, sizeof(*workers));
+	if (!workers)
+		goto out_lib;
+	for (; created < n; created++) {
+		rc = worker_create(&cfg, created, nth_cpu(&o->cpus, created % ncpus),
+				   &workers[created], err, sizeof(err));
+		if (rc) {
+			log_error("%s", err);
+			goto out_workers;
+		}
+	}
+	rc = make_doc(o, &cfg, lib, workers, n, &json);
+	if (rc) {
+		log_error("cannot encode the lease document: %s", strerror(-rc));
+		goto out_workers;
+	}
+	for (; started < n; started++) {
+		rc = worker_start(workers[started]);
+		if (rc) {
+			log_error("cannot start worker %u: %s", started, strerror(-rc));
+			goto out_stop;
+		}
+	}
+	rc = publish(o->publish, json);
+	if (rc) {
+		log_error("cannot publish the lease document to %s: %s", o->publish,
+			  strerror(-rc));
+		goto out_stop;
+	}
+	log_info("serving %u functions of %s on %u workers", fnlib_count(lib), o->lib_path, n);
+	do {
+		rc = sigwait(&sigs, &sig);
+	} while (rc == EINTR);
+	log_info("signal %d: stopping", sig);
+	status = 0;
+out_stop:
+	atomic_store(&stop, true);
+out_workers:
+	/* Workers not started are destroyed without a join. */
+	for (unsigned i = 0; i < created; i++)
+		worker_destroy(workers[i]);
+	free(workers);
+	free(json);
+out_lib:
+	fnlib_close(lib);
+	return status;
+}

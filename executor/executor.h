@@ -1,0 +1,40 @@
+/*
+ * executor: a faas-executor process: the function library, one worker per
+ * lent core, the lease document it publishes, and the stop signal.
+ */
+#ifndef COLOC_EXECUTOR_H
+#define COLOC_EXECUTOR_H
+
+#include "worker.h"
+
+#include <sched.h>
+
+struct executor_options {
+	const char *lib_path;
+	const char *functions; /* comma-separated, NULL = the library's manifest */
+	cpu_set_t cpus;	       /* cores to serve on (one worker each) */
+	unsigned workers;      /* 0 = one per cpu in cpus */
+	const char *provider;
+	const char *addr;
+	enum transport_rung rung;
+	uint32_t slot_size;
+	uint32_t slots;
+	uint32_t max_depth;
+	enum worker_mode mode;
+	long hot_poll_us;
+	const char *publish; /* file for the lease document, "-" = stdout */
+	const char *token_hex; /* NULL = random */
+	const char *id;
+};
+
+/* Fills defaults: every cpu the process may run on, 64 KiB slots, ... */
+void executor_options_default(struct executor_options *o);
+
+/* Parses a cpu list ("0-3,8,10-11") into set; -EINVAL on malformed input. */
+int executor_parse_cpus(const char *list, cpu_set_t *set);
+
+/* Runs until SIGTERM/SIGINT: loads, publishes, serves, evicts clients.
+ * Returns a process exit code (0 = stopped cleanly). */
+int executor_run(const struct executor_options *o);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * faas-executor: serves the functions of one library on lent cores. Started
+ * by the node agent (colocd) for a lease, or by hand / by faas-bench.
+ * main() only parses options and hands over to executor_run().
+ */
+#include "config.h"
+
+#include "executor.h"
+#include "log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <signal.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: faas-executor --lib PATH [options]\n"
+		"  --lib PATH            function library (.so) to serve\n"
+		"  --functions A,B,...   functions to serve (default: the library's faas_functions)\n"
+		"  --cpus LIST           cores to serve on, e.g. 0-3,8 (default: all allowed)\n"
+		"  --workers N           number of workers (default: one per cpu)\n"
+		"  --provider NAME       libfabric provider (default: FAAS_PROVIDER, else ranking)\n"
+		"  --addr ADDR           local fabric address (default: FAAS_ADDR)\n"
+		"  --rung R              writedata | write-notify | send (default: best available)\n"
+		"  --slot-size BYTES     largest request incl. 48-byte header (default 65536)\n"
+		"  --slots N             request slots per worker (default 64)\n"
+		"  --max-depth N         slots one client may hold per worker (default 16)\n"
+		"  --mode M              hot | warm | hybrid (default hybrid)\n"
+		"  --hot-poll-us US      hybrid: idle time before blocking (default 100000)\n"
+		"  --publish FILE|-      where to write the lease document (default: stdout)\n"
+		"  --id ID               lease id in the document\n"
+		"  --die-with-parent     stop when the parent process exits\n"
+		"  --log-level L         error | warning | info | debug (default warning)\n"
+		"The lease token is read from FAAS_TOKEN (32 hex digits) or drawn at random.\n");
+}
+
+/* Parses an unsigned option value in [min, max] or exits with a usage error. */
+static unsigned long parse_num(const char *opt, const char *val, unsigned long min,
+			       unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || *end || end == val || val[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "faas-executor: %s %s: expected a whole number from %lu to %lu\n",
+			opt, val, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "lib", required_argument, NULL, 'l' },
+		{ "functions", required_argument, NULL, 'f' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "provider", required_argument, NULL, 'p' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ "rung", required_argument, NULL, 'r' },
+		{ "slot-size", required_argument, NULL, 's' },
+		{ "slots", required_argument, NULL, 'S' },
+		{ "max-depth", required_argument, NULL, 'd' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "hot-poll-us", required_argument, NULL, 'H' },
+		{ "publish", required_argument, NULL, 'P' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "die-with-parent", no_argument, NULL, 'D' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct executor_options o;
+	int level = LOG_LEVEL_WARNING;
+	int c;
+
+	executor_options_default(&o);
+	o.token_hex = getenv("FAAS_TOKEN");
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o.lib_path = optarg;
+			break;
+		case 'f':
+			o.functions = optarg;
+			break;
+		case 'c':
+			if (executor_parse_cpus(optarg, &o.cpus) != 0) {
+				fprintf(stderr,
+					"faas-executor: --cpus %s: expected a list like 0-3,8\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'w':
+			o.workers = (unsigned)parse_num("--workers", optarg, 1, 4096);
+			break;
+		case 'p':
+			o.provider = optarg;
+			break;
+		case 'a':
+			o.addr = optarg;
+			break;
+		case 'r':
+			if (transport_rung_parse(optarg, &o.rung) != 0) {
+				fprintf(stderr,
+					"faas-executor: --rung %s: expected writedata, write-notify, "
+					"send or auto\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			o.slot_size = (uint32_t)parse_num("--slot-size", optarg, 64, 64u << 20);
+			break;
+		case 'S':
+			o.slots = (uint32_t)parse_num("--slots", optarg, 1, 65536);
+			break;
+		case 'd':
+			o.max_depth = (uint32_t)parse_num("--max-depth", optarg, 1, 1024);
+			break;
+		case 'm':
+			if (strcmp(optarg, "hot") == 0)
+				o.mode = WORKER_HOT;
+			else if (strcmp(optarg, "warm") == 0)
+				o.mode = WORKER_WARM;
+			else if (strcmp(optarg, "hybrid") == 0)
+				o.mode = WORKER_HYBRID;
+			else {
+				fprintf(stderr,
+					"faas-executor: --mode %s: expected hot, warm or hybrid\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'H':
+			o.hot_poll_us = (long)parse_num("--hot-poll-us", optarg, 0, 3600000000ul);
+			break;
+		case 'P':
+			o.publish = optarg;
+			break;
+		case 'i':
+			o.id = optarg;
+			break;
+		case 'D':
+			if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
+				perror("faas-executor: prctl(PR_SET_PDEATHSIG)");
+				return 1;
+			}
+			break;
+		case 'L':
+			level = log_level_parse(optarg);
+			if (level < 0) {
+				fprintf(stderr,
+					"faas-executor: --log-level %s: expected error, warning, "
+					"info or debug\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "faas-executor: unexpected argument %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!o.lib_path) {
+		fprintf(stderr, "faas-executor: --lib PATH is required\n");
+		usage(stderr);
+		return 2;
+	}
+	if (o.max_depth > o.slots)
+		o.max_depth = o.slots;
+	log_init("faas-executor", (enum log_level)level);
+	return executor_run(&o);
+}

@@ -1,0 +1,440 @@
+/*
+ * worker: the executor's per-core event loop.
+ *
+ * Data structures (owned by the worker's thread once started):
+ *   - region: slots x slot_size bytes, registered for remote writes; slot s
+ *     holds [wire_req | payload] of the latest request into it.
+ *   - owner[s]: 1 + the index of the client holding slot s, 0 when free.
+ *   - clients[]: welcomed clients {peer, fabric address, base, depth,
+ *     cookie}; a client holds depth consecutive slots.
+ *   - out: one registered reply buffer [wire_reply | output]; a reply that
+ *     was not injected must complete before out is reused (out_busy).
+ * Modes: hot spins on the CQ; warm blocks on it; hybrid spins and goes warm
+ * after hot_poll_us without an event, and back to hot on the next one.
+ */
+#include "config.h"
+
+#include "worker.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define WARM_WAIT_MS 10 /* how long a warm worker sleeps before checking stop */
+#define EVENTS 16
+
+struct wclient {
+	bool used;
+	uint64_t peer;
+	uint8_t addr[WIRE_NAME_MAX];
+	size_t addr_len;
+	uint32_t base, depth, cookie;
+};
+
+struct worker {
+	const struct worker_config *cfg;
+	unsigned index;
+	int cpu;
+	pthread_t thread;
+	bool started;
+	struct transport *t;
+	char *region;
+	struct transport_mr *region_mr;
+	char *out;
+	size_t out_size;
+	struct transport_mr *out_mr;
+	bool out_busy;
+	uint32_t *owner;
+	struct wclient *clients;
+	unsigned nclients; /* capacity: one per slot at most */
+	bool hot;
+	struct timespec last_event;
+	unsigned long served, refused;
+};
+
+static long elapsed_us(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000000L + (now.tv_nsec - since->tv_nsec) / 1000;
+}
+
+/* ---- clients ----------------------------------------------------------- */
+
+static void client_drop(struct worker *w, struct wclient *c)
+{
+	for (uint32_t s = c->base; s < c->base + c->depth; s++)
+		w->owner[s] = 0;
+	transport_peer_remove(w->t, c->peer);
+	c->used = false;
+}
+
+/* First fit of depth free consecutive slots; -1 when none. */
+static long slots_find(const struct worker *w, uint32_t depth)
+{
+	uint32_t run = 0;
+
+	for (uint32_t s = 0; s < w->cfg->slots; s++) {
+		run = w->owner[s] ? 0 : run + 1;
+		if (run == depth)
+			return (long)(s + 1 - depth);
+	}
+	return -1;
+}
+
+static void send_welcome(struct worker *w, uint64_t peer, int status, const struct wclient *c)
+{
+	struct wire_msg m = { .type = WIRE_WELCOME };
+	uint8_t buf[WIRE_MSG_MAX];
+
+	m.u.welcome.status = status;
+	m.u.welcome.worker = w->index;
+	if (c) {
+		m.u.welcome.base = c->base;
+		m.u.welcome.depth = c->depth;
+		m.u.welcome.cookie = c->cookie;
+	}
+	if (transport_msg(w->t, peer, buf, wire_msg_encode(&m, buf)) != 0)
+		log_warning("worker %u: cannot answer a client's hello; it will time out", w->index);
+}
+
+static bool token_ok(const uint8_t *a, const uint8_t *b)
+{
+	uint8_t diff = 0;
+
+	for (int i = 0; i < WIRE_TOKEN_LEN; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
+static void on_hello(struct worker *w, const struct wire_msg *m)
+{
+	uint32_t depth = m->u.hello.depth;
+	struct wclient *c = NULL;
+	uint64_t peer;
+	long base;
+
+	if (transport_peer_add(w->t, m->u.hello.name, m->u.hello.name_len, &peer) != 0) {
+		log_warning("worker %u: a hello carried an unusable fabric address; ignored",
+			    w->index);
+		return;
+	}
+	if (!token_ok(m->u.hello.token, w->cfg->token)) {
+		w->refused++;
+		log_warning("worker %u: refused a client with a wrong lease token", w->index);
+		send_welcome(w, peer, WIRE_AUTH, NULL);
+		transport_peer_remove(w->t, peer);
+		return;
+	}
+	/* A client saying hello again (it restarted the handshake) replaces itself. */
+	for (unsigned i = 0; i < w->nclients; i++) {
+		struct wclient *o = &w->clients[i];
+
+		if (o->used && o->addr_len == m->u.hello.name_len &&
+		    memcmp(o->addr, m->u.hello.name, o->addr_len) == 0)
+			client_drop(w, o);
+	}
+	if (depth > w->cfg->max_depth)
+		depth = w->cfg->max_depth;
+	base = slots_find(w, depth);
+	for (unsigned i = 0; base >= 0 && i < w->nclients && !c; i++)
+		if (!w->clients[i].used)
+			c = &w->clients[i];
+	if (!c) {
+		log_warning("worker %u: no free slots for another client (%u slots, %u per client)",
+			    w->index, w->cfg->slots, depth);
+		send_welcome(w, peer, -ENOSPC, NULL);
+		transport_peer_remove(w->t, peer);
+		return;
+	}
+	*c = (struct wclient){ .used = true,
+			       .peer = peer,
+			       .addr_len = m->u.hello.name_len,
+			       .base = (uint32_t)base,
+			       .depth = depth };
+	memcpy(c->addr, m->u.hello.name, c->addr_len);
+	if (getrandom(&c->cookie, sizeof(c->cookie), 0) != sizeof(c->cookie))
+		c->cookie = (uint32_t)(base * 2654435761u) ^ (uint32_t)peer;
+	for (uint32_t s = c->base; s < c->base + depth; s++)
+		w->owner[s] = (uint32_t)(c - w->clients) + 1;
+	log_debug("worker %u: welcomed a client into slots %u..%u", w->index, c->base,
+		  c->base + depth - 1);
+	send_welcome(w, peer, 0, c);
+}
+
+static void on_msg(struct worker *w, const void *data, size_t len)
+{
+	struct wire_msg m;
+
+	if (wire_msg_decode(data, len, &m) != 0) {
+		log_warning("worker %u: dropped a malformed control message (%zu bytes)", w->index,
+			    len);
+		return;
+	}
+	switch (m.type) {
+	case WIRE_HELLO:
+		on_hello(w, &m);
+		break;
+	case WIRE_BYE:
+		for (unsigned i = 0; i < w->nclients; i++)
+			if (w->clients[i].used && w->clients[i].cookie == m.u.bye.cookie)
+				client_drop(w, &w->clients[i]);
+		break;
+	default:
+		log_warning("worker %u: dropped an unexpected control message (type %u)", w->index,
+			    m.type);
+	}
+}
+
+/* ---- invocations ------------------------------------------------------- */
+
+static void reply(struct worker *w, struct wclient *c, const struct wire_req *req,
+		  enum wire_status status, int32_t fn_rc, size_t out_len)
+{
+	struct wire_reply rep = { .out_len = out_len, .fn_rc = fn_rc, .reply_tag = req->reply_tag };
+	int rc;
+
+	wire_reply_encode(&rep, w->out);
+	rc = transport_put(w->t, c->peer, w->out, WIRE_REPLY_LEN + out_len, w->out_mr,
+			   req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status),
+			   c);
+	if (rc < 0) {
+		log_warning("worker %u: cannot reply to a client (%s); dropping it", w->index,
+			    strerror(-rc));
+		client_drop(w, c);
+		return;
+	}
+	w->out_busy = rc == 1;
+	w->served++;
+}
+
+static void on_put(struct worker *w, uint32_t slot)
+{
+	const struct fnlib *lib = w->cfg->lib;
+	struct wire_req req;
+	struct wclient *c;
+	size_t cap, out_len = 0;
+	const char *in;
+	fnlib_fn *fn;
+	int rc;
+
+	if (slot >= w->cfg->slots || !w->owner[slot]) {
+		log_warning("worker %u: dropped a request into slot %u, which no client holds",
+			    w->index, slot);
+		return;
+	}
+	c = &w->clients[w->owner[slot] - 1];
+	in = w->region + (size_t)slot * w->cfg->slot_size;
+	if (w->out_busy) {
+		/* the previous reply still reads out: let it finish */
+		if (transport_flush(w->t, 1000) != 0)
+			log_warning("worker %u: a reply is stuck in the fabric", w->index);
+		w->out_busy = false;
+	}
+	rc = wire_req_decode(in, w->cfg->slot_size, &req);
+	if (rc != 0) {
+		/* Without a valid header there is no reply address: drop. */
+		log_warning("worker %u: dropped a malformed request in slot %u", w->index, slot);
+		return;
+	}
+	if (req.cookie != c->cookie) {
+		log_warning("worker %u: dropped a request with a wrong cookie in slot %u", w->index,
+			    slot);
+		return;
+	}
+	fn = fnlib_get(lib, req.fn);
+	if (!fn) {
+		reply(w, c, &req, WIRE_NOFUNC, 0, 0);
+		return;
+	}
+	cap = w->out_size - WIRE_REPLY_LEN;
+	if (req.out_cap < cap)
+		cap = req.out_cap;
+	rc = fn(in + WIRE_REQ_LEN, req.in_len, w->out + WIRE_REPLY_LEN, cap, &out_len);
+	if (rc != 0)
+		reply(w, c, &req, WIRE_FUNC, rc, 0);
+	else if (out_len > cap)
+		reply(w, c, &req, WIRE_OUTSIZE, 0, 0);
+	else
+		reply(w, c, &req, WIRE_OK, 0, out_len);
+}
+
+static void on_tx_error(struct worker *w, const struct transport_event *ev)
+{
+	struct wclient *c = ev->ctx;
+
+	w->out_busy = false;
+	if (c && c->used) {
+		log_warning("worker %u: a reply failed (%s); dropping that client", w->index,
+			    strerror(-ev->err));
+		client_drop(w, c);
+	}
+}
+
+int worker_step(struct worker *w, int wait_ms)
+{
+	struct transport_event ev[EVENTS];
+	int n;
+
+	n = wait_ms ? transport_wait(w->t, ev, EVENTS, wait_ms) : transport_poll(w->t, ev, EVENTS);
+	for (int i = 0; i < n; i++) {
+		switch (ev[i].type) {
+		case TRANSPORT_EV_PUT:
+			on_put(w, ev[i].imm);
+			break;
+		case TRANSPORT_EV_MSG:
+			on_msg(w, ev[i].data, ev[i].len);
+			break;
+		case TRANSPORT_EV_TX_DONE:
+			w->out_busy = false;
+			break;
+		case TRANSPORT_EV_TX_ERROR:
+			on_tx_error(w, &ev[i]);
+			break;
+		}
+	}
+	return n < 0 ? 0 : n;
+}
+
+static void evict_clients(struct worker *w)
+{
+	struct wire_msg m = { .type = WIRE_EVICT };
+	uint8_t buf[WIRE_MSG_MAX];
+
+	for (unsigned i = 0; i < w->nclients; i++) {
+		if (!w->clients[i].used)
+			continue;
+		m.u.bye.cookie = w->clients[i].cookie;
+		transport_msg(w->t, w->clients[i].peer, buf, wire_msg_encode(&m, buf));
+	}
+	transport_flush(w->t, 100);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	unsigned idle = 0;
+
+	w->hot = w->cfg->mode != WORKER_WARM;
+	clock_gettime(CLOCK_MONOTONIC, &w->last_event);
+	while (!atomic_load_explicit(w->cfg->stop, memory_order_relaxed)) {
+		if (worker_step(w, w->hot ? 0 : WARM_WAIT_MS) > 0) {
+			idle = 0;
+			if (w->cfg->mode == WORKER_HYBRID) {
+				w->hot = true;
+				clock_gettime(CLOCK_MONOTONIC, &w->last_event);
+			}
+		} else if (w->hot && w->cfg->mode == WORKER_HYBRID && ++idle % 1024 == 0 &&
+			   elapsed_us(&w->last_event) >= w->cfg->hot_poll_us) {
+			w->hot = false;
+			log_debug("worker %u: idle for %ld us, going warm", w->index,
+				  w->cfg->hot_poll_us);
+		}
+	}
+	evict_clients(w);
+	log_info("worker %u: stopping after %lu invocations (%lu clients refused)", w->index,
+		 w->served, w->refused);
+	return NULL;
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+int worker_create(const struct worker_config *cfg, unsigned index, int cpu, struct worker **out,
+		  char *err, size_t errlen)
+{
+	size_t region_len = (size_t)cfg->slots * cfg->slot_size;
+	struct transport_opts topts = cfg->transport;
+	struct worker *w;
+	int rc;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->cfg = cfg;
+	w->index = index;
+	w->cpu = cpu;
+	w->nclients = cfg->slots;
+	w->out_size = WIRE_REPLY_LEN + cfg->slot_size;
+	w->owner = calloc(cfg->slots, sizeof(*w->owner));
+	w->clients = calloc(w->nclients, sizeof(*w->clients));
+	w->region = aligned_alloc(4096, (region_len + 4095) & ~4095ul);
+	w->out = aligned_alloc(4096, (w->out_size + 4095) & ~4095ul);
+	if (!w->owner || !w->clients || !w->region || !w->out) {
+		snprintf(err, errlen, "out of memory for worker %u", index);
+		rc = -ENOMEM;
+		goto err;
+	}
+	memset(w->region, 0, region_len);
+	topts.waitable = cfg->mode != WORKER_HOT;
+	topts.max_put = w->out_size > cfg->slot_size ? w->out_size : cfg->slot_size;
+	rc = transport_open(&topts, &w->t, err, errlen);
+	if (rc)
+		goto err;
+	rc = transport_mr_reg(w->t, w->region, region_len, true, &w->region_mr);
+	if (!rc)
+		rc = transport_mr_reg(w->t, w->out, w->out_size, false, &w->out_mr);
+	if (rc) {
+		snprintf(err, errlen, "worker %u: cannot register %zu bytes of slots: %s", index,
+			 region_len, strerror(-rc));
+		goto err;
+	}
+	*out = w;
+	return 0;
+err:
+	worker_destroy(w);
+	return rc;
+}
+
+void worker_info(const struct worker *w, struct worker_info *info)
+{
+	info->addr_len = sizeof(info->addr);
+	if (transport_name(w->t, info->addr, &info->addr_len) != 0)
+		info->addr_len = 0;
+	transport_mr_remote(w->region_mr, w->region, &info->slot_addr, &info->slot_key);
+	info->provider = transport_provider(w->t);
+	info->rung = transport_rung(w->t);
+}
+
+int worker_start(struct worker *w)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int rc;
+
+	pthread_attr_init(&attr);
+	if (w->cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	rc = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
+	if (rc)
+		return -rc;
+	w->started = true;
+	return 0;
+}
+
+void worker_destroy(struct worker *w)
+{
+	if (!w)
+		return;
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	transport_mr_dereg(w->out_mr);
+	transport_mr_dereg(w->region_mr);
+	transport_close(w->t);
+	free(w->out);
+	free(w->region);
+	free(w->clients);
+	free(w->owner);
+	free(w);
+}

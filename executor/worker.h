@@ -1,0 +1,57 @@
+/*
+ * worker: one executor worker = one thread pinned to one lent core, with its
+ * own fabric endpoint, a registered region of request slots, and the
+ * clients it has welcomed. It serves HELLO/BYE messages and invocations
+ * (see common/wire.h) until told to stop, then tells its clients it is
+ * going (EVICT).
+ */
+#ifndef COLOC_WORKER_H
+#define COLOC_WORKER_H
+
+#include "fnlib.h"
+#include "transport.h"
+#include "wire.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum worker_mode { WORKER_HYBRID = 0, WORKER_HOT, WORKER_WARM };
+
+struct worker_config {
+	const struct fnlib *lib;
+	uint8_t token[WIRE_TOKEN_LEN];
+	struct transport_opts transport;
+	uint32_t slot_size;  /* request header + largest payload; also the largest output */
+	uint32_t slots;	     /* per worker */
+	uint32_t max_depth;  /* slots one client may hold */
+	enum worker_mode mode;
+	long hot_poll_us;    /* hybrid: idle time before going warm */
+	const atomic_bool *stop;
+};
+
+struct worker;
+
+struct worker_info {
+	uint8_t addr[WIRE_NAME_MAX];
+	size_t addr_len;
+	uint64_t slot_addr, slot_key;
+	const char *provider;
+	enum transport_rung rung;
+};
+
+/* Opens the endpoint and registers the slots (in the calling thread). */
+int worker_create(const struct worker_config *cfg, unsigned index, int cpu, struct worker **w,
+		  char *err, size_t errlen);
+void worker_info(const struct worker *w, struct worker_info *info);
+/* Starts the thread, pinned to the worker's cpu when it is >= 0. */
+int worker_start(struct worker *w);
+/* Joins the thread (after *cfg->stop was set) and frees everything. */
+void worker_destroy(struct worker *w);
+
+/* One iteration of the event loop (exposed for tests): handles the events
+ * that are ready, waiting up to wait_ms when there are none. Returns the
+ * number handled. */
+int worker_step(struct worker *w, int wait_ms);
+
+#endif

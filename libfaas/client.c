@@ -1,0 +1,876 @@
+/*
+ * client: libfaas's client side (the public API of faas.h).
+ *
+ * Data structures, owned by struct faas_client, one thread at a time:
+ *   - workers[]: per worker of the lease, its fabric peer, the slots it
+ *     granted (base, depth, cookie) and whether it is usable.
+ *   - calls[]: depth call records per worker; call i targets worker
+ *     i / depth, slot base + i % depth. Each has a request buffer
+ *     [wire_req | payload] and a reply bounce buffer [wire_reply | output]
+ *     inside two registered regions.
+ *   - buffers: faas_buffer_alloc'd regions; an output that starts at one
+ *     receives [wire_reply | output] at out - WIRE_REPLY_LEN (zero copy).
+ * A call's reply tag is its index | generation << 16, so a reply to a call
+ * that timed out (state ORPHAN) is recognised and only frees the record.
+ */
+#include "config.h"
+
+#include "faas.h"
+
+#include "lease_doc.h"
+#include "transport.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_TIMEOUT_MS 1000
+#define DEFAULT_CONNECT_MS 5000
+#define BUF_HEADROOM 64 /* before a faas buffer: holds the reply header */
+#define HELLO_RESEND_MS 250
+#define GEN_MASK 0xfffu
+
+struct faas_lease {
+	struct lease_doc *doc;
+	enum transport_rung rung;
+};
+
+enum call_state { CALL_FREE = 0, CALL_INFLIGHT, CALL_DONE, CALL_ORPHAN };
+
+struct faas_call {
+	unsigned index;
+	unsigned worker;
+	uint32_t gen;
+	enum call_state state;
+	bool tx_pending; /* the request buffer is still with the fabric */
+	int status;
+	size_t out_len;
+	void *out;
+	size_t out_cap;
+	bool zero_copy;
+	char *req;
+	char *bounce;
+	int64_t deadline;
+};
+
+struct cworker {
+	uint64_t peer;
+	bool connected, evicted;
+	int refused; /* WELCOME status when refused */
+	uint32_t base, depth, cookie;
+	uint64_t slot_addr, slot_key;
+	unsigned suspect; /* calls that timed out without a late reply yet */
+};
+
+struct fbuf {
+	char *base;
+	size_t size; /* usable bytes after BUF_HEADROOM */
+	struct transport_mr *mr;
+	struct fbuf *next;
+};
+
+struct faas_client {
+	const struct faas_lease *lease;
+	struct transport *t;
+	int timeout_ms;
+	bool blocking;
+	unsigned nworkers, depth, ncalls;
+	struct cworker *workers;
+	struct faas_call *calls;
+	size_t slot_size;
+	char *req_region, *bounce_region;
+	struct transport_mr *req_mr, *bounce_mr;
+	struct fbuf *bufs;
+	unsigned next_worker;
+	int inflight;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *faas_strerror(int err)
+{
+	switch (err) {
+	case FAAS_OK:
+		return "success";
+	case FAAS_EINVAL:
+		return "invalid argument";
+	case FAAS_ENOMEM:
+		return "out of memory";
+	case FAAS_ELEASE:
+		return "malformed lease document";
+	case FAAS_ENOFUNC:
+		return "no such function in the lease's library";
+	case FAAS_ETOOBIG:
+		return "payload larger than a worker's slot (see faas_lease_max_payload)";
+	case FAAS_EOUTSIZE:
+		return "the function's output is larger than the output buffer";
+	case FAAS_EFUNC:
+		return "the function returned an error";
+	case FAAS_ETIMEDOUT:
+		return "no reply within the call timeout (executor slow, dead or unreachable)";
+	case FAAS_EAUTH:
+		return "the executor refused the lease token";
+	case FAAS_EEVICTED:
+		return "the executor was evicted: its cores were reclaimed by their owner";
+	case FAAS_EUNAVAIL:
+		return "no executor of the lease is reachable";
+	case FAAS_ETRANSPORT:
+		return "fabric (libfabric) error";
+	case FAAS_EPROTO:
+		return "malformed reply from the executor";
+	case FAAS_EBUSY:
+		return "every slot of the lease has a call in flight";
+	case FAAS_EINPROGRESS:
+		return "the call is still in progress";
+	default:
+		return "unknown error";
+	}
+}
+
+/* ---- leases ------------------------------------------------------------ */
+
+int faas_lease_from_json(const char *json, struct faas_lease **out, char *err, size_t errlen)
+{
+	struct faas_lease *l;
+	char dummy[8];
+
+	if (!json || !out)
+		return FAAS_EINVAL;
+	if (!err) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return FAAS_ENOMEM;
+	if (lease_doc_decode(json, &l->doc, err, errlen) != 0) {
+		free(l);
+		return FAAS_ELEASE;
+	}
+	if (transport_rung_parse(l->doc->rung, &l->rung) != 0) {
+		snprintf(err, errlen, "lease document: \"rung\" \"%s\" is not a transport rung",
+			 l->doc->rung);
+		faas_lease_destroy(l);
+		return FAAS_ELEASE;
+	}
+	*out = l;
+	return FAAS_OK;
+}
+
+int faas_lease_from_env(struct faas_lease **out, char *err, size_t errlen)
+{
+	const char *v = getenv("FAAS_LEASE");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if (!v || !*v) {
+		if (err)
+			snprintf(err, errlen,
+				 "FAAS_LEASE is not set; run under srun --faas-workers=N or export "
+				 "the lease document from colocctl lease acquire or faas-executor");
+		return FAAS_EINVAL;
+	}
+	if (v[0] == '{')
+		return faas_lease_from_json(v, out, err, errlen);
+	f = fopen(v, "re");
+	if (!f) {
+		if (err)
+			snprintf(err, errlen, "FAAS_LEASE=%s is neither a JSON document nor a "
+				 "readable file: %s", v, strerror(errno));
+		return FAAS_EINVAL;
+	}
+	text = calloc(1, 1 << 20);
+	if (text)
+		len = fread(text, 1, (1 << 20) - 1, f);
+	fclose(f);
+	if (!text)
+		return FAAS_ENOMEM;
+	text[len] = '\0';
+	rc = faas_lease_from_json(text, out, err, errlen);
+	free(text);
+	return rc;
+}
+
+void faas_lease_destroy(struct faas_lease *lease)
+{
+	if (!lease)
+		return;
+	lease_doc_free(lease->doc);
+	free(lease);
+}
+
+int faas_lease_workers(const struct faas_lease *lease)
+{
+	return lease ? (int)lease->doc->nworkers : FAAS_EINVAL;
+}
+
+const char *faas_lease_id(const struct faas_lease *lease)
+{
+	return lease ? lease->doc->id : NULL;
+}
+
+const char *faas_lease_provider(const struct faas_lease *lease)
+{
+	return lease ? lease->doc->provider : NULL;
+}
+
+size_t faas_lease_max_payload(const struct faas_lease *lease)
+{
+	return lease ? lease->doc->slot_size - WIRE_REQ_LEN : 0;
+}
+
+/* ---- event processing --------------------------------------------------- */
+
+static void call_finish(struct faas_client *c, struct faas_call *call, int status)
+{
+	call->status = status;
+	call->state = CALL_DONE;
+	c->inflight--;
+}
+
+static int status_to_error(enum wire_status s)
+{
+	switch (s) {
+	case WIRE_OK:
+		return FAAS_OK;
+	case WIRE_NOFUNC:
+		return FAAS_ENOFUNC;
+	case WIRE_TOOBIG:
+		return FAAS_ETOOBIG;
+	case WIRE_OUTSIZE:
+		return FAAS_EOUTSIZE;
+	case WIRE_FUNC:
+		return FAAS_EFUNC;
+	case WIRE_AUTH:
+		return FAAS_EAUTH;
+	case WIRE_EVICTED:
+		return FAAS_EEVICTED;
+	default:
+		return FAAS_EPROTO;
+	}
+}
+
+static void on_reply(struct faas_client *c, uint32_t imm)
+{
+	uint32_t tag = wire_reply_imm_tag(imm);
+	unsigned index = tag & 0xffff;
+	struct wire_reply rep;
+	struct faas_call *call;
+	const char *where;
+	size_t cap;
+	int status;
+
+	if (index >= c->ncalls)
+		return;
+	call = &c->calls[index];
+	if (call->gen != tag >> 16)
+		return; /* a reply to an earlier use of this record */
+	if (call->state == CALL_ORPHAN) {
+		/* the late reply to a timed-out call: the record is free again */
+		call->state = CALL_FREE;
+		c->workers[call->worker].suspect--;
+		return;
+	}
+	if (call->state != CALL_INFLIGHT)
+		return;
+	where = call->zero_copy ? (const char *)call->out - WIRE_REPLY_LEN : call->bounce;
+	cap = call->zero_copy ? call->out_cap : c->slot_size;
+	status = status_to_error(wire_reply_imm_status(imm));
+	if (wire_reply_decode(where, WIRE_REPLY_LEN + cap, &rep) != 0 || rep.reply_tag != tag) {
+		call_finish(c, call, FAAS_EPROTO);
+		return;
+	}
+	call->out_len = 0;
+	if (status == FAAS_OK) {
+		if (rep.out_len > call->out_cap) {
+			status = FAAS_EPROTO;
+		} else {
+			call->out_len = rep.out_len;
+			if (!call->zero_copy && rep.out_len)
+				memcpy(call->out, call->bounce + WIRE_REPLY_LEN, rep.out_len);
+		}
+	}
+	call_finish(c, call, status);
+}
+
+static struct cworker *worker_by_cookie(struct faas_client *c, uint32_t cookie)
+{
+	for (unsigned i = 0; i < c->nworkers; i++)
+		if (c->workers[i].connected && c->workers[i].cookie == cookie)
+			return &c->workers[i];
+	return NULL;
+}
+
+static void on_evict(struct faas_client *c, struct cworker *w)
+{
+	unsigned wi = (unsigned)(w - c->workers);
+
+	w->evicted = true;
+	for (unsigned i = wi * c->depth; i < (wi + 1) * c->depth; i++) {
+		struct faas_call *call = &c->calls[i];
+
+		if (call->state == CALL_INFLIGHT)
+			call_finish(c, call, FAAS_EEVICTED);
+		else if (call->state == CALL_ORPHAN)
+			call->state = CALL_FREE;
+	}
+	w->suspect = 0;
+}
+
+static void on_msg(struct faas_client *c, const void *data, size_t len)
+{
+	struct wire_msg m;
+	struct cworker *w;
+
+	if (wire_msg_decode(data, len, &m) != 0)
+		return;
+	if (m.type == WIRE_WELCOME) {
+		if (m.u.welcome.worker >= c->nworkers)
+			return;
+		w = &c->workers[m.u.welcome.worker];
+		if (m.u.welcome.status != 0) {
+			w->refused = m.u.welcome.status;
+			return;
+		}
+		if (m.u.welcome.depth < c->depth ||
+		    (uint64_t)m.u.welcome.base + m.u.welcome.depth >
+			    c->lease->doc->workers[m.u.welcome.worker].slots) {
+			w->refused = -ENOSPC;
+			return;
+		}
+		w->base = m.u.welcome.base;
+		w->cookie = m.u.welcome.cookie;
+		w->connected = true;
+	} else if (m.type == WIRE_EVICT) {
+		w = worker_by_cookie(c, m.u.bye.cookie);
+		if (w)
+			on_evict(c, w);
+	}
+}
+
+static void on_event(struct faas_client *c, const struct transport_event *ev)
+{
+	struct faas_call *call = ev->ctx;
+
+	switch (ev->type) {
+	case TRANSPORT_EV_PUT:
+		on_reply(c, ev->imm);
+		break;
+	case TRANSPORT_EV_MSG:
+		on_msg(c, ev->data, ev->len);
+		break;
+	case TRANSPORT_EV_TX_DONE:
+		if (call)
+			call->tx_pending = false;
+		break;
+	case TRANSPORT_EV_TX_ERROR:
+		if (!call)
+			break;
+		call->tx_pending = false;
+		if (call->state == CALL_INFLIGHT)
+			call_finish(c, call, FAAS_ETRANSPORT);
+		break;
+	}
+}
+
+/* Handles what is ready; with wait_ms > 0 (blocking clients) sleeps on the
+ * CQ for at most that long when nothing is. */
+static void progress(struct faas_client *c, int wait_ms)
+{
+	struct transport_event ev[16];
+	int n = wait_ms > 0 && c->blocking ? transport_wait(c->t, ev, 16, wait_ms)
+					    : transport_poll(c->t, ev, 16);
+
+	for (int i = 0; i < n; i++)
+		on_event(c, &ev[i]);
+}
+
+/* ---- clients -------------------------------------------------------------- */
+
+static int send_hello(struct faas_client *c, unsigned wi, const uint8_t *name, size_t name_len)
+{
+	struct wire_msg m = { .type = WIRE_HELLO };
+	uint8_t buf[WIRE_MSG_MAX];
+
+	memcpy(m.u.hello.token, c->lease->doc->token, WIRE_TOKEN_LEN);
+	m.u.hello.depth = c->depth;
+	m.u.hello.name_len = (uint32_t)name_len;
+	memcpy(m.u.hello.name, name, name_len);
+	return transport_msg(c->t, c->workers[wi].peer, buf, wire_msg_encode(&m, buf));
+}
+
+/* Says hello to every worker and waits for their welcomes. */
+static int handshake(struct faas_client *c, int timeout_ms)
+{
+	uint8_t name[WIRE_NAME_MAX];
+	size_t name_len = sizeof(name);
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t resend = 0;
+	unsigned answered, connected = 0, refused_auth = 0;
+
+	if (transport_name(c->t, name, &name_len) != 0 || name_len > WIRE_NAME_MAX)
+		return FAAS_ETRANSPORT;
+	for (;;) {
+		answered = 0;
+		for (unsigned i = 0; i < c->nworkers; i++)
+			answered += c->workers[i].connected || c->workers[i].refused;
+		if (answered == c->nworkers || now_ns() > deadline)
+			break;
+		if (now_ns() >= resend) {
+			/* (re)send to those that have not answered: an executor that
+			 * is still starting drops the first hello */
+			for (unsigned i = 0; i < c->nworkers; i++)
+				if (!c->workers[i].connected && !c->workers[i].refused)
+					send_hello(c, i, name, name_len);
+			resend = now_ns() + (int64_t)HELLO_RESEND_MS * 1000000;
+		}
+		progress(c, 1);
+	}
+	for (unsigned i = 0; i < c->nworkers; i++) {
+		connected += c->workers[i].connected;
+		refused_auth += c->workers[i].refused == WIRE_AUTH;
+	}
+	if (refused_auth)
+		return FAAS_EAUTH;
+	if (connected == 0) {
+		for (unsigned i = 0; i < c->nworkers; i++)
+			if (c->workers[i].refused == -ENOSPC)
+				return FAAS_EBUSY;
+		return FAAS_EUNAVAIL;
+	}
+	return FAAS_OK;
+}
+
+static int env_int(const char *name, int fallback)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return fallback;
+	n = strtol(v, &end, 10);
+	return (*end || n <= 0 || n > 86400000) ? fallback : (int)n;
+}
+
+static int alloc_calls(struct faas_client *c)
+{
+	size_t bounce_len = WIRE_REPLY_LEN + c->slot_size;
+	size_t req_total = (size_t)c->ncalls * c->slot_size;
+	size_t bounce_total = (size_t)c->ncalls * bounce_len;
+
+	c->calls = calloc(c->ncalls, sizeof(*c->calls));
+	c->req_region = aligned_alloc(4096, (req_total + 4095) & ~4095ul);
+	c->bounce_region = aligned_alloc(4096, (bounce_total + 4095) & ~4095ul);
+	if (!c->calls || !c->req_region || !c->bounce_region)
+		return FAAS_ENOMEM;
+	if (transport_mr_reg(c->t, c->req_region, req_total, false, &c->req_mr) != 0 ||
+	    transport_mr_reg(c->t, c->bounce_region, bounce_total, true, &c->bounce_mr) != 0)
+		return FAAS_ETRANSPORT;
+	for (unsigned i = 0; i < c->ncalls; i++) {
+		c->calls[i].index = i;
+		c->calls[i].worker = i / c->depth;
+		c->calls[i].req = c->req_region + (size_t)i * c->slot_size;
+		c->calls[i].bounce = c->bounce_region + (size_t)i * bounce_len;
+	}
+	return FAAS_OK;
+}
+
+int faas_client_create(const struct faas_lease *lease, const struct faas_client_options *opts,
+		       struct faas_client **out)
+{
+	const struct lease_doc *doc;
+	struct faas_client_options o = { 0 };
+	struct transport_opts topts = { 0 };
+	struct faas_client *c;
+	char err[512];
+	int rc;
+
+	if (!lease || !out)
+		return FAAS_EINVAL;
+	if (opts)
+		o = *opts;
+	if (o.timeout_ms < 0 || o.connect_timeout_ms < 0 || o.depth < 0 || o.depth > 1024)
+		return FAAS_EINVAL;
+	doc = lease->doc;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return FAAS_ENOMEM;
+	c->lease = lease;
+	c->timeout_ms = o.timeout_ms ? o.timeout_ms : env_int("FAAS_TIMEOUT_MS", DEFAULT_TIMEOUT_MS);
+	c->blocking = o.blocking;
+	c->nworkers = doc->nworkers;
+	c->slot_size = doc->slot_size;
+	c->depth = o.depth ? (unsigned)o.depth : (c->nworkers <= 4 ? 16 : c->nworkers <= 16 ? 4 : 2);
+	for (unsigned i = 0; i < doc->nworkers; i++)
+		if (c->depth > doc->workers[i].slots)
+			c->depth = doc->workers[i].slots;
+	c->ncalls = c->nworkers * c->depth;
+	if (c->ncalls > 0xffff) {
+		rc = FAAS_EINVAL; /* the reply tag has 16 bits for the call index */
+		goto err;
+	}
+	topts.provider = doc->provider;
+	topts.src_addr = o.src_addr;
+	topts.waitable = o.blocking;
+	topts.rung = lease->rung;
+	topts.max_put = WIRE_REPLY_LEN + c->slot_size; /* replies are the largest puts we receive */
+	rc = transport_open(&topts, &c->t, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "libfaas: %s\n", err);
+		rc = FAAS_ETRANSPORT;
+		goto err;
+	}
+	c->workers = calloc(c->nworkers, sizeof(*c->workers));
+	if (!c->workers) {
+		rc = FAAS_ENOMEM;
+		goto err;
+	}
+	for (unsigned i = 0; i < c->nworkers; i++) {
+		struct cworker *w = &c->workers[i];
+
+		w->slot_addr = doc->workers[i].slot_addr;
+		w->slot_key = doc->workers[i].slot_key;
+		if (transport_peer_add(c->t, doc->workers[i].addr, doc->workers[i].addr_len,
+				       &w->peer) != 0) {
+			rc = FAAS_ELEASE;
+			goto err;
+		}
+	}
+	rc = alloc_calls(c);
+	if (rc)
+		goto err;
+	rc = handshake(c, o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_MS);
+	if (rc)
+		goto err;
+	*out = c;
+	return FAAS_OK;
+err:
+	faas_client_destroy(c);
+	return rc;
+}
+
+void faas_client_destroy(struct faas_client *c)
+{
+	struct wire_msg m = { .type = WIRE_BYE };
+	uint8_t buf[WIRE_MSG_MAX];
+
+	if (!c)
+		return;
+	for (unsigned i = 0; c->workers && i < c->nworkers; i++) {
+		if (!c->workers[i].connected || c->workers[i].evicted)
+			continue;
+		m.u.bye.cookie = c->workers[i].cookie;
+		transport_msg(c->t, c->workers[i].peer, buf, wire_msg_encode(&m, buf));
+	}
+	if (c->t)
+		transport_flush(c->t, 200);
+	while (c->bufs) {
+		struct fbuf *b = c->bufs;
+
+		c->bufs = b->next;
+		transport_mr_dereg(b->mr);
+		free(b->base);
+		free(b);
+	}
+	transport_mr_dereg(c->bounce_mr);
+	transport_mr_dereg(c->req_mr);
+	transport_close(c->t);
+	free(c->bounce_region);
+	free(c->req_region);
+	free(c->calls);
+	free(c->workers);
+	free(c);
+}
+
+int faas_client_workers(const struct faas_client *c)
+{
+	unsigned n = 0;
+
+	if (!c)
+		return FAAS_EINVAL;
+	for (unsigned i = 0; i < c->nworkers; i++)
+		n += c->workers[i].connected && !c->workers[i].evicted;
+	return (int)n;
+}
+
+int faas_function(const struct faas_client *c, const char *name)
+{
+	int id;
+
+	if (!c || !name)
+		return FAAS_EINVAL;
+	id = lease_doc_function(c->lease->doc, name);
+	return id < 0 ? FAAS_ENOFUNC : id;
+}
+
+/* ---- buffers -------------------------------------------------------------- */
+
+void *faas_buffer_alloc(struct faas_client *c, size_t size)
+{
+	struct fbuf *b;
+
+	if (!c || size == 0 || size > ((size_t)1 << 40))
+		return NULL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->size = size;
+	b->base = aligned_alloc(4096, (BUF_HEADROOM + size + 4095) & ~4095ul);
+	if (!b->base || transport_mr_reg(c->t, b->base, BUF_HEADROOM + size, true, &b->mr) != 0) {
+		free(b->base);
+		free(b);
+		return NULL;
+	}
+	b->next = c->bufs;
+	c->bufs = b;
+	return b->base + BUF_HEADROOM;
+}
+
+void faas_buffer_free(struct faas_client *c, void *buffer)
+{
+	struct fbuf **pp;
+
+	if (!c || !buffer)
+		return;
+	for (pp = &c->bufs; *pp; pp = &(*pp)->next) {
+		struct fbuf *b = *pp;
+
+		if (b->base + BUF_HEADROOM == buffer) {
+			*pp = b->next;
+			transport_mr_dereg(b->mr);
+			free(b->base);
+			free(b);
+			return;
+		}
+	}
+}
+
+static struct fbuf *find_buffer(struct faas_client *c, const void *out, size_t out_cap)
+{
+	for (struct fbuf *b = c->bufs; b; b = b->next)
+		if (b->base + BUF_HEADROOM == out && out_cap <= b->size)
+			return b;
+	return NULL;
+}
+
+/* ---- invocation ----------------------------------------------------------- */
+
+/* A free call record, round robin over usable workers, preferring workers
+ * without timed-out calls. NULL when none is free right now. */
+static struct faas_call *pick_call(struct faas_client *c)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned n = 0; n < c->nworkers; n++) {
+			unsigned wi = (c->next_worker + n) % c->nworkers;
+			struct cworker *w = &c->workers[wi];
+
+			if (!w->connected || w->evicted || (pass == 0 && w->suspect))
+				continue;
+			for (unsigned k = 0; k < c->depth; k++) {
+				struct faas_call *call = &c->calls[wi * c->depth + k];
+
+				if (call->state == CALL_FREE && !call->tx_pending) {
+					c->next_worker = wi + 1;
+					return call;
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
+static bool any_usable(const struct faas_client *c)
+{
+	for (unsigned i = 0; i < c->nworkers; i++)
+		if (c->workers[i].connected && !c->workers[i].evicted)
+			return true;
+	return false;
+}
+
+static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, void *out,
+		  size_t out_cap, struct faas_call **out_call)
+{
+	int64_t deadline = now_ns() + (int64_t)c->timeout_ms * 1000000;
+	struct faas_call *call;
+	struct cworker *w;
+	struct wire_req req = { 0 };
+	struct fbuf *zc;
+	uint32_t slot;
+	int rc;
+
+	if (!c || fn < 0 || (in_len && !in) || (out_cap && !out))
+		return FAAS_EINVAL;
+	if ((unsigned)fn >= c->lease->doc->nfunctions)
+		return FAAS_ENOFUNC;
+	if (in_len > c->slot_size - WIRE_REQ_LEN)
+		return FAAS_ETOOBIG;
+	while (!(call = pick_call(c))) {
+		if (!any_usable(c))
+			return FAAS_EEVICTED;
+		if (c->inflight == 0) {
+			/* nothing can free a record but late replies */
+			bool pending = false;
+
+			for (unsigned i = 0; i < c->ncalls; i++)
+				pending |= c->calls[i].tx_pending;
+			if (!pending)
+				return FAAS_EUNAVAIL;
+		}
+		if (now_ns() > deadline)
+			return FAAS_EBUSY;
+		progress(c, 1);
+	}
+	w = &c->workers[call->worker];
+	slot = w->base + call->index % c->depth;
+	call->gen = (call->gen + 1) & GEN_MASK;
+	call->out = out;
+	call->out_cap = out_cap;
+	call->out_len = 0;
+	zc = out_cap ? find_buffer(c, out, out_cap) : NULL;
+	call->zero_copy = zc != NULL;
+	req.cookie = w->cookie;
+	req.reply_tag = call->index | call->gen << 16;
+	req.fn = (uint16_t)fn;
+	req.in_len = (uint32_t)in_len;
+	if (zc) {
+		transport_mr_remote(zc->mr, (char *)out - WIRE_REPLY_LEN, &req.reply_addr,
+				    &req.reply_key);
+		req.out_cap = out_cap;
+	} else {
+		transport_mr_remote(c->bounce_mr, call->bounce, &req.reply_addr, &req.reply_key);
+		req.out_cap = out_cap < c->slot_size ? out_cap : c->slot_size;
+	}
+	wire_req_encode(&req, call->req);
+	if (in_len)
+		memcpy(call->req + WIRE_REQ_LEN, in, in_len);
+	call->deadline = deadline;
+	rc = transport_put(c->t, w->peer, call->req, WIRE_REQ_LEN + in_len, c->req_mr,
+			   w->slot_addr + (uint64_t)slot * c->slot_size, w->slot_key, slot, call);
+	if (rc < 0)
+		return rc == -ETIMEDOUT ? FAAS_ETIMEDOUT : FAAS_ETRANSPORT;
+	call->tx_pending = rc == 1;
+	call->state = CALL_INFLIGHT;
+	c->inflight++;
+	*out_call = call;
+	return FAAS_OK;
+}
+
+/* Gives the result of a DONE call and frees its record. */
+static int collect(struct faas_client *c, struct faas_call *call, size_t *out_len)
+{
+	int status = call->status;
+
+	if (out_len)
+		*out_len = call->out_len;
+	call->state = CALL_FREE;
+	return status;
+}
+
+/* A call past its deadline becomes an orphan: its record stays taken until
+ * a late reply (or an eviction) frees it. */
+static int expire(struct faas_client *c, struct faas_call *call, size_t *out_len)
+{
+	call->state = CALL_ORPHAN;
+	c->inflight--;
+	c->workers[call->worker].suspect++;
+	if (out_len)
+		*out_len = 0;
+	return FAAS_ETIMEDOUT;
+}
+
+int faas_invoke_async(struct faas_client *c, int fn, const void *in, size_t in_len, void *out,
+		      size_t out_cap, struct faas_call **call)
+{
+	if (!call)
+		return FAAS_EINVAL;
+	return submit(c, fn, in, in_len, out, out_cap, call);
+}
+
+int faas_test(struct faas_client *c, struct faas_call *call, size_t *out_len)
+{
+	if (!c || !call || call < c->calls || call >= c->calls + c->ncalls)
+		return FAAS_EINVAL;
+	if (call->state == CALL_INFLIGHT)
+		progress(c, 0);
+	if (call->state == CALL_DONE)
+		return collect(c, call, out_len);
+	if (call->state != CALL_INFLIGHT)
+		return FAAS_EINVAL;
+	if (now_ns() > call->deadline)
+		return expire(c, call, out_len);
+	return FAAS_EINPROGRESS;
+}
+
+int faas_wait(struct faas_client *c, struct faas_call *call, size_t *out_len)
+{
+	int rc;
+
+	while ((rc = faas_test(c, call, out_len)) == FAAS_EINPROGRESS)
+		progress(c, 1);
+	return rc;
+}
+
+int faas_wait_any(struct faas_client *c, struct faas_call **done, size_t *out_len)
+{
+	if (!c || !done)
+		return FAAS_EINVAL;
+	for (;;) {
+		int64_t now;
+
+		if (c->inflight == 0) {
+			/* a DONE call may still be waiting to be collected */
+			for (unsigned i = 0; i < c->ncalls; i++) {
+				if (c->calls[i].state == CALL_DONE) {
+					*done = &c->calls[i];
+					return collect(c, &c->calls[i], out_len);
+				}
+			}
+			return FAAS_EINVAL;
+		}
+		progress(c, 0);
+		now = now_ns();
+		for (unsigned i = 0; i < c->ncalls; i++) {
+			struct faas_call *call = &c->calls[i];
+
+			if (call->state == CALL_DONE) {
+				*done = call;
+				return collect(c, call, out_len);
+			}
+			if (call->state == CALL_INFLIGHT && now > call->deadline) {
+				*done = call;
+				return expire(c, call, out_len);
+			}
+		}
+		if (c->blocking)
+			progress(c, 1);
+	}
+}
+
+int faas_invoke(struct faas_client *c, int fn, const void *in, size_t in_len, void *out,
+		size_t out_cap, size_t *out_len)
+{
+	struct faas_call *call;
+	int rc = submit(c, fn, in, in_len, out, out_cap, &call);
+
+	if (rc)
+		return rc;
+	return faas_wait(c, call, out_len);
+}
+
+int faas_inflight(const struct faas_client *c)
+{
+	return c ? c->inflight : FAAS_EINVAL;
+}

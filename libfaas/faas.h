@@ -1,0 +1,159 @@
+/*
+ * faas.h - libfaas, the coloc client library: invoke functions that run on
+ * other jobs' idle cores, over libfabric (RDMA where the fabric has it).
+ *
+ * A lease is the right to call the functions of one function library on a
+ * set of workers (one worker = one lent core of a faas-executor). The lease
+ * document is JSON; it comes from the controller (colocctl lease acquire,
+ * srun --faas-workers) or from a faas-executor started by hand, and reaches
+ * a job through the FAAS_LEASE environment variable.
+ *
+ *   struct faas_lease *lease;
+ *   struct faas_client *c;
+ *   faas_lease_from_env(&lease);
+ *   faas_client_create(lease, NULL, &c);
+ *   int fn = faas_function(c, "blackscholes");
+ *   faas_invoke(c, fn, in, in_len, out, out_cap, &out_len);
+ *   faas_client_destroy(c);
+ *   faas_lease_destroy(lease);
+ *
+ * Ownership: every object is created by a faas_*_create/_from_* call and
+ * freed by the matching _destroy/_free; destroying NULL is a no-op.
+ * Threads: a struct faas_client is used by one thread at a time (create one
+ * client per thread); leases are read-only after creation and may be shared.
+ * Errors: every int function returns FAAS_OK (0) or a negative FAAS_E* code;
+ * faas_strerror() names it. See faas(3).
+ */
+#ifndef FAAS_H
+#define FAAS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FAAS_VERSION_MAJOR 0
+#define FAAS_VERSION_MINOR 1
+
+/* Error codes: 0 or negative. */
+enum faas_error {
+	FAAS_OK = 0,
+	FAAS_EINVAL = -1,      /* an argument is invalid */
+	FAAS_ENOMEM = -2,      /* out of memory */
+	FAAS_ELEASE = -3,      /* the lease document is malformed */
+	FAAS_ENOFUNC = -4,     /* the function is not in the lease's library */
+	FAAS_ETOOBIG = -5,     /* the payload is larger than a worker's slot */
+	FAAS_EOUTSIZE = -6,    /* the function's output is larger than out_cap */
+	FAAS_EFUNC = -7,       /* the function returned non-zero */
+	FAAS_ETIMEDOUT = -8,   /* no reply within the call timeout */
+	FAAS_EAUTH = -9,       /* the executor refused the lease token */
+	FAAS_EEVICTED = -10,   /* the executor was evicted (its cores were reclaimed) */
+	FAAS_EUNAVAIL = -11,   /* no executor of the lease answered */
+	FAAS_ETRANSPORT = -12, /* the fabric (libfabric) failed */
+	FAAS_EPROTO = -13,     /* a malformed reply or message */
+	FAAS_EBUSY = -14,      /* every slot of the lease has a call in flight */
+	FAAS_EINPROGRESS = -15 /* the call has not completed yet (faas_test) */
+};
+
+/* Names an error code in one sentence; never NULL, static storage. */
+const char *faas_strerror(int err);
+
+/* ---- Leases ---------------------------------------------------------- */
+
+struct faas_lease;
+
+/* Parses a lease document (JSON text). On error returns FAAS_ELEASE and, when
+ * err is not NULL, writes a message naming the bad field into err. */
+int faas_lease_from_json(const char *json, struct faas_lease **lease, char *err, size_t errlen);
+
+/* Reads the lease from the FAAS_LEASE environment variable: either the JSON
+ * document itself or the path of a file holding it. FAAS_EINVAL when unset. */
+int faas_lease_from_env(struct faas_lease **lease, char *err, size_t errlen);
+
+void faas_lease_destroy(struct faas_lease *lease);
+
+/* Number of workers the lease grants. */
+int faas_lease_workers(const struct faas_lease *lease);
+/* Lease id and fabric provider; owned by the lease. */
+const char *faas_lease_id(const struct faas_lease *lease);
+const char *faas_lease_provider(const struct faas_lease *lease);
+/* Largest payload (input bytes) one call may carry. */
+size_t faas_lease_max_payload(const struct faas_lease *lease);
+
+/* ---- Clients --------------------------------------------------------- */
+
+struct faas_client;
+
+struct faas_client_options {
+	int timeout_ms;	     /* per-call timeout; 0 = default (1000 ms); FAAS_TIMEOUT_MS */
+	int connect_timeout_ms; /* handshake with the workers; 0 = default (5000 ms) */
+	int blocking;	     /* 1: wait for replies on the CQ instead of busy-polling */
+	int depth;	     /* calls in flight per worker; 0 = default (16) */
+	const char *src_addr; /* local fabric address; NULL = FAAS_ADDR or the provider's choice */
+};
+
+/* Connects to every worker of the lease (presenting its token). Fails with
+ * FAAS_EAUTH when a worker refuses the token, FAAS_EUNAVAIL when none
+ * answers within connect_timeout_ms. opts may be NULL. The lease must outlive
+ * the client. */
+int faas_client_create(const struct faas_lease *lease, const struct faas_client_options *opts,
+		       struct faas_client **client);
+
+/* Says goodbye to the workers and frees everything; calls still in flight
+ * are abandoned. NULL is a no-op. */
+void faas_client_destroy(struct faas_client *client);
+
+/* Number of workers this client is connected to. */
+int faas_client_workers(const struct faas_client *client);
+
+/* The id of a function of the lease's library, or FAAS_ENOFUNC. */
+int faas_function(const struct faas_client *client, const char *name);
+
+/* ---- Buffers (zero copy) ----------------------------------------------
+ * A buffer from faas_buffer_alloc() is registered with the fabric: an
+ * output buffer that starts at the pointer it returned receives the result
+ * directly from the executor (no copy). Any other memory works too, through
+ * an internal copy. */
+void *faas_buffer_alloc(struct faas_client *client, size_t size);
+void faas_buffer_free(struct faas_client *client, void *buffer);
+
+/* ---- Invocation ------------------------------------------------------ */
+
+/* Calls function fn with in[0..in_len) and waits for the result, written to
+ * out[0..*out_len) (out_len may be NULL). Returns FAAS_OK or an error: the
+ * function's failure (FAAS_EFUNC, FAAS_EOUTSIZE, ...) or the call's
+ * (FAAS_ETIMEDOUT, FAAS_EEVICTED, ...). */
+int faas_invoke(struct faas_client *client, int fn, const void *in, size_t in_len, void *out,
+		size_t out_cap, size_t *out_len);
+
+struct faas_call;
+
+/* Starts a call and returns at once; the input is copied, so in may be
+ * reused. out must stay valid until the call completes. Calls spread over
+ * the lease's workers, up to depth per worker; when all are busy this waits
+ * for one to free (bounded by the call timeout: FAAS_EBUSY). The call
+ * handle belongs to the client and is released by faas_wait/faas_test
+ * returning anything but FAAS_EINPROGRESS. */
+int faas_invoke_async(struct faas_client *client, int fn, const void *in, size_t in_len, void *out,
+		      size_t out_cap, struct faas_call **call);
+
+/* Waits for call (until its deadline); returns its status and releases it. */
+int faas_wait(struct faas_client *client, struct faas_call *call, size_t *out_len);
+
+/* FAAS_EINPROGRESS if call is still running, else as faas_wait. */
+int faas_test(struct faas_client *client, struct faas_call *call, size_t *out_len);
+
+/* Waits for any call in flight to complete; returns its status, stores the
+ * (released) handle in *call and the output length in *out_len. FAAS_EINVAL
+ * when no call is in flight. */
+int faas_wait_any(struct faas_client *client, struct faas_call **call, size_t *out_len);
+
+/* Calls in flight. */
+int faas_inflight(const struct faas_client *client);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FAAS_H */
