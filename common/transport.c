@@ -25,6 +25,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ struct transport {
 	enum transport_rung rung;
 	uint64_t mr_mode;
 	bool rx_cq_data;
-	bool waitable;
+	int wait_fd; /* the CQ's wait object, -1 when it has none */
 	size_t inject;
 	size_t max_put;
 	size_t buf_size; /* TH_LEN + the largest message or copied put */
@@ -587,18 +588,13 @@ int transport_wait(struct transport *t, struct transport_event *ev, int max, int
 		int left = (int)(deadline - now_ms());
 		if (left <= 0)
 			return 0;
-		if (t->waitable) {
-			struct fi_cq_data_entry e;
-			ssize_t rc = fi_cq_sread(t->cq, &e, 1, NULL, left);
-			struct op *rx;
+		if (t->wait_fd >= 0) {
+			struct fid *fids[1] = { &t->cq->fid };
+			struct pollfd pfd = { .fd = t->wait_fd, .events = POLLIN };
 
-			if (rc == 1 && on_completion(t, &e, &ev[0], &rx)) {
-				if (rx)
-					rx_defer(t, rx);
-				return 1;
-			}
-			if (rc < 0 && rc != -FI_EAGAIN && rc != -FI_EAVAIL && rc != -EINTR)
-				return fi_to_errno(rc);
+			/* trywait says whether sleeping is safe (nothing pending) */
+			if (fi_trywait(t->fabric, fids, 1) == FI_SUCCESS)
+				poll(&pfd, 1, left);
 		} else {
 			sched_yield();
 		}
@@ -841,6 +837,8 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 		src = NULL;
 	t = calloc(1, sizeof(*t));
 	hints = fi_allocinfo();
+	if (t)
+		t->wait_fd = -1;
 	if (!t || !hints) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory opening the fabric");
@@ -857,6 +855,15 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	if (provider)
 		hints->fabric_attr->prov_name = strdup(provider);
 	rc = fi_getinfo(FI_VERSION(1, 10), src, NULL, src ? FI_SOURCE : 0, hints, &list);
+	if (!rc && src && pick_info(list, provider) &&
+	    pick_info(list, provider)->addr_format == FI_ADDR_STR) {
+		/* A host address means nothing to string-addressed providers
+		 * (shm names endpoints by process): ask again without it. */
+		fi_freeinfo(list);
+		list = NULL;
+		src = NULL;
+		rc = fi_getinfo(FI_VERSION(1, 10), NULL, NULL, 0, hints, &list);
+	}
 	if (rc || !pick_info(list, provider)) {
 		snprintf(err, errlen,
 			 "no libfabric provider %s%s%s offers reliable datagram endpoints%s%s (%s); "
@@ -893,15 +900,18 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 			 fi_strerror(-rc));
 		goto err_close;
 	}
+	/* A file descriptor wait object, slept on with poll(): fi_cq_sread on
+	 * some providers (shm in libfabric 1.17) ignores its timeout. */
 	struct fi_cq_attr cqa = { .size = t->rx_depth + TX_OPS + 64,
 				  .format = FI_CQ_FORMAT_DATA,
-				  .wait_obj = o->waitable ? FI_WAIT_UNSPEC : FI_WAIT_NONE };
+				  .wait_obj = o->waitable ? FI_WAIT_FD : FI_WAIT_NONE };
 	rc = fi_cq_open(t->domain, &cqa, &t->cq, NULL);
 	if (rc && o->waitable) {
-		cqa.wait_obj = FI_WAIT_NONE; /* no wait objects: transport_wait spins */
+		cqa.wait_obj = FI_WAIT_NONE; /* no wait objects: transport_wait yields */
 		rc = fi_cq_open(t->domain, &cqa, &t->cq, NULL);
-	} else if (!rc) {
-		t->waitable = o->waitable;
+	} else if (!rc && o->waitable &&
+		   fi_control(&t->cq->fid, FI_GETWAIT, &t->wait_fd) != FI_SUCCESS) {
+		t->wait_fd = -1;
 	}
 	struct fi_av_attr ava = { .type = t->info->domain_attr->av_type != FI_AV_UNSPEC
 						  ? t->info->domain_attr->av_type

@@ -8,7 +8,9 @@
  *   - clients[]: welcomed clients {peer, fabric address, base, depth,
  *     cookie}; a client holds depth consecutive slots.
  *   - out: one registered reply buffer [wire_reply | output]; a reply that
- *     was not injected must complete before out is reused (out_busy).
+ *     was not injected must complete before out is reused (out_busy, cleared
+ *     only by transport_flush: completion events arrive in batches and may
+ *     be older than the reply in out).
  * Modes: hot spins on the CQ; warm blocks on it; hybrid spins and goes warm
  * after hot_poll_us without an event, and back to hot on the next one.
  */
@@ -271,7 +273,6 @@ static void on_tx_error(struct worker *w, const struct transport_event *ev)
 {
 	struct wclient *c = ev->ctx;
 
-	w->out_busy = false;
 	if (c && c->used) {
 		log_warning("worker %u: a reply failed (%s); dropping that client", w->index,
 			    strerror(-ev->err));
@@ -294,7 +295,9 @@ int worker_step(struct worker *w, int wait_ms)
 			on_msg(w, ev[i].data, ev[i].len);
 			break;
 		case TRANSPORT_EV_TX_DONE:
-			w->out_busy = false;
+			/* out_busy is cleared by transport_flush, which knows
+			 * that every reply has left; this event may be older
+			 * than the reply now in out */
 			break;
 		case TRANSPORT_EV_TX_ERROR:
 			on_tx_error(w, &ev[i]);
