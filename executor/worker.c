@@ -7,10 +7,12 @@
  *   - owner[s]: 1 + the index of the client holding slot s, 0 when free.
  *   - clients[]: welcomed clients {peer, fabric address, base, depth,
  *     cookie}; a client holds depth consecutive slots.
- *   - out: one registered reply buffer [wire_reply | output]; a reply that
- *     was not injected must complete before out is reused (out_busy, cleared
- *     only by transport_flush: completion events arrive in batches and may
- *     be older than the reply in out).
+ *   - outs[]: OUT_BUFS registered reply buffers [wire_reply | output] in one
+ *     region; a reply that was not injected keeps its buffer busy until its
+ *     own TX_DONE/TX_ERROR (the put's context is the buffer), so replies
+ *     to pipelined requests leave back to back.
+ *   - backlog: events that arrived while waiting for a free reply buffer,
+ *     handled first by the next worker_step (messages copied).
  * Modes: hot spins on the CQ; warm blocks on it; hybrid spins and goes warm
  * after hot_poll_us without an event, and back to hot on the next one.
  */
@@ -31,6 +33,9 @@
 
 #define WARM_WAIT_MS 10 /* how long a warm worker sleeps before checking stop */
 #define EVENTS 16
+#define OUT_BUFS 8
+#define BACKLOG 256
+#define OUT_WAIT_MS 1000 /* longest wait for a reply buffer before dropping a reply */
 
 struct wclient {
 	bool used;
@@ -38,6 +43,17 @@ struct wclient {
 	uint8_t addr[WIRE_NAME_MAX];
 	size_t addr_len;
 	uint32_t base, depth, cookie;
+};
+
+struct wreply {
+	char *buf;
+	bool busy;
+	struct wclient *client; /* who the reply in flight goes to */
+};
+
+struct pending_event {
+	struct transport_event ev;
+	uint8_t data[WIRE_MSG_MAX]; /* a copied MSG */
 };
 
 struct worker {
@@ -49,10 +65,12 @@ struct worker {
 	struct transport *t;
 	char *region;
 	struct transport_mr *region_mr;
-	char *out;
+	char *out; /* OUT_BUFS x out_size */
 	size_t out_size;
 	struct transport_mr *out_mr;
-	bool out_busy;
+	struct wreply outs[OUT_BUFS];
+	struct pending_event *backlog;
+	unsigned backlog_head, backlog_len;
 	uint32_t *owner;
 	struct wclient *clients;
 	unsigned nclients; /* capacity: one per slot at most */
@@ -67,6 +85,14 @@ static long elapsed_us(const struct timespec *since)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (now.tv_sec - since->tv_sec) * 1000000L + (now.tv_nsec - since->tv_nsec) / 1000;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 /* ---- clients ----------------------------------------------------------- */
@@ -198,23 +224,87 @@ static void on_msg(struct worker *w, const void *data, size_t len)
 
 /* ---- invocations ------------------------------------------------------- */
 
-static void reply(struct worker *w, struct wclient *c, const struct wire_req *req,
-		  enum wire_status status, int32_t fn_rc, size_t out_len)
+static void backlog_push(struct worker *w, const struct transport_event *ev)
+{
+	struct pending_event *p;
+
+	if (w->backlog_len == BACKLOG) {
+		log_warning("worker %u: too many requests while replies are stuck; dropping one",
+			    w->index);
+		return;
+	}
+	p = &w->backlog[(w->backlog_head + w->backlog_len++) % BACKLOG];
+	p->ev = *ev;
+	if (ev->type == TRANSPORT_EV_MSG) {
+		size_t len = ev->len < sizeof(p->data) ? ev->len : sizeof(p->data);
+
+		memcpy(p->data, ev->data, len);
+		p->ev.data = p->data;
+		p->ev.len = len;
+	}
+}
+
+static void on_tx_done(struct worker *w, const struct transport_event *ev)
+{
+	struct wreply *r = ev->ctx;
+
+	if (!r)
+		return;
+	r->busy = false;
+	if (ev->type == TRANSPORT_EV_TX_ERROR && r->client && r->client->used) {
+		log_warning("worker %u: a reply failed (%s); dropping that client", w->index,
+			    strerror(-ev->err));
+		client_drop(w, r->client);
+	}
+}
+
+/* A free reply buffer; waits (bounded) for one, keeping other events. */
+static struct wreply *out_get(struct worker *w)
+{
+	struct transport_event ev[EVENTS];
+	int64_t deadline = 0;
+
+	for (;;) {
+		for (int i = 0; i < OUT_BUFS; i++)
+			if (!w->outs[i].busy)
+				return &w->outs[i];
+		if (!deadline) {
+			deadline = now_ms() + OUT_WAIT_MS;
+		} else if (now_ms() > deadline) {
+			log_warning("worker %u: replies stuck in the fabric for %d ms", w->index,
+				    OUT_WAIT_MS);
+			return NULL;
+		}
+		int n = transport_poll(w->t, ev, EVENTS);
+
+		for (int i = 0; i < n; i++) {
+			if (ev[i].type == TRANSPORT_EV_TX_DONE || ev[i].type == TRANSPORT_EV_TX_ERROR)
+				on_tx_done(w, &ev[i]);
+			else
+				backlog_push(w, &ev[i]);
+		}
+	}
+}
+
+static void reply(struct worker *w, struct wreply *r, struct wclient *c,
+		  const struct wire_req *req, enum wire_status status, int32_t fn_rc,
+		  size_t out_len)
 {
 	struct wire_reply rep = { .out_len = out_len, .fn_rc = fn_rc, .reply_tag = req->reply_tag };
 	int rc;
 
-	wire_reply_encode(&rep, w->out);
-	rc = transport_put(w->t, c->peer, w->out, WIRE_REPLY_LEN + out_len, w->out_mr,
+	wire_reply_encode(&rep, r->buf);
+	r->client = c;
+	rc = transport_put(w->t, c->peer, r->buf, WIRE_REPLY_LEN + out_len, w->out_mr,
 			   req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status),
-			   c);
+			   r);
 	if (rc < 0) {
 		log_warning("worker %u: cannot reply to a client (%s); dropping it", w->index,
 			    strerror(-rc));
 		client_drop(w, c);
 		return;
 	}
-	w->out_busy = rc == 1;
+	r->busy = rc == 1;
 	w->served++;
 }
 
@@ -223,6 +313,7 @@ static void on_put(struct worker *w, uint32_t slot)
 	const struct fnlib *lib = w->cfg->lib;
 	struct wire_req req;
 	struct wclient *c;
+	struct wreply *r;
 	size_t cap, out_len = 0;
 	const char *in;
 	fnlib_fn *fn;
@@ -235,12 +326,6 @@ static void on_put(struct worker *w, uint32_t slot)
 	}
 	c = &w->clients[w->owner[slot] - 1];
 	in = w->region + (size_t)slot * w->cfg->slot_size;
-	if (w->out_busy) {
-		/* the previous reply still reads out: let it finish */
-		if (transport_flush(w->t, 1000) != 0)
-			log_warning("worker %u: a reply is stuck in the fabric", w->index);
-		w->out_busy = false;
-	}
 	rc = wire_req_decode(in, w->cfg->slot_size, &req);
 	if (rc != 0) {
 		/* Without a valid header there is no reply address: drop. */
@@ -252,58 +337,62 @@ static void on_put(struct worker *w, uint32_t slot)
 			    slot);
 		return;
 	}
+	r = out_get(w);
+	if (!r)
+		return; /* the client's call times out */
 	fn = fnlib_get(lib, req.fn);
 	if (!fn) {
-		reply(w, c, &req, WIRE_NOFUNC, 0, 0);
+		reply(w, r, c, &req, WIRE_NOFUNC, 0, 0);
 		return;
 	}
 	cap = w->out_size - WIRE_REPLY_LEN;
 	if (req.out_cap < cap)
 		cap = req.out_cap;
-	rc = fn(in + WIRE_REQ_LEN, req.in_len, w->out + WIRE_REPLY_LEN, cap, &out_len);
+	rc = fn(in + WIRE_REQ_LEN, req.in_len, r->buf + WIRE_REPLY_LEN, cap, &out_len);
 	if (rc != 0)
-		reply(w, c, &req, WIRE_FUNC, rc, 0);
+		reply(w, r, c, &req, WIRE_FUNC, rc, 0);
 	else if (out_len > cap)
-		reply(w, c, &req, WIRE_OUTSIZE, 0, 0);
+		reply(w, r, c, &req, WIRE_OUTSIZE, 0, 0);
 	else
-		reply(w, c, &req, WIRE_OK, 0, out_len);
+		reply(w, r, c, &req, WIRE_OK, 0, out_len);
 }
 
-static void on_tx_error(struct worker *w, const struct transport_event *ev)
+static void handle(struct worker *w, const struct transport_event *ev)
 {
-	struct wclient *c = ev->ctx;
-
-	if (c && c->used) {
-		log_warning("worker %u: a reply failed (%s); dropping that client", w->index,
-			    strerror(-ev->err));
-		client_drop(w, c);
+	switch (ev->type) {
+	case TRANSPORT_EV_PUT:
+		on_put(w, ev->imm);
+		break;
+	case TRANSPORT_EV_MSG:
+		on_msg(w, ev->data, ev->len);
+		break;
+	case TRANSPORT_EV_TX_DONE:
+	case TRANSPORT_EV_TX_ERROR:
+		on_tx_done(w, ev);
+		break;
 	}
 }
 
 int worker_step(struct worker *w, int wait_ms)
 {
 	struct transport_event ev[EVENTS];
-	int n;
+	int n, done = 0;
 
-	n = wait_ms ? transport_wait(w->t, ev, EVENTS, wait_ms) : transport_poll(w->t, ev, EVENTS);
-	for (int i = 0; i < n; i++) {
-		switch (ev[i].type) {
-		case TRANSPORT_EV_PUT:
-			on_put(w, ev[i].imm);
-			break;
-		case TRANSPORT_EV_MSG:
-			on_msg(w, ev[i].data, ev[i].len);
-			break;
-		case TRANSPORT_EV_TX_DONE:
-			/* out_busy is cleared by transport_flush, which knows
-			 * that every reply has left; this event may be older
-			 * than the reply now in out */
-			break;
-		case TRANSPORT_EV_TX_ERROR:
-			on_tx_error(w, &ev[i]);
-			break;
-		}
+	while (w->backlog_len) {
+		struct pending_event p = w->backlog[w->backlog_head];
+
+		if (p.ev.type == TRANSPORT_EV_MSG)
+			p.ev.data = p.data;
+		w->backlog_head = (w->backlog_head + 1) % BACKLOG;
+		w->backlog_len--;
+		handle(w, &p.ev);
+		done++;
 	}
+	if (done)
+		return done;
+	n = wait_ms ? transport_wait(w->t, ev, EVENTS, wait_ms) : transport_poll(w->t, ev, EVENTS);
+	for (int i = 0; i < n; i++)
+		handle(w, &ev[i]);
 	return n < 0 ? 0 : n;
 }
 
@@ -369,8 +458,9 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	w->owner = calloc(cfg->slots, sizeof(*w->owner));
 	w->clients = calloc(w->nclients, sizeof(*w->clients));
 	w->region = aligned_alloc(4096, (region_len + 4095) & ~4095ul);
-	w->out = aligned_alloc(4096, (w->out_size + 4095) & ~4095ul);
-	if (!w->owner || !w->clients || !w->region || !w->out) {
+	w->out = aligned_alloc(4096, (OUT_BUFS * w->out_size + 4095) & ~4095ul);
+	w->backlog = calloc(BACKLOG, sizeof(*w->backlog));
+	if (!w->owner || !w->clients || !w->region || !w->out || !w->backlog) {
 		snprintf(err, errlen, "out of memory for worker %u", index);
 		rc = -ENOMEM;
 		goto err;
@@ -383,12 +473,14 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 		goto err;
 	rc = transport_mr_reg(w->t, w->region, region_len, true, &w->region_mr);
 	if (!rc)
-		rc = transport_mr_reg(w->t, w->out, w->out_size, false, &w->out_mr);
+		rc = transport_mr_reg(w->t, w->out, OUT_BUFS * w->out_size, false, &w->out_mr);
 	if (rc) {
 		snprintf(err, errlen, "worker %u: cannot register %zu bytes of slots: %s", index,
 			 region_len, strerror(-rc));
 		goto err;
 	}
+	for (int i = 0; i < OUT_BUFS; i++)
+		w->outs[i].buf = w->out + (size_t)i * w->out_size;
 	*out = w;
 	return 0;
 err:
@@ -436,6 +528,7 @@ void worker_destroy(struct worker *w)
 	transport_mr_dereg(w->region_mr);
 	transport_close(w->t);
 	free(w->out);
+	free(w->backlog);
 	free(w->region);
 	free(w->clients);
 	free(w->owner);

@@ -150,7 +150,7 @@ int faas_test(struct faas_client *client, struct faas_call *call, size_t *out_le
  * when no call is in flight. */
 int faas_wait_any(struct faas_client *client, struct faas_call **call, size_t *out_len);
 
-/* Calls in flight. */
+/* Calls started and not yet collected by faas_wait/faas_test/faas_wait_any. */
 int faas_inflight(const struct faas_client *client);
 
 #ifdef __cplusplus

@@ -1,0 +1,40 @@
+# Shared by scripts/check and scripts/demo: the Debian packages coloc needs
+# and an out-of-tree build. Sourced, not run.
+
+COLOC_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Build and test dependencies, by Debian 12 package name.
+COLOC_PACKAGES=(
+	gcc make autoconf automake libtool pkg-config
+	libfabric-dev libfabric-bin libjansson-dev libhwloc-dev libcgroup-dev
+	libmunge-dev munge libcmocka-dev libslurm-dev clang-format
+)
+
+# Installs the packages that are missing (needs root and Debian's archive).
+coloc_ensure_packages() {
+	local missing=() p
+	for p in "${COLOC_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "coloc: missing Debian packages: ${missing[*]}" >&2
+		echo "coloc: install them as root: apt-get install ${missing[*]}" >&2
+		return 1
+	fi
+	echo "coloc: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# coloc_build DIR [configure args...]: bootstrap, configure in DIR, make.
+coloc_build() {
+	local dir=$1
+	shift
+	(cd "$COLOC_TOP" && ./bootstrap >/dev/null 2>&1) || { echo "coloc: bootstrap failed" >&2; return 1; }
+	mkdir -p "$dir"
+	(cd "$dir" && "$COLOC_TOP/configure" --enable-werror "$@" >configure.out 2>&1) ||
+		{ tail -20 "$dir/configure.out" >&2; return 1; }
+	make -C "$dir" -j"$(nproc)" >"$dir/make.out" 2>&1 || { grep -E "error|Error" "$dir/make.out" | head -30 >&2; return 1; }
+}
