@@ -175,7 +175,8 @@ static int get_u64_hex(struct decoder *d, json_t *obj, const char *where, const 
 	const char *s = json_string_value(v);
 	char *end;
 
-	if (!s || strncmp(s, "0x", 2) != 0 || !s[2] || strlen(s) > 18)
+	if (!s || strncmp(s, "0x", 2) != 0 || !s[2] || strlen(s) > 18 ||
+	    strspn(s + 2, "0123456789abcdefABCDEF") != strlen(s + 2))
 		return fail(d, "lease document: %s\"%s\" must be a hex string like \"0x1f\"", where,
 			    key);
 	errno = 0;
@@ -238,6 +239,9 @@ static int decode_functions(struct decoder *d, json_t *arr, struct lease_doc *do
 			return -EINVAL;
 		if (get_int(d, o, where, "id", 0, 0xffff, &v))
 			return -EINVAL;
+		if (v != (json_int_t)i)
+			return fail(d, "lease document: %s\"id\" is %" JSON_INTEGER_FORMAT
+				    "; function ids must be 0, 1, 2, ... in order", where, v);
 		f->id = (uint32_t)v;
 	}
 	return 0;

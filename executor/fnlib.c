@@ -7,6 +7,7 @@
 #include "fnlib.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct fnlib_entry {
 
 struct fnlib {
 	void *handle;
+	void *base; /* where the library is mapped (dli_fbase of its symbols) */
 	unsigned count;
 	struct fnlib_entry *entries;
 };
@@ -29,6 +31,7 @@ struct fnlib {
 static int add(struct fnlib *lib, const char *name, size_t len, char *err, size_t errlen)
 {
 	struct fnlib_entry *e;
+	Dl_info where;
 	void *sym;
 
 	if (len == 0 || len > FNLIB_NAME_MAX) {
@@ -55,6 +58,13 @@ static int add(struct fnlib *lib, const char *name, size_t len, char *err, size_
 		snprintf(err, errlen, "function \"%s\" is not exported by the library", e->name);
 		return -ENOENT;
 	}
+	/* dlsym also searches the library's dependencies (libc): accept only
+	 * what the library itself defines. */
+	if (!dladdr(sym, &where) || where.dli_fbase != lib->base) {
+		snprintf(err, errlen, "\"%s\" is not defined by the function library itself",
+			 e->name);
+		return -ENOENT;
+	}
 	e->fn = (fnlib_fn *)sym;
 	lib->count++;
 	return 0;
@@ -76,6 +86,15 @@ int fnlib_open(const char *path, const char *names, struct fnlib **out, char *er
 		snprintf(err, errlen, "cannot load function library %s: %s", path, dlerror());
 		rc = -ENOENT;
 		goto err;
+	}
+	struct link_map *map;
+
+	if (dlinfo(lib->handle, RTLD_DI_LINKMAP, &map) == 0 && map) {
+		Dl_info where;
+		/* the base of any symbol the library defines: its own _init or
+		 * the manifest, looked up through the link map's address */
+		if (dladdr((void *)map->l_ld, &where))
+			lib->base = where.dli_fbase;
 	}
 	if (names) {
 		const char *p = names;

@@ -48,7 +48,8 @@ struct wclient {
 struct wreply {
 	char *buf;
 	bool busy;
-	struct wclient *client; /* who the reply in flight goes to */
+	struct wclient *client; /* who the reply in flight goes to ... */
+	uint32_t cookie;	/* ... if the entry still holds that client */
 };
 
 struct pending_event {
@@ -150,6 +151,16 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	uint64_t peer;
 	long base;
 
+	/* A client saying hello again (it restarted the handshake) replaces
+	 * itself; drop the old entry first, since the address vector may hand
+	 * back the same peer for the same address. */
+	for (unsigned i = 0; i < w->nclients; i++) {
+		struct wclient *o = &w->clients[i];
+
+		if (o->used && o->addr_len == m->u.hello.name_len &&
+		    memcmp(o->addr, m->u.hello.name, o->addr_len) == 0)
+			client_drop(w, o);
+	}
 	if (transport_peer_add(w->t, m->u.hello.name, m->u.hello.name_len, &peer) != 0) {
 		log_warning("worker %u: a hello carried an unusable fabric address; ignored",
 			    w->index);
@@ -161,14 +172,6 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 		send_welcome(w, peer, WIRE_AUTH, NULL);
 		transport_peer_remove(w->t, peer);
 		return;
-	}
-	/* A client saying hello again (it restarted the handshake) replaces itself. */
-	for (unsigned i = 0; i < w->nclients; i++) {
-		struct wclient *o = &w->clients[i];
-
-		if (o->used && o->addr_len == m->u.hello.name_len &&
-		    memcmp(o->addr, m->u.hello.name, o->addr_len) == 0)
-			client_drop(w, o);
 	}
 	if (depth > w->cfg->max_depth)
 		depth = w->cfg->max_depth;
@@ -251,7 +254,8 @@ static void on_tx_done(struct worker *w, const struct transport_event *ev)
 	if (!r)
 		return;
 	r->busy = false;
-	if (ev->type == TRANSPORT_EV_TX_ERROR && r->client && r->client->used) {
+	if (ev->type == TRANSPORT_EV_TX_ERROR && r->client && r->client->used &&
+	    r->client->cookie == r->cookie) {
 		log_warning("worker %u: a reply failed (%s); dropping that client", w->index,
 			    strerror(-ev->err));
 		client_drop(w, r->client);
@@ -295,6 +299,7 @@ static void reply(struct worker *w, struct wreply *r, struct wclient *c,
 
 	wire_reply_encode(&rep, r->buf);
 	r->client = c;
+	r->cookie = c->cookie;
 	rc = transport_put(w->t, c->peer, r->buf, WIRE_REPLY_LEN + out_len, w->out_mr,
 			   req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status),
 			   r);

@@ -705,7 +705,7 @@ static bool any_usable(const struct faas_client *c)
 static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, void *out,
 		  size_t out_cap, struct faas_call **out_call)
 {
-	int64_t deadline = now_ns() + (int64_t)c->timeout_ms * 1000000;
+	int64_t deadline;
 	struct faas_call *call;
 	struct cworker *w;
 	struct wire_req req = { 0 };
@@ -719,6 +719,7 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 		return FAAS_ENOFUNC;
 	if (in_len > c->slot_size - WIRE_REQ_LEN)
 		return FAAS_ETOOBIG;
+	deadline = now_ns() + (int64_t)c->timeout_ms * 1000000;
 	while (!(call = pick_call(c))) {
 		unsigned running = 0, done = 0, pending = 0;
 

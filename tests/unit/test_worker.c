@@ -1,0 +1,730 @@
+/*
+ * test_worker: executor/worker.c, the executor's per-core event loop, over
+ * mock_transport.c. The test plays the clients: it queues HELLO/BYE
+ * messages and request puts (written into the slot region the worker
+ * registered), steps the loop with worker_step (no thread), and checks the
+ * WELCOMEs and reply puts the worker sends: slot ownership, cookies,
+ * statuses, the reply address and immediate, and dropping clients whose
+ * replies fail. Functions come from the example library (FAAS_EXAMPLES_LIB)
+ * and from testfns.so (FAAS_TEST_LIB).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mock_transport.h"
+#include "worker.h"
+
+#define SLOTS 4
+#define SLOT_SIZE 256
+#define MAX_DEPTH 2
+#define WORKER_INDEX 3
+#define PAYLOAD_MAX (SLOT_SIZE - WIRE_REQ_LEN)
+#define REPLY_KEY 0x77
+#define REPLY_ADDR(tag) (0x5000u + (tag))
+
+static const uint8_t good_token[WIRE_TOKEN_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8,
+						    9, 10, 11, 12, 13, 14, 15, 16 };
+
+static struct fnlib *examples, *testfns;
+
+struct fixture {
+	struct worker_config cfg;
+	atomic_bool stop;
+	struct worker *w;
+	char *region;
+	struct transport_mr *out_mr;
+};
+
+/* A welcomed client, as the test remembers it. */
+struct client {
+	uint64_t peer;
+	uint32_t base, depth, cookie;
+};
+
+static int lib_id(const struct fnlib *lib, const char *name)
+{
+	for (unsigned i = 0; i < fnlib_count(lib); i++)
+		if (strcmp(fnlib_name(lib, i), name) == 0)
+			return (int)i;
+	fail_msg("function %s is not in the library", name);
+	return -1;
+}
+
+/* ---- fixtures -------------------------------------------------------------- */
+
+static const char *env_path(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		fail_msg("%s is not set (run through make check)", name);
+	return v;
+}
+
+static int group_setup(void **state)
+{
+	char err[512] = "";
+
+	if (fnlib_open(env_path("FAAS_EXAMPLES_LIB"), NULL, &examples, err, sizeof(err)) != 0 ||
+	    fnlib_open(env_path("FAAS_TEST_LIB"), "bigout,fail", &testfns, err, sizeof(err)) != 0) {
+		fprintf(stderr, "test_worker: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	fnlib_close(examples);
+	fnlib_close(testfns);
+	return 0;
+}
+
+static int setup_lib(void **state, const struct fnlib *lib)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct transport_mr *region_mr;
+	char err[512] = "";
+
+	assert_non_null(f);
+	mock_reset();
+	f->cfg.lib = lib;
+	memcpy(f->cfg.token, good_token, WIRE_TOKEN_LEN);
+	f->cfg.slot_size = SLOT_SIZE;
+	f->cfg.slots = SLOTS;
+	f->cfg.max_depth = MAX_DEPTH;
+	f->cfg.mode = WORKER_WARM;
+	f->cfg.hot_poll_us = 100;
+	f->cfg.stop = &f->stop;
+	if (worker_create(&f->cfg, WORKER_INDEX, -1, &f->w, err, sizeof(err)) != 0)
+		fail_msg("worker_create: %s", err);
+	region_mr = mock_mr_find(true, 0);
+	assert_non_null(region_mr);
+	assert_null(mock_mr_find(true, 1));
+	f->region = mock_mr_buf(region_mr);
+	f->out_mr = mock_mr_find(false, 0);
+	assert_non_null(f->out_mr);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_lib(state, examples);
+}
+
+static int setup_testfns(void **state)
+{
+	return setup_lib(state, testfns);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	worker_destroy(f->w);
+	/* no reply buffer was rewritten while the fabric could still read it */
+	assert_int_equal(mock.reuse_errors, 0);
+	/* everything registered was deregistered, the endpoint closed */
+	assert_int_equal(mock_mrs_live(), 0);
+	assert_int_equal(mock.closes, mock.opens);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* Steps the worker until it has nothing left to do; returns the events handled. */
+static int drain(struct fixture *f)
+{
+	int n, total = 0;
+
+	for (int i = 0; (n = worker_step(f->w, 0)) > 0; i++) {
+		total += n;
+		if (i == 100)
+			fail_msg("the worker never runs out of events");
+	}
+	assert_int_equal(mock_queued(), 0);
+	return total;
+}
+
+/* Queues a HELLO from name and runs one step; returns the peer the worker
+ * added for it (the one its answer goes to). */
+static uint64_t say_hello(struct fixture *f, const char *name, const uint8_t *token,
+			  uint32_t depth)
+{
+	struct wire_msg m = { .type = WIRE_HELLO };
+	uint8_t buf[WIRE_MSG_MAX];
+	unsigned peers = mock.npeers;
+
+	memcpy(m.u.hello.token, token, WIRE_TOKEN_LEN);
+	m.u.hello.depth = depth;
+	m.u.hello.name_len = (uint32_t)strlen(name);
+	memcpy(m.u.hello.name, name, m.u.hello.name_len);
+	mock_queue_msg(buf, wire_msg_encode(&m, buf));
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(mock.npeers, peers + 1);
+	assert_memory_equal(mock.peers[peers].name, name, strlen(name));
+	return MOCK_PEER_BASE + peers;
+}
+
+/* The latest message sent, which must be a WELCOME to peer. */
+static struct wire_msg last_welcome(uint64_t peer)
+{
+	const struct mock_msg *sent;
+	struct wire_msg m;
+
+	assert_true(mock.nmsgs > 0);
+	sent = &mock.msgs[mock.nmsgs - 1];
+	assert_true(sent->peer == peer);
+	assert_int_equal(wire_msg_decode(sent->data, sent->len, &m), 0);
+	assert_int_equal(m.type, WIRE_WELCOME);
+	assert_int_equal(m.u.welcome.worker, WORKER_INDEX);
+	return m;
+}
+
+static struct client connect_client(struct fixture *f, const char *name, uint32_t depth)
+{
+	struct client c;
+	struct wire_msg m;
+
+	c.peer = say_hello(f, name, good_token, depth);
+	m = last_welcome(c.peer);
+	assert_int_equal(m.u.welcome.status, 0);
+	c.base = m.u.welcome.base;
+	c.depth = m.u.welcome.depth;
+	c.cookie = m.u.welcome.cookie;
+	assert_true(c.base + c.depth <= SLOTS);
+	return c;
+}
+
+static void send_bye(struct fixture *f, uint32_t cookie)
+{
+	struct wire_msg m = { .type = WIRE_BYE };
+	uint8_t buf[WIRE_MSG_MAX];
+
+	m.u.bye.cookie = cookie;
+	mock_queue_msg(buf, wire_msg_encode(&m, buf));
+	assert_int_equal(drain(f), 1);
+}
+
+/* Writes [wire_req | payload] into slot, as the client's put does. */
+static void write_request(struct fixture *f, uint32_t slot, uint32_t cookie, int fn, uint32_t tag,
+			  const void *payload, uint32_t len, uint64_t out_cap)
+{
+	struct wire_req req = {
+		.cookie = cookie,
+		.reply_tag = tag,
+		.fn = (uint16_t)fn,
+		.in_len = len,
+		.reply_addr = REPLY_ADDR(tag),
+		.reply_key = REPLY_KEY,
+		.out_cap = out_cap,
+	};
+	char *at = f->region + (size_t)slot * SLOT_SIZE;
+
+	assert_true(slot < SLOTS);
+	assert_true(len <= PAYLOAD_MAX);
+	wire_req_encode(&req, at);
+	memcpy(at + WIRE_REQ_LEN, payload, len);
+}
+
+/* A request and the put event that delivers it. */
+static void request(struct fixture *f, uint32_t slot, uint32_t cookie, int fn, uint32_t tag,
+		    const void *payload, uint32_t len, uint64_t out_cap)
+{
+	write_request(f, slot, cookie, fn, tag, payload, len, out_cap);
+	mock_queue_put(slot);
+	assert_true(drain(f) >= 1);
+}
+
+/* Put i must be the reply to (peer, tag) with status; returns its header,
+ * and its output in out (when not NULL). */
+static struct wire_reply check_reply(struct fixture *f, unsigned i, uint64_t peer, uint32_t tag,
+				     enum wire_status status, void *out)
+{
+	const struct mock_put *p;
+	struct wire_reply rep;
+
+	assert_true(i < mock.nputs);
+	p = &mock.puts[i];
+	assert_true(p->peer == peer);
+	assert_true(p->addr == REPLY_ADDR(tag));
+	assert_true(p->key == REPLY_KEY);
+	assert_true(p->mr == f->out_mr);
+	assert_true(transport_mr_contains(p->mr, p->src, p->len));
+	assert_int_equal(p->imm, wire_reply_imm(tag, status));
+	assert_int_equal(wire_reply_decode(p->data, p->len, &rep), 0);
+	assert_int_equal(rep.reply_tag, tag);
+	assert_int_equal(p->len, WIRE_REPLY_LEN + rep.out_len);
+	if (out)
+		memcpy(out, p->data + WIRE_REPLY_LEN, rep.out_len);
+	return rep;
+}
+
+static struct wire_reply last_reply(struct fixture *f, uint64_t peer, uint32_t tag,
+				    enum wire_status status, void *out)
+{
+	assert_true(mock.nputs > 0);
+	return check_reply(f, mock.nputs - 1, peer, tag, status, out);
+}
+
+/* ---- creation and handshake --------------------------------------------------- */
+
+static void test_create(void **state)
+{
+	struct fixture *f = *state;
+	struct worker_info info;
+
+	assert_int_equal(mock.opens, 1);
+	assert_int_equal(mock_mr_len(mock_mr_find(true, 0)), SLOTS * SLOT_SIZE);
+	/* the reply buffer holds a header and a slot's worth of output */
+	assert_true(mock_mr_len(f->out_mr) >= WIRE_REPLY_LEN + SLOT_SIZE);
+	assert_true(mock.opts.max_put >= WIRE_REPLY_LEN + SLOT_SIZE);
+	assert_true(mock.opts.waitable); /* a warm worker sleeps on the CQ */
+	worker_info(f->w, &info);
+	assert_int_equal(info.addr_len, strlen(MOCK_NAME));
+	assert_memory_equal(info.addr, MOCK_NAME, info.addr_len);
+	/* the slot address the lease publishes is the region's start */
+	assert_true(info.slot_addr == 0);
+	assert_true(info.slot_key == MOCK_KEY_BASE);
+	assert_string_equal(info.provider, "mock");
+	/* nothing was sent and nothing is pending */
+	assert_int_equal(worker_step(f->w, 0), 0);
+	assert_int_equal(mock.nmsgs, 0);
+	assert_int_equal(mock.nputs, 0);
+}
+
+static void test_hello_welcome(void **state)
+{
+	struct fixture *f = *state;
+	struct client a, b;
+
+	a = connect_client(f, "client-a", 2);
+	assert_int_equal(a.base, 0);
+	assert_int_equal(a.depth, 2);
+	b = connect_client(f, "client-b", 1);
+	assert_int_equal(b.base, 2);
+	assert_int_equal(b.depth, 1);
+	assert_true(a.peer != b.peer);
+	assert_int_equal(mock.nmsgs, 2);
+	assert_false(mock_peer(a.peer)->removed);
+}
+
+static void test_hello_depth_capped(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "greedy", 1000);
+
+	assert_int_equal(a.depth, MAX_DEPTH);
+}
+
+static void test_hello_wrong_token(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t bad[WIRE_TOKEN_LEN];
+	struct client a, b;
+	struct wire_msg m;
+	uint64_t peer;
+
+	memcpy(bad, good_token, sizeof(bad));
+	bad[WIRE_TOKEN_LEN - 1] ^= 0x80;
+	peer = say_hello(f, "intruder", bad, 2);
+	m = last_welcome(peer);
+	assert_int_equal(m.u.welcome.status, WIRE_AUTH);
+	assert_int_equal(m.u.welcome.depth, 0);
+	assert_int_equal(m.u.welcome.cookie, 0);
+	assert_true(mock_peer(peer)->removed);
+	/* it holds no slots: two clients still get all four */
+	a = connect_client(f, "client-a", 2);
+	b = connect_client(f, "client-b", 2);
+	assert_int_equal(a.base, 0);
+	assert_int_equal(b.base, 2);
+}
+
+static void test_enospc(void **state)
+{
+	struct fixture *f = *state;
+	struct wire_msg m;
+	uint64_t peer;
+
+	connect_client(f, "client-a", 2);
+	connect_client(f, "client-b", 2);
+	peer = say_hello(f, "client-c", good_token, 1);
+	m = last_welcome(peer);
+	assert_int_equal(m.u.welcome.status, -ENOSPC);
+	assert_int_equal(m.u.welcome.depth, 0);
+	assert_true(mock_peer(peer)->removed);
+}
+
+static void test_bye_frees_slots(void **state)
+{
+	struct fixture *f = *state;
+	struct client a, b, c;
+	struct wire_msg m;
+	uint64_t peer;
+
+	a = connect_client(f, "client-a", 2);
+	b = connect_client(f, "client-b", 2);
+	/* a BYE with a cookie nobody holds frees nothing */
+	send_bye(f, ~(a.cookie ^ b.cookie));
+	peer = say_hello(f, "client-c", good_token, 2);
+	m = last_welcome(peer);
+	assert_int_equal(m.u.welcome.status, -ENOSPC);
+	send_bye(f, a.cookie);
+	assert_true(mock_peer(a.peer)->removed);
+	assert_false(mock_peer(b.peer)->removed);
+	c = connect_client(f, "client-c", 2);
+	assert_int_equal(c.base, a.base);
+	/* a's old cookie no longer gets a reply from those slots */
+	if (a.cookie != c.cookie) {
+		request(f, c.base, a.cookie, lib_id(examples, "noop"), 1, "", 0, 0);
+		assert_int_equal(mock.nputs, 0);
+	}
+}
+
+static void test_hello_again_replaces(void **state)
+{
+	struct fixture *f = *state;
+	struct client a1, a2, b;
+
+	a1 = connect_client(f, "client-a", 2);
+	a2 = connect_client(f, "client-a", 2);
+	/* the first registration is gone: its peer and its slots */
+	assert_true(mock_peer(a1.peer)->removed);
+	assert_false(mock_peer(a2.peer)->removed);
+	assert_int_equal(a2.base, 0);
+	b = connect_client(f, "client-b", 2);
+	assert_int_equal(b.base, 2);
+}
+
+/* ---- invocations --------------------------------------------------------------- */
+
+static void test_echo(void **state)
+{
+	static const char payload[] = "the quick brown fox";
+	struct fixture *f = *state;
+	struct client a, b;
+	struct wire_reply rep;
+	char out[SLOT_SIZE];
+
+	a = connect_client(f, "client-a", 2);
+	b = connect_client(f, "client-b", 2);
+	request(f, b.base + 1, b.cookie, lib_id(examples, "echo"), 0x0abcdef, payload,
+		sizeof(payload), 64);
+	assert_int_equal(mock.nputs, 1);
+	rep = last_reply(f, b.peer, 0x0abcdef, WIRE_OK, out);
+	assert_int_equal(rep.out_len, sizeof(payload));
+	assert_int_equal(rep.fn_rc, 0);
+	assert_memory_equal(out, payload, sizeof(payload));
+	/* and the other client, in its first slot */
+	request(f, a.base, a.cookie, lib_id(examples, "echo"), 5, "x", 1, 1);
+	assert_int_equal(mock.nputs, 2);
+	rep = last_reply(f, a.peer, 5, WIRE_OK, out);
+	assert_int_equal(rep.out_len, 1);
+	assert_int_equal(out[0], 'x');
+}
+
+static void test_full_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "client-a", 1);
+	static char payload[PAYLOAD_MAX], out[PAYLOAD_MAX];
+	struct wire_reply rep;
+
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (char)(i * 7);
+	/* an out_cap beyond the slot size is capped, not trusted */
+	request(f, a.base, a.cookie, lib_id(examples, "echo"), 9, payload, PAYLOAD_MAX,
+		UINT64_MAX);
+	rep = last_reply(f, a.peer, 9, WIRE_OK, out);
+	assert_int_equal(rep.out_len, PAYLOAD_MAX);
+	assert_memory_equal(out, payload, PAYLOAD_MAX);
+}
+
+static void test_unknown_function(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "client-a", 1);
+	struct wire_reply rep;
+
+	request(f, a.base, a.cookie, (int)fnlib_count(examples), 2, "abc", 3, 64);
+	assert_int_equal(mock.nputs, 1);
+	rep = last_reply(f, a.peer, 2, WIRE_NOFUNC, NULL);
+	assert_int_equal(rep.out_len, 0);
+	request(f, a.base, a.cookie, 0xffff, 3, "abc", 3, 64);
+	last_reply(f, a.peer, 3, WIRE_NOFUNC, NULL);
+}
+
+static void test_function_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "client-a", 1);
+	struct wire_reply rep;
+
+	/* the example echo returns 1 when its output does not fit */
+	request(f, a.base, a.cookie, lib_id(examples, "echo"), 4, "abcdef", 6, 5);
+	assert_int_equal(mock.nputs, 1);
+	rep = last_reply(f, a.peer, 4, WIRE_FUNC, NULL);
+	assert_int_equal(rep.fn_rc, 1);
+	assert_int_equal(rep.out_len, 0);
+}
+
+static void test_fn_rc_carried(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "client-a", 1);
+	struct wire_reply rep;
+
+	request(f, a.base, a.cookie, lib_id(testfns, "fail"), 11, "in", 2, 64);
+	rep = last_reply(f, a.peer, 11, WIRE_FUNC, NULL);
+	assert_int_equal(rep.fn_rc, 7);
+	assert_int_equal(rep.out_len, 0);
+}
+
+static void test_outsize(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "client-a", 1);
+	struct wire_reply rep;
+
+	request(f, a.base, a.cookie, lib_id(testfns, "bigout"), 12, "in", 2, 32);
+	rep = last_reply(f, a.peer, 12, WIRE_OUTSIZE, NULL);
+	assert_int_equal(rep.out_len, 0);
+	assert_int_equal(rep.fn_rc, 0);
+	/* also when the client's out_cap exceeds the slot */
+	request(f, a.base, a.cookie, lib_id(testfns, "bigout"), 13, "in", 2, UINT64_MAX);
+	rep = last_reply(f, a.peer, 13, WIRE_OUTSIZE, NULL);
+	assert_int_equal(rep.out_len, 0);
+}
+
+static void test_wrong_cookie(void **state)
+{
+	struct fixture *f = *state;
+	struct client a, b;
+
+	a = connect_client(f, "client-a", 2);
+	b = connect_client(f, "client-b", 2);
+	request(f, a.base, a.cookie + 1, lib_id(examples, "echo"), 1, "x", 1, 8);
+	assert_int_equal(mock.nputs, 0);
+	/* a client cannot use another's slot with its own cookie */
+	if (a.cookie != b.cookie) {
+		request(f, b.base, a.cookie, lib_id(examples, "echo"), 1, "x", 1, 8);
+		assert_int_equal(mock.nputs, 0);
+	}
+	assert_int_equal(mock.nmsgs, 2); /* the welcomes, nothing else */
+}
+
+static void test_unheld_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "client-a", 2);
+
+	request(f, SLOTS - 1, a.cookie, lib_id(examples, "echo"), 1, "x", 1, 8);
+	assert_int_equal(mock.nputs, 0);
+	/* an immediate beyond the region */
+	mock_queue_put(SLOTS);
+	mock_queue_put(UINT32_MAX);
+	assert_int_equal(drain(f), 2);
+	assert_int_equal(mock.nputs, 0);
+}
+
+static void test_malformed_header(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "client-a", 1);
+	char *slot = f->region + (size_t)a.base * SLOT_SIZE;
+	struct wire_req req = {
+		.cookie = a.cookie,
+		.reply_tag = 1,
+		.fn = (uint16_t)lib_id(examples, "echo"),
+		.in_len = PAYLOAD_MAX + 1,
+		.reply_addr = REPLY_ADDR(1),
+		.reply_key = REPLY_KEY,
+		.out_cap = 8,
+	};
+
+	/* in_len larger than the slot */
+	wire_req_encode(&req, slot);
+	mock_queue_put(a.base);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(mock.nputs, 0);
+	/* non-zero flags */
+	req.in_len = 1;
+	req.flags = 1;
+	wire_req_encode(&req, slot);
+	mock_queue_put(a.base);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(mock.nputs, 0);
+	/* the slot still serves a good request afterwards */
+	request(f, a.base, a.cookie, lib_id(examples, "echo"), 2, "y", 1, 8);
+	assert_int_equal(mock.nputs, 1);
+	last_reply(f, a.peer, 2, WIRE_OK, NULL);
+}
+
+/* ---- reply failures and the reply buffer ------------------------------------------ */
+
+static void test_put_failure_drops_client(void **state)
+{
+	struct fixture *f = *state;
+	struct client a, b, c;
+
+	a = connect_client(f, "client-a", 2);
+	b = connect_client(f, "client-b", 2);
+	mock.put_rc = -ECONNRESET;
+	request(f, a.base, a.cookie, lib_id(examples, "echo"), 1, "x", 1, 8);
+	assert_int_equal(mock.nputs, 1); /* it was tried */
+	mock.put_rc = 0;
+	assert_true(mock_peer(a.peer)->removed);
+	assert_false(mock_peer(b.peer)->removed);
+	/* a's slots are free again */
+	c = connect_client(f, "client-c", 2);
+	assert_int_equal(c.base, a.base);
+	/* and b is still served */
+	request(f, b.base, b.cookie, lib_id(examples, "echo"), 2, "y", 1, 8);
+	last_reply(f, b.peer, 2, WIRE_OK, NULL);
+}
+
+static void test_tx_error_drops_client(void **state)
+{
+	struct fixture *f = *state;
+	struct client a, b, c;
+
+	a = connect_client(f, "client-a", 2);
+	b = connect_client(f, "client-b", 2);
+	mock.put_rc = 1; /* not injected: the completion comes later */
+	request(f, a.base, a.cookie, lib_id(examples, "echo"), 1, "x", 1, 8);
+	mock.put_rc = 0;
+	/* an error without a context names no client */
+	mock_queue_event(TRANSPORT_EV_TX_ERROR, -EIO, NULL);
+	assert_int_equal(drain(f), 1);
+	assert_false(mock_peer(a.peer)->removed);
+	mock_complete(0, -EIO);
+	assert_true(drain(f) >= 1);
+	assert_true(mock_peer(a.peer)->removed);
+	assert_false(mock_peer(b.peer)->removed);
+	c = connect_client(f, "client-c", 2);
+	assert_int_equal(c.base, a.base);
+}
+
+/* Replies that were not injected stay with the fabric until their completion:
+ * a batch of requests must not reuse a reply buffer in flight (the mock
+ * counts any put whose source overlaps an outstanding one). */
+static void test_pipelined_replies(void **state)
+{
+	struct fixture *f = *state;
+	struct client c[2];
+	char payload[16], out[16];
+
+	c[0] = connect_client(f, "client-a", 2);
+	c[1] = connect_client(f, "client-b", 2);
+	mock.put_rc = 1;
+	for (unsigned round = 0; round < 3; round++) {
+		unsigned first = mock.nputs;
+
+		for (unsigned k = 0; k < 4; k++) {
+			const struct client *to = &c[k / 2];
+
+			snprintf(payload, sizeof(payload), "round %u call %u", round, k);
+			write_request(f, to->base + k % 2, to->cookie, lib_id(examples, "echo"),
+				      round * 4 + k, payload, sizeof(payload), sizeof(out));
+			mock_queue_put(to->base + k % 2);
+		}
+		assert_true(drain(f) >= 4);
+		assert_int_equal(mock.nputs, first + 4);
+		for (unsigned k = 0; k < 4; k++) {
+			snprintf(payload, sizeof(payload), "round %u call %u", round, k);
+			check_reply(f, first + k, c[k / 2].peer, round * 4 + k, WIRE_OK, out);
+			assert_memory_equal(out, payload, sizeof(payload));
+		}
+		assert_int_equal(mock.reuse_errors, 0);
+		/* the fabric completes them (some may have been flushed already) */
+		for (unsigned i = first; i < mock.nputs; i++)
+			if (mock.puts[i].outstanding)
+				mock_complete(i, 0);
+		drain(f);
+	}
+	mock.put_rc = 0;
+	assert_false(mock_peer(c[0].peer)->removed);
+	assert_false(mock_peer(c[1].peer)->removed);
+}
+
+/* ---- malformed control messages ---------------------------------------------------- */
+
+static void test_malformed_control(void **state)
+{
+	struct fixture *f = *state;
+	struct wire_msg m = { .type = WIRE_HELLO };
+	uint8_t buf[WIRE_MSG_MAX], junk[40];
+	size_t len;
+	unsigned queued = 0;
+
+	memset(junk, 0xa5, sizeof(junk));
+	mock_queue_msg(junk, 0);
+	mock_queue_msg(junk, 3);
+	mock_queue_msg(junk, sizeof(junk));
+	queued += 3;
+	/* a HELLO with depth 0, one with a truncated name, one with bad magic */
+	memcpy(m.u.hello.token, good_token, WIRE_TOKEN_LEN);
+	m.u.hello.name_len = 4;
+	memcpy(m.u.hello.name, "abcd", 4);
+	len = wire_msg_encode(&m, buf);
+	mock_queue_msg(buf, len);
+	m.u.hello.depth = 1;
+	len = wire_msg_encode(&m, buf);
+	mock_queue_msg(buf, len - 1);
+	buf[0] ^= 0xff;
+	mock_queue_msg(buf, len);
+	queued += 3;
+	/* messages only a client should get */
+	m.type = WIRE_WELCOME;
+	mock_queue_msg(buf, wire_msg_encode(&m, buf));
+	m.type = WIRE_EVICT;
+	mock_queue_msg(buf, wire_msg_encode(&m, buf));
+	queued += 2;
+	assert_int_equal(drain(f), queued);
+	assert_int_equal(mock.nmsgs, 0);
+	assert_int_equal(mock.npeers, 0);
+	assert_int_equal(mock.nputs, 0);
+	/* the worker still welcomes a proper client into the first slots */
+	assert_int_equal(connect_client(f, "client-a", 2).base, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_welcome, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_depth_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_wrong_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bye_frees_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_again_replaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_function, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_function_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fn_rc_carried, setup_testfns, teardown),
+		cmocka_unit_test_setup_teardown(test_outsize, setup_testfns, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_cookie, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unheld_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_failure_drops_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_error_drops_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_control, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("worker", tests, group_setup, group_teardown);
+}
