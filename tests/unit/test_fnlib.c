@@ -125,6 +125,9 @@ static void test_not_exported(void **state)
 	expect_open_error(examples_lib(), "echo,nosuchfn", -ENOENT, "nosuchfn");
 	/* names match exactly */
 	expect_open_error(examples_lib(), "echo_", -ENOENT, "echo_");
+	/* a libc function the library merely links against is not a function */
+	expect_open_error(examples_lib(), "echo,memmove", -ENOENT, "memmove");
+	expect_open_error(examples_lib(), "free", -ENOENT, "free");
 }
 
 static void test_duplicate(void **state)
