@@ -103,17 +103,17 @@ int lease_doc_encode(const struct lease_doc *doc, char **json)
 		const struct lease_worker *w = &doc->workers[i];
 
 		lease_hex_encode(w->addr, w->addr_len, addr);
-		json_array_append_new(workers,
-				      json_pack("{s:I, s:i, s:s, s:o, s:o, s:I}", "index",
-						(json_int_t)w->index, "cpu", w->cpu, "addr", addr,
-						"slot_addr", u64_hex(w->slot_addr), "slot_key",
-						u64_hex(w->slot_key), "slots", (json_int_t)w->slots));
+		json_array_append_new(
+		    workers,
+		    json_pack("{s:I, s:i, s:s, s:o, s:o, s:I}", "index", (json_int_t)w->index,
+			      "cpu", w->cpu, "addr", addr, "slot_addr", u64_hex(w->slot_addr),
+			      "slot_key", u64_hex(w->slot_key), "slots", (json_int_t)w->slots));
 	}
 	root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:{s:I, s:s}, s:o, s:o}", "v", 1,
-			 "type", "lease", "id", doc->id, "provider", doc->provider, "rung", doc->rung,
-			 "token", token, "slot_size", (json_int_t)doc->slot_size, "executor", "pid",
-			 (json_int_t)doc->executor_pid, "host", doc->host, "functions", fns,
-			 "workers", workers);
+			 "type", "lease", "id", doc->id, "provider", doc->provider, "rung",
+			 doc->rung, "token", token, "slot_size", (json_int_t)doc->slot_size,
+			 "executor", "pid", (json_int_t)doc->executor_pid, "host", doc->host,
+			 "functions", fns, "workers", workers);
 	if (!root)
 		return -ENOMEM;
 	*json = json_dumps(root, JSON_COMPACT);
@@ -139,8 +139,8 @@ __attribute__((format(printf, 2, 3))) static int fail(struct decoder *d, const c
 	return -EINVAL;
 }
 
-static int get_string(struct decoder *d, json_t *obj, const char *where, const char *key,
-		      char *out, size_t max)
+static int get_string(struct decoder *d, json_t *obj, const char *where, const char *key, char *out,
+		      size_t max)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -162,7 +162,8 @@ static int get_int(struct decoder *d, json_t *obj, const char *where, const char
 		return fail(d, "lease document: %s\"%s\" must be an integer", where, key);
 	*out = json_integer_value(v);
 	if (*out < min || *out > max)
-		return fail(d, "lease document: %s\"%s\" is %" JSON_INTEGER_FORMAT
+		return fail(d,
+			    "lease document: %s\"%s\" is %" JSON_INTEGER_FORMAT
 			    ", outside %" JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT,
 			    where, key, *out, min, max);
 	return 0;
@@ -212,7 +213,8 @@ static int decode_workers(struct decoder *d, json_t *arr, struct lease_doc *doc)
 			return -EINVAL;
 		n = lease_hex_decode(addr, w->addr, sizeof(w->addr));
 		if (n <= 0)
-			return fail(d, "lease document: %s\"addr\" must be an even number of hex "
+			return fail(d,
+				    "lease document: %s\"addr\" must be an even number of hex "
 				    "digits (at most %d bytes)",
 				    where, WIRE_NAME_MAX);
 		w->addr_len = (size_t)n;
@@ -240,8 +242,10 @@ static int decode_functions(struct decoder *d, json_t *arr, struct lease_doc *do
 		if (get_int(d, o, where, "id", 0, 0xffff, &v))
 			return -EINVAL;
 		if (v != (json_int_t)i)
-			return fail(d, "lease document: %s\"id\" is %" JSON_INTEGER_FORMAT
-				    "; function ids must be 0, 1, 2, ... in order", where, v);
+			return fail(d,
+				    "lease document: %s\"id\" is %" JSON_INTEGER_FORMAT
+				    "; function ids must be 0, 1, 2, ... in order",
+				    where, v);
 		f->id = (uint32_t)v;
 	}
 	return 0;
@@ -249,7 +253,7 @@ static int decode_functions(struct decoder *d, json_t *arr, struct lease_doc *do
 
 int lease_doc_decode(const char *json, struct lease_doc **out, char *err, size_t errlen)
 {
-	struct decoder d = { err, errlen };
+	struct decoder d = {err, errlen};
 	char token[2 * WIRE_TOKEN_LEN + 2];
 	json_t *root, *fns, *workers, *exe;
 	struct lease_doc *doc = NULL;

@@ -17,7 +17,7 @@
 static const char *log_component = "coloc";
 static enum log_level log_threshold = LOG_LEVEL_WARNING;
 
-static const char *const level_names[] = { "error", "warning", "info", "debug" };
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 int log_level_parse(const char *name)
 {

@@ -85,7 +85,7 @@ struct transport {
 	enum transport_rung rung;
 	uint64_t mr_mode;
 	bool rx_cq_data;
-	bool waw; /* writes land in the order they were posted */
+	bool waw;    /* writes land in the order they were posted */
 	int wait_fd; /* the CQ's wait object, -1 when it has none */
 	size_t inject;
 	size_t max_put;
@@ -182,9 +182,8 @@ const char *transport_rung_name(enum transport_rung rung)
 
 int transport_rung_parse(const char *name, enum transport_rung *rung)
 {
-	static const enum transport_rung all[] = { TRANSPORT_RUNG_AUTO, TRANSPORT_RUNG_WRITEDATA,
-						   TRANSPORT_RUNG_WRITE_NOTIFY,
-						   TRANSPORT_RUNG_SEND };
+	static const enum transport_rung all[] = {TRANSPORT_RUNG_AUTO, TRANSPORT_RUNG_WRITEDATA,
+						  TRANSPORT_RUNG_WRITE_NOTIFY, TRANSPORT_RUNG_SEND};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(name, transport_rung_name(all[i])) == 0) {
@@ -240,8 +239,8 @@ static char *rx_buf(struct transport *t, const struct op *op)
 
 static int rx_post(struct transport *t, struct op *op)
 {
-	ssize_t rc = fi_recv(t->ep, rx_buf(t, op), t->buf_size, t->rx_mr->desc, FI_ADDR_UNSPEC,
-			     &op->fctx);
+	ssize_t rc =
+	    fi_recv(t->ep, rx_buf(t, op), t->buf_size, t->rx_mr->desc, FI_ADDR_UNSPEC, &op->fctx);
 
 	return rc == 0 ? 0 : fi_to_errno(rc);
 }
@@ -391,8 +390,9 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 			return -ETIMEDOUT;
 		op->kind = OP_PUT;
 		op->ctx = ctx;
-		POST_RETRY(t, rc,
-			   fi_writedata(t->ep, src, len, mr->desc, imm, peer, addr, key, &op->fctx));
+		POST_RETRY(
+		    t, rc,
+		    fi_writedata(t->ep, src, len, mr->desc, imm, peer, addr, key, &op->fctx));
 		break;
 	case TRANSPORT_RUNG_WRITE_NOTIFY:
 		op = op_get(t, false);
@@ -423,8 +423,7 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 /* ---- completion processing ------------------------------------------ */
 
 /* Places a copied put (SEND rung) into the registered region named by key. */
-static int place_put(struct transport *t, uint64_t addr, uint64_t key, const void *data,
-		     size_t len)
+static int place_put(struct transport *t, uint64_t addr, uint64_t key, const void *data, size_t len)
 {
 	for (struct transport_mr *m = t->mrs; m; m = m->next) {
 		uint64_t off;
@@ -458,18 +457,17 @@ static int on_recv(struct transport *t, struct op *op, size_t len, struct transp
 		return 0;
 	switch (type) {
 	case TH_MSG:
-		*ev = (struct transport_event){ .type = TRANSPORT_EV_MSG,
-						.data = buf + TH_LEN,
-						.len = blen };
+		*ev = (struct transport_event){
+		    .type = TRANSPORT_EV_MSG, .data = buf + TH_LEN, .len = blen};
 		*keep = true;
 		return 1;
 	case TH_NOTIFY:
-		*ev = (struct transport_event){ .type = TRANSPORT_EV_PUT, .imm = imm };
+		*ev = (struct transport_event){.type = TRANSPORT_EV_PUT, .imm = imm};
 		return 1;
 	case TH_PUT:
 		if (place_put(t, addr, key, buf + TH_LEN, blen) != 0)
 			return 0; /* a put outside our memory is dropped */
-		*ev = (struct transport_event){ .type = TRANSPORT_EV_PUT, .imm = imm, .len = blen };
+		*ev = (struct transport_event){.type = TRANSPORT_EV_PUT, .imm = imm, .len = blen};
 		return 1;
 	default:
 		return 0;
@@ -492,9 +490,8 @@ static int on_completion(struct transport *t, const struct fi_cq_data_entry *e,
 		/* A remote write with data; with FI_RX_CQ_DATA it used a receive. */
 		if (op && is_rx_op(t, op))
 			rx_defer(t, op);
-		*ev = (struct transport_event){ .type = TRANSPORT_EV_PUT,
-						.imm = (uint32_t)e->data,
-						.len = e->len };
+		*ev = (struct transport_event){
+		    .type = TRANSPORT_EV_PUT, .imm = (uint32_t)e->data, .len = e->len};
 		return 1;
 	}
 	if (!op)
@@ -509,7 +506,7 @@ static int on_completion(struct transport *t, const struct fi_cq_data_entry *e,
 	}
 	/* a local transmit completion */
 	if (op->kind == OP_PUT) {
-		*ev = (struct transport_event){ .type = TRANSPORT_EV_TX_DONE, .ctx = op->ctx };
+		*ev = (struct transport_event){.type = TRANSPORT_EV_TX_DONE, .ctx = op->ctx};
 		op_put_back(t, op);
 		return 1;
 	}
@@ -519,7 +516,7 @@ static int on_completion(struct transport *t, const struct fi_cq_data_entry *e,
 
 static int on_error(struct transport *t, struct transport_event *ev)
 {
-	struct fi_cq_err_entry err = { 0 };
+	struct fi_cq_err_entry err = {0};
 	struct op *op;
 
 	if (fi_cq_readerr(t->cq, &err, 0) != 1)
@@ -531,9 +528,9 @@ static int on_error(struct transport *t, struct transport_event *ev)
 		rx_defer(t, op); /* truncated or cancelled receive: reuse the buffer */
 		return 0;
 	}
-	*ev = (struct transport_event){ .type = TRANSPORT_EV_TX_ERROR,
-					.ctx = op->kind == OP_PUT ? op->ctx : NULL,
-					.err = err.err ? -(int)err.err : -EIO };
+	*ev = (struct transport_event){.type = TRANSPORT_EV_TX_ERROR,
+				       .ctx = op->kind == OP_PUT ? op->ctx : NULL,
+				       .err = err.err ? -(int)err.err : -EIO};
 	op_put_back(t, op);
 	return 1;
 }
@@ -604,8 +601,8 @@ int transport_wait(struct transport *t, struct transport_event *ev, int max, int
 		if (left <= 0)
 			return 0;
 		if (t->wait_fd >= 0) {
-			struct fid *fids[1] = { &t->cq->fid };
-			struct pollfd pfd = { .fd = t->wait_fd, .events = POLLIN };
+			struct fid *fids[1] = {&t->cq->fid};
+			struct pollfd pfd = {.fd = t->wait_fd, .events = POLLIN};
 
 			/* trywait says whether sleeping is safe (nothing pending) */
 			if (fi_trywait(t->fabric, fids, 1) == FI_SUCCESS)
@@ -756,9 +753,9 @@ static int choose_rung(struct transport *t, enum transport_rung want, char *err,
 
 	switch (want) {
 	case TRANSPORT_RUNG_AUTO:
-		t->rung = data ? TRANSPORT_RUNG_WRITEDATA
-		       : saw  ? TRANSPORT_RUNG_WRITE_NOTIFY
-			      : TRANSPORT_RUNG_SEND;
+		t->rung = data	? TRANSPORT_RUNG_WRITEDATA
+			  : saw ? TRANSPORT_RUNG_WRITE_NOTIFY
+				: TRANSPORT_RUNG_SEND;
 		return 0;
 	case TRANSPORT_RUNG_WRITEDATA:
 		if (!data)
@@ -828,8 +825,7 @@ static int open_pools(struct transport *t)
 	return 0;
 }
 
-int transport_open(const struct transport_opts *o, struct transport **out, char *err,
-		   size_t errlen)
+int transport_open(const struct transport_opts *o, struct transport **out, char *err, size_t errlen)
 {
 	const char *provider = env_or(o->provider, "FAAS_PROVIDER");
 	const char *src = env_or(o->src_addr, "FAAS_ADDR");
@@ -862,8 +858,8 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	hints->ep_attr->type = FI_EP_RDM;
 	hints->caps = FI_MSG | (want == TRANSPORT_RUNG_SEND ? 0 : FI_RMA);
 	hints->mode = FI_CONTEXT | FI_CONTEXT2 | FI_RX_CQ_DATA;
-	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED |
-				      FI_MR_PROV_KEY | FI_MR_ENDPOINT;
+	hints->domain_attr->mr_mode =
+	    FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY | FI_MR_ENDPOINT;
 	hints->domain_attr->threading = FI_THREAD_DOMAIN;
 	if (want == TRANSPORT_RUNG_WRITE_NOTIFY)
 		hints->tx_attr->msg_order = FI_ORDER_SAW;
@@ -880,11 +876,12 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 		rc = fi_getinfo(FI_VERSION(1, 10), NULL, NULL, 0, hints, &list);
 	}
 	if (rc || !pick_info(list, provider)) {
-		snprintf(err, errlen,
-			 "no libfabric provider %s%s%s offers reliable datagram endpoints%s%s (%s); "
-			 "check `fi_info -t FI_EP_RDM` and FAAS_PROVIDER/FAAS_ADDR",
-			 provider ? "\"" : "", provider ? provider : "", provider ? "\"" : "",
-			 src ? " on address " : "", src ? src : "", rc ? fi_strerror(-rc) : "none");
+		snprintf(
+		    err, errlen,
+		    "no libfabric provider %s%s%s offers reliable datagram endpoints%s%s (%s); "
+		    "check `fi_info -t FI_EP_RDM` and FAAS_PROVIDER/FAAS_ADDR",
+		    provider ? "\"" : "", provider ? provider : "", provider ? "\"" : "",
+		    src ? " on address " : "", src ? src : "", rc ? fi_strerror(-rc) : "none");
 		rc = rc ? rc : -ENODEV;
 		goto err_free;
 	}
@@ -918,9 +915,9 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	}
 	/* A file descriptor wait object, slept on with poll(): fi_cq_sread on
 	 * some providers (shm in libfabric 1.17) ignores its timeout. */
-	struct fi_cq_attr cqa = { .size = t->rx_depth + TX_OPS + 64,
-				  .format = FI_CQ_FORMAT_DATA,
-				  .wait_obj = o->waitable ? FI_WAIT_FD : FI_WAIT_NONE };
+	struct fi_cq_attr cqa = {.size = t->rx_depth + TX_OPS + 64,
+				 .format = FI_CQ_FORMAT_DATA,
+				 .wait_obj = o->waitable ? FI_WAIT_FD : FI_WAIT_NONE};
 	rc = fi_cq_open(t->domain, &cqa, &t->cq, NULL);
 	if (rc && o->waitable) {
 		cqa.wait_obj = FI_WAIT_NONE; /* no wait objects: transport_wait yields */
@@ -929,9 +926,9 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 		   fi_control(&t->cq->fid, FI_GETWAIT, &t->wait_fd) != FI_SUCCESS) {
 		t->wait_fd = -1;
 	}
-	struct fi_av_attr ava = { .type = t->info->domain_attr->av_type != FI_AV_UNSPEC
-						  ? t->info->domain_attr->av_type
-						  : FI_AV_MAP };
+	struct fi_av_attr ava = {.type = t->info->domain_attr->av_type != FI_AV_UNSPEC
+					     ? t->info->domain_attr->av_type
+					     : FI_AV_MAP};
 	if (!rc)
 		rc = fi_av_open(t->domain, &ava, &t->av, NULL);
 	if (!rc)

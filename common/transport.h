@@ -39,8 +39,8 @@ struct transport_opts {
 	const char *src_addr; /* local address (node) with FI_SOURCE; NULL = FAAS_ADDR, else any */
 	bool waitable;	      /* CQ with a wait object, so transport_wait can block */
 	enum transport_rung rung; /* AUTO = FAAS_TRANSPORT_RUNG, else the best the provider has */
-	size_t max_put;	      /* largest put; the SEND rung sizes its receive buffers by it */
-	unsigned rx_depth;    /* receives kept posted; 0 = 64 */
+	size_t max_put;		  /* largest put; the SEND rung sizes its receive buffers by it */
+	unsigned rx_depth;	  /* receives kept posted; 0 = 64 */
 };
 
 enum transport_event_type {

@@ -146,7 +146,7 @@ int executor_run(const struct executor_options *o)
 {
 	unsigned ncpus = (unsigned)CPU_COUNT(&o->cpus);
 	unsigned n = o->workers ? o->workers : ncpus;
-	struct worker_config cfg = { 0 };
+	struct worker_config cfg = {0};
 	struct worker **workers = NULL;
 	struct fnlib *lib = NULL;
 	atomic_bool stop = false;
@@ -216,8 +216,7 @@ int executor_run(const struct executor_options *o)
 	}
 	rc = publish(o->publish, json);
 	if (rc) {
-		log_error("cannot publish the lease document to %s: %s", o->publish,
-			  strerror(-rc));
+		log_error("cannot publish the lease document to %s: %s", o->publish, strerror(-rc));
 		goto out_stop;
 	}
 	log_info("serving %u functions of %s on %u workers", fnlib_count(lib), o->lib_path, n);

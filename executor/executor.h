@@ -22,7 +22,7 @@ struct executor_options {
 	uint32_t max_depth;
 	enum worker_mode mode;
 	long hot_poll_us;
-	const char *publish; /* file for the lease document, "-" = stdout */
+	const char *publish;   /* file for the lease document, "-" = stdout */
 	const char *token_hex; /* NULL = random */
 	const char *id;
 };

@@ -35,8 +35,8 @@ static int add(struct fnlib *lib, const char *name, size_t len, char *err, size_
 	void *sym;
 
 	if (len == 0 || len > FNLIB_NAME_MAX) {
-		snprintf(err, errlen, "function name \"%.*s\" must have 1 to %d characters", (int)len,
-			 name, FNLIB_NAME_MAX);
+		snprintf(err, errlen, "function name \"%.*s\" must have 1 to %d characters",
+			 (int)len, name, FNLIB_NAME_MAX);
 		return -EINVAL;
 	}
 	if (lib->count == FNLIB_MAX) {

@@ -19,25 +19,26 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: faas-executor --lib PATH [options]\n"
-		"  --lib PATH            function library (.so) to serve\n"
-		"  --functions A,B,...   functions to serve (default: the library's faas_functions)\n"
-		"  --cpus LIST           cores to serve on, e.g. 0-3,8 (default: all allowed)\n"
-		"  --workers N           number of workers (default: one per cpu)\n"
-		"  --provider NAME       libfabric provider (default: FAAS_PROVIDER, else ranking)\n"
-		"  --addr ADDR           local fabric address (default: FAAS_ADDR)\n"
-		"  --rung R              writedata | write-notify | send (default: best available)\n"
-		"  --slot-size BYTES     largest request incl. 48-byte header (default 65536)\n"
-		"  --slots N             request slots per worker (default 64)\n"
-		"  --max-depth N         slots one client may hold per worker (default 16)\n"
-		"  --mode M              hot | warm | hybrid (default hybrid)\n"
-		"  --hot-poll-us US      hybrid: idle time before blocking (default 100000)\n"
-		"  --publish FILE|-      where to write the lease document (default: stdout)\n"
-		"  --id ID               lease id in the document\n"
-		"  --die-with-parent     stop when the parent process exits\n"
-		"  --log-level L         error | warning | info | debug (default warning)\n"
-		"The lease token is read from FAAS_TOKEN (32 hex digits) or drawn at random.\n");
+	fprintf(
+	    f,
+	    "usage: faas-executor --lib PATH [options]\n"
+	    "  --lib PATH            function library (.so) to serve\n"
+	    "  --functions A,B,...   functions to serve (default: the library's faas_functions)\n"
+	    "  --cpus LIST           cores to serve on, e.g. 0-3,8 (default: all allowed)\n"
+	    "  --workers N           number of workers (default: one per cpu)\n"
+	    "  --provider NAME       libfabric provider (default: FAAS_PROVIDER, else ranking)\n"
+	    "  --addr ADDR           local fabric address (default: FAAS_ADDR)\n"
+	    "  --rung R              writedata | write-notify | send (default: best available)\n"
+	    "  --slot-size BYTES     largest request incl. 48-byte header (default 65536)\n"
+	    "  --slots N             request slots per worker (default 64)\n"
+	    "  --max-depth N         slots one client may hold per worker (default 16)\n"
+	    "  --mode M              hot | warm | hybrid (default hybrid)\n"
+	    "  --hot-poll-us US      hybrid: idle time before blocking (default 100000)\n"
+	    "  --publish FILE|-      where to write the lease document (default: stdout)\n"
+	    "  --id ID               lease id in the document\n"
+	    "  --die-with-parent     stop when the parent process exits\n"
+	    "  --log-level L         error | warning | info | debug (default warning)\n"
+	    "The lease token is read from FAAS_TOKEN (32 hex digits) or drawn at random.\n");
 }
 
 /* Parses an unsigned option value in [min, max] or exits with a usage error. */
@@ -60,24 +61,24 @@ static unsigned long parse_num(const char *opt, const char *val, unsigned long m
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "lib", required_argument, NULL, 'l' },
-		{ "functions", required_argument, NULL, 'f' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "provider", required_argument, NULL, 'p' },
-		{ "addr", required_argument, NULL, 'a' },
-		{ "rung", required_argument, NULL, 'r' },
-		{ "slot-size", required_argument, NULL, 's' },
-		{ "slots", required_argument, NULL, 'S' },
-		{ "max-depth", required_argument, NULL, 'd' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "hot-poll-us", required_argument, NULL, 'H' },
-		{ "publish", required_argument, NULL, 'P' },
-		{ "id", required_argument, NULL, 'i' },
-		{ "die-with-parent", no_argument, NULL, 'D' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"lib", required_argument, NULL, 'l'},
+	    {"functions", required_argument, NULL, 'f'},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"provider", required_argument, NULL, 'p'},
+	    {"addr", required_argument, NULL, 'a'},
+	    {"rung", required_argument, NULL, 'r'},
+	    {"slot-size", required_argument, NULL, 's'},
+	    {"slots", required_argument, NULL, 'S'},
+	    {"max-depth", required_argument, NULL, 'd'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"hot-poll-us", required_argument, NULL, 'H'},
+	    {"publish", required_argument, NULL, 'P'},
+	    {"id", required_argument, NULL, 'i'},
+	    {"die-with-parent", no_argument, NULL, 'D'},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct executor_options o;
 	int level = LOG_LEVEL_WARNING;
@@ -112,10 +113,11 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			if (transport_rung_parse(optarg, &o.rung) != 0) {
-				fprintf(stderr,
-					"faas-executor: --rung %s: expected writedata, write-notify, "
-					"send or auto\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "faas-executor: --rung %s: expected writedata, write-notify, "
+				    "send or auto\n",
+				    optarg);
 				return 2;
 			}
 			break;

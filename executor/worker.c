@@ -121,7 +121,7 @@ static long slots_find(const struct worker *w, uint32_t depth)
 
 static void send_welcome(struct worker *w, uint64_t peer, int status, const struct wclient *c)
 {
-	struct wire_msg m = { .type = WIRE_WELCOME };
+	struct wire_msg m = {.type = WIRE_WELCOME};
 	uint8_t buf[WIRE_MSG_MAX];
 
 	m.u.welcome.status = status;
@@ -132,7 +132,8 @@ static void send_welcome(struct worker *w, uint64_t peer, int status, const stru
 		m.u.welcome.cookie = c->cookie;
 	}
 	if (transport_msg(w->t, peer, buf, wire_msg_encode(&m, buf)) != 0)
-		log_warning("worker %u: cannot answer a client's hello; it will time out", w->index);
+		log_warning("worker %u: cannot answer a client's hello; it will time out",
+			    w->index);
 }
 
 static bool token_ok(const uint8_t *a, const uint8_t *b)
@@ -186,11 +187,11 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 		transport_peer_remove(w->t, peer);
 		return;
 	}
-	*c = (struct wclient){ .used = true,
-			       .peer = peer,
-			       .addr_len = m->u.hello.name_len,
-			       .base = (uint32_t)base,
-			       .depth = depth };
+	*c = (struct wclient){.used = true,
+			      .peer = peer,
+			      .addr_len = m->u.hello.name_len,
+			      .base = (uint32_t)base,
+			      .depth = depth};
 	memcpy(c->addr, m->u.hello.name, c->addr_len);
 	if (getrandom(&c->cookie, sizeof(c->cookie), 0) != sizeof(c->cookie))
 		c->cookie = (uint32_t)(base * 2654435761u) ^ (uint32_t)peer;
@@ -282,7 +283,8 @@ static struct wreply *out_get(struct worker *w)
 		int n = transport_poll(w->t, ev, EVENTS);
 
 		for (int i = 0; i < n; i++) {
-			if (ev[i].type == TRANSPORT_EV_TX_DONE || ev[i].type == TRANSPORT_EV_TX_ERROR)
+			if (ev[i].type == TRANSPORT_EV_TX_DONE ||
+			    ev[i].type == TRANSPORT_EV_TX_ERROR)
 				on_tx_done(w, &ev[i]);
 			else
 				backlog_push(w, &ev[i]);
@@ -290,11 +292,10 @@ static struct wreply *out_get(struct worker *w)
 	}
 }
 
-static void reply(struct worker *w, struct wreply *r, struct wclient *c,
-		  const struct wire_req *req, enum wire_status status, int32_t fn_rc,
-		  size_t out_len)
+static void reply(struct worker *w, struct wreply *r, struct wclient *c, const struct wire_req *req,
+		  enum wire_status status, int32_t fn_rc, size_t out_len)
 {
-	struct wire_reply rep = { .out_len = out_len, .fn_rc = fn_rc, .reply_tag = req->reply_tag };
+	struct wire_reply rep = {.out_len = out_len, .fn_rc = fn_rc, .reply_tag = req->reply_tag};
 	int rc;
 
 	wire_reply_encode(&rep, r->buf);
@@ -403,7 +404,7 @@ int worker_step(struct worker *w, int wait_ms)
 
 static void evict_clients(struct worker *w)
 {
-	struct wire_msg m = { .type = WIRE_EVICT };
+	struct wire_msg m = {.type = WIRE_EVICT};
 	uint8_t buf[WIRE_MSG_MAX];
 
 	for (unsigned i = 0; i < w->nclients; i++) {

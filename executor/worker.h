@@ -22,11 +22,11 @@ struct worker_config {
 	const struct fnlib *lib;
 	uint8_t token[WIRE_TOKEN_LEN];
 	struct transport_opts transport;
-	uint32_t slot_size;  /* request header + largest payload; also the largest output */
-	uint32_t slots;	     /* per worker */
-	uint32_t max_depth;  /* slots one client may hold */
+	uint32_t slot_size; /* request header + largest payload; also the largest output */
+	uint32_t slots;	    /* per worker */
+	uint32_t max_depth; /* slots one client may hold */
 	enum worker_mode mode;
-	long hot_poll_us;    /* hybrid: idle time before going warm */
+	long hot_poll_us; /* hybrid: idle time before going warm */
 	const atomic_bool *stop;
 };
 

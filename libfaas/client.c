@@ -187,8 +187,10 @@ int faas_lease_from_env(struct faas_lease **out, char *err, size_t errlen)
 	f = fopen(v, "re");
 	if (!f) {
 		if (err)
-			snprintf(err, errlen, "FAAS_LEASE=%s is neither a JSON document nor a "
-				 "readable file: %s", v, strerror(errno));
+			snprintf(err, errlen,
+				 "FAAS_LEASE=%s is neither a JSON document nor a "
+				 "readable file: %s",
+				 v, strerror(errno));
 		return FAAS_EINVAL;
 	}
 	text = calloc(1, 1 << 20);
@@ -348,7 +350,7 @@ static void on_msg(struct faas_client *c, const void *data, size_t len)
 		}
 		if (m.u.welcome.depth < c->depth ||
 		    (uint64_t)m.u.welcome.base + m.u.welcome.depth >
-			    c->lease->doc->workers[m.u.welcome.worker].slots) {
+			c->lease->doc->workers[m.u.welcome.worker].slots) {
 			w->refused = -ENOSPC;
 			return;
 		}
@@ -393,7 +395,7 @@ static void progress(struct faas_client *c, int wait_ms)
 {
 	struct transport_event ev[16];
 	int n = wait_ms > 0 && c->blocking ? transport_wait(c->t, ev, 16, wait_ms)
-					    : transport_poll(c->t, ev, 16);
+					   : transport_poll(c->t, ev, 16);
 
 	for (int i = 0; i < n; i++)
 		on_event(c, &ev[i]);
@@ -403,7 +405,7 @@ static void progress(struct faas_client *c, int wait_ms)
 
 static int send_hello(struct faas_client *c, unsigned wi, const uint8_t *name, size_t name_len)
 {
-	struct wire_msg m = { .type = WIRE_HELLO };
+	struct wire_msg m = {.type = WIRE_HELLO};
 	uint8_t buf[WIRE_MSG_MAX];
 
 	memcpy(m.u.hello.token, c->lease->doc->token, WIRE_TOKEN_LEN);
@@ -494,8 +496,8 @@ int faas_client_create(const struct faas_lease *lease, const struct faas_client_
 		       struct faas_client **out)
 {
 	const struct lease_doc *doc;
-	struct faas_client_options o = { 0 };
-	struct transport_opts topts = { 0 };
+	struct faas_client_options o = {0};
+	struct transport_opts topts = {0};
 	struct faas_client *c;
 	char err[512];
 	int rc;
@@ -511,11 +513,15 @@ int faas_client_create(const struct faas_lease *lease, const struct faas_client_
 	if (!c)
 		return FAAS_ENOMEM;
 	c->lease = lease;
-	c->timeout_ms = o.timeout_ms ? o.timeout_ms : env_int("FAAS_TIMEOUT_MS", DEFAULT_TIMEOUT_MS);
+	c->timeout_ms =
+	    o.timeout_ms ? o.timeout_ms : env_int("FAAS_TIMEOUT_MS", DEFAULT_TIMEOUT_MS);
 	c->blocking = o.blocking;
 	c->nworkers = doc->nworkers;
 	c->slot_size = doc->slot_size;
-	c->depth = o.depth ? (unsigned)o.depth : (c->nworkers <= 4 ? 16 : c->nworkers <= 16 ? 4 : 2);
+	c->depth = o.depth ? (unsigned)o.depth
+			   : (c->nworkers <= 4	  ? 16
+			      : c->nworkers <= 16 ? 4
+						  : 2);
 	for (unsigned i = 0; i < doc->nworkers; i++)
 		if (c->depth > doc->workers[i].slots)
 			c->depth = doc->workers[i].slots;
@@ -566,7 +572,7 @@ err:
 
 void faas_client_destroy(struct faas_client *c)
 {
-	struct wire_msg m = { .type = WIRE_BYE };
+	struct wire_msg m = {.type = WIRE_BYE};
 	uint8_t buf[WIRE_MSG_MAX];
 
 	if (!c)
@@ -708,7 +714,7 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 	int64_t deadline;
 	struct faas_call *call;
 	struct cworker *w;
-	struct wire_req req = { 0 };
+	struct wire_req req = {0};
 	struct fbuf *zc;
 	uint32_t slot;
 	int rc;

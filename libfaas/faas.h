@@ -87,10 +87,10 @@ size_t faas_lease_max_payload(const struct faas_lease *lease);
 struct faas_client;
 
 struct faas_client_options {
-	int timeout_ms;	     /* per-call timeout; 0 = default (1000 ms); FAAS_TIMEOUT_MS */
+	int timeout_ms;		/* per-call timeout; 0 = default (1000 ms); FAAS_TIMEOUT_MS */
 	int connect_timeout_ms; /* handshake with the workers; 0 = default (5000 ms) */
-	int blocking;	     /* 1: wait for replies on the CQ instead of busy-polling */
-	int depth;	     /* calls in flight per worker; 0 = default (16) */
+	int blocking;		/* 1: wait for replies on the CQ instead of busy-polling */
+	int depth;		/* calls in flight per worker; 0 = default (16) */
 	const char *src_addr; /* local fabric address; NULL = FAAS_ADDR or the provider's choice */
 };
 

@@ -33,8 +33,8 @@
 #include <unistd.h>
 
 enum mode { RAW, RAW_WARM, RAW_ASYNC, HOT, WARM, ASYNC, COMPARE, NMODES = COMPARE };
-static const char *const mode_names[] = { "raw", "raw-warm", "raw-async", "hot",
-					  "warm", "async", "compare" };
+static const char *const mode_names[] = {"raw",	 "raw-warm", "raw-async", "hot",
+					 "warm", "async",    "compare"};
 
 struct bench_opts {
 	enum mode mode;
@@ -104,15 +104,15 @@ static void print_summary(const struct bench_opts *o, const struct summary *s)
 
 static int run_raw(const struct bench_opts *o, enum mode m, struct summary *s)
 {
-	struct raw_params p = { .provider = o->provider,
-				.addr = o->addr,
-				.payload = o->payload,
-				.iterations = o->iterations,
-				.warmup = o->warmup,
-				.window = m == RAW_ASYNC ? o->window : 1,
-				.blocking = m == RAW_WARM,
-				.server_cpu = o->server_cpu,
-				.client_cpu = o->client_cpu };
+	struct raw_params p = {.provider = o->provider,
+			       .addr = o->addr,
+			       .payload = o->payload,
+			       .iterations = o->iterations,
+			       .warmup = o->warmup,
+			       .window = m == RAW_ASYNC ? o->window : 1,
+			       .blocking = m == RAW_WARM,
+			       .server_cpu = o->server_cpu,
+			       .client_cpu = o->client_cpu};
 	struct raw_result r;
 	char err[256];
 	int rc = raw_fabric_run(&p, &r, err, sizeof(err));
@@ -246,12 +246,12 @@ static void pin_self(int cpu)
 
 static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 {
-	struct faas_client_options co = { .blocking = m == WARM,
-					  .depth = m == ASYNC ? (int)o->window : 1,
-					  .src_addr = o->addr,
-					  .timeout_ms = 10000 };
+	struct faas_client_options co = {.blocking = m == WARM,
+					 .depth = m == ASYNC ? (int)o->window : 1,
+					 .src_addr = o->addr,
+					 .timeout_ms = 10000};
 	unsigned total = o->warmup + o->iterations;
-	struct executor_child x = { 0 };
+	struct executor_child x = {0};
 	struct faas_lease *lease = NULL;
 	struct faas_client *c = NULL;
 	uint64_t *rtt = NULL, t0 = 0;
@@ -315,9 +315,10 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 
 				if (sent == o->warmup)
 					t0 = now_ns();
-				rc = faas_invoke_async(c, fn, in, o->payload,
-						       out + (size_t)(sent % o->window) * o->payload,
-						       o->payload, &call);
+				rc =
+				    faas_invoke_async(c, fn, in, o->payload,
+						      out + (size_t)(sent % o->window) * o->payload,
+						      o->payload, &call);
 				if (rc)
 					goto fail_async;
 				sent++;
@@ -374,7 +375,7 @@ static double median_of(double *v, unsigned n)
 
 static int run_compare(const struct bench_opts *o)
 {
-	static const enum mode order[] = { RAW, HOT, RAW_WARM, WARM, RAW_ASYNC, ASYNC };
+	static const enum mode order[] = {RAW, HOT, RAW_WARM, WARM, RAW_ASYNC, ASYNC};
 	double med[NMODES][16], ops[NMODES][16];
 	struct summary s, last[NMODES];
 	unsigned rounds = o->rounds > 16 ? 16 : o->rounds;
@@ -397,17 +398,17 @@ static int run_compare(const struct bench_opts *o)
 	double async = median_of(ops[ASYNC], rounds), raw_async = median_of(ops[RAW_ASYNC], rounds);
 
 	if (o->json) {
-		printf("{\"mode\":\"compare\",\"provider\":\"%s\",\"payload\":%zu,\"iterations\":%u,"
-		       "\"rounds\":%u,\"window\":%u,"
-		       "\"raw_median_ns\":%.0f,\"hot_median_ns\":%.0f,"
-		       "\"raw_warm_median_ns\":%.0f,\"warm_median_ns\":%.0f,"
-		       "\"raw_async_ops_per_s\":%.0f,\"async_ops_per_s\":%.0f,"
-		       "\"hot_over_raw\":%.3f,\"warm_over_raw_warm\":%.3f,\"async_over_raw_async\":%.3f,"
-		       "\"hot_p99_ns\":%llu,\"raw_p99_ns\":%llu}\n",
-		       last[HOT].provider, o->payload, o->iterations, rounds, o->window, raw, hot,
-		       raw_warm, warm, raw_async, async, hot / raw, warm / raw_warm,
-		       async / raw_async, (unsigned long long)last[HOT].p99_ns,
-		       (unsigned long long)last[RAW].p99_ns);
+		printf(
+		    "{\"mode\":\"compare\",\"provider\":\"%s\",\"payload\":%zu,\"iterations\":%u,"
+		    "\"rounds\":%u,\"window\":%u,"
+		    "\"raw_median_ns\":%.0f,\"hot_median_ns\":%.0f,"
+		    "\"raw_warm_median_ns\":%.0f,\"warm_median_ns\":%.0f,"
+		    "\"raw_async_ops_per_s\":%.0f,\"async_ops_per_s\":%.0f,"
+		    "\"hot_over_raw\":%.3f,\"warm_over_raw_warm\":%.3f,\"async_over_raw_async\":%.3f,"
+		    "\"hot_p99_ns\":%llu,\"raw_p99_ns\":%llu}\n",
+		    last[HOT].provider, o->payload, o->iterations, rounds, o->window, raw, hot,
+		    raw_warm, warm, raw_async, async, hot / raw, warm / raw_warm, async / raw_async,
+		    (unsigned long long)last[HOT].p99_ns, (unsigned long long)last[RAW].p99_ns);
 	} else {
 		printf("hot/raw %.3f  warm/raw-warm %.3f  async/raw-async %.3f  (medians of %u "
 		       "rounds)\n",
@@ -420,21 +421,22 @@ static int run_compare(const struct bench_opts *o)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: faas-bench --mode MODE [options]\n"
-		"  --mode M          raw | raw-warm | raw-async | hot | warm | async | compare\n"
-		"  --provider P      libfabric provider (default: FAAS_PROVIDER, else ranking)\n"
-		"  --addr A          local address for IP providers (default: FAAS_ADDR, else 127.0.0.1)\n"
-		"  --payload BYTES   bytes sent and echoed per call (default 64)\n"
-		"  --iterations N    timed round trips or calls (default 10000)\n"
-		"  --warmup N        untimed ones before (default 1000)\n"
-		"  --window N        calls in flight for raw-async/async (default 16)\n"
-		"  --rounds N        compare: interleaved rounds, medians reported (default 3)\n"
-		"  --rung R          transport rung for the executor (default: best)\n"
-		"  --executor PATH   faas-executor to start (default %s)\n"
-		"  --lib PATH        function library with \"echo\" (default %s)\n"
-		"  --json            one JSON object per result\n",
-		FAAS_EXECUTOR_PATH, FAAS_EXAMPLES_LIB);
+	fprintf(
+	    f,
+	    "usage: faas-bench --mode MODE [options]\n"
+	    "  --mode M          raw | raw-warm | raw-async | hot | warm | async | compare\n"
+	    "  --provider P      libfabric provider (default: FAAS_PROVIDER, else ranking)\n"
+	    "  --addr A          local address for IP providers (default: FAAS_ADDR, else 127.0.0.1)\n"
+	    "  --payload BYTES   bytes sent and echoed per call (default 64)\n"
+	    "  --iterations N    timed round trips or calls (default 10000)\n"
+	    "  --warmup N        untimed ones before (default 1000)\n"
+	    "  --window N        calls in flight for raw-async/async (default 16)\n"
+	    "  --rounds N        compare: interleaved rounds, medians reported (default 3)\n"
+	    "  --rung R          transport rung for the executor (default: best)\n"
+	    "  --executor PATH   faas-executor to start (default %s)\n"
+	    "  --lib PATH        function library with \"echo\" (default %s)\n"
+	    "  --json            one JSON object per result\n",
+	    FAAS_EXECUTOR_PATH, FAAS_EXAMPLES_LIB);
 }
 
 static unsigned long parse_num(const char *opt, const char *val, unsigned long min,
@@ -456,32 +458,32 @@ static unsigned long parse_num(const char *opt, const char *val, unsigned long m
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "provider", required_argument, NULL, 'p' },
-		{ "addr", required_argument, NULL, 'a' },
-		{ "payload", required_argument, NULL, 's' },
-		{ "iterations", required_argument, NULL, 'n' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "window", required_argument, NULL, 'W' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "rung", required_argument, NULL, 'R' },
-		{ "executor", required_argument, NULL, 'e' },
-		{ "lib", required_argument, NULL, 'l' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"mode", required_argument, NULL, 'm'},
+	    {"provider", required_argument, NULL, 'p'},
+	    {"addr", required_argument, NULL, 'a'},
+	    {"payload", required_argument, NULL, 's'},
+	    {"iterations", required_argument, NULL, 'n'},
+	    {"warmup", required_argument, NULL, 'w'},
+	    {"window", required_argument, NULL, 'W'},
+	    {"rounds", required_argument, NULL, 'r'},
+	    {"rung", required_argument, NULL, 'R'},
+	    {"executor", required_argument, NULL, 'e'},
+	    {"lib", required_argument, NULL, 'l'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct bench_opts o = { .mode = NMODES + 1,
-				.payload = 64,
-				.iterations = 10000,
-				.warmup = 1000,
-				.window = 16,
-				.rounds = 3,
-				.executor = getenv("FAAS_EXECUTOR") ? getenv("FAAS_EXECUTOR")
-								    : FAAS_EXECUTOR_PATH,
-				.lib = FAAS_EXAMPLES_LIB,
-				.client_cpu = -1,
-				.server_cpu = -1 };
+	struct bench_opts o = {.mode = NMODES + 1,
+			       .payload = 64,
+			       .iterations = 10000,
+			       .warmup = 1000,
+			       .window = 16,
+			       .rounds = 3,
+			       .executor = getenv("FAAS_EXECUTOR") ? getenv("FAAS_EXECUTOR")
+								   : FAAS_EXECUTOR_PATH,
+			       .lib = FAAS_EXAMPLES_LIB,
+			       .client_cpu = -1,
+			       .server_cpu = -1};
 	struct summary s;
 	cpu_set_t set;
 	int c, first = -1, last = -1;

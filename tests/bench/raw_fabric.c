@@ -96,16 +96,16 @@ static int ep_open(struct rawep *e, const struct raw_params *p, size_t size, cha
 		   size_t errlen)
 {
 	struct fi_info *hints = fi_allocinfo();
-	struct fi_cq_attr cqa = { .size = 1024, .format = FI_CQ_FORMAT_DATA };
-	struct fi_av_attr ava = { .type = FI_AV_MAP };
+	struct fi_cq_attr cqa = {.size = 1024, .format = FI_CQ_FORMAT_DATA};
+	struct fi_av_attr ava = {.type = FI_AV_MAP};
 	const char *node = p->addr;
 	int rc;
 
 	hints->ep_attr->type = FI_EP_RDM;
 	hints->caps = FI_MSG | FI_RMA;
 	hints->mode = FI_CONTEXT | FI_CONTEXT2 | FI_RX_CQ_DATA;
-	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED |
-				      FI_MR_PROV_KEY | FI_MR_ENDPOINT;
+	hints->domain_attr->mr_mode =
+	    FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY | FI_MR_ENDPOINT;
 	hints->domain_attr->threading = FI_THREAD_DOMAIN;
 	if (p->provider)
 		hints->fabric_attr->prov_name = strdup(p->provider);
@@ -139,13 +139,12 @@ static int ep_open(struct rawep *e, const struct raw_params *p, size_t size, cha
 		e->yield = 1;
 		rc = fi_cq_open(e->domain, &cqa, &e->cq, NULL);
 	}
-	if (rc ||
-	    (rc = fi_av_open(e->domain, &ava, &e->av, NULL)) ||
+	if (rc || (rc = fi_av_open(e->domain, &ava, &e->av, NULL)) ||
 	    (rc = fi_endpoint(e->domain, e->info, &e->ep, NULL)) ||
 	    (rc = fi_ep_bind(e->ep, &e->av->fid, 0)) ||
 	    (rc = fi_ep_bind(e->ep, &e->cq->fid, FI_TRANSMIT | FI_RECV)) ||
 	    (rc = fi_enable(e->ep))) {
-fail:
+	fail:
 		snprintf(err, errlen, "opening a %s endpoint: %s", e->info->fabric_attr->prov_name,
 			 fi_strerror(-rc));
 		return rc;
@@ -200,12 +199,12 @@ static int post_rx(struct rawep *e, int i)
 /* Exchanges names and (addr, key) over fd and inserts the peer. */
 static int exchange(struct rawep *e, int fd)
 {
-	struct peer_info me = { 0 };
+	struct peer_info me = {0};
 	size_t len = sizeof(me.name);
 	char sync = 1;
 
-	me.addr = (e->info->domain_attr->mr_mode & FI_MR_VIRT_ADDR) ? (uint64_t)(uintptr_t)e->buf
-								     : 0;
+	me.addr =
+	    (e->info->domain_attr->mr_mode & FI_MR_VIRT_ADDR) ? (uint64_t)(uintptr_t)e->buf : 0;
 	me.key = fi_mr_key(e->mr);
 	if (fi_getname(&e->ep->fid, me.name, &len))
 		return -EIO;
@@ -234,7 +233,7 @@ static ssize_t reap(struct rawep *e)
 			if (e->early_len < sizeof(e->early) / sizeof(e->early[0]))
 				e->early[(e->early_head + e->early_len++) %
 					 (sizeof(e->early) / sizeof(e->early[0]))] =
-					(uint32_t)c[i].data;
+				    (uint32_t)c[i].data;
 			if (e->rx_cq_data)
 				post_rx(e, (int)((struct fi_context2 *)c[i].op_context - e->rxctx));
 		} else if (c[i].flags & FI_WRITE) {
@@ -253,7 +252,7 @@ static int64_t wait_remote(struct rawep *e)
 		if (n == -FI_EAGAIN) {
 			if (e->wait_fd >= 0) {
 				struct fid *f = &e->cq->fid;
-				struct pollfd pfd = { .fd = e->wait_fd, .events = POLLIN };
+				struct pollfd pfd = {.fd = e->wait_fd, .events = POLLIN};
 
 				if (fi_trywait(e->fabric, &f, 1) == FI_SUCCESS)
 					poll(&pfd, 1, 1000);
@@ -261,7 +260,7 @@ static int64_t wait_remote(struct rawep *e)
 				sched_yield();
 			}
 		} else if (n < 0) {
-			struct fi_cq_err_entry ee = { 0 };
+			struct fi_cq_err_entry ee = {0};
 
 			fi_cq_readerr(e->cq, &ee, 0);
 			fprintf(stderr, "faas-bench raw: CQ error %s\n", fi_strerror(ee.err));
@@ -300,7 +299,7 @@ static int server(const struct raw_params *p, int fd)
 {
 	unsigned window = p->window > 1 ? p->window : 1;
 	unsigned total = p->warmup + p->iterations;
-	struct rawep e = { 0 };
+	struct rawep e = {0};
 	char err[256];
 	int rc;
 
@@ -335,7 +334,7 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 {
 	unsigned window = p->window > 1 ? p->window : 1;
 	unsigned total = p->warmup + p->iterations;
-	struct rawep e = { 0 };
+	struct rawep e = {0};
 	uint64_t t0 = 0;
 	int rc;
 

@@ -18,9 +18,9 @@ struct raw_params {
 	size_t payload;
 	unsigned iterations;
 	unsigned warmup;
-	unsigned window;  /* > 1: pipelined (async) with this many writes in flight */
-	int blocking;	  /* wait on the CQ's file descriptor instead of spinning */
-	int server_cpu;	  /* -1: not pinned */
+	unsigned window; /* > 1: pipelined (async) with this many writes in flight */
+	int blocking;	 /* wait on the CQ's file descriptor instead of spinning */
+	int server_cpu;	 /* -1: not pinned */
 	int client_cpu;
 };
 

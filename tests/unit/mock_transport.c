@@ -219,9 +219,8 @@ const char *transport_rung_name(enum transport_rung rung)
 
 int transport_rung_parse(const char *name, enum transport_rung *rung)
 {
-	static const enum transport_rung all[] = { TRANSPORT_RUNG_AUTO, TRANSPORT_RUNG_WRITEDATA,
-						   TRANSPORT_RUNG_WRITE_NOTIFY,
-						   TRANSPORT_RUNG_SEND };
+	static const enum transport_rung all[] = {TRANSPORT_RUNG_AUTO, TRANSPORT_RUNG_WRITEDATA,
+						  TRANSPORT_RUNG_WRITE_NOTIFY, TRANSPORT_RUNG_SEND};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(name, transport_rung_name(all[i])) == 0) {
@@ -280,8 +279,7 @@ int transport_mr_reg(struct transport *t, void *buf, size_t len, bool remote,
 	if (nmrs == MOCK_MAX)
 		return -ENOMEM;
 	mrs[nmrs] = (struct transport_mr){
-		.buf = buf, .len = len, .remote = remote, .live = true, .index = nmrs
-	};
+	    .buf = buf, .len = len, .remote = remote, .live = true, .index = nmrs};
 	*mr = &mrs[nmrs++];
 	return 0;
 }
@@ -316,7 +314,8 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 		abort();
 	}
 	for (unsigned i = 0; i < mock.nputs; i++)
-		if (mock.puts[i].outstanding && overlaps(src, len, mock.puts[i].src, mock.puts[i].len))
+		if (mock.puts[i].outstanding &&
+		    overlaps(src, len, mock.puts[i].src, mock.puts[i].len))
 			mock.reuse_errors++;
 	p = &mock.puts[mock.nputs++];
 	memset(p, 0, sizeof(*p));

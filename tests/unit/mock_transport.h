@@ -21,7 +21,7 @@
 
 #define MOCK_KEY_BASE 0x1000u
 #define MOCK_PEER_BASE 100u
-#define MOCK_MAX 64 /* records of each kind */
+#define MOCK_MAX 64	   /* records of each kind */
 #define MOCK_DATA_MAX 4096 /* bytes copied per put */
 #define MOCK_NAME "mock-endpoint"
 

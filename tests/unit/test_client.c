@@ -37,8 +37,8 @@
 #define FN_ECHO 1
 #define FN_SUM 2
 
-static const uint8_t lease_token[WIRE_TOKEN_LEN] = { 0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
-						     5,	   6,	 7,    8,    9, 10, 11, 12 };
+static const uint8_t lease_token[WIRE_TOKEN_LEN] = {0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
+						    5,	  6,	7,    8,    9, 10, 11, 12};
 
 /* ---- the fake workers ------------------------------------------------------ */
 
@@ -76,7 +76,7 @@ static void queue_msg(const struct wire_msg *m)
 
 static void fake_on_msg(uint64_t peer, const void *buf, size_t len)
 {
-	struct wire_msg in, out = { .type = WIRE_WELCOME };
+	struct wire_msg in, out = {.type = WIRE_WELCOME};
 	unsigned w = worker_of(peer);
 
 	assert_int_equal(wire_msg_decode(buf, len, &in), 0);
@@ -101,7 +101,7 @@ static void fake_on_msg(uint64_t peer, const void *buf, size_t len)
 static void fake_reply(const struct wire_req *req, uint32_t tag, enum wire_status status,
 		       const void *out, size_t out_len)
 {
-	struct wire_reply rep = { .out_len = out_len, .fn_rc = 0, .reply_tag = tag };
+	struct wire_reply rep = {.out_len = out_len, .fn_rc = 0, .reply_tag = tag};
 	char *at = mock_translate(req->reply_addr, req->reply_key, WIRE_REPLY_LEN + out_len);
 
 	assert_non_null(at);
@@ -114,7 +114,7 @@ static void fake_reply(const struct wire_req *req, uint32_t tag, enum wire_statu
 static void fake_on_put(const struct mock_put *p)
 {
 	unsigned w = worker_of(p->peer);
-	struct wire_msg evict = { .type = WIRE_EVICT };
+	struct wire_msg evict = {.type = WIRE_EVICT};
 	struct wire_req req;
 	uint32_t slot;
 
@@ -152,7 +152,7 @@ static void fake_on_put(const struct mock_put *p)
 
 static char *lease_json(void)
 {
-	static const char *const names[] = { "noop", "echo", "sum64" };
+	static const char *const names[] = {"noop", "echo", "sum64"};
 	struct lease_doc *doc = lease_doc_new(3, WORKERS);
 	char *json;
 
@@ -186,9 +186,9 @@ struct fixture {
 };
 
 static const struct faas_client_options default_opts = {
-	.timeout_ms = 500,
-	.connect_timeout_ms = 500,
-	.depth = DEPTH,
+    .timeout_ms = 500,
+    .connect_timeout_ms = 500,
+    .depth = DEPTH,
 };
 
 static int setup_lease(void **state)
@@ -314,9 +314,10 @@ static void test_lease_accessors(void **state)
 static void test_strerror(void **state)
 {
 	static const int codes[] = {
-		FAAS_OK, FAAS_EINVAL, FAAS_ENOMEM, FAAS_ELEASE, FAAS_ENOFUNC, FAAS_ETOOBIG,
-		FAAS_EOUTSIZE, FAAS_EFUNC, FAAS_ETIMEDOUT, FAAS_EAUTH, FAAS_EEVICTED,
-		FAAS_EUNAVAIL, FAAS_ETRANSPORT, FAAS_EPROTO, FAAS_EBUSY, FAAS_EINPROGRESS,
+	    FAAS_OK,	     FAAS_EINVAL,  FAAS_ENOMEM,	  FAAS_ELEASE,
+	    FAAS_ENOFUNC,    FAAS_ETOOBIG, FAAS_EOUTSIZE, FAAS_EFUNC,
+	    FAAS_ETIMEDOUT,  FAAS_EAUTH,   FAAS_EEVICTED, FAAS_EUNAVAIL,
+	    FAAS_ETRANSPORT, FAAS_EPROTO,  FAAS_EBUSY,	  FAAS_EINPROGRESS,
 	};
 	const size_t n = sizeof(codes) / sizeof(codes[0]);
 	const char *unknown = faas_strerror(-1000);
@@ -342,7 +343,7 @@ static void test_strerror(void **state)
 static void test_connect(void **state)
 {
 	struct fixture *f = *state;
-	unsigned byes[WORKERS] = { 0 };
+	unsigned byes[WORKERS] = {0};
 
 	connect_with(f, &default_opts);
 	for (unsigned w = 0; w < WORKERS; w++) {
@@ -508,9 +509,8 @@ static void test_invoke_statuses(void **state)
 		enum wire_status status;
 		int want;
 	} cases[] = {
-		{ WIRE_FUNC, FAAS_EFUNC },	 { WIRE_OUTSIZE, FAAS_EOUTSIZE },
-		{ WIRE_TOOBIG, FAAS_ETOOBIG },	 { WIRE_AUTH, FAAS_EAUTH },
-		{ WIRE_EVICTED, FAAS_EEVICTED }, { WIRE_BADHDR, FAAS_EPROTO },
+	    {WIRE_FUNC, FAAS_EFUNC}, {WIRE_OUTSIZE, FAAS_EOUTSIZE}, {WIRE_TOOBIG, FAAS_ETOOBIG},
+	    {WIRE_AUTH, FAAS_EAUTH}, {WIRE_EVICTED, FAAS_EEVICTED}, {WIRE_BADHDR, FAAS_EPROTO},
 	};
 	struct fixture *f = *state;
 	size_t out_len = 99;
@@ -544,8 +544,7 @@ static void test_stale_reply_times_out(void **state)
 	/* the client goes on: later calls are answered */
 	fake.answer = ANSWER_ECHO;
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(faas_invoke(f->c, FN_ECHO, "fresh", 5, out, sizeof(out),
-					     &out_len),
+		assert_int_equal(faas_invoke(f->c, FN_ECHO, "fresh", 5, out, sizeof(out), &out_len),
 				 FAAS_OK);
 		assert_int_equal(out_len, 5);
 		assert_memory_equal(out, "fresh", 5);
@@ -640,25 +639,24 @@ static void test_async(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lease_errors),
-		cmocka_unit_test_setup_teardown(test_lease_accessors, setup_lease, teardown),
-		cmocka_unit_test(test_strerror),
-		cmocka_unit_test_setup_teardown(test_connect, setup_lease, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_refused, setup_lease, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_unavailable, setup_lease, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_no_slots, setup_lease, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_one_of_two, setup_lease, teardown),
-		cmocka_unit_test_setup_teardown(test_function_names, setup_client, teardown),
-		cmocka_unit_test_setup_teardown(test_invoke_echo, setup_client, teardown),
-		cmocka_unit_test_setup_teardown(test_invoke_max_payload, setup_client, teardown),
-		cmocka_unit_test_setup_teardown(test_invoke_unknown_function, setup_client,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_invoke_statuses, setup_client, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_reply_times_out, setup_lease, teardown),
-		cmocka_unit_test_setup_teardown(test_no_reply_times_out, setup_lease, teardown),
-		cmocka_unit_test_setup_teardown(test_evicted, setup_client, teardown),
-		cmocka_unit_test_setup_teardown(test_zero_copy, setup_client, teardown),
-		cmocka_unit_test_setup_teardown(test_async, setup_client, teardown),
+	    cmocka_unit_test(test_lease_errors),
+	    cmocka_unit_test_setup_teardown(test_lease_accessors, setup_lease, teardown),
+	    cmocka_unit_test(test_strerror),
+	    cmocka_unit_test_setup_teardown(test_connect, setup_lease, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_refused, setup_lease, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_unavailable, setup_lease, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_no_slots, setup_lease, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_one_of_two, setup_lease, teardown),
+	    cmocka_unit_test_setup_teardown(test_function_names, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_invoke_echo, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_invoke_max_payload, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_invoke_unknown_function, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_invoke_statuses, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_reply_times_out, setup_lease, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_reply_times_out, setup_lease, teardown),
+	    cmocka_unit_test_setup_teardown(test_evicted, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_zero_copy, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_async, setup_client, teardown),
 	};
 
 	return cmocka_run_group_tests_name("client", tests, NULL, NULL);

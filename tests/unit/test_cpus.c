@@ -31,7 +31,7 @@ static void expect_cpus(const char *list, const int *want, int count)
 
 static void test_single(void **state)
 {
-	static const int zero[] = { 0 }, last[] = { CPU_SETSIZE - 1 };
+	static const int zero[] = {0}, last[] = {CPU_SETSIZE - 1};
 
 	expect_cpus("0", zero, 1);
 	expect_cpus("1023", last, 1);
@@ -39,8 +39,7 @@ static void test_single(void **state)
 
 static void test_range_and_list(void **state)
 {
-	static const int a[] = { 0, 1, 2, 3, 8 }, b[] = { 1, 3 }, c[] = { 5 },
-			 d[] = { 2, 3, 4, 6 };
+	static const int a[] = {0, 1, 2, 3, 8}, b[] = {1, 3}, c[] = {5}, d[] = {2, 3, 4, 6};
 
 	expect_cpus("0-3,8", a, 5);
 	expect_cpus("1,3", b, 2);
@@ -51,8 +50,8 @@ static void test_range_and_list(void **state)
 static void test_refused(void **state)
 {
 	static const char *const bad[] = {
-		"", "a", "3-1", "0-", ",", "1,", "99999", "1-2-3", "-1", "1024", "0-1024", " 1",
-		"1 ", "1,,2", "1;2", "0x1", "1-a", "99999999999999999999",
+	    "",	    "a",      "3-1", "0-", ",",	   "1,",  "99999", "1-2-3", "-1",
+	    "1024", "0-1024", " 1",  "1 ", "1,,2", "1;2", "0x1",   "1-a",   "99999999999999999999",
 	};
 	cpu_set_t set;
 
@@ -64,9 +63,9 @@ static void test_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_single),
-		cmocka_unit_test(test_range_and_list),
-		cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_single),
+	    cmocka_unit_test(test_range_and_list),
+	    cmocka_unit_test(test_refused),
 	};
 
 	return cmocka_run_group_tests_name("cpus", tests, NULL, NULL);

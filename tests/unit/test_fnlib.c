@@ -170,17 +170,12 @@ static void test_no_manifest(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_manifest),
-		cmocka_unit_test(test_list),
-		cmocka_unit_test(test_call_echo),
-		cmocka_unit_test(test_out_of_range),
-		cmocka_unit_test(test_missing_file),
-		cmocka_unit_test(test_not_exported),
-		cmocka_unit_test(test_duplicate),
-		cmocka_unit_test(test_empty_name),
-		cmocka_unit_test(test_long_name),
-		cmocka_unit_test(test_empty_list),
-		cmocka_unit_test(test_no_manifest),
+	    cmocka_unit_test(test_manifest),	 cmocka_unit_test(test_list),
+	    cmocka_unit_test(test_call_echo),	 cmocka_unit_test(test_out_of_range),
+	    cmocka_unit_test(test_missing_file), cmocka_unit_test(test_not_exported),
+	    cmocka_unit_test(test_duplicate),	 cmocka_unit_test(test_empty_name),
+	    cmocka_unit_test(test_long_name),	 cmocka_unit_test(test_empty_list),
+	    cmocka_unit_test(test_no_manifest),
 	};
 
 	return cmocka_run_group_tests_name("fnlib", tests, NULL, NULL);

@@ -24,7 +24,7 @@
 
 static struct lease_doc *sample_doc(void)
 {
-	static const char *const names[] = { "noop", "echo", "blackscholes" };
+	static const char *const names[] = {"noop", "echo", "blackscholes"};
 	struct lease_doc *doc = lease_doc_new(3, 2);
 
 	assert_non_null(doc);
@@ -270,12 +270,12 @@ static void test_workers(void **state)
 static void test_token(void **state)
 {
 	static const char *const bad[] = {
-		"00112233445566778899aabbccddeef",   /* 31 digits */
-		"00112233445566778899aabbccddee",    /* 30 */
-		"00112233445566778899aabbccddeeff0", /* 33 */
-		"00112233445566778899aabbccddeeff00", /* 34 */
-		"00112233445566778899aabbccddeefg", /* not hex */
-		"",
+	    "00112233445566778899aabbccddeef",	  /* 31 digits */
+	    "00112233445566778899aabbccddee",	  /* 30 */
+	    "00112233445566778899aabbccddeeff0",  /* 33 */
+	    "00112233445566778899aabbccddeeff00", /* 34 */
+	    "00112233445566778899aabbccddeefg",	  /* not hex */
+	    "",
 	};
 	json_t *root;
 
@@ -340,8 +340,9 @@ static void test_addr(void **state)
 
 static void test_slot_key(void **state)
 {
-	static const char *const bad[] = { "1f", "0x", "0xzz", "0x1g", "0x00000000000000001",
-					   "x1f", "", "0x-1", "0x+1", "0x 1f", "0x0x1f" };
+	static const char *const bad[] = {"1f",	   "0x", "0xzz", "0x1g", "0x00000000000000001",
+					  "x1f",   "",	 "0x-1", "0x+1", "0x 1f",
+					  "0x0x1f"};
 	json_t *root;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -430,7 +431,7 @@ static void test_function_lookup(void **state)
 
 static void test_hex(void **state)
 {
-	static const uint8_t bytes[] = { 0x00, 0x7f, 0xab, 0xff, 0x10 };
+	static const uint8_t bytes[] = {0x00, 0x7f, 0xab, 0xff, 0x10};
 	uint8_t out[8];
 	char text[2 * sizeof(bytes) + 1];
 
@@ -453,24 +454,24 @@ static void test_hex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_valid_json_decodes),
-		cmocka_unit_test(test_not_json),
-		cmocka_unit_test(test_not_object),
-		cmocka_unit_test(test_version),
-		cmocka_unit_test(test_functions),
-		cmocka_unit_test(test_function_id),
-		cmocka_unit_test(test_workers),
-		cmocka_unit_test(test_token),
-		cmocka_unit_test(test_slot_size),
-		cmocka_unit_test(test_addr),
-		cmocka_unit_test(test_slot_key),
-		cmocka_unit_test(test_cpu),
-		cmocka_unit_test(test_worker_ranges),
-		cmocka_unit_test(test_unknown_fields),
-		cmocka_unit_test(test_null_err),
-		cmocka_unit_test(test_function_lookup),
-		cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_valid_json_decodes),
+	    cmocka_unit_test(test_not_json),
+	    cmocka_unit_test(test_not_object),
+	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_functions),
+	    cmocka_unit_test(test_function_id),
+	    cmocka_unit_test(test_workers),
+	    cmocka_unit_test(test_token),
+	    cmocka_unit_test(test_slot_size),
+	    cmocka_unit_test(test_addr),
+	    cmocka_unit_test(test_slot_key),
+	    cmocka_unit_test(test_cpu),
+	    cmocka_unit_test(test_worker_ranges),
+	    cmocka_unit_test(test_unknown_fields),
+	    cmocka_unit_test(test_null_err),
+	    cmocka_unit_test(test_function_lookup),
+	    cmocka_unit_test(test_hex),
 	};
 
 	return cmocka_run_group_tests_name("lease_doc", tests, NULL, NULL);

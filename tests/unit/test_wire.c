@@ -19,14 +19,14 @@
 #include "wire.h"
 
 static const struct wire_req sample_req = {
-	.cookie = 0x11223344u,
-	.reply_tag = 0x0abcdef1u,
-	.fn = 0x5566,
-	.flags = 0,
-	.in_len = 5,
-	.reply_addr = 0x0102030405060708ull,
-	.reply_key = 0x1112131415161718ull,
-	.out_cap = 0x2122232425262728ull,
+    .cookie = 0x11223344u,
+    .reply_tag = 0x0abcdef1u,
+    .fn = 0x5566,
+    .flags = 0,
+    .in_len = 5,
+    .reply_addr = 0x0102030405060708ull,
+    .reply_key = 0x1112131415161718ull,
+    .out_cap = 0x2122232425262728ull,
 };
 
 /* ---- request and reply headers ------------------------------------------ */
@@ -55,15 +55,15 @@ static void test_req_round_trip(void **state)
 static void test_req_layout(void **state)
 {
 	static const uint8_t want[WIRE_REQ_LEN] = {
-		0x44, 0x33, 0x22, 0x11,				/* cookie */
-		0xf1, 0xde, 0xbc, 0x0a,				/* reply_tag */
-		0x66, 0x55,					/* fn */
-		0x00, 0x00,					/* flags */
-		0x05, 0x00, 0x00, 0x00,				/* in_len */
-		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* reply_addr */
-		0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11, /* reply_key */
-		0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21, /* out_cap */
-		0, 0, 0, 0, 0, 0, 0, 0,				/* reserved */
+	    0x44, 0x33, 0x22, 0x11,			    /* cookie */
+	    0xf1, 0xde, 0xbc, 0x0a,			    /* reply_tag */
+	    0x66, 0x55,					    /* fn */
+	    0x00, 0x00,					    /* flags */
+	    0x05, 0x00, 0x00, 0x00,			    /* in_len */
+	    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* reply_addr */
+	    0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11, /* reply_key */
+	    0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21, /* out_cap */
+	    0,	  0,	0,    0,    0,	  0,	0,    0,    /* reserved */
 	};
 	uint8_t buf[WIRE_REQ_LEN];
 
@@ -74,7 +74,7 @@ static void test_req_layout(void **state)
 
 static void test_req_decode_short(void **state)
 {
-	struct wire_req zero = { 0 }, out;
+	struct wire_req zero = {0}, out;
 	uint8_t buf[WIRE_REQ_LEN];
 
 	wire_req_encode(&zero, buf);
@@ -130,11 +130,11 @@ static void test_req_decode_tag(void **state)
 
 static void test_reply_round_trip(void **state)
 {
-	struct wire_reply rep = { .out_len = 3, .fn_rc = -7, .reply_tag = 0x0123456u }, out;
+	struct wire_reply rep = {.out_len = 3, .fn_rc = -7, .reply_tag = 0x0123456u}, out;
 	static const uint8_t want[WIRE_REPLY_LEN] = {
-		0x03, 0, 0, 0, 0, 0, 0, 0, /* out_len */
-		0xf9, 0xff, 0xff, 0xff,	   /* fn_rc = -7 */
-		0x56, 0x34, 0x12, 0x00,	   /* reply_tag */
+	    0x03, 0,	0,    0,    0, 0, 0, 0, /* out_len */
+	    0xf9, 0xff, 0xff, 0xff,		/* fn_rc = -7 */
+	    0x56, 0x34, 0x12, 0x00,		/* reply_tag */
 	};
 	uint8_t buf[WIRE_REPLY_LEN + 3];
 
@@ -149,7 +149,7 @@ static void test_reply_round_trip(void **state)
 
 static void test_reply_decode_errors(void **state)
 {
-	struct wire_reply rep = { .out_len = 8, .fn_rc = 0, .reply_tag = 1 }, out;
+	struct wire_reply rep = {.out_len = 8, .fn_rc = 0, .reply_tag = 1}, out;
 	uint8_t buf[WIRE_REPLY_LEN + 8];
 
 	wire_reply_encode(&rep, buf);
@@ -165,7 +165,7 @@ static void test_reply_decode_errors(void **state)
 
 static void test_reply_imm(void **state)
 {
-	static const uint32_t tags[] = { 0, 1, 0x12345, 0x0abcdef1u, 0x0fffffffu };
+	static const uint32_t tags[] = {0, 1, 0x12345, 0x0abcdef1u, 0x0fffffffu};
 
 	for (unsigned s = 0; s <= WIRE_STATUS_MAX; s++) {
 		for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
@@ -187,7 +187,7 @@ static void test_reply_imm(void **state)
 
 static size_t hello(uint8_t *buf, uint32_t depth, uint32_t name_len)
 {
-	struct wire_msg m = { .type = WIRE_HELLO };
+	struct wire_msg m = {.type = WIRE_HELLO};
 
 	for (int i = 0; i < WIRE_TOKEN_LEN; i++)
 		m.u.hello.token[i] = (uint8_t)(0xa0 + i);
@@ -224,9 +224,9 @@ static void test_msg_hello_round_trip(void **state)
 
 static void test_msg_layout(void **state)
 {
-	static const uint8_t want_bye[] = { 0x46, 0x41, 0x41, 0x53, WIRE_VERSION, WIRE_BYE,
-					    0x04, 0x03, 0x02, 0x01 };
-	struct wire_msg m = { .type = WIRE_BYE };
+	static const uint8_t want_bye[] = {0x46,     0x41, 0x41, 0x53, WIRE_VERSION,
+					   WIRE_BYE, 0x04, 0x03, 0x02, 0x01};
+	struct wire_msg m = {.type = WIRE_BYE};
 	uint8_t buf[WIRE_MSG_MAX];
 
 	m.u.bye.cookie = 0x01020304u;
@@ -247,7 +247,7 @@ static void test_msg_layout(void **state)
 
 static void test_msg_welcome_round_trip(void **state)
 {
-	struct wire_msg m = { .type = WIRE_WELCOME }, out;
+	struct wire_msg m = {.type = WIRE_WELCOME}, out;
 	uint8_t buf[WIRE_MSG_MAX];
 	size_t len;
 
@@ -269,7 +269,7 @@ static void test_msg_welcome_round_trip(void **state)
 
 static void test_msg_bye_evict_round_trip(void **state)
 {
-	static const uint8_t types[] = { WIRE_BYE, WIRE_EVICT };
+	static const uint8_t types[] = {WIRE_BYE, WIRE_EVICT};
 	uint8_t buf[WIRE_MSG_MAX];
 	struct wire_msg m, out;
 	size_t len;
@@ -288,7 +288,7 @@ static void test_msg_bye_evict_round_trip(void **state)
 
 static void test_msg_decode_header_errors(void **state)
 {
-	struct wire_msg m = { .type = WIRE_BYE }, out;
+	struct wire_msg m = {.type = WIRE_BYE}, out;
 	uint8_t buf[WIRE_MSG_MAX];
 	size_t len;
 
@@ -324,12 +324,12 @@ static void test_msg_decode_header_errors(void **state)
 
 static void test_msg_decode_truncated(void **state)
 {
-	static const uint8_t types[] = { WIRE_HELLO, WIRE_WELCOME, WIRE_BYE, WIRE_EVICT };
+	static const uint8_t types[] = {WIRE_HELLO, WIRE_WELCOME, WIRE_BYE, WIRE_EVICT};
 	uint8_t buf[WIRE_MSG_MAX];
 	struct wire_msg out;
 
 	for (size_t i = 0; i < sizeof(types); i++) {
-		struct wire_msg m = { .type = types[i] };
+		struct wire_msg m = {.type = types[i]};
 		size_t len;
 
 		if (types[i] == WIRE_HELLO) {
@@ -389,22 +389,22 @@ static void test_msg_decode_hello_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_req_round_trip),
-		cmocka_unit_test(test_req_layout),
-		cmocka_unit_test(test_req_decode_short),
-		cmocka_unit_test(test_req_decode_in_len),
-		cmocka_unit_test(test_req_decode_flags),
-		cmocka_unit_test(test_req_decode_tag),
-		cmocka_unit_test(test_reply_round_trip),
-		cmocka_unit_test(test_reply_decode_errors),
-		cmocka_unit_test(test_reply_imm),
-		cmocka_unit_test(test_msg_hello_round_trip),
-		cmocka_unit_test(test_msg_layout),
-		cmocka_unit_test(test_msg_welcome_round_trip),
-		cmocka_unit_test(test_msg_bye_evict_round_trip),
-		cmocka_unit_test(test_msg_decode_header_errors),
-		cmocka_unit_test(test_msg_decode_truncated),
-		cmocka_unit_test(test_msg_decode_hello_errors),
+	    cmocka_unit_test(test_req_round_trip),
+	    cmocka_unit_test(test_req_layout),
+	    cmocka_unit_test(test_req_decode_short),
+	    cmocka_unit_test(test_req_decode_in_len),
+	    cmocka_unit_test(test_req_decode_flags),
+	    cmocka_unit_test(test_req_decode_tag),
+	    cmocka_unit_test(test_reply_round_trip),
+	    cmocka_unit_test(test_reply_decode_errors),
+	    cmocka_unit_test(test_reply_imm),
+	    cmocka_unit_test(test_msg_hello_round_trip),
+	    cmocka_unit_test(test_msg_layout),
+	    cmocka_unit_test(test_msg_welcome_round_trip),
+	    cmocka_unit_test(test_msg_bye_evict_round_trip),
+	    cmocka_unit_test(test_msg_decode_header_errors),
+	    cmocka_unit_test(test_msg_decode_truncated),
+	    cmocka_unit_test(test_msg_decode_hello_errors),
 	};
 
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);

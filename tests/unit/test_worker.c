@@ -33,8 +33,8 @@
 #define REPLY_KEY 0x77
 #define REPLY_ADDR(tag) (0x5000u + (tag))
 
-static const uint8_t good_token[WIRE_TOKEN_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8,
-						    9, 10, 11, 12, 13, 14, 15, 16 };
+static const uint8_t good_token[WIRE_TOKEN_LEN] = {1, 2,  3,  4,  5,  6,  7,  8,
+						   9, 10, 11, 12, 13, 14, 15, 16};
 
 static struct fnlib *examples, *testfns;
 
@@ -161,10 +161,9 @@ static int drain(struct fixture *f)
 
 /* Queues a HELLO from name and runs one step; returns the peer the worker
  * added for it (the one its answer goes to). */
-static uint64_t say_hello(struct fixture *f, const char *name, const uint8_t *token,
-			  uint32_t depth)
+static uint64_t say_hello(struct fixture *f, const char *name, const uint8_t *token, uint32_t depth)
 {
-	struct wire_msg m = { .type = WIRE_HELLO };
+	struct wire_msg m = {.type = WIRE_HELLO};
 	uint8_t buf[WIRE_MSG_MAX];
 	unsigned peers = mock.npeers;
 
@@ -211,7 +210,7 @@ static struct client connect_client(struct fixture *f, const char *name, uint32_
 
 static void send_bye(struct fixture *f, uint32_t cookie)
 {
-	struct wire_msg m = { .type = WIRE_BYE };
+	struct wire_msg m = {.type = WIRE_BYE};
 	uint8_t buf[WIRE_MSG_MAX];
 
 	m.u.bye.cookie = cookie;
@@ -224,13 +223,13 @@ static void write_request(struct fixture *f, uint32_t slot, uint32_t cookie, int
 			  const void *payload, uint32_t len, uint64_t out_cap)
 {
 	struct wire_req req = {
-		.cookie = cookie,
-		.reply_tag = tag,
-		.fn = (uint16_t)fn,
-		.in_len = len,
-		.reply_addr = REPLY_ADDR(tag),
-		.reply_key = REPLY_KEY,
-		.out_cap = out_cap,
+	    .cookie = cookie,
+	    .reply_tag = tag,
+	    .fn = (uint16_t)fn,
+	    .in_len = len,
+	    .reply_addr = REPLY_ADDR(tag),
+	    .reply_key = REPLY_KEY,
+	    .out_cap = out_cap,
 	};
 	char *at = f->region + (size_t)slot * SLOT_SIZE;
 
@@ -446,8 +445,7 @@ static void test_full_slot(void **state)
 	for (size_t i = 0; i < sizeof(payload); i++)
 		payload[i] = (char)(i * 7);
 	/* an out_cap beyond the slot size is capped, not trusted */
-	request(f, a.base, a.cookie, lib_id(examples, "echo"), 9, payload, PAYLOAD_MAX,
-		UINT64_MAX);
+	request(f, a.base, a.cookie, lib_id(examples, "echo"), 9, payload, PAYLOAD_MAX, UINT64_MAX);
 	rep = last_reply(f, a.peer, 9, WIRE_OK, out);
 	assert_int_equal(rep.out_len, PAYLOAD_MAX);
 	assert_memory_equal(out, payload, PAYLOAD_MAX);
@@ -546,13 +544,13 @@ static void test_malformed_header(void **state)
 	struct client a = connect_client(f, "client-a", 1);
 	char *slot = f->region + (size_t)a.base * SLOT_SIZE;
 	struct wire_req req = {
-		.cookie = a.cookie,
-		.reply_tag = 1,
-		.fn = (uint16_t)lib_id(examples, "echo"),
-		.in_len = PAYLOAD_MAX + 1,
-		.reply_addr = REPLY_ADDR(1),
-		.reply_key = REPLY_KEY,
-		.out_cap = 8,
+	    .cookie = a.cookie,
+	    .reply_tag = 1,
+	    .fn = (uint16_t)lib_id(examples, "echo"),
+	    .in_len = PAYLOAD_MAX + 1,
+	    .reply_addr = REPLY_ADDR(1),
+	    .reply_key = REPLY_KEY,
+	    .out_cap = 8,
 	};
 
 	/* in_len larger than the slot */
@@ -665,7 +663,7 @@ static void test_pipelined_replies(void **state)
 static void test_malformed_control(void **state)
 {
 	struct fixture *f = *state;
-	struct wire_msg m = { .type = WIRE_HELLO };
+	struct wire_msg m = {.type = WIRE_HELLO};
 	uint8_t buf[WIRE_MSG_MAX], junk[40];
 	size_t len;
 	unsigned queued = 0;
@@ -704,26 +702,26 @@ static void test_malformed_control(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hello_welcome, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hello_depth_capped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hello_wrong_token, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bye_frees_slots, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hello_again_replaces, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_slot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_function, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_function_fails, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fn_rc_carried, setup_testfns, teardown),
-		cmocka_unit_test_setup_teardown(test_outsize, setup_testfns, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_cookie, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unheld_slot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_header, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_put_failure_drops_client, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_error_drops_client, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pipelined_replies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_control, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hello_welcome, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hello_depth_capped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hello_wrong_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bye_frees_slots, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hello_again_replaces, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_slot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_function, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_function_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fn_rc_carried, setup_testfns, teardown),
+	    cmocka_unit_test_setup_teardown(test_outsize, setup_testfns, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_cookie, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unheld_slot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_put_failure_drops_client, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_error_drops_client, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pipelined_replies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_control, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("worker", tests, group_setup, group_teardown);
