@@ -302,6 +302,12 @@ int lease_doc_decode(const char *json, struct lease_doc **out, char *err, size_t
 	if (get_int(&d, root, "", "slot_size", LEASE_MIN_SLOT, LEASE_MAX_SLOT, &v))
 		goto out;
 	doc->slot_size = (uint32_t)v;
+	doc->max_depth = 16; /* producers before max_depth existed granted up to 16 */
+	if (json_object_get(root, "max_depth")) {
+		if (get_int(&d, root, "", "max_depth", 1, 1 << 16, &v))
+			goto out;
+		doc->max_depth = (uint32_t)v;
+	}
 	exe = json_object_get(root, "executor");
 	if (json_is_object(exe)) {
 		json_t *pid = json_object_get(exe, "pid");

@@ -5,7 +5,7 @@
  * same document out; libfaas reads it from FAAS_LEASE.
  *
  *   {"v":1, "type":"lease", "id":"...", "provider":"tcp;ofi_rxm",
- *    "rung":"writedata", "token":"<32 hex>", "slot_size":65536,
+ *    "rung":"writedata", "token":"<32 hex>", "slot_size":65536, "max_depth":16,
  *    "executor":{"pid":123, "host":"node1"},
  *    "functions":[{"name":"echo", "id":1}, ...],
  *    "workers":[{"index":0, "cpu":3, "addr":"<hex fabric address>",
@@ -51,6 +51,7 @@ struct lease_doc {
 	char rung[16];
 	uint8_t token[WIRE_TOKEN_LEN];
 	uint32_t slot_size; /* bytes per slot: request header + largest payload */
+	uint32_t max_depth; /* slots one client may hold per worker */
 	long executor_pid;
 	char host[256];
 	unsigned nfunctions;

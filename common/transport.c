@@ -44,8 +44,8 @@
 #define TX_BUFS 64
 #define TX_OPS 256
 #define STASH_MAX 4096
-#define BUSY_TIMEOUT_MS 2000
-#define SPLIT_TAIL_MAX 256 /* bytes past the inject size sent as a second inject */
+#define BUSY_TIMEOUT_MS 2000 /* default bound on waiting for the provider */
+#define SPLIT_TAIL_MAX 256   /* bytes past the inject size sent as a second inject */
 
 enum th_type { TH_MSG = 1, TH_NOTIFY = 2, TH_PUT = 3 };
 enum op_kind { OP_RX, OP_PUT, OP_SEND };
@@ -89,6 +89,7 @@ struct transport {
 	int wait_fd; /* the CQ's wait object, -1 when it has none */
 	size_t inject;
 	size_t max_put;
+	int busy_timeout_ms;
 	size_t buf_size; /* TH_LEN + the largest message or copied put */
 	uint64_t next_key;
 
@@ -291,7 +292,7 @@ static struct op *op_get(struct transport *t, bool need_buf)
 
 	while (!t->op_free || (need_buf && t->tx_nfree == 0)) {
 		if (!deadline)
-			deadline = now_ms() + BUSY_TIMEOUT_MS;
+			deadline = now_ms() + t->busy_timeout_ms;
 		else if (now_ms() > deadline)
 			return NULL;
 		progress(t, NULL, 0, true);
@@ -318,7 +319,7 @@ static char *tx_buf(struct transport *t, const struct op *op)
 			if ((rc) != -FI_EAGAIN)                                                    \
 				break;                                                             \
 			if (!deadline_)                                                            \
-				deadline_ = now_ms() + BUSY_TIMEOUT_MS;                            \
+				deadline_ = now_ms() + (t)->busy_timeout_ms;                       \
 			else if (now_ms() > deadline_)                                             \
 				break;                                                             \
 			progress((t), NULL, 0, true);                                              \
@@ -901,6 +902,7 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	if (t->rung == TRANSPORT_RUNG_SEND && TH_LEN + t->max_put > t->buf_size)
 		t->buf_size = TH_LEN + t->max_put;
 	t->rx_depth = o->rx_depth ? o->rx_depth : 64;
+	t->busy_timeout_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : BUSY_TIMEOUT_MS;
 	if (getrandom(&t->next_key, sizeof(t->next_key), 0) != sizeof(t->next_key))
 		t->next_key = (uint64_t)now_ms() * 2654435761u;
 	t->next_key &= ~0xffffull;

@@ -41,6 +41,7 @@ struct transport_opts {
 	enum transport_rung rung; /* AUTO = FAAS_TRANSPORT_RUNG, else the best the provider has */
 	size_t max_put;		  /* largest put; the SEND rung sizes its receive buffers by it */
 	unsigned rx_depth;	  /* receives kept posted; 0 = 64 */
+	int busy_timeout_ms;	  /* longest wait for the provider to take a post; 0 = 2000 */
 };
 
 enum transport_event_type {

@@ -14,6 +14,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -75,6 +76,7 @@ static int publish(const char *where, const char *json)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
+	int fd;
 
 	if (strcmp(where, "-") == 0) {
 		printf("%s\n", json);
@@ -82,9 +84,16 @@ static int publish(const char *where, const char *json)
 	}
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", where) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
+	/* the document holds the lease token: only its owner may read it */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		int rc = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	fprintf(f, "%s\n", json);
 	if (fclose(f) != 0 || rename(tmp, where) != 0)
 		return -errno;
@@ -115,6 +124,7 @@ static int make_doc(const struct executor_options *o, const struct worker_config
 		snprintf(doc->id, sizeof(doc->id), "executor-%ld", (long)getpid());
 	memcpy(doc->token, cfg->token, WIRE_TOKEN_LEN);
 	doc->slot_size = cfg->slot_size;
+	doc->max_depth = cfg->max_depth;
 	doc->executor_pid = (long)getpid();
 	if (gethostname(doc->host, sizeof(doc->host) - 1) != 0)
 		snprintf(doc->host, sizeof(doc->host), "localhost");

@@ -152,6 +152,21 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	uint64_t peer;
 	long base;
 
+	if (!token_ok(m->u.hello.token, w->cfg->token)) {
+		bool known = false;
+
+		w->refused++;
+		log_warning("worker %u: refused a client with a wrong lease token", w->index);
+		if (transport_peer_add(w->t, m->u.hello.name, m->u.hello.name_len, &peer) != 0)
+			return;
+		send_welcome(w, peer, WIRE_AUTH, NULL);
+		/* the address vector may hand back a welcomed client's peer */
+		for (unsigned i = 0; i < w->nclients; i++)
+			known |= w->clients[i].used && w->clients[i].peer == peer;
+		if (!known)
+			transport_peer_remove(w->t, peer);
+		return;
+	}
 	/* A client saying hello again (it restarted the handshake) replaces
 	 * itself; drop the old entry first, since the address vector may hand
 	 * back the same peer for the same address. */
@@ -165,13 +180,6 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	if (transport_peer_add(w->t, m->u.hello.name, m->u.hello.name_len, &peer) != 0) {
 		log_warning("worker %u: a hello carried an unusable fabric address; ignored",
 			    w->index);
-		return;
-	}
-	if (!token_ok(m->u.hello.token, w->cfg->token)) {
-		w->refused++;
-		log_warning("worker %u: refused a client with a wrong lease token", w->index);
-		send_welcome(w, peer, WIRE_AUTH, NULL);
-		transport_peer_remove(w->t, peer);
 		return;
 	}
 	if (depth > w->cfg->max_depth)

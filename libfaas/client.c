@@ -178,8 +178,8 @@ int faas_lease_from_env(struct faas_lease **out, char *err, size_t errlen)
 	if (!v || !*v) {
 		if (err)
 			snprintf(err, errlen,
-				 "FAAS_LEASE is not set; run under srun --faas-workers=N or export "
-				 "the lease document from colocctl lease acquire or faas-executor");
+				 "FAAS_LEASE is not set; export the lease document (or the path "
+				 "of the file faas-executor --publish wrote)");
 		return FAAS_EINVAL;
 	}
 	if (v[0] == '{')
@@ -500,7 +500,7 @@ int faas_client_create(const struct faas_lease *lease, const struct faas_client_
 	struct transport_opts topts = {0};
 	struct faas_client *c;
 	char err[512];
-	int rc;
+	int rc, connect_ms;
 
 	if (!lease || !out)
 		return FAAS_EINVAL;
@@ -509,6 +509,7 @@ int faas_client_create(const struct faas_lease *lease, const struct faas_client_
 	if (o.timeout_ms < 0 || o.connect_timeout_ms < 0 || o.depth < 0 || o.depth > 1024)
 		return FAAS_EINVAL;
 	doc = lease->doc;
+	connect_ms = o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_MS;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return FAAS_ENOMEM;
@@ -522,6 +523,8 @@ int faas_client_create(const struct faas_lease *lease, const struct faas_client_
 			   : (c->nworkers <= 4	  ? 16
 			      : c->nworkers <= 16 ? 4
 						  : 2);
+	if (c->depth > doc->max_depth)
+		c->depth = doc->max_depth; /* what a worker grants one client */
 	for (unsigned i = 0; i < doc->nworkers; i++)
 		if (c->depth > doc->workers[i].slots)
 			c->depth = doc->workers[i].slots;
@@ -534,6 +537,8 @@ int faas_client_create(const struct faas_lease *lease, const struct faas_client_
 	topts.src_addr = o.src_addr;
 	topts.waitable = o.blocking;
 	topts.rung = lease->rung;
+	/* a busy or unreachable peer must not hold a call past its timeout */
+	topts.busy_timeout_ms = (c->timeout_ms < connect_ms ? c->timeout_ms : connect_ms) / 4 + 1;
 	topts.max_put = WIRE_REPLY_LEN + c->slot_size; /* replies are the largest puts we receive */
 	rc = transport_open(&topts, &c->t, err, sizeof(err));
 	if (rc) {
@@ -560,7 +565,7 @@ int faas_client_create(const struct faas_lease *lease, const struct faas_client_
 	rc = alloc_calls(c);
 	if (rc)
 		goto err;
-	rc = handshake(c, o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_MS);
+	rc = handshake(c, connect_ms);
 	if (rc)
 		goto err;
 	*out = c;
@@ -736,10 +741,11 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 			done += c->calls[i].state == CALL_DONE;
 			pending += c->calls[i].tx_pending;
 		}
-		if (!running && !pending)
-			/* only the caller (collecting DONE calls) or late replies
-			 * to timed-out calls can free a record */
-			return done ? FAAS_EBUSY : FAAS_EUNAVAIL;
+		if (!running && !pending && done)
+			/* only the caller can free these: by collecting them */
+			return FAAS_EBUSY;
+		/* otherwise calls in flight, or late replies to timed-out calls,
+		 * free a record: wait for them until the deadline */
 		if (now_ns() > deadline)
 			return FAAS_EBUSY;
 		progress(c, 1);
