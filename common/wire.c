@@ -93,7 +93,7 @@ int wire_req_decode(const void *buf, size_t len, struct wire_req *req)
 	if (req->flags != 0 || req->reply_tag > 0x0fffffffu)
 		return -EPROTO;
 	if (req->in_len > len - WIRE_REQ_LEN)
-		return -EPROTO;
+		return -EMSGSIZE; /* the other fields are valid: a reply can say so */
 	return 0;
 }
 

@@ -110,7 +110,9 @@ static inline enum wire_status wire_reply_imm_status(uint32_t imm)
 /* Encode into buf (at least WIRE_REQ_LEN / WIRE_REPLY_LEN bytes). */
 void wire_req_encode(const struct wire_req *req, void *buf);
 void wire_reply_encode(const struct wire_reply *rep, void *buf);
-/* Decode from len bytes; -EPROTO when too short or fields are invalid. */
+/* Decode from len bytes; -EPROTO when too short or fields are invalid;
+ * wire_req_decode gives -EMSGSIZE (with every other field decoded) when
+ * in_len runs past len. */
 int wire_req_decode(const void *buf, size_t len, struct wire_req *req);
 int wire_reply_decode(const void *buf, size_t len, struct wire_reply *rep);
 

@@ -341,12 +341,13 @@ static void on_put(struct worker *w, uint32_t slot)
 	c = &w->clients[w->owner[slot] - 1];
 	in = w->region + (size_t)slot * w->cfg->slot_size;
 	rc = wire_req_decode(in, w->cfg->slot_size, &req);
-	if (rc != 0) {
+	if (rc != 0 && rc != -EMSGSIZE) {
 		/* Without a valid header there is no reply address: drop. */
 		log_warning("worker %u: dropped a malformed request in slot %u", w->index, slot);
 		return;
 	}
 	if (req.cookie != c->cookie) {
+		/* not the slot's owner: a reply could land anywhere */
 		log_warning("worker %u: dropped a request with a wrong cookie in slot %u", w->index,
 			    slot);
 		return;
@@ -354,6 +355,10 @@ static void on_put(struct worker *w, uint32_t slot)
 	r = out_get(w);
 	if (!r)
 		return; /* the client's call times out */
+	if (rc == -EMSGSIZE) {
+		reply(w, r, c, &req, WIRE_TOOBIG, 0, 0);
+		return;
+	}
 	fn = fnlib_get(lib, req.fn);
 	if (!fn) {
 		reply(w, r, c, &req, WIRE_NOFUNC, 0, 0);
