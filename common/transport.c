@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -826,14 +827,35 @@ static int open_pools(struct transport *t)
 	return 0;
 }
 
+static const int guarded_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGINT, SIGTERM};
+#define NGUARDED (sizeof(guarded_signals) / sizeof(guarded_signals[0]))
+
+static void save_signals(struct sigaction *saved)
+{
+	for (size_t i = 0; i < NGUARDED; i++)
+		sigaction(guarded_signals[i], NULL, &saved[i]);
+}
+
+static void restore_signals(const struct sigaction *saved)
+{
+	for (size_t i = 0; i < NGUARDED; i++)
+		sigaction(guarded_signals[i], &saved[i], NULL);
+}
+
 int transport_open(const struct transport_opts *o, struct transport **out, char *err, size_t errlen)
 {
+	struct sigaction saved[NGUARDED];
 	const char *provider = env_or(o->provider, "FAAS_PROVIDER");
 	const char *src = env_or(o->src_addr, "FAAS_ADDR");
 	enum transport_rung want = o->rung;
 	struct fi_info *hints, *list = NULL;
 	struct transport *t;
 	int rc;
+
+	/* Some providers (psm2, loaded by fi_getinfo) install handlers for
+	 * fatal signals that turn a crash into exit(1) and a backtrace file:
+	 * the host program's own handlers come back once we are open. */
+	save_signals(saved);
 
 	if (want == TRANSPORT_RUNG_AUTO && getenv("FAAS_TRANSPORT_RUNG") &&
 	    transport_rung_parse(getenv("FAAS_TRANSPORT_RUNG"), &want) != 0) {
@@ -953,6 +975,7 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 		goto err_close;
 	}
 	fi_freeinfo(hints);
+	restore_signals(saved);
 	*out = t;
 	return 0;
 
@@ -963,6 +986,7 @@ err_free:
 	fi_freeinfo(list);
 	fi_freeinfo(hints);
 	free(t);
+	restore_signals(saved);
 	return rc < 0 ? rc : -EIO;
 }
 

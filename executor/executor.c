@@ -178,6 +178,9 @@ int executor_run(const struct executor_options *o)
 	cfg.transport.provider = o->provider;
 	cfg.transport.src_addr = o->addr;
 	cfg.transport.rung = o->rung;
+	/* A client that stopped progressing must not stall a worker (or its
+	 * eviction) for long: give up on a post after 100 ms. */
+	cfg.transport.busy_timeout_ms = 100;
 	cfg.slot_size = o->slot_size;
 	cfg.slots = o->slots;
 	cfg.max_depth = o->max_depth;

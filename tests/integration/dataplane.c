@@ -1,0 +1,1350 @@
+/*
+ * dataplane - end-to-end test of the coloc data plane: a real faas-executor
+ * (started here, serving faas_faults.so) and libfaas clients, over one
+ * libfabric provider and rung, checking what a user of libfaas relies on:
+ * results, error codes, timeouts, crashes, evictions and dead executors.
+ *
+ *   dataplane PROVIDER [RUNG]
+ *
+ * PROVIDER is passed to faas-executor --provider ("tcp;ofi_rxm", "tcp",
+ * "shm", ...); RUNG (writedata | write-notify | send) to --rung, and the
+ * lease document must then name that rung. Environment: FAAS_EXECUTOR (the
+ * faas-executor binary) and FAAS_FAULTS_LIB (faas_faults.so), set by
+ * tests/integration/Makefile.am; DATAPLANE_KEEP=1 keeps the executors'
+ * leases and logs (stderr) in the temporary directory for a post-mortem.
+ *
+ * Output is TAP. Exit status: 0 when every case passed, 1 otherwise, 77
+ * (after a "1..0 # SKIP" plan) when the provider is not available here.
+ * Every wait is bounded, and a watchdog ends the whole run.
+ *
+ * Executors, in order: A (1 worker) for the lease documents, synchronous
+ * calls, misbehaving functions, tokens, a dying client and a timeout whose
+ * late reply frees the client's only call record; B (2 workers) for 32
+ * asynchronous calls and a timeout followed by a call to the other worker;
+ * C (1 worker), killed by a crashing function; D (1 worker), stopped with
+ * SIGTERM mid-call. C's and D's leases then serve as leases whose executor
+ * is gone. The run takes about 10 s.
+ */
+#include "config.h"
+
+#include "faas.h"
+
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WATCHDOG_S 50		/* the whole run */
+#define START_TIMEOUT_MS 15000	/* an executor publishing its lease */
+#define STOP_TIMEOUT_MS 3000	/* an executor exiting after SIGTERM */
+#define SLACK_MS 500		/* scheduling slack on a busy machine */
+#define DEFAULT_TIMEOUT_MS 1000 /* libfaas's default call timeout (faas.h) */
+#define MAX_EXECUTORS 8
+
+/* ---- TAP ----------------------------------------------------------------- */
+
+static int tests_run, tests_failed;
+
+__attribute__((format(printf, 3, 4))) static bool check(bool ok, const char *name, const char *fmt,
+							...)
+{
+	va_list ap;
+
+	tests_run++;
+	if (ok) {
+		printf("ok %d - %s\n", tests_run, name);
+	} else {
+		tests_failed++;
+		printf("not ok %d - %s # ", tests_run, name);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+	}
+	fflush(stdout);
+	return ok;
+}
+
+__attribute__((format(printf, 1, 2))) static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* ---- time -------------------------------------------------------------- */
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+static struct {
+	const char *provider;	 /* as given to --provider */
+	const char *rung;	 /* as given to --rung, or NULL */
+	bool use_addr;		 /* tcp providers: --addr / src_addr 127.0.0.1 */
+	const char *exe;	 /* faas-executor */
+	const char *lib;	 /* faas_faults.so */
+	char dir[PATH_MAX - 96]; /* private temporary directory */
+	int cpus[2];		 /* cpus for the workers */
+	int ncpus;
+} cfg;
+
+/* ---- executors --------------------------------------------------------- */
+
+struct executor {
+	char tag[16];
+	pid_t pid;	 /* 0 once reaped */
+	pid_t first_pid; /* the pid it ran as */
+	int status;	 /* wait status, once reaped */
+	char *json;	 /* the lease document it published */
+	char lease_path[PATH_MAX];
+	char log_path[PATH_MAX];
+	struct faas_lease *lease;
+};
+
+static volatile pid_t live_pids[MAX_EXECUTORS];
+
+static void watchdog(int sig)
+{
+	static const char msg[] = "Bail out! watchdog: the test ran longer than its limit\n";
+	ssize_t n;
+
+	(void)sig;
+	for (int i = 0; i < MAX_EXECUTORS; i++)
+		if (live_pids[i] > 0)
+			kill(live_pids[i], SIGKILL);
+	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(1);
+}
+
+static void track(pid_t pid, bool add)
+{
+	for (int i = 0; i < MAX_EXECUTORS; i++) {
+		if (add && live_pids[i] == 0) {
+			live_pids[i] = pid;
+			return;
+		}
+		if (!add && live_pids[i] == pid) {
+			live_pids[i] = 0;
+			return;
+		}
+	}
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t len;
+
+	if (!f)
+		return NULL;
+	buf = calloc(1, 1 << 20);
+	len = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+/* Prints the executor's stderr as TAP comments (for failures). */
+static void show_log(const struct executor *e)
+{
+	char *log = read_file(e->log_path);
+	char *line, *save = NULL;
+	int n = 0;
+
+	if (!log)
+		return;
+	for (line = strtok_r(log, "\n", &save); line && n < 20; line = strtok_r(NULL, "\n", &save))
+		diag("executor %s: %s", e->tag, line);
+	free(log);
+}
+
+/* A process that dies without closing its shm endpoint leaves its region
+ * ("PID:EP:DOMAIN", 16 MiB) in /dev/shm: remove those of a process this
+ * test killed on purpose (reaped already, so its pid is not reused yet by
+ * anything of ours). */
+static void shm_cleanup(pid_t pid)
+{
+	char prefix[32], path[300];
+	struct dirent *de;
+	DIR *d;
+
+	if (strncmp(cfg.provider, "shm", 3) != 0 || pid <= 0)
+		return;
+	snprintf(prefix, sizeof(prefix), "%ld:", (long)pid);
+	d = opendir("/dev/shm");
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Waits up to timeout_ms for the executor to exit; true when it has. */
+static bool reap(struct executor *e, int timeout_ms)
+{
+	double deadline = now_ms() + timeout_ms;
+
+	while (e->pid > 0) {
+		pid_t r = waitpid(e->pid, &e->status, WNOHANG);
+
+		if (r == e->pid || (r < 0 && errno == ECHILD)) {
+			track(e->pid, false);
+			e->pid = 0;
+			break;
+		}
+		if (now_ms() > deadline)
+			return false;
+		sleep_ms(5);
+	}
+	return true;
+}
+
+/* SIGTERM, then SIGKILL if it has not exited after grace_ms; frees the
+ * lease. An executor that died of a signal could not close its shm
+ * endpoint: its region is removed. */
+static void stop(struct executor *e, int grace_ms)
+{
+	if (e->pid > 0) {
+		kill(e->pid, SIGTERM);
+		if (!reap(e, grace_ms)) {
+			kill(e->pid, SIGKILL);
+			reap(e, STOP_TIMEOUT_MS);
+		}
+	}
+	if (e->first_pid && e->pid == 0 && WIFSIGNALED(e->status))
+		shm_cleanup(e->first_pid);
+	e->first_pid = 0;
+	faas_lease_destroy(e->lease);
+	e->lease = NULL;
+	free(e->json);
+	e->json = NULL;
+}
+
+/* Starts faas-executor with nworkers workers and waits for its lease.
+ * Returns 0, 77 when the provider is not available, -1 on failure (with
+ * the reason in why). */
+static int start(struct executor *e, const char *tag, unsigned nworkers, char *why, size_t whylen)
+{
+	char workers[16], cpus[32], id[64], err[256];
+	const char *argv[32];
+	double deadline;
+	int argc = 0, fd, rc;
+	pid_t pid;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->tag, sizeof(e->tag), "%s", tag);
+	snprintf(e->lease_path, sizeof(e->lease_path), "%s/%s.json", cfg.dir, tag);
+	snprintf(e->log_path, sizeof(e->log_path), "%s/%s.log", cfg.dir, tag);
+	snprintf(workers, sizeof(workers), "%u", nworkers);
+	if (nworkers >= 2 && cfg.ncpus >= 2)
+		snprintf(cpus, sizeof(cpus), "%d,%d", cfg.cpus[0], cfg.cpus[1]);
+	else
+		snprintf(cpus, sizeof(cpus), "%d", cfg.cpus[cfg.ncpus - 1]);
+	snprintf(id, sizeof(id), "dataplane-%s-%ld", tag, (long)getpid());
+
+	argv[argc++] = cfg.exe;
+	argv[argc++] = "--lib";
+	argv[argc++] = cfg.lib;
+	argv[argc++] = "--workers";
+	argv[argc++] = workers;
+	argv[argc++] = "--cpus";
+	argv[argc++] = cpus;
+	argv[argc++] = "--provider";
+	argv[argc++] = cfg.provider;
+	if (cfg.use_addr) {
+		argv[argc++] = "--addr";
+		argv[argc++] = "127.0.0.1";
+	}
+	if (cfg.rung) {
+		argv[argc++] = "--rung";
+		argv[argc++] = cfg.rung;
+	}
+	argv[argc++] = "--publish";
+	argv[argc++] = e->lease_path;
+	argv[argc++] = "--id";
+	argv[argc++] = id;
+	argv[argc++] = "--die-with-parent";
+	argv[argc] = NULL;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, whylen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		fd = open(e->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		/* stray files (core dumps, backtraces) land in the private
+		 * directory; libpsm2 and libpsm, loaded by libfabric, turn a
+		 * SIGSEGV into exit(1) unless told not to */
+		if (chdir(cfg.dir) != 0)
+			_exit(127);
+		setenv("HFI_NO_BACKTRACE", "1", 1);
+		setenv("IPATH_NO_BACKTRACE", "1", 1);
+		execv(cfg.exe, (char *const *)argv);
+		dprintf(STDERR_FILENO, "dataplane: cannot run %s: %s\n", cfg.exe, strerror(errno));
+		_exit(127);
+	}
+	e->pid = e->first_pid = pid;
+	track(pid, true);
+
+	deadline = now_ms() + START_TIMEOUT_MS;
+	for (;;) {
+		if (access(e->lease_path, R_OK) == 0)
+			break;
+		if (reap(e, 0)) {
+			char *log = read_file(e->log_path);
+			bool no_provider = log && strstr(log, "no libfabric provider");
+
+			free(log);
+			if (no_provider) {
+				snprintf(why, whylen, "%s", "no provider");
+				return 77;
+			}
+			snprintf(why, whylen, "executor %s exited (status 0x%x) before publishing",
+				 tag, e->status);
+			show_log(e);
+			return -1;
+		}
+		if (now_ms() > deadline) {
+			snprintf(why, whylen, "executor %s published nothing in %d ms", tag,
+				 START_TIMEOUT_MS);
+			show_log(e);
+			stop(e, 0);
+			return -1;
+		}
+		sleep_ms(5);
+	}
+	e->json = read_file(e->lease_path);
+	if (e->json && *e->json && e->json[strlen(e->json) - 1] == '\n')
+		e->json[strlen(e->json) - 1] = '\0';
+	rc = e->json ? faas_lease_from_json(e->json, &e->lease, err, sizeof(err)) : FAAS_EINVAL;
+	if (rc) {
+		snprintf(why, whylen, "executor %s: its lease does not parse: %s (%s)", tag,
+			 faas_strerror(rc), e->json ? err : "unreadable");
+		stop(e, STOP_TIMEOUT_MS);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- clients -------------------------------------------------------------- */
+
+static struct faas_client_options options(int timeout_ms, int connect_ms, int depth)
+{
+	struct faas_client_options o = {0};
+
+	o.timeout_ms = timeout_ms;
+	o.connect_timeout_ms = connect_ms;
+	o.depth = depth;
+	o.src_addr = cfg.use_addr ? "127.0.0.1" : NULL;
+	return o;
+}
+
+static void pattern(uint8_t *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed * 131u + i * 17u + (i >> 8) + 1u);
+}
+
+/* Echoes len bytes through out (out_cap bytes, followed by guard bytes
+ * that must stay untouched when guard); returns a failure description or
+ * NULL. */
+static const char *echo_check(struct faas_client *c, int fn, size_t len, uint8_t *out,
+			      size_t out_cap, bool guard, unsigned seed, char *why, size_t whylen)
+{
+	uint8_t *in = malloc(len ? len : 1);
+	size_t out_len = 12345;
+	int rc;
+
+	if (!in)
+		return "out of memory";
+	pattern(in, len, seed);
+	memset(out, 0xa5, out_cap + (guard ? 64 : 0));
+	rc = faas_invoke(c, fn, in, len, out, out_cap, &out_len);
+	if (rc != FAAS_OK)
+		snprintf(why, whylen, "faas_invoke: %s (%d)", faas_strerror(rc), rc);
+	else if (out_len != len)
+		snprintf(why, whylen, "out_len %zu, expected %zu", out_len, len);
+	else if (memcmp(in, out, len) != 0)
+		snprintf(why, whylen, "the output differs from the input");
+	else {
+		why[0] = '\0';
+		for (size_t i = len; i < out_cap + (guard ? 64 : 0); i++) {
+			if (out[i] != 0xa5) {
+				snprintf(why, whylen, "byte %zu past the output was overwritten",
+					 i);
+				break;
+			}
+		}
+	}
+	free(in);
+	return why[0] ? why : NULL;
+}
+
+/* The ids of the faults library's functions, looked up by name. */
+static struct {
+	int echo, fail, crash, sleep_ms, bigout, fill;
+} fn;
+
+static bool lookup_functions(struct faas_client *c, char *why, size_t whylen)
+{
+	static const char *const names[] = {"echo", "fail", "crash", "sleep_ms", "bigout", "fill"};
+	int *ids[] = {&fn.echo, &fn.fail, &fn.crash, &fn.sleep_ms, &fn.bigout, &fn.fill};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		*ids[i] = faas_function(c, names[i]);
+		if (*ids[i] < 0) {
+			snprintf(why, whylen, "faas_function(\"%s\"): %s", names[i],
+				 faas_strerror(*ids[i]));
+			return false;
+		}
+	}
+	return true;
+}
+
+static size_t sleep_input(uint8_t *buf, size_t len, uint32_t ms, unsigned seed)
+{
+	uint32_t le = htole32(ms);
+
+	pattern(buf, len, seed);
+	memcpy(buf, &le, sizeof(le));
+	return len;
+}
+
+static bool is_failure(int rc)
+{
+	return rc == FAAS_ETIMEDOUT || rc == FAAS_ETRANSPORT || rc == FAAS_EEVICTED ||
+	       rc == FAAS_EUNAVAIL;
+}
+
+static int connect_client(const struct faas_lease *lease, int timeout_ms, int depth,
+			  struct faas_client **c)
+{
+	struct faas_client_options o = options(timeout_ms, 5000, depth);
+
+	return faas_client_create(lease, &o, c);
+}
+
+/* A copy of json with the array after "key":[ replaced by repl (replace)
+ * or with repl appended just before its closing ']'. NULL when the key is
+ * missing. */
+static char *edit_array(const char *json, const char *key, const char *repl, bool replace)
+{
+	char pat[64];
+	const char *p, *end;
+	char *out;
+	int depth = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":[", key);
+	p = strstr(json, pat);
+	if (!p)
+		return NULL;
+	p += strlen(pat) - 1; /* at '[' */
+	for (end = p; *end; end++) {
+		if (*end == '[')
+			depth++;
+		else if (*end == ']' && --depth == 0)
+			break;
+	}
+	if (!*end)
+		return NULL;
+	out = malloc(strlen(json) + strlen(repl) + 1);
+	if (!out)
+		return NULL;
+	if (replace)
+		sprintf(out, "%.*s%s%s", (int)(p - json), json, repl, end + 1);
+	else
+		sprintf(out, "%.*s%s%s", (int)(end - json), json, repl, end);
+	return out;
+}
+
+/* ---- cases: executor A (1 worker) --------------------------------------- */
+
+static bool lease_cases(struct executor *a)
+{
+	const char *prov = faas_lease_provider(a->lease);
+	struct faas_lease *l1 = NULL, *l2 = NULL;
+	char want[64], err[256];
+	bool prov_ok;
+	int r1, r2;
+
+	/* "tcp" selects tcp;ofi_rxm: the document names the provider in full */
+	prov_ok = prov && (strcmp(prov, cfg.provider) == 0 ||
+			   (strncmp(prov, cfg.provider, strlen(cfg.provider)) == 0 &&
+			    prov[strlen(cfg.provider)] == ';'));
+	snprintf(want, sizeof(want), "\"rung\":\"%s\"", cfg.rung ? cfg.rung : "");
+	check(prov_ok && faas_lease_workers(a->lease) == 1 &&
+		  faas_lease_max_payload(a->lease) == 65536 - 48 &&
+		  (!cfg.rung || strstr(a->json, want)),
+	      "lease: the executor publishes 1 worker, its provider and rung, 65488-byte payloads",
+	      "provider %s, %d workers, max payload %zu, document %s", prov ? prov : "(null)",
+	      faas_lease_workers(a->lease), faas_lease_max_payload(a->lease), a->json);
+	diag("lease provider %s, %s", prov ? prov : "?", strstr(a->json, "\"rung\"") ?: "");
+
+	setenv("FAAS_LEASE", a->lease_path, 1);
+	r1 = faas_lease_from_env(&l1, err, sizeof(err));
+	setenv("FAAS_LEASE", a->json, 1);
+	r2 = faas_lease_from_env(&l2, err, sizeof(err));
+	unsetenv("FAAS_LEASE");
+	check(r1 == FAAS_OK && r2 == FAAS_OK &&
+		  strcmp(faas_lease_id(l1), faas_lease_id(a->lease)) == 0 &&
+		  strcmp(faas_lease_id(l2), faas_lease_id(a->lease)) == 0,
+	      "lease: FAAS_LEASE works as a file path and as the JSON text",
+	      "path: %s, text: %s (%s)", faas_strerror(r1), faas_strerror(r2), err);
+	faas_lease_destroy(l1);
+	faas_lease_destroy(l2);
+	return prov_ok;
+}
+
+static void bad_lease_cases(const struct executor *a)
+{
+	struct {
+		const char *name;
+		char *doc;
+		const char *mention;
+	} bad[3] = {
+	    {"bad lease: \"{}\" -> FAAS_ELEASE with a message", strdup("{}"), NULL},
+	    {"bad lease: \"not json\" -> FAAS_ELEASE with a message", strdup("not json"), NULL},
+	    {"bad lease: \"workers\": [] -> FAAS_ELEASE naming workers",
+	     edit_array(a->json, "workers", "[]", true), "workers"},
+	};
+
+	for (int i = 0; i < 3; i++) {
+		struct faas_lease *l = NULL;
+		char err[256] = "";
+		int rc = bad[i].doc ? faas_lease_from_json(bad[i].doc, &l, err, sizeof(err))
+				    : FAAS_EINVAL;
+
+		check(rc == FAAS_ELEASE && err[0] &&
+			  (!bad[i].mention || strstr(err, bad[i].mention)),
+		      bad[i].name, "rc %s (%d), message \"%s\"", faas_strerror(rc), rc, err);
+		if (rc == FAAS_OK)
+			faas_lease_destroy(l);
+		free(bad[i].doc);
+	}
+}
+
+static void echo_cases(struct faas_client *c, size_t max)
+{
+	const size_t sizes[3] = {64, 4096, max};
+	const char *names[2][3] = {
+	    {"echo 64 B into malloc'd memory", "echo 4 KiB into malloc'd memory",
+	     "echo max_payload bytes into malloc'd memory"},
+	    {"echo 64 B into a faas_buffer_alloc buffer (zero copy)",
+	     "echo 4 KiB into a faas_buffer_alloc buffer (zero copy)",
+	     "echo max_payload bytes into a faas_buffer_alloc buffer (zero copy)"},
+	};
+	char why[256];
+
+	for (int zc = 0; zc < 2; zc++) {
+		for (int i = 0; i < 3; i++) {
+			/* malloc'd: room for guard bytes after out_cap; zero copy:
+			 * exactly the buffer (the executor writes only out_len) */
+			uint8_t *out =
+			    zc ? faas_buffer_alloc(c, sizes[i] + 64) : malloc(sizes[i] + 64);
+			const char *fail_why;
+
+			if (!out) {
+				check(false, names[zc][i], "cannot allocate %zu bytes", sizes[i]);
+				continue;
+			}
+			fail_why = echo_check(c, fn.echo, sizes[i], out, sizes[i], true,
+					      (unsigned)(zc * 3 + i), why, sizeof(why));
+			check(!fail_why, names[zc][i], "%s", fail_why ? fail_why : "");
+			if (zc)
+				faas_buffer_free(c, out);
+			else
+				free(out);
+		}
+	}
+}
+
+static void fill_cases(struct faas_client *c)
+{
+	uint64_t n = htole64(1000);
+	size_t out_len = 0;
+	uint8_t *out = malloc(1000 + 64);
+	int rc, bad = -1;
+
+	if (!out)
+		return;
+	memset(out, 0xa5, 1000 + 64);
+	rc = faas_invoke(c, fn.fill, &n, sizeof(n), out, 1000, &out_len);
+	for (size_t i = 0; rc == FAAS_OK && i < 1064 && bad < 0; i++)
+		if (out[i] != (i < 1000 ? (uint8_t)((i * 7 + 3) & 0xff) : 0xa5))
+			bad = (int)i;
+	check(rc == FAAS_OK && out_len == 1000 && bad < 0,
+	      "fill 1000 B with out_cap 1000: the output is right and nothing more is written",
+	      "rc %s, out_len %zu, first wrong byte %d", faas_strerror(rc), out_len, bad);
+
+	n = htole64(1001);
+	rc = faas_invoke(c, fn.fill, &n, sizeof(n), out, 1000, &out_len);
+	check(rc == FAAS_EFUNC, "output larger than out_cap: fill refuses -> FAAS_EFUNC",
+	      "rc %s (%d)", faas_strerror(rc), rc);
+
+	rc = faas_invoke(c, fn.bigout, NULL, 0, out, 1000, &out_len);
+	check(rc == FAAS_EOUTSIZE, "output larger than out_cap: bigout -> FAAS_EOUTSIZE",
+	      "rc %s (%d)", faas_strerror(rc), rc);
+	free(out);
+}
+
+static void error_cases(struct executor *a, struct faas_client *c, size_t max)
+{
+	uint8_t *big = calloc(1, max + 1), out[64];
+	struct faas_client *g = NULL;
+	struct faas_lease *gl = NULL;
+	char *ghost_doc, why[256], err[256] = "";
+	size_t out_len;
+	double t0, el;
+	int rc, id;
+
+	if (!big)
+		return;
+	t0 = now_ms();
+	rc = faas_invoke(c, fn.echo, big, max + 1, big, max + 1, &out_len);
+	el = now_ms() - t0;
+	check(rc == FAAS_ETOOBIG && faas_inflight(c) == 0,
+	      "payload of max_payload + 1 bytes -> FAAS_ETOOBIG, no call in flight",
+	      "rc %s (%d) after %.0f ms, %d in flight", faas_strerror(rc), rc, el,
+	      faas_inflight(c));
+	free(big);
+
+	rc = faas_invoke(c, 999, "x", 1, out, sizeof(out), &out_len);
+	check(rc == FAAS_ENOFUNC, "unknown function id 999 -> FAAS_ENOFUNC", "rc %s (%d)",
+	      faas_strerror(rc), rc);
+
+	id = faas_function(c, "nope");
+	check(id == FAAS_ENOFUNC, "faas_function(c, \"nope\") -> FAAS_ENOFUNC", "returned %d", id);
+
+	/* a lease listing a function the executor does not serve: the
+	 * executor itself answers FAAS_ENOFUNC */
+	ghost_doc = edit_array(a->json, "functions", ",{\"name\":\"ghost\",\"id\":6}", false);
+	rc = ghost_doc ? faas_lease_from_json(ghost_doc, &gl, err, sizeof(err)) : FAAS_EINVAL;
+	if (rc == FAAS_OK)
+		rc = connect_client(gl, 0, 4, &g);
+	if (rc == FAAS_OK) {
+		id = faas_function(g, "ghost");
+		rc = faas_invoke(g, id, "x", 1, out, sizeof(out), &out_len);
+		check(id == 6 && rc == FAAS_ENOFUNC,
+		      "a function the executor does not serve -> FAAS_ENOFUNC from the executor",
+		      "id %d, rc %s (%d)", id, faas_strerror(rc), rc);
+	} else {
+		check(false,
+		      "a function the executor does not serve -> FAAS_ENOFUNC from the executor",
+		      "cannot set up the client: %s (%s)", faas_strerror(rc), gl ? "" : err);
+	}
+	faas_client_destroy(g);
+	faas_lease_destroy(gl);
+	free(ghost_doc);
+
+	rc = faas_invoke(c, fn.fail, "x", 1, out, sizeof(out), &out_len);
+	check(rc == FAAS_EFUNC, "fail (returns 7) -> FAAS_EFUNC", "rc %s (%d)", faas_strerror(rc),
+	      rc);
+	{
+		const char *w = echo_check(c, fn.echo, 32, out, 32, false, 7, why, sizeof(why));
+
+		check(!w, "after fail the executor keeps serving (echo)", "%s", w ? w : "");
+	}
+}
+
+static void token_cases(struct executor *a, struct faas_client *c)
+{
+	struct faas_client *bad = NULL, *good = NULL;
+	struct faas_lease *bl = NULL;
+	char *doc = strdup(a->json), *tok, why[256], err[256];
+	const char *w1 = NULL, *w2 = NULL;
+	uint8_t out[64];
+	double t0, el = 0;
+	int rc;
+
+	tok = doc ? strstr(doc, "\"token\":\"") : NULL;
+	if (!tok) {
+		check(false, "a lease with an altered token -> FAAS_EAUTH", "no token in %s",
+		      a->json);
+		check(false, "after a refused token the executor keeps serving", "not run");
+		free(doc);
+		return;
+	}
+	tok += strlen("\"token\":\"");
+	tok[0] = tok[0] == '0' ? '1' : '0';
+	rc = faas_lease_from_json(doc, &bl, err, sizeof(err));
+	if (rc == FAAS_OK) {
+		struct faas_client_options o = options(0, 3000, 4);
+
+		t0 = now_ms();
+		rc = faas_client_create(bl, &o, &bad);
+		el = now_ms() - t0;
+	}
+	check(rc == FAAS_EAUTH && !bad, "a lease with an altered token -> FAAS_EAUTH",
+	      "rc %s (%d) after %.0f ms", faas_strerror(rc), rc, el);
+	faas_client_destroy(bad);
+	faas_lease_destroy(bl);
+	free(doc);
+
+	w1 = echo_check(c, fn.echo, 48, out, 48, false, 11, why, sizeof(why));
+	rc = connect_client(a->lease, 0, 4, &good);
+	if (!w1 && rc == FAAS_OK)
+		w2 = echo_check(good, fn.echo, 48, out, 48, false, 12, why, sizeof(why));
+	check(!w1 && rc == FAAS_OK && !w2,
+	      "after a refused token the executor keeps serving (old and new clients)",
+	      "old client: %s, new client: %s %s", w1 ? w1 : "ok", faas_strerror(rc), w2 ? w2 : "");
+	faas_client_destroy(good);
+}
+
+/* The child of the disconnect case (dataplane --disconnect-child LEASE
+ * ADDR|-): connects, starts sleep_ms(300) with a 16 KiB payload (a reply
+ * too large to inject), and dies 50 ms later without a goodbye. */
+static int disconnect_child(const char *lease_path, const char *addr)
+{
+	static uint8_t in[16384], out[16384];
+	struct faas_client_options o = {.connect_timeout_ms = 5000};
+	struct faas_client *c;
+	struct faas_lease *l;
+	struct faas_call *call;
+	char *json = read_file(lease_path), err[256];
+	int id;
+
+	if (!json || faas_lease_from_json(json, &l, err, sizeof(err)) != FAAS_OK)
+		_exit(2);
+	o.src_addr = strcmp(addr, "-") ? addr : NULL;
+	if (faas_client_create(l, &o, &c) != FAAS_OK)
+		_exit(3);
+	id = faas_function(c, "sleep_ms");
+	sleep_input(in, sizeof(in), 300, 99);
+	if (id < 0 || faas_invoke_async(c, id, in, sizeof(in), out, sizeof(out), &call) != FAAS_OK)
+		_exit(4);
+	sleep_ms(50);
+	_exit(0);
+}
+
+static void disconnect_cases(struct executor *a, struct faas_client *c, const char *self)
+{
+	const char *argv[] = {self, "--disconnect-child", a->lease_path,
+			      cfg.use_addr ? "127.0.0.1" : "-", NULL};
+	const char *w = NULL;
+	char why[256];
+	uint8_t out[256];
+	double t0, el = 0;
+	int status = -1;
+	bool alive;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		execv(self, (char *const *)argv);
+		_exit(127);
+	}
+	if (pid > 0) {
+		double deadline = now_ms() + 8000;
+
+		while (waitpid(pid, &status, WNOHANG) == 0) {
+			if (now_ms() > deadline) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				break;
+			}
+			sleep_ms(2);
+		}
+	}
+	if (pid > 0)
+		shm_cleanup(pid);
+	if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		t0 = now_ms();
+		w = echo_check(c, fn.echo, 200, out, sizeof(out), false, 21, why, sizeof(why));
+		el = now_ms() - t0;
+	}
+	alive = !reap(a, 0);
+	check(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !w &&
+		  el < DEFAULT_TIMEOUT_MS && alive,
+	      "client dies mid-call: another client's echo is answered within its timeout",
+	      "child status 0x%x (exit 3: cannot connect, 4: cannot call), echo: %s after %.0f ms, "
+	      "executor %s",
+	      (unsigned)status, w ? w : "ok", el, alive ? "alive" : "dead");
+
+	sleep_ms(500);
+	w = echo_check(c, fn.echo, 200, out, sizeof(out), false, 22, why, sizeof(why));
+	alive = !reap(a, 0);
+	check(!w && alive, "client dies mid-call: the executor still serves 500 ms later",
+	      "echo: %s, executor %s", w ? w : "ok", alive ? "alive" : "dead");
+	if (!alive)
+		show_log(a);
+}
+
+/* Executor A has one worker, and this client one call record (depth 1):
+ * after a timeout the record stays taken until the late reply frees it. */
+static void timeout_late_reply_cases(struct executor *a)
+{
+	struct faas_client *t = NULL;
+	uint8_t in[64], out[64], ein[40];
+	char busy_why[128] = "";
+	size_t out_len = 0;
+	double t0, el = 0, deadline;
+	int rc, erc = -100, attempts = 0;
+
+	rc = connect_client(a->lease, 300, 1, &t);
+	if (rc == FAAS_OK) {
+		sleep_input(in, sizeof(in), 1500, 31);
+		t0 = now_ms();
+		rc = faas_invoke(t, fn.sleep_ms, in, sizeof(in), out, sizeof(out), &out_len);
+		el = now_ms() - t0;
+	}
+	check(rc == FAAS_ETIMEDOUT && el >= 300 && el < 1000,
+	      "timeout, 1 record: sleep_ms(1500) with timeout_ms 300 -> FAAS_ETIMEDOUT within "
+	      "[300, 1000) ms",
+	      "rc %s (%d) after %.0f ms", faas_strerror(rc), rc, el);
+
+	/* Until the late reply frees the record, a call waits for a record,
+	 * bounded by its timeout (faas.h: FAAS_EBUSY); then echo works. */
+	pattern(ein, sizeof(ein), 41);
+	deadline = now_ms() + 2500; /* the late reply is due 1.2 s after the timeout */
+	while (t && now_ms() < deadline) {
+		attempts++;
+		memset(out, 0, sizeof(out));
+		out_len = 0;
+		t0 = now_ms();
+		erc = faas_invoke(t, fn.echo, ein, sizeof(ein), out, sizeof(out), &out_len);
+		el = now_ms() - t0;
+		if (erc == FAAS_OK)
+			break;
+		if (erc != FAAS_EBUSY && !busy_why[0])
+			snprintf(busy_why, sizeof(busy_why), "attempt %d: %s (%d) after %.0f ms",
+				 attempts, faas_strerror(erc), erc, el);
+		sleep_ms(200);
+	}
+	check(t && !busy_why[0],
+	      "timeout, 1 record: while the late reply is due, calls get FAAS_EBUSY (no free "
+	      "record)",
+	      "%s", busy_why);
+	check(erc == FAAS_OK && out_len == sizeof(ein) && memcmp(ein, out, sizeof(ein)) == 0 &&
+		  faas_inflight(t) == 0,
+	      "timeout, 1 record: echo works again once the late reply is in",
+	      "after %d attempts over 2.5 s: %s (%d), %zu bytes, %d in flight", attempts,
+	      faas_strerror(erc), erc, out_len, faas_inflight(t));
+	if (erc == FAAS_OK)
+		diag("echo answered at attempt %d", attempts);
+	faas_client_destroy(t);
+}
+
+/* Executor B has two workers: after a timeout on one, the next call goes
+ * to the other (another slot) and is answered at once. */
+static void timeout_other_worker_cases(struct executor *b)
+{
+	struct faas_client *t = NULL;
+	uint8_t in[64], out[64];
+	const char *w = "not run";
+	char why[256];
+	size_t out_len;
+	double t0, el = 0, el2 = 0;
+	int rc;
+
+	rc = connect_client(b->lease, 300, 0, &t);
+	if (rc == FAAS_OK) {
+		sleep_input(in, sizeof(in), 1000, 32);
+		t0 = now_ms();
+		rc = faas_invoke(t, fn.sleep_ms, in, sizeof(in), out, sizeof(out), &out_len);
+		el = now_ms() - t0;
+	}
+	check(rc == FAAS_ETIMEDOUT && el >= 300 && el < 1000,
+	      "timeout, 2 workers: sleep_ms(1000) with timeout_ms 300 -> FAAS_ETIMEDOUT within "
+	      "[300, 1000) ms",
+	      "rc %s (%d) after %.0f ms", faas_strerror(rc), rc, el);
+	if (t) {
+		t0 = now_ms();
+		w = echo_check(t, fn.echo, 40, out, 40, false, 33, why, sizeof(why));
+		el2 = now_ms() - t0;
+	}
+	check(!w, "timeout, 2 workers: the next echo is answered by the other worker",
+	      "%s after %.0f ms", w ? w : "ok", el2);
+	faas_client_destroy(t);
+}
+
+/* Eviction is how cores go back to their owner: it must be prompt even
+ * when a client of the executor died without a goodbye (the disconnect
+ * case left one behind). */
+static void stopping_cases(struct executor *a)
+{
+	double t0 = now_ms(), el;
+	bool exited;
+
+	if (a->pid > 0)
+		kill(a->pid, SIGTERM);
+	exited = reap(a, STOP_TIMEOUT_MS);
+	el = now_ms() - t0;
+	check(exited && WIFEXITED(a->status) && WEXITSTATUS(a->status) == 0 && el < 1000,
+	      "stop: SIGTERM -> the executor exits 0 within 1 s, though a client of it died",
+	      "%s, status 0x%x, after %.0f ms", exited ? "exited" : "still running",
+	      (unsigned)a->status, el);
+	stop(a, 0);
+}
+
+/* ---- cases: executor B (2 workers) --------------------------------------- */
+
+#define NASYNC 32
+#define ASYNC_LEN 512
+
+static void async_cases(struct executor *b)
+{
+	struct faas_call *h[NASYNC] = {0}, *done;
+	uint8_t in[NASYNC][ASYNC_LEN], *out[NASYNC] = {0};
+	bool zc[NASYNC], seen[NASYNC] = {0};
+	struct faas_client *c = NULL;
+	char bad[256] = "";
+	size_t out_len;
+	int rc, inflight = -1, submitted = 0, nw = 0;
+	double deadline;
+
+	rc = connect_client(b->lease, 0, 0, &c);
+	if (rc != FAAS_OK) {
+		check(false, "async: 32 calls in flight over 2 workers", "faas_client_create: %s",
+		      faas_strerror(rc));
+		return;
+	}
+	nw = faas_client_workers(c);
+	for (int i = 0; i < NASYNC; i++) {
+		int id = i % 4 == 0 ? fn.sleep_ms : fn.echo;
+
+		if (i % 4 == 0)
+			sleep_input(in[i], ASYNC_LEN, 20, (unsigned)i);
+		else
+			pattern(in[i], ASYNC_LEN, (unsigned)i);
+		zc[i] = i % 3 == 0;
+		out[i] = zc[i] ? faas_buffer_alloc(c, ASYNC_LEN) : malloc(ASYNC_LEN);
+		if (!out[i])
+			break;
+		memset(out[i], 0, ASYNC_LEN);
+		rc = faas_invoke_async(c, id, in[i], ASYNC_LEN, out[i], ASYNC_LEN, &h[i]);
+		if (rc != FAAS_OK) {
+			snprintf(bad, sizeof(bad), "call %d: faas_invoke_async: %s", i,
+				 faas_strerror(rc));
+			break;
+		}
+		/* the input is copied: scribbling on it must not matter */
+		submitted++;
+	}
+	inflight = faas_inflight(c);
+	check(nw == 2 && submitted == NASYNC && inflight == NASYNC,
+	      "async: 32 calls in flight over 2 workers",
+	      "%d workers, %d submitted, %d in flight %s", nw, submitted, inflight, bad);
+
+#define RESULT_OK(i, rc, len)                                                                      \
+	((rc) == FAAS_OK && (len) == ASYNC_LEN && memcmp(in[i], out[i], ASYNC_LEN) == 0)
+
+	bad[0] = '\0';
+	for (int i = 0; i < 8 && i < submitted; i++) {
+		out_len = 0;
+		rc = faas_wait(c, h[i], &out_len);
+		seen[i] = true;
+		if (!RESULT_OK(i, rc, out_len) && !bad[0])
+			snprintf(bad, sizeof(bad), "call %d: %s, %zu bytes", i, faas_strerror(rc),
+				 out_len);
+	}
+	check(submitted == NASYNC && !bad[0], "async: faas_wait returns calls 0-7 right", "%s",
+	      bad);
+
+	bad[0] = '\0';
+	deadline = now_ms() + 5000;
+	for (bool pending = true; pending && submitted == NASYNC;) {
+		pending = false;
+		for (int i = 8; i < 16; i++) {
+			if (seen[i])
+				continue;
+			out_len = 0;
+			rc = faas_test(c, h[i], &out_len);
+			if (rc == FAAS_EINPROGRESS) {
+				pending = true;
+				continue;
+			}
+			seen[i] = true;
+			if (!RESULT_OK(i, rc, out_len) && !bad[0])
+				snprintf(bad, sizeof(bad), "call %d: %s, %zu bytes", i,
+					 faas_strerror(rc), out_len);
+		}
+		if (pending && now_ms() > deadline) {
+			snprintf(bad, sizeof(bad), "faas_test still says in progress after 5 s");
+			break;
+		}
+	}
+	check(submitted == NASYNC && !bad[0],
+	      "async: faas_test polls calls 8-15 to the right result", "%s", bad);
+
+	bad[0] = '\0';
+	for (int k = 16; k < NASYNC && submitted == NASYNC; k++) {
+		int i = -1;
+
+		done = NULL;
+		out_len = 0;
+		rc = faas_wait_any(c, &done, &out_len);
+		for (int j = 16; j < NASYNC; j++)
+			if (h[j] == done && !seen[j])
+				i = j;
+		if (i < 0) {
+			snprintf(bad, sizeof(bad),
+				 "faas_wait_any: %s and a handle %p that is not a "
+				 "pending call",
+				 faas_strerror(rc), (void *)done);
+			break;
+		}
+		seen[i] = true;
+		if (!RESULT_OK(i, rc, out_len) && !bad[0])
+			snprintf(bad, sizeof(bad), "call %d: %s, %zu bytes", i, faas_strerror(rc),
+				 out_len);
+	}
+	check(submitted == NASYNC && !bad[0],
+	      "async: faas_wait_any returns calls 16-31 right, each once", "%s", bad);
+
+	done = NULL;
+	rc = faas_wait_any(c, &done, &out_len);
+	check(rc == FAAS_EINVAL && faas_inflight(c) == 0,
+	      "async: faas_wait_any with no call in flight -> FAAS_EINVAL",
+	      "rc %s (%d), %d in flight", faas_strerror(rc), rc, faas_inflight(c));
+#undef RESULT_OK
+
+	for (int i = 0; i < NASYNC; i++) {
+		if (zc[i])
+			faas_buffer_free(c, out[i]);
+		else
+			free(out[i]);
+	}
+	faas_client_destroy(c);
+}
+
+/* ---- cases: executor C (crash) ------------------------------------------- */
+
+static void crash_cases(struct executor *e)
+{
+	struct faas_client *c = NULL;
+	uint8_t out[64];
+	size_t out_len;
+	double t0, el1 = 0, el2 = 0;
+	int rc1, rc2 = FAAS_OK, rc;
+	bool died;
+
+	rc = connect_client(e->lease, 0, 0, &c);
+	rc1 = rc;
+	if (rc == FAAS_OK) {
+		t0 = now_ms();
+		rc1 = faas_invoke(c, fn.crash, NULL, 0, out, sizeof(out), &out_len);
+		el1 = now_ms() - t0;
+	}
+	check(rc == FAAS_OK && is_failure(rc1) && el1 < DEFAULT_TIMEOUT_MS + SLACK_MS,
+	      "crash: the call fails (timeout, transport, evicted or unavailable) within 1.5 s",
+	      "connect %s, rc %s (%d) after %.0f ms", faas_strerror(rc), faas_strerror(rc1), rc1,
+	      el1);
+	died = reap(e, 3000);
+	/* a crash handler of some library may turn the signal into exit(1) */
+	check(died && ((WIFSIGNALED(e->status) && WTERMSIG(e->status) == SIGSEGV) ||
+		       (WIFEXITED(e->status) && WEXITSTATUS(e->status) != 0)),
+	      "crash: the executor process died of the SIGSEGV", "%s, status 0x%x",
+	      died ? "exited" : "still running", (unsigned)e->status);
+	if (died && !WIFSIGNALED(e->status))
+		diag("the executor exited with status %d instead of dying of SIGSEGV",
+		     WEXITSTATUS(e->status));
+	if (rc == FAAS_OK) {
+		t0 = now_ms();
+		rc2 = faas_invoke(c, fn.echo, "abc", 3, out, sizeof(out), &out_len);
+		el2 = now_ms() - t0;
+	}
+	check(rc == FAAS_OK && is_failure(rc2) && el2 < DEFAULT_TIMEOUT_MS + SLACK_MS,
+	      "crash: the next call fails too, within the timeout", "rc %s (%d) after %.0f ms",
+	      faas_strerror(rc2), rc2, el2);
+	/* its goodbye cannot be delivered; destroy flushes for 200 ms at most */
+	t0 = now_ms();
+	faas_client_destroy(c);
+	el1 = now_ms() - t0;
+	check(el1 < 200 + SLACK_MS, "crash: faas_client_destroy returns promptly (< 0.7 s)",
+	      "it took %.0f ms", el1);
+}
+
+/* ---- cases: executor D (eviction) ----------------------------------------- */
+
+static void evict_cases(struct executor *e)
+{
+	struct faas_client *c = NULL;
+	struct faas_call *call;
+	uint8_t in[64], out[64];
+	size_t out_len = 0;
+	double t0 = 0, el1 = 0, el2 = 0, el3 = 0;
+	int rc, rc1 = -100, rc2 = -100, rc3 = -100, workers = -1;
+	bool exited;
+
+	rc = connect_client(e->lease, 0, 0, &c);
+	if (rc == FAAS_OK) {
+		sleep_input(in, sizeof(in), 200, 51);
+		rc = faas_invoke_async(c, fn.sleep_ms, in, sizeof(in), out, sizeof(out), &call);
+	}
+	if (rc == FAAS_OK) {
+		sleep_ms(50);
+		kill(e->pid, SIGTERM);
+		t0 = now_ms();
+		rc1 = faas_wait(c, call, &out_len);
+		el1 = now_ms() - t0;
+		if (rc1 == FAAS_OK && (out_len != sizeof(in) || memcmp(in, out, sizeof(in))))
+			rc1 = -101; /* a wrong answer */
+		if (rc1 != FAAS_EEVICTED) {
+			rc2 = faas_invoke(c, fn.echo, "abc", 3, out, sizeof(out), &out_len);
+			el2 = now_ms() - t0;
+		}
+	}
+	check(rc == FAAS_OK && (rc1 == FAAS_EEVICTED || (rc1 == FAAS_OK && rc2 == FAAS_EEVICTED)) &&
+		  (rc1 == FAAS_EEVICTED ? el1 : el2) < DEFAULT_TIMEOUT_MS + SLACK_MS,
+	      "evict: SIGTERM during sleep_ms(200): that call or the next -> FAAS_EEVICTED within "
+	      "1.5 s",
+	      "setup %s, in-flight call: %s (%d) after %.0f ms, next call: %s (%d) at %.0f ms",
+	      faas_strerror(rc), rc1 == -101 ? "wrong data" : faas_strerror(rc1), rc1, el1,
+	      faas_strerror(rc2), rc2, el2);
+
+	if (c) {
+		t0 = now_ms();
+		rc3 = faas_invoke(c, fn.echo, "abc", 3, out, sizeof(out), &out_len);
+		el3 = now_ms() - t0;
+		workers = faas_client_workers(c);
+	}
+	check(rc3 == FAAS_EEVICTED && el3 < SLACK_MS && workers == 0,
+	      "evict: a later call fails at once with FAAS_EEVICTED, no worker left",
+	      "rc %s (%d) after %.0f ms, %d workers", faas_strerror(rc3), rc3, el3, workers);
+	faas_client_destroy(c);
+
+	exited = reap(e, STOP_TIMEOUT_MS);
+	check(exited && WIFEXITED(e->status) && WEXITSTATUS(e->status) == 0,
+	      "evict: the executor exits 0 after SIGTERM", "%s, status 0x%x",
+	      exited ? "exited" : "still running", (unsigned)e->status);
+	if (!exited || !WIFEXITED(e->status) || WEXITSTATUS(e->status) != 0)
+		show_log(e);
+}
+
+static void gone_case(struct executor *e, const char *name)
+{
+	struct faas_client_options o = options(0, 500, 0);
+	struct faas_client *c = NULL;
+	double t0, el;
+	int rc;
+
+	if (!e->lease) {
+		check(false, name, "no lease");
+		return;
+	}
+	t0 = now_ms();
+	rc = faas_client_create(e->lease, &o, &c);
+	el = now_ms() - t0;
+	check(rc == FAAS_EUNAVAIL && !c && el < 500 + 2 * SLACK_MS, name,
+	      "rc %s (%d) after %.0f ms", faas_strerror(rc), rc, el);
+	faas_client_destroy(c);
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+static void cleanup_dir(void)
+{
+	DIR *d;
+	struct dirent *de;
+	char path[PATH_MAX + 256];
+
+	if (!cfg.dir[0])
+		return;
+	d = opendir(cfg.dir);
+	while (d && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", cfg.dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(cfg.dir);
+}
+
+static void pick_cpus(void)
+{
+	cpu_set_t set;
+
+	cfg.ncpus = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int i = 0; i < CPU_SETSIZE && cfg.ncpus < 2; i++)
+			if (CPU_ISSET(i, &set))
+				cfg.cpus[cfg.ncpus++] = i;
+	if (cfg.ncpus == 0)
+		cfg.cpus[cfg.ncpus++] = 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const clear[] = {"FAAS_LEASE", "FAAS_TOKEN",	     "FAAS_PROVIDER",
+					    "FAAS_ADDR",  "FAAS_TIMEOUT_MS", "FAAS_TRANSPORT_RUNG"};
+	struct executor a = {0}, b = {0}, c = {0}, d = {0};
+	struct faas_client *client = NULL;
+	char self[PATH_MAX], why[512];
+	const char *tmp = getenv("TMPDIR");
+	ssize_t n;
+	size_t max;
+	int rc;
+
+	if (argc == 4 && strcmp(argv[1], "--disconnect-child") == 0)
+		return disconnect_child(argv[2], argv[3]);
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: dataplane PROVIDER [writedata|write-notify|send]\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; i < sizeof(clear) / sizeof(clear[0]); i++)
+		unsetenv(clear[i]);
+	cfg.provider = argv[1];
+	cfg.rung = argc == 3 ? argv[2] : NULL;
+	cfg.use_addr = strncmp(cfg.provider, "shm", 3) != 0;
+	cfg.exe = getenv("FAAS_EXECUTOR");
+	cfg.lib = getenv("FAAS_FAULTS_LIB");
+	if (!cfg.exe || !cfg.lib || access(cfg.exe, X_OK) != 0 || access(cfg.lib, R_OK) != 0) {
+		printf("Bail out! set FAAS_EXECUTOR (%s) and FAAS_FAULTS_LIB (%s) to the built "
+		       "faas-executor and faas_faults.so\n",
+		       cfg.exe ? cfg.exe : "unset", cfg.lib ? cfg.lib : "unset");
+		return 1;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		printf("Bail out! readlink /proc/self/exe: %s\n", strerror(errno));
+		return 1;
+	}
+	self[n] = '\0';
+	snprintf(cfg.dir, sizeof(cfg.dir), "%s/coloc-dataplane-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(cfg.dir)) {
+		printf("Bail out! mkdtemp %s: %s\n", cfg.dir, strerror(errno));
+		return 1;
+	}
+	pick_cpus();
+	signal(SIGALRM, watchdog);
+	signal(SIGPIPE, SIG_IGN);
+	alarm(WATCHDOG_S);
+
+	rc = start(&a, "a", 1, why, sizeof(why));
+	if (rc == 77) {
+		printf("1..0 # SKIP libfabric provider \"%s\"%s%s is not available here "
+		       "(faas-executor: no libfabric provider offers RDM endpoints)\n",
+		       cfg.provider, cfg.rung ? " with rung " : "", cfg.rung ? cfg.rung : "");
+		cleanup_dir();
+		return 77;
+	}
+	diag("provider %s, rung %s, cpus %d%s%d", cfg.provider, cfg.rung ? cfg.rung : "auto",
+	     cfg.cpus[0], cfg.ncpus > 1 ? "," : "", cfg.ncpus > 1 ? cfg.cpus[1] : -1);
+	if (rc != 0) {
+		check(false, "executor A starts and publishes its lease", "%s", why);
+		goto out;
+	}
+
+	/* executor A: one worker */
+	lease_cases(&a);
+	bad_lease_cases(&a);
+	max = faas_lease_max_payload(a.lease);
+	rc = connect_client(a.lease, 0, 0, &client);
+	why[0] = '\0';
+	if (!check(rc == FAAS_OK && faas_client_workers(client) == 1 &&
+		       lookup_functions(client, why, sizeof(why)),
+		   "connect: faas_client_create connects to 1 worker and finds the functions",
+		   "rc %s (%d), %d workers %s", faas_strerror(rc), rc,
+		   client ? faas_client_workers(client) : -1, why)) {
+		show_log(&a);
+		goto out;
+	}
+	echo_cases(client, max);
+	fill_cases(client);
+	error_cases(&a, client, max);
+	token_cases(&a, client);
+	disconnect_cases(&a, client, self);
+	timeout_late_reply_cases(&a);
+	faas_client_destroy(client);
+	client = NULL;
+	stopping_cases(&a);
+
+	/* executor B: two workers */
+	rc = start(&b, "b", 2, why, sizeof(why));
+	if (rc == 0) {
+		async_cases(&b);
+		timeout_other_worker_cases(&b);
+	} else
+		check(false, "executor B (2 workers) starts", "%s", why);
+	stop(&b, 300); /* a worker still sleeps */
+
+	/* executor C: killed by a crashing function */
+	rc = start(&c, "c", 1, why, sizeof(why));
+	if (rc == 0)
+		crash_cases(&c);
+	else
+		check(false, "executor C starts", "%s", why);
+
+	/* executor D: stopped with SIGTERM while a call is in flight */
+	rc = start(&d, "d", 1, why, sizeof(why));
+	if (rc == 0)
+		evict_cases(&d);
+	else
+		check(false, "executor D starts", "%s", why);
+
+	/* leases whose executor is gone */
+	reap(&c, STOP_TIMEOUT_MS);
+	reap(&d, STOP_TIMEOUT_MS);
+	gone_case(&c,
+		  "gone: a lease whose executor crashed -> FAAS_EUNAVAIL within 500 ms + slack");
+	gone_case(&d,
+		  "gone: a lease whose executor stopped -> FAAS_EUNAVAIL within 500 ms + slack");
+
+out:
+	faas_client_destroy(client);
+	stop(&a, STOP_TIMEOUT_MS);
+	stop(&b, STOP_TIMEOUT_MS);
+	stop(&c, STOP_TIMEOUT_MS);
+	stop(&d, STOP_TIMEOUT_MS);
+	if (getenv("DATAPLANE_KEEP"))
+		diag("kept the executors' leases and logs in %s", cfg.dir);
+	else
+		cleanup_dir();
+	printf("1..%d\n", tests_run);
+	if (tests_failed)
+		diag("%d of %d failed (provider %s, rung %s)", tests_failed, tests_run,
+		     cfg.provider, cfg.rung ? cfg.rung : "auto");
+	return tests_failed ? 1 : 0;
+}
