@@ -46,7 +46,6 @@
 #define TX_OPS 256
 #define STASH_MAX 4096
 #define BUSY_TIMEOUT_MS 2000 /* default bound on waiting for the provider */
-#define SPLIT_TAIL_MAX 256   /* bytes past the inject size sent as a second inject */
 
 enum th_type { TH_MSG = 1, TH_NOTIFY = 2, TH_PUT = 3 };
 enum op_kind { OP_RX, OP_PUT, OP_SEND };
@@ -86,7 +85,6 @@ struct transport {
 	enum transport_rung rung;
 	uint64_t mr_mode;
 	bool rx_cq_data;
-	bool waw;    /* writes land in the order they were posted */
 	int wait_fd; /* the CQ's wait object, -1 when it has none */
 	size_t inject;
 	size_t max_put;
@@ -369,19 +367,6 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 		return -EMSGSIZE;
 	switch (t->rung) {
 	case TRANSPORT_RUNG_WRITEDATA:
-		if (len > t->inject && len - t->inject <= SPLIT_TAIL_MAX && t->waw) {
-			/* Our header pushed the message just past the inject size:
-			 * two injects (the first without data, ordered before the
-			 * second by FI_ORDER_WAW) beat the provider's large-message
-			 * protocol (shm switches to CMA above 4 KiB). */
-			POST_RETRY(t, rc, fi_inject_write(t->ep, src, t->inject, peer, addr, key));
-			if (rc == 0)
-				POST_RETRY(t, rc,
-					   fi_inject_writedata(t->ep, (const char *)src + t->inject,
-							       len - t->inject, imm, peer,
-							       addr + t->inject, key));
-			return rc == 0 ? 0 : rc == -FI_EAGAIN ? -ETIMEDOUT : fi_to_errno(rc);
-		}
 		if (len <= t->inject) {
 			POST_RETRY(t, rc,
 				   fi_inject_writedata(t->ep, src, len, imm, peer, addr, key));
@@ -917,7 +902,6 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 		goto err_free;
 	t->mr_mode = t->info->domain_attr->mr_mode;
 	t->rx_cq_data = t->info->mode & FI_RX_CQ_DATA;
-	t->waw = t->info->tx_attr->msg_order & (FI_ORDER_WAW | FI_ORDER_RMA_WAW);
 	t->inject = t->info->tx_attr->inject_size;
 	t->max_put = o->max_put ? o->max_put : 65536;
 	t->buf_size = TH_LEN + WIRE_MSG_MAX;

@@ -7,7 +7,7 @@
  *   - owner[s]: 1 + the index of the client holding slot s, 0 when free.
  *   - clients[]: welcomed clients {peer, fabric address, base, depth,
  *     cookie}; a client holds depth consecutive slots.
- *   - outs[]: OUT_BUFS registered reply buffers [wire_reply | output] in one
+ *   - outs[]: one registered reply buffer [wire_reply | output] per slot, in one
  *     region; a reply that was not injected keeps its buffer busy until its
  *     own TX_DONE/TX_ERROR (the put's context is the buffer), so replies
  *     to pipelined requests leave back to back.
@@ -33,7 +33,6 @@
 
 #define WARM_WAIT_MS 10 /* how long a warm worker sleeps before checking stop */
 #define EVENTS 16
-#define OUT_BUFS 8
 #define BACKLOG 256
 #define OUT_WAIT_MS 1000 /* longest wait for a reply buffer before dropping a reply */
 
@@ -66,10 +65,12 @@ struct worker {
 	struct transport *t;
 	char *region;
 	struct transport_mr *region_mr;
-	char *out; /* OUT_BUFS x out_size */
+	char *out; /* slots x out_size */
 	size_t out_size;
 	struct transport_mr *out_mr;
-	struct wreply outs[OUT_BUFS];
+	struct wreply *outs; /* as many as slots: every request in flight can
+			      * have its reply in flight too */
+	unsigned nouts, next_out;
 	struct pending_event *backlog;
 	unsigned backlog_head, backlog_len;
 	uint32_t *owner;
@@ -278,9 +279,14 @@ static struct wreply *out_get(struct worker *w)
 	int64_t deadline = 0;
 
 	for (;;) {
-		for (int i = 0; i < OUT_BUFS; i++)
-			if (!w->outs[i].busy)
-				return &w->outs[i];
+		for (unsigned n = 0; n < w->nouts; n++) {
+			struct wreply *r = &w->outs[(w->next_out + n) % w->nouts];
+
+			if (!r->busy) {
+				w->next_out = (unsigned)(r - w->outs) + 1;
+				return r;
+			}
+		}
 		if (!deadline) {
 			deadline = now_ms() + OUT_WAIT_MS;
 		} else if (now_ms() > deadline) {
@@ -477,9 +483,11 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	w->owner = calloc(cfg->slots, sizeof(*w->owner));
 	w->clients = calloc(w->nclients, sizeof(*w->clients));
 	w->region = aligned_alloc(4096, (region_len + 4095) & ~4095ul);
-	w->out = aligned_alloc(4096, (OUT_BUFS * w->out_size + 4095) & ~4095ul);
+	w->nouts = cfg->slots;
+	w->outs = calloc(w->nouts, sizeof(*w->outs));
+	w->out = aligned_alloc(4096, ((size_t)w->nouts * w->out_size + 4095) & ~4095ul);
 	w->backlog = calloc(BACKLOG, sizeof(*w->backlog));
-	if (!w->owner || !w->clients || !w->region || !w->out || !w->backlog) {
+	if (!w->owner || !w->clients || !w->region || !w->out || !w->outs || !w->backlog) {
 		snprintf(err, errlen, "out of memory for worker %u", index);
 		rc = -ENOMEM;
 		goto err;
@@ -492,13 +500,14 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 		goto err;
 	rc = transport_mr_reg(w->t, w->region, region_len, true, &w->region_mr);
 	if (!rc)
-		rc = transport_mr_reg(w->t, w->out, OUT_BUFS * w->out_size, false, &w->out_mr);
+		rc = transport_mr_reg(w->t, w->out, (size_t)w->nouts * w->out_size, false,
+				      &w->out_mr);
 	if (rc) {
 		snprintf(err, errlen, "worker %u: cannot register %zu bytes of slots: %s", index,
 			 region_len, strerror(-rc));
 		goto err;
 	}
-	for (int i = 0; i < OUT_BUFS; i++)
+	for (unsigned i = 0; i < w->nouts; i++)
 		w->outs[i].buf = w->out + (size_t)i * w->out_size;
 	*out = w;
 	return 0;
@@ -547,6 +556,7 @@ void worker_destroy(struct worker *w)
 	transport_mr_dereg(w->region_mr);
 	transport_close(w->t);
 	free(w->out);
+	free(w->outs);
 	free(w->backlog);
 	free(w->region);
 	free(w->clients);

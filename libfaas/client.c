@@ -86,7 +86,9 @@ struct faas_client {
 	struct transport_mr *req_mr, *bounce_mr;
 	struct fbuf *bufs;
 	unsigned next_worker;
-	int inflight;
+	int inflight;	/* calls submitted and not yet collected */
+	unsigned ndone; /* of which completed (CALL_DONE) */
+	unsigned scan;	/* where faas_wait_any looks first */
 };
 
 static int64_t now_ns(void)
@@ -239,9 +241,9 @@ size_t faas_lease_max_payload(const struct faas_lease *lease)
  * (or expires): a DONE record still holds its slot. */
 static void call_finish(struct faas_client *c, struct faas_call *call, int status)
 {
-	(void)c;
 	call->status = status;
 	call->state = CALL_DONE;
+	c->ndone++;
 }
 
 static int status_to_error(enum wire_status s)
@@ -794,6 +796,7 @@ static int collect(struct faas_client *c, struct faas_call *call, size_t *out_le
 		*out_len = call->out_len;
 	call->state = CALL_FREE;
 	c->inflight--;
+	c->ndone--;
 	return status;
 }
 
@@ -849,27 +852,35 @@ int faas_wait_any(struct faas_client *c, struct faas_call **done, size_t *out_le
 {
 	if (!c || !done)
 		return FAAS_EINVAL;
-	for (;;) {
-		int64_t now;
-
+	for (unsigned turn = 0;; turn++) {
 		if (c->inflight == 0)
 			return FAAS_EINVAL;
-		progress(c, 0);
-		now = now_ns();
-		for (unsigned i = 0; i < c->ncalls; i++) {
-			struct faas_call *call = &c->calls[i];
+		if (!c->ndone)
+			progress(c, c->blocking ? 1 : 0);
+		if (c->ndone) {
+			/* round robin, so no call waits behind luckier ones */
+			for (unsigned n = 0; n < c->ncalls; n++) {
+				struct faas_call *call = &c->calls[(c->scan + n) % c->ncalls];
 
-			if (call->state == CALL_DONE) {
-				*done = call;
-				return collect(c, call, out_len);
-			}
-			if (call->state == CALL_INFLIGHT && now > call->deadline) {
-				*done = call;
-				return expire(c, call, out_len);
+				if (call->state == CALL_DONE) {
+					c->scan = call->index + 1;
+					*done = call;
+					return collect(c, call, out_len);
+				}
 			}
 		}
-		if (c->blocking)
-			progress(c, 1);
+		if (turn % 64 == 63 || c->blocking) {
+			int64_t now = now_ns();
+
+			for (unsigned i = 0; i < c->ncalls; i++) {
+				struct faas_call *call = &c->calls[i];
+
+				if (call->state == CALL_INFLIGHT && now > call->deadline) {
+					*done = call;
+					return expire(c, call, out_len);
+				}
+			}
+		}
 	}
 }
 
