@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include "cli.h"
 #include "executor.h"
 #include "log.h"
 
@@ -40,23 +41,6 @@ static void usage(FILE *f)
 	    "  --die-with-parent     stop when the parent process exits\n"
 	    "  --log-level L         error | warning | info | debug (default warning)\n"
 	    "The lease token is read from FAAS_TOKEN (32 hex digits) or drawn at random.\n");
-}
-
-/* Parses an unsigned option value in [min, max] or exits with a usage error. */
-static unsigned long parse_num(const char *opt, const char *val, unsigned long min,
-			       unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(val, &end, 10);
-	if (errno || *end || end == val || val[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "faas-executor: %s %s: expected a whole number from %lu to %lu\n",
-			opt, val, min, max);
-		exit(2);
-	}
-	return v;
 }
 
 int main(int argc, char **argv)
@@ -104,7 +88,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'w':
-			o.workers = (unsigned)parse_num("--workers", optarg, 1, 4096);
+			o.workers =
+			    (unsigned)cli_number("faas-executor", "--workers", optarg, 1, 4096);
 			break;
 		case 'p':
 			o.provider = optarg;
@@ -123,13 +108,16 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 's':
-			o.slot_size = (uint32_t)parse_num("--slot-size", optarg, 64, 64u << 20);
+			o.slot_size = (uint32_t)cli_number("faas-executor", "--slot-size", optarg,
+							   64, 64u << 20);
 			break;
 		case 'S':
-			o.slots = (uint32_t)parse_num("--slots", optarg, 1, 65536);
+			o.slots =
+			    (uint32_t)cli_number("faas-executor", "--slots", optarg, 1, 65536);
 			break;
 		case 'd':
-			o.max_depth = (uint32_t)parse_num("--max-depth", optarg, 1, 1024);
+			o.max_depth =
+			    (uint32_t)cli_number("faas-executor", "--max-depth", optarg, 1, 1024);
 			break;
 		case 'm':
 			if (strcmp(optarg, "hot") == 0)
@@ -146,7 +134,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'H':
-			o.hot_poll_us = (long)parse_num("--hot-poll-us", optarg, 0, 3600000000ul);
+			o.hot_poll_us = (long)cli_number("faas-executor", "--hot-poll-us", optarg,
+							 0, 3600000000ul);
 			break;
 		case 'P':
 			o.publish = optarg;

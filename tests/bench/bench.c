@@ -16,6 +16,7 @@
  */
 #include "config.h"
 
+#include "cli.h"
 #include "faas.h"
 #include "raw_fabric.h"
 
@@ -57,14 +58,6 @@ struct summary {
 	uint64_t min_ns, median_ns, p99_ns;
 	double ops_per_s;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -231,17 +224,6 @@ static int executor_start(const struct bench_opts *o, enum mode m, struct execut
 	return *doc ? 0 : -EIO;
 }
 
-static void pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 /* ---- libfaas -------------------------------------------------------------- */
 
 static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
@@ -262,7 +244,7 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 	rc = executor_start(o, m, &x, &doc);
 	if (rc)
 		goto out;
-	pin_self(o->client_cpu);
+	bench_pin(o->client_cpu);
 	rc = faas_lease_from_json(doc, &lease, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "faas-bench: %s\n", err);
@@ -293,12 +275,12 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 			uint64_t start;
 
 			if (i == o->warmup)
-				t0 = now_ns();
+				t0 = bench_now_ns();
 			in[0] = (char)i;
-			start = now_ns();
+			start = bench_now_ns();
 			rc = faas_invoke(c, fn, in, o->payload, out, o->payload, &len);
 			if (i >= o->warmup)
-				rtt[i - o->warmup] = now_ns() - start;
+				rtt[i - o->warmup] = bench_now_ns() - start;
 			if (rc || len != o->payload || out[0] != (char)i) {
 				fprintf(stderr, "faas-bench: call %u: %s\n", i,
 					rc ? faas_strerror(rc) : "wrong echo");
@@ -314,7 +296,7 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 				struct faas_call *call;
 
 				if (sent == o->warmup)
-					t0 = now_ns();
+					t0 = bench_now_ns();
 				rc =
 				    faas_invoke_async(c, fn, in, o->payload,
 						      out + (size_t)(sent % o->window) * o->payload,
@@ -332,7 +314,7 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 			done++;
 		}
 	}
-	summarize(s, rtt, o->iterations, (double)(now_ns() - t0) / 1e9);
+	summarize(s, rtt, o->iterations, (double)(bench_now_ns() - t0) / 1e9);
 	rc = 0;
 	goto out;
 fail_async:
@@ -439,22 +421,6 @@ static void usage(FILE *f)
 	    FAAS_EXECUTOR_PATH, FAAS_EXAMPLES_LIB);
 }
 
-static unsigned long parse_num(const char *opt, const char *val, unsigned long min,
-			       unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(val, &end, 10);
-	if (errno || *end || end == val || val[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "faas-bench: %s %s: expected a whole number from %lu to %lu\n", opt,
-			val, min, max);
-		exit(2);
-	}
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -511,19 +477,21 @@ int main(int argc, char **argv)
 			o.addr = optarg;
 			break;
 		case 's':
-			o.payload = parse_num("--payload", optarg, 1, 8u << 20);
+			o.payload = cli_number("faas-bench", "--payload", optarg, 1, 8u << 20);
 			break;
 		case 'n':
-			o.iterations = (unsigned)parse_num("--iterations", optarg, 1, 100000000);
+			o.iterations = (unsigned)cli_number("faas-bench", "--iterations", optarg, 1,
+							    100000000);
 			break;
 		case 'w':
-			o.warmup = (unsigned)parse_num("--warmup", optarg, 0, 100000000);
+			o.warmup =
+			    (unsigned)cli_number("faas-bench", "--warmup", optarg, 0, 100000000);
 			break;
 		case 'W':
-			o.window = (unsigned)parse_num("--window", optarg, 1, 1024);
+			o.window = (unsigned)cli_number("faas-bench", "--window", optarg, 1, 1024);
 			break;
 		case 'r':
-			o.rounds = (unsigned)parse_num("--rounds", optarg, 1, 16);
+			o.rounds = (unsigned)cli_number("faas-bench", "--rounds", optarg, 1, 16);
 			break;
 		case 'R':
 			o.rung = optarg;

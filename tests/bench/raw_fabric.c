@@ -59,7 +59,7 @@ struct rawep {
 	unsigned early_head, early_len;
 };
 
-static uint64_t now_ns(void)
+uint64_t bench_now_ns(void)
 {
 	struct timespec ts;
 
@@ -81,7 +81,7 @@ static int xfer(int fd, void *b, size_t n, int rx)
 	return 0;
 }
 
-static void pin(int cpu)
+void bench_pin(int cpu)
 {
 	cpu_set_t set;
 
@@ -303,7 +303,7 @@ static int server(const struct raw_params *p, int fd)
 	char err[256];
 	int rc;
 
-	pin(p->server_cpu);
+	bench_pin(p->server_cpu);
 	rc = ep_open(&e, p, p->payload * window, err, sizeof(err));
 	if (!rc)
 		rc = exchange(&e, fd);
@@ -338,7 +338,7 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 	uint64_t t0 = 0;
 	int rc;
 
-	pin(p->client_cpu);
+	bench_pin(p->client_cpu);
 	rc = ep_open(&e, p, p->payload * window, err, errlen);
 	if (!rc)
 		rc = exchange(&e, fd);
@@ -355,8 +355,8 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 			uint64_t start;
 
 			if (i == p->warmup)
-				t0 = now_ns();
-			start = now_ns();
+				t0 = bench_now_ns();
+			start = bench_now_ns();
 			e.buf[e.size] = (char)i;
 			if ((rc = write_data(&e, 0, p->payload, i)) != 0 || wait_remote(&e) != i) {
 				snprintf(err, errlen, "round trip %u failed", i);
@@ -364,7 +364,7 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 				goto out;
 			}
 			if (i >= p->warmup)
-				r->rtt_ns[i - p->warmup] = now_ns() - start;
+				r->rtt_ns[i - p->warmup] = bench_now_ns() - start;
 		}
 	} else {
 		unsigned sent = 0, done = 0;
@@ -372,7 +372,7 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 		while (done < total) {
 			while (sent < total && sent - done < window) {
 				if (sent == p->warmup)
-					t0 = now_ns();
+					t0 = bench_now_ns();
 				rc = write_data(&e, (sent % window) * p->payload, p->payload, sent);
 				if (rc)
 					goto out;
@@ -385,7 +385,7 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 			done++;
 		}
 	}
-	r->seconds = (double)(now_ns() - t0) / 1e9;
+	r->seconds = (double)(bench_now_ns() - t0) / 1e9;
 out:
 	if (rc && !err[0])
 		snprintf(err, errlen, "%s", fi_strerror(-rc));

@@ -30,6 +30,10 @@ struct raw_result {
 	double seconds;	  /* wall time of the timed part */
 };
 
+/* CLOCK_MONOTONIC in ns; pins the calling process to cpu (no-op if < 0). */
+uint64_t bench_now_ns(void);
+void bench_pin(int cpu);
+
 /* Forks the server, runs the client here; 0 or -errno with a message in err. */
 int raw_fabric_run(const struct raw_params *p, struct raw_result *r, char *err, size_t errlen);
 

@@ -1,0 +1,26 @@
+/*
+ * cli: command-line helpers shared by coloc's programs (see cli.h).
+ */
+#include "config.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+unsigned long cli_number(const char *prog, const char *opt, const char *val, unsigned long min,
+			 unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || *end || end == val || val[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "%s: %s %s: expected a whole number from %lu to %lu\n", prog, opt,
+			val, min, max);
+		exit(2);
+	}
+	return v;
+}

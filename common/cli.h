@@ -1,0 +1,13 @@
+/*
+ * cli: command-line helpers shared by coloc's programs.
+ */
+#ifndef COLOC_CLI_H
+#define COLOC_CLI_H
+
+/* Parses val (the value of option opt) as a whole number in [min, max].
+ * On anything else prints "PROG: OPT VAL: expected a whole number from MIN
+ * to MAX" to stderr and exits with status 2 (a usage error). */
+unsigned long cli_number(const char *prog, const char *opt, const char *val, unsigned long min,
+			 unsigned long max);
+
+#endif
