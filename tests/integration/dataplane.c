@@ -299,6 +299,10 @@ static int start(struct executor *e, const char *tag, unsigned nworkers, char *w
 		argv[argc++] = "--rung";
 		argv[argc++] = cfg.rung;
 	}
+	if (getenv("DATAPLANE_MODE")) { /* hot | warm | hybrid (the default) */
+		argv[argc++] = "--mode";
+		argv[argc++] = getenv("DATAPLANE_MODE");
+	}
 	argv[argc++] = "--publish";
 	argv[argc++] = e->lease_path;
 	argv[argc++] = "--id";
