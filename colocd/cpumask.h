@@ -1,0 +1,79 @@
+/*
+ * cpumask: a fixed-size set of cpu (PU) numbers, as plain data so that it
+ * can be copied, compared and sent in messages. Header-only; no state.
+ */
+#ifndef COLOC_CPUMASK_H
+#define COLOC_CPUMASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define CPUMASK_MAX 1024 /* cpus numbered 0..1023 */
+
+struct cpumask {
+	uint64_t bits[CPUMASK_MAX / 64];
+};
+
+static inline void cpumask_clear(struct cpumask *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+static inline void cpumask_set(struct cpumask *m, unsigned cpu)
+{
+	if (cpu < CPUMASK_MAX)
+		m->bits[cpu / 64] |= 1ull << (cpu % 64);
+}
+static inline void cpumask_unset(struct cpumask *m, unsigned cpu)
+{
+	if (cpu < CPUMASK_MAX)
+		m->bits[cpu / 64] &= ~(1ull << (cpu % 64));
+}
+static inline bool cpumask_test(const struct cpumask *m, unsigned cpu)
+{
+	return cpu < CPUMASK_MAX && (m->bits[cpu / 64] >> (cpu % 64)) & 1;
+}
+static inline unsigned cpumask_count(const struct cpumask *m)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < CPUMASK_MAX / 64; i++)
+		n += (unsigned)__builtin_popcountll(m->bits[i]);
+	return n;
+}
+/* out = a & b, a | b, a & ~b (out may alias a or b). */
+static inline void cpumask_and(struct cpumask *out, const struct cpumask *a, const struct cpumask *b)
+{
+	for (size_t i = 0; i < CPUMASK_MAX / 64; i++)
+		out->bits[i] = a->bits[i] & b->bits[i];
+}
+static inline void cpumask_or(struct cpumask *out, const struct cpumask *a, const struct cpumask *b)
+{
+	for (size_t i = 0; i < CPUMASK_MAX / 64; i++)
+		out->bits[i] = a->bits[i] | b->bits[i];
+}
+static inline void cpumask_andnot(struct cpumask *out, const struct cpumask *a,
+				  const struct cpumask *b)
+{
+	for (size_t i = 0; i < CPUMASK_MAX / 64; i++)
+		out->bits[i] = a->bits[i] & ~b->bits[i];
+}
+static inline bool cpumask_empty(const struct cpumask *m)
+{
+	return cpumask_count(m) == 0;
+}
+static inline bool cpumask_equal(const struct cpumask *a, const struct cpumask *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+/* Next set cpu at or after from, or -1. */
+static inline int cpumask_next(const struct cpumask *m, unsigned from)
+{
+	for (unsigned c = from; c < CPUMASK_MAX; c++)
+		if (cpumask_test(m, c))
+			return (int)c;
+	return -1;
+}
+
+#endif
