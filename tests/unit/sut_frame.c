@@ -1,0 +1,5 @@
+/*
+ * common/frame.c, compiled here so that its test links only the module
+ * under test. Objects stay in this directory.
+ */
+#include "frame.c"
