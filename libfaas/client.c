@@ -55,6 +55,12 @@ struct faas_call {
 	char *req;
 	char *bounce;
 	int64_t deadline;
+	int fn;
+	size_t in_len;
+	/* After an eviction a call moves to a record of another worker: the
+	 * caller's handle (origin) then points at its carrier (proxy), and
+	 * the carrier back at the handle (origin). */
+	struct faas_call *origin, *proxy;
 };
 
 struct cworker {
@@ -89,6 +95,7 @@ struct faas_client {
 	int inflight;	/* calls submitted and not yet collected */
 	unsigned ndone; /* of which completed (CALL_DONE) */
 	unsigned scan;	/* where faas_wait_any looks first */
+	long retries;	/* calls moved to another worker after an eviction */
 };
 
 static int64_t now_ns(void)
@@ -241,6 +248,16 @@ size_t faas_lease_max_payload(const struct faas_lease *lease)
  * (or expires): a DONE record still holds its slot. */
 static void call_finish(struct faas_client *c, struct faas_call *call, int status)
 {
+	struct faas_call *origin = call->origin;
+
+	if (origin) {
+		/* a carrier: the result belongs to the caller's handle */
+		origin->out_len = call->out_len;
+		origin->proxy = NULL;
+		call->origin = NULL;
+		call->state = CALL_FREE;
+		call = origin;
+	}
 	call->status = status;
 	call->state = CALL_DONE;
 	c->ndone++;
@@ -319,6 +336,33 @@ static struct cworker *worker_by_cookie(struct faas_client *c, uint32_t cookie)
 	return NULL;
 }
 
+static struct faas_call *pick_call(struct faas_client *c);
+static int send_call(struct faas_client *c, struct faas_call *call, int fn, const void *in,
+		     size_t in_len, void *out, size_t out_cap, int64_t deadline);
+
+/* Moves an in-flight call of an evicted worker to a free record of another
+ * worker; FAAS_EEVICTED when there is none. */
+static void retry(struct faas_client *c, struct faas_call *call)
+{
+	struct faas_call *origin = call->origin ? call->origin : call;
+	struct faas_call *carrier;
+
+	if (call->origin) { /* a carrier evicted in turn */
+		call->origin = NULL;
+		call->state = CALL_FREE;
+		origin->proxy = NULL;
+	}
+	carrier = pick_call(c);
+	if (carrier && send_call(c, carrier, origin->fn, origin->req + WIRE_REQ_LEN, origin->in_len,
+				 origin->out, origin->out_cap, origin->deadline) == FAAS_OK) {
+		carrier->origin = origin;
+		origin->proxy = carrier;
+		c->retries++;
+		return;
+	}
+	call_finish(c, origin, FAAS_EEVICTED);
+}
+
 static void on_evict(struct faas_client *c, struct cworker *w)
 {
 	unsigned wi = (unsigned)(w - c->workers);
@@ -328,7 +372,7 @@ static void on_evict(struct faas_client *c, struct cworker *w)
 		struct faas_call *call = &c->calls[i];
 
 		if (call->state == CALL_INFLIGHT)
-			call_finish(c, call, FAAS_EEVICTED);
+			retry(c, call);
 		else if (call->state == CALL_ORPHAN)
 			call->state = CALL_FREE;
 	}
@@ -715,15 +759,56 @@ static bool any_usable(const struct faas_client *c)
 	return false;
 }
 
+/* Writes the request of call (a free record) to its worker. */
+static int send_call(struct faas_client *c, struct faas_call *call, int fn, const void *in,
+		     size_t in_len, void *out, size_t out_cap, int64_t deadline)
+{
+	struct cworker *w;
+	struct wire_req req = {0};
+	struct fbuf *zc;
+	uint32_t slot;
+	int rc;
+
+	w = &c->workers[call->worker];
+	slot = w->base + call->index % c->depth;
+	call->gen = (call->gen + 1) & GEN_MASK;
+	call->out = out;
+	call->out_cap = out_cap;
+	call->out_len = 0;
+	zc = out_cap ? find_buffer(c, out, out_cap) : NULL;
+	call->zero_copy = zc != NULL;
+	req.cookie = w->cookie;
+	req.reply_tag = call->index | call->gen << 16;
+	req.fn = (uint16_t)fn;
+	req.in_len = (uint32_t)in_len;
+	if (zc) {
+		transport_mr_remote(zc->mr, (char *)out - WIRE_REPLY_LEN, &req.reply_addr,
+				    &req.reply_key);
+		req.out_cap = out_cap;
+	} else {
+		transport_mr_remote(c->bounce_mr, call->bounce, &req.reply_addr, &req.reply_key);
+		req.out_cap = out_cap < c->slot_size ? out_cap : c->slot_size;
+	}
+	wire_req_encode(&req, call->req);
+	if (in_len)
+		memcpy(call->req + WIRE_REQ_LEN, in, in_len);
+	call->deadline = deadline;
+	call->fn = fn;
+	call->in_len = in_len;
+	rc = transport_put(c->t, w->peer, call->req, WIRE_REQ_LEN + in_len, c->req_mr,
+			   w->slot_addr + (uint64_t)slot * c->slot_size, w->slot_key, slot, call);
+	if (rc < 0)
+		return rc == -ETIMEDOUT ? FAAS_ETIMEDOUT : FAAS_ETRANSPORT;
+	call->tx_pending = rc == 1;
+	call->state = CALL_INFLIGHT;
+	return FAAS_OK;
+}
+
 static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, void *out,
 		  size_t out_cap, struct faas_call **out_call)
 {
 	int64_t deadline;
 	struct faas_call *call;
-	struct cworker *w;
-	struct wire_req req = {0};
-	struct fbuf *zc;
-	uint32_t slot;
 	int rc;
 
 	if (!c || fn < 0 || (in_len && !in) || (out_cap && !out))
@@ -752,36 +837,9 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 			return FAAS_EBUSY;
 		progress(c, 1);
 	}
-	w = &c->workers[call->worker];
-	slot = w->base + call->index % c->depth;
-	call->gen = (call->gen + 1) & GEN_MASK;
-	call->out = out;
-	call->out_cap = out_cap;
-	call->out_len = 0;
-	zc = out_cap ? find_buffer(c, out, out_cap) : NULL;
-	call->zero_copy = zc != NULL;
-	req.cookie = w->cookie;
-	req.reply_tag = call->index | call->gen << 16;
-	req.fn = (uint16_t)fn;
-	req.in_len = (uint32_t)in_len;
-	if (zc) {
-		transport_mr_remote(zc->mr, (char *)out - WIRE_REPLY_LEN, &req.reply_addr,
-				    &req.reply_key);
-		req.out_cap = out_cap;
-	} else {
-		transport_mr_remote(c->bounce_mr, call->bounce, &req.reply_addr, &req.reply_key);
-		req.out_cap = out_cap < c->slot_size ? out_cap : c->slot_size;
-	}
-	wire_req_encode(&req, call->req);
-	if (in_len)
-		memcpy(call->req + WIRE_REQ_LEN, in, in_len);
-	call->deadline = deadline;
-	rc = transport_put(c->t, w->peer, call->req, WIRE_REQ_LEN + in_len, c->req_mr,
-			   w->slot_addr + (uint64_t)slot * c->slot_size, w->slot_key, slot, call);
-	if (rc < 0)
-		return rc == -ETIMEDOUT ? FAAS_ETIMEDOUT : FAAS_ETRANSPORT;
-	call->tx_pending = rc == 1;
-	call->state = CALL_INFLIGHT;
+	rc = send_call(c, call, fn, in, in_len, out, out_cap, deadline);
+	if (rc)
+		return rc;
 	c->inflight++;
 	*out_call = call;
 	return FAAS_OK;
@@ -804,9 +862,18 @@ static int collect(struct faas_client *c, struct faas_call *call, size_t *out_le
  * a late reply (or an eviction) frees it. */
 static int expire(struct faas_client *c, struct faas_call *call, size_t *out_len)
 {
-	call->state = CALL_ORPHAN;
+	struct faas_call *orphan = call->proxy ? call->proxy : call;
+
+	if (call->proxy) {
+		/* the carrier waits for its late reply; the handle's own record
+		 * belongs to an evicted worker and is never used again */
+		call->proxy->origin = NULL;
+		call->proxy = NULL;
+		call->state = CALL_FREE;
+	}
+	orphan->state = CALL_ORPHAN;
 	c->inflight--;
-	c->workers[call->worker].suspect++;
+	c->workers[orphan->worker].suspect++;
 	if (out_len)
 		*out_len = 0;
 	return FAAS_ETIMEDOUT;
@@ -875,7 +942,8 @@ int faas_wait_any(struct faas_client *c, struct faas_call **done, size_t *out_le
 			for (unsigned i = 0; i < c->ncalls; i++) {
 				struct faas_call *call = &c->calls[i];
 
-				if (call->state == CALL_INFLIGHT && now > call->deadline) {
+				if (call->state == CALL_INFLIGHT && !call->origin &&
+				    now > call->deadline) {
 					*done = call;
 					return expire(c, call, out_len);
 				}
@@ -893,6 +961,11 @@ int faas_invoke(struct faas_client *c, int fn, const void *in, size_t in_len, vo
 	if (rc)
 		return rc;
 	return faas_wait(c, call, out_len);
+}
+
+long faas_client_retries(const struct faas_client *c)
+{
+	return c ? c->retries : FAAS_EINVAL;
 }
 
 int faas_inflight(const struct faas_client *c)

@@ -150,6 +150,13 @@ int faas_test(struct faas_client *client, struct faas_call *call, size_t *out_le
  * when no call is in flight. */
 int faas_wait_any(struct faas_client *client, struct faas_call **call, size_t *out_len);
 
+/* Calls moved to another worker of the lease because their executor was
+ * evicted (its cores reclaimed by their owner) while they ran. A moved call
+ * runs again from the start there: functions must tolerate that (be
+ * idempotent). Calls are only moved while another worker has a free slot;
+ * otherwise they fail with FAAS_EEVICTED. */
+long faas_client_retries(const struct faas_client *client);
+
 /* Calls started and not yet collected by faas_wait/faas_test/faas_wait_any. */
 int faas_inflight(const struct faas_client *client);
 

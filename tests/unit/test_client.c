@@ -43,11 +43,12 @@ static const uint8_t lease_token[WIRE_TOKEN_LEN] = {0xde, 0xad, 0xbe, 0xef, 1, 2
 /* ---- the fake workers ------------------------------------------------------ */
 
 enum answer {
-	ANSWER_NONE,   /* never reply */
-	ANSWER_ECHO,   /* reply WIRE_OK with the payload */
-	ANSWER_STATUS, /* reply with status, no output */
-	ANSWER_STALE,  /* echo, with the tag of another use of the call record */
-	ANSWER_EVICT   /* the worker says it is going */
+	ANSWER_NONE,	  /* never reply */
+	ANSWER_ECHO,	  /* reply WIRE_OK with the payload */
+	ANSWER_STATUS,	  /* reply with status, no output */
+	ANSWER_STALE,	  /* echo, with the tag of another use of the call record */
+	ANSWER_EVICT,	  /* the worker says it is going */
+	ANSWER_EVICT_ONCE /* the first worker asked says it is going, then ECHO */
 };
 
 static struct {
@@ -59,6 +60,7 @@ static struct {
 	struct wire_req last_req; /* the latest request a worker got */
 	unsigned requests[WORKERS];
 	bool bad_request; /* a request a worker would have dropped */
+	int evicted;	  /* the worker ANSWER_EVICT_ONCE evicted, or -1 */
 } fake;
 
 static unsigned worker_of(uint64_t peer)
@@ -141,6 +143,10 @@ static void fake_on_put(const struct mock_put *p)
 		fake_reply(&req, req.reply_tag ^ (1u << 16), WIRE_OK, p->data + WIRE_REQ_LEN,
 			   req.in_len);
 		break;
+	case ANSWER_EVICT_ONCE:
+		fake.answer = ANSWER_ECHO;
+		fake.evicted = (int)w;
+		/* fall through */
 	case ANSWER_EVICT:
 		evict.u.bye.cookie = COOKIE(w);
 		queue_msg(&evict);
@@ -569,29 +575,64 @@ static void test_evicted(void **state)
 {
 	struct fixture *f = *state;
 	char out[16];
-	size_t out_len;
-	unsigned first;
+	size_t out_len = 0;
+	unsigned gone, other;
 
-	fake.answer = ANSWER_EVICT;
-	assert_int_equal(faas_invoke(f->c, FN_ECHO, "x", 1, out, sizeof(out), &out_len),
-			 FAAS_EEVICTED);
+	/* the worker running the call is evicted: the call moves to the other
+	 * worker and succeeds there */
+	fake.evicted = -1;
+	fake.answer = ANSWER_EVICT_ONCE;
+	assert_int_equal(faas_invoke(f->c, FN_ECHO, "x", 1, out, sizeof(out), &out_len), FAAS_OK);
+	assert_int_equal(out_len, 1);
+	assert_int_equal(out[0], 'x');
+	assert_int_equal(faas_client_retries(f->c), 1);
+	assert_true(fake.evicted == 0 || fake.evicted == 1);
+	gone = (unsigned)fake.evicted;
+	other = 1 - gone;
+	assert_int_equal(fake.requests[gone], 1);
+	assert_int_equal(fake.requests[other], 1);
 	assert_int_equal(faas_client_workers(f->c), WORKERS - 1);
-	first = fake.requests[0] ? 0 : 1;
-	/* the other worker still serves */
-	fake.answer = ANSWER_ECHO;
+	assert_int_equal(faas_inflight(f->c), 0);
+	/* the other worker serves everything from now on */
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(faas_invoke(f->c, FN_ECHO, "y", 1, out, sizeof(out), &out_len),
 				 FAAS_OK);
-	assert_int_equal(fake.requests[first], 1);
-	assert_int_equal(fake.requests[1 - first], 3);
-	/* until it goes too */
+	assert_int_equal(fake.requests[gone], 1);
+	assert_int_equal(fake.requests[other], 4);
+	/* until it goes too: nowhere left to move the call */
 	fake.answer = ANSWER_EVICT;
 	assert_int_equal(faas_invoke(f->c, FN_ECHO, "z", 1, out, sizeof(out), &out_len),
 			 FAAS_EEVICTED);
 	assert_int_equal(faas_client_workers(f->c), 0);
+	assert_int_equal(faas_client_retries(f->c), 1);
 	fake.answer = ANSWER_ECHO;
 	assert_int_equal(faas_invoke(f->c, FN_ECHO, "z", 1, out, sizeof(out), &out_len),
 			 FAAS_EEVICTED);
+}
+
+/* An async call moved by an eviction is collected through the handle the
+ * caller got, by faas_wait_any as by faas_wait. */
+static void test_evicted_async(void **state)
+{
+	struct fixture *f = *state;
+	struct faas_call *a, *b, *done;
+	char out_a[16], out_b[16];
+	size_t len = 0;
+
+	fake.evicted = -1;
+	fake.answer = ANSWER_EVICT_ONCE;
+	assert_int_equal(faas_invoke_async(f->c, FN_ECHO, "a", 1, out_a, sizeof(out_a), &a),
+			 FAAS_OK);
+	assert_int_equal(faas_invoke_async(f->c, FN_ECHO, "b", 1, out_b, sizeof(out_b), &b),
+			 FAAS_OK);
+	assert_int_equal(faas_wait_any(f->c, &done, &len), FAAS_OK);
+	assert_true(done == a || done == b);
+	assert_int_equal(len, 1);
+	assert_int_equal(faas_wait(f->c, done == a ? b : a, &len), FAAS_OK);
+	assert_int_equal(out_a[0], 'a');
+	assert_int_equal(out_b[0], 'b');
+	assert_true(faas_client_retries(f->c) >= 1);
+	assert_int_equal(faas_inflight(f->c), 0);
 }
 
 static void test_zero_copy(void **state)
@@ -655,6 +696,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stale_reply_times_out, setup_lease, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_reply_times_out, setup_lease, teardown),
 	    cmocka_unit_test_setup_teardown(test_evicted, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_evicted_async, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_zero_copy, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_async, setup_client, teardown),
 	};
