@@ -132,6 +132,7 @@ size_t wire_msg_encode(const struct wire_msg *msg, void *buf)
 		memcpy(p, msg->u.hello.token, WIRE_TOKEN_LEN);
 		p += WIRE_TOKEN_LEN;
 		put32(&p, msg->u.hello.depth);
+		put32(&p, msg->u.hello.index);
 		put32(&p, msg->u.hello.name_len);
 		memcpy(p, msg->u.hello.name, msg->u.hello.name_len);
 		p += msg->u.hello.name_len;
@@ -167,14 +168,15 @@ int wire_msg_decode(const void *buf, size_t len, struct wire_msg *msg)
 	body = len - 6;
 	switch (msg->type) {
 	case WIRE_HELLO:
-		if (body < WIRE_TOKEN_LEN + 8)
+		if (body < WIRE_TOKEN_LEN + 12)
 			return -EPROTO;
 		memcpy(msg->u.hello.token, p, WIRE_TOKEN_LEN);
 		p += WIRE_TOKEN_LEN;
 		msg->u.hello.depth = get32(&p);
+		msg->u.hello.index = get32(&p);
 		msg->u.hello.name_len = get32(&p);
 		if (msg->u.hello.name_len == 0 || msg->u.hello.name_len > WIRE_NAME_MAX ||
-		    msg->u.hello.name_len != body - WIRE_TOKEN_LEN - 8 || msg->u.hello.depth == 0)
+		    msg->u.hello.name_len != body - WIRE_TOKEN_LEN - 12 || msg->u.hello.depth == 0)
 			return -EPROTO;
 		memcpy(msg->u.hello.name, p, msg->u.hello.name_len);
 		return 0;

@@ -6,7 +6,7 @@
  * Sequence (per worker; the transport carries "messages" and "puts"):
  *
  *   client                                        worker w
- *     | -- msg HELLO {token, client name, depth} --> |  token checked,
+ *     | -- msg HELLO {token, depth, index, name} --> |  token checked,
  *     |                                              |  client added to the AV,
  *     | <-- msg WELCOME {status, base slot, depth,    |  depth slots reserved
  *     |                  cookie} ------------------- |
@@ -77,6 +77,9 @@ struct wire_msg {
 		struct {
 			uint8_t token[WIRE_TOKEN_LEN];
 			uint32_t depth; /* slots asked for */
+			uint32_t index; /* the worker's position in the client's lease:
+					 * echoed as WELCOME.worker (a lease may join
+					 * the workers of several executors) */
 			uint32_t name_len;
 			uint8_t name[WIRE_NAME_MAX]; /* client's fabric address */
 		} hello;
@@ -85,7 +88,7 @@ struct wire_msg {
 			uint32_t base;	/* first slot index */
 			uint32_t depth; /* slots granted */
 			uint32_t cookie;
-			uint32_t worker; /* the worker's index in the lease */
+			uint32_t worker; /* HELLO.index, echoed */
 		} welcome;
 		struct {
 			uint32_t cookie;

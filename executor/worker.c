@@ -120,13 +120,14 @@ static long slots_find(const struct worker *w, uint32_t depth)
 	return -1;
 }
 
-static void send_welcome(struct worker *w, uint64_t peer, int status, const struct wclient *c)
+static void send_welcome(struct worker *w, uint64_t peer, uint32_t index, int status,
+			 const struct wclient *c)
 {
 	struct wire_msg m = {.type = WIRE_WELCOME};
 	uint8_t buf[WIRE_MSG_MAX];
 
 	m.u.welcome.status = status;
-	m.u.welcome.worker = w->index;
+	m.u.welcome.worker = index;
 	if (c) {
 		m.u.welcome.base = c->base;
 		m.u.welcome.depth = c->depth;
@@ -160,7 +161,7 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 		log_warning("worker %u: refused a client with a wrong lease token", w->index);
 		if (transport_peer_add(w->t, m->u.hello.name, m->u.hello.name_len, &peer) != 0)
 			return;
-		send_welcome(w, peer, WIRE_AUTH, NULL);
+		send_welcome(w, peer, m->u.hello.index, WIRE_AUTH, NULL);
 		/* the address vector may hand back a welcomed client's peer */
 		for (unsigned i = 0; i < w->nclients; i++)
 			known |= w->clients[i].used && w->clients[i].peer == peer;
@@ -192,7 +193,7 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	if (!c) {
 		log_warning("worker %u: no free slots for another client (%u slots, %u per client)",
 			    w->index, w->cfg->slots, depth);
-		send_welcome(w, peer, -ENOSPC, NULL);
+		send_welcome(w, peer, m->u.hello.index, -ENOSPC, NULL);
 		transport_peer_remove(w->t, peer);
 		return;
 	}
@@ -208,7 +209,7 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 		w->owner[s] = (uint32_t)(c - w->clients) + 1;
 	log_debug("worker %u: welcomed a client into slots %u..%u", w->index, c->base,
 		  c->base + depth - 1);
-	send_welcome(w, peer, 0, c);
+	send_welcome(w, peer, m->u.hello.index, 0, c);
 }
 
 static void on_msg(struct worker *w, const void *data, size_t len)
@@ -365,6 +366,12 @@ static void on_put(struct worker *w, uint32_t slot)
 		reply(w, r, c, &req, WIRE_TOOBIG, 0, 0);
 		return;
 	}
+	if (atomic_load_explicit(w->cfg->stop, memory_order_relaxed)) {
+		/* stopping: a call not started yet is handed back, so the
+		 * client runs it on another worker of its lease */
+		reply(w, r, c, &req, WIRE_EVICTED, 0, 0);
+		return;
+	}
 	fn = fnlib_get(lib, req.fn);
 	if (!fn) {
 		reply(w, r, c, &req, WIRE_NOFUNC, 0, 0);
@@ -435,6 +442,16 @@ static void evict_clients(struct worker *w)
 	transport_flush(w->t, 100);
 }
 
+/* After stop: hands back the requests already queued (WIRE_EVICTED), then
+ * tells every client the worker is going (EVICT). */
+static void drain_queued(struct worker *w)
+{
+	int64_t deadline = now_ms() + 100; /* bounded even if a client keeps sending */
+
+	while (worker_step(w, 0) > 0 && now_ms() < deadline)
+		;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -456,6 +473,7 @@ static void *worker_main(void *arg)
 				  w->cfg->hot_poll_us);
 		}
 	}
+	drain_queued(w);
 	evict_clients(w);
 	log_info("worker %u: stopping after %lu invocations (%lu clients refused)", w->index,
 		 w->served, w->refused);

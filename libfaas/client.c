@@ -285,6 +285,8 @@ static int status_to_error(enum wire_status s)
 	}
 }
 
+static void retry(struct faas_client *c, struct faas_call *call);
+
 static void on_reply(struct faas_client *c, uint32_t imm)
 {
 	uint32_t tag = wire_reply_imm_tag(imm);
@@ -311,6 +313,12 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 	where = call->zero_copy ? (const char *)call->out - WIRE_REPLY_LEN : call->bounce;
 	cap = call->zero_copy ? call->out_cap : c->slot_size;
 	status = status_to_error(wire_reply_imm_status(imm));
+	if (status == FAAS_EEVICTED) {
+		/* the worker is stopping and handed the call back unstarted */
+		c->workers[call->worker].evicted = true;
+		retry(c, call);
+		return;
+	}
 	if (wire_reply_decode(where, WIRE_REPLY_LEN + cap, &rep) != 0 || rep.reply_tag != tag) {
 		call_finish(c, call, FAAS_EPROTO);
 		return;
@@ -456,6 +464,7 @@ static int send_hello(struct faas_client *c, unsigned wi, const uint8_t *name, s
 
 	memcpy(m.u.hello.token, c->lease->doc->token, WIRE_TOKEN_LEN);
 	m.u.hello.depth = c->depth;
+	m.u.hello.index = wi; /* comes back in WELCOME.worker */
 	m.u.hello.name_len = (uint32_t)name_len;
 	memcpy(m.u.hello.name, name, name_len);
 	return transport_msg(c->t, c->workers[wi].peer, buf, wire_msg_encode(&m, buf));

@@ -1185,6 +1185,86 @@ static void gone_case(struct executor *e, const char *name)
 
 /* ---- main ----------------------------------------------------------------- */
 
+/* The text inside the array "key":[...] of json (malloc'd), or NULL. */
+static char *array_inner(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p, *end;
+	int depth = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":[", key);
+	p = strstr(json, pat);
+	if (!p)
+		return NULL;
+	p += strlen(pat) - 1;
+	for (end = p; *end; end++) {
+		if (*end == '[')
+			depth++;
+		else if (*end == ']' && --depth == 0)
+			break;
+	}
+	return *end ? strndup(p + 1, (size_t)(end - p - 1)) : NULL;
+}
+
+/* One lease over the workers of two executors (as the controller will make
+ * them): when one executor is evicted, the calls queued on it move to the
+ * other and complete there. */
+static void joined_lease_cases(struct executor *e, struct executor *f)
+{
+	struct faas_client_options o = options(3000, 5000, 4);
+	struct faas_lease *lease = NULL;
+	struct faas_client *c = NULL;
+	struct faas_call *calls[3];
+	uint8_t in[3][64], out[3][64];
+	char *inner = array_inner(f->json, "workers"), *json = NULL, *comma = NULL;
+	char err[256] = "";
+	int rc = -1, rcs[3] = {-100, -100, -100}, workers = -1;
+	long retries = -1;
+	size_t len;
+
+	if (inner && asprintf(&comma, ",%s", inner) > 0)
+		json = edit_array(e->json, "workers", comma, false);
+	if (json)
+		rc = faas_lease_from_json(json, &lease, err, sizeof(err));
+	if (rc == FAAS_OK)
+		rc = faas_client_create(lease, &o, &c);
+	check(rc == FAAS_OK && faas_client_workers(c) == 2,
+	      "joined lease: one client connects to the workers of two executors", "%s (%d) %s",
+	      faas_strerror(rc), rc, err);
+	if (rc != FAAS_OK)
+		goto out;
+	/* round robin: call 0 runs on E, call 1 on F, call 2 waits on E */
+	for (int i = 0; i < 3 && rc == FAAS_OK; i++) {
+		sleep_input(in[i], sizeof(in[i]), 300, 60 + (unsigned)i);
+		rc = faas_invoke_async(c, fn.sleep_ms, in[i], sizeof(in[i]), out[i], sizeof(out[i]),
+				       &calls[i]);
+	}
+	if (rc == FAAS_OK) {
+		sleep_ms(50);
+		kill(e->pid, SIGTERM);
+		for (int i = 0; i < 3; i++) {
+			rcs[i] = faas_wait(c, calls[i], &len);
+			if (rcs[i] == FAAS_OK &&
+			    (len != sizeof(in[i]) || memcmp(in[i], out[i], len)))
+				rcs[i] = -101;
+		}
+		retries = faas_client_retries(c);
+		workers = faas_client_workers(c);
+	}
+	check(rc == FAAS_OK && rcs[0] == FAAS_OK && rcs[1] == FAAS_OK && rcs[2] == FAAS_OK &&
+		  retries >= 1 && workers == 1,
+	      "joined lease: SIGTERM to one executor: its queued call moves to the other and "
+	      "every call returns its bytes",
+	      "submit %s; calls %d %d %d; %ld retries; %d workers left", faas_strerror(rc), rcs[0],
+	      rcs[1], rcs[2], retries, workers);
+out:
+	faas_client_destroy(c);
+	faas_lease_destroy(lease);
+	free(json);
+	free(comma);
+	free(inner);
+}
+
 static void cleanup_dir(void)
 {
 	DIR *d;
@@ -1222,7 +1302,7 @@ int main(int argc, char **argv)
 {
 	static const char *const clear[] = {"FAAS_LEASE", "FAAS_TOKEN",	     "FAAS_PROVIDER",
 					    "FAAS_ADDR",  "FAAS_TIMEOUT_MS", "FAAS_TRANSPORT_RUNG"};
-	struct executor a = {0}, b = {0}, c = {0}, d = {0};
+	struct executor a = {0}, b = {0}, c = {0}, d = {0}, e = {0}, f = {0};
 	struct faas_client *client = NULL;
 	char self[PATH_MAX], why[512];
 	const char *tmp = getenv("TMPDIR");
@@ -1313,6 +1393,19 @@ int main(int argc, char **argv)
 	} else
 		check(false, "executor B (2 workers) starts", "%s", why);
 	stop(&b, 300); /* a worker still sleeps */
+
+	/* executors E and F, one lease: E evicted while calls wait on it */
+	setenv("FAAS_TOKEN", "0123456789abcdef0123456789abcdef", 1); /* a lease has one token */
+	rc = start(&e, "e", 1, why, sizeof(why));
+	if (rc == 0)
+		rc = start(&f, "f", 1, why, sizeof(why));
+	unsetenv("FAAS_TOKEN");
+	if (rc == 0)
+		joined_lease_cases(&e, &f);
+	else
+		check(false, "executors E and F start", "%s", why);
+	stop(&e, STOP_TIMEOUT_MS);
+	stop(&f, STOP_TIMEOUT_MS);
 
 	/* executor C: killed by a crashing function */
 	rc = start(&c, "c", 1, why, sizeof(why));

@@ -91,7 +91,8 @@ static void fake_on_msg(uint64_t peer, const void *buf, size_t len)
 	if (!fake.welcome)
 		return;
 	out.u.welcome.status = fake.welcome_status[w];
-	out.u.welcome.worker = w;
+	assert_int_equal(in.u.hello.index, w); /* the client numbers workers as its lease does */
+	out.u.welcome.worker = in.u.hello.index;
 	if (out.u.welcome.status == 0) {
 		out.u.welcome.base = w * DEPTH; /* 0 and 2: the slots' numbers differ */
 		out.u.welcome.depth = in.u.hello.depth;
@@ -516,7 +517,7 @@ static void test_invoke_statuses(void **state)
 		int want;
 	} cases[] = {
 	    {WIRE_FUNC, FAAS_EFUNC}, {WIRE_OUTSIZE, FAAS_EOUTSIZE}, {WIRE_TOOBIG, FAAS_ETOOBIG},
-	    {WIRE_AUTH, FAAS_EAUTH}, {WIRE_EVICTED, FAAS_EEVICTED}, {WIRE_BADHDR, FAAS_EPROTO},
+	    {WIRE_AUTH, FAAS_EAUTH}, {WIRE_BADHDR, FAAS_EPROTO},
 	};
 	struct fixture *f = *state;
 	size_t out_len = 99;
@@ -528,6 +529,14 @@ static void test_invoke_statuses(void **state)
 		assert_int_equal(faas_invoke(f->c, FN_ECHO, "x", 1, out, sizeof(out), &out_len),
 				 cases[i].want);
 	}
+	/* WIRE_EVICTED hands the call back unstarted: it moves to the other
+	 * worker, which hands it back too; then nothing is left */
+	fake.status = WIRE_EVICTED;
+	assert_int_equal(faas_invoke(f->c, FN_ECHO, "x", 1, out, sizeof(out), &out_len),
+			 FAAS_EEVICTED);
+	assert_int_equal(faas_client_retries(f->c), 1);
+	assert_int_equal(fake.requests[0] + fake.requests[1], sizeof(cases) / sizeof(cases[0]) + 2);
+	assert_int_equal(faas_client_workers(f->c), 0);
 }
 
 static void test_stale_reply_times_out(void **state)

@@ -195,6 +195,7 @@ static size_t hello(uint8_t *buf, uint32_t depth, uint32_t name_len)
 	for (int i = 0; i < WIRE_TOKEN_LEN; i++)
 		m.u.hello.token[i] = (uint8_t)(0xa0 + i);
 	m.u.hello.depth = depth;
+	m.u.hello.index = 0x11223344u;
 	m.u.hello.name_len = name_len;
 	for (uint32_t i = 0; i < name_len && i < WIRE_NAME_MAX; i++)
 		m.u.hello.name[i] = (uint8_t)i;
@@ -209,10 +210,11 @@ static void test_msg_hello_round_trip(void **state)
 
 	for (uint32_t name_len = 1; name_len <= WIRE_NAME_MAX; name_len += 85) {
 		len = hello(buf, 16, name_len);
-		assert_int_equal(len, 6 + WIRE_TOKEN_LEN + 8 + name_len);
+		assert_int_equal(len, 6 + WIRE_TOKEN_LEN + 12 + name_len);
 		assert_int_equal(wire_msg_decode(buf, len, &out), 0);
 		assert_int_equal(out.type, WIRE_HELLO);
 		assert_int_equal(out.u.hello.depth, 16);
+		assert_int_equal(out.u.hello.index, 0x11223344u);
 		assert_int_equal(out.u.hello.name_len, name_len);
 		for (int i = 0; i < WIRE_TOKEN_LEN; i++)
 			assert_int_equal(out.u.hello.token[i], 0xa0 + i);
@@ -235,17 +237,19 @@ static void test_msg_layout(void **state)
 	m.u.bye.cookie = 0x01020304u;
 	assert_int_equal(wire_msg_encode(&m, buf), sizeof(want_bye));
 	assert_memory_equal(buf, want_bye, sizeof(want_bye));
-	/* HELLO: token at 6, depth at 22, name_len at 26, name at 30 */
-	assert_int_equal(hello(buf, 0x0a0b0c0du, 3), 33);
+	/* HELLO: token at 6, depth at 22, index at 26, name_len at 30, name at 34 */
+	assert_int_equal(hello(buf, 0x0a0b0c0du, 3), 37);
 	assert_int_equal(buf[5], WIRE_HELLO);
 	assert_int_equal(buf[6], 0xa0);
 	assert_int_equal(buf[21], 0xa0 + WIRE_TOKEN_LEN - 1);
 	assert_int_equal(buf[22], 0x0d);
 	assert_int_equal(buf[25], 0x0a);
-	assert_int_equal(buf[26], 3);
-	assert_int_equal(buf[29], 0);
-	assert_int_equal(buf[30], 0);
-	assert_int_equal(buf[32], 2);
+	assert_int_equal(buf[26], 0x44);
+	assert_int_equal(buf[29], 0x11);
+	assert_int_equal(buf[30], 3);
+	assert_int_equal(buf[33], 0);
+	assert_int_equal(buf[34], 0);
+	assert_int_equal(buf[36], 2);
 }
 
 static void test_msg_welcome_round_trip(void **state)
@@ -365,28 +369,28 @@ static void test_msg_decode_hello_errors(void **state)
 
 	/* name_len 0 */
 	len = hello(buf, 1, 0);
-	assert_int_equal(len, 30);
+	assert_int_equal(len, 34);
 	assert_int_equal(wire_msg_decode(buf, len, &out), -EPROTO);
 	/* name_len above WIRE_NAME_MAX, consistent with the length */
 	len = hello(buf, 1, WIRE_NAME_MAX);
-	put_le32(buf + 26, WIRE_NAME_MAX + 1);
+	put_le32(buf + 30, WIRE_NAME_MAX + 1);
 	buf[len] = 0x55;
 	assert_int_equal(wire_msg_decode(buf, len + 1, &out), -EPROTO);
-	put_le32(buf + 26, UINT32_MAX);
+	put_le32(buf + 30, UINT32_MAX);
 	assert_int_equal(wire_msg_decode(buf, len, &out), -EPROTO);
 	/* name_len inconsistent with the message length */
 	len = hello(buf, 1, 10);
 	assert_int_equal(wire_msg_decode(buf, len, &out), 0);
-	put_le32(buf + 26, 11);
+	put_le32(buf + 30, 11);
 	assert_int_equal(wire_msg_decode(buf, len, &out), -EPROTO);
-	put_le32(buf + 26, 9);
+	put_le32(buf + 30, 9);
 	assert_int_equal(wire_msg_decode(buf, len, &out), -EPROTO);
 	/* depth 0 */
 	len = hello(buf, 0, 10);
 	assert_int_equal(wire_msg_decode(buf, len, &out), -EPROTO);
-	/* shorter than token + depth + name_len */
+	/* shorter than token + depth + index + name_len */
 	hello(buf, 1, 1);
-	assert_int_equal(wire_msg_decode(buf, 6 + WIRE_TOKEN_LEN + 7, &out), -EPROTO);
+	assert_int_equal(wire_msg_decode(buf, 6 + WIRE_TOKEN_LEN + 11, &out), -EPROTO);
 }
 
 int main(void)

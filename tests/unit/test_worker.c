@@ -169,6 +169,7 @@ static uint64_t say_hello(struct fixture *f, const char *name, const uint8_t *to
 
 	memcpy(m.u.hello.token, token, WIRE_TOKEN_LEN);
 	m.u.hello.depth = depth;
+	m.u.hello.index = 40 + WORKER_INDEX; /* the client's numbering, echoed back */
 	m.u.hello.name_len = (uint32_t)strlen(name);
 	memcpy(m.u.hello.name, name, m.u.hello.name_len);
 	mock_queue_msg(buf, wire_msg_encode(&m, buf));
@@ -189,7 +190,7 @@ static struct wire_msg last_welcome(uint64_t peer)
 	assert_true(sent->peer == peer);
 	assert_int_equal(wire_msg_decode(sent->data, sent->len, &m), 0);
 	assert_int_equal(m.type, WIRE_WELCOME);
-	assert_int_equal(m.u.welcome.worker, WORKER_INDEX);
+	assert_int_equal(m.u.welcome.worker, 40 + WORKER_INDEX); /* HELLO.index */
 	return m;
 }
 
@@ -573,6 +574,20 @@ static void test_malformed_header(void **state)
 	last_reply(f, a.peer, 2, WIRE_OK, NULL);
 }
 
+/* A worker told to stop runs no new call: it hands each back (WIRE_EVICTED)
+ * so that the client can run it on another worker. */
+static void test_stopping_hands_back(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "client-a", 1);
+
+	atomic_store(&f->stop, true);
+	request(f, a.base, a.cookie, lib_id(examples, "echo"), 5, "late", 4, 8);
+	assert_int_equal(mock.nputs, 1);
+	last_reply(f, a.peer, 5, WIRE_EVICTED, NULL);
+	atomic_store(&f->stop, false);
+}
+
 /* ---- reply failures and the reply buffer ------------------------------------------ */
 
 static void test_put_failure_drops_client(void **state)
@@ -720,6 +735,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wrong_cookie, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unheld_slot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stopping_hands_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_put_failure_drops_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tx_error_drops_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pipelined_replies, setup, teardown),
