@@ -1,0 +1,1181 @@
+/*
+ * sandbox: executors' cgroups. The one module that includes libcgroup.h.
+ *
+ * State: a module-private description of the mounted hierarchies, found
+ * once (pthread_once) and read-only afterwards: the version (v1 or v2) and,
+ * per controller (cpuset, memory, devices), the directory of its hierarchy;
+ * on v2 all three are the unified mount. A struct sandbox holds its cgroup
+ * path "<root>/<name>", the spec's limits, the CUDA_VISIBLE_DEVICES value,
+ * the libcgroup handle (v1) and the children it spawned. No locking: a
+ * sandbox is used by one thread at a time.
+ *
+ * What libcgroup does and does not do here: cgroup_init and
+ * cgroup_get_subsys_mount_point find the v1 hierarchies, and
+ * cgroup_attach_task_pid and cgroup_delete_cgroup_ext attach a child and
+ * remove the cgroup on v1. Creation and limits are written to cgroupfs
+ * directly: libcgroup 2.0.2's cgroup_create_cgroup fails (EACCES) when
+ * <root> is new, because it does not give a new v1 cpuset parent its
+ * cpuset.cpus/mems, and a control value can be set only once, while v1
+ * devices.allow takes one rule per write. On v2 everything is written to
+ * cgroupfs directly (one code path for every libcgroup version).
+ */
+#include "config.h"
+
+#include "sandbox.h"
+
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libcgroup.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#define KILL_TIMEOUT_MS 5000 /* processes dying after SIGKILL */
+#define EXEC_TIMEOUT_MS 5000 /* a child reporting its exec */
+#define POLL_MS 5
+
+enum { H_CPUSET, H_MEMORY, H_DEVICES, H_MAX };
+static const char *const h_names[H_MAX] = {"cpuset", "memory", "devices"};
+
+static struct {
+	pthread_once_t once;
+	int version;		   /* 0: none usable, 1, 2 */
+	char mnt[H_MAX][PATH_MAX]; /* "" where the controller is not mounted */
+	char why[256];		   /* why version is 0 */
+} hier = {.once = PTHREAD_ONCE_INIT};
+
+struct child {
+	pid_t pid;
+	int status;
+	bool exited;
+};
+
+struct sandbox {
+	char rel[PATH_MAX / 2]; /* "<root>/<name>" */
+	struct cpumask cpus;
+	unsigned mems_node;
+	uint64_t mem_limit;
+	uint32_t uid, gid;
+	char cuda[128];	   /* "CUDA_VISIBLE_DEVICES=..." or "" */
+	struct cgroup *cg; /* v1: libcgroup's handle */
+	struct child children[SANDBOX_MAX_PROCS];
+	unsigned nchildren;
+};
+
+__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
+							 ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ---- cgroupfs files ----------------------------------------------------- */
+
+static int write_file(const char *path, const char *s)
+{
+	size_t len = strlen(s);
+	ssize_t n;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, len);
+	if (n < 0 || (size_t)n != len) {
+		int e = n < 0 ? errno : EIO;
+
+		close(fd);
+		return -e;
+	}
+	return close(fd) == 0 ? 0 : -errno;
+}
+
+/* Reads a small file into buf (NUL-terminated, trailing newline dropped). */
+static int read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return 0;
+}
+
+/* <mnt>/<rel>/<file> (rel and file may be empty). */
+static int cg_path(char *out, size_t len, int h, const char *rel, const char *file)
+{
+	int n = snprintf(out, len, "%s%s%s%s%s", hier.mnt[h], rel && *rel ? "/" : "",
+			 rel ? rel : "", file && *file ? "/" : "", file ? file : "");
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int cg_write(int h, const char *rel, const char *file, const char *val)
+{
+	char path[PATH_MAX];
+	int rc = cg_path(path, sizeof(path), h, rel, file);
+
+	return rc ? rc : write_file(path, val);
+}
+
+static int cg_read(int h, const char *rel, const char *file, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	int rc = cg_path(path, sizeof(path), h, rel, file);
+
+	return rc ? rc : read_file(path, buf, len);
+}
+
+/* The distinct hierarchies in use, as indexes into hier.mnt (v2: one). */
+static unsigned hier_list(int out[H_MAX])
+{
+	unsigned n = 0;
+
+	for (int h = 0; h < H_MAX; h++) {
+		bool dup = false;
+
+		if (!hier.mnt[h][0])
+			continue;
+		for (unsigned i = 0; i < n; i++)
+			dup = dup || strcmp(hier.mnt[out[i]], hier.mnt[h]) == 0;
+		if (!dup)
+			out[n++] = h;
+	}
+	return n;
+}
+
+/* ---- cpu lists ---------------------------------------------------------- */
+
+static int cpulist_parse(const char *s, struct cpumask *m)
+{
+	cpumask_clear(m);
+	while (*s) {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+
+		if (end == s)
+			return -EINVAL;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s || b < a)
+				return -EINVAL;
+		}
+		if (b >= CPUMASK_MAX)
+			return -ERANGE;
+		for (unsigned long c = a; c <= b; c++)
+			cpumask_set(m, (unsigned)c);
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s && *s != '\n')
+			return -EINVAL;
+		else
+			break;
+	}
+	return 0;
+}
+
+static void cpulist_format(const struct cpumask *m, char *buf, size_t len)
+{
+	size_t off = 0;
+	int c = cpumask_next(m, 0);
+
+	buf[0] = '\0';
+	while (c >= 0 && off < len) {
+		int last = c;
+		int n;
+
+		while (last + 1 < CPUMASK_MAX && cpumask_test(m, (unsigned)last + 1))
+			last++;
+		if (last == c)
+			n = snprintf(buf + off, len - off, "%s%d", off ? "," : "", c);
+		else
+			n = snprintf(buf + off, len - off, "%s%d-%d", off ? "," : "", c, last);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+		c = last + 1 < CPUMASK_MAX ? cpumask_next(m, (unsigned)last + 1) : -1;
+	}
+}
+
+/* ---- finding the hierarchies --------------------------------------------- */
+
+static long fs_magic(const char *dir)
+{
+	struct statfs sf;
+
+	return statfs(dir, &sf) == 0 ? (long)sf.f_type : -1;
+}
+
+/* The first cgroup2 mount in /proc/mounts, or -ENOENT. */
+static int find_cgroup2(char *out, size_t len)
+{
+	char line[1024], dev[256], dir[PATH_MAX], type[64];
+	int rc = -ENOENT;
+	FILE *f = fopen("/proc/mounts", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%255s %4095s %63s", dev, dir, type) == 3 &&
+		    strcmp(type, "cgroup2") == 0 && strlen(dir) < len) {
+			strcpy(out, dir);
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static bool word_in(const char *list, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)) != NULL; p += wl)
+		if ((p == list || p[-1] == ' ') && (p[wl] == '\0' || p[wl] == ' ' || p[wl] == '\n'))
+			return true;
+	return false;
+}
+
+/*
+ * v1 when libcgroup finds cpuset and memory on v1 (cgroup) mounts; else v2
+ * when the unified mount offers cpuset and memory; else none.
+ */
+static void hier_init(void)
+{
+	char v2[PATH_MAX], ctl[512];
+	int rc = cgroup_init();
+
+	if (rc == 0) {
+		for (int h = 0; h < H_MAX; h++) {
+			char *mnt = NULL;
+
+			if (cgroup_get_subsys_mount_point(h_names[h], &mnt) == 0 && mnt &&
+			    fs_magic(mnt) == CGROUP_SUPER_MAGIC && strlen(mnt) < PATH_MAX)
+				strcpy(hier.mnt[h], mnt);
+			free(mnt);
+		}
+		if (hier.mnt[H_CPUSET][0] && hier.mnt[H_MEMORY][0]) {
+			hier.version = 1;
+			if (!hier.mnt[H_DEVICES][0])
+				log_warning(
+				    "sandbox: no cgroup v1 devices hierarchy is mounted, so "
+				    "executors' device access is not restricted; mount it to "
+				    "isolate GPUs.");
+			return;
+		}
+	}
+	memset(hier.mnt, 0, sizeof(hier.mnt));
+	if (find_cgroup2(v2, sizeof(v2)) == 0 && fs_magic(v2) == CGROUP2_SUPER_MAGIC) {
+		char path[PATH_MAX + 32];
+
+		snprintf(path, sizeof(path), "%s/cgroup.controllers", v2);
+		if (read_file(path, ctl, sizeof(ctl)) == 0 && word_in(ctl, "cpuset") &&
+		    word_in(ctl, "memory")) {
+			hier.version = 2;
+			strcpy(hier.mnt[H_CPUSET], v2);
+			strcpy(hier.mnt[H_MEMORY], v2);
+			/* H_DEVICES stays empty: v2 device control needs eBPF. */
+			return;
+		}
+	}
+	snprintf(hier.why, sizeof(hier.why),
+		 "no cgroup v1 cpuset and memory hierarchies and no cgroup v2 hierarchy with the "
+		 "cpuset and memory controllers are mounted (libcgroup: %s)",
+		 rc ? cgroup_strerror(rc) : "ok");
+}
+
+static int hier_get(char *err, size_t errlen)
+{
+	pthread_once(&hier.once, hier_init);
+	if (hier.version == 0) {
+		seterr(err, errlen, "Cannot create sandboxes: %s.", hier.why);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+const char *sandbox_cgroup_version(void)
+{
+	pthread_once(&hier.once, hier_init);
+	return hier.version == 1 ? "v1" : hier.version == 2 ? "v2" : "none";
+}
+
+/* ---- processes in a cgroup ------------------------------------------------ */
+
+/*
+ * Counts the processes in <rel> over every hierarchy (a process counts
+ * once per hierarchy; only zero matters) and sends them sig (0: none).
+ */
+static unsigned procs_signal(const char *rel, int sig)
+{
+	int hs[H_MAX];
+	unsigned nh = hier_list(hs), n = 0;
+
+	for (unsigned i = 0; i < nh; i++) {
+		char path[PATH_MAX], line[32];
+		FILE *f;
+
+		if (cg_path(path, sizeof(path), hs[i], rel, "cgroup.procs"))
+			continue;
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			long pid = strtol(line, NULL, 10);
+
+			if (pid <= 0)
+				continue;
+			n++;
+			if (sig)
+				kill((pid_t)pid, sig);
+		}
+		fclose(f);
+	}
+	return n;
+}
+
+/* Reaps exited children of sb without blocking; true when none is left running. */
+static bool children_reap(struct sandbox *sb)
+{
+	bool all = true;
+
+	for (unsigned i = 0; sb && i < sb->nchildren; i++) {
+		struct child *c = &sb->children[i];
+		int st;
+		pid_t r;
+
+		if (c->exited)
+			continue;
+		r = waitpid(c->pid, &st, WNOHANG);
+		if (r == c->pid || (r < 0 && errno == ECHILD)) {
+			c->exited = true;
+			c->status = r == c->pid ? st : 0;
+		} else {
+			all = false;
+		}
+	}
+	return all;
+}
+
+/*
+ * Evicts the processes of several cgroups at once: SIGTERM to all, up to
+ * grace_ms for them to leave, then SIGKILL (v2: cgroup.kill too) until the
+ * cgroups are empty or KILL_TIMEOUT_MS has passed. sb (or NULL) names whose
+ * children to reap.
+ */
+static int evict_rels(char *const rels[], unsigned n, unsigned grace_ms, struct sandbox *sb,
+		      bool *killed)
+{
+	double t0 = now_ms(), deadline;
+	unsigned left = 0;
+
+	*killed = false;
+	for (unsigned i = 0; i < n; i++)
+		left += procs_signal(rels[i], SIGTERM);
+	while (left > 0 && now_ms() - t0 < grace_ms) {
+		sleep_ms(POLL_MS);
+		children_reap(sb);
+		left = 0;
+		for (unsigned i = 0; i < n; i++)
+			left += procs_signal(rels[i], 0);
+	}
+	deadline = now_ms() + KILL_TIMEOUT_MS;
+	while (left > 0) {
+		*killed = true;
+		left = 0;
+		for (unsigned i = 0; i < n; i++) {
+			if (hier.version == 2)
+				cg_write(H_MEMORY, rels[i], "cgroup.kill", "1");
+			left += procs_signal(rels[i], SIGKILL);
+		}
+		if (left == 0)
+			break;
+		if (now_ms() > deadline)
+			return -EBUSY;
+		sleep_ms(POLL_MS);
+		children_reap(sb);
+	}
+	/* A child leaves cgroup.procs just before it becomes a zombie. */
+	deadline = now_ms() + 1000;
+	while (!children_reap(sb) && now_ms() < deadline)
+		sleep_ms(1);
+	return 0;
+}
+
+int sandbox_evict(struct sandbox *sb, unsigned grace_ms, bool *killed)
+{
+	char *rels[1] = {sb->rel};
+	bool k = false;
+	int rc = evict_rels(rels, 1, grace_ms, sb, &k);
+
+	if (killed)
+		*killed = k;
+	return rc;
+}
+
+/* ---- create / destroy ---------------------------------------------------- */
+
+static int rmdir_all(const char *rel)
+{
+	int hs[H_MAX], rc = 0;
+	unsigned nh = hier_list(hs);
+
+	for (unsigned i = 0; i < nh; i++) {
+		char path[PATH_MAX];
+
+		if (cg_path(path, sizeof(path), hs[i], rel, NULL) == 0 && rmdir(path) != 0 &&
+		    errno != ENOENT && rc == 0)
+			rc = -errno;
+	}
+	return rc;
+}
+
+/*
+ * Creates <root> (each component) in every hierarchy. A new v1 cpuset
+ * cgroup starts with empty cpus and mems, so each level gets its parent's;
+ * on v2 each level enables cpuset and memory for its children.
+ */
+static int root_ensure(const char *root, char *err, size_t errlen)
+{
+	int hs[H_MAX], rc;
+	unsigned nh = hier_list(hs);
+	char rel[PATH_MAX / 2], parent[PATH_MAX / 2], buf[4096];
+
+	for (unsigned i = 0; i < nh; i++) {
+		int h = hs[i];
+		const char *p = root;
+
+		parent[0] = '\0';
+		if (hier.version == 2) {
+			/* Errors show up when the sandbox's files are written. */
+			cg_write(h, "", "cgroup.subtree_control", "+cpuset");
+			cg_write(h, "", "cgroup.subtree_control", "+memory");
+		}
+		while (*p) {
+			const char *slash = strchr(p, '/');
+			size_t end = slash ? (size_t)(slash - root) : strlen(root);
+			char path[PATH_MAX];
+
+			snprintf(rel, sizeof(rel), "%.*s", (int)end, root);
+			if (cg_path(path, sizeof(path), h, rel, NULL))
+				return -ENAMETOOLONG;
+			if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+				rc = -errno;
+				seterr(err, errlen, "Cannot create the cgroup %s: %s.", path,
+				       strerror(-rc));
+				return rc;
+			}
+			if (hier.version == 1 && h == H_CPUSET) {
+				const char *files[2] = {"cpuset.cpus", "cpuset.mems"};
+
+				for (int f = 0; f < 2; f++) {
+					if (cg_read(h, rel, files[f], buf, sizeof(buf)) == 0 &&
+					    buf[0])
+						continue;
+					rc = cg_read(h, parent, files[f], buf, sizeof(buf));
+					if (rc == 0)
+						rc = cg_write(h, rel, files[f], buf);
+					if (rc) {
+						seterr(
+						    err, errlen,
+						    "Cannot give the cgroup %s its parent's %s: %s.",
+						    path, files[f], strerror(-rc));
+						return rc;
+					}
+				}
+			}
+			if (hier.version == 2) {
+				cg_write(h, rel, "cgroup.subtree_control", "+cpuset");
+				cg_write(h, rel, "cgroup.subtree_control", "+memory");
+			}
+			snprintf(parent, sizeof(parent), "%s", rel);
+			p = slash ? slash + 1 : p + strlen(p);
+		}
+	}
+	return 0;
+}
+
+static bool name_ok(const char *s, bool slashes)
+{
+	if (!s || !*s || *s == '/' || s[strlen(s) - 1] == '/')
+		return false;
+	if (strstr(s, "..") || strstr(s, "//") || strchr(s, '\n') || strchr(s, ' '))
+		return false;
+	return slashes || !strchr(s, '/');
+}
+
+/* The default device allow-list (v1): what an ordinary program opens. */
+static const char *const default_devices[] = {
+    "c 1:3 rwm",   /* /dev/null */
+    "c 1:5 rwm",   /* /dev/zero */
+    "c 1:7 rwm",   /* /dev/full */
+    "c 1:8 rwm",   /* /dev/random */
+    "c 1:9 rwm",   /* /dev/urandom */
+    "c 5:0 rwm",   /* /dev/tty */
+    "c 5:2 rwm",   /* /dev/ptmx */
+    "c 136:* rwm", /* /dev/pts/N */
+};
+
+/* NVIDIA's shared control devices, allowed alongside any lent GPU when present. */
+static const char *const nvidia_control[] = {"/dev/nvidiactl", "/dev/nvidia-uvm",
+					     "/dev/nvidia-uvm-tools"};
+
+static int devices_apply(struct sandbox *sb, const struct sandbox_spec *s, char *err, size_t errlen)
+{
+	char rule[64];
+	struct stat st;
+	int rc;
+
+	if (hier.version != 1 || !hier.mnt[H_DEVICES][0])
+		return 0;
+	rc = cg_write(H_DEVICES, sb->rel, "devices.deny", "a");
+	for (size_t i = 0; rc == 0 && i < sizeof(default_devices) / sizeof(default_devices[0]); i++)
+		rc = cg_write(H_DEVICES, sb->rel, "devices.allow", default_devices[i]);
+	for (unsigned i = 0; rc == 0 && i < s->ndevices; i++) {
+		if (stat(s->devices[i], &st) != 0)
+			return -errno; /* checked before; raced away */
+		snprintf(rule, sizeof(rule), "c %u:%u rw", major(st.st_rdev), minor(st.st_rdev));
+		rc = cg_write(H_DEVICES, sb->rel, "devices.allow", rule);
+	}
+	for (size_t i = 0; rc == 0 && s->ndevices > 0 && i < 3; i++) {
+		if (stat(nvidia_control[i], &st) != 0 || !S_ISCHR(st.st_mode))
+			continue;
+		snprintf(rule, sizeof(rule), "c %u:%u rw", major(st.st_rdev), minor(st.st_rdev));
+		rc = cg_write(H_DEVICES, sb->rel, "devices.allow", rule);
+	}
+	if (rc)
+		seterr(err, errlen, "Cannot restrict the devices of the cgroup %s: %s.", sb->rel,
+		       strerror(-rc));
+	return rc;
+}
+
+/* CUDA_VISIBLE_DEVICES from the devices' trailing numbers (/dev/nvidia3 -> 3). */
+static int devices_check(struct sandbox *sb, const struct sandbox_spec *s, char *err, size_t errlen)
+{
+	size_t off;
+	struct stat st;
+
+	sb->cuda[0] = '\0';
+	if (s->ndevices > SANDBOX_MAX_DEVICES) {
+		seterr(err, errlen, "A sandbox takes at most %d devices, not %u.",
+		       SANDBOX_MAX_DEVICES, s->ndevices);
+		return -EINVAL;
+	}
+	if (s->ndevices == 0)
+		return 0;
+	off = (size_t)snprintf(sb->cuda, sizeof(sb->cuda), "CUDA_VISIBLE_DEVICES=");
+	for (unsigned i = 0; i < s->ndevices; i++) {
+		const char *d = s->devices[i], *e;
+		size_t len;
+
+		int rc = !d			? -EINVAL
+			 : stat(d, &st) != 0	? -errno
+			 : !S_ISCHR(st.st_mode) ? -ENODEV
+						: 0;
+
+		if (rc) {
+			seterr(err, errlen,
+			       "The device %s is not a character device file (%s); check the GPU "
+			       "list of the node configuration.",
+			       d ? d : "(null)", strerror(-rc));
+			return rc;
+		}
+		len = strlen(d);
+		e = d + len;
+		while (e > d && e[-1] >= '0' && e[-1] <= '9')
+			e--;
+		if (e == d + len) {
+			seterr(err, errlen,
+			       "The device %s has no index at the end of its name (like "
+			       "/dev/nvidia3), so CUDA_VISIBLE_DEVICES cannot name it.",
+			       d);
+			return -EINVAL;
+		}
+		if (off + (size_t)(d + len - e) + 2 >= sizeof(sb->cuda)) {
+			seterr(err, errlen, "Too many devices for CUDA_VISIBLE_DEVICES.");
+			return -ENAMETOOLONG;
+		}
+		off += (size_t)snprintf(sb->cuda + off, sizeof(sb->cuda) - off, "%s%s",
+					i ? "," : "", e);
+	}
+	return 0;
+}
+
+static int limits_apply(struct sandbox *sb, const struct sandbox_spec *s, char *err, size_t errlen)
+{
+	char cpus[4096], val[32];
+	const char *what;
+	int rc;
+
+	cpulist_format(&sb->cpus, cpus, sizeof(cpus));
+	what = "cpuset.cpus";
+	rc = cg_write(H_CPUSET, sb->rel, what, cpus);
+	if (rc == 0) {
+		what = "cpuset.mems";
+		snprintf(val, sizeof(val), "%u", sb->mems_node);
+		rc = cg_write(H_CPUSET, sb->rel, what, val);
+	}
+	snprintf(val, sizeof(val), "%" PRIu64, sb->mem_limit);
+	if (rc == 0 && hier.version == 1) {
+		what = "memory.limit_in_bytes";
+		rc = cg_write(H_MEMORY, sb->rel, what, val);
+		/* Memory+swap = memory: no swap. Absent without swap accounting. */
+		if (rc == 0 && cg_write(H_MEMORY, sb->rel, "memory.memsw.limit_in_bytes", val) != 0)
+			log_debug("sandbox %s: no memory.memsw.limit_in_bytes (swap accounting is "
+				  "off); the executor may swap.",
+				  sb->rel);
+	} else if (rc == 0) {
+		what = "memory.max";
+		rc = cg_write(H_MEMORY, sb->rel, what, val);
+		if (rc == 0 && cg_write(H_MEMORY, sb->rel, "memory.swap.max", "0") != 0)
+			log_debug("sandbox %s: no memory.swap.max; the executor may swap.",
+				  sb->rel);
+		/* The OOM killer takes one process, not the whole group. */
+		cg_write(H_MEMORY, sb->rel, "memory.oom.group", "0");
+	}
+	if (rc) {
+		seterr(err, errlen, "Cannot set %s of the cgroup %s to %s: %s.", what, sb->rel,
+		       strcmp(what, "cpuset.cpus") == 0 ? cpus : val, strerror(-rc));
+		return rc;
+	}
+	return devices_apply(sb, s, err, errlen);
+}
+
+int sandbox_create(const struct sandbox_spec *s, struct sandbox **out, char *err, size_t errlen)
+{
+	struct sandbox *sb;
+	int hs[H_MAX], rc;
+	unsigned nh, made = 0;
+
+	*out = NULL;
+	if (!name_ok(s->root, true) || !name_ok(s->name, false)) {
+		seterr(err, errlen,
+		       "Invalid sandbox cgroup \"%s/%s\": root and name must be "
+		       "relative cgroup paths without \"..\", and the name one component.",
+		       s->root ? s->root : "(null)", s->name ? s->name : "(null)");
+		return -EINVAL;
+	}
+	if (s->uid == 0 || s->gid == 0) {
+		seterr(err, errlen,
+		       "Refusing to run the executor of %s/%s as root (uid %u gid %u).", s->root,
+		       s->name, s->uid, s->gid);
+		return -EPERM;
+	}
+	if (cpumask_empty(&s->cpus) || s->mem_limit == 0) {
+		seterr(err, errlen, "The sandbox %s/%s needs at least one cpu and a memory limit.",
+		       s->root, s->name);
+		return -EINVAL;
+	}
+	rc = hier_get(err, errlen);
+	if (rc)
+		return rc;
+	sb = calloc(1, sizeof(*sb));
+	if (!sb) {
+		seterr(err, errlen, "Out of memory creating the sandbox %s/%s.", s->root, s->name);
+		return -ENOMEM;
+	}
+	if ((size_t)snprintf(sb->rel, sizeof(sb->rel), "%s/%s", s->root, s->name) >=
+	    sizeof(sb->rel)) {
+		seterr(err, errlen, "The sandbox cgroup path %s/%s is too long.", s->root, s->name);
+		rc = -ENAMETOOLONG;
+		goto free_sb;
+	}
+	sb->cpus = s->cpus;
+	sb->mems_node = s->mems_node;
+	sb->mem_limit = s->mem_limit;
+	sb->uid = s->uid;
+	sb->gid = s->gid;
+	rc = devices_check(sb, s, err, errlen);
+	if (rc)
+		goto free_sb;
+	rc = root_ensure(s->root, err, errlen);
+	if (rc)
+		goto free_sb;
+	nh = hier_list(hs);
+	for (made = 0; made < nh; made++) {
+		char path[PATH_MAX];
+
+		rc = cg_path(path, sizeof(path), hs[made], sb->rel, NULL);
+		if (rc == 0 && mkdir(path, 0755) != 0)
+			rc = -errno;
+		if (rc) {
+			seterr(err, errlen,
+			       rc == -EEXIST ? "The cgroup %s already exists: a leftover of an "
+					       "earlier node agent (sandbox_cleanup_root removes "
+					       "it) or a duplicate executor name (%s)."
+					     : "Cannot create the cgroup %s: %s.",
+			       path, strerror(-rc));
+			goto remove_dirs;
+		}
+	}
+	rc = limits_apply(sb, s, err, errlen);
+	if (rc)
+		goto remove_dirs;
+	if (hier.version == 1) {
+		sb->cg = cgroup_new_cgroup(sb->rel);
+		for (int h = 0; sb->cg && h < H_MAX; h++)
+			if (hier.mnt[h][0] && !cgroup_add_controller(sb->cg, h_names[h])) {
+				cgroup_free(&sb->cg);
+				sb->cg = NULL;
+			}
+		if (!sb->cg) {
+			seterr(err, errlen, "libcgroup cannot describe the cgroup %s.", sb->rel);
+			rc = -ENOMEM;
+			goto remove_dirs;
+		}
+	}
+	*out = sb;
+	return 0;
+
+remove_dirs:
+	for (unsigned i = 0; i < made; i++) {
+		char path[PATH_MAX];
+
+		if (cg_path(path, sizeof(path), hs[i], sb->rel, NULL) == 0)
+			rmdir(path);
+	}
+free_sb:
+	free(sb);
+	return rc;
+}
+
+void sandbox_destroy(struct sandbox *sb)
+{
+	bool killed;
+	int rc;
+
+	if (!sb)
+		return;
+	if (procs_signal(sb->rel, 0) > 0) {
+		log_warning("sandbox %s: destroyed with processes inside; killing them.", sb->rel);
+		evict_rels((char *[]){sb->rel}, 1, 0, sb, &killed);
+	}
+	children_reap(sb);
+	if (sb->cg) {
+		rc = cgroup_delete_cgroup_ext(sb->cg, CGFLAG_DELETE_IGNORE_MIGRATION);
+		if (rc)
+			log_debug("sandbox %s: libcgroup could not delete it (%s); removing it "
+				  "directly.",
+				  sb->rel, cgroup_strerror(rc));
+		cgroup_free(&sb->cg);
+	}
+	rc = rmdir_all(sb->rel);
+	if (rc)
+		log_warning("sandbox %s: cannot remove its cgroup: %s.", sb->rel, strerror(-rc));
+	free(sb);
+}
+
+/* ---- spawn ----------------------------------------------------------------- */
+
+/* What a child reports when it cannot exec: the step and errno. */
+struct spawn_failure {
+	int step;
+	int err;
+};
+static const char *const spawn_steps[] = {"wait for its cgroup",
+					  "start a session",
+					  "drop supplementary groups",
+					  "set its gid",
+					  "set its uid",
+					  "change to /",
+					  "exec"};
+
+static void child_fail(int fd, int step, int e)
+{
+	struct spawn_failure f = {step, e};
+	ssize_t n = write(fd, &f, sizeof(f));
+
+	(void)n;
+	_exit(127);
+}
+
+/* In the child: only async-signal-safe calls from fork to exec. */
+static void child_run(struct sandbox *sb, int go_fd, int fail_fd, char *const argv[],
+		      char *const env[])
+{
+	struct sigaction sa;
+	sigset_t none;
+	char c;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (read(go_fd, &c, 1) != 1)
+		child_fail(fail_fd, 0, EPIPE);
+	if (setsid() < 0)
+		child_fail(fail_fd, 1, errno);
+	if (setgroups(0, NULL) != 0)
+		child_fail(fail_fd, 2, errno);
+	if (setgid(sb->gid) != 0)
+		child_fail(fail_fd, 3, errno);
+	if (setuid(sb->uid) != 0)
+		child_fail(fail_fd, 4, errno);
+	if (getuid() != sb->uid || geteuid() != sb->uid || setuid(0) == 0)
+		child_fail(fail_fd, 4, EPERM);
+	if (chdir("/") != 0)
+		child_fail(fail_fd, 5, errno);
+	/* Every fd above 2 closes at exec (fail_fd too: EOF means success). */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+			if (fd != fail_fd)
+				close(fd);
+	}
+	execve(argv[0], argv, env);
+	child_fail(fail_fd, 6, errno);
+}
+
+static char **env_build(const struct sandbox *sb, char *const envp[])
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (envp && envp[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!sb->cuda[0] || strncmp(envp[i], "CUDA_VISIBLE_DEVICES=", 21) != 0)
+			env[k++] = envp[i];
+	if (sb->cuda[0])
+		env[k++] = (char *)sb->cuda;
+	env[k] = NULL;
+	return env;
+}
+
+static int attach(struct sandbox *sb, pid_t pid)
+{
+	char val[32];
+	int rc;
+
+	if (hier.version == 1) {
+		rc = cgroup_attach_task_pid(sb->cg, pid);
+		if (rc == 0)
+			return 0;
+		log_debug("sandbox %s: libcgroup cannot attach %d (%s); writing cgroup.procs.",
+			  sb->rel, (int)pid, cgroup_strerror(rc));
+	}
+	snprintf(val, sizeof(val), "%d", (int)pid);
+	rc = 0;
+	for (int h = 0; rc == 0 && h < H_MAX; h++)
+		if (hier.mnt[h][0])
+			rc = cg_write(h, sb->rel, "cgroup.procs", val);
+	return rc;
+}
+
+int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pid_t *pid, char *err,
+		  size_t errlen)
+{
+	int go[2] = {-1, -1}, fail[2] = {-1, -1}, rc, st;
+	struct spawn_failure f;
+	struct pollfd pfd;
+	char **env;
+	pid_t child;
+	ssize_t n;
+
+	*pid = -1;
+	if (!argv || !argv[0] || argv[0][0] != '/') {
+		seterr(err, errlen, "The executor of %s must be given by absolute path.", sb->rel);
+		return -EINVAL;
+	}
+	children_reap(sb);
+	if (sb->nchildren == SANDBOX_MAX_PROCS) {
+		seterr(err, errlen,
+		       "The sandbox %s has %d children not yet reported; call sandbox_reap.",
+		       sb->rel, SANDBOX_MAX_PROCS);
+		return -ENOSPC;
+	}
+	env = env_build(sb, envp);
+	if (!env) {
+		seterr(err, errlen, "Out of memory spawning %s.", argv[0]);
+		return -ENOMEM;
+	}
+	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(fail, O_CLOEXEC) != 0) {
+		rc = -errno;
+		seterr(err, errlen, "Cannot spawn %s: pipe: %s.", argv[0], strerror(-rc));
+		goto close_pipes;
+	}
+	child = fork();
+	if (child < 0) {
+		rc = -errno;
+		seterr(err, errlen, "Cannot spawn %s: fork: %s.", argv[0], strerror(-rc));
+		goto close_pipes;
+	}
+	if (child == 0) {
+		close(go[1]);
+		close(fail[0]);
+		child_run(sb, go[0], fail[1], argv, env);
+	}
+	close(go[0]);
+	go[0] = -1;
+	close(fail[1]);
+	fail[1] = -1;
+
+	rc = attach(sb, child);
+	if (rc) {
+		seterr(err, errlen, "Cannot attach the executor %s (pid %d) to the cgroup %s: %s.",
+		       argv[0], (int)child, sb->rel, strerror(-rc));
+		goto kill_child;
+	}
+	if (write(go[1], "g", 1) != 1) {
+		rc = -errno;
+		seterr(err, errlen, "Cannot start %s: %s.", argv[0], strerror(-rc));
+		goto kill_child;
+	}
+	/* EOF: the exec closed fail[1]. A record: the child failed. */
+	pfd.fd = fail[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, EXEC_TIMEOUT_MS) <= 0) {
+		rc = -ETIMEDOUT;
+		seterr(err, errlen, "The executor %s did not reach exec within %d ms.", argv[0],
+		       EXEC_TIMEOUT_MS);
+		goto kill_child;
+	}
+	n = read(fail[0], &f, sizeof(f));
+	if (n == (ssize_t)sizeof(f)) {
+		rc = -f.err;
+		seterr(err, errlen, "Cannot run %s in the sandbox %s as uid %u: %s failed: %s.",
+		       argv[0], sb->rel, sb->uid, spawn_steps[f.step], strerror(f.err));
+		while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+			;
+		goto close_pipes;
+	}
+	sb->children[sb->nchildren++] = (struct child){.pid = child};
+	*pid = child;
+	rc = 0;
+	goto close_pipes;
+
+kill_child:
+	kill(child, SIGKILL);
+	while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+		;
+close_pipes:
+	for (int i = 0; i < 2; i++) {
+		if (go[i] >= 0)
+			close(go[i]);
+		if (fail[i] >= 0)
+			close(fail[i]);
+	}
+	free(env);
+	return rc;
+}
+
+int sandbox_reap(struct sandbox *sb, pid_t *pid, int *status)
+{
+	children_reap(sb);
+	for (unsigned i = 0; i < sb->nchildren; i++) {
+		if (!sb->children[i].exited)
+			continue;
+		*pid = sb->children[i].pid;
+		*status = sb->children[i].status;
+		sb->children[i] = sb->children[--sb->nchildren];
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- read ------------------------------------------------------------------- */
+
+static uint64_t key_value(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ')
+			return strtoull(p + kl + 1, NULL, 10);
+	return 0;
+}
+
+int sandbox_read(struct sandbox *sb, struct sandbox_state *st)
+{
+	char buf[4096], path[PATH_MAX];
+	int rc;
+	FILE *f;
+
+	memset(st, 0, sizeof(*st));
+	rc = cg_read(H_CPUSET, sb->rel, "cpuset.cpus", buf, sizeof(buf));
+	if (rc == 0)
+		rc = cpulist_parse(buf, &st->cpus);
+	if (rc)
+		return rc;
+	rc = cg_read(H_MEMORY, sb->rel, hier.version == 1 ? "memory.limit_in_bytes" : "memory.max",
+		     buf, sizeof(buf));
+	if (rc)
+		return rc;
+	st->mem_limit = strcmp(buf, "max") == 0 ? UINT64_MAX : strtoull(buf, NULL, 10);
+	/* v1: oom_kill (Linux 4.13+), else under_oom; v2: memory.events. */
+	if (hier.version == 1) {
+		rc = cg_read(H_MEMORY, sb->rel, "memory.oom_control", buf, sizeof(buf));
+		st->oom_killed =
+		    rc == 0 && (key_value(buf, "oom_kill") > 0 || key_value(buf, "under_oom") > 0);
+	} else {
+		rc = cg_read(H_MEMORY, sb->rel, "memory.events", buf, sizeof(buf));
+		st->oom_killed = rc == 0 && key_value(buf, "oom_kill") > 0;
+	}
+	if (rc)
+		return rc;
+	rc = cg_path(path, sizeof(path), H_MEMORY, sb->rel, "cgroup.procs");
+	if (rc)
+		return rc;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(buf, sizeof(buf), f))
+		st->nprocs++;
+	fclose(f);
+	return 0;
+}
+
+/* ---- cleanup after a restart ----------------------------------------------- */
+
+static int names_add(char ***names, unsigned *n, const char *name)
+{
+	char **grown;
+
+	for (unsigned i = 0; i < *n; i++)
+		if (strcmp((*names)[i], name) == 0)
+			return 0;
+	grown = realloc(*names, (*n + 1) * sizeof(**names));
+	if (!grown)
+		return -ENOMEM;
+	*names = grown;
+	grown[*n] = strdup(name);
+	if (!grown[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t errlen)
+{
+	int hs[H_MAX], rc;
+	unsigned nh, n = 0, removed = 0;
+	char **rels = NULL;
+	bool killed;
+
+	if (!name_ok(root, true)) {
+		seterr(err, errlen, "Invalid CgroupRoot \"%s\".", root ? root : "(null)");
+		return -EINVAL;
+	}
+	rc = hier_get(err, errlen);
+	if (rc)
+		return rc;
+	nh = hier_list(hs);
+	for (unsigned i = 0; rc == 0 && i < nh; i++) {
+		char path[PATH_MAX], rel[PATH_MAX];
+		struct dirent *de;
+		DIR *d;
+
+		if (cg_path(path, sizeof(path), hs[i], root, NULL))
+			continue;
+		d = opendir(path);
+		if (!d)
+			continue;
+		while (rc == 0 && (de = readdir(d)) != NULL) {
+			struct stat st;
+
+			if (de->d_name[0] == '.' ||
+			    (size_t)snprintf(rel, sizeof(rel), "%s/%s", path, de->d_name) >=
+				sizeof(rel) ||
+			    stat(rel, &st) != 0 || !S_ISDIR(st.st_mode))
+				continue;
+			snprintf(rel, sizeof(rel), "%s/%s", root, de->d_name);
+			rc = names_add(&rels, &n, rel);
+		}
+		closedir(d);
+	}
+	if (rc) {
+		seterr(err, errlen, "Out of memory listing the cgroups under %s.", root);
+		goto free_names;
+	}
+	if (n > 0) {
+		rc = evict_rels(rels, n, grace_ms, NULL, &killed);
+		if (rc)
+			seterr(err, errlen,
+			       "Processes under the cgroup %s survive SIGKILL (uninterruptible "
+			       "sleep?); their cgroups stay.",
+			       root);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int r = rmdir_all(rels[i]);
+
+		if (r == 0) {
+			removed++;
+			log_info("sandbox %s: removed a leftover cgroup.", rels[i]);
+		} else if (rc == 0) {
+			rc = r;
+			seterr(err, errlen, "Cannot remove the leftover cgroup %s: %s.", rels[i],
+			       strerror(-r));
+		}
+	}
+	if (rc == 0)
+		rmdir_all(root); /* <root> itself (not its parents); busy while in use */
+free_names:
+	for (unsigned i = 0; i < n; i++)
+		free(rels[i]);
+	free(rels);
+	return rc ? rc : (int)removed;
+}

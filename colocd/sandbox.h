@@ -1,0 +1,114 @@
+/*
+ * sandbox: one executor's cgroup on this node. The node agent creates a
+ * sandbox per executor (cpuset = the lent cores, a memory limit with swap
+ * off, devices limited to the lent GPUs), spawns the executor into it with
+ * fork+exec as the lease owner's uid/gid, reads back what the kernel
+ * enforces, evicts it (SIGTERM, then SIGKILL after a grace period) and
+ * removes the cgroup. A restarted node agent finds its predecessor's
+ * executors by their cgroups under the CgroupRoot (sandbox_cleanup_root).
+ *
+ * cgroup v1 (cpuset, memory and devices hierarchies) and v2 (the unified
+ * hierarchy with the cpuset and memory controllers) are detected at run
+ * time. On v2 device access is NOT restricted (that needs an eBPF program);
+ * only CUDA_VISIBLE_DEVICES steers CUDA to the lent GPUs.
+ *
+ * Functions return 0 (or a count) on success and -errno on failure, with a
+ * whole-sentence message in err. A struct sandbox is used by one thread at
+ * a time; different sandboxes may be used from different threads.
+ */
+#ifndef COLOC_SANDBOX_H
+#define COLOC_SANDBOX_H
+
+#include "cpumask.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SANDBOX_MAX_DEVICES 16
+#define SANDBOX_MAX_PROCS 64 /* processes spawned and not yet reported by sandbox_reap */
+
+struct sandbox_spec {
+	const char
+	    *root; /* CgroupRoot, e.g. "coloc": a cgroup path relative to each hierarchy's root */
+	const char *name;    /* e.g. "lease-42-w0": the sandbox is <root>/<name> (one component) */
+	struct cpumask cpus; /* cpuset.cpus; must not be empty */
+	unsigned mems_node;  /* cpuset.mems: the NUMA node the executor's memory comes from */
+	uint64_t mem_limit;  /* bytes, > 0; swap is limited to 0 where the kernel accounts it */
+	unsigned ndevices;
+	const char *devices[SANDBOX_MAX_DEVICES]; /* character device files to allow (GPUs, e.g.
+						     "/dev/nvidia3"); the index CUDA sees is
+						     the file name's trailing number */
+	uint32_t uid, gid;			  /* the lease owner; 0 (root) is refused */
+};
+
+struct sandbox;
+
+/*
+ * Creates the cgroup <root>/<name> in every hierarchy (and <root> where it
+ * is missing) and sets its limits. Fails with -EEXIST when the cgroup
+ * already exists (a leftover: see sandbox_cleanup_root), -EPERM for uid or
+ * gid 0, -ENOTSUP when no usable cgroup hierarchy is mounted. The caller
+ * owns *sb and frees it with sandbox_destroy.
+ */
+int sandbox_create(const struct sandbox_spec *s, struct sandbox **sb, char *err, size_t errlen);
+
+/*
+ * Spawns argv (argv[0] is a path; no PATH search) with envp into the
+ * sandbox: the child is attached to the cgroup before it execs, starts a
+ * new session, drops to the spec's gid/uid with no supplementary groups,
+ * gets default signal dispositions and an empty signal mask, keeps only fds
+ * 0-2, runs in "/", and has CUDA_VISIBLE_DEVICES=<indexes> added to envp
+ * when the spec names devices (replacing any given). It does not die with
+ * the node agent: a restarted agent finds it through the cgroup. Returns
+ * once the exec has succeeded (*pid set) or failed (-errno, the child
+ * reaped). The caller reaps the child with sandbox_reap or sandbox_evict.
+ */
+int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pid_t *pid, char *err,
+		  size_t errlen);
+
+/*
+ * Reports one spawned child that has exited, without blocking: returns 1
+ * with *pid and *status (a wait status) set, 0 when none has exited since
+ * the last call. Children reaped by sandbox_evict are reported here too.
+ */
+int sandbox_reap(struct sandbox *sb, pid_t *pid, int *status);
+
+/* What the kernel enforces and reports for the sandbox. */
+struct sandbox_state {
+	struct cpumask cpus; /* cpuset.cpus */
+	uint64_t mem_limit;  /* memory.limit_in_bytes (v1) / memory.max (v2); UINT64_MAX = none */
+	unsigned nprocs;     /* processes in the cgroup (cgroup.procs of the memory hierarchy) */
+	bool oom_killed;     /* the kernel's OOM killer killed a process of this cgroup */
+};
+int sandbox_read(struct sandbox *sb, struct sandbox_state *st);
+
+/*
+ * Sends SIGTERM to every process in the cgroup, waits up to grace_ms for the
+ * cgroup to empty, then sends SIGKILL (repeatedly, for up to 5 s) and
+ * reaps the children it spawned. Returns 0 once the cgroup is empty, with
+ * *killed telling whether SIGKILL was needed; -EBUSY when processes
+ * survive SIGKILL (uninterruptible sleep).
+ */
+int sandbox_evict(struct sandbox *sb, unsigned grace_ms, bool *killed);
+
+/*
+ * Removes the cgroup and frees sb. Processes still in the cgroup are
+ * killed first (callers should evict with a grace period before). NULL is a
+ * no-op.
+ */
+void sandbox_destroy(struct sandbox *sb);
+
+/*
+ * Startup cleanup for a restarted node agent: evicts (grace_ms, then
+ * SIGKILL) every process in every cgroup directly under <root>, removes
+ * those cgroups and then <root> itself where it is empty. Returns how many
+ * sandbox cgroups were removed, or -errno.
+ */
+int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t errlen);
+
+/* "v1", "v2", or "none" when no usable hierarchy is mounted. */
+const char *sandbox_cgroup_version(void);
+
+#endif
