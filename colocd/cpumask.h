@@ -43,7 +43,8 @@ static inline unsigned cpumask_count(const struct cpumask *m)
 	return n;
 }
 /* out = a & b, a | b, a & ~b (out may alias a or b). */
-static inline void cpumask_and(struct cpumask *out, const struct cpumask *a, const struct cpumask *b)
+static inline void cpumask_and(struct cpumask *out, const struct cpumask *a,
+			       const struct cpumask *b)
 {
 	for (size_t i = 0; i < CPUMASK_MAX / 64; i++)
 		out->bits[i] = a->bits[i] & b->bits[i];
