@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include "sandbox.h"
+#include "clock.h"
 
 #include "log.h"
 
@@ -96,22 +97,6 @@ __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errle
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 /* ---- cgroupfs files ----------------------------------------------------- */
@@ -424,20 +409,20 @@ static bool children_reap(struct sandbox *sb)
 static int evict_rels(char *const rels[], unsigned n, unsigned grace_ms, struct sandbox *sb,
 		      bool *killed)
 {
-	double t0 = now_ms(), deadline;
+	double t0 = clock_ms(), deadline;
 	unsigned left = 0;
 
 	*killed = false;
 	for (unsigned i = 0; i < n; i++)
 		left += procs_signal(rels[i], SIGTERM);
-	while (left > 0 && now_ms() - t0 < grace_ms) {
-		sleep_ms(POLL_MS);
+	while (left > 0 && clock_ms() - t0 < grace_ms) {
+		clock_sleep_ms(POLL_MS);
 		children_reap(sb);
 		left = 0;
 		for (unsigned i = 0; i < n; i++)
 			left += procs_signal(rels[i], 0);
 	}
-	deadline = now_ms() + KILL_TIMEOUT_MS;
+	deadline = clock_ms() + KILL_TIMEOUT_MS;
 	while (left > 0) {
 		*killed = true;
 		left = 0;
@@ -448,15 +433,15 @@ static int evict_rels(char *const rels[], unsigned n, unsigned grace_ms, struct 
 		}
 		if (left == 0)
 			break;
-		if (now_ms() > deadline)
+		if (clock_ms() > deadline)
 			return -EBUSY;
-		sleep_ms(POLL_MS);
+		clock_sleep_ms(POLL_MS);
 		children_reap(sb);
 	}
 	/* A child leaves cgroup.procs just before it becomes a zombie. */
-	deadline = now_ms() + 1000;
-	while (!children_reap(sb) && now_ms() < deadline)
-		sleep_ms(1);
+	deadline = clock_ms() + 1000;
+	while (!children_reap(sb) && clock_ms() < deadline)
+		clock_sleep_ms(1);
 	return 0;
 }
 

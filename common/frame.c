@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "frame.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,19 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until fd is ready for events or the deadline passes. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd p = {.fd = fd, .events = events};
-	int left = (int)(deadline - now_ms());
+	int left = (int)(deadline - clock_ms());
 	int rc;
 
 	if (left <= 0)
@@ -58,7 +51,7 @@ static int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
 
 int frame_send(int fd, const void *payload, size_t len, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_ms() + timeout_ms;
 	uint8_t head[4];
 	int rc;
 
@@ -141,7 +134,7 @@ int frame_reader_feed(struct frame_reader *r, int fd, char **payload, size_t *le
 
 int frame_recv(int fd, char **payload, size_t *len, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_ms() + timeout_ms;
 	struct frame_reader r;
 	int rc;
 

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include "transport.h"
+#include "clock.h"
 #include "wire.h"
 
 #include <endian.h>
@@ -115,14 +116,6 @@ struct transport {
 };
 
 /* ---- small helpers --------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int fi_to_errno(ssize_t rc)
 {
@@ -263,8 +256,8 @@ static struct op *op_get(struct transport *t, bool need_buf)
 
 	while (!t->op_free || (need_buf && t->tx_nfree == 0)) {
 		if (!deadline)
-			deadline = now_ms() + t->busy_timeout_ms;
-		else if (now_ms() > deadline)
+			deadline = clock_ms() + t->busy_timeout_ms;
+		else if (clock_ms() > deadline)
 			return NULL;
 		progress(t, NULL, 0, true);
 	}
@@ -290,8 +283,8 @@ static char *tx_buf(struct transport *t, const struct op *op)
 			if ((rc) != -FI_EAGAIN)                                                    \
 				break;                                                             \
 			if (!deadline_)                                                            \
-				deadline_ = now_ms() + (t)->busy_timeout_ms;                       \
-			else if (now_ms() > deadline_)                                             \
+				deadline_ = clock_ms() + (t)->busy_timeout_ms;                     \
+			else if (clock_ms() > deadline_)                                           \
 				break;                                                             \
 			progress((t), NULL, 0, true);                                              \
 		}                                                                                  \
@@ -549,14 +542,14 @@ int transport_poll(struct transport *t, struct transport_event *ev, int max)
 
 int transport_wait(struct transport *t, struct transport_event *ev, int max, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_ms() + timeout_ms;
 	int n;
 
 	for (;;) {
 		n = transport_poll(t, ev, max);
 		if (n)
 			return n;
-		int left = (int)(deadline - now_ms());
+		int left = (int)(deadline - clock_ms());
 		if (left <= 0)
 			return 0;
 		if (t->wait_fd >= 0) {
@@ -574,10 +567,10 @@ int transport_wait(struct transport *t, struct transport_event *ev, int max, int
 
 int transport_flush(struct transport *t, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_ms() + timeout_ms;
 
 	while (t->tx_pending) {
-		if (now_ms() > deadline)
+		if (clock_ms() > deadline)
 			return -ETIMEDOUT;
 		progress(t, NULL, 0, true);
 	}
@@ -887,7 +880,7 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	t->rx_depth = o->rx_depth ? o->rx_depth : 64;
 	t->busy_timeout_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : BUSY_TIMEOUT_MS;
 	if (getrandom(&t->next_key, sizeof(t->next_key), 0) != sizeof(t->next_key))
-		t->next_key = (uint64_t)now_ms() * 2654435761u;
+		t->next_key = (uint64_t)clock_ms() * 2654435761u;
 	t->next_key &= ~0xffffull;
 
 	rc = fi_fabric(t->info->fabric_attr, &t->fabric, NULL);

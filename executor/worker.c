@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include "worker.h"
+#include "clock.h"
 
 #include "log.h"
 
@@ -87,14 +88,6 @@ static long elapsed_us(const struct timespec *since)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (now.tv_sec - since->tv_sec) * 1000000L + (now.tv_nsec - since->tv_nsec) / 1000;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 /* ---- clients ----------------------------------------------------------- */
@@ -289,8 +282,8 @@ static struct wreply *out_get(struct worker *w)
 			}
 		}
 		if (!deadline) {
-			deadline = now_ms() + OUT_WAIT_MS;
-		} else if (now_ms() > deadline) {
+			deadline = clock_ms() + OUT_WAIT_MS;
+		} else if (clock_ms() > deadline) {
 			log_warning("worker %u: replies stuck in the fabric for %d ms", w->index,
 				    OUT_WAIT_MS);
 			return NULL;
@@ -446,9 +439,9 @@ static void evict_clients(struct worker *w)
  * tells every client the worker is going (EVICT). */
 static void drain_queued(struct worker *w)
 {
-	int64_t deadline = now_ms() + 100; /* bounded even if a client keeps sending */
+	int64_t deadline = clock_ms() + 100; /* bounded even if a client keeps sending */
 
-	while (worker_step(w, 0) > 0 && now_ms() < deadline)
+	while (worker_step(w, 0) > 0 && clock_ms() < deadline)
 		;
 }
 

@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "faas.h"
+#include "clock.h"
 
 #include "lease_doc.h"
 #include "transport.h"
@@ -97,14 +98,6 @@ struct faas_client {
 	unsigned scan;	/* where faas_wait_any looks first */
 	long retries;	/* calls moved to another worker after an eviction */
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 const char *faas_strerror(int err)
 {
@@ -475,7 +468,7 @@ static int handshake(struct faas_client *c, int timeout_ms)
 {
 	uint8_t name[WIRE_NAME_MAX];
 	size_t name_len = sizeof(name);
-	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t deadline = clock_ns() + (int64_t)timeout_ms * 1000000;
 	int64_t resend = 0;
 	unsigned answered, connected = 0, refused_auth = 0;
 
@@ -485,15 +478,15 @@ static int handshake(struct faas_client *c, int timeout_ms)
 		answered = 0;
 		for (unsigned i = 0; i < c->nworkers; i++)
 			answered += c->workers[i].connected || c->workers[i].refused;
-		if (answered == c->nworkers || now_ns() > deadline)
+		if (answered == c->nworkers || clock_ns() > deadline)
 			break;
-		if (now_ns() >= resend) {
+		if (clock_ns() >= resend) {
 			/* (re)send to those that have not answered: an executor that
 			 * is still starting drops the first hello */
 			for (unsigned i = 0; i < c->nworkers; i++)
 				if (!c->workers[i].connected && !c->workers[i].refused)
 					send_hello(c, i, name, name_len);
-			resend = now_ns() + (int64_t)HELLO_RESEND_MS * 1000000;
+			resend = clock_ns() + (int64_t)HELLO_RESEND_MS * 1000000;
 		}
 		progress(c, 1);
 	}
@@ -826,7 +819,7 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 		return FAAS_ENOFUNC;
 	if (in_len > c->slot_size - WIRE_REQ_LEN)
 		return FAAS_ETOOBIG;
-	deadline = now_ns() + (int64_t)c->timeout_ms * 1000000;
+	deadline = clock_ns() + (int64_t)c->timeout_ms * 1000000;
 	while (!(call = pick_call(c))) {
 		unsigned running = 0, done = 0, pending = 0;
 
@@ -842,7 +835,7 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 			return FAAS_EBUSY;
 		/* otherwise calls in flight, or late replies to timed-out calls,
 		 * free a record: wait for them until the deadline */
-		if (now_ns() > deadline)
+		if (clock_ns() > deadline)
 			return FAAS_EBUSY;
 		progress(c, 1);
 	}
@@ -906,7 +899,7 @@ int faas_test(struct faas_client *c, struct faas_call *call, size_t *out_len)
 		return collect(c, call, out_len);
 	if (call->state != CALL_INFLIGHT)
 		return FAAS_EINVAL;
-	if (now_ns() > call->deadline)
+	if (clock_ns() > call->deadline)
 		return expire(c, call, out_len);
 	return FAAS_EINPROGRESS;
 }
@@ -918,7 +911,7 @@ int faas_wait(struct faas_client *c, struct faas_call *call, size_t *out_len)
 	/* The hot loop: one CQ read per turn, the clock every 64 turns. */
 	for (unsigned turn = 1; call->state == CALL_INFLIGHT; turn++) {
 		progress(c, 1);
-		if (turn % 64 == 0 && call->state == CALL_INFLIGHT && now_ns() > call->deadline)
+		if (turn % 64 == 0 && call->state == CALL_INFLIGHT && clock_ns() > call->deadline)
 			break;
 	}
 	return faas_test(c, call, out_len);
@@ -946,7 +939,7 @@ int faas_wait_any(struct faas_client *c, struct faas_call **done, size_t *out_le
 			}
 		}
 		if (turn % 64 == 63 || c->blocking) {
-			int64_t now = now_ns();
+			int64_t now = clock_ns();
 
 			for (unsigned i = 0; i < c->ncalls; i++) {
 				struct faas_call *call = &c->calls[i];
