@@ -1,0 +1,395 @@
+/*
+ * msg: JSON encoding and strict decoding of the control plane's messages
+ * (see msg.h). Stateless. Each type has a table of its fields; decoding
+ * refuses a field that is not in the table, so a typo never passes silently.
+ */
+#include "config.h"
+
+#include "msg.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+static const char *const type_names[] = {
+    [MSG_OK] = "ok",
+    [MSG_ERROR] = "error",
+    [MSG_LEASE_ACQUIRE] = "lease_acquire",
+    [MSG_LEASE_GRANT] = "lease_grant",
+    [MSG_LEASE_RELEASE] = "lease_release",
+    [MSG_QUERY] = "query",
+    [MSG_JOB_START] = "job_start",
+    [MSG_STEP_START] = "step_start",
+    [MSG_STEP_END] = "step_end",
+    [MSG_JOB_END] = "job_end",
+};
+#define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
+
+/* The fields each type may carry besides "v" and "type". */
+static const char *const fields[NTYPES][10] = {
+    [MSG_OK] = {NULL},
+    [MSG_ERROR] = {"code", "message", NULL},
+    [MSG_LEASE_ACQUIRE] = {"cred", "workers", "lib", "mem", "gpus", "time", "mode", "job", NULL},
+    [MSG_LEASE_GRANT] = {"id", "lease", NULL},
+    [MSG_LEASE_RELEASE] = {"cred", "id", NULL},
+    [MSG_QUERY] = {"cred", "what", NULL},
+    [MSG_JOB_START] = {"job", "uid", "pus", "mem", "mem_need", "gpus", "consent", "end", NULL},
+    [MSG_STEP_START] = {"job", "step", "pus", "mem", "gpus", NULL},
+    [MSG_STEP_END] = {"job", "step", NULL},
+    [MSG_JOB_END] = {"job", NULL},
+};
+
+static const char *const query_names[] = {[MSG_QUERY_NODES] = "nodes",
+					  [MSG_QUERY_GAPS] = "gaps",
+					  [MSG_QUERY_LEASES] = "leases",
+					  [MSG_QUERY_EXECUTORS] = "executors"};
+
+const char *msg_type_name(enum msg_type type)
+{
+	return (unsigned)type < NTYPES && type_names[type] ? type_names[type] : "unknown";
+}
+
+void msg_error(struct msg *m, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_ERROR;
+	snprintf(m->u.error.code, sizeof(m->u.error.code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(m->u.error.message, sizeof(m->u.error.message), fmt, ap);
+	va_end(ap);
+}
+
+void msg_free(struct msg *m)
+{
+	if (m && m->type == MSG_LEASE_GRANT) {
+		free(m->u.grant.lease);
+		m->u.grant.lease = NULL;
+	}
+}
+
+/* ---- encoding ---------------------------------------------------------------- */
+
+static int set(json_t *o, const char *key, json_t *v)
+{
+	return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+static int encode_body(const struct msg *m, json_t *o)
+{
+	int rc = 0;
+
+	switch (m->type) {
+	case MSG_OK:
+		break;
+	case MSG_ERROR:
+		rc |= set(o, "code", json_string(m->u.error.code));
+		rc |= set(o, "message", json_string(m->u.error.message));
+		break;
+	case MSG_LEASE_ACQUIRE:
+		rc |= set(o, "cred", json_string(m->cred));
+		rc |= set(o, "workers", json_integer(m->u.acquire.workers));
+		rc |= set(o, "lib", json_string(m->u.acquire.lib));
+		rc |= set(o, "mem", json_integer((json_int_t)m->u.acquire.mem));
+		rc |= set(o, "gpus", json_integer(m->u.acquire.gpus));
+		rc |= set(o, "time", json_integer(m->u.acquire.time));
+		rc |= set(o, "mode", json_string(m->u.acquire.pack ? "pack" : "spread"));
+		rc |= set(o, "job", json_integer(m->u.acquire.job));
+		break;
+	case MSG_LEASE_GRANT: {
+		json_error_t e;
+		json_t *lease = m->u.grant.lease ? json_loads(m->u.grant.lease, 0, &e) : NULL;
+
+		if (!json_is_object(lease)) {
+			json_decref(lease);
+			return -EINVAL;
+		}
+		rc |= set(o, "id", json_string(m->u.grant.id));
+		rc |= set(o, "lease", lease);
+		break;
+	}
+	case MSG_LEASE_RELEASE:
+		rc |= set(o, "cred", json_string(m->cred));
+		rc |= set(o, "id", json_string(m->u.release.id));
+		break;
+	case MSG_QUERY:
+		if ((unsigned)m->u.query >= sizeof(query_names) / sizeof(query_names[0]) ||
+		    !query_names[m->u.query])
+			return -EINVAL;
+		rc |= set(o, "cred", json_string(m->cred));
+		rc |= set(o, "what", json_string(query_names[m->u.query]));
+		break;
+	case MSG_JOB_START:
+		rc |= set(o, "job", json_integer(m->u.job_start.job));
+		rc |= set(o, "uid", json_integer(m->u.job_start.uid));
+		rc |= set(o, "pus", json_string(m->u.job_start.pus));
+		rc |= set(o, "mem", json_integer((json_int_t)m->u.job_start.mem));
+		rc |= set(o, "mem_need", json_integer((json_int_t)m->u.job_start.mem_need));
+		rc |= set(o, "gpus", json_integer(m->u.job_start.gpus));
+		rc |= set(o, "consent", json_boolean(m->u.job_start.consent));
+		rc |= set(o, "end", json_integer(m->u.job_start.end));
+		break;
+	case MSG_STEP_START:
+		rc |= set(o, "pus", json_string(m->u.step.pus));
+		rc |= set(o, "mem", json_integer((json_int_t)m->u.step.mem));
+		rc |= set(o, "gpus", json_integer(m->u.step.gpus));
+		/* fall through */
+	case MSG_STEP_END:
+		rc |= set(o, "job", json_integer(m->u.step.job));
+		rc |= set(o, "step", json_integer(m->u.step.step));
+		break;
+	case MSG_JOB_END:
+		rc |= set(o, "job", json_integer(m->u.job_end));
+		break;
+	default:
+		return -EINVAL;
+	}
+	return rc ? -ENOMEM : 0;
+}
+
+int msg_encode(const struct msg *m, char **text)
+{
+	json_t *o = json_object();
+	int rc;
+
+	if (!o)
+		return -ENOMEM;
+	rc = set(o, "v", json_integer(MSG_VERSION));
+	if (!rc)
+		rc = set(o, "type", json_string(msg_type_name(m->type)));
+	if (!rc)
+		rc = encode_body(m, o);
+	*text = rc ? NULL : json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return rc ? rc : *text ? 0 : -ENOMEM;
+}
+
+/* ---- decoding ---------------------------------------------------------------- */
+
+struct dec {
+	json_t *o;
+	const char *type;
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct dec *d, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(d->err, d->errlen, "%s message: ", d->type ? d->type : "control");
+
+	if (n >= 0 && (size_t)n < d->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(d->err + n, d->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EPROTO;
+}
+
+static int get_uint(struct dec *d, const char *key, uint64_t min, uint64_t max, uint64_t *out)
+{
+	json_t *v = json_object_get(d->o, key);
+	json_int_t i;
+
+	if (!json_is_integer(v))
+		return fail(d, "\"%s\" must be an integer", key);
+	i = json_integer_value(v);
+	if (i < 0 || (uint64_t)i < min || (uint64_t)i > max)
+		return fail(d, "\"%s\" is %lld, outside %llu..%llu", key, (long long)i,
+			    (unsigned long long)min, (unsigned long long)max);
+	*out = (uint64_t)i;
+	return 0;
+}
+
+static int get_u32(struct dec *d, const char *key, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+	int rc = get_uint(d, key, min, max, &v);
+
+	if (!rc)
+		*out = (uint32_t)v;
+	return rc;
+}
+
+static int get_str(struct dec *d, const char *key, char *out, size_t max, bool may_be_empty)
+{
+	json_t *v = json_object_get(d->o, key);
+
+	if (!json_is_string(v))
+		return fail(d, "\"%s\" must be a string", key);
+	if (json_string_length(v) >= max || (!may_be_empty && json_string_length(v) == 0))
+		return fail(d, "\"%s\" must have %s%zu characters at most", key,
+			    may_be_empty ? "" : "1 to ", max - 1);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return fail(d, "\"%s\" contains a NUL character", key);
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+static int get_bool(struct dec *d, const char *key, bool *out)
+{
+	json_t *v = json_object_get(d->o, key);
+
+	if (!json_is_boolean(v))
+		return fail(d, "\"%s\" must be true or false", key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* A cpu list: digits, commas and dashes only (the topology module parses it). */
+static int get_cpulist(struct dec *d, const char *key, char *out)
+{
+	int rc = get_str(d, key, out, MSG_CPULIST_MAX, false);
+
+	if (!rc && strspn(out, "0123456789,-") != strlen(out))
+		return fail(d, "\"%s\" must be a cpu list like \"0-3,8\"", key);
+	return rc;
+}
+
+static int decode_body(struct dec *d, struct msg *m)
+{
+	char mode[16], what[16];
+	uint64_t v = 0;
+	int rc = 0;
+
+	switch (m->type) {
+	case MSG_OK:
+		return 0;
+	case MSG_ERROR:
+		return get_str(d, "code", m->u.error.code, sizeof(m->u.error.code), false) ||
+			       get_str(d, "message", m->u.error.message, sizeof(m->u.error.message),
+				       true)
+			   ? -EPROTO
+			   : 0;
+	case MSG_LEASE_ACQUIRE:
+		rc = get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
+		     get_u32(d, "workers", 1, 4096, &m->u.acquire.workers) ||
+		     get_str(d, "lib", m->u.acquire.lib, sizeof(m->u.acquire.lib), false) ||
+		     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.acquire.mem) ||
+		     get_u32(d, "gpus", 0, 64, &m->u.acquire.gpus) ||
+		     get_u32(d, "time", 1, 366 * 86400, &m->u.acquire.time) ||
+		     get_str(d, "mode", mode, sizeof(mode), false) ||
+		     get_u32(d, "job", 0, UINT32_MAX, &m->u.acquire.job);
+		if (rc)
+			return -EPROTO;
+		if (m->u.acquire.lib[0] != '/')
+			return fail(d, "\"lib\" must be an absolute path, not \"%s\"",
+				    m->u.acquire.lib);
+		if (strcmp(mode, "spread") && strcmp(mode, "pack"))
+			return fail(d, "\"mode\" must be \"spread\" or \"pack\", not \"%s\"", mode);
+		m->u.acquire.pack = strcmp(mode, "pack") == 0;
+		return 0;
+	case MSG_LEASE_GRANT: {
+		json_t *lease = json_object_get(d->o, "lease");
+
+		if (get_str(d, "id", m->u.grant.id, sizeof(m->u.grant.id), false))
+			return -EPROTO;
+		if (!json_is_object(lease))
+			return fail(d, "\"lease\" must be an object (the lease document)");
+		m->u.grant.lease = json_dumps(lease, JSON_COMPACT);
+		return m->u.grant.lease ? 0 : -ENOMEM;
+	}
+	case MSG_LEASE_RELEASE:
+		return get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
+			       get_str(d, "id", m->u.release.id, sizeof(m->u.release.id), false)
+			   ? -EPROTO
+			   : 0;
+	case MSG_QUERY:
+		if (get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
+		    get_str(d, "what", what, sizeof(what), false))
+			return -EPROTO;
+		for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_EXECUTORS; q++)
+			if (strcmp(what, query_names[q]) == 0)
+				m->u.query = (enum msg_query)q;
+		return m->u.query ? 0
+				  : fail(d,
+					 "\"what\" must be nodes, gaps, leases or executors, "
+					 "not \"%s\"",
+					 what);
+	case MSG_JOB_START:
+		rc = get_u32(d, "job", 1, UINT32_MAX, &m->u.job_start.job) ||
+		     get_u32(d, "uid", 0, UINT32_MAX - 1, &m->u.job_start.uid) ||
+		     get_cpulist(d, "pus", m->u.job_start.pus) ||
+		     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.job_start.mem) ||
+		     get_uint(d, "mem_need", 0, (uint64_t)1 << 50, &m->u.job_start.mem_need) ||
+		     get_u32(d, "gpus", 0, UINT32_MAX, &m->u.job_start.gpus) ||
+		     get_bool(d, "consent", &m->u.job_start.consent) ||
+		     get_uint(d, "end", 0, (uint64_t)1 << 40, &v);
+		if (rc)
+			return -EPROTO;
+		m->u.job_start.end = (int64_t)v;
+		return 0;
+	case MSG_STEP_START:
+		if (get_cpulist(d, "pus", m->u.step.pus) ||
+		    get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.step.mem) ||
+		    get_u32(d, "gpus", 0, UINT32_MAX, &m->u.step.gpus))
+			return -EPROTO;
+		/* fall through */
+	case MSG_STEP_END:
+		return get_u32(d, "job", 1, UINT32_MAX, &m->u.step.job) ||
+			       get_u32(d, "step", 0, UINT32_MAX, &m->u.step.step)
+			   ? -EPROTO
+			   : 0;
+	case MSG_JOB_END:
+		return get_u32(d, "job", 1, UINT32_MAX, &m->u.job_end) ? -EPROTO : 0;
+	}
+	return fail(d, "unknown type");
+}
+
+int msg_decode(const char *text, struct msg *m, char *err, size_t errlen)
+{
+	struct dec d = {.err = err, .errlen = errlen};
+	const char *key;
+	json_error_t je;
+	json_t *v, *val;
+	int rc = -EPROTO;
+
+	memset(m, 0, sizeof(*m));
+	d.o = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	if (!d.o) {
+		snprintf(err, errlen, "control message is not valid JSON (%s)", je.text);
+		return -EPROTO;
+	}
+	if (!json_is_object(d.o)) {
+		fail(&d, "must be a JSON object");
+		goto out;
+	}
+	v = json_object_get(d.o, "v");
+	if (!json_is_integer(v) || json_integer_value(v) != MSG_VERSION) {
+		fail(&d, "\"v\" must be %d (this daemon speaks protocol version %d)", MSG_VERSION,
+		     MSG_VERSION);
+		goto out;
+	}
+	v = json_object_get(d.o, "type");
+	for (unsigned t = 1; json_is_string(v) && t < NTYPES; t++)
+		if (type_names[t] && strcmp(json_string_value(v), type_names[t]) == 0)
+			m->type = (enum msg_type)t;
+	if (!m->type) {
+		fail(&d, "\"type\" must name a known message, not %s",
+		     json_is_string(v) ? json_string_value(v) : "a non-string");
+		goto out;
+	}
+	d.type = type_names[m->type];
+	json_object_foreach(d.o, key, val)
+	{
+		bool known = strcmp(key, "v") == 0 || strcmp(key, "type") == 0;
+
+		for (unsigned i = 0; !known && fields[m->type][i]; i++)
+			known = strcmp(key, fields[m->type][i]) == 0;
+		if (!known) {
+			fail(&d, "unknown field \"%s\"", key);
+			goto out;
+		}
+	}
+	rc = decode_body(&d, m);
+	if (rc)
+		msg_free(m);
+out:
+	json_decref(d.o);
+	return rc;
+}
