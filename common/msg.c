@@ -26,6 +26,7 @@ static const char *const type_names[] = {
     [MSG_STEP_START] = "step_start",
     [MSG_STEP_END] = "step_end",
     [MSG_JOB_END] = "job_end",
+    [MSG_RESULT] = "result",
 };
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
@@ -41,6 +42,7 @@ static const char *const fields[NTYPES][10] = {
     [MSG_STEP_START] = {"job", "step", "pus", "mem", "gpus", NULL},
     [MSG_STEP_END] = {"job", "step", NULL},
     [MSG_JOB_END] = {"job", NULL},
+    [MSG_RESULT] = {"what", "items", NULL},
 };
 
 static const char *const query_names[] = {[MSG_QUERY_NODES] = "nodes",
@@ -70,6 +72,9 @@ void msg_free(struct msg *m)
 	if (m && m->type == MSG_LEASE_GRANT) {
 		free(m->u.grant.lease);
 		m->u.grant.lease = NULL;
+	} else if (m && m->type == MSG_RESULT) {
+		free(m->u.result.items);
+		m->u.result.items = NULL;
 	}
 }
 
@@ -146,6 +151,19 @@ static int encode_body(const struct msg *m, json_t *o)
 	case MSG_JOB_END:
 		rc |= set(o, "job", json_integer(m->u.job_end));
 		break;
+	case MSG_RESULT: {
+		json_error_t e;
+		json_t *items = m->u.result.items ? json_loads(m->u.result.items, 0, &e) : NULL;
+
+		if (!json_is_array(items) || (unsigned)m->u.result.what >= 5 ||
+		    !query_names[m->u.result.what]) {
+			json_decref(items);
+			return -EINVAL;
+		}
+		rc |= set(o, "what", json_string(query_names[m->u.result.what]));
+		rc |= set(o, "items", items);
+		break;
+	}
 	default:
 		return -EINVAL;
 	}
@@ -300,17 +318,34 @@ static int decode_body(struct dec *d, struct msg *m)
 			   ? -EPROTO
 			   : 0;
 	case MSG_QUERY:
-		if (get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
-		    get_str(d, "what", what, sizeof(what), false))
+		if (get_str(d, "cred", m->cred, sizeof(m->cred), false))
 			return -EPROTO;
-		for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_EXECUTORS; q++)
-			if (strcmp(what, query_names[q]) == 0)
-				m->u.query = (enum msg_query)q;
-		return m->u.query ? 0
-				  : fail(d,
-					 "\"what\" must be nodes, gaps, leases or executors, "
-					 "not \"%s\"",
-					 what);
+		/* fall through */
+	case MSG_RESULT: {
+		enum msg_query q = 0;
+		json_t *items;
+
+		if (get_str(d, "what", what, sizeof(what), false))
+			return -EPROTO;
+		for (unsigned i = MSG_QUERY_NODES; i <= MSG_QUERY_EXECUTORS; i++)
+			if (strcmp(what, query_names[i]) == 0)
+				q = (enum msg_query)i;
+		if (!q)
+			return fail(d,
+				    "\"what\" must be nodes, gaps, leases or executors, not "
+				    "\"%s\"",
+				    what);
+		if (m->type == MSG_QUERY) {
+			m->u.query = q;
+			return 0;
+		}
+		items = json_object_get(d->o, "items");
+		if (!json_is_array(items))
+			return fail(d, "\"items\" must be an array");
+		m->u.result.what = q;
+		m->u.result.items = json_dumps(items, JSON_COMPACT);
+		return m->u.result.items ? 0 : -ENOMEM;
+	}
 	case MSG_JOB_START:
 		rc = get_u32(d, "job", 1, UINT32_MAX, &m->u.job_start.job) ||
 		     get_u32(d, "uid", 0, UINT32_MAX - 1, &m->u.job_start.uid) ||

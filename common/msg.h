@@ -12,6 +12,7 @@
  *     query         {cred, what}            what = nodes|gaps|leases|executors
  *   controller -> client
  *     lease_grant   {id, lease}             lease = the lease document (object)
+ *     result        {what, items}           items = an array of objects (a query's answer)
  *     ok            {}
  *     error         {code, message}         code = an errno name, e.g. "ENOSPC"
  *   SPANK plugin -> node agent (unix socket, peer checked with SO_PEERCRED)
@@ -48,6 +49,7 @@ enum msg_type {
 	MSG_STEP_START,
 	MSG_STEP_END,
 	MSG_JOB_END,
+	MSG_RESULT,
 };
 
 enum msg_query { MSG_QUERY_NODES = 1, MSG_QUERY_GAPS, MSG_QUERY_LEASES, MSG_QUERY_EXECUTORS };
@@ -78,6 +80,10 @@ struct msg {
 		} release;
 		enum msg_query query;
 		struct {
+			enum msg_query what;
+			char *items; /* JSON array text, malloc'd; msg_free */
+		} result;
+		struct {
 			uint32_t job, uid;
 			char pus[MSG_CPULIST_MAX]; /* "0-3,8" */
 			uint64_t mem, mem_need;
@@ -104,7 +110,7 @@ int msg_encode(const struct msg *m, char **text);
  * the field; -ENOMEM. Frees nothing: call msg_free(m) after a grant. */
 int msg_decode(const char *text, struct msg *m, char *err, size_t errlen);
 
-/* Frees what a decoded message owns (the grant's lease). */
+/* Frees what a message owns (a grant's lease, a result's items). */
 void msg_free(struct msg *m);
 
 /* An error reply: code is an errno name, message says what and the remedy. */

@@ -117,6 +117,14 @@ static void test_round_trips(void **state)
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_OK;
 	round_trip(&m);
+	m.type = MSG_RESULT;
+	m.u.result.what = MSG_QUERY_LEASES;
+	m.u.result.items = strdup("[{\"id\":\"lease-1\"}]");
+	out = round_trip(&m);
+	assert_int_equal(out.u.result.what, MSG_QUERY_LEASES);
+	assert_string_equal(out.u.result.items, "[{\"id\":\"lease-1\"}]");
+	msg_free(&out);
+	msg_free(&m);
 }
 
 /* decode must refuse text with -EPROTO and a message mentioning what. */
@@ -184,6 +192,7 @@ static void test_refusals(void **state)
 	refuse("{\"v\":1,\"type\":\"lease_release\",\"cred\":\"c\",\"id\":\"a\\u0000b\"}", "NUL");
 	refuse("{\"v\":1,\"type\":\"lease_grant\",\"id\":\"x\",\"lease\":\"{}\"}", "\"lease\"");
 	refuse("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":\"secrets\"}", "\"what\"");
+	refuse("{\"v\":1,\"type\":\"result\",\"what\":\"leases\",\"items\":{}}", "\"items\"");
 }
 
 static void test_encode_refuses(void **state)
