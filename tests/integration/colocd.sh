@@ -1,0 +1,162 @@
+#!/bin/bash
+# TAP test: colocd --standalone with real faas-executors in real cgroups.
+# A lease acquired over TCP runs its executor as the lease owner (nobody) in
+# its own cgroup, whose cpuset, memory limit and uid are read back from the
+# kernel; a client computes with it; bad requests get errors and the daemon
+# goes on; a host job report takes the lent PUs back (executor gone, cgroup
+# removed); release, expiry, a killed and restarted colocd, and a stop
+# leave no executor and no cgroup behind. Needs root and cgroups.
+set -u
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1 # ${2:-}"; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP colocd places executors in cgroups: needs root"; exit 0; }
+[ -d /sys/fs/cgroup/cpuset ] || [ -f /sys/fs/cgroup/cgroup.controllers ] ||
+	{ echo "1..0 # SKIP no cgroup file system is mounted"; exit 0; }
+nobody=$(id -u nobody) || { echo "1..0 # SKIP no user nobody"; exit 0; }
+
+dir=$(mktemp -d /tmp/coloc-colocd.XXXXXX)
+chmod 755 "$dir"
+root=coloc-test-$$
+port=$((20000 + $$ % 20000))
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	for m in /sys/fs/cgroup/*/"$root" /sys/fs/cgroup/"$root"; do
+		[ -d "$m" ] || continue
+		for c in "$m"/*/; do
+			[ -f "$c/cgroup.procs" ] && xargs -r kill -9 <"$c/cgroup.procs" 2>/dev/null
+			rmdir "$c" 2>/dev/null
+		done
+		rmdir "$m" 2>/dev/null
+	done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+cat >"$dir/coloc.conf" <<CONF
+ControllerHost=127.0.0.1
+ControllerPort=$port
+SocketPath=$dir/colocd.sock
+StateDir=$dir/state
+CgroupRoot=$root
+AuthType=none
+MaxLendFraction=1
+EvictGrace=200ms
+MemoryMargin=256M
+Provider=tcp;ofi_rxm
+CONF
+start() {
+	FAAS_ADDR=127.0.0.1 "$COLOCD" --standalone --foreground -f "$dir/coloc.conf" \
+		--executor "$FAAS_EXECUTOR" >>"$dir/colocd.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do [ -S "$dir/colocd.sock" ] && return 0; sleep 0.05; done
+	return 1
+}
+send() { "$COLOCD_SEND" --tcp "$port" "$@"; }
+report() { "$COLOCD_SEND" --unix "$dir/colocd.sock" "$@"; }
+acquire() { # uid workers time [extra args to colocd_send]
+	local uid=$1 w=$2 t=$3
+	shift 3
+	send "$@" "{\"v\":1,\"type\":\"lease_acquire\",\"cred\":\"none:$uid:$uid\",\"workers\":$w,\"lib\":\"$FAAS_EXAMPLES_LIB\",\"mem\":0,\"gpus\":0,\"time\":$t,\"mode\":\"spread\",\"job\":0}"
+}
+field() { grep -o "\"$1\":\"\\?[^,\"}]*" | head -1 | sed 's/.*:"\?//'; }
+cgdir() { for m in /sys/fs/cgroup/$1/"$root"/"$2" /sys/fs/cgroup/"$root"/"$2"; do [ -d "$m" ] && echo "$m" && return; done; }
+gone() { # pid: waits up to 3 s for it to vanish
+	[ -n "${1:-}" ] || return 1
+	for _ in $(seq 60); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
+	return 1
+}
+
+check "colocd --standalone starts and listens" start "see the log below"
+
+# a lease, read back from the kernel
+out=$(acquire "$nobody" 1 60 --lease-out "$dir/lease.json")
+id=$(echo "$out" | field id)
+xpid=$(field pid <"$dir/lease.json")
+check "lease_acquire as nobody is granted with a lease document" \
+	'[ -n "$id" ] && [ -s "$dir/lease.json" ] && [ -n "$xpid" ]' "$out"
+cpu=$(grep -o '"cpu":[0-9]*' "$dir/lease.json" | head -1 | cut -d: -f2)
+check "the executor runs in cgroup $root/$id (cpuset and memory)" \
+	'grep -q "cpuset:/$root/$id\$" /proc/$xpid/cgroup && grep -q "memory:/$root/$id\$" /proc/$xpid/cgroup' \
+	"$(cat /proc/"$xpid"/cgroup 2>&1 | tr '\n' ' ')"
+cpus=$(cat "$(cgdir cpuset "$id")/cpuset.cpus" 2>/dev/null)
+check "its cpuset is the lent cpu ($cpus = worker cpu $cpu)" '[ -n "$cpu" ] && [ "$cpus" = "$cpu" ]'
+mem=$(cat "$(cgdir memory "$id")/memory.limit_in_bytes" 2>/dev/null || cat "$(cgdir . "$id")/memory.max" 2>/dev/null)
+check "its memory limit is the lease's (256 MiB for one worker)" '[ "$mem" = 268435456 ]' "$mem"
+check "it runs as the lease owner (uid $nobody)" \
+	'[ "$(awk "/^Uid:/ {print \$2}" /proc/$xpid/status)" = "$nobody" ]'
+res=$(FAAS_LEASE=$dir/lease.json FAAS_ADDR=127.0.0.1 timeout 60 "$BS_CLIENT" --options 20000 2>&1)
+check "a client prices Black-Scholes options on the lease, no mismatch" \
+	'echo "$res" | grep -q "^mismatches  *0"' "$res"
+out=$(send '{"v":1,"type":"query","cred":"none:0:0","what":"executors"}')
+check "colocd lists the executor (pid, cgroup, cpus, memory limit)" \
+	'echo "$out" | grep -q "\"pid\":$xpid" && echo "$out" | grep -q "\"cgroup\":\"$root/$id\""' "$out"
+
+# bad input: errors, and the daemon goes on
+out=$(send 'not json' 2>&1)
+check "a malformed frame gets an EPROTO error" 'echo "$out" | grep -q "\"EPROTO\""' "$out"
+out=$(acquire "$nobody" 4096 60 2>&1)
+check "a lease larger than the node's gap gets ENOSPC naming the largest gap" \
+	'echo "$out" | grep -q "ENOSPC" && echo "$out" | grep -q "largest gap"' "$out"
+out=$(acquire 0 1 60 2>&1)
+check "a lease for root is refused (EPERM): executors never run as root" 'echo "$out" | grep -q EPERM' "$out"
+out=$(send '{"v":1,"type":"job_end","job":1}' 2>&1)
+check "a host job report over TCP is refused (EPERM)" 'echo "$out" | grep -q EPERM' "$out"
+out=$(setpriv --reuid="$nobody" --regid="$nobody" --clear-groups "$COLOCD_SEND" --unix "$dir/colocd.sock" '{"v":1,"type":"job_end","job":1}' 2>&1)
+check "a non-root peer cannot report host jobs on the unix socket" \
+	'echo "$out" | grep -qE "Permission denied|EPERM"' "$out"
+check "colocd still runs after the bad requests" 'kill -0 $pid'
+
+# the host wins: a job allocated onto the lent cpu takes it back
+t0=$(date +%s%N)
+out=$(report "{\"v\":1,\"type\":\"job_start\",\"job\":42,\"uid\":1000,\"pus\":\"0-$(($(nproc) - 1))\",\"mem\":1073741824,\"mem_need\":0,\"gpus\":0,\"consent\":false,\"end\":0}")
+t1=$(date +%s%N)
+echo "# reclaim took $(((t1 - t0) / 1000000)) ms (report to reply, EvictGrace 200ms)"
+check "a host job report on the lent cpu is answered ok" 'echo "$out" | grep -q "\"ok\""' "$out"
+check "by then the executor is gone and its cgroup removed" \
+	'[ -n "$xpid" ] && [ -n "$id" ] && gone $xpid && [ -z "$(cgdir cpuset "$id")" ] && [ -z "$(cgdir memory "$id")" ]'
+out=$(acquire "$nobody" 1 60 2>&1)
+check "while the host job holds every cpu, a new lease gets ENOSPC" 'echo "$out" | grep -q ENOSPC' "$out"
+report '{"v":1,"type":"job_end","job":42}' >/dev/null
+
+# release, by the owner only
+out=$(acquire "$nobody" 1 60 --lease-out "$dir/l2.json")
+id2=$(echo "$out" | field id)
+x2=$(field pid <"$dir/l2.json")
+out=$(send "{\"v\":1,\"type\":\"lease_release\",\"cred\":\"none:1000:1000\",\"id\":\"$id2\"}" 2>&1)
+check "another user cannot release the lease (EPERM)" 'echo "$out" | grep -q EPERM' "$out"
+out=$(send "{\"v\":1,\"type\":\"lease_release\",\"cred\":\"none:$nobody:$nobody\",\"id\":\"$id2\"}" 2>&1)
+check "its owner releases it: executor gone, cgroup removed" \
+	'[ -n "$x2" ] && echo "$out" | grep -q "\"ok\"" && gone $x2 && [ -z "$(cgdir cpuset "$id2")" ]' "$out"
+
+# a lease runs out at its deadline
+out=$(acquire "$nobody" 1 1 --lease-out "$dir/l3.json")
+x3=$(field pid <"$dir/l3.json")
+check "a 1 s lease ends by itself at its deadline" '[ -n "$x3" ] && sleep 1 && gone $x3' "$out"
+
+# colocd killed with a lease active; the next colocd cleans up
+acquire "$nobody" 1 60 --lease-out "$dir/l4.json" >/dev/null
+x4=$(field pid <"$dir/l4.json")
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+pid=
+check "an executor outlives a killed colocd (no parent-death signal)" '[ -n "$x4" ] && kill -0 $x4 2>/dev/null'
+start
+check "a restarted colocd removes what the killed one left (executor and cgroup)" \
+	'[ -n "$x4" ] && gone $x4 && [ -z "$(ls -d /sys/fs/cgroup/*/$root/lease-* 2>/dev/null)" ]'
+
+# stop: nothing outlives it
+acquire "$nobody" 1 60 --lease-out "$dir/l5.json" >/dev/null
+x5=$(field pid <"$dir/l5.json")
+kill "$pid"
+wait "$pid"
+rc=$?
+pid=
+check "SIGTERM stops colocd (exit 0) and its executors with it" '[ $rc = 0 ] && [ -n "$x5" ] && gone $x5' "exit $rc"
+check "no cgroup is left under $root" '[ -z "$(ls -d /sys/fs/cgroup/*/$root/lease-* 2>/dev/null)" ]'
+[ $failed = 0 ] || sed 's/^/# colocd| /' "$dir/colocd.log"
+echo "1..$n"
+[ $failed = 0 ]
