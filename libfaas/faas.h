@@ -82,6 +82,35 @@ const char *faas_lease_provider(const struct faas_lease *lease);
 /* Largest payload (input bytes) one call may carry. */
 size_t faas_lease_max_payload(const struct faas_lease *lease);
 
+/* ---- Leases from the controller (colocd) ------------------------------ */
+
+struct faas_lease_request {
+	int workers;	       /* 1..4096 */
+	const char *lib;       /* the function library; made absolute, must exist */
+	size_t mem_per_worker; /* bytes; 0 = the site default */
+	int gpus;	       /* 0..64 */
+	int minutes;	       /* 1..527040; 0 = DefaultLeaseTime of coloc.conf */
+	int pack;	       /* 1: as few nodes as possible; 0: spread */
+	const char *conf;      /* coloc.conf path, NULL = COLOC_CONF or the default */
+};
+
+/* Asks the controller named in coloc.conf for a lease and parses the lease
+ * document it grants into *lease (freed with faas_lease_destroy). Waits at
+ * most FAAS_CONTROLLER_TIMEOUT_MS (default 30000) for the grant. Errors:
+ * FAAS_EINVAL (an argument or coloc.conf), FAAS_EUNAVAIL (the controller
+ * cannot be reached or did not answer), FAAS_EBUSY (not enough idle
+ * resources now), FAAS_EAUTH (the controller refused the credential),
+ * FAAS_ELEASE (a malformed grant), FAAS_EPROTO, FAAS_ENOMEM; err (may be
+ * NULL) says what and the remedy. Thread-safe; reads the environment. */
+int faas_lease_acquire(const struct faas_lease_request *req, struct faas_lease **lease, char *err,
+		       size_t errlen);
+
+/* Tells the controller (of COLOC_CONF or the default coloc.conf) that the
+ * lease is no longer needed; its executors stop. The caller still
+ * faas_lease_destroy()s the lease. Errors as faas_lease_acquire; FAAS_EINVAL
+ * when the controller does not know the lease. */
+int faas_lease_release(struct faas_lease *lease, char *err, size_t errlen);
+
 /* ---- Clients --------------------------------------------------------- */
 
 struct faas_client;

@@ -95,6 +95,23 @@ out=$(send '{"v":1,"type":"query","cred":"none:0:0","what":"executors"}')
 check "colocd lists the executor (pid, cgroup, cpus, memory limit)" \
 	'echo "$out" | grep -q "\"pid\":$xpid" && echo "$out" | grep -q "\"cgroup\":\"$root/$id\""' "$out"
 
+# colocctl, as the user, gives the lease document FAAS_LEASE takes
+if [ -x "${COLOCCTL:-}" ]; then
+	doc=$(setpriv --reuid="$nobody" --regid="$nobody" --clear-groups \
+		"$COLOCCTL" -f "$dir/coloc.conf" lease acquire --workers 1 --lib "$FAAS_EXAMPLES_LIB" --time 5 --json 2>&1)
+	cid=$(echo "$doc" | field id)
+	check "colocctl lease acquire --json prints a lease document" \
+		'echo "$doc" | grep -q "\"type\":\"lease\"" && [ -n "$cid" ]' "$doc"
+	res=$(FAAS_LEASE=$doc FAAS_ADDR=127.0.0.1 timeout 60 "$BS_CLIENT" --options 5000 2>&1)
+	check "FAAS_LEASE=\$(colocctl lease acquire --json) works for a client" \
+		'echo "$res" | grep -q "^mismatches  *0"' "$res"
+	tab=$("$COLOCCTL" -f "$dir/coloc.conf" leases 2>&1)
+	check "colocctl leases shows it" 'echo "$tab" | grep -q "$cid"' "$tab"
+	out=$(setpriv --reuid="$nobody" --regid="$nobody" --clear-groups \
+		"$COLOCCTL" -f "$dir/coloc.conf" lease release "$cid" 2>&1)
+	check "colocctl lease release ends it" '[ $? = 0 ] && ! "$COLOCCTL" -f "$dir/coloc.conf" leases | grep -q "$cid"' "$out"
+fi
+
 # bad input: errors, and the daemon goes on
 out=$(send 'not json' 2>&1)
 check "a malformed frame gets an EPROTO error" 'echo "$out" | grep -q "\"EPROTO\""' "$out"

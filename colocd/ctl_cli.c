@@ -1,0 +1,337 @@
+/*
+ * ctl_cli: colocctl's commands (see ctl_cli.h). Each command builds one
+ * control-plane request, sends it with ctl_request() and prints the reply:
+ * a table (table.c) or JSON on one line for queries, the lease document for
+ * a grant. No state beyond the struct ctl_cli main() fills.
+ */
+#include "config.h"
+
+#include "ctl_cli.h"
+#include "cli.h"
+#include "ctl_client.h"
+#include "lease_doc.h"
+#include "table.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "colocctl"
+
+void ctl_cli_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: colocctl [-f FILE] [--json] [--timeout SEC] COMMAND [ARGS]\n"
+		"commands:\n"
+		"  nodes                   nodes registered with the controller\n"
+		"  gaps                    what each node may lend now\n"
+		"  leases                  leases in the controller's table\n"
+		"  executors               running faas-executors\n"
+		"  lease acquire --workers N --lib PATH [--mem SIZE] [--gpus N] [--time MIN]\n"
+		"                [--pack] [--job ID]\n"
+		"                          ask for a lease; prints its lease document\n"
+		"  lease release ID        give a lease back\n"
+		"options:\n"
+		"  -f, --config FILE       coloc.conf to read (default: COLOC_CONF, else %s)\n"
+		"  --json                  print JSON on one line (a lease document, an array of "
+		"items)\n"
+		"  --timeout SEC           bound on the whole exchange with the controller "
+		"(default %d)\n"
+		"  -h, --help              this text\n",
+		config_default_path(), CTL_CLI_DEFAULT_TIMEOUT_S);
+}
+
+/* Options every command accepts after its name; 1 if opt was one. */
+static int common_option(struct ctl_cli *c, int opt)
+{
+	if (opt == 'J') {
+		c->json = true;
+		return 1;
+	}
+	if (opt == 'T') {
+		c->timeout_ms = (int)cli_number(PROG, "--timeout", optarg, 1, 3600) * 1000;
+		return 1;
+	}
+	return 0;
+}
+
+/* Sends req and checks the reply's type; 0 with *reply filled, else the
+ * exit status (1) after printing why. */
+static int exchange(struct ctl_cli *c, struct msg *req, struct msg *reply, enum msg_type expect)
+{
+	char err[1024];
+	int rc;
+
+	rc = ctl_request(&c->cfg, req, reply, c->timeout_ms, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	if (reply->type == MSG_ERROR) {
+		fprintf(stderr, PROG ": %s: %s\n", reply->u.error.code, reply->u.error.message);
+		msg_free(reply);
+		return 1;
+	}
+	if (reply->type != expect) {
+		fprintf(stderr,
+			PROG ": the controller answered a %s request with %s, not %s; are colocd "
+			     "and colocctl the same version?\n",
+			msg_type_name(req->type), msg_type_name(reply->type),
+			msg_type_name(expect));
+		msg_free(reply);
+		return 1;
+	}
+	return 0;
+}
+
+/* --time: minutes, a duration with a unit, or Slurm's [D-]HH:MM[:SS]. */
+static int parse_time(const char *s, uint32_t *seconds)
+{
+	uint64_t ms = 0;
+
+	if (config_parse_duration_ms(s, &ms, "min") != 0 || ms == 0 ||
+	    ms > (uint64_t)366 * 86400 * 1000)
+		return -EINVAL;
+	*seconds = (uint32_t)((ms + 999) / 1000);
+	return 0;
+}
+
+static int lease_acquire(struct ctl_cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"workers", required_argument, NULL, 'w'}, {"lib", required_argument, NULL, 'l'},
+	    {"mem", required_argument, NULL, 'm'},     {"gpus", required_argument, NULL, 'g'},
+	    {"time", required_argument, NULL, 't'},    {"pack", no_argument, NULL, 'p'},
+	    {"job", required_argument, NULL, 'j'},     {"json", no_argument, NULL, 'J'},
+	    {"timeout", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0},
+	};
+	struct msg req = {.type = MSG_LEASE_ACQUIRE}, reply;
+	const char *lib = NULL;
+	char path[PATH_MAX];
+	struct lease_doc *doc = NULL;
+	char err[256];
+	int opt, rc;
+
+	req.u.acquire.time = c->cfg.default_lease_s;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (common_option(c, opt))
+			continue;
+		switch (opt) {
+		case 'w':
+			req.u.acquire.workers =
+			    (uint32_t)cli_number(PROG, "--workers", optarg, 1, 4096);
+			break;
+		case 'l':
+			lib = optarg;
+			break;
+		case 'm':
+			if (config_parse_size(optarg, &req.u.acquire.mem) != 0 ||
+			    req.u.acquire.mem > (uint64_t)1 << 50) {
+				fprintf(stderr,
+					PROG ": --mem %s: expected a size per worker like 512M or "
+					     "2G (K, M, G, T: powers of 1024)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'g':
+			req.u.acquire.gpus = (uint32_t)cli_number(PROG, "--gpus", optarg, 0, 64);
+			break;
+		case 't':
+			if (parse_time(optarg, &req.u.acquire.time) != 0) {
+				fprintf(stderr,
+					PROG
+					": --time %s: expected minutes (30), a duration with "
+					"a unit (90s, 2h) or Slurm's [D-]HH:MM[:SS], from 1 s to "
+					"366 days\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			req.u.acquire.pack = true;
+			break;
+		case 'j':
+			req.u.acquire.job =
+			    (uint32_t)cli_number(PROG, "--job", optarg, 0, UINT32_MAX);
+			break;
+		default:
+			ctl_cli_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": lease acquire: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+	if (!req.u.acquire.workers || !lib) {
+		fprintf(stderr, PROG ": lease acquire needs --workers N (1 to 4096) and --lib "
+				     "PATH (the function library)\n");
+		return 2;
+	}
+	if (!realpath(lib, path)) {
+		fprintf(stderr,
+			PROG ": --lib %s: %s; give the path of an existing function library\n", lib,
+			strerror(errno));
+		return 2;
+	}
+	if (strlen(path) >= sizeof(req.u.acquire.lib)) {
+		fprintf(stderr, PROG ": --lib %s: the path is too long\n", path);
+		return 2;
+	}
+	strcpy(req.u.acquire.lib, path);
+	if (req.u.acquire.time == 0)
+		req.u.acquire.time = 1800;
+
+	rc = exchange(c, &req, &reply, MSG_LEASE_GRANT);
+	if (rc)
+		return rc;
+	if (c->json) {
+		printf("%s\n", reply.u.grant.lease);
+	} else {
+		if (lease_doc_decode(reply.u.grant.lease, &doc, err, sizeof(err)) == 0)
+			printf("lease %s: %u workers, provider %s\n", reply.u.grant.id,
+			       doc->nworkers, doc->provider[0] ? doc->provider : "(default)");
+		else
+			printf("lease %s (the document does not parse: %s)\n", reply.u.grant.id,
+			       err);
+		lease_doc_free(doc);
+		printf("%s\n", reply.u.grant.lease);
+	}
+	msg_free(&reply);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int lease_release(struct ctl_cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'J'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct msg req = {.type = MSG_LEASE_RELEASE}, reply;
+	int opt, rc;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (!common_option(c, opt)) {
+			ctl_cli_usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 1 || !argv[optind][0] ||
+	    strlen(argv[optind]) >= sizeof(req.u.release.id)) {
+		fprintf(stderr, PROG ": lease release needs one lease ID (as colocctl leases "
+				     "shows it)\n");
+		return 2;
+	}
+	strcpy(req.u.release.id, argv[optind]);
+	rc = exchange(c, &req, &reply, MSG_OK);
+	if (rc)
+		return rc;
+	if (!c->json)
+		printf("lease %s released\n", req.u.release.id);
+	msg_free(&reply);
+	return 0;
+}
+
+int ctl_cli_lease(struct ctl_cli *c, int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "acquire") == 0)
+		return lease_acquire(c, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "release") == 0)
+		return lease_release(c, argc - 1, argv + 1);
+	fprintf(stderr, PROG ": lease %s: expected lease acquire or lease release\n",
+		argc >= 2 ? argv[1] : "(nothing)");
+	return 2;
+}
+
+static const char *const query_cmds[] = {[MSG_QUERY_NODES] = "nodes",
+					 [MSG_QUERY_GAPS] = "gaps",
+					 [MSG_QUERY_LEASES] = "leases",
+					 [MSG_QUERY_EXECUTORS] = "executors"};
+
+/* Preferred columns per query, in this order; any other keys follow. */
+static const char *const *query_columns(enum msg_query what)
+{
+	static const char *const nodes[] = {"name", "pus", "mem", "gpus", "drained", NULL};
+	static const char *const gaps[] = {"node", "lendable", "unallocated", "mem",
+					   "gpus", "until",    NULL};
+	static const char *const leases[] = {"id",   "uid", "state",   "workers",
+					     "cpus", "mem", "expires", NULL};
+	static const char *const executors[] = {"pid",	     "node", "uid",   "cgroup", "cpus",
+						"mem_limit", "gpus", "lease", NULL};
+
+	switch (what) {
+	case MSG_QUERY_NODES:
+		return nodes;
+	case MSG_QUERY_GAPS:
+		return gaps;
+	case MSG_QUERY_LEASES:
+		return leases;
+	case MSG_QUERY_EXECUTORS:
+		return executors;
+	}
+	return NULL;
+}
+
+enum msg_query ctl_cli_query_parse(const char *name)
+{
+	for (unsigned i = MSG_QUERY_NODES; i <= MSG_QUERY_EXECUTORS; i++)
+		if (strcmp(name, query_cmds[i]) == 0)
+			return (enum msg_query)i;
+	return 0;
+}
+
+int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'J'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct msg req = {.type = MSG_QUERY}, reply;
+	int opt, rc;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (!common_option(c, opt)) {
+			ctl_cli_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": %s takes no arguments, not %s\n", query_cmds[what],
+			argv[optind]);
+		return 2;
+	}
+	req.u.query = what;
+	rc = exchange(c, &req, &reply, MSG_RESULT);
+	if (rc)
+		return rc;
+	if (reply.u.result.what != what) {
+		fprintf(stderr, PROG ": the controller answered a %s query with %s\n",
+			query_cmds[what], query_cmds[reply.u.result.what]);
+		rc = 1;
+	} else if (c->json) {
+		printf("%s\n", reply.u.result.items);
+	} else {
+		rc = table_print(reply.u.result.items, query_columns(what), stdout);
+		if (rc == -EINVAL)
+			fprintf(stderr, PROG ": the controller's %s are not a list of objects\n",
+				query_cmds[what]);
+		else if (rc)
+			fprintf(stderr, PROG ": cannot print the %s: %s\n", query_cmds[what],
+				strerror(-rc));
+		rc = rc ? 1 : 0;
+	}
+	msg_free(&reply);
+	if (!rc && fflush(stdout) != 0)
+		rc = 1;
+	return rc;
+}

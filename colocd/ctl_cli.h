@@ -1,0 +1,35 @@
+/*
+ * ctl_cli: colocctl's commands (main() in colocctl.c parses the global
+ * options and calls one of these). Each returns the program's exit status:
+ * 0 done, 1 the controller refused or could not be reached, 2 a usage
+ * error; messages go to stderr, results to stdout.
+ */
+#ifndef COLOC_CTL_CLI_H
+#define COLOC_CTL_CLI_H
+
+#include "coloc_config.h"
+#include "msg.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CTL_CLI_DEFAULT_TIMEOUT_S 30
+
+struct ctl_cli {
+	struct coloc_config cfg; /* loaded by main */
+	bool json;		 /* --json: machine-readable output on one line */
+	int timeout_ms;		 /* --timeout, for the whole exchange */
+};
+
+/* Prints colocctl's usage to f. */
+void ctl_cli_usage(FILE *f);
+
+/* Parses a command's own options (--json and --timeout are accepted after
+ * the command too) and runs it. argv[0] is the command's name. */
+int ctl_cli_lease(struct ctl_cli *c, int argc, char **argv);
+int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv);
+
+/* Looks up a query command (nodes, gaps, leases, executors); 0 if none. */
+enum msg_query ctl_cli_query_parse(const char *name);
+
+#endif

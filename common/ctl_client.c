@@ -1,0 +1,261 @@
+/*
+ * ctl_client: one request to the controller and its reply (see
+ * ctl_client.h). Owns nothing between calls: each call resolves the
+ * controller, connects with a non-blocking socket (poll bounds the
+ * connect), sends one frame, reads one frame and closes. No locking: the
+ * caller's buffers are its own.
+ */
+#include "config.h"
+
+#include "ctl_client.h"
+#include "clock.h"
+#include "cred.h"
+#include "frame.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* "host:port", or "[v6]:port" for an address with colons. */
+static void ctl_addr_name(const struct coloc_config *cfg, char *out, size_t len)
+{
+	if (strchr(cfg->controller_host, ':'))
+		snprintf(out, len, "[%s]:%u", cfg->controller_host, (unsigned)cfg->controller_port);
+	else
+		snprintf(out, len, "%s:%u", cfg->controller_host, (unsigned)cfg->controller_port);
+}
+
+static int ms_left(int64_t deadline)
+{
+	int64_t left = deadline - clock_ms();
+
+	return left > 0 ? (int)left : 0;
+}
+
+/* Connects to one address before the deadline. The fd, or -errno. */
+static int ctl_connect_one(const struct addrinfo *ai, int64_t deadline)
+{
+	int fd, rc, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if (errno != EINPROGRESS && errno != EINTR) {
+		rc = -errno;
+		goto close_fd;
+	}
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		int left = ms_left(deadline);
+
+		if (left == 0) {
+			rc = -ETIMEDOUT;
+			goto close_fd;
+		}
+		rc = poll(&p, 1, left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0) {
+			rc = -errno;
+			goto close_fd;
+		}
+		if (rc > 0)
+			break;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) {
+		rc = -errno;
+		goto close_fd;
+	}
+	if (soerr) {
+		rc = -soerr;
+		goto close_fd;
+	}
+	return fd;
+close_fd:
+	close(fd);
+	return rc;
+}
+
+/* Connects to the controller; the fd, or -errno with a message in err. */
+static int ctl_connect(const struct coloc_config *cfg, const char *addr, int64_t deadline,
+		       int timeout_ms, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
+	struct addrinfo *res = NULL, *ai;
+	char port[8];
+	int rc, fd = -ECONNREFUSED;
+
+	snprintf(port, sizeof(port), "%u", (unsigned)cfg->controller_port);
+	rc = getaddrinfo(cfg->controller_host, port, &hints, &res);
+	if (rc == EAI_NONAME || rc == EAI_FAIL || rc == EAI_AGAIN)
+		/* AI_ADDRCONFIG hides loopback-only families on hosts without
+		 * a configured address: try once more without it. */
+		rc = getaddrinfo(cfg->controller_host, port,
+				 &(struct addrinfo){.ai_family = AF_UNSPEC,
+						    .ai_socktype = SOCK_STREAM,
+						    .ai_flags = AI_NUMERICSERV},
+				 &res);
+	if (rc != 0) {
+		snprintf(err, errlen,
+			 "cannot resolve the controller host %s (%s); check ControllerHost in "
+			 "coloc.conf",
+			 cfg->controller_host,
+			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return rc == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = ctl_connect_one(ai, deadline);
+		if (fd >= 0 || fd == -ETIMEDOUT)
+			break;
+	}
+	freeaddrinfo(res);
+	if (fd >= 0)
+		return fd;
+	switch (-fd) {
+	case ECONNREFUSED:
+		snprintf(err, errlen,
+			 "colocd is not running on %s (connection refused); start it, or check "
+			 "ControllerHost/ControllerPort in coloc.conf",
+			 addr);
+		break;
+	case ETIMEDOUT:
+		snprintf(err, errlen,
+			 "colocd on %s did not accept the connection within %d ms; check that the "
+			 "host is up, that no firewall drops the port, and "
+			 "ControllerHost/ControllerPort in coloc.conf",
+			 addr, timeout_ms);
+		break;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EADDRNOTAVAIL:
+	case EAFNOSUPPORT:
+		snprintf(err, errlen,
+			 "cannot reach the controller at %s (%s); check ControllerHost in "
+			 "coloc.conf and the network",
+			 addr, strerror(-fd));
+		fd = -EHOSTUNREACH;
+		break;
+	default:
+		snprintf(err, errlen, "cannot connect to the controller at %s: %s", addr,
+			 strerror(-fd));
+	}
+	return fd;
+}
+
+static bool ctl_carries_cred(enum msg_type t)
+{
+	return t == MSG_LEASE_ACQUIRE || t == MSG_LEASE_RELEASE || t == MSG_QUERY;
+}
+
+static int ctl_add_cred(const struct coloc_config *cfg, struct msg *req, char *err, size_t errlen)
+{
+	struct cred_opts o = {.none = cfg->auth == COLOC_AUTH_NONE};
+	char *cred = NULL;
+	int rc;
+
+	rc = cred_create(&o, &cred, err, errlen);
+	if (rc)
+		return rc;
+	if (!cred || !*cred || strlen(cred) >= sizeof(req->cred)) {
+		snprintf(err, errlen, "the credential is empty or longer than %zu bytes",
+			 sizeof(req->cred) - 1);
+		free(cred);
+		return -EIO;
+	}
+	memcpy(req->cred, cred, strlen(cred) + 1);
+	free(cred);
+	return 0;
+}
+
+int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *reply, int timeout_ms,
+		char *err, size_t errlen)
+{
+	int64_t deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	char addr[300], derr[MSG_TEXT_MAX];
+	char *text = NULL, *answer = NULL;
+	size_t len = 0;
+	int fd, rc;
+
+	memset(reply, 0, sizeof(*reply));
+	ctl_addr_name(cfg, addr, sizeof(addr));
+	if (ctl_carries_cred(req->type)) {
+		rc = ctl_add_cred(cfg, req, err, errlen);
+		if (rc)
+			return rc;
+	}
+	rc = msg_encode(req, &text);
+	if (rc) {
+		snprintf(err, errlen, "cannot encode the %s request: %s", msg_type_name(req->type),
+			 strerror(-rc));
+		return rc;
+	}
+	fd = ctl_connect(cfg, addr, deadline, timeout_ms, err, errlen);
+	if (fd < 0) {
+		rc = fd;
+		goto free_text;
+	}
+	rc = frame_send(fd, text, strlen(text), ms_left(deadline));
+	if (rc) {
+		if (rc == -ETIMEDOUT)
+			snprintf(err, errlen,
+				 "colocd on %s did not take the request within %d ms; it may be "
+				 "hung (check its log)",
+				 addr, timeout_ms);
+		else
+			snprintf(err, errlen, "cannot send the request to colocd on %s: %s", addr,
+				 strerror(-rc));
+		goto close_fd;
+	}
+	rc = frame_recv(fd, &answer, &len, ms_left(deadline));
+	switch (-rc) {
+	case 0:
+		break;
+	case ETIMEDOUT:
+		snprintf(err, errlen,
+			 "colocd on %s did not answer within %d ms; it may be overloaded or hung "
+			 "(check its log), or raise the timeout",
+			 addr, timeout_ms);
+		goto close_fd;
+	case ECONNRESET:
+		snprintf(err, errlen,
+			 "colocd on %s closed the connection without answering; check its log",
+			 addr);
+		goto close_fd;
+	case EMSGSIZE:
+	case EPROTO:
+		snprintf(err, errlen,
+			 "%s sent a malformed frame: is colocd (and not another service) listening "
+			 "there? Check ControllerPort in coloc.conf",
+			 addr);
+		rc = -EPROTO;
+		goto close_fd;
+	default:
+		snprintf(err, errlen, "cannot read the reply of colocd on %s: %s", addr,
+			 strerror(-rc));
+		goto close_fd;
+	}
+	rc = msg_decode(answer, reply, derr, sizeof(derr));
+	if (rc) {
+		snprintf(err, errlen, "colocd on %s sent a malformed reply: %s", addr,
+			 rc == -ENOMEM ? "out of memory" : derr);
+		rc = rc == -ENOMEM ? -ENOMEM : -EPROTO;
+	}
+	free(answer);
+close_fd:
+	close(fd);
+free_text:
+	free(text);
+	return rc;
+}

@@ -1,0 +1,43 @@
+/*
+ * ctl_client: the one client of the controller (colocd's controller role),
+ * used by colocctl, libfaas and the SPANK plugin. One request, one reply,
+ * one TCP connection to ControllerHost:ControllerPort (IPv4 or IPv6).
+ *
+ *   client                                   controller
+ *     | connect (non-blocking, poll)             |
+ *     | -- frame: lease_acquire|lease_release|query {cred, ...} -->
+ *     | <-- frame: lease_grant|result|ok|error ---------------------
+ *     | close                                    |
+ *
+ * Stateless and reentrant: the caller owns the configuration, the messages
+ * and the error buffer.
+ */
+#ifndef COLOC_CTL_CLIENT_H
+#define COLOC_CTL_CLIENT_H
+
+#include "coloc_config.h"
+#include "msg.h"
+
+#include <stddef.h>
+
+/* Sends req to the controller named by cfg (ControllerHost:ControllerPort,
+ * resolved with getaddrinfo, every address tried in turn) and waits for the
+ * reply, decoded into *reply (the caller msg_free()s it). Requests that
+ * carry a credential (lease_acquire, lease_release, query) get a fresh one
+ * in req->cred (MUNGE, or "none:UID:GID" with AuthType=none).
+ *
+ * The whole exchange (connect, send, receive) is bounded by timeout_ms;
+ * only the name lookup is left to the resolver's own timeouts.
+ *
+ * Returns 0 when a reply arrived, whatever its type: a reply of type
+ * MSG_ERROR is the controller's refusal, for the caller to report. Else
+ * -errno with a sentence in err that names the controller's address and
+ * the remedy: -ECONNREFUSED (colocd is not running there), -ETIMEDOUT (no
+ * connection or no answer in time), -EHOSTUNREACH (the name does not
+ * resolve or the host cannot be reached), -ECONNRESET (closed without an
+ * answer), -EPROTO (a malformed frame or message), -EIO/-EACCES (no
+ * credential: munged), -EINVAL (req cannot be encoded), -ENOMEM. */
+int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *reply, int timeout_ms,
+		char *err, size_t errlen);
+
+#endif

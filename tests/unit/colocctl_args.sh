@@ -1,0 +1,51 @@
+#!/bin/sh
+# colocctl's argument checking, run on the built program (TAP): usage
+# errors exit 2 with a message saying what is accepted, before any network
+# traffic; an unreachable controller exits 1 naming HOST:PORT and the
+# remedy. Needs no colocd (the controller's port is one nobody listens on).
+colocctl=${COLOCCTL:-../../colocd/colocctl}
+if [ ! -x "$colocctl" ]; then
+	echo "1..0 # SKIP $colocctl is not built (include colocd/colocctl.am)"
+	exit 0
+fi
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+printf 'ControllerHost=127.0.0.1\nControllerPort=1\nAuthType=none\n' >"$tmp/coloc.conf"
+: >"$tmp/lib.so"
+COLOC_CONF=$tmp/coloc.conf
+export COLOC_CONF
+n=0
+fails=0
+
+# check NAME STATUS PATTERN ARGS...: colocctl ARGS exits STATUS, its stderr matches PATTERN.
+check() {
+	name=$1 want=$2 pattern=$3
+	shift 3
+	n=$((n + 1))
+	"$colocctl" "$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" -eq "$want" ] && grep -q -- "$pattern" "$tmp/err"; then
+		echo "ok $n - $name"
+	else
+		echo "not ok $n - $name (exit $got, want $want; stderr: $(cat "$tmp/err"))"
+		fails=$((fails + 1))
+	fi
+}
+
+echo "1..13"
+check "no command" 2 "a command is needed"
+check "unknown command" 2 "unknown command frob; expected nodes, gaps" frob
+check "drain is not a command" 2 "unknown command drain" drain n1
+check "query takes no argument" 2 "nodes takes no arguments" nodes n1
+check "lease without a subcommand" 2 "expected lease acquire or lease release" lease
+check "acquire needs --workers and --lib" 2 "needs --workers N (1 to 4096) and --lib PATH" lease acquire
+check "--workers out of range" 2 "--workers 0: expected a whole number from 1 to 4096" \
+	lease acquire --workers 0 --lib "$tmp/lib.so"
+check "--lib must exist" 2 "--lib $tmp/none.so: No such file" lease acquire --workers 1 --lib "$tmp/none.so"
+check "--mem needs a size" 2 "--mem lots: expected a size" lease acquire --workers 1 --lib "$tmp/lib.so" --mem lots
+check "--time needs a duration" 2 "--time soon: expected minutes" lease acquire --workers 1 --lib "$tmp/lib.so" --time soon
+check "--timeout range" 2 "--timeout 0: expected a whole number from 1 to 3600" --timeout 0 leases
+check "release needs an id" 2 "lease release needs one lease ID" lease release
+check "controller down" 1 "colocd is not running on 127.0.0.1:1 (connection refused)" \
+	lease acquire --workers 2 --lib "$tmp/lib.so" --json
+exit $((fails > 0))
