@@ -1,0 +1,304 @@
+/*
+ * colocd-bench: cold start and reclaim of colocd --standalone, measured on
+ * real executors in real cgroups (run as root from the build tree; prints
+ * one JSON object).
+ *   cold start: lease_acquire sent -> grant -> client connected -> first
+ *               invocation (noop) complete
+ *   reclaim:    a host job's report on the lent PUs sent -> colocd's answer,
+ *               which comes once the executor is gone and its cgroup removed
+ *   baseline:   starting faas-executor --help and waiting for it to exit: the
+ *               cost of starting any program that links this libfabric (its
+ *               providers' libraries run constructors at load time), which
+ *               every cold start pays
+ * Usage: colocd-bench --colocd PATH --executor PATH --lib PATH
+ *                     [--iterations N] [--grace-ms MS] [--json]
+ */
+#include "config.h"
+
+#include "faas.h"
+#include "frame.h"
+#include "msg.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[64], sock_path[96];
+static int port;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* One request to colocd (TCP, or the unix socket when local). */
+static int request(bool local, const struct msg *req, struct msg *reply)
+{
+	char *text = NULL, *answer = NULL, err[256];
+	size_t len;
+	int fd, rc;
+
+	fd = socket(local ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (local) {
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+		rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	} else {
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	}
+	if (rc == 0)
+		rc = msg_encode(req, &text);
+	if (rc == 0)
+		rc = frame_send(fd, text, strlen(text), 5000);
+	if (rc == 0)
+		rc = frame_recv(fd, &answer, &len, 30000);
+	if (rc == 0)
+		rc = msg_decode(answer, reply, err, sizeof(err));
+	close(fd);
+	free(text);
+	free(answer);
+	return rc;
+}
+
+static int acquire(uid_t uid, const char *lib, struct msg *grant)
+{
+	struct msg req = {.type = MSG_LEASE_ACQUIRE};
+
+	snprintf(req.cred, sizeof(req.cred), "none:%u:%u", (unsigned)uid, (unsigned)uid);
+	req.u.acquire.workers = 1;
+	snprintf(req.u.acquire.lib, sizeof(req.u.acquire.lib), "%s", lib);
+	req.u.acquire.time = 600;
+	if (request(false, &req, grant) != 0 || grant->type != MSG_LEASE_GRANT) {
+		fprintf(stderr, "colocd-bench: lease_acquire failed: %s\n",
+			grant->type == MSG_ERROR ? grant->u.error.message : "no answer");
+		return -1;
+	}
+	return 0;
+}
+
+static void release(uid_t uid, const char *id)
+{
+	struct msg req = {.type = MSG_LEASE_RELEASE}, reply;
+
+	snprintf(req.cred, sizeof(req.cred), "none:%u:%u", (unsigned)uid, (unsigned)uid);
+	snprintf(req.u.release.id, sizeof(req.u.release.id), "%s", id);
+	if (request(false, &req, &reply) == 0)
+		msg_free(&reply);
+}
+
+static pid_t start_colocd(const char *colocd, const char *executor, unsigned grace_ms)
+{
+	char conf[128];
+	FILE *f;
+	pid_t pid;
+
+	snprintf(conf, sizeof(conf), "%s/coloc.conf", dir);
+	f = fopen(conf, "w");
+	if (!f)
+		return -1;
+	fprintf(f,
+		"ControllerHost=127.0.0.1\nControllerPort=%d\nSocketPath=%s\nStateDir=%s/state\n"
+		"CgroupRoot=coloc-bench-%ld\nAuthType=none\nMaxLendFraction=1\nEvictGrace=%ums\n"
+		"MemoryMargin=256M\nProvider=tcp;ofi_rxm\n",
+		port, sock_path, dir, (long)getpid(), grace_ms);
+	fclose(f);
+	pid = fork();
+	if (pid == 0) {
+		setenv("FAAS_ADDR", "127.0.0.1", 1);
+		execl(colocd, colocd, "--standalone", "--foreground", "-f", conf, "--executor",
+		      executor, "--log-level", "warning", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		struct stat st;
+
+		if (stat(sock_path, &st) == 0)
+			return pid;
+		usleep(10000);
+	}
+	kill(pid, SIGTERM);
+	return -1;
+}
+
+/* Median time to run executor --help to its exit. */
+static uint64_t baseline_ns(const char *executor)
+{
+	uint64_t t[5];
+
+	for (int i = 0; i < 5; i++) {
+		uint64_t t0 = now_ns();
+		pid_t pid = fork();
+		int status;
+
+		if (pid == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+			execl(executor, executor, "--help", (char *)NULL);
+			_exit(127);
+		}
+		waitpid(pid, &status, 0);
+		t[i] = now_ns() - t0;
+	}
+	qsort(t, 5, sizeof(t[0]), cmp);
+	return t[2];
+}
+
+int main(int argc, char **argv)
+{
+	const char *colocd = NULL, *executor = NULL, *lib = NULL;
+	unsigned iterations = 20, grace_ms = 10;
+	int json = 0, status, rc = 1;
+	uint64_t *cold, *reclaim;
+	struct passwd *pw = getpwnam("nobody");
+	pid_t pid;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--colocd") && i + 1 < argc)
+			colocd = argv[++i];
+		else if (!strcmp(argv[i], "--executor") && i + 1 < argc)
+			executor = argv[++i];
+		else if (!strcmp(argv[i], "--lib") && i + 1 < argc)
+			lib = argv[++i];
+		else if (!strcmp(argv[i], "--iterations") && i + 1 < argc)
+			iterations = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--grace-ms") && i + 1 < argc)
+			grace_ms = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else {
+			fprintf(stderr, "usage: colocd-bench --colocd PATH --executor PATH --lib "
+					"PATH [--iterations N] [--grace-ms MS] [--json]\n");
+			return 2;
+		}
+	}
+	if (!colocd || !executor || !lib || iterations < 1 || iterations > 10000 || !pw) {
+		fprintf(stderr, "colocd-bench: --colocd, --executor and --lib are required "
+				"(iterations 1..10000; a user nobody must exist)\n");
+		return 2;
+	}
+	if (getuid() != 0) {
+		fprintf(stderr, "colocd-bench: colocd places executors in cgroups: run as root\n");
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/colocd-bench.XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	chmod(dir, 0755);
+	snprintf(sock_path, sizeof(sock_path), "%s/colocd.sock", dir);
+	port = 21000 + getpid() % 20000;
+	signal(SIGPIPE, SIG_IGN);
+	cold = calloc(iterations, sizeof(*cold));
+	reclaim = calloc(iterations, sizeof(*reclaim));
+	pid = start_colocd(colocd, executor, grace_ms);
+	if (pid < 0 || !cold || !reclaim) {
+		fprintf(stderr, "colocd-bench: colocd did not start\n");
+		goto out;
+	}
+	for (unsigned i = 0; i < iterations; i++) {
+		struct msg grant, ok;
+		struct faas_lease *lease = NULL;
+		struct faas_client *c = NULL;
+		uint64_t t0 = now_ns();
+		int fn;
+
+		if (acquire(pw->pw_uid, lib, &grant))
+			goto stop;
+		if (faas_lease_from_json(grant.u.grant.lease, &lease, NULL, 0) != FAAS_OK ||
+		    faas_client_create(lease, NULL, &c) != FAAS_OK ||
+		    (fn = faas_function(c, "noop")) < 0 ||
+		    faas_invoke(c, fn, NULL, 0, NULL, 0, NULL) != FAAS_OK) {
+			fprintf(stderr, "colocd-bench: the first invocation failed\n");
+			goto stop;
+		}
+		cold[i] = now_ns() - t0;
+		faas_client_destroy(c);
+		faas_lease_destroy(lease);
+
+		/* a host job allocated onto every PU: the lease must go */
+		struct msg job = {.type = MSG_JOB_START}, end = {.type = MSG_JOB_END};
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		job.u.job_start.job = 1000 + i;
+		job.u.job_start.uid = 1000;
+		snprintf(job.u.job_start.pus, sizeof(job.u.job_start.pus), "0-%ld", ncpu - 1);
+		t0 = now_ns();
+		if (request(true, &job, &ok) != 0 || ok.type != MSG_OK) {
+			fprintf(stderr, "colocd-bench: the host job report failed\n");
+			msg_free(&grant);
+			goto stop;
+		}
+		reclaim[i] = now_ns() - t0;
+		end.u.job_end = 1000 + i;
+		request(true, &end, &ok);
+		release(pw->pw_uid, grant.u.grant.id); /* already gone: ENOENT is fine */
+		msg_free(&grant);
+	}
+	uint64_t base = baseline_ns(executor);
+
+	qsort(cold, iterations, sizeof(*cold), cmp);
+	qsort(reclaim, iterations, sizeof(*reclaim), cmp);
+	unsigned p99 = (unsigned)((iterations - 1) * 0.99);
+	if (json)
+		printf("{\"bench\":\"colocd\",\"iterations\":%u,\"evict_grace_ms\":%u,"
+		       "\"cold_start_median_ns\":%llu,\"cold_start_p99_ns\":%llu,"
+		       "\"process_start_ns\":%llu,\"cold_start_over_process_start_ns\":%lld,"
+		       "\"reclaim_median_ns\":%llu,\"reclaim_p99_ns\":%llu}\n",
+		       iterations, grace_ms, (unsigned long long)cold[iterations / 2],
+		       (unsigned long long)cold[p99], (unsigned long long)base,
+		       (long long)cold[iterations / 2] - (long long)base,
+		       (unsigned long long)reclaim[iterations / 2],
+		       (unsigned long long)reclaim[p99]);
+	else
+		printf(
+		    "cold start: median %.2f ms, p99 %.2f ms (starting the executor binary alone: "
+		    "%.2f ms); reclaim: median %.2f ms, p99 %.2f ms (%u iterations, EvictGrace %u "
+		    "ms)\n",
+		    cold[iterations / 2] / 1e6, cold[p99] / 1e6, base / 1e6,
+		    reclaim[iterations / 2] / 1e6, reclaim[p99] / 1e6, iterations, grace_ms);
+	rc = 0;
+stop:
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+out:
+	free(cold);
+	free(reclaim);
+	{
+		char cmd[128];
+		/* the state directory the run left; colocd removed the leases */
+		snprintf(cmd, sizeof(cmd), "%s/coloc.conf", dir);
+		unlink(cmd);
+		snprintf(cmd, sizeof(cmd), "%s/state/leases", dir);
+		rmdir(cmd);
+		snprintf(cmd, sizeof(cmd), "%s/state", dir);
+		rmdir(cmd);
+		rmdir(dir);
+	}
+	return rc;
+}
