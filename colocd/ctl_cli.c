@@ -207,23 +207,35 @@ static int lease_acquire(struct ctl_cli *c, int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
-static int lease_release(struct ctl_cli *c, int argc, char **argv)
+/* Parses a subcommand that takes only the common options (--json,
+ * --timeout); returns the index of its first operand, or -1 after a usage
+ * message. */
+static int common_options_only(struct ctl_cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"json", no_argument, NULL, 'J'},
 	    {"timeout", required_argument, NULL, 'T'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct msg req = {.type = MSG_LEASE_RELEASE}, reply;
-	int opt, rc;
+	int opt;
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		if (!common_option(c, opt)) {
 			ctl_cli_usage(stderr);
-			return 2;
+			return -1;
 		}
 	}
+	return optind;
+}
+
+static int lease_release(struct ctl_cli *c, int argc, char **argv)
+{
+	struct msg req = {.type = MSG_LEASE_RELEASE}, reply;
+	int rc;
+
+	if (common_options_only(c, argc, argv) < 0)
+		return 2;
 	if (argc - optind != 1 || !argv[optind][0] ||
 	    strlen(argv[optind]) >= sizeof(req.u.release.id)) {
 		fprintf(stderr, PROG ": lease release needs one lease ID (as colocctl leases "
@@ -290,21 +302,11 @@ enum msg_query ctl_cli_query_parse(const char *name)
 
 int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"json", no_argument, NULL, 'J'},
-	    {"timeout", required_argument, NULL, 'T'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct msg req = {.type = MSG_QUERY}, reply;
-	int opt, rc;
+	int rc;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-		if (!common_option(c, opt)) {
-			ctl_cli_usage(stderr);
-			return 2;
-		}
-	}
+	if (common_options_only(c, argc, argv) < 0)
+		return 2;
 	if (optind < argc) {
 		fprintf(stderr, PROG ": %s takes no arguments, not %s\n", query_cmds[what],
 			argv[optind]);

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include "cli.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -54,14 +55,7 @@ int main(int argc, char **argv)
 			o.executor = optarg;
 			break;
 		case 'L':
-			level = log_level_parse(optarg);
-			if (level < 0) {
-				fprintf(stderr,
-					"colocd: --log-level %s: expected error, warning, info "
-					"or debug\n",
-					optarg);
-				return 2;
-			}
+			level = cli_log_level("colocd", optarg);
 			break;
 		case 'h':
 			usage(stdout);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,4 +24,16 @@ unsigned long cli_number(const char *prog, const char *opt, const char *val, uns
 		exit(2);
 	}
 	return v;
+}
+
+int cli_log_level(const char *prog, const char *val)
+{
+	int level = log_level_parse(val);
+
+	if (level < 0) {
+		fprintf(stderr, "%s: --log-level %s: expected error, warning, info or debug\n",
+			prog, val);
+		exit(2);
+	}
+	return level;
 }

@@ -10,4 +10,8 @@
 unsigned long cli_number(const char *prog, const char *opt, const char *val, unsigned long min,
 			 unsigned long max);
 
+/* Parses a --log-level value (error, warning, info, debug) or prints
+ * "PROG: --log-level VAL: expected ..." and exits with status 2. */
+int cli_log_level(const char *prog, const char *val);
+
 #endif

@@ -150,14 +150,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'L':
-			level = log_level_parse(optarg);
-			if (level < 0) {
-				fprintf(stderr,
-					"faas-executor: --log-level %s: expected error, warning, "
-					"info or debug\n",
-					optarg);
-				return 2;
-			}
+			level = cli_log_level("faas-executor", optarg);
 			break;
 		case 'h':
 			usage(stdout);
