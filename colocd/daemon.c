@@ -146,6 +146,14 @@ static uint64_t node_memory(const struct daemon *d)
 	return d->topo->memory_bytes;
 }
 
+/* The node's GPUs (the Gpus key) as a bitmask; at most 32 are lent. */
+static uint32_t node_gpus(const struct daemon *d)
+{
+	unsigned n = d->cfg.ngpus < 32 ? d->cfg.ngpus : 32;
+
+	return n == 32 ? UINT32_MAX : (1u << n) - 1;
+}
+
 /* Recomputes the gap from the ledger and hands it to placement, with the
  * leases' PUs and memory as taken. */
 static int refresh_gap(struct daemon *d, struct node_gap *gap)
@@ -156,9 +164,10 @@ static int refresh_gap(struct daemon *d, struct node_gap *gap)
 				 .max_lend_fraction = d->cfg.max_lend_fraction};
 	struct place_node n = {.id = 0};
 	uint64_t leased_mem = 0;
+	uint32_t leased_gpus = 0;
 	int rc;
 
-	rc = gaps_compute(d->topo, node_memory(d), 0, d->jobs, d->njobs, &pol, gap);
+	rc = gaps_compute(d->topo, node_memory(d), node_gpus(d), d->jobs, d->njobs, &pol, gap);
 	if (rc)
 		return rc;
 	snprintf(n.name, sizeof(n.name), "%s", d->node);
@@ -171,8 +180,10 @@ static int refresh_gap(struct daemon *d, struct node_gap *gap)
 			continue;
 		cpumask_or(&n.leased, &n.leased, &d->leases[i].where.pus);
 		leased_mem += d->leases[i].where.mem;
+		leased_gpus |= d->leases[i].where.gpus;
 	}
 	n.mem_free = gap->mem_lendable > leased_mem ? gap->mem_lendable - leased_mem : 0;
+	n.gpus_free = gap->gpus_lendable & ~leased_gpus;
 	n.until = gap->until;
 	return placement_update(d->place, &n);
 }
@@ -247,6 +258,9 @@ static int lease_start(struct daemon *d, struct lease *l, const struct msg *req,
 			 strerror(-rc));
 		return rc;
 	}
+	for (unsigned g = 0; g < d->cfg.ngpus && g < 32 && spec.ndevices < SANDBOX_MAX_DEVICES; g++)
+		if (l->where.gpus & (1u << g))
+			spec.devices[spec.ndevices++] = d->cfg.gpus[g];
 	rc = sandbox_create(&spec, &l->sb, err, errlen);
 	if (rc)
 		return rc;
@@ -426,12 +440,22 @@ static void handle_query(struct daemon *d, struct conn *c, const struct msg *req
 				    l->state == LEASE_READY ? "ready" : "starting", l->workers,
 				    d->node, cpus, (unsigned long long)l->where.mem,
 				    (long long)l->expires);
-			else
+			else {
+				char gpus[512] = "";
+				size_t gl = 0;
+
+				for (unsigned g = 0; g < d->cfg.ngpus && g < 32; g++)
+					if (l->where.gpus & (1u << g))
+						gl += (size_t)snprintf(gpus + gl, sizeof(gpus) - gl,
+								       "%s%s", gl ? "," : "",
+								       d->cfg.gpus[g]);
 				ADD("%s{\"pid\":%ld,\"node\":\"%s\",\"uid\":%u,\"cgroup\":\"%s/%s\","
-				    "\"cpus\":\"%s\",\"mem_limit\":%llu,\"gpus\":\"\",\"lease\":\"%s\"}",
+				    "\"cpus\":\"%s\",\"mem_limit\":%llu,\"gpus\":\"%s\","
+				    "\"lease\":\"%s\"}",
 				    len > 1 ? "," : "", (long)l->pid, d->node, l->uid,
 				    d->cfg.cgroup_root, l->id, cpus,
-				    (unsigned long long)l->where.mem, l->id);
+				    (unsigned long long)l->where.mem, gpus, l->id);
+			}
 		}
 	} else if (refresh_gap(d, &gap) == 0) {
 		struct place_node n;
@@ -444,8 +468,9 @@ static void handle_query(struct daemon *d, struct conn *c, const struct msg *req
 
 			cpumask_format(&gap.unallocated, unalloc, sizeof(unalloc));
 			ADD("{\"node\":\"%s\",\"lendable\":\"%s\",\"unallocated\":\"%s\","
-			    "\"mem\":%llu,\"gpus\":0,\"until\":%lld}",
+			    "\"mem\":%llu,\"gpus\":%d,\"until\":%lld}",
 			    d->node, cpus, unalloc, (unsigned long long)n.mem_free,
+			    __builtin_popcount(n.gpus_free),
 			    (long long)(gap.until == INT64_MAX ? 0 : gap.until));
 		} else {
 			cpumask_format(&d->topo->all_pus, cpus, sizeof(cpus));

@@ -36,6 +36,8 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT
+# two fake GPUs: character devices with a major no driver uses
+mknod "$dir/nvidia0" c 60 0 && mknod "$dir/nvidia1" c 60 1 && chmod 666 "$dir"/nvidia[01]
 cat >"$dir/coloc.conf" <<CONF
 ControllerHost=127.0.0.1
 ControllerPort=$port
@@ -47,6 +49,7 @@ MaxLendFraction=1
 EvictGrace=200ms
 MemoryMargin=256M
 Provider=tcp;ofi_rxm
+Gpus=$dir/nvidia[0-1]
 CONF
 start() {
 	FAAS_ADDR=127.0.0.1 "$COLOCD" --standalone --foreground -f "$dir/coloc.conf" \
@@ -111,6 +114,20 @@ if [ -x "${COLOCCTL:-}" ]; then
 		"$COLOCCTL" -f "$dir/coloc.conf" lease release "$cid" 2>&1)
 	check "colocctl lease release ends it" '[ $? = 0 ] && ! "$COLOCCTL" -f "$dir/coloc.conf" leases | grep -q "$cid"' "$out"
 fi
+
+# a lease with a GPU: its device allowed, CUDA_VISIBLE_DEVICES set
+out=$(send "{\"v\":1,\"type\":\"lease_acquire\",\"cred\":\"none:$nobody:$nobody\",\"workers\":1,\"lib\":\"$FAAS_EXAMPLES_LIB\",\"mem\":0,\"gpus\":1,\"time\":60,\"mode\":\"spread\",\"job\":0}" --lease-out "$dir/lg.json")
+gid=$(echo "$out" | field id)
+gx=$(field pid <"$dir/lg.json")
+cuda=$(tr '\0' '\n' <"/proc/$gx/environ" 2>/dev/null | sed -n 's/^CUDA_VISIBLE_DEVICES=//p')
+check "a lease with one GPU: its executor sees CUDA_VISIBLE_DEVICES=0 or 1" \
+	'[ -n "$gx" ] && { [ "$cuda" = 0 ] || [ "$cuda" = 1 ]; }' "$out / CUDA_VISIBLE_DEVICES=$cuda"
+devs=$(cat "$(cgdir devices "$gid")/devices.list" 2>/dev/null)
+if [ -n "$(cgdir devices "$gid")" ]; then
+	check "its devices cgroup allows that GPU only (c 60:$cuda)" \
+		'echo "$devs" | grep -q "^c 60:$cuda " && ! echo "$devs" | grep -q "^c 60:$((1 - cuda)) "' "$devs"
+fi
+send "{\"v\":1,\"type\":\"lease_release\",\"cred\":\"none:$nobody:$nobody\",\"id\":\"$gid\"}" >/dev/null
 
 # bad input: errors, and the daemon goes on
 out=$(send 'not json' 2>&1)
