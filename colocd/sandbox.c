@@ -57,7 +57,7 @@
 
 #define KILL_TIMEOUT_MS 5000 /* processes dying after SIGKILL */
 #define EXEC_TIMEOUT_MS 5000 /* a child reporting its exec */
-#define POLL_MS 5
+#define POLL_MS 1
 
 enum { H_CPUSET, H_MEMORY, H_DEVICES, H_MAX };
 static const char *const h_names[H_MAX] = {"cpuset", "memory", "devices"};

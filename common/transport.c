@@ -87,6 +87,7 @@ struct transport {
 	uint64_t mr_mode;
 	bool rx_cq_data;
 	int wait_fd; /* the CQ's wait object, -1 when it has none */
+	int wake_fd; /* the caller's "stop waiting" fd, -1 when none */
 	size_t inject;
 	size_t max_put;
 	int busy_timeout_ms;
@@ -552,13 +553,18 @@ int transport_wait(struct transport *t, struct transport_event *ev, int max, int
 		int left = (int)(deadline - clock_ms());
 		if (left <= 0)
 			return 0;
+		struct pollfd pfd[2] = {{.fd = t->wait_fd, .events = POLLIN},
+					{.fd = t->wake_fd, .events = POLLIN}};
+
+		if (t->wake_fd >= 0 && poll(&pfd[1], 1, 0) == 1)
+			return 0; /* the caller is told to stop */
 		if (t->wait_fd >= 0) {
 			struct fid *fids[1] = {&t->cq->fid};
-			struct pollfd pfd = {.fd = t->wait_fd, .events = POLLIN};
 
 			/* trywait says whether sleeping is safe (nothing pending) */
-			if (fi_trywait(t->fabric, fids, 1) == FI_SUCCESS)
-				poll(&pfd, 1, left);
+			if (fi_trywait(t->fabric, fids, 1) == FI_SUCCESS &&
+			    poll(pfd, t->wake_fd >= 0 ? 2 : 1, left) > 0 && pfd[1].revents)
+				return 0;
 		} else {
 			sched_yield();
 		}
@@ -826,8 +832,10 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 		src = NULL;
 	t = calloc(1, sizeof(*t));
 	hints = fi_allocinfo();
-	if (t)
+	if (t) {
 		t->wait_fd = -1;
+		t->wake_fd = o->wake_fd ? *o->wake_fd : -1;
+	}
 	if (!t || !hints) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory opening the fabric");

@@ -42,6 +42,7 @@ struct transport_opts {
 	size_t max_put;		  /* largest put; the SEND rung sizes its receive buffers by it */
 	unsigned rx_depth;	  /* receives kept posted; 0 = 64 */
 	int busy_timeout_ms;	  /* longest wait for the provider to take a post; 0 = 2000 */
+	const int *wake_fd; /* readable: transport_wait returns at once (a stop); NULL = none */
 };
 
 enum transport_event_type {

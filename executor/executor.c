@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -163,7 +164,7 @@ int executor_run(const struct executor_options *o)
 	char err[512], *json = NULL;
 	unsigned created = 0, started = 0;
 	sigset_t sigs;
-	int rc, sig, status = 1;
+	int rc, sig, status = 1, wake = -1;
 
 	if (n == 0 || ncpus == 0) {
 		log_error("no cpus to serve on; give --cpus a non-empty list");
@@ -187,6 +188,8 @@ int executor_run(const struct executor_options *o)
 	cfg.mode = o->mode;
 	cfg.hot_poll_us = o->hot_poll_us;
 	cfg.stop = &stop;
+	wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	cfg.wake_fd = wake >= 0 ? &wake : NULL; /* without it warm workers notice in 10 ms */
 	if (o->token_hex) {
 		if (lease_hex_decode(o->token_hex, cfg.token, WIRE_TOKEN_LEN) != WIRE_TOKEN_LEN) {
 			log_error("the lease token must be %d hex digits", 2 * WIRE_TOKEN_LEN);
@@ -240,6 +243,8 @@ int executor_run(const struct executor_options *o)
 	status = 0;
 out_stop:
 	atomic_store(&stop, true);
+	if (wake >= 0 && eventfd_write(wake, 1) != 0)
+		log_warning("cannot wake the workers: %s", strerror(errno));
 out_workers:
 	/* Workers not started are destroyed without a join. */
 	for (unsigned i = 0; i < created; i++)
@@ -248,5 +253,7 @@ out_workers:
 	free(json);
 out_lib:
 	fnlib_close(lib);
+	if (wake >= 0)
+		close(wake);
 	return status;
 }

@@ -505,6 +505,7 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	}
 	memset(w->region, 0, region_len);
 	topts.waitable = cfg->mode != WORKER_HOT;
+	topts.wake_fd = cfg->wake_fd;
 	topts.max_put = w->out_size > cfg->slot_size ? w->out_size : cfg->slot_size;
 	rc = transport_open(&topts, &w->t, err, errlen);
 	if (rc)

@@ -28,6 +28,7 @@ struct worker_config {
 	enum worker_mode mode;
 	long hot_poll_us; /* hybrid: idle time before going warm */
 	const atomic_bool *stop;
+	const int *wake_fd; /* becomes readable when stop is set: warm workers wake at once */
 };
 
 struct worker;
