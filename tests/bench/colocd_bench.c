@@ -299,6 +299,13 @@ out:
 		snprintf(cmd, sizeof(cmd), "%s/state", dir);
 		rmdir(cmd);
 		rmdir(dir);
+		/* the (empty) CgroupRoot the run's colocd made, in every hierarchy */
+		static const char *const hier[] = {"cpuset/", "memory/", "devices/", ""};
+		for (size_t h = 0; h < sizeof(hier) / sizeof(hier[0]); h++) {
+			snprintf(cmd, sizeof(cmd), "/sys/fs/cgroup/%scoloc-bench-%ld", hier[h],
+				 (long)getpid());
+			rmdir(cmd);
+		}
 	}
 	return rc;
 }
