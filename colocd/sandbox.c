@@ -87,18 +87,6 @@ struct sandbox {
 	unsigned nchildren;
 };
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
-							 ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- cgroupfs files ----------------------------------------------------- */
 
 static int write_file(const char *path, const char *s)
@@ -331,7 +319,7 @@ static int hier_get(char *err, size_t errlen)
 {
 	pthread_once(&hier.once, hier_init);
 	if (hier.version == 0) {
-		seterr(err, errlen, "Cannot create sandboxes: %s.", hier.why);
+		log_errbuf(err, errlen, "Cannot create sandboxes: %s.", hier.why);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -504,8 +492,8 @@ static int root_ensure(const char *root, char *err, size_t errlen)
 				return -ENAMETOOLONG;
 			if (mkdir(path, 0755) != 0 && errno != EEXIST) {
 				rc = -errno;
-				seterr(err, errlen, "Cannot create the cgroup %s: %s.", path,
-				       strerror(-rc));
+				log_errbuf(err, errlen, "Cannot create the cgroup %s: %s.", path,
+					   strerror(-rc));
 				return rc;
 			}
 			if (hier.version == 1 && h == H_CPUSET) {
@@ -519,7 +507,7 @@ static int root_ensure(const char *root, char *err, size_t errlen)
 					if (rc == 0)
 						rc = cg_write(h, rel, files[f], buf);
 					if (rc) {
-						seterr(
+						log_errbuf(
 						    err, errlen,
 						    "Cannot give the cgroup %s its parent's %s: %s.",
 						    path, files[f], strerror(-rc));
@@ -587,8 +575,8 @@ static int devices_apply(struct sandbox *sb, const struct sandbox_spec *s, char 
 		rc = cg_write(H_DEVICES, sb->rel, "devices.allow", rule);
 	}
 	if (rc)
-		seterr(err, errlen, "Cannot restrict the devices of the cgroup %s: %s.", sb->rel,
-		       strerror(-rc));
+		log_errbuf(err, errlen, "Cannot restrict the devices of the cgroup %s: %s.",
+			   sb->rel, strerror(-rc));
 	return rc;
 }
 
@@ -600,8 +588,8 @@ static int devices_check(struct sandbox *sb, const struct sandbox_spec *s, char 
 
 	sb->cuda[0] = '\0';
 	if (s->ndevices > SANDBOX_MAX_DEVICES) {
-		seterr(err, errlen, "A sandbox takes at most %d devices, not %u.",
-		       SANDBOX_MAX_DEVICES, s->ndevices);
+		log_errbuf(err, errlen, "A sandbox takes at most %d devices, not %u.",
+			   SANDBOX_MAX_DEVICES, s->ndevices);
 		return -EINVAL;
 	}
 	if (s->ndevices == 0)
@@ -617,10 +605,11 @@ static int devices_check(struct sandbox *sb, const struct sandbox_spec *s, char 
 						: 0;
 
 		if (rc) {
-			seterr(err, errlen,
-			       "The device %s is not a character device file (%s); check the GPU "
-			       "list of the node configuration.",
-			       d ? d : "(null)", strerror(-rc));
+			log_errbuf(
+			    err, errlen,
+			    "The device %s is not a character device file (%s); check the GPU "
+			    "list of the node configuration.",
+			    d ? d : "(null)", strerror(-rc));
 			return rc;
 		}
 		len = strlen(d);
@@ -628,14 +617,14 @@ static int devices_check(struct sandbox *sb, const struct sandbox_spec *s, char 
 		while (e > d && e[-1] >= '0' && e[-1] <= '9')
 			e--;
 		if (e == d + len) {
-			seterr(err, errlen,
-			       "The device %s has no index at the end of its name (like "
-			       "/dev/nvidia3), so CUDA_VISIBLE_DEVICES cannot name it.",
-			       d);
+			log_errbuf(err, errlen,
+				   "The device %s has no index at the end of its name (like "
+				   "/dev/nvidia3), so CUDA_VISIBLE_DEVICES cannot name it.",
+				   d);
 			return -EINVAL;
 		}
 		if (off + (size_t)(d + len - e) + 2 >= sizeof(sb->cuda)) {
-			seterr(err, errlen, "Too many devices for CUDA_VISIBLE_DEVICES.");
+			log_errbuf(err, errlen, "Too many devices for CUDA_VISIBLE_DEVICES.");
 			return -ENAMETOOLONG;
 		}
 		off += (size_t)snprintf(sb->cuda + off, sizeof(sb->cuda) - off, "%s%s",
@@ -677,8 +666,8 @@ static int limits_apply(struct sandbox *sb, const struct sandbox_spec *s, char *
 		cg_write(H_MEMORY, sb->rel, "memory.oom.group", "0");
 	}
 	if (rc) {
-		seterr(err, errlen, "Cannot set %s of the cgroup %s to %s: %s.", what, sb->rel,
-		       strcmp(what, "cpuset.cpus") == 0 ? cpus : val, strerror(-rc));
+		log_errbuf(err, errlen, "Cannot set %s of the cgroup %s to %s: %s.", what, sb->rel,
+			   strcmp(what, "cpuset.cpus") == 0 ? cpus : val, strerror(-rc));
 		return rc;
 	}
 	return devices_apply(sb, s, err, errlen);
@@ -692,21 +681,22 @@ int sandbox_create(const struct sandbox_spec *s, struct sandbox **out, char *err
 
 	*out = NULL;
 	if (!name_ok(s->root, true) || !name_ok(s->name, false)) {
-		seterr(err, errlen,
-		       "Invalid sandbox cgroup \"%s/%s\": root and name must be "
-		       "relative cgroup paths without \"..\", and the name one component.",
-		       s->root ? s->root : "(null)", s->name ? s->name : "(null)");
+		log_errbuf(err, errlen,
+			   "Invalid sandbox cgroup \"%s/%s\": root and name must be "
+			   "relative cgroup paths without \"..\", and the name one component.",
+			   s->root ? s->root : "(null)", s->name ? s->name : "(null)");
 		return -EINVAL;
 	}
 	if (s->uid == 0 || s->gid == 0) {
-		seterr(err, errlen,
-		       "Refusing to run the executor of %s/%s as root (uid %u gid %u).", s->root,
-		       s->name, s->uid, s->gid);
+		log_errbuf(err, errlen,
+			   "Refusing to run the executor of %s/%s as root (uid %u gid %u).",
+			   s->root, s->name, s->uid, s->gid);
 		return -EPERM;
 	}
 	if (cpumask_empty(&s->cpus) || s->mem_limit == 0) {
-		seterr(err, errlen, "The sandbox %s/%s needs at least one cpu and a memory limit.",
-		       s->root, s->name);
+		log_errbuf(err, errlen,
+			   "The sandbox %s/%s needs at least one cpu and a memory limit.", s->root,
+			   s->name);
 		return -EINVAL;
 	}
 	rc = hier_get(err, errlen);
@@ -714,12 +704,14 @@ int sandbox_create(const struct sandbox_spec *s, struct sandbox **out, char *err
 		return rc;
 	sb = calloc(1, sizeof(*sb));
 	if (!sb) {
-		seterr(err, errlen, "Out of memory creating the sandbox %s/%s.", s->root, s->name);
+		log_errbuf(err, errlen, "Out of memory creating the sandbox %s/%s.", s->root,
+			   s->name);
 		return -ENOMEM;
 	}
 	if ((size_t)snprintf(sb->rel, sizeof(sb->rel), "%s/%s", s->root, s->name) >=
 	    sizeof(sb->rel)) {
-		seterr(err, errlen, "The sandbox cgroup path %s/%s is too long.", s->root, s->name);
+		log_errbuf(err, errlen, "The sandbox cgroup path %s/%s is too long.", s->root,
+			   s->name);
 		rc = -ENAMETOOLONG;
 		goto free_sb;
 	}
@@ -742,12 +734,13 @@ int sandbox_create(const struct sandbox_spec *s, struct sandbox **out, char *err
 		if (rc == 0 && mkdir(path, 0755) != 0)
 			rc = -errno;
 		if (rc) {
-			seterr(err, errlen,
-			       rc == -EEXIST ? "The cgroup %s already exists: a leftover of an "
-					       "earlier node agent (sandbox_cleanup_root removes "
-					       "it) or a duplicate executor name (%s)."
-					     : "Cannot create the cgroup %s: %s.",
-			       path, strerror(-rc));
+			log_errbuf(err, errlen,
+				   rc == -EEXIST
+				       ? "The cgroup %s already exists: a leftover of an "
+					 "earlier node agent (sandbox_cleanup_root removes "
+					 "it) or a duplicate executor name (%s)."
+				       : "Cannot create the cgroup %s: %s.",
+				   path, strerror(-rc));
 			goto remove_dirs;
 		}
 	}
@@ -762,7 +755,8 @@ int sandbox_create(const struct sandbox_spec *s, struct sandbox **out, char *err
 				sb->cg = NULL;
 			}
 		if (!sb->cg) {
-			seterr(err, errlen, "libcgroup cannot describe the cgroup %s.", sb->rel);
+			log_errbuf(err, errlen, "libcgroup cannot describe the cgroup %s.",
+				   sb->rel);
 			rc = -ENOMEM;
 			goto remove_dirs;
 		}
@@ -923,30 +917,31 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
 
 	*pid = -1;
 	if (!argv || !argv[0] || argv[0][0] != '/') {
-		seterr(err, errlen, "The executor of %s must be given by absolute path.", sb->rel);
+		log_errbuf(err, errlen, "The executor of %s must be given by absolute path.",
+			   sb->rel);
 		return -EINVAL;
 	}
 	children_reap(sb);
 	if (sb->nchildren == SANDBOX_MAX_PROCS) {
-		seterr(err, errlen,
-		       "The sandbox %s has %d children not yet reported; call sandbox_reap.",
-		       sb->rel, SANDBOX_MAX_PROCS);
+		log_errbuf(err, errlen,
+			   "The sandbox %s has %d children not yet reported; call sandbox_reap.",
+			   sb->rel, SANDBOX_MAX_PROCS);
 		return -ENOSPC;
 	}
 	env = env_build(sb, envp);
 	if (!env) {
-		seterr(err, errlen, "Out of memory spawning %s.", argv[0]);
+		log_errbuf(err, errlen, "Out of memory spawning %s.", argv[0]);
 		return -ENOMEM;
 	}
 	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(fail, O_CLOEXEC) != 0) {
 		rc = -errno;
-		seterr(err, errlen, "Cannot spawn %s: pipe: %s.", argv[0], strerror(-rc));
+		log_errbuf(err, errlen, "Cannot spawn %s: pipe: %s.", argv[0], strerror(-rc));
 		goto close_pipes;
 	}
 	child = fork();
 	if (child < 0) {
 		rc = -errno;
-		seterr(err, errlen, "Cannot spawn %s: fork: %s.", argv[0], strerror(-rc));
+		log_errbuf(err, errlen, "Cannot spawn %s: fork: %s.", argv[0], strerror(-rc));
 		goto close_pipes;
 	}
 	if (child == 0) {
@@ -961,13 +956,14 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
 
 	rc = attach(sb, child);
 	if (rc) {
-		seterr(err, errlen, "Cannot attach the executor %s (pid %d) to the cgroup %s: %s.",
-		       argv[0], (int)child, sb->rel, strerror(-rc));
+		log_errbuf(err, errlen,
+			   "Cannot attach the executor %s (pid %d) to the cgroup %s: %s.", argv[0],
+			   (int)child, sb->rel, strerror(-rc));
 		goto kill_child;
 	}
 	if (write(go[1], "g", 1) != 1) {
 		rc = -errno;
-		seterr(err, errlen, "Cannot start %s: %s.", argv[0], strerror(-rc));
+		log_errbuf(err, errlen, "Cannot start %s: %s.", argv[0], strerror(-rc));
 		goto kill_child;
 	}
 	/* EOF: the exec closed fail[1]. A record: the child failed. */
@@ -975,15 +971,15 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, EXEC_TIMEOUT_MS) <= 0) {
 		rc = -ETIMEDOUT;
-		seterr(err, errlen, "The executor %s did not reach exec within %d ms.", argv[0],
-		       EXEC_TIMEOUT_MS);
+		log_errbuf(err, errlen, "The executor %s did not reach exec within %d ms.", argv[0],
+			   EXEC_TIMEOUT_MS);
 		goto kill_child;
 	}
 	n = read(fail[0], &f, sizeof(f));
 	if (n == (ssize_t)sizeof(f)) {
 		rc = -f.err;
-		seterr(err, errlen, "Cannot run %s in the sandbox %s as uid %u: %s failed: %s.",
-		       argv[0], sb->rel, sb->uid, spawn_steps[f.step], strerror(f.err));
+		log_errbuf(err, errlen, "Cannot run %s in the sandbox %s as uid %u: %s failed: %s.",
+			   argv[0], sb->rel, sb->uid, spawn_steps[f.step], strerror(f.err));
 		while (waitpid(child, &st, 0) < 0 && errno == EINTR)
 			;
 		goto close_pipes;
@@ -1102,7 +1098,7 @@ int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t 
 	bool killed;
 
 	if (!name_ok(root, true)) {
-		seterr(err, errlen, "Invalid CgroupRoot \"%s\".", root ? root : "(null)");
+		log_errbuf(err, errlen, "Invalid CgroupRoot \"%s\".", root ? root : "(null)");
 		return -EINVAL;
 	}
 	rc = hier_get(err, errlen);
@@ -1133,16 +1129,16 @@ int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t 
 		closedir(d);
 	}
 	if (rc) {
-		seterr(err, errlen, "Out of memory listing the cgroups under %s.", root);
+		log_errbuf(err, errlen, "Out of memory listing the cgroups under %s.", root);
 		goto free_names;
 	}
 	if (n > 0) {
 		rc = evict_rels(rels, n, grace_ms, NULL, &killed);
 		if (rc)
-			seterr(err, errlen,
-			       "Processes under the cgroup %s survive SIGKILL (uninterruptible "
-			       "sleep?); their cgroups stay.",
-			       root);
+			log_errbuf(err, errlen,
+				   "Processes under the cgroup %s survive SIGKILL (uninterruptible "
+				   "sleep?); their cgroups stay.",
+				   root);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		int r = rmdir_all(rels[i]);
@@ -1152,8 +1148,8 @@ int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t 
 			log_info("sandbox %s: removed a leftover cgroup.", rels[i]);
 		} else if (rc == 0) {
 			rc = r;
-			seterr(err, errlen, "Cannot remove the leftover cgroup %s: %s.", rels[i],
-			       strerror(-r));
+			log_errbuf(err, errlen, "Cannot remove the leftover cgroup %s: %s.",
+				   rels[i], strerror(-r));
 		}
 	}
 	if (rc == 0)

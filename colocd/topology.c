@@ -13,6 +13,8 @@
 
 #include "topology.h"
 
+#include "log.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -22,20 +24,6 @@
 #include <unistd.h>
 
 #include <hwloc.h>
-
-static void topology_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void topology_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Logical index of obj's ancestor of the given type, or -1. */
 static int ancestor_index(hwloc_topology_t h, hwloc_obj_t obj, hwloc_obj_type_t type)
@@ -65,16 +53,16 @@ static int fill_core(hwloc_topology_t h, hwloc_obj_t obj, struct topo_core *core
 	core->index = obj->logical_index;
 	cpumask_clear(&core->pus);
 	if (!obj->cpuset) {
-		topology_err(err, errlen, "hwloc gave core %u no cpuset.", obj->logical_index);
+		log_errbuf(err, errlen, "hwloc gave core %u no cpuset.", obj->logical_index);
 		return -EINVAL;
 	}
 	hwloc_bitmap_foreach_begin(pu, obj->cpuset)
 	{
 		if (pu >= CPUMASK_MAX) {
-			topology_err(err, errlen,
-				     "PU %d is beyond the %d cpus coloc supports; rebuild with a "
-				     "larger CPUMASK_MAX.",
-				     pu, CPUMASK_MAX);
+			log_errbuf(err, errlen,
+				   "PU %d is beyond the %d cpus coloc supports; rebuild with a "
+				   "larger CPUMASK_MAX.",
+				   pu, CPUMASK_MAX);
 			return -ERANGE;
 		}
 		cpumask_set(&core->pus, (unsigned)pu);
@@ -100,7 +88,7 @@ static int topology_from_hwloc(hwloc_topology_t h, uint64_t memory_bytes, struct
 		n = hwloc_get_nbobjs_by_type(h, HWLOC_OBJ_PU);
 	}
 	if (n <= 0) {
-		topology_err(err, errlen, "hwloc found no cores and no PUs.");
+		log_errbuf(err, errlen, "hwloc found no cores and no PUs.");
 		return -ENODEV;
 	}
 	t = calloc(1, sizeof(*t));
@@ -114,7 +102,7 @@ static int topology_from_hwloc(hwloc_topology_t h, uint64_t memory_bytes, struct
 		hwloc_obj_t obj = hwloc_get_obj_by_type(h, type, (unsigned)i);
 
 		if (!obj) {
-			topology_err(err, errlen, "hwloc lost core %d.", i);
+			log_errbuf(err, errlen, "hwloc lost core %d.", i);
 			rc = -EINVAL;
 			goto fail_fill;
 		}
@@ -139,7 +127,7 @@ fail_fill:
 fail_alloc_cores:
 	free(t);
 fail_alloc:
-	topology_err(err, errlen, "Out of memory while reading the topology.");
+	log_errbuf(err, errlen, "Out of memory while reading the topology.");
 	return -ENOMEM;
 }
 
@@ -152,7 +140,7 @@ static int topology_load_hwloc(hwloc_topology_t h, uint64_t memory_bytes, struct
 	errno = 0;
 	if (hwloc_topology_load(h) != 0) {
 		rc = errno ? -errno : -EIO;
-		topology_err(err, errlen, "hwloc could not load the topology: %s.", strerror(-rc));
+		log_errbuf(err, errlen, "hwloc could not load the topology: %s.", strerror(-rc));
 		goto out;
 	}
 	rc = topology_from_hwloc(h, memory_bytes, t, err, errlen);
@@ -171,7 +159,7 @@ int topology_load(struct topology **t, char *err, size_t errlen)
 	errno = 0;
 	if (hwloc_topology_init(&h) != 0) {
 		rc = errno ? -errno : -ENOMEM;
-		topology_err(err, errlen, "hwloc could not start: %s.", strerror(-rc));
+		log_errbuf(err, errlen, "hwloc could not start: %s.", strerror(-rc));
 		return rc;
 	}
 	rc = topology_load_hwloc(h, 0, t, err, errlen);
@@ -192,21 +180,21 @@ int topology_synthetic(const char *desc, uint64_t memory_bytes, struct topology 
 
 	*t = NULL;
 	if (!desc) {
-		topology_err(err, errlen, "No synthetic topology description was given.");
+		log_errbuf(err, errlen, "No synthetic topology description was given.");
 		return -EINVAL;
 	}
 	errno = 0;
 	if (hwloc_topology_init(&h) != 0) {
 		int rc = errno ? -errno : -ENOMEM;
 
-		topology_err(err, errlen, "hwloc could not start: %s.", strerror(-rc));
+		log_errbuf(err, errlen, "hwloc could not start: %s.", strerror(-rc));
 		return rc;
 	}
 	if (hwloc_topology_set_synthetic(h, desc) != 0) {
-		topology_err(err, errlen,
-			     "hwloc rejects the synthetic topology \"%s\"; see hwloc's "
-			     "\"Synthetic topologies\" documentation for the syntax.",
-			     desc);
+		log_errbuf(err, errlen,
+			   "hwloc rejects the synthetic topology \"%s\"; see hwloc's "
+			   "\"Synthetic topologies\" documentation for the syntax.",
+			   desc);
 		hwloc_topology_destroy(h);
 		return -EINVAL;
 	}

@@ -9,6 +9,8 @@
 
 #include "faas.h"
 
+#include "log.h"
+
 #include "coloc_config.h"
 #include "ctl_client.h"
 #include "msg.h"
@@ -23,18 +25,6 @@
 
 #define LEASE_DEFAULT_TIMEOUT_MS 30000
 #define LEASE_MAX_MINUTES (366 * 24 * 60)
-
-__attribute__((format(printf, 3, 4))) static void say(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int timeout_ms(void)
 {
@@ -76,7 +66,7 @@ static int load_config(const char *conf, struct coloc_config *cfg, char *err, si
 	char why[1024];
 
 	if (config_load(conf, cfg, why, sizeof(why)) != 0) {
-		say(err, errlen, "%s", why);
+		log_errbuf(err, errlen, "%s", why);
 		return FAAS_EINVAL;
 	}
 	return FAAS_OK;
@@ -92,21 +82,22 @@ static int request(const struct coloc_config *cfg, struct msg *req, struct msg *
 
 	rc = ctl_request(cfg, req, reply, timeout_ms(), why, sizeof(why));
 	if (rc) {
-		say(err, errlen, "%s", why);
+		log_errbuf(err, errlen, "%s", why);
 		return rc == -ENOMEM ? FAAS_ENOMEM : rc == -EPROTO ? FAAS_EPROTO : FAAS_EUNAVAIL;
 	}
 	if (reply->type == MSG_ERROR) {
-		say(err, errlen, "the controller refused the %s request: %s: %s",
-		    msg_type_name(req->type), reply->u.error.code, reply->u.error.message);
+		log_errbuf(err, errlen, "the controller refused the %s request: %s: %s",
+			   msg_type_name(req->type), reply->u.error.code, reply->u.error.message);
 		rc = error_code(reply);
 		msg_free(reply);
 		return rc;
 	}
 	if (reply->type != expect) {
-		say(err, errlen,
-		    "the controller answered a %s request with %s, not %s; are colocd and "
-		    "libfaas the same version?",
-		    msg_type_name(req->type), msg_type_name(reply->type), msg_type_name(expect));
+		log_errbuf(err, errlen,
+			   "the controller answered a %s request with %s, not %s; are colocd and "
+			   "libfaas the same version?",
+			   msg_type_name(req->type), msg_type_name(reply->type),
+			   msg_type_name(expect));
 		msg_free(reply);
 		return FAAS_EPROTO;
 	}
@@ -122,14 +113,16 @@ int faas_lease_acquire(const struct faas_lease_request *r, struct faas_lease **l
 	int rc;
 
 	if (!r || !lease) {
-		say(err, errlen, "faas_lease_acquire: the request and lease pointers are required");
+		log_errbuf(err, errlen,
+			   "faas_lease_acquire: the request and lease pointers are required");
 		return FAAS_EINVAL;
 	}
 	*lease = NULL;
 	if (r->workers < 1 || r->workers > 4096 || r->gpus < 0 || r->gpus > 64 || r->minutes < 0 ||
 	    r->minutes > LEASE_MAX_MINUTES || (uint64_t)r->mem_per_worker > (uint64_t)1 << 50 ||
 	    !r->lib || !*r->lib) {
-		say(err, errlen,
+		log_errbuf(
+		    err, errlen,
 		    "faas_lease_acquire: needs workers 1 to 4096, a function library, gpus 0 to "
 		    "64, minutes 0 to %d (0: the site default) and at most 1 PiB per worker",
 		    LEASE_MAX_MINUTES);
@@ -137,8 +130,8 @@ int faas_lease_acquire(const struct faas_lease_request *r, struct faas_lease **l
 	}
 	errno = 0;
 	if (!realpath(r->lib, path) || strlen(path) >= sizeof(req.u.acquire.lib)) {
-		say(err, errlen, "faas_lease_acquire: function library %s: %s", r->lib,
-		    strerror(errno ? errno : ENAMETOOLONG));
+		log_errbuf(err, errlen, "faas_lease_acquire: function library %s: %s", r->lib,
+			   strerror(errno ? errno : ENAMETOOLONG));
 		return FAAS_EINVAL;
 	}
 	strcpy(req.u.acquire.lib, path);
@@ -157,8 +150,9 @@ int faas_lease_acquire(const struct faas_lease_request *r, struct faas_lease **l
 		return rc;
 	rc = faas_lease_from_json(reply.u.grant.lease, lease, why, sizeof(why));
 	if (rc == FAAS_ELEASE)
-		say(err, errlen, "the controller granted lease %s with a malformed document: %s",
-		    reply.u.grant.id, why);
+		log_errbuf(err, errlen,
+			   "the controller granted lease %s with a malformed document: %s",
+			   reply.u.grant.id, why);
 	msg_free(&reply);
 	return rc;
 }
@@ -171,7 +165,8 @@ int faas_lease_release(struct faas_lease *lease, char *err, size_t errlen)
 	int rc;
 
 	if (!id || !*id || strlen(id) >= sizeof(req.u.release.id)) {
-		say(err, errlen, "faas_lease_release: the lease has no id the controller knows");
+		log_errbuf(err, errlen,
+			   "faas_lease_release: the lease has no id the controller knows");
 		return FAAS_EINVAL;
 	}
 	strcpy(req.u.release.id, id);

@@ -16,6 +16,8 @@
  */
 #include "config.h"
 
+#include "clock.h"
+#include "stats.h"
 #include "cli.h"
 #include "faas.h"
 #include "raw_fabric.h"
@@ -59,19 +61,12 @@ struct summary {
 	double ops_per_s;
 };
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void summarize(struct summary *s, uint64_t *rtt, unsigned n, double seconds)
 {
 	s->ops_per_s = seconds > 0 ? n / seconds : 0;
 	if (!rtt || n == 0)
 		return;
-	qsort(rtt, n, sizeof(*rtt), cmp_u64);
+	qsort(rtt, n, sizeof(*rtt), stats_cmp_u64);
 	s->min_ns = rtt[0];
 	s->median_ns = rtt[n / 2];
 	s->p99_ns = rtt[(size_t)((n - 1) * 0.99)];
@@ -275,12 +270,12 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 			uint64_t start;
 
 			if (i == o->warmup)
-				t0 = bench_now_ns();
+				t0 = (uint64_t)clock_ns();
 			in[0] = (char)i;
-			start = bench_now_ns();
+			start = (uint64_t)clock_ns();
 			rc = faas_invoke(c, fn, in, o->payload, out, o->payload, &len);
 			if (i >= o->warmup)
-				rtt[i - o->warmup] = bench_now_ns() - start;
+				rtt[i - o->warmup] = (uint64_t)clock_ns() - start;
 			if (rc || len != o->payload || out[0] != (char)i) {
 				fprintf(stderr, "faas-bench: call %u: %s\n", i,
 					rc ? faas_strerror(rc) : "wrong echo");
@@ -296,7 +291,7 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 				struct faas_call *call;
 
 				if (sent == o->warmup)
-					t0 = bench_now_ns();
+					t0 = (uint64_t)clock_ns();
 				rc =
 				    faas_invoke_async(c, fn, in, o->payload,
 						      out + (size_t)(sent % o->window) * o->payload,
@@ -314,7 +309,7 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 			done++;
 		}
 	}
-	summarize(s, rtt, o->iterations, (double)(bench_now_ns() - t0) / 1e9);
+	summarize(s, rtt, o->iterations, (double)((uint64_t)clock_ns() - t0) / 1e9);
 	rc = 0;
 	goto out;
 fail_async:

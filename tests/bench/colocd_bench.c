@@ -15,6 +15,8 @@
  */
 #include "config.h"
 
+#include "clock.h"
+#include "stats.h"
 #include "faas.h"
 #include "frame.h"
 #include "msg.h"
@@ -37,21 +39,6 @@
 
 static char dir[64], sock_path[96];
 static int port;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* One request to colocd (TCP, or the unix socket when local). */
 static int request(bool local, const struct msg *req, struct msg *reply)
@@ -152,7 +139,7 @@ static uint64_t baseline_ns(const char *executor)
 	uint64_t t[5];
 
 	for (int i = 0; i < 5; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = (uint64_t)clock_ns();
 		pid_t pid = fork();
 		int status;
 
@@ -164,9 +151,9 @@ static uint64_t baseline_ns(const char *executor)
 			_exit(127);
 		}
 		waitpid(pid, &status, 0);
-		t[i] = now_ns() - t0;
+		t[i] = (uint64_t)clock_ns() - t0;
 	}
-	qsort(t, 5, sizeof(t[0]), cmp);
+	qsort(t, 5, sizeof(t[0]), stats_cmp_u64);
 	return t[2];
 }
 
@@ -225,7 +212,7 @@ int main(int argc, char **argv)
 		struct msg grant, ok;
 		struct faas_lease *lease = NULL;
 		struct faas_client *c = NULL;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = (uint64_t)clock_ns();
 		int fn;
 
 		if (acquire(pw->pw_uid, lib, &grant))
@@ -237,7 +224,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "colocd-bench: the first invocation failed\n");
 			goto stop;
 		}
-		cold[i] = now_ns() - t0;
+		cold[i] = (uint64_t)clock_ns() - t0;
 		faas_client_destroy(c);
 		faas_lease_destroy(lease);
 
@@ -248,13 +235,13 @@ int main(int argc, char **argv)
 		job.u.job_start.job = 1000 + i;
 		job.u.job_start.uid = 1000;
 		snprintf(job.u.job_start.pus, sizeof(job.u.job_start.pus), "0-%ld", ncpu - 1);
-		t0 = now_ns();
+		t0 = (uint64_t)clock_ns();
 		if (request(true, &job, &ok) != 0 || ok.type != MSG_OK) {
 			fprintf(stderr, "colocd-bench: the host job report failed\n");
 			msg_free(&grant);
 			goto stop;
 		}
-		reclaim[i] = now_ns() - t0;
+		reclaim[i] = (uint64_t)clock_ns() - t0;
 		end.u.job_end = 1000 + i;
 		request(true, &end, &ok);
 		release(pw->pw_uid, grant.u.grant.id); /* already gone: ENOENT is fine */
@@ -262,8 +249,8 @@ int main(int argc, char **argv)
 	}
 	uint64_t base = baseline_ns(executor);
 
-	qsort(cold, iterations, sizeof(*cold), cmp);
-	qsort(reclaim, iterations, sizeof(*reclaim), cmp);
+	qsort(cold, iterations, sizeof(*cold), stats_cmp_u64);
+	qsort(reclaim, iterations, sizeof(*reclaim), stats_cmp_u64);
 	unsigned p99 = (unsigned)((iterations - 1) * 0.99);
 	if (json)
 		printf("{\"bench\":\"colocd\",\"iterations\":%u,\"evict_grace_ms\":%u,"

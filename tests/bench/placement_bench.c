@@ -13,6 +13,8 @@
  */
 #include "config.h"
 
+#include "clock.h"
+#include "stats.h"
 #include "cli.h"
 #include "placement.h"
 
@@ -47,21 +49,6 @@ static uint64_t rng(void)
 static unsigned rng_below(unsigned n)
 {
 	return (unsigned)(rng() % n);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* One node's gap as a node agent might report it. */
@@ -210,10 +197,10 @@ int main(int argc, char **argv)
 			leases[live - 1].a = a;
 			live--;
 		}
-		t0 = now_ns();
+		t0 = (uint64_t)clock_ns();
 		prc = placement_place(p, &r, leases[live].a, workers, &leases[live].n, err,
 				      sizeof(err));
-		t1 = now_ns();
+		t1 = (uint64_t)clock_ns();
 		lat[d] = t1 - t0;
 		total_ns += t1 - t0;
 		if (prc == 0) {
@@ -227,7 +214,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	qsort(lat, decisions, sizeof(*lat), cmp_u64);
+	qsort(lat, decisions, sizeof(*lat), stats_cmp_u64);
 	double ops = total_ns ? decisions / (total_ns / 1e9) : 0;
 	unsigned long long med = lat[decisions / 2], p99 = lat[(size_t)((decisions - 1) * 0.99)],
 			   max = lat[decisions - 1];

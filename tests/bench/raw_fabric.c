@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include "clock.h"
 #include "raw_fabric.h"
 
 #include <errno.h>
@@ -58,14 +59,6 @@ struct rawep {
 	uint32_t early[NRECV * 64]; /* remote immediates reaped while posting */
 	unsigned early_head, early_len;
 };
-
-uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int xfer(int fd, void *b, size_t n, int rx)
 {
@@ -355,8 +348,8 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 			uint64_t start;
 
 			if (i == p->warmup)
-				t0 = bench_now_ns();
-			start = bench_now_ns();
+				t0 = (uint64_t)clock_ns();
+			start = (uint64_t)clock_ns();
 			e.buf[e.size] = (char)i;
 			if ((rc = write_data(&e, 0, p->payload, i)) != 0 || wait_remote(&e) != i) {
 				snprintf(err, errlen, "round trip %u failed", i);
@@ -364,7 +357,7 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 				goto out;
 			}
 			if (i >= p->warmup)
-				r->rtt_ns[i - p->warmup] = bench_now_ns() - start;
+				r->rtt_ns[i - p->warmup] = (uint64_t)clock_ns() - start;
 		}
 	} else {
 		unsigned sent = 0, done = 0;
@@ -372,7 +365,7 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 		while (done < total) {
 			while (sent < total && sent - done < window) {
 				if (sent == p->warmup)
-					t0 = bench_now_ns();
+					t0 = (uint64_t)clock_ns();
 				rc = write_data(&e, (sent % window) * p->payload, p->payload, sent);
 				if (rc)
 					goto out;
@@ -385,7 +378,7 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 			done++;
 		}
 	}
-	r->seconds = (double)(bench_now_ns() - t0) / 1e9;
+	r->seconds = (double)((uint64_t)clock_ns() - t0) / 1e9;
 out:
 	if (rc && !err[0])
 		snprintf(err, errlen, "%s", fi_strerror(-rc));

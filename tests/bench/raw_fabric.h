@@ -30,8 +30,7 @@ struct raw_result {
 	double seconds;	  /* wall time of the timed part */
 };
 
-/* CLOCK_MONOTONIC in ns; pins the calling process to cpu (no-op if < 0). */
-uint64_t bench_now_ns(void);
+/* Pins the calling process to cpu (no-op if < 0). */
 void bench_pin(int cpu);
 
 /* Forks the server, runs the client here; 0 or -errno with a message in err. */
