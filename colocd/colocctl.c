@@ -1,7 +1,8 @@
 /*
  * colocctl: asks the controller (colocd) about nodes, gaps, leases and
- * executors, and acquires and releases leases. main() parses the global
- * options, loads coloc.conf and hands the command to ctl_cli.c.
+ * executors, acquires and releases leases, and drains and resumes nodes.
+ * main() parses the global options, loads coloc.conf and hands the command
+ * to ctl_cli.c.
  */
 #include "config.h"
 
@@ -51,16 +52,17 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "colocctl: a command is needed: nodes, gaps, leases, executors, "
-				"lease acquire or lease release\n");
+				"lease acquire, lease release, drain or resume\n");
 		ctl_cli_usage(stderr);
 		return 2;
 	}
 	cmd = argv[optind];
 	what = ctl_cli_query_parse(cmd);
-	if (!what && strcmp(cmd, "lease") != 0) {
+	if (!what && strcmp(cmd, "lease") != 0 && strcmp(cmd, "drain") != 0 &&
+	    strcmp(cmd, "resume") != 0) {
 		fprintf(stderr,
 			"colocctl: unknown command %s; expected nodes, gaps, leases, "
-			"executors, lease acquire or lease release\n",
+			"executors, lease acquire, lease release, drain or resume\n",
 			cmd);
 		return 2;
 	}
@@ -70,5 +72,7 @@ int main(int argc, char **argv)
 	}
 	if (what)
 		return ctl_cli_query(&c, what, argc - optind, argv + optind);
+	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0)
+		return ctl_cli_drain(&c, strcmp(cmd, "drain") == 0, argc - optind, argv + optind);
 	return ctl_cli_lease(&c, argc - optind, argv + optind);
 }

@@ -64,6 +64,14 @@ static inline bool cpumask_empty(const struct cpumask *m)
 {
 	return cpumask_count(m) == 0;
 }
+/* Whether every PU of a is in b. */
+static inline bool cpumask_subset(const struct cpumask *a, const struct cpumask *b)
+{
+	for (size_t i = 0; i < CPUMASK_MAX / 64; i++)
+		if (a->bits[i] & ~b->bits[i])
+			return false;
+	return true;
+}
 static inline bool cpumask_equal(const struct cpumask *a, const struct cpumask *b)
 {
 	return memcmp(a, b, sizeof(*a)) == 0;

@@ -35,6 +35,9 @@ void ctl_cli_usage(FILE *f)
 		"                [--pack] [--job ID]\n"
 		"                          ask for a lease; prints its lease document\n"
 		"  lease release ID        give a lease back\n"
+		"  drain NODE              no new leases on NODE; leases there run until they "
+		"end\n"
+		"  resume NODE             undo drain: NODE lends again\n"
 		"options:\n"
 		"  -f, --config FILE       coloc.conf to read (default: COLOC_CONF, else %s)\n"
 		"  --json                  print JSON on one line (a lease document, an array of "
@@ -263,6 +266,51 @@ int ctl_cli_lease(struct ctl_cli *c, int argc, char **argv)
 	return 2;
 }
 
+/* A node name as the controller accepts it (msg.h, drain.node): 1 to
+ * MSG_NODE_MAX - 1 letters, digits, '-', '_' and '.', the first a letter
+ * or a digit. */
+static bool node_name_ok(const char *s)
+{
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	size_t len = strlen(s);
+
+	return len > 0 && len < MSG_NODE_MAX && strchr(ALNUM, s[0]) &&
+	       s[strspn(s, ALNUM "-_.")] == '\0';
+#undef ALNUM
+}
+
+int ctl_cli_drain(struct ctl_cli *c, bool drain, int argc, char **argv)
+{
+	struct msg req = {.type = MSG_DRAIN}, reply;
+	const char *cmd = drain ? "drain" : "resume";
+	int rc;
+
+	if (common_options_only(c, argc, argv) < 0)
+		return 2;
+	if (argc - optind != 1) {
+		fprintf(stderr,
+			PROG ": %s needs one NODE (a node name as colocctl nodes shows it)\n", cmd);
+		return 2;
+	}
+	if (!node_name_ok(argv[optind])) {
+		fprintf(stderr,
+			PROG
+			": %s %s: not a node name; expected 1 to %d letters, digits, '-', '_' "
+			"and '.', the first a letter or a digit (as colocctl nodes shows it)\n",
+			cmd, argv[optind], MSG_NODE_MAX - 1);
+		return 2;
+	}
+	strcpy(req.u.drain.node, argv[optind]);
+	req.u.drain.drain = drain;
+	rc = exchange(c, &req, &reply, MSG_OK);
+	if (rc)
+		return rc;
+	if (!c->json)
+		printf("node %s %s\n", req.u.drain.node, drain ? "drained" : "resumed");
+	msg_free(&reply);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 static const char *const query_cmds[] = {[MSG_QUERY_NODES] = "nodes",
 					 [MSG_QUERY_GAPS] = "gaps",
 					 [MSG_QUERY_LEASES] = "leases",
@@ -271,11 +319,11 @@ static const char *const query_cmds[] = {[MSG_QUERY_NODES] = "nodes",
 /* Preferred columns per query, in this order; any other keys follow. */
 static const char *const *query_columns(enum msg_query what)
 {
-	static const char *const nodes[] = {"name", "pus", "mem", "gpus", "drained", NULL};
+	static const char *const nodes[] = {"name", "state", "pus", "mem", "gpus", "drained", NULL};
 	static const char *const gaps[] = {"node", "lendable", "unallocated", "mem",
 					   "gpus", "until",    NULL};
-	static const char *const leases[] = {"id",   "uid", "state",   "workers",
-					     "cpus", "mem", "expires", NULL};
+	static const char *const leases[] = {"id",   "uid", "state",   "node", "workers",
+					     "cpus", "mem", "expires", "why",  NULL};
 	static const char *const executors[] = {"pid",	     "node", "uid",   "cgroup", "cpus",
 						"mem_limit", "gpus", "lease", NULL};
 

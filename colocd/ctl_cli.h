@@ -29,6 +29,13 @@ void ctl_cli_usage(FILE *f);
 int ctl_cli_lease(struct ctl_cli *c, int argc, char **argv);
 int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv);
 
+/* drain NODE (drain true: no new leases on NODE, leases there run until
+ * they end) or resume NODE (drain false). The NODE is checked here (1 to
+ * MSG_NODE_MAX - 1 letters, digits, '-', '_' and '.', the first a letter or
+ * a digit) before anything is sent; prints "node NODE drained"/"resumed"
+ * (nothing with --json) once the controller answers ok. */
+int ctl_cli_drain(struct ctl_cli *c, bool drain, int argc, char **argv);
+
 /* Looks up a query command (nodes, gaps, leases, executors); 0 if none. */
 enum msg_query ctl_cli_query_parse(const char *name);
 

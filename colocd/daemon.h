@@ -1,19 +1,29 @@
 /*
- * daemon: colocd in its standalone form, both roles in one process with
- * this machine's resources as the only node: it accepts lease requests
- * (TCP, MUNGE) and plugin reports (unix socket, root peers only), places
- * leases into the node's gap, runs each lease's faas-executor in its own
- * cgroup as the lease owner, and evicts executors when a host job or step
- * needs their PUs back, when a lease expires or is released, and at exit.
+ * daemon: colocd's event loop, in one of three roles:
+ *   - node agent (the default; every compute node, root): the plugin's
+ *     reports on SocketPath (root peers only), the controller's exec_start
+ *     and exec_stop on NodeAgentPort (MUNGE, uid 0), its state sent to the
+ *     controller when it changes and every second (agent.c);
+ *   - controller (one host): lease requests, queries and drains from users
+ *     and node agents' states on ControllerPort (MUNGE) (controller.c);
+ *   - standalone: both in one process, this machine the only node, the two
+ *     roles linked in memory instead of over TCP.
+ * One thread runs the loop: epoll with a tick of a few ms; requests to
+ * other colocd run in short-lived threads (async.c) whose completions come
+ * back through the loop.
  */
 #ifndef COLOC_DAEMON_H
 #define COLOC_DAEMON_H
 
 #include "coloc_config.h"
 
+enum daemon_role { DAEMON_AGENT = 0, DAEMON_CONTROLLER, DAEMON_STANDALONE };
+
 struct daemon_options {
+	enum daemon_role role;
 	const char *conf;     /* -f FILE, or NULL */
 	const char *executor; /* faas-executor to run */
+	const char *node;     /* -N NAME: this node's name, NULL = the host name */
 	int foreground;
 };
 

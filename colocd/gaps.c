@@ -34,14 +34,6 @@ static void pu_map_build(const struct topology *topo, struct pu_map *map)
 	for (int pu = cpumask_next((m), 0); pu >= 0;                                               \
 	     pu = pu + 1 < CPUMASK_MAX ? cpumask_next((m), (unsigned)pu + 1) : -1)
 
-static bool cpumask_subset(const struct cpumask *a, const struct cpumask *b)
-{
-	struct cpumask rest;
-
-	cpumask_andnot(&rest, a, b);
-	return cpumask_empty(&rest);
-}
-
 static bool cpumask_intersects(const struct cpumask *a, const struct cpumask *b)
 {
 	struct cpumask both;

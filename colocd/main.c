@@ -1,7 +1,7 @@
 /*
  * colocd: the co-location daemon. main() parses options and hands over to
- * daemon_run(). This version runs both roles in one process
- * (--standalone): this machine is the only node.
+ * daemon_run() in one of its roles: node agent (the default), controller,
+ * or both in one process (--standalone).
  */
 #include "config.h"
 
@@ -19,34 +19,68 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: colocd --standalone [-f FILE] [--foreground] [--executor PATH] [--log-level "
-	    "L]\n"
+	    "usage: colocd [--controller | --standalone] [-f FILE] [-N NAME] [--foreground]\n"
+	    "              [--executor PATH] [--log-level L]\n"
+	    "  (no role)         node agent: lends this node's gaps, runs executors\n"
+	    "  --controller      the controller: leases, placement, node registry\n"
 	    "  --standalone      controller and node agent in one process, this machine the\n"
-	    "                    only node (the only mode of this version)\n"
+	    "                    only node\n"
 	    "  -f FILE           coloc.conf to read (default: COLOC_CONF, else %s/slurm/coloc.conf)\n"
+	    "  -N NAME           this node's name (default: the host name), as Slurm's slurmd -N\n"
 	    "  --foreground      stay in the foreground, log to stderr (else detach)\n"
 	    "  --executor PATH   faas-executor to run (default %s)\n"
 	    "  --log-level L     error | warning | info | debug (default info)\n",
 	    COLOC_SYSCONFDIR, FAAS_EXECUTOR_PATH);
 }
 
+/* Node names: what the control plane accepts (msg.c). */
+static int node_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= 64 ||
+	    !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", s[0]))
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == n;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"standalone", no_argument, NULL, 's'},	{"foreground", no_argument, NULL, 'F'},
-	    {"executor", required_argument, NULL, 'e'}, {"log-level", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
+	    {"standalone", no_argument, NULL, 's'},
+	    {"controller", no_argument, NULL, 'c'},
+	    {"foreground", no_argument, NULL, 'F'},
+	    {"executor", required_argument, NULL, 'e'},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct daemon_options o = {.executor = FAAS_EXECUTOR_PATH};
-	int standalone = 0, level = LOG_LEVEL_INFO, c;
+	struct daemon_options o = {.executor = FAAS_EXECUTOR_PATH, .role = DAEMON_AGENT};
+	int roles = 0, level = LOG_LEVEL_INFO, c;
 
-	while ((c = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:N:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o.conf = optarg;
 			break;
+		case 'N':
+			if (!node_name_ok(optarg)) {
+				fprintf(
+				    stderr,
+				    "colocd: -N %s: a node name is 1 to 63 letters, digits, '.', "
+				    "'-' or '_', starting with a letter or digit\n",
+				    optarg);
+				return 2;
+			}
+			o.node = optarg;
+			break;
 		case 's':
-			standalone = 1;
+			o.role = DAEMON_STANDALONE;
+			roles++;
+			break;
+		case 'c':
+			o.role = DAEMON_CONTROLLER;
+			roles++;
 			break;
 		case 'F':
 			o.foreground = 1;
@@ -69,13 +103,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "colocd: unexpected argument %s\n", argv[optind]);
 		return 2;
 	}
-	if (!standalone) {
-		fprintf(stderr,
-			"colocd: this version runs only as --standalone (controller and node "
-			"agent in one process); start it with --standalone\n");
+	if (roles > 1) {
+		fprintf(stderr, "colocd: give one of --controller and --standalone (none: node "
+				"agent)\n");
 		return 2;
 	}
-	if (access(o.executor, X_OK) != 0) {
+	if (o.role == DAEMON_CONTROLLER && o.node) {
+		fprintf(stderr, "colocd: -N names a node agent; the controller has no node\n");
+		return 2;
+	}
+	if (o.role != DAEMON_CONTROLLER && access(o.executor, X_OK) != 0) {
 		fprintf(stderr, "colocd: cannot run %s; install faas-executor or pass --executor\n",
 			o.executor);
 		return 2;

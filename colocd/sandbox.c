@@ -1020,19 +1020,50 @@ int sandbox_reap(struct sandbox *sb, pid_t *pid, int *status)
 
 /* ---- read ------------------------------------------------------------------- */
 
-static uint64_t key_value(const char *text, const char *key)
+/* The number on the line "key N" of text (memory.oom_control,
+ * memory.events); false when no line has that key. */
+static bool key_value(const char *text, const char *key, uint64_t *v)
 {
 	size_t kl = strlen(key);
 
 	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, key, kl) == 0 && p[kl] == ' ')
-			return strtoull(p + kl + 1, NULL, 10);
-	return 0;
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+			*v = strtoull(p + kl + 1, NULL, 10);
+			return true;
+		}
+	return false;
 }
 
+/* A cgroup file holding one number (or "max" = UINT64_MAX). */
+static int cg_read_u64(int h, const char *rel, const char *file, uint64_t *v)
+{
+	char buf[64], *end;
+	int rc = cg_read(h, rel, file, buf, sizeof(buf));
+
+	if (rc)
+		return rc;
+	if (strcmp(buf, "max") == 0) {
+		*v = UINT64_MAX;
+		return 0;
+	}
+	errno = 0;
+	*v = strtoull(buf, &end, 10);
+	return end == buf || *end || errno ? -EPROTO : 0;
+}
+
+/*
+ * Everything comes from cgroupfs, so it works just as well once the
+ * processes have exited: the counters belong to the cgroup, not to them.
+ * The OOM evidence on v1: memory.oom_control's oom_kill (Linux 4.13+)
+ * counts the OOM killer's kills; under_oom is 1 while it is at work (and
+ * stays 1 where oom_kill_disable holds the group in OOM). memory.failcnt is
+ * not used: it counts every time usage hit the limit, also when reclaiming
+ * page cache made room, so it is no evidence of a kill.
+ */
 int sandbox_read(struct sandbox *sb, struct sandbox_state *st)
 {
 	char buf[4096], path[PATH_MAX];
+	uint64_t n;
 	int rc;
 	FILE *f;
 
@@ -1042,19 +1073,23 @@ int sandbox_read(struct sandbox *sb, struct sandbox_state *st)
 		rc = cpulist_parse(buf, &st->cpus);
 	if (rc)
 		return rc;
-	rc = cg_read(H_MEMORY, sb->rel, hier.version == 1 ? "memory.limit_in_bytes" : "memory.max",
-		     buf, sizeof(buf));
+	rc =
+	    cg_read_u64(H_MEMORY, sb->rel,
+			hier.version == 1 ? "memory.limit_in_bytes" : "memory.max", &st->mem_limit);
 	if (rc)
 		return rc;
-	st->mem_limit = strcmp(buf, "max") == 0 ? UINT64_MAX : strtoull(buf, NULL, 10);
-	/* v1: oom_kill (Linux 4.13+), else under_oom; v2: memory.events. */
+	rc = cg_read_u64(H_MEMORY, sb->rel,
+			 hier.version == 1 ? "memory.usage_in_bytes" : "memory.current",
+			 &st->mem_usage);
+	if (rc)
+		return rc;
 	if (hier.version == 1) {
 		rc = cg_read(H_MEMORY, sb->rel, "memory.oom_control", buf, sizeof(buf));
-		st->oom_killed =
-		    rc == 0 && (key_value(buf, "oom_kill") > 0 || key_value(buf, "under_oom") > 0);
+		st->oom_killed = rc == 0 && ((key_value(buf, "oom_kill", &n) && n > 0) ||
+					     (key_value(buf, "under_oom", &n) && n > 0));
 	} else {
 		rc = cg_read(H_MEMORY, sb->rel, "memory.events", buf, sizeof(buf));
-		st->oom_killed = rc == 0 && key_value(buf, "oom_kill") > 0;
+		st->oom_killed = rc == 0 && key_value(buf, "oom_kill", &n) && n > 0;
 	}
 	if (rc)
 		return rc;

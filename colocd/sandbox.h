@@ -79,9 +79,20 @@ int sandbox_reap(struct sandbox *sb, pid_t *pid, int *status);
 struct sandbox_state {
 	struct cpumask cpus; /* cpuset.cpus */
 	uint64_t mem_limit;  /* memory.limit_in_bytes (v1) / memory.max (v2); UINT64_MAX = none */
+	uint64_t mem_usage;  /* bytes the cgroup uses now: memory.usage_in_bytes (v1) /
+				memory.current (v2); page cache included */
 	unsigned nprocs;     /* processes in the cgroup (cgroup.procs of the memory hierarchy) */
-	bool oom_killed;     /* the kernel's OOM killer killed a process of this cgroup */
+	bool oom_killed;     /* the kernel's OOM killer killed a process of this cgroup (v1:
+				memory.oom_control oom_kill, Linux 4.13+, or under_oom; v2:
+				memory.events oom_kill); stays true for the cgroup's life */
 };
+
+/*
+ * Reads st from the kernel. Works as long as the cgroup exists, also after
+ * every process in it has exited (nprocs 0, oom_killed still telling whether
+ * the OOM killer ended one of them). -errno when a cgroup file cannot be
+ * read or parsed (-ENOENT: the cgroup was removed behind our back).
+ */
 int sandbox_read(struct sandbox *sb, struct sandbox_state *st);
 
 /*

@@ -24,12 +24,12 @@
 #include <unistd.h>
 
 /* "host:port", or "[v6]:port" for an address with colons. */
-static void ctl_addr_name(const struct coloc_config *cfg, char *out, size_t len)
+static void ctl_addr_name(const char *host, uint16_t port, char *out, size_t len)
 {
-	if (strchr(cfg->controller_host, ':'))
-		snprintf(out, len, "[%s]:%u", cfg->controller_host, (unsigned)cfg->controller_port);
+	if (strchr(host, ':'))
+		snprintf(out, len, "[%s]:%u", host, (unsigned)port);
 	else
-		snprintf(out, len, "%s:%u", cfg->controller_host, (unsigned)cfg->controller_port);
+		snprintf(out, len, "%s:%u", host, (unsigned)port);
 }
 
 static int ms_left(int64_t deadline)
@@ -87,8 +87,8 @@ close_fd:
 }
 
 /* Connects to the controller; the fd, or -errno with a message in err. */
-static int ctl_connect(const struct coloc_config *cfg, const char *addr, int64_t deadline,
-		       int timeout_ms, char *err, size_t errlen)
+static int ctl_connect(const char *host, uint16_t port_no, const char *keys, const char *addr,
+		       int64_t deadline, int timeout_ms, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_STREAM,
@@ -97,22 +97,19 @@ static int ctl_connect(const struct coloc_config *cfg, const char *addr, int64_t
 	char port[8];
 	int rc, fd = -ECONNREFUSED;
 
-	snprintf(port, sizeof(port), "%u", (unsigned)cfg->controller_port);
-	rc = getaddrinfo(cfg->controller_host, port, &hints, &res);
+	snprintf(port, sizeof(port), "%u", (unsigned)port_no);
+	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc == EAI_NONAME || rc == EAI_FAIL || rc == EAI_AGAIN)
 		/* AI_ADDRCONFIG hides loopback-only families on hosts without
 		 * a configured address: try once more without it. */
-		rc = getaddrinfo(cfg->controller_host, port,
+		rc = getaddrinfo(host, port,
 				 &(struct addrinfo){.ai_family = AF_UNSPEC,
 						    .ai_socktype = SOCK_STREAM,
 						    .ai_flags = AI_NUMERICSERV},
 				 &res);
 	if (rc != 0) {
-		snprintf(err, errlen,
-			 "cannot resolve the controller host %s (%s); check ControllerHost in "
-			 "coloc.conf",
-			 cfg->controller_host,
-			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		snprintf(err, errlen, "cannot resolve %s (%s); check %s in coloc.conf", host,
+			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc), keys);
 		return rc == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -127,24 +124,23 @@ static int ctl_connect(const struct coloc_config *cfg, const char *addr, int64_t
 	case ECONNREFUSED:
 		snprintf(err, errlen,
 			 "colocd is not running on %s (connection refused); start it, or check "
-			 "ControllerHost/ControllerPort in coloc.conf",
-			 addr);
+			 "%s in coloc.conf",
+			 addr, keys);
 		break;
 	case ETIMEDOUT:
 		snprintf(err, errlen,
 			 "colocd on %s did not accept the connection within %d ms; check that the "
-			 "host is up, that no firewall drops the port, and "
-			 "ControllerHost/ControllerPort in coloc.conf",
-			 addr, timeout_ms);
+			 "host is up, that no firewall drops the port, and %s in coloc.conf",
+			 addr, timeout_ms, keys);
 		break;
 	case EHOSTUNREACH:
 	case ENETUNREACH:
 	case EADDRNOTAVAIL:
 	case EAFNOSUPPORT:
 		snprintf(err, errlen,
-			 "cannot reach the controller at %s (%s); check ControllerHost in "
-			 "coloc.conf and the network",
-			 addr, strerror(-fd));
+			 "cannot reach colocd at %s (%s); check %s in coloc.conf and the "
+			 "network",
+			 addr, strerror(-fd), keys);
 		fd = -EHOSTUNREACH;
 		break;
 	default:
@@ -156,7 +152,8 @@ static int ctl_connect(const struct coloc_config *cfg, const char *addr, int64_t
 
 static bool ctl_carries_cred(enum msg_type t)
 {
-	return t == MSG_LEASE_ACQUIRE || t == MSG_LEASE_RELEASE || t == MSG_QUERY;
+	return t == MSG_LEASE_ACQUIRE || t == MSG_LEASE_RELEASE || t == MSG_QUERY ||
+	       t == MSG_DRAIN || t == MSG_NODE_STATE || t == MSG_EXEC_START || t == MSG_EXEC_STOP;
 }
 
 static int ctl_add_cred(const struct coloc_config *cfg, struct msg *req, char *err, size_t errlen)
@@ -182,6 +179,14 @@ static int ctl_add_cred(const struct coloc_config *cfg, struct msg *req, char *e
 int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *reply, int timeout_ms,
 		char *err, size_t errlen)
 {
+	return ctl_request_at(cfg, cfg->controller_host, cfg->controller_port,
+			      "ControllerHost/ControllerPort", req, reply, timeout_ms, err, errlen);
+}
+
+int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t port,
+		   const char *keys, struct msg *req, struct msg *reply, int timeout_ms, char *err,
+		   size_t errlen)
+{
 	int64_t deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	char addr[300], derr[MSG_TEXT_MAX];
 	char *text = NULL, *answer = NULL;
@@ -189,7 +194,7 @@ int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *rep
 	int fd, rc;
 
 	memset(reply, 0, sizeof(*reply));
-	ctl_addr_name(cfg, addr, sizeof(addr));
+	ctl_addr_name(host, port, addr, sizeof(addr));
 	if (ctl_carries_cred(req->type)) {
 		rc = ctl_add_cred(cfg, req, err, errlen);
 		if (rc)
@@ -201,7 +206,7 @@ int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *rep
 			 strerror(-rc));
 		return rc;
 	}
-	fd = ctl_connect(cfg, addr, deadline, timeout_ms, err, errlen);
+	fd = ctl_connect(host, port, keys, addr, deadline, timeout_ms, err, errlen);
 	if (fd < 0) {
 		rc = fd;
 		goto free_text;
@@ -237,8 +242,8 @@ int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *rep
 	case EPROTO:
 		snprintf(err, errlen,
 			 "%s sent a malformed frame: is colocd (and not another service) listening "
-			 "there? Check ControllerPort in coloc.conf",
-			 addr);
+			 "there? Check %s in coloc.conf",
+			 addr, keys);
 		rc = -EPROTO;
 		goto close_fd;
 	default:

@@ -23,7 +23,7 @@
 /* Sends req to the controller named by cfg (ControllerHost:ControllerPort,
  * resolved with getaddrinfo, every address tried in turn) and waits for the
  * reply, decoded into *reply (the caller msg_free()s it). Requests that
- * carry a credential (lease_acquire, lease_release, query) get a fresh one
+ * carry a credential (all but the plugin's reports) get a fresh one
  * in req->cred (MUNGE, or "none:UID:GID" with AuthType=none).
  *
  * The whole exchange (connect, send, receive) is bounded by timeout_ms;
@@ -39,5 +39,12 @@
  * credential: munged), -EINVAL (req cannot be encoded), -ENOMEM. */
 int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *reply, int timeout_ms,
 		char *err, size_t errlen);
+
+/* The same exchange with the colocd at host:port (a node agent's
+ * NodeAgentPort, or the controller from a node agent); keys names the
+ * coloc.conf keys that chose that address, for the error messages. */
+int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t port,
+		   const char *keys, struct msg *req, struct msg *reply, int timeout_ms, char *err,
+		   size_t errlen);
 
 #endif

@@ -2,6 +2,8 @@
  * msg: JSON encoding and strict decoding of the control plane's messages
  * (see msg.h). Stateless. Each type has a table of its fields; decoding
  * refuses a field that is not in the table, so a typo never passes silently.
+ * A node_state carries two arrays of objects (leases, ended) whose elements
+ * have tables of their own; decoding them mallocs the arrays (msg_free).
  */
 #include "config.h"
 
@@ -27,11 +29,15 @@ static const char *const type_names[] = {
     [MSG_STEP_END] = "step_end",
     [MSG_JOB_END] = "job_end",
     [MSG_RESULT] = "result",
+    [MSG_NODE_STATE] = "node_state",
+    [MSG_EXEC_START] = "exec_start",
+    [MSG_EXEC_STOP] = "exec_stop",
+    [MSG_DRAIN] = "drain",
 };
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
 /* The fields each type may carry besides "v" and "type". */
-static const char *const fields[NTYPES][10] = {
+static const char *const fields[NTYPES][16] = {
     [MSG_OK] = {NULL},
     [MSG_ERROR] = {"code", "message", NULL},
     [MSG_LEASE_ACQUIRE] = {"cred", "workers", "lib", "mem", "gpus", "time", "mode", "job", NULL},
@@ -43,7 +49,20 @@ static const char *const fields[NTYPES][10] = {
     [MSG_STEP_END] = {"job", "step", NULL},
     [MSG_JOB_END] = {"job", NULL},
     [MSG_RESULT] = {"what", "items", NULL},
+    [MSG_NODE_STATE] = {"cred", "node", "port", "pus", "mem", "ngpus", "lendable", "unallocated",
+			"near_host", "mem_lendable", "gpus_lendable", "until", "jobs", "leases",
+			"ended", NULL},
+    [MSG_EXEC_START] = {"cred", "id", "uid", "gid", "workers", "pus", "mem", "gpus", "lib",
+			"expires", NULL},
+    [MSG_EXEC_STOP] = {"cred", "id", NULL},
+    [MSG_DRAIN] = {"cred", "node", "drain", NULL},
 };
+
+/* The fields of an element of node_state's "leases" and "ended" arrays. */
+static const char *const lease_fields[] = {"id",   "uid",     "workers", "pus", "mem",
+					   "gpus", "expires", "state",	 "pid", NULL};
+static const char *const ended_fields[] = {"id", "state", "why", NULL};
+static const char *const ended_states[] = {"released", "expired", "evicted", "failed", NULL};
 
 static const char *const query_names[] = {[MSG_QUERY_NODES] = "nodes",
 					  [MSG_QUERY_GAPS] = "gaps",
@@ -55,15 +74,20 @@ const char *msg_type_name(enum msg_type type)
 	return (unsigned)type < NTYPES && type_names[type] ? type_names[type] : "unknown";
 }
 
+void msg_verror(struct msg *m, const char *code, const char *fmt, va_list ap)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_ERROR;
+	snprintf(m->u.error.code, sizeof(m->u.error.code), "%s", code);
+	vsnprintf(m->u.error.message, sizeof(m->u.error.message), fmt, ap);
+}
+
 void msg_error(struct msg *m, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
-	memset(m, 0, sizeof(*m));
-	m->type = MSG_ERROR;
-	snprintf(m->u.error.code, sizeof(m->u.error.code), "%s", code);
 	va_start(ap, fmt);
-	vsnprintf(m->u.error.message, sizeof(m->u.error.message), fmt, ap);
+	msg_verror(m, code, fmt, ap);
 	va_end(ap);
 }
 
@@ -75,6 +99,13 @@ void msg_free(struct msg *m)
 	} else if (m && m->type == MSG_RESULT) {
 		free(m->u.result.items);
 		m->u.result.items = NULL;
+	} else if (m && m->type == MSG_NODE_STATE) {
+		free(m->u.node.leases);
+		m->u.node.leases = NULL;
+		m->u.node.nleases = 0;
+		free(m->u.node.ended);
+		m->u.node.ended = NULL;
+		m->u.node.nended = 0;
 	}
 }
 
@@ -83,6 +114,76 @@ void msg_free(struct msg *m)
 static int set(json_t *o, const char *key, json_t *v)
 {
 	return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+/* Appends one node_state lease to the array a. */
+static int encode_lease(json_t *a, const struct msg_node_lease *l)
+{
+	json_t *o = json_object();
+	int rc = 0;
+
+	if (json_array_append_new(a, o))
+		return -ENOMEM;
+	rc |= set(o, "id", json_string(l->id));
+	rc |= set(o, "uid", json_integer(l->uid));
+	rc |= set(o, "workers", json_integer(l->workers));
+	rc |= set(o, "pus", json_string(l->pus));
+	rc |= set(o, "mem", json_integer((json_int_t)l->mem));
+	rc |= set(o, "gpus", json_integer(l->gpus));
+	rc |= set(o, "expires", json_integer(l->expires));
+	rc |= set(o, "state", json_string(l->ready ? "ready" : "starting"));
+	rc |= set(o, "pid", json_integer(l->pid));
+	return rc ? -ENOMEM : 0;
+}
+
+/* Appends one node_state ended lease to the array a. */
+static int encode_ended(json_t *a, const struct msg_node_ended *e)
+{
+	json_t *o = json_object();
+	int rc = 0;
+
+	if (json_array_append_new(a, o))
+		return -ENOMEM;
+	rc |= set(o, "id", json_string(e->id));
+	rc |= set(o, "state", json_string(e->state));
+	rc |= set(o, "why", json_string(e->why));
+	return rc ? -ENOMEM : 0;
+}
+
+static int encode_node(const struct msg *m, json_t *o)
+{
+	json_t *leases = json_array(), *ended = json_array();
+	int rc = 0;
+
+	if ((m->u.node.nleases && !m->u.node.leases) || m->u.node.nleases > MSG_NODE_LEASES_MAX ||
+	    (m->u.node.nended && !m->u.node.ended) || m->u.node.nended > MSG_NODE_ENDED_MAX) {
+		json_decref(leases);
+		json_decref(ended);
+		return -EINVAL;
+	}
+	/* o owns both arrays from here on, also when set() fails */
+	rc |= set(o, "leases", leases);
+	rc |= set(o, "ended", ended);
+	if (rc)
+		return -ENOMEM;
+	rc |= set(o, "cred", json_string(m->cred));
+	rc |= set(o, "node", json_string(m->u.node.node));
+	rc |= set(o, "port", json_integer(m->u.node.port));
+	rc |= set(o, "pus", json_string(m->u.node.pus));
+	rc |= set(o, "mem", json_integer((json_int_t)m->u.node.mem));
+	rc |= set(o, "ngpus", json_integer(m->u.node.ngpus));
+	rc |= set(o, "lendable", json_string(m->u.node.lendable));
+	rc |= set(o, "unallocated", json_string(m->u.node.unallocated));
+	rc |= set(o, "near_host", json_string(m->u.node.near_host));
+	rc |= set(o, "mem_lendable", json_integer((json_int_t)m->u.node.mem_lendable));
+	rc |= set(o, "gpus_lendable", json_integer(m->u.node.gpus_lendable));
+	rc |= set(o, "until", json_integer(m->u.node.until));
+	rc |= set(o, "jobs", json_integer(m->u.node.jobs));
+	for (uint32_t i = 0; !rc && i < m->u.node.nleases; i++)
+		rc = encode_lease(leases, &m->u.node.leases[i]);
+	for (uint32_t i = 0; !rc && i < m->u.node.nended; i++)
+		rc = encode_ended(ended, &m->u.node.ended[i]);
+	return rc ? -ENOMEM : 0;
 }
 
 static int encode_body(const struct msg *m, json_t *o)
@@ -164,6 +265,27 @@ static int encode_body(const struct msg *m, json_t *o)
 		rc |= set(o, "items", items);
 		break;
 	}
+	case MSG_NODE_STATE:
+		return encode_node(m, o);
+	case MSG_EXEC_START:
+		rc |= set(o, "uid", json_integer(m->u.exec.uid));
+		rc |= set(o, "gid", json_integer(m->u.exec.gid));
+		rc |= set(o, "workers", json_integer(m->u.exec.workers));
+		rc |= set(o, "pus", json_string(m->u.exec.pus));
+		rc |= set(o, "mem", json_integer((json_int_t)m->u.exec.mem));
+		rc |= set(o, "gpus", json_integer(m->u.exec.gpus));
+		rc |= set(o, "lib", json_string(m->u.exec.lib));
+		rc |= set(o, "expires", json_integer(m->u.exec.expires));
+		/* fall through */
+	case MSG_EXEC_STOP:
+		rc |= set(o, "cred", json_string(m->cred));
+		rc |= set(o, "id", json_string(m->u.exec.id));
+		break;
+	case MSG_DRAIN:
+		rc |= set(o, "cred", json_string(m->cred));
+		rc |= set(o, "node", json_string(m->u.drain.node));
+		rc |= set(o, "drain", json_boolean(m->u.drain.drain));
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -189,9 +311,13 @@ int msg_encode(const struct msg *m, char **text)
 
 /* ---- decoding ---------------------------------------------------------------- */
 
+/* o is the object being decoded: the message, or one element of its array
+ * named array (index index), which errors name first. */
 struct dec {
 	json_t *o;
 	const char *type;
+	const char *array;
+	size_t index;
 	char *err;
 	size_t errlen;
 };
@@ -201,6 +327,9 @@ __attribute__((format(printf, 2, 3))) static int fail(struct dec *d, const char 
 	va_list ap;
 	int n = snprintf(d->err, d->errlen, "%s message: ", d->type ? d->type : "control");
 
+	if (d->array && n >= 0 && (size_t)n < d->errlen)
+		n += snprintf(d->err + n, d->errlen - (size_t)n, "\"%s\"[%zu]: ", d->array,
+			      d->index);
 	if (n >= 0 && (size_t)n < d->errlen) {
 		va_start(ap, fmt);
 		vsnprintf(d->err + n, d->errlen - (size_t)n, fmt, ap);
@@ -260,12 +389,167 @@ static int get_bool(struct dec *d, const char *key, bool *out)
 }
 
 /* A cpu list: digits, commas and dashes only (the topology module parses it). */
-static int get_cpulist(struct dec *d, const char *key, char *out)
+static int get_cpulist(struct dec *d, const char *key, char *out, bool may_be_empty)
 {
-	int rc = get_str(d, key, out, MSG_CPULIST_MAX, false);
+	int rc = get_str(d, key, out, MSG_CPULIST_MAX, may_be_empty);
 
 	if (!rc && strspn(out, "0123456789,-") != strlen(out))
 		return fail(d, "\"%s\" must be a cpu list like \"0-3,8\"", key);
+	return rc;
+}
+
+/* A lease id or a node name: it becomes a cgroup, a directory or a file
+ * name, so letters, digits, '-', '_' and '.' only, the first a letter or a
+ * digit (no "/", no ".." and no option-like "-x"). */
+static int get_name(struct dec *d, const char *key, char *out, size_t max)
+{
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	int rc = get_str(d, key, out, max, false);
+
+	if (!rc && (!strchr(ALNUM, out[0]) || out[strspn(out, ALNUM "-_.")] != '\0'))
+		return fail(d,
+			    "\"%s\" must be letters, digits, '-', '_' and '.', the first a letter "
+			    "or a digit, not \"%s\"",
+			    key, out);
+#undef ALNUM
+	return rc;
+}
+
+/* Fails on a field of d->o that is not in names (nor "v" and "type", when
+ * the object is the message itself). */
+static int check_fields(struct dec *d, const char *const *names, bool message)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach(d->o, key, val)
+	{
+		bool known = message && (strcmp(key, "v") == 0 || strcmp(key, "type") == 0);
+
+		for (unsigned i = 0; !known && names[i]; i++)
+			known = strcmp(key, names[i]) == 0;
+		if (!known)
+			return fail(d, "unknown field \"%s\"", key);
+	}
+	return 0;
+}
+
+/* The array d->o[key], of at most max elements, into *a (borrowed). */
+static int get_array(struct dec *d, const char *key, size_t max, json_t **a)
+{
+	*a = json_object_get(d->o, key);
+	if (!json_is_array(*a))
+		return fail(d, "\"%s\" must be an array", key);
+	if (json_array_size(*a) > max)
+		return fail(d, "\"%s\" has %zu elements, at most %zu", key, json_array_size(*a),
+			    max);
+	return 0;
+}
+
+/* Decodes d->o (one element of "leases") into l. */
+static int decode_lease(struct dec *d, void *out)
+{
+	struct msg_node_lease *l = out;
+	uint64_t expires = 0, pid = 0;
+	char state[16];
+
+	if (check_fields(d, lease_fields, false))
+		return -EPROTO;
+	if (get_name(d, "id", l->id, sizeof(l->id)) ||
+	    get_u32(d, "uid", 1, UINT32_MAX - 1, &l->uid) ||
+	    get_u32(d, "workers", 1, 4096, &l->workers) || get_cpulist(d, "pus", l->pus, false) ||
+	    get_uint(d, "mem", 0, (uint64_t)1 << 50, &l->mem) ||
+	    get_u32(d, "gpus", 0, UINT32_MAX, &l->gpus) ||
+	    get_uint(d, "expires", 0, (uint64_t)1 << 40, &expires) ||
+	    get_str(d, "state", state, sizeof(state), false) ||
+	    get_uint(d, "pid", 0, INT32_MAX, &pid))
+		return -EPROTO;
+	if (strcmp(state, "starting") && strcmp(state, "ready"))
+		return fail(d, "\"state\" must be \"starting\" or \"ready\", not \"%s\"", state);
+	l->ready = strcmp(state, "ready") == 0;
+	l->expires = (int64_t)expires;
+	l->pid = (int64_t)pid;
+	return 0;
+}
+
+/* Decodes d->o (one element of "ended") into e. */
+static int decode_ended(struct dec *d, void *out)
+{
+	struct msg_node_ended *e = out;
+	unsigned i;
+
+	if (check_fields(d, ended_fields, false))
+		return -EPROTO;
+	if (get_name(d, "id", e->id, sizeof(e->id)) ||
+	    get_str(d, "state", e->state, sizeof(e->state), false) ||
+	    get_str(d, "why", e->why, sizeof(e->why), true))
+		return -EPROTO;
+	for (i = 0; ended_states[i] && strcmp(e->state, ended_states[i]); i++)
+		;
+	if (!ended_states[i])
+		return fail(d, "\"state\" must be released, expired, evicted or failed, not \"%s\"",
+			    e->state);
+	return 0;
+}
+
+/* Decodes the element objects of d->o[key] with fn into the calloc'd *out
+ * of *n elements of size size (NULL when there are none). On failure *out
+ * may hold what was decoded so far: the caller frees it. */
+static int decode_array(struct dec *d, const char *key, size_t max, size_t size, void **out,
+			uint32_t *n, int (*fn)(struct dec *, void *))
+{
+	struct dec e = *d;
+	json_t *a;
+
+	if (get_array(d, key, max, &a))
+		return -EPROTO;
+	if (json_array_size(a) == 0)
+		return 0;
+	*out = calloc(json_array_size(a), size);
+	if (!*out)
+		return -ENOMEM;
+	*n = (uint32_t)json_array_size(a);
+	e.array = key;
+	for (e.index = 0; e.index < *n; e.index++) {
+		e.o = json_array_get(a, e.index);
+		if (!json_is_object(e.o))
+			return fail(&e, "must be an object");
+		if (fn(&e, (char *)*out + e.index * size))
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static int decode_node(struct dec *d, struct msg *m)
+{
+	uint64_t port = 0, until = 0;
+	void *leases = NULL, *ended = NULL;
+	int rc;
+
+	rc = get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
+	     get_name(d, "node", m->u.node.node, sizeof(m->u.node.node)) ||
+	     get_uint(d, "port", 1, 65535, &port) || get_cpulist(d, "pus", m->u.node.pus, false) ||
+	     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.node.mem) ||
+	     get_u32(d, "ngpus", 0, 32, &m->u.node.ngpus) ||
+	     get_cpulist(d, "lendable", m->u.node.lendable, true) ||
+	     get_cpulist(d, "unallocated", m->u.node.unallocated, true) ||
+	     get_cpulist(d, "near_host", m->u.node.near_host, true) ||
+	     get_uint(d, "mem_lendable", 0, (uint64_t)1 << 50, &m->u.node.mem_lendable) ||
+	     get_u32(d, "gpus_lendable", 0, UINT32_MAX, &m->u.node.gpus_lendable) ||
+	     get_uint(d, "until", 0, (uint64_t)1 << 40, &until) ||
+	     get_u32(d, "jobs", 0, UINT32_MAX, &m->u.node.jobs);
+	if (rc)
+		return -EPROTO;
+	m->u.node.port = (uint16_t)port;
+	m->u.node.until = (int64_t)until;
+	rc = decode_array(d, "leases", MSG_NODE_LEASES_MAX, sizeof(struct msg_node_lease), &leases,
+			  &m->u.node.nleases, decode_lease);
+	m->u.node.leases = leases;
+	if (rc)
+		return rc;
+	rc = decode_array(d, "ended", MSG_NODE_ENDED_MAX, sizeof(struct msg_node_ended), &ended,
+			  &m->u.node.nended, decode_ended);
+	m->u.node.ended = ended;
 	return rc;
 }
 
@@ -349,7 +633,7 @@ static int decode_body(struct dec *d, struct msg *m)
 	case MSG_JOB_START:
 		rc = get_u32(d, "job", 1, UINT32_MAX, &m->u.job_start.job) ||
 		     get_u32(d, "uid", 0, UINT32_MAX - 1, &m->u.job_start.uid) ||
-		     get_cpulist(d, "pus", m->u.job_start.pus) ||
+		     get_cpulist(d, "pus", m->u.job_start.pus, false) ||
 		     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.job_start.mem) ||
 		     get_uint(d, "mem_need", 0, (uint64_t)1 << 50, &m->u.job_start.mem_need) ||
 		     get_u32(d, "gpus", 0, UINT32_MAX, &m->u.job_start.gpus) ||
@@ -360,7 +644,7 @@ static int decode_body(struct dec *d, struct msg *m)
 		m->u.job_start.end = (int64_t)v;
 		return 0;
 	case MSG_STEP_START:
-		if (get_cpulist(d, "pus", m->u.step.pus) ||
+		if (get_cpulist(d, "pus", m->u.step.pus, false) ||
 		    get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.step.mem) ||
 		    get_u32(d, "gpus", 0, UINT32_MAX, &m->u.step.gpus))
 			return -EPROTO;
@@ -372,6 +656,37 @@ static int decode_body(struct dec *d, struct msg *m)
 			   : 0;
 	case MSG_JOB_END:
 		return get_u32(d, "job", 1, UINT32_MAX, &m->u.job_end) ? -EPROTO : 0;
+	case MSG_NODE_STATE:
+		return decode_node(d, m);
+	case MSG_EXEC_START:
+		rc = get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
+		     get_name(d, "id", m->u.exec.id, sizeof(m->u.exec.id)) ||
+		     get_u32(d, "uid", 1, UINT32_MAX - 1, &m->u.exec.uid) ||
+		     get_u32(d, "gid", 0, UINT32_MAX - 1, &m->u.exec.gid) ||
+		     get_u32(d, "workers", 1, 4096, &m->u.exec.workers) ||
+		     get_cpulist(d, "pus", m->u.exec.pus, false) ||
+		     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.exec.mem) ||
+		     get_u32(d, "gpus", 0, UINT32_MAX, &m->u.exec.gpus) ||
+		     get_str(d, "lib", m->u.exec.lib, sizeof(m->u.exec.lib), false) ||
+		     get_uint(d, "expires", 0, (uint64_t)1 << 40, &v);
+		if (rc)
+			return -EPROTO;
+		if (m->u.exec.lib[0] != '/')
+			return fail(d, "\"lib\" must be an absolute path, not \"%s\"",
+				    m->u.exec.lib);
+		m->u.exec.expires = (int64_t)v;
+		return 0;
+	case MSG_EXEC_STOP:
+		return get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
+			       get_name(d, "id", m->u.exec.id, sizeof(m->u.exec.id))
+			   ? -EPROTO
+			   : 0;
+	case MSG_DRAIN:
+		return get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
+			       get_name(d, "node", m->u.drain.node, sizeof(m->u.drain.node)) ||
+			       get_bool(d, "drain", &m->u.drain.drain)
+			   ? -EPROTO
+			   : 0;
 	}
 	return fail(d, "unknown type");
 }
@@ -379,9 +694,8 @@ static int decode_body(struct dec *d, struct msg *m)
 int msg_decode(const char *text, struct msg *m, char *err, size_t errlen)
 {
 	struct dec d = {.err = err, .errlen = errlen};
-	const char *key;
 	json_error_t je;
-	json_t *v, *val;
+	json_t *v;
 	int rc = -EPROTO;
 
 	memset(m, 0, sizeof(*m));
@@ -410,17 +724,8 @@ int msg_decode(const char *text, struct msg *m, char *err, size_t errlen)
 		goto out;
 	}
 	d.type = type_names[m->type];
-	json_object_foreach(d.o, key, val)
-	{
-		bool known = strcmp(key, "v") == 0 || strcmp(key, "type") == 0;
-
-		for (unsigned i = 0; !known && fields[m->type][i]; i++)
-			known = strcmp(key, fields[m->type][i]) == 0;
-		if (!known) {
-			fail(&d, "unknown field \"%s\"", key);
-			goto out;
-		}
-	}
+	if (check_fields(&d, fields[m->type], true))
+		goto out;
 	rc = decode_body(&d, m);
 	if (rc)
 		msg_free(m);

@@ -21,6 +21,19 @@
  *     step_end      {job, step}
  *     job_end       {job}
  *   (the node agent answers ok once what a job or step needs is free)
+ *   node agent -> controller (TCP, "cred" proves uid 0)
+ *     node_state    {cred, node, port, pus, mem, ngpus, lendable, unallocated,
+ *                    near_host, mem_lendable, gpus_lendable, until, jobs,
+ *                    leases: [{id, uid, workers, pus, mem, gpus, expires, state, pid}],
+ *                    ended:  [{id, state, why}]}
+ *                   the agent's whole soft state, sent when it changes and as
+ *                   a heartbeat; a restarted controller rebuilds from it
+ *   controller -> node agent (TCP NodeAgentPort, "cred" proves uid 0)
+ *     exec_start    {cred, id, uid, gid, workers, pus, mem, gpus, lib, expires}
+ *                   answered by lease_grant once the executor is ready
+ *     exec_stop     {cred, id}               answered ok once it is gone
+ *   colocctl -> controller
+ *     drain         {cred, node, drain}      drain = true: no new leases there
  *
  * CPU sets travel as lists ("0-3,8"), GPUs as a bitmask, sizes in bytes,
  * times in seconds (durations) or unix seconds (end).
@@ -28,6 +41,7 @@
 #ifndef COLOC_MSG_H
 #define COLOC_MSG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +64,34 @@ enum msg_type {
 	MSG_STEP_END,
 	MSG_JOB_END,
 	MSG_RESULT,
+	MSG_NODE_STATE,
+	MSG_EXEC_START,
+	MSG_EXEC_STOP,
+	MSG_DRAIN,
+};
+
+#define MSG_NODE_MAX 64		/* bytes of a node name, NUL included */
+#define MSG_NODE_LEASES_MAX 256 /* leases one node_state carries */
+#define MSG_NODE_ENDED_MAX 32	/* recently ended leases one node_state carries */
+
+/* One lease as a node agent reports it (node_state.leases). */
+struct msg_node_lease {
+	char id[64];
+	uint32_t uid, workers;
+	char pus[MSG_CPULIST_MAX];
+	uint64_t mem;	 /* bytes, the whole lease on this node */
+	uint32_t gpus;	 /* bitmask of the node's GPUs */
+	int64_t expires; /* unix seconds */
+	bool ready;	 /* "ready", else "starting" */
+	int64_t pid;	 /* the executor, 0 before it runs */
+};
+
+/* A lease that ended recently on the node (node_state.ended): state is
+ * "released", "expired", "evicted" or "failed"; why says what happened. */
+struct msg_node_ended {
+	char id[64];
+	char state[16];
+	char why[128];
 };
 
 enum msg_query { MSG_QUERY_NODES = 1, MSG_QUERY_GAPS, MSG_QUERY_LEASES, MSG_QUERY_EXECUTORS };
@@ -98,6 +140,38 @@ struct msg {
 			uint32_t gpus;
 		} step;		  /* step_start; step_end uses job and step */
 		uint32_t job_end; /* the job id */
+		struct {
+			char node[MSG_NODE_MAX];   /* the agent's node name */
+			uint16_t port;		   /* its NodeAgentPort, 1..65535 */
+			char pus[MSG_CPULIST_MAX]; /* every PU of the node */
+			uint64_t mem;		   /* bytes of memory */
+			uint32_t ngpus;		   /* 0..32 */
+			char lendable[MSG_CPULIST_MAX];
+			char unallocated[MSG_CPULIST_MAX]; /* may be "" (none) */
+			char near_host[MSG_CPULIST_MAX];   /* may be "" (none) */
+			uint64_t mem_lendable;		   /* leases' memory not subtracted */
+			uint32_t gpus_lendable;		   /* bitmask, leases' not removed */
+			int64_t until;			   /* unix seconds; 0 = no limit */
+			uint32_t jobs;			   /* host jobs in the ledger */
+			uint32_t nleases;
+			struct msg_node_lease *leases; /* malloc'd; msg_free */
+			uint32_t nended;
+			struct msg_node_ended *ended; /* malloc'd; msg_free */
+		} node;
+		struct {
+			char id[64];
+			uint32_t uid, gid; /* uid 1..UINT32_MAX-1: never root */
+			uint32_t workers;  /* 1..4096 */
+			char pus[MSG_CPULIST_MAX];
+			uint64_t mem;  /* bytes, the whole lease on this node */
+			uint32_t gpus; /* bitmask */
+			char lib[MSG_PATH_MAX];
+			int64_t expires; /* unix seconds */
+		} exec;			 /* exec_start; exec_stop uses id */
+		struct {
+			char node[MSG_NODE_MAX];
+			bool drain; /* false: resume */
+		} drain;
 	} u;
 };
 
@@ -110,11 +184,14 @@ int msg_encode(const struct msg *m, char **text);
  * the field; -ENOMEM. Frees nothing: call msg_free(m) after a grant. */
 int msg_decode(const char *text, struct msg *m, char *err, size_t errlen);
 
-/* Frees what a message owns (a grant's lease, a result's items). */
+/* Frees what a message owns (a grant's lease, a result's items, a
+ * node_state's leases and ended). */
 void msg_free(struct msg *m);
 
 /* An error reply: code is an errno name, message says what and the remedy. */
 void msg_error(struct msg *m, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void msg_verror(struct msg *m, const char *code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

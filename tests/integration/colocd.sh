@@ -112,7 +112,10 @@ if [ -x "${COLOCCTL:-}" ]; then
 	check "colocctl leases shows it" 'echo "$tab" | grep -q "$cid"' "$tab"
 	out=$(setpriv --reuid="$nobody" --regid="$nobody" --clear-groups \
 		"$COLOCCTL" -f "$dir/coloc.conf" lease release "$cid" 2>&1)
-	check "colocctl lease release ends it" '[ $? = 0 ] && ! "$COLOCCTL" -f "$dir/coloc.conf" leases | grep -q "$cid"' "$out"
+	rc=$?
+	tab=$("$COLOCCTL" -f "$dir/coloc.conf" leases --json 2>&1)
+	check "colocctl lease release ends it (colocctl leases shows it released)" \
+		'[ $rc = 0 ] && echo "$tab" | grep -q "\"id\":\"$cid\",\"uid\":$nobody,\"state\":\"released\""' "$out / $tab"
 fi
 
 # a lease with a GPU: its device allowed, CUDA_VISIBLE_DEVICES set
@@ -128,6 +131,44 @@ if [ -n "$(cgdir devices "$gid")" ]; then
 		'echo "$devs" | grep -q "^c 60:$cuda " && ! echo "$devs" | grep -q "^c 60:$((1 - cuda)) "' "$devs"
 fi
 send "{\"v\":1,\"type\":\"lease_release\",\"cred\":\"none:$nobody:$nobody\",\"id\":\"$gid\"}" >/dev/null
+
+# an executor over its memory limit: it alone is killed, its lease is
+# reported failed, the first lease's executor serves on
+out=$(send "{\"v\":1,\"type\":\"lease_acquire\",\"cred\":\"none:$nobody:$nobody\",\"workers\":1,\"lib\":\"$FAAS_FAULTS_LIB\",\"mem\":167772160,\"gpus\":0,\"time\":60,\"mode\":\"spread\",\"job\":0}" --lease-out "$dir/lo.json")
+oid=$(echo "$out" | field id)
+ox=$(field pid <"$dir/lo.json")
+res=$(FAAS_ADDR=127.0.0.1 timeout 30 "$FAAS_CALL" --lease "$dir/lo.json" --fn hog --u64 400000000 2>&1)
+check "a call that needs more than the lease's 160 MiB fails" \
+	'[ -n "$ox" ] && echo "$res" | grep -q "faas-call: error"' "$out / $res"
+for _ in $(seq 60); do
+	tab=$(send '{"v":1,"type":"query","cred":"none:0:0","what":"leases"}')
+	echo "$tab" | grep -q "\"id\":\"$oid\",[^}]*\"state\":\"failed\"" && break
+	sleep 0.05
+done
+check "its lease is reported failed, out of memory, and its cgroup removed" \
+	'echo "$tab" | grep -q "\"id\":\"$oid\",[^}]*\"state\":\"failed\",[^}]*memory" && gone $ox && [ -z "$(cgdir memory "$oid")" ]' "$tab"
+res=$(FAAS_LEASE="$dir/lease.json" FAAS_ADDR=127.0.0.1 timeout 60 "$BS_CLIENT" --options 2000 2>&1)
+check "the other lease's executor still serves, colocd runs on" \
+	'kill -0 $pid && echo "$res" | grep -q "^mismatches  *0"' "$res"
+
+# a function that does not return: its executor ignores SIGTERM until the
+# call ends, so the release kills it after EvictGrace (200 ms)
+out=$(send "{\"v\":1,\"type\":\"lease_acquire\",\"cred\":\"none:$nobody:$nobody\",\"workers\":1,\"lib\":\"$FAAS_FAULTS_LIB\",\"mem\":0,\"gpus\":0,\"time\":60,\"mode\":\"spread\",\"job\":0}" --lease-out "$dir/lh.json")
+hid=$(echo "$out" | field id)
+hx=$(field pid <"$dir/lh.json")
+FAAS_ADDR=127.0.0.1 timeout 60 "$FAAS_CALL" --lease "$dir/lh.json" --fn sleep_ms --u64 30000 \
+	--timeout-ms 40000 >"$dir/hung.out" 2>&1 &
+caller=$!
+sleep 0.5
+t0=$(date +%s%N)
+out=$(send "{\"v\":1,\"type\":\"lease_release\",\"cred\":\"none:$nobody:$nobody\",\"id\":\"$hid\"}" 2>&1)
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+echo "# releasing a lease whose function hangs took $ms ms (EvictGrace 200ms)"
+check "a release while a function hangs ends its executor by SIGKILL after EvictGrace" \
+	'[ -n "$hx" ] && echo "$out" | grep -q "\"ok\"" && gone $hx && [ $ms -ge 200 ] && grep -q "$hid released.*needed SIGKILL" "$dir/colocd.log"' "$out, $ms ms"
+wait $caller
+check "the hung call's client gets an error, not a hang" 'grep -q "faas-call: error" "$dir/hung.out"' "$(cat "$dir/hung.out")"
 
 # bad input: errors, and the daemon goes on
 out=$(send 'not json' 2>&1)

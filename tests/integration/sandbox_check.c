@@ -3,7 +3,8 @@
  * executor cgroups, spawns processes into them and reads back from the
  * kernel (/proc/PID/cgroup, /proc/PID/status, sched_getaffinity, cgroupfs)
  * what a node agent relies on: cpuset, memory limit, uid, eviction with and
- * without SIGKILL, an OOM kill confined to its sandbox, refusals, and the
+ * without SIGKILL, memory usage, an OOM kill confined to its sandbox and
+ * reported after the process is gone, refusals, and the
  * cleanup a restarted node agent does.
  *
  *   sandbox_check [ROOT]
@@ -330,6 +331,9 @@ static void case_spawn_and_read_back(void)
 	      "kernel says %llu", (unsigned long long)st.mem_limit);
 	check(rc == 0 && st.nprocs == 1 && !st.oom_killed, "the sandbox holds one process, no OOM",
 	      "nprocs %u oom %d", st.nprocs, st.oom_killed);
+	check(rc == 0 && st.mem_usage > 0 && st.mem_usage <= 64 * MiB,
+	      "the sandbox's memory usage is above 0 and within its limit", "usage %llu",
+	      (unsigned long long)st.mem_usage);
 	check(proc_status_field(pid, "Uid") == (long)base.uid &&
 		  proc_status_field(pid, "Gid") == (long)base.gid,
 	      "/proc/PID/status: it runs as nobody", "Uid %ld Gid %ld, want %u %u",
@@ -423,8 +427,11 @@ static void case_oom(void)
 		  WTERMSIG(status) == SIGKILL,
 	      "the hog is killed by the kernel (SIGKILL)", "status 0x%x", status);
 	rc = sandbox_read(hogs, &st);
-	check(rc == 0 && st.oom_killed, "sandbox_read reports the OOM kill", "rc %d oom %d", rc,
-	      st.oom_killed);
+	check(rc == 0 && st.oom_killed && st.nprocs == 0,
+	      "sandbox_read of the emptied sandbox reports the OOM kill", "rc %d oom %d nprocs %u",
+	      rc, st.oom_killed, st.nprocs);
+	check(rc == 0 && st.mem_usage <= 32 * MiB, "its memory usage is within the 32 MiB limit",
+	      "usage %llu", (unsigned long long)st.mem_usage);
 	rc = sandbox_read(sib, &st);
 	check(rc == 0 && st.nprocs == 1 && !st.oom_killed && kill(sib_pid, 0) == 0,
 	      "the sibling sandbox's process survives", "rc %d nprocs %u oom %d", rc, st.nprocs,
@@ -433,6 +440,52 @@ static void case_oom(void)
 destroy:
 	sandbox_destroy(hogs);
 	sandbox_destroy(sib);
+}
+
+/* A process that allocates 16 MB shows in mem_usage; its exit leaves a
+ * readable, empty sandbox that reports no OOM kill. */
+static void case_mem_usage(void)
+{
+	char err[512] = "",
+	     *argv[] = {"/usr/bin/perl", "-e", "$x = 'a' x 16_000_000; sleep 30", NULL};
+	struct sandbox_state st = {0};
+	struct sandbox *sb;
+	bool killed, grew = false;
+	double t0;
+	pid_t pid = -1;
+	int rc, status = 0;
+
+	if (access(argv[0], X_OK) != 0) {
+		skip("mem_usage counts a process's allocation", "no /usr/bin/perl");
+		return;
+	}
+	sb = make("usage", 64 * MiB, err, sizeof(err), &rc);
+	if (!check(rc == 0, "create a 64 MiB sandbox for a 16 MB process", "%s", err))
+		return;
+	rc = sandbox_spawn(sb, argv, no_env, &pid, err, sizeof(err));
+	if (!check(rc == 0, "spawn a perl holding 16 MB", "rc %d: %s", rc, err))
+		goto destroy;
+	remember(pid);
+	t0 = now_ms();
+	while (!grew && now_ms() - t0 < 5000) {
+		rc = sandbox_read(sb, &st);
+		grew = rc == 0 && st.mem_usage >= 16000000;
+		if (!grew)
+			sleep_ms(10);
+	}
+	check(grew && st.mem_usage <= 64 * MiB && st.nprocs == 1 && !st.oom_killed,
+	      "mem_usage counts its 16 MB, within the limit, no OOM",
+	      "rc %d usage %llu nprocs %u oom %d", rc, (unsigned long long)st.mem_usage, st.nprocs,
+	      st.oom_killed);
+	check(sandbox_evict(sb, 200, &killed) == 0 && reap_within(sb, pid, 1000, &status),
+	      "evict it", "status 0x%x", status);
+	rc = sandbox_read(sb, &st);
+	check(rc == 0 && st.nprocs == 0 && !st.oom_killed && st.mem_limit == 64 * MiB,
+	      "sandbox_read of the emptied sandbox works and reports no OOM kill",
+	      "rc %d nprocs %u oom %d limit %llu", rc, st.nprocs, st.oom_killed,
+	      (unsigned long long)st.mem_limit);
+destroy:
+	sandbox_destroy(sb);
 }
 
 static void case_missing_binary(void)
@@ -646,6 +699,7 @@ int main(int argc, char **argv)
 	case_spawn_and_read_back();
 	case_hang_on_sigterm();
 	case_oom();
+	case_mem_usage();
 	case_missing_binary();
 	case_devices();
 	case_cleanup_root();

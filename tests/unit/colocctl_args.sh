@@ -32,10 +32,16 @@ check() {
 	fi
 }
 
-echo "1..13"
+echo "1..19"
 check "no command" 2 "a command is needed"
 check "unknown command" 2 "unknown command frob; expected nodes, gaps" frob
-check "drain is not a command" 2 "unknown command drain" drain n1
+check "drain needs a node" 2 "drain needs one NODE" drain
+check "resume takes one node" 2 "resume needs one NODE" resume n1 n2
+check "drain checks the node name" 2 "drain n1/x: not a node name; expected 1 to 63 letters" \
+	drain n1/x
+check "a node name starts with a letter or digit" 2 "resume -n1: not a node name" resume -- -n1
+check "a node name has at most 63 characters" 2 "not a node name" \
+	drain "$(printf 'n%.0s' $(seq 64))"
 check "query takes no argument" 2 "nodes takes no arguments" nodes n1
 check "lease without a subcommand" 2 "expected lease acquire or lease release" lease
 check "acquire needs --workers and --lib" 2 "needs --workers N (1 to 4096) and --lib PATH" lease acquire
@@ -48,4 +54,7 @@ check "--timeout range" 2 "--timeout 0: expected a whole number from 1 to 3600" 
 check "release needs an id" 2 "lease release needs one lease ID" lease release
 check "controller down" 1 "colocd is not running on 127.0.0.1:1 (connection refused)" \
 	lease acquire --workers 2 --lib "$tmp/lib.so" --json
+check "drain: controller down" 1 "colocd is not running on 127.0.0.1:1" drain node-1.a_b
+check "a 63-character node name is sent" 1 "colocd is not running on 127.0.0.1:1" \
+	resume "$(printf 'n%.0s' $(seq 63))"
 exit $((fails > 0))

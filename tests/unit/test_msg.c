@@ -4,7 +4,10 @@
  * peer could get wrong: not JSON, not an object, another protocol version,
  * an unknown type or field, a missing, mistyped or out-of-range field, a
  * relative library path, a cpu list with other characters, a NUL inside a
- * string, a duplicate key.
+ * string, a duplicate key. A node_state's arrays are bounded, their
+ * elements as strict as a message and their errors name the element; lease
+ * ids and node names cannot name another directory. Run under valgrind to
+ * see that a refused node_state frees what it had decoded.
  */
 #include "config.h"
 
@@ -195,6 +198,287 @@ static void test_refusals(void **state)
 	refuse("{\"v\":1,\"type\":\"result\",\"what\":\"leases\",\"items\":{}}", "\"items\"");
 }
 
+static void fill_lease(struct msg_node_lease *l, const char *id, bool ready)
+{
+	snprintf(l->id, sizeof(l->id), "%s", id);
+	l->uid = 1000;
+	l->workers = 4;
+	snprintf(l->pus, sizeof(l->pus), "4-7");
+	l->mem = 8ull << 30;
+	l->gpus = 0x2;
+	l->expires = 1795457874;
+	l->ready = ready;
+	l->pid = ready ? 4242 : 0;
+}
+
+static void fill_node(struct msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_NODE_STATE;
+	snprintf(m->cred, sizeof(m->cred), "MUNGE:abc");
+	snprintf(m->u.node.node, sizeof(m->u.node.node), "node-01.cluster_a");
+	m->u.node.port = 65535;
+	snprintf(m->u.node.pus, sizeof(m->u.node.pus), "0-63");
+	m->u.node.mem = 1ull << 40;
+	m->u.node.ngpus = 4;
+	snprintf(m->u.node.lendable, sizeof(m->u.node.lendable), "8-63");
+	snprintf(m->u.node.unallocated, sizeof(m->u.node.unallocated), "16-31");
+	m->u.node.mem_lendable = 256ull << 30;
+	m->u.node.gpus_lendable = 0xc;
+	m->u.node.until = 1795457874;
+	m->u.node.jobs = 3;
+}
+
+static void test_node_state_round_trip(void **state)
+{
+	struct msg_node_lease leases[2];
+	struct msg_node_ended ended = {.id = "lease-0-77", .state = "evicted", .why = "host job 7"};
+	struct msg m, out;
+
+	(void)state;
+	fill_node(&m);
+	memset(leases, 0, sizeof(leases));
+	fill_lease(&leases[0], "lease-1-77", true);
+	fill_lease(&leases[1], "lease-2-77", false);
+	m.u.node.nleases = 2;
+	m.u.node.leases = leases;
+	m.u.node.nended = 1;
+	m.u.node.ended = &ended;
+	out = round_trip(&m);
+	assert_string_equal(out.cred, "MUNGE:abc");
+	assert_string_equal(out.u.node.node, "node-01.cluster_a");
+	assert_int_equal(out.u.node.port, 65535);
+	assert_string_equal(out.u.node.pus, "0-63");
+	assert_true(out.u.node.mem == 1ull << 40);
+	assert_int_equal(out.u.node.ngpus, 4);
+	assert_string_equal(out.u.node.lendable, "8-63");
+	assert_string_equal(out.u.node.unallocated, "16-31");
+	assert_string_equal(out.u.node.near_host, "");
+	assert_true(out.u.node.mem_lendable == 256ull << 30);
+	assert_int_equal(out.u.node.gpus_lendable, 0xc);
+	assert_true(out.u.node.until == 1795457874);
+	assert_int_equal(out.u.node.jobs, 3);
+	assert_int_equal(out.u.node.nleases, 2);
+	assert_non_null(out.u.node.leases);
+	for (int i = 0; i < 2; i++) {
+		const struct msg_node_lease *l = &out.u.node.leases[i];
+
+		assert_string_equal(l->id, leases[i].id);
+		assert_int_equal(l->uid, 1000);
+		assert_int_equal(l->workers, 4);
+		assert_string_equal(l->pus, "4-7");
+		assert_true(l->mem == 8ull << 30);
+		assert_int_equal(l->gpus, 0x2);
+		assert_true(l->expires == 1795457874);
+		assert_int_equal(l->ready, leases[i].ready);
+		assert_true(l->pid == leases[i].pid);
+	}
+	assert_int_equal(out.u.node.nended, 1);
+	assert_string_equal(out.u.node.ended[0].id, "lease-0-77");
+	assert_string_equal(out.u.node.ended[0].state, "evicted");
+	assert_string_equal(out.u.node.ended[0].why, "host job 7");
+	msg_free(&out);
+	assert_null(out.u.node.leases);
+	assert_null(out.u.node.ended);
+	assert_int_equal(out.u.node.nleases + out.u.node.nended, 0);
+
+	/* none of either, and every cpu list but pus empty */
+	fill_node(&m);
+	m.u.node.lendable[0] = m.u.node.unallocated[0] = '\0';
+	out = round_trip(&m);
+	assert_int_equal(out.u.node.nleases, 0);
+	assert_null(out.u.node.leases);
+	assert_int_equal(out.u.node.nended, 0);
+	assert_null(out.u.node.ended);
+	assert_string_equal(out.u.node.lendable, "");
+	msg_free(&out);
+}
+
+static void test_exec_drain_round_trips(void **state)
+{
+	struct msg m = {.type = MSG_EXEC_START}, out;
+
+	(void)state;
+	snprintf(m.cred, sizeof(m.cred), "MUNGE:abc");
+	snprintf(m.u.exec.id, sizeof(m.u.exec.id), "lease-1-77");
+	m.u.exec.uid = UINT32_MAX - 1;
+	m.u.exec.gid = 0;
+	m.u.exec.workers = 4096;
+	snprintf(m.u.exec.pus, sizeof(m.u.exec.pus), "4-7,12");
+	m.u.exec.mem = 1ull << 50;
+	m.u.exec.gpus = UINT32_MAX;
+	snprintf(m.u.exec.lib, sizeof(m.u.exec.lib), "/opt/f.so");
+	m.u.exec.expires = 1ll << 40;
+	out = round_trip(&m);
+	assert_string_equal(out.cred, "MUNGE:abc");
+	assert_string_equal(out.u.exec.id, "lease-1-77");
+	assert_true(out.u.exec.uid == UINT32_MAX - 1);
+	assert_int_equal(out.u.exec.gid, 0);
+	assert_int_equal(out.u.exec.workers, 4096);
+	assert_string_equal(out.u.exec.pus, "4-7,12");
+	assert_true(out.u.exec.mem == 1ull << 50);
+	assert_true(out.u.exec.gpus == UINT32_MAX);
+	assert_string_equal(out.u.exec.lib, "/opt/f.so");
+	assert_true(out.u.exec.expires == 1ll << 40);
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_EXEC_STOP;
+	snprintf(m.cred, sizeof(m.cred), "c");
+	snprintf(m.u.exec.id, sizeof(m.u.exec.id), "lease-1-77");
+	out = round_trip(&m);
+	assert_string_equal(out.cred, "c");
+	assert_string_equal(out.u.exec.id, "lease-1-77");
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_DRAIN;
+	snprintf(m.cred, sizeof(m.cred), "c");
+	snprintf(m.u.drain.node, sizeof(m.u.drain.node), "node-01");
+	m.u.drain.drain = true;
+	out = round_trip(&m);
+	assert_string_equal(out.u.drain.node, "node-01");
+	assert_true(out.u.drain.drain);
+	m.u.drain.drain = false;
+	assert_false(round_trip(&m).u.drain.drain);
+}
+
+/* decode must accept text. */
+static void accept(const char *text)
+{
+	char err[512] = "";
+	struct msg m;
+
+	if (msg_decode(text, &m, err, sizeof(err)) != 0)
+		fail_msg("decoding %s: %s", text, err);
+	msg_free(&m);
+}
+
+#define LEASE(id, extra)                                                                           \
+	"{\"id\":\"" id "\",\"uid\":1000,\"workers\":2,\"pus\":\"4-5\",\"mem\":1024,\"gpus\":0,"   \
+	"\"expires\":1795457874,\"state\":\"ready\",\"pid\":42" extra "}"
+#define ENDED(state, why) "{\"id\":\"lease-9\",\"state\":\"" state "\",\"why\":\"" why "\"}"
+#define NODE(pus, lendable, extra, leases, ended)                                                      \
+	"{\"v\":1,\"type\":\"node_state\",\"cred\":\"c\",\"node\":\"n1\",\"port\":7070,\"pus\":\"" pus \
+	"\",\"mem\":1024,\"ngpus\":0,\"lendable\":\"" lendable "\",\"unallocated\":\"\","              \
+	"\"near_host\":\"\",\"mem_lendable\":0,\"gpus_lendable\":0,\"until\":0" extra                  \
+	",\"leases\":[" leases "],\"ended\":[" ended "]}"
+#define JOBS ",\"jobs\":0"
+
+/* A node_state with n copies of LEASE, malloc'd. */
+static char *node_with_leases(unsigned n)
+{
+	static const char head[] = NODE("0-7", "", JOBS, "", "");
+	const char *tail = strstr(head, "],\"ended\"");
+	size_t len = sizeof(head) + n * (sizeof(LEASE("lease-1", "")) + 1);
+	char *text = malloc(len), *p;
+
+	assert_non_null(text);
+	p = text + snprintf(text, len, "%.*s", (int)(tail - head), head);
+	for (unsigned i = 0; i < n; i++)
+		p += snprintf(p, len - (size_t)(p - text), "%s" LEASE("lease-1", ""), i ? "," : "");
+	snprintf(p, len - (size_t)(p - text), "%s", tail);
+	return text;
+}
+
+static void test_node_state_refusals(void **state)
+{
+	char *text;
+
+	(void)state;
+	accept(NODE("0-7", "", JOBS, LEASE("lease-1", ""), ENDED("failed", "")));
+	accept(NODE("0-7", "4-7", JOBS, LEASE("lease-1", "") "," LEASE("lease-2", ""),
+		    ENDED("released", "") "," ENDED("expired", "x")));
+	refuse(NODE("0-7", "", "", "", ""), "\"jobs\""); /* missing */
+	refuse(NODE("0-7", "", JOBS ",\"extra\":1", "", ""), "unknown field \"extra\"");
+	refuse(NODE("", "", JOBS, "", ""), "\"pus\"");
+	refuse(NODE("0-7", "4;7", JOBS, "", ""), "\"lendable\" must be a cpu list");
+	refuse("{\"v\":1,\"type\":\"node_state\",\"cred\":\"c\",\"node\":\"n1\",\"port\":0}",
+	       "\"port\"");
+	refuse(NODE("0-7", "", JOBS, LEASE("lease-1", "") "," LEASE("lease-2", ",\"cgroup\":\"x\""),
+		    ""),
+	       "\"leases\"[1]: unknown field \"cgroup\"");
+	refuse(NODE("0-7", "", JOBS, LEASE("lease-1", ",\"pid\":1"), ""), "JSON"); /* twice */
+	refuse(NODE("0-7", "", JOBS, "1", ""), "\"leases\"[0]: must be an object");
+	refuse(NODE("0-7", "", JOBS, "{\"id\":\"lease-1\"}", ""), "\"leases\"[0]: \"uid\"");
+	refuse(NODE("0-7", "", JOBS, LEASE("../x", ""), ""), "\"leases\"[0]: \"id\"");
+	refuse(NODE("0-7", "", JOBS, LEASE("lease-1", "") "," LEASE("", ""), ""),
+	       "\"leases\"[1]: \"id\"");
+	refuse(NODE("0-7", "", JOBS,
+		    "{\"id\":\"l\",\"uid\":1000,\"workers\":5000,\"pus\":\"4-5\",\"mem\":1024,"
+		    "\"gpus\":0,\"expires\":0,\"state\":\"ready\",\"pid\":42}",
+		    ""),
+	       "\"leases\"[0]: \"workers\" is 5000, outside 1..4096");
+	refuse(NODE("0-7", "", JOBS,
+		    "{\"id\":\"l\",\"uid\":1000,\"workers\":1,\"pus\":\"4-5\",\"mem\":1024,"
+		    "\"gpus\":0,\"expires\":0,\"state\":\"running\",\"pid\":42}",
+		    ""),
+	       "\"leases\"[0]: \"state\" must be \"starting\" or \"ready\"");
+	refuse(NODE("0-7", "", JOBS,
+		    "{\"id\":\"l\",\"uid\":1000,\"workers\":1,\"pus\":\"4-5\",\"mem\":1024,"
+		    "\"gpus\":0,\"expires\":0,\"state\":\"ready\",\"pid\":2147483648}",
+		    ""),
+	       "\"leases\"[0]: \"pid\"");
+	refuse(NODE("0-7", "", JOBS, "", ENDED("released", "") "," ENDED("vanished", "")),
+	       "\"ended\"[1]: \"state\" must be released, expired, evicted or failed");
+	refuse(NODE("0-7", "", JOBS, "",
+		    ENDED("failed", "0123456789012345678901234567890123456789012345678901234567890"
+				    "1234567890123456789012345678901234567890123456789012345678901"
+				    "234567")),
+	       "\"ended\"[0]: \"why\"");
+	refuse(
+	    NODE("0-7", "", JOBS, "", "{\"id\":\"l\",\"state\":\"failed\",\"why\":\"\",\"v\":1}"),
+	    "\"ended\"[0]: unknown field \"v\"");
+	refuse("{\"v\":1,\"type\":\"node_state\",\"cred\":\"c\",\"node\":\"n1\",\"port\":1,"
+	       "\"pus\":\"0\",\"mem\":0,\"ngpus\":0,\"lendable\":\"\",\"unallocated\":\"\","
+	       "\"near_host\":\"\",\"mem_lendable\":0,\"gpus_lendable\":0,\"until\":0,\"jobs\":0,"
+	       "\"leases\":{},\"ended\":[]}",
+	       "\"leases\" must be an array");
+
+	text = node_with_leases(MSG_NODE_LEASES_MAX);
+	accept(text);
+	free(text);
+	text = node_with_leases(MSG_NODE_LEASES_MAX + 1);
+	refuse(text, "\"leases\" has 257 elements, at most 256");
+	free(text);
+}
+
+#define EXEC(id, uid, pus, lib)                                                                    \
+	"{\"v\":1,\"type\":\"exec_start\",\"cred\":\"c\",\"id\":\"" id "\",\"uid\":" uid           \
+	",\"gid\":100,\"workers\":2,\"pus\":\"" pus "\",\"mem\":0,\"gpus\":0,\"lib\":\"" lib       \
+	"\",\"expires\":0}"
+#define STOP(id) "{\"v\":1,\"type\":\"exec_stop\",\"cred\":\"c\",\"id\":\"" id "\"}"
+#define DRAIN(node, drain)                                                                         \
+	"{\"v\":1,\"type\":\"drain\",\"cred\":\"c\",\"node\":\"" node "\",\"drain\":" drain "}"
+
+static void test_exec_drain_refusals(void **state)
+{
+	(void)state;
+	accept(EXEC("lease-1.a_b", "1", "0", "/f.so"));
+	refuse(EXEC("lease/1", "1000", "0", "/f.so"), "\"id\"");
+	refuse(EXEC("..", "1000", "0", "/f.so"), "\"id\"");
+	refuse(EXEC(".hidden", "1000", "0", "/f.so"), "\"id\"");
+	refuse(EXEC("-rf", "1000", "0", "/f.so"), "\"id\"");
+	refuse(EXEC("", "1000", "0", "/f.so"), "\"id\"");
+	refuse(EXEC("0123456789012345678901234567890123456789012345678901234567890123", "1000", "0",
+		    "/f.so"),
+	       "\"id\"");
+	refuse(EXEC("lease-1", "0", "0", "/f.so"), "\"uid\" is 0");
+	refuse(EXEC("lease-1", "4294967295", "0", "/f.so"), "\"uid\"");
+	refuse(EXEC("lease-1", "1000", "", "/f.so"), "\"pus\"");
+	refuse(EXEC("lease-1", "1000", "0", "f.so"), "absolute");
+	refuse("{\"v\":1,\"type\":\"exec_start\",\"cred\":\"c\",\"id\":\"l\"}", "\"uid\"");
+	accept(STOP("lease-1"));
+	refuse(STOP("../../etc"), "\"id\"");
+	refuse("{\"v\":1,\"type\":\"exec_stop\",\"id\":\"l\"}", "\"cred\"");
+	refuse("{\"v\":1,\"type\":\"exec_stop\",\"cred\":\"c\",\"id\":\"l\",\"uid\":1}",
+	       "unknown field \"uid\"");
+	accept(DRAIN("n_1.a-b", "false"));
+	refuse(DRAIN("n/1", "true"), "\"node\"");
+	refuse(DRAIN("", "true"), "\"node\"");
+	refuse(DRAIN("0123456789012345678901234567890123456789012345678901234567890123", "true"),
+	       "\"node\"");
+	refuse(DRAIN("n1", "1"), "\"drain\"");
+}
+
 static void test_encode_refuses(void **state)
 {
 	struct msg m = {.type = MSG_LEASE_GRANT};
@@ -206,6 +490,15 @@ static void test_encode_refuses(void **state)
 	assert_null(text);
 	m.type = (enum msg_type)99;
 	assert_int_equal(msg_encode(&m, &text), -EINVAL);
+
+	fill_node(&m);
+	m.u.node.nleases = 1; /* and no leases */
+	assert_int_equal(msg_encode(&m, &text), -EINVAL);
+	assert_null(text);
+	fill_node(&m);
+	m.u.node.nended = 1;
+	assert_int_equal(msg_encode(&m, &text), -EINVAL);
+	assert_null(text);
 }
 
 int main(void)
@@ -213,6 +506,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trips),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_node_state_round_trip),
+	    cmocka_unit_test(test_exec_drain_round_trips),
+	    cmocka_unit_test(test_node_state_refusals),
+	    cmocka_unit_test(test_exec_drain_refusals),
 	    cmocka_unit_test(test_encode_refuses),
 	};
 

@@ -1,0 +1,189 @@
+/*
+ * async: see async.h. A request is one detached thread: it owns a heap
+ * copy of the request, calls ctl_request_at() and writes a pointer to its
+ * completion into the pipe (8 bytes, atomic below PIPE_BUF). The loop
+ * reads the pointers back and runs the callbacks.
+ */
+#include "config.h"
+
+#include "async.h"
+
+#include "clock.h"
+#include "ctl_client.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct async {
+	struct coloc_config cfg;
+	int rfd, wfd;
+	atomic_uint inflight;
+};
+
+struct async_job {
+	struct async *a;
+	char host[256];
+	uint16_t port;
+	const char *keys;
+	int timeout_ms;
+	async_cb cb;
+	void *arg;
+	uint64_t cookie;
+	int rc;
+	char err[512];
+	struct msg req, reply;
+};
+
+struct async *async_create(const struct coloc_config *cfg)
+{
+	struct async *a = calloc(1, sizeof(*a));
+	int p[2];
+
+	if (!a)
+		return NULL;
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+		free(a);
+		return NULL;
+	}
+	/* writers block rather than lose a completion */
+	fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) & ~O_NONBLOCK);
+	a->cfg = *cfg;
+	a->rfd = p[0];
+	a->wfd = p[1];
+	return a;
+}
+
+int async_fd(const struct async *a)
+{
+	return a->rfd;
+}
+
+unsigned async_inflight(const struct async *a)
+{
+	return atomic_load(&a->inflight);
+}
+
+static void finish(struct async_job *j)
+{
+	ssize_t n = write(j->a->wfd, &j, sizeof(j)); /* never blocks: 64 x 8 bytes */
+
+	if (n != sizeof(j)) { /* only when the loop is gone */
+		msg_free(&j->reply);
+		free(j);
+	}
+}
+
+static void *run(void *arg)
+{
+	struct async_job *j = arg;
+
+	j->rc = ctl_request_at(&j->a->cfg, j->host, j->port, j->keys, &j->req, &j->reply,
+			       j->timeout_ms, j->err, sizeof(j->err));
+	struct async *a = j->a;
+
+	explicit_bzero(j->req.cred, sizeof(j->req.cred));
+	msg_free(&j->req);
+	finish(j);
+	atomic_fetch_sub(&a->inflight, 1); /* after the write: destroy may close the pipe */
+	return NULL;
+}
+
+int async_call(struct async *a, const char *host, uint16_t port, const char *keys, struct msg *req,
+	       int timeout_ms, async_cb cb, void *arg, uint64_t cookie)
+{
+	struct async_job *j;
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	if (atomic_load(&a->inflight) >= ASYNC_MAX_INFLIGHT) {
+		msg_free(req);
+		return -EBUSY;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		msg_free(req);
+		return -ENOMEM;
+	}
+	j->a = a;
+	snprintf(j->host, sizeof(j->host), "%s", host);
+	j->port = port;
+	j->keys = keys;
+	j->timeout_ms = timeout_ms;
+	j->cb = cb;
+	j->arg = arg;
+	j->cookie = cookie;
+	j->req = *req; /* moved: the job frees it */
+	atomic_fetch_add(&a->inflight, 1);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	rc = pthread_create(&t, &attr, run, j);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		atomic_fetch_sub(&a->inflight, 1);
+		msg_free(&j->req);
+		free(j);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+int async_post(struct async *a, struct msg *reply, async_cb cb, void *arg, uint64_t cookie)
+{
+	struct async_job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		msg_free(reply);
+		return -ENOMEM;
+	}
+	j->a = a;
+	j->cb = cb;
+	j->arg = arg;
+	j->cookie = cookie;
+	j->reply = *reply;
+	finish(j);
+	return 0;
+}
+
+void async_dispatch(struct async *a)
+{
+	struct async_job *j;
+
+	while (read(a->rfd, &j, sizeof(j)) == sizeof(j)) {
+		j->cb(j->arg, j->cookie, j->rc, j->rc ? NULL : &j->reply, j->err);
+		msg_free(&j->reply);
+		free(j);
+	}
+}
+
+void async_destroy(struct async *a, int timeout_ms)
+{
+	int64_t end = clock_ms() + timeout_ms;
+	struct async_job *j;
+
+	if (!a)
+		return;
+	while (atomic_load(&a->inflight) && clock_ms() < end)
+		clock_sleep_ms(5);
+	if (atomic_load(&a->inflight)) {
+		/* a thread still runs and will write: keep the pipe, leak a */
+		log_warning("%u request(s) to other colocd still running at exit",
+			    atomic_load(&a->inflight));
+		return;
+	}
+	while (read(a->rfd, &j, sizeof(j)) == sizeof(j)) {
+		msg_free(&j->reply);
+		free(j);
+	}
+	close(a->rfd);
+	close(a->wfd);
+	free(a);
+}

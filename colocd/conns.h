@@ -1,0 +1,65 @@
+/*
+ * conns: colocd's inbound connections. Listeners (TCP, and unix sockets
+ * whose peer uid is read with SO_PEERCRED) feed an epoll set; each
+ * connection carries one request frame and gets one reply frame, then is
+ * closed. A reply may be deferred (a lease waits for its executor): the
+ * handler keeps the connection's reference and answers later; a reference
+ * whose connection has gone away is recognised and ignored.
+ *
+ * Epoll tags: conns_event() recognises the data.ptr values it registered;
+ * the caller tags its own fds with pointers to its own objects.
+ */
+#ifndef COLOC_CONNS_H
+#define COLOC_CONNS_H
+
+#include "msg.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CONNS_MAX 256
+#define CONNS_IDLE_MS 5000 /* a connection that sends no complete request */
+
+/* Who sent a request. */
+struct conns_peer {
+	bool local;    /* came through a unix socket */
+	uint32_t uid;  /* the unix peer's uid (SO_PEERCRED), UINT32_MAX for TCP */
+	char addr[64]; /* the TCP peer's numeric address, "" for unix */
+	unsigned kind; /* the listener's kind, as given to conns_listen_* */
+};
+
+/* A connection awaiting its reply: index and generation. 0 is none. */
+typedef uint64_t conn_ref;
+
+typedef void (*conns_handler)(void *ctx, conn_ref ref, const struct conns_peer *peer,
+			      const struct msg *m);
+
+struct conns;
+
+struct conns *conns_create(int epoll_fd, conns_handler handler, void *ctx);
+void conns_destroy(struct conns *c); /* closes everything; NULL: no-op */
+
+/* Listeners. The fd, or -errno. host NULL: every address. */
+int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned kind);
+int conns_listen_unix(struct conns *c, const char *path, unsigned kind);
+
+/* If tag is one of ours, handles the event and returns true. */
+bool conns_event(struct conns *c, void *tag);
+
+/* Answers and closes ref's connection; a stale ref is ignored. */
+void conns_reply(struct conns *c, conn_ref ref, const struct msg *m);
+void conns_reply_error(struct conns *c, conn_ref ref, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void conns_reply_ok(struct conns *c, conn_ref ref);
+
+/* Marks ref's reply as deferred: the idle timeout no longer applies, and
+ * the connection is dropped (ref goes stale) if the peer closes it. */
+void conns_defer(struct conns *c, conn_ref ref);
+
+/* Whether ref's connection is still open. */
+bool conns_alive(const struct conns *c, conn_ref ref);
+
+/* Closes connections idle past CONNS_IDLE_MS. */
+void conns_tick(struct conns *c);
+
+#endif

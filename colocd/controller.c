@@ -1,0 +1,866 @@
+/*
+ * controller: the controller role (see controller.h).
+ *
+ * A lease goes PLACING (placed, exec_start sent to its node agent) ->
+ * READY (the agent answered with the lease document, which goes to the
+ * client) -> gone (released through exec_stop, or reported ended by its
+ * agent: expired, evicted, failed). Leases an agent reports that the table
+ * does not hold (after a controller restart) are adopted as they are.
+ * Every change to a node's gap or leases is pushed into the placement
+ * registry at once, so placement sees PLACING leases as taken.
+ */
+#include "config.h"
+
+#include "controller.h"
+
+#include "clock.h"
+#include "cred.h"
+#include "frame.h"
+#include "log.h"
+#include "placement.h"
+#include "topology.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define DEFAULT_WORKER_MEM (256ull << 20)
+#define EXEC_TIMEOUT_MS 12000 /* the agent gives an executor 10 s to start */
+#define STOP_TIMEOUT_MS 8000
+#define FORGET_MS 5000	  /* a lease its agent no longer reports */
+#define ENDED_KEEP 64	  /* ended leases shown by queries */
+#define ENDED_KEEP_S 3600 /* for at most this long */
+
+enum cl_state { CL_FREE = 0, CL_PLACING, CL_STARTING, CL_READY };
+
+struct cl_reply {
+	controller_reply_fn fn; /* NULL: nobody waits */
+	void *arg;
+	uint64_t cookie;
+};
+
+struct clease {
+	enum cl_state state;
+	uint32_t gen; /* bumped when the slot is reused: stale agent replies */
+	char id[64];
+	uint32_t uid, gid, workers;
+	unsigned node;
+	struct place_assignment where;
+	int64_t expires, pid;
+	int64_t since_ms;	  /* last change, or last seen in its agent's report */
+	struct cl_reply waiter;	  /* the lease_acquire, until the grant */
+	struct cl_reply releaser; /* the lease_release, until exec_stop returns */
+};
+
+struct cended {
+	char id[64], node[MSG_NODE_MAX], state[16], why[128];
+	uint32_t uid;
+	int64_t at;
+};
+
+struct cnode {
+	bool used, local, down, drained;
+	char name[MSG_NODE_MAX];
+	char addr[64];
+	uint16_t port;
+	struct cpumask all, lendable, unallocated, near_host;
+	uint64_t mem, mem_lendable;
+	uint32_t ngpus, gpus_lendable, jobs;
+	int64_t until;	 /* 0: none */
+	int64_t seen_ms; /* last report */
+};
+
+struct controller {
+	struct coloc_config cfg;
+	struct cred_opts cred;
+	struct async *async;
+	struct agent *local;
+	struct placement *place;
+	struct cnode nodes[CONTROLLER_MAX_NODES];
+	struct clease leases[CONTROLLER_MAX_LEASES];
+	struct cended ended[ENDED_KEEP];
+	unsigned nended, ended_next;
+	unsigned long seq;
+	uint32_t boot;
+};
+
+/* ---- replies -------------------------------------------------------------------------- */
+
+static void answer(struct cl_reply *r, const struct msg *m)
+{
+	struct cl_reply to = *r;
+
+	r->fn = NULL;
+	if (to.fn)
+		to.fn(to.arg, to.cookie, m);
+}
+
+__attribute__((format(printf, 3, 4))) static void answer_error(struct cl_reply *r, const char *code,
+							       const char *fmt, ...)
+{
+	struct msg m;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_verror(&m, code, fmt, ap);
+	va_end(ap);
+	answer(r, &m);
+}
+
+static void answer_ok(struct cl_reply *r)
+{
+	struct msg m = {.type = MSG_OK};
+
+	answer(r, &m);
+}
+
+/* ---- the registry ------------------------------------------------------------------------ */
+
+static int node_find(const struct controller *c, const char *name)
+{
+	for (unsigned i = 0; i < CONTROLLER_MAX_NODES; i++)
+		if (c->nodes[i].used && strcmp(c->nodes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Hands node ni's gap, less what the table's leases there hold, to placement. */
+static void push(struct controller *c, unsigned ni)
+{
+	const struct cnode *n = &c->nodes[ni];
+	struct place_node p = {.id = ni};
+	uint64_t mem = 0;
+	uint32_t gpus = 0;
+
+	snprintf(p.name, sizeof(p.name), "%s", n->name);
+	p.lendable = n->lendable;
+	p.unallocated = n->unallocated;
+	p.near_host = n->near_host;
+	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
+		const struct clease *l = &c->leases[i];
+
+		if (l->state == CL_FREE || l->node != ni)
+			continue;
+		cpumask_or(&p.leased, &p.leased, &l->where.pus);
+		mem += l->where.mem;
+		gpus |= l->where.gpus;
+	}
+	p.mem_free = n->mem_lendable > mem ? n->mem_lendable - mem : 0;
+	p.gpus_free = n->gpus_lendable & ~gpus;
+	p.until = n->until ? n->until : INT64_MAX;
+	p.drained = n->drained || n->down;
+	placement_update(c->place, &p);
+}
+
+static void remember_end(struct controller *c, const char *id, const char *node, uint32_t uid,
+			 const char *state, const char *why)
+{
+	struct cended *e;
+
+	for (unsigned i = 0; i < c->nended; i++)
+		if (strcmp(c->ended[i].id, id) == 0)
+			return;
+	e = &c->ended[c->ended_next];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->node, sizeof(e->node), "%s", node);
+	snprintf(e->state, sizeof(e->state), "%s", state);
+	snprintf(e->why, sizeof(e->why), "%s", why);
+	e->uid = uid;
+	e->at = time(NULL);
+	c->ended_next = (c->ended_next + 1) % ENDED_KEEP;
+	if (c->nended < ENDED_KEEP)
+		c->nended++;
+}
+
+/* Drops l from the table; whoever waits on it gets why. */
+static void lease_drop(struct controller *c, struct clease *l, const char *state, const char *why)
+{
+	unsigned ni = l->node;
+
+	remember_end(c, l->id, c->nodes[ni].name, l->uid, state, why);
+	if (l->waiter.fn)
+		answer_error(&l->waiter, "ECANCELED", "%s ended before it was ready: %s", l->id,
+			     why);
+	if (l->releaser.fn)
+		answer_ok(&l->releaser);
+	l->state = CL_FREE;
+	l->gen++;
+	push(c, ni);
+}
+
+static struct clease *lease_find(struct controller *c, const char *id)
+{
+	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++)
+		if (c->leases[i].state != CL_FREE && strcmp(c->leases[i].id, id) == 0)
+			return &c->leases[i];
+	return NULL;
+}
+
+static struct clease *lease_new(struct controller *c)
+{
+	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
+		struct clease *l = &c->leases[i];
+
+		if (l->state == CL_FREE) {
+			uint32_t gen = l->gen;
+
+			memset(l, 0, sizeof(*l));
+			l->gen = gen;
+			return l;
+		}
+	}
+	return NULL;
+}
+
+/* A request to an agent about l: the slot's generation, l's node, the slot. */
+static uint64_t lease_cookie(const struct controller *c, const struct clease *l)
+{
+	return ((uint64_t)l->gen << 32) | ((uint64_t)l->node << 16) | (uint64_t)(l - c->leases);
+}
+
+static struct clease *lease_of_cookie(struct controller *c, uint64_t cookie)
+{
+	uint32_t i = (uint32_t)(cookie & 0xffff);
+
+	if (i >= CONTROLLER_MAX_LEASES || c->leases[i].state == CL_FREE ||
+	    c->leases[i].gen != (uint32_t)(cookie >> 32))
+		return NULL;
+	return &c->leases[i];
+}
+
+/* ---- talking to node agents ------------------------------------------------------------- */
+
+/* The local agent answers through here: its reply is copied and queued, so
+ * the controller sees it later, as it would from across the network. */
+static void local_reply(void *arg, uint64_t cookie, const struct msg *reply)
+{
+	struct controller *c = ((void **)arg)[0];
+	async_cb cb = (async_cb)((void **)arg)[1];
+	struct msg copy = *reply;
+
+	free(arg);
+	if (reply->type == MSG_LEASE_GRANT) {
+		copy.u.grant.lease = strdup(reply->u.grant.lease);
+		if (!copy.u.grant.lease)
+			msg_error(&copy, "ENOMEM", "out of memory");
+	}
+	async_post(c->async, &copy, cb, c, cookie);
+}
+
+/* Sends req (moved) to node ni's agent; cb gets the answer. 0 or -errno. */
+static int to_agent(struct controller *c, unsigned ni, struct msg *req, int timeout_ms, async_cb cb,
+		    uint64_t cookie)
+{
+	const struct cnode *n = &c->nodes[ni];
+
+	if (n->local && c->local) {
+		void **ctx = malloc(2 * sizeof(void *));
+
+		if (!ctx)
+			return -ENOMEM;
+		ctx[0] = c;
+		ctx[1] = (void *)cb;
+		agent_request(c->local, req, local_reply, ctx, cookie);
+		msg_free(req);
+		return 0;
+	}
+	return async_call(c->async, n->addr, n->port, "NodeAgentPort", req, timeout_ms, cb, c,
+			  cookie);
+}
+
+static void stop_orphan(struct controller *c, unsigned ni, const char *id);
+
+static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg *reply,
+			    const char *err)
+{
+	struct controller *c = arg;
+	struct clease *l = lease_of_cookie(c, cookie);
+
+	if (!l || l->state != CL_PLACING) {
+		/* dropped meanwhile (colocd stopping): do not leave it running */
+		if (rc == 0 && reply->type == MSG_LEASE_GRANT)
+			stop_orphan(c, (unsigned)(cookie >> 16) & 0xffff, reply->u.grant.id);
+		return;
+	}
+	if (rc) {
+		log_warning("%s: node %s did not answer: %s", l->id, c->nodes[l->node].name, err);
+		answer_error(&l->waiter, "EHOSTUNREACH",
+			     "node %s did not start the executor: %s; ask again",
+			     c->nodes[l->node].name, err);
+		stop_orphan(c, l->node, l->id);
+		lease_drop(c, l, "failed", "its node agent did not answer");
+		return;
+	}
+	if (reply->type == MSG_ERROR) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "%.150s", reply->u.error.message);
+		answer(&l->waiter, reply);
+		lease_drop(c, l, "failed", why);
+		return;
+	}
+	if (reply->type != MSG_LEASE_GRANT || strcmp(reply->u.grant.id, l->id) != 0) {
+		answer_error(&l->waiter, "EPROTO", "node %s answered exec_start with %s",
+			     c->nodes[l->node].name, msg_type_name(reply->type));
+		stop_orphan(c, l->node, l->id);
+		lease_drop(c, l, "failed", "its node agent answered nonsense");
+		return;
+	}
+	l->state = CL_READY;
+	l->since_ms = clock_ms();
+	log_debug("%s is ready on %s", l->id, c->nodes[l->node].name);
+	answer(&l->waiter, reply);
+}
+
+static void on_orphan_stopped(void *arg, uint64_t cookie, int rc, const struct msg *reply,
+			      const char *err)
+{
+	(void)arg;
+	(void)cookie;
+	(void)reply;
+	if (rc)
+		log_warning("could not stop an orphaned executor: %s; it ends at its end time",
+			    err);
+}
+
+static void stop_orphan(struct controller *c, unsigned ni, const char *id)
+{
+	struct msg m = {.type = MSG_EXEC_STOP};
+
+	snprintf(m.u.exec.id, sizeof(m.u.exec.id), "%s", id);
+	to_agent(c, ni, &m, STOP_TIMEOUT_MS, on_orphan_stopped, 0);
+}
+
+static void on_exec_stopped(void *arg, uint64_t cookie, int rc, const struct msg *reply,
+			    const char *err)
+{
+	struct controller *c = arg;
+	struct clease *l = lease_of_cookie(c, cookie);
+
+	if (!l)
+		return;
+	if (rc) {
+		answer_error(&l->releaser, "EHOSTUNREACH",
+			     "node %s is unreachable (%s); the lease ends at its end time there",
+			     c->nodes[l->node].name, err);
+		return;
+	}
+	if (reply->type == MSG_ERROR && strcmp(reply->u.error.code, "ENOENT") != 0) {
+		answer(&l->releaser, reply);
+		return;
+	}
+	lease_drop(c, l, "released", "released by its owner");
+}
+
+/* ---- client requests -------------------------------------------------------------------- */
+
+static void acquire(struct controller *c, const struct msg *m, struct cl_reply *r)
+{
+	struct place_request pr = {.workers = m->u.acquire.workers,
+				   .mem_per_worker =
+				       m->u.acquire.mem ? m->u.acquire.mem : DEFAULT_WORKER_MEM,
+				   .gpus = m->u.acquire.gpus,
+				   .now = time(NULL),
+				   .mode = m->u.acquire.pack ? PLACE_PACK : PLACE_SPREAD};
+	struct msg req = {.type = MSG_EXEC_START};
+	char err[512] = "";
+	uint32_t uid, gid;
+	struct clease *l;
+	unsigned n = 0;
+	int rc;
+
+	rc = cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err));
+	if (rc) {
+		answer_error(r, "EACCES", "%s", err);
+		return;
+	}
+	if (uid == 0) {
+		answer_error(r, "EPERM",
+			     "executors never run as root: acquire the lease as the user who will "
+			     "call its functions");
+		return;
+	}
+	pr.duration_s =
+	    m->u.acquire.time < c->cfg.max_lease_s ? m->u.acquire.time : c->cfg.max_lease_s;
+	l = lease_new(c);
+	if (!l) {
+		answer_error(r, "EBUSY", "the controller holds %d leases already",
+			     CONTROLLER_MAX_LEASES);
+		return;
+	}
+	rc = placement_place(c->place, &pr, &l->where, 1, &n, err, sizeof(err));
+	if (rc) {
+		if (rc == -ENOSPC && !err[0])
+			snprintf(err, sizeof(err), "no node has a gap (no node agent registered?)");
+		answer_error(r, rc == -ENOSPC ? "ENOSPC" : "EINVAL", "%s",
+			     err[0] ? err : strerror(-rc));
+		return;
+	}
+	l->state = CL_PLACING;
+	l->node = l->where.node;
+	l->uid = uid;
+	l->gid = gid;
+	l->workers = m->u.acquire.workers;
+	l->expires = pr.now + pr.duration_s;
+	l->since_ms = clock_ms();
+	l->waiter = *r;
+	snprintf(l->id, sizeof(l->id), "lease-%lu-%08x", ++c->seq, c->boot);
+	push(c, l->node);
+
+	snprintf(req.u.exec.id, sizeof(req.u.exec.id), "%s", l->id);
+	req.u.exec.uid = uid;
+	req.u.exec.gid = gid;
+	req.u.exec.workers = l->workers;
+	cpumask_format(&l->where.pus, req.u.exec.pus, sizeof(req.u.exec.pus));
+	req.u.exec.mem = l->where.mem;
+	req.u.exec.gpus = l->where.gpus;
+	snprintf(req.u.exec.lib, sizeof(req.u.exec.lib), "%s", m->u.acquire.lib);
+	req.u.exec.expires = l->expires;
+	log_info("%s: %u workers on cpus %s of %s for uid %u, %lld s", l->id, l->workers,
+		 req.u.exec.pus, c->nodes[l->node].name, uid, (long long)pr.duration_s);
+	rc = to_agent(c, l->node, &req, EXEC_TIMEOUT_MS, on_exec_started, lease_cookie(c, l));
+	if (rc) {
+		answer_error(&l->waiter, "EBUSY", "cannot reach node %s now: %s; ask again",
+			     c->nodes[l->node].name, strerror(-rc));
+		lease_drop(c, l, "failed", "its node agent could not be asked");
+	}
+}
+
+static void release(struct controller *c, const struct msg *m, struct cl_reply *r)
+{
+	struct clease *l = lease_find(c, m->u.release.id);
+	struct msg req = {.type = MSG_EXEC_STOP};
+	char err[512] = "";
+	uint32_t uid, gid;
+	int rc;
+
+	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
+		answer_error(r, "EACCES", "%s", err);
+		return;
+	}
+	if (!l) {
+		answer_error(r, "ENOENT",
+			     "no lease %s here (it ended, or never existed); see colocctl leases",
+			     m->u.release.id);
+		return;
+	}
+	if (uid != 0 && uid != l->uid) {
+		answer_error(r, "EPERM", "%s belongs to uid %u, not %u", l->id, l->uid, uid);
+		return;
+	}
+	if (l->state == CL_PLACING) {
+		answer_error(r, "EAGAIN", "%s is still starting; release it once it is granted",
+			     l->id);
+		return;
+	}
+	if (l->releaser.fn) {
+		answer_error(r, "EALREADY", "%s is being released already", l->id);
+		return;
+	}
+	l->releaser = *r;
+	snprintf(req.u.exec.id, sizeof(req.u.exec.id), "%s", l->id);
+	rc = to_agent(c, l->node, &req, STOP_TIMEOUT_MS, on_exec_stopped, lease_cookie(c, l));
+	if (rc)
+		answer_error(&l->releaser, "EBUSY", "cannot reach node %s now: %s; try again",
+			     c->nodes[l->node].name, strerror(-rc));
+}
+
+static void drain(struct controller *c, const struct msg *m, struct cl_reply *r)
+{
+	char err[512] = "";
+	uint32_t uid, gid;
+	int ni;
+
+	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
+		answer_error(r, "EACCES", "%s", err);
+		return;
+	}
+	if (uid != 0) {
+		answer_error(r, "EPERM", "only root drains or resumes nodes");
+		return;
+	}
+	ni = node_find(c, m->u.drain.node);
+	if (ni < 0) {
+		answer_error(r, "ENOENT", "no node %s is registered; see colocctl nodes",
+			     m->u.drain.node);
+		return;
+	}
+	c->nodes[ni].drained = m->u.drain.drain;
+	push(c, (unsigned)ni);
+	log_info("node %s %s", m->u.drain.node, m->u.drain.drain ? "drained" : "resumed");
+	answer_ok(r);
+}
+
+/* ---- queries ------------------------------------------------------------------------------ */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3))) static void add(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < b->cap - b->len)
+		b->len += (size_t)n;
+	else
+		b->p[b->len] = '\0'; /* an item that does not fit is left out */
+}
+
+static const char *node_state_name(const struct cnode *n)
+{
+	return n->down ? "down" : n->drained ? "drained" : "up";
+}
+
+static void gpu_list(uint32_t gpus, char *out, size_t len)
+{
+	size_t l = 0;
+
+	out[0] = '\0';
+	for (unsigned g = 0; g < 32 && l < len; g++)
+		if (gpus & (1u << g))
+			l += (size_t)snprintf(out + l, len - l, "%s%u", l ? "," : "", g);
+}
+
+static void query(struct controller *c, const struct msg *m, struct cl_reply *r)
+{
+	struct msg res = {.type = MSG_RESULT};
+	struct buf b = {.cap = FRAME_MAX - 256}; /* room for the envelope */
+	char err[512] = "", cpus[MSG_CPULIST_MAX], more[MSG_CPULIST_MAX], gpus[160];
+	uint32_t uid, gid;
+	time_t now = time(NULL);
+
+	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
+		answer_error(r, "EACCES", "%s", err);
+		return;
+	}
+	b.p = malloc(b.cap);
+	if (!b.p) {
+		answer_error(r, "ENOMEM", "out of memory");
+		return;
+	}
+	add(&b, "[");
+	for (unsigned i = 0; m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
+				 ? i < CONTROLLER_MAX_LEASES
+				 : 0;
+	     i++) {
+		const struct clease *l = &c->leases[i];
+
+		if (l->state == CL_FREE || (m->u.query == MSG_QUERY_EXECUTORS && l->pid <= 0))
+			continue;
+		cpumask_format(&l->where.pus, cpus, sizeof(cpus));
+		gpu_list(l->where.gpus, gpus, sizeof(gpus));
+		if (m->u.query == MSG_QUERY_LEASES)
+			add(&b,
+			    "%s{\"id\":\"%s\",\"uid\":%u,\"state\":\"%s\",\"node\":\"%s\","
+			    "\"workers\":%u,\"cpus\":\"%s\",\"mem\":%llu,\"gpus\":\"%s\","
+			    "\"expires\":%lld,\"why\":\"\"}",
+			    b.len > 1 ? "," : "", l->id, l->uid,
+			    l->state == CL_READY ? "ready" : "starting", c->nodes[l->node].name,
+			    l->workers, cpus, (unsigned long long)l->where.mem, gpus,
+			    (long long)l->expires);
+		else
+			add(&b,
+			    "%s{\"pid\":%lld,\"node\":\"%s\",\"uid\":%u,\"cgroup\":\"%s/%s\","
+			    "\"cpus\":\"%s\",\"mem_limit\":%llu,\"gpus\":\"%s\",\"lease\":\"%s\"}",
+			    b.len > 1 ? "," : "", (long long)l->pid, c->nodes[l->node].name, l->uid,
+			    c->cfg.cgroup_root, l->id, cpus, (unsigned long long)l->where.mem, gpus,
+			    l->id);
+	}
+	for (unsigned i = 0; m->u.query == MSG_QUERY_LEASES && i < c->nended; i++) {
+		const struct cended *e =
+		    &c->ended[(c->ended_next + ENDED_KEEP - c->nended + i) % ENDED_KEEP];
+
+		if (now - e->at > ENDED_KEEP_S)
+			continue;
+		add(&b,
+		    "%s{\"id\":\"%s\",\"uid\":%u,\"state\":\"%s\",\"node\":\"%s\",\"workers\":0,"
+		    "\"cpus\":\"\",\"mem\":0,\"gpus\":\"\",\"expires\":%lld,\"why\":\"%s\"}",
+		    b.len > 1 ? "," : "", e->id, e->uid, e->state, e->node, (long long)e->at,
+		    e->why);
+	}
+	for (unsigned i = 0; m->u.query == MSG_QUERY_NODES || m->u.query == MSG_QUERY_GAPS
+				 ? i < CONTROLLER_MAX_NODES
+				 : 0;
+	     i++) {
+		const struct cnode *n = &c->nodes[i];
+		struct place_node p;
+
+		if (!n->used)
+			continue;
+		if (m->u.query == MSG_QUERY_NODES) {
+			cpumask_format(&n->all, cpus, sizeof(cpus));
+			add(&b,
+			    "%s{\"name\":\"%s\",\"state\":\"%s\",\"pus\":\"%s\",\"mem\":%llu,"
+			    "\"gpus\":%u,\"jobs\":%u,\"drained\":%s}",
+			    b.len > 1 ? "," : "", n->name, node_state_name(n), cpus,
+			    (unsigned long long)n->mem, n->ngpus, n->jobs,
+			    n->drained ? "true" : "false");
+			continue;
+		}
+		if (n->down || placement_get(c->place, i, &p) != 0)
+			continue;
+		cpumask_andnot(&p.lendable, &p.lendable, &p.leased);
+		cpumask_andnot(&p.unallocated, &p.unallocated, &p.leased);
+		cpumask_format(&p.lendable, cpus, sizeof(cpus));
+		cpumask_format(&p.unallocated, more, sizeof(more));
+		add(&b,
+		    "%s{\"node\":\"%s\",\"lendable\":\"%s\",\"unallocated\":\"%s\",\"mem\":%llu,"
+		    "\"gpus\":%d,\"until\":%lld,\"drained\":%s}",
+		    b.len > 1 ? "," : "", n->name, cpus, more, (unsigned long long)p.mem_free,
+		    __builtin_popcount(p.gpus_free), (long long)n->until,
+		    n->drained ? "true" : "false");
+	}
+	add(&b, "]");
+	res.u.result.what = m->u.query;
+	res.u.result.items = b.p;
+	answer(r, &res);
+	free(b.p);
+}
+
+/* ---- node agents' reports ------------------------------------------------------------------ */
+
+static bool reported(const struct msg *m, const char *id)
+{
+	for (unsigned i = 0; i < m->u.node.nleases; i++)
+		if (strcmp(m->u.node.leases[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+int controller_node_state(struct controller *c, const struct msg *m, const struct conns_peer *peer,
+			  char *err, size_t errlen)
+{
+	const __typeof__(m->u.node) *s = &m->u.node;
+	struct cpumask all, lendable, unallocated, near;
+	int64_t now_ms = clock_ms();
+	struct cnode *n;
+	int ni;
+
+	if (peer) {
+		uint32_t uid, gid;
+		int rc = cred_verify(&c->cred, m->cred, &uid, &gid, err, errlen);
+
+		if (rc)
+			return rc;
+		if (uid != 0) {
+			snprintf(err, errlen,
+				 "node state is taken only from node agents (root), "
+				 "not uid %u",
+				 uid);
+			return -EPERM;
+		}
+	}
+	if (cpumask_parse(s->pus, &all) || cpumask_parse(s->lendable, &lendable) ||
+	    cpumask_parse(s->unallocated, &unallocated) || cpumask_parse(s->near_host, &near) ||
+	    !cpumask_subset(&lendable, &all)) {
+		snprintf(err, errlen, "node %s: its cpu lists do not parse or lend PUs it lacks",
+			 s->node);
+		return -EINVAL;
+	}
+	ni = node_find(c, s->node);
+	if (ni < 0) {
+		for (unsigned i = 0; i < CONTROLLER_MAX_NODES && ni < 0; i++)
+			if (!c->nodes[i].used)
+				ni = (int)i;
+		if (ni < 0) {
+			snprintf(err, errlen, "the controller holds %d nodes already",
+				 CONTROLLER_MAX_NODES);
+			return -ENOSPC;
+		}
+		memset(&c->nodes[ni], 0, sizeof(c->nodes[ni]));
+		c->nodes[ni].used = true;
+		snprintf(c->nodes[ni].name, sizeof(c->nodes[ni].name), "%s", s->node);
+		log_info("node %s registered (%u leases)", s->node, s->nleases);
+	} else if (c->nodes[ni].down) {
+		log_info("node %s is back (%u leases)", s->node, s->nleases);
+	}
+	n = &c->nodes[ni];
+	n->local = peer == NULL;
+	if (peer)
+		snprintf(n->addr, sizeof(n->addr), "%s", peer->addr);
+	n->port = s->port;
+	n->all = all;
+	n->lendable = lendable;
+	n->unallocated = unallocated;
+	n->near_host = near;
+	n->mem = s->mem;
+	n->mem_lendable = s->mem_lendable;
+	n->ngpus = s->ngpus;
+	n->gpus_lendable = s->gpus_lendable;
+	n->jobs = s->jobs;
+	n->until = s->until;
+	n->seen_ms = now_ms;
+	n->down = false;
+
+	/* leases it ended, and leases it no longer runs */
+	for (unsigned i = 0; i < s->nended; i++) {
+		struct clease *l = lease_find(c, s->ended[i].id);
+
+		if (l && l->node == (unsigned)ni && l->state != CL_PLACING)
+			lease_drop(c, l, s->ended[i].state, s->ended[i].why);
+		else if (!l)
+			remember_end(c, s->ended[i].id, s->node, 0, s->ended[i].state,
+				     s->ended[i].why);
+	}
+	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
+		struct clease *l = &c->leases[i];
+
+		if (l->state == CL_FREE || l->state == CL_PLACING || l->node != (unsigned)ni)
+			continue;
+		if (reported(m, l->id))
+			l->since_ms = now_ms;
+		else if (now_ms - l->since_ms > FORGET_MS)
+			lease_drop(c, l, "failed",
+				   "its node agent no longer runs it (the agent restarted?)");
+	}
+	/* what it runs: adopted when unknown (a restarted controller) */
+	for (unsigned i = 0; i < s->nleases; i++) {
+		const struct msg_node_lease *r = &s->leases[i];
+		struct clease *l = lease_find(c, r->id);
+
+		if (!l) {
+			l = lease_new(c);
+			if (!l)
+				break;
+			snprintf(l->id, sizeof(l->id), "%s", r->id);
+			l->state = r->ready ? CL_READY : CL_STARTING;
+			l->node = (unsigned)ni;
+			l->uid = r->uid;
+			l->gid = r->uid;
+			l->workers = r->workers;
+			l->where.node = (uint32_t)ni;
+			cpumask_parse(r->pus, &l->where.pus);
+			l->where.mem = r->mem;
+			l->where.gpus = r->gpus;
+			l->expires = r->expires;
+			l->since_ms = now_ms;
+			log_info("adopted %s from node %s", l->id, s->node);
+		} else if (l->node != (unsigned)ni) {
+			log_warning("node %s reports %s, which runs on %s: ignored", s->node, r->id,
+				    c->nodes[l->node].name);
+			continue;
+		}
+		if (l->state == CL_STARTING && r->ready)
+			l->state = CL_READY;
+		l->pid = r->pid;
+	}
+	push(c, (unsigned)ni);
+	return 0;
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------- */
+
+void controller_request(struct controller *c, const struct msg *m, const struct conns_peer *peer,
+			controller_reply_fn fn, void *arg, uint64_t cookie)
+{
+	struct cl_reply r = {.fn = fn, .arg = arg, .cookie = cookie};
+	char err[512] = "";
+	int rc;
+
+	switch (m->type) {
+	case MSG_LEASE_ACQUIRE:
+		acquire(c, m, &r);
+		break;
+	case MSG_LEASE_RELEASE:
+		release(c, m, &r);
+		break;
+	case MSG_QUERY:
+		query(c, m, &r);
+		break;
+	case MSG_DRAIN:
+		drain(c, m, &r);
+		break;
+	case MSG_NODE_STATE:
+		rc = controller_node_state(c, m, peer, err, sizeof(err));
+		if (rc)
+			answer_error(&r,
+				     rc == -EPERM    ? "EPERM"
+				     : rc == -EACCES ? "EACCES"
+						     : "EINVAL",
+				     "%s", err);
+		else
+			answer_ok(&r);
+		break;
+	default:
+		answer_error(&r, "EPROTO", "the controller takes no %s request",
+			     msg_type_name(m->type));
+	}
+}
+
+void controller_tick(struct controller *c)
+{
+	int64_t now_ms = clock_ms();
+	time_t now = time(NULL);
+
+	for (unsigned i = 0; i < CONTROLLER_MAX_NODES; i++) {
+		struct cnode *n = &c->nodes[i];
+
+		if (!n->used || n->down || n->local ||
+		    now_ms - n->seen_ms < CONTROLLER_NODE_DOWN_MS)
+			continue;
+		n->down = true;
+		log_warning("node %s is down: no report for %d s", n->name,
+			    CONTROLLER_NODE_DOWN_MS / 1000);
+		push(c, i);
+	}
+	/* a down node's agent ends its leases at their end time by itself */
+	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
+		struct clease *l = &c->leases[i];
+
+		if (l->state != CL_FREE && l->state != CL_PLACING && c->nodes[l->node].down &&
+		    now > l->expires)
+			lease_drop(c, l, "expired", "it reached its end time (its node is down)");
+	}
+}
+
+void controller_set_local(struct controller *c, struct agent *local)
+{
+	c->local = local;
+}
+
+void controller_reload(struct controller *c, const struct coloc_config *cfg)
+{
+	c->cfg.default_lease_s = cfg->default_lease_s;
+	c->cfg.max_lease_s = cfg->max_lease_s;
+}
+
+struct controller *controller_create(const struct coloc_config *cfg, struct async *async)
+{
+	struct controller *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	c->cred.none = cfg->auth == COLOC_AUTH_NONE;
+	c->async = async;
+	c->place = placement_create(CONTROLLER_MAX_NODES);
+	if (!c->place || getrandom(&c->boot, sizeof(c->boot), 0) != sizeof(c->boot)) {
+		placement_destroy(c->place);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void controller_destroy(struct controller *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
+		answer_error(&c->leases[i].waiter, "ECANCELED", "colocd stopped");
+		answer_error(&c->leases[i].releaser, "ECANCELED", "colocd stopped");
+	}
+	placement_destroy(c->place);
+	free(c);
+}
