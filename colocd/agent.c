@@ -668,6 +668,7 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out)
 	topology_cache_neighbours(a->topo, &a->gap.host_busy, &near);
 	cpumask_and(&near, &near, &a->gap.lendable);
 	cpumask_format(&near, out->u.node.near_host, sizeof(out->u.node.near_host));
+	snprintf(out->u.node.cgroup, sizeof(out->u.node.cgroup), "%s", a->cfg.cgroup_root);
 	out->u.node.mem_lendable = a->gap.mem_lendable;
 	out->u.node.gpus_lendable = a->gap.gpus_lendable;
 	out->u.node.until = a->gap.until == INT64_MAX ? 0 : a->gap.until;
@@ -783,10 +784,15 @@ void agent_evict_all(struct agent *a, const char *why)
 
 void agent_destroy(struct agent *a)
 {
+	char err[256];
+
 	if (!a)
 		return;
 	/* the host wins at the end too: no executor outlives its agent's stop */
 	agent_evict_all(a, "colocd stopped");
+	/* and its CgroupRoot, now empty, goes too */
+	if (sandbox_cleanup_root(a->cfg.cgroup_root, a->cfg.evict_grace_ms, err, sizeof(err)) < 0)
+		log_warning("%s", err);
 	topology_destroy(a->topo);
 	free(a);
 }

@@ -66,6 +66,7 @@ struct cnode {
 	bool used, local, down, drained;
 	char name[MSG_NODE_MAX];
 	char addr[64];
+	char cgroup[256]; /* its CgroupRoot */
 	uint16_t port;
 	struct cpumask all, lendable, unallocated, near_host;
 	uint64_t mem, mem_lendable;
@@ -574,8 +575,8 @@ static void query(struct controller *c, const struct msg *m, struct cl_reply *r)
 			    "%s{\"pid\":%lld,\"node\":\"%s\",\"uid\":%u,\"cgroup\":\"%s/%s\","
 			    "\"cpus\":\"%s\",\"mem_limit\":%llu,\"gpus\":\"%s\",\"lease\":\"%s\"}",
 			    b.len > 1 ? "," : "", (long long)l->pid, c->nodes[l->node].name, l->uid,
-			    c->cfg.cgroup_root, l->id, cpus, (unsigned long long)l->where.mem, gpus,
-			    l->id);
+			    c->nodes[l->node].cgroup, l->id, cpus, (unsigned long long)l->where.mem,
+			    gpus, l->id);
 	}
 	for (unsigned i = 0; m->u.query == MSG_QUERY_LEASES && i < c->nended; i++) {
 		const struct cended *e =
@@ -690,6 +691,7 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 	if (peer)
 		snprintf(n->addr, sizeof(n->addr), "%s", peer->addr);
 	n->port = s->port;
+	snprintf(n->cgroup, sizeof(n->cgroup), "%s", s->cgroup);
 	n->all = all;
 	n->lendable = lendable;
 	n->unallocated = unallocated;

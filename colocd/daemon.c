@@ -311,10 +311,15 @@ int daemon_run(const struct daemon_options *o)
 		log_error("%s", err);
 		goto out;
 	}
-	log_info("%s%s%s: controller %s:%u%s%s, executors in cgroup %s (cgroup %s)",
-		 role_name(o->role), d->agent ? " on " : "", d->agent ? agent_node(d->agent) : "",
-		 d->cfg.controller_host, d->cfg.controller_port, d->agent ? ", reports on " : "",
-		 d->agent ? d->cfg.socket_path : "", d->cfg.cgroup_root, sandbox_cgroup_version());
+	if (d->agent)
+		log_info(
+		    "%s on %s: controller %s:%u, reports on %s, executors in cgroup %s (cgroup "
+		    "%s)",
+		    role_name(o->role), agent_node(d->agent), d->cfg.controller_host,
+		    d->cfg.controller_port, d->cfg.socket_path, d->cfg.cgroup_root,
+		    sandbox_cgroup_version());
+	else
+		log_info("controller on %s:%u", d->cfg.controller_host, d->cfg.controller_port);
 	while (!d->stop) {
 		int n = epoll_wait(d->ep, ev, 32, TICK_MS);
 

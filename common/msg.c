@@ -37,7 +37,7 @@ static const char *const type_names[] = {
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
 /* The fields each type may carry besides "v" and "type". */
-static const char *const fields[NTYPES][16] = {
+static const char *const fields[NTYPES][18] = {
     [MSG_OK] = {NULL},
     [MSG_ERROR] = {"code", "message", NULL},
     [MSG_LEASE_ACQUIRE] = {"cred", "workers", "lib", "mem", "gpus", "time", "mode", "job", NULL},
@@ -51,7 +51,7 @@ static const char *const fields[NTYPES][16] = {
     [MSG_RESULT] = {"what", "items", NULL},
     [MSG_NODE_STATE] = {"cred", "node", "port", "pus", "mem", "ngpus", "lendable", "unallocated",
 			"near_host", "mem_lendable", "gpus_lendable", "until", "jobs", "leases",
-			"ended", NULL},
+			"ended", "cgroup", NULL},
     [MSG_EXEC_START] = {"cred", "id", "uid", "gid", "workers", "pus", "mem", "gpus", "lib",
 			"expires", NULL},
     [MSG_EXEC_STOP] = {"cred", "id", NULL},
@@ -175,6 +175,7 @@ static int encode_node(const struct msg *m, json_t *o)
 	rc |= set(o, "lendable", json_string(m->u.node.lendable));
 	rc |= set(o, "unallocated", json_string(m->u.node.unallocated));
 	rc |= set(o, "near_host", json_string(m->u.node.near_host));
+	rc |= set(o, "cgroup", json_string(m->u.node.cgroup));
 	rc |= set(o, "mem_lendable", json_integer((json_int_t)m->u.node.mem_lendable));
 	rc |= set(o, "gpus_lendable", json_integer(m->u.node.gpus_lendable));
 	rc |= set(o, "until", json_integer(m->u.node.until));
@@ -534,6 +535,7 @@ static int decode_node(struct dec *d, struct msg *m)
 	     get_cpulist(d, "lendable", m->u.node.lendable, true) ||
 	     get_cpulist(d, "unallocated", m->u.node.unallocated, true) ||
 	     get_cpulist(d, "near_host", m->u.node.near_host, true) ||
+	     get_str(d, "cgroup", m->u.node.cgroup, sizeof(m->u.node.cgroup), false) ||
 	     get_uint(d, "mem_lendable", 0, (uint64_t)1 << 50, &m->u.node.mem_lendable) ||
 	     get_u32(d, "gpus_lendable", 0, UINT32_MAX, &m->u.node.gpus_lendable) ||
 	     get_uint(d, "until", 0, (uint64_t)1 << 40, &until) ||

@@ -23,7 +23,7 @@
  *   (the node agent answers ok once what a job or step needs is free)
  *   node agent -> controller (TCP, "cred" proves uid 0)
  *     node_state    {cred, node, port, pus, mem, ngpus, lendable, unallocated,
- *                    near_host, mem_lendable, gpus_lendable, until, jobs,
+ *                    near_host, cgroup, mem_lendable, gpus_lendable, until, jobs,
  *                    leases: [{id, uid, workers, pus, mem, gpus, expires, state, pid}],
  *                    ended:  [{id, state, why}]}
  *                   the agent's whole soft state, sent when it changes and as
@@ -149,10 +149,11 @@ struct msg {
 			char lendable[MSG_CPULIST_MAX];
 			char unallocated[MSG_CPULIST_MAX]; /* may be "" (none) */
 			char near_host[MSG_CPULIST_MAX];   /* may be "" (none) */
-			uint64_t mem_lendable;		   /* leases' memory not subtracted */
-			uint32_t gpus_lendable;		   /* bitmask, leases' not removed */
-			int64_t until;			   /* unix seconds; 0 = no limit */
-			uint32_t jobs;			   /* host jobs in the ledger */
+			char cgroup[256]; /* its CgroupRoot: executors run in cgroup/<lease id> */
+			uint64_t mem_lendable;	/* leases' memory not subtracted */
+			uint32_t gpus_lendable; /* bitmask, leases' not removed */
+			int64_t until;		/* unix seconds; 0 = no limit */
+			uint32_t jobs;		/* host jobs in the ledger */
 			uint32_t nleases;
 			struct msg_node_lease *leases; /* malloc'd; msg_free */
 			uint32_t nended;

@@ -223,6 +223,7 @@ static void fill_node(struct msg *m)
 	m->u.node.ngpus = 4;
 	snprintf(m->u.node.lendable, sizeof(m->u.node.lendable), "8-63");
 	snprintf(m->u.node.unallocated, sizeof(m->u.node.unallocated), "16-31");
+	snprintf(m->u.node.cgroup, sizeof(m->u.node.cgroup), "coloc");
 	m->u.node.mem_lendable = 256ull << 30;
 	m->u.node.gpus_lendable = 0xc;
 	m->u.node.until = 1795457874;
@@ -356,10 +357,10 @@ static void accept(const char *text)
 	"{\"id\":\"" id "\",\"uid\":1000,\"workers\":2,\"pus\":\"4-5\",\"mem\":1024,\"gpus\":0,"   \
 	"\"expires\":1795457874,\"state\":\"ready\",\"pid\":42" extra "}"
 #define ENDED(state, why) "{\"id\":\"lease-9\",\"state\":\"" state "\",\"why\":\"" why "\"}"
-#define NODE(pus, lendable, extra, leases, ended)                                                      \
-	"{\"v\":1,\"type\":\"node_state\",\"cred\":\"c\",\"node\":\"n1\",\"port\":7070,\"pus\":\"" pus \
-	"\",\"mem\":1024,\"ngpus\":0,\"lendable\":\"" lendable "\",\"unallocated\":\"\","              \
-	"\"near_host\":\"\",\"mem_lendable\":0,\"gpus_lendable\":0,\"until\":0" extra                  \
+#define NODE(pus, lendable, extra, leases, ended)                                                          \
+	"{\"v\":1,\"type\":\"node_state\",\"cred\":\"c\",\"node\":\"n1\",\"port\":7070,\"pus\":\"" pus     \
+	"\",\"mem\":1024,\"ngpus\":0,\"lendable\":\"" lendable "\",\"unallocated\":\"\","                  \
+	"\"near_host\":\"\",\"cgroup\":\"coloc\",\"mem_lendable\":0,\"gpus_lendable\":0,\"until\":0" extra \
 	",\"leases\":[" leases "],\"ended\":[" ended "]}"
 #define JOBS ",\"jobs\":0"
 
@@ -427,11 +428,12 @@ static void test_node_state_refusals(void **state)
 	refuse(
 	    NODE("0-7", "", JOBS, "", "{\"id\":\"l\",\"state\":\"failed\",\"why\":\"\",\"v\":1}"),
 	    "\"ended\"[0]: unknown field \"v\"");
-	refuse("{\"v\":1,\"type\":\"node_state\",\"cred\":\"c\",\"node\":\"n1\",\"port\":1,"
-	       "\"pus\":\"0\",\"mem\":0,\"ngpus\":0,\"lendable\":\"\",\"unallocated\":\"\","
-	       "\"near_host\":\"\",\"mem_lendable\":0,\"gpus_lendable\":0,\"until\":0,\"jobs\":0,"
-	       "\"leases\":{},\"ended\":[]}",
-	       "\"leases\" must be an array");
+	refuse(
+	    "{\"v\":1,\"type\":\"node_state\",\"cred\":\"c\",\"node\":\"n1\",\"port\":1,"
+	    "\"pus\":\"0\",\"mem\":0,\"ngpus\":0,\"lendable\":\"\",\"unallocated\":\"\","
+	    "\"near_host\":\"\",\"cgroup\":\"coloc\",\"mem_lendable\":0,\"gpus_lendable\":0,\"until\":0,\"jobs\":0,"
+	    "\"leases\":{},\"ended\":[]}",
+	    "\"leases\" must be an array");
 
 	text = node_with_leases(MSG_NODE_LEASES_MAX);
 	accept(text);
