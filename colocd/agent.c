@@ -20,6 +20,7 @@
 #include "topology.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +267,13 @@ static void exec_start(struct agent *a, const struct msg *m, agent_reply_fn fn, 
 	char err[512] = "";
 	int rc;
 
+	if (!getpwuid(m->u.exec.uid)) {
+		reply_error(fn, arg, cookie, "EINVAL",
+			    "uid %u has no account on %s; executors run as the lease owner, who "
+			    "must exist on the node",
+			    m->u.exec.uid, a->node);
+		return;
+	}
 	if (lease_find(a, m->u.exec.id)) {
 		reply_error(fn, arg, cookie, "EEXIST", "%s runs here already", m->u.exec.id);
 		return;

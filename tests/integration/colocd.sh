@@ -183,6 +183,25 @@ check "a host job report over TCP is refused (EPERM)" 'echo "$out" | grep -q EPE
 out=$(setpriv --reuid="$nobody" --regid="$nobody" --clear-groups "$COLOCD_SEND" --unix "$dir/colocd.sock" '{"v":1,"type":"job_end","job":1}' 2>&1)
 check "a non-root peer cannot report host jobs on the unix socket" \
 	'echo "$out" | grep -qE "Permission denied|EPERM"' "$out"
+out=$(send '{"v":1,"type":"bogus"}' 2>&1)
+check "an unknown message type gets EPROTO" 'echo "$out" | grep -q EPROTO' "$out"
+out=$(acquire "$nobody" 0 60 2>&1)
+check "a lease of zero workers gets EPROTO naming workers" 'echo "$out" | grep -q "EPROTO.*workers"' "$out"
+out=$(acquire 4242424 1 60 2>&1)
+check "a lease for a uid with no account gets EINVAL naming the uid" \
+	'echo "$out" | grep -q "EINVAL.*uid 4242424"' "$out"
+# raw frames: a length above 64 KiB, and a frame cut short
+raw() { # bytes (printf format): sends them to ControllerPort, then closes
+	exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+	printf "$1" >&3
+	exec 3>&-
+	exec 3<&-
+}
+raw '\xff\xff\xff\xff'
+raw '\x00\x00\x00\x40{"v":1,"type"'
+out=$(send '{"v":1,"type":"query","cred":"none:0:0","what":"nodes"}' 2>&1)
+check "oversized and truncated frames are dropped; colocd still answers" \
+	'kill -0 $pid && echo "$out" | grep -q "\"result\""' "$out"
 check "colocd still runs after the bad requests" 'kill -0 $pid'
 
 # the host wins: a job allocated onto the lent cpu takes it back
