@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "faas.h"
+#include "internal.h"
 #include "clock.h"
 
 #include "lease_doc.h"
@@ -38,6 +39,7 @@
 struct faas_lease {
 	struct lease_doc *doc;
 	enum transport_rung rung;
+	char *conf; /* coloc.conf of faas_lease_acquire, or NULL */
 };
 
 enum call_state { CALL_FREE = 0, CALL_INFLIGHT, CALL_DONE, CALL_ORPHAN };
@@ -212,7 +214,20 @@ void faas_lease_destroy(struct faas_lease *lease)
 	if (!lease)
 		return;
 	lease_doc_free(lease->doc);
+	free(lease->conf);
 	free(lease);
+}
+
+int lease_set_conf(struct faas_lease *lease, const char *conf)
+{
+	free(lease->conf);
+	lease->conf = conf ? strdup(conf) : NULL;
+	return conf && !lease->conf ? FAAS_ENOMEM : FAAS_OK;
+}
+
+const char *lease_conf(const struct faas_lease *lease)
+{
+	return lease->conf;
 }
 
 int faas_lease_workers(const struct faas_lease *lease)

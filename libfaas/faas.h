@@ -95,7 +95,8 @@ struct faas_lease_request {
 };
 
 /* Asks the controller named in coloc.conf for a lease and parses the lease
- * document it grants into *lease (freed with faas_lease_destroy). Waits at
+ * document it grants into *lease (freed with faas_lease_destroy). Inside a
+ * Slurm job (SLURM_JOB_ID) the request names the job. Waits at
  * most FAAS_CONTROLLER_TIMEOUT_MS (default 30000) for the grant. Errors:
  * FAAS_EINVAL (an argument or coloc.conf), FAAS_EUNAVAIL (the controller
  * cannot be reached or did not answer), FAAS_EBUSY (not enough idle
@@ -105,8 +106,9 @@ struct faas_lease_request {
 int faas_lease_acquire(const struct faas_lease_request *req, struct faas_lease **lease, char *err,
 		       size_t errlen);
 
-/* Tells the controller (of COLOC_CONF or the default coloc.conf) that the
- * lease is no longer needed; its executors stop. The caller still
+/* Tells the controller that the lease is no longer needed (the controller
+ * of the coloc.conf it was acquired with, else of COLOC_CONF or the
+ * default); its executors stop. The caller still
  * faas_lease_destroy()s the lease. Errors as faas_lease_acquire; FAAS_EINVAL
  * when the controller does not know the lease. */
 int faas_lease_release(struct faas_lease *lease, char *err, size_t errlen);

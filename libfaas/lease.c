@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "faas.h"
+#include "internal.h"
 
 #include "log.h"
 
@@ -58,6 +59,20 @@ static int error_code(const struct msg *reply)
 		if (strcmp(reply->u.error.code, map[i].name) == 0)
 			return map[i].code;
 	return FAAS_EUNAVAIL;
+}
+
+/* The Slurm job this process runs in (SLURM_JOB_ID), 0 outside one. */
+static uint32_t slurm_job_id(void)
+{
+	const char *s = getenv("SLURM_JOB_ID");
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	return *end || errno || v > UINT32_MAX ? 0 : (uint32_t)v;
 }
 
 /* Loads coloc.conf (conf, else COLOC_CONF, else the default) into cfg. */
@@ -140,6 +155,7 @@ int faas_lease_acquire(const struct faas_lease_request *r, struct faas_lease **l
 	req.u.acquire.gpus = (uint32_t)r->gpus;
 	req.u.acquire.time = (uint32_t)r->minutes * 60;
 	req.u.acquire.pack = r->pack != 0;
+	req.u.acquire.job = slurm_job_id();
 	rc = load_config(r->conf, &cfg, err, errlen);
 	if (rc)
 		return rc;
@@ -153,6 +169,15 @@ int faas_lease_acquire(const struct faas_lease_request *r, struct faas_lease **l
 		log_errbuf(err, errlen,
 			   "the controller granted lease %s with a malformed document: %s",
 			   reply.u.grant.id, why);
+	if (rc == FAAS_OK && lease_set_conf(*lease, r->conf) != FAAS_OK) {
+		/* it must still be released: the controller holds it */
+		log_errbuf(err, errlen, "out of memory after lease %s was granted",
+			   reply.u.grant.id);
+		faas_lease_release(*lease, NULL, 0);
+		faas_lease_destroy(*lease);
+		*lease = NULL;
+		rc = FAAS_ENOMEM;
+	}
 	msg_free(&reply);
 	return rc;
 }
@@ -170,7 +195,7 @@ int faas_lease_release(struct faas_lease *lease, char *err, size_t errlen)
 		return FAAS_EINVAL;
 	}
 	strcpy(req.u.release.id, id);
-	rc = load_config(NULL, &cfg, err, errlen);
+	rc = load_config(lease_conf(lease), &cfg, err, errlen);
 	if (rc)
 		return rc;
 	rc = request(&cfg, &req, &reply, MSG_OK, err, errlen);
