@@ -365,7 +365,7 @@ static unsigned reclaim(struct agent *a)
 		if (!big)
 			break;
 		mem -= big->mem;
-		lease_end(a, big, "evicted", "a host job needs the memory it was lent");
+		lease_end(a, big, "evicted", "the node's lendable memory shrank below what is lent");
 		evicted++;
 	}
 	return evicted;

@@ -231,6 +231,17 @@ out=$(acquire "$nobody" 1 1 --lease-out "$dir/l3.json")
 x3=$(field pid <"$dir/l3.json")
 check "a 1 s lease ends by itself at its deadline" '[ -n "$x3" ] && sleep 1 && gone $x3' "$out"
 
+# SIGHUP: a larger MemoryMargin leaves no memory to lend; leases go
+out=$(acquire "$nobody" 1 60 --lease-out "$dir/lm.json")
+mid=$(echo "$out" | field id)
+mx=$(field pid <"$dir/lm.json")
+sed -i 's/^MemoryMargin=.*/MemoryMargin=64T/' "$dir/coloc.conf"
+kill -HUP "$pid"
+check "SIGHUP with MemoryMargin above the node's memory evicts the lease, saying why" \
+	'[ -n "$mx" ] && gone $mx && send "{\"v\":1,\"type\":\"query\",\"cred\":\"none:0:0\",\"what\":\"leases\"}" | grep -q "\"id\":\"$mid\",[^}]*\"state\":\"evicted\",[^}]*memory"' "$out"
+sed -i 's/^MemoryMargin=.*/MemoryMargin=256M/' "$dir/coloc.conf"
+kill -HUP "$pid"
+
 # colocd killed with a lease active; the next colocd cleans up
 acquire "$nobody" 1 60 --lease-out "$dir/l4.json" >/dev/null
 x4=$(field pid <"$dir/l4.json")
