@@ -66,7 +66,9 @@ struct agent {
 	struct host_job jobs[MAX_JOBS];
 	unsigned njobs;
 	struct msg_node_ended ended[MSG_NODE_ENDED_MAX];
+	uint64_t ended_seq[MSG_NODE_ENDED_MAX]; /* numbers of the entries of ended[] */
 	unsigned nended, ended_next;
+	uint64_t ended_last, ended_acked; /* the last ended, the last the controller took */
 	int64_t pressure_next;
 	bool dirty;
 };
@@ -154,6 +156,7 @@ static void lease_end(struct agent *a, struct lease *l, const char *state, const
 	snprintf(e->id, sizeof(e->id), "%s", l->id);
 	snprintf(e->state, sizeof(e->state), "%s", state);
 	snprintf(e->why, sizeof(e->why), "%s", why);
+	a->ended_seq[a->ended_next] = ++a->ended_last;
 	a->ended_next = (a->ended_next + 1) % MSG_NODE_ENDED_MAX;
 	if (a->nended < MSG_NODE_ENDED_MAX)
 		a->nended++;
@@ -217,8 +220,10 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 	snprintf(workers, sizeof(workers), "%u", l->workers);
 	snprintf(publish, sizeof(publish), "%s/lease.json", l->dir);
 	snprintf(hot, sizeof(hot), "%ld", a->cfg.hot_poll_us < 0 ? 0 : a->cfg.hot_poll_us);
-	if (getrandom(token, sizeof(token), 0) != sizeof(token))
+	if (getrandom(token, sizeof(token), 0) != sizeof(token)) {
+		snprintf(err, errlen, "cannot draw a lease token: %s", strerror(errno));
 		return -EIO;
+	}
 	snprintf(token_env, sizeof(token_env), "FAAS_TOKEN=");
 	for (int i = 0; i < 16; i++)
 		snprintf(token_env + 11 + 2 * i, 3, "%02x", token[i]);
@@ -365,7 +370,8 @@ static unsigned reclaim(struct agent *a)
 		if (!big)
 			break;
 		mem -= big->mem;
-		lease_end(a, big, "evicted", "the node's lendable memory shrank below what is lent");
+		lease_end(a, big, "evicted",
+			  "the node's lendable memory shrank below what is lent");
 		evicted++;
 	}
 	return evicted;
@@ -538,20 +544,21 @@ static void grant(struct agent *a, struct lease *l)
 		n = fread(doc, 1, FRAME_MAX - 1, f);
 	if (f)
 		fclose(f);
+	if (n == 0) {
+		log_warning("%s: cannot read its lease document %.300s", l->id, path);
+		free(doc);
+		lease_end(a, l, "failed", "its lease document could not be read");
+		return;
+	}
 	l->state = LEASE_READY;
 	a->dirty = true;
 	if (l->reply) {
 		agent_reply_fn fn = l->reply;
 
 		l->reply = NULL;
-		if (n > 0) {
-			snprintf(m.u.grant.id, sizeof(m.u.grant.id), "%s", l->id);
-			m.u.grant.lease = doc;
-			fn(l->reply_arg, l->reply_cookie, &m);
-		} else {
-			reply_error(fn, l->reply_arg, l->reply_cookie, "EIO",
-				    "%s: cannot read its lease document %.300s", l->id, path);
-		}
+		snprintf(m.u.grant.id, sizeof(m.u.grant.id), "%s", l->id);
+		m.u.grant.lease = doc;
+		fn(l->reply_arg, l->reply_cookie, &m);
 	}
 	free(doc);
 	log_info("%s is ready", l->id);
@@ -657,7 +664,13 @@ bool agent_dirty(const struct agent *a)
 	return a->dirty;
 }
 
-int agent_state(struct agent *a, uint16_t port, struct msg *out)
+void agent_state_taken(struct agent *a, uint64_t ended_upto)
+{
+	if (ended_upto > a->ended_acked)
+		a->ended_acked = ended_upto;
+}
+
+int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended_upto)
 {
 	struct cpumask near;
 	unsigned n = 0;
@@ -708,12 +721,17 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out)
 		n++;
 	}
 	out->u.node.nleases = n;
-	/* oldest first */
-	for (unsigned i = 0; i < a->nended; i++)
-		out->u.node.ended[i] =
-		    a->ended[(a->ended_next + MSG_NODE_ENDED_MAX - a->nended + i) %
-			     MSG_NODE_ENDED_MAX];
-	out->u.node.nended = a->nended;
+	/* the ends the controller has not taken yet, oldest first */
+	n = 0;
+	for (unsigned i = 0; i < a->nended; i++) {
+		unsigned k =
+		    (a->ended_next + MSG_NODE_ENDED_MAX - a->nended + i) % MSG_NODE_ENDED_MAX;
+
+		if (a->ended_seq[k] > a->ended_acked)
+			out->u.node.ended[n++] = a->ended[k];
+	}
+	out->u.node.nended = n;
+	*ended_upto = a->ended_last;
 	a->dirty = false;
 	return 0;
 }
@@ -732,10 +750,7 @@ int agent_create(const struct coloc_config *cfg, const char *executor, const cha
 	}
 	a->cfg = *cfg;
 	a->executor = executor;
-	if (node)
-		snprintf(a->node, sizeof(a->node), "%s", node);
-	else if (gethostname(a->node, sizeof(a->node) - 1) != 0)
-		snprintf(a->node, sizeof(a->node), "localhost");
+	snprintf(a->node, sizeof(a->node), "%s", node);
 	rc = topology_load(&a->topo, err, errlen);
 	if (rc)
 		goto fail;

@@ -31,7 +31,7 @@ typedef void (*agent_reply_fn)(void *arg, uint64_t cookie, const struct msg *rep
 
 struct agent;
 
-/* node: the node's name (NULL: the host name). 0 or -errno with err. */
+/* node: the node's name; cfg has had its %n expanded. 0 or -errno with err. */
 int agent_create(const struct coloc_config *cfg, const char *executor, const char *node,
 		 struct agent **out, char *err, size_t errlen);
 
@@ -59,7 +59,10 @@ void agent_reload(struct agent *a, const struct coloc_config *cfg);
 bool agent_dirty(const struct agent *a);
 
 /* The node_state message for the controller (port: NodeAgentPort to
- * advertise). The caller msg_free()s it. 0 or -ENOMEM. */
-int agent_state(struct agent *a, uint16_t port, struct msg *out);
+ * advertise). It carries the leases that ended since the controller last
+ * took a state; *ended_upto is what to hand agent_state_taken() once the
+ * controller has answered ok. The caller msg_free()s it. 0 or -ENOMEM. */
+int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended_upto);
+void agent_state_taken(struct agent *a, uint64_t ended_upto);
 
 #endif

@@ -72,7 +72,9 @@ unsigned async_inflight(const struct async *a)
 
 static void finish(struct async_job *j)
 {
-	ssize_t n = write(j->a->wfd, &j, sizeof(j)); /* never blocks: 64 x 8 bytes */
+	/* never blocks: the pipe holds 8192 pointers; at most 64 calls and
+	 * CONNS_MAX posts wait in it */
+	ssize_t n = write(j->a->wfd, &j, sizeof(j));
 
 	if (n != sizeof(j)) { /* only when the loop is gone */
 		msg_free(&j->reply);

@@ -138,23 +138,27 @@ int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned 
 	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	struct addrinfo *res = NULL;
 	char service[16];
-	int fd = -1, one = 1;
+	int fd = -1, one = 1, rc = -EADDRNOTAVAIL;
 
 	snprintf(service, sizeof(service), "%u", port);
 	if (getaddrinfo(host, service, &hints, &res) != 0)
 		return -EADDRNOTAVAIL;
+	/* the first address that binds (the controller's host has one) */
 	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
 		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0)
+		if (fd < 0) {
+			rc = -errno;
 			continue;
+		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+			rc = -errno;
 			close(fd);
 			fd = -1;
 		}
 	}
 	freeaddrinfo(res);
-	return fd >= 0 ? add_listener(c, fd, false, kind) : -EADDRINUSE;
+	return fd >= 0 ? add_listener(c, fd, false, kind) : rc;
 }
 
 int conns_listen_unix(struct conns *c, const char *path, unsigned kind)

@@ -21,6 +21,7 @@
 #include "topology.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -499,25 +500,6 @@ static void drain(struct controller *c, const struct msg *m, struct cl_reply *r)
 
 /* ---- queries ------------------------------------------------------------------------------ */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-__attribute__((format(printf, 2, 3))) static void add(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n > 0 && (size_t)n < b->cap - b->len)
-		b->len += (size_t)n;
-	else
-		b->p[b->len] = '\0'; /* an item that does not fit is left out */
-}
-
 static const char *node_state_name(const struct cnode *n)
 {
 	return n->down ? "down" : n->drained ? "drained" : "up";
@@ -533,80 +515,76 @@ static void gpu_list(uint32_t gpus, char *out, size_t len)
 			l += (size_t)snprintf(out + l, len - l, "%s%u", l ? "," : "", g);
 }
 
-static void query(struct controller *c, const struct msg *m, struct cl_reply *r)
+/* Appends an object built by json_pack (NULL: out of memory). */
+static int append(json_t *items, json_t *item)
 {
-	struct msg res = {.type = MSG_RESULT};
-	struct buf b = {.cap = FRAME_MAX - 256}; /* room for the envelope */
-	char err[512] = "", cpus[MSG_CPULIST_MAX], more[MSG_CPULIST_MAX], gpus[160];
-	uint32_t uid, gid;
+	return item && json_array_append_new(items, item) == 0 ? 0 : -ENOMEM;
+}
+
+static int query_leases(const struct controller *c, bool executors, json_t *items)
+{
+	char cpus[MSG_CPULIST_MAX], gpus[160], cgroup[320];
 	time_t now = time(NULL);
+	int rc = 0;
 
-	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
-		answer_error(r, "EACCES", "%s", err);
-		return;
-	}
-	b.p = malloc(b.cap);
-	if (!b.p) {
-		answer_error(r, "ENOMEM", "out of memory");
-		return;
-	}
-	add(&b, "[");
-	for (unsigned i = 0; m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
-				 ? i < CONTROLLER_MAX_LEASES
-				 : 0;
-	     i++) {
+	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES && !rc; i++) {
 		const struct clease *l = &c->leases[i];
+		const struct cnode *n = &c->nodes[l->node];
 
-		if (l->state == CL_FREE || (m->u.query == MSG_QUERY_EXECUTORS && l->pid <= 0))
+		if (l->state == CL_FREE || (executors && l->pid <= 0))
 			continue;
 		cpumask_format(&l->where.pus, cpus, sizeof(cpus));
 		gpu_list(l->where.gpus, gpus, sizeof(gpus));
-		if (m->u.query == MSG_QUERY_LEASES)
-			add(&b,
-			    "%s{\"id\":\"%s\",\"uid\":%u,\"state\":\"%s\",\"node\":\"%s\","
-			    "\"workers\":%u,\"cpus\":\"%s\",\"mem\":%llu,\"gpus\":\"%s\","
-			    "\"expires\":%lld,\"why\":\"\"}",
-			    b.len > 1 ? "," : "", l->id, l->uid,
-			    l->state == CL_READY ? "ready" : "starting", c->nodes[l->node].name,
-			    l->workers, cpus, (unsigned long long)l->where.mem, gpus,
-			    (long long)l->expires);
-		else
-			add(&b,
-			    "%s{\"pid\":%lld,\"node\":\"%s\",\"uid\":%u,\"cgroup\":\"%s/%s\","
-			    "\"cpus\":\"%s\",\"mem_limit\":%llu,\"gpus\":\"%s\",\"lease\":\"%s\"}",
-			    b.len > 1 ? "," : "", (long long)l->pid, c->nodes[l->node].name, l->uid,
-			    c->nodes[l->node].cgroup, l->id, cpus, (unsigned long long)l->where.mem,
-			    gpus, l->id);
+		if (executors) {
+			snprintf(cgroup, sizeof(cgroup), "%s/%s", n->cgroup, l->id);
+			rc = append(items, json_pack("{s:I,s:s,s:I,s:s,s:s,s:I,s:s,s:s}", "pid",
+						     (json_int_t)l->pid, "node", n->name, "uid",
+						     (json_int_t)l->uid, "cgroup", cgroup, "cpus",
+						     cpus, "mem_limit", (json_int_t)l->where.mem,
+						     "gpus", gpus, "lease", l->id));
+		} else {
+			rc = append(items,
+				    json_pack("{s:s,s:I,s:s,s:s,s:I,s:s,s:I,s:s,s:I,s:s}", "id",
+					      l->id, "uid", (json_int_t)l->uid, "state",
+					      l->state == CL_READY ? "ready" : "starting", "node",
+					      n->name, "workers", (json_int_t)l->workers, "cpus",
+					      cpus, "mem", (json_int_t)l->where.mem, "gpus", gpus,
+					      "expires", (json_int_t)l->expires, "why", ""));
+		}
 	}
-	for (unsigned i = 0; m->u.query == MSG_QUERY_LEASES && i < c->nended; i++) {
+	for (unsigned i = 0; !executors && !rc && i < c->nended; i++) {
 		const struct cended *e =
 		    &c->ended[(c->ended_next + ENDED_KEEP - c->nended + i) % ENDED_KEEP];
 
 		if (now - e->at > ENDED_KEEP_S)
 			continue;
-		add(&b,
-		    "%s{\"id\":\"%s\",\"uid\":%u,\"state\":\"%s\",\"node\":\"%s\",\"workers\":0,"
-		    "\"cpus\":\"\",\"mem\":0,\"gpus\":\"\",\"expires\":%lld,\"why\":\"%s\"}",
-		    b.len > 1 ? "," : "", e->id, e->uid, e->state, e->node, (long long)e->at,
-		    e->why);
+		rc = append(items,
+			    json_pack("{s:s,s:I,s:s,s:s,s:I,s:s,s:I,s:s,s:I,s:s}", "id", e->id,
+				      "uid", (json_int_t)e->uid, "state", e->state, "node", e->node,
+				      "workers", (json_int_t)0, "cpus", "", "mem", (json_int_t)0,
+				      "gpus", "", "expires", (json_int_t)e->at, "why", e->why));
 	}
-	for (unsigned i = 0; m->u.query == MSG_QUERY_NODES || m->u.query == MSG_QUERY_GAPS
-				 ? i < CONTROLLER_MAX_NODES
-				 : 0;
-	     i++) {
+	return rc;
+}
+
+static int query_nodes(const struct controller *c, bool gaps, json_t *items)
+{
+	char cpus[MSG_CPULIST_MAX], more[MSG_CPULIST_MAX];
+	int rc = 0;
+
+	for (unsigned i = 0; i < CONTROLLER_MAX_NODES && !rc; i++) {
 		const struct cnode *n = &c->nodes[i];
 		struct place_node p;
 
 		if (!n->used)
 			continue;
-		if (m->u.query == MSG_QUERY_NODES) {
+		if (!gaps) {
 			cpumask_format(&n->all, cpus, sizeof(cpus));
-			add(&b,
-			    "%s{\"name\":\"%s\",\"state\":\"%s\",\"pus\":\"%s\",\"mem\":%llu,"
-			    "\"gpus\":%u,\"jobs\":%u,\"drained\":%s}",
-			    b.len > 1 ? "," : "", n->name, node_state_name(n), cpus,
-			    (unsigned long long)n->mem, n->ngpus, n->jobs,
-			    n->drained ? "true" : "false");
+			rc = append(items,
+				    json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:b}", "name", n->name,
+					      "state", node_state_name(n), "pus", cpus, "mem",
+					      (json_int_t)n->mem, "gpus", (json_int_t)n->ngpus,
+					      "jobs", (json_int_t)n->jobs, "drained", n->drained));
 			continue;
 		}
 		if (n->down || placement_get(c->place, i, &p) != 0)
@@ -615,18 +593,47 @@ static void query(struct controller *c, const struct msg *m, struct cl_reply *r)
 		cpumask_andnot(&p.unallocated, &p.unallocated, &p.leased);
 		cpumask_format(&p.lendable, cpus, sizeof(cpus));
 		cpumask_format(&p.unallocated, more, sizeof(more));
-		add(&b,
-		    "%s{\"node\":\"%s\",\"lendable\":\"%s\",\"unallocated\":\"%s\",\"mem\":%llu,"
-		    "\"gpus\":%d,\"until\":%lld,\"drained\":%s}",
-		    b.len > 1 ? "," : "", n->name, cpus, more, (unsigned long long)p.mem_free,
-		    __builtin_popcount(p.gpus_free), (long long)n->until,
-		    n->drained ? "true" : "false");
+		rc = append(items,
+			    json_pack("{s:s,s:s,s:s,s:I,s:i,s:I,s:b}", "node", n->name, "lendable",
+				      cpus, "unallocated", more, "mem", (json_int_t)p.mem_free,
+				      "gpus", __builtin_popcount(p.gpus_free), "until",
+				      (json_int_t)n->until, "drained", n->drained));
 	}
-	add(&b, "]");
+	return rc;
+}
+
+static void query(struct controller *c, const struct msg *m, struct cl_reply *r)
+{
+	struct msg res = {.type = MSG_RESULT};
+	json_t *items = json_array();
+	char err[512] = "";
+	uint32_t uid, gid;
+	int rc;
+
+	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
+		json_decref(items);
+		answer_error(r, "EACCES", "%s", err);
+		return;
+	}
+	rc = !items ? -ENOMEM
+	     : m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
+		 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, items)
+		 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, items);
 	res.u.result.what = m->u.query;
-	res.u.result.items = b.p;
-	answer(r, &res);
-	free(b.p);
+	res.u.result.items = rc ? NULL : json_dumps(items, JSON_COMPACT);
+	json_decref(items);
+	if (!res.u.result.items) {
+		answer_error(r, "ENOMEM", "out of memory");
+		return;
+	}
+	if (strlen(res.u.result.items) > FRAME_MAX - 256)
+		answer_error(r, "E2BIG",
+			     "the answer is larger than a frame (%d bytes); ask with fewer leases "
+			     "or nodes",
+			     FRAME_MAX);
+	else
+		answer(r, &res);
+	free(res.u.result.items);
 }
 
 /* ---- node agents' reports ------------------------------------------------------------------ */
@@ -670,6 +677,10 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 		return -EINVAL;
 	}
 	ni = node_find(c, s->node);
+	if (ni >= 0 && peer && c->nodes[ni].local) {
+		snprintf(err, errlen, "node %s is this standalone colocd's own node", s->node);
+		return -EPERM;
+	}
 	if (ni < 0) {
 		for (unsigned i = 0; i < CONTROLLER_MAX_NODES && ni < 0; i++)
 			if (!c->nodes[i].used)
@@ -739,7 +750,7 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 			l->state = r->ready ? CL_READY : CL_STARTING;
 			l->node = (unsigned)ni;
 			l->uid = r->uid;
-			l->gid = r->uid;
+			l->gid = 0; /* not reported; only new leases need it */
 			l->workers = r->workers;
 			l->where.node = (uint32_t)ni;
 			cpumask_parse(r->pus, &l->where.pus);
@@ -844,7 +855,7 @@ struct controller *controller_create(const struct coloc_config *cfg, struct asyn
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
-	c->cred.none = cfg->auth == COLOC_AUTH_NONE;
+	cred_opts_from_config(&c->cred, &c->cfg);
 	c->async = async;
 	c->place = placement_create(CONTROLLER_MAX_NODES);
 	if (!c->place || getrandom(&c->boot, sizeof(c->boot), 0) != sizeof(c->boot)) {

@@ -42,6 +42,7 @@ struct daemon {
 	const struct daemon_options *o;
 	struct coloc_config cfg;
 	struct cred_opts cred;
+	char node[MSG_NODE_MAX]; /* agent and standalone */
 	int ep, sigfd;
 	struct conns *conns;
 	struct async *async;
@@ -50,6 +51,7 @@ struct daemon {
 	int64_t report_next;	 /* when the agent's state is due */
 	bool reporting;		 /* a report is on its way */
 	bool registered;	 /* the last report was taken */
+	bool warned;		 /* a failed report was logged (once until one is taken) */
 	bool stop;
 };
 
@@ -129,24 +131,30 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 
 /* ---- the node agent's state, to the controller ------------------------------------------ */
 
+/* cookie: the ended leases the report carried (agent_state's ended_upto) */
 static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *reply,
 			const char *err)
 {
 	struct daemon *d = arg;
+	const char *why = rc			     ? err
+			  : reply->type == MSG_ERROR ? reply->u.error.message
+						     : "it answered with something else than ok";
 
-	(void)cookie;
 	d->reporting = false;
 	if (rc == 0 && reply->type == MSG_OK) {
+		agent_state_taken(d->agent, cookie);
 		if (!d->registered)
 			log_info("registered with the controller at %s:%u", d->cfg.controller_host,
 				 d->cfg.controller_port);
 		d->registered = true;
+		d->warned = false;
 		return;
 	}
-	if (d->registered || d->report_next == 0)
+	if (!d->warned)
 		log_warning("the controller did not take this node's state (%s); leases here go "
 			    "on and end at their end time, retrying every %d ms",
-			    rc ? err : reply->u.error.message, HEARTBEAT_MS);
+			    why, HEARTBEAT_MS);
+	d->warned = true;
 	d->registered = false;
 	d->report_next = clock_ms() + HEARTBEAT_MS;
 }
@@ -154,23 +162,26 @@ static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *re
 static void report_state(struct daemon *d)
 {
 	int64_t now = clock_ms();
+	uint64_t upto;
 	struct msg m;
 	char err[512];
 
 	if (!d->agent || d->reporting || (!agent_dirty(d->agent) && now < d->report_next))
 		return;
 	d->report_next = now + HEARTBEAT_MS;
-	if (agent_state(d->agent, d->cfg.node_agent_port, &m) != 0)
+	if (agent_state(d->agent, d->cfg.node_agent_port, &m, &upto) != 0)
 		return;
 	if (d->ctrl) { /* standalone: the controller is here */
 		if (controller_node_state(d->ctrl, &m, NULL, err, sizeof(err)) != 0)
 			log_error("the controller refused this node's state: %s", err);
+		else
+			agent_state_taken(d->agent, upto);
 		msg_free(&m);
 		return;
 	}
 	if (async_call(d->async, d->cfg.controller_host, d->cfg.controller_port,
 		       "ControllerHost/ControllerPort", &m, REPORT_TIMEOUT_MS, on_reported, d,
-		       0) == 0)
+		       upto) == 0)
 		d->reporting = true;
 }
 
@@ -178,9 +189,10 @@ static void report_state(struct daemon *d)
 static void report_last_state(struct daemon *d)
 {
 	struct msg m, reply;
+	uint64_t upto;
 	char err[512];
 
-	if (d->ctrl || agent_state(d->agent, d->cfg.node_agent_port, &m) != 0)
+	if (d->ctrl || agent_state(d->agent, d->cfg.node_agent_port, &m, &upto) != 0)
 		return;
 	if (ctl_request(&d->cfg, &m, &reply, 1000, err, sizeof(err)) == 0)
 		msg_free(&reply);
@@ -206,7 +218,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	rc = config_load(d->o->conf, &d->cfg, err, errlen);
 	if (rc)
 		return rc;
-	d->cred.none = d->cfg.auth == COLOC_AUTH_NONE;
+	cred_opts_from_config(&d->cred, &d->cfg);
 	if (d->cred.none)
 		log_warning("AuthType=none: requests are not authenticated; use it for tests only");
 	sigemptyset(&sigs);
@@ -232,7 +244,16 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		return -errno;
 	}
 	if (role != DAEMON_CONTROLLER) {
-		rc = agent_create(&d->cfg, d->o->executor, d->o->node, &d->agent, err, errlen);
+		/* the node's name, and %n of coloc.conf */
+		if (d->o->node)
+			snprintf(d->node, sizeof(d->node), "%s", d->o->node);
+		else if (gethostname(d->node, sizeof(d->node) - 1) != 0)
+			snprintf(d->node, sizeof(d->node), "localhost");
+		d->node[strcspn(d->node, ".")] = '\0'; /* the short name, as Slurm's */
+		rc = config_expand_node(&d->cfg, d->node, err, errlen);
+		if (rc)
+			return rc;
+		rc = agent_create(&d->cfg, d->o->executor, d->node, &d->agent, err, errlen);
 		if (rc)
 			return rc;
 		rc = conns_listen_unix(d->conns, d->cfg.socket_path, KIND_PLUGIN);

@@ -46,8 +46,15 @@ struct coloc_config {
 				      CONFIG_HOT_POLL_INFINITE = always hot */
 	unsigned ngpus;		   /* Gpus: device files, bracket ranges expanded */
 	char gpus[CONFIG_MAX_GPUS][CONFIG_DEVICE_MAX];
-	enum coloc_auth auth; /* AuthType, default munge */
+	enum coloc_auth auth;	/* AuthType, default munge */
+	char munge_socket[108]; /* MungeSocket, default "" (libmunge's own default) */
 };
+
+/* Replaces every "%n" in SocketPath, StateDir, CgroupRoot and the Gpus
+ * device files with node (a node name: letters, digits, '.', '-', '_'),
+ * so that one coloc.conf serves every node and several node agents can
+ * share a host. 0, or -ENAMETOOLONG/-EINVAL with err naming the key. */
+int config_expand_node(struct coloc_config *c, const char *node, char *err, size_t errlen);
 
 /* Fills c with the documented defaults. */
 void config_defaults(struct coloc_config *c);

@@ -391,6 +391,7 @@ enum key_id {
 	KEY_HOT_POLL_TIME,
 	KEY_GPUS,
 	KEY_AUTH_TYPE,
+	KEY_MUNGE_SOCKET,
 	KEY_COUNT
 };
 
@@ -440,6 +441,10 @@ static const struct key_desc {
 		  "/dev/nvidia[0-3],/dev/nvidia7",
 		  true},
     [KEY_AUTH_TYPE] = {"AuthType", "expected munge or none (or auth/munge, auth/none)"},
+    [KEY_MUNGE_SOCKET] = {"MungeSocket",
+			  "expected the absolute path of munged's socket, at most 107 characters "
+			  "without blanks, or nothing for libmunge's default",
+			  true},
 };
 
 static bool has_blank(const char *s)
@@ -635,10 +640,75 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 		else
 			return "is not munge or none";
 		return NULL;
+	case KEY_MUNGE_SOCKET:
+		if (!v[0]) {
+			c->munge_socket[0] = '\0';
+			return NULL;
+		}
+		return set_path(c->munge_socket, sizeof(c->munge_socket), v);
 	case KEY_COUNT:
 		break;
 	}
 	return "is not valid";
+}
+
+/* ---- %n ------------------------------------------------------------------ */
+
+/* Replaces each "%n" of s[size] with node; false when it does not fit. */
+static bool expand_node(char *s, size_t size, const char *node)
+{
+	char out[CONFIG_LINE_MAX + 1];
+	size_t o = 0, nl = strlen(node);
+
+	for (const char *p = s; *p; p++) {
+		if (p[0] == '%' && p[1] == 'n') {
+			if (o + nl >= size)
+				return false;
+			memcpy(out + o, node, nl);
+			o += nl;
+			p++;
+		} else {
+			if (o + 1 >= size)
+				return false;
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	memcpy(s, out, o + 1);
+	return true;
+}
+
+int config_expand_node(struct coloc_config *c, const char *node, char *err, size_t errlen)
+{
+	size_t n = strlen(node);
+
+	if (n == 0 || n >= 64 ||
+	    strspn(node, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789.-_") != n) {
+		snprintf(err, errlen, "\"%.80s\" is not a node name to put in place of %%n", node);
+		return -EINVAL;
+	}
+	if (!expand_node(c->socket_path, sizeof(c->socket_path), node)) {
+		snprintf(err, errlen, "SocketPath with %%n = %s is longer than %zu characters",
+			 node, sizeof(c->socket_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	if (!expand_node(c->state_dir, sizeof(c->state_dir), node)) {
+		snprintf(err, errlen, "StateDir with %%n = %s is too long", node);
+		return -ENAMETOOLONG;
+	}
+	if (!expand_node(c->cgroup_root, sizeof(c->cgroup_root), node)) {
+		snprintf(err, errlen, "CgroupRoot with %%n = %s is too long", node);
+		return -ENAMETOOLONG;
+	}
+	for (unsigned i = 0; i < c->ngpus; i++) {
+		if (!expand_node(c->gpus[i], sizeof(c->gpus[i]), node)) {
+			snprintf(err, errlen, "Gpus: %.80s with %%n = %s is too long", c->gpus[i],
+				 node);
+			return -ENAMETOOLONG;
+		}
+	}
+	return 0;
 }
 
 /* ---- parsing ------------------------------------------------------------ */

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "cred.h"
+#include "coloc_config.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +32,12 @@ static munge_ctx_t context(const struct cred_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	return ctx;
+}
+
+void cred_opts_from_config(struct cred_opts *o, const struct coloc_config *c)
+{
+	*o = (struct cred_opts){.none = c->auth == COLOC_AUTH_NONE,
+				.socket = c->munge_socket[0] ? c->munge_socket : NULL};
 }
 
 int cred_create(const struct cred_opts *o, char **cred, char *err, size_t errlen)

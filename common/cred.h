@@ -18,6 +18,11 @@ struct cred_opts {
 	int ttl_s;	    /* credential lifetime; 0 = munged's default */
 };
 
+struct coloc_config;
+
+/* The options coloc.conf gives: AuthType=none, MungeSocket. */
+void cred_opts_from_config(struct cred_opts *o, const struct coloc_config *c);
+
 /* A credential for the calling process (malloc'd, caller frees). 0, or
  * -EACCES/-EIO with a message naming the cause (munged down, ...). */
 int cred_create(const struct cred_opts *o, char **cred, char *err, size_t errlen);

@@ -158,10 +158,11 @@ static bool ctl_carries_cred(enum msg_type t)
 
 static int ctl_add_cred(const struct coloc_config *cfg, struct msg *req, char *err, size_t errlen)
 {
-	struct cred_opts o = {.none = cfg->auth == COLOC_AUTH_NONE};
+	struct cred_opts o;
 	char *cred = NULL;
 	int rc;
 
+	cred_opts_from_config(&o, cfg);
 	rc = cred_create(&o, &cred, err, errlen);
 	if (rc)
 		return rc;

@@ -8,6 +8,8 @@ COLOC_PACKAGES=(
 	gcc make autoconf automake libtool pkg-config
 	libfabric-dev libfabric-bin libjansson-dev libhwloc-dev libcgroup-dev
 	libmunge-dev munge libcmocka-dev libslurm-dev clang-format
+	# scripts/testbed: a local Slurm cluster, one network namespace per node
+	slurmctld slurmd slurm-client util-linux
 	# the verbs test: Debian's kernel under QEMU with Soft-RoCE
 	qemu-system-x86 busybox-static cpio kmod iproute2 rdma-core ibverbs-providers
 )

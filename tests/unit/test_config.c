@@ -114,6 +114,7 @@ static void test_every_key(void **state)
 				   "HotPollTime=50us\n"
 				   "Gpus=/dev/nvidia[0-3],/dev/nvidia7\n"
 				   "authtype=auth/none\n"
+				   "MungeSocket=/run/munge/other.socket\n"
 				   "   # trailing comment\n";
 	struct coloc_config c;
 	char err[ERRLEN];
@@ -140,6 +141,38 @@ static void test_every_key(void **state)
 	assert_string_equal(c.gpus[3], "/dev/nvidia3");
 	assert_string_equal(c.gpus[4], "/dev/nvidia7");
 	assert_int_equal(c.auth, COLOC_AUTH_NONE);
+	assert_string_equal(c.munge_socket, "/run/munge/other.socket");
+}
+
+/* %n: one coloc.conf for every node, and several agents on one host. */
+static void test_expand_node(void **state)
+{
+	struct coloc_config c;
+	char err[ERRLEN] = "";
+
+	(void)state;
+	assert_int_equal(parse("SocketPath=/run/coloc/%n.sock\nStateDir=/var/lib/coloc/%n/x%n\n"
+			       "CgroupRoot=coloc_%n\nGpus=/dev/gpu-%n-[0-1]\n",
+			       &c, err),
+			 0);
+	assert_int_equal(config_expand_node(&c, "node-7", err, sizeof(err)), 0);
+	assert_string_equal(c.socket_path, "/run/coloc/node-7.sock");
+	assert_string_equal(c.state_dir, "/var/lib/coloc/node-7/xnode-7");
+	assert_string_equal(c.cgroup_root, "coloc_node-7");
+	assert_string_equal(c.gpus[0], "/dev/gpu-node-7-0");
+	assert_string_equal(c.gpus[1], "/dev/gpu-node-7-1");
+	/* without %n nothing changes */
+	config_defaults(&c);
+	assert_int_equal(config_expand_node(&c, "n1", err, sizeof(err)), 0);
+	assert_string_equal(c.socket_path, "/run/coloc/colocd.sock");
+	/* a name that is not one, and a result that does not fit */
+	assert_int_equal(config_expand_node(&c, "../x", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a node name"));
+	assert_int_equal(
+	    parse("SocketPath=/run/%n%n%n%n%n%n%n%n%n%n%n%n%n%n%n%n%n%n%n%n\n", &c, err), 0);
+	assert_int_equal(config_expand_node(&c, "a-rather-long-node-name", err, sizeof(err)),
+			 -ENAMETOOLONG);
+	assert_non_null(strstr(err, "SocketPath"));
 }
 
 static void test_value_forms(void **state)
@@ -803,7 +836,7 @@ static void test_example_shows_defaults(void **state)
 		strcat(text, l);
 	}
 	fclose(f);
-	assert_int_equal(keys, 17); /* every key */
+	assert_int_equal(keys, 18); /* every key */
 	config_defaults(&d);
 	if (parse(text, &c, err) != 0)
 		fail_msg("%s", err);
@@ -823,31 +856,19 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_default_path),
-	    cmocka_unit_test(test_every_key),
-	    cmocka_unit_test(test_value_forms),
-	    cmocka_unit_test(test_empty_allowed),
-	    cmocka_unit_test(test_empty_text),
-	    cmocka_unit_test(test_parse_on_top),
-	    cmocka_unit_test(test_unknown_key),
-	    cmocka_unit_test(test_duplicate_key),
-	    cmocka_unit_test(test_missing_equals),
-	    cmocka_unit_test(test_long_line),
-	    cmocka_unit_test(test_bad_values),
-	    cmocka_unit_test(test_long_values_named),
-	    cmocka_unit_test(test_lease_order),
-	    cmocka_unit_test(test_parse_size),
-	    cmocka_unit_test(test_parse_duration),
-	    cmocka_unit_test(test_parse_bool),
-	    cmocka_unit_test(test_devices),
-	    cmocka_unit_test(test_devices_bad),
-	    cmocka_unit_test(test_load_explicit),
-	    cmocka_unit_test(test_load_explicit_missing),
-	    cmocka_unit_test(test_load_env),
-	    cmocka_unit_test(test_load_default),
-	    cmocka_unit_test(test_load_bad_file),
-	    cmocka_unit_test(test_example_shows_defaults),
+	    cmocka_unit_test(test_defaults),	   cmocka_unit_test(test_default_path),
+	    cmocka_unit_test(test_every_key),	   cmocka_unit_test(test_expand_node),
+	    cmocka_unit_test(test_value_forms),	   cmocka_unit_test(test_empty_allowed),
+	    cmocka_unit_test(test_empty_text),	   cmocka_unit_test(test_parse_on_top),
+	    cmocka_unit_test(test_unknown_key),	   cmocka_unit_test(test_duplicate_key),
+	    cmocka_unit_test(test_missing_equals), cmocka_unit_test(test_long_line),
+	    cmocka_unit_test(test_bad_values),	   cmocka_unit_test(test_long_values_named),
+	    cmocka_unit_test(test_lease_order),	   cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_parse_duration), cmocka_unit_test(test_parse_bool),
+	    cmocka_unit_test(test_devices),	   cmocka_unit_test(test_devices_bad),
+	    cmocka_unit_test(test_load_explicit),  cmocka_unit_test(test_load_explicit_missing),
+	    cmocka_unit_test(test_load_env),	   cmocka_unit_test(test_load_default),
+	    cmocka_unit_test(test_load_bad_file),  cmocka_unit_test(test_example_shows_defaults),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);

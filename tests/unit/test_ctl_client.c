@@ -39,6 +39,11 @@ static int cred_calls;
 static bool cred_saw_none;
 static bool cred_fail;
 
+void cred_opts_from_config(struct cred_opts *o, const struct coloc_config *c)
+{
+	*o = (struct cred_opts){.none = c->auth == COLOC_AUTH_NONE};
+}
+
 int cred_create(const struct cred_opts *o, char **cred, char *err, size_t errlen)
 {
 	cred_calls++;
