@@ -405,8 +405,11 @@ static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 			j = &a->jobs[a->njobs++];
 			added = true;
 		}
+		/* again for a known job (each step of it reports the job):
+		 * its allocation and consent are updated, its steps kept */
 		saved = *j;
-		memset(j, 0, sizeof(*j));
+		if (added)
+			memset(j, 0, sizeof(*j));
 		j->job_id = m->u.job_start.job;
 		j->uid = m->u.job_start.uid;
 		if (cpumask_parse(m->u.job_start.pus, &j->pus) != 0) {
@@ -423,7 +426,6 @@ static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 		j->gpus = m->u.job_start.gpus;
 		j->consent = m->u.job_start.consent;
 		j->end_time = m->u.job_start.end;
-		j->batch_running = true;
 		break;
 	case MSG_STEP_START:
 		j = job_find(a, m->u.step.job);
@@ -432,6 +434,11 @@ static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 				    "step %u.%u: job %u was not reported", m->u.step.job,
 				    m->u.step.step, m->u.step.job);
 			return;
+		}
+		if (m->u.step.step == MSG_STEP_BATCH) {
+			/* its cores: BatchStepCores of the job's, see gaps.c */
+			j->batch_running = true;
+			break;
 		}
 		if (j->nsteps == GAPS_MAX_STEPS) {
 			reply_error(fn, arg, cookie, "EBUSY", "job %u runs %d steps already",
@@ -450,6 +457,8 @@ static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 		break;
 	case MSG_STEP_END:
 		j = job_find(a, m->u.step.job);
+		if (j && m->u.step.step == MSG_STEP_BATCH)
+			j->batch_running = false;
 		for (unsigned i = 0; j && i < j->nsteps; i++) {
 			if (j->steps[i].step_id == m->u.step.step) {
 				j->steps[i] = j->steps[--j->nsteps];

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* "host:port", or "[v6]:port" for an address with colons. */
@@ -184,34 +185,15 @@ int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *rep
 			      "ControllerHost/ControllerPort", req, reply, timeout_ms, err, errlen);
 }
 
-int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t port,
-		   const char *keys, struct msg *req, struct msg *reply, int timeout_ms, char *err,
-		   size_t errlen)
+/* Sends text on fd and reads the reply into *reply; 0 or -errno with err
+ * naming addr (and keys, the coloc.conf keys behind it). */
+static int exchange(int fd, const char *addr, const char *keys, const char *text, int64_t deadline,
+		    int timeout_ms, struct msg *reply, char *err, size_t errlen)
 {
-	int64_t deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	char addr[300], derr[MSG_TEXT_MAX];
-	char *text = NULL, *answer = NULL;
+	char derr[MSG_TEXT_MAX], *answer = NULL;
 	size_t len = 0;
-	int fd, rc;
+	int rc;
 
-	memset(reply, 0, sizeof(*reply));
-	ctl_addr_name(host, port, addr, sizeof(addr));
-	if (ctl_carries_cred(req->type)) {
-		rc = ctl_add_cred(cfg, req, err, errlen);
-		if (rc)
-			return rc;
-	}
-	rc = msg_encode(req, &text);
-	if (rc) {
-		snprintf(err, errlen, "cannot encode the %s request: %s", msg_type_name(req->type),
-			 strerror(-rc));
-		return rc;
-	}
-	fd = ctl_connect(host, port, keys, addr, deadline, timeout_ms, err, errlen);
-	if (fd < 0) {
-		rc = fd;
-		goto free_text;
-	}
 	rc = frame_send(fd, text, strlen(text), ms_left(deadline));
 	if (rc) {
 		if (rc == -ETIMEDOUT)
@@ -222,7 +204,7 @@ int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t po
 		else
 			snprintf(err, errlen, "cannot send the request to colocd on %s: %s", addr,
 				 strerror(-rc));
-		goto close_fd;
+		return rc;
 	}
 	rc = frame_recv(fd, &answer, &len, ms_left(deadline));
 	switch (-rc) {
@@ -233,24 +215,23 @@ int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t po
 			 "colocd on %s did not answer within %d ms; it may be overloaded or hung "
 			 "(check its log), or raise the timeout",
 			 addr, timeout_ms);
-		goto close_fd;
+		return rc;
 	case ECONNRESET:
 		snprintf(err, errlen,
 			 "colocd on %s closed the connection without answering; check its log",
 			 addr);
-		goto close_fd;
+		return rc;
 	case EMSGSIZE:
 	case EPROTO:
 		snprintf(err, errlen,
 			 "%s sent a malformed frame: is colocd (and not another service) listening "
 			 "there? Check %s in coloc.conf",
 			 addr, keys);
-		rc = -EPROTO;
-		goto close_fd;
+		return -EPROTO;
 	default:
 		snprintf(err, errlen, "cannot read the reply of colocd on %s: %s", addr,
 			 strerror(-rc));
-		goto close_fd;
+		return rc;
 	}
 	rc = msg_decode(answer, reply, derr, sizeof(derr));
 	if (rc) {
@@ -259,9 +240,85 @@ int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t po
 		rc = rc == -ENOMEM ? -ENOMEM : -EPROTO;
 	}
 	free(answer);
-close_fd:
+	return rc;
+}
+
+/* The request as text, with a fresh credential where it carries one. */
+static int encode(const struct coloc_config *cfg, struct msg *req, char **text, char *err,
+		  size_t errlen)
+{
+	int rc;
+
+	if (ctl_carries_cred(req->type)) {
+		rc = ctl_add_cred(cfg, req, err, errlen);
+		if (rc)
+			return rc;
+	}
+	rc = msg_encode(req, text);
+	if (rc)
+		snprintf(err, errlen, "cannot encode the %s request: %s", msg_type_name(req->type),
+			 strerror(-rc));
+	return rc;
+}
+
+int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t port,
+		   const char *keys, struct msg *req, struct msg *reply, int timeout_ms, char *err,
+		   size_t errlen)
+{
+	int64_t deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	char addr[300], *text = NULL;
+	int fd, rc;
+
+	memset(reply, 0, sizeof(*reply));
+	ctl_addr_name(host, port, addr, sizeof(addr));
+	rc = encode(cfg, req, &text, err, errlen);
+	if (rc)
+		return rc;
+	fd = ctl_connect(host, port, keys, addr, deadline, timeout_ms, err, errlen);
+	if (fd < 0) {
+		free(text);
+		return fd;
+	}
+	rc = exchange(fd, addr, keys, text, deadline, timeout_ms, reply, err, errlen);
 	close(fd);
-free_text:
+	free(text);
+	return rc;
+}
+
+int ctl_request_unix(const char *path, struct msg *req, struct msg *reply, int timeout_ms,
+		     char *err, size_t errlen)
+{
+	int64_t deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char *text = NULL;
+	int fd, rc;
+
+	memset(reply, 0, sizeof(*reply));
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		snprintf(err, errlen, "the socket path %.200s is too long; check SocketPath", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	rc = msg_encode(req, &text);
+	if (rc) {
+		snprintf(err, errlen, "cannot encode the %s report: %s", msg_type_name(req->type),
+			 strerror(-rc));
+		return rc;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		rc = -errno;
+		snprintf(err, errlen,
+			 "the node agent is not listening on %.200s (%s); is colocd running on "
+			 "this node? Check SocketPath in coloc.conf",
+			 path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(text);
+		return rc;
+	}
+	rc = exchange(fd, path, "SocketPath", text, deadline, timeout_ms, reply, err, errlen);
+	close(fd);
 	free(text);
 	return rc;
 }

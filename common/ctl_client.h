@@ -47,4 +47,10 @@ int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t po
 		   const char *keys, struct msg *req, struct msg *reply, int timeout_ms, char *err,
 		   size_t errlen);
 
+/* The same exchange with the node agent on its unix socket (SocketPath):
+ * the plugin's host job reports, which carry no credential (the agent
+ * checks the peer with SO_PEERCRED). */
+int ctl_request_unix(const char *path, struct msg *req, struct msg *reply, int timeout_ms,
+		     char *err, size_t errlen);
+
 #endif

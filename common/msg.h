@@ -70,6 +70,10 @@ enum msg_type {
 	MSG_DRAIN,
 };
 
+/* step_start/step_end of a job's batch step (Slurm's SLURM_BATCH_SCRIPT):
+ * it counts as using BatchStepCores of the job's cores, whatever pus says */
+#define MSG_STEP_BATCH 0xfffffffbu
+
 #define MSG_NODE_MAX 64		/* bytes of a node name, NUL included */
 #define MSG_NODE_LEASES_MAX 256 /* leases one node_state carries */
 #define MSG_NODE_ENDED_MAX 32	/* recently ended leases one node_state carries */

@@ -1,0 +1,254 @@
+/*
+ * faas_opts: see faas_opts.h. Sizes and times use coloc.conf's parsers, so
+ * that --faas-mem and MemoryMargin, --faas-time and DefaultLeaseTime
+ * accept the same forms.
+ */
+#include "config.h"
+
+#include "faas_opts.h"
+
+#include "coloc_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_WORKERS 4096
+#define MAX_GPUS 64
+#define MAX_TIME_S (366u * 86400)
+#define MAX_MEM (1ull << 50)
+
+static const struct {
+	const char *name, *env, *accepted;
+} opts[FAAS_OPT_COUNT] = {
+    [FAAS_OPT_WORKERS] = {"faas-workers", "FAAS_WORKERS", "a whole number from 1 to 4096"},
+    [FAAS_OPT_LIB] = {"faas-lib", "FAAS_LIB", "the path of a readable function library"},
+    [FAAS_OPT_MEM] = {"faas-mem", "FAAS_MEM",
+		      "a size per worker like 512M or 2G (K, M, G, T: powers of 1024)"},
+    [FAAS_OPT_GPUS] = {"faas-gpus", "FAAS_GPUS", "a whole number from 0 to 64"},
+    [FAAS_OPT_TIME] = {"faas-time", "FAAS_TIME",
+		       "minutes, [D-]HH:MM[:SS] or a number with a unit like 90s or 2h, at "
+		       "most 366 days"},
+    [FAAS_OPT_HOST] = {"faas-host", "FAAS_HOST", "yes or no"},
+    [FAAS_OPT_NO_HOST] = {"no-faas-host", "FAAS_HOST", "yes or no"},
+    [FAAS_OPT_HOST_MEM] = {"faas-host-mem", "FAAS_HOST_MEM",
+			   "a size like 4G: the memory the job itself needs on each node"},
+};
+
+const char *faas_opt_name(enum faas_opt o)
+{
+	return o > 0 && o < FAAS_OPT_COUNT ? opts[o].name : "?";
+}
+
+const char *faas_opt_env(enum faas_opt o)
+{
+	return o > 0 && o < FAAS_OPT_COUNT ? opts[o].env : "?";
+}
+
+/* A whole number in [min, max]. */
+static int number(const char *s, unsigned long min, unsigned long max, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end || errno || v < min || v > max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int size(const char *s, uint64_t *out)
+{
+	uint64_t v;
+
+	if (!s || config_parse_size(s, &v) != 0 || v == 0 || v > MAX_MEM)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int library(const char *s, char *out, size_t len, char *why, size_t whylen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!s || !*s) {
+		snprintf(why, whylen, "no path");
+		return -EINVAL;
+	}
+	if (!realpath(s, path)) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return -EINVAL;
+	}
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "not a regular file");
+		return -EINVAL;
+	}
+	if (access(path, R_OK) != 0) {
+		snprintf(why, whylen, "not readable: %s", strerror(errno));
+		return -EINVAL;
+	}
+	if (strlen(path) >= len) {
+		snprintf(why, whylen, "the path is too long");
+		return -EINVAL;
+	}
+	strcpy(out, path);
+	return 0;
+}
+
+/* Parses one value; source names it in errors ("--faas-workers=" or
+ * "FAAS_WORKERS="). */
+static int parse(struct faas_opts *f, enum faas_opt o, const char *v, const char *source, char *err,
+		 size_t errlen)
+{
+	char why[256] = "";
+	uint64_t ms;
+	bool b;
+	int rc = 0;
+
+	switch (o) {
+	case FAAS_OPT_WORKERS:
+		rc = number(v, 1, MAX_WORKERS, &f->workers);
+		break;
+	case FAAS_OPT_LIB:
+		rc = library(v, f->lib, sizeof(f->lib), why, sizeof(why));
+		break;
+	case FAAS_OPT_MEM:
+		rc = size(v, &f->mem);
+		break;
+	case FAAS_OPT_GPUS:
+		rc = number(v, 0, MAX_GPUS, &f->gpus);
+		break;
+	case FAAS_OPT_TIME:
+		rc = !v || config_parse_duration_ms(v, &ms, "min") != 0 || ms == 0 ||
+			     ms > (uint64_t)MAX_TIME_S * 1000
+			 ? -EINVAL
+			 : 0;
+		if (!rc)
+			f->time_s = (uint32_t)((ms + 999) / 1000);
+		break;
+	case FAAS_OPT_HOST:
+	case FAAS_OPT_NO_HOST:
+		if (!v) /* the flags */
+			b = o == FAAS_OPT_HOST;
+		else
+			rc = config_parse_bool(v, &b);
+		if (!rc)
+			f->host = b;
+		o = FAAS_OPT_HOST;
+		break;
+	case FAAS_OPT_HOST_MEM:
+		rc = size(v, &f->host_mem);
+		break;
+	default:
+		snprintf(err, errlen, "spank_faas: unknown option %d", (int)o);
+		return -EINVAL;
+	}
+	if (rc) {
+		snprintf(err, errlen, "%s%s: %s%sexpected %s", source, v ? v : "",
+			 why[0] ? why : "", why[0] ? "; " : "", opts[o].accepted);
+		return -EINVAL;
+	}
+	f->set |= 1u << o;
+	return 0;
+}
+
+int faas_opt_parse(struct faas_opts *f, enum faas_opt o, const char *value, char *err,
+		   size_t errlen)
+{
+	char source[64];
+
+	if (o <= 0 || o >= FAAS_OPT_COUNT) {
+		snprintf(err, errlen, "spank_faas: unknown option %d", (int)o);
+		return -EINVAL;
+	}
+	snprintf(source, sizeof(source), "--%s%s", opts[o].name, value ? "=" : "");
+	return parse(f, o, value, source, err, errlen);
+}
+
+int faas_opts_from_env(struct faas_opts *f, const char *(*getenv_fn)(void *ctx, const char *name),
+		       void *ctx, char *err, size_t errlen)
+{
+	for (int o = FAAS_OPT_WORKERS; o < FAAS_OPT_COUNT; o++) {
+		char source[64];
+		const char *v;
+		int rc;
+
+		if (o == FAAS_OPT_NO_HOST || faas_opts_has(f, (enum faas_opt)o))
+			continue;
+		v = getenv_fn(ctx, opts[o].env);
+		if (!v || !*v)
+			continue;
+		snprintf(source, sizeof(source), "%s=", opts[o].env);
+		rc = parse(f, (enum faas_opt)o, v, source, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int faas_opts_check(const struct faas_opts *f, char *err, size_t errlen)
+{
+	static const enum faas_opt need_workers[] = {FAAS_OPT_LIB, FAAS_OPT_MEM, FAAS_OPT_GPUS,
+						     FAAS_OPT_TIME};
+
+	if (faas_opts_has(f, FAAS_OPT_WORKERS) && !faas_opts_has(f, FAAS_OPT_LIB)) {
+		snprintf(err, errlen,
+			 "--faas-workers needs --faas-lib=PATH (or FAAS_LIB): the function "
+			 "library the workers serve");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(need_workers) / sizeof(need_workers[0]); i++) {
+		if (faas_opts_has(f, need_workers[i]) && !faas_opts_has(f, FAAS_OPT_WORKERS)) {
+			snprintf(err, errlen,
+				 "--%s has no use without --faas-workers=N (or FAAS_WORKERS): how "
+				 "many function workers the step asks for",
+				 opts[need_workers[i]].name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int faas_plugin_args_parse(int ac, char **av, struct faas_plugin_args *a, char *err, size_t errlen)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < ac; i++) {
+		const char *arg = av[i];
+
+		if (strncmp(arg, "conf=", 5) == 0) {
+			if (arg[5] != '/' || strlen(arg + 5) >= sizeof(a->conf)) {
+				snprintf(err, errlen,
+					 "plugstack.conf: spank_faas.so %s: expected conf=PATH, an "
+					 "absolute path to coloc.conf",
+					 arg);
+				return -EINVAL;
+			}
+			strcpy(a->conf, arg + 5);
+		} else if (strncmp(arg, "host_default=", 13) == 0) {
+			if (config_parse_bool(arg + 13, &a->host_default) != 0) {
+				snprintf(
+				    err, errlen,
+				    "plugstack.conf: spank_faas.so %s: expected host_default=yes "
+				    "or host_default=no",
+				    arg);
+				return -EINVAL;
+			}
+		} else {
+			snprintf(
+			    err, errlen,
+			    "plugstack.conf: spank_faas.so: unknown argument \"%s\"; accepted: "
+			    "conf=PATH, host_default=yes|no",
+			    arg);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}

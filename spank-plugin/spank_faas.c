@@ -1,0 +1,416 @@
+/*
+ * spank_faas.so: coloc's Slurm SPANK plugin (see spank_faas(8)).
+ *
+ * Client side, srun (S_CTX_LOCAL): with --faas-workers, the lease is
+ * acquired from the controller before the step's tasks launch and exported
+ * to them as FAAS_LEASE; srun's exit releases it (also when tasks crash).
+ * Without capacity or a reachable controller, srun stops before launching
+ * anything and says why. sbatch/salloc (S_CTX_ALLOCATOR) only validate, so
+ * that a bad value is refused at submission; the options reach the sruns
+ * of the batch script through Slurm's SPANK option environment.
+ *
+ * Host side, slurmstepd (S_CTX_REMOTE) and the epilog (S_CTX_JOB_SCRIPT):
+ * every step reports its job (cores, memory, GPUs, consent, end time) and
+ * itself to the node agent on SocketPath before its tasks start; the agent
+ * answers once executors on what the step needs are gone (bounded by
+ * EvictGrace). Step end, the extern step's end and the epilog report the
+ * end. A host job never fails because of coloc: every remote callback
+ * returns 0, and an unreachable agent is logged and skipped.
+ */
+#include "config.h"
+
+#include "coloc_config.h"
+#include "ctl_client.h"
+#include "faas_opts.h"
+#include "msg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <slurm/slurm.h>
+#include <slurm/spank.h>
+
+SPANK_PLUGIN(spank_faas, 1);
+
+#define LOG "spank_faas: "
+#define DEFAULT_CONTROLLER_TIMEOUT_MS 30000
+#define RELEASE_TIMEOUT_MS 5000
+
+/* One process runs one context: these belong to it. */
+static struct faas_opts opts;
+static struct faas_plugin_args args;
+static char lease_id[64]; /* srun: the lease it holds */
+
+static int on_option(int val, const char *optarg, int remote);
+
+static struct spank_option options[] = {
+    {"faas-workers", "N",
+     "[faas] run functions on N workers lent from other jobs' idle cores (needs --faas-lib)", 1,
+     FAAS_OPT_WORKERS, on_option},
+    {"faas-lib", "PATH", "[faas] the function library the workers serve", 1, FAAS_OPT_LIB,
+     on_option},
+    {"faas-mem", "SIZE", "[faas] memory per worker, like 512M (default: the site's)", 1,
+     FAAS_OPT_MEM, on_option},
+    {"faas-gpus", "N", "[faas] GPUs for the workers (default 0)", 1, FAAS_OPT_GPUS, on_option},
+    {"faas-time", "MIN",
+     "[faas] how long the workers are needed: minutes or [D-]HH:MM[:SS] (default: the site's)", 1,
+     FAAS_OPT_TIME, on_option},
+    {"faas-host", NULL, "[faas] lend this job's idle cores, memory and GPUs to functions", 0,
+     FAAS_OPT_HOST, on_option},
+    {"no-faas-host", NULL, "[faas] do not lend this job's idle resources", 0, FAAS_OPT_NO_HOST,
+     on_option},
+    {"faas-host-mem", "SIZE",
+     "[faas] memory this job needs on each node; the rest of its allocation may be lent", 1,
+     FAAS_OPT_HOST_MEM, on_option},
+    SPANK_OPTIONS_TABLE_END};
+
+static int on_option(int val, const char *optarg, int remote)
+{
+	char err[512];
+
+	if (remote) {
+		/* checked at submission; here only what the host side uses, and a
+		 * value that does not parse here never fails the job */
+		if (val != FAAS_OPT_HOST && val != FAAS_OPT_NO_HOST && val != FAAS_OPT_HOST_MEM)
+			return 0;
+		if (faas_opt_parse(&opts, (enum faas_opt)val, optarg, err, sizeof(err)) != 0)
+			slurm_info(LOG "ignored: %s", err);
+		return 0;
+	}
+	if (faas_opt_parse(&opts, (enum faas_opt)val, optarg, err, sizeof(err)) != 0) {
+		slurm_error(LOG "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *process_getenv(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+/* coloc.conf: conf= of plugstack.conf, else COLOC_CONF, else the default. */
+static int load_config(struct coloc_config *cfg, char *err, size_t errlen)
+{
+	return config_load(args.conf[0] ? args.conf : NULL, cfg, err, errlen);
+}
+
+int slurm_spank_init(spank_t sp, int ac, char **av)
+{
+	spank_context_t ctx = spank_context();
+	char err[512];
+
+	if (faas_plugin_args_parse(ac, av, &args, err, sizeof(err)) != 0) {
+		slurm_error(LOG "%s", err);
+		return -1;
+	}
+	if (ctx == S_CTX_SLURMD) {
+		struct coloc_config cfg;
+
+		/* said once at slurmd's start; jobs still run without coloc */
+		if (load_config(&cfg, err, sizeof(err)) != 0)
+			slurm_error(LOG "%s; jobs run, but lend nothing until it is fixed", err);
+		return 0;
+	}
+	if (ctx == S_CTX_JOB_SCRIPT)
+		return 0;
+	for (struct spank_option *o = options; o->name; o++) {
+		spank_err_t rc = spank_option_register(sp, o);
+
+		if (rc != ESPANK_SUCCESS)
+			slurm_error(LOG "cannot register --%s: %s", o->name, spank_strerror(rc));
+	}
+	return 0;
+}
+
+/* ---- client side ---------------------------------------------------------------- */
+
+static int controller_timeout_ms(void)
+{
+	const char *s = getenv("FAAS_CONTROLLER_TIMEOUT_MS");
+	long v = s ? strtol(s, NULL, 10) : 0;
+
+	return v > 0 && v <= 3600000 ? (int)v : DEFAULT_CONTROLLER_TIMEOUT_MS;
+}
+
+/* The submit side's checks: the command line, then the environment. */
+static int submit_checks(void)
+{
+	char err[512];
+
+	if (faas_opts_from_env(&opts, process_getenv, NULL, err, sizeof(err)) != 0 ||
+	    faas_opts_check(&opts, err, sizeof(err)) != 0) {
+		slurm_error(LOG "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int acquire(void)
+{
+	struct msg req = {.type = MSG_LEASE_ACQUIRE}, reply;
+	struct coloc_config cfg;
+	const char *job = getenv("SLURM_JOB_ID");
+	char err[1024];
+	int rc;
+
+	if (load_config(&cfg, err, sizeof(err)) != 0) {
+		slurm_error(LOG "--faas-workers: %s", err);
+		return -1;
+	}
+	req.u.acquire.workers = opts.workers;
+	snprintf(req.u.acquire.lib, sizeof(req.u.acquire.lib), "%s", opts.lib);
+	req.u.acquire.mem = opts.mem;
+	req.u.acquire.gpus = opts.gpus;
+	req.u.acquire.time = opts.time_s ? opts.time_s : cfg.default_lease_s;
+	req.u.acquire.job = job ? (uint32_t)strtoul(job, NULL, 10) : 0;
+	rc = ctl_request(&cfg, &req, &reply, controller_timeout_ms(), err, sizeof(err));
+	if (rc) {
+		slurm_error(LOG
+			    "no function workers for this step: %s. Run without --faas-workers, "
+			    "or ask your administrator whether coloc's controller runs",
+			    err);
+		return -1;
+	}
+	if (reply.type == MSG_ERROR) {
+		slurm_error(LOG "no function workers for this step: %s: %s. %s", reply.u.error.code,
+			    reply.u.error.message,
+			    strcmp(reply.u.error.code, "ENOSPC") == 0
+				? "Ask for fewer workers or less memory, try later (colocctl gaps "
+				  "shows what is free), or run without --faas-workers"
+				: "Run without --faas-workers, or check the values given");
+		msg_free(&reply);
+		return -1;
+	}
+	if (reply.type != MSG_LEASE_GRANT) {
+		slurm_error(LOG
+			    "the controller answered with %s instead of a lease; are colocd and "
+			    "spank_faas.so the same version?",
+			    msg_type_name(reply.type));
+		msg_free(&reply);
+		return -1;
+	}
+	/* srun hands its environment to the tasks it launches */
+	if (setenv("FAAS_LEASE", reply.u.grant.lease, 1) != 0) {
+		slurm_error(LOG "cannot export FAAS_LEASE: %s", strerror(errno));
+		msg_free(&reply);
+		return -1;
+	}
+	snprintf(lease_id, sizeof(lease_id), "%s", reply.u.grant.id);
+	slurm_verbose(LOG "lease %s: %u workers", lease_id, opts.workers);
+	msg_free(&reply);
+	return 0;
+}
+
+static void release(void)
+{
+	struct msg req = {.type = MSG_LEASE_RELEASE}, reply;
+	struct coloc_config cfg;
+	char err[1024];
+
+	if (!lease_id[0])
+		return;
+	snprintf(req.u.release.id, sizeof(req.u.release.id), "%s", lease_id);
+	lease_id[0] = '\0'; /* once, whatever happens */
+	if (load_config(&cfg, err, sizeof(err)) != 0 ||
+	    ctl_request(&cfg, &req, &reply, RELEASE_TIMEOUT_MS, err, sizeof(err)) != 0) {
+		slurm_info(LOG "could not release lease %s: %s; it ends at its end time",
+			   req.u.release.id, err);
+		return;
+	}
+	if (reply.type == MSG_ERROR && strcmp(reply.u.error.code, "ENOENT") != 0)
+		slurm_info(LOG "could not release lease %s: %s", req.u.release.id,
+			   reply.u.error.message);
+	msg_free(&reply);
+}
+
+/* ---- host side ----------------------------------------------------------------- */
+
+/* The node agent's socket on this node (SocketPath, %n = this node). */
+static int agent_config(spank_t sp, struct coloc_config *cfg, char *err, size_t errlen)
+{
+	char node[MSG_NODE_MAX] = "";
+	int rc = load_config(cfg, err, errlen);
+
+	if (rc)
+		return rc;
+	if (spank_getenv(sp, "SLURMD_NODENAME", node, sizeof(node)) != ESPANK_SUCCESS &&
+	    gethostname(node, sizeof(node) - 1) != 0)
+		snprintf(node, sizeof(node), "localhost");
+	node[strcspn(node, ".")] = '\0';
+	return config_expand_node(cfg, node, err, errlen);
+}
+
+static void report(spank_t sp, struct msg *m)
+{
+	struct coloc_config cfg;
+	struct msg reply;
+	char err[1024];
+
+	if (agent_config(sp, &cfg, err, sizeof(err)) != 0) {
+		slurm_info(LOG "%s: not reported: %s", msg_type_name(m->type), err);
+		return;
+	}
+	/* the agent answers once what the step needs is free: EvictGrace */
+	if (ctl_request_unix(cfg.socket_path, m, &reply, (int)cfg.evict_grace_ms + 3000, err,
+			     sizeof(err)) != 0) {
+		slurm_info(LOG "%s not reported, the job goes on: %s", msg_type_name(m->type), err);
+		return;
+	}
+	if (reply.type == MSG_ERROR)
+		slurm_info(LOG "the node agent refused %s: %s: %s", msg_type_name(m->type),
+			   reply.u.error.code, reply.u.error.message);
+	msg_free(&reply);
+}
+
+/* "0,2-3" (Slurm's GPU index lists) as a bitmask; 0 when absent. */
+static uint32_t gpu_mask(spank_t sp, const char *var)
+{
+	char list[256], *p, *end;
+	uint32_t mask = 0;
+
+	if (spank_getenv(sp, var, list, sizeof(list)) != ESPANK_SUCCESS)
+		return 0;
+	for (p = list; *p;) {
+		unsigned long a = strtoul(p, &end, 10), b = a;
+
+		if (end == p)
+			return mask; /* not a list of numbers (e.g. "NoDevFiles") */
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		for (unsigned long g = a; g <= b && g < 32; g++)
+			mask |= 1u << g;
+		p = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			break;
+	}
+	return mask;
+}
+
+static bool job_consents(spank_t sp, uint32_t step)
+{
+	char v[16];
+	bool b;
+
+	if (step == SLURM_EXTERN_CONT)
+		return false; /* the extern step does not see options: the next step says */
+	if (faas_opts_has(&opts, FAAS_OPT_HOST))
+		return opts.host;
+	if (spank_getenv(sp, "FAAS_HOST", v, sizeof(v)) == ESPANK_SUCCESS &&
+	    config_parse_bool(v, &b) == 0)
+		return b;
+	return args.host_default;
+}
+
+static void host_step_start(spank_t sp)
+{
+	struct msg job = {.type = MSG_JOB_START}, step = {.type = MSG_STEP_START};
+	uint32_t job_id, step_id;
+	uint64_t job_mem = 0, step_mem = 0;
+	char *job_pus = NULL, *step_pus = NULL, v[32];
+	uid_t uid;
+
+	if (spank_get_item(sp, S_JOB_ID, &job_id) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_STEPID, &step_id) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_ALLOC_CORES, &job_pus) != ESPANK_SUCCESS || !job_pus ||
+	    spank_get_item(sp, S_JOB_ALLOC_MEM, &job_mem) != ESPANK_SUCCESS) {
+		slurm_info(LOG "this step's job is not known here; not reported");
+		return;
+	}
+	job.u.job_start.job = job_id;
+	job.u.job_start.uid = uid;
+	snprintf(job.u.job_start.pus, sizeof(job.u.job_start.pus), "%s", job_pus);
+	job.u.job_start.mem = job_mem << 20; /* MB */
+	job.u.job_start.mem_need = faas_opts_has(&opts, FAAS_OPT_HOST_MEM) ? opts.host_mem : 0;
+	job.u.job_start.gpus = gpu_mask(sp, "SLURM_JOB_GPUS");
+	job.u.job_start.consent = job_consents(sp, step_id);
+	if (spank_getenv(sp, "SLURM_JOB_END_TIME", v, sizeof(v)) == ESPANK_SUCCESS)
+		job.u.job_start.end = strtoll(v, NULL, 10);
+	report(sp, &job);
+	if (step_id == SLURM_EXTERN_CONT)
+		return;
+	step.u.step.job = job_id;
+	step.u.step.step = step_id;
+	if (step_id == SLURM_BATCH_SCRIPT) {
+		snprintf(step.u.step.pus, sizeof(step.u.step.pus), "%s", job_pus);
+	} else {
+		if (spank_get_item(sp, S_STEP_ALLOC_CORES, &step_pus) != ESPANK_SUCCESS ||
+		    !step_pus ||
+		    spank_get_item(sp, S_STEP_ALLOC_MEM, &step_mem) != ESPANK_SUCCESS) {
+			slurm_info(LOG "step %u.%u: its cores are not known here; not reported",
+				   job_id, step_id);
+			return;
+		}
+		snprintf(step.u.step.pus, sizeof(step.u.step.pus), "%s", step_pus);
+		step.u.step.mem = step_mem << 20;
+		step.u.step.gpus = gpu_mask(sp, "SLURM_STEP_GPUS");
+	}
+	report(sp, &step);
+}
+
+static void host_end(spank_t sp, bool whole_job)
+{
+	struct msg m = {.type = whole_job ? MSG_JOB_END : MSG_STEP_END};
+	uint32_t job_id, step_id = 0;
+
+	if (spank_get_item(sp, S_JOB_ID, &job_id) != ESPANK_SUCCESS ||
+	    (!whole_job && spank_get_item(sp, S_JOB_STEPID, &step_id) != ESPANK_SUCCESS))
+		return;
+	if (whole_job) {
+		m.u.job_end = job_id;
+	} else {
+		m.u.step.job = job_id;
+		m.u.step.step = step_id;
+	}
+	report(sp, &m);
+}
+
+/* ---- callbacks ------------------------------------------------------------------- */
+
+int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	switch (spank_context()) {
+	case S_CTX_LOCAL:
+		if (submit_checks() != 0)
+			return -1;
+		return faas_opts_has(&opts, FAAS_OPT_WORKERS) ? acquire() : 0;
+	case S_CTX_ALLOCATOR:
+		return submit_checks();
+	case S_CTX_REMOTE:
+		host_step_start(sp);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int slurm_spank_exit(spank_t sp, int ac, char **av)
+{
+	uint32_t step_id;
+
+	(void)ac;
+	(void)av;
+	if (spank_context() == S_CTX_LOCAL) {
+		release();
+	} else if (spank_context() == S_CTX_REMOTE &&
+		   spank_get_item(sp, S_JOB_STEPID, &step_id) == ESPANK_SUCCESS) {
+		host_end(sp, step_id == SLURM_EXTERN_CONT);
+	}
+	return 0;
+}
+
+int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	host_end(sp, true); /* again after the extern step's: idempotent */
+	return 0;
+}
