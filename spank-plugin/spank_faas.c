@@ -2,7 +2,8 @@
  * spank_faas.so: coloc's Slurm SPANK plugin (see spank_faas(8)).
  *
  * Client side, srun (S_CTX_LOCAL): with --faas-workers, the lease is
- * acquired from the controller before the step's tasks launch and exported
+ * acquired from the controller once the job is allocated (so that its own
+ * cores are not lent back to it) and before the step's tasks launch, and exported
  * to them as FAAS_LEASE; srun's exit releases it (also when tasks crash).
  * Without capacity or a reachable controller, srun stops before launching
  * anything and says why. sbatch/salloc (S_CTX_ALLOCATOR) only validate, so
@@ -379,9 +380,6 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	(void)av;
 	switch (spank_context()) {
 	case S_CTX_LOCAL:
-		if (submit_checks() != 0)
-			return -1;
-		return faas_opts_has(&opts, FAAS_OPT_WORKERS) ? acquire() : 0;
 	case S_CTX_ALLOCATOR:
 		return submit_checks();
 	case S_CTX_REMOTE:
@@ -390,6 +388,16 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	default:
 		return 0;
 	}
+}
+
+/* srun, once its job is allocated and before the tasks launch: the job's
+ * own cores are then no longer in any gap, so the lease lands elsewhere. */
+int slurm_spank_local_user_init(spank_t sp, int ac, char **av)
+{
+	(void)sp;
+	(void)ac;
+	(void)av;
+	return faas_opts_has(&opts, FAAS_OPT_WORKERS) ? acquire() : 0;
 }
 
 int slurm_spank_exit(spank_t sp, int ac, char **av)
