@@ -9,6 +9,7 @@
 
 #include "coloc_config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@ static int number(const char *s, unsigned long min, unsigned long max, uint32_t 
 	unsigned long v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
@@ -105,8 +106,8 @@ static int library(const char *s, char *out, size_t len, char *why, size_t whyle
 
 /* Parses one value; source names it in errors ("--faas-workers=" or
  * "FAAS_WORKERS="). */
-static int parse(struct faas_opts *f, enum faas_opt o, const char *v, const char *source, char *err,
-		 size_t errlen)
+static int parse(struct faas_opts *f, enum faas_opt o, const char *v, const char *source,
+		 bool cmdline, char *err, size_t errlen)
 {
 	char why[256] = "";
 	uint64_t ms;
@@ -136,7 +137,7 @@ static int parse(struct faas_opts *f, enum faas_opt o, const char *v, const char
 		break;
 	case FAAS_OPT_HOST:
 	case FAAS_OPT_NO_HOST:
-		if (!v) /* the flags */
+		if (cmdline) /* flags: Slurm may hand over "" or "(null)" as their value */
 			b = o == FAAS_OPT_HOST;
 		else
 			rc = config_parse_bool(v, &b);
@@ -169,8 +170,10 @@ int faas_opt_parse(struct faas_opts *f, enum faas_opt o, const char *value, char
 		snprintf(err, errlen, "spank_faas: unknown option %d", (int)o);
 		return -EINVAL;
 	}
+	if (o == FAAS_OPT_HOST || o == FAAS_OPT_NO_HOST)
+		value = NULL;
 	snprintf(source, sizeof(source), "--%s%s", opts[o].name, value ? "=" : "");
-	return parse(f, o, value, source, err, errlen);
+	return parse(f, o, value, source, true, err, errlen);
 }
 
 int faas_opts_from_env(struct faas_opts *f, const char *(*getenv_fn)(void *ctx, const char *name),
@@ -187,7 +190,7 @@ int faas_opts_from_env(struct faas_opts *f, const char *(*getenv_fn)(void *ctx, 
 		if (!v || !*v)
 			continue;
 		snprintf(source, sizeof(source), "%s=", opts[o].env);
-		rc = parse(f, (enum faas_opt)o, v, source, err, errlen);
+		rc = parse(f, (enum faas_opt)o, v, source, false, err, errlen);
 		if (rc)
 			return rc;
 	}

@@ -152,11 +152,11 @@ static int submit_checks(void)
 	return 0;
 }
 
-static int acquire(void)
+static int acquire(spank_t sp)
 {
 	struct msg req = {.type = MSG_LEASE_ACQUIRE}, reply;
 	struct coloc_config cfg;
-	const char *job = getenv("SLURM_JOB_ID");
+	uint32_t job = 0;
 	char err[1024];
 	int rc;
 
@@ -169,7 +169,8 @@ static int acquire(void)
 	req.u.acquire.mem = opts.mem;
 	req.u.acquire.gpus = opts.gpus;
 	req.u.acquire.time = opts.time_s ? opts.time_s : cfg.default_lease_s;
-	req.u.acquire.job = job ? (uint32_t)strtoul(job, NULL, 10) : 0;
+	if (spank_get_item(sp, S_JOB_ID, &job) == ESPANK_SUCCESS)
+		req.u.acquire.job = job;
 	rc = ctl_request(&cfg, &req, &reply, controller_timeout_ms(), err, sizeof(err));
 	if (rc) {
 		slurm_error(LOG
@@ -240,9 +241,15 @@ static int agent_config(spank_t sp, struct coloc_config *cfg, char *err, size_t 
 
 	if (rc)
 		return rc;
-	if (spank_getenv(sp, "SLURMD_NODENAME", node, sizeof(node)) != ESPANK_SUCCESS &&
-	    gethostname(node, sizeof(node) - 1) != 0)
-		snprintf(node, sizeof(node), "localhost");
+	/* the job's environment (slurmstepd), the epilog's own, else the host */
+	if (spank_getenv(sp, "SLURMD_NODENAME", node, sizeof(node)) != ESPANK_SUCCESS) {
+		const char *e = getenv("SLURMD_NODENAME");
+
+		if (e && *e)
+			snprintf(node, sizeof(node), "%s", e);
+		else if (gethostname(node, sizeof(node) - 1) != 0)
+			snprintf(node, sizeof(node), "localhost");
+	}
 	node[strcspn(node, ".")] = '\0';
 	return config_expand_node(cfg, node, err, errlen);
 }
@@ -293,6 +300,20 @@ static uint32_t gpu_mask(spank_t sp, const char *var)
 	return mask;
 }
 
+/* --faas-host-mem, else FAAS_HOST_MEM of the job's environment; 0: none. */
+static uint64_t host_mem(spank_t sp)
+{
+	char v[64];
+	uint64_t b;
+
+	if (faas_opts_has(&opts, FAAS_OPT_HOST_MEM))
+		return opts.host_mem;
+	if (spank_getenv(sp, "FAAS_HOST_MEM", v, sizeof(v)) == ESPANK_SUCCESS &&
+	    config_parse_size(v, &b) == 0)
+		return b;
+	return 0;
+}
+
 static bool job_consents(spank_t sp, uint32_t step)
 {
 	char v[16];
@@ -328,7 +349,7 @@ static void host_step_start(spank_t sp)
 	job.u.job_start.uid = uid;
 	snprintf(job.u.job_start.pus, sizeof(job.u.job_start.pus), "%s", job_pus);
 	job.u.job_start.mem = job_mem << 20; /* MB */
-	job.u.job_start.mem_need = faas_opts_has(&opts, FAAS_OPT_HOST_MEM) ? opts.host_mem : 0;
+	job.u.job_start.mem_need = host_mem(sp);
 	job.u.job_start.gpus = gpu_mask(sp, "SLURM_JOB_GPUS");
 	job.u.job_start.consent = job_consents(sp, step_id);
 	if (spank_getenv(sp, "SLURM_JOB_END_TIME", v, sizeof(v)) == ESPANK_SUCCESS)
@@ -394,10 +415,9 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
  * own cores are then no longer in any gap, so the lease lands elsewhere. */
 int slurm_spank_local_user_init(spank_t sp, int ac, char **av)
 {
-	(void)sp;
 	(void)ac;
 	(void)av;
-	return faas_opts_has(&opts, FAAS_OPT_WORKERS) ? acquire() : 0;
+	return faas_opts_has(&opts, FAAS_OPT_WORKERS) ? acquire(sp) : 0;
 }
 
 int slurm_spank_exit(spank_t sp, int ac, char **av)
