@@ -2,7 +2,10 @@
  * bs_client.c - faas-bs-client: prices Black-Scholes options on the workers
  * of a lease (function "blackscholes" of the example library), keeping every
  * worker busy, checks each price bit for bit against the same kernel run
- * locally, and reports call latency and throughput. Uses only <faas.h>.
+ * locally, and reports call latency and throughput. With --fallback, the
+ * options of calls lost because the lease's executors went away (their
+ * cores reclaimed by a host job) are priced locally instead, so the job
+ * finishes either way. Uses only <faas.h>.
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -38,6 +41,8 @@ struct config {
 	size_t chunk; /* 0: as many as fit in a payload */
 	uint64_t seed;
 	int json;
+	int fallback;	   /* price locally what the workers can no longer */
+	unsigned pause_ms; /* between a call's completion and the next call */
 };
 
 /* One call in flight: the options it carries and its output buffer. */
@@ -56,20 +61,32 @@ struct run {
 	size_t n, chunk, ncalls;
 	struct slot *slots;
 	size_t nslots;
-	uint64_t *lat_ns; /* one per call, in completion order */
+	uint64_t *lat_ns; /* one per remote call, in completion order */
+	size_t nlat;
 	size_t done;
 	size_t mismatches;
+	int fallback;
+	unsigned pause_ms;
+	size_t lost;	    /* calls the workers did not answer (--fallback) */
+	size_t local_calls; /* chunks priced here instead */
+	size_t local_opts;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " [--options N] [--chunk N] [--seed S] [--json]\n"
+		"usage: " PROG
+		" [--options N] [--chunk N] [--seed S] [--fallback] [--pause-ms MS]\n"
+		"       [--json]\n"
 		"  --options N  options to price, 1..%llu (default %d)\n"
 		"  --chunk N    most options per call, 1..%llu (default: as many as fit in\n"
 		"               the lease's largest payload)\n"
 		"  --seed S     seed of the option generator, an unsigned 64-bit integer,\n"
 		"               decimal or 0x-prefixed hexadecimal (default 1)\n"
+		"  --fallback   price locally the options of calls lost because the lease's\n"
+		"               executors went away (evicted), and go on\n"
+		"  --pause-ms MS  wait MS milliseconds after each completed call (0..10000;\n"
+		"               default 0), to stretch a demonstration\n"
 		"  --json       print the summary as one JSON object on one line\n"
 		"The lease is read from FAAS_LEASE.\n",
 		MAX_COUNT, DEFAULT_OPTIONS, MAX_COUNT);
@@ -134,6 +151,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{"chunk", required_argument, NULL, 'c'},
 		{"seed", required_argument, NULL, 's'},
 		{"json", no_argument, NULL, 'j'},
+		{"fallback", no_argument, NULL, 'f'},
+		{"pause-ms", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -145,6 +164,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	cfg->chunk = 0;
 	cfg->seed = 1;
 	cfg->json = 0;
+	cfg->fallback = 0;
+	cfg->pause_ms = 0;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -170,6 +191,15 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case 'j':
 			cfg->json = 1;
 			break;
+		case 'f':
+			cfg->fallback = 1;
+			break;
+		case 'p':
+			if (parse_u64(optarg, &v) || v > 10000)
+				bad_usage("--pause-ms takes an integer from 0 to 10000, not '%s'",
+					  optarg);
+			cfg->pause_ms = (unsigned)v;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -191,7 +221,28 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Starts the call for options [first, first + count) in a free slot. */
+/* Whether rc means the lease's executors are gone (evicted, unreachable). */
+static int workers_gone(int rc)
+{
+	return rc == FAAS_EEVICTED || rc == FAAS_EUNAVAIL || rc == FAAS_ETRANSPORT ||
+	       rc == FAAS_ETIMEDOUT;
+}
+
+static void check_call(struct run *r, const struct slot *s);
+
+/* --fallback: prices the slot's options here, as the function would. */
+static void price_locally(struct run *r, struct slot *s)
+{
+	for (size_t i = 0; i < s->count; i++)
+		s->out[i] = bs_price(&r->opts[s->first + i]);
+	r->local_calls++;
+	r->local_opts += s->count;
+	r->done++;
+	check_call(r, s);
+}
+
+/* Starts the call for options [first, first + count) in a free slot. With
+ * --fallback and no executor left, prices them here instead. */
 static int start_call(struct run *r, struct slot *s, size_t first)
 {
 	size_t count = r->n - first < r->chunk ? r->n - first : r->chunk;
@@ -204,6 +255,10 @@ static int start_call(struct run *r, struct slot *s, size_t first)
 			       s->out, r->chunk * sizeof(double), &s->call);
 	if (rc) {
 		s->call = NULL;
+		if (r->fallback && workers_gone(rc)) {
+			price_locally(r, s);
+			return 0;
+		}
 		faas_fail(rc, "invoking blackscholes on options %zu..%zu", first,
 			  first + count - 1);
 	}
@@ -255,6 +310,16 @@ static int run_calls(struct run *r)
 			return 1;
 
 	while (r->done < r->ncalls) {
+		if (faas_inflight(r->client) == 0) {
+			/* --fallback without executors: price the rest here */
+			for (i = 0; i < r->nslots && next < r->n && !r->slots[i].call;
+			     i++, next += r->chunk)
+				if (start_call(r, &r->slots[i], next))
+					return 1;
+			if (faas_inflight(r->client) == 0 && next >= r->n)
+				break;
+			continue;
+		}
 		struct faas_call *call = NULL;
 		struct slot *s = NULL;
 		size_t len = 0;
@@ -273,7 +338,13 @@ static int run_calls(struct run *r)
 			return 1;
 		}
 		s->call = NULL;
-		if (rc) {
+		if (rc && r->fallback && workers_gone(rc)) {
+			r->lost++;
+			price_locally(r, s);
+			rc = 0;
+			len = s->count * sizeof(double);
+			t1 = 0;
+		} else if (rc) {
 			faas_fail(rc, "blackscholes on options %zu..%zu", s->first,
 				  s->first + s->count - 1);
 			return 1;
@@ -285,8 +356,17 @@ static int run_calls(struct run *r)
 				  s->count * sizeof(double));
 			return 1;
 		}
-		r->lat_ns[r->done++] = t1 - s->t0_ns;
-		check_call(r, s);
+		if (t1) { /* a remote call (a local one was counted already) */
+			r->lat_ns[r->nlat++] = t1 - s->t0_ns;
+			r->done++;
+			check_call(r, s);
+		}
+		if (r->pause_ms) {
+			struct timespec ts = {.tv_sec = r->pause_ms / 1000,
+					      .tv_nsec = (long)(r->pause_ms % 1000) * 1000000L};
+
+			nanosleep(&ts, NULL);
+		}
 		if (next < r->n) {
 			if (start_call(r, s, next))
 				return 1;
@@ -322,15 +402,17 @@ static void report(const struct config *cfg, const struct run *r, int workers, u
 {
 	double wall_s = (double)wall_ns / 1e9;
 	double rate = wall_s > 0.0 ? (double)r->n / wall_s : 0.0;
-	double med = percentile_us(r->lat_ns, r->done, 0.50);
-	double p99 = percentile_us(r->lat_ns, r->done, 0.99);
+	double med = percentile_us(r->lat_ns, r->nlat, 0.50);
+	double p99 = percentile_us(r->lat_ns, r->nlat, 0.99);
 
 	if (cfg->json) {
 		printf("{\"options\":%zu,\"calls\":%zu,\"workers\":%d,\"chunk\":%zu,"
 		       "\"seed\":%" PRIu64 ",\"mismatches\":%zu,\"latency_median_us\":%.3f,"
-		       "\"latency_p99_us\":%.3f,\"wall_s\":%.6f,\"options_per_s\":%.1f}\n",
+		       "\"latency_p99_us\":%.3f,\"wall_s\":%.6f,\"options_per_s\":%.1f,"
+		       "\"remote_calls\":%zu,\"lost_calls\":%zu,\"local_calls\":%zu,"
+		       "\"local_options\":%zu}\n",
 		       r->n, r->done, workers, r->chunk, cfg->seed, r->mismatches, med, p99, wall_s,
-		       rate);
+		       rate, r->nlat, r->lost, r->local_calls, r->local_opts);
 		return;
 	}
 	printf("options        %zu\n"
@@ -341,6 +423,11 @@ static void report(const struct config *cfg, const struct run *r, int workers, u
 	       "wall time      %.6f s\n"
 	       "throughput     %.1f options/s\n",
 	       r->n, r->done, r->chunk, workers, r->mismatches, med, p99, wall_s, rate);
+	if (r->fallback)
+		printf("remote calls   %zu\n"
+		       "lost calls     %zu (the executors went away; priced locally)\n"
+		       "local calls    %zu (%zu options)\n",
+		       r->nlat, r->lost, r->local_calls, r->local_opts);
 }
 
 int main(int argc, char **argv)
@@ -379,6 +466,8 @@ int main(int argc, char **argv)
 	}
 	r.fn = rc;
 	r.client = client;
+	r.fallback = cfg.fallback;
+	r.pause_ms = cfg.pause_ms;
 	workers = faas_client_workers(client);
 	if (workers < 1) {
 		faas_fail(FAAS_EUNAVAIL, "connecting to the workers of lease %s",
@@ -432,7 +521,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	qsort(r.lat_ns, r.done, sizeof(*r.lat_ns), cmp_u64);
+	qsort(r.lat_ns, r.nlat, sizeof(*r.lat_ns), cmp_u64);
 	report(&cfg, &r, workers, wall_ns);
 	if (r.mismatches)
 		fprintf(stderr, PROG ": %zu of %zu prices differ from the local ones\n",
