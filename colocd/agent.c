@@ -132,17 +132,18 @@ static void reply_ok(agent_reply_fn fn, void *arg, uint64_t cookie)
 	fn(arg, cookie, &m);
 }
 
-/* Ends l: its executor evicted (SIGTERM, SIGKILL after EvictGrace), its
+/* Ends l: its executor evicted (SIGTERM, SIGKILL after grace_ms), its
  * cgroup and lease document removed, the end remembered for the
  * controller. state: released, expired, evicted or failed. */
-static void lease_end(struct agent *a, struct lease *l, const char *state, const char *why)
+static void lease_end_within(struct agent *a, struct lease *l, const char *state, const char *why,
+			     unsigned grace_ms)
 {
 	struct msg_node_ended *e = &a->ended[a->ended_next];
 	bool killed = false;
 	char path[4300];
 
 	if (l->sb) {
-		sandbox_evict(l->sb, a->cfg.evict_grace_ms, &killed);
+		sandbox_evict(l->sb, grace_ms, &killed);
 		sandbox_destroy(l->sb);
 		l->sb = NULL;
 	}
@@ -165,6 +166,11 @@ static void lease_end(struct agent *a, struct lease *l, const char *state, const
 			    "%s ended before it was ready: %s", l->id, why);
 	memset(l, 0, sizeof(*l));
 	a->dirty = true;
+}
+
+static void lease_end(struct agent *a, struct lease *l, const char *state, const char *why)
+{
+	lease_end_within(a, l, state, why, a->cfg.evict_grace_ms);
 }
 
 static struct lease *lease_find(struct agent *a, const char *id)
@@ -337,44 +343,62 @@ static void exec_start(struct agent *a, const struct msg *m, agent_reply_fn fn, 
 
 /* ---- the host wins ----------------------------------------------------------------- */
 
-/* Ends the leases on PUs, memory or GPUs the host needs back. Returns how
- * many were evicted. */
+/* Ends the leases on PUs, memory or GPUs the host needs back, all at once:
+ * every executor gets SIGTERM first, so the whole reclaim takes one
+ * EvictGrace, not one per lease. A ledger the gap cannot be computed from
+ * (it should not happen: reports are checked) ends every lease: the host
+ * wins. Returns how many were evicted. */
 static unsigned reclaim(struct agent *a)
 {
-	unsigned evicted = 0;
+	static const char cores[] = "a host job or step needs its PUs or GPUs",
+			  memory[] = "the node's lendable memory shrank below what is lent",
+			  broken[] = "the node's ledger of host jobs is inconsistent";
+	const char *why[MAX_LEASES] = {0};
+	bool ledger_ok = refresh_gap(a) == 0;
+	unsigned n = 0;
 	uint64_t mem = 0;
+	int64_t t0;
 
-	if (refresh_gap(a) != 0)
-		return 0;
 	for (unsigned i = 0; i < MAX_LEASES; i++) {
 		struct lease *l = &a->leases[i];
 
 		if (l->state == LEASE_FREE)
 			continue;
-		if (!cpumask_subset(&l->pus, &a->gap.lendable) ||
-		    (l->gpus & ~a->gap.gpus_lendable)) {
-			lease_end(a, l, "evicted", "a host job or step needs its PUs or GPUs");
-			evicted++;
-		} else {
+		if (!ledger_ok)
+			why[i] = broken;
+		else if (!cpumask_subset(&l->pus, &a->gap.lendable) ||
+			 (l->gpus & ~a->gap.gpus_lendable))
+			why[i] = cores;
+		else
 			mem += l->mem;
-		}
 	}
 	/* lent memory comes from headroom: the largest leases go first */
-	while (mem > a->gap.mem_lendable) {
-		struct lease *big = NULL;
+	while (ledger_ok && mem > a->gap.mem_lendable) {
+		int big = -1;
 
 		for (unsigned i = 0; i < MAX_LEASES; i++)
-			if (a->leases[i].state != LEASE_FREE &&
-			    (!big || a->leases[i].mem > big->mem))
-				big = &a->leases[i];
-		if (!big)
+			if (a->leases[i].state != LEASE_FREE && !why[i] &&
+			    (big < 0 || a->leases[i].mem > a->leases[big].mem))
+				big = (int)i;
+		if (big < 0)
 			break;
-		mem -= big->mem;
-		lease_end(a, big, "evicted",
-			  "the node's lendable memory shrank below what is lent");
-		evicted++;
+		mem -= a->leases[big].mem;
+		why[big] = memory;
 	}
-	return evicted;
+	t0 = clock_ms();
+	for (unsigned i = 0; i < MAX_LEASES; i++)
+		if (why[i] && a->leases[i].sb)
+			sandbox_terminate(a->leases[i].sb);
+	for (unsigned i = 0; i < MAX_LEASES; i++) {
+		int64_t spent = clock_ms() - t0;
+
+		if (!why[i])
+			continue;
+		lease_end_within(a, &a->leases[i], "evicted", why[i],
+				 spent < a->cfg.evict_grace_ms ? a->cfg.evict_grace_ms - spent : 0);
+		n++;
+	}
+	return n;
 }
 
 static struct host_job *job_find(struct agent *a, uint32_t id)
@@ -385,22 +409,89 @@ static struct host_job *job_find(struct agent *a, uint32_t id)
 	return NULL;
 }
 
+/* Forgets jobs whose PUs overlap job's: their job_end was missed (Slurm
+ * does not give one core to two jobs), and the newest report wins. */
+static void drop_stale_jobs(struct agent *a, const struct host_job *job)
+{
+	for (unsigned i = 0; i < a->njobs;) {
+		struct host_job *o = &a->jobs[i];
+		struct cpumask both;
+
+		cpumask_and(&both, &o->pus, &job->pus);
+		if (o != job && o->job_id != job->job_id && !cpumask_empty(&both)) {
+			log_warning(
+			    "job %u holds PUs of job %u, whose end was not reported: job %u "
+			    "is forgotten",
+			    job->job_id, o->job_id, o->job_id);
+			*o = a->jobs[--a->njobs];
+			continue;
+		}
+		i++;
+	}
+}
+
+static int report_apply(struct agent *a, const struct msg *m, const char **code, char *err,
+			size_t errlen);
+
+/* A report is taken whole or not at all: one that leaves a ledger the gap
+ * cannot be computed from is undone and refused. Either way, whatever the
+ * host needs back is evicted before the reply, so that a step never starts
+ * on a lent PU. */
 static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
 		   uint64_t cookie)
 {
+	struct host_job *saved = a->njobs ? malloc(a->njobs * sizeof(*saved)) : NULL;
+	unsigned nsaved = a->njobs, evicted;
+	const char *code = NULL;
+	char err[300] = "";
+	int rc;
+
+	if (nsaved && !saved) {
+		reply_error(fn, arg, cookie, "ENOMEM", "out of memory");
+		return;
+	}
+	if (nsaved)
+		memcpy(saved, a->jobs, nsaved * sizeof(*saved));
+	rc = report_apply(a, m, &code, err, sizeof(err));
+	if (rc == 0 && (rc = refresh_gap(a)) != 0) {
+		if (nsaved)
+			memcpy(a->jobs, saved, nsaved * sizeof(*saved));
+		a->njobs = nsaved;
+		code = "EINVAL";
+		snprintf(err, sizeof(err),
+			 "%s does not fit this node's ledger (a step outside its job, or PUs the "
+			 "node lacks): %s",
+			 msg_type_name(m->type), strerror(-rc));
+	}
+	free(saved);
+	a->dirty = true;
+	evicted = reclaim(a);
+	if (evicted)
+		log_info("%s: evicted %u lease(s) for the host", msg_type_name(m->type), evicted);
+	if (code) {
+		log_warning("refused %s: %s", msg_type_name(m->type), err);
+		reply_error(fn, arg, cookie, code, "%s", err);
+	} else {
+		reply_ok(fn, arg, cookie);
+	}
+}
+
+/* Applies a report to the ledger. 0, or -1 with *code and err saying why
+ * it was refused (nothing changed). */
+static int report_apply(struct agent *a, const struct msg *m, const char **code, char *err,
+			size_t errlen)
+{
 	struct host_job *j, saved;
 	bool added = false;
-	unsigned evicted;
-	int rc;
 
 	switch (m->type) {
 	case MSG_JOB_START:
 		j = job_find(a, m->u.job_start.job);
 		if (!j) {
 			if (a->njobs == MAX_JOBS) {
-				reply_error(fn, arg, cookie, "EBUSY",
-					    "the ledger holds %d jobs already", MAX_JOBS);
-				return;
+				*code = "EBUSY";
+				snprintf(err, errlen, "the ledger holds %d jobs already", MAX_JOBS);
+				return -1;
 			}
 			j = &a->jobs[a->njobs++];
 			added = true;
@@ -417,44 +508,47 @@ static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 				a->njobs--;
 			else
 				*j = saved;
-			reply_error(fn, arg, cookie, "EINVAL", "job %u: \"%s\" is not a cpu list",
-				    m->u.job_start.job, m->u.job_start.pus);
-			return;
+			*code = "EINVAL";
+			snprintf(err, errlen, "job %u: \"%.100s\" is not a cpu list",
+				 m->u.job_start.job, m->u.job_start.pus);
+			return -1;
 		}
 		j->mem_bytes = m->u.job_start.mem;
 		j->mem_need = m->u.job_start.mem_need;
 		j->gpus = m->u.job_start.gpus;
 		j->consent = m->u.job_start.consent;
 		j->end_time = m->u.job_start.end;
-		break;
+		drop_stale_jobs(a, j);
+		return 0;
 	case MSG_STEP_START:
 		j = job_find(a, m->u.step.job);
 		if (!j) {
-			reply_error(fn, arg, cookie, "ENOENT",
-				    "step %u.%u: job %u was not reported", m->u.step.job,
-				    m->u.step.step, m->u.step.job);
-			return;
+			*code = "ENOENT";
+			snprintf(err, errlen, "step %u.%u: job %u was not reported", m->u.step.job,
+				 m->u.step.step, m->u.step.job);
+			return -1;
 		}
 		if (m->u.step.step == MSG_STEP_BATCH) {
 			/* its cores: BatchStepCores of the job's, see gaps.c */
 			j->batch_running = true;
-			break;
+			return 0;
 		}
 		if (j->nsteps == GAPS_MAX_STEPS) {
-			reply_error(fn, arg, cookie, "EBUSY", "job %u runs %d steps already",
-				    j->job_id, GAPS_MAX_STEPS);
-			return;
+			*code = "EBUSY";
+			snprintf(err, errlen, "job %u runs %d steps already", j->job_id,
+				 GAPS_MAX_STEPS);
+			return -1;
 		}
 		j->steps[j->nsteps] = (struct host_step){
 		    .step_id = m->u.step.step, .mem_bytes = m->u.step.mem, .gpus = m->u.step.gpus};
 		if (cpumask_parse(m->u.step.pus, &j->steps[j->nsteps].pus) != 0) {
-			reply_error(fn, arg, cookie, "EINVAL",
-				    "step %u.%u: \"%s\" is not a cpu list", m->u.step.job,
-				    m->u.step.step, m->u.step.pus);
-			return;
+			*code = "EINVAL";
+			snprintf(err, errlen, "step %u.%u: \"%.100s\" is not a cpu list",
+				 m->u.step.job, m->u.step.step, m->u.step.pus);
+			return -1;
 		}
 		j->nsteps++;
-		break;
+		return 0;
 	case MSG_STEP_END:
 		j = job_find(a, m->u.step.job);
 		if (j && m->u.step.step == MSG_STEP_BATCH)
@@ -465,28 +559,15 @@ static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 				break;
 			}
 		}
-		break;
+		return 0;
 	case MSG_JOB_END:
 		j = job_find(a, m->u.job_end);
 		if (j)
 			*j = a->jobs[--a->njobs];
-		break;
+		return 0;
 	default:
-		break;
+		return 0;
 	}
-	a->dirty = true;
-	/* whatever the host needs back is evicted before the reply, so a step
-	 * never starts on a lent PU */
-	rc = refresh_gap(a);
-	if (rc) {
-		reply_error(fn, arg, cookie, "EINVAL",
-			    "the reported allocation does not fit this node: %s", strerror(-rc));
-		return;
-	}
-	evicted = reclaim(a);
-	if (evicted)
-		log_info("%s: evicted %u lease(s) for the host", msg_type_name(m->type), evicted);
-	reply_ok(fn, arg, cookie);
 }
 
 void agent_request(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,

@@ -433,6 +433,11 @@ static int evict_rels(char *const rels[], unsigned n, unsigned grace_ms, struct 
 	return 0;
 }
 
+void sandbox_terminate(struct sandbox *sb)
+{
+	procs_signal(sb->rel, SIGTERM);
+}
+
 int sandbox_evict(struct sandbox *sb, unsigned grace_ms, bool *killed)
 {
 	char *rels[1] = {sb->rel};

@@ -95,6 +95,10 @@ struct sandbox_state {
  */
 int sandbox_read(struct sandbox *sb, struct sandbox_state *st);
 
+/* Sends SIGTERM to every process in the cgroup and returns: evicting
+ * several sandboxes at once starts each one's grace period together. */
+void sandbox_terminate(struct sandbox *sb);
+
 /*
  * Sends SIGTERM to every process in the cgroup, waits up to grace_ms for the
  * cgroup to empty, then sends SIGKILL (repeatedly, for up to 5 s) and

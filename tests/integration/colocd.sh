@@ -216,6 +216,16 @@ out=$(acquire "$nobody" 1 60 2>&1)
 check "while the host job holds every cpu, a new lease gets ENOSPC" 'echo "$out" | grep -q ENOSPC' "$out"
 report '{"v":1,"type":"job_end","job":42}' >/dev/null
 
+# a report that does not fit is refused whole; a missed job end is mended
+report '{"v":1,"type":"job_start","job":43,"uid":1000,"pus":"0","mem":1048576,"mem_need":0,"gpus":0,"consent":true,"end":0}' >/dev/null
+out=$(report '{"v":1,"type":"step_start","job":43,"step":1,"pus":"1","mem":0,"gpus":0}' 2>&1)
+check "a step on PUs outside its job is refused (EINVAL), the ledger unchanged" \
+	'echo "$out" | grep -q "EINVAL.*does not fit" && send "{\"v\":1,\"type\":\"query\",\"cred\":\"none:0:0\",\"what\":\"gaps\"}" | grep -q "\"lendable\":\"[0-9]"' "$out"
+out=$(report '{"v":1,"type":"job_start","job":44,"uid":1000,"pus":"0","mem":1048576,"mem_need":0,"gpus":0,"consent":false,"end":0}' 2>&1)
+check "a job on the PUs of a job whose end was missed replaces it" \
+	'echo "$out" | grep -q "\"ok\"" && send "{\"v\":1,\"type\":\"query\",\"cred\":\"none:0:0\",\"what\":\"nodes\"}" | grep -q "\"jobs\":1" && grep -q "job 44 holds PUs of job 43" "$dir/colocd.log"' "$out"
+report '{"v":1,"type":"job_end","job":44}' >/dev/null
+
 # release, by the owner only
 out=$(acquire "$nobody" 1 60 --lease-out "$dir/l2.json")
 id2=$(echo "$out" | field id)
