@@ -159,7 +159,11 @@ hx=$(field pid <"$dir/lh.json")
 FAAS_ADDR=127.0.0.1 timeout 60 "$FAAS_CALL" --lease "$dir/lh.json" --fn sleep_ms --u64 30000 \
 	--timeout-ms 40000 >"$dir/hung.out" 2>&1 &
 caller=$!
-sleep 0.5
+# until one of the executor's threads sleeps in the function (bounded)
+for _ in $(seq 200); do
+	grep -qs hrtimer_nanosleep /proc/"$hx"/task/*/wchan && break
+	sleep 0.05
+done
 t0=$(date +%s%N)
 out=$(send "{\"v\":1,\"type\":\"lease_release\",\"cred\":\"none:$nobody:$nobody\",\"id\":\"$hid\"}" 2>&1)
 t1=$(date +%s%N)

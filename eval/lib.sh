@@ -1,0 +1,112 @@
+# Shared by the experiments in eval/ (run by scripts/evaluate, or alone).
+# Sourced, not run. Functions are prefixed eval_; each does one thing.
+
+# shellcheck disable=SC2034 # used by the scripts that source this
+EVAL_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# ---- numbers -------------------------------------------------------------
+
+# eval_median: the median of the numbers on stdin, one a line (the mean of
+# the middle two for an even count); prints nothing for no input.
+eval_median() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) exit
+		if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# eval_pct P: the P-th percentile (nearest rank, 0 < P <= 100) of the
+# numbers on stdin; eval_p99: the 99th.
+eval_pct() {
+	sort -g | awk -v p="$1" '{ v[NR] = $1 } END {
+		if (NR == 0) exit
+		r = int(p / 100 * NR + 0.999999); if (r < 1) r = 1; if (r > NR) r = NR; print v[r] }'
+}
+eval_p99() { eval_pct 99; }
+
+# eval_ratio A B: A / B with 3 significant decimals, or null when B is 0 or empty.
+eval_ratio() {
+	awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "null"; else printf "%.3f\n", a / b }'
+}
+
+# eval_stats_json: {"n":..,"median":..,"p99":..,"min":..,"max":..} of the
+# numbers on stdin.
+eval_stats_json() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "{\"n\":0}"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		r = int(0.99 * NR + 0.999999); if (r > NR) r = NR
+		printf "{\"n\":%d,\"median\":%.6g,\"p99\":%.6g,\"min\":%.6g,\"max\":%.6g}\n", NR, m, v[r], v[1], v[NR] }'
+}
+
+# ---- JSON ----------------------------------------------------------------
+
+# eval_json_str S: S as a JSON string (quotes, backslashes, control characters escaped).
+eval_json_str() {
+	local s=$1
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\n'/\\n}
+	s=${s//$'\t'/\\t}
+	s=${s//$'\r'/\\r}
+	printf '"%s"' "$s"
+}
+
+# eval_json_get KEY: the value of "KEY" (a number, string or literal) in the
+# one-line JSON object on stdin; strings without their quotes.
+eval_json_get() {
+	grep -o "\"$1\":\\(\"[^\"]*\"\\|[^,}]*\\)" | head -1 | sed 's/^"[^"]*"://; s/^"//; s/"$//'
+}
+
+# eval_json_array: the numbers on stdin as a JSON array.
+eval_json_array() {
+	awk 'BEGIN { printf "[" } { printf "%s%s", NR > 1 ? "," : "", $1 } END { print "]" }'
+}
+
+# eval_machine_json: {"cpus":..,"kernel":..,"libfabric":..} of this machine.
+eval_machine_json() {
+	local fab
+	fab=$(fi_info --version 2>/dev/null | awk '/^libfabric:/ { print $2 }')
+	[ -n "$fab" ] || fab=$(dpkg-query -W -f='${Version}' libfabric1 2>/dev/null)
+	printf '{"cpus":%d,"kernel":%s,"libfabric":%s}\n' "$(nproc)" \
+		"$(eval_json_str "$(uname -r)")" "$(eval_json_str "${fab:-unknown}")"
+}
+
+# eval_write_json FILE NAME QUICK COMMAND PARAMS RESULTS: writes the
+# experiment's record (PARAMS and RESULTS are JSON objects).
+eval_write_json() {
+	printf '{"experiment":%s,"quick":%s,"command":%s,"machine":%s,"params":%s,"results":%s}\n' \
+		"$(eval_json_str "$2")" "$3" "$(eval_json_str "$4")" "$(eval_machine_json)" "$5" "$6" >"$1"
+}
+
+# eval_command_line ARGS...: the command line, shell-quoted, for the records.
+eval_command_line() {
+	local a out=
+	for a in "$@"; do out+="${out:+ }$(printf '%q' "$a")"; done
+	echo "$out"
+}
+
+# ---- tools -----------------------------------------------------------------
+
+# eval_ensure_gnuplot: installs gnuplot-nox when gnuplot is missing (root).
+eval_ensure_gnuplot() {
+	command -v gnuplot >/dev/null && return 0
+	[ "$(id -u)" = 0 ] || { echo "eval: gnuplot is missing: apt-get install gnuplot-nox" >&2; return 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gnuplot-nox >/dev/null ||
+		{ echo "eval: cannot install gnuplot-nox" >&2; return 1; }
+}
+
+# eval_png_terminal: the best PNG terminal this gnuplot has.
+eval_png_terminal() {
+	if gnuplot -e 'set terminal' 2>&1 | grep -qw pngcairo; then echo pngcairo; else echo png; fi
+}
+
+# eval_stamp VAR: sets VAR to the microseconds since the epoch, without a
+# fork (bash's EPOCHREALTIME), so that it can be taken right before and
+# after what is timed.
+eval_stamp() {
+	local t=${EPOCHREALTIME/./}
+	printf -v "$1" '%s' "${t/,/}"
+}
+
+# eval_ms T0 T1: milliseconds from stamp T0 to stamp T1, 3 decimals.
+eval_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", (b - a) / 1000 }'; }
