@@ -476,6 +476,26 @@ static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 	}
 }
 
+/* A report's "pus" are Slurm's core indexes on the node (what SPANK's
+ * S_JOB_ALLOC_CORES and S_STEP_ALLOC_CORES give): each stands for every PU
+ * (hardware thread) of that core, in hwloc's logical order of cores. 0, or
+ * -1 when the list does not parse or names a core the node lacks. */
+static int cores_to_pus(const struct agent *a, const char *list, struct cpumask *pus)
+{
+	struct cpumask cores;
+
+	cpumask_clear(pus);
+	if (cpumask_parse(list, &cores) != 0)
+		return -1;
+	for (int c = cpumask_next(&cores, 0); c >= 0;
+	     c = c + 1 < CPUMASK_MAX ? cpumask_next(&cores, (unsigned)c + 1) : -1) {
+		if ((unsigned)c >= a->topo->ncores)
+			return -1;
+		cpumask_or(pus, pus, &a->topo->cores[c].pus);
+	}
+	return 0;
+}
+
 /* Applies a report to the ledger. 0, or -1 with *code and err saying why
  * it was refused (nothing changed). */
 static int report_apply(struct agent *a, const struct msg *m, const char **code, char *err,
@@ -503,14 +523,15 @@ static int report_apply(struct agent *a, const struct msg *m, const char **code,
 			memset(j, 0, sizeof(*j));
 		j->job_id = m->u.job_start.job;
 		j->uid = m->u.job_start.uid;
-		if (cpumask_parse(m->u.job_start.pus, &j->pus) != 0) {
+		if (cores_to_pus(a, m->u.job_start.pus, &j->pus) != 0) {
 			if (added)
 				a->njobs--;
 			else
 				*j = saved;
 			*code = "EINVAL";
-			snprintf(err, errlen, "job %u: \"%.100s\" is not a cpu list",
-				 m->u.job_start.job, m->u.job_start.pus);
+			snprintf(err, errlen,
+				 "job %u: \"%.100s\" is not a list of this node's cores (0-%u)",
+				 m->u.job_start.job, m->u.job_start.pus, a->topo->ncores - 1);
 			return -1;
 		}
 		j->mem_bytes = m->u.job_start.mem;
@@ -541,10 +562,11 @@ static int report_apply(struct agent *a, const struct msg *m, const char **code,
 		}
 		j->steps[j->nsteps] = (struct host_step){
 		    .step_id = m->u.step.step, .mem_bytes = m->u.step.mem, .gpus = m->u.step.gpus};
-		if (cpumask_parse(m->u.step.pus, &j->steps[j->nsteps].pus) != 0) {
+		if (cores_to_pus(a, m->u.step.pus, &j->steps[j->nsteps].pus) != 0) {
 			*code = "EINVAL";
-			snprintf(err, errlen, "step %u.%u: \"%.100s\" is not a cpu list",
-				 m->u.step.job, m->u.step.step, m->u.step.pus);
+			snprintf(err, errlen,
+				 "step %u.%u: \"%.100s\" is not a list of this node's cores (0-%u)",
+				 m->u.step.job, m->u.step.step, m->u.step.pus, a->topo->ncores - 1);
 			return -1;
 		}
 		j->nsteps++;

@@ -35,7 +35,9 @@
  *   colocctl -> controller
  *     drain         {cred, node, drain}      drain = true: no new leases there
  *
- * CPU sets travel as lists ("0-3,8"), GPUs as a bitmask, sizes in bytes,
+ * CPU sets travel as lists ("0-3,8"): PU (hardware thread) numbers, except
+ * in job_start and step_start, whose "pus" are Slurm's core indexes on the
+ * node (the agent maps each to its PUs); GPUs as a bitmask, sizes in bytes,
  * times in seconds (durations) or unix seconds (end).
  */
 #ifndef COLOC_MSG_H

@@ -19,6 +19,7 @@
 # TESTBED_PREFIX (ea), TESTBED_PORT (24817), TESTBED_SUBNET (10.240.0) and
 # is torn down on every exit.
 set -u
+# shellcheck source=eval/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 NAME=latency
@@ -27,7 +28,7 @@ say() { echo "latency: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 CMDLINE="eval/latency.sh $(eval_command_line "$@")"
-OUT= QUICK=false BUILD=$EVAL_TOP/build
+OUT='' QUICK=false BUILD=$EVAL_TOP/build
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
@@ -39,7 +40,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$OUT" ] || usage
 [ "$(id -u)" = 0 ] || die "needs root (a Slurm testbed, cgroups, colocd)"
-mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd) || die "cannot create $OUT"
+mkdir -p "$OUT" || die "cannot create $OUT"
+OUT=$(cd "$OUT" && pwd)
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || die "no build tree $BUILD"
 BENCH=$BUILD/tests/bench/faas-bench
 COLOCD_BENCH=$BUILD/tests/bench/colocd-bench
@@ -63,6 +65,7 @@ WORK=$(mktemp -d /tmp/coloc-eval-latency.XXXXXX) || die "mktemp failed"
 chmod 755 "$WORK"
 TB=$WORK/tb
 TB_STARTED=
+t0=0 t1=0
 cleanup() {
 	trap '' INT TERM
 	if [ -n "$TB_STARTED" ]; then
@@ -107,6 +110,7 @@ say "testbed: 1 node ($TESTBED_PREFIX, $TESTBED_SUBNET.0/24, port $TESTBED_PORT)
 TB_STARTED=1
 "$EVAL_TOP/scripts/testbed" up "$TB" 1 >"$WORK/testbed-up.log" 2>&1 ||
 	{ cat "$WORK/testbed-up.log" >&2; die "the testbed did not come up"; }
+# shellcheck disable=SC1091 # written by scripts/testbed up
 . "$TB/env"
 as_user() {
 	setpriv --reuid=nobody --regid=nogroup --clear-groups \
@@ -182,9 +186,9 @@ FLOOR_MED=$(awk '{ print $1 * 1000 }' "$WORK/floor" | eval_median)
 	echo "sbatch sbatch_--wait $SBATCH_N $SB_MED $SB_P99"
 } >"$WORK/rows"
 
-rows_json=$(awk '{ printf "%s\"%s\":{\"n\":%d,\"median_us\":%.6g,\"p99_us\":%.6g}", NR > 1 ? "," : "", $1, $3, $4, $5 }' "$WORK/rows")
+rows_json=$(awk '{ printf "%s\"%s\":{\"n\":%d,\"median_us\":%.6g,\"p99_us\":%.6g}", (NR > 1 ? "," : ""), $1, $3, $4, $5 }' "$WORK/rows")
 per_round() { # mode: [[median_ns,p99_ns],...]
-	awk 'BEGIN { printf "[" } { printf "%s[%s,%s]", NR > 1 ? "," : "", $1, $2 } END { printf "]" }' "$WORK/$1"
+	awk 'BEGIN { printf "[" } { printf "%s[%s,%s]", (NR > 1 ? "," : ""), $1, $2 } END { printf "]" }' "$WORK/$1"
 }
 R_HOT=$(eval_ratio "$HOT_MED" "$RAW_MED")
 R_WARM=$(eval_ratio "$WARM_MED" "$RW_MED")
@@ -215,28 +219,30 @@ eval_write_json "$OUT/$NAME.json" "$NAME" "$QUICK" "$CMDLINE" "$params" "$result
 
 # ---- plot ------------------------------------------------------------------------
 
-awk '{ gsub("_", " ", $2); printf "\"%s\" %s %s\n", $2, $4, $5 }' "$WORK/rows" >"$WORK/plot.dat"
+fmt() { awk -v v="$1" 'BEGIN { if (v >= 100000) printf "%.0f ms", v / 1000; else if (v >= 1000) printf "%.1f ms", v / 1000; else printf "%.3g µs", v }'; }
+while read -r _ label _ med p99; do
+	printf '"%s" %s %s "%s"\n' "${label//_/ }" "$med" "$p99" "$(fmt "$med")"
+done <"$WORK/rows" >"$WORK/plot.dat"
 gnuplot <<EOF || die "gnuplot failed"
 set terminal $(eval_png_terminal) size 900,520 font ",10"
 set output "$OUT/$NAME.png"
-set title "Invocation latency on this machine ($PROVIDER, $PAYLOAD B): median, bar to p99"
+set title "Invocation latency, one run on this machine ($PROVIDER, $PAYLOAD B): median, bar up to p99" noenhanced
 set logscale y 10
 set ylabel "latency (µs, log scale)"
 set format y "10^{%T}"
-set yrange [0.5:*]
+set yrange [1:*]
 set style fill solid 0.6 border -1
 set boxwidth 0.6
 set grid ytics
 set key off
 set xtics noenhanced
 plot "$WORK/plot.dat" using 0:2:xtic(1) with boxes lc rgb "#4a7ab5", \
-     "" using 0:2:2:3 with yerrorbars lc rgb "black" pt -1, \
-     "" using 0:(\$2*1.5):(sprintf("%.3g", \$2)) with labels font ",9"
+     "" using 0:2:2:3 with yerrorbars lc rgb "black" pt 7 ps 0, \
+     "" using (\$0-0.15):(\$2*1.6):4 with labels right font ",9" noenhanced
 EOF
 
 # ---- markdown ----------------------------------------------------------------------
 
-fmt() { awk -v v="$1" 'BEGIN { if (v >= 100000) printf "%.0f ms", v / 1000; else if (v >= 1000) printf "%.1f ms", v / 1000; else printf "%.2f µs", v }'; }
 {
 	echo "## 1. Invocation latency, side by side in one run"
 	echo
@@ -247,17 +253,19 @@ fmt() { awk -v v="$1" 'BEGIN { if (v >= 100000) printf "%.0f ms", v / 1000; else
 		"request to first call complete, \`colocd-bench\`, $COLD_N times), and what a Slurm user would do" \
 		"instead on a 1-node \`scripts/testbed\`: \`srun --jobid=J --overlap -n1 true\` inside a running" \
 		"allocation ($SRUN_N times) and \`sbatch --wait\` of a one-task job ($SBATCH_N times)."
-	echo "Hot calls cost ${R_HOT}x the raw round trip and warm calls ${R_WARM}x the blocking raw round trip;" \
-		"the paper's anchor (rFaaS on Daint, uGNI) is 8.13 vs 7.93 µs at 64 B (1.03x) hot and 71.8 vs" \
-		"24.9 µs (2.9x) warm, so the overhead over the transport is of the same kind, though this" \
-		"machine's tcp;ofi_rxm round trip is slower than Daint's uGNI."
-	echo "A warm coloc call is ${R_SRUN_WARM:-?}x faster than an \`srun\` step in an existing allocation" \
-		"($(fmt "$SRUN_MED") median) and an \`sbatch --wait\` job takes $(fmt "$SB_MED"); a cold start" \
-		"($(fmt "$COLD_MED_US")) is paid once per lease, of which $(awk -v v="$PROC_START" 'BEGIN { printf "%.0f", v / 1e6 }') ms is starting any" \
-		"program that links Debian's libfabric (the paper reports 1.36 s for a Sarus container)."
-	echo "\`sbatch --wait\` polls the job's state in steps of seconds, so its number is what a user" \
-		"waits, not the scheduler's own latency; the timings of the Slurm commands include about" \
-		"$(fmt "$FLOOR_MED") of starting them as user nobody (setpriv), measured in the same run."
+	echo "Here hot calls took ${R_HOT}x the raw round trip and warm calls ${R_WARM}x the blocking raw" \
+		"round trip (warm p99 $(fmt "$WARM_P99")); the paper's anchor (rFaaS over uGNI on Daint, 64 B)" \
+		"is 8.13 vs 7.93 µs hot (1.03x) and 71.8 vs 24.9 µs warm (2.9x, p99 about 13.5 ms), on a" \
+		"transport several times faster than this machine's tcp;ofi_rxm, where a fixed per-call cost" \
+		"weighs less."
+	echo "An \`srun\` step inside an existing allocation took $(fmt "$SRUN_MED") (median), ${R_SRUN_HOT}x a hot" \
+		"and ${R_SRUN_WARM}x a warm call, and an \`sbatch --wait\` job $(fmt "$SB_MED"); a coloc cold start" \
+		"($(fmt "$COLD_MED_US"); srun/cold start ${R_SRUN_COLD}) is paid once per lease, and" \
+		"$(fmt "$(awk -v v="$PROC_START" 'BEGIN { print v / 1000 }')") of it is starting any program that links Debian's" \
+		"libfabric (the paper reports about 1.36 s for a Sarus container)."
+	echo "\`sbatch --wait\` polls the job's state every few seconds, so its number is what a user" \
+		"waits, not the scheduler's own latency; the Slurm timings include about $(fmt "$FLOOR_MED")" \
+		"of starting a program as user nobody (setpriv), measured in the same run."
 	echo
 	echo "| mechanism | n | median | p99 | median / raw |"
 	echo "|---|---|---|---|---|"

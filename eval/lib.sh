@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the experiments in eval/ (run by scripts/evaluate, or alone).
 # Sourced, not run. Functions are prefixed eval_; each does one thing.
 
@@ -23,9 +24,12 @@ eval_pct() {
 }
 eval_p99() { eval_pct 99; }
 
-# eval_ratio A B: A / B with 3 significant decimals, or null when B is 0 or empty.
+# eval_ratio A B: A / B (3 decimals below 10, 1 below 100, none above), or
+# null when B is 0 or empty.
 eval_ratio() {
-	awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "null"; else printf "%.3f\n", a / b }'
+	awk -v a="${1:-}" -v b="${2:-}" 'BEGIN {
+		if (a == "" || b == "" || b + 0 == 0) { print "null"; exit }
+		r = a / b; printf (r < 10 ? "%.3f\n" : r < 100 ? "%.1f\n" : "%.0f\n"), r }'
 }
 
 # eval_stats_json: {"n":..,"median":..,"p99":..,"min":..,"max":..} of the
@@ -59,7 +63,7 @@ eval_json_get() {
 
 # eval_json_array: the numbers on stdin as a JSON array.
 eval_json_array() {
-	awk 'BEGIN { printf "[" } { printf "%s%s", NR > 1 ? "," : "", $1 } END { print "]" }'
+	awk 'BEGIN { printf "[" } { printf "%s%s", (NR > 1 ? "," : ""), $1 } END { print "]" }'
 }
 
 # eval_machine_json: {"cpus":..,"kernel":..,"libfabric":..} of this machine.
@@ -110,3 +114,73 @@ eval_stamp() {
 
 # eval_ms T0 T1: milliseconds from stamp T0 to stamp T1, 3 decimals.
 eval_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", (b - a) / 1000 }'; }
+
+# ---- used by interference.sh and offload.sh ---------------------------------
+
+# eval_mean_sd: "MEAN SD" of the numbers on stdin (sample standard deviation,
+# 0 for one number); prints nothing for no input.
+eval_mean_sd() {
+	awk '{ s += $1; q += $1 * $1; n++ } END {
+		if (n == 0) exit
+		m = s / n; v = n > 1 ? (q - n * m * m) / (n - 1) : 0; if (v < 0) v = 0
+		printf "%.6g %.6g\n", m, sqrt(v) }'
+}
+
+# eval_mean_sd_json: {"n":..,"mean":..,"sd":..,"values":[..]} of the numbers
+# on stdin.
+eval_mean_sd_json() {
+	local v ms
+	v=$(cat)
+	ms=$(echo "$v" | grep . | eval_mean_sd)
+	[ -n "$ms" ] || { echo '{"n":0}'; return; }
+	printf '{"n":%d,"mean":%s,"sd":%s,"values":%s}\n' "$(echo "$v" | grep -c .)" \
+		"${ms% *}" "${ms#* }" "$(echo "$v" | grep . | eval_json_array)"
+}
+
+# eval_tb_up DIR NODES LOG: brings up a scripts/testbed in DIR with
+# TESTBED_PREFIX/PORT/SUBNET from the environment, sources its env file.
+# The caller's EXIT trap must call eval_tb_down DIR.
+eval_tb_up() {
+	"$EVAL_TOP/scripts/testbed" up "$1" "$2" >"$3" 2>&1 || { cat "$3" >&2; return 1; }
+	# shellcheck disable=SC1091 # written by scripts/testbed up
+	. "$1/env"
+}
+
+# eval_tb_down DIR LOG: tears the testbed in DIR down if one is there.
+eval_tb_down() {
+	[ -f "$1/testbed.info" ] || return 0
+	"$EVAL_TOP/scripts/testbed" down "$1" >"$2" 2>&1 || { cat "$2" >&2; return 1; }
+}
+
+# eval_nobody CMD...: runs CMD as user nobody with the testbed's environment
+# (jobs run as a user, never as root).
+eval_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups env SLURM_CONF="$SLURM_CONF" \
+		COLOC_CONF="$COLOC_CONF" PATH="$PATH" HOME=/tmp "$@"
+}
+
+# eval_until SECONDS CMD: until the shell command CMD succeeds, polling every
+# 0.1 s for at most SECONDS; fails after that.
+eval_until() {
+	local end=$((SECONDS + $1))
+	while [ $SECONDS -le "$end" ]; do
+		eval "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# eval_lendable NODE: the PUs the testbed's controller says NODE lends now.
+eval_lendable() {
+	colocctl gaps --json 2>/dev/null | grep -o '{"node":"'"$1"'","lendable":"[^"]*"' | cut -d'"' -f8
+}
+
+# eval_node_pids NETNS COMM: the pids of the processes named COMM in the
+# network namespace NETNS.
+eval_node_pids() {
+	local p
+	for p in $(ip netns pids "$1" 2>/dev/null); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ] && echo "$p"
+	done
+	return 0
+}

@@ -229,6 +229,9 @@ out=$(report '{"v":1,"type":"job_start","job":44,"uid":1000,"pus":"0","mem":1048
 check "a job on the PUs of a job whose end was missed replaces it" \
 	'echo "$out" | grep -q "\"ok\"" && send "{\"v\":1,\"type\":\"query\",\"cred\":\"none:0:0\",\"what\":\"nodes\"}" | grep -q "\"jobs\":1" && grep -q "job 44 holds PUs of job 43" "$dir/colocd.log"' "$out"
 report '{"v":1,"type":"job_end","job":44}' >/dev/null
+out=$(report '{"v":1,"type":"job_start","job":45,"uid":1000,"pus":"4095","mem":0,"mem_need":0,"gpus":0,"consent":true,"end":0}' 2>&1)
+check "a job on a core the node lacks is refused, naming the node's cores" \
+	'echo "$out" | grep -q "EINVAL.*not a list of this node.s cores (0-$(($(nproc) - 1)))"' "$out"
 
 # release, by the owner only
 out=$(acquire "$nobody" 1 60 --lease-out "$dir/l2.json")
