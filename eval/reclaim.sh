@@ -125,7 +125,7 @@ acquire() {
 		die "lease_acquire failed: $out"
 	LEASE_ID=$(echo "$out" | field id)
 	XPID=$(field pid <"$WORK/lease.json")
-	[ -n "$LEASE_ID" ] && [ -n "$XPID" ] || die "no lease id or executor pid in: $out"
+	{ [ -n "$LEASE_ID" ] && [ -n "$XPID" ]; } || die "no lease id or executor pid in: $out"
 }
 release() { send "{\"v\":1,\"type\":\"lease_release\",\"cred\":\"none:$NOBODY:$NOBODY\",\"id\":\"$1\"}" >/dev/null 2>&1; }
 cgroup_of() { # lease id: its cgroup directories that still exist
