@@ -15,6 +15,8 @@
 #endif
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -41,8 +43,10 @@ struct config {
 	size_t chunk; /* 0: as many as fit in a payload */
 	uint64_t seed;
 	int json;
-	int fallback;	   /* price locally what the workers can no longer */
-	unsigned pause_ms; /* between a call's completion and the next call */
+	int fallback;		/* price locally what the workers can no longer */
+	unsigned pause_ms;	/* between a call's completion and the next call */
+	unsigned local_threads; /* threads of this job pricing options too */
+	int no_remote;		/* no lease: the job's own threads only */
 };
 
 /* One call in flight: the options it carries and its output buffer. */
@@ -67,29 +71,34 @@ struct run {
 	size_t mismatches;
 	int fallback;
 	unsigned pause_ms;
-	size_t lost;	    /* calls the workers did not answer (--fallback) */
-	size_t local_calls; /* chunks priced here instead */
+	atomic_size_t cursor; /* the first option no call or thread took yet */
+	size_t lost;	      /* calls the workers did not answer (--fallback) */
+	size_t local_calls;   /* chunks priced here instead */
 	size_t local_opts;
+	size_t thread_opts; /* priced by --local-threads */
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: " PROG
-		" [--options N] [--chunk N] [--seed S] [--fallback] [--pause-ms MS]\n"
-		"       [--json]\n"
-		"  --options N  options to price, 1..%llu (default %d)\n"
-		"  --chunk N    most options per call, 1..%llu (default: as many as fit in\n"
-		"               the lease's largest payload)\n"
-		"  --seed S     seed of the option generator, an unsigned 64-bit integer,\n"
-		"               decimal or 0x-prefixed hexadecimal (default 1)\n"
-		"  --fallback   price locally the options of calls lost because the lease's\n"
-		"               executors went away (evicted), and go on\n"
-		"  --pause-ms MS  wait MS milliseconds after each completed call (0..10000;\n"
-		"               default 0), to stretch a demonstration\n"
-		"  --json       print the summary as one JSON object on one line\n"
-		"The lease is read from FAAS_LEASE.\n",
-		MAX_COUNT, DEFAULT_OPTIONS, MAX_COUNT);
+	fprintf(
+	    f,
+	    "usage: " PROG " [--options N] [--chunk N] [--seed S] [--fallback] [--pause-ms MS]\n"
+	    "       [--json]\n"
+	    "  --options N  options to price, 1..%llu (default %d)\n"
+	    "  --chunk N    most options per call, 1..%llu (default: as many as fit in\n"
+	    "               the lease's largest payload)\n"
+	    "  --seed S     seed of the option generator, an unsigned 64-bit integer,\n"
+	    "               decimal or 0x-prefixed hexadecimal (default 1)\n"
+	    "  --fallback   price locally the options of calls lost because the lease's\n"
+	    "               executors went away (evicted), and go on\n"
+	    "  --local-threads N  price options on N threads of this job as well, taking\n"
+	    "               chunks from the same queue as the remote calls (0..1024; default 0)\n"
+	    "  --no-remote  no lease: only the --local-threads price (the baseline)\n"
+	    "  --pause-ms MS  wait MS milliseconds after each completed call (0..10000;\n"
+	    "               default 0), to stretch a demonstration\n"
+	    "  --json       print the summary as one JSON object on one line\n"
+	    "The lease is read from FAAS_LEASE.\n",
+	    MAX_COUNT, DEFAULT_OPTIONS, MAX_COUNT);
 }
 
 __attribute__((format(printf, 1, 2))) static void bad_usage(const char *fmt, ...)
@@ -153,6 +162,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{"json", no_argument, NULL, 'j'},
 		{"fallback", no_argument, NULL, 'f'},
 		{"pause-ms", required_argument, NULL, 'p'},
+		{"local-threads", required_argument, NULL, 't'},
+		{"no-remote", no_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -166,6 +177,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	cfg->json = 0;
 	cfg->fallback = 0;
 	cfg->pause_ms = 0;
+	cfg->local_threads = 0;
+	cfg->no_remote = 0;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -194,6 +207,16 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case 'f':
 			cfg->fallback = 1;
 			break;
+		case 't':
+			if (parse_u64(optarg, &v) || v > 1024)
+				bad_usage(
+				    "--local-threads takes an integer from 0 to 1024, not '%s'",
+				    optarg);
+			cfg->local_threads = (unsigned)v;
+			break;
+		case 'R':
+			cfg->no_remote = 1;
+			break;
 		case 'p':
 			if (parse_u64(optarg, &v) || v > 10000)
 				bad_usage("--pause-ms takes an integer from 0 to 10000, not '%s'",
@@ -211,6 +234,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	}
 	if (optind < argc)
 		bad_usage("unexpected argument '%s'", argv[optind]);
+	if (cfg->no_remote && !cfg->local_threads)
+		bad_usage("--no-remote needs --local-threads N: someone must price the options");
 }
 
 static uint64_t now_ns(void)
@@ -299,24 +324,35 @@ static void drain(struct run *r)
 			break;
 }
 
-/* Runs every call, nslots at a time. Returns 0, or 1 after printing what
- * failed. */
+/* The next chunk of options nobody took yet (remote calls and local
+ * threads share them); r->n when none is left. */
+static size_t take(struct run *r)
+{
+	size_t first = atomic_fetch_add(&r->cursor, r->chunk);
+
+	return first < r->n ? first : r->n;
+}
+
+/* Runs the calls, nslots at a time, taking chunks until none is left.
+ * Returns 0, or 1 after printing what failed. */
 static int run_calls(struct run *r)
 {
-	size_t next = 0, i;
+	size_t next, i;
 
-	for (i = 0; i < r->nslots && next < r->n; i++, next += r->chunk)
+	for (i = 0; i < r->nslots && (next = take(r)) < r->n; i++)
 		if (start_call(r, &r->slots[i], next))
 			return 1;
 
-	while (r->done < r->ncalls) {
+	for (;;) {
 		if (faas_inflight(r->client) == 0) {
 			/* --fallback without executors: price the rest here */
-			for (i = 0; i < r->nslots && next < r->n && !r->slots[i].call;
-			     i++, next += r->chunk)
+			size_t started = 0;
+
+			for (i = 0; i < r->nslots && !r->slots[i].call && (next = take(r)) < r->n;
+			     i++, started++)
 				if (start_call(r, &r->slots[i], next))
 					return 1;
-			if (faas_inflight(r->client) == 0 && next >= r->n)
+			if (faas_inflight(r->client) == 0 && started == 0)
 				break;
 			continue;
 		}
@@ -367,13 +403,37 @@ static int run_calls(struct run *r)
 
 			nanosleep(&ts, NULL);
 		}
-		if (next < r->n) {
-			if (start_call(r, s, next))
-				return 1;
-			next += r->chunk;
-		}
+		if ((next = take(r)) < r->n && start_call(r, s, next))
+			return 1;
 	}
 	return 0;
+}
+
+/* --local-threads: one of the job's own threads, pricing chunks here. */
+struct local_thread {
+	pthread_t tid;
+	struct run *r;
+	size_t options, mismatches;
+};
+
+static void *local_worker(void *arg)
+{
+	struct local_thread *t = arg;
+	struct run *r = t->r;
+	size_t first;
+
+	while ((first = take(r)) < r->n) {
+		size_t count = r->n - first < r->chunk ? r->n - first : r->chunk;
+
+		for (size_t k = first; k < first + count; k++) {
+			double p = bs_price(&r->opts[k]);
+
+			if (memcmp(&p, &r->expect[k], sizeof(p)) != 0)
+				t->mismatches++;
+		}
+		t->options += count;
+	}
+	return NULL;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -410,9 +470,10 @@ static void report(const struct config *cfg, const struct run *r, int workers, u
 		       "\"seed\":%" PRIu64 ",\"mismatches\":%zu,\"latency_median_us\":%.3f,"
 		       "\"latency_p99_us\":%.3f,\"wall_s\":%.6f,\"options_per_s\":%.1f,"
 		       "\"remote_calls\":%zu,\"lost_calls\":%zu,\"local_calls\":%zu,"
-		       "\"local_options\":%zu}\n",
+		       "\"local_options\":%zu,\"local_threads\":%u,\"thread_options\":%zu}\n",
 		       r->n, r->done, workers, r->chunk, cfg->seed, r->mismatches, med, p99, wall_s,
-		       rate, r->nlat, r->lost, r->local_calls, r->local_opts);
+		       rate, r->nlat, r->lost, r->local_calls, r->local_opts, cfg->local_threads,
+		       r->thread_opts);
 		return;
 	}
 	printf("options        %zu\n"
@@ -423,6 +484,9 @@ static void report(const struct config *cfg, const struct run *r, int workers, u
 	       "wall time      %.6f s\n"
 	       "throughput     %.1f options/s\n",
 	       r->n, r->done, r->chunk, workers, r->mismatches, med, p99, wall_s, rate);
+	if (cfg->local_threads)
+		printf("local threads  %u priced %zu options\n", cfg->local_threads,
+		       r->thread_opts);
 	if (r->fallback)
 		printf("remote calls   %zu\n"
 		       "lost calls     %zu (the executors went away; priced locally)\n"
@@ -438,6 +502,8 @@ int main(int argc, char **argv)
 	struct bs_option *opts = NULL;
 	double *expect = NULL;
 	struct run r;
+	struct local_thread *threads = NULL;
+	unsigned nthreads = 0;
 	char err[256] = "";
 	size_t fit, i;
 	uint64_t t0, wall_ns = 0;
@@ -446,6 +512,11 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &cfg);
 	memset(&r, 0, sizeof(r));
 
+	if (cfg.no_remote) {
+		workers = 0;
+		fit = 4096; /* chunks the threads take */
+		goto sized;
+	}
 	rc = faas_lease_from_env(&lease, err, sizeof(err));
 	if (rc) {
 		if (err[0])
@@ -466,8 +537,6 @@ int main(int argc, char **argv)
 	}
 	r.fn = rc;
 	r.client = client;
-	r.fallback = cfg.fallback;
-	r.pause_ms = cfg.pause_ms;
 	workers = faas_client_workers(client);
 	if (workers < 1) {
 		faas_fail(FAAS_EUNAVAIL, "connecting to the workers of lease %s",
@@ -481,6 +550,9 @@ int main(int argc, char **argv)
 			  sizeof(struct bs_option), faas_lease_max_payload(lease));
 		goto out;
 	}
+sized:
+	r.fallback = cfg.fallback;
+	r.pause_ms = cfg.pause_ms;
 	r.n = cfg.options;
 	r.chunk = cfg.chunk && cfg.chunk < fit ? cfg.chunk : fit;
 	if (r.chunk > r.n)
@@ -493,8 +565,10 @@ int main(int argc, char **argv)
 	opts = malloc(r.n * sizeof(*opts));
 	expect = malloc(r.n * sizeof(*expect));
 	r.lat_ns = calloc(r.ncalls, sizeof(*r.lat_ns));
-	r.slots = calloc(r.nslots, sizeof(*r.slots));
-	if (!opts || !expect || !r.lat_ns || !r.slots) {
+	r.slots = r.nslots ? calloc(r.nslots, sizeof(*r.slots)) : NULL;
+	threads = cfg.local_threads ? calloc(cfg.local_threads, sizeof(*threads)) : NULL;
+	if (!opts || !expect || !r.lat_ns || (r.nslots && !r.slots) ||
+	    (cfg.local_threads && !threads)) {
 		faas_fail(FAAS_ENOMEM, "allocating %zu options", r.n);
 		goto out;
 	}
@@ -514,12 +588,30 @@ int main(int argc, char **argv)
 	r.expect = expect;
 
 	t0 = now_ns();
-	rc = run_calls(&r);
+	for (i = 0; i < cfg.local_threads; i++) {
+		threads[i].r = &r;
+		if (pthread_create(&threads[i].tid, NULL, local_worker, &threads[i]) != 0) {
+			faas_fail(FAAS_ENOMEM, "starting local thread %zu", i);
+			atomic_store(&r.cursor, r.n); /* the others stop at once */
+			break;
+		}
+		nthreads++;
+	}
+	rc = cfg.no_remote ? 0 : run_calls(&r);
+	if (rc)
+		atomic_store(&r.cursor, r.n);
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(threads[i].tid, NULL);
+		r.thread_opts += threads[i].options;
+		r.mismatches += threads[i].mismatches;
+	}
 	wall_ns = now_ns() - t0;
 	if (rc) {
 		drain(&r);
 		goto out;
 	}
+	if (nthreads < cfg.local_threads)
+		goto out;
 
 	qsort(r.lat_ns, r.nlat, sizeof(*r.lat_ns), cmp_u64);
 	report(&cfg, &r, workers, wall_ns);
@@ -536,6 +628,7 @@ out:
 				faas_buffer_free(client, r.slots[i].out);
 		free(r.slots);
 	}
+	free(threads);
 	free(r.lat_ns);
 	free(expect);
 	free(opts);
