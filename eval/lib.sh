@@ -184,3 +184,30 @@ eval_node_pids() {
 	done
 	return 0
 }
+
+# eval_snapshot_build BUILD DIR: copies what a testbed and the Black-Scholes
+# client need from the build tree BUILD into DIR (same layout for
+# scripts/testbed's COLOC_BUILD: colocd/, executor/, spank-plugin/.libs/;
+# plus examples/faas-bs-client, the real binary, examples/faas_examples.so
+# and libfaas/libfaas.so.0 for LD_LIBRARY_PATH), so that a rebuild of BUILD
+# during a run changes nothing under the run's feet.
+eval_snapshot_build() {
+	local b=$1 d=$2 f
+	for f in colocd/colocd colocd/colocctl executor/faas-executor spank-plugin/.libs/spank_faas.so \
+		examples/.libs/faas_examples.so examples/.libs/faas-bs-client libfaas/.libs/libfaas.so.0; do
+		[ -f "$b/$f" ] || { echo "eval: no $b/$f; build coloc first (make -C $b)" >&2; return 1; }
+	done
+	mkdir -p "$d"/{colocd,executor,spank-plugin/.libs,examples,libfaas} &&
+		cp "$b/colocd/colocd" "$b/colocd/colocctl" "$d/colocd/" &&
+		cp "$b/executor/faas-executor" "$d/executor/" &&
+		cp "$b/spank-plugin/.libs/spank_faas.so" "$d/spank-plugin/.libs/" &&
+		cp "$b/examples/.libs/faas_examples.so" "$b/examples/.libs/faas-bs-client" "$d/examples/" &&
+		cp -L "$b/libfaas/.libs/libfaas.so.0" "$d/libfaas/" &&
+		chmod -R a+rX "$d"
+}
+
+# eval_md_tail NAME COMMAND: the end of an experiment's markdown fragment:
+# its figure (NAME.png) and the command that made it, as a sh block.
+eval_md_tail() {
+	printf '\n![](%s.png)\n\n```sh\n%s\n```\n' "$1" "$2"
+}

@@ -12,6 +12,10 @@ COLOC_PACKAGES=(
 	slurmctld slurmd slurm-client util-linux
 	# the verbs test: Debian's kernel under QEMU with Soft-RoCE
 	qemu-system-x86 busybox-static cpio kmod iproute2 rdma-core ibverbs-providers
+	# eval/interference.sh: the host job's workload
+	stress-ng
+	# scripts/evaluate's plots
+	gnuplot-nox
 )
 
 # Installs the packages that are missing (needs root and Debian's archive).
