@@ -47,6 +47,7 @@ struct config {
 	unsigned pause_ms;	/* between a call's completion and the next call */
 	unsigned local_threads; /* threads of this job pricing options too */
 	int no_remote;		/* no lease: the job's own threads only */
+	int blocking;		/* sleep on the fabric for replies, do not spin */
 };
 
 /* One call in flight: the options it carries and its output buffer. */
@@ -83,7 +84,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: " PROG " [--options N] [--chunk N] [--seed S] [--fallback] [--pause-ms MS]\n"
-	    "       [--json]\n"
+	    "       [--local-threads N] [--no-remote] [--blocking] [--json]\n"
 	    "  --options N  options to price, 1..%llu (default %d)\n"
 	    "  --chunk N    most options per call, 1..%llu (default: as many as fit in\n"
 	    "               the lease's largest payload)\n"
@@ -96,6 +97,8 @@ static void usage(FILE *f)
 	    "  --no-remote  no lease: only the --local-threads price (the baseline)\n"
 	    "  --pause-ms MS  wait MS milliseconds after each completed call (0..10000;\n"
 	    "               default 0), to stretch a demonstration\n"
+	    "  --blocking   sleep until replies arrive instead of busy-polling (for a\n"
+	    "               client that shares its core with other work)\n"
 	    "  --json       print the summary as one JSON object on one line\n"
 	    "The lease is read from FAAS_LEASE.\n",
 	    MAX_COUNT, DEFAULT_OPTIONS, MAX_COUNT);
@@ -164,6 +167,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{"pause-ms", required_argument, NULL, 'p'},
 		{"local-threads", required_argument, NULL, 't'},
 		{"no-remote", no_argument, NULL, 'R'},
+		{"blocking", no_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -179,6 +183,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	cfg->pause_ms = 0;
 	cfg->local_threads = 0;
 	cfg->no_remote = 0;
+	cfg->blocking = 0;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -216,6 +221,9 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'R':
 			cfg->no_remote = 1;
+			break;
+		case 'b':
+			cfg->blocking = 1;
 			break;
 		case 'p':
 			if (parse_u64(optarg, &v) || v > 10000)
@@ -525,7 +533,9 @@ int main(int argc, char **argv)
 			faas_fail(rc, "reading the lease from FAAS_LEASE");
 		goto out;
 	}
-	rc = faas_client_create(lease, NULL, &client);
+	struct faas_client_options copts = {.blocking = cfg.blocking};
+
+	rc = faas_client_create(lease, &copts, &client);
 	if (rc) {
 		faas_fail(rc, "connecting to the workers of lease %s", faas_lease_id(lease));
 		goto out;
