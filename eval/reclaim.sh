@@ -13,7 +13,8 @@
 #   idle   the executor waits for calls, none come (cooperative)
 #   busy   faas-bs-client --fallback keeps the worker busy with short
 #          Black-Scholes calls (cooperative); the client prices what it lost
-#          locally and checks every price
+#          locally and checks every price; it waits with --blocking, as
+#          a client on another node would not take this node's cores
 #   hung   faas-call runs sleep_ms (faas_faults.so) for 30 s: a function
 #          that does not return in time (uncooperative), killed with SIGKILL
 #          after EvictGrace
@@ -171,7 +172,7 @@ one() {
 	busy)
 		(
 			FAAS_LEASE=$WORK/lease.json FAAS_ADDR=127.0.0.1 timeout 60 "$BS_CLIENT" \
-				--options "$BS_OPTIONS" --fallback --json >"$WORK/client.out" 2>"$WORK/client.err"
+				--options "$BS_OPTIONS" --fallback --blocking --json >"$WORK/client.out" 2>"$WORK/client.err"
 			echo "rc=$?" >"$WORK/client.end"
 		) &
 		CLIENT_PID=$!
@@ -355,7 +356,7 @@ f1() { awk -v v="$1" 'BEGIN { printf (v < 10 ? "%.2f" : "%.1f"), v }'; }
 	echo
 	echo "| client | runs | remote calls | failed (error) | retried locally | lost | mismatches |"
 	echo "|---|---|---|---|---|---|---|"
-	echo "| faas-bs-client --fallback (busy) | $N | $B_REMOTE | $B_FAILED | $B_LOCAL | $B_LOST | $B_MISM |"
+	echo "| faas-bs-client --fallback --blocking (busy) | $N | $B_REMOTE | $B_FAILED | $B_LOCAL | $B_LOST | $B_MISM |"
 	echo "| faas-call sleep_ms (hung) | $N | $N | $H_FAILED | 0 | $H_LOST | - |"
 	echo
 	echo "![]($NAME.png)"
