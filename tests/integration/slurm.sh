@@ -109,10 +109,14 @@ check "meanwhile the lease was ready on st1's idle core 1, as nobody" \
 check "srun's exit released it" 'lease_of "$lid" | grep -q "\"state\":\"released\""' "$(lease_of "$lid")"
 
 # ---- sbatch: the options reach the sruns of the batch script ----
-as_user sbatch -w st3 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M -o "$out/sb.out" \
-	--wrap "srun $BS_CLIENT --options 5000" >/dev/null
+# (bounded by 60 s: a job that finds st3 still busy waits for Slurm's next
+# scheduling pass)
+sbid=$(as_user sbatch --parsable -w st3 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M \
+	-o "$out/sb.out" --wrap "srun $BS_CLIENT --options 5000")
+for _ in $(seq 600); do grep -qs "^mismatches  *0" "$out/sb.out" && break; sleep 0.1; done
 check "sbatch --faas-workers: the batch script's srun gets a lease and computes" \
-	'until_ok "grep -qs \"^mismatches  *0\" $out/sb.out"' "$(cat "$out/sb.out" 2>&1)"
+	'grep -qs "^mismatches  *0" $out/sb.out' \
+	"$(cat "$out/sb.out" 2>&1; scontrol show job "$sbid" 2>&1 | grep -E "JobState|Reason|NodeList")"
 
 # ---- a lent GPU, then the host step takes core and GPUs back ----
 as_user srun -w st2 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M --faas-gpus=1 \
