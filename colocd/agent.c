@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,10 @@
 #define MAX_JOBS 256
 #define START_TIMEOUT_MS 10000 /* an executor publishing its lease document */
 #define PRESSURE_EVERY_MS 100  /* how often MemAvailable is read */
+#define MAX_SPARES CONFIG_SPARE_EXECUTORS_MAX
+#define SPARE_RETRY_MS 1000 /* after a spare fails, doubling up to a minute */
+#define STARTING_TICK_MS 1  /* how often a starting executor's document is looked for */
+#define TICK_MS 20
 
 enum lease_state { LEASE_FREE = 0, LEASE_STARTING, LEASE_READY };
 
@@ -56,6 +61,14 @@ struct lease {
 	int64_t start_end; /* ms: when starting gives up */
 };
 
+/* A spare executor: started ahead of leases (sandbox_spare_start). */
+struct spare {
+	pid_t pid;	  /* 0: none */
+	int fd;		  /* its assignment pipe; -1 once closed (it exits) */
+	int64_t next_ms;  /* when an empty slot may start one */
+	unsigned retries; /* failures in a row */
+};
+
 struct agent {
 	struct coloc_config cfg;
 	const char *executor;
@@ -70,6 +83,7 @@ struct agent {
 	unsigned nended, ended_next;
 	uint64_t ended_last, ended_acked; /* the last ended, the last the controller took */
 	int64_t pressure_next;
+	struct spare spares[MAX_SPARES];
 	bool dirty;
 };
 
@@ -190,8 +204,118 @@ static int make_dir_for(const char *path, uint32_t uid, uint32_t gid)
 	return 0;
 }
 
-/* Starts the lease's executor in its sandbox; the grant follows when the
- * executor publishes its lease document (see agent_tick). */
+/* ---- spare executors ------------------------------------------------------------- */
+
+static void describe_exit(int status, char *why, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(why, len, "was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(why, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* Reaps s's process if it has exited. */
+static void spare_reap(struct spare *s, int64_t now_ms)
+{
+	char why[64];
+	int status;
+
+	if (s->pid <= 0 || waitpid(s->pid, &status, WNOHANG) != s->pid)
+		return;
+	if (s->fd >= 0) { /* it died waiting for a lease */
+		int64_t delay = (int64_t)SPARE_RETRY_MS << (s->retries < 6 ? s->retries : 6);
+
+		describe_exit(status, why, sizeof(why));
+		log_warning("spare executor %d %s before any lease needed it; another starts in "
+			    "%lld ms (check that the executor runs: faas-executor --help)",
+			    (int)s->pid, why, (long long)delay);
+		close(s->fd);
+		s->next_ms = now_ms + delay;
+		s->retries++;
+	}
+	s->pid = 0;
+	s->fd = -1;
+}
+
+/* Keeps SpareExecutors spares started; retires those beyond it. */
+static void spares_tick(struct agent *a, int64_t now_ms)
+{
+	for (unsigned i = 0; i < MAX_SPARES; i++) {
+		struct spare *s = &a->spares[i];
+		char err[256];
+
+		if (i >= a->cfg.spare_executors && s->fd >= 0) {
+			close(s->fd); /* it exits when it reads the end */
+			s->fd = -1;
+		}
+		spare_reap(s, now_ms);
+		if (i >= a->cfg.spare_executors || s->pid != 0 || now_ms < s->next_ms ||
+		    !a->executor)
+			continue;
+		if (sandbox_spare_start(a->executor, a->cfg.provider, &s->pid, &s->fd, err,
+					sizeof(err)) != 0) {
+			log_warning("%s Retrying in %d ms.", err, SPARE_RETRY_MS);
+			s->pid = 0;
+			s->fd = -1;
+			s->next_ms = now_ms + SPARE_RETRY_MS;
+		}
+	}
+}
+
+/* A waiting spare for a lease, if any; its slot starts another at the next tick. */
+static bool spare_take(struct agent *a, pid_t *pid, int *fd)
+{
+	int64_t now_ms = clock_ms();
+
+	for (unsigned i = 0; i < a->cfg.spare_executors && i < MAX_SPARES; i++) {
+		struct spare *s = &a->spares[i];
+
+		spare_reap(s, now_ms);
+		if (s->pid > 0 && s->fd >= 0) {
+			*pid = s->pid;
+			*fd = s->fd;
+			*s = (struct spare){.fd = -1, .next_ms = now_ms};
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Ends every spare: each exits when its pipe closes, killed after 2 s. */
+static void spares_stop(struct agent *a)
+{
+	int64_t end = clock_ms() + 2000;
+
+	for (unsigned i = 0; i < MAX_SPARES; i++)
+		if (a->spares[i].fd >= 0) {
+			close(a->spares[i].fd);
+			a->spares[i].fd = -1;
+		}
+	for (unsigned i = 0; i < MAX_SPARES; i++) {
+		struct spare *s = &a->spares[i];
+
+		while (s->pid > 0 && waitpid(s->pid, NULL, WNOHANG) == 0 && clock_ms() < end)
+			usleep(5000);
+		if (s->pid > 0 && waitpid(s->pid, NULL, WNOHANG) == 0) {
+			kill(s->pid, SIGKILL);
+			while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		s->pid = 0;
+	}
+}
+
+int agent_tick_ms(const struct agent *a)
+{
+	for (unsigned i = 0; i < MAX_LEASES; i++)
+		if (a->leases[i].state == LEASE_STARTING)
+			return STARTING_TICK_MS;
+	return TICK_MS;
+}
+
+/* Starts the lease's executor in its sandbox (a spare when one waits); the
+ * grant follows when the executor publishes its lease document (see
+ * agent_tick). */
 static int lease_start(struct agent *a, struct lease *l, const char *lib, char *err, size_t errlen)
 {
 	struct sandbox_spec spec = {.root = a->cfg.cgroup_root,
@@ -203,7 +327,8 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 	char cpus[MSG_CPULIST_MAX], workers[16], publish[4300], hot[32], token_env[64];
 	char *argv[24], *envp[8], addr_env[128];
 	uint8_t token[16];
-	int argc = 0, envc = 0, rc;
+	int argc = 0, envc = 0, rc, sfd;
+	pid_t spid;
 
 	snprintf(publish, sizeof(publish), "%s/leases", a->cfg.state_dir);
 	if (mkdir(publish, 0755) != 0 && errno != EEXIST) {
@@ -263,7 +388,21 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 		envp[envc++] = addr_env;
 	}
 	envp[envc] = NULL;
-	rc = sandbox_spawn(l->sb, argv, envp, &l->pid, err, errlen);
+	rc = -1;
+	if (spare_take(a, &spid, &sfd)) {
+		rc = sandbox_assign(l->sb, spid, sfd, argv, envp, err, errlen);
+		if (rc == 0) {
+			l->pid = spid;
+			log_debug("%s: spare executor %d assigned", l->id, (int)spid);
+		} else {
+			log_warning("%s: %s; starting its executor afresh", l->id, err);
+			kill(spid, SIGKILL);
+			while (waitpid(spid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+	}
+	if (rc != 0)
+		rc = sandbox_spawn(l->sb, argv, envp, &l->pid, err, errlen);
 	explicit_bzero(token_env, sizeof(token_env));
 	return rc;
 }
@@ -767,6 +906,7 @@ void agent_tick(struct agent *a)
 			lease_end(a, l, "expired", "it reached its end time");
 	}
 	relieve_pressure(a);
+	spares_tick(a, now_ms);
 }
 
 /* ---- state for the controller -------------------------------------------------------- */
@@ -862,6 +1002,8 @@ int agent_create(const struct coloc_config *cfg, const char *executor, const cha
 	}
 	a->cfg = *cfg;
 	a->executor = executor;
+	for (unsigned i = 0; i < MAX_SPARES; i++)
+		a->spares[i].fd = -1;
 	snprintf(a->node, sizeof(a->node), "%s", node);
 	rc = topology_load(&a->topo, err, errlen);
 	if (rc)
@@ -901,6 +1043,7 @@ void agent_reload(struct agent *a, const struct coloc_config *next)
 	a->cfg.memory_margin = next->memory_margin;
 	a->cfg.evict_grace_ms = next->evict_grace_ms;
 	a->cfg.hot_poll_us = next->hot_poll_us;
+	a->cfg.spare_executors = next->spare_executors;
 	reclaim(a);
 	a->dirty = true;
 }
@@ -925,6 +1068,7 @@ void agent_destroy(struct agent *a)
 		return;
 	/* the host wins at the end too: no executor outlives its agent's stop */
 	agent_evict_all(a, "colocd stopped");
+	spares_stop(a);
 	/* and its CgroupRoot, now empty, goes too */
 	if (sandbox_cleanup_root(a->cfg.cgroup_root, a->cfg.evict_grace_ms, err, sizeof(err)) < 0)
 		log_warning("%s", err);

@@ -49,8 +49,12 @@ const char *agent_node(const struct agent *a);
 void agent_request(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
 		   uint64_t cookie);
 
-/* Starting executors, exits, deadlines, memory pressure. */
+/* Starting executors, exits, deadlines, memory pressure, spare executors. */
 void agent_tick(struct agent *a);
+
+/* How soon agent_tick wants to run again, in ms: sooner while an executor
+ * is starting (its lease document is looked for). */
+int agent_tick_ms(const struct agent *a);
 
 /* New configuration (SIGHUP): what can change while running. */
 void agent_reload(struct agent *a, const struct coloc_config *cfg);

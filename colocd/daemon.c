@@ -342,7 +342,7 @@ int daemon_run(const struct daemon_options *o)
 	else
 		log_info("controller on %s:%u", d->cfg.controller_host, d->cfg.controller_port);
 	while (!d->stop) {
-		int n = epoll_wait(d->ep, ev, 32, TICK_MS);
+		int n = epoll_wait(d->ep, ev, 32, d->agent ? agent_tick_ms(d->agent) : TICK_MS);
 
 		for (int i = 0; i < n; i++) {
 			void *tag = ev[i].data.ptr;

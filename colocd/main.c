@@ -10,6 +10,7 @@
 #include "log.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct daemon_options o = {.executor = FAAS_EXECUTOR_PATH, .role = DAEMON_AGENT};
+	static char executor[PATH_MAX];
 	int roles = 0, level = LOG_LEVEL_INFO, c;
 
 	while ((c = getopt_long(argc, argv, "f:N:h", longopts, NULL)) != -1) {
@@ -112,10 +114,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "colocd: -N names a node agent; the controller has no node\n");
 		return 2;
 	}
-	if (o.role != DAEMON_CONTROLLER && access(o.executor, X_OK) != 0) {
-		fprintf(stderr, "colocd: cannot run %s; install faas-executor or pass --executor\n",
-			o.executor);
-		return 2;
+	if (o.role != DAEMON_CONTROLLER) {
+		/* absolute: executors start from "/", and so does a daemon */
+		if (access(o.executor, X_OK) != 0 || !realpath(o.executor, executor)) {
+			fprintf(stderr,
+				"colocd: cannot run %s; install faas-executor or pass --executor\n",
+				o.executor);
+			return 2;
+		}
+		o.executor = executor;
 	}
 	log_init("colocd", (enum log_level)level);
 	if (!o.foreground && daemon(0, 0) != 0) {

@@ -25,6 +25,7 @@
 #include "clock.h"
 
 #include "log.h"
+#include "spare.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include <libcgroup.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -814,13 +816,11 @@ struct spawn_failure {
 	int step;
 	int err;
 };
-static const char *const spawn_steps[] = {"wait for its cgroup",
-					  "start a session",
-					  "drop supplementary groups",
-					  "set its gid",
-					  "set its uid",
-					  "change to /",
-					  "exec"};
+/* Step 0, then identity_drop's steps 1-5, then 6. */
+static const char *spawn_step(int step)
+{
+	return step == 0 ? "wait for its cgroup" : step <= 5 ? identity_steps[step - 1] : "exec";
+}
 
 static void child_fail(int fd, int step, int e)
 {
@@ -831,13 +831,11 @@ static void child_fail(int fd, int step, int e)
 	_exit(127);
 }
 
-/* In the child: only async-signal-safe calls from fork to exec. */
-static void child_run(struct sandbox *sb, int go_fd, int fail_fd, char *const argv[],
-		      char *const env[])
+/* In a child after fork: default signal dispositions, an empty mask. */
+static void child_reset_signals(void)
 {
 	struct sigaction sa;
 	sigset_t none;
-	char c;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -845,28 +843,35 @@ static void child_run(struct sandbox *sb, int go_fd, int fail_fd, char *const ar
 		sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (read(go_fd, &c, 1) != 1)
-		child_fail(fail_fd, 0, EPIPE);
-	if (setsid() < 0)
-		child_fail(fail_fd, 1, errno);
-	if (setgroups(0, NULL) != 0)
-		child_fail(fail_fd, 2, errno);
-	if (setgid(sb->gid) != 0)
-		child_fail(fail_fd, 3, errno);
-	if (setuid(sb->uid) != 0)
-		child_fail(fail_fd, 4, errno);
-	if (getuid() != sb->uid || geteuid() != sb->uid || setuid(0) == 0)
-		child_fail(fail_fd, 4, EPERM);
-	if (chdir("/") != 0)
-		child_fail(fail_fd, 5, errno);
-	/* Every fd above 2 closes at exec (fail_fd too: EOF means success). */
+}
+
+/* In a child before exec: every fd above 2 but keep closes at exec. */
+static void child_close_fds(int keep)
+{
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
 		long max = sysconf(_SC_OPEN_MAX);
 
 		for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
-			if (fd != fail_fd)
+			if (fd != keep)
 				close(fd);
 	}
+}
+
+/* In the child: only async-signal-safe calls from fork to exec. */
+static void child_run(struct sandbox *sb, int go_fd, int fail_fd, char *const argv[],
+		      char *const env[])
+{
+	int step, e = 0;
+	char c;
+
+	child_reset_signals();
+	if (read(go_fd, &c, 1) != 1)
+		child_fail(fail_fd, 0, EPIPE);
+	step = identity_drop(sb->uid, sb->gid, &e);
+	if (step)
+		child_fail(fail_fd, step, e);
+	/* fail_fd closes at exec too: EOF means success. */
+	child_close_fds(fail_fd);
 	execve(argv[0], argv, env);
 	child_fail(fail_fd, 6, errno);
 }
@@ -984,7 +989,7 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
 	if (n == (ssize_t)sizeof(f)) {
 		rc = -f.err;
 		log_errbuf(err, errlen, "Cannot run %s in the sandbox %s as uid %u: %s failed: %s.",
-			   argv[0], sb->rel, sb->uid, spawn_steps[f.step], strerror(f.err));
+			   argv[0], sb->rel, sb->uid, spawn_step(f.step), strerror(f.err));
 		while (waitpid(child, &st, 0) < 0 && errno == EINTR)
 			;
 		goto close_pipes;
@@ -1005,6 +1010,107 @@ close_pipes:
 		if (fail[i] >= 0)
 			close(fail[i]);
 	}
+	free(env);
+	return rc;
+}
+
+int sandbox_spare_start(const char *executor, const char *provider, pid_t *pid, int *fd, char *err,
+			size_t errlen)
+{
+	char *const argv[] = {(char *)executor, "--spare", NULL};
+	char prov_env[128];
+	char *const env[] = {"PATH=/usr/bin:/bin", provider && *provider ? prov_env : NULL, NULL};
+	int p[2];
+	pid_t child;
+
+	*pid = -1;
+	*fd = -1;
+	snprintf(prov_env, sizeof(prov_env), "FAAS_PROVIDER=%s", provider ? provider : "");
+	if (!executor || executor[0] != '/') {
+		log_errbuf(err, errlen, "The executor must be given by absolute path.");
+		return -EINVAL;
+	}
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		log_errbuf(err, errlen, "Cannot start a spare executor: pipe: %s.",
+			   strerror(errno));
+		return -errno;
+	}
+	child = fork();
+	if (child < 0) {
+		int rc = -errno;
+
+		close(p[0]);
+		close(p[1]);
+		log_errbuf(err, errlen, "Cannot start a spare executor: fork: %s.", strerror(-rc));
+		return rc;
+	}
+	if (child == 0) {
+		struct sched_param idle = {0};
+
+		child_reset_signals();
+		if (setsid() < 0 || dup2(p[0], 0) != 0)
+			_exit(127);
+		/* until it has a lease, it runs only when a CPU would idle:
+		 * never in a host job's way (it takes SCHED_OTHER back then) */
+		sched_setscheduler(0, SCHED_IDLE, &idle);
+		child_close_fds(-1);
+		execve(argv[0], argv, env);
+		_exit(127);
+	}
+	close(p[0]);
+	if (fcntl(p[1], F_SETFL, O_NONBLOCK) != 0)
+		log_debug("spare executor %d: its pipe stays blocking: %s", (int)child,
+			  strerror(errno));
+	*pid = child;
+	*fd = p[1];
+	return 0;
+}
+
+int sandbox_assign(struct sandbox *sb, pid_t pid, int fd, char *const argv[], char *const envp[],
+		   char *err, size_t errlen)
+{
+	char **env = env_build(sb, envp);
+	char *msg = malloc(SPARE_MSG_MAX);
+	long len = -ENOMEM;
+	ssize_t n;
+	int rc;
+
+	children_reap(sb);
+	if (sb->nchildren == SANDBOX_MAX_PROCS) {
+		log_errbuf(err, errlen,
+			   "The sandbox %s has %d children not yet reported; call sandbox_reap.",
+			   sb->rel, SANDBOX_MAX_PROCS);
+		rc = -ENOSPC;
+		goto out;
+	}
+	if (env && msg)
+		len = spare_encode(sb->uid, sb->gid, argv, env, msg, SPARE_MSG_MAX);
+	if (len < 0) {
+		rc = (int)len;
+		log_errbuf(err, errlen, "Cannot write the assignment of %s: %s.", sb->rel,
+			   strerror(-rc));
+		goto out;
+	}
+	rc = attach(sb, pid);
+	if (rc) {
+		log_errbuf(err, errlen, "Cannot attach the spare executor %d to the cgroup %s: %s.",
+			   (int)pid, sb->rel, strerror(-rc));
+		goto out;
+	}
+	/* At most SPARE_MSG_MAX bytes: a pipe's default capacity, so the
+	 * write does not wait for the spare. */
+	n = write(fd, msg, (size_t)len);
+	if (n != (ssize_t)len) {
+		rc = n < 0 ? -errno : -EAGAIN;
+		log_errbuf(err, errlen, "Cannot hand its assignment to the spare executor %d: %s.",
+			   (int)pid, n < 0 ? strerror(errno) : "short write");
+		goto out;
+	}
+	sb->children[sb->nchildren++] = (struct child){.pid = pid};
+	rc = 0;
+out:
+	close(fd);
+	free(msg);
 	free(env);
 	return rc;
 }

@@ -69,6 +69,30 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
 		  size_t errlen);
 
 /*
+ * Starts a spare executor: `executor --spare`, as root, in a session of its
+ * own, SCHED_IDLE (it runs on idle CPU time only; it returns to SCHED_OTHER
+ * when assigned), outside any sandbox, with FAAS_PROVIDER=provider (the provider it
+ * initialises ahead; NULL or "": any) and fds 0 (a pipe: *fd is its write end,
+ * non-blocking, close-on-exec) and 1-2 (colocd's). It loads its libraries
+ * and waits for sandbox_assign, or exits 0 when *fd is closed without one.
+ * The caller reaps it (waitpid) until it is assigned.
+ */
+int sandbox_spare_start(const char *executor, const char *provider, pid_t *pid, int *fd, char *err,
+			size_t errlen);
+
+/*
+ * Makes the spare executor pid (from sandbox_spare_start, fd its pipe)
+ * sb's executor: attaches it to the cgroup, then writes its assignment
+ * (the spec's uid and gid, argv, envp with CUDA_VISIBLE_DEVICES as
+ * sandbox_spawn sets it), so that it runs as if sandbox_spawn had started
+ * argv. Closes fd in every case. On success the spare is sb's child (see
+ * sandbox_reap); on failure (-errno, err says why) the caller still owns
+ * the process and kills and reaps it.
+ */
+int sandbox_assign(struct sandbox *sb, pid_t pid, int fd, char *const argv[], char *const envp[],
+		   char *err, size_t errlen);
+
+/*
  * Reports one spawned child that has exited, without blocking: returns 1
  * with *pid and *status (a wait status) set, 0 when none has exited since
  * the last call. Children reaped by sandbox_evict are reported here too.

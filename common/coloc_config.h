@@ -24,6 +24,9 @@ enum coloc_auth { COLOC_AUTH_MUNGE = 0, COLOC_AUTH_NONE };
 #define CONFIG_LINE_MAX 4096	/* characters of one line, newline excluded */
 #define CONFIG_FILE_MAX 1048576 /* bytes of a whole file */
 
+/* SpareExecutors' largest value. */
+#define CONFIG_SPARE_EXECUTORS_MAX 16
+
 /* HotPollTime=infinite: workers never block, they always busy-poll. */
 #define CONFIG_HOT_POLL_INFINITE (-1L)
 
@@ -44,6 +47,7 @@ struct coloc_config {
 	char provider[64];	   /* Provider, libfabric provider; "" = libfabric's choice */
 	long hot_poll_us;	   /* HotPollTime, default 100 ms; 0 = always warm,
 				      CONFIG_HOT_POLL_INFINITE = always hot */
+	unsigned spare_executors;  /* SpareExecutors, default 1: started ahead of leases */
 	unsigned ngpus;		   /* Gpus: device files, bracket ranges expanded */
 	char gpus[CONFIG_MAX_GPUS][CONFIG_DEVICE_MAX];
 	enum coloc_auth auth;	/* AuthType, default munge */

@@ -61,6 +61,7 @@ void config_defaults(struct coloc_config *c)
 	c->max_lease_s = 24 * 3600;
 	c->provider[0] = '\0';
 	c->hot_poll_us = 100 * 1000;
+	c->spare_executors = 1;
 	c->ngpus = 0;
 	c->auth = COLOC_AUTH_MUNGE;
 }
@@ -389,6 +390,7 @@ enum key_id {
 	KEY_MAX_LEASE_TIME,
 	KEY_PROVIDER,
 	KEY_HOT_POLL_TIME,
+	KEY_SPARE_EXECUTORS,
 	KEY_GPUS,
 	KEY_AUTH_TYPE,
 	KEY_MUNGE_SOCKET,
@@ -435,6 +437,9 @@ static const struct key_desc {
     [KEY_HOT_POLL_TIME] =
 	{"HotPollTime", "expected a duration from 0 to 10min, like 100ms or 50us (a bare number is "
 			"milliseconds), or infinite"},
+    [KEY_SPARE_EXECUTORS] = {"SpareExecutors",
+			     "expected a whole number of spare executors from 0 to 16 (0: start "
+			     "each lease's executor when it is needed)"},
     [KEY_GPUS] = {"Gpus",
 		  "expected at most 64 comma-separated device files of at most 63 characters, "
 		  "each with at most one bracket group of numbers and ranges, like "
@@ -617,6 +622,11 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 			return rc == -ERANGE ? "is out of range" : "is not a duration";
 		c->hot_poll_us = (long)x;
 		return NULL;
+	case KEY_SPARE_EXECUTORS:
+		why = set_unsigned(&x, v, 0, CONFIG_SPARE_EXECUTORS_MAX);
+		if (!why)
+			c->spare_executors = (unsigned)x;
+		return why;
 	case KEY_GPUS:
 		rc = config_expand_devices(v, c->gpus, CONFIG_MAX_GPUS, &c->ngpus);
 		if (rc == -E2BIG)

@@ -798,6 +798,35 @@ static void restore_signals(const struct sigaction *saved)
 		sigaction(guarded_signals[i], &saved[i], NULL);
 }
 
+/* Settings of ours for libfabric, made before its first fi_getinfo. */
+static void fabric_env_defaults(void)
+{
+	/* shm moves messages above its 4 KiB inject size with CMA
+	 * (process_vm_readv, two syscalls) unless told otherwise; its copy
+	 * through shared buffers (SAR) measured 1.4-2.4x faster from 4 KiB to
+	 * 64 KiB here (docs/performance.md). A setting of the user's wins. */
+	setenv("FI_SHM_DISABLE_CMA", "1", 0);
+}
+
+void transport_preinit(const char *provider)
+{
+	struct sigaction saved[NGUARDED];
+	struct fi_info *hints = fi_allocinfo(), *list = NULL;
+
+	save_signals(saved);
+	fabric_env_defaults();
+	provider = env_or(provider, "FAAS_PROVIDER");
+	if (hints) {
+		hints->ep_attr->type = FI_EP_RDM;
+		if (provider && *provider)
+			hints->fabric_attr->prov_name = strdup(provider);
+	}
+	if (fi_getinfo(FI_VERSION(1, 10), NULL, NULL, 0, hints, &list) == 0)
+		fi_freeinfo(list);
+	fi_freeinfo(hints);
+	restore_signals(saved);
+}
+
 int transport_open(const struct transport_opts *o, struct transport **out, char *err, size_t errlen)
 {
 	struct sigaction saved[NGUARDED];
@@ -812,11 +841,7 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	 * fatal signals that turn a crash into exit(1) and a backtrace file:
 	 * the host program's own handlers come back once we are open. */
 	save_signals(saved);
-	/* shm moves messages above its 4 KiB inject size with CMA
-	 * (process_vm_readv, two syscalls) unless told otherwise; its copy
-	 * through shared buffers (SAR) measured 1.4-2.4x faster from 4 KiB to
-	 * 64 KiB here (docs/performance.md). A setting of the user's wins. */
-	setenv("FI_SHM_DISABLE_CMA", "1", 0);
+	fabric_env_defaults();
 
 	if (want == TRANSPORT_RUNG_AUTO && getenv("FAAS_TRANSPORT_RUNG") &&
 	    transport_rung_parse(getenv("FAAS_TRANSPORT_RUNG"), &want) != 0) {

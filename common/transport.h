@@ -65,6 +65,12 @@ struct transport_event {
  * the provider and the remedy into err. */
 int transport_open(const struct transport_opts *opts, struct transport **t, char *err,
 		   size_t errlen);
+/* Loads and initialises libfabric's providers now, so that a later
+ * transport_open does not pay for it (the first fi_getinfo of a process
+ * took about 90 ms here): for processes started ahead of their work, such
+ * as spare executors. provider: the one to ask (NULL: FAAS_PROVIDER, else
+ * any). Errors are left to transport_open. */
+void transport_preinit(const char *provider);
 /* Closes everything; memory regions must be deregistered first. NULL is a no-op. */
 void transport_close(struct transport *t);
 

@@ -73,7 +73,24 @@ gone() { # pid: waits up to 3 s for it to vanish
 	return 1
 }
 
+spare() { # colocd's spare executor other than $1, waited for up to 3 s
+	local s
+	for _ in $(seq 60); do
+		s=$(pgrep -P "$pid" -f 'faas-executor --spare$' | grep -vx "${1:-none}" | head -1)
+		[ -n "$s" ] && echo "$s" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 check "colocd --standalone starts and listens" start "see the log below"
+
+# a spare executor waits for the first lease
+sp=$(spare)
+check "colocd starts a spare executor ahead of leases: root, SCHED_IDLE, only fds 0-2 open, 0 a pipe" \
+	'[ -n "$sp" ] && [ "$(awk "/^Uid:/ {print \$2}" /proc/$sp/status)" = 0 ] && chrt -p $sp | grep -q SCHED_IDLE &&
+	[ "$(ls /proc/$sp/fd | tr "\n" " ")" = "0 1 2 " ] && readlink /proc/$sp/fd/0 | grep -q "^pipe:"' \
+	"spare ${sp:-none}: $(ls -l /proc/"$sp"/fd 2>&1 | tr '\n' ' ')"
 
 # a lease, read back from the kernel
 out=$(acquire "$nobody" 1 60 --lease-out "$dir/lease.json")
@@ -81,6 +98,21 @@ id=$(echo "$out" | field id)
 xpid=$(field pid <"$dir/lease.json")
 check "lease_acquire as nobody is granted with a lease document" \
 	'[ -n "$id" ] && [ -s "$dir/lease.json" ] && [ -n "$xpid" ]' "$out"
+check "its executor is the spare (started before the lease came), now SCHED_OTHER" \
+	'[ -n "$sp" ] && [ "$xpid" = "$sp" ] && chrt -p $xpid | grep -q SCHED_OTHER' \
+	"executor ${xpid:-none}, spare ${sp:-none}: $(chrt -p "$xpid" 2>&1)"
+nogroup=$(id -g nobody)
+check "it has the owner's gid and no supplementary groups, and cannot regain root" \
+	'[ "$(awk "/^Gid:/ {print \$2 \$3 \$4 \$5}" /proc/$xpid/status)" = "$nogroup$nogroup$nogroup$nogroup" ] &&
+	[ -z "$(awk "/^Groups:/ {print \$2}" /proc/$xpid/status)" ] &&
+	[ "$(awk "/^Uid:/ {print \$3 \$4 \$5}" /proc/$xpid/status)" = "$nobody$nobody$nobody" ]' \
+	"$(grep -E "^(Uid|Gid|Groups)" /proc/"$xpid"/status 2>&1 | tr '\n' ' ')"
+check "ps and /proc show the lease's arguments and environment (FAAS_TOKEN), not the spare's" \
+	'tr "\0" "\n" </proc/$xpid/environ | grep -q "^FAAS_TOKEN=" && ! tr "\0" "\n" </proc/$xpid/environ | grep -q "^FAAS_PROVIDER=" &&
+	ps -o args= -p $xpid | grep -q -- "--lib $FAAS_EXAMPLES_LIB --cpus"' \
+	"$(tr '\0' ' ' </proc/"$xpid"/environ 2>&1) / $(ps -o args= -p "$xpid")"
+sp2=$(spare "$sp")
+check "another spare replaces it" '[ -n "$sp2" ]'
 cpu=$(grep -o '"cpu":[0-9]*' "$dir/lease.json" | head -1 | cut -d: -f2)
 check "the executor runs in cgroup $root/$id (cpuset and memory)" \
 	'grep -q "cpuset:/$root/$id\$" /proc/$xpid/cgroup && grep -q "memory:/$root/$id\$" /proc/$xpid/cgroup' \
@@ -248,6 +280,26 @@ out=$(acquire "$nobody" 1 1 --lease-out "$dir/l3.json")
 x3=$(field pid <"$dir/l3.json")
 check "a 1 s lease ends by itself at its deadline" '[ -n "$x3" ] && sleep 1 && gone $x3' "$out"
 
+# spares: a killed one is replaced; SpareExecutors=0 starts executors afresh
+sp=$(spare)
+[ -n "$sp" ] && kill -9 "$sp"
+sp2=$(spare "$sp") || { sleep 1; sp2=$(spare "$sp"); }
+check "a killed spare is replaced within seconds, and colocd says so" \
+	'[ -n "$sp2" ] && grep -q "spare executor $sp was killed by signal 9" "$dir/colocd.log"' \
+	"spare ${sp:-none} -> ${sp2:-none}"
+echo "SpareExecutors=0" >>"$dir/coloc.conf"
+kill -HUP "$pid"
+check "SpareExecutors=0 (SIGHUP): the spare exits" '[ -n "$sp2" ] && gone $sp2'
+out=$(acquire "$nobody" 1 60 --lease-out "$dir/ls0.json")
+x0=$(field pid <"$dir/ls0.json")
+res=$(FAAS_LEASE=$dir/ls0.json FAAS_ADDR=127.0.0.1 timeout 60 "$BS_CLIENT" --options 2000 2>&1)
+check "and a lease starts its executor afresh, which serves" \
+	'[ -n "$x0" ] && ! pgrep -P "$pid" -f "faas-executor --spare\$" >/dev/null && echo "$res" | grep -q "^mismatches  *0"' \
+	"$out $res"
+send "{\"v\":1,\"type\":\"lease_release\",\"cred\":\"none:$nobody:$nobody\",\"id\":\"$(echo "$out" | field id)\"}" >/dev/null
+sed -i '/^SpareExecutors=/d' "$dir/coloc.conf"
+kill -HUP "$pid"
+
 # SIGHUP: a larger MemoryMargin leaves no memory to lend; leases go
 out=$(acquire "$nobody" 1 60 --lease-out "$dir/lm.json")
 mid=$(echo "$out" | field id)
@@ -262,10 +314,12 @@ kill -HUP "$pid"
 # colocd killed with a lease active; the next colocd cleans up
 acquire "$nobody" 1 60 --lease-out "$dir/l4.json" >/dev/null
 x4=$(field pid <"$dir/l4.json")
+sp=$(spare "$x4")
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 pid=
 check "an executor outlives a killed colocd (no parent-death signal)" '[ -n "$x4" ] && kill -0 $x4 2>/dev/null'
+check "its spare does not: it exits at the end of its pipe" '[ -n "$sp" ] && gone $sp'
 start
 check "a restarted colocd removes what the killed one left (executor and cgroup)" \
 	'[ -n "$x4" ] && gone $x4 && [ -z "$(ls -d /sys/fs/cgroup/*/$root/lease-* 2>/dev/null)" ]'
@@ -273,11 +327,13 @@ check "a restarted colocd removes what the killed one left (executor and cgroup)
 # stop: nothing outlives it
 acquire "$nobody" 1 60 --lease-out "$dir/l5.json" >/dev/null
 x5=$(field pid <"$dir/l5.json")
+sp5=$(spare "$x5")
 kill "$pid"
 wait "$pid"
 rc=$?
 pid=
-check "SIGTERM stops colocd (exit 0) and its executors with it" '[ $rc = 0 ] && [ -n "$x5" ] && gone $x5' "exit $rc"
+check "SIGTERM stops colocd (exit 0) and its executors and spare with it" \
+	'[ $rc = 0 ] && [ -n "$x5" ] && gone $x5 && [ -n "$sp5" ] && gone $sp5' "exit $rc"
 check "no cgroup is left under $root" '[ -z "$(ls -d /sys/fs/cgroup/*/$root/lease-* 2>/dev/null)" ]'
 [ $failed = 0 ] || sed 's/^/# colocd| /' "$dir/colocd.log"
 echo "1..$n"

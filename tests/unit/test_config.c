@@ -84,6 +84,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.max_lease_s, 24 * 3600);
 	assert_string_equal(c.provider, "");
 	assert_int_equal(c.hot_poll_us, 100000);
+	assert_int_equal(c.spare_executors, 1);
 	assert_int_equal(c.ngpus, 0);
 	assert_int_equal(c.auth, COLOC_AUTH_MUNGE);
 }
@@ -112,6 +113,7 @@ static void test_every_key(void **state)
 				   "MaxLeaseTime=2-00:00:00\n"
 				   "Provider=verbs;ofi_rxm\n"
 				   "HotPollTime=50us\n"
+				   "SpareExecutors=3\n"
 				   "Gpus=/dev/nvidia[0-3],/dev/nvidia7\n"
 				   "authtype=auth/none\n"
 				   "MungeSocket=/run/munge/other.socket\n"
@@ -136,6 +138,7 @@ static void test_every_key(void **state)
 	assert_int_equal(c.max_lease_s, 2 * 86400);
 	assert_string_equal(c.provider, "verbs;ofi_rxm");
 	assert_int_equal(c.hot_poll_us, 50);
+	assert_int_equal(c.spare_executors, 3);
 	assert_int_equal(c.ngpus, 5);
 	assert_string_equal(c.gpus[0], "/dev/nvidia0");
 	assert_string_equal(c.gpus[3], "/dev/nvidia3");
@@ -385,6 +388,9 @@ static void test_bad_values(void **state)
 	    {"HotPollTime=601s", "HotPollTime=601s is out of range"},
 	    {"HotPollTime=forever", "HotPollTime=forever is not a duration"},
 	    {"HotPollTime=-1", "HotPollTime=-1 is not a duration"},
+	    {"SpareExecutors=17", "SpareExecutors=17 is out of range; expected a whole number of "
+				  "spare executors from 0 to 16"},
+	    {"SpareExecutors=one", "SpareExecutors=one is not a whole number"},
 	    {"Gpus=nvidia0", "Gpus=nvidia0 has a name that is not an absolute path"},
 	    {"Gpus=/dev/nvidia[3-1]", "Gpus=/dev/nvidia[3-1] is not a valid device list"},
 	    {"Gpus=/dev/nvidia[0-1", "Gpus=/dev/nvidia[0-1 is not a valid device list"},
@@ -836,7 +842,7 @@ static void test_example_shows_defaults(void **state)
 		strcat(text, l);
 	}
 	fclose(f);
-	assert_int_equal(keys, 18); /* every key */
+	assert_int_equal(keys, 19); /* every key */
 	config_defaults(&d);
 	if (parse(text, &c, err) != 0)
 		fail_msg("%s", err);
