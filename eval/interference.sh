@@ -161,9 +161,10 @@ RUN_S=$((SECONDS - T0))
 # ---- results ------------------------------------------------------------------
 : >"$WORK/plot.dat"
 RES='' TABLE=''
-declare -A SL_OF
+declare -A SL_OF PER_OF SPREAD_OF
 for w in "${WORKLOADS[@]}"; do
 	read -r A_M A_SD <<<"$(eval_mean_sd <"$WORK/bogo.$w.alone")"
+	SPREAD_OF[$w]=$(awk 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { hi = $1 } END { printf "%.1f", (hi / lo - 1) * 100 }' "$WORK/bogo.$w.alone")
 	obj="\"alone\":{\"host_bogo_ops_per_s\":$(eval_mean_sd_json <"$WORK/bogo.$w.alone")}"
 	line="| $w | $(printf '%.1f ± %.1f' "$A_M" "$A_SD")"
 	plot="\"$w\" 0 0"
@@ -173,8 +174,11 @@ for w in "${WORKLOADS[@]}"; do
 		read -r SL SLSD <<<"$(awk -v a="$A_M" -v as="$A_SD" -v m="$M" -v s="$SD" 'BEGIN {
 			r = m / a; e = r * sqrt((s / m) ^ 2 + (as / a) ^ 2); printf "%.2f %.2f\n", (1 - r) * 100, e * 100 }')"
 		read -r F_M _ <<<"$(eval_mean_sd <"$WORK/fps.$w.$c")"
+		# each repetition against the alone run of the same repetition
+		PER=$(paste "$WORK/bogo.$w.alone" "$WORK/bogo.$w.$c" | awk '{ printf "%s%.2f", (NR > 1 ? "," : ""), (1 - $2 / $1) * 100 }')
 		obj+=",\"$c\":{\"host_bogo_ops_per_s\":$(eval_mean_sd_json <"$WORK/bogo.$w.$c"),\"host_slowdown_pct\":$SL,\
-\"host_slowdown_sd_pct\":$SLSD,\"functions_options_per_s\":$(eval_mean_sd_json <"$WORK/fps.$w.$c")}"
+\"host_slowdown_sd_pct\":$SLSD,\"host_slowdown_per_rep_pct\":[$PER],\"functions_options_per_s\":$(eval_mean_sd_json <"$WORK/fps.$w.$c")}"
+		PER_OF[$w.$c]=$(echo "$PER" | awk -F, '{ for (i = 1; i <= NF; i++) printf "%s%+.1f %%", (i > 1 ? ", " : ""), $i }')
 		line+=" | $(printf '%.1f ± %.1f' "$M" "$SD") | $(printf '%+.1f ± %.1f %%' "$SL" "$SLSD") | $(awk -v f="$F_M" 'BEGIN { printf "%.2f M", f / 1e6 }')"
 		plot+=" $SL $SLSD"
 		SL_OF[$w.$c]=$SL
@@ -215,6 +219,10 @@ EOF
 		"With coloc the host lost ${SL_OF[cpu.coloc]:-n/a} % (cpu) and ${SL_OF[stream.coloc]:-n/a} % (stream) of its throughput," \
 		"to compare with the paper's ≤ 2 % for LULESH and 3-12 % for MILC; unmanaged it lost ${SL_OF[cpu.unmanaged]:-n/a} % and ${SL_OF[stream.unmanaged]:-n/a} %," \
 		"as it then time-shares its core with the worker." \
+		"Per repetition, against the alone run of the same repetition, coloc cost cpu ${PER_OF[cpu.coloc]:-n/a} and stream ${PER_OF[stream.coloc]:-n/a}" \
+		"(unmanaged: cpu ${PER_OF[cpu.unmanaged]:-n/a}; stream ${PER_OF[stream.unmanaged]:-n/a});" \
+		"the host's runs alone spread by ${SPREAD_OF[cpu]:-n/a} % (cpu) and ${SPREAD_OF[stream]:-n/a} % (stream) between repetitions" \
+		"on this shared machine, the measure of its noise." \
 		"All testbed nodes share this machine's 2 physical cores, so the host and the functions share one L3 cache and one memory bus" \
 		"(the paper's batch and functions shared a 36-core node), and the client and the daemons run on the same 2 cores too;" \
 		"the client shares core 1 with the worker, so it waits for replies with \`--blocking\` and leaves the core to the worker" \

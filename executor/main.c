@@ -57,12 +57,6 @@ static void usage(FILE *f)
 }
 
 /*
- * --spare: waits for colocd's assignment on standard input (a pipe), takes
- * its uid and gid, environment and arguments, and returns the arguments.
- * The libraries are loaded by now, which is why colocd starts spares ahead
- * of leases. Exits 0 when colocd closes the pipe without an assignment.
- */
-/*
  * Initialises libfabric ahead of the lease (its first fi_getinfo costs
  * about 0.1 s), as nobody while root: whatever libfabric opens now stays
  * open for the lease's owner, so it must be what anyone may open. The
@@ -144,6 +138,12 @@ static void spare_show(const struct spare_assignment *a)
 			why);
 }
 
+/*
+ * --spare: waits for colocd's assignment on standard input (a pipe), takes
+ * its uid and gid, environment and arguments, and returns the arguments.
+ * The libraries are loaded by now, which is why colocd starts spares ahead
+ * of leases. Exits 0 when colocd closes the pipe without an assignment.
+ */
 static char **spare_await(int *argc)
 {
 	static struct spare_assignment a;
