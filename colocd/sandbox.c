@@ -831,6 +831,18 @@ static void child_fail(int fd, int step, int e)
 	_exit(127);
 }
 
+/* Room in sb for one more child (reaped ones make room): 0 or -ENOSPC. */
+static int children_room(struct sandbox *sb, char *err, size_t errlen)
+{
+	children_reap(sb);
+	if (sb->nchildren < SANDBOX_MAX_PROCS)
+		return 0;
+	log_errbuf(err, errlen,
+		   "The sandbox %s has %d children not yet reported; call sandbox_reap.", sb->rel,
+		   SANDBOX_MAX_PROCS);
+	return -ENOSPC;
+}
+
 /* In a child after fork: default signal dispositions, an empty mask. */
 static void child_reset_signals(void)
 {
@@ -931,13 +943,9 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
 			   sb->rel);
 		return -EINVAL;
 	}
-	children_reap(sb);
-	if (sb->nchildren == SANDBOX_MAX_PROCS) {
-		log_errbuf(err, errlen,
-			   "The sandbox %s has %d children not yet reported; call sandbox_reap.",
-			   sb->rel, SANDBOX_MAX_PROCS);
-		return -ENOSPC;
-	}
+	rc = children_room(sb, err, errlen);
+	if (rc)
+		return rc;
 	env = env_build(sb, envp);
 	if (!env) {
 		log_errbuf(err, errlen, "Out of memory spawning %s.", argv[0]);
@@ -1031,9 +1039,10 @@ int sandbox_spare_start(const char *executor, const char *provider, pid_t *pid, 
 		return -EINVAL;
 	}
 	if (pipe2(p, O_CLOEXEC) != 0) {
-		log_errbuf(err, errlen, "Cannot start a spare executor: pipe: %s.",
-			   strerror(errno));
-		return -errno;
+		int rc = -errno;
+
+		log_errbuf(err, errlen, "Cannot start a spare executor: pipe: %s.", strerror(-rc));
+		return rc;
 	}
 	child = fork();
 	if (child < 0) {
@@ -1075,14 +1084,9 @@ int sandbox_assign(struct sandbox *sb, pid_t pid, int fd, char *const argv[], ch
 	ssize_t n;
 	int rc;
 
-	children_reap(sb);
-	if (sb->nchildren == SANDBOX_MAX_PROCS) {
-		log_errbuf(err, errlen,
-			   "The sandbox %s has %d children not yet reported; call sandbox_reap.",
-			   sb->rel, SANDBOX_MAX_PROCS);
-		rc = -ENOSPC;
+	rc = children_room(sb, err, errlen);
+	if (rc)
 		goto out;
-	}
 	if (env && msg)
 		len = spare_encode(sb->uid, sb->gid, argv, env, msg, SPARE_MSG_MAX);
 	if (len < 0) {

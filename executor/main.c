@@ -1,7 +1,9 @@
 /*
  * faas-executor: serves the functions of one library on lent cores. Started
  * by the node agent (colocd) for a lease, or by hand / by faas-bench.
- * main() only parses options and hands over to executor_run().
+ * main() only parses options and hands over to executor_run(); with
+ * --spare (started ahead by colocd) it first waits for a lease's
+ * assignment and takes its identity, arguments and environment.
  */
 #include "config.h"
 
@@ -15,18 +17,18 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
+#include <linux/prctl.h>
 #include <pwd.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
-#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/prctl.h>
-#include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <signal.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
