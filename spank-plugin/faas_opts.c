@@ -220,6 +220,28 @@ int faas_opts_check(const struct faas_opts *f, char *err, size_t errlen)
 	return 0;
 }
 
+uint32_t faas_gpu_mask(const char *list)
+{
+	uint32_t mask = 0;
+	const char *p;
+	char *end;
+
+	for (p = list; p && *p;) {
+		unsigned long a = strtoul(p, &end, 10), b = a;
+
+		if (end == p)
+			return mask; /* not a list of numbers (e.g. "NoDevFiles") */
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		for (unsigned long g = a; g <= b && g < 32; g++)
+			mask |= 1u << g;
+		p = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			break;
+	}
+	return mask;
+}
+
 int faas_plugin_args_parse(int ac, char **av, struct faas_plugin_args *a, char *err, size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
