@@ -253,7 +253,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		rc = config_expand_node(&d->cfg, d->node, err, errlen);
 		if (rc)
 			return rc;
-		rc = agent_create(&d->cfg, d->o->executor, d->node, &d->agent, err, errlen);
+		rc = agent_create(&d->cfg, d->o->executor, d->node, NULL, &d->agent, err, errlen);
 		if (rc)
 			return rc;
 		rc = conns_listen_unix(d->conns, d->cfg.socket_path, KIND_PLUGIN);

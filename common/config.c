@@ -64,6 +64,8 @@ void config_defaults(struct coloc_config *c)
 	c->spare_executors = 1;
 	c->ngpus = 0;
 	c->auth = COLOC_AUTH_MUNGE;
+	c->lease_pids_max = 4096;
+	c->lease_log_size = 1u << 20;
 }
 
 /* ---- value parsers ------------------------------------------------------ */
@@ -394,6 +396,8 @@ enum key_id {
 	KEY_GPUS,
 	KEY_AUTH_TYPE,
 	KEY_MUNGE_SOCKET,
+	KEY_LEASE_PIDS_MAX,
+	KEY_LEASE_LOG_SIZE,
 	KEY_COUNT
 };
 
@@ -450,6 +454,11 @@ static const struct key_desc {
 			  "expected the absolute path of munged's socket, at most 107 characters "
 			  "without blanks, or nothing for libmunge's default",
 			  true},
+    [KEY_LEASE_PIDS_MAX] = {"LeasePidsMax",
+			    "expected a whole number of processes and threads from 64 to 4194304"},
+    [KEY_LEASE_LOG_SIZE] = {"LeaseLogSize",
+			    "expected a size in bytes, or with K, M or G (powers of 1024), like "
+			    "1M, at most 1G; 0 keeps no log"},
 };
 
 static bool has_blank(const char *s)
@@ -656,6 +665,19 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 			return NULL;
 		}
 		return set_path(c->munge_socket, sizeof(c->munge_socket), v);
+	case KEY_LEASE_PIDS_MAX:
+		why = set_unsigned(&x, v, 64, 4194304);
+		if (!why)
+			c->lease_pids_max = (unsigned)x;
+		return why;
+	case KEY_LEASE_LOG_SIZE:
+		rc = config_parse_size(v, &x);
+		if (rc == 0 && x > (1ull << 30))
+			rc = -ERANGE;
+		if (rc)
+			return rc == -ERANGE ? "is too large" : "is not a size";
+		c->lease_log_size = x;
+		return NULL;
 	case KEY_COUNT:
 		break;
 	}

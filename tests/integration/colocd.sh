@@ -87,9 +87,12 @@ check "colocd --standalone starts and listens" start "see the log below"
 
 # a spare executor waits for the first lease
 sp=$(spare)
-check "colocd starts a spare executor ahead of leases: root, SCHED_IDLE, only fds 0-2 open, 0 a pipe" \
+# fds 1-2: a pipe of its own, not colocd's log (issue 11 defect 5: a
+# function library must not write into or truncate colocd's log)
+check "colocd starts a spare executor ahead of leases: root, SCHED_IDLE, only fds 0-2 open, 0 a socket, 1-2 a pipe not colocd's" \
 	'[ -n "$sp" ] && [ "$(awk "/^Uid:/ {print \$2}" /proc/$sp/status)" = 0 ] && chrt -p $sp | grep -q SCHED_IDLE &&
-	[ "$(ls /proc/$sp/fd | tr "\n" " ")" = "0 1 2 " ] && readlink /proc/$sp/fd/0 | grep -q "^pipe:"' \
+	[ "$(ls /proc/$sp/fd | tr "\n" " ")" = "0 1 2 " ] && readlink /proc/$sp/fd/0 | grep -q "^socket:" &&
+	readlink /proc/$sp/fd/1 | grep -q "^pipe:" && [ "$(readlink /proc/$sp/fd/1)" != "$(readlink /proc/$pid/fd/2)" ]' \
 	"spare ${sp:-none}: $(ls -l /proc/"$sp"/fd 2>&1 | tr '\n' ' ')"
 
 # a lease, read back from the kernel
@@ -319,7 +322,7 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null
 pid=
 check "an executor outlives a killed colocd (no parent-death signal)" '[ -n "$x4" ] && kill -0 $x4 2>/dev/null'
-check "its spare does not: it exits at the end of its pipe" '[ -n "$sp" ] && gone $sp'
+check "its spare does not: it exits at the end of its channel" '[ -n "$sp" ] && gone $sp'
 start
 check "a restarted colocd removes what the killed one left (executor and cgroup)" \
 	'[ -n "$x4" ] && gone $x4 && [ -z "$(ls -d /sys/fs/cgroup/*/$root/lease-* 2>/dev/null)" ]'
