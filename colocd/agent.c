@@ -313,6 +313,8 @@ static void lease_ending(struct agent *a, struct lease *l, int64_t now)
 	if (n > 0 && now >= l->kill_at) {
 		l->killed = true;
 		n = sandbox_kill(l->sb);
+		log_debug("%s: SIGKILL to %u process(es), %lld ms past its grace", l->id, n,
+			  (long long)(now - l->kill_at));
 	}
 	if (n == 0) {
 		lease_forget(a, l);
@@ -900,7 +902,9 @@ void agent_state_taken(struct agent *a, uint64_t ended_upto)
 
 int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended_upto)
 {
-	struct cpumask near;
+	struct cpumask near, ending, lendable;
+	uint64_t ending_mem = 0;
+	uint32_t ending_gpus = 0;
 	unsigned n = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -911,19 +915,33 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended
 	cpumask_format(&a->topo->all_pus, out->u.node.pus, sizeof(out->u.node.pus));
 	out->u.node.mem = a->topo->memory_bytes;
 	out->u.node.ngpus = a->cfg.ngpus < 32 ? a->cfg.ngpus : 32;
-	cpumask_format(&a->gap.lendable, out->u.node.lendable, sizeof(out->u.node.lendable));
-	cpumask_format(&a->gap.unallocated, out->u.node.unallocated,
-		       sizeof(out->u.node.unallocated));
+	/* what ending leases hold is neither lendable nor theirs any more:
+	 * they are not listed (a controller would adopt them) */
+	cpumask_clear(&ending);
+	for (unsigned i = 0; i < MAX_LEASES; i++) {
+		const struct lease *l = &a->leases[i];
+
+		if (l->state != LEASE_ENDING)
+			continue;
+		cpumask_or(&ending, &ending, &l->pus);
+		ending_mem += l->mem;
+		ending_gpus |= l->gpus;
+	}
+	cpumask_andnot(&lendable, &a->gap.lendable, &ending);
+	cpumask_format(&lendable, out->u.node.lendable, sizeof(out->u.node.lendable));
+	cpumask_andnot(&lendable, &a->gap.unallocated, &ending);
+	cpumask_format(&lendable, out->u.node.unallocated, sizeof(out->u.node.unallocated));
 	topology_cache_neighbours(a->topo, &a->gap.host_busy, &near);
-	cpumask_and(&near, &near, &a->gap.lendable);
+	cpumask_and(&near, &near, &lendable);
 	cpumask_format(&near, out->u.node.near_host, sizeof(out->u.node.near_host));
 	snprintf(out->u.node.cgroup, sizeof(out->u.node.cgroup), "%s", a->cfg.cgroup_root);
-	out->u.node.mem_lendable = a->gap.mem_lendable;
-	out->u.node.gpus_lendable = a->gap.gpus_lendable;
+	out->u.node.mem_lendable =
+	    a->gap.mem_lendable > ending_mem ? a->gap.mem_lendable - ending_mem : 0;
+	out->u.node.gpus_lendable = a->gap.gpus_lendable & ~ending_gpus;
 	out->u.node.until = a->gap.until == INT64_MAX ? 0 : a->gap.until;
 	out->u.node.jobs = a->ledger.njobs;
 	for (unsigned i = 0; i < MAX_LEASES; i++)
-		n += a->leases[i].state != LEASE_FREE;
+		n += a->leases[i].state == LEASE_STARTING || a->leases[i].state == LEASE_READY;
 	out->u.node.leases = n ? calloc(n, sizeof(*out->u.node.leases)) : NULL;
 	out->u.node.ended = a->nended ? calloc(a->nended, sizeof(*out->u.node.ended)) : NULL;
 	if ((n && !out->u.node.leases) || (a->nended && !out->u.node.ended)) {
@@ -935,7 +953,7 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended
 		const struct lease *l = &a->leases[i];
 		struct msg_node_lease *r = &out->u.node.leases[n];
 
-		if (l->state == LEASE_FREE)
+		if (l->state != LEASE_STARTING && l->state != LEASE_READY)
 			continue;
 		snprintf(r->id, sizeof(r->id), "%s", l->id);
 		r->uid = l->uid;

@@ -401,34 +401,31 @@ static void signal_member(pid_t pid, const char *rel, int sig)
 }
 
 /*
- * Counts the processes in <rel> over every hierarchy (a process counts
- * once per hierarchy; only zero matters) and sends them sig (0: none).
+ * Counts the processes in <rel> and sends them sig (0: none). The memory
+ * hierarchy's list serves for all: a sandbox's processes are attached to
+ * every hierarchy and their children inherit that.
  */
 static unsigned procs_signal(const char *rel, int sig)
 {
-	int hs[H_MAX];
-	unsigned nh = hier_list(hs), n = 0;
+	char path[PATH_MAX], line[32];
+	unsigned n = 0;
+	FILE *f;
 
-	for (unsigned i = 0; i < nh; i++) {
-		char path[PATH_MAX], line[32];
-		FILE *f;
+	if (cg_path(path, sizeof(path), H_MEMORY, rel, "cgroup.procs"))
+		return 0;
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		long pid = strtol(line, NULL, 10);
 
-		if (cg_path(path, sizeof(path), hs[i], rel, "cgroup.procs"))
+		if (pid <= 0)
 			continue;
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			long pid = strtol(line, NULL, 10);
-
-			if (pid <= 0)
-				continue;
-			n++;
-			if (sig)
-				signal_member((pid_t)pid, rel, sig);
-		}
-		fclose(f);
+		n++;
+		if (sig)
+			signal_member((pid_t)pid, rel, sig);
 	}
+	fclose(f);
 	return n;
 }
 

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "spare.h"
 #include "transport.h"
+#include "userlimits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +116,32 @@ static void spare_show(const struct spare_assignment *a)
  * The libraries are loaded by now, which is why colocd starts spares ahead
  * of leases. Exits 0 when colocd closes the pipe without an assignment.
  */
+/*
+ * The owner's resource limits, as a login of theirs would get them
+ * (userlimits.h), instead of root's: taken while still root, so that
+ * limits above root's own can be set where the site allows them. An owner
+ * with no account on the node ends the executor (SPARE_EXIT_NO_ACCOUNT,
+ * which colocd reports); limits that cannot be read or set are reported
+ * and the lower of both is kept.
+ */
+static void take_limits(uid_t uid)
+{
+	struct userlimits u;
+	char err[1024];
+	int rc = userlimits_load(uid, NULL, &u, err, sizeof(err));
+
+	if (rc == -ENOENT) {
+		fprintf(stderr, "faas-executor: %s\n", err);
+		exit(SPARE_EXIT_NO_ACCOUNT);
+	}
+	if (rc != 0)
+		fprintf(stderr, "faas-executor: the lease owner's limits: %s\n", err);
+	if (rc < 0)
+		return;
+	if (userlimits_apply(&u, err, sizeof(err)) != 0)
+		fprintf(stderr, "faas-executor: %s\n", err);
+}
+
 char **assignment_await(int *argc)
 {
 	static struct spare_assignment a;
@@ -159,13 +186,7 @@ char **assignment_await(int *argc)
 		fprintf(stderr, "faas-executor: --spare: %s\n", err);
 		exit(1);
 	}
-	if (!getpwuid(a.uid)) {
-		fprintf(stderr,
-			"faas-executor: uid %u has no account on this node; executors run as "
-			"the lease owner\n",
-			(unsigned)a.uid);
-		exit(SPARE_EXIT_NO_ACCOUNT);
-	}
+	take_limits(a.uid);
 	spare_show(&a);
 	/* colocd started the spare SCHED_IDLE: the lease's executor is not */
 	if (sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0}) != 0)
