@@ -27,8 +27,8 @@ int leaselog_dir(const char *state_dir, char *err, size_t errlen);
 
 /* Creates StateDir/logs/<id>.log (no existing file is reused or followed)
  * for uid:gid; *fd is open for appending. */
-int leaselog_open(const char *state_dir, const char *id, uid_t uid, gid_t gid, int *fd,
-		  char *err, size_t errlen);
+int leaselog_open(const char *state_dir, const char *id, uid_t uid, gid_t gid, int *fd, char *err,
+		  size_t errlen);
 
 /* Moves what waits in the pipe in (non-blocking) to the log out (-1: none),
  * at most max bytes in all (*written counts them; past max, one line says

@@ -6,8 +6,8 @@
  * enforces, evicts it (SIGTERM, then SIGKILL after a grace period) and
  * removes the cgroup. Eviction comes in two forms: sandbox_evict waits
  * (startup and shutdown), while sandbox_terminate, sandbox_kill and
- * sandbox_nprocs let an event loop drive it without ever waiting. A restarted node agent finds its predecessor's
- * executors by their cgroups under the CgroupRoot (sandbox_cleanup_root).
+ * sandbox_nprocs let an event loop drive it without ever waiting. A restarted node agent finds its
+ * predecessor's executors by their cgroups under the CgroupRoot (sandbox_cleanup_root).
  *
  * cgroup v1 (cpuset, memory and devices hierarchies) and v2 (the unified
  * hierarchy with the cpuset and memory controllers) are detected at run
@@ -89,8 +89,8 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
  * sandbox_assign, or exits 0 when *fd is closed without one. The caller
  * reaps it (waitpid) until it is assigned.
  */
-int sandbox_spare_start(const char *executor, const char *provider, int log_fd, pid_t *pid,
-			int *fd, char *err, size_t errlen);
+int sandbox_spare_start(const char *executor, const char *provider, int log_fd, pid_t *pid, int *fd,
+			char *err, size_t errlen);
 
 /*
  * Makes the spare executor pid (from sandbox_spare_start, fd its channel)

@@ -50,8 +50,8 @@ struct coloc_config {
 	unsigned spare_executors;  /* SpareExecutors, default 1: started ahead of leases */
 	unsigned ngpus;		   /* Gpus: device files, bracket ranges expanded */
 	char gpus[CONFIG_MAX_GPUS][CONFIG_DEVICE_MAX];
-	enum coloc_auth auth;	/* AuthType, default munge */
-	char munge_socket[108]; /* MungeSocket, default "" (libmunge's own default) */
+	enum coloc_auth auth;	 /* AuthType, default munge */
+	char munge_socket[108];	 /* MungeSocket, default "" (libmunge's own default) */
 	unsigned lease_pids_max; /* LeasePidsMax, default 4096: pids.max of each lease */
 	uint64_t lease_log_size; /* LeaseLogSize, default 1 MiB: a lease's log; 0 = none */
 };
