@@ -10,6 +10,7 @@ attacker=daemon
 victim=nobody
 id -u "$attacker" >/dev/null 2>&1 || { echo "1..0 # SKIP no user $attacker"; exit 0; }
 colocd_setup attacks
+colocd_wrap="prlimit --core=unlimited --"
 cat >>"$dir/coloc.conf" <<CONF
 LeasePidsMax=128
 LeaseLogSize=64K
@@ -87,6 +88,18 @@ check "issue 11 defect 5: a library that writes forged lines and truncates fds 1
 check "issue 11 defect 5: its output is in the lease's log, the owner's alone (mode 600)" \
 	'until_ok 40 0.05 "grep -q FORGED $log" && [ "$(stat -c %U:%a "$log")" = "$attacker:600" ] &&
 	! as_user "$victim" cat "$log" >/dev/null 2>&1' "$(ls -l "$dir/state/logs" 2>&1)"
+out=$(colocctl_as "$attacker" logs "$nid" 2>&1)
+out2=$(colocctl_as "$victim" logs "$nid" 2>&1)
+check "issue 11 defect 5: colocctl logs shows the owner its lease's output, and another user nothing" \
+	'echo "$out" | grep -q FORGED && ! echo "$out2" | grep -q FORGED && echo "$out2" | grep -q "owner'"'"'s alone"' "$out / $out2"
+npid=$(head -1 "$(cgdir memory "$nid")/cgroup.procs" 2>/dev/null)
+# colocd runs with root's soft core and stack limits raised (colocd_wrap):
+# the executor has the owner's, as a login gives them (from /proc/1/limits
+# and limits.conf), not root's
+lim() { awk -v k="$2" '$0 ~ k { print $(NF - 2) }' /proc/"$1"/limits; }
+check "issue 11 defect 6: the executor has the lease owner's resource limits, not colocd's (core $(lim "${npid:-0}" "core file") vs $(lim "$pid" "core file"))" \
+	'[ -n "$npid" ] && [ "$(lim "$npid" "core file")" = "$(lim 1 "core file")" ] &&
+	[ "$(lim "$npid" "core file")" != "$(lim "$pid" "core file")" ]' "$(cat /proc/"${npid:-0}"/limits 2>&1 | head -8)"
 colocctl_as "$attacker" lease release "$nid" >/dev/null 2>&1
 
 # ---- defect 6: a fork bomb ends with its lease -------------------------------------

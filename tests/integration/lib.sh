@@ -82,9 +82,10 @@ colocd_cleanup() {
 	rm -rf "$dir"
 }
 
-# colocd_start: starts colocd in the background ($pid), waits for its socket.
+# colocd_start: starts colocd in the background ($pid), waits for its socket;
+# $colocd_wrap, if set, is a command colocd runs under (prlimit ... --).
 colocd_start() {
-	FAAS_ADDR=127.0.0.1 "$COLOCD" --standalone --foreground -f "$dir/coloc.conf" \
+	FAAS_ADDR=127.0.0.1 ${colocd_wrap:-} "$COLOCD" --standalone --foreground -f "$dir/coloc.conf" \
 		--executor "$FAAS_EXECUTOR" >>"$dir/colocd.log" 2>&1 &
 	pid=$!
 	until_ok 200 0.05 "[ -S $dir/colocd.sock ]"
