@@ -55,6 +55,7 @@
 #define PRUNE_EVERY_MS 3600000 /* how often old lease logs are removed */
 #define BUSY_TICK_MS 1	       /* while a lease starts or ends */
 #define TICK_MS 20
+#define LEASE_CGROUP_PREFIX "lease-" /* the controller's lease ids: only those are ours */
 
 enum lease_state { LEASE_FREE = 0, LEASE_STARTING, LEASE_READY, LEASE_ENDING };
 
@@ -1022,7 +1023,8 @@ int agent_create(const struct coloc_config *cfg, const char *executor, const cha
 	if (rc)
 		goto fail;
 	/* executors an earlier agent left behind: their leases died with it */
-	rc = sandbox_cleanup_root(cfg->cgroup_root, cfg->evict_grace_ms, err, errlen);
+	rc = sandbox_cleanup_root(cfg->cgroup_root, LEASE_CGROUP_PREFIX, cfg->evict_grace_ms, err,
+				  errlen);
 	if (rc < 0)
 		goto fail;
 	if (rc > 0)
@@ -1100,7 +1102,8 @@ void agent_destroy(struct agent *a)
 			lease_forget(a, &a->leases[i]); /* stuck: its cgroup stays */
 	spares_stop(&a->spares);
 	/* and its CgroupRoot, now empty, goes too */
-	if (sandbox_cleanup_root(a->cfg.cgroup_root, a->cfg.evict_grace_ms, err, sizeof(err)) < 0)
+	if (sandbox_cleanup_root(a->cfg.cgroup_root, LEASE_CGROUP_PREFIX, a->cfg.evict_grace_ms,
+				 err, sizeof(err)) < 0)
 		log_warning("%s", err);
 	topology_destroy(a->topo);
 	free(a->waiting[0].seqs);

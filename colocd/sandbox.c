@@ -1349,7 +1349,8 @@ static int names_add(char ***names, unsigned *n, const char *name)
 	return 0;
 }
 
-int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t errlen)
+int sandbox_cleanup_root(const char *root, const char *prefix, unsigned grace_ms, char *err,
+			 size_t errlen)
 {
 	int hs[H_MAX], rc;
 	unsigned nh, n = 0, removed = 0;
@@ -1378,6 +1379,7 @@ int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t 
 			struct stat st;
 
 			if (de->d_name[0] == '.' ||
+			    (prefix && strncmp(de->d_name, prefix, strlen(prefix)) != 0) ||
 			    (size_t)snprintf(rel, sizeof(rel), "%s/%s", path, de->d_name) >=
 				sizeof(rel) ||
 			    stat(rel, &st) != 0 || !S_ISDIR(st.st_mode))

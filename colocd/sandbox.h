@@ -165,11 +165,13 @@ void sandbox_destroy(struct sandbox *sb);
 
 /*
  * Startup cleanup for a restarted node agent: evicts (grace_ms, then
- * SIGKILL) every process in every cgroup directly under <root>, removes
- * those cgroups and then <root> itself where it is empty. Returns how many
- * sandbox cgroups were removed, or -errno.
+ * SIGKILL) every process in every cgroup directly under <root> whose name
+ * starts with prefix (NULL: every one; cgroups of other names are left
+ * alone), removes those cgroups and then <root> itself where it is empty.
+ * Returns how many sandbox cgroups were removed, or -errno.
  */
-int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t errlen);
+int sandbox_cleanup_root(const char *root, const char *prefix, unsigned grace_ms, char *err,
+			 size_t errlen);
 
 /* "v1", "v2", or "none" when no usable hierarchy is mounted. */
 const char *sandbox_cgroup_version(void);

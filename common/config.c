@@ -507,6 +507,13 @@ static const char *set_cgroup(char *dst, size_t size, const char *v)
 		if (*p == '\0' && p[-1] == '/')
 			return "has an empty, '.' or '..' component";
 	}
+	/* colocd evicts whatever runs under it when it starts: it must be
+	 * coloc's own, never a cgroup of Slurm's or systemd's */
+	p = strrchr(v, '/');
+	if (strncmp(p ? p + 1 : v, "coloc", 5) != 0)
+		return "does not end in a cgroup of coloc's own: its last component must start "
+		       "with \"coloc\" (like coloc or system.slice/coloc.slice), since colocd "
+		       "evicts every process under it when it starts";
 	return set_string(dst, size, v);
 }
 

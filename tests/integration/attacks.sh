@@ -129,4 +129,21 @@ wait "$pid"
 rc=$?
 pid=
 check "colocd stops cleanly after the attacks (exit 0)" '[ $rc = 0 ]'
+
+# a cgroup under CgroupRoot that is no lease's (a mistaken CgroupRoot
+# shared with something else) is left alone when colocd starts
+other=/sys/fs/cgroup/memory/$root/other
+[ -d /sys/fs/cgroup/memory ] || other=/sys/fs/cgroup/$root/other
+mkdir -p "$other"
+sleep 60 &
+bystander=$!
+echo "$bystander" >"$other/cgroup.procs"
+colocd_start
+check "a process in a cgroup under CgroupRoot not named like a lease survives colocd's start" \
+	'kill -0 $bystander && grep -qx "$bystander" "$other/cgroup.procs"'
+kill "$bystander"
+wait "$bystander" 2>/dev/null
+kill "$pid" && wait "$pid"
+pid=
+rmdir "$other"
 tap_end "$dir/colocd.log"

@@ -361,6 +361,8 @@ static void test_bad_values(void **state)
 	    {"CgroupRoot=a/../b", "CgroupRoot=a/../b has an empty, '.' or '..' component"},
 	    {"CgroupRoot=a//b", "CgroupRoot=a//b has an empty"},
 	    {"CgroupRoot=coloc/", "CgroupRoot=coloc/ has an empty"},
+	    {"CgroupRoot=slurm", "CgroupRoot=slurm does not end in a cgroup of coloc's own"},
+	    {"CgroupRoot=coloc/system.slice", "CgroupRoot=coloc/system.slice does not end in"},
 	    {"LendUnallocated=maybe", "LendUnallocated=maybe is not yes or no"},
 	    {"MaxLendFraction=0", "MaxLendFraction=0 is out of range; expected a fraction"},
 	    {"MaxLendFraction=1.5", "MaxLendFraction=1.5 is out of range"},
