@@ -1019,7 +1019,7 @@ int agent_create(const struct coloc_config *cfg, const char *executor, const cha
 			 strerror(errno));
 		goto fail;
 	}
-	rc = leaselog_dir(cfg->state_dir, err, errlen);
+	rc = cfg->lease_log_size > 0 ? leaselog_dir(cfg->state_dir, err, errlen) : 0;
 	if (rc)
 		goto fail;
 	/* executors an earlier agent left behind: their leases died with it */
