@@ -361,6 +361,36 @@ static void on_exec_stopped(void *arg, uint64_t cookie, int rc, const struct msg
 
 /* ---- client requests -------------------------------------------------------------------- */
 
+/* Whether uid may hold one more lease of `workers` workers (MaxLeasesPerUser,
+ * MaxWorkersPerUser); else false with err saying which limit and the fix. */
+static bool within_quota(const struct controller *c, uint32_t uid, uint32_t workers, char *err,
+			 size_t errlen)
+{
+	unsigned leases = 0;
+	uint64_t held = 0;
+
+	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++)
+		if (c->leases[i].state != CL_FREE && c->leases[i].uid == uid) {
+			leases++;
+			held += c->leases[i].workers;
+		}
+	if (c->cfg.max_leases_per_user && leases >= c->cfg.max_leases_per_user) {
+		snprintf(err, errlen,
+			 "uid %u holds %u leases, the most MaxLeasesPerUser allows; release one "
+			 "(colocctl leases, colocctl lease release ID)",
+			 uid, leases);
+		return false;
+	}
+	if (c->cfg.max_workers_per_user && held + workers > c->cfg.max_workers_per_user) {
+		snprintf(err, errlen,
+			 "uid %u holds %llu workers and asks for %u more, above MaxWorkersPerUser "
+			 "(%u); ask for fewer or release a lease",
+			 uid, (unsigned long long)held, workers, c->cfg.max_workers_per_user);
+		return false;
+	}
+	return true;
+}
+
 static void acquire(struct controller *c, const struct msg *m, struct cl_reply *r)
 {
 	struct place_request pr = {.workers = m->u.acquire.workers,
@@ -385,6 +415,10 @@ static void acquire(struct controller *c, const struct msg *m, struct cl_reply *
 		answer_error(r, "EPERM",
 			     "executors never run as root: acquire the lease as the user who will "
 			     "call its functions");
+		return;
+	}
+	if (!within_quota(c, uid, m->u.acquire.workers, err, sizeof(err))) {
+		answer_error(r, "EDQUOT", "%s", err);
 		return;
 	}
 	pr.duration_s =
@@ -846,6 +880,8 @@ void controller_reload(struct controller *c, const struct coloc_config *cfg)
 {
 	c->cfg.default_lease_s = cfg->default_lease_s;
 	c->cfg.max_lease_s = cfg->max_lease_s;
+	c->cfg.max_leases_per_user = cfg->max_leases_per_user;
+	c->cfg.max_workers_per_user = cfg->max_workers_per_user;
 }
 
 struct controller *controller_create(const struct coloc_config *cfg, struct async *async)

@@ -50,10 +50,12 @@ struct coloc_config {
 	unsigned spare_executors;  /* SpareExecutors, default 1: started ahead of leases */
 	unsigned ngpus;		   /* Gpus: device files, bracket ranges expanded */
 	char gpus[CONFIG_MAX_GPUS][CONFIG_DEVICE_MAX];
-	enum coloc_auth auth;	 /* AuthType, default munge */
-	char munge_socket[108];	 /* MungeSocket, default "" (libmunge's own default) */
-	unsigned lease_pids_max; /* LeasePidsMax, default 4096: pids.max of each lease */
-	uint64_t lease_log_size; /* LeaseLogSize, default 1 MiB: a lease's log; 0 = none */
+	enum coloc_auth auth;	       /* AuthType, default munge */
+	char munge_socket[108];	       /* MungeSocket, default "" (libmunge's own default) */
+	unsigned lease_pids_max;       /* LeasePidsMax, default 4096: pids.max of each lease */
+	uint64_t lease_log_size;       /* LeaseLogSize, default 1 MiB: a lease's log; 0 = none */
+	unsigned max_leases_per_user;  /* MaxLeasesPerUser, default 64; 0 = no limit */
+	unsigned max_workers_per_user; /* MaxWorkersPerUser, default 0 = no limit */
 };
 
 /* Replaces every "%n" in SocketPath, StateDir, CgroupRoot and the Gpus

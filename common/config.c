@@ -66,6 +66,8 @@ void config_defaults(struct coloc_config *c)
 	c->auth = COLOC_AUTH_MUNGE;
 	c->lease_pids_max = 4096;
 	c->lease_log_size = 1u << 20;
+	c->max_leases_per_user = 64;
+	c->max_workers_per_user = 0;
 }
 
 /* ---- value parsers ------------------------------------------------------ */
@@ -398,6 +400,8 @@ enum key_id {
 	KEY_MUNGE_SOCKET,
 	KEY_LEASE_PIDS_MAX,
 	KEY_LEASE_LOG_SIZE,
+	KEY_MAX_LEASES_PER_USER,
+	KEY_MAX_WORKERS_PER_USER,
 	KEY_COUNT
 };
 
@@ -459,6 +463,11 @@ static const struct key_desc {
     [KEY_LEASE_LOG_SIZE] = {"LeaseLogSize",
 			    "expected a size in bytes, or with K, M or G (powers of 1024), like "
 			    "1M, at most 1G; 0 keeps no log"},
+    [KEY_MAX_LEASES_PER_USER] = {"MaxLeasesPerUser",
+				 "expected a whole number of leases from 0 (no limit) to 4096"},
+    [KEY_MAX_WORKERS_PER_USER] = {"MaxWorkersPerUser",
+				  "expected a whole number of workers from 0 (no limit) to "
+				  "4294967295"},
 };
 
 static bool has_blank(const char *s)
@@ -685,6 +694,16 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 			return rc == -ERANGE ? "is too large" : "is not a size";
 		c->lease_log_size = x;
 		return NULL;
+	case KEY_MAX_LEASES_PER_USER:
+		why = set_unsigned(&x, v, 0, 4096);
+		if (!why)
+			c->max_leases_per_user = (unsigned)x;
+		return why;
+	case KEY_MAX_WORKERS_PER_USER:
+		why = set_unsigned(&x, v, 0, UINT32_MAX);
+		if (!why)
+			c->max_workers_per_user = (unsigned)x;
+		return why;
 	case KEY_COUNT:
 		break;
 	}

@@ -14,6 +14,8 @@ colocd_wrap="prlimit --core=unlimited --"
 cat >>"$dir/coloc.conf" <<CONF
 LeasePidsMax=128
 LeaseLogSize=64K
+MaxLeasesPerUser=2
+MaxWorkersPerUser=3
 SpareExecutors=1
 CONF
 check "colocd --standalone starts" colocd_start "$(tail -5 "$dir/colocd.log")"
@@ -123,6 +125,20 @@ check "issue 11 defect 6: a fork bomb ignoring SIGTERM ($(echo $bombs | wc -w) p
 	'[ -n "$bombs" ] && echo "$out" | grep -q "\"ok\"" && [ "$ms" -le $((base + grace + 100)) ] && [ $left = 0 ] &&
 	[ -z "$(ls -d /sys/fs/cgroup/*/"$root"/lease-* 2>/dev/null)" ]' "$out; $left left"
 report '{"v":1,"type":"job_end","job":52}' >/dev/null
+
+# quotas: one user cannot take the controller's table or every core
+out=$(acquire_as "$attacker" "$FAAS_EXAMPLES_LIB")
+id1=$(echo "$out" | field id)
+out=$(acquire_as "$attacker" "$FAAS_EXAMPLES_LIB")
+id2=$(echo "$out" | field id)
+out=$(acquire_as "$attacker" "$FAAS_EXAMPLES_LIB")
+check "a third lease of one user gets EDQUOT naming MaxLeasesPerUser" \
+	'[ -n "$id1" ] && [ -n "$id2" ] && echo "$out" | grep -q "EDQUOT.*MaxLeasesPerUser"' "$out"
+colocctl_as "$attacker" lease release "$id2" >/dev/null 2>&1
+out=$(colocctl_as "$attacker" --json lease acquire --workers 3 --lib "$FAAS_EXAMPLES_LIB" --time 10 2>&1)
+check "workers above MaxWorkersPerUser get EDQUOT naming it" \
+	'echo "$out" | grep -q "EDQUOT.*MaxWorkersPerUser"' "$out"
+colocctl_as "$attacker" lease release "$id1" >/dev/null 2>&1
 
 kill "$pid"
 wait "$pid"
