@@ -74,6 +74,7 @@ int main(int argc, char **argv)
 	int level = LOG_LEVEL_WARNING;
 	int c;
 
+	transport_env_defaults();
 	if (argc == 2 && strcmp(argv[1], "--spare") == 0)
 		argv = assignment_await(&argc);
 	executor_options_default(&o);

@@ -167,6 +167,9 @@ int main(int argc, char **argv)
 	struct passwd *pw = getpwnam("nobody");
 	pid_t pid;
 
+	/* as coloc's programs run (transport_env_defaults); libfaas leaves the
+	 * environment alone */
+	setenv("FI_SHM_DISABLE_CMA", "1", 0);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--colocd") && i + 1 < argc)
 			colocd = argv[++i];
