@@ -641,7 +641,9 @@ static int report_apply(struct agent *a, const struct msg *m, const char **code,
 			size_t errlen)
 {
 	struct host_job *j, saved;
+	struct host_step step;
 	bool added = false;
+	unsigned i;
 
 	switch (m->type) {
 	case MSG_JOB_START:
@@ -693,28 +695,32 @@ static int report_apply(struct agent *a, const struct msg *m, const char **code,
 			j->batch_running = true;
 			return 0;
 		}
-		if (j->nsteps == GAPS_MAX_STEPS) {
+		/* a step reported again (the plugin retried) replaces itself */
+		for (i = 0; i < j->nsteps && j->steps[i].step_id != m->u.step.step; i++)
+			;
+		if (i == GAPS_MAX_STEPS) {
 			*code = "EBUSY";
 			snprintf(err, errlen, "job %u runs %d steps already", j->job_id,
 				 GAPS_MAX_STEPS);
 			return -1;
 		}
-		j->steps[j->nsteps] = (struct host_step){
+		step = (struct host_step){
 		    .step_id = m->u.step.step, .mem_bytes = m->u.step.mem, .gpus = m->u.step.gpus};
-		if (cores_to_pus(a, m->u.step.pus, &j->steps[j->nsteps].pus) != 0) {
+		if (cores_to_pus(a, m->u.step.pus, &step.pus) != 0) {
 			*code = "EINVAL";
 			snprintf(err, errlen,
 				 "step %u.%u: \"%.100s\" is not a list of this node's cores (0-%u)",
 				 m->u.step.job, m->u.step.step, m->u.step.pus, a->topo->ncores - 1);
 			return -1;
 		}
-		j->nsteps++;
+		j->steps[i] = step;
+		j->nsteps += i == j->nsteps;
 		return 0;
 	case MSG_STEP_END:
 		j = job_find(a, m->u.step.job);
 		if (j && m->u.step.step == MSG_STEP_BATCH)
 			j->batch_running = false;
-		for (unsigned i = 0; j && i < j->nsteps; i++) {
+		for (i = 0; j && i < j->nsteps; i++) {
 			if (j->steps[i].step_id == m->u.step.step) {
 				j->steps[i] = j->steps[--j->nsteps];
 				break;
