@@ -80,7 +80,7 @@ struct conns {
 	unsigned per_host; /* MaxConnectionsPerHost */
 	unsigned tcp_max;  /* CONNS_TCP_MAX, or fewer under a low descriptor limit */
 	int64_t next_scan;
-	struct log_limit refused_local, refused_tcp, closed, no_fds;
+	struct log_limit refused_local, refused_tcp, slow, dropped, no_fds;
 	struct listener listeners[MAX_LISTENERS];
 	unsigned nlisteners;
 	struct conn conn[NCONNS]; /* [0, CONNS_LOCAL_MAX): unix peers; then TCP */
@@ -125,8 +125,10 @@ struct conns *conns_create(int epoll_fd, unsigned per_host, conns_handler handle
 	    CONNS_LOG_INTERVAL_MS, "connections refused on the unix socket");
 	c->refused_tcp =
 	    (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS, "TCP connections refused");
-	c->closed = (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS,
-						     "connections closed for being slow");
+	c->slow = (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS,
+						   "connections closed for being slow");
+	c->dropped = (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS,
+						      "connections dropped for bad requests");
 	c->no_fds = (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS,
 						     "pauses for want of file descriptors");
 	for (unsigned i = 0; i < NCONNS; i++)
@@ -520,13 +522,13 @@ static void on_readable(struct conns *c, struct conn *k)
 		return;
 	if (rc < 0) {
 		if (rc != -ECONNRESET)
-			log_limited(&c->closed, LOG_LEVEL_WARNING, "dropped a connection: %s",
+			log_limited(&c->dropped, LOG_LEVEL_WARNING, "dropped a connection: %s",
 				    strerror(-rc));
 		conn_close(c, k);
 		return;
 	}
 	if (msg_decode(text, &m, err, sizeof(err)) != 0) {
-		log_limited(&c->closed, LOG_LEVEL_WARNING, "dropped a malformed request: %s", err);
+		log_limited(&c->dropped, LOG_LEVEL_WARNING, "dropped a malformed request: %s", err);
 		conns_reply_error(c, ref, "EPROTO", "%s", err);
 	} else {
 		struct conns_peer peer = k->peer;
@@ -583,17 +585,17 @@ void conns_tick(struct conns *c)
 		struct conn *k = &c->conn[i];
 
 		if (k->state == CONN_READING && now - k->since > CONNS_REQUEST_MS) {
-			log_limited(&c->closed, LOG_LEVEL_WARNING,
+			log_limited(&c->slow, LOG_LEVEL_WARNING,
 				    "closed a connection from %s: no whole request within %d ms",
 				    peer_name(k, who, sizeof(who)), CONNS_REQUEST_MS);
 			conn_close(c, k);
 		} else if (k->state == CONN_READING && now - k->last > CONNS_IDLE_MS) {
-			log_limited(&c->closed, LOG_LEVEL_WARNING,
+			log_limited(&c->slow, LOG_LEVEL_WARNING,
 				    "closed a connection from %s: nothing sent for %d ms",
 				    peer_name(k, who, sizeof(who)), CONNS_IDLE_MS);
 			conn_close(c, k);
 		} else if (k->state == CONN_WRITING && now - k->since > REPLY_TIMEOUT_MS) {
-			log_limited(&c->closed, LOG_LEVEL_WARNING,
+			log_limited(&c->slow, LOG_LEVEL_WARNING,
 				    "closed a connection from %s: its reply was not read within %d "
 				    "ms",
 				    peer_name(k, who, sizeof(who)), REPLY_TIMEOUT_MS);
@@ -603,6 +605,7 @@ void conns_tick(struct conns *c)
 	resume_listeners(c, now);
 	log_limit_flush(&c->refused_local, now);
 	log_limit_flush(&c->refused_tcp, now);
-	log_limit_flush(&c->closed, now);
+	log_limit_flush(&c->slow, now);
+	log_limit_flush(&c->dropped, now);
 	log_limit_flush(&c->no_fds, now);
 }
