@@ -9,16 +9,8 @@
 # sends extra bytes while its reply is deferred must not make colocd spin
 # (issue 11: 14x the idle CPU). Needs root and cgroups.
 set -u
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1 # ${2:-}"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
-
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP colocd places executors in cgroups: needs root"; exit 0; }
-[ -d /sys/fs/cgroup/cpuset ] || [ -f /sys/fs/cgroup/cgroup.controllers ] ||
-	{ echo "1..0 # SKIP no cgroup file system is mounted"; exit 0; }
-nobody=$(id -u nobody) || { echo "1..0 # SKIP no user nobody"; exit 0; }
+. "$(dirname "$0")/tap.sh"
+tap_need_root_cgroups
 ip -4 addr show lo 2>/dev/null | grep -q '127.0.0.1/8' ||
 	{ echo "1..0 # SKIP lo does not carry 127.0.0.0/8 (the flood comes from 127.0.0.2)"; exit 0; }
 
@@ -31,29 +23,11 @@ bg=()
 cleanup() {
 	for p in "${bg[@]}"; do kill "$p" 2>/dev/null; done
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	for m in /sys/fs/cgroup/*/"$root" /sys/fs/cgroup/"$root"; do
-		[ -d "$m" ] || continue
-		for c in "$m"/*/; do
-			[ -f "$c/cgroup.procs" ] && xargs -r kill -9 <"$c/cgroup.procs" 2>/dev/null
-			rmdir "$c" 2>/dev/null
-		done
-		rmdir "$m" 2>/dev/null
-	done
+	tap_sweep_cgroups "$root"
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-cat >"$dir/coloc.conf" <<CONF
-ControllerHost=127.0.0.1
-ControllerPort=$port
-SocketPath=$dir/colocd.sock
-StateDir=$dir/state
-CgroupRoot=$root
-AuthType=none
-MaxLendFraction=1
-EvictGrace=200ms
-MemoryMargin=256M
-Provider=tcp;ofi_rxm
-CONF
+tap_conf "$port" "$dir" "$root" EvictGrace=200ms >"$dir/coloc.conf"
 FAAS_ADDR=127.0.0.1 "$COLOCD" --standalone --foreground -f "$dir/coloc.conf" \
 	--executor "$FAAS_EXECUTOR" >>"$dir/colocd.log" 2>&1 &
 pid=$!
@@ -149,6 +123,4 @@ check "the deferred request is answered: the lease failed, saying why" \
 	'grep -q "\"error\"" "$dir/acquire.out"' "$(cat "$dir/acquire.out")"
 check "colocd still runs" 'kill -0 $pid'
 
-[ $failed = 0 ] || sed 's/^/# colocd| /' "$dir/colocd.log" | tail -60
-echo "1..$n"
-[ $failed = 0 ]
+tap_end "$dir/colocd.log"
