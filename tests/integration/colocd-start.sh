@@ -9,11 +9,7 @@
 # start and leaves the first alone. Needs root and cgroups.
 set -u
 . "$(dirname "$0")/tap.sh"
-tap_need_root_cgroups
-
-dir=$(mktemp -d /tmp/coloc-start.XXXXXX)
-chmod 755 "$dir"
-root=coloc-start-$$
+tap_setup start
 node=start$$
 port=$((20000 + ($$ + 3571) % 20000))
 cleanup() {

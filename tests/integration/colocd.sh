@@ -8,11 +8,7 @@
 # leave no executor and no cgroup behind. Needs root and cgroups.
 set -u
 . "$(dirname "$0")/tap.sh"
-tap_need_root_cgroups
-
-dir=$(mktemp -d /tmp/coloc-colocd.XXXXXX)
-chmod 755 "$dir"
-root=coloc-test-$$
+tap_setup colocd
 port=$((20000 + $$ % 20000))
 pid=
 cleanup() {

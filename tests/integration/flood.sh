@@ -10,13 +10,9 @@
 # (issue 11: 14x the idle CPU). Needs root and cgroups.
 set -u
 . "$(dirname "$0")/tap.sh"
-tap_need_root_cgroups
 ip -4 addr show lo 2>/dev/null | grep -q '127.0.0.1/8' ||
 	{ echo "1..0 # SKIP lo does not carry 127.0.0.0/8 (the flood comes from 127.0.0.2)"; exit 0; }
-
-dir=$(mktemp -d /tmp/coloc-flood.XXXXXX)
-chmod 755 "$dir"
-root=coloc-flood-$$
+tap_setup flood
 port=$((20000 + ($$ + 7919) % 20000))
 pid=
 bg=()

@@ -16,6 +16,16 @@ tap_need_root_cgroups() {
 	nobody=$(id -u nobody) || { echo "1..0 # SKIP no user nobody"; exit 0; }
 }
 
+# tap_setup NAME: tap_need_root_cgroups, then $dir, a fresh directory
+# /tmp/coloc-NAME.XXXXXX that nobody may enter, and $root, the test's
+# CgroupRoot coloc-NAME-PID.
+tap_setup() {
+	tap_need_root_cgroups
+	dir=$(mktemp -d "/tmp/coloc-$1.XXXXXX") || exit 1
+	chmod 755 "$dir"
+	root=coloc-$1-$$
+}
+
 # tap_sweep_cgroups NAME...: kills what still runs in the cgroups at and
 # below each CgroupRoot NAME (cgroup v1 and v2), deepest first, and
 # removes them.
