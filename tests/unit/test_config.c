@@ -848,7 +848,7 @@ static void test_example_shows_defaults(void **state)
 		strcat(text, l);
 	}
 	fclose(f);
-	assert_int_equal(keys, 19); /* every key */
+	assert_int_equal(keys, 20); /* every key */
 	config_defaults(&d);
 	if (parse(text, &c, err) != 0)
 		fail_msg("%s", err);
