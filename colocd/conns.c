@@ -1,8 +1,8 @@
 /*
  * conns: see conns.h. One table of connections: the first CONNS_LOCAL_MAX
- * slots for unix socket peers, the rest for TCP peers; each slot holds an
- * incremental frame reader, then (while it waits for the handler) nothing
- * but its deadlines are off, then the reply being written. A reference
+ * slots for unix socket peers, the rest for TCP peers. A slot holds an
+ * incremental frame reader while its request arrives, then nothing while
+ * the answer is awaited, then the reply being written. A reference
  * packs the slot index and the slot's generation, bumped when the reply
  * is given and at every close, so a late answer to a connection answered
  * or closed never reaches the next one in that slot.
@@ -510,7 +510,7 @@ static void on_accept(struct conns *c, struct listener *l)
 
 static void on_readable(struct conns *c, struct conn *k)
 {
-	char *text = NULL, err[512] = "";
+	char *text = NULL, err[512] = "", who[80];
 	conn_ref ref = ref_of(c, k);
 	struct msg m;
 	size_t len;
@@ -522,13 +522,16 @@ static void on_readable(struct conns *c, struct conn *k)
 		return;
 	if (rc < 0) {
 		if (rc != -ECONNRESET)
-			log_limited(&c->dropped, LOG_LEVEL_WARNING, "dropped a connection: %s",
-				    strerror(-rc));
+			log_limited(&c->dropped, LOG_LEVEL_WARNING,
+				    "dropped a connection from %s: %s",
+				    peer_name(k, who, sizeof(who)), strerror(-rc));
 		conn_close(c, k);
 		return;
 	}
 	if (msg_decode(text, &m, err, sizeof(err)) != 0) {
-		log_limited(&c->dropped, LOG_LEVEL_WARNING, "dropped a malformed request: %s", err);
+		log_limited(&c->dropped, LOG_LEVEL_WARNING,
+			    "dropped a malformed request from %s: %s",
+			    peer_name(k, who, sizeof(who)), err);
 		conns_reply_error(c, ref, "EPROTO", "%s", err);
 	} else {
 		struct conns_peer peer = k->peer;
