@@ -555,7 +555,13 @@ static int append(json_t *items, json_t *item)
 	return item && json_array_append_new(items, item) == 0 ? 0 : -ENOMEM;
 }
 
-static int query_leases(const struct controller *c, bool executors, json_t *items)
+/* Leases and executors are listed to their owner; uid 0 sees every one. */
+static bool shown_to(uint32_t owner, uint32_t asker)
+{
+	return asker == 0 || owner == asker;
+}
+
+static int query_leases(const struct controller *c, bool executors, uint32_t asker, json_t *items)
 {
 	char cpus[MSG_CPULIST_MAX], gpus[160], cgroup[320];
 	time_t now = time(NULL);
@@ -565,7 +571,7 @@ static int query_leases(const struct controller *c, bool executors, json_t *item
 		const struct clease *l = &c->leases[i];
 		const struct cnode *n = &c->nodes[l->node];
 
-		if (l->state == CL_FREE || (executors && l->pid <= 0))
+		if (l->state == CL_FREE || (executors && l->pid <= 0) || !shown_to(l->uid, asker))
 			continue;
 		cpumask_format(&l->where.pus, cpus, sizeof(cpus));
 		gpu_list(l->where.gpus, gpus, sizeof(gpus));
@@ -590,7 +596,7 @@ static int query_leases(const struct controller *c, bool executors, json_t *item
 		const struct cended *e =
 		    &c->ended[(c->ended_next + ENDED_KEEP - c->nended + i) % ENDED_KEEP];
 
-		if (now - e->at > ENDED_KEEP_S)
+		if (now - e->at > ENDED_KEEP_S || !shown_to(e->uid, asker))
 			continue;
 		rc = append(items,
 			    json_pack("{s:s,s:I,s:s,s:s,s:I,s:s,s:I,s:s,s:I,s:s}", "id", e->id,
@@ -651,7 +657,7 @@ static void query(struct controller *c, const struct msg *m, struct cl_reply *r)
 	}
 	rc = !items ? -ENOMEM
 	     : m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
-		 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, items)
+		 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, uid, items)
 		 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, items);
 	res.u.result.what = m->u.query;
 	res.u.result.items = rc ? NULL : json_dumps(items, JSON_COMPACT);

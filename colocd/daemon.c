@@ -20,6 +20,7 @@
 #include "controller.h"
 #include "cred.h"
 #include "ctl_client.h"
+#include "detach.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -30,6 +31,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define TICK_MS 20
@@ -208,6 +211,25 @@ static const char *role_name(enum daemon_role r)
 					: "node agent";
 }
 
+/* Whether a process listens on the unix socket at path (a connection is
+ * taken, or its backlog is full). */
+static bool socket_answers(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	bool yes;
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return false;
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return false;
+	yes = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EAGAIN;
+	close(fd);
+	return yes;
+}
+
 static int setup(struct daemon *d, char *err, size_t errlen)
 {
 	enum daemon_role role = d->o->role;
@@ -230,7 +252,8 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	d->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->ep = epoll_create1(EPOLL_CLOEXEC);
 	d->async = async_create(&d->cfg);
-	d->conns = d->ep >= 0 ? conns_create(d->ep, on_request, d) : NULL;
+	d->conns =
+	    d->ep >= 0 ? conns_create(d->ep, d->cfg.max_connections_per_host, on_request, d) : NULL;
 	if (d->sigfd < 0 || d->ep < 0 || !d->async || !d->conns) {
 		snprintf(err, errlen, "cannot set up the event loop: %s", strerror(errno));
 		return -errno;
@@ -253,6 +276,15 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		rc = config_expand_node(&d->cfg, d->node, err, errlen);
 		if (rc)
 			return rc;
+		/* before agent_create, which removes what the last agent left */
+		if (socket_answers(d->cfg.socket_path)) {
+			snprintf(
+			    err, errlen,
+			    "another colocd serves %s already; stop it first, or give this one "
+			    "its own SocketPath, NodeAgentPort, StateDir and CgroupRoot (-N)",
+			    d->cfg.socket_path);
+			return -EADDRINUSE;
+		}
 		rc = agent_create(&d->cfg, d->o->executor, d->node, NULL, &d->agent, err, errlen);
 		if (rc)
 			return rc;
@@ -298,6 +330,7 @@ static void on_signal(struct daemon *d)
 	struct signalfd_siginfo si;
 	struct coloc_config next;
 	char err[512];
+	int rc;
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo != SIGHUP) {
@@ -305,6 +338,12 @@ static void on_signal(struct daemon *d)
 			d->stop = true;
 			continue;
 		}
+		/* logrotate moved the file: a new one */
+		rc = d->o->log_file ? log_open_file(d->o->log_file) : 0;
+		if (rc)
+			log_error("cannot reopen the log file %s: %s; logging on to the file open "
+				  "before",
+				  d->o->log_file, strerror(-rc));
 		if (config_load(d->o->conf, &next, err, sizeof(err)) != 0) {
 			log_error("reload refused, keeping the running configuration: %s", err);
 			continue;
@@ -313,6 +352,7 @@ static void on_signal(struct daemon *d)
 			agent_reload(d->agent, &next);
 		if (d->ctrl)
 			controller_reload(d->ctrl, &next);
+		conns_set_per_host(d->conns, next.max_connections_per_host);
 		log_info("reloaded coloc.conf");
 	}
 }
@@ -322,15 +362,28 @@ int daemon_run(const struct daemon_options *o)
 	struct daemon *d = calloc(1, sizeof(*d));
 	struct epoll_event ev[32];
 	char err[1024] = "";
-	int status = 1;
+	int status = 1, detached = -1;
 
 	if (!d)
 		return 1;
 	d->o = o;
 	d->ep = d->sigfd = -1;
+	if (!o->foreground) {
+		/* the parent waits here for setup's verdict, and exits with it */
+		detached = detach_begin();
+		if (detached < 0) {
+			log_error("cannot start in the background: %s", strerror(-detached));
+			goto out;
+		}
+	}
 	if (setup(d, err, sizeof(err)) != 0) {
 		log_error("%s", err);
-		goto out;
+		goto out; /* the parent exits 1 once this is cleaned up */
+	}
+	if (detached >= 0) { /* the parent exits 0; no terminal from here on */
+		detach_end(detached, 0);
+		detached = -1;
+		log_set_sinks(o->log_file ? LOG_SINK_FILE : LOG_SINK_SYSLOG);
 	}
 	if (d->agent)
 		log_info(
@@ -378,5 +431,6 @@ out:
 	if (d->ep >= 0)
 		close(d->ep);
 	free(d);
+	detach_end(detached, status);
 	return status;
 }

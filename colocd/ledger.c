@@ -96,6 +96,7 @@ static int step_start(struct ledger *lg, const struct topology *topo, const stru
 	const __typeof__(m->u.step) *r = &m->u.step;
 	struct host_job *j = ledger_find(lg, r->job);
 	struct host_step s = {.step_id = r->step, .mem_bytes = r->mem, .gpus = r->gpus};
+	unsigned i;
 
 	if (!j) {
 		*code = "ENOENT";
@@ -108,7 +109,10 @@ static int step_start(struct ledger *lg, const struct topology *topo, const stru
 		j->batch_running = true;
 		return 0;
 	}
-	if (j->nsteps == GAPS_MAX_STEPS) {
+	/* a step reported again (the plugin retried) replaces itself */
+	for (i = 0; i < j->nsteps && j->steps[i].step_id != r->step; i++)
+		;
+	if (i == GAPS_MAX_STEPS) {
 		*code = "EBUSY";
 		snprintf(err, errlen, "job %u runs %d steps already", j->job_id, GAPS_MAX_STEPS);
 		return -1;
@@ -120,7 +124,8 @@ static int step_start(struct ledger *lg, const struct topology *topo, const stru
 			 r->step, r->pus, topo->ncores - 1);
 		return -1;
 	}
-	j->steps[j->nsteps++] = s;
+	j->steps[i] = s;
+	j->nsteps += i == j->nsteps;
 	return 0;
 }
 

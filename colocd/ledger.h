@@ -14,6 +14,8 @@
  *     allocation and consent are updated, the steps kept;
  *   - a job whose PUs overlap a new job's: its job_end was missed (Slurm
  *     does not give one core to two jobs), it is forgotten;
+ *   - a step reported again (the plugin retries a report it got no answer
+ *     to): it replaces itself;
  *   - step_end and job_end of what it does not know: nothing changes.
  */
 #ifndef COLOC_LEDGER_H

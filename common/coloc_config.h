@@ -27,6 +27,11 @@ enum coloc_auth { COLOC_AUTH_MUNGE = 0, COLOC_AUTH_NONE };
 /* SpareExecutors' largest value. */
 #define CONFIG_SPARE_EXECUTORS_MAX 16
 
+/* MaxConnectionsPerHost: its default and largest value (colocd's TCP
+ * connections, colocd/conns.h). */
+#define CONFIG_CONNECTIONS_PER_HOST_DEFAULT 64
+#define CONFIG_CONNECTIONS_PER_HOST_MAX 1024
+
 /* HotPollTime=infinite: workers never block, they always busy-poll. */
 #define CONFIG_HOT_POLL_INFINITE (-1L)
 
@@ -48,7 +53,9 @@ struct coloc_config {
 	long hot_poll_us;	   /* HotPollTime, default 100 ms; 0 = always warm,
 				      CONFIG_HOT_POLL_INFINITE = always hot */
 	unsigned spare_executors;  /* SpareExecutors, default 1: started ahead of leases */
-	unsigned ngpus;		   /* Gpus: device files, bracket ranges expanded */
+	unsigned max_connections_per_host; /* MaxConnectionsPerHost, default 64: colocd's TCP
+					      connections from one address */
+	unsigned ngpus;			   /* Gpus: device files, bracket ranges expanded */
 	char gpus[CONFIG_MAX_GPUS][CONFIG_DEVICE_MAX];
 	enum coloc_auth auth;	       /* AuthType, default munge */
 	char munge_socket[108];	       /* MungeSocket, default "" (libmunge's own default) */

@@ -62,6 +62,7 @@ void config_defaults(struct coloc_config *c)
 	c->provider[0] = '\0';
 	c->hot_poll_us = 100 * 1000;
 	c->spare_executors = 1;
+	c->max_connections_per_host = CONFIG_CONNECTIONS_PER_HOST_DEFAULT;
 	c->ngpus = 0;
 	c->auth = COLOC_AUTH_MUNGE;
 	c->lease_pids_max = 4096;
@@ -395,6 +396,7 @@ enum key_id {
 	KEY_PROVIDER,
 	KEY_HOT_POLL_TIME,
 	KEY_SPARE_EXECUTORS,
+	KEY_MAX_CONNECTIONS_PER_HOST,
 	KEY_GPUS,
 	KEY_AUTH_TYPE,
 	KEY_MUNGE_SOCKET,
@@ -448,6 +450,8 @@ static const struct key_desc {
     [KEY_SPARE_EXECUTORS] = {"SpareExecutors",
 			     "expected a whole number of spare executors from 0 to 16 (0: start "
 			     "each lease's executor when it is needed)"},
+    [KEY_MAX_CONNECTIONS_PER_HOST] = {"MaxConnectionsPerHost",
+				      "expected a whole number of connections from 1 to 1024"},
     [KEY_GPUS] = {"Gpus",
 		  "expected at most 64 comma-separated device files of at most 63 characters, "
 		  "each with at most one bracket group of numbers and ranges, like "
@@ -651,6 +655,11 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 		why = set_unsigned(&x, v, 0, CONFIG_SPARE_EXECUTORS_MAX);
 		if (!why)
 			c->spare_executors = (unsigned)x;
+		return why;
+	case KEY_MAX_CONNECTIONS_PER_HOST:
+		why = set_unsigned(&x, v, 1, CONFIG_CONNECTIONS_PER_HOST_MAX);
+		if (!why)
+			c->max_connections_per_host = (unsigned)x;
 		return why;
 	case KEY_GPUS:
 		rc = config_expand_devices(v, c->gpus, CONFIG_MAX_GPUS, &c->ngpus);

@@ -7,50 +7,19 @@
 # removed); release, expiry, a killed and restarted colocd, and a stop
 # leave no executor and no cgroup behind. Needs root and cgroups.
 set -u
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1 # ${2:-}"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
-
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP colocd places executors in cgroups: needs root"; exit 0; }
-[ -d /sys/fs/cgroup/cpuset ] || [ -f /sys/fs/cgroup/cgroup.controllers ] ||
-	{ echo "1..0 # SKIP no cgroup file system is mounted"; exit 0; }
-nobody=$(id -u nobody) || { echo "1..0 # SKIP no user nobody"; exit 0; }
-
-dir=$(mktemp -d /tmp/coloc-colocd.XXXXXX)
-chmod 755 "$dir"
-root=coloc-test-$$
+. "$(dirname "$0")/tap.sh"
+tap_setup colocd
 port=$((20000 + $$ % 20000))
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	for m in /sys/fs/cgroup/*/"$root" /sys/fs/cgroup/"$root"; do
-		[ -d "$m" ] || continue
-		for c in "$m"/*/; do
-			[ -f "$c/cgroup.procs" ] && xargs -r kill -9 <"$c/cgroup.procs" 2>/dev/null
-			rmdir "$c" 2>/dev/null
-		done
-		rmdir "$m" 2>/dev/null
-	done
+	tap_sweep_cgroups "$root"
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 # two fake GPUs: character devices with a major no driver uses
 mknod "$dir/nvidia0" c 60 0 && mknod "$dir/nvidia1" c 60 1 && chmod 666 "$dir"/nvidia[01]
-cat >"$dir/coloc.conf" <<CONF
-ControllerHost=127.0.0.1
-ControllerPort=$port
-SocketPath=$dir/colocd.sock
-StateDir=$dir/state
-CgroupRoot=$root
-AuthType=none
-MaxLendFraction=1
-EvictGrace=200ms
-MemoryMargin=256M
-Provider=tcp;ofi_rxm
-Gpus=$dir/nvidia[0-1]
-CONF
+tap_conf "$port" "$dir" "$root" EvictGrace=200ms "Gpus=$dir/nvidia[0-1]" >"$dir/coloc.conf"
 start() {
 	FAAS_ADDR=127.0.0.1 "$COLOCD" --standalone --foreground -f "$dir/coloc.conf" \
 		--executor "$FAAS_EXECUTOR" >>"$dir/colocd.log" 2>&1 &
@@ -132,6 +101,40 @@ check "a client prices Black-Scholes options on the lease, no mismatch" \
 out=$(send '{"v":1,"type":"query","cred":"none:0:0","what":"executors"}')
 check "colocd lists the executor (pid, cgroup, cpus, memory limit)" \
 	'echo "$out" | grep -q "\"pid\":$xpid" && echo "$out" | grep -q "\"cgroup\":\"$root/$id\""' "$out"
+
+# who sees which leases (issue 11): a user their own leases and executors,
+# root every one; nodes and gaps are public
+other=$(id -u daemon 2>/dev/null)
+if [ -n "$other" ] && [ "$other" != 0 ] && [ -x "${COLOCCTL:-}" ]; then
+	out=$(acquire "$other" 1 60 --lease-out "$dir/ld.json")
+	did=$(echo "$out" | field id)
+	dx=$(field pid <"$dir/ld.json")
+	check "a second lease, for user daemon (setup)" '[ -n "$did" ] && [ -n "$dx" ]' "$out"
+	as_nobody() { setpriv --reuid="$nobody" --regid="$nobody" --clear-groups "$COLOCCTL" -f "$dir/coloc.conf" --json "$@" 2>&1; }
+	tab=$(as_nobody leases)
+	check "issue 11: colocctl leases as nobody lists nobody's lease, not daemon's" \
+		'echo "$tab" | grep -q "\"id\":\"$id\"" && ! echo "$tab" | grep -q "\"id\":\"$did\"" && ! echo "$tab" | grep -q "\"uid\":$other,"' "$tab"
+	tab=$(as_nobody executors)
+	check "issue 11: colocctl executors as nobody lists nobody's executor, not daemon's pid or cgroup" \
+		'echo "$tab" | grep -q "\"pid\":$xpid" && ! echo "$tab" | grep -q "\"pid\":$dx" && ! echo "$tab" | grep -q "$did"' "$tab"
+	tab=$(send "{\"v\":1,\"type\":\"query\",\"cred\":\"none:$other:$other\",\"what\":\"leases\"}")
+	check "issue 11: daemon's query lists daemon's lease, not nobody's" \
+		'echo "$tab" | grep -q "\"id\":\"$did\"" && ! echo "$tab" | grep -q "\"id\":\"$id\""' "$tab"
+	tab=$("$COLOCCTL" -f "$dir/coloc.conf" --json executors 2>&1)
+	check "root lists every lease's executor" \
+		'echo "$tab" | grep -q "\"pid\":$xpid" && echo "$tab" | grep -q "\"pid\":$dx"' "$tab"
+	nodes=$(as_nobody nodes)
+	gaps=$(as_nobody gaps)
+	check "nodes and gaps stay public: nobody lists them" \
+		'echo "$nodes" | grep -q "\"name\":" && echo "$gaps" | grep -q "\"lendable\":"' "$nodes / $gaps"
+	send "{\"v\":1,\"type\":\"lease_release\",\"cred\":\"none:$other:$other\",\"id\":\"$did\"}" >/dev/null
+	check "daemon's lease released (its executor gone)" 'gone $dx'
+	tab=$(as_nobody leases)
+	check "issue 11: nor does nobody see it among the ended leases" \
+		'echo "$tab" | grep -q "\"id\":\"$id\"" && ! echo "$tab" | grep -q "\"id\":\"$did\""' "$tab"
+else
+	ok "who sees which leases # SKIP no user daemon or no colocctl"
+fi
 
 # colocctl, as the user, gives the lease document FAAS_LEASE takes
 if [ -x "${COLOCCTL:-}" ]; then
@@ -338,6 +341,4 @@ pid=
 check "SIGTERM stops colocd (exit 0) and its executors and spare with it" \
 	'[ $rc = 0 ] && [ -n "$x5" ] && gone $x5 && [ -n "$sp5" ] && gone $sp5' "exit $rc"
 check "no cgroup is left under $root" '[ -z "$(ls -d /sys/fs/cgroup/*/$root/lease-* 2>/dev/null)" ]'
-[ $failed = 0 ] || sed 's/^/# colocd| /' "$dir/colocd.log"
-echo "1..$n"
-[ $failed = 0 ]
+tap_end "$dir/colocd.log"

@@ -85,6 +85,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.provider, "");
 	assert_int_equal(c.hot_poll_us, 100000);
 	assert_int_equal(c.spare_executors, 1);
+	assert_int_equal(c.max_connections_per_host, 64);
 	assert_int_equal(c.ngpus, 0);
 	assert_int_equal(c.auth, COLOC_AUTH_MUNGE);
 }
@@ -114,6 +115,7 @@ static void test_every_key(void **state)
 				   "Provider=verbs;ofi_rxm\n"
 				   "HotPollTime=50us\n"
 				   "SpareExecutors=3\n"
+				   "MaxConnectionsPerHost=8\n"
 				   "Gpus=/dev/nvidia[0-3],/dev/nvidia7\n"
 				   "authtype=auth/none\n"
 				   "MungeSocket=/run/munge/other.socket\n"
@@ -139,6 +141,7 @@ static void test_every_key(void **state)
 	assert_string_equal(c.provider, "verbs;ofi_rxm");
 	assert_int_equal(c.hot_poll_us, 50);
 	assert_int_equal(c.spare_executors, 3);
+	assert_int_equal(c.max_connections_per_host, 8);
 	assert_int_equal(c.ngpus, 5);
 	assert_string_equal(c.gpus[0], "/dev/nvidia0");
 	assert_string_equal(c.gpus[3], "/dev/nvidia3");
@@ -393,6 +396,9 @@ static void test_bad_values(void **state)
 	    {"SpareExecutors=17", "SpareExecutors=17 is out of range; expected a whole number of "
 				  "spare executors from 0 to 16"},
 	    {"SpareExecutors=one", "SpareExecutors=one is not a whole number"},
+	    {"MaxConnectionsPerHost=0", "MaxConnectionsPerHost=0 is out of range; expected a whole "
+					"number of connections from 1 to 1024"},
+	    {"MaxConnectionsPerHost=1025", "MaxConnectionsPerHost=1025 is out of range"},
 	    {"Gpus=nvidia0", "Gpus=nvidia0 has a name that is not an absolute path"},
 	    {"Gpus=/dev/nvidia[3-1]", "Gpus=/dev/nvidia[3-1] is not a valid device list"},
 	    {"Gpus=/dev/nvidia[0-1", "Gpus=/dev/nvidia[0-1 is not a valid device list"},
@@ -844,7 +850,7 @@ static void test_example_shows_defaults(void **state)
 		strcat(text, l);
 	}
 	fclose(f);
-	assert_int_equal(keys, 23); /* every key */
+	assert_int_equal(keys, 24); /* every key */
 	config_defaults(&d);
 	if (parse(text, &c, err) != 0)
 		fail_msg("%s", err);
