@@ -11,11 +11,7 @@
 # removes its executors and cgroups, the controller drops its leases),
 # requests from non-root peers refused, and clean stops. Needs root.
 set -u
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1 # ${2:-}"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+. "$(dirname "$0")/tap.sh"
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP colocd places executors in cgroups: needs root"; exit 0; }
 [ -d /sys/fs/cgroup/cpuset ] || [ -f /sys/fs/cgroup/cgroup.controllers ] ||
@@ -29,14 +25,7 @@ port=$((20000 + ($$ + 7919) % 20000))
 cpid= a1= a2=
 cleanup() {
 	for p in $cpid $a1 $a2; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	for m in /sys/fs/cgroup/*/"$root"-* /sys/fs/cgroup/"$root"-*; do
-		[ -d "$m" ] || continue
-		for c in "$m"/*/; do
-			[ -f "$c/cgroup.procs" ] && xargs -r kill -9 <"$c/cgroup.procs" 2>/dev/null
-			rmdir "$c" 2>/dev/null
-		done
-		rmdir "$m" 2>/dev/null
-	done
+	cgroups_purge "$root-*"
 	rm -rf "$dir"
 }
 trap cleanup EXIT
