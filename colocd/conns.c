@@ -205,7 +205,15 @@ int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned 
 		if (rc >= 0)
 			rc = add_listener(c, rc, false, kind);
 		if (rc < 0) {
-			snprintf(err, errlen, "cannot listen on %s: %s", name, strerror(-rc));
+			if (rc == -ENOSPC)
+				snprintf(
+				    err, errlen,
+				    "cannot listen on %s: colocd listens on %d sockets at most; "
+				    "name a host with fewer addresses",
+				    name, MAX_LISTENERS);
+			else
+				snprintf(err, errlen, "cannot listen on %s: %s", name,
+					 strerror(-rc));
 			goto undo;
 		}
 		n++;
