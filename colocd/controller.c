@@ -304,13 +304,18 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 			stop_orphan(c, (unsigned)(cookie >> 16) & 0xffff, reply->u.grant.id);
 		return;
 	}
-	if (rc) {
-		log_warning("%s: node %s did not answer: %s", l->id, c->nodes[l->node].name, err);
-		answer_error(&l->waiter, "EHOSTUNREACH",
+	if (rc) { /* -EACCES: what answered is not that node's colocd */
+		log_warning("%s: node %s %s: %s", l->id, c->nodes[l->node].name,
+			    rc == -EACCES ? "sent a grant that is not authenticated"
+					  : "did not answer",
+			    err);
+		answer_error(&l->waiter, rc == -EACCES ? "EACCES" : "EHOSTUNREACH",
 			     "node %s did not start the executor: %s; ask again",
 			     c->nodes[l->node].name, err);
 		stop_orphan(c, l->node, l->id);
-		lease_drop(c, l, "failed", "its node agent did not answer");
+		lease_drop(c, l, "failed",
+			   rc == -EACCES ? "its node agent's grant is not authenticated"
+					 : "its node agent did not answer");
 		return;
 	}
 	if (reply->type == MSG_ERROR) {
