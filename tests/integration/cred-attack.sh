@@ -13,6 +13,8 @@
 #     refused by the client;
 #   - once the controller runs, replays the user's captured lease_acquire
 #     with another library, and unchanged a second time: refused.
+#   - once the agent dies, listens on its port and answers the
+#     controller's exec_start with a forged grant: refused by the controller.
 # Each refusal is logged with its reason. Then: a lease works end to end
 # with MUNGE; nobody can bind the agent's port on any address while it
 # runs; an agent whose port nobody holds on [::] does not start; an agent
@@ -145,6 +147,24 @@ check "with MUNGE, a lease is granted end to end: client, controller and agent e
 	'echo "$doc" | grep -q "\"type\":\"lease\"" && [ -n "$lid" ]' "$doc"
 out=$(as_nobody "$COLOCCTL" -f "$dir/coloc.conf" lease release "$lid" 2>&1)
 check "its owner releases it" '[ $? = 0 ]' "$out"
+
+# 4b. the agent dies; nobody takes its port before the controller notices
+kill -9 "$agent"
+wait "$agent" 2>/dev/null
+agent=
+squat "$dir/squat4.out" --want exec_start --munge "$dir/munge.sock" --grant self \
+	"$((port + 1))" "$dir/attacker/exec_start"
+out=$(as_nobody "$COLOCCTL" -f "$dir/coloc.conf" --timeout 20 lease acquire --workers 1 \
+	--lib "$FAAS_EXAMPLES_LIB" --json 2>&1)
+rc=$?
+reap
+check "issue 11 defect 1: the controller refuses a grant forged by a user on a dead agent's port, and the client gets no lease" \
+	'[ $rc != 0 ] && echo "$out" | grep -q "EACCES" && echo "$out" | grep -q "its credential is uid $nobody.s, not root.s" &&
+	log_has controller "sent a grant that is not authenticated"' "rc $rc: $out / $(cat "$dir/squat4.out")"
+FAAS_ADDR=127.0.0.1 "$COLOCD" --foreground -f "$dir/coloc.conf" -N node1 \
+	--executor "$FAAS_EXECUTOR" >>"$dir/agent.log" 2>&1 &
+agent=$!
+until_ok "ctl nodes 2>/dev/null | grep -q \"^node1  *up\"" && until_ok "ss -Hltn sport = :$((port + 1)) | grep -q ."
 
 # 5. every address is held: no user can stand in for the agent on one
 bad=
