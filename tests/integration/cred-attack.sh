@@ -19,7 +19,7 @@
 # with MUNGE; nobody can bind the agent's port on any address while it
 # runs; an agent whose port nobody holds on [::] does not start; an agent
 # without ControllerHost, and AuthType=none off loopback, do not start.
-# Needs root, cgroups, munged and setpriv.
+# Needs root, cgroups, munged, setpriv and ss.
 set -u
 . "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/munged.sh"
@@ -27,6 +27,7 @@ set -u
 [ -d /sys/fs/cgroup/cpuset ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || skip "no cgroup file system is mounted"
 munged_missing && skip "munged is not installed (apt-get install munge)"
 command -v setpriv >/dev/null || skip "setpriv is not installed (util-linux)"
+command -v ss >/dev/null || skip "ss is not installed (iproute2)"
 nobody=$(id -u nobody) || skip "no user nobody"
 nogroup=$(id -g nobody)
 victim=4242 # another user, who needs no account to be attacked
