@@ -82,6 +82,8 @@ struct lease {
 	agent_reply_fn reply; /* the exec_start waiting for the grant, or NULL */
 	void *reply_arg;
 	uint64_t reply_cookie;
+	bool reply_sign;		    /* the grant is authenticated ... */
+	uint8_t reply_nonce[MSG_NONCE_LEN]; /* ... bound to the exec_start's nonce */
 	const char *fail_code; /* the code its exec_start gets if it fails; NULL: ECANCELED */
 	int64_t start_end;     /* ms: when starting gives up */
 	/* ending */
@@ -427,8 +429,8 @@ out:
 	return rc;
 }
 
-static void exec_start(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
-		       uint64_t cookie)
+static void exec_start(struct agent *a, const struct msg *m, const struct cred_id *from,
+		       agent_reply_fn fn, void *arg, uint64_t cookie)
 {
 	struct cpumask pus, free_pus, taken;
 	uint64_t mem_taken;
@@ -490,6 +492,9 @@ static void exec_start(struct agent *a, const struct msg *m, agent_reply_fn fn, 
 	l->reply = fn;
 	l->reply_arg = arg;
 	l->reply_cookie = cookie;
+	l->reply_sign = from != NULL;
+	if (from)
+		memcpy(l->reply_nonce, from->b.nonce, sizeof(l->reply_nonce));
 	log_debug("%s: %u workers on cpus %s of %s for uid %u until %lld", l->id, l->workers,
 		  m->u.exec.pus, a->node, l->uid, (long long)l->expires);
 }
@@ -643,12 +648,12 @@ static void exec_stop(struct agent *a, const struct msg *m, agent_reply_fn fn, v
 	w->seqs[w->n++] = l->seq;
 }
 
-void agent_request(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
-		   uint64_t cookie)
+void agent_request(struct agent *a, const struct msg *m, const struct cred_id *from,
+		   agent_reply_fn fn, void *arg, uint64_t cookie)
 {
 	switch (m->type) {
 	case MSG_EXEC_START:
-		exec_start(a, m, fn, arg, cookie);
+		exec_start(a, m, from, fn, arg, cookie);
 		break;
 	case MSG_EXEC_STOP:
 		exec_stop(a, m, fn, arg, cookie);
@@ -718,6 +723,8 @@ static void grant(struct agent *a, struct lease *l)
 		l->reply = NULL;
 		snprintf(m.u.grant.id, sizeof(m.u.grant.id), "%s", l->id);
 		m.u.grant.lease = l->doc;
+		m.sign = l->reply_sign;
+		memcpy(m.reply_to, l->reply_nonce, sizeof(m.reply_to));
 		fn(l->reply_arg, l->reply_cookie, &m);
 	}
 	explicit_bzero(l->doc, FRAME_MAX);

@@ -27,6 +27,7 @@
 #define COLOC_AGENT_H
 
 #include "coloc_config.h"
+#include "cred.h"
 #include "msg.h"
 
 #include <stdbool.h>
@@ -57,9 +58,12 @@ const char *agent_node(const struct agent *a);
 
 /* Requests, already authenticated by the caller: exec_start and exec_stop
  * from the controller, job_start/step_start/step_end/job_end from the
- * plugin. Anything else gets an EPROTO error. */
-void agent_request(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
-		   uint64_t cookie);
+ * plugin. Anything else gets an EPROTO error. from: who sent it, when it
+ * came with a credential (the controller over TCP); exec_start's grant is
+ * then marked to be signed (msg.sign), bound to from's nonce. NULL: the
+ * plugin, or the controller in this process (standalone). */
+void agent_request(struct agent *a, const struct msg *m, const struct cred_id *from,
+		   agent_reply_fn fn, void *arg, uint64_t cookie);
 
 /* Starting executors, exits, deadlines, memory pressure, spare executors. */
 void agent_tick(struct agent *a);

@@ -29,6 +29,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -43,7 +44,7 @@
 #include <unistd.h>
 
 #define REPLY_TIMEOUT_MS 1000
-#define MAX_LISTENERS 4
+#define MAX_LISTENERS 16 /* a unix socket and every address of the TCP ones */
 #define NCONNS (CONNS_LOCAL_MAX + CONNS_TCP_MAX)
 #define SCAN_MS 100	/* conns_tick's period */
 #define ACCEPT_BURST 32 /* accepts per listener event */
@@ -222,33 +223,107 @@ static int add_listener(struct conns *c, int fd, bool local, unsigned kind)
 	return fd;
 }
 
-int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned kind)
+/* "host:port" or "[v6]:port" of a numeric address. */
+static void addr_name(const struct addrinfo *a, char *out, size_t len)
+{
+	char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+
+	getnameinfo(a->ai_addr, a->ai_addrlen, host, sizeof(host), port, sizeof(port),
+		    NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(out, len, a->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+/* A listening socket on a, or -errno. */
+static int listen_one(const struct addrinfo *a)
+{
+	int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1, rc;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* [::] must not take IPv4 too: 0.0.0.0 is bound on its own */
+	if ((a->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Listens on every address host resolves to (NULL: every address of the
+ * host, IPv4 and IPv6), so that no user can bind one colocd left free
+ * and answer in its place. An address this host does not have, or a
+ * family its kernel lacks, is skipped (nobody can bind those either);
+ * any other failure undoes the call. */
+int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned kind, char *err,
+		     size_t errlen)
 {
 	struct addrinfo hints = {
 	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	struct addrinfo *res = NULL;
-	char service[16];
-	int fd = -1, one = 1, rc = -EADDRNOTAVAIL;
+	unsigned first = c->nlisteners, n = 0;
+	char service[16], name[NI_MAXHOST + 16];
+	int rc;
 
 	snprintf(service, sizeof(service), "%u", port);
-	if (getaddrinfo(host, service, &hints, &res) != 0)
+	rc = getaddrinfo(host, service, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve %s: %s", host ? host : "(every address)",
+			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -EADDRNOTAVAIL;
-	/* the first address that binds (the controller's host has one) */
-	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0) {
-			rc = -errno;
+	}
+	for (struct addrinfo *a = res; a; a = a->ai_next) {
+		bool seen = false;
+
+		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+			continue;
+		for (struct addrinfo *b = res; b != a && !seen; b = b->ai_next)
+			seen = b->ai_addrlen == a->ai_addrlen &&
+			       memcmp(b->ai_addr, a->ai_addr, a->ai_addrlen) == 0;
+		if (seen)
+			continue;
+		addr_name(a, name, sizeof(name));
+		rc = listen_one(a);
+		if (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL) {
+			log_warning("not listening on %s: %s (this host does not have it)", name,
+				    strerror(-rc));
 			continue;
 		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 64) != 0) {
-			rc = -errno;
-			close(fd);
-			fd = -1;
+		if (rc >= 0)
+			rc = add_listener(c, rc, false, kind);
+		if (rc < 0) {
+			if (rc == -ENOSPC)
+				snprintf(
+				    err, errlen,
+				    "cannot listen on %s: colocd listens on %d sockets at most; "
+				    "name a host with fewer addresses",
+				    name, MAX_LISTENERS);
+			else
+				snprintf(err, errlen, "cannot listen on %s: %s", name,
+					 strerror(-rc));
+			goto undo;
 		}
+		n++;
 	}
 	freeaddrinfo(res);
-	return fd >= 0 ? add_listener(c, fd, false, kind) : rc;
+	if (n == 0) {
+		snprintf(err, errlen, "%s has no address this host can listen on",
+			 host ? host : "(every address)");
+		return -EADDRNOTAVAIL;
+	}
+	return (int)n;
+undo:
+	freeaddrinfo(res);
+	while (c->nlisteners > first) {
+		struct listener *l = &c->listeners[--c->nlisteners];
+
+		epoll_ctl(c->ep, EPOLL_CTL_DEL, l->fd, NULL);
+		close(l->fd);
+	}
+	return rc;
 }
 
 int conns_listen_unix(struct conns *c, const char *path, unsigned kind)

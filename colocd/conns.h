@@ -62,8 +62,12 @@ void conns_destroy(struct conns *c); /* closes everything; NULL: no-op */
 /* MaxConnectionsPerHost, after a reload: for connections accepted from now on. */
 void conns_set_per_host(struct conns *c, unsigned per_host);
 
-/* Listeners. The fd, or -errno. host NULL: every address. */
-int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned kind);
+/* Listeners. TCP: one socket on every address host resolves to (NULL:
+ * every address of the host, 0.0.0.0 and [::]); the number of sockets,
+ * or -errno with err naming the address that failed (nothing is left
+ * listening then). Unix: the fd, or -errno. */
+int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned kind, char *err,
+		     size_t errlen);
 int conns_listen_unix(struct conns *c, const char *path, unsigned kind);
 
 /* If tag is one of ours, handles the event and returns true. */

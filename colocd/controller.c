@@ -13,8 +13,8 @@
 
 #include "controller.h"
 
+#include "auth.h"
 #include "clock.h"
-#include "cred.h"
 #include "frame.h"
 #include "log.h"
 #include "placement.h"
@@ -42,6 +42,8 @@ struct cl_reply {
 	controller_reply_fn fn; /* NULL: nobody waits */
 	void *arg;
 	uint64_t cookie;
+	bool sign;		      /* a grant to it is authenticated ... */
+	uint8_t nonce[MSG_NONCE_LEN]; /* ... bound to the request's nonce */
 };
 
 struct clease {
@@ -78,7 +80,6 @@ struct cnode {
 
 struct controller {
 	struct coloc_config cfg;
-	struct cred_opts cred;
 	struct async *async;
 	struct agent *local;
 	struct placement *place;
@@ -92,13 +93,25 @@ struct controller {
 
 /* ---- replies -------------------------------------------------------------------------- */
 
+/* Delivers m to whoever waits on r, once. A lease grant to a client that
+ * authenticated its request is marked to be signed for it (daemon.c). */
 static void answer(struct cl_reply *r, const struct msg *m)
 {
 	struct cl_reply to = *r;
+	struct msg grant;
 
 	r->fn = NULL;
-	if (to.fn)
+	if (!to.fn)
+		return;
+	if (m->type != MSG_LEASE_GRANT || !to.sign) {
 		to.fn(to.arg, to.cookie, m);
+		return;
+	}
+	grant = *m; /* shares the lease document, which m keeps */
+	grant.cred[0] = '\0';
+	grant.sign = true;
+	memcpy(grant.reply_to, to.nonce, sizeof(grant.reply_to));
+	to.fn(to.arg, to.cookie, &grant);
 }
 
 __attribute__((format(printf, 3, 4))) static void answer_error(struct cl_reply *r, const char *code,
@@ -259,6 +272,7 @@ static int to_agent(struct controller *c, unsigned ni, struct msg *req, int time
 		    uint64_t cookie)
 {
 	const struct cnode *n = &c->nodes[ni];
+	char dest[CRED_DEST_MAX];
 
 	if (n->local && c->local) {
 		void **ctx = malloc(2 * sizeof(void *));
@@ -267,11 +281,12 @@ static int to_agent(struct controller *c, unsigned ni, struct msg *req, int time
 			return -ENOMEM;
 		ctx[0] = c;
 		ctx[1] = (void *)cb;
-		agent_request(c->local, req, local_reply, ctx, cookie);
+		agent_request(c->local, req, NULL, local_reply, ctx, cookie);
 		msg_free(req);
 		return 0;
 	}
-	return async_call(c->async, n->addr, n->port, "NodeAgentPort", req, timeout_ms, cb, c,
+	auth_agent_dest(n->name, dest);
+	return async_call(c->async, n->addr, n->port, "NodeAgentPort", dest, req, timeout_ms, cb, c,
 			  cookie);
 }
 
@@ -289,13 +304,18 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 			stop_orphan(c, (unsigned)(cookie >> 16) & 0xffff, reply->u.grant.id);
 		return;
 	}
-	if (rc) {
-		log_warning("%s: node %s did not answer: %s", l->id, c->nodes[l->node].name, err);
-		answer_error(&l->waiter, "EHOSTUNREACH",
+	if (rc) { /* -EACCES: what answered is not that node's colocd */
+		log_warning("%s: node %s %s: %s", l->id, c->nodes[l->node].name,
+			    rc == -EACCES ? "sent a grant that is not authenticated"
+					  : "did not answer",
+			    err);
+		answer_error(&l->waiter, rc == -EACCES ? "EACCES" : "EHOSTUNREACH",
 			     "node %s did not start the executor: %s; ask again",
 			     c->nodes[l->node].name, err);
 		stop_orphan(c, l->node, l->id);
-		lease_drop(c, l, "failed", "its node agent did not answer");
+		lease_drop(c, l, "failed",
+			   rc == -EACCES ? "its node agent's grant is not authenticated"
+					 : "its node agent did not answer");
 		return;
 	}
 	if (reply->type == MSG_ERROR) {
@@ -391,7 +411,8 @@ static bool within_quota(const struct controller *c, uint32_t uid, uint32_t work
 	return true;
 }
 
-static void acquire(struct controller *c, const struct msg *m, struct cl_reply *r)
+static void acquire(struct controller *c, const struct msg *m, const struct cred_id *from,
+		    struct cl_reply *r)
 {
 	struct place_request pr = {.workers = m->u.acquire.workers,
 				   .mem_per_worker =
@@ -400,17 +421,12 @@ static void acquire(struct controller *c, const struct msg *m, struct cl_reply *
 				   .now = time(NULL),
 				   .mode = m->u.acquire.pack ? PLACE_PACK : PLACE_SPREAD};
 	struct msg req = {.type = MSG_EXEC_START};
+	uint32_t uid = from->uid, gid = from->gid;
 	char err[512] = "";
-	uint32_t uid, gid;
 	struct clease *l;
 	unsigned n = 0;
 	int rc;
 
-	rc = cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err));
-	if (rc) {
-		answer_error(r, "EACCES", "%s", err);
-		return;
-	}
 	if (uid == 0) {
 		answer_error(r, "EPERM",
 			     "executors never run as root: acquire the lease as the user who will "
@@ -467,18 +483,14 @@ static void acquire(struct controller *c, const struct msg *m, struct cl_reply *
 	}
 }
 
-static void release(struct controller *c, const struct msg *m, struct cl_reply *r)
+static void release(struct controller *c, const struct msg *m, const struct cred_id *from,
+		    struct cl_reply *r)
 {
 	struct clease *l = lease_find(c, m->u.release.id);
 	struct msg req = {.type = MSG_EXEC_STOP};
-	char err[512] = "";
-	uint32_t uid, gid;
+	uint32_t uid = from->uid;
 	int rc;
 
-	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
-		answer_error(r, "EACCES", "%s", err);
-		return;
-	}
 	if (!l) {
 		answer_error(r, "ENOENT",
 			     "no lease %s here (it ended, or never existed); see colocctl leases",
@@ -506,17 +518,12 @@ static void release(struct controller *c, const struct msg *m, struct cl_reply *
 			     c->nodes[l->node].name, strerror(-rc));
 }
 
-static void drain(struct controller *c, const struct msg *m, struct cl_reply *r)
+static void drain(struct controller *c, const struct msg *m, const struct cred_id *from,
+		  struct cl_reply *r)
 {
-	char err[512] = "";
-	uint32_t uid, gid;
 	int ni;
 
-	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
-		answer_error(r, "EACCES", "%s", err);
-		return;
-	}
-	if (uid != 0) {
+	if (from->uid != 0) {
 		answer_error(r, "EPERM", "only root drains or resumes nodes");
 		return;
 	}
@@ -642,19 +649,14 @@ static int query_nodes(const struct controller *c, bool gaps, json_t *items)
 	return rc;
 }
 
-static void query(struct controller *c, const struct msg *m, struct cl_reply *r)
+static void query(struct controller *c, const struct msg *m, const struct cred_id *from,
+		  struct cl_reply *r)
 {
+	uint32_t uid = from->uid;
 	struct msg res = {.type = MSG_RESULT};
 	json_t *items = json_array();
-	char err[512] = "";
-	uint32_t uid, gid;
 	int rc;
 
-	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
-		json_decref(items);
-		answer_error(r, "EACCES", "%s", err);
-		return;
-	}
 	rc = !items ? -ENOMEM
 	     : m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
 		 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, uid, items)
@@ -687,7 +689,7 @@ static bool reported(const struct msg *m, const char *id)
 }
 
 int controller_node_state(struct controller *c, const struct msg *m, const struct conns_peer *peer,
-			  char *err, size_t errlen)
+			  const struct cred_id *from, char *err, size_t errlen)
 {
 	const __typeof__(m->u.node) *s = &m->u.node;
 	struct cpumask all, lendable, unallocated, near;
@@ -695,19 +697,11 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 	struct cnode *n;
 	int ni;
 
-	if (peer) {
-		uint32_t uid, gid;
-		int rc = cred_verify(&c->cred, m->cred, &uid, &gid, err, errlen);
-
-		if (rc)
-			return rc;
-		if (uid != 0) {
-			snprintf(err, errlen,
-				 "node state is taken only from node agents (root), "
-				 "not uid %u",
-				 uid);
-			return -EPERM;
-		}
+	if (peer && (!from || from->uid != 0)) {
+		snprintf(err, errlen,
+			 "node state is taken only from node agents (root), not uid %u",
+			 from ? from->uid : UINT32_MAX);
+		return -EPERM;
 	}
 	if (cpumask_parse(s->pus, &all) || cpumask_parse(s->lendable, &lendable) ||
 	    cpumask_parse(s->unallocated, &unallocated) || cpumask_parse(s->near_host, &near) ||
@@ -814,28 +808,47 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
+bool controller_takes(enum msg_type t)
+{
+	return t == MSG_LEASE_ACQUIRE || t == MSG_LEASE_RELEASE || t == MSG_QUERY ||
+	       t == MSG_DRAIN || t == MSG_NODE_STATE;
+}
+
 void controller_request(struct controller *c, const struct msg *m, const struct conns_peer *peer,
-			controller_reply_fn fn, void *arg, uint64_t cookie)
+			const struct cred_id *from, controller_reply_fn fn, void *arg,
+			uint64_t cookie)
 {
 	struct cl_reply r = {.fn = fn, .arg = arg, .cookie = cookie};
 	char err[512] = "";
 	int rc;
 
+	if (!controller_takes(m->type)) {
+		answer_error(&r, "EPROTO", "the controller takes no %s request",
+			     msg_type_name(m->type));
+		return;
+	}
+	if (!from) { /* the daemon authenticates every request it hands over */
+		answer_error(&r, "EACCES", "the %s request is not authenticated",
+			     msg_type_name(m->type));
+		return;
+	}
+	r.sign = true;
+	memcpy(r.nonce, from->b.nonce, sizeof(r.nonce));
 	switch (m->type) {
 	case MSG_LEASE_ACQUIRE:
-		acquire(c, m, &r);
+		acquire(c, m, from, &r);
 		break;
 	case MSG_LEASE_RELEASE:
-		release(c, m, &r);
+		release(c, m, from, &r);
 		break;
 	case MSG_QUERY:
-		query(c, m, &r);
+		query(c, m, from, &r);
 		break;
 	case MSG_DRAIN:
-		drain(c, m, &r);
+		drain(c, m, from, &r);
 		break;
 	case MSG_NODE_STATE:
-		rc = controller_node_state(c, m, peer, err, sizeof(err));
+		rc = controller_node_state(c, m, peer, from, err, sizeof(err));
 		if (rc)
 			answer_error(&r,
 				     rc == -EPERM    ? "EPERM"
@@ -845,9 +858,8 @@ void controller_request(struct controller *c, const struct msg *m, const struct 
 		else
 			answer_ok(&r);
 		break;
-	default:
-		answer_error(&r, "EPROTO", "the controller takes no %s request",
-			     msg_type_name(m->type));
+	default: /* refused above */
+		break;
 	}
 }
 
@@ -897,7 +909,6 @@ struct controller *controller_create(const struct coloc_config *cfg, struct asyn
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
-	cred_opts_from_config(&c->cred, &c->cfg);
 	c->async = async;
 	c->place = placement_create(CONTROLLER_MAX_NODES);
 	if (!c->place || getrandom(&c->boot, sizeof(c->boot), 0) != sizeof(c->boot)) {

@@ -20,6 +20,7 @@
 #include "async.h"
 #include "coloc_config.h"
 #include "conns.h"
+#include "cred.h"
 #include "msg.h"
 
 #define CONTROLLER_MAX_NODES 1024
@@ -39,16 +40,24 @@ void controller_destroy(struct controller *c);
  * handed over with controller_node_state(c, m, NULL). */
 void controller_set_local(struct controller *c, struct agent *local);
 
-/* A request from a client (lease_acquire, lease_release, query, drain) or
- * a node agent (node_state); peer says where it came from. Credentials are
- * verified here. */
-void controller_request(struct controller *c, const struct msg *m, const struct conns_peer *peer,
-			controller_reply_fn fn, void *arg, uint64_t cookie);
+/* Whether the controller takes requests of type t (lease_acquire,
+ * lease_release, query, drain, node_state). */
+bool controller_takes(enum msg_type t);
 
-/* A node agent's state. peer NULL: the local agent (no credential). 0, or
- * -errno with err. */
+/* A request from a client (lease_acquire, lease_release, query, drain) or
+ * a node agent (node_state); peer says where it came from, from who sent
+ * it: the caller has verified its credential (auth_check, once: see
+ * replay_cache.h); NULL is refused. Who may ask for what (uid 0, the
+ * lease's owner) is checked here. A lease grant to the client is marked
+ * to be signed (msg.sign), bound to from's nonce. */
+void controller_request(struct controller *c, const struct msg *m, const struct conns_peer *peer,
+			const struct cred_id *from, controller_reply_fn fn, void *arg,
+			uint64_t cookie);
+
+/* A node agent's state. peer and from NULL: the local agent (no
+ * credential); else from must be uid 0. 0, or -errno with err. */
 int controller_node_state(struct controller *c, const struct msg *m, const struct conns_peer *peer,
-			  char *err, size_t errlen);
+			  const struct cred_id *from, char *err, size_t errlen);
 
 /* Node liveness, forgotten leases. */
 void controller_tick(struct controller *c);

@@ -36,9 +36,11 @@ enum coloc_auth { COLOC_AUTH_MUNGE = 0, COLOC_AUTH_NONE };
 #define CONFIG_HOT_POLL_INFINITE (-1L)
 
 struct coloc_config {
-	char controller_host[256]; /* ControllerHost, default "localhost" */
-	uint16_t controller_port;  /* ControllerPort, default 6830 */
-	uint16_t node_agent_port;  /* NodeAgentPort, default 6831 */
+	char controller_host[256];    /* ControllerHost, default "localhost" */
+	bool controller_host_set;     /* ControllerHost was given (a node agent needs it) */
+	uint16_t controller_port;     /* ControllerPort, default 863 */
+	uint16_t node_agent_port;     /* NodeAgentPort, default 864 */
+	char node_agent_address[256]; /* NodeAgentAddress, default "" (every address) */
 	char socket_path[108];	  /* SocketPath, default "/run/coloc/colocd.sock" (fits sun_path) */
 	char state_dir[4096];	  /* StateDir, default "/var/lib/coloc" */
 	char cgroup_root[256];	  /* CgroupRoot, default "coloc" (relative cgroup name) */
@@ -63,6 +65,7 @@ struct coloc_config {
 	uint64_t lease_log_size;       /* LeaseLogSize, default 1 MiB: a lease's log; 0 = none */
 	unsigned max_leases_per_user;  /* MaxLeasesPerUser, default 64; 0 = no limit */
 	unsigned max_workers_per_user; /* MaxWorkersPerUser, default 0 = no limit */
+	char file[4096]; /* config_load: the file it read, "" when none (defaults) */
 };
 
 /* Replaces every "%n" in SocketPath, StateDir, CgroupRoot and the Gpus
@@ -83,9 +86,10 @@ int config_parse(const char *text, const char *name, struct coloc_config *c, cha
 
 /* Fills c with the defaults, then parses the file explicit_path if it is
  * non-NULL and non-empty, else the file named by $COLOC_CONF if set and
- * non-empty, else config_default_path(). A missing file at the default path
- * is not an error (c keeps the defaults); a missing file named by -f or
- * COLOC_CONF is (-ENOENT). The file must be a regular file of at most
+ * non-empty, else config_default_path(), and names it in c->file. A
+ * missing file at the default path is not an error (c keeps the defaults,
+ * c->file is ""; a node agent refuses to run so); a missing file named by
+ * -f or COLOC_CONF is (-ENOENT). The file must be a regular file of at most
  * CONFIG_FILE_MAX bytes without NUL bytes. On failure c may hold the
  * defaults only, and err says which file and why. Reads the environment,
  * so call it before starting threads that change it. */

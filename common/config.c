@@ -47,8 +47,8 @@ void config_defaults(struct coloc_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	strcpy(c->controller_host, "localhost");
-	c->controller_port = 6830;
-	c->node_agent_port = 6831;
+	c->controller_port = 863;
+	c->node_agent_port = 864;
 	strcpy(c->socket_path, "/run/coloc/colocd.sock");
 	strcpy(c->state_dir, "/var/lib/coloc");
 	strcpy(c->cgroup_root, "coloc");
@@ -383,6 +383,7 @@ enum key_id {
 	KEY_CONTROLLER_HOST,
 	KEY_CONTROLLER_PORT,
 	KEY_NODE_AGENT_PORT,
+	KEY_NODE_AGENT_ADDRESS,
 	KEY_SOCKET_PATH,
 	KEY_STATE_DIR,
 	KEY_CGROUP_ROOT,
@@ -421,6 +422,10 @@ static const struct key_desc {
 			     "blanks"},
     [KEY_CONTROLLER_PORT] = {"ControllerPort", "expected a port number from 1 to 65535"},
     [KEY_NODE_AGENT_PORT] = {"NodeAgentPort", "expected a port number from 1 to 65535"},
+    [KEY_NODE_AGENT_ADDRESS] = {"NodeAgentAddress",
+				"expected a host name or address of at most 255 characters without "
+				"blanks, or nothing for every address of the node",
+				true},
     [KEY_SOCKET_PATH] = {"SocketPath",
 			 "expected an absolute path of at most 107 characters without blanks"},
     [KEY_STATE_DIR] = {"StateDir",
@@ -602,11 +607,15 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 		return "has no value";
 	switch (k) {
 	case KEY_CONTROLLER_HOST:
-		return set_string(c->controller_host, sizeof(c->controller_host), v);
+		why = set_string(c->controller_host, sizeof(c->controller_host), v);
+		c->controller_host_set = !why;
+		return why;
 	case KEY_CONTROLLER_PORT:
 		return set_port(&c->controller_port, v);
 	case KEY_NODE_AGENT_PORT:
 		return set_port(&c->node_agent_port, v);
+	case KEY_NODE_AGENT_ADDRESS:
+		return set_string(c->node_agent_address, sizeof(c->node_agent_address), v);
 	case KEY_SOCKET_PATH:
 		return set_path(c->socket_path, sizeof(c->socket_path), v);
 	case KEY_STATE_DIR:
@@ -844,7 +853,7 @@ int config_parse(const char *text, const char *name, struct coloc_config *c, cha
 		if (!eq) {
 			snprintf(err, errlen,
 				 "%s:%u: '%.64s%s' has no '='; write one Key=Value per line, like "
-				 "ControllerPort=6830",
+				 "ControllerPort=863",
 				 name, lineno, key, strlen(key) > 64 ? "..." : "");
 			return -EINVAL;
 		}
@@ -854,7 +863,7 @@ int config_parse(const char *text, const char *name, struct coloc_config *c, cha
 		if (*key == '\0') {
 			snprintf(err, errlen,
 				 "%s:%u: no key before '='; write one Key=Value per line, like "
-				 "ControllerPort=6830",
+				 "ControllerPort=863",
 				 name, lineno);
 			return -EINVAL;
 		}
@@ -992,6 +1001,8 @@ int config_load(const char *explicit_path, struct coloc_config *c, char *err, si
 		goto free_text;
 	}
 	rc = config_parse(text, path, c, err, errlen);
+	if (rc == 0 && strlen(path) < sizeof(c->file))
+		memcpy(c->file, path, strlen(path) + 1);
 free_text:
 	free(text);
 close_fd:

@@ -4,20 +4,23 @@
 # turns hostile inside its own lease, next to another user's (nobody's)
 # lease. Each check names the defect it guards. Needs root and cgroups.
 set -u
-. "$(dirname "$0")/lib.sh"
-colocd_require
+. "$(dirname "$0")/tap.sh"
 attacker=daemon
 victim=nobody
-id -u "$attacker" >/dev/null 2>&1 || { echo "1..0 # SKIP no user $attacker"; exit 0; }
-colocd_setup attacks
+id -u "$attacker" >/dev/null 2>&1 || skip "no user $attacker"
+command -v setpriv >/dev/null || skip "setpriv is not installed (util-linux)"
+tap_setup attacks
+port=$((20000 + ($$ + 104729) % 20000))
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	tap_sweep_cgroups "$root"
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+tap_conf "$port" "$dir" "$root" EvictGrace=200ms LeasePidsMax=128 LeaseLogSize=64K \
+	MaxLeasesPerUser=2 MaxWorkersPerUser=3 SpareExecutors=1 >"$dir/coloc.conf"
 colocd_wrap="prlimit --core=unlimited --"
-cat >>"$dir/coloc.conf" <<CONF
-LeasePidsMax=128
-LeaseLogSize=64K
-MaxLeasesPerUser=2
-MaxWorkersPerUser=3
-SpareExecutors=1
-CONF
 check "colocd --standalone starts" colocd_start "$(tail -5 "$dir/colocd.log")"
 grace=200
 all="0-$(($(nproc) - 1))"

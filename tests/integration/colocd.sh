@@ -246,6 +246,18 @@ check "oversized and truncated frames are dropped; colocd still answers" \
 	'kill -0 $pid && echo "$out" | grep -q "\"result\""' "$out"
 check "colocd still runs after the bad requests" 'kill -0 $pid'
 
+# issue 11 defect 1: a credential authorises one message, once
+out=$(send --repeat 2 '{"v":1,"type":"query","cred":"none:0:0","what":"nodes"}' 2>&1)
+check "issue 11 defect 1: a request sent twice with one credential is refused the second time, and logged" \
+	'echo "$out" | sed -n 1p | grep -q "\"result\"" && echo "$out" | sed -n 2p | grep -q "EACCES.*used before" &&
+	grep -q "refused query from 127.0.0.1: the credential was used before" "$dir/colocd.log"' "$out"
+out=$(send --raw "{\"v\":1,\"type\":\"lease_acquire\",\"cred\":\"none:$nobody:$nobody\",\"workers\":1,\"lib\":\"$FAAS_EXAMPLES_LIB\",\"mem\":0,\"gpus\":0,\"time\":60,\"mode\":\"spread\",\"job\":0}" 2>&1)
+check "issue 11 defect 1: a credential bound to no message (none:UID:GID) is refused (EACCES)" \
+	'echo "$out" | grep -q "EACCES.*bound to no message"' "$out"
+out=$(send --to agent:node1 '{"v":1,"type":"query","cred":"none:0:0","what":"nodes"}' 2>&1)
+check "issue 11 defect 1: a credential made for a node agent is refused by the controller" \
+	'echo "$out" | grep -q "EACCES.*made for agent:node1, not controller"' "$out"
+
 # the host wins: a job allocated onto the lent cpu takes it back
 t0=$(date +%s%N)
 out=$(report "{\"v\":1,\"type\":\"job_start\",\"job\":42,\"uid\":1000,\"pus\":\"0-$(($(nproc) - 1))\",\"mem\":1073741824,\"mem_need\":0,\"gpus\":0,\"consent\":false,\"end\":0}")

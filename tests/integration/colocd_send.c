@@ -1,13 +1,24 @@
 /*
  * colocd_send: sends one control message (JSON text, argv) to colocd over
- * TCP or its unix socket and prints the reply, for tests/integration/
- * colocd.sh. With --lease-out FILE, a lease_grant's lease document is
- * written to FILE (what FAAS_LEASE takes); with --extra TEXT, TEXT follows
- * the frame on the connection (bytes colocd must not read); with --source
- * ADDR, the TCP connection comes from ADDR (any of 127.0.0.0/8 on lo).
- * Usage: colocd_send (--tcp PORT | --unix PATH) [--source ADDR] [--lease-out FILE]
+ * TCP or its unix socket and prints the reply, for the integration tests.
+ * With --lease-out FILE, a lease_grant's lease document is written to FILE
+ * (what FAAS_LEASE takes); with --extra TEXT, TEXT follows the frame on the
+ * connection (bytes colocd must not read); with --source ADDR, the TCP
+ * connection comes from ADDR (any of 127.0.0.0/8 on lo).
+ *
+ * Credentials: a message whose "cred" is "none:UID:GID" is sent with an
+ * AuthType=none credential claiming that uid, bound to the message and to
+ * DEST (--to; "controller" unless given, "agent:NODE" for a node agent); a
+ * "cred" of "munge" gets the caller's own MUNGE credential (--munge names
+ * munged's socket). --raw sends the text as it is. --repeat N sends the
+ * same frame N times, one connection each, printing every reply (a
+ * replayed credential is refused from the second on).
+ *
+ * Usage: colocd_send (--tcp PORT | --unix PATH) [--source ADDR] [--to DEST]
+ *                    [--munge SOCKET] [--raw] [--repeat N] [--lease-out FILE]
  *                    [--extra TEXT] JSON
- * Exit: 0 reply ok/grant/result, 3 an error reply (printed), 1 no reply.
+ * Exit: 0 reply ok/grant/result, 3 an error reply (printed), 1 no reply;
+ * with --repeat, the last reply's.
  *
  * Two peers that misbehave, for tests/integration/flood.sh; both end by
  * themselves after SEC seconds:
@@ -20,10 +31,10 @@
  */
 #include "config.h"
 
+#include "auth.h"
+#include "clock.h"
 #include "frame.h"
 #include "msg.h"
-
-#include "clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -163,52 +174,49 @@ static int slowloris(const char *port, const char *source, int seconds)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* json with its placeholder credential ("none:UID:GID" or "munge")
+ * replaced by one bound to it and dest (malloc'd text), or a copy of json
+ * when it has none or does not decode (a test of bad input). NULL on
+ * failure, said on stderr. */
+static char *signed_text(const char *json, const char *dest, const char *munge)
 {
-	const char *tcp = NULL, *path = NULL, *lease_out = NULL, *json = NULL, *source = NULL;
-	const char *extra = NULL;
+	struct cred_opts o = {.socket = munge};
+	char err[512] = "", *text = NULL;
+	unsigned uid, gid;
+	struct msg m;
+	int used = 0;
+
+	if (msg_decode(json, &m, err, sizeof(err)) != 0)
+		return strdup(json);
+	if (sscanf(m.cred, "none:%u:%u%n", &uid, &gid, &used) == 2 && !m.cred[used])
+		o = (struct cred_opts){.none = true, .claim = true, .uid = uid, .gid = gid};
+	else if (strcmp(m.cred, "munge") != 0) {
+		msg_free(&m);
+		return strdup(json);
+	}
+	if (auth_sign(&o, &m, dest, NULL, NULL, err, sizeof(err)) != 0 ||
+	    msg_encode(&m, &text) != 0) {
+		fprintf(stderr, "colocd_send: cannot sign the message: %s\n", err);
+		text = NULL;
+	}
+	msg_free(&m);
+	return text;
+}
+
+/* Sends text once (extra after it) and prints the reply: 0, 3 (an error
+ * reply) or 1. */
+static int send_once(const char *tcp, const char *path, const char *source, const char *text,
+		     const char *extra, const char *lease_out)
+{
 	char *reply = NULL, err[512] = "";
-	int fd, rc, flood_n = 0, seconds = 0;
-	bool loris = false;
 	struct msg m;
 	size_t len;
+	int fd, rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--tcp") == 0 && i + 1 < argc)
-			tcp = argv[++i];
-		else if (strcmp(argv[i], "--unix") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else if (strcmp(argv[i], "--lease-out") == 0 && i + 1 < argc)
-			lease_out = argv[++i];
-		else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
-			source = argv[++i];
-		else if (strcmp(argv[i], "--extra") == 0 && i + 1 < argc)
-			extra = argv[++i];
-		else if (strcmp(argv[i], "--flood") == 0 && i + 1 < argc)
-			flood_n = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-			seconds = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--slowloris") == 0)
-			loris = true;
-		else
-			json = argv[i];
-	}
-	if (tcp && (flood_n || loris) && seconds > 0 && seconds <= 600)
-		return loris ? slowloris(tcp, source, seconds)
-			     : flood(tcp, source, flood_n, seconds);
-	if ((!tcp == !path) || !json) {
-		fprintf(
-		    stderr,
-		    "usage: colocd_send (--tcp PORT | --unix PATH) [--source ADDR] [--lease-out "
-		    "FILE] [--extra TEXT] JSON\n"
-		    "       colocd_send --tcp PORT [--source ADDR] (--flood N | --slowloris) "
-		    "--seconds SEC\n");
-		return 2;
-	}
 	fd = connect_to(tcp, path, source);
 	if (fd < 0)
 		return 1;
-	rc = frame_send(fd, json, strlen(json), 5000);
+	rc = frame_send(fd, text, strlen(text), 5000);
 	if (rc == 0 && extra && send(fd, extra, strlen(extra), MSG_NOSIGNAL) < 0)
 		rc = -errno;
 	if (rc == 0)
@@ -235,5 +243,62 @@ int main(int argc, char **argv)
 	}
 	rc = m.type == MSG_ERROR ? 3 : 0;
 	msg_free(&m);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *tcp = NULL, *path = NULL, *lease_out = NULL, *json = NULL, *source = NULL;
+	const char *extra = NULL, *dest = AUTH_DEST_CONTROLLER, *munge = NULL;
+	int rc = 1, flood_n = 0, seconds = 0, repeat = 1;
+	bool loris = false, raw = false;
+	char *text;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--tcp") == 0 && i + 1 < argc)
+			tcp = argv[++i];
+		else if (strcmp(argv[i], "--unix") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--lease-out") == 0 && i + 1 < argc)
+			lease_out = argv[++i];
+		else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
+			source = argv[++i];
+		else if (strcmp(argv[i], "--extra") == 0 && i + 1 < argc)
+			extra = argv[++i];
+		else if (strcmp(argv[i], "--flood") == 0 && i + 1 < argc)
+			flood_n = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+			seconds = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--slowloris") == 0)
+			loris = true;
+		else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
+			dest = argv[++i];
+		else if (strcmp(argv[i], "--munge") == 0 && i + 1 < argc)
+			munge = argv[++i];
+		else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+			repeat = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--raw") == 0)
+			raw = true;
+		else
+			json = argv[i];
+	}
+	if (tcp && (flood_n || loris) && seconds > 0 && seconds <= 600)
+		return loris ? slowloris(tcp, source, seconds)
+			     : flood(tcp, source, flood_n, seconds);
+	if ((!tcp == !path) || !json || repeat < 1) {
+		fprintf(stderr,
+			"usage: colocd_send (--tcp PORT | --unix PATH) [--source ADDR] [--to DEST] "
+			"[--munge SOCKET] [--raw] [--repeat N] [--lease-out FILE] [--extra TEXT] "
+			"JSON\n"
+			"       colocd_send --tcp PORT [--source ADDR] (--flood N | --slowloris) "
+			"--seconds SEC\n");
+		return 2;
+	}
+	text = raw ? strdup(json) : signed_text(json, dest, munge);
+	if (!text)
+		return 1;
+	for (int i = 0; i < repeat; i++)
+		rc = send_once(tcp, path, source, text, extra, lease_out);
+	free(text);
 	return rc;
 }

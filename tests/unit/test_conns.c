@@ -81,6 +81,7 @@ static int setup_with(void **state, unsigned per_host)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct sockaddr_in a;
 	socklen_t alen = sizeof(a);
+	char err[256] = "";
 	int fd;
 
 	if (!f)
@@ -90,11 +91,18 @@ static int setup_with(void **state, unsigned per_host)
 	snprintf(f->path, sizeof(f->path), "/tmp/coloc-test-conns.%d.sock", (int)getpid());
 	if (f->ep < 0 || !f->c)
 		return -1;
-	/* an ephemeral port: the kernel picks it */
-	fd = conns_listen_tcp(f->c, "127.0.0.1", 0, 2);
-	if (fd < 0 || getsockname(fd, (struct sockaddr *)&a, &alen) != 0)
+	/* a port the kernel picks, then listened on by conns */
+	a = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) != 0)
 		return -1;
+	close(fd);
 	f->port = ntohs(a.sin_port);
+	if (conns_listen_tcp(f->c, "127.0.0.1", f->port, 2, err, sizeof(err)) != 1) {
+		print_error("%s\n", err);
+		return -1;
+	}
 	if (conns_listen_unix(f->c, f->path, 1) < 0)
 		return -1;
 	*state = f;
