@@ -65,7 +65,7 @@ struct coloc_config {
 	uint64_t lease_log_size;       /* LeaseLogSize, default 1 MiB: a lease's log; 0 = none */
 	unsigned max_leases_per_user;  /* MaxLeasesPerUser, default 64; 0 = no limit */
 	unsigned max_workers_per_user; /* MaxWorkersPerUser, default 0 = no limit */
-	char file[4096]; /* config_load: the file it read, "" when none (defaults) */
+	char file[4096];	       /* config_load: the file it read, "" when none (defaults) */
 };
 
 /* Replaces every "%n" in SocketPath, StateDir, CgroupRoot and the Gpus
