@@ -80,8 +80,7 @@ struct cnode {
 
 struct controller {
 	struct coloc_config cfg;
-	struct async *async;
-	struct agent *local;
+	struct controller_nodes to_nodes; /* the seam to node agents */
 	struct placement *place;
 	struct cnode nodes[CONTROLLER_MAX_NODES];
 	struct clease leases[CONTROLLER_MAX_LEASES];
@@ -250,44 +249,15 @@ static struct clease *lease_of_cookie(struct controller *c, uint64_t cookie)
 
 /* ---- talking to node agents ------------------------------------------------------------- */
 
-/* The local agent answers through here: its reply is copied and queued, so
- * the controller sees it later, as it would from across the network. */
-static void local_reply(void *arg, uint64_t cookie, const struct msg *reply)
-{
-	struct controller *c = ((void **)arg)[0];
-	async_cb cb = (async_cb)((void **)arg)[1];
-	struct msg copy = *reply;
-
-	free(arg);
-	if (reply->type == MSG_LEASE_GRANT) {
-		copy.u.grant.lease = strdup(reply->u.grant.lease);
-		if (!copy.u.grant.lease)
-			msg_error(&copy, "ENOMEM", "out of memory");
-	}
-	async_post(c->async, &copy, cb, c, cookie);
-}
-
 /* Sends req (moved) to node ni's agent; cb gets the answer. 0 or -errno. */
-static int to_agent(struct controller *c, unsigned ni, struct msg *req, int timeout_ms, async_cb cb,
-		    uint64_t cookie)
+static int to_agent(struct controller *c, unsigned ni, struct msg *req, int timeout_ms,
+		    controller_node_cb cb, uint64_t cookie)
 {
 	const struct cnode *n = &c->nodes[ni];
-	char dest[CRED_DEST_MAX];
+	struct controller_node where = {
+	    .name = n->name, .addr = n->addr, .port = n->port, .local = n->local};
 
-	if (n->local && c->local) {
-		void **ctx = malloc(2 * sizeof(void *));
-
-		if (!ctx)
-			return -ENOMEM;
-		ctx[0] = c;
-		ctx[1] = (void *)cb;
-		agent_request(c->local, req, NULL, local_reply, ctx, cookie);
-		msg_free(req);
-		return 0;
-	}
-	auth_agent_dest(n->name, dest);
-	return async_call(c->async, n->addr, n->port, "NodeAgentPort", dest, req, timeout_ms, cb, c,
-			  cookie);
+	return c->to_nodes.send(c->to_nodes.ctx, &where, req, timeout_ms, cb, c, cookie);
 }
 
 static void stop_orphan(struct controller *c, unsigned ni, const char *id);
@@ -889,11 +859,6 @@ void controller_tick(struct controller *c)
 	}
 }
 
-void controller_set_local(struct controller *c, struct agent *local)
-{
-	c->local = local;
-}
-
 void controller_reload(struct controller *c, const struct coloc_config *cfg)
 {
 	c->cfg.default_lease_s = cfg->default_lease_s;
@@ -902,14 +867,15 @@ void controller_reload(struct controller *c, const struct coloc_config *cfg)
 	c->cfg.max_workers_per_user = cfg->max_workers_per_user;
 }
 
-struct controller *controller_create(const struct coloc_config *cfg, struct async *async)
+struct controller *controller_create(const struct coloc_config *cfg,
+				     const struct controller_nodes *nodes)
 {
 	struct controller *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
-	c->async = async;
+	c->to_nodes = *nodes;
 	c->place = placement_create(CONTROLLER_MAX_NODES);
 	if (!c->place || getrandom(&c->boot, sizeof(c->boot), 0) != sizeof(c->boot)) {
 		placement_destroy(c->place);

@@ -80,6 +80,56 @@ struct daemon {
 
 /* Answers a request; a reply its role marked (a lease grant) goes with a
  * credential bound to it and to the request's nonce. */
+/* ---- the controller's seam to node agents ---------------------------------------------- */
+
+/* A request to the node agent in this process (standalone): its answer is
+ * copied and queued, so that the controller sees it later, as it would
+ * from across the network. */
+struct local_call {
+	struct daemon *d;
+	controller_node_cb cb;
+	void *arg;
+};
+
+static void local_reply(void *arg, uint64_t cookie, const struct msg *reply)
+{
+	struct local_call lc = *(struct local_call *)arg;
+	struct msg copy = *reply;
+
+	free(arg);
+	if (reply->type == MSG_LEASE_GRANT) {
+		copy.u.grant.lease = strdup(reply->u.grant.lease);
+		if (!copy.u.grant.lease)
+			msg_error(&copy, "ENOMEM", "out of memory");
+	}
+	async_post(lc.d->async, &copy, lc.cb, lc.arg, cookie);
+}
+
+/* struct controller_nodes' send: in memory to this process's agent, over
+ * TCP (async.c) to every other. */
+static int send_to_node(void *ctx, const struct controller_node *node, struct msg *req,
+			int timeout_ms, controller_node_cb cb, void *arg, uint64_t cookie)
+{
+	struct daemon *d = ctx;
+	char dest[CRED_DEST_MAX];
+
+	if (node->local && d->agent) {
+		struct local_call *lc = malloc(sizeof(*lc));
+
+		if (!lc) {
+			msg_free(req);
+			return -ENOMEM;
+		}
+		*lc = (struct local_call){.d = d, .cb = cb, .arg = arg};
+		agent_request(d->agent, req, NULL, local_reply, lc, cookie);
+		msg_free(req);
+		return 0;
+	}
+	auth_agent_dest(node->name, dest);
+	return async_call(d->async, node->addr, node->port, "NodeAgentPort", dest, req, timeout_ms,
+			  cb, arg, cookie);
+}
+
 static void reply_conn(void *arg, uint64_t ref, const struct msg *m)
 {
 	struct daemon *d = arg;
@@ -476,12 +526,13 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		}
 	}
 	if (role != DAEMON_AGENT) {
-		d->ctrl = controller_create(&d->cfg, d->async);
+		struct controller_nodes to_nodes = {.send = send_to_node, .ctx = d};
+
+		d->ctrl = controller_create(&d->cfg, &to_nodes);
 		if (!d->ctrl) {
 			snprintf(err, errlen, "cannot create the controller: out of memory");
 			return -ENOMEM;
 		}
-		controller_set_local(d->ctrl, d->agent);
 		rc = conns_listen_tcp(d->conns, d->cfg.controller_host, d->cfg.controller_port,
 				      KIND_CONTROLLER, why, sizeof(why));
 		if (rc < 0) {
