@@ -903,7 +903,7 @@ void agent_state_taken(struct agent *a, uint64_t ended_upto)
 
 int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended_upto)
 {
-	struct cpumask near, ending, lendable;
+	struct cpumask near, ending, lendable, unallocated;
 	uint64_t ending_mem = 0;
 	uint32_t ending_gpus = 0;
 	unsigned n = 0;
@@ -930,8 +930,8 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended
 	}
 	cpumask_andnot(&lendable, &a->gap.lendable, &ending);
 	cpumask_format(&lendable, out->u.node.lendable, sizeof(out->u.node.lendable));
-	cpumask_andnot(&lendable, &a->gap.unallocated, &ending);
-	cpumask_format(&lendable, out->u.node.unallocated, sizeof(out->u.node.unallocated));
+	cpumask_andnot(&unallocated, &a->gap.unallocated, &ending);
+	cpumask_format(&unallocated, out->u.node.unallocated, sizeof(out->u.node.unallocated));
 	topology_cache_neighbours(a->topo, &a->gap.host_busy, &near);
 	cpumask_and(&near, &near, &lendable);
 	cpumask_format(&near, out->u.node.near_host, sizeof(out->u.node.near_host));
