@@ -50,7 +50,9 @@
 #define MAX_LEASES MSG_NODE_LEASES_MAX
 #define MAX_WAITING 64	       /* host reports waiting for evictions */
 #define START_TIMEOUT_MS 10000 /* an executor sending its lease document */
-#define KILL_TIMEOUT_MS 5000   /* processes dying after SIGKILL */
+#ifndef KILL_TIMEOUT_MS
+#define KILL_TIMEOUT_MS 5000 /* processes dying after SIGKILL (its unit test sets less) */
+#endif
 #define PRESSURE_EVERY_MS 100  /* how often MemAvailable is read */
 #define PRUNE_EVERY_MS 3600000 /* how often old lease logs are removed */
 #define BUSY_TICK_MS 1	       /* while a lease starts or ends */
@@ -910,7 +912,7 @@ void agent_state_taken(struct agent *a, uint64_t ended_upto)
 
 int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended_upto)
 {
-	struct cpumask near, ending, lendable;
+	struct cpumask near, ending, lendable, unallocated;
 	uint64_t ending_mem = 0;
 	uint32_t ending_gpus = 0;
 	unsigned n = 0;
@@ -937,8 +939,8 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended
 	}
 	cpumask_andnot(&lendable, &a->gap.lendable, &ending);
 	cpumask_format(&lendable, out->u.node.lendable, sizeof(out->u.node.lendable));
-	cpumask_andnot(&lendable, &a->gap.unallocated, &ending);
-	cpumask_format(&lendable, out->u.node.unallocated, sizeof(out->u.node.unallocated));
+	cpumask_andnot(&unallocated, &a->gap.unallocated, &ending);
+	cpumask_format(&unallocated, out->u.node.unallocated, sizeof(out->u.node.unallocated));
 	topology_cache_neighbours(a->topo, &a->gap.host_busy, &near);
 	cpumask_and(&near, &near, &lendable);
 	cpumask_format(&near, out->u.node.near_host, sizeof(out->u.node.near_host));
