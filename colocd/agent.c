@@ -51,7 +51,9 @@
 #define MAX_WAITING 64	       /* host reports waiting for evictions */
 #define START_TIMEOUT_MS 10000 /* an executor sending its lease document */
 #ifndef KILL_TIMEOUT_MS
-#define KILL_TIMEOUT_MS 5000 /* processes dying after SIGKILL (its unit test sets less) */
+/* processes dying after SIGKILL: past it, a waiting host report gets EBUSY,
+ * within the plugin's EvictGrace + 3 s (its unit test sets less) */
+#define KILL_TIMEOUT_MS 2000
 #endif
 #define PRESSURE_EVERY_MS 100  /* how often MemAvailable is read */
 #define PRUNE_EVERY_MS 3600000 /* how often old lease logs are removed */
@@ -205,6 +207,18 @@ static void waiting_answer(struct waiting *w)
 	}
 }
 
+/* w's host gets EBUSY: the lease id it needs is stuck. */
+static void waiting_stuck(struct waiting *w, const char *id)
+{
+	if (w->code)
+		return;
+	w->code = "EBUSY";
+	snprintf(w->err, sizeof(w->err),
+		 "processes of %s survive SIGKILL (uninterruptible sleep?) on PUs the host "
+		 "needs; see colocd's log",
+		 id);
+}
+
 /* The lease seq is gone (or stuck: its processes survive SIGKILL): the
  * reports that waited for it and nothing else are answered. */
 static void waiting_done(struct agent *a, uint64_t seq, const char *stuck_id)
@@ -216,13 +230,8 @@ static void waiting_done(struct agent *a, uint64_t seq, const char *stuck_id)
 			if (w->seqs[k] != seq)
 				continue;
 			w->seqs[k] = w->seqs[--w->n];
-			if (stuck_id && !w->code) {
-				w->code = "EBUSY";
-				snprintf(w->err, sizeof(w->err),
-					 "processes of %s survive SIGKILL (uninterruptible sleep?) "
-					 "on PUs the host needs; see colocd's log",
-					 stuck_id);
-			}
+			if (stuck_id)
+				waiting_stuck(w, stuck_id);
 			break;
 		}
 		if (w->fn && w->n == 0)
@@ -548,8 +557,10 @@ static void reclaim_pick(struct agent *a, const char *why[MAX_LEASES])
 
 /* Starts ending every lease the host needs back (all get SIGTERM at once,
  * so the whole reclaim takes one EvictGrace). Returns how many leases must
- * be gone before the host may go on, their seqs in seqs[] when given. */
-static unsigned reclaim(struct agent *a, uint64_t *seqs)
+ * be gone before the host may go on, their seqs in w->seqs when w is
+ * given; one of them stuck (its processes survive SIGKILL) makes w's reply
+ * EBUSY naming it. */
+static unsigned reclaim(struct agent *a, struct waiting *w)
 {
 	const char *why[MAX_LEASES];
 	unsigned n = 0, started = 0;
@@ -564,8 +575,10 @@ static unsigned reclaim(struct agent *a, uint64_t *seqs)
 			lease_end(a, l, "evicted", why[i]);
 			started++;
 		}
-		if (l->state == LEASE_ENDING && !l->stuck && seqs)
-			seqs[n++] = l->seq;
+		if (l->state == LEASE_ENDING && !l->stuck && w)
+			w->seqs[n++] = l->seq;
+		if (l->stuck && w)
+			waiting_stuck(w, l->id);
 	}
 	if (started)
 		log_info("evicting %u lease(s) for the host", started);
@@ -619,7 +632,7 @@ static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 	}
 	free(saved);
 	a->dirty = true;
-	w->n = reclaim(a, w->seqs);
+	w->n = reclaim(a, w);
 	if (w->n == 0)
 		waiting_answer(w);
 }

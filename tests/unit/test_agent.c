@@ -104,7 +104,7 @@ static void record(void *arg, uint64_t cookie, const struct msg *m)
 
 static uint64_t request(struct fixture *f, struct msg m)
 {
-	agent_request(f->a, &m, record, f, ++f->cookie);
+	agent_request(f->a, &m, NULL, record, f, ++f->cookie);
 	return f->cookie;
 }
 
@@ -750,6 +750,13 @@ static void test_stuck_lease(void **state)
 	assert_null(state_lease(&s, "lease-1"));
 	msg_free(&s);
 	expect_offer(f, "2-5", 0, 0x3);
+
+	/* a later report that needs it is told too, at once */
+	report = request(f, job_start_msg(2, "0", GIB, false));
+	assert_true(reply_to(f, report));
+	expect_error(f, report, "EBUSY", "lease-1");
+	report = request(f, job_end_msg(2));
+	assert_true(reply_to(f, report));
 
 	/* once its processes are gone, all is offered again */
 	sb->ignore_kill = false;
