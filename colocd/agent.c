@@ -3,10 +3,21 @@
  *
  * Data, owned by the one thread that drives the agent:
  *   - leases[]: the leases running here: owner, PUs, memory, GPUs, deadline,
- *     the sandbox (cgroup) their executor runs in, their state;
- *   - jobs[]: the ledger of host jobs and their running steps;
+ *     the sandbox (cgroup) their executor runs in, the executor's channel
+ *     (its lease document comes back on it) and output (its log), their
+ *     state: starting -> ready -> ending -> free;
+ *   - ledger: the host jobs and their running steps (ledger.c);
+ *   - spares: executors started ahead of leases (spares.c);
+ *   - waiting[]: host reports whose reply waits until the leases they
+ *     evicted are gone;
  *   - ended[]: a ring of the leases that ended lately and why, reported to
  *     the controller so that users learn why a lease went away.
+ *
+ * Nothing here waits on anything a user controls: an executor's document
+ * and output are read from non-blocking descriptors colocd created, and
+ * eviction is driven by the tick (SIGTERM, SIGKILL passes after
+ * EvictGrace, the lease forgotten once its cgroup is empty), so a host
+ * report is answered while other leases are still being evicted.
  */
 #include "config.h"
 
@@ -15,12 +26,16 @@
 #include "clock.h"
 #include "frame.h"
 #include "gaps.h"
+#include "lease_doc.h"
+#include "leaselog.h"
+#include "ledger.h"
 #include "log.h"
 #include "sandbox.h"
+#include "spare.h"
+#include "spares.h"
 #include "topology.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,18 +48,24 @@
 #include <unistd.h>
 
 #define MAX_LEASES MSG_NODE_LEASES_MAX
-#define MAX_JOBS 256
-#define START_TIMEOUT_MS 10000 /* an executor publishing its lease document */
+#define MAX_WAITING 64	       /* host reports waiting for evictions */
+#define START_TIMEOUT_MS 10000 /* an executor sending its lease document */
+#ifndef KILL_TIMEOUT_MS
+/* processes dying after SIGKILL: past it, a waiting host report gets EBUSY,
+ * within the plugin's EvictGrace + 3 s (its unit test sets less) */
+#define KILL_TIMEOUT_MS 2000
+#endif
 #define PRESSURE_EVERY_MS 100  /* how often MemAvailable is read */
-#define MAX_SPARES CONFIG_SPARE_EXECUTORS_MAX
-#define SPARE_RETRY_MS 1000 /* after a spare fails, doubling up to a minute */
-#define STARTING_TICK_MS 1  /* how often a starting executor's document is looked for */
+#define PRUNE_EVERY_MS 3600000 /* how often old lease logs are removed */
+#define BUSY_TICK_MS 1	       /* while a lease starts or ends */
 #define TICK_MS 20
+#define LEASE_CGROUP_PREFIX "lease-" /* the controller's lease ids: only those are ours */
 
-enum lease_state { LEASE_FREE = 0, LEASE_STARTING, LEASE_READY };
+enum lease_state { LEASE_FREE = 0, LEASE_STARTING, LEASE_READY, LEASE_ENDING };
 
 struct lease {
 	enum lease_state state;
+	uint64_t seq; /* this agent's number for it: waiting reports name it */
 	char id[64];
 	uint32_t uid, gid;
 	unsigned workers;
@@ -54,19 +75,38 @@ struct lease {
 	int64_t expires; /* unix seconds */
 	struct sandbox *sb;
 	pid_t pid;
-	char dir[4200];
+	uint8_t token[WIRE_TOKEN_LEN];
+	int chan;  /* the executor's channel, until its document came; -1 */
+	char *doc; /* the document as it arrives (FRAME_MAX bytes) */
+	size_t doc_len;
+	bool doc_eof;	      /* the channel closed with no document */
+	int output;	      /* the executor's output pipe; -1 */
+	int log;	      /* the lease's log file; -1 */
+	uint64_t logged;      /* bytes in the log */
 	agent_reply_fn reply; /* the exec_start waiting for the grant, or NULL */
 	void *reply_arg;
 	uint64_t reply_cookie;
-	int64_t start_end; /* ms: when starting gives up */
+	bool reply_sign;		    /* the grant is authenticated ... */
+	uint8_t reply_nonce[MSG_NONCE_LEN]; /* ... bound to the exec_start's nonce */
+	const char *fail_code; /* the code its exec_start gets if it fails; NULL: ECANCELED */
+	int64_t start_end;     /* ms: when starting gives up */
+	/* ending */
+	char end_state[16];
+	char end_why[128];
+	int64_t kill_at;  /* ms: SIGKILL passes from then on */
+	int64_t stuck_at; /* ms: its processes are reported as surviving SIGKILL */
+	bool killed, stuck;
 };
 
-/* A spare executor: started ahead of leases (sandbox_spare_start). */
-struct spare {
-	pid_t pid;	  /* 0: none */
-	int fd;		  /* its assignment pipe; -1 once closed (it exits) */
-	int64_t next_ms;  /* when an empty slot may start one */
-	unsigned retries; /* failures in a row */
+struct waiting {
+	agent_reply_fn fn; /* NULL: a free entry */
+	void *arg;
+	uint64_t cookie;
+	enum msg_type type;
+	const char *code; /* the reply: NULL ok, else an error */
+	char err[300];
+	unsigned n;	/* leases still ending, */
+	uint64_t *seqs; /* by their seq (MAX_LEASES entries) */
 };
 
 struct agent {
@@ -76,16 +116,24 @@ struct agent {
 	struct topology *topo;
 	struct node_gap gap;
 	struct lease leases[MAX_LEASES];
-	struct host_job jobs[MAX_JOBS];
-	unsigned njobs;
+	uint64_t lease_seq;
+	struct ledger ledger;
+	struct waiting waiting[MAX_WAITING];
+	struct spares spares;
 	struct msg_node_ended ended[MSG_NODE_ENDED_MAX];
 	uint64_t ended_seq[MSG_NODE_ENDED_MAX]; /* numbers of the entries of ended[] */
 	unsigned nended, ended_next;
 	uint64_t ended_last, ended_acked; /* the last ended, the last the controller took */
-	int64_t pressure_next;
-	struct spare spares[MAX_SPARES];
+	int64_t pressure_next, prune_next;
 	bool dirty;
 };
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
 
 /* ---- the gap ---------------------------------------------------------------------- */
 
@@ -104,11 +152,11 @@ static int refresh_gap(struct agent *a)
 				 .memory_margin = a->cfg.memory_margin,
 				 .max_lend_fraction = a->cfg.max_lend_fraction};
 
-	return gaps_compute(a->topo, a->topo->memory_bytes, node_gpus(a), a->jobs, a->njobs, &pol,
-			    &a->gap);
+	return gaps_compute(a->topo, a->topo->memory_bytes, node_gpus(a), a->ledger.jobs,
+			    a->ledger.njobs, &pol, &a->gap);
 }
 
-/* What the leases hold. */
+/* What the leases hold: ending ones too, until their cgroup is empty. */
 static void leased(const struct agent *a, struct cpumask *pus, uint64_t *mem, uint32_t *gpus)
 {
 	cpumask_clear(pus);
@@ -123,7 +171,7 @@ static void leased(const struct agent *a, struct cpumask *pus, uint64_t *mem, ui
 	}
 }
 
-/* ---- leases ------------------------------------------------------------------------ */
+/* ---- replies ------------------------------------------------------------------------ */
 
 static void reply_error(agent_reply_fn fn, void *arg, uint64_t cookie, const char *code,
 			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -146,46 +194,52 @@ static void reply_ok(agent_reply_fn fn, void *arg, uint64_t cookie)
 	fn(arg, cookie, &m);
 }
 
-/* Ends l: its executor evicted (SIGTERM, SIGKILL after grace_ms), its
- * cgroup and lease document removed, the end remembered for the
- * controller. state: released, expired, evicted or failed. */
-static void lease_end_within(struct agent *a, struct lease *l, const char *state, const char *why,
-			     unsigned grace_ms)
+static void waiting_answer(struct waiting *w)
 {
-	struct msg_node_ended *e = &a->ended[a->ended_next];
-	bool killed = false;
-	char path[4300];
+	agent_reply_fn fn = w->fn;
 
-	if (l->sb) {
-		sandbox_evict(l->sb, grace_ms, &killed);
-		sandbox_destroy(l->sb);
-		l->sb = NULL;
+	w->fn = NULL;
+	if (w->code) {
+		log_warning("refused %s: %s", msg_type_name(w->type), w->err);
+		reply_error(fn, w->arg, w->cookie, w->code, "%s", w->err);
+	} else {
+		reply_ok(fn, w->arg, w->cookie);
 	}
-	snprintf(path, sizeof(path), "%s/lease.json", l->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lease.json.tmp", l->dir);
-	unlink(path);
-	rmdir(l->dir);
-	log_info("%s %s (%s)%s", l->id, state, why, killed ? "; its executor needed SIGKILL" : "");
-	memset(e, 0, sizeof(*e));
-	snprintf(e->id, sizeof(e->id), "%s", l->id);
-	snprintf(e->state, sizeof(e->state), "%s", state);
-	snprintf(e->why, sizeof(e->why), "%s", why);
-	a->ended_seq[a->ended_next] = ++a->ended_last;
-	a->ended_next = (a->ended_next + 1) % MSG_NODE_ENDED_MAX;
-	if (a->nended < MSG_NODE_ENDED_MAX)
-		a->nended++;
-	if (l->reply)
-		reply_error(l->reply, l->reply_arg, l->reply_cookie, "ECANCELED",
-			    "%s ended before it was ready: %s", l->id, why);
-	memset(l, 0, sizeof(*l));
-	a->dirty = true;
 }
 
-static void lease_end(struct agent *a, struct lease *l, const char *state, const char *why)
+/* w's host gets EBUSY: the lease id it needs is stuck. */
+static void waiting_stuck(struct waiting *w, const char *id)
 {
-	lease_end_within(a, l, state, why, a->cfg.evict_grace_ms);
+	if (w->code)
+		return;
+	w->code = "EBUSY";
+	snprintf(w->err, sizeof(w->err),
+		 "processes of %s survive SIGKILL (uninterruptible sleep?) on PUs the host "
+		 "needs; see colocd's log",
+		 id);
 }
+
+/* The lease seq is gone (or stuck: its processes survive SIGKILL): the
+ * reports that waited for it and nothing else are answered. */
+static void waiting_done(struct agent *a, uint64_t seq, const char *stuck_id)
+{
+	for (unsigned i = 0; i < MAX_WAITING; i++) {
+		struct waiting *w = &a->waiting[i];
+
+		for (unsigned k = 0; w->fn && k < w->n; k++) {
+			if (w->seqs[k] != seq)
+				continue;
+			w->seqs[k] = w->seqs[--w->n];
+			if (stuck_id)
+				waiting_stuck(w, stuck_id);
+			break;
+		}
+		if (w->fn && w->n == 0)
+			waiting_answer(w);
+	}
+}
+
+/* ---- leases ------------------------------------------------------------------------ */
 
 static struct lease *lease_find(struct agent *a, const char *id)
 {
@@ -195,127 +249,112 @@ static struct lease *lease_find(struct agent *a, const char *id)
 	return NULL;
 }
 
-static int make_dir_for(const char *path, uint32_t uid, uint32_t gid)
+static void lease_pump_log(struct agent *a, struct lease *l)
 {
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	if (chown(path, uid, gid) != 0)
-		return -errno;
-	return 0;
+	if (l->output >= 0 &&
+	    leaselog_pump(l->output, l->log, a->cfg.lease_log_size, &l->logged) == 0)
+		close_fd(&l->output);
 }
 
-/* ---- spare executors ------------------------------------------------------------- */
-
-static void describe_exit(int status, char *why, size_t len)
+/* The lease is gone: its cgroup empty and removed, its end remembered for
+ * the controller, the reports waiting for it answered. */
+static void lease_forget(struct agent *a, struct lease *l)
 {
-	if (WIFSIGNALED(status))
-		snprintf(why, len, "was killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(why, len, "exited with status %d", WEXITSTATUS(status));
+	struct msg_node_ended *e = &a->ended[a->ended_next];
+	uint64_t seq = l->seq;
+
+	lease_pump_log(a, l);
+	close_fd(&l->output);
+	close_fd(&l->log);
+	close_fd(&l->chan);
+	free(l->doc);
+	sandbox_destroy(l->sb);
+	log_info("%s %s (%s)%s", l->id, l->end_state, l->end_why,
+		 l->killed ? "; its executor needed SIGKILL" : "");
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", l->id);
+	snprintf(e->state, sizeof(e->state), "%s", l->end_state);
+	snprintf(e->why, sizeof(e->why), "%s", l->end_why);
+	a->ended_seq[a->ended_next] = ++a->ended_last;
+	a->ended_next = (a->ended_next + 1) % MSG_NODE_ENDED_MAX;
+	if (a->nended < MSG_NODE_ENDED_MAX)
+		a->nended++;
+	memset(l, 0, sizeof(*l));
+	l->chan = l->output = l->log = -1;
+	a->dirty = true;
+	waiting_done(a, seq, NULL);
 }
 
-/* Reaps s's process if it has exited. */
-static void spare_reap(struct spare *s, int64_t now_ms)
+/* Starts ending l: SIGTERM to its executor now, SIGKILL passes from
+ * EvictGrace on (agent_tick); it is forgotten once its cgroup is empty.
+ * state: released, expired, evicted or failed. An exec_start still waiting
+ * gets an error now. */
+static void lease_end(struct agent *a, struct lease *l, const char *state, const char *why)
 {
-	char why[64];
-	int status;
+	int64_t now = clock_ms();
 
-	if (s->pid <= 0 || waitpid(s->pid, &status, WNOHANG) != s->pid)
+	if (l->state == LEASE_FREE || l->state == LEASE_ENDING)
 		return;
-	if (s->fd >= 0) { /* it died waiting for a lease */
-		int64_t delay = (int64_t)SPARE_RETRY_MS << (s->retries < 6 ? s->retries : 6);
+	l->state = LEASE_ENDING;
+	snprintf(l->end_state, sizeof(l->end_state), "%s", state);
+	snprintf(l->end_why, sizeof(l->end_why), "%s", why);
+	close_fd(&l->chan);
+	if (l->reply) {
+		agent_reply_fn fn = l->reply;
 
-		describe_exit(status, why, sizeof(why));
-		log_warning("spare executor %d %s before any lease needed it; another starts in "
-			    "%lld ms (check that the executor runs: faas-executor --help)",
-			    (int)s->pid, why, (long long)delay);
-		close(s->fd);
-		s->next_ms = now_ms + delay;
-		s->retries++;
+		l->reply = NULL;
+		reply_error(fn, l->reply_arg, l->reply_cookie,
+			    l->fail_code ? l->fail_code : "ECANCELED",
+			    "%s ended before it was ready: %s", l->id, why);
 	}
-	s->pid = 0;
-	s->fd = -1;
+	a->dirty = true;
+	if (!l->sb) {
+		lease_forget(a, l);
+		return;
+	}
+	sandbox_terminate(l->sb);
+	l->kill_at = now + a->cfg.evict_grace_ms;
+	l->stuck_at = l->kill_at + KILL_TIMEOUT_MS;
 }
 
-/* Keeps SpareExecutors spares started; retires those beyond it. */
-static void spares_tick(struct agent *a, int64_t now_ms)
+/* An ending lease, one step further: forgotten once its cgroup is empty,
+ * SIGKILLed past its grace, reported stuck when SIGKILL does not help. */
+static void lease_ending(struct agent *a, struct lease *l, int64_t now)
 {
-	for (unsigned i = 0; i < MAX_SPARES; i++) {
-		struct spare *s = &a->spares[i];
-		char err[256];
+	unsigned n = sandbox_nprocs(l->sb);
 
-		if (i >= a->cfg.spare_executors && s->fd >= 0) {
-			close(s->fd); /* it exits when it reads the end */
-			s->fd = -1;
-		}
-		spare_reap(s, now_ms);
-		if (i >= a->cfg.spare_executors || s->pid != 0 || now_ms < s->next_ms ||
-		    !a->executor)
-			continue;
-		if (sandbox_spare_start(a->executor, a->cfg.provider, &s->pid, &s->fd, err,
-					sizeof(err)) != 0) {
-			log_warning("%s Retrying in %d ms.", err, SPARE_RETRY_MS);
-			s->pid = 0;
-			s->fd = -1;
-			s->next_ms = now_ms + SPARE_RETRY_MS;
-		}
+	lease_pump_log(a, l);
+	if (n > 0 && now >= l->kill_at) {
+		l->killed = true;
+		n = sandbox_kill(l->sb);
+		log_debug("%s: SIGKILL to %u process(es), %lld ms past its grace", l->id, n,
+			  (long long)(now - l->kill_at));
 	}
-}
-
-/* A waiting spare for a lease, if any; its slot starts another at the next tick. */
-static bool spare_take(struct agent *a, pid_t *pid, int *fd)
-{
-	int64_t now_ms = clock_ms();
-
-	for (unsigned i = 0; i < a->cfg.spare_executors && i < MAX_SPARES; i++) {
-		struct spare *s = &a->spares[i];
-
-		spare_reap(s, now_ms);
-		if (s->pid > 0 && s->fd >= 0) {
-			*pid = s->pid;
-			*fd = s->fd;
-			*s = (struct spare){.fd = -1, .next_ms = now_ms};
-			return true;
-		}
+	if (n == 0) {
+		lease_forget(a, l);
+		return;
 	}
-	return false;
-}
-
-/* Ends every spare: each exits when its pipe closes, killed after 2 s. */
-static void spares_stop(struct agent *a)
-{
-	int64_t end = clock_ms() + 2000;
-
-	for (unsigned i = 0; i < MAX_SPARES; i++)
-		if (a->spares[i].fd >= 0) {
-			close(a->spares[i].fd);
-			a->spares[i].fd = -1;
-		}
-	for (unsigned i = 0; i < MAX_SPARES; i++) {
-		struct spare *s = &a->spares[i];
-
-		while (s->pid > 0 && waitpid(s->pid, NULL, WNOHANG) == 0 && clock_ms() < end)
-			usleep(5000);
-		if (s->pid > 0 && waitpid(s->pid, NULL, WNOHANG) == 0) {
-			kill(s->pid, SIGKILL);
-			while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
-				;
-		}
-		s->pid = 0;
+	if (now >= l->stuck_at && !l->stuck) {
+		l->stuck = true;
+		log_error("%s: %u process(es) of its executor survive SIGKILL (uninterruptible "
+			  "sleep?); its PUs stay taken until they are gone",
+			  l->id, n);
+		waiting_done(a, l->seq, l->id);
 	}
 }
 
-int agent_tick_ms(const struct agent *a)
+static void token_env(const uint8_t token[WIRE_TOKEN_LEN], char *out, size_t len)
 {
-	for (unsigned i = 0; i < MAX_LEASES; i++)
-		if (a->leases[i].state == LEASE_STARTING)
-			return STARTING_TICK_MS;
-	return TICK_MS;
+	char hex[2 * WIRE_TOKEN_LEN + 1];
+
+	lease_hex_encode(token, WIRE_TOKEN_LEN, hex);
+	snprintf(out, len, "FAAS_TOKEN=%s", hex);
+	explicit_bzero(hex, sizeof(hex));
 }
 
-/* Starts the lease's executor in its sandbox (a spare when one waits); the
- * grant follows when the executor publishes its lease document (see
- * agent_tick). */
+/* Starts the lease's executor in its sandbox (a spare when one waits, else
+ * one started now); the grant follows when the executor sends its lease
+ * document on its channel (see agent_tick). */
 static int lease_start(struct agent *a, struct lease *l, const char *lib, char *err, size_t errlen)
 {
 	struct sandbox_spec spec = {.root = a->cfg.cgroup_root,
@@ -323,41 +362,35 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 				    .cpus = l->pus,
 				    .mem_limit = l->mem,
 				    .uid = l->uid,
-				    .gid = l->gid};
-	char cpus[MSG_CPULIST_MAX], workers[16], publish[4300], hot[32], token_env[64];
-	char *argv[24], *envp[8], addr_env[128];
-	uint8_t token[16];
-	int argc = 0, envc = 0, rc, sfd;
-	pid_t spid;
+				    .gid = l->gid,
+				    .pids_max = a->cfg.lease_pids_max};
+	char cpus[MSG_CPULIST_MAX], workers[16], hot[32], tok[64], addr_env[128];
+	char *argv[24], *envp[8];
+	struct spare_exec x;
+	int argc = 0, envc = 0, rc;
 
-	snprintf(publish, sizeof(publish), "%s/leases", a->cfg.state_dir);
-	if (mkdir(publish, 0755) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %.300s: %s", publish, strerror(errno));
-		return -errno;
-	}
-	rc = make_dir_for(l->dir, l->uid, l->gid);
-	if (rc) {
-		snprintf(err, errlen, "cannot create %.300s for uid %u: %s", l->dir, l->uid,
-			 strerror(-rc));
-		return rc;
-	}
 	for (unsigned g = 0; g < a->cfg.ngpus && g < 32 && spec.ndevices < SANDBOX_MAX_DEVICES; g++)
 		if (l->gpus & (1u << g))
 			spec.devices[spec.ndevices++] = a->cfg.gpus[g];
 	rc = sandbox_create(&spec, &l->sb, err, errlen);
 	if (rc)
 		return rc;
-	cpumask_format(&l->pus, cpus, sizeof(cpus));
-	snprintf(workers, sizeof(workers), "%u", l->workers);
-	snprintf(publish, sizeof(publish), "%s/lease.json", l->dir);
-	snprintf(hot, sizeof(hot), "%ld", a->cfg.hot_poll_us < 0 ? 0 : a->cfg.hot_poll_us);
-	if (getrandom(token, sizeof(token), 0) != sizeof(token)) {
+	if (a->cfg.lease_log_size > 0 &&
+	    leaselog_open(a->cfg.state_dir, l->id, l->uid, l->gid, &l->log, err, errlen) != 0)
+		log_warning("%s: %s; its executor's output is dropped", l->id, err);
+	if (getrandom(l->token, sizeof(l->token), 0) != sizeof(l->token)) {
 		snprintf(err, errlen, "cannot draw a lease token: %s", strerror(errno));
 		return -EIO;
 	}
-	snprintf(token_env, sizeof(token_env), "FAAS_TOKEN=");
-	for (int i = 0; i < 16; i++)
-		snprintf(token_env + 11 + 2 * i, 3, "%02x", token[i]);
+	l->doc = malloc(FRAME_MAX);
+	if (!l->doc) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	cpumask_format(&l->pus, cpus, sizeof(cpus));
+	snprintf(workers, sizeof(workers), "%u", l->workers);
+	snprintf(hot, sizeof(hot), "%ld", a->cfg.hot_poll_us < 0 ? 0 : a->cfg.hot_poll_us);
+	token_env(l->token, tok, sizeof(tok));
 	argv[argc++] = (char *)a->executor;
 	argv[argc++] = "--lib";
 	argv[argc++] = (char *)lib;
@@ -366,7 +399,7 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 	argv[argc++] = "--workers";
 	argv[argc++] = workers;
 	argv[argc++] = "--publish";
-	argv[argc++] = publish;
+	argv[argc++] = "fd:0"; /* the channel: see sandbox_spare_start */
 	argv[argc++] = "--id";
 	argv[argc++] = l->id;
 	if (a->cfg.hot_poll_us < 0) {
@@ -381,34 +414,34 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 		argv[argc++] = a->cfg.provider;
 	}
 	argv[argc] = NULL;
-	envp[envc++] = token_env;
+	envp[envc++] = tok;
 	envp[envc++] = "PATH=/usr/bin:/bin";
 	if (getenv("FAAS_ADDR")) { /* the data-plane address, when the site sets one */
 		snprintf(addr_env, sizeof(addr_env), "FAAS_ADDR=%s", getenv("FAAS_ADDR"));
 		envp[envc++] = addr_env;
 	}
 	envp[envc] = NULL;
-	rc = -1;
-	if (spare_take(a, &spid, &sfd)) {
-		rc = sandbox_assign(l->sb, spid, sfd, argv, envp, err, errlen);
-		if (rc == 0) {
-			l->pid = spid;
-			log_debug("%s: spare executor %d assigned", l->id, (int)spid);
-		} else {
-			log_warning("%s: %s; starting its executor afresh", l->id, err);
-			kill(spid, SIGKILL);
-			while (waitpid(spid, NULL, 0) < 0 && errno == EINTR)
-				;
-		}
+	if (!spares_take(&a->spares, clock_ms(), &x)) {
+		rc = spares_start_one(&a->spares, &x, err, errlen);
+		if (rc)
+			goto out;
 	}
-	if (rc != 0)
-		rc = sandbox_spawn(l->sb, argv, envp, &l->pid, err, errlen);
-	explicit_bzero(token_env, sizeof(token_env));
+	rc = sandbox_assign(l->sb, x.pid, x.chan, argv, envp, err, errlen);
+	if (rc) {
+		spares_discard(&x);
+		goto out;
+	}
+	l->pid = x.pid;
+	l->chan = x.chan;
+	l->output = x.output;
+	log_debug("%s: executor %d assigned", l->id, (int)x.pid);
+out:
+	explicit_bzero(tok, sizeof(tok));
 	return rc;
 }
 
-static void exec_start(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
-		       uint64_t cookie)
+static void exec_start(struct agent *a, const struct msg *m, const struct cred_id *from,
+		       agent_reply_fn fn, void *arg, uint64_t cookie)
 {
 	struct cpumask pus, free_pus, taken;
 	uint64_t mem_taken;
@@ -417,13 +450,6 @@ static void exec_start(struct agent *a, const struct msg *m, agent_reply_fn fn, 
 	char err[512] = "";
 	int rc;
 
-	if (!getpwuid(m->u.exec.uid)) {
-		reply_error(fn, arg, cookie, "EINVAL",
-			    "uid %u has no account on %s; executors run as the lease owner, who "
-			    "must exist on the node",
-			    m->u.exec.uid, a->node);
-		return;
-	}
 	if (lease_find(a, m->u.exec.id)) {
 		reply_error(fn, arg, cookie, "EEXIST", "%s runs here already", m->u.exec.id);
 		return;
@@ -454,6 +480,7 @@ static void exec_start(struct agent *a, const struct msg *m, agent_reply_fn fn, 
 		return;
 	}
 	l->state = LEASE_STARTING;
+	l->seq = ++a->lease_seq;
 	snprintf(l->id, sizeof(l->id), "%s", m->u.exec.id);
 	l->uid = m->u.exec.uid;
 	l->gid = m->u.exec.gid;
@@ -463,7 +490,7 @@ static void exec_start(struct agent *a, const struct msg *m, agent_reply_fn fn, 
 	l->gpus = m->u.exec.gpus;
 	l->expires = m->u.exec.expires;
 	l->start_end = clock_ms() + START_TIMEOUT_MS;
-	snprintf(l->dir, sizeof(l->dir), "%s/leases/%s", a->cfg.state_dir, l->id);
+	l->chan = l->output = l->log = -1;
 	a->dirty = true;
 	rc = lease_start(a, l, m->u.exec.lib, err, sizeof(err));
 	if (rc) {
@@ -476,31 +503,33 @@ static void exec_start(struct agent *a, const struct msg *m, agent_reply_fn fn, 
 	l->reply = fn;
 	l->reply_arg = arg;
 	l->reply_cookie = cookie;
+	l->reply_sign = from != NULL;
+	if (from)
+		memcpy(l->reply_nonce, from->b.nonce, sizeof(l->reply_nonce));
 	log_debug("%s: %u workers on cpus %s of %s for uid %u until %lld", l->id, l->workers,
 		  m->u.exec.pus, a->node, l->uid, (long long)l->expires);
 }
 
 /* ---- the host wins ----------------------------------------------------------------- */
 
-/* Ends the leases on PUs, memory or GPUs the host needs back, all at once:
- * every executor gets SIGTERM first, so the whole reclaim takes one
- * EvictGrace, not one per lease. A ledger the gap cannot be computed from
- * (it should not happen: reports are checked) ends every lease: the host
- * wins. Returns how many were evicted. */
-static unsigned reclaim(struct agent *a)
+/*
+ * The leases on PUs, memory or GPUs the host needs back, marked in why[]
+ * (ending ones too: their PUs are free only once their cgroup is empty).
+ * A ledger the gap cannot be computed from (it should not happen: reports
+ * are checked) takes every lease: the host wins.
+ */
+static void reclaim_pick(struct agent *a, const char *why[MAX_LEASES])
 {
 	static const char cores[] = "a host job or step needs its PUs or GPUs",
 			  memory[] = "the node's lendable memory shrank below what is lent",
 			  broken[] = "the node's ledger of host jobs is inconsistent";
-	const char *why[MAX_LEASES] = {0};
 	bool ledger_ok = refresh_gap(a) == 0;
-	unsigned n = 0;
 	uint64_t mem = 0;
-	int64_t t0;
 
 	for (unsigned i = 0; i < MAX_LEASES; i++) {
 		struct lease *l = &a->leases[i];
 
+		why[i] = NULL;
 		if (l->state == LEASE_FREE)
 			continue;
 		if (!ledger_ok)
@@ -524,231 +553,125 @@ static unsigned reclaim(struct agent *a)
 		mem -= a->leases[big].mem;
 		why[big] = memory;
 	}
-	t0 = clock_ms();
-	for (unsigned i = 0; i < MAX_LEASES; i++)
-		if (why[i] && a->leases[i].sb)
-			sandbox_terminate(a->leases[i].sb);
+}
+
+/* Starts ending every lease the host needs back (all get SIGTERM at once,
+ * so the whole reclaim takes one EvictGrace). Returns how many leases must
+ * be gone before the host may go on, their seqs in w->seqs when w is
+ * given; one of them stuck (its processes survive SIGKILL) makes w's reply
+ * EBUSY naming it. */
+static unsigned reclaim(struct agent *a, struct waiting *w)
+{
+	const char *why[MAX_LEASES];
+	unsigned n = 0, started = 0;
+
+	reclaim_pick(a, why);
 	for (unsigned i = 0; i < MAX_LEASES; i++) {
-		int64_t spent = clock_ms() - t0;
+		struct lease *l = &a->leases[i];
 
 		if (!why[i])
 			continue;
-		lease_end_within(a, &a->leases[i], "evicted", why[i],
-				 spent < a->cfg.evict_grace_ms ? a->cfg.evict_grace_ms - spent : 0);
-		n++;
+		if (l->state != LEASE_ENDING) {
+			lease_end(a, l, "evicted", why[i]);
+			started++;
+		}
+		if (l->state == LEASE_ENDING && !l->stuck && w)
+			w->seqs[n++] = l->seq;
+		if (l->stuck && w)
+			waiting_stuck(w, l->id);
 	}
+	if (started)
+		log_info("evicting %u lease(s) for the host", started);
 	return n;
 }
 
-static struct host_job *job_find(struct agent *a, uint32_t id)
+/* A free entry for a reply that waits for evictions, or NULL. */
+static struct waiting *waiting_new(struct agent *a, agent_reply_fn fn, void *arg, uint64_t cookie,
+				   enum msg_type type)
 {
-	for (unsigned i = 0; i < a->njobs; i++)
-		if (a->jobs[i].job_id == id)
-			return &a->jobs[i];
+	for (unsigned i = 0; i < MAX_WAITING; i++) {
+		struct waiting *w = &a->waiting[i];
+
+		if (!w->fn) {
+			*w = (struct waiting){
+			    .fn = fn, .arg = arg, .cookie = cookie, .type = type, .seqs = w->seqs};
+			return w;
+		}
+	}
 	return NULL;
 }
-
-/* Forgets jobs whose PUs overlap job's: their job_end was missed (Slurm
- * does not give one core to two jobs), and the newest report wins. */
-static void drop_stale_jobs(struct agent *a, const struct host_job *job)
-{
-	for (unsigned i = 0; i < a->njobs;) {
-		struct host_job *o = &a->jobs[i];
-		struct cpumask both;
-
-		cpumask_and(&both, &o->pus, &job->pus);
-		if (o != job && o->job_id != job->job_id && !cpumask_empty(&both)) {
-			log_warning(
-			    "job %u holds PUs of job %u, whose end was not reported: job %u "
-			    "is forgotten",
-			    job->job_id, o->job_id, o->job_id);
-			*o = a->jobs[--a->njobs];
-			continue;
-		}
-		i++;
-	}
-}
-
-static int report_apply(struct agent *a, const struct msg *m, const char **code, char *err,
-			size_t errlen);
 
 /* A report is taken whole or not at all: one that leaves a ledger the gap
  * cannot be computed from is undone and refused. Either way, whatever the
  * host needs back is evicted before the reply, so that a step never starts
- * on a lent PU. */
+ * on a lent PU; the reply waits for those evictions, never the loop. */
 static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
 		   uint64_t cookie)
 {
-	struct host_job *saved = a->njobs ? malloc(a->njobs * sizeof(*saved)) : NULL;
-	unsigned nsaved = a->njobs, evicted;
-	const char *code = NULL;
-	char err[300] = "";
+	struct ledger *saved = malloc(sizeof(*saved));
+	struct waiting *w = saved ? waiting_new(a, fn, arg, cookie, m->type) : NULL;
 	int rc;
 
-	if (nsaved && !saved) {
-		reply_error(fn, arg, cookie, "ENOMEM", "out of memory");
+	if (!w) {
+		free(saved);
+		reply_error(fn, arg, cookie, saved ? "EBUSY" : "ENOMEM",
+			    saved ? "%d replies wait for evictions already; retry"
+				  : "out of memory",
+			    MAX_WAITING);
 		return;
 	}
-	if (nsaved)
-		memcpy(saved, a->jobs, nsaved * sizeof(*saved));
-	rc = report_apply(a, m, &code, err, sizeof(err));
+	*saved = a->ledger;
+	rc = ledger_apply(&a->ledger, a->topo, m, &w->code, w->err, sizeof(w->err));
 	if (rc == 0 && (rc = refresh_gap(a)) != 0) {
-		if (nsaved)
-			memcpy(a->jobs, saved, nsaved * sizeof(*saved));
-		a->njobs = nsaved;
-		code = "EINVAL";
-		snprintf(err, sizeof(err),
+		a->ledger = *saved;
+		w->code = "EINVAL";
+		snprintf(w->err, sizeof(w->err),
 			 "%s does not fit this node's ledger (a step outside its job, or PUs the "
 			 "node lacks): %s",
 			 msg_type_name(m->type), strerror(-rc));
 	}
 	free(saved);
 	a->dirty = true;
-	evicted = reclaim(a);
-	if (evicted)
-		log_info("%s: evicted %u lease(s) for the host", msg_type_name(m->type), evicted);
-	if (code) {
-		log_warning("refused %s: %s", msg_type_name(m->type), err);
-		reply_error(fn, arg, cookie, code, "%s", err);
-	} else {
+	w->n = reclaim(a, w);
+	if (w->n == 0)
+		waiting_answer(w);
+}
+
+/* A lease released by its owner: the reply comes once its executor is
+ * gone, so that what it held is free when the owner hears of it. */
+static void exec_stop(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
+		      uint64_t cookie)
+{
+	struct lease *l = lease_find(a, m->u.exec.id);
+	struct waiting *w;
+
+	if (!l) {
+		reply_error(fn, arg, cookie, "ENOENT", "no lease %s runs on %s", m->u.exec.id,
+			    a->node);
+		return;
+	}
+	lease_end(a, l, "released", "released by its owner");
+	if (l->state != LEASE_ENDING || l->stuck) {
 		reply_ok(fn, arg, cookie);
+		return;
 	}
+	w = waiting_new(a, fn, arg, cookie, m->type);
+	if (!w) {
+		reply_ok(fn, arg, cookie); /* it ends all the same */
+		return;
+	}
+	w->seqs[w->n++] = l->seq;
 }
 
-/* A report's "pus" are Slurm's core indexes on the node (what SPANK's
- * S_JOB_ALLOC_CORES and S_STEP_ALLOC_CORES give): each stands for every PU
- * (hardware thread) of that core, in hwloc's logical order of cores. 0, or
- * -1 when the list does not parse or names a core the node lacks. */
-static int cores_to_pus(const struct agent *a, const char *list, struct cpumask *pus)
+void agent_request(struct agent *a, const struct msg *m, const struct cred_id *from,
+		   agent_reply_fn fn, void *arg, uint64_t cookie)
 {
-	struct cpumask cores;
-
-	cpumask_clear(pus);
-	if (cpumask_parse(list, &cores) != 0)
-		return -1;
-	for (int c = cpumask_next(&cores, 0); c >= 0;
-	     c = c + 1 < CPUMASK_MAX ? cpumask_next(&cores, (unsigned)c + 1) : -1) {
-		if ((unsigned)c >= a->topo->ncores)
-			return -1;
-		cpumask_or(pus, pus, &a->topo->cores[c].pus);
-	}
-	return 0;
-}
-
-/* Applies a report to the ledger. 0, or -1 with *code and err saying why
- * it was refused (nothing changed). */
-static int report_apply(struct agent *a, const struct msg *m, const char **code, char *err,
-			size_t errlen)
-{
-	struct host_job *j, saved;
-	bool added = false;
-
-	switch (m->type) {
-	case MSG_JOB_START:
-		j = job_find(a, m->u.job_start.job);
-		if (!j) {
-			if (a->njobs == MAX_JOBS) {
-				*code = "EBUSY";
-				snprintf(err, errlen, "the ledger holds %d jobs already", MAX_JOBS);
-				return -1;
-			}
-			j = &a->jobs[a->njobs++];
-			added = true;
-		}
-		/* again for a known job (each step of it reports the job):
-		 * its allocation and consent are updated, its steps kept */
-		saved = *j;
-		if (added)
-			memset(j, 0, sizeof(*j));
-		j->job_id = m->u.job_start.job;
-		j->uid = m->u.job_start.uid;
-		if (cores_to_pus(a, m->u.job_start.pus, &j->pus) != 0) {
-			if (added)
-				a->njobs--;
-			else
-				*j = saved;
-			*code = "EINVAL";
-			snprintf(err, errlen,
-				 "job %u: \"%.100s\" is not a list of this node's cores (0-%u)",
-				 m->u.job_start.job, m->u.job_start.pus, a->topo->ncores - 1);
-			return -1;
-		}
-		j->mem_bytes = m->u.job_start.mem;
-		j->mem_need = m->u.job_start.mem_need;
-		j->gpus = m->u.job_start.gpus;
-		j->consent = m->u.job_start.consent;
-		j->end_time = m->u.job_start.end;
-		drop_stale_jobs(a, j);
-		return 0;
-	case MSG_STEP_START:
-		j = job_find(a, m->u.step.job);
-		if (!j) {
-			*code = "ENOENT";
-			snprintf(err, errlen, "step %u.%u: job %u was not reported", m->u.step.job,
-				 m->u.step.step, m->u.step.job);
-			return -1;
-		}
-		if (m->u.step.step == MSG_STEP_BATCH) {
-			/* its cores: BatchStepCores of the job's, see gaps.c */
-			j->batch_running = true;
-			return 0;
-		}
-		if (j->nsteps == GAPS_MAX_STEPS) {
-			*code = "EBUSY";
-			snprintf(err, errlen, "job %u runs %d steps already", j->job_id,
-				 GAPS_MAX_STEPS);
-			return -1;
-		}
-		j->steps[j->nsteps] = (struct host_step){
-		    .step_id = m->u.step.step, .mem_bytes = m->u.step.mem, .gpus = m->u.step.gpus};
-		if (cores_to_pus(a, m->u.step.pus, &j->steps[j->nsteps].pus) != 0) {
-			*code = "EINVAL";
-			snprintf(err, errlen,
-				 "step %u.%u: \"%.100s\" is not a list of this node's cores (0-%u)",
-				 m->u.step.job, m->u.step.step, m->u.step.pus, a->topo->ncores - 1);
-			return -1;
-		}
-		j->nsteps++;
-		return 0;
-	case MSG_STEP_END:
-		j = job_find(a, m->u.step.job);
-		if (j && m->u.step.step == MSG_STEP_BATCH)
-			j->batch_running = false;
-		for (unsigned i = 0; j && i < j->nsteps; i++) {
-			if (j->steps[i].step_id == m->u.step.step) {
-				j->steps[i] = j->steps[--j->nsteps];
-				break;
-			}
-		}
-		return 0;
-	case MSG_JOB_END:
-		j = job_find(a, m->u.job_end);
-		if (j)
-			*j = a->jobs[--a->njobs];
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-void agent_request(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
-		   uint64_t cookie)
-{
-	struct lease *l;
-
 	switch (m->type) {
 	case MSG_EXEC_START:
-		exec_start(a, m, fn, arg, cookie);
+		exec_start(a, m, from, fn, arg, cookie);
 		break;
 	case MSG_EXEC_STOP:
-		l = lease_find(a, m->u.exec.id);
-		if (!l) {
-			reply_error(fn, arg, cookie, "ENOENT", "no lease %s runs on %s",
-				    m->u.exec.id, a->node);
-			break;
-		}
-		lease_end(a, l, "released", "released by its owner");
-		reply_ok(fn, arg, cookie);
+		exec_stop(a, m, fn, arg, cookie);
 		break;
 	case MSG_JOB_START:
 	case MSG_STEP_START:
@@ -765,42 +688,48 @@ void agent_request(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 /* ---- the tick ----------------------------------------------------------------------- */
 
 /* Why an executor went away, from its wait status and its cgroup. */
-static void exit_reason(struct lease *l, int status, char *why, size_t len)
+static void exit_reason(struct agent *a, struct lease *l, int status, char *why, size_t len)
 {
 	struct sandbox_state st = {0};
 
-	if (l->sb && sandbox_read(l->sb, &st) == 0 && st.oom_killed)
+	if (l->sb && sandbox_read(l->sb, &st) == 0 && st.oom_killed) {
 		snprintf(why, len,
 			 "its executor exceeded the lease's memory (%llu MiB) and was "
 			 "killed by the kernel",
 			 (unsigned long long)(l->mem >> 20));
-	else if (WIFSIGNALED(status))
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == SPARE_EXIT_NO_ACCOUNT) {
+		snprintf(why, len,
+			 "uid %u has no account on %s; executors run as the lease owner, who "
+			 "must exist on the node",
+			 l->uid, a->node);
+		l->fail_code = "EINVAL";
+	} else if (WIFSIGNALED(status)) {
 		snprintf(why, len, "its executor was killed by signal %d", WTERMSIG(status));
-	else
+	} else {
 		snprintf(why, len, "its executor exited with status %d", WEXITSTATUS(status));
+	}
+}
+
+/* A document that is not this lease's (a function library can write on
+ * its executor's channel before the executor does) fails the lease. */
+static int doc_check(const struct lease *l, const char *text, char *err, size_t errlen)
+{
+	struct lease_doc *doc = NULL;
+	int rc = lease_doc_decode(text, &doc, err, errlen);
+
+	if (rc == 0 &&
+	    (strcmp(doc->id, l->id) != 0 || memcmp(doc->token, l->token, sizeof(l->token)) != 0)) {
+		snprintf(err, errlen, "it names another lease or token");
+		rc = -EPERM;
+	}
+	lease_doc_free(doc);
+	return rc;
 }
 
 static void grant(struct agent *a, struct lease *l)
 {
 	struct msg m = {.type = MSG_LEASE_GRANT};
-	char path[4300];
-	FILE *f;
-	char *doc;
-	size_t n = 0;
 
-	snprintf(path, sizeof(path), "%s/lease.json", l->dir);
-	doc = calloc(1, FRAME_MAX);
-	f = fopen(path, "re");
-	if (f && doc)
-		n = fread(doc, 1, FRAME_MAX - 1, f);
-	if (f)
-		fclose(f);
-	if (n == 0) {
-		log_warning("%s: cannot read its lease document %.300s", l->id, path);
-		free(doc);
-		lease_end(a, l, "failed", "its lease document could not be read");
-		return;
-	}
 	l->state = LEASE_READY;
 	a->dirty = true;
 	if (l->reply) {
@@ -808,11 +737,59 @@ static void grant(struct agent *a, struct lease *l)
 
 		l->reply = NULL;
 		snprintf(m.u.grant.id, sizeof(m.u.grant.id), "%s", l->id);
-		m.u.grant.lease = doc;
+		m.u.grant.lease = l->doc;
+		m.sign = l->reply_sign;
+		memcpy(m.reply_to, l->reply_nonce, sizeof(m.reply_to));
 		fn(l->reply_arg, l->reply_cookie, &m);
 	}
-	free(doc);
+	explicit_bzero(l->doc, FRAME_MAX);
+	free(l->doc);
+	l->doc = NULL;
 	log_info("%s is ready", l->id);
+}
+
+/* Reads what the starting executor sent on its channel, without waiting:
+ * one line, its lease document. */
+static void doc_read(struct agent *a, struct lease *l)
+{
+	char err[300];
+	char *nl;
+	ssize_t n;
+
+	if (l->chan < 0)
+		return;
+	n = read(l->chan, l->doc + l->doc_len, FRAME_MAX - 1 - l->doc_len);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n > 0)
+		l->doc_len += (size_t)n;
+	l->doc[l->doc_len] = '\0';
+	nl = memchr(l->doc, '\n', l->doc_len);
+	if (!nl && n > 0 && l->doc_len < FRAME_MAX - 1)
+		return; /* more to come */
+	close_fd(&l->chan);
+	if (!nl && n <= 0) {
+		/* it is exiting, most likely: its exit status says why (agent_tick),
+		 * else it fails when starting times out */
+		l->doc_eof = true;
+		return;
+	}
+	if (!nl) {
+		lease_end(a, l, "failed", "its executor sent a lease document larger than a frame");
+		return;
+	}
+	*nl = '\0';
+	if (doc_check(l, l->doc, err, sizeof(err)) != 0) {
+		char why[128];
+
+		log_warning("%s: its executor sent a lease document colocd refuses: %s", l->id,
+			    err);
+		snprintf(why, sizeof(why), "its executor sent an invalid lease document: %.80s",
+			 err);
+		lease_end(a, l, "failed", why);
+		return;
+	}
+	grant(a, l);
 }
 
 /* MemAvailable from /proc/meminfo, in bytes; UINT64_MAX when unknown. */
@@ -834,41 +811,51 @@ static uint64_t mem_available(void)
 	return v;
 }
 
+int agent_pressure_pick(const uint64_t *usage, unsigned n, uint64_t avail, uint64_t margin)
+{
+	int big = -1;
+
+	if (avail == UINT64_MAX || avail >= margin)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		if (usage[i] != UINT64_MAX && (big < 0 || usage[i] > usage[big]))
+			big = (int)i;
+	return big;
+}
+
 /* Memory pressure: the node runs short (MemAvailable below MemoryMargin)
  * while executors hold memory: the one using most goes. */
-static void relieve_pressure(struct agent *a)
+static void relieve_pressure(struct agent *a, int64_t now_ms)
 {
-	struct lease *big = NULL;
-	uint64_t big_use = 0, avail;
+	uint64_t usage[MAX_LEASES], avail;
+	struct sandbox_state st;
+	char why[200];
+	int big;
 
-	if (clock_ms() < a->pressure_next)
+	if (now_ms < a->pressure_next)
 		return;
-	a->pressure_next = clock_ms() + PRESSURE_EVERY_MS;
+	a->pressure_next = now_ms + PRESSURE_EVERY_MS;
 	avail = mem_available();
 	if (avail == UINT64_MAX || avail >= a->cfg.memory_margin)
 		return;
 	for (unsigned i = 0; i < MAX_LEASES; i++) {
-		struct sandbox_state st = {0};
+		struct lease *l = &a->leases[i];
 
-		if (a->leases[i].state == LEASE_FREE || !a->leases[i].sb ||
-		    sandbox_read(a->leases[i].sb, &st) != 0)
-			continue;
-		if (!big || st.mem_usage > big_use) {
-			big = &a->leases[i];
-			big_use = st.mem_usage;
-		}
+		usage[i] = UINT64_MAX; /* not a candidate */
+		if ((l->state == LEASE_STARTING || l->state == LEASE_READY) && l->sb &&
+		    sandbox_read(l->sb, &st) == 0)
+			usage[i] = st.mem_usage;
 	}
-	if (big) {
-		char why[200];
-
-		snprintf(why, sizeof(why),
-			 "node short of memory (%llu MiB free < MemoryMargin %llu MiB); it used "
-			 "most (%llu MiB)",
-			 (unsigned long long)(avail >> 20),
-			 (unsigned long long)(a->cfg.memory_margin >> 20),
-			 (unsigned long long)(big_use >> 20));
-		lease_end(a, big, "evicted", why);
-	}
+	big = agent_pressure_pick(usage, MAX_LEASES, avail, a->cfg.memory_margin);
+	if (big < 0)
+		return;
+	snprintf(why, sizeof(why),
+		 "node short of memory (%llu MiB free < MemoryMargin %llu MiB); it used "
+		 "most (%llu MiB)",
+		 (unsigned long long)(avail >> 20),
+		 (unsigned long long)(a->cfg.memory_margin >> 20),
+		 (unsigned long long)(usage[big] >> 20));
+	lease_end(a, &a->leases[big], "evicted", why);
 }
 
 void agent_tick(struct agent *a)
@@ -878,35 +865,49 @@ void agent_tick(struct agent *a)
 
 	for (unsigned i = 0; i < MAX_LEASES; i++) {
 		struct lease *l = &a->leases[i];
-		char path[4300], why[128];
-		struct stat st;
+		char why[160];
 		pid_t pid;
 		int status;
 
 		if (l->state == LEASE_FREE)
 			continue;
-		if (l->sb && sandbox_reap(l->sb, &pid, &status) == 1) {
-			exit_reason(l, status, why, sizeof(why));
+		if (l->state == LEASE_ENDING) {
+			lease_ending(a, l, now_ms);
+			continue;
+		}
+		lease_pump_log(a, l);
+		if (l->state == LEASE_STARTING)
+			doc_read(a, l);
+		if (l->state != LEASE_ENDING && l->sb && sandbox_reap(l->sb, &pid, &status) == 1) {
+			exit_reason(a, l, status, why, sizeof(why));
 			log_warning("%s: its executor (pid %ld) is gone: %s", l->id, (long)pid,
 				    why);
 			lease_end(a, l, "failed", why);
-			continue;
-		}
-		if (l->state == LEASE_STARTING) {
-			snprintf(path, sizeof(path), "%s/lease.json", l->dir);
-			if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-				grant(a, l);
-			} else if (now_ms > l->start_end) {
-				lease_end(a, l, "failed",
-					  "its executor published no lease document in time");
-				continue;
-			}
-		}
-		if (l->state == LEASE_READY && now >= l->expires)
+		} else if (l->state == LEASE_STARTING && now_ms > l->start_end) {
+			lease_end(a, l, "failed",
+				  l->doc_eof
+				      ? "its executor closed its channel without a lease document"
+				      : "its executor sent no lease document in time");
+		} else if (l->state == LEASE_READY && now >= l->expires) {
 			lease_end(a, l, "expired", "it reached its end time");
+		}
+		if (l->state == LEASE_ENDING)
+			lease_ending(a, l, now_ms);
 	}
-	relieve_pressure(a);
-	spares_tick(a, now_ms);
+	relieve_pressure(a, now_ms);
+	spares_tick(&a->spares, now_ms);
+	if (now_ms >= a->prune_next) {
+		a->prune_next = now_ms + PRUNE_EVERY_MS;
+		leaselog_prune(a->cfg.state_dir, LEASELOG_KEEP_S);
+	}
+}
+
+int agent_tick_ms(const struct agent *a)
+{
+	for (unsigned i = 0; i < MAX_LEASES; i++)
+		if (a->leases[i].state == LEASE_STARTING || a->leases[i].state == LEASE_ENDING)
+			return BUSY_TICK_MS;
+	return TICK_MS;
 }
 
 /* ---- state for the controller -------------------------------------------------------- */
@@ -924,7 +925,9 @@ void agent_state_taken(struct agent *a, uint64_t ended_upto)
 
 int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended_upto)
 {
-	struct cpumask near;
+	struct cpumask near, ending, lendable, unallocated;
+	uint64_t ending_mem = 0;
+	uint32_t ending_gpus = 0;
 	unsigned n = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -935,19 +938,33 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended
 	cpumask_format(&a->topo->all_pus, out->u.node.pus, sizeof(out->u.node.pus));
 	out->u.node.mem = a->topo->memory_bytes;
 	out->u.node.ngpus = a->cfg.ngpus < 32 ? a->cfg.ngpus : 32;
-	cpumask_format(&a->gap.lendable, out->u.node.lendable, sizeof(out->u.node.lendable));
-	cpumask_format(&a->gap.unallocated, out->u.node.unallocated,
-		       sizeof(out->u.node.unallocated));
+	/* what ending leases hold is neither lendable nor theirs any more:
+	 * they are not listed (a controller would adopt them) */
+	cpumask_clear(&ending);
+	for (unsigned i = 0; i < MAX_LEASES; i++) {
+		const struct lease *l = &a->leases[i];
+
+		if (l->state != LEASE_ENDING)
+			continue;
+		cpumask_or(&ending, &ending, &l->pus);
+		ending_mem += l->mem;
+		ending_gpus |= l->gpus;
+	}
+	cpumask_andnot(&lendable, &a->gap.lendable, &ending);
+	cpumask_format(&lendable, out->u.node.lendable, sizeof(out->u.node.lendable));
+	cpumask_andnot(&unallocated, &a->gap.unallocated, &ending);
+	cpumask_format(&unallocated, out->u.node.unallocated, sizeof(out->u.node.unallocated));
 	topology_cache_neighbours(a->topo, &a->gap.host_busy, &near);
-	cpumask_and(&near, &near, &a->gap.lendable);
+	cpumask_and(&near, &near, &lendable);
 	cpumask_format(&near, out->u.node.near_host, sizeof(out->u.node.near_host));
 	snprintf(out->u.node.cgroup, sizeof(out->u.node.cgroup), "%s", a->cfg.cgroup_root);
-	out->u.node.mem_lendable = a->gap.mem_lendable;
-	out->u.node.gpus_lendable = a->gap.gpus_lendable;
+	out->u.node.mem_lendable =
+	    a->gap.mem_lendable > ending_mem ? a->gap.mem_lendable - ending_mem : 0;
+	out->u.node.gpus_lendable = a->gap.gpus_lendable & ~ending_gpus;
 	out->u.node.until = a->gap.until == INT64_MAX ? 0 : a->gap.until;
-	out->u.node.jobs = a->njobs;
+	out->u.node.jobs = a->ledger.njobs;
 	for (unsigned i = 0; i < MAX_LEASES; i++)
-		n += a->leases[i].state != LEASE_FREE;
+		n += a->leases[i].state == LEASE_STARTING || a->leases[i].state == LEASE_READY;
 	out->u.node.leases = n ? calloc(n, sizeof(*out->u.node.leases)) : NULL;
 	out->u.node.ended = a->nended ? calloc(a->nended, sizeof(*out->u.node.ended)) : NULL;
 	if ((n && !out->u.node.leases) || (a->nended && !out->u.node.ended)) {
@@ -959,7 +976,7 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended
 		const struct lease *l = &a->leases[i];
 		struct msg_node_lease *r = &out->u.node.leases[n];
 
-		if (l->state == LEASE_FREE)
+		if (l->state != LEASE_STARTING && l->state != LEASE_READY)
 			continue;
 		snprintf(r->id, sizeof(r->id), "%s", l->id);
 		r->uid = l->uid;
@@ -991,31 +1008,45 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended
 /* ---- life ------------------------------------------------------------------------------ */
 
 int agent_create(const struct coloc_config *cfg, const char *executor, const char *node,
-		 struct agent **out, char *err, size_t errlen)
+		 struct topology *topo, struct agent **out, char *err, size_t errlen)
 {
 	struct agent *a = calloc(1, sizeof(*a));
+	uint64_t *seqs = calloc((size_t)MAX_WAITING * MAX_LEASES, sizeof(*seqs));
 	int rc;
 
-	if (!a) {
+	if (!a || !seqs) {
 		snprintf(err, errlen, "out of memory");
+		free(a);
+		free(seqs);
+		topology_destroy(topo);
 		return -ENOMEM;
 	}
 	a->cfg = *cfg;
 	a->executor = executor;
-	for (unsigned i = 0; i < MAX_SPARES; i++)
-		a->spares[i].fd = -1;
+	for (unsigned i = 0; i < MAX_LEASES; i++)
+		a->leases[i].chan = a->leases[i].output = a->leases[i].log = -1;
+	for (unsigned i = 0; i < MAX_WAITING; i++)
+		a->waiting[i].seqs = seqs + (size_t)i * MAX_LEASES;
+	spares_init(&a->spares, executor, cfg->provider, cfg->spare_executors);
 	snprintf(a->node, sizeof(a->node), "%s", node);
-	rc = topology_load(&a->topo, err, errlen);
-	if (rc)
-		goto fail;
+	a->topo = topo;
+	if (!a->topo) {
+		rc = topology_load(&a->topo, err, errlen);
+		if (rc)
+			goto fail;
+	}
 	if (mkdir(cfg->state_dir, 0755) != 0 && errno != EEXIST) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot create StateDir %.300s: %s", cfg->state_dir,
 			 strerror(errno));
 		goto fail;
 	}
+	rc = cfg->lease_log_size > 0 ? leaselog_dir(cfg->state_dir, err, errlen) : 0;
+	if (rc)
+		goto fail;
 	/* executors an earlier agent left behind: their leases died with it */
-	rc = sandbox_cleanup_root(cfg->cgroup_root, cfg->evict_grace_ms, err, errlen);
+	rc = sandbox_cleanup_root(cfg->cgroup_root, LEASE_CGROUP_PREFIX, cfg->evict_grace_ms, err,
+				  errlen);
 	if (rc < 0)
 		goto fail;
 	if (rc > 0)
@@ -1030,6 +1061,7 @@ int agent_create(const struct coloc_config *cfg, const char *executor, const cha
 	return 0;
 fail:
 	topology_destroy(a->topo);
+	free(a->waiting[0].seqs);
 	free(a);
 	return rc;
 }
@@ -1044,7 +1076,10 @@ void agent_reload(struct agent *a, const struct coloc_config *next)
 	a->cfg.evict_grace_ms = next->evict_grace_ms;
 	a->cfg.hot_poll_us = next->hot_poll_us;
 	a->cfg.spare_executors = next->spare_executors;
-	reclaim(a);
+	a->cfg.lease_pids_max = next->lease_pids_max;
+	a->cfg.lease_log_size = next->lease_log_size;
+	a->spares.want = next->spare_executors < SPARES_MAX ? next->spare_executors : SPARES_MAX;
+	reclaim(a, NULL);
 	a->dirty = true;
 }
 
@@ -1055,9 +1090,22 @@ const char *agent_node(const struct agent *a)
 
 void agent_evict_all(struct agent *a, const char *why)
 {
+	int64_t end = clock_ms() + a->cfg.evict_grace_ms + KILL_TIMEOUT_MS + 1000;
+	bool left = true;
+
 	for (unsigned i = 0; i < MAX_LEASES; i++)
-		if (a->leases[i].state != LEASE_FREE)
-			lease_end(a, &a->leases[i], "evicted", why);
+		lease_end(a, &a->leases[i], "evicted", why);
+	/* at a stop, waiting is what is wanted */
+	while (left && clock_ms() < end) {
+		left = false;
+		for (unsigned i = 0; i < MAX_LEASES; i++)
+			if (a->leases[i].state == LEASE_ENDING) {
+				lease_ending(a, &a->leases[i], clock_ms());
+				left = left || a->leases[i].state != LEASE_FREE;
+			}
+		if (left)
+			clock_sleep_ms(1);
+	}
 }
 
 void agent_destroy(struct agent *a)
@@ -1068,10 +1116,18 @@ void agent_destroy(struct agent *a)
 		return;
 	/* the host wins at the end too: no executor outlives its agent's stop */
 	agent_evict_all(a, "colocd stopped");
-	spares_stop(a);
+	for (unsigned i = 0; i < MAX_WAITING; i++)
+		if (a->waiting[i].fn)
+			waiting_answer(&a->waiting[i]);
+	for (unsigned i = 0; i < MAX_LEASES; i++)
+		if (a->leases[i].state != LEASE_FREE)
+			lease_forget(a, &a->leases[i]); /* stuck: its cgroup stays */
+	spares_stop(&a->spares);
 	/* and its CgroupRoot, now empty, goes too */
-	if (sandbox_cleanup_root(a->cfg.cgroup_root, a->cfg.evict_grace_ms, err, sizeof(err)) < 0)
+	if (sandbox_cleanup_root(a->cfg.cgroup_root, LEASE_CGROUP_PREFIX, a->cfg.evict_grace_ms,
+				 err, sizeof(err)) < 0)
 		log_warning("%s", err);
 	topology_destroy(a->topo);
+	free(a->waiting[0].seqs);
 	free(a);
 }

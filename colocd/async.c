@@ -9,6 +9,7 @@
 #include "async.h"
 
 #include "clock.h"
+#include "cred.h"
 #include "ctl_client.h"
 #include "log.h"
 
@@ -32,6 +33,7 @@ struct async_job {
 	char host[256];
 	uint16_t port;
 	const char *keys;
+	char dest[CRED_DEST_MAX];
 	int timeout_ms;
 	async_cb cb;
 	void *arg;
@@ -86,7 +88,7 @@ static void *run(void *arg)
 {
 	struct async_job *j = arg;
 
-	j->rc = ctl_request_at(&j->a->cfg, j->host, j->port, j->keys, &j->req, &j->reply,
+	j->rc = ctl_request_at(&j->a->cfg, j->host, j->port, j->keys, j->dest, &j->req, &j->reply,
 			       j->timeout_ms, j->err, sizeof(j->err));
 	struct async *a = j->a;
 
@@ -97,8 +99,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int async_call(struct async *a, const char *host, uint16_t port, const char *keys, struct msg *req,
-	       int timeout_ms, async_cb cb, void *arg, uint64_t cookie)
+int async_call(struct async *a, const char *host, uint16_t port, const char *keys, const char *dest,
+	       struct msg *req, int timeout_ms, async_cb cb, void *arg, uint64_t cookie)
 {
 	struct async_job *j;
 	pthread_attr_t attr;
@@ -118,6 +120,7 @@ int async_call(struct async *a, const char *host, uint16_t port, const char *key
 	snprintf(j->host, sizeof(j->host), "%s", host);
 	j->port = port;
 	j->keys = keys;
+	snprintf(j->dest, sizeof(j->dest), "%s", dest);
 	j->timeout_ms = timeout_ms;
 	j->cb = cb;
 	j->arg = arg;

@@ -32,13 +32,14 @@ struct async;
 struct async *async_create(const struct coloc_config *cfg);
 int async_fd(const struct async *a);
 
-/* Sends *req to host:port with a fresh credential, bounded by timeout_ms;
- * cb runs later on the loop's thread. *req is moved (what it owns is
- * freed by async, also on failure). -EBUSY when ASYNC_MAX_INFLIGHT
- * requests are already running, -ENOMEM, -EAGAIN: cb will not run. keys
- * names the coloc.conf keys behind host:port, for error messages. */
-int async_call(struct async *a, const char *host, uint16_t port, const char *keys, struct msg *req,
-	       int timeout_ms, async_cb cb, void *arg, uint64_t cookie);
+/* Sends *req to host:port with a fresh credential bound to it and dest
+ * (see ctl_request_at), bounded by timeout_ms; cb runs later on the loop's
+ * thread. *req is moved (what it owns is freed by async, also on failure).
+ * -EBUSY when ASYNC_MAX_INFLIGHT requests are already running, -ENOMEM,
+ * -EAGAIN: cb will not run. keys names the coloc.conf keys behind
+ * host:port, for error messages. */
+int async_call(struct async *a, const char *host, uint16_t port, const char *keys, const char *dest,
+	       struct msg *req, int timeout_ms, async_cb cb, void *arg, uint64_t cookie);
 
 /* Queues cb with *reply (moved, as for async_call). 0 or -ENOMEM. */
 int async_post(struct async *a, struct msg *reply, async_cb cb, void *arg, uint64_t cookie);

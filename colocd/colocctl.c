@@ -52,17 +52,17 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "colocctl: a command is needed: nodes, gaps, leases, executors, "
-				"lease acquire, lease release, drain or resume\n");
+				"lease acquire, lease release, drain, resume or logs\n");
 		ctl_cli_usage(stderr);
 		return 2;
 	}
 	cmd = argv[optind];
 	what = ctl_cli_query_parse(cmd);
 	if (!what && strcmp(cmd, "lease") != 0 && strcmp(cmd, "drain") != 0 &&
-	    strcmp(cmd, "resume") != 0) {
+	    strcmp(cmd, "resume") != 0 && strcmp(cmd, "logs") != 0) {
 		fprintf(stderr,
 			"colocctl: unknown command %s; expected nodes, gaps, leases, "
-			"executors, lease acquire, lease release, drain or resume\n",
+			"executors, lease acquire, lease release, drain, resume or logs\n",
 			cmd);
 		return 2;
 	}
@@ -72,6 +72,8 @@ int main(int argc, char **argv)
 	}
 	if (what)
 		return ctl_cli_query(&c, what, argc - optind, argv + optind);
+	if (strcmp(cmd, "logs") == 0)
+		return ctl_cli_logs(&c, argc - optind, argv + optind);
 	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0)
 		return ctl_cli_drain(&c, strcmp(cmd, "drain") == 0, argc - optind, argv + optind);
 	return ctl_cli_lease(&c, argc - optind, argv + optind);

@@ -1,8 +1,23 @@
 /*
- * conns: see conns.h. A fixed table of CONNS_MAX connections, each with an
- * incremental frame reader; a reference packs the slot index and the
- * slot's generation, bumped at every close, so a late answer to a closed
- * connection never reaches the next one in that slot.
+ * conns: see conns.h. One table of connections: the first CONNS_LOCAL_MAX
+ * slots for unix socket peers, the rest for TCP peers. A slot holds an
+ * incremental frame reader while its request arrives, then nothing while
+ * the answer is awaited, then the reply being written. A reference
+ * packs the slot index and the slot's generation, bumped when the reply
+ * is given and at every close, so a late answer to a connection answered
+ * or closed never reaches the next one in that slot.
+ *
+ * A connection goes through:
+ *   reading   EPOLLIN; deadlines CONNS_REQUEST_MS and CONNS_IDLE_MS
+ *   waiting   EPOLLRDHUP only (the request is read; the handler answers,
+ *             maybe later); no deadline; closed if the peer goes away
+ *   writing   EPOLLOUT (the reply did not fit the socket's buffer);
+ *             deadline REPLY_TIMEOUT_MS, then closed
+ * No call blocks: a peer that reads its reply slowly holds its slot, not
+ * the loop.
+ *
+ * The peer address of TCP slots is kept as 16 bytes (IPv4 mapped into
+ * IPv6) and counted by a scan of the TCP slots at each accept.
  */
 #include "config.h"
 
@@ -14,45 +29,85 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define REPLY_TIMEOUT_MS 1000
-#define MAX_LISTENERS 4
+#define MAX_LISTENERS 16 /* a unix socket and every address of the TCP ones */
+#define NCONNS (CONNS_LOCAL_MAX + CONNS_TCP_MAX)
+#define SCAN_MS 100	/* conns_tick's period */
+#define ACCEPT_BURST 32 /* accepts per listener event */
+#define PAUSE_MS 100	/* a listener's rest when descriptors run out */
+#define FD_RESERVE 256	/* descriptors for all but connections: executors, async, files */
+#define TCP_MIN 16	/* TCP slots however low the descriptor limit */
+
+enum conn_state { CONN_FREE = 0, CONN_READING, CONN_WAITING, CONN_WRITING };
 
 struct conn {
 	int fd; /* -1 when free */
 	uint32_t gen;
+	enum conn_state state;
 	struct conns_peer peer;
+	uint8_t host[16]; /* TCP: the peer's address, IPv4 mapped into IPv6 */
 	struct frame_reader reader;
-	int64_t since;
-	bool waiting; /* the reply is deferred */
+	int64_t since; /* accepted, then (writing) the reply given */
+	int64_t last;  /* bytes last arrived */
+	char *out;     /* writing: the reply frame */
+	size_t out_len, out_off;
 };
 
 struct listener {
 	int fd;
 	bool local;
 	unsigned kind;
+	int64_t paused_until; /* 0: watched; else out of descriptors until then */
 };
 
 struct conns {
 	int ep;
 	conns_handler handler;
 	void *ctx;
+	unsigned per_host; /* MaxConnectionsPerHost */
+	unsigned tcp_max;  /* CONNS_TCP_MAX, or fewer under a low descriptor limit */
+	int64_t next_scan;
+	struct log_limit refused_local, refused_tcp, slow, dropped, no_fds;
 	struct listener listeners[MAX_LISTENERS];
 	unsigned nlisteners;
-	struct conn conn[CONNS_MAX];
+	struct conn conn[NCONNS]; /* [0, CONNS_LOCAL_MAX): unix peers; then TCP */
 };
 
-struct conns *conns_create(int epoll_fd, conns_handler handler, void *ctx)
+/* The TCP slots the descriptor limit leaves room for, raising its soft
+ * value towards what the table needs first. */
+static unsigned fit_tcp_max(void)
+{
+	rlim_t want = NCONNS + FD_RESERVE, floor = CONNS_LOCAL_MAX + FD_RESERVE + TCP_MIN;
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+		return CONNS_TCP_MAX;
+	if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < want) {
+		r.rlim_cur = r.rlim_max != RLIM_INFINITY && r.rlim_max < want ? r.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+			getrlimit(RLIMIT_NOFILE, &r);
+	}
+	if (r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= want)
+		return CONNS_TCP_MAX;
+	return r.rlim_cur <= floor ? TCP_MIN
+				   : (unsigned)(r.rlim_cur - CONNS_LOCAL_MAX - FD_RESERVE);
+}
+
+struct conns *conns_create(int epoll_fd, unsigned per_host, conns_handler handler, void *ctx)
 {
 	struct conns *c = calloc(1, sizeof(*c));
 
@@ -61,9 +116,30 @@ struct conns *conns_create(int epoll_fd, conns_handler handler, void *ctx)
 	c->ep = epoll_fd;
 	c->handler = handler;
 	c->ctx = ctx;
-	for (unsigned i = 0; i < CONNS_MAX; i++)
+	c->per_host = per_host ? per_host : 1;
+	c->tcp_max = fit_tcp_max();
+	if (c->tcp_max < CONNS_TCP_MAX)
+		log_warning("the limit on open files leaves room for %u TCP connections, not %d; "
+			    "raise it (ulimit -n, systemd's LimitNOFILE) to %d",
+			    c->tcp_max, CONNS_TCP_MAX, NCONNS + FD_RESERVE);
+	c->refused_local = (struct log_limit)LOG_LIMIT_INIT(
+	    CONNS_LOG_INTERVAL_MS, "connections refused on the unix socket");
+	c->refused_tcp =
+	    (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS, "TCP connections refused");
+	c->slow = (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS,
+						   "connections closed for being slow");
+	c->dropped = (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS,
+						      "connections dropped for bad requests");
+	c->no_fds = (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS,
+						     "pauses for want of file descriptors");
+	for (unsigned i = 0; i < NCONNS; i++)
 		c->conn[i].fd = -1;
 	return c;
+}
+
+void conns_set_per_host(struct conns *c, unsigned per_host)
+{
+	c->per_host = per_host ? per_host : 1;
 }
 
 static void conn_close(struct conns *c, struct conn *k)
@@ -73,16 +149,18 @@ static void conn_close(struct conns *c, struct conn *k)
 	epoll_ctl(c->ep, EPOLL_CTL_DEL, k->fd, NULL);
 	close(k->fd);
 	frame_reader_fini(&k->reader);
+	free(k->out);
+	k->out = NULL;
 	k->fd = -1;
 	k->gen++;
-	k->waiting = false;
+	k->state = CONN_FREE;
 }
 
 void conns_destroy(struct conns *c)
 {
 	if (!c)
 		return;
-	for (unsigned i = 0; i < CONNS_MAX; i++)
+	for (unsigned i = 0; i < NCONNS; i++)
 		conn_close(c, &c->conn[i]);
 	for (unsigned i = 0; i < c->nlisteners; i++)
 		close(c->listeners[i].fd);
@@ -94,20 +172,33 @@ static conn_ref ref_of(const struct conns *c, const struct conn *k)
 	return ((uint64_t)k->gen << 32) | (uint64_t)(k - c->conn + 1);
 }
 
+/* The connection still to be answered that ref names, or NULL. */
 static struct conn *conn_of(const struct conns *c, conn_ref ref)
 {
 	uint64_t i = (ref & 0xffffffffu);
 	const struct conn *k;
 
-	if (i == 0 || i > CONNS_MAX)
+	if (i == 0 || i > NCONNS)
 		return NULL;
 	k = &c->conn[i - 1];
-	return k->fd >= 0 && k->gen == (uint32_t)(ref >> 32) ? (struct conn *)k : NULL;
+	return k->fd >= 0 && k->state != CONN_WRITING && k->gen == (uint32_t)(ref >> 32)
+		   ? (struct conn *)k
+		   : NULL;
 }
 
 bool conns_alive(const struct conns *c, conn_ref ref)
 {
 	return conn_of(c, ref) != NULL;
+}
+
+/* Who k's peer is, for log lines. */
+static const char *peer_name(const struct conn *k, char *out, size_t len)
+{
+	if (k->peer.local)
+		snprintf(out, len, "a local peer (uid %u)", k->peer.uid);
+	else
+		snprintf(out, len, "%s", k->peer.addr[0] ? k->peer.addr : "an unknown address");
+	return out;
 }
 
 static int add_listener(struct conns *c, int fd, bool local, unsigned kind)
@@ -132,33 +223,107 @@ static int add_listener(struct conns *c, int fd, bool local, unsigned kind)
 	return fd;
 }
 
-int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned kind)
+/* "host:port" or "[v6]:port" of a numeric address. */
+static void addr_name(const struct addrinfo *a, char *out, size_t len)
+{
+	char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+
+	getnameinfo(a->ai_addr, a->ai_addrlen, host, sizeof(host), port, sizeof(port),
+		    NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(out, len, a->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+/* A listening socket on a, or -errno. */
+static int listen_one(const struct addrinfo *a)
+{
+	int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1, rc;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* [::] must not take IPv4 too: 0.0.0.0 is bound on its own */
+	if ((a->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Listens on every address host resolves to (NULL: every address of the
+ * host, IPv4 and IPv6), so that no user can bind one colocd left free
+ * and answer in its place. An address this host does not have, or a
+ * family its kernel lacks, is skipped (nobody can bind those either);
+ * any other failure undoes the call. */
+int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned kind, char *err,
+		     size_t errlen)
 {
 	struct addrinfo hints = {
 	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	struct addrinfo *res = NULL;
-	char service[16];
-	int fd = -1, one = 1, rc = -EADDRNOTAVAIL;
+	unsigned first = c->nlisteners, n = 0;
+	char service[16], name[NI_MAXHOST + 16];
+	int rc;
 
 	snprintf(service, sizeof(service), "%u", port);
-	if (getaddrinfo(host, service, &hints, &res) != 0)
+	rc = getaddrinfo(host, service, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve %s: %s", host ? host : "(every address)",
+			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -EADDRNOTAVAIL;
-	/* the first address that binds (the controller's host has one) */
-	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0) {
-			rc = -errno;
+	}
+	for (struct addrinfo *a = res; a; a = a->ai_next) {
+		bool seen = false;
+
+		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+			continue;
+		for (struct addrinfo *b = res; b != a && !seen; b = b->ai_next)
+			seen = b->ai_addrlen == a->ai_addrlen &&
+			       memcmp(b->ai_addr, a->ai_addr, a->ai_addrlen) == 0;
+		if (seen)
+			continue;
+		addr_name(a, name, sizeof(name));
+		rc = listen_one(a);
+		if (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL) {
+			log_warning("not listening on %s: %s (this host does not have it)", name,
+				    strerror(-rc));
 			continue;
 		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 64) != 0) {
-			rc = -errno;
-			close(fd);
-			fd = -1;
+		if (rc >= 0)
+			rc = add_listener(c, rc, false, kind);
+		if (rc < 0) {
+			if (rc == -ENOSPC)
+				snprintf(
+				    err, errlen,
+				    "cannot listen on %s: colocd listens on %d sockets at most; "
+				    "name a host with fewer addresses",
+				    name, MAX_LISTENERS);
+			else
+				snprintf(err, errlen, "cannot listen on %s: %s", name,
+					 strerror(-rc));
+			goto undo;
 		}
+		n++;
 	}
 	freeaddrinfo(res);
-	return fd >= 0 ? add_listener(c, fd, false, kind) : rc;
+	if (n == 0) {
+		snprintf(err, errlen, "%s has no address this host can listen on",
+			 host ? host : "(every address)");
+		return -EADDRNOTAVAIL;
+	}
+	return (int)n;
+undo:
+	freeaddrinfo(res);
+	while (c->nlisteners > first) {
+		struct listener *l = &c->listeners[--c->nlisteners];
+
+		epoll_ctl(c->ep, EPOLL_CTL_DEL, l->fd, NULL);
+		close(l->fd);
+	}
+	return rc;
 }
 
 int conns_listen_unix(struct conns *c, const char *path, unsigned kind)
@@ -192,17 +357,52 @@ int conns_listen_unix(struct conns *c, const char *path, unsigned kind)
 
 /* ---- replies ------------------------------------------------------------------ */
 
+/* Writes what the socket takes; 1 when the whole reply is out, 0 when
+ * more must wait for EPOLLOUT, -errno. */
+static int write_out(struct conn *k)
+{
+	while (k->out_off < k->out_len) {
+		ssize_t n = send(k->fd, k->out + k->out_off, k->out_len - k->out_off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+		k->out_off += (size_t)n;
+	}
+	return 1;
+}
+
 void conns_reply(struct conns *c, conn_ref ref, const struct msg *m)
 {
 	struct conn *k = conn_of(c, ref);
+	struct epoll_event ev = {.events = EPOLLOUT};
 	char *text = NULL;
+	size_t len;
 
 	if (!k)
 		return;
-	if (msg_encode(m, &text) == 0)
-		frame_send(k->fd, text, strlen(text), REPLY_TIMEOUT_MS);
+	if (msg_encode(m, &text) != 0 || (len = strlen(text)) == 0 || len > FRAME_MAX ||
+	    !(k->out = malloc(len + 4))) {
+		free(text);
+		conn_close(c, k);
+		return;
+	}
+	k->out[0] = (char)(len >> 24);
+	k->out[1] = (char)(len >> 16);
+	k->out[2] = (char)(len >> 8);
+	k->out[3] = (char)len;
+	memcpy(k->out + 4, text, len);
 	free(text);
-	conn_close(c, k);
+	k->out_len = len + 4;
+	k->out_off = 0;
+	k->gen++; /* answered: ref is stale from now on */
+	k->state = CONN_WRITING;
+	k->since = clock_ms();
+	ev.data.ptr = k;
+	if (write_out(k) != 0 || epoll_ctl(c->ep, EPOLL_CTL_MOD, k->fd, &ev) != 0)
+		conn_close(c, k);
 }
 
 void conns_reply_error(struct conns *c, conn_ref ref, const char *code, const char *fmt, ...)
@@ -226,33 +426,128 @@ void conns_reply_ok(struct conns *c, conn_ref ref)
 void conns_defer(struct conns *c, conn_ref ref)
 {
 	struct conn *k = conn_of(c, ref);
+	struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = k};
 
-	if (k)
-		k->waiting = true;
+	if (!k || k->state == CONN_WAITING)
+		return;
+	/* bytes after the request stay unread: watching EPOLLIN (level
+	 * triggered) on them would wake the loop without end */
+	k->state = CONN_WAITING;
+	if (epoll_ctl(c->ep, EPOLL_CTL_MOD, k->fd, &ev) != 0)
+		conn_close(c, k);
 }
 
 /* ---- events --------------------------------------------------------------------- */
 
-static void on_accept(struct conns *c, const struct listener *l)
+/* Out of descriptors: the listener rests for PAUSE_MS (level-triggered,
+ * it would wake the loop at once again). */
+static void pause_listener(struct conns *c, struct listener *l, int err)
 {
-	struct sockaddr_storage sa;
-	socklen_t salen = sizeof(sa);
-	struct conn *k = NULL;
-	int fd = accept4(l->fd, (struct sockaddr *)&sa, &salen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct epoll_event ev = {.events = 0, .data.ptr = l};
 
-	if (fd < 0)
-		return;
-	for (unsigned i = 0; i < CONNS_MAX && !k; i++)
-		if (c->conn[i].fd < 0)
-			k = &c->conn[i];
-	if (!k) {
-		log_warning("refused a connection: %d already open", CONNS_MAX);
-		close(fd);
-		return;
+	log_limited(&c->no_fds, LOG_LEVEL_WARNING,
+		    "cannot accept connections (%s): pausing for %d ms; raise the limit on open "
+		    "files (ulimit -n, systemd's LimitNOFILE)",
+		    strerror(err), PAUSE_MS);
+	l->paused_until = clock_ms() + PAUSE_MS;
+	epoll_ctl(c->ep, EPOLL_CTL_MOD, l->fd, &ev);
+}
+
+static void resume_listeners(struct conns *c, int64_t now)
+{
+	for (unsigned i = 0; i < c->nlisteners; i++) {
+		struct listener *l = &c->listeners[i];
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+
+		if (l->paused_until && now >= l->paused_until &&
+		    epoll_ctl(c->ep, EPOLL_CTL_MOD, l->fd, &ev) == 0)
+			l->paused_until = 0;
 	}
+}
+
+static void host_key(const struct sockaddr_storage *sa, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (sa->ss_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->ss_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+}
+
+/* Closes fd at once, with a reset: no TIME_WAIT left behind for a flood. */
+static void refuse(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* A free slot for an accepted fd, within its pool and MaxConnectionsPerHost;
+ * NULL (the fd closed, and said) when there is none. */
+static struct conn *slot_for(struct conns *c, const struct listener *l, int fd,
+			     const struct sockaddr_storage *sa, socklen_t salen,
+			     const uint8_t *host)
+{
+	unsigned lo = l->local ? 0 : CONNS_LOCAL_MAX;
+	unsigned hi = l->local ? CONNS_LOCAL_MAX : CONNS_LOCAL_MAX + c->tcp_max;
+	unsigned from_host = 0;
+	struct conn *k = NULL;
+	char addr[64];
+
+	for (unsigned i = lo; i < hi; i++) {
+		const struct conn *x = &c->conn[i];
+
+		if (x->fd < 0)
+			k = k ? k : &c->conn[i];
+		else if (!l->local && memcmp(x->host, host, 16) == 0)
+			from_host++;
+	}
+	if (l->local && !k) {
+		log_limited(&c->refused_local, LOG_LEVEL_WARNING,
+			    "refused a connection on the unix socket: all %d of its connections "
+			    "are open; are host job reports stuck?",
+			    CONNS_LOCAL_MAX);
+	} else if (!l->local && (!k || from_host >= c->per_host)) {
+		if (getnameinfo((const struct sockaddr *)sa, salen, addr, sizeof(addr), NULL, 0,
+				NI_NUMERICHOST) != 0)
+			snprintf(addr, sizeof(addr), "an unknown address");
+		if (k)
+			log_limited(&c->refused_tcp, LOG_LEVEL_WARNING,
+				    "refused a connection from %s: %u are open from that address "
+				    "(MaxConnectionsPerHost)",
+				    addr, from_host);
+		else
+			log_limited(
+			    &c->refused_tcp, LOG_LEVEL_WARNING,
+			    "refused a connection from %s: all %u TCP connections are open; "
+			    "ss -tn shows who holds them",
+			    addr, c->tcp_max);
+		k = NULL;
+	}
+	if (!k)
+		refuse(fd);
+	return k;
+}
+
+static void take(struct conns *c, const struct listener *l, int fd,
+		 const struct sockaddr_storage *sa, socklen_t salen)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	uint8_t host[16] = {0};
+	struct conn *k;
+
+	if (!l->local)
+		host_key(sa, host);
+	k = slot_for(c, l, fd, sa, salen, host);
+	if (!k)
+		return;
 	k->fd = fd;
-	k->waiting = false;
-	k->since = clock_ms();
+	k->state = CONN_READING;
+	k->since = k->last = clock_ms();
+	memcpy(k->host, host, sizeof(k->host));
 	k->peer = (struct conns_peer){.local = l->local, .uid = UINT32_MAX, .kind = l->kind};
 	frame_reader_init(&k->reader);
 	if (l->local) {
@@ -261,48 +556,84 @@ static void on_accept(struct conns *c, const struct listener *l)
 
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
 			k->peer.uid = cr.uid;
-	} else if (getnameinfo((struct sockaddr *)&sa, salen, k->peer.addr, sizeof(k->peer.addr),
-			       NULL, 0, NI_NUMERICHOST) != 0) {
+	} else if (getnameinfo((const struct sockaddr *)sa, salen, k->peer.addr,
+			       sizeof(k->peer.addr), NULL, 0, NI_NUMERICHOST) != 0) {
 		k->peer.addr[0] = '\0';
 	}
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = k};
+	ev.data.ptr = k;
 	if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
 		conn_close(c, k);
 }
 
+static void on_accept(struct conns *c, struct listener *l)
+{
+	for (unsigned i = 0; i < ACCEPT_BURST; i++) {
+		struct sockaddr_storage sa;
+		socklen_t salen = sizeof(sa);
+		int fd =
+		    accept4(l->fd, (struct sockaddr *)&sa, &salen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				pause_listener(c, l, errno);
+			return; /* EAGAIN: all taken; others: the next one, at the next event */
+		}
+		take(c, l, fd, &sa, salen);
+	}
+}
+
 static void on_readable(struct conns *c, struct conn *k)
 {
-	char *text = NULL, err[512] = "";
+	char *text = NULL, err[512] = "", who[80];
+	conn_ref ref = ref_of(c, k);
 	struct msg m;
 	size_t len;
 	int rc;
 
-	if (k->waiting) { /* the peer went away, or sent more: drop it */
-		char b;
-
-		if (recv(k->fd, &b, 1, MSG_DONTWAIT | MSG_PEEK) <= 0)
-			conn_close(c, k);
-		return;
-	}
+	k->last = clock_ms();
 	rc = frame_reader_feed(&k->reader, k->fd, &text, &len);
 	if (rc == 0)
 		return;
 	if (rc < 0) {
 		if (rc != -ECONNRESET)
-			log_warning("dropped a connection: %s", strerror(-rc));
+			log_limited(&c->dropped, LOG_LEVEL_WARNING,
+				    "dropped a connection from %s: %s",
+				    peer_name(k, who, sizeof(who)), strerror(-rc));
 		conn_close(c, k);
 		return;
 	}
 	if (msg_decode(text, &m, err, sizeof(err)) != 0) {
-		log_warning("dropped a malformed request: %s", err);
-		conns_reply_error(c, ref_of(c, k), "EPROTO", "%s", err);
+		log_limited(&c->dropped, LOG_LEVEL_WARNING,
+			    "dropped a malformed request from %s: %s",
+			    peer_name(k, who, sizeof(who)), err);
+		conns_reply_error(c, ref, "EPROTO", "%s", err);
 	} else {
 		struct conns_peer peer = k->peer;
 
-		c->handler(c->ctx, ref_of(c, k), &peer, &m);
+		c->handler(c->ctx, ref, &peer, &m);
 		msg_free(&m);
+		conns_defer(c, ref); /* not answered yet: wait for it */
 	}
 	free(text);
+}
+
+static void on_conn(struct conns *c, struct conn *k)
+{
+	switch (k->state) {
+	case CONN_READING:
+		on_readable(c, k);
+		return;
+	case CONN_WAITING: /* only EPOLLRDHUP, EPOLLHUP or EPOLLERR: the peer went away */
+		conn_close(c, k);
+		return;
+	case CONN_WRITING:
+		if (write_out(k) != 0) /* all out, or the peer is gone */
+			conn_close(c, k);
+		return;
+	case CONN_FREE:
+		return;
+	}
 }
 
 bool conns_event(struct conns *c, void *tag)
@@ -313,8 +644,8 @@ bool conns_event(struct conns *c, void *tag)
 			return true;
 		}
 	}
-	if ((char *)tag >= (char *)c->conn && (char *)tag < (char *)(c->conn + CONNS_MAX)) {
-		on_readable(c, tag);
+	if ((char *)tag >= (char *)c->conn && (char *)tag < (char *)(c->conn + NCONNS)) {
+		on_conn(c, tag);
 		return true;
 	}
 	return false;
@@ -323,11 +654,36 @@ bool conns_event(struct conns *c, void *tag)
 void conns_tick(struct conns *c)
 {
 	int64_t now = clock_ms();
+	char who[80];
 
-	for (unsigned i = 0; i < CONNS_MAX; i++) {
+	if (now < c->next_scan)
+		return;
+	c->next_scan = now + SCAN_MS;
+	for (unsigned i = 0; i < NCONNS; i++) {
 		struct conn *k = &c->conn[i];
 
-		if (k->fd >= 0 && !k->waiting && now - k->since > CONNS_IDLE_MS)
+		if (k->state == CONN_READING && now - k->since > CONNS_REQUEST_MS) {
+			log_limited(&c->slow, LOG_LEVEL_WARNING,
+				    "closed a connection from %s: no whole request within %d ms",
+				    peer_name(k, who, sizeof(who)), CONNS_REQUEST_MS);
 			conn_close(c, k);
+		} else if (k->state == CONN_READING && now - k->last > CONNS_IDLE_MS) {
+			log_limited(&c->slow, LOG_LEVEL_WARNING,
+				    "closed a connection from %s: nothing sent for %d ms",
+				    peer_name(k, who, sizeof(who)), CONNS_IDLE_MS);
+			conn_close(c, k);
+		} else if (k->state == CONN_WRITING && now - k->since > REPLY_TIMEOUT_MS) {
+			log_limited(&c->slow, LOG_LEVEL_WARNING,
+				    "closed a connection from %s: its reply was not read within %d "
+				    "ms",
+				    peer_name(k, who, sizeof(who)), REPLY_TIMEOUT_MS);
+			conn_close(c, k);
+		}
 	}
+	resume_listeners(c, now);
+	log_limit_flush(&c->refused_local, now);
+	log_limit_flush(&c->refused_tcp, now);
+	log_limit_flush(&c->slow, now);
+	log_limit_flush(&c->dropped, now);
+	log_limit_flush(&c->no_fds, now);
 }

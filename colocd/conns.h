@@ -6,6 +6,21 @@
  * handler keeps the connection's reference and answers later; a reference
  * whose connection has gone away is recognised and ignored.
  *
+ * Capacity (issue 11 defect 4: idle TCP connections from one user made
+ * root's host job reports fail): connections through unix sockets (root's
+ * plugin reports) have CONNS_LOCAL_MAX slots of their own, which TCP peers
+ * cannot take; TCP connections share CONNS_TCP_MAX slots (fewer when the
+ * descriptor limit is lower), at most MaxConnectionsPerHost from one peer
+ * address. A connection must send its whole request within
+ * CONNS_REQUEST_MS of its accept, and something at least every
+ * CONNS_IDLE_MS, else it is closed: a peer trickling bytes is closed at
+ * the deadline. A connection refused or closed for these reasons is
+ * logged at most once per CONNS_LOG_INTERVAL_MS, with a count of the rest.
+ *
+ * Once a whole request is read, the connection is watched only for its
+ * peer going away (EPOLLRDHUP): bytes sent after the request are left
+ * unread, so a peer cannot make the loop spin while its reply is deferred.
+ *
  * Epoll tags: conns_event() recognises the data.ptr values it registered;
  * the caller tags its own fds with pointers to its own objects.
  */
@@ -17,8 +32,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CONNS_MAX 256
-#define CONNS_IDLE_MS 5000 /* a connection that sends no complete request */
+#define CONNS_LOCAL_MAX 128	    /* unix socket connections */
+#define CONNS_TCP_MAX 1024	    /* TCP connections, every TCP listener together */
+#define CONNS_REQUEST_MS 5000	    /* from accept to a whole request */
+#define CONNS_IDLE_MS 2000	    /* the longest silence before a whole request */
+#define CONNS_LOG_INTERVAL_MS 10000 /* one line per interval for refusals and closes */
 
 /* Who sent a request. */
 struct conns_peer {
@@ -36,11 +54,20 @@ typedef void (*conns_handler)(void *ctx, conn_ref ref, const struct conns_peer *
 
 struct conns;
 
-struct conns *conns_create(int epoll_fd, conns_handler handler, void *ctx);
+/* per_host: MaxConnectionsPerHost, at least 1. Raises the soft limit on
+ * open files towards what the tables need. NULL with errno. */
+struct conns *conns_create(int epoll_fd, unsigned per_host, conns_handler handler, void *ctx);
 void conns_destroy(struct conns *c); /* closes everything; NULL: no-op */
 
-/* Listeners. The fd, or -errno. host NULL: every address. */
-int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned kind);
+/* MaxConnectionsPerHost, after a reload: for connections accepted from now on. */
+void conns_set_per_host(struct conns *c, unsigned per_host);
+
+/* Listeners. TCP: one socket on every address host resolves to (NULL:
+ * every address of the host, 0.0.0.0 and [::]); the number of sockets,
+ * or -errno with err naming the address that failed (nothing is left
+ * listening then). Unix: the fd, or -errno. */
+int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned kind, char *err,
+		     size_t errlen);
 int conns_listen_unix(struct conns *c, const char *path, unsigned kind);
 
 /* If tag is one of ours, handles the event and returns true. */
@@ -52,14 +79,17 @@ void conns_reply_error(struct conns *c, conn_ref ref, const char *code, const ch
     __attribute__((format(printf, 4, 5)));
 void conns_reply_ok(struct conns *c, conn_ref ref);
 
-/* Marks ref's reply as deferred: the idle timeout no longer applies, and
- * the connection is dropped (ref goes stale) if the peer closes it. */
+/* Marks ref's reply as deferred: the deadlines no longer apply, and the
+ * connection is dropped (ref goes stale) if the peer closes it. A request
+ * the handler neither answers nor defers is deferred when it returns. */
 void conns_defer(struct conns *c, conn_ref ref);
 
 /* Whether ref's connection is still open. */
 bool conns_alive(const struct conns *c, conn_ref ref);
 
-/* Closes connections idle past CONNS_IDLE_MS. */
+/* Closes connections past their deadlines, resumes listeners paused for
+ * want of descriptors, writes the counts of held-back log lines. Call it
+ * every loop iteration; it does its work at most every 100 ms. */
 void conns_tick(struct conns *c);
 
 #endif

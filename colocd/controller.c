@@ -13,8 +13,8 @@
 
 #include "controller.h"
 
+#include "auth.h"
 #include "clock.h"
-#include "cred.h"
 #include "frame.h"
 #include "log.h"
 #include "placement.h"
@@ -42,6 +42,8 @@ struct cl_reply {
 	controller_reply_fn fn; /* NULL: nobody waits */
 	void *arg;
 	uint64_t cookie;
+	bool sign;		      /* a grant to it is authenticated ... */
+	uint8_t nonce[MSG_NONCE_LEN]; /* ... bound to the request's nonce */
 };
 
 struct clease {
@@ -78,9 +80,7 @@ struct cnode {
 
 struct controller {
 	struct coloc_config cfg;
-	struct cred_opts cred;
-	struct async *async;
-	struct agent *local;
+	struct controller_nodes to_nodes; /* the seam to node agents */
 	struct placement *place;
 	struct cnode nodes[CONTROLLER_MAX_NODES];
 	struct clease leases[CONTROLLER_MAX_LEASES];
@@ -92,13 +92,25 @@ struct controller {
 
 /* ---- replies -------------------------------------------------------------------------- */
 
+/* Delivers m to whoever waits on r, once. A lease grant to a client that
+ * authenticated its request is marked to be signed for it (daemon.c). */
 static void answer(struct cl_reply *r, const struct msg *m)
 {
 	struct cl_reply to = *r;
+	struct msg grant;
 
 	r->fn = NULL;
-	if (to.fn)
+	if (!to.fn)
+		return;
+	if (m->type != MSG_LEASE_GRANT || !to.sign) {
 		to.fn(to.arg, to.cookie, m);
+		return;
+	}
+	grant = *m; /* shares the lease document, which m keeps */
+	grant.cred[0] = '\0';
+	grant.sign = true;
+	memcpy(grant.reply_to, to.nonce, sizeof(grant.reply_to));
+	to.fn(to.arg, to.cookie, &grant);
 }
 
 __attribute__((format(printf, 3, 4))) static void answer_error(struct cl_reply *r, const char *code,
@@ -237,42 +249,15 @@ static struct clease *lease_of_cookie(struct controller *c, uint64_t cookie)
 
 /* ---- talking to node agents ------------------------------------------------------------- */
 
-/* The local agent answers through here: its reply is copied and queued, so
- * the controller sees it later, as it would from across the network. */
-static void local_reply(void *arg, uint64_t cookie, const struct msg *reply)
-{
-	struct controller *c = ((void **)arg)[0];
-	async_cb cb = (async_cb)((void **)arg)[1];
-	struct msg copy = *reply;
-
-	free(arg);
-	if (reply->type == MSG_LEASE_GRANT) {
-		copy.u.grant.lease = strdup(reply->u.grant.lease);
-		if (!copy.u.grant.lease)
-			msg_error(&copy, "ENOMEM", "out of memory");
-	}
-	async_post(c->async, &copy, cb, c, cookie);
-}
-
 /* Sends req (moved) to node ni's agent; cb gets the answer. 0 or -errno. */
-static int to_agent(struct controller *c, unsigned ni, struct msg *req, int timeout_ms, async_cb cb,
-		    uint64_t cookie)
+static int to_agent(struct controller *c, unsigned ni, struct msg *req, int timeout_ms,
+		    controller_node_cb cb, uint64_t cookie)
 {
 	const struct cnode *n = &c->nodes[ni];
+	struct controller_node where = {
+	    .name = n->name, .addr = n->addr, .port = n->port, .local = n->local};
 
-	if (n->local && c->local) {
-		void **ctx = malloc(2 * sizeof(void *));
-
-		if (!ctx)
-			return -ENOMEM;
-		ctx[0] = c;
-		ctx[1] = (void *)cb;
-		agent_request(c->local, req, local_reply, ctx, cookie);
-		msg_free(req);
-		return 0;
-	}
-	return async_call(c->async, n->addr, n->port, "NodeAgentPort", req, timeout_ms, cb, c,
-			  cookie);
+	return c->to_nodes.send(c->to_nodes.ctx, &where, req, timeout_ms, cb, c, cookie);
 }
 
 static void stop_orphan(struct controller *c, unsigned ni, const char *id);
@@ -289,13 +274,18 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 			stop_orphan(c, (unsigned)(cookie >> 16) & 0xffff, reply->u.grant.id);
 		return;
 	}
-	if (rc) {
-		log_warning("%s: node %s did not answer: %s", l->id, c->nodes[l->node].name, err);
-		answer_error(&l->waiter, "EHOSTUNREACH",
+	if (rc) { /* -EACCES: what answered is not that node's colocd */
+		log_warning("%s: node %s %s: %s", l->id, c->nodes[l->node].name,
+			    rc == -EACCES ? "sent a grant that is not authenticated"
+					  : "did not answer",
+			    err);
+		answer_error(&l->waiter, rc == -EACCES ? "EACCES" : "EHOSTUNREACH",
 			     "node %s did not start the executor: %s; ask again",
 			     c->nodes[l->node].name, err);
 		stop_orphan(c, l->node, l->id);
-		lease_drop(c, l, "failed", "its node agent did not answer");
+		lease_drop(c, l, "failed",
+			   rc == -EACCES ? "its node agent's grant is not authenticated"
+					 : "its node agent did not answer");
 		return;
 	}
 	if (reply->type == MSG_ERROR) {
@@ -361,7 +351,38 @@ static void on_exec_stopped(void *arg, uint64_t cookie, int rc, const struct msg
 
 /* ---- client requests -------------------------------------------------------------------- */
 
-static void acquire(struct controller *c, const struct msg *m, struct cl_reply *r)
+/* Whether uid may hold one more lease of `workers` workers (MaxLeasesPerUser,
+ * MaxWorkersPerUser); else false with err saying which limit and the fix. */
+static bool within_quota(const struct controller *c, uint32_t uid, uint32_t workers, char *err,
+			 size_t errlen)
+{
+	unsigned leases = 0;
+	uint64_t held = 0;
+
+	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++)
+		if (c->leases[i].state != CL_FREE && c->leases[i].uid == uid) {
+			leases++;
+			held += c->leases[i].workers;
+		}
+	if (c->cfg.max_leases_per_user && leases >= c->cfg.max_leases_per_user) {
+		snprintf(err, errlen,
+			 "uid %u holds %u leases, the most MaxLeasesPerUser allows; release one "
+			 "(colocctl leases, colocctl lease release ID)",
+			 uid, leases);
+		return false;
+	}
+	if (c->cfg.max_workers_per_user && held + workers > c->cfg.max_workers_per_user) {
+		snprintf(err, errlen,
+			 "uid %u holds %llu workers and asks for %u more, above MaxWorkersPerUser "
+			 "(%u); ask for fewer or release a lease",
+			 uid, (unsigned long long)held, workers, c->cfg.max_workers_per_user);
+		return false;
+	}
+	return true;
+}
+
+static void acquire(struct controller *c, const struct msg *m, const struct cred_id *from,
+		    struct cl_reply *r)
 {
 	struct place_request pr = {.workers = m->u.acquire.workers,
 				   .mem_per_worker =
@@ -370,21 +391,20 @@ static void acquire(struct controller *c, const struct msg *m, struct cl_reply *
 				   .now = time(NULL),
 				   .mode = m->u.acquire.pack ? PLACE_PACK : PLACE_SPREAD};
 	struct msg req = {.type = MSG_EXEC_START};
+	uint32_t uid = from->uid, gid = from->gid;
 	char err[512] = "";
-	uint32_t uid, gid;
 	struct clease *l;
 	unsigned n = 0;
 	int rc;
 
-	rc = cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err));
-	if (rc) {
-		answer_error(r, "EACCES", "%s", err);
-		return;
-	}
 	if (uid == 0) {
 		answer_error(r, "EPERM",
 			     "executors never run as root: acquire the lease as the user who will "
 			     "call its functions");
+		return;
+	}
+	if (!within_quota(c, uid, m->u.acquire.workers, err, sizeof(err))) {
+		answer_error(r, "EDQUOT", "%s", err);
 		return;
 	}
 	pr.duration_s =
@@ -433,18 +453,14 @@ static void acquire(struct controller *c, const struct msg *m, struct cl_reply *
 	}
 }
 
-static void release(struct controller *c, const struct msg *m, struct cl_reply *r)
+static void release(struct controller *c, const struct msg *m, const struct cred_id *from,
+		    struct cl_reply *r)
 {
 	struct clease *l = lease_find(c, m->u.release.id);
 	struct msg req = {.type = MSG_EXEC_STOP};
-	char err[512] = "";
-	uint32_t uid, gid;
+	uint32_t uid = from->uid;
 	int rc;
 
-	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
-		answer_error(r, "EACCES", "%s", err);
-		return;
-	}
 	if (!l) {
 		answer_error(r, "ENOENT",
 			     "no lease %s here (it ended, or never existed); see colocctl leases",
@@ -472,17 +488,12 @@ static void release(struct controller *c, const struct msg *m, struct cl_reply *
 			     c->nodes[l->node].name, strerror(-rc));
 }
 
-static void drain(struct controller *c, const struct msg *m, struct cl_reply *r)
+static void drain(struct controller *c, const struct msg *m, const struct cred_id *from,
+		  struct cl_reply *r)
 {
-	char err[512] = "";
-	uint32_t uid, gid;
 	int ni;
 
-	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
-		answer_error(r, "EACCES", "%s", err);
-		return;
-	}
-	if (uid != 0) {
+	if (from->uid != 0) {
 		answer_error(r, "EPERM", "only root drains or resumes nodes");
 		return;
 	}
@@ -521,7 +532,13 @@ static int append(json_t *items, json_t *item)
 	return item && json_array_append_new(items, item) == 0 ? 0 : -ENOMEM;
 }
 
-static int query_leases(const struct controller *c, bool executors, json_t *items)
+/* Leases and executors are listed to their owner; uid 0 sees every one. */
+static bool shown_to(uint32_t owner, uint32_t asker)
+{
+	return asker == 0 || owner == asker;
+}
+
+static int query_leases(const struct controller *c, bool executors, uint32_t asker, json_t *items)
 {
 	char cpus[MSG_CPULIST_MAX], gpus[160], cgroup[320];
 	time_t now = time(NULL);
@@ -531,7 +548,7 @@ static int query_leases(const struct controller *c, bool executors, json_t *item
 		const struct clease *l = &c->leases[i];
 		const struct cnode *n = &c->nodes[l->node];
 
-		if (l->state == CL_FREE || (executors && l->pid <= 0))
+		if (l->state == CL_FREE || (executors && l->pid <= 0) || !shown_to(l->uid, asker))
 			continue;
 		cpumask_format(&l->where.pus, cpus, sizeof(cpus));
 		gpu_list(l->where.gpus, gpus, sizeof(gpus));
@@ -556,7 +573,7 @@ static int query_leases(const struct controller *c, bool executors, json_t *item
 		const struct cended *e =
 		    &c->ended[(c->ended_next + ENDED_KEEP - c->nended + i) % ENDED_KEEP];
 
-		if (now - e->at > ENDED_KEEP_S)
+		if (now - e->at > ENDED_KEEP_S || !shown_to(e->uid, asker))
 			continue;
 		rc = append(items,
 			    json_pack("{s:s,s:I,s:s,s:s,s:I,s:s,s:I,s:s,s:I,s:s}", "id", e->id,
@@ -602,22 +619,17 @@ static int query_nodes(const struct controller *c, bool gaps, json_t *items)
 	return rc;
 }
 
-static void query(struct controller *c, const struct msg *m, struct cl_reply *r)
+static void query(struct controller *c, const struct msg *m, const struct cred_id *from,
+		  struct cl_reply *r)
 {
+	uint32_t uid = from->uid;
 	struct msg res = {.type = MSG_RESULT};
 	json_t *items = json_array();
-	char err[512] = "";
-	uint32_t uid, gid;
 	int rc;
 
-	if (cred_verify(&c->cred, m->cred, &uid, &gid, err, sizeof(err)) != 0) {
-		json_decref(items);
-		answer_error(r, "EACCES", "%s", err);
-		return;
-	}
 	rc = !items ? -ENOMEM
 	     : m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
-		 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, items)
+		 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, uid, items)
 		 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, items);
 	res.u.result.what = m->u.query;
 	res.u.result.items = rc ? NULL : json_dumps(items, JSON_COMPACT);
@@ -647,7 +659,7 @@ static bool reported(const struct msg *m, const char *id)
 }
 
 int controller_node_state(struct controller *c, const struct msg *m, const struct conns_peer *peer,
-			  char *err, size_t errlen)
+			  const struct cred_id *from, char *err, size_t errlen)
 {
 	const __typeof__(m->u.node) *s = &m->u.node;
 	struct cpumask all, lendable, unallocated, near;
@@ -655,19 +667,11 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 	struct cnode *n;
 	int ni;
 
-	if (peer) {
-		uint32_t uid, gid;
-		int rc = cred_verify(&c->cred, m->cred, &uid, &gid, err, errlen);
-
-		if (rc)
-			return rc;
-		if (uid != 0) {
-			snprintf(err, errlen,
-				 "node state is taken only from node agents (root), "
-				 "not uid %u",
-				 uid);
-			return -EPERM;
-		}
+	if (peer && (!from || from->uid != 0)) {
+		snprintf(err, errlen,
+			 "node state is taken only from node agents (root), not uid %u",
+			 from ? from->uid : UINT32_MAX);
+		return -EPERM;
 	}
 	if (cpumask_parse(s->pus, &all) || cpumask_parse(s->lendable, &lendable) ||
 	    cpumask_parse(s->unallocated, &unallocated) || cpumask_parse(s->near_host, &near) ||
@@ -774,28 +778,47 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
+bool controller_takes(enum msg_type t)
+{
+	return t == MSG_LEASE_ACQUIRE || t == MSG_LEASE_RELEASE || t == MSG_QUERY ||
+	       t == MSG_DRAIN || t == MSG_NODE_STATE;
+}
+
 void controller_request(struct controller *c, const struct msg *m, const struct conns_peer *peer,
-			controller_reply_fn fn, void *arg, uint64_t cookie)
+			const struct cred_id *from, controller_reply_fn fn, void *arg,
+			uint64_t cookie)
 {
 	struct cl_reply r = {.fn = fn, .arg = arg, .cookie = cookie};
 	char err[512] = "";
 	int rc;
 
+	if (!controller_takes(m->type)) {
+		answer_error(&r, "EPROTO", "the controller takes no %s request",
+			     msg_type_name(m->type));
+		return;
+	}
+	if (!from) { /* the daemon authenticates every request it hands over */
+		answer_error(&r, "EACCES", "the %s request is not authenticated",
+			     msg_type_name(m->type));
+		return;
+	}
+	r.sign = true;
+	memcpy(r.nonce, from->b.nonce, sizeof(r.nonce));
 	switch (m->type) {
 	case MSG_LEASE_ACQUIRE:
-		acquire(c, m, &r);
+		acquire(c, m, from, &r);
 		break;
 	case MSG_LEASE_RELEASE:
-		release(c, m, &r);
+		release(c, m, from, &r);
 		break;
 	case MSG_QUERY:
-		query(c, m, &r);
+		query(c, m, from, &r);
 		break;
 	case MSG_DRAIN:
-		drain(c, m, &r);
+		drain(c, m, from, &r);
 		break;
 	case MSG_NODE_STATE:
-		rc = controller_node_state(c, m, peer, err, sizeof(err));
+		rc = controller_node_state(c, m, peer, from, err, sizeof(err));
 		if (rc)
 			answer_error(&r,
 				     rc == -EPERM    ? "EPERM"
@@ -805,9 +828,8 @@ void controller_request(struct controller *c, const struct msg *m, const struct 
 		else
 			answer_ok(&r);
 		break;
-	default:
-		answer_error(&r, "EPROTO", "the controller takes no %s request",
-			     msg_type_name(m->type));
+	default: /* refused above */
+		break;
 	}
 }
 
@@ -837,26 +859,23 @@ void controller_tick(struct controller *c)
 	}
 }
 
-void controller_set_local(struct controller *c, struct agent *local)
-{
-	c->local = local;
-}
-
 void controller_reload(struct controller *c, const struct coloc_config *cfg)
 {
 	c->cfg.default_lease_s = cfg->default_lease_s;
 	c->cfg.max_lease_s = cfg->max_lease_s;
+	c->cfg.max_leases_per_user = cfg->max_leases_per_user;
+	c->cfg.max_workers_per_user = cfg->max_workers_per_user;
 }
 
-struct controller *controller_create(const struct coloc_config *cfg, struct async *async)
+struct controller *controller_create(const struct coloc_config *cfg,
+				     const struct controller_nodes *nodes)
 {
 	struct controller *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
-	cred_opts_from_config(&c->cred, &c->cfg);
-	c->async = async;
+	c->to_nodes = *nodes;
 	c->place = placement_create(CONTROLLER_MAX_NODES);
 	if (!c->place || getrandom(&c->boot, sizeof(c->boot), 0) != sizeof(c->boot)) {
 		placement_destroy(c->place);

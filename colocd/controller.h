@@ -9,17 +9,17 @@
  * A restarted controller knows nothing until the node agents report again
  * (every second): it adopts the leases they run, so nothing is lost.
  *
- * Node agents are reached through async.c (exec_start, exec_stop), or
- * directly when colocd --standalone runs the node agent in the same
- * process (controller_set_local). Driven by one thread.
+ * Node agents are reached through one seam, struct controller_nodes,
+ * which the daemon provides: over TCP (async.c) to remote agents, in
+ * memory to the agent of colocd --standalone; a unit test gives a fake.
+ * Driven by one thread.
  */
 #ifndef COLOC_CONTROLLER_H
 #define COLOC_CONTROLLER_H
 
-#include "agent.h"
-#include "async.h"
 #include "coloc_config.h"
 #include "conns.h"
+#include "cred.h"
 #include "msg.h"
 
 #define CONTROLLER_MAX_NODES 1024
@@ -30,25 +30,56 @@
  * function returns). */
 typedef void (*controller_reply_fn)(void *arg, uint64_t cookie, const struct msg *reply);
 
+/* A node agent's answer to what the controller sent it: rc 0 with *reply
+ * (an error message is a reply too), else -errno with err saying why no
+ * reply came. */
+typedef void (*controller_node_cb)(void *arg, uint64_t cookie, int rc, const struct msg *reply,
+				   const char *err);
+
+/* Where a node agent is: its name, and where its state came from. */
+struct controller_node {
+	const char *name;
+	const char *addr; /* the numeric address its state came from */
+	uint16_t port;	  /* its NodeAgentPort */
+	bool local;	  /* in this process (its state came without a peer) */
+};
+
+/* The seam to node agents. send: delivers req (moved: what it owns is
+ * freed by send, also on failure) to node's agent within timeout_ms and
+ * calls cb(arg, cookie, ...) with the answer later, never before send
+ * returns and on the controller's thread; 0, or -errno when cb will not
+ * run. */
+struct controller_nodes {
+	int (*send)(void *ctx, const struct controller_node *node, struct msg *req, int timeout_ms,
+		    controller_node_cb cb, void *arg, uint64_t cookie);
+	void *ctx;
+};
+
 struct controller;
 
-struct controller *controller_create(const struct coloc_config *cfg, struct async *async);
+/* nodes is copied. NULL on ENOMEM. */
+struct controller *controller_create(const struct coloc_config *cfg,
+				     const struct controller_nodes *nodes);
 void controller_destroy(struct controller *c);
 
-/* colocd --standalone: the node agent in this process; its state is
- * handed over with controller_node_state(c, m, NULL). */
-void controller_set_local(struct controller *c, struct agent *local);
+/* Whether the controller takes requests of type t (lease_acquire,
+ * lease_release, query, drain, node_state). */
+bool controller_takes(enum msg_type t);
 
 /* A request from a client (lease_acquire, lease_release, query, drain) or
- * a node agent (node_state); peer says where it came from. Credentials are
- * verified here. */
+ * a node agent (node_state); peer says where it came from, from who sent
+ * it: the caller has verified its credential (auth_check, once: see
+ * replay_cache.h); NULL is refused. Who may ask for what (uid 0, the
+ * lease's owner) is checked here. A lease grant to the client is marked
+ * to be signed (msg.sign), bound to from's nonce. */
 void controller_request(struct controller *c, const struct msg *m, const struct conns_peer *peer,
-			controller_reply_fn fn, void *arg, uint64_t cookie);
+			const struct cred_id *from, controller_reply_fn fn, void *arg,
+			uint64_t cookie);
 
-/* A node agent's state. peer NULL: the local agent (no credential). 0, or
- * -errno with err. */
+/* A node agent's state. peer and from NULL: the local agent (no
+ * credential); else from must be uid 0. 0, or -errno with err. */
 int controller_node_state(struct controller *c, const struct msg *m, const struct conns_peer *peer,
-			  char *err, size_t errlen);
+			  const struct cred_id *from, char *err, size_t errlen);
 
 /* Node liveness, forgotten leases. */
 void controller_tick(struct controller *c);

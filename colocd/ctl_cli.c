@@ -10,15 +10,18 @@
 #include "cli.h"
 #include "ctl_client.h"
 #include "lease_doc.h"
+#include "leaselog.h"
 #include "table.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PROG "colocctl"
 
@@ -38,6 +41,8 @@ void ctl_cli_usage(FILE *f)
 		"  drain NODE              no new leases on NODE; leases there run until they "
 		"end\n"
 		"  resume NODE             undo drain: NODE lends again\n"
+		"  logs LEASE [--node N]   what the lease's executor wrote (its owner, on the "
+		"node)\n"
 		"options:\n"
 		"  -f, --config FILE       coloc.conf to read (default: COLOC_CONF, else %s)\n"
 		"  --json                  print JSON on one line (a lease document, an array of "
@@ -384,4 +389,61 @@ int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv)
 	if (!rc && fflush(stdout) != 0)
 		rc = 1;
 	return rc;
+}
+
+int ctl_cli_logs(struct ctl_cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"node", required_argument, NULL, 'N'},
+	    {NULL, 0, NULL, 0},
+	};
+	char node[MSG_NODE_MAX] = "", path[4400], err[512], buf[65536];
+	const char *id;
+	ssize_t n;
+	int opt, fd;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (opt != 'N' || !node_name_ok(optarg)) {
+			fprintf(stderr, PROG ": logs LEASE [--node NODE]: NODE is a node name as "
+					     "colocctl leases shows it\n");
+			return 2;
+		}
+		snprintf(node, sizeof(node), "%s", optarg);
+	}
+	id = optind < argc ? argv[optind] : "";
+	if (argc - optind != 1 || !id[0] || id[0] == '.' || strchr(id, '/') || strlen(id) >= 64) {
+		fprintf(stderr, PROG ": logs needs one lease ID (as colocctl leases shows it)\n");
+		return 2;
+	}
+	if (!node[0] && gethostname(node, sizeof(node) - 1) != 0)
+		snprintf(node, sizeof(node), "localhost");
+	node[strcspn(node, ".")] = '\0'; /* the short name, as colocd's */
+	if (config_expand_node(&c->cfg, node, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	leaselog_path(c->cfg.state_dir, id, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			fprintf(stderr,
+				PROG
+				": %s has no log on node %s (%s): run colocctl logs on the "
+				"node the lease ran on (colocctl leases shows it); logs are kept "
+				"%d days\n",
+				id, node, path, LEASELOG_KEEP_S / 86400);
+		else if (errno == EACCES)
+			fprintf(stderr, PROG ": %s: its log (on %s, %s) is its owner's alone\n", id,
+				node, path);
+		else
+			fprintf(stderr, PROG ": %s: cannot read its log on %s (%s): %s\n", id, node,
+				path, strerror(errno));
+		return 1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+			break;
+	close(fd);
+	return n < 0 || fflush(stdout) != 0 ? 1 : 0;
 }

@@ -36,6 +36,11 @@ int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv)
  * (nothing with --json) once the controller answers ok. */
 int ctl_cli_drain(struct ctl_cli *c, bool drain, int argc, char **argv);
 
+/* `logs LEASE [--node NODE]`: prints what the lease's executor wrote, from
+ * the log the node agent keeps on this node (StateDir/logs), read with the
+ * caller's own rights: the lease owner's alone. */
+int ctl_cli_logs(struct ctl_cli *c, int argc, char **argv);
+
 /* Looks up a query command (nodes, gaps, leases, executors); 0 if none. */
 enum msg_query ctl_cli_query_parse(const char *name);
 

@@ -8,6 +8,12 @@
  *   NodeAgentPort   exec_start exec_stop                  agent (MUNGE uid 0)
  *   ControllerPort  lease_acquire lease_release query     controller
  *                   drain node_state
+ *
+ * Every request on a TCP port is authenticated here, before its role sees
+ * it: its credential must be bound to it and to this daemon ("controller",
+ * "agent:NODE") and must not have been used before (the replay cache, one
+ * per daemon). Replies a role marks (msg.sign: lease grants) are signed
+ * here, bound to the request's nonce.
  */
 #include "config.h"
 
@@ -15,26 +21,40 @@
 
 #include "agent.h"
 #include "async.h"
+#include "auth.h"
 #include "clock.h"
 #include "conns.h"
 #include "controller.h"
 #include "cred.h"
 #include "ctl_client.h"
+#include "detach.h"
 #include "log.h"
+#include "replay_cache.h"
 #include "sandbox.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TICK_MS 20
 #define HEARTBEAT_MS 1000 /* a node agent's state, at least this often */
 #define REPORT_TIMEOUT_MS 3000
+/* Credentials remembered for CRED_TTL_S: a controller hears every node
+ * agent each second, a node agent only the controller. */
+#define REPLAY_CONTROLLER (1u << 18)
+#define REPLAY_AGENT (1u << 12)
+#define REPLAY_WARN_S 60 /* at most one warning this often about forgotten nonces */
 
 enum listener_kind { KIND_PLUGIN = 1, KIND_AGENT, KIND_CONTROLLER };
 
@@ -46,6 +66,9 @@ struct daemon {
 	int ep, sigfd;
 	struct conns *conns;
 	struct async *async;
+	struct replay_cache *seen; /* nonces of the credentials taken */
+	uint64_t evicted_warned;   /* replay_cache_evicted() when last logged */
+	int64_t evicted_warn_at;
 	struct agent *agent;	 /* agent and standalone */
 	struct controller *ctrl; /* controller and standalone */
 	int64_t report_next;	 /* when the agent's state is due */
@@ -55,27 +78,128 @@ struct daemon {
 	bool stop;
 };
 
+/* Answers a request; a reply its role marked (a lease grant) goes with a
+ * credential bound to it and to the request's nonce. */
+/* ---- the controller's seam to node agents ---------------------------------------------- */
+
+/* A request to the node agent in this process (standalone): its answer is
+ * copied and queued, so that the controller sees it later, as it would
+ * from across the network. */
+struct local_call {
+	struct daemon *d;
+	controller_node_cb cb;
+	void *arg;
+};
+
+static void local_reply(void *arg, uint64_t cookie, const struct msg *reply)
+{
+	struct local_call lc = *(struct local_call *)arg;
+	struct msg copy = *reply;
+
+	free(arg);
+	if (reply->type == MSG_LEASE_GRANT) {
+		copy.u.grant.lease = strdup(reply->u.grant.lease);
+		if (!copy.u.grant.lease)
+			msg_error(&copy, "ENOMEM", "out of memory");
+	}
+	async_post(lc.d->async, &copy, lc.cb, lc.arg, cookie);
+}
+
+/* struct controller_nodes' send: in memory to this process's agent, over
+ * TCP (async.c) to every other. */
+static int send_to_node(void *ctx, const struct controller_node *node, struct msg *req,
+			int timeout_ms, controller_node_cb cb, void *arg, uint64_t cookie)
+{
+	struct daemon *d = ctx;
+	char dest[CRED_DEST_MAX];
+
+	if (node->local && d->agent) {
+		struct local_call *lc = malloc(sizeof(*lc));
+
+		if (!lc) {
+			msg_free(req);
+			return -ENOMEM;
+		}
+		*lc = (struct local_call){.d = d, .cb = cb, .arg = arg};
+		agent_request(d->agent, req, NULL, local_reply, lc, cookie);
+		msg_free(req);
+		return 0;
+	}
+	auth_agent_dest(node->name, dest);
+	return async_call(d->async, node->addr, node->port, "NodeAgentPort", dest, req, timeout_ms,
+			  cb, arg, cookie);
+}
+
 static void reply_conn(void *arg, uint64_t ref, const struct msg *m)
 {
 	struct daemon *d = arg;
+	struct msg grant;
+	char err[512];
 
-	conns_reply(d->conns, ref, m);
+	if (!m->sign) {
+		conns_reply(d->conns, ref, m);
+		return;
+	}
+	grant = *m; /* shares what m owns; m's owner frees it */
+	if (auth_sign(&d->cred, &grant, AUTH_DEST_REPLY, m->reply_to, NULL, err, sizeof(err)) !=
+	    0) {
+		log_error("cannot authenticate a %s: %s", msg_type_name(m->type), err);
+		conns_reply_error(d->conns, ref, "EIO", "colocd cannot authenticate its %s: %s",
+				  msg_type_name(m->type), err);
+		return;
+	}
+	conns_reply(d->conns, ref, &grant);
 }
 
-/* Requests to the node agent role from NodeAgentPort come from the
- * controller, which runs as root. */
-static int from_root(struct daemon *d, const struct msg *m, char *err, size_t errlen)
+/* Says, at most every REPLAY_WARN_S, that the replay cache forgot nonces
+ * before their credentials expired. */
+static void warn_evicted(struct daemon *d)
 {
-	uint32_t uid, gid;
-	int rc = cred_verify(&d->cred, m->cred, &uid, &gid, err, errlen);
+	uint64_t n = replay_cache_evicted(d->seen);
+	int64_t now = clock_ms();
 
-	if (rc == 0 && uid != 0) {
-		snprintf(err, errlen,
-			 "a node agent takes requests from the controller (root), "
-			 "not uid %u",
-			 uid);
+	if (n == d->evicted_warned || now < d->evicted_warn_at)
+		return;
+	log_warning("the replay cache is full (%u credentials in the last %d s): %llu were "
+		    "forgotten before they expired; MUNGE's own replay check still refuses them "
+		    "at this host's munged",
+		    replay_cache_count(d->seen), CRED_TTL_S, (unsigned long long)n);
+	d->evicted_warned = n;
+	d->evicted_warn_at = now + REPLAY_WARN_S * 1000;
+}
+
+/* Verifies m's credential: bound to m and to this daemon (dest), from
+ * root when root_only, never seen before. 0 with *from; otherwise the
+ * request is answered with an error, the refusal logged with its reason,
+ * and -errno returned. */
+static int authenticate(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
+			const struct msg *m, const char *dest, bool root_only, struct cred_id *from)
+{
+	const char *code = "EACCES";
+	char err[512] = "";
+	int rc = auth_check(&d->cred, m, dest, NULL, from, err, sizeof(err));
+
+	if (rc == 0 && root_only && from->uid != 0) {
+		snprintf(err, sizeof(err),
+			 "a node agent takes %s from the controller (root) only, not from uid %u",
+			 msg_type_name(m->type), from->uid);
+		code = "EPERM";
 		rc = -EPERM;
 	}
+	if (rc == 0 &&
+	    replay_cache_add(d->seen, from->b.nonce, from->expires, (int64_t)time(NULL)) != 0) {
+		snprintf(err, sizeof(err),
+			 "the credential was used before: a replayed request is refused (every "
+			 "request needs a fresh credential)");
+		rc = -EACCES;
+	}
+	if (rc == 0) {
+		warn_evicted(d);
+		return 0;
+	}
+	log_warning("refused %s from %s: %s", msg_type_name(m->type),
+		    peer->addr[0] ? peer->addr : "a TCP peer", err);
+	conns_reply_error(d->conns, ref, code, "%s", err);
 	return rc;
 }
 
@@ -87,8 +211,8 @@ static bool is_report(enum msg_type t)
 static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, const struct msg *m)
 {
 	struct daemon *d = ctx;
-	char err[512] = "";
-	int rc;
+	char dest[CRED_DEST_MAX];
+	struct cred_id from;
 
 	conns_defer(d->conns, ref); /* answered by whoever serves it, maybe later */
 	if (is_report(m->type) && (peer->kind != KIND_PLUGIN || peer->uid != 0)) {
@@ -106,7 +230,7 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 					  msg_type_name(m->type));
 			return;
 		}
-		agent_request(d->agent, m, reply_conn, d, ref);
+		agent_request(d->agent, m, NULL, reply_conn, d, ref);
 		return;
 	case KIND_AGENT:
 		if (m->type != MSG_EXEC_START && m->type != MSG_EXEC_STOP) {
@@ -116,16 +240,19 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 					  msg_type_name(m->type));
 			return;
 		}
-		rc = from_root(d, m, err, sizeof(err));
-		if (rc) {
-			conns_reply_error(d->conns, ref, rc == -EPERM ? "EPERM" : "EACCES", "%s",
-					  err);
-			return;
-		}
-		agent_request(d->agent, m, reply_conn, d, ref);
+		auth_agent_dest(d->node, dest);
+		if (authenticate(d, ref, peer, m, dest, true, &from) == 0)
+			agent_request(d->agent, m, &from, reply_conn, d, ref);
 		return;
 	default:
-		controller_request(d->ctrl, m, peer, reply_conn, d, ref);
+		if (!controller_takes(m->type)) {
+			conns_reply_error(d->conns, ref, "EPROTO",
+					  "the controller takes no %s request",
+					  msg_type_name(m->type));
+			return;
+		}
+		if (authenticate(d, ref, peer, m, AUTH_DEST_CONTROLLER, false, &from) == 0)
+			controller_request(d->ctrl, m, peer, &from, reply_conn, d, ref);
 	}
 }
 
@@ -172,7 +299,7 @@ static void report_state(struct daemon *d)
 	if (agent_state(d->agent, d->cfg.node_agent_port, &m, &upto) != 0)
 		return;
 	if (d->ctrl) { /* standalone: the controller is here */
-		if (controller_node_state(d->ctrl, &m, NULL, err, sizeof(err)) != 0)
+		if (controller_node_state(d->ctrl, &m, NULL, NULL, err, sizeof(err)) != 0)
 			log_error("the controller refused this node's state: %s", err);
 		else
 			agent_state_taken(d->agent, upto);
@@ -180,8 +307,8 @@ static void report_state(struct daemon *d)
 		return;
 	}
 	if (async_call(d->async, d->cfg.controller_host, d->cfg.controller_port,
-		       "ControllerHost/ControllerPort", &m, REPORT_TIMEOUT_MS, on_reported, d,
-		       upto) == 0)
+		       "ControllerHost/ControllerPort", AUTH_DEST_CONTROLLER, &m, REPORT_TIMEOUT_MS,
+		       on_reported, d, upto) == 0)
 		d->reporting = true;
 }
 
@@ -208,10 +335,115 @@ static const char *role_name(enum daemon_role r)
 					: "node agent";
 }
 
+/* Whether a process listens on the unix socket at path (a connection is
+ * taken, or its backlog is full). */
+static bool socket_answers(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	bool yes;
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return false;
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return false;
+	yes = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EAGAIN;
+	close(fd);
+	return yes;
+}
+
+/* Whether every address host resolves to is a loopback one; *other gets
+ * the first that is not. 0 yes, 1 no, -EADDRNOTAVAIL (with err) when host
+ * does not resolve. */
+static int loopback_only(const char *host, char *other, size_t len, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve %s: %s", host,
+			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return -EADDRNOTAVAIL;
+	}
+	rc = 0;
+	for (const struct addrinfo *a = res; a && !rc; a = a->ai_next) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a->ai_addr;
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)a->ai_addr;
+		const uint8_t *v4 =
+		    a->ai_family == AF_INET ? (const uint8_t *)&s4->sin_addr
+		    : a->ai_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)
+			? s6->sin6_addr.s6_addr + 12
+			: NULL;
+
+		if (v4 ? v4[0] == 127
+		       : a->ai_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+			continue;
+		getnameinfo(a->ai_addr, a->ai_addrlen, other, (socklen_t)len, NULL, 0,
+			    NI_NUMERICHOST);
+		rc = 1;
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+/* What a role refuses to start with: a node agent without a coloc.conf
+ * naming the controller (it would report, with root's credential, to
+ * whoever holds ControllerPort on localhost), and AuthType=none on a
+ * listener that is not loopback only (anyone could claim to be root). */
+static int check_config(struct daemon *d, char *err, size_t errlen)
+{
+	const struct coloc_config *c = &d->cfg;
+	bool agent = d->o->role == DAEMON_AGENT;
+	const char *host =
+	    agent ? (c->node_agent_address[0] ? c->node_agent_address : NULL) : c->controller_host;
+	const char *key = agent ? "NodeAgentAddress" : "ControllerHost";
+	char other[NI_MAXHOST] = "", why[512];
+	int rc;
+
+	if (agent && !c->file[0]) {
+		snprintf(
+		    err, errlen,
+		    "a node agent needs a coloc.conf that names the controller, and there is "
+		    "none at %s: create it with ControllerHost=HOST (the host that runs colocd "
+		    "--controller), or name one with -f or COLOC_CONF; colocd --standalone "
+		    "serves this machine alone without one",
+		    config_default_path());
+		return -ENOENT;
+	}
+	if (agent && !c->controller_host_set) {
+		snprintf(
+		    err, errlen,
+		    "%.600s does not name the controller: add ControllerHost=HOST (the host that "
+		    "runs colocd --controller); a node agent never assumes localhost",
+		    c->file);
+		return -EINVAL;
+	}
+	if (!d->cred.none)
+		return 0;
+	rc = host ? loopback_only(host, other, sizeof(other), why, sizeof(why)) : 1;
+	if (rc < 0) {
+		snprintf(err, errlen, "%s; check %s", why, key);
+		return rc;
+	}
+	if (rc == 0)
+		return 0;
+	snprintf(err, errlen,
+		 "AuthType=none believes whatever uid a request claims, so colocd takes it only "
+		 "when it listens on loopback alone, and %s %s%s: set AuthType=munge, or "
+		 "%s=127.0.0.1 for a test on one machine",
+		 key, host ? "resolves to " : "is not set (every address of the node)",
+		 host ? other : "", key);
+	return -EPERM;
+}
+
 static int setup(struct daemon *d, char *err, size_t errlen)
 {
 	enum daemon_role role = d->o->role;
 	struct epoll_event ev = {.events = EPOLLIN};
+	char why[512];
 	sigset_t sigs;
 	int rc;
 
@@ -219,8 +451,16 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	cred_opts_from_config(&d->cred, &d->cfg);
+	rc = check_config(d, err, errlen);
+	if (rc)
+		return rc;
 	if (d->cred.none)
 		log_warning("AuthType=none: requests are not authenticated; use it for tests only");
+	d->seen = replay_cache_create(role == DAEMON_AGENT ? REPLAY_AGENT : REPLAY_CONTROLLER);
+	if (!d->seen) {
+		snprintf(err, errlen, "cannot create the replay cache: %s", strerror(errno));
+		return -ENOMEM;
+	}
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
@@ -230,7 +470,8 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	d->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->ep = epoll_create1(EPOLL_CLOEXEC);
 	d->async = async_create(&d->cfg);
-	d->conns = d->ep >= 0 ? conns_create(d->ep, on_request, d) : NULL;
+	d->conns =
+	    d->ep >= 0 ? conns_create(d->ep, d->cfg.max_connections_per_host, on_request, d) : NULL;
 	if (d->sigfd < 0 || d->ep < 0 || !d->async || !d->conns) {
 		snprintf(err, errlen, "cannot set up the event loop: %s", strerror(errno));
 		return -errno;
@@ -253,7 +494,16 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		rc = config_expand_node(&d->cfg, d->node, err, errlen);
 		if (rc)
 			return rc;
-		rc = agent_create(&d->cfg, d->o->executor, d->node, &d->agent, err, errlen);
+		/* before agent_create, which removes what the last agent left */
+		if (socket_answers(d->cfg.socket_path)) {
+			snprintf(
+			    err, errlen,
+			    "another colocd serves %s already; stop it first, or give this one "
+			    "its own SocketPath, NodeAgentPort, StateDir and CgroupRoot (-N)",
+			    d->cfg.socket_path);
+			return -EADDRINUSE;
+		}
+		rc = agent_create(&d->cfg, d->o->executor, d->node, NULL, &d->agent, err, errlen);
 		if (rc)
 			return rc;
 		rc = conns_listen_unix(d->conns, d->cfg.socket_path, KIND_PLUGIN);
@@ -264,29 +514,32 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		}
 	}
 	if (role == DAEMON_AGENT) {
-		rc = conns_listen_tcp(d->conns, NULL, d->cfg.node_agent_port, KIND_AGENT);
+		rc = conns_listen_tcp(
+		    d->conns, d->cfg.node_agent_address[0] ? d->cfg.node_agent_address : NULL,
+		    d->cfg.node_agent_port, KIND_AGENT, why, sizeof(why));
 		if (rc < 0) {
 			snprintf(err, errlen,
-				 "cannot listen on port %u (%s); another colocd running? check "
-				 "NodeAgentPort",
-				 d->cfg.node_agent_port, strerror(-rc));
+				 "%s; is another colocd, or another user's program, holding the "
+				 "port? Stop it, or check NodeAgentPort and NodeAgentAddress",
+				 why);
 			return rc;
 		}
 	}
 	if (role != DAEMON_AGENT) {
-		d->ctrl = controller_create(&d->cfg, d->async);
+		struct controller_nodes to_nodes = {.send = send_to_node, .ctx = d};
+
+		d->ctrl = controller_create(&d->cfg, &to_nodes);
 		if (!d->ctrl) {
 			snprintf(err, errlen, "cannot create the controller: out of memory");
 			return -ENOMEM;
 		}
-		controller_set_local(d->ctrl, d->agent);
 		rc = conns_listen_tcp(d->conns, d->cfg.controller_host, d->cfg.controller_port,
-				      KIND_CONTROLLER);
+				      KIND_CONTROLLER, why, sizeof(why));
 		if (rc < 0) {
 			snprintf(err, errlen,
-				 "cannot listen on %s:%u (%s); another colocd running? check "
-				 "ControllerHost/ControllerPort",
-				 d->cfg.controller_host, d->cfg.controller_port, strerror(-rc));
+				 "%s; is another colocd, or another user's program, holding the "
+				 "port? Stop it, or check ControllerHost and ControllerPort",
+				 why);
 			return rc;
 		}
 	}
@@ -298,6 +551,7 @@ static void on_signal(struct daemon *d)
 	struct signalfd_siginfo si;
 	struct coloc_config next;
 	char err[512];
+	int rc;
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo != SIGHUP) {
@@ -305,6 +559,12 @@ static void on_signal(struct daemon *d)
 			d->stop = true;
 			continue;
 		}
+		/* logrotate moved the file: a new one */
+		rc = d->o->log_file ? log_open_file(d->o->log_file) : 0;
+		if (rc)
+			log_error("cannot reopen the log file %s: %s; logging on to the file open "
+				  "before",
+				  d->o->log_file, strerror(-rc));
 		if (config_load(d->o->conf, &next, err, sizeof(err)) != 0) {
 			log_error("reload refused, keeping the running configuration: %s", err);
 			continue;
@@ -313,6 +573,7 @@ static void on_signal(struct daemon *d)
 			agent_reload(d->agent, &next);
 		if (d->ctrl)
 			controller_reload(d->ctrl, &next);
+		conns_set_per_host(d->conns, next.max_connections_per_host);
 		log_info("reloaded coloc.conf");
 	}
 }
@@ -322,15 +583,28 @@ int daemon_run(const struct daemon_options *o)
 	struct daemon *d = calloc(1, sizeof(*d));
 	struct epoll_event ev[32];
 	char err[1024] = "";
-	int status = 1;
+	int status = 1, detached = -1;
 
 	if (!d)
 		return 1;
 	d->o = o;
 	d->ep = d->sigfd = -1;
+	if (!o->foreground) {
+		/* the parent waits here for setup's verdict, and exits with it */
+		detached = detach_begin();
+		if (detached < 0) {
+			log_error("cannot start in the background: %s", strerror(-detached));
+			goto out;
+		}
+	}
 	if (setup(d, err, sizeof(err)) != 0) {
 		log_error("%s", err);
-		goto out;
+		goto out; /* the parent exits 1 once this is cleaned up */
+	}
+	if (detached >= 0) { /* the parent exits 0; no terminal from here on */
+		detach_end(detached, 0);
+		detached = -1;
+		log_set_sinks(o->log_file ? LOG_SINK_FILE : LOG_SINK_SYSLOG);
 	}
 	if (d->agent)
 		log_info(
@@ -373,10 +647,12 @@ out:
 	if (d->conns && d->agent)
 		unlink(d->cfg.socket_path);
 	async_destroy(d->async, 1000);
+	replay_cache_destroy(d->seen);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	if (d->ep >= 0)
 		close(d->ep);
 	free(d);
+	detach_end(detached, status);
 	return status;
 }

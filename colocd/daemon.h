@@ -24,11 +24,15 @@ struct daemon_options {
 	const char *conf;     /* -f FILE, or NULL */
 	const char *executor; /* faas-executor to run */
 	const char *node;     /* -N NAME: this node's name, NULL = the host name */
-	int foreground;
+	const char *log_file; /* --log-file: an absolute path, opened already; NULL: none */
+	int foreground;	      /* else detach once set up (detach.h) */
 };
 
-/* Runs until SIGTERM/SIGINT; SIGHUP reloads coloc.conf. Returns an exit
- * status: 0 after a clean stop, 1 when it could not start. */
+/* Runs until SIGTERM/SIGINT; SIGHUP reloads coloc.conf and reopens the log
+ * file. Without foreground, detaches once set up: the calling process
+ * exits there, with 0 or (setup failed, said on standard error) 1, and the
+ * daemon logs to the log file, else syslog. Returns an exit status: 0
+ * after a clean stop, 1 when it could not start. */
 int daemon_run(const struct daemon_options *o);
 
 #endif

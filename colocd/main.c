@@ -21,16 +21,19 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: colocd [--controller | --standalone] [-f FILE] [-N NAME] [--foreground]\n"
-	    "              [--executor PATH] [--log-level L]\n"
+	    "              [--executor PATH] [--log-level L] [--log-file FILE]\n"
 	    "  (no role)         node agent: lends this node's gaps, runs executors\n"
 	    "  --controller      the controller: leases, placement, node registry\n"
 	    "  --standalone      controller and node agent in one process, this machine the\n"
 	    "                    only node\n"
 	    "  -f FILE           coloc.conf to read (default: COLOC_CONF, else %s/slurm/coloc.conf)\n"
 	    "  -N NAME           this node's name (default: the host name), as Slurm's slurmd -N\n"
-	    "  --foreground      stay in the foreground, log to stderr (else detach)\n"
+	    "  --foreground      stay in the foreground, log to stderr (else detach once\n"
+	    "                    started, and log to syslog)\n"
 	    "  --executor PATH   faas-executor to run (default %s)\n"
-	    "  --log-level L     error | warning | info | debug (default info)\n",
+	    "  --log-level L     error | warning | info | debug (default info)\n"
+	    "  --log-file FILE   log to FILE (also in the foreground; not to syslog);\n"
+	    "                    SIGHUP reopens it\n",
 	    COLOC_SYSCONFDIR, FAAS_EXECUTOR_PATH);
 }
 
@@ -45,6 +48,22 @@ static int node_name_ok(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == n;
 }
 
+/* path made absolute against the working directory, into out[len]; NULL
+ * when it does not fit. */
+static const char *absolute(const char *path, char *out, size_t len)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (path[0] == '/')
+		n = snprintf(out, len, "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)))
+		n = snprintf(out, len, "%s/%s", cwd, path);
+	else
+		return NULL;
+	return n >= 0 && (size_t)n < len ? out : NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -53,12 +72,13 @@ int main(int argc, char **argv)
 	    {"foreground", no_argument, NULL, 'F'},
 	    {"executor", required_argument, NULL, 'e'},
 	    {"log-level", required_argument, NULL, 'L'},
+	    {"log-file", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct daemon_options o = {.executor = FAAS_EXECUTOR_PATH, .role = DAEMON_AGENT};
-	static char executor[PATH_MAX];
-	int roles = 0, level = LOG_LEVEL_INFO, c;
+	static char executor[PATH_MAX], conf[PATH_MAX], log_file[PATH_MAX];
+	int roles = 0, level = LOG_LEVEL_INFO, c, rc;
 
 	while ((c = getopt_long(argc, argv, "f:N:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -93,6 +113,9 @@ int main(int argc, char **argv)
 		case 'L':
 			level = cli_log_level("colocd", optarg);
 			break;
+		case 'l':
+			o.log_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -124,10 +147,27 @@ int main(int argc, char **argv)
 		}
 		o.executor = executor;
 	}
-	log_init("colocd", (enum log_level)level);
-	if (!o.foreground && daemon(0, 0) != 0) {
-		perror("colocd: daemon");
-		return 1;
+	/* absolute: the daemon runs from "/" and rereads them on SIGHUP */
+	if (o.conf && realpath(o.conf, conf))
+		o.conf = conf;
+	if (o.log_file && !absolute(o.log_file, log_file, sizeof(log_file))) {
+		fprintf(stderr, "colocd: --log-file %s: the path is too long\n", o.log_file);
+		return 2;
 	}
+	log_init("colocd", (enum log_level)level);
+	if (o.log_file) {
+		o.log_file = log_file;
+		rc = log_open_file(o.log_file);
+		if (rc) {
+			fprintf(stderr, "colocd: cannot open the log file %s: %s\n", o.log_file,
+				strerror(-rc));
+			return 1;
+		}
+	}
+	/* a detaching colocd says why it cannot start on stderr too */
+	log_set_sinks((o.log_file     ? LOG_SINK_FILE
+		       : o.foreground ? 0
+				      : LOG_SINK_SYSLOG) |
+		      LOG_SINK_STDERR);
 	return daemon_run(&o);
 }

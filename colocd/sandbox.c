@@ -41,8 +41,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -61,8 +63,11 @@
 #define EXEC_TIMEOUT_MS 5000 /* a child reporting its exec */
 #define POLL_MS 1
 
-enum { H_CPUSET, H_MEMORY, H_DEVICES, H_MAX };
-static const char *const h_names[H_MAX] = {"cpuset", "memory", "devices"};
+/* cpuset and memory are required; devices, pids and freezer are used where
+ * mounted (v1; on v2 pids is a controller of the unified hierarchy and
+ * cgroup.kill replaces the freezer). */
+enum { H_CPUSET, H_MEMORY, H_DEVICES, H_PIDS, H_FREEZER, H_MAX };
+static const char *const h_names[H_MAX] = {"cpuset", "memory", "devices", "pids", "freezer"};
 
 static struct {
 	pthread_once_t once;
@@ -259,14 +264,20 @@ static int find_cgroup2(char *out, size_t len)
 	return rc;
 }
 
-static bool word_in(const char *list, const char *word)
+/* Whether word is one of list's words, separated by sep. */
+static bool word_in_sep(const char *list, const char *word, char sep)
 {
 	size_t wl = strlen(word);
 
 	for (const char *p = list; (p = strstr(p, word)) != NULL; p += wl)
-		if ((p == list || p[-1] == ' ') && (p[wl] == '\0' || p[wl] == ' ' || p[wl] == '\n'))
+		if ((p == list || p[-1] == sep) && (p[wl] == '\0' || p[wl] == sep || p[wl] == '\n'))
 			return true;
 	return false;
+}
+
+static bool word_in(const char *list, const char *word)
+{
+	return word_in_sep(list, word, ' ');
 }
 
 /*
@@ -294,6 +305,14 @@ static void hier_init(void)
 				    "sandbox: no cgroup v1 devices hierarchy is mounted, so "
 				    "executors' device access is not restricted; mount it to "
 				    "isolate GPUs.");
+			if (!hier.mnt[H_PIDS][0])
+				log_warning("sandbox: no cgroup v1 pids hierarchy is mounted, so "
+					    "a lease's processes are not limited (LeasePidsMax); "
+					    "mount it to stop fork bombs.");
+			if (!hier.mnt[H_FREEZER][0])
+				log_warning("sandbox: no cgroup v1 freezer hierarchy is mounted, "
+					    "so eviction kills without freezing first and a fork "
+					    "bomb takes longer to end; mount it.");
 			return;
 		}
 	}
@@ -307,6 +326,8 @@ static void hier_init(void)
 			hier.version = 2;
 			strcpy(hier.mnt[H_CPUSET], v2);
 			strcpy(hier.mnt[H_MEMORY], v2);
+			if (word_in(ctl, "pids"))
+				strcpy(hier.mnt[H_PIDS], v2);
 			/* H_DEVICES stays empty: v2 device control needs eBPF. */
 			return;
 		}
@@ -335,35 +356,99 @@ const char *sandbox_cgroup_version(void)
 
 /* ---- processes in a cgroup ------------------------------------------------ */
 
+/* Whether /proc/<pid>/cgroup puts pid in the cgroup rel of the memory
+ * hierarchy (v1: the line naming "memory"; v2: the "0::" line). */
+static bool pid_in(pid_t pid, const char *rel)
+{
+	char path[64], line[PATH_MAX + 64];
+	bool in = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!in && fgets(line, sizeof(line), f)) {
+		char *ctl = strchr(line, ':'), *cg = ctl ? strchr(ctl + 1, ':') : NULL;
+
+		if (!cg)
+			continue;
+		*cg++ = '\0';
+		cg[strcspn(cg, "\n")] = '\0';
+		if (hier.version == 2 ? ctl[1] == '\0' : word_in_sep(ctl + 1, "memory", ','))
+			in = cg[0] == '/' && strcmp(cg + 1, rel) == 0;
+	}
+	fclose(f);
+	return in;
+}
+
 /*
- * Counts the processes in <rel> over every hierarchy (a process counts
- * once per hierarchy; only zero matters) and sends them sig (0: none).
+ * Sends sig to pid only if it is still a process of the cgroup rel: the
+ * pidfd pins the process, /proc then shows its cgroup, and a process that
+ * is still alive afterwards is the one /proc described. A pid read from
+ * cgroup.procs that exited and was reused by an unrelated process in
+ * between is left alone.
+ */
+static void signal_member(pid_t pid, const char *rel, int sig)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		return;
+	if (pid_in(pid, rel) && syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) == 0)
+		syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+	close(fd);
+}
+
+/*
+ * Counts the processes in <rel> and sends them sig (0: none). The memory
+ * hierarchy's list serves for all: a sandbox's processes are attached to
+ * every hierarchy and their children inherit that.
  */
 static unsigned procs_signal(const char *rel, int sig)
 {
-	int hs[H_MAX];
-	unsigned nh = hier_list(hs), n = 0;
+	char path[PATH_MAX], line[32];
+	unsigned n = 0;
+	FILE *f;
 
-	for (unsigned i = 0; i < nh; i++) {
-		char path[PATH_MAX], line[32];
-		FILE *f;
+	if (cg_path(path, sizeof(path), H_MEMORY, rel, "cgroup.procs"))
+		return 0;
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		long pid = strtol(line, NULL, 10);
 
-		if (cg_path(path, sizeof(path), hs[i], rel, "cgroup.procs"))
+		if (pid <= 0)
 			continue;
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			long pid = strtol(line, NULL, 10);
-
-			if (pid <= 0)
-				continue;
-			n++;
-			if (sig)
-				kill((pid_t)pid, sig);
-		}
-		fclose(f);
+		n++;
+		if (sig)
+			signal_member((pid_t)pid, rel, sig);
 	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * One pass of SIGKILL over <rel> in which no process can fork or exit
+ * between being listed and being killed: v2 has cgroup.kill; v1 freezes
+ * the cgroup first (a frozen fork bomb does not grow) and thaws it after,
+ * when the killed processes die. Returns the processes it found; the
+ * caller repeats until none is left (processes still being frozen may fork
+ * once more).
+ */
+static unsigned kill_pass(const char *rel)
+{
+	bool frozen = false;
+	unsigned n;
+
+	if (hier.version == 2 && cg_write(H_MEMORY, rel, "cgroup.kill", "1") == 0)
+		return procs_signal(rel, 0);
+	if (hier.version == 1 && hier.mnt[H_FREEZER][0])
+		frozen = cg_write(H_FREEZER, rel, "freezer.state", "FROZEN") == 0;
+	n = procs_signal(rel, SIGKILL);
+	if (frozen)
+		cg_write(H_FREEZER, rel, "freezer.state", "THAWED");
 	return n;
 }
 
@@ -416,11 +501,8 @@ static int evict_rels(char *const rels[], unsigned n, unsigned grace_ms, struct 
 	while (left > 0) {
 		*killed = true;
 		left = 0;
-		for (unsigned i = 0; i < n; i++) {
-			if (hier.version == 2)
-				cg_write(H_MEMORY, rels[i], "cgroup.kill", "1");
-			left += procs_signal(rels[i], SIGKILL);
-		}
+		for (unsigned i = 0; i < n; i++)
+			left += kill_pass(rels[i]);
 		if (left == 0)
 			break;
 		if (clock_ms() > deadline)
@@ -438,6 +520,20 @@ static int evict_rels(char *const rels[], unsigned n, unsigned grace_ms, struct 
 void sandbox_terminate(struct sandbox *sb)
 {
 	procs_signal(sb->rel, SIGTERM);
+}
+
+unsigned sandbox_kill(struct sandbox *sb)
+{
+	unsigned n = kill_pass(sb->rel);
+
+	children_reap(sb);
+	return n;
+}
+
+unsigned sandbox_nprocs(struct sandbox *sb)
+{
+	children_reap(sb);
+	return procs_signal(sb->rel, 0);
 }
 
 int sandbox_evict(struct sandbox *sb, unsigned grace_ms, bool *killed)
@@ -468,6 +564,15 @@ static int rmdir_all(const char *rel)
 	return rc;
 }
 
+/* v2: the controllers sandboxes use, enabled for rel's children. */
+static void subtree_enable(const char *rel)
+{
+	cg_write(H_MEMORY, rel, "cgroup.subtree_control", "+cpuset");
+	cg_write(H_MEMORY, rel, "cgroup.subtree_control", "+memory");
+	if (hier.mnt[H_PIDS][0])
+		cg_write(H_MEMORY, rel, "cgroup.subtree_control", "+pids");
+}
+
 /*
  * Creates <root> (each component) in every hierarchy. A new v1 cpuset
  * cgroup starts with empty cpus and mems, so each level gets its parent's;
@@ -484,11 +589,8 @@ static int root_ensure(const char *root, char *err, size_t errlen)
 		const char *p = root;
 
 		parent[0] = '\0';
-		if (hier.version == 2) {
-			/* Errors show up when the sandbox's files are written. */
-			cg_write(h, "", "cgroup.subtree_control", "+cpuset");
-			cg_write(h, "", "cgroup.subtree_control", "+memory");
-		}
+		if (hier.version == 2) /* errors show when the sandbox's files are written */
+			subtree_enable("");
 		while (*p) {
 			const char *slash = strchr(p, '/');
 			size_t end = slash ? (size_t)(slash - root) : strlen(root);
@@ -522,10 +624,8 @@ static int root_ensure(const char *root, char *err, size_t errlen)
 					}
 				}
 			}
-			if (hier.version == 2) {
-				cg_write(h, rel, "cgroup.subtree_control", "+cpuset");
-				cg_write(h, rel, "cgroup.subtree_control", "+memory");
-			}
+			if (hier.version == 2)
+				subtree_enable(rel);
 			snprintf(parent, sizeof(parent), "%s", rel);
 			p = slash ? slash + 1 : p + strlen(p);
 		}
@@ -671,6 +771,11 @@ static int limits_apply(struct sandbox *sb, const struct sandbox_spec *s, char *
 				  sb->rel);
 		/* The OOM killer takes one process, not the whole group. */
 		cg_write(H_MEMORY, sb->rel, "memory.oom.group", "0");
+	}
+	if (rc == 0 && hier.mnt[H_PIDS][0] && s->pids_max) {
+		what = "pids.max";
+		snprintf(val, sizeof(val), "%u", s->pids_max);
+		rc = cg_write(H_PIDS, sb->rel, what, val);
 	}
 	if (rc) {
 		log_errbuf(err, errlen, "Cannot set %s of the cgroup %s to %s: %s.", what, sb->rel,
@@ -1047,13 +1152,13 @@ close_pipes:
 	return rc;
 }
 
-int sandbox_spare_start(const char *executor, const char *provider, pid_t *pid, int *fd, char *err,
-			size_t errlen)
+int sandbox_spare_start(const char *executor, const char *provider, int log_fd, pid_t *pid, int *fd,
+			char *err, size_t errlen)
 {
 	char *const argv[] = {(char *)executor, "--spare", NULL};
 	char prov_env[128], *env[3 + SANITIZER_VARS] = {"PATH=/usr/bin:/bin"};
 	size_t k = 1;
-	int p[2];
+	int sv[2], rc;
 	pid_t child;
 
 	*pid = -1;
@@ -1066,26 +1171,30 @@ int sandbox_spare_start(const char *executor, const char *provider, pid_t *pid, 
 		log_errbuf(err, errlen, "The executor must be given by absolute path.");
 		return -EINVAL;
 	}
-	if (pipe2(p, O_CLOEXEC) != 0) {
-		int rc = -errno;
-
-		log_errbuf(err, errlen, "Cannot start a spare executor: pipe: %s.", strerror(-rc));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		rc = -errno;
+		log_errbuf(err, errlen, "Cannot start a spare executor: socketpair: %s.",
+			   strerror(-rc));
 		return rc;
 	}
 	child = fork();
 	if (child < 0) {
-		int rc = -errno;
-
-		close(p[0]);
-		close(p[1]);
+		rc = -errno;
+		close(sv[0]);
+		close(sv[1]);
 		log_errbuf(err, errlen, "Cannot start a spare executor: fork: %s.", strerror(-rc));
 		return rc;
 	}
 	if (child == 0) {
 		struct sched_param idle = {0};
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int out = log_fd >= 0 ? log_fd : null;
 
 		child_reset_signals();
-		if (setsid() < 0 || dup2(p[0], 0) != 0)
+		/* 0: the channel to the node agent; 1-2: the lease's log, never
+		 * colocd's own output */
+		if (setsid() < 0 || dup2(sv[1], 0) != 0 || out < 0 || dup2(out, 1) != 1 ||
+		    dup2(out, 2) != 2)
 			_exit(127);
 		/* until it has a lease, it runs only when a CPU would idle:
 		 * never in a host job's way (it takes SCHED_OTHER back then) */
@@ -1094,12 +1203,12 @@ int sandbox_spare_start(const char *executor, const char *provider, pid_t *pid, 
 		execve(argv[0], argv, env);
 		_exit(127);
 	}
-	close(p[0]);
-	if (fcntl(p[1], F_SETFL, O_NONBLOCK) != 0)
-		log_debug("spare executor %d: its pipe stays blocking: %s", (int)child,
+	close(sv[1]);
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0)
+		log_debug("spare executor %d: its channel stays blocking: %s", (int)child,
 			  strerror(errno));
 	*pid = child;
-	*fd = p[1];
+	*fd = sv[0];
 	return 0;
 }
 
@@ -1129,10 +1238,11 @@ int sandbox_assign(struct sandbox *sb, pid_t pid, int fd, char *const argv[], ch
 			   (int)pid, sb->rel, strerror(-rc));
 		goto out;
 	}
-	/* At most SPARE_MSG_MAX bytes: a pipe's default capacity, so the
-	 * write does not wait for the spare. */
-	n = write(fd, msg, (size_t)len);
-	if (n != (ssize_t)len) {
+	/* At most SPARE_MSG_MAX bytes, less than a unix socket's buffer, so
+	 * the write does not wait for the spare; the end of the assignment is
+	 * the end of what the agent sends. */
+	n = send(fd, msg, (size_t)len, MSG_NOSIGNAL);
+	if (n != (ssize_t)len || shutdown(fd, SHUT_WR) != 0) {
 		rc = n < 0 ? -errno : -EAGAIN;
 		log_errbuf(err, errlen, "Cannot hand its assignment to the spare executor %d: %s.",
 			   (int)pid, n < 0 ? strerror(errno) : "short write");
@@ -1141,7 +1251,6 @@ int sandbox_assign(struct sandbox *sb, pid_t pid, int fd, char *const argv[], ch
 	sb->children[sb->nchildren++] = (struct child){.pid = pid};
 	rc = 0;
 out:
-	close(fd);
 	free(msg);
 	free(env);
 	return rc;
@@ -1268,7 +1377,8 @@ static int names_add(char ***names, unsigned *n, const char *name)
 	return 0;
 }
 
-int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t errlen)
+int sandbox_cleanup_root(const char *root, const char *prefix, unsigned grace_ms, char *err,
+			 size_t errlen)
 {
 	int hs[H_MAX], rc;
 	unsigned nh, n = 0, removed = 0;
@@ -1297,6 +1407,7 @@ int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t 
 			struct stat st;
 
 			if (de->d_name[0] == '.' ||
+			    (prefix && strncmp(de->d_name, prefix, strlen(prefix)) != 0) ||
 			    (size_t)snprintf(rel, sizeof(rel), "%s/%s", path, de->d_name) >=
 				sizeof(rel) ||
 			    stat(rel, &st) != 0 || !S_ISDIR(st.st_mode))

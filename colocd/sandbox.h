@@ -4,13 +4,20 @@
  * off, devices limited to the lent GPUs), spawns the executor into it with
  * fork+exec as the lease owner's uid/gid, reads back what the kernel
  * enforces, evicts it (SIGTERM, then SIGKILL after a grace period) and
- * removes the cgroup. A restarted node agent finds its predecessor's
- * executors by their cgroups under the CgroupRoot (sandbox_cleanup_root).
+ * removes the cgroup. Eviction comes in two forms: sandbox_evict waits
+ * (startup and shutdown), while sandbox_terminate, sandbox_kill and
+ * sandbox_nprocs let an event loop drive it without ever waiting. A restarted node agent finds its
+ * predecessor's executors by their cgroups under the CgroupRoot (sandbox_cleanup_root).
  *
  * cgroup v1 (cpuset, memory and devices hierarchies) and v2 (the unified
  * hierarchy with the cpuset and memory controllers) are detected at run
  * time. On v2 device access is NOT restricted (that needs an eBPF program);
- * only CUDA_VISIBLE_DEVICES steers CUDA to the lent GPUs.
+ * only CUDA_VISIBLE_DEVICES steers CUDA to the lent GPUs. The pids
+ * controller (v1 hierarchy or v2 controller) limits the processes of a
+ * sandbox where it is available; kills freeze the cgroup first (v1
+ * freezer) or use cgroup.kill (v2), and each signal goes through a pidfd
+ * after checking that the process is still in the cgroup, so a reused pid
+ * is never signalled.
  *
  * Functions return 0 (or a count) on success and -errno on failure, with a
  * whole-sentence message in err. A struct sandbox is used by one thread at
@@ -41,6 +48,7 @@ struct sandbox_spec {
 						     "/dev/nvidia3"); the index CUDA sees is
 						     the file name's trailing number */
 	uint32_t uid, gid;			  /* the lease owner; 0 (root) is refused */
+	unsigned pids_max; /* pids.max: processes and threads; 0 = no limit */
 };
 
 struct sandbox;
@@ -71,21 +79,26 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
 /*
  * Starts a spare executor: `executor --spare`, as root, in a session of its
  * own, SCHED_IDLE (it runs on idle CPU time only; it returns to SCHED_OTHER
- * when assigned), outside any sandbox, with FAAS_PROVIDER=provider (the provider it
- * initialises ahead; NULL or "": any) and fds 0 (a pipe: *fd is its write end,
- * non-blocking, close-on-exec) and 1-2 (colocd's). It loads its libraries
- * and waits for sandbox_assign, or exits 0 when *fd is closed without one.
- * The caller reaps it (waitpid) until it is assigned.
+ * when assigned), outside any sandbox, with FAAS_PROVIDER=provider (the
+ * provider it initialises ahead; NULL or "": any). Its fd 0 is a unix
+ * stream socket, the channel to the node agent: *fd is the agent's end
+ * (non-blocking, close-on-exec), on which the agent writes the assignment
+ * and reads back the lease document. Its fds 1-2 are log_fd (the write end
+ * of the pipe that becomes its lease's log), or /dev/null when log_fd is
+ * -1: never colocd's own. It loads its libraries and waits for
+ * sandbox_assign, or exits 0 when *fd is closed without one. The caller
+ * reaps it (waitpid) until it is assigned.
  */
-int sandbox_spare_start(const char *executor, const char *provider, pid_t *pid, int *fd, char *err,
-			size_t errlen);
+int sandbox_spare_start(const char *executor, const char *provider, int log_fd, pid_t *pid, int *fd,
+			char *err, size_t errlen);
 
 /*
- * Makes the spare executor pid (from sandbox_spare_start, fd its pipe)
+ * Makes the spare executor pid (from sandbox_spare_start, fd its channel)
  * sb's executor: attaches it to the cgroup, then writes its assignment
  * (the spec's uid and gid, argv, envp with CUDA_VISIBLE_DEVICES as
- * sandbox_spawn sets it), so that it runs as if sandbox_spawn had started
- * argv. Closes fd in every case. On success the spare is sb's child (see
+ * sandbox_spawn sets it) and shuts the channel's sending side, so that it
+ * runs as if sandbox_spawn had started argv. fd stays the caller's (the
+ * executor answers on it). On success the spare is sb's child (see
  * sandbox_reap); on failure (-errno, err says why) the caller still owns
  * the process and kills and reaps it.
  */
@@ -123,6 +136,17 @@ int sandbox_read(struct sandbox *sb, struct sandbox_state *st);
  * several sandboxes at once starts each one's grace period together. */
 void sandbox_terminate(struct sandbox *sb);
 
+/* One pass of SIGKILL over the cgroup's processes, frozen while they are
+ * listed and killed (v1 freezer) or with cgroup.kill (v2), and a
+ * non-blocking reap of sb's children. Returns how many processes it found:
+ * 0 once the cgroup is empty. Call it again until it returns 0 (a process
+ * being frozen may fork once more). */
+unsigned sandbox_kill(struct sandbox *sb);
+
+/* The processes in the cgroup (0: empty), after a non-blocking reap of
+ * sb's children. */
+unsigned sandbox_nprocs(struct sandbox *sb);
+
 /*
  * Sends SIGTERM to every process in the cgroup, waits up to grace_ms for the
  * cgroup to empty, then sends SIGKILL (repeatedly, for up to 5 s) and
@@ -141,11 +165,13 @@ void sandbox_destroy(struct sandbox *sb);
 
 /*
  * Startup cleanup for a restarted node agent: evicts (grace_ms, then
- * SIGKILL) every process in every cgroup directly under <root>, removes
- * those cgroups and then <root> itself where it is empty. Returns how many
- * sandbox cgroups were removed, or -errno.
+ * SIGKILL) every process in every cgroup directly under <root> whose name
+ * starts with prefix (NULL: every one; cgroups of other names are left
+ * alone), removes those cgroups and then <root> itself where it is empty.
+ * Returns how many sandbox cgroups were removed, or -errno.
  */
-int sandbox_cleanup_root(const char *root, unsigned grace_ms, char *err, size_t errlen);
+int sandbox_cleanup_root(const char *root, const char *prefix, unsigned grace_ms, char *err,
+			 size_t errlen);
 
 /* "v1", "v2", or "none" when no usable hierarchy is mounted. */
 const char *sandbox_cgroup_version(void);

@@ -27,13 +27,20 @@ enum coloc_auth { COLOC_AUTH_MUNGE = 0, COLOC_AUTH_NONE };
 /* SpareExecutors' largest value. */
 #define CONFIG_SPARE_EXECUTORS_MAX 16
 
+/* MaxConnectionsPerHost: its default and largest value (colocd's TCP
+ * connections, colocd/conns.h). */
+#define CONFIG_CONNECTIONS_PER_HOST_DEFAULT 64
+#define CONFIG_CONNECTIONS_PER_HOST_MAX 1024
+
 /* HotPollTime=infinite: workers never block, they always busy-poll. */
 #define CONFIG_HOT_POLL_INFINITE (-1L)
 
 struct coloc_config {
-	char controller_host[256]; /* ControllerHost, default "localhost" */
-	uint16_t controller_port;  /* ControllerPort, default 6830 */
-	uint16_t node_agent_port;  /* NodeAgentPort, default 6831 */
+	char controller_host[256];    /* ControllerHost, default "localhost" */
+	bool controller_host_set;     /* ControllerHost was given (a node agent needs it) */
+	uint16_t controller_port;     /* ControllerPort, default 863 */
+	uint16_t node_agent_port;     /* NodeAgentPort, default 864 */
+	char node_agent_address[256]; /* NodeAgentAddress, default "" (every address) */
 	char socket_path[108];	  /* SocketPath, default "/run/coloc/colocd.sock" (fits sun_path) */
 	char state_dir[4096];	  /* StateDir, default "/var/lib/coloc" */
 	char cgroup_root[256];	  /* CgroupRoot, default "coloc" (relative cgroup name) */
@@ -48,10 +55,17 @@ struct coloc_config {
 	long hot_poll_us;	   /* HotPollTime, default 100 ms; 0 = always warm,
 				      CONFIG_HOT_POLL_INFINITE = always hot */
 	unsigned spare_executors;  /* SpareExecutors, default 1: started ahead of leases */
-	unsigned ngpus;		   /* Gpus: device files, bracket ranges expanded */
+	unsigned max_connections_per_host; /* MaxConnectionsPerHost, default 64: colocd's TCP
+					      connections from one address */
+	unsigned ngpus;			   /* Gpus: device files, bracket ranges expanded */
 	char gpus[CONFIG_MAX_GPUS][CONFIG_DEVICE_MAX];
-	enum coloc_auth auth;	/* AuthType, default munge */
-	char munge_socket[108]; /* MungeSocket, default "" (libmunge's own default) */
+	enum coloc_auth auth;	       /* AuthType, default munge */
+	char munge_socket[108];	       /* MungeSocket, default "" (libmunge's own default) */
+	unsigned lease_pids_max;       /* LeasePidsMax, default 4096: pids.max of each lease */
+	uint64_t lease_log_size;       /* LeaseLogSize, default 1 MiB: a lease's log; 0 = none */
+	unsigned max_leases_per_user;  /* MaxLeasesPerUser, default 64; 0 = no limit */
+	unsigned max_workers_per_user; /* MaxWorkersPerUser, default 0 = no limit */
+	char file[4096];	       /* config_load: the file it read, "" when none (defaults) */
 };
 
 /* Replaces every "%n" in SocketPath, StateDir, CgroupRoot and the Gpus
@@ -72,9 +86,10 @@ int config_parse(const char *text, const char *name, struct coloc_config *c, cha
 
 /* Fills c with the defaults, then parses the file explicit_path if it is
  * non-NULL and non-empty, else the file named by $COLOC_CONF if set and
- * non-empty, else config_default_path(). A missing file at the default path
- * is not an error (c keeps the defaults); a missing file named by -f or
- * COLOC_CONF is (-ENOENT). The file must be a regular file of at most
+ * non-empty, else config_default_path(), and names it in c->file. A
+ * missing file at the default path is not an error (c keeps the defaults,
+ * c->file is ""; a node agent refuses to run so); a missing file named by
+ * -f or COLOC_CONF is (-ENOENT). The file must be a regular file of at most
  * CONFIG_FILE_MAX bytes without NUL bytes. On failure c may hold the
  * defaults only, and err says which file and why. Reads the environment,
  * so call it before starting threads that change it. */

@@ -47,8 +47,8 @@ void config_defaults(struct coloc_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	strcpy(c->controller_host, "localhost");
-	c->controller_port = 6830;
-	c->node_agent_port = 6831;
+	c->controller_port = 863;
+	c->node_agent_port = 864;
 	strcpy(c->socket_path, "/run/coloc/colocd.sock");
 	strcpy(c->state_dir, "/var/lib/coloc");
 	strcpy(c->cgroup_root, "coloc");
@@ -62,8 +62,13 @@ void config_defaults(struct coloc_config *c)
 	c->provider[0] = '\0';
 	c->hot_poll_us = 100 * 1000;
 	c->spare_executors = 1;
+	c->max_connections_per_host = CONFIG_CONNECTIONS_PER_HOST_DEFAULT;
 	c->ngpus = 0;
 	c->auth = COLOC_AUTH_MUNGE;
+	c->lease_pids_max = 4096;
+	c->lease_log_size = 1u << 20;
+	c->max_leases_per_user = 64;
+	c->max_workers_per_user = 0;
 }
 
 /* ---- value parsers ------------------------------------------------------ */
@@ -378,6 +383,7 @@ enum key_id {
 	KEY_CONTROLLER_HOST,
 	KEY_CONTROLLER_PORT,
 	KEY_NODE_AGENT_PORT,
+	KEY_NODE_AGENT_ADDRESS,
 	KEY_SOCKET_PATH,
 	KEY_STATE_DIR,
 	KEY_CGROUP_ROOT,
@@ -391,9 +397,14 @@ enum key_id {
 	KEY_PROVIDER,
 	KEY_HOT_POLL_TIME,
 	KEY_SPARE_EXECUTORS,
+	KEY_MAX_CONNECTIONS_PER_HOST,
 	KEY_GPUS,
 	KEY_AUTH_TYPE,
 	KEY_MUNGE_SOCKET,
+	KEY_LEASE_PIDS_MAX,
+	KEY_LEASE_LOG_SIZE,
+	KEY_MAX_LEASES_PER_USER,
+	KEY_MAX_WORKERS_PER_USER,
 	KEY_COUNT
 };
 
@@ -411,6 +422,10 @@ static const struct key_desc {
 			     "blanks"},
     [KEY_CONTROLLER_PORT] = {"ControllerPort", "expected a port number from 1 to 65535"},
     [KEY_NODE_AGENT_PORT] = {"NodeAgentPort", "expected a port number from 1 to 65535"},
+    [KEY_NODE_AGENT_ADDRESS] = {"NodeAgentAddress",
+				"expected a host name or address of at most 255 characters without "
+				"blanks, or nothing for every address of the node",
+				true},
     [KEY_SOCKET_PATH] = {"SocketPath",
 			 "expected an absolute path of at most 107 characters without blanks"},
     [KEY_STATE_DIR] = {"StateDir",
@@ -440,6 +455,8 @@ static const struct key_desc {
     [KEY_SPARE_EXECUTORS] = {"SpareExecutors",
 			     "expected a whole number of spare executors from 0 to 16 (0: start "
 			     "each lease's executor when it is needed)"},
+    [KEY_MAX_CONNECTIONS_PER_HOST] = {"MaxConnectionsPerHost",
+				      "expected a whole number of connections from 1 to 1024"},
     [KEY_GPUS] = {"Gpus",
 		  "expected at most 64 comma-separated device files of at most 63 characters, "
 		  "each with at most one bracket group of numbers and ranges, like "
@@ -450,6 +467,16 @@ static const struct key_desc {
 			  "expected the absolute path of munged's socket, at most 107 characters "
 			  "without blanks, or nothing for libmunge's default",
 			  true},
+    [KEY_LEASE_PIDS_MAX] = {"LeasePidsMax",
+			    "expected a whole number of processes and threads from 64 to 4194304"},
+    [KEY_LEASE_LOG_SIZE] = {"LeaseLogSize",
+			    "expected a size in bytes, or with K, M or G (powers of 1024), like "
+			    "1M, at most 1G; 0 keeps no log"},
+    [KEY_MAX_LEASES_PER_USER] = {"MaxLeasesPerUser",
+				 "expected a whole number of leases from 0 (no limit) to 4096"},
+    [KEY_MAX_WORKERS_PER_USER] = {"MaxWorkersPerUser",
+				  "expected a whole number of workers from 0 (no limit) to "
+				  "4294967295"},
 };
 
 static bool has_blank(const char *s)
@@ -498,6 +525,13 @@ static const char *set_cgroup(char *dst, size_t size, const char *v)
 		if (*p == '\0' && p[-1] == '/')
 			return "has an empty, '.' or '..' component";
 	}
+	/* colocd evicts whatever runs under it when it starts: it must be
+	 * coloc's own, never a cgroup of Slurm's or systemd's */
+	p = strrchr(v, '/');
+	if (strncmp(p ? p + 1 : v, "coloc", 5) != 0)
+		return "does not end in a cgroup of coloc's own: its last component must start "
+		       "with \"coloc\" (like coloc or system.slice/coloc.slice), since colocd "
+		       "evicts every process under it when it starts";
 	return set_string(dst, size, v);
 }
 
@@ -573,11 +607,15 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 		return "has no value";
 	switch (k) {
 	case KEY_CONTROLLER_HOST:
-		return set_string(c->controller_host, sizeof(c->controller_host), v);
+		why = set_string(c->controller_host, sizeof(c->controller_host), v);
+		c->controller_host_set = !why;
+		return why;
 	case KEY_CONTROLLER_PORT:
 		return set_port(&c->controller_port, v);
 	case KEY_NODE_AGENT_PORT:
 		return set_port(&c->node_agent_port, v);
+	case KEY_NODE_AGENT_ADDRESS:
+		return set_string(c->node_agent_address, sizeof(c->node_agent_address), v);
 	case KEY_SOCKET_PATH:
 		return set_path(c->socket_path, sizeof(c->socket_path), v);
 	case KEY_STATE_DIR:
@@ -627,6 +665,11 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 		if (!why)
 			c->spare_executors = (unsigned)x;
 		return why;
+	case KEY_MAX_CONNECTIONS_PER_HOST:
+		why = set_unsigned(&x, v, 1, CONFIG_CONNECTIONS_PER_HOST_MAX);
+		if (!why)
+			c->max_connections_per_host = (unsigned)x;
+		return why;
 	case KEY_GPUS:
 		rc = config_expand_devices(v, c->gpus, CONFIG_MAX_GPUS, &c->ngpus);
 		if (rc == -E2BIG)
@@ -656,6 +699,29 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 			return NULL;
 		}
 		return set_path(c->munge_socket, sizeof(c->munge_socket), v);
+	case KEY_LEASE_PIDS_MAX:
+		why = set_unsigned(&x, v, 64, 4194304);
+		if (!why)
+			c->lease_pids_max = (unsigned)x;
+		return why;
+	case KEY_LEASE_LOG_SIZE:
+		rc = config_parse_size(v, &x);
+		if (rc == 0 && x > (1ull << 30))
+			rc = -ERANGE;
+		if (rc)
+			return rc == -ERANGE ? "is too large" : "is not a size";
+		c->lease_log_size = x;
+		return NULL;
+	case KEY_MAX_LEASES_PER_USER:
+		why = set_unsigned(&x, v, 0, 4096);
+		if (!why)
+			c->max_leases_per_user = (unsigned)x;
+		return why;
+	case KEY_MAX_WORKERS_PER_USER:
+		why = set_unsigned(&x, v, 0, UINT32_MAX);
+		if (!why)
+			c->max_workers_per_user = (unsigned)x;
+		return why;
 	case KEY_COUNT:
 		break;
 	}
@@ -787,7 +853,7 @@ int config_parse(const char *text, const char *name, struct coloc_config *c, cha
 		if (!eq) {
 			snprintf(err, errlen,
 				 "%s:%u: '%.64s%s' has no '='; write one Key=Value per line, like "
-				 "ControllerPort=6830",
+				 "ControllerPort=863",
 				 name, lineno, key, strlen(key) > 64 ? "..." : "");
 			return -EINVAL;
 		}
@@ -797,7 +863,7 @@ int config_parse(const char *text, const char *name, struct coloc_config *c, cha
 		if (*key == '\0') {
 			snprintf(err, errlen,
 				 "%s:%u: no key before '='; write one Key=Value per line, like "
-				 "ControllerPort=6830",
+				 "ControllerPort=863",
 				 name, lineno);
 			return -EINVAL;
 		}
@@ -935,6 +1001,8 @@ int config_load(const char *explicit_path, struct coloc_config *c, char *err, si
 		goto free_text;
 	}
 	rc = config_parse(text, path, c, err, errlen);
+	if (rc == 0 && strlen(path) < sizeof(c->file))
+		memcpy(c->file, path, strlen(path) + 1);
 free_text:
 	free(text);
 close_fd:

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "ctl_client.h"
+#include "auth.h"
 #include "clock.h"
 #include "cred.h"
 #include "frame.h"
@@ -157,32 +158,12 @@ static bool ctl_carries_cred(enum msg_type t)
 	       t == MSG_DRAIN || t == MSG_NODE_STATE || t == MSG_EXEC_START || t == MSG_EXEC_STOP;
 }
 
-static int ctl_add_cred(const struct coloc_config *cfg, struct msg *req, char *err, size_t errlen)
-{
-	struct cred_opts o;
-	char *cred = NULL;
-	int rc;
-
-	cred_opts_from_config(&o, cfg);
-	rc = cred_create(&o, &cred, err, errlen);
-	if (rc)
-		return rc;
-	if (!cred || !*cred || strlen(cred) >= sizeof(req->cred)) {
-		snprintf(err, errlen, "the credential is empty or longer than %zu bytes",
-			 sizeof(req->cred) - 1);
-		free(cred);
-		return -EIO;
-	}
-	memcpy(req->cred, cred, strlen(cred) + 1);
-	free(cred);
-	return 0;
-}
-
 int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *reply, int timeout_ms,
 		char *err, size_t errlen)
 {
 	return ctl_request_at(cfg, cfg->controller_host, cfg->controller_port,
-			      "ControllerHost/ControllerPort", req, reply, timeout_ms, err, errlen);
+			      "ControllerHost/ControllerPort", AUTH_DEST_CONTROLLER, req, reply,
+			      timeout_ms, err, errlen);
 }
 
 /* Sends text on fd and reads the reply into *reply; 0 or -errno with err
@@ -243,14 +224,17 @@ static int exchange(int fd, const char *addr, const char *keys, const char *text
 	return rc;
 }
 
-/* The request as text, with a fresh credential where it carries one. */
-static int encode(const struct coloc_config *cfg, struct msg *req, char **text, char *err,
-		  size_t errlen)
+/* The request as text, with a fresh credential bound to it and dest where
+ * it carries one (*nonce then gets the credential's nonce). */
+static int encode(const struct coloc_config *cfg, const char *dest, struct msg *req, char **text,
+		  uint8_t nonce[MSG_NONCE_LEN], char *err, size_t errlen)
 {
+	struct cred_opts o;
 	int rc;
 
 	if (ctl_carries_cred(req->type)) {
-		rc = ctl_add_cred(cfg, req, err, errlen);
+		cred_opts_from_config(&o, cfg);
+		rc = auth_sign(&o, req, dest, NULL, nonce, err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -261,17 +245,54 @@ static int encode(const struct coloc_config *cfg, struct msg *req, char **text, 
 	return rc;
 }
 
+/* A lease grant is believed only with root's credential bound to it and
+ * to the request (nonce): anyone else listening on the port could send
+ * one. 0, or -EACCES with err (and *reply freed). */
+static int check_grant(const struct coloc_config *cfg, const char *addr, const char *keys,
+		       const struct msg *req, const uint8_t nonce[MSG_NONCE_LEN], struct msg *reply,
+		       char *err, size_t errlen)
+{
+	struct cred_opts o;
+	struct cred_id who;
+	char why[512] = "";
+	int rc = -EACCES;
+
+	cred_opts_from_config(&o, cfg);
+	if (!ctl_carries_cred(req->type))
+		snprintf(why, sizeof(why), "a %s request is never granted a lease",
+			 msg_type_name(req->type));
+	else if (!reply->cred[0])
+		snprintf(why, sizeof(why), "it carries no credential");
+	else if ((rc = auth_check(&o, reply, AUTH_DEST_REPLY, nonce, &who, why, sizeof(why))) ==
+		     0 &&
+		 who.uid != 0) {
+		snprintf(why, sizeof(why), "its credential is uid %u's, not root's", who.uid);
+		rc = -EACCES;
+	}
+	if (rc == 0)
+		return 0;
+	snprintf(err, errlen,
+		 "refused the lease grant from %s: it is not authenticated (%s); something other "
+		 "than colocd may be listening on that port. Check %s in coloc.conf, that colocd "
+		 "runs there, and that AuthType and the MUNGE key are the same everywhere",
+		 addr, why, keys);
+	msg_free(reply);
+	memset(reply, 0, sizeof(*reply));
+	return -EACCES;
+}
+
 int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t port,
-		   const char *keys, struct msg *req, struct msg *reply, int timeout_ms, char *err,
-		   size_t errlen)
+		   const char *keys, const char *dest, struct msg *req, struct msg *reply,
+		   int timeout_ms, char *err, size_t errlen)
 {
 	int64_t deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	uint8_t nonce[MSG_NONCE_LEN] = {0};
 	char addr[300], *text = NULL;
 	int fd, rc;
 
 	memset(reply, 0, sizeof(*reply));
 	ctl_addr_name(host, port, addr, sizeof(addr));
-	rc = encode(cfg, req, &text, err, errlen);
+	rc = encode(cfg, dest, req, &text, nonce, err, errlen);
 	if (rc)
 		return rc;
 	fd = ctl_connect(host, port, keys, addr, deadline, timeout_ms, err, errlen);
@@ -282,6 +303,8 @@ int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t po
 	rc = exchange(fd, addr, keys, text, deadline, timeout_ms, reply, err, errlen);
 	close(fd);
 	free(text);
+	if (rc == 0 && reply->type == MSG_LEASE_GRANT)
+		rc = check_grant(cfg, addr, keys, req, nonce, reply, err, errlen);
 	return rc;
 }
 

@@ -6,7 +6,9 @@
  *   client                                   controller
  *     | connect (non-blocking, poll)             |
  *     | -- frame: lease_acquire|lease_release|query {cred, ...} -->
+ *     |    cred bound to this request and "controller", nonce N
  *     | <-- frame: lease_grant|result|ok|error ---------------------
+ *     |    a lease_grant's cred: root's, bound to the grant and N
  *     | close                                    |
  *
  * Stateless and reentrant: the caller owns the configuration, the messages
@@ -23,8 +25,11 @@
 /* Sends req to the controller named by cfg (ControllerHost:ControllerPort,
  * resolved with getaddrinfo, every address tried in turn) and waits for the
  * reply, decoded into *reply (the caller msg_free()s it). Requests that
- * carry a credential (all but the plugin's reports) get a fresh one
- * in req->cred (MUNGE, or "none:UID:GID" with AuthType=none).
+ * carry a credential (all but the plugin's reports) get a fresh one in
+ * req->cred, bound to the request and its receiver (auth.h; MUNGE, or
+ * AuthType=none's "none:UID:GID:..."). A lease_grant reply is taken only
+ * with root's credential bound to it and to the request; any other grant
+ * is refused (-EACCES, err saying what is wrong with it).
  *
  * The whole exchange (connect, send, receive) is bounded by timeout_ms;
  * only the name lookup is left to the resolver's own timeouts.
@@ -35,17 +40,20 @@
  * the remedy: -ECONNREFUSED (colocd is not running there), -ETIMEDOUT (no
  * connection or no answer in time), -EHOSTUNREACH (the name does not
  * resolve or the host cannot be reached), -ECONNRESET (closed without an
- * answer), -EPROTO (a malformed frame or message), -EIO/-EACCES (no
- * credential: munged), -EINVAL (req cannot be encoded), -ENOMEM. */
+ * answer), -EPROTO (a malformed frame or message), -EIO (no credential:
+ * munged), -EACCES (a grant that is not authenticated), -EINVAL (req
+ * cannot be encoded), -ENOMEM. */
 int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *reply, int timeout_ms,
 		char *err, size_t errlen);
 
 /* The same exchange with the colocd at host:port (a node agent's
  * NodeAgentPort, or the controller from a node agent); keys names the
- * coloc.conf keys that chose that address, for the error messages. */
+ * coloc.conf keys that chose that address, for the error messages; dest
+ * is the receiver the credential is for: AUTH_DEST_CONTROLLER, or a node
+ * agent's (auth_agent_dest). */
 int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t port,
-		   const char *keys, struct msg *req, struct msg *reply, int timeout_ms, char *err,
-		   size_t errlen);
+		   const char *keys, const char *dest, struct msg *req, struct msg *reply,
+		   int timeout_ms, char *err, size_t errlen);
 
 /* The same exchange with the node agent on its unix socket (SocketPath):
  * the plugin's host job reports, which carry no credential (the agent

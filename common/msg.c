@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "msg.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -41,7 +42,7 @@ static const char *const fields[NTYPES][18] = {
     [MSG_OK] = {NULL},
     [MSG_ERROR] = {"code", "message", NULL},
     [MSG_LEASE_ACQUIRE] = {"cred", "workers", "lib", "mem", "gpus", "time", "mode", "job", NULL},
-    [MSG_LEASE_GRANT] = {"id", "lease", NULL},
+    [MSG_LEASE_GRANT] = {"cred", "id", "lease", NULL},
     [MSG_LEASE_RELEASE] = {"cred", "id", NULL},
     [MSG_QUERY] = {"cred", "what", NULL},
     [MSG_JOB_START] = {"job", "uid", "pus", "mem", "mem_need", "gpus", "consent", "end", NULL},
@@ -216,6 +217,8 @@ static int encode_body(const struct msg *m, json_t *o)
 			json_decref(lease);
 			return -EINVAL;
 		}
+		if (m->cred[0]) /* an unauthenticated grant: the local agent's */
+			rc |= set(o, "cred", json_string(m->cred));
 		rc |= set(o, "id", json_string(m->u.grant.id));
 		rc |= set(o, "lease", lease);
 		break;
@@ -293,21 +296,66 @@ static int encode_body(const struct msg *m, json_t *o)
 	return rc ? -ENOMEM : 0;
 }
 
-int msg_encode(const struct msg *m, char **text)
+/* m as a JSON object (*o, the caller's), or -errno. */
+static int encode_tree(const struct msg *m, json_t **o)
 {
-	json_t *o = json_object();
 	int rc;
 
-	if (!o)
+	*o = json_object();
+	if (!*o)
 		return -ENOMEM;
-	rc = set(o, "v", json_integer(MSG_VERSION));
+	rc = set(*o, "v", json_integer(MSG_VERSION));
 	if (!rc)
-		rc = set(o, "type", json_string(msg_type_name(m->type)));
+		rc = set(*o, "type", json_string(msg_type_name(m->type)));
 	if (!rc)
-		rc = encode_body(m, o);
+		rc = encode_body(m, *o);
+	if (rc) {
+		json_decref(*o);
+		*o = NULL;
+	}
+	return rc;
+}
+
+int msg_encode(const struct msg *m, char **text)
+{
+	json_t *o;
+	int rc = encode_tree(m, &o);
+
 	*text = rc ? NULL : json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return rc ? rc : *text ? 0 : -ENOMEM;
+}
+
+/* The digest of o without its "cred": SHA-256 of its canonical text. The
+ * same value gives the same text whatever order, blanks or escapes it
+ * arrived with. */
+static int tree_digest(json_t *o, uint8_t out[MSG_DIGEST_LEN])
+{
+	json_t *c = json_copy(o); /* shallow: the values are shared, not copied */
+	char *text;
+
+	if (!c)
+		return -ENOMEM;
+	json_object_del(c, "cred");
+	text = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	json_decref(c);
+	if (!text)
+		return -ENOMEM;
+	sha256(text, strlen(text), out);
+	free(text);
+	return 0;
+}
+
+int msg_digest(const struct msg *m, uint8_t out[MSG_DIGEST_LEN])
+{
+	json_t *o;
+	int rc = encode_tree(m, &o);
+
+	if (rc)
+		return rc;
+	rc = tree_digest(o, out);
+	json_decref(o);
+	return rc;
 }
 
 /* ---- decoding ---------------------------------------------------------------- */
@@ -591,7 +639,10 @@ static int decode_body(struct dec *d, struct msg *m)
 	case MSG_LEASE_GRANT: {
 		json_t *lease = json_object_get(d->o, "lease");
 
-		if (get_str(d, "id", m->u.grant.id, sizeof(m->u.grant.id), false))
+		/* cred: optional here; the receiver refuses a grant without one */
+		if ((json_object_get(d->o, "cred") &&
+		     get_str(d, "cred", m->cred, sizeof(m->cred), false)) ||
+		    get_str(d, "id", m->u.grant.id, sizeof(m->u.grant.id), false))
 			return -EPROTO;
 		if (!json_is_object(lease))
 			return fail(d, "\"lease\" must be an object (the lease document)");
@@ -729,6 +780,8 @@ int msg_decode(const char *text, struct msg *m, char *err, size_t errlen)
 	if (check_fields(&d, fields[m->type], true))
 		goto out;
 	rc = decode_body(&d, m);
+	if (rc == 0)
+		rc = tree_digest(d.o, m->digest);
 	if (rc)
 		msg_free(m);
 out:

@@ -11,7 +11,10 @@
  *     lease_release {cred, id}
  *     query         {cred, what}            what = nodes|gaps|leases|executors
  *   controller -> client
- *     lease_grant   {id, lease}             lease = the lease document (object)
+ *     lease_grant   {cred, id, lease}       lease = the lease document (object);
+ *                                           cred = root's, bound to the request
+ *                                           (cred.h); a client refuses a grant
+ *                                           without it
  *     result        {what, items}           items = an array of objects (a query's answer)
  *     ok            {}
  *     error         {code, message}         code = an errno name, e.g. "ENOSPC"
@@ -30,10 +33,16 @@
  *                   a heartbeat; a restarted controller rebuilds from it
  *   controller -> node agent (TCP NodeAgentPort, "cred" proves uid 0)
  *     exec_start    {cred, id, uid, gid, workers, pus, mem, gpus, lib, expires}
- *                   answered by lease_grant once the executor is ready
+ *                   answered by lease_grant {cred, id, lease} once the executor
+ *                   is ready, cred root's and bound to the exec_start
  *     exec_stop     {cred, id}               answered ok once it is gone
  *   colocctl -> controller
  *     drain         {cred, node, drain}      drain = true: no new leases there
+ *
+ * Every "cred" is bound to its message: to msg_digest(), the SHA-256 of the
+ * message's canonical JSON (keys sorted, no blanks, ASCII only) without
+ * its "cred" field. Both sides compute it the same way: the sender from
+ * the message it encodes, the receiver (msg_decode) from the bytes it got.
  *
  * CPU sets travel as lists ("0-3,8"): PU (hardware thread) numbers, except
  * in job_start and step_start, whose "pus" are Slurm's core indexes on the
@@ -50,6 +59,8 @@
 
 #define MSG_VERSION 1
 #define MSG_CRED_MAX 1024
+#define MSG_DIGEST_LEN 32 /* SHA-256 */
+#define MSG_NONCE_LEN 16  /* a credential's nonce (cred.h) */
 #define MSG_PATH_MAX 4096
 #define MSG_TEXT_MAX 512
 #define MSG_CPULIST_MAX 4096
@@ -104,7 +115,11 @@ enum msg_query { MSG_QUERY_NODES = 1, MSG_QUERY_GAPS, MSG_QUERY_LEASES, MSG_QUER
 
 struct msg {
 	enum msg_type type;
-	char cred[MSG_CRED_MAX]; /* requests to the controller */
+	char cred[MSG_CRED_MAX]; /* requests over TCP, lease grants ("" when none) */
+	/* Not on the wire: */
+	uint8_t digest[MSG_DIGEST_LEN];	 /* set by msg_decode: msg_digest of the message */
+	bool sign;			 /* a reply colocd must authenticate (a grant) ... */
+	uint8_t reply_to[MSG_NONCE_LEN]; /* ... bound to the request's credential's nonce */
 	union {
 		struct {
 			char code[32]; /* errno name */
@@ -187,9 +202,15 @@ const char *msg_type_name(enum msg_type type);
 /* Encodes m as compact JSON (malloc'd, caller frees). 0 or -errno. */
 int msg_encode(const struct msg *m, char **text);
 
-/* Decodes text into m (zeroed first). 0, or -EPROTO with a message naming
- * the field; -ENOMEM. Frees nothing: call msg_free(m) after a grant. */
+/* Decodes text into m (zeroed first), and sets m->digest. 0, or -EPROTO
+ * with a message naming the field; -ENOMEM. Frees nothing: call
+ * msg_free(m) after a grant. */
 int msg_decode(const char *text, struct msg *m, char *err, size_t errlen);
+
+/* The digest a credential for m is bound to: the SHA-256 of m encoded as
+ * canonical JSON (keys sorted, compact, ASCII only) without "cred". It
+ * equals the digest msg_decode gives for any encoding of m. 0 or -errno. */
+int msg_digest(const struct msg *m, uint8_t out[MSG_DIGEST_LEN]);
 
 /* Frees what a message owns (a grant's lease, a result's items, a
  * node_state's leases and ended). */

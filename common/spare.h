@@ -23,6 +23,10 @@
 #define SPARE_MSG_MAX 65536 /* bytes of an assignment */
 #define SPARE_ARGS_MAX 64   /* arguments, and environment entries */
 
+/* The exit status of an executor whose lease owner has no account on the
+ * node (the node agent names the uid in the lease's failure). */
+#define SPARE_EXIT_NO_ACCOUNT 3
+
 struct spare_assignment {
 	uid_t uid;
 	gid_t gid;

@@ -798,8 +798,7 @@ static void restore_signals(const struct sigaction *saved)
 		sigaction(guarded_signals[i], &saved[i], NULL);
 }
 
-/* Settings of ours for libfabric, made before its first fi_getinfo. */
-static void fabric_env_defaults(void)
+void transport_env_defaults(void)
 {
 	/* shm moves messages above its 4 KiB inject size with CMA
 	 * (process_vm_readv, two syscalls) unless told otherwise; its copy
@@ -814,7 +813,6 @@ void transport_preinit(const char *provider)
 	struct fi_info *hints = fi_allocinfo(), *list = NULL;
 
 	save_signals(saved);
-	fabric_env_defaults();
 	provider = env_or(provider, "FAAS_PROVIDER");
 	if (hints) {
 		hints->ep_attr->type = FI_EP_RDM;
@@ -841,7 +839,6 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	 * fatal signals that turn a crash into exit(1) and a backtrace file:
 	 * the host program's own handlers come back once we are open. */
 	save_signals(saved);
-	fabric_env_defaults();
 
 	if (want == TRANSPORT_RUNG_AUTO && getenv("FAAS_TRANSPORT_RUNG") &&
 	    transport_rung_parse(getenv("FAAS_TRANSPORT_RUNG"), &want) != 0) {

@@ -71,6 +71,14 @@ int transport_open(const struct transport_opts *opts, struct transport **t, char
  * as spare executors. provider: the one to ask (NULL: FAAS_PROVIDER, else
  * any). Errors are left to transport_open. */
 void transport_preinit(const char *provider);
+
+/* The libfabric settings coloc's own programs run with (FI_SHM_DISABLE_CMA=1:
+ * shm copies through its shared buffers, 1.4-2.4x faster than CMA from 4 to
+ * 64 KiB here), each unless the user set it. Call it from main(), before
+ * any thread starts and before libfabric is used; libfaas never calls it,
+ * since a library must not change its caller's environment (faas(3) tells
+ * clients what they may set). */
+void transport_env_defaults(void);
 /* Closes everything; memory regions must be deregistered first. NULL is a no-op. */
 void transport_close(struct transport *t);
 

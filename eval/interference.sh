@@ -28,27 +28,11 @@ set -u
 # shellcheck source=eval/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-NAME=interference
-usage() { echo "usage: eval/interference.sh --out DIR [--quick] [--build BUILD]" >&2; exit 2; }
-say() { echo "interference: $*" >&2; }
-die() { say "$*"; exit 1; }
-
-CMDLINE="eval/interference.sh $(eval_command_line "$@")"
-OUT='' QUICK=false BUILD=$EVAL_TOP/build
-while [ $# -gt 0 ]; do
-	case $1 in
-	--out) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
-	--quick) QUICK=true; shift ;;
-	--build) [ $# -ge 2 ] || usage; BUILD=$2; shift 2 ;;
-	*) usage ;;
-	esac
-done
-[ -n "$OUT" ] || usage
-[ "$(id -u)" = 0 ] || die "needs root (a Slurm testbed, cgroups, colocd)"
+eval_init interference "$@"
+eval_root "a Slurm testbed, cgroups, colocd"
 command -v stress-ng >/dev/null || die "needs stress-ng: apt-get install stress-ng (scripts/lib.sh lists it)"
 eval_ensure_gnuplot || exit 1
-mkdir -p "$OUT" || die "cannot create $OUT"
-OUT=$(cd "$OUT" && pwd)
+eval_out
 
 export TESTBED_PREFIX=${TESTBED_PREFIX:-eb} TESTBED_PORT=${TESTBED_PORT:-25817} \
 	TESTBED_SUBNET=${TESTBED_SUBNET:-10.241.0} TESTBED_LEND_UNALLOCATED=${TESTBED_LEND_UNALLOCATED:-no}

@@ -22,34 +22,15 @@ set -u
 # shellcheck source=eval/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-NAME=latency
-usage() { echo "usage: eval/latency.sh --out DIR [--quick] [--build BUILD]" >&2; exit 2; }
-say() { echo "latency: $*" >&2; }
-die() { say "$*"; exit 1; }
-
-CMDLINE="eval/latency.sh $(eval_command_line "$@")"
-OUT='' QUICK=false BUILD=$EVAL_TOP/build
-while [ $# -gt 0 ]; do
-	case $1 in
-	--out) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
-	--quick) QUICK=true; shift ;;
-	--build) [ $# -ge 2 ] || usage; BUILD=$2; shift 2 ;;
-	-h | --help) usage ;;
-	*) usage ;;
-	esac
-done
-[ -n "$OUT" ] || usage
-[ "$(id -u)" = 0 ] || die "needs root (a Slurm testbed, cgroups, colocd)"
-mkdir -p "$OUT" || die "cannot create $OUT"
-OUT=$(cd "$OUT" && pwd)
-BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || die "no build tree $BUILD"
+eval_init latency "$@"
+eval_root "a Slurm testbed, cgroups, colocd"
+eval_out
+eval_build
 BENCH=$BUILD/tests/bench/faas-bench
 COLOCD_BENCH=$BUILD/tests/bench/colocd-bench
 EXECUTOR=$BUILD/executor/faas-executor
 LIB=$BUILD/examples/.libs/faas_examples.so
-for f in "$BENCH" "$COLOCD_BENCH" "$EXECUTOR" "$BUILD/colocd/colocd" "$LIB"; do
-	[ -e "$f" ] || die "no $f: build coloc first (make -C $BUILD)"
-done
+eval_need "$BENCH" "$COLOCD_BENCH" "$EXECUTOR" "$BUILD/colocd/colocd" "$LIB"
 eval_ensure_gnuplot || exit 1
 
 PROVIDER="tcp;ofi_rxm"

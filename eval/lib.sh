@@ -1,9 +1,72 @@
 # shellcheck shell=bash
 # Shared by the experiments in eval/ (run by scripts/evaluate, or alone).
-# Sourced, not run. Functions are prefixed eval_; each does one thing.
+# Sourced, not run. Functions are prefixed eval_ (but usage, say and die,
+# which every experiment calls); each does one thing.
 
-# shellcheck disable=SC2034 # used by the scripts that source this
+# shellcheck disable=SC2034 # (all the file) EVAL_TOP, CMDLINE, QUICK: used by the scripts that source this
 EVAL_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+EVAL_USAGE='' # a script's own options, for usage (see eval_init)
+
+# ---- the command line and what an experiment needs ------------------------
+
+# eval_init NAME ARGS...: sets NAME and CMDLINE (eval/NAME.sh ARGS, quoted,
+# for the records) and parses ARGS, an experiment's command line
+#   eval/NAME.sh --out DIR [--quick] [--build BUILD] [EVAL_USAGE]
+# into OUT, QUICK (true or false) and BUILD (default <repo>/build); no --out,
+# or an option it does not know, is a usage error. A script with options of
+# its own sets EVAL_USAGE to their synopsis ("[--swf FILE]") and defines
+# eval_option before eval_init: called with the rest of the command line from
+# an option eval_init does not know, it takes that option and its argument
+# (returns 0) or neither (returns 1: a usage error).
+eval_init() {
+	NAME=$1
+	shift
+	CMDLINE="eval/$NAME.sh $(eval_command_line "$@")"
+	OUT='' QUICK=false BUILD=$EVAL_TOP/build
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--out) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
+		--quick) QUICK=true; shift ;;
+		--build) [ $# -ge 2 ] || usage; BUILD=$2; shift 2 ;;
+		*) if declare -F eval_option >/dev/null && eval_option "$@"; then shift 2; else usage; fi ;;
+		esac
+	done
+	[ -n "$OUT" ] || usage
+}
+
+# usage: the experiment's synopsis on stderr; exits 2.
+usage() {
+	echo "usage: eval/$NAME.sh --out DIR [--quick] [--build BUILD]${EVAL_USAGE:+ $EVAL_USAGE}" >&2
+	exit 2
+}
+
+# say MESSAGE: "NAME: MESSAGE" on stderr; die MESSAGE: says it, exits 1.
+say() { echo "$NAME: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# eval_root WHY: dies unless run as root ("needs root (WHY)").
+eval_root() { [ "$(id -u)" = 0 ] || die "needs root ($1)"; }
+
+# eval_out: creates OUT and makes it absolute.
+eval_out() {
+	mkdir -p "$OUT" || die "cannot create $OUT"
+	OUT=$(cd "$OUT" && pwd)
+}
+
+# eval_build: makes BUILD absolute; dies when it is no directory.
+eval_build() {
+	local b
+	b=$(cd "$BUILD" 2>/dev/null && pwd) || die "no build tree $BUILD"
+	BUILD=$b
+}
+
+# eval_need FILE...: dies unless every FILE (something built in BUILD) exists.
+eval_need() {
+	local f
+	for f in "$@"; do
+		[ -e "$f" ] || die "no $f: build coloc first (make -C $BUILD)"
+	done
+}
 
 # ---- numbers -------------------------------------------------------------
 
@@ -209,5 +272,6 @@ eval_snapshot_build() {
 # eval_md_tail NAME COMMAND: the end of an experiment's markdown fragment:
 # its figure (NAME.png) and the command that made it, as a sh block.
 eval_md_tail() {
+	# shellcheck disable=SC2016 # the backquotes are markdown's, not a command substitution
 	printf '\n![](%s.png)\n\n```sh\n%s\n```\n' "$1" "$2"
 }

@@ -27,26 +27,10 @@ set -u
 # shellcheck source=eval/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-NAME=offload
-usage() { echo "usage: eval/offload.sh --out DIR [--quick] [--build BUILD]" >&2; exit 2; }
-say() { echo "offload: $*" >&2; }
-die() { say "$*"; exit 1; }
-
-CMDLINE="eval/offload.sh $(eval_command_line "$@")"
-OUT='' QUICK=false BUILD=$EVAL_TOP/build
-while [ $# -gt 0 ]; do
-	case $1 in
-	--out) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
-	--quick) QUICK=true; shift ;;
-	--build) [ $# -ge 2 ] || usage; BUILD=$2; shift 2 ;;
-	*) usage ;;
-	esac
-done
-[ -n "$OUT" ] || usage
-[ "$(id -u)" = 0 ] || die "needs root (a Slurm testbed, cgroups, colocd)"
+eval_init offload "$@"
+eval_root "a Slurm testbed, cgroups, colocd"
 eval_ensure_gnuplot || exit 1
-mkdir -p "$OUT" || die "cannot create $OUT"
-OUT=$(cd "$OUT" && pwd)
+eval_out
 
 export TESTBED_PREFIX=${TESTBED_PREFIX:-eb} TESTBED_PORT=${TESTBED_PORT:-25817} \
 	TESTBED_SUBNET=${TESTBED_SUBNET:-10.241.0} TESTBED_LEND_UNALLOCATED=${TESTBED_LEND_UNALLOCATED:-no}
@@ -72,7 +56,7 @@ CLIENT=(env LD_LIBRARY_PATH="$B/libfaas" "$B/examples/faas-bs-client")
 export COLOC_BUILD=$B
 say "testbed: 2 nodes ($TESTBED_PREFIX, $TESTBED_SUBNET.0/24, port $TESTBED_PORT); $OPTIONS options, $REPS rep(s)"
 eval_tb_up "$TB" 2 "$WORK/testbed-up.log" || die "the testbed did not come up"
-N1=${TESTBED_PREFIX}1 N2=${TESTBED_PREFIX}2 NS1=${TESTBED_PREFIX}ns1
+N1=${TESTBED_PREFIX}1 N2=${TESTBED_PREFIX}2
 
 # the host job: two cores on node 1, an idle batch script (counted as one core)
 eval_nobody sbatch -w "$N1" -n1 -c2 --mem=1000M --faas-host --faas-host-mem=500M -J host \
@@ -89,20 +73,21 @@ say "$N1 lends core $LENT"
 step() {
 	eval_nobody srun -w "$N2" -n1 -c2 --mem=1500M "$@"
 }
-bs() { echo taskset -c 0 "${CLIENT[@]}" --blocking --options "$OPTIONS" --json; }
+# faas-bs-client on core 0, for step; each way below adds its own options
+BS=(taskset -c 0 "${CLIENT[@]}" --blocking --options "$OPTIONS" --json)
 num() { echo "$1" | eval_json_get "$2"; }
 
 T0=$SECONDS
 : >"$WORK/local" && : >"$WORK/remote" && : >"$WORK/hybrid" && : >"$WORK/hybrid.rows"
 MISM=0
 for rep in $(seq 1 "$REPS"); do
-	j=$(step $(bs) --no-remote --local-threads 1) || die "the local run failed: $j"
+	j=$(step "${BS[@]}" --no-remote --local-threads 1) || die "the local run failed: $j"
 	tl=$(num "$j" wall_s)
 	MISM=$((MISM + $(num "$j" mismatches)))
-	j=$(step --faas-workers=1 --faas-lib="$LIB" $(bs)) || die "the remote run failed: $j"
+	j=$(step --faas-workers=1 --faas-lib="$LIB" "${BS[@]}") || die "the remote run failed: $j"
 	tr=$(num "$j" wall_s)
 	MISM=$((MISM + $(num "$j" mismatches)))
-	j=$(step --faas-workers=1 --faas-lib="$LIB" $(bs) --local-threads 1) ||
+	j=$(step --faas-workers=1 --faas-lib="$LIB" "${BS[@]}" --local-threads 1) ||
 		die "the hybrid run failed: $j"
 	th=$(num "$j" wall_s)
 	MISM=$((MISM + $(num "$j" mismatches)))

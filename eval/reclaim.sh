@@ -27,28 +27,12 @@ set -u
 # shellcheck source=eval/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-NAME=reclaim
-usage() { echo "usage: eval/reclaim.sh --out DIR [--quick] [--build BUILD]" >&2; exit 2; }
-say() { echo "reclaim: $*" >&2; }
-die() { say "$*"; exit 1; }
-
-CMDLINE="eval/reclaim.sh $(eval_command_line "$@")"
-OUT='' QUICK=false BUILD=$EVAL_TOP/build
-while [ $# -gt 0 ]; do
-	case $1 in
-	--out) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
-	--quick) QUICK=true; shift ;;
-	--build) [ $# -ge 2 ] || usage; BUILD=$2; shift 2 ;;
-	*) usage ;;
-	esac
-done
-[ -n "$OUT" ] || usage
-[ "$(id -u)" = 0 ] || die "needs root (colocd runs executors in cgroups)"
+eval_init reclaim "$@"
+eval_root "colocd runs executors in cgroups"
 [ -d /sys/fs/cgroup/cpuset ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || die "no cgroup file system is mounted"
 NOBODY=$(id -u nobody) || die "needs a user nobody (the lease owner)"
-mkdir -p "$OUT" || die "cannot create $OUT"
-OUT=$(cd "$OUT" && pwd)
-BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || die "no build tree $BUILD"
+eval_out
+eval_build
 COLOCD=$BUILD/colocd/colocd
 EXECUTOR=$BUILD/executor/faas-executor
 EX_LIB=$BUILD/examples/.libs/faas_examples.so
@@ -57,9 +41,7 @@ IT=$BUILD/tests/integration
 FAULTS_LIB=$IT/.libs/faas_faults.so
 FAAS_CALL=$IT/faas-call
 SEND=$IT/colocd_send
-for f in "$COLOCD" "$EXECUTOR" "$EX_LIB" "$BS_CLIENT"; do
-	[ -e "$f" ] || die "no $f: build coloc first (make -C $BUILD)"
-done
+eval_need "$COLOCD" "$EXECUTOR" "$EX_LIB" "$BS_CLIENT"
 if [ ! -e "$FAULTS_LIB" ] || [ ! -x "$FAAS_CALL" ] || [ ! -x "$SEND" ]; then
 	say "building faas_faults.la, faas-call and colocd_send in $IT"
 	make -C "$IT" faas_faults.la faas-call colocd_send >/dev/null 2>&1 || die "cannot build them (make -C $IT)"

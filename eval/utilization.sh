@@ -17,37 +17,20 @@ set -u
 # shellcheck source=eval/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-NAME=utilization
-CMDLINE="eval/utilization.sh $(eval_command_line "$@")"
-die() {
-	echo "utilization: $*" >&2
-	exit 1
-}
-usage() {
-	echo "usage: eval/utilization.sh --out DIR [--quick] [--build BUILD] [--swf FILE]" >&2
-	exit 2
-}
-
-OUT='' QUICK=false BUILD=$EVAL_TOP/build SWF=''
-while [ $# -gt 0 ]; do
-	opt=$1
-	shift
-	case $opt in
-	--quick) QUICK=true ;;
-	--out | --build | --swf)
-		[ $# -ge 1 ] || usage
-		case $opt in --out) OUT=$1 ;; --build) BUILD=$1 ;; *) SWF=$1 ;; esac
-		shift
-		;;
-	*) usage ;;
+SWF=''
+EVAL_USAGE='[--swf FILE]'
+# eval_option --swf FILE: a Standard Workload Format trace (see eval_init)
+eval_option() {
+	case $1 in
+	--swf) [ $# -ge 2 ] || return 1; SWF=$2 ;;
+	*) return 1 ;;
 	esac
-done
-[ -n "$OUT" ] || usage
-mkdir -p "$OUT" || die "cannot create $OUT"
-OUT=$(cd "$OUT" && pwd)
-BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || die "no build tree $BUILD"
+}
+eval_init utilization "$@"
+eval_out
+eval_build
 REPLAY=$BUILD/tests/bench/faas-trace-replay
-[ -x "$REPLAY" ] || die "no $REPLAY: build coloc first (make -C $BUILD)"
+eval_need "$REPLAY"
 if [ -n "$SWF" ]; then
 	[ -r "$SWF" ] || die "cannot read the trace $SWF"
 	SWF=$(cd "$(dirname "$SWF")" && pwd)/$(basename "$SWF")
@@ -67,7 +50,7 @@ WORK=$(mktemp -d /tmp/coloc-eval-utilization.XXXXXX) || die "mktemp failed"
 trap 'rm -rf "$WORK"' EXIT
 
 for lend in no yes; do
-	echo "utilization: faas-trace-replay ${ARGS[*]} --lend-unallocated $lend" >&2
+	say "faas-trace-replay ${ARGS[*]} --lend-unallocated $lend"
 	"$REPLAY" "${ARGS[@]}" --lend-unallocated "$lend" >"$WORK/$lend.json" 2>"$WORK/$lend.err" ||
 		{ cat "$WORK/$lend.err" >&2; die "faas-trace-replay failed (LendUnallocated=$lend)"; }
 done
@@ -162,4 +145,4 @@ ratio_pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f %%", (b > 0 ? 100 * 
 	echo "| replay time | $(get no wall_s) s | $(get yes wall_s) s |"
 	eval_md_tail "$NAME" "$CMDLINE"
 } >"$OUT/$NAME.md"
-echo "utilization: wrote $OUT/$NAME.json, $OUT/$NAME.png and $OUT/$NAME.md" >&2
+say "wrote $OUT/$NAME.json, $OUT/$NAME.png and $OUT/$NAME.md"

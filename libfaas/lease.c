@@ -98,7 +98,10 @@ static int request(const struct coloc_config *cfg, struct msg *req, struct msg *
 	rc = ctl_request(cfg, req, reply, timeout_ms(), why, sizeof(why));
 	if (rc) {
 		log_errbuf(err, errlen, "%s", why);
-		return rc == -ENOMEM ? FAAS_ENOMEM : rc == -EPROTO ? FAAS_EPROTO : FAAS_EUNAVAIL;
+		return rc == -ENOMEM   ? FAAS_ENOMEM
+		       : rc == -EPROTO ? FAAS_EPROTO
+		       : rc == -EACCES ? FAAS_EAUTH /* a grant that is not authenticated */
+				       : FAAS_EUNAVAIL;
 	}
 	if (reply->type == MSG_ERROR) {
 		log_errbuf(err, errlen, "the controller refused the %s request: %s: %s",

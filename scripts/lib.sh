@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/check and scripts/demo: the Debian packages coloc needs
 # and an out-of-tree build. Sourced, not run.
 

@@ -14,12 +14,15 @@
  * every step reports its job (cores, memory, GPUs, consent, end time) and
  * itself to the node agent on SocketPath before its tasks start; the agent
  * answers once executors on what the step needs are gone (bounded by
- * EvictGrace). Step end, the extern step's end and the epilog report the
- * end. A host job never fails because of coloc: every remote callback
- * returns 0, and an unreachable agent is logged and skipped.
+ * EvictGrace). A report the agent closes unanswered (busy) is tried again
+ * with a short backoff, within the same budget of EvictGrace + 3 s. Step
+ * end, the extern step's end and the epilog report the end. A host job
+ * never fails because of coloc: every remote callback returns 0, and an
+ * unreachable agent is logged and skipped.
  */
 #include "config.h"
 
+#include "clock.h"
 #include "coloc_config.h"
 #include "ctl_client.h"
 #include "faas_opts.h"
@@ -40,6 +43,9 @@ SPANK_PLUGIN(spank_faas, 1);
 #define LOG "spank_faas: "
 #define DEFAULT_CONTROLLER_TIMEOUT_MS 30000
 #define RELEASE_TIMEOUT_MS 5000
+#define REPORT_SLACK_MS 3000   /* a report's budget: EvictGrace and this */
+#define REPORT_BACKOFF_MS 20   /* the first wait before another try, doubling to 320 ms */
+#define REPORT_RESTART_MS 1000 /* how long a socket nobody listens on is tried */
 
 /* One process runs one context: these belong to it. */
 static struct faas_opts opts;
@@ -254,22 +260,59 @@ static int agent_config(spank_t sp, struct coloc_config *cfg, char *err, size_t 
 	return config_expand_node(cfg, node, err, errlen);
 }
 
+/* Whether a report that failed with rc is worth another try, and how long
+ * to wait first: the agent is busy (it closed the connection unanswered)
+ * or restarting (its socket is there, nobody listens, for a moment).
+ * No socket at all: colocd is not running here, and the step goes on at
+ * once. 0: no retry. */
+static int report_retry_ms(int rc, int tries, int64_t elapsed_ms)
+{
+	int ms = REPORT_BACKOFF_MS << (tries < 4 ? tries : 4);
+
+	switch (-rc) {
+	case ECONNRESET:
+	case EPIPE:
+	case EAGAIN:
+		return ms;
+	case ECONNREFUSED:
+		return elapsed_ms < REPORT_RESTART_MS ? ms : 0;
+	default:
+		return 0;
+	}
+}
+
 static void report(spank_t sp, struct msg *m)
 {
 	struct coloc_config cfg;
 	struct msg reply;
+	int64_t start, left;
+	int rc, tries = 0, wait_ms;
 	char err[1024];
 
 	if (agent_config(sp, &cfg, err, sizeof(err)) != 0) {
 		slurm_info(LOG "%s: not reported: %s", msg_type_name(m->type), err);
 		return;
 	}
-	/* the agent answers once what the step needs is free: EvictGrace */
-	if (ctl_request_unix(cfg.socket_path, m, &reply, (int)cfg.evict_grace_ms + 3000, err,
-			     sizeof(err)) != 0) {
-		slurm_info(LOG "%s not reported, the job goes on: %s", msg_type_name(m->type), err);
-		return;
+	/* the agent answers once what the step needs is free: EvictGrace;
+	 * tries within one budget, so a step never waits longer */
+	start = clock_ms();
+	for (;;) {
+		left = start + (int64_t)cfg.evict_grace_ms + REPORT_SLACK_MS - clock_ms();
+		rc = ctl_request_unix(cfg.socket_path, m, &reply, left > 1 ? (int)left : 1, err,
+				      sizeof(err));
+		if (rc == 0)
+			break;
+		wait_ms = report_retry_ms(rc, tries++, clock_ms() - start);
+		left = start + (int64_t)cfg.evict_grace_ms + REPORT_SLACK_MS - clock_ms();
+		if (wait_ms == 0 || left < wait_ms + REPORT_BACKOFF_MS) {
+			slurm_info(LOG "%s not reported (%d tries), the job goes on: %s",
+				   msg_type_name(m->type), tries, err);
+			return;
+		}
+		clock_sleep_ms((unsigned)wait_ms);
 	}
+	if (tries)
+		slurm_verbose(LOG "%s reported at try %d", msg_type_name(m->type), tries + 1);
 	if (reply.type == MSG_ERROR)
 		slurm_info(LOG "the node agent refused %s: %s: %s", msg_type_name(m->type),
 			   reply.u.error.code, reply.u.error.message);

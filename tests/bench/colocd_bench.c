@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include "auth.h"
 #include "clock.h"
 #include "stats.h"
 #include "faas.h"
@@ -73,15 +74,29 @@ static int request(bool local, const struct msg *req, struct msg *reply)
 	return rc;
 }
 
+/* An AuthType=none credential claiming uid, bound to req and the
+ * controller (colocd runs with AuthType=none on 127.0.0.1 here). */
+static int sign(uid_t uid, struct msg *req)
+{
+	struct cred_opts as = {.none = true, .claim = true, .uid = uid, .gid = uid};
+	char err[256];
+
+	if (auth_sign(&as, req, AUTH_DEST_CONTROLLER, NULL, NULL, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "colocd-bench: %s\n", err);
+	return -1;
+}
+
 static int acquire(uid_t uid, const char *lib, struct msg *grant)
 {
 	struct msg req = {.type = MSG_LEASE_ACQUIRE};
 
-	snprintf(req.cred, sizeof(req.cred), "none:%u:%u", (unsigned)uid, (unsigned)uid);
 	req.u.acquire.workers = 1;
 	snprintf(req.u.acquire.lib, sizeof(req.u.acquire.lib), "%s", lib);
 	req.u.acquire.time = 600;
-	if (request(false, &req, grant) != 0 || grant->type != MSG_LEASE_GRANT) {
+	grant->type = MSG_OK;
+	if (sign(uid, &req) != 0 || request(false, &req, grant) != 0 ||
+	    grant->type != MSG_LEASE_GRANT) {
 		fprintf(stderr, "colocd-bench: lease_acquire failed: %s\n",
 			grant->type == MSG_ERROR ? grant->u.error.message : "no answer");
 		return -1;
@@ -93,9 +108,8 @@ static void release(uid_t uid, const char *id)
 {
 	struct msg req = {.type = MSG_LEASE_RELEASE}, reply;
 
-	snprintf(req.cred, sizeof(req.cred), "none:%u:%u", (unsigned)uid, (unsigned)uid);
 	snprintf(req.u.release.id, sizeof(req.u.release.id), "%s", id);
-	if (request(false, &req, &reply) == 0)
+	if (sign(uid, &req) == 0 && request(false, &req, &reply) == 0)
 		msg_free(&reply);
 }
 
@@ -167,6 +181,9 @@ int main(int argc, char **argv)
 	struct passwd *pw = getpwnam("nobody");
 	pid_t pid;
 
+	/* as coloc's programs run (transport_env_defaults); libfaas leaves the
+	 * environment alone */
+	setenv("FI_SHM_DISABLE_CMA", "1", 0);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--colocd") && i + 1 < argc)
 			colocd = argv[++i];

@@ -11,11 +11,7 @@
 # removes its executors and cgroups, the controller drops its leases),
 # requests from non-root peers refused, and clean stops. Needs root.
 set -u
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1 # ${2:-}"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+. "$(dirname "$0")/tap.sh"
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP colocd places executors in cgroups: needs root"; exit 0; }
 [ -d /sys/fs/cgroup/cpuset ] || [ -f /sys/fs/cgroup/cgroup.controllers ] ||
@@ -29,14 +25,7 @@ port=$((20000 + ($$ + 7919) % 20000))
 cpid= a1= a2=
 cleanup() {
 	for p in $cpid $a1 $a2; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	for m in /sys/fs/cgroup/*/"$root"-* /sys/fs/cgroup/"$root"-*; do
-		[ -d "$m" ] || continue
-		for c in "$m"/*/; do
-			[ -f "$c/cgroup.procs" ] && xargs -r kill -9 <"$c/cgroup.procs" 2>/dev/null
-			rmdir "$c" 2>/dev/null
-		done
-		rmdir "$m" 2>/dev/null
-	done
+	tap_sweep_cgroups "$root-*"
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -45,6 +34,7 @@ for i in 0 1 2; do
 ControllerHost=127.0.0.1
 ControllerPort=$port
 NodeAgentPort=$((port + i))
+NodeAgentAddress=127.0.0.1
 SocketPath=$dir/n$i.sock
 StateDir=$dir/state$i
 CgroupRoot=$root-$i
@@ -132,9 +122,13 @@ check "node1's lease runs on" 'kill -0 $x1 && lease_of "$id1" | grep -q "\"state
 out=$(send '{"v":1,"type":"node_state","cred":"none:1000:1000","node":"evil","port":1,"pus":"0","mem":1,"ngpus":0,"lendable":"0","unallocated":"","near_host":"","cgroup":"x","mem_lendable":1,"gpus_lendable":0,"until":0,"jobs":0,"leases":[],"ended":[]}' 2>&1)
 check "the controller takes node state from root only (EPERM)" \
 	'echo "$out" | grep -q EPERM && ! ctl nodes | grep -q evil' "$out"
-out=$("$COLOCD_SEND" --tcp "$((port + 1))" "{\"v\":1,\"type\":\"exec_stop\",\"cred\":\"none:$nobody:$nobody\",\"id\":\"$id1\"}" 2>&1)
+out=$("$COLOCD_SEND" --tcp "$((port + 1))" --to agent:node1 "{\"v\":1,\"type\":\"exec_stop\",\"cred\":\"none:$nobody:$nobody\",\"id\":\"$id1\"}" 2>&1)
 check "a node agent takes exec_stop from root only (EPERM)" \
 	'echo "$out" | grep -q EPERM && kill -0 $x1' "$out"
+out=$("$COLOCD_SEND" --tcp "$((port + 1))" --to agent:node2 "{\"v\":1,\"type\":\"exec_stop\",\"cred\":\"none:0:0\",\"id\":\"$id1\"}" 2>&1)
+check "issue 11 defect 1: root's exec_stop for node2's agent is refused by node1's, and logged" \
+	'echo "$out" | grep -q "EACCES.*made for agent:node2, not agent:node1" && kill -0 $x1 &&
+	grep -q "refused exec_stop from 127.0.0.1: the credential was made for agent:node2" "$dir/agent1.log"' "$out"
 
 # the controller killed with a lease active: nothing is lost
 kill -9 "$cpid"

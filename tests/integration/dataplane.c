@@ -1318,6 +1318,9 @@ int main(int argc, char **argv)
 	size_t max;
 	int rc;
 
+	/* as coloc's programs run (transport_env_defaults); libfaas leaves the
+	 * environment alone */
+	setenv("FI_SHM_DISABLE_CMA", "1", 0);
 	if (argc == 4 && strcmp(argv[1], "--disconnect-child") == 0)
 		return disconnect_child(argv[2], argv[3]);
 	if (argc < 2 || argc > 3) {

@@ -623,7 +623,7 @@ static void case_cleanup_root(void)
 	if (!check(ok == 2, "two sandboxes with live processes are left behind", "%s", err))
 		return;
 	t0 = now_ms();
-	rc = sandbox_cleanup_root(root, 200, err, sizeof(err));
+	rc = sandbox_cleanup_root(root, NULL, 200, err, sizeof(err));
 	check(rc == 2, "sandbox_cleanup_root removes both", "rc %d: %s", rc, err);
 	check(now_ms() - t0 < 200 + 1000, "cleanup takes at most grace + 1 s", "%.0f ms",
 	      now_ms() - t0);
@@ -690,7 +690,7 @@ int main(int argc, char **argv)
 	rc = sandbox_create(&base, &probe, err, sizeof(err));
 	if (rc == -EACCES || rc == -EROFS || rc == -EPERM || rc == -ENOTSUP) {
 		printf("1..0 # SKIP cgroups are not writable here: %s\n", err);
-		sandbox_cleanup_root(root, 0, err, sizeof(err));
+		sandbox_cleanup_root(root, NULL, 0, err, sizeof(err));
 		return 77;
 	}
 	sandbox_destroy(probe);
@@ -710,7 +710,7 @@ int main(int argc, char **argv)
 	case_cleanup_root();
 
 	/* Whatever a failed case left behind goes too. */
-	rc = sandbox_cleanup_root(root, 0, err, sizeof(err));
+	rc = sandbox_cleanup_root(root, NULL, 0, err, sizeof(err));
 	if (rc != 0)
 		diag("final cleanup: %d (%s)", rc, rc < 0 ? err : "leftovers removed");
 	check(dirs_left(NULL, where, sizeof(where)) == 0,

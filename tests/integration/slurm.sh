@@ -10,27 +10,23 @@
 # leaving no executor; fake GPUs lent and reclaimed; colocd down: host jobs
 # run, client jobs fail fast. Needs root.
 set -u
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1 # ${2:-}"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+. "$(dirname "$0")/tap.sh"
 
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP a Slurm testbed needs root"; exit 0; }
+[ "$(id -u)" = 0 ] || skip "a Slurm testbed needs root"
 # configure --enable-sanitizers: spank_faas.so needs ASan's runtime loaded
 # first in every process that loads it, and Slurm's are not built with it
 # (slurmd, slurmstepd, srun, sbatch: preloading it there would reach every
 # job's tasks too). The plugin's parsers run under ASan in test_faas_opts
 # and fuzz_faas_opts; this test runs in the other builds.
 [ "${COLOC_SANITIZERS:-}" != yes ] ||
-	{ echo "1..0 # SKIP spank_faas.so is built with ASan, which Slurm's daemons and srun are not (the normal build runs this test)"; exit 0; }
+	skip "spank_faas.so is built with ASan, which Slurm's daemons and srun are not (the normal build runs this test)"
 for b in slurmctld slurmd srun munged; do
 	command -v "$b" >/dev/null || [ -x "/usr/sbin/$b" ] ||
-		{ echo "1..0 # SKIP $b is missing (apt-get install slurmctld slurmd slurm-client munge)"; exit 0; }
+		skip "$b is missing (apt-get install slurmctld slurmd slurm-client munge)"
 done
 [ -f "$COLOC_BUILD/spank-plugin/.libs/spank_faas.so" ] ||
-	{ echo "1..0 # SKIP spank_faas.so was not built (configure found no slurm/spank.h)"; exit 0; }
-nobody=$(id -u nobody) || { echo "1..0 # SKIP no user nobody"; exit 0; }
+	skip "spank_faas.so was not built (configure found no slurm/spank.h)"
+nobody=$(id -u nobody) || skip "no user nobody"
 
 export TESTBED_PREFIX=st TESTBED_PORT=$((21000 + $$ % 500 * 2)) TESTBED_SUBNET=10.237.$(($$ % 200)) \
 	TESTBED_GPUS=2 TESTBED_LEND_UNALLOCATED=no
@@ -55,22 +51,19 @@ fi
 ok "scripts/testbed up: 3 nodes, slurmctld, slurmd, munged, colocd controller and agents"
 . "$tb/env"
 # as the user: Slurm jobs and srun, never root
-as_user() { setpriv --reuid=nobody --regid=nogroup --clear-groups env SLURM_CONF="$SLURM_CONF" \
-	COLOC_CONF="$COLOC_CONF" PATH="$PATH" "$@"; }
-# until CMD succeeds, at most 20 s
-until_ok() { for _ in $(seq 200); do eval "$1" && return 0; sleep 0.1; done; return 1; }
+as_nobody() { as_user nobody env SLURM_CONF="$SLURM_CONF" COLOC_CONF="$COLOC_CONF" PATH="$PATH" "$@"; }
+# wait CMD: until CMD succeeds, at most 20 s
+wait_ok() { until_ok 200 0.1 "$1"; }
 gap() { colocctl gaps --json | grep -o "{\"node\":\"$1\"[^}]*}"; }
 lease_of() { colocctl leases --json | grep -o "{\"id\":\"$1\"[^}]*}"; }
-field() { grep -o "\"$1\":\"\\?[^,\"}]*" | head -1 | sed 's/.*:"\?//'; }
 cg() { ls -d /sys/fs/cgroup/cpuset/coloc_"$1"/lease-* /sys/fs/cgroup/coloc_"$1"/lease-* 2>/dev/null; }
-gone() { for _ in $(seq 60); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
 
 # ---- the options, on the submit side ----
 check "srun --help lists the 8 [faas] options" '[ "$(srun --help 2>&1 | grep -c "\[faas\]")" = 8 ]' \
 	"$(srun --help 2>&1 | grep faas)"
 bad() { # args... ; expected message is the last argument
 	local want=${*: -1} args=("${@:1:$#-1}") o
-	o=$(as_user srun -n1 "${args[@]}" echo LAUNCHED 2>&1)
+	o=$(as_nobody srun -n1 "${args[@]}" echo LAUNCHED 2>&1)
 	check "srun ${args[*]} is refused: $want" \
 		'! echo "$o" | grep -q LAUNCHED && echo "$o" | grep -q -- "$want"' "$o"
 }
@@ -81,31 +74,31 @@ bad --faas-workers=1 --faas-lib="$LIB" --faas-mem=12Q "expected a size per worke
 bad --faas-workers=1 --faas-lib="$LIB" --faas-time=0 "expected minutes"
 bad --faas-gpus=1 "has no use without --faas-workers"
 bad --faas-host-mem=lots "expected a size like 4G"
-o=$(as_user env FAAS_WORKERS=x srun -n1 echo LAUNCHED 2>&1)
+o=$(as_nobody env FAAS_WORKERS=x srun -n1 echo LAUNCHED 2>&1)
 check "FAAS_WORKERS=x in the environment is refused, naming the variable" \
 	'! echo "$o" | grep -q LAUNCHED && echo "$o" | grep -q "FAAS_WORKERS=x"' "$o"
-o=$(as_user sbatch --faas-workers=0 --wrap true 2>&1)
+o=$(as_nobody sbatch --faas-workers=0 --wrap true 2>&1)
 check "sbatch refuses --faas-workers=0 at submission" \
 	'! echo "$o" | grep -q "Submitted" && echo "$o" | grep -q "expected a whole number"' "$o"
-o=$(as_user srun -n1 --faas-workers=1 --faas-lib="$LIB" echo LAUNCHED 2>&1)
+o=$(as_nobody srun -n1 --faas-workers=1 --faas-lib="$LIB" echo LAUNCHED 2>&1)
 check "with no host job lending (LendUnallocated=no), --faas-workers fails before launch: ENOSPC" \
 	'! echo "$o" | grep -q LAUNCHED && echo "$o" | grep -q "ENOSPC"' "$o"
 
 # ---- a host job on st1 lends its idle core, memory and GPUs ----
-as_user sbatch -w st1 -n1 -c2 --mem=1000M --gres=gpu:2 --faas-host --faas-host-mem=400M \
+as_nobody sbatch -w st1 -n1 -c2 --mem=1000M --gres=gpu:2 --faas-host --faas-host-mem=400M \
 	-o "$out/host.out" --wrap "
 touch $out/host.started
 for i in \$(seq 600); do [ -e $out/host.step ] && break; sleep 0.1; done
 srun -n1 -c2 --mem=100M --gres=gpu:2 sh -c 'ls -d /sys/fs/cgroup/cpuset/coloc_st1/lease-* > $out/step.saw 2>&1; echo ran > $out/step.ran'
 for i in \$(seq 600); do [ -e $out/host.end ] && break; sleep 0.1; done" >/dev/null
 check "the host job starts on st1 and reports itself: st1 lends one core, 600 MiB, 2 GPUs" \
-	'until_ok "[ -e $out/host.started ] && gap st1 | grep -q \"\\\"lendable\\\":\\\"1\\\",.*\\\"mem\\\":629145600,\\\"gpus\\\":2\""' \
+	'wait_ok "[ -e $out/host.started ] && gap st1 | grep -q \"\\\"lendable\\\":\\\"1\\\",.*\\\"mem\\\":629145600,\\\"gpus\\\":2\""' \
 	"$(gap st1)"
 check "no other node lends anything" '! gap st2 | grep -q "\"lendable\":\"[0-9]" && ! gap st3 | grep -q "\"lendable\":\"[0-9]"' \
 	"$(colocctl gaps)"
 
 # ---- a lease through srun, computed on st1's idle core ----
-o=$(as_user srun -w st2 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M sh -c \
+o=$(as_nobody srun -w st2 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M sh -c \
 	'colocctl leases --json > '"$out"'/during.json; '"$BS_CLIENT"' --options 20000' 2>&1)
 check "srun --faas-workers=1 on st2: its task computes Black-Scholes on the lease, no mismatch" \
 	'echo "$o" | grep -q "^mismatches  *0"' "$o"
@@ -118,7 +111,7 @@ check "srun's exit released it" 'lease_of "$lid" | grep -q "\"state\":\"released
 # ---- sbatch: the options reach the sruns of the batch script ----
 # (bounded by 60 s: a job that finds st3 still busy waits for Slurm's next
 # scheduling pass)
-sbid=$(as_user sbatch --parsable -w st3 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M \
+sbid=$(as_nobody sbatch --parsable -w st3 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M \
 	-o "$out/sb.out" --wrap "srun $BS_CLIENT --options 5000")
 for _ in $(seq 600); do grep -qs "^mismatches  *0" "$out/sb.out" && break; sleep 0.1; done
 check "sbatch --faas-workers: the batch script's srun gets a lease and computes" \
@@ -126,10 +119,10 @@ check "sbatch --faas-workers: the batch script's srun gets a lease and computes"
 	"$(cat "$out/sb.out" 2>&1; scontrol show job "$sbid" 2>&1 | grep -E "JobState|Reason|NodeList")"
 
 # ---- a lent GPU, then the host step takes core and GPUs back ----
-as_user srun -w st2 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M --faas-gpus=1 \
+as_nobody srun -w st2 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M --faas-gpus=1 \
 	sh -c 'echo "$FAAS_LEASE" > '"$out"'/held.json; sleep 60' >"$out/held.out" 2>&1 &
 bgpids+=($!)
-until_ok "[ -s $out/held.json ]"
+wait_ok "[ -s $out/held.json ]"
 hid=$(field id <"$out/held.json")
 hx=$(field pid <"$out/held.json")
 cuda=$(tr '\0' '\n' <"/proc/$hx/environ" 2>/dev/null | sed -n 's/^CUDA_VISIBLE_DEVICES=//p')
@@ -138,36 +131,36 @@ check "a lease with --faas-gpus=1 runs on st1 with one of the host job's GPUs (d
 	'[ -n "$hx" ] && { [ "$cuda" = 0 ] || [ "$cuda" = 1 ]; } && echo "$devs" | grep -q "^c 195:$cuda "' \
 	"pid=$hx cuda=$cuda devs=$devs"
 touch "$out/host.step"
-check "the host job's step that needs both cores and GPUs runs" 'until_ok "[ -e $out/step.ran ]"'
+check "the host job's step that needs both cores and GPUs runs" 'wait_ok "[ -e $out/step.ran ]"'
 check "its task saw no executor cgroup on st1: no core shared with an executor" \
 	'[ -e "$out/step.saw" ] && ! grep -q "^/sys" "$out/step.saw"' "$(cat "$out/step.saw")"
 check "the lease was evicted before, its executor gone, and the controller says why" \
-	'gone $hx && until_ok "lease_of $hid | grep -q \"\\\"state\\\":\\\"evicted\\\".*host job or step\""' \
+	'gone $hx && wait_ok "lease_of $hid | grep -q \"\\\"state\\\":\\\"evicted\\\".*host job or step\""' \
 	"$(lease_of "$hid")"
 
 # ---- job end: no executor left ----
-as_user srun -w st2 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M \
+as_nobody srun -w st2 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M \
 	sh -c 'echo "$FAAS_LEASE" > '"$out"'/last.json; sleep 60' >"$out/last.out" 2>&1 &
 bgpids+=($!)
-until_ok "[ -s $out/last.json ]"
+wait_ok "[ -s $out/last.json ]"
 lx=$(field pid <"$out/last.json")
 check "after the step, the host job lends its core again (a new lease on st1)" \
 	'[ -n "$lx" ] && kill -0 $lx && [ -n "$(cg st1)" ]' "$(cat "$out/last.json" 2>&1 | head -c 200)"
 touch "$out/host.end"
 check "the host job ends: its node agent evicts the lease, no executor cgroup is left on st1" \
-	'gone $lx && until_ok "[ -z \"\$(cg st1)\" ]"' "$(cg st1)"
+	'gone $lx && wait_ok "[ -z \"\$(cg st1)\" ]"' "$(cg st1)"
 
 # ---- a job allocated onto lent unallocated cores takes them back ----
 sed -i 's/^LendUnallocated=.*/LendUnallocated=yes/' "$COLOC_CONF"
 for f in "$tb"/run/colocd-st*.pid; do kill -HUP "$(cat "$f")"; done
 colocctl drain st1 >/dev/null && colocctl drain st2 >/dev/null
-until_ok 'gap st3 | grep -q "\"lendable\":\"0-1\""'
-o=$(as_user colocctl lease acquire --workers 2 --lib "$LIB" --json 2>&1)
+wait_ok 'gap st3 | grep -q "\"lendable\":\"0-1\""'
+o=$(as_nobody colocctl lease acquire --workers 2 --lib "$LIB" --json 2>&1)
 check "LendUnallocated=yes (SIGHUP): a lease of 2 workers gets st3's unallocated cores" \
 	'echo "$o" | grep -q "\"type\":\"lease\"" && [ "$(lease_of "$(echo "$o" | field id)" | field node)" = st3 ]' "$o"
 ux=$(echo "$o" | field pid)
 colocctl resume st1 >/dev/null && colocctl resume st2 >/dev/null
-o=$(as_user srun -w st3 -n1 -c2 sh -c 'ls -d /sys/fs/cgroup/cpuset/coloc_st3/lease-* 2>&1; echo ran' 2>&1)
+o=$(as_nobody srun -w st3 -n1 -c2 sh -c 'ls -d /sys/fs/cgroup/cpuset/coloc_st3/lease-* 2>&1; echo ran' 2>&1)
 check "a job allocated onto them starts only after the executor is gone (its task sees no lease cgroup)" \
 	'echo "$o" | grep -q "^ran" && ! echo "$o" | grep -q "^/sys" && gone $ux' "$o"
 sed -i 's/^LendUnallocated=.*/LendUnallocated=no/' "$COLOC_CONF"
@@ -175,19 +168,19 @@ for f in "$tb"/run/colocd-st*.pid; do kill -HUP "$(cat "$f")"; done
 
 # ---- colocd down: host jobs run, client jobs fail fast ----
 for p in "${bgpids[@]}"; do kill "$p" 2>/dev/null; done
-until_ok '[ -z "$(squeue -h)" ] && [ "$(sinfo -h -t idle -o %D)" = 3 ]'
+wait_ok '[ -z "$(squeue -h)" ] && [ "$(sinfo -h -t idle -o %D)" = 3 ]'
 kill "$(cat "$tb/run/colocd-controller.pid")"
 kill "$(cat "$tb/run/colocd-st1.pid")"
 sleep 0.5
 t0=$(date +%s%N)
-o=$(as_user srun -w st3 -n1 --faas-workers=1 --faas-lib="$LIB" echo LAUNCHED 2>&1)
+o=$(as_nobody srun -w st3 -n1 --faas-workers=1 --faas-lib="$LIB" echo LAUNCHED 2>&1)
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "controller down: srun --faas-workers fails in ${ms} ms before launch, saying colocd is not running" \
 	'! echo "$o" | grep -q LAUNCHED && echo "$o" | grep -q "colocd is not running" && [ $ms -lt 10000 ]' "$o"
-o=$(as_user srun -w st1 -n1 --faas-host echo host-ran 2>&1)
+o=$(as_nobody srun -w st1 -n1 --faas-host echo host-ran 2>&1)
 check "st1's node agent down: a host job on st1 runs normally" 'echo "$o" | grep -q "^host-ran"' "$o"
-o=$(as_user sbatch -w st1 -n1 --faas-host -o "$out/down.out" --wrap 'echo batch-ran' 2>&1)
-check "and a batch job too" 'until_ok "grep -qs batch-ran $out/down.out"' "$o $(cat "$out/down.out" 2>&1)"
+o=$(as_nobody sbatch -w st1 -n1 --faas-host -o "$out/down.out" --wrap 'echo batch-ran' 2>&1)
+check "and a batch job too" 'wait_ok "grep -qs batch-ran $out/down.out"' "$o $(cat "$out/down.out" 2>&1)"
 
 if [ $failed != 0 ]; then
 	for f in "$tb"/log/colocd-*.log; do sed "s/^/# $(basename "$f"): /" "$f" | tail -40; done

@@ -70,8 +70,10 @@ static void test_defaults(void **state)
 	memset(&c, 0xa5, sizeof(c));
 	config_defaults(&c);
 	assert_string_equal(c.controller_host, "localhost");
-	assert_int_equal(c.controller_port, 6830);
-	assert_int_equal(c.node_agent_port, 6831);
+	assert_false(c.controller_host_set);
+	assert_int_equal(c.controller_port, 863); /* privileged: no user can take them */
+	assert_int_equal(c.node_agent_port, 864);
+	assert_string_equal(c.node_agent_address, "");
 	assert_string_equal(c.socket_path, "/run/coloc/colocd.sock");
 	assert_string_equal(c.state_dir, "/var/lib/coloc");
 	assert_string_equal(c.cgroup_root, "coloc");
@@ -85,8 +87,10 @@ static void test_defaults(void **state)
 	assert_string_equal(c.provider, "");
 	assert_int_equal(c.hot_poll_us, 100000);
 	assert_int_equal(c.spare_executors, 1);
+	assert_int_equal(c.max_connections_per_host, 64);
 	assert_int_equal(c.ngpus, 0);
 	assert_int_equal(c.auth, COLOC_AUTH_MUNGE);
+	assert_string_equal(c.file, "");
 }
 
 static void test_default_path(void **state)
@@ -101,6 +105,7 @@ static void test_every_key(void **state)
 				   "ControllerHost=mgmt01.example.org\n"
 				   "controllerport = 7000   # the controller\n"
 				   "NODEAGENTPORT\t=\t7001\r\n"
+				   "NodeAgentAddress=10.1.2.3\n"
 				   "  SocketPath=/run/x/colocd.sock  \n"
 				   "StateDir=/var/spool/coloc\n"
 				   "CgroupRoot=system.slice/coloc\n"
@@ -114,6 +119,7 @@ static void test_every_key(void **state)
 				   "Provider=verbs;ofi_rxm\n"
 				   "HotPollTime=50us\n"
 				   "SpareExecutors=3\n"
+				   "MaxConnectionsPerHost=8\n"
 				   "Gpus=/dev/nvidia[0-3],/dev/nvidia7\n"
 				   "authtype=auth/none\n"
 				   "MungeSocket=/run/munge/other.socket\n"
@@ -124,8 +130,10 @@ static void test_every_key(void **state)
 	assert_int_equal(parse(text, &c, err), 0);
 	assert_string_equal(err, "");
 	assert_string_equal(c.controller_host, "mgmt01.example.org");
+	assert_true(c.controller_host_set);
 	assert_int_equal(c.controller_port, 7000);
 	assert_int_equal(c.node_agent_port, 7001);
+	assert_string_equal(c.node_agent_address, "10.1.2.3");
 	assert_string_equal(c.socket_path, "/run/x/colocd.sock");
 	assert_string_equal(c.state_dir, "/var/spool/coloc");
 	assert_string_equal(c.cgroup_root, "system.slice/coloc");
@@ -139,6 +147,7 @@ static void test_every_key(void **state)
 	assert_string_equal(c.provider, "verbs;ofi_rxm");
 	assert_int_equal(c.hot_poll_us, 50);
 	assert_int_equal(c.spare_executors, 3);
+	assert_int_equal(c.max_connections_per_host, 8);
 	assert_int_equal(c.ngpus, 5);
 	assert_string_equal(c.gpus[0], "/dev/nvidia0");
 	assert_string_equal(c.gpus[3], "/dev/nvidia3");
@@ -233,10 +242,14 @@ static void test_empty_allowed(void **state)
 	struct coloc_config c;
 	char err[ERRLEN];
 
-	assert_int_equal(parse("Provider=tcp\nGpus=/dev/nvidia0\n", &c, err), 0);
-	assert_int_equal(config_parse("Provider=\nGpus=  # none\n", "t.conf", &c, err, ERRLEN), 0);
+	assert_int_equal(parse("Provider=tcp\nGpus=/dev/nvidia0\nNodeAgentAddress=::1\n", &c, err),
+			 0);
+	assert_int_equal(config_parse("Provider=\nGpus=  # none\nNodeAgentAddress=\n", "t.conf", &c,
+				      err, ERRLEN),
+			 0);
 	assert_string_equal(c.provider, "");
 	assert_int_equal(c.ngpus, 0);
+	assert_string_equal(c.node_agent_address, "");
 }
 
 static void test_empty_text(void **state)
@@ -361,6 +374,8 @@ static void test_bad_values(void **state)
 	    {"CgroupRoot=a/../b", "CgroupRoot=a/../b has an empty, '.' or '..' component"},
 	    {"CgroupRoot=a//b", "CgroupRoot=a//b has an empty"},
 	    {"CgroupRoot=coloc/", "CgroupRoot=coloc/ has an empty"},
+	    {"CgroupRoot=slurm", "CgroupRoot=slurm does not end in a cgroup of coloc's own"},
+	    {"CgroupRoot=coloc/system.slice", "CgroupRoot=coloc/system.slice does not end in"},
 	    {"LendUnallocated=maybe", "LendUnallocated=maybe is not yes or no"},
 	    {"MaxLendFraction=0", "MaxLendFraction=0 is out of range; expected a fraction"},
 	    {"MaxLendFraction=1.5", "MaxLendFraction=1.5 is out of range"},
@@ -391,6 +406,9 @@ static void test_bad_values(void **state)
 	    {"SpareExecutors=17", "SpareExecutors=17 is out of range; expected a whole number of "
 				  "spare executors from 0 to 16"},
 	    {"SpareExecutors=one", "SpareExecutors=one is not a whole number"},
+	    {"MaxConnectionsPerHost=0", "MaxConnectionsPerHost=0 is out of range; expected a whole "
+					"number of connections from 1 to 1024"},
+	    {"MaxConnectionsPerHost=1025", "MaxConnectionsPerHost=1025 is out of range"},
 	    {"Gpus=nvidia0", "Gpus=nvidia0 has a name that is not an absolute path"},
 	    {"Gpus=/dev/nvidia[3-1]", "Gpus=/dev/nvidia[3-1] is not a valid device list"},
 	    {"Gpus=/dev/nvidia[0-1", "Gpus=/dev/nvidia[0-1 is not a valid device list"},
@@ -718,7 +736,9 @@ static void test_load_explicit(void **state)
 	setenv("COLOC_CONF", "/nonexistent/env.conf", 1); /* -f wins over COLOC_CONF */
 	assert_int_equal(config_load(path, &c, err, ERRLEN), 0);
 	assert_int_equal(c.controller_port, 7100);
-	assert_int_equal(c.node_agent_port, 6831); /* the rest are the defaults */
+	assert_int_equal(c.node_agent_port, 864); /* the rest are the defaults */
+	assert_string_equal(c.file, path);	  /* what a node agent names in its errors */
+	assert_false(c.controller_host_set);	  /* ... when it lacks ControllerHost */
 	unsetenv("COLOC_CONF");
 	unlink(path);
 }
@@ -781,6 +801,7 @@ static void test_load_default(void **state)
 	write_file(path, "BatchStepCores=3\n", 17);
 	assert_int_equal(config_load(NULL, &c, err, ERRLEN), 0);
 	assert_int_equal(c.batch_step_cores, 3);
+	assert_string_equal(c.file, path);
 
 	/* present but bad: an error naming the default path and the line */
 	write_file(path, "\nBatchStepCores=many\n", 21);
@@ -842,8 +863,9 @@ static void test_example_shows_defaults(void **state)
 		strcat(text, l);
 	}
 	fclose(f);
-	assert_int_equal(keys, 19); /* every key */
+	assert_int_equal(keys, 25); /* every key */
 	config_defaults(&d);
+	d.controller_host_set = true; /* the example gives every key */
 	if (parse(text, &c, err) != 0)
 		fail_msg("%s", err);
 	assert_memory_equal(&c, &d, sizeof(c));

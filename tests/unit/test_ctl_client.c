@@ -1,10 +1,13 @@
 /*
  * test_ctl_client: the controller's client against a fake controller, a
  * thread listening on 127.0.0.1 that reads one real frame, decodes it and
- * answers as each test tells it (a reply, silence, garbage, a close). The
- * credential module is faked at its boundary (cred_create below). Checks
- * what colocctl, libfaas and the plugin rely on: the request arrives whole
- * with a credential, every kind of reply comes back, and every failure
+ * answers as each test tells it (a reply, silence, garbage, a close).
+ * Credentials are real AuthType=none ones (no munged needed). Checks what
+ * colocctl, libfaas and the plugin rely on: the request arrives whole with
+ * a credential bound to it and to the controller, every kind of reply
+ * comes back, a lease grant is taken only with root's credential bound to
+ * it and to the request (issue 11 defect 1: a user holding the
+ * controller's port must not hand out lease documents), and every failure
  * (refused, silent, garbage, closed) is an error naming the controller's
  * address within the timeout.
  */
@@ -27,48 +30,74 @@
 
 #include <cmocka.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "cred.h"
 #include "ctl_client.h"
 #include "frame.h"
 #include "msg.h"
 
-/* ---- the fake credential module ------------------------------------------ */
-
-static int cred_calls;
-static bool cred_saw_none;
-static bool cred_fail;
-
-void cred_opts_from_config(struct cred_opts *o, const struct coloc_config *c)
-{
-	*o = (struct cred_opts){.none = c->auth == COLOC_AUTH_NONE};
-}
-
-int cred_create(const struct cred_opts *o, char **cred, char *err, size_t errlen)
-{
-	cred_calls++;
-	cred_saw_none = o->none;
-	if (cred_fail) {
-		snprintf(err, errlen, "fake: munged is not running");
-		return -EIO;
-	}
-	return asprintf(cred, "none:%u:%u", (unsigned)getuid(), (unsigned)getgid()) < 0 ? -ENOMEM
-											: 0;
-}
-
 /* ---- the fake controller --------------------------------------------------- */
 
 enum fake_mode { FAKE_REPLY, FAKE_SILENT, FAKE_BAD_JSON, FAKE_BAD_BYTES, FAKE_CLOSE };
+
+/* How the fake signs a lease_grant it answers with. */
+enum fake_grant {
+	GRANT_ROOT,	     /* as colocd: root's credential, bound to it and the request */
+	GRANT_UNSIGNED,	     /* no credential */
+	GRANT_USER,	     /* bound right, but a user's (uid 1000) */
+	GRANT_OTHER_REQUEST, /* root's, bound to another request's nonce */
+	GRANT_REQUEST_CRED,  /* the request's own credential, sent back */
+	GRANT_OTHER_LEASE,   /* root's for another lease document, sent with this one */
+};
 
 struct fake {
 	int lfd;
 	uint16_t port;
 	pthread_t thread;
 	enum fake_mode mode;
+	enum fake_grant grant;
 	struct msg reply; /* FAKE_REPLY: what to answer */
 	int got_rc;	  /* msg_decode of the request, -1 if none arrived */
 	struct msg got;
 };
+
+/* Signs f->reply, a lease_grant, as f->grant says, for the request f->got. */
+static void fake_sign(struct fake *f)
+{
+	struct cred_opts as = {.none = true, .claim = true};
+	struct cred_opts plain = {.none = true};
+	uint8_t nonce[MSG_NONCE_LEN];
+	struct cred_id req;
+	char err[256];
+	char *lease;
+
+	if (f->reply.type != MSG_LEASE_GRANT || f->grant == GRANT_UNSIGNED ||
+	    cred_decode(&plain, f->got.cred, &req, err, sizeof(err)) != 0)
+		return;
+	memcpy(nonce, req.b.nonce, sizeof(nonce));
+	switch (f->grant) {
+	case GRANT_USER:
+		as.uid = as.gid = 1000;
+		break;
+	case GRANT_OTHER_REQUEST:
+		nonce[0] ^= 1;
+		break;
+	case GRANT_REQUEST_CRED:
+		memcpy(f->reply.cred, f->got.cred, sizeof(f->reply.cred));
+		return;
+	case GRANT_OTHER_LEASE:
+		lease = f->reply.u.grant.lease;
+		f->reply.u.grant.lease = strdup("{\"v\":1,\"id\":\"L1\",\"token\":\"another\"}");
+		auth_sign(&as, &f->reply, AUTH_DEST_REPLY, nonce, NULL, err, sizeof(err));
+		free(f->reply.u.grant.lease);
+		f->reply.u.grant.lease = lease;
+		return;
+	default:
+		break;
+	}
+	auth_sign(&as, &f->reply, AUTH_DEST_REPLY, nonce, NULL, err, sizeof(err));
+}
 
 static void *fake_serve(void *arg)
 {
@@ -89,6 +118,8 @@ static void *fake_serve(void *arg)
 	free(text);
 	switch (f->mode) {
 	case FAKE_REPLY:
+		if (f->got_rc == 0)
+			fake_sign(f);
 		if (msg_encode(&f->reply, &answer) == 0)
 			frame_send(fd, answer, strlen(answer), 5000);
 		free(answer);
@@ -135,9 +166,6 @@ static int setup(void **state)
 
 	if (!f || fake_listen(f) != 0)
 		return -1;
-	cred_calls = 0;
-	cred_saw_none = false;
-	cred_fail = false;
 	*state = f;
 	return 0;
 }
@@ -172,14 +200,18 @@ static void config_for(struct coloc_config *cfg, const char *host, uint16_t port
 	cfg->auth = COLOC_AUTH_NONE;
 }
 
-static void expect_own_cred(const char *cred)
+/* The request arrived with the caller's credential, bound to it and to
+ * the controller. */
+static void expect_own_cred(const struct msg *got)
 {
-	char want[64];
+	struct cred_opts none = {.none = true};
+	struct cred_id who;
+	char err[256] = "";
 
-	snprintf(want, sizeof(want), "none:%u:%u", (unsigned)getuid(), (unsigned)getgid());
-	assert_string_equal(cred, want);
-	assert_int_equal(cred_calls, 1);
-	assert_true(cred_saw_none);
+	if (auth_check(&none, got, AUTH_DEST_CONTROLLER, NULL, &who, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(who.uid, getuid());
+	assert_int_equal(who.gid, getgid());
 }
 
 /* ---- tests ----------------------------------------------------------------- */
@@ -210,7 +242,7 @@ static void test_acquire_grant(void **state)
 	/* what the controller saw */
 	assert_int_equal(f->got_rc, 0);
 	assert_int_equal(f->got.type, MSG_LEASE_ACQUIRE);
-	expect_own_cred(f->got.cred);
+	expect_own_cred(&f->got);
 	assert_int_equal(f->got.u.acquire.workers, 4);
 	assert_string_equal(f->got.u.acquire.lib, "/opt/fns/libbs.so");
 	assert_int_equal(f->got.u.acquire.mem, 512u << 20);
@@ -243,7 +275,7 @@ static void test_query_result(void **state)
 	assert_int_equal(f->got_rc, 0);
 	assert_int_equal(f->got.type, MSG_QUERY);
 	assert_int_equal(f->got.u.query, MSG_QUERY_LEASES);
-	expect_own_cred(f->got.cred);
+	expect_own_cred(&f->got);
 	assert_int_equal(reply.type, MSG_RESULT);
 	assert_int_equal(reply.u.result.what, MSG_QUERY_LEASES);
 	assert_string_equal(reply.u.result.items, items);
@@ -266,7 +298,7 @@ static void test_release_ok(void **state)
 	assert_int_equal(f->got_rc, 0);
 	assert_int_equal(f->got.type, MSG_LEASE_RELEASE);
 	assert_string_equal(f->got.u.release.id, "L9");
-	expect_own_cred(f->got.cred);
+	expect_own_cred(&f->got);
 	assert_int_equal(reply.type, MSG_OK);
 }
 
@@ -431,10 +463,76 @@ static void test_no_credential(void **state)
 	strcpy(req.u.release.id, "L1");
 	config_for(&cfg, "127.0.0.1", closed_port(AF_INET, "127.0.0.1"));
 	cfg.auth = COLOC_AUTH_MUNGE;
-	cred_fail = true;
+	strcpy(cfg.munge_socket, "/nonexistent/munge.socket");
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 2000, err, sizeof(err)), -EIO);
-	assert_false(cred_saw_none);
-	assert_string_equal(err, "fake: munged is not running");
+	assert_non_null(strstr(err, "is munged running"));
+}
+
+/* issue 11 defect 1: a user who holds the controller's port (colocd down)
+ * answers a lease_acquire with a lease document of its own. Each forged
+ * grant is refused with an error that says so; nothing reaches the
+ * caller. */
+static void test_forged_grants(void **state)
+{
+	static const struct {
+		enum fake_grant grant;
+		const char *why;
+	} cases[] = {
+	    {GRANT_UNSIGNED, "it carries no credential"},
+	    {GRANT_USER, "uid 1000's, not root's"},
+	    {GRANT_OTHER_REQUEST, "answers another request"},
+	    {GRANT_REQUEST_CRED, "made for controller, not reply"},
+	    {GRANT_OTHER_LEASE, "made for another message"},
+	};
+	struct fake *f = *state;
+	struct coloc_config cfg;
+	char err[1024], want[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct msg req = {.type = MSG_LEASE_ACQUIRE}, reply;
+
+		req.u.acquire.workers = 1;
+		strcpy(req.u.acquire.lib, "/opt/fns/libbs.so");
+		req.u.acquire.time = 60;
+		msg_free(&f->got);
+		msg_free(&f->reply);
+		memset(&f->reply, 0, sizeof(f->reply));
+		f->reply.type = MSG_LEASE_GRANT;
+		strcpy(f->reply.u.grant.id, "L1");
+		f->reply.u.grant.lease = strdup("{\"v\":1,\"id\":\"L1\",\"token\":\"forged\"}");
+		f->grant = cases[i].grant;
+		config_for(&cfg, "127.0.0.1", f->port);
+		fake_start(f, FAKE_REPLY);
+		err[0] = '\0';
+		assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), -EACCES);
+		fake_join(f);
+		if (!strstr(err, cases[i].why))
+			fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, cases[i].why);
+		snprintf(want, sizeof(want), "refused the lease grant from 127.0.0.1:%u",
+			 (unsigned)f->port);
+		assert_non_null(strstr(err, want));
+		assert_non_null(strstr(err, "ControllerHost/ControllerPort"));
+		assert_null(reply.u.grant.lease);
+	}
+}
+
+/* A grant to a request that carried no credential (a host job report, on
+ * the node agent's socket) is never believed either. */
+static void test_grant_to_report(void **state)
+{
+	struct fake *f = *state;
+	struct coloc_config cfg;
+	struct msg req = {.type = MSG_JOB_END, .u.job_end = 7}, reply;
+	char err[1024] = "";
+
+	f->reply.type = MSG_LEASE_GRANT;
+	strcpy(f->reply.u.grant.id, "L1");
+	f->reply.u.grant.lease = strdup("{\"v\":1}");
+	config_for(&cfg, "127.0.0.1", f->port);
+	fake_start(f, FAKE_REPLY);
+	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), -EACCES);
+	fake_join(f);
+	assert_non_null(strstr(err, "never granted a lease"));
 }
 
 int main(void)
@@ -451,6 +549,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_garbage_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_closed_without_answer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_credential, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_grants, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_grant_to_report, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ctl_client", tests, NULL, NULL);

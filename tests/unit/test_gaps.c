@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "gaps.h"
+#include "topo_helpers.h"
 
 #define GIB (1024ull * 1024 * 1024)
 #define NODE_MEM (64 * GIB)
@@ -47,25 +48,6 @@ static int teardown(void **state)
 {
 	topology_destroy(*state);
 	return 0;
-}
-
-static struct cpumask mask(const char *list)
-{
-	struct cpumask m;
-
-	if (cpumask_parse(list, &m) != 0)
-		fail_msg("cannot parse \"%s\"", list);
-	return m;
-}
-
-#define assert_mask(m, want) assert_mask_((m), (want), #m)
-static void assert_mask_(const struct cpumask *m, const char *want, const char *what)
-{
-	char buf[512];
-
-	assert_int_equal(cpumask_format(m, buf, sizeof(buf)), 0);
-	if (strcmp(buf, want) != 0)
-		fail_msg("%s is \"%s\", not \"%s\"", what, buf, want);
 }
 
 static const struct gap_policy lend_all = {

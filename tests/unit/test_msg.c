@@ -8,6 +8,12 @@
  * elements as strict as a message and their errors name the element; lease
  * ids and node names cannot name another directory. Run under valgrind to
  * see that a refused node_state frees what it had decoded.
+ *
+ * The digest a credential is bound to (issue 11 defect 1): the sender's
+ * msg_digest equals what the receiver's msg_decode computes, for every
+ * kind of message; it is the SHA-256 of the canonical text (keys sorted,
+ * compact, ASCII) without "cred", so key order, blanks, escapes and the
+ * credential itself do not change it, and any field does.
  */
 #include "config.h"
 
@@ -23,6 +29,7 @@
 #include <cmocka.h>
 
 #include "msg.h"
+#include "sha256.h"
 
 static struct msg round_trip(const struct msg *in)
 {
@@ -503,6 +510,137 @@ static void test_encode_refuses(void **state)
 	assert_null(text);
 }
 
+/* ---- the digest ----------------------------------------------------------- */
+
+static void digest_of(const char *text, uint8_t d[MSG_DIGEST_LEN])
+{
+	char err[512] = "";
+	struct msg m;
+
+	if (msg_decode(text, &m, err, sizeof(err)) != 0)
+		fail_msg("decoding %s: %s", text, err);
+	memcpy(d, m.digest, MSG_DIGEST_LEN);
+	msg_free(&m);
+}
+
+/* What the sender signs is what the receiver checks. */
+static void expect_same_digest(const struct msg *m)
+{
+	uint8_t sent[MSG_DIGEST_LEN];
+	struct msg got;
+	char *text = NULL, err[512] = "";
+
+	assert_int_equal(msg_digest(m, sent), 0);
+	assert_int_equal(msg_encode(m, &text), 0);
+	if (msg_decode(text, &got, err, sizeof(err)) != 0)
+		fail_msg("decoding %s: %s", text, err);
+	assert_memory_equal(sent, got.digest, MSG_DIGEST_LEN);
+	msg_free(&got);
+	free(text);
+}
+
+static void test_digest_sender_receiver(void **state)
+{
+	struct msg_node_lease lease;
+	struct msg_node_ended ended = {
+	    .id = "lease-0-77", .state = "failed", .why = "\"quoted\" é"};
+	struct msg m = {.type = MSG_LEASE_ACQUIRE};
+
+	(void)state;
+	snprintf(m.cred, sizeof(m.cred), "MUNGE:abc");
+	m.u.acquire.workers = 3;
+	snprintf(m.u.acquire.lib, sizeof(m.u.acquire.lib), "/opt/fns/é ü/f.so");
+	m.u.acquire.time = 60;
+	expect_same_digest(&m);
+
+	fill_node(&m);
+	memset(&lease, 0, sizeof(lease));
+	fill_lease(&lease, "lease-1-77", true);
+	m.u.node.nleases = 1;
+	m.u.node.leases = &lease;
+	m.u.node.nended = 1;
+	m.u.node.ended = &ended;
+	expect_same_digest(&m);
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_LEASE_GRANT;
+	snprintf(m.u.grant.id, sizeof(m.u.grant.id), "lease-1");
+	m.u.grant.lease = strdup("{\"v\":1,\"workers\":[{\"index\":0,\"cpu\":2}],\"token\":\"ab\","
+				 "\"slot_size\":65536,\"x\":1.5,\"y\":null,\"z\":false}");
+	expect_same_digest(&m);
+	msg_free(&m);
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_EXEC_START;
+	snprintf(m.cred, sizeof(m.cred), "none:0:0:x");
+	snprintf(m.u.exec.id, sizeof(m.u.exec.id), "lease-9");
+	m.u.exec.uid = m.u.exec.gid = m.u.exec.workers = 1;
+	snprintf(m.u.exec.pus, sizeof(m.u.exec.pus), "0-1");
+	snprintf(m.u.exec.lib, sizeof(m.u.exec.lib), "/f.so");
+	m.u.exec.expires = 1795457874;
+	expect_same_digest(&m);
+}
+
+static void test_digest_canonical(void **state)
+{
+	static const char canon[] = "{\"id\":\"L1\",\"type\":\"lease_release\",\"v\":1}";
+	uint8_t a[MSG_DIGEST_LEN], b[MSG_DIGEST_LEN], want[MSG_DIGEST_LEN];
+
+	(void)state;
+	/* the canonical text, hashed */
+	sha256(canon, strlen(canon), want);
+	digest_of("{\"v\":1,\"type\":\"lease_release\",\"cred\":\"A\",\"id\":\"L1\"}", a);
+	assert_memory_equal(a, want, MSG_DIGEST_LEN);
+	/* another order, blanks, an escape, another credential: the same */
+	digest_of(" {\n \"id\" : \"L\\u0031\" ,\t\"type\":\"lease_release\", \"cred\":\"B\", "
+		  "\"v\":1 } ",
+		  b);
+	assert_memory_equal(a, b, MSG_DIGEST_LEN);
+	/* any field changes it */
+	digest_of("{\"v\":1,\"type\":\"lease_release\",\"cred\":\"A\",\"id\":\"L2\"}", b);
+	assert_memory_not_equal(a, b, MSG_DIGEST_LEN);
+	digest_of("{\"v\":1,\"type\":\"query\",\"cred\":\"A\",\"what\":\"nodes\"}", b);
+	assert_memory_not_equal(a, b, MSG_DIGEST_LEN);
+
+	/* nested objects (a lease document) are sorted too; UTF-8 raw or
+	 * escaped is the same text */
+	digest_of(
+	    "{\"v\":1,\"type\":\"lease_grant\",\"id\":\"L1\",\"lease\":{\"b\":\"é\",\"a\":[1,2]}}",
+	    a);
+	digest_of("{\"lease\":{\"a\":[1, 2],\"b\":\"\\u00e9\"},\"cred\":\"x\",\"id\":\"L1\","
+		  "\"type\":\"lease_grant\",\"v\":1}",
+		  b);
+	assert_memory_equal(a, b, MSG_DIGEST_LEN);
+	digest_of(
+	    "{\"v\":1,\"type\":\"lease_grant\",\"id\":\"L1\",\"lease\":{\"b\":\"é\",\"a\":[2,1]}}",
+	    b);
+	assert_memory_not_equal(a, b, MSG_DIGEST_LEN);
+}
+
+/* A lease grant's cred is optional on the wire (the receiver decides),
+ * and still a string when present. */
+static void test_grant_cred(void **state)
+{
+	struct msg m = {.type = MSG_LEASE_GRANT}, out;
+
+	(void)state;
+	snprintf(m.u.grant.id, sizeof(m.u.grant.id), "lease-1");
+	m.u.grant.lease = strdup("{\"v\":1}");
+	snprintf(m.cred, sizeof(m.cred), "none:0:0:x");
+	out = round_trip(&m);
+	assert_string_equal(out.cred, "none:0:0:x");
+	msg_free(&out);
+	m.cred[0] = '\0';
+	out = round_trip(&m);
+	assert_string_equal(out.cred, "");
+	msg_free(&out);
+	msg_free(&m);
+	refuse("{\"v\":1,\"type\":\"lease_grant\",\"cred\":7,\"id\":\"L\",\"lease\":{}}",
+	       "\"cred\" must be a string");
+	refuse("{\"v\":1,\"type\":\"lease_grant\",\"cred\":\"\",\"id\":\"L\",\"lease\":{}}",
+	       "\"cred\" must have 1 to");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -513,6 +651,9 @@ int main(void)
 	    cmocka_unit_test(test_node_state_refusals),
 	    cmocka_unit_test(test_exec_drain_refusals),
 	    cmocka_unit_test(test_encode_refuses),
+	    cmocka_unit_test(test_digest_sender_receiver),
+	    cmocka_unit_test(test_digest_canonical),
+	    cmocka_unit_test(test_grant_cred),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,38 +17,9 @@
 
 #include <cmocka.h>
 
-#include "topology.h"
+#include "topo_helpers.h"
 
 #define GIB (1024ull * 1024 * 1024)
-
-static struct topology *synthetic(const char *desc, uint64_t mem)
-{
-	struct topology *t = NULL;
-	char err[256] = "";
-	int rc = topology_synthetic(desc, mem, &t, err, sizeof(err));
-
-	if (rc != 0)
-		fail_msg("\"%s\": %d %s", desc, rc, err);
-	assert_non_null(t);
-	return t;
-}
-
-static struct cpumask mask(const char *list)
-{
-	struct cpumask m;
-
-	if (cpumask_parse(list, &m) != 0)
-		fail_msg("cannot parse \"%s\"", list);
-	return m;
-}
-
-static void assert_mask(const struct cpumask *m, const char *want)
-{
-	char buf[512];
-
-	assert_int_equal(cpumask_format(m, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, want);
-}
 
 /* The cores partition all_pus, in index order, with npus PUs. */
 static void assert_consistent(const struct topology *t)
