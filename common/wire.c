@@ -120,6 +120,15 @@ int wire_reply_decode(const void *buf, size_t len, struct wire_reply *rep)
 	return 0;
 }
 
+bool wire_token_equal(const uint8_t a[WIRE_TOKEN_LEN], const uint8_t b[WIRE_TOKEN_LEN])
+{
+	uint8_t diff = 0;
+
+	for (int i = 0; i < WIRE_TOKEN_LEN; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
 size_t wire_msg_encode(const struct wire_msg *msg, void *buf)
 {
 	uint8_t *p = buf;
@@ -147,6 +156,8 @@ size_t wire_msg_encode(const struct wire_msg *msg, void *buf)
 	case WIRE_BYE:
 	case WIRE_EVICT:
 		put32(&p, msg->u.bye.cookie);
+		memcpy(p, msg->u.bye.token, WIRE_TOKEN_LEN);
+		p += WIRE_TOKEN_LEN;
 		break;
 	default:
 		break;
@@ -191,9 +202,10 @@ int wire_msg_decode(const void *buf, size_t len, struct wire_msg *msg)
 		return 0;
 	case WIRE_BYE:
 	case WIRE_EVICT:
-		if (body != 4)
+		if (body != 4 + WIRE_TOKEN_LEN)
 			return -EPROTO;
 		msg->u.bye.cookie = get32(&p);
+		memcpy(msg->u.bye.token, p, WIRE_TOKEN_LEN);
 		return 0;
 	default:
 		return -EPROTO;

@@ -15,8 +15,15 @@
  *     |                                              |  fn(in, out) runs
  *     | <-- put [reply header | output] ------------ |  into the reply address
  *     |        imm = reply tag | status << 28        |  named by the request
- *     | -- msg BYE {cookie} -----------------------> |  slots freed
- *     | <-- msg EVICT {cookie} (worker stopping) --- |
+ *     | -- msg BYE {cookie, token} ----------------> |  slots freed
+ *     | <-- msg EVICT {cookie, token} (stopping) --- |
+ *
+ * A HELLO with a wrong token gets no answer: a worker never sends anything
+ * to an address that came from a message it could not authenticate (it
+ * would serve as a reflector), and refusals are logged at a bounded rate.
+ * BYE and EVICT carry the lease token besides the client's 32-bit cookie,
+ * so that nobody without the token can drop another's client or make a
+ * client believe its worker went away.
  *
  * The reply tag is chosen by the client (call index and generation); the
  * worker copies it back untouched, so a late reply to a timed-out call is
@@ -25,11 +32,12 @@
 #ifndef COLOC_WIRE_H
 #define COLOC_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x53414146u /* "FAAS" little-endian */
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2	       /* 2: BYE and EVICT carry the token */
 #define WIRE_TOKEN_LEN 16
 #define WIRE_NAME_MAX 256 /* fabric address bytes */
 #define WIRE_MSG_MAX 512  /* largest control message */
@@ -92,6 +100,7 @@ struct wire_msg {
 		} welcome;
 		struct {
 			uint32_t cookie;
+			uint8_t token[WIRE_TOKEN_LEN]; /* the lease's */
 		} bye; /* also EVICT: the cookie names the client's worker */
 	} u;
 };
@@ -109,6 +118,10 @@ static inline enum wire_status wire_reply_imm_status(uint32_t imm)
 {
 	return (enum wire_status)(imm >> 28);
 }
+
+/* Whether two lease tokens are equal, in time that does not depend on
+ * where they differ. */
+bool wire_token_equal(const uint8_t a[WIRE_TOKEN_LEN], const uint8_t b[WIRE_TOKEN_LEN]);
 
 /* Encode into buf (at least WIRE_REQ_LEN / WIRE_REPLY_LEN bytes). */
 void wire_req_encode(const struct wire_req *req, void *buf);

@@ -80,6 +80,7 @@ struct worker {
 	bool hot;
 	struct timespec last_event;
 	unsigned long served, refused;
+	struct log_limit refusals; /* wrong tokens: logged at most once a second */
 };
 
 static long elapsed_us(const struct timespec *since)
@@ -131,15 +132,6 @@ static void send_welcome(struct worker *w, uint64_t peer, uint32_t index, int st
 			    w->index);
 }
 
-static bool token_ok(const uint8_t *a, const uint8_t *b)
-{
-	uint8_t diff = 0;
-
-	for (int i = 0; i < WIRE_TOKEN_LEN; i++)
-		diff |= a[i] ^ b[i];
-	return diff == 0;
-}
-
 static void on_hello(struct worker *w, const struct wire_msg *m)
 {
 	uint32_t depth = m->u.hello.depth;
@@ -147,19 +139,12 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	uint64_t peer;
 	long base;
 
-	if (!token_ok(m->u.hello.token, w->cfg->token)) {
-		bool known = false;
-
+	if (!wire_token_equal(m->u.hello.token, w->cfg->token)) {
+		/* no answer: the address came with a message nobody vouches for */
 		w->refused++;
-		log_warning("worker %u: refused a client with a wrong lease token", w->index);
-		if (transport_peer_add(w->t, m->u.hello.name, m->u.hello.name_len, &peer) != 0)
-			return;
-		send_welcome(w, peer, m->u.hello.index, WIRE_AUTH, NULL);
-		/* the address vector may hand back a welcomed client's peer */
-		for (unsigned i = 0; i < w->nclients; i++)
-			known |= w->clients[i].used && w->clients[i].peer == peer;
-		if (!known)
-			transport_peer_remove(w->t, peer);
+		log_limited(&w->refusals, LOG_LEVEL_WARNING,
+			    "worker %u: refused a client with a wrong lease token (not answered)",
+			    w->index);
 		return;
 	}
 	/* A client saying hello again (it restarted the handshake) replaces
@@ -219,6 +204,11 @@ static void on_msg(struct worker *w, const void *data, size_t len)
 		on_hello(w, &m);
 		break;
 	case WIRE_BYE:
+		if (!wire_token_equal(m.u.bye.token, w->cfg->token)) {
+			log_limited(&w->refusals, LOG_LEVEL_WARNING,
+				    "worker %u: ignored a bye with a wrong lease token", w->index);
+			break;
+		}
 		for (unsigned i = 0; i < w->nclients; i++)
 			if (w->clients[i].used && w->clients[i].cookie == m.u.bye.cookie)
 				client_drop(w, &w->clients[i]);
@@ -426,6 +416,7 @@ static void evict_clients(struct worker *w)
 	struct wire_msg m = {.type = WIRE_EVICT};
 	uint8_t buf[WIRE_MSG_MAX];
 
+	memcpy(m.u.bye.token, w->cfg->token, WIRE_TOKEN_LEN);
 	for (unsigned i = 0; i < w->nclients; i++) {
 		if (!w->clients[i].used)
 			continue;
@@ -488,6 +479,7 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 		return -ENOMEM;
 	w->cfg = cfg;
 	w->index = index;
+	w->refusals = (struct log_limit)LOG_LIMIT_INIT(1000, "refused hellos and byes");
 	w->cpu = cpu;
 	w->nclients = cfg->slots;
 	w->out_size = WIRE_REPLY_LEN + cfg->slot_size;

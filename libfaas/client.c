@@ -127,7 +127,8 @@ const char *faas_strerror(int err)
 	case FAAS_EEVICTED:
 		return "the executor was evicted: its cores were reclaimed by their owner";
 	case FAAS_EUNAVAIL:
-		return "no executor of the lease is reachable";
+		return "no executor of the lease answered (gone, unreachable, or the lease "
+		       "document's token is not its own)";
 	case FAAS_ETRANSPORT:
 		return "fabric (libfabric) error";
 	case FAAS_EPROTO:
@@ -420,7 +421,10 @@ static void on_msg(struct faas_client *c, const void *data, size_t len)
 		w->cookie = m.u.welcome.cookie;
 		w->connected = true;
 	} else if (m.type == WIRE_EVICT) {
-		w = worker_by_cookie(c, m.u.bye.cookie);
+		/* only from who holds the lease's token */
+		w = wire_token_equal(m.u.bye.token, c->lease->doc->token)
+			? worker_by_cookie(c, m.u.bye.cookie)
+			: NULL;
 		if (w)
 			on_evict(c, w);
 	}
@@ -645,6 +649,8 @@ void faas_client_destroy(struct faas_client *c)
 
 	if (!c)
 		return;
+	if (c->lease)
+		memcpy(m.u.bye.token, c->lease->doc->token, WIRE_TOKEN_LEN);
 	for (unsigned i = 0; c->workers && i < c->nworkers; i++) {
 		if (!c->workers[i].connected || c->workers[i].evicted)
 			continue;

@@ -126,9 +126,10 @@ struct faas_client_options {
 };
 
 /* Connects to every worker of the lease (presenting its token). Fails with
- * FAAS_EAUTH when a worker refuses the token, FAAS_EUNAVAIL when none
- * answers within connect_timeout_ms. opts may be NULL. The lease must outlive
- * the client. */
+ * FAAS_EUNAVAIL when none answers within connect_timeout_ms: the executor
+ * is gone, or the document's token is not its own (workers do not answer a
+ * wrong token, so that nobody can make them send to an address of their
+ * choosing). opts may be NULL. The lease must outlive the client. */
 int faas_client_create(const struct faas_lease *lease, const struct faas_client_options *opts,
 		       struct faas_client **client);
 

@@ -717,7 +717,7 @@ static void token_cases(struct executor *a, struct faas_client *c)
 
 	tok = doc ? strstr(doc, "\"token\":\"") : NULL;
 	if (!tok) {
-		check(false, "a lease with an altered token -> FAAS_EAUTH", "no token in %s",
+		check(false, "a lease with an altered token -> FAAS_EUNAVAIL", "no token in %s",
 		      a->json);
 		check(false, "after a refused token the executor keeps serving", "not run");
 		free(doc);
@@ -727,13 +727,16 @@ static void token_cases(struct executor *a, struct faas_client *c)
 	tok[0] = tok[0] == '0' ? '1' : '0';
 	rc = faas_lease_from_json(doc, &bl, err, sizeof(err));
 	if (rc == FAAS_OK) {
-		struct faas_client_options o = options(0, 3000, 4);
+		struct faas_client_options o = options(0, 1000, 4);
 
 		t0 = now_ms();
 		rc = faas_client_create(bl, &o, &bad);
 		el = now_ms() - t0;
 	}
-	check(rc == FAAS_EAUTH && !bad, "a lease with an altered token -> FAAS_EAUTH",
+	/* issue 11: a worker does not answer a wrong token (nor contact the
+	 * address it came with), so the client hears nothing */
+	check(rc == FAAS_EUNAVAIL && !bad,
+	      "a lease with an altered token -> FAAS_EUNAVAIL (workers do not answer it)",
 	      "rc %s (%d) after %.0f ms", faas_strerror(rc), rc, el);
 	faas_client_destroy(bad);
 	faas_lease_destroy(bl);

@@ -43,12 +43,13 @@ static const uint8_t lease_token[WIRE_TOKEN_LEN] = {0xde, 0xad, 0xbe, 0xef, 1, 2
 /* ---- the fake workers ------------------------------------------------------ */
 
 enum answer {
-	ANSWER_NONE,	  /* never reply */
-	ANSWER_ECHO,	  /* reply WIRE_OK with the payload */
-	ANSWER_STATUS,	  /* reply with status, no output */
-	ANSWER_STALE,	  /* echo, with the tag of another use of the call record */
-	ANSWER_EVICT,	  /* the worker says it is going */
-	ANSWER_EVICT_ONCE /* the first worker asked says it is going, then ECHO */
+	ANSWER_NONE,	     /* never reply */
+	ANSWER_ECHO,	     /* reply WIRE_OK with the payload */
+	ANSWER_STATUS,	     /* reply with status, no output */
+	ANSWER_STALE,	     /* echo, with the tag of another use of the call record */
+	ANSWER_EVICT,	     /* the worker says it is going */
+	ANSWER_FORGED_EVICT, /* someone without the token says the worker is going, then echo */
+	ANSWER_EVICT_ONCE    /* the first worker asked says it is going, then ECHO */
 };
 
 static struct {
@@ -151,7 +152,15 @@ static void fake_on_put(const struct mock_put *p)
 		/* fall through */
 	case ANSWER_EVICT:
 		evict.u.bye.cookie = COOKIE(w);
+		memcpy(evict.u.bye.token, lease_token, WIRE_TOKEN_LEN);
 		queue_msg(&evict);
+		break;
+	case ANSWER_FORGED_EVICT: /* right cookie, wrong token */
+		evict.u.bye.cookie = COOKIE(w);
+		memcpy(evict.u.bye.token, lease_token, WIRE_TOKEN_LEN);
+		evict.u.bye.token[0] ^= 1;
+		queue_msg(&evict);
+		fake_reply(&req, req.reply_tag, WIRE_OK, p->data + WIRE_REQ_LEN, req.in_len);
 		break;
 	}
 }
@@ -622,6 +631,22 @@ static void test_evicted(void **state)
 
 /* An async call moved by an eviction is collected through the handle the
  * caller got, by faas_wait_any as by faas_wait. */
+/* issue 11: an EVICT without the lease's token (anyone who learnt a
+ * client's address and cookie) changes nothing */
+static void test_forged_evict_ignored(void **state)
+{
+	struct fixture *f = *state;
+	char out[16];
+	size_t out_len = 0;
+
+	fake.answer = ANSWER_FORGED_EVICT;
+	for (int i = 0; i < 2 * WORKERS; i++)
+		assert_int_equal(faas_invoke(f->c, FN_ECHO, "x", 1, out, sizeof(out), &out_len),
+				 FAAS_OK);
+	assert_int_equal(faas_client_workers(f->c), WORKERS);
+	assert_int_equal(faas_client_retries(f->c), 0);
+}
+
 static void test_evicted_async(void **state)
 {
 	struct fixture *f = *state;
@@ -707,6 +732,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_reply_times_out, setup_lease, teardown),
 	    cmocka_unit_test_setup_teardown(test_evicted, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_evicted_async, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_evict_ignored, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_zero_copy, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_async, setup_client, teardown),
 	};

@@ -229,12 +229,16 @@ static void test_msg_hello_round_trip(void **state)
 
 static void test_msg_layout(void **state)
 {
-	static const uint8_t want_bye[] = {0x46,     0x41, 0x41, 0x53, WIRE_VERSION,
-					   WIRE_BYE, 0x04, 0x03, 0x02, 0x01};
+	static const uint8_t want_bye[] = {0x46, 0x41, 0x41, 0x53, WIRE_VERSION, WIRE_BYE, 0x04,
+					   0x03, 0x02, 0x01, 0xa0, 0xa1,	 0xa2,	   0xa3,
+					   0xa4, 0xa5, 0xa6, 0xa7, 0xa8,	 0xa9,	   0xaa,
+					   0xab, 0xac, 0xad, 0xae, 0xaf};
 	struct wire_msg m = {.type = WIRE_BYE};
 	uint8_t buf[WIRE_MSG_MAX];
 
 	m.u.bye.cookie = 0x01020304u;
+	for (int i = 0; i < WIRE_TOKEN_LEN; i++)
+		m.u.bye.token[i] = (uint8_t)(0xa0 + i);
 	assert_int_equal(wire_msg_encode(&m, buf), sizeof(want_bye));
 	assert_memory_equal(buf, want_bye, sizeof(want_bye));
 	/* HELLO: token at 6, depth at 22, index at 26, name_len at 30, name at 34 */
@@ -285,11 +289,16 @@ static void test_msg_bye_evict_round_trip(void **state)
 		memset(&m, 0, sizeof(m));
 		m.type = types[i];
 		m.u.bye.cookie = 0xcafe0000u + (uint32_t)i;
+		memset(m.u.bye.token, 0x5a + (int)i, WIRE_TOKEN_LEN);
 		len = wire_msg_encode(&m, buf);
-		assert_int_equal(len, 10);
+		assert_int_equal(len, 6 + 4 + WIRE_TOKEN_LEN);
 		assert_int_equal(wire_msg_decode(buf, len, &out), 0);
 		assert_int_equal(out.type, types[i]);
 		assert_int_equal(out.u.bye.cookie, 0xcafe0000u + (uint32_t)i);
+		assert_memory_equal(out.u.bye.token, m.u.bye.token, WIRE_TOKEN_LEN);
+		assert_true(wire_token_equal(out.u.bye.token, m.u.bye.token));
+		out.u.bye.token[WIRE_TOKEN_LEN - 1] ^= 1;
+		assert_false(wire_token_equal(out.u.bye.token, m.u.bye.token));
 	}
 }
 

@@ -209,14 +209,20 @@ static struct client connect_client(struct fixture *f, const char *name, uint32_
 	return c;
 }
 
-static void send_bye(struct fixture *f, uint32_t cookie)
+static void send_bye_token(struct fixture *f, uint32_t cookie, const uint8_t *token)
 {
 	struct wire_msg m = {.type = WIRE_BYE};
 	uint8_t buf[WIRE_MSG_MAX];
 
 	m.u.bye.cookie = cookie;
+	memcpy(m.u.bye.token, token, WIRE_TOKEN_LEN);
 	mock_queue_msg(buf, wire_msg_encode(&m, buf));
 	assert_int_equal(drain(f), 1);
+}
+
+static void send_bye(struct fixture *f, uint32_t cookie)
+{
+	send_bye_token(f, cookie, good_token);
 }
 
 /* Writes [wire_req | payload] into slot, as the client's put does. */
@@ -330,22 +336,27 @@ static void test_hello_depth_capped(void **state)
 	assert_int_equal(a.depth, MAX_DEPTH);
 }
 
+/* issue 11: a hello with a wrong token is not answered: the worker sends
+ * nothing to an address nobody vouches for (it would reflect traffic to any
+ * address a user names), and the refusal holds no slot */
 static void test_hello_wrong_token(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t bad[WIRE_TOKEN_LEN];
+	struct wire_msg m = {.type = WIRE_HELLO};
+	uint8_t buf[WIRE_MSG_MAX];
+	unsigned peers = mock.npeers, msgs = mock.nmsgs;
 	struct client a, b;
-	struct wire_msg m;
-	uint64_t peer;
 
-	memcpy(bad, good_token, sizeof(bad));
-	bad[WIRE_TOKEN_LEN - 1] ^= 0x80;
-	peer = say_hello(f, "intruder", bad, 2);
-	m = last_welcome(peer);
-	assert_int_equal(m.u.welcome.status, WIRE_AUTH);
-	assert_int_equal(m.u.welcome.depth, 0);
-	assert_int_equal(m.u.welcome.cookie, 0);
-	assert_true(mock_peer(peer)->removed);
+	memcpy(m.u.hello.token, good_token, WIRE_TOKEN_LEN);
+	m.u.hello.token[WIRE_TOKEN_LEN - 1] ^= 0x80;
+	m.u.hello.depth = 2;
+	m.u.hello.name_len = 8;
+	memcpy(m.u.hello.name, "intruder", 8);
+	for (int i = 0; i < 3; i++)
+		mock_queue_msg(buf, wire_msg_encode(&m, buf));
+	assert_int_equal(drain(f), 3);
+	assert_int_equal(mock.npeers, peers);
+	assert_int_equal(mock.nmsgs, msgs);
 	/* it holds no slots: two clients still get all four */
 	a = connect_client(f, "client-a", 2);
 	b = connect_client(f, "client-b", 2);
@@ -377,6 +388,16 @@ static void test_bye_frees_slots(void **state)
 
 	a = connect_client(f, "client-a", 2);
 	b = connect_client(f, "client-b", 2);
+	/* a BYE with a's cookie but not the lease's token frees nothing
+	 * (issue 11: a 32-bit cookie alone dropped another's client) */
+	{
+		uint8_t bad[WIRE_TOKEN_LEN];
+
+		memcpy(bad, good_token, sizeof(bad));
+		bad[0] ^= 1;
+		send_bye_token(f, a.cookie, bad);
+		assert_false(mock_peer(a.peer)->removed);
+	}
 	/* a BYE with a cookie nobody holds frees nothing */
 	send_bye(f, ~(a.cookie ^ b.cookie));
 	peer = say_hello(f, "client-c", good_token, 2);
