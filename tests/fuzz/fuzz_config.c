@@ -45,7 +45,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(c.max_lend_fraction > 0 && c.max_lend_fraction <= 1, "MaxLendFraction=%g",
 		   c.max_lend_fraction);
 	FUZZ_CHECK(c.ngpus <= CONFIG_MAX_GPUS, "%u Gpus", c.ngpus);
+	FUZZ_CHECK(c.max_connections_per_host >= 1 &&
+		       c.max_connections_per_host <= CONFIG_CONNECTIONS_PER_HOST_MAX,
+		   "MaxConnectionsPerHost=%u", c.max_connections_per_host);
+	FUZZ_CHECK(c.lease_pids_max >= 64 && c.lease_log_size <= (1ull << 30),
+		   "LeasePidsMax=%u LeaseLogSize=%llu", c.lease_pids_max,
+		   (unsigned long long)c.lease_log_size);
 	FUZZ_CHECK(terminated(c.controller_host, sizeof(c.controller_host)) &&
+		       terminated(c.node_agent_address, sizeof(c.node_agent_address)) &&
 		       terminated(c.socket_path, sizeof(c.socket_path)) &&
 		       terminated(c.state_dir, sizeof(c.state_dir)) &&
 		       terminated(c.cgroup_root, sizeof(c.cgroup_root)) &&

@@ -10,13 +10,15 @@
  * operations, each an opcode byte and its operands:
  *   HELLO  token good/bad, depth, a name of 1..8 bytes
  *   MSG    up to WIRE_MSG_MAX raw bytes
- *   BYE    the cookie of a welcomed client, or raw bytes
+ *   BYE    the cookie of a welcomed client, or raw bytes; the token good
+ *          or bad
  *   PUT    the immediate (a slot number, or raw), then bytes written at the
  *          start of the slot, the cookie optionally set to its owner's
  * Properties: after every step, slot ownership and the clients' records
  * agree; WELCOMEs grant at most max depth slots; replies go to the slot's
  * owner, carry the request's tag and fit the reply buffer; no reply buffer
- * is rewritten while in flight.
+ * is rewritten while in flight; a HELLO with a wrong token is not answered
+ * and adds no peer (no reflection), a BYE with a wrong token drops nobody.
  */
 #include "config.h"
 
@@ -195,16 +197,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (int op = 0; op < OPS_MAX && more(&in); op++) {
 		uint8_t code = byte(&in), buf[WIRE_MSG_MAX];
+		unsigned msgs_before = mock.nmsgs, peers_before = mock.npeers, used_before = 0;
+		bool bad_token = false;
 		struct wire_msg m = {0};
 		struct wire_req req = {0};
 		size_t n;
 		int slot = -1;
 
+		for (unsigned i = 0; i < w->nclients; i++)
+			used_before |= (unsigned)w->clients[i].used << i;
+
 		switch (code % 4) {
 		case 0: /* HELLO */
 			m.type = WIRE_HELLO;
 			memcpy(m.u.hello.token, token, sizeof(token));
-			if (code & 4)
+			bad_token = code & 4;
+			if (bad_token)
 				m.u.hello.token[code % WIRE_TOKEN_LEN] ^= 1;
 			m.u.hello.depth = code & 8 ? u32(&in) : byte(&in);
 			m.u.hello.index = byte(&in);
@@ -225,6 +233,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2: /* BYE */
 			m.type = WIRE_BYE;
 			m.u.bye.cookie = code & 4 ? u32(&in) : cookie_of(w, byte(&in) % cfg.slots);
+			memcpy(m.u.bye.token, token, sizeof(token));
+			bad_token = code & 8;
+			if (bad_token)
+				m.u.bye.token[code % WIRE_TOKEN_LEN] ^= 0x80;
 			mock_queue_msg(buf, wire_msg_encode(&m, buf));
 			break;
 		default: { /* PUT */
@@ -251,6 +263,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		drain(w);
 		check_sent(w, &msgs, &puts, slot >= 0 ? &req : NULL, slot);
 		check_state(w);
+		if (bad_token && code % 4 == 0)
+			FUZZ_CHECK(mock.nmsgs == msgs_before && mock.npeers == peers_before,
+				   "a HELLO with a wrong token was answered or added a peer");
+		if (bad_token)
+			for (unsigned i = 0; i < w->nclients; i++)
+				FUZZ_CHECK(w->clients[i].used == (bool)(used_before >> i & 1),
+					   "a message with a wrong token dropped client %u", i);
 	}
 	worker_destroy(w);
 	FUZZ_CHECK(mock_mrs_live() == 0 && mock.closes == mock.opens,
