@@ -667,7 +667,7 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 	struct cnode *n;
 	int ni;
 
-	if (peer && (!from || from->uid != 0)) {
+	if ((peer || from) && (!from || from->uid != 0)) {
 		snprintf(err, errlen,
 			 "node state is taken only from node agents (root), not uid %u",
 			 from ? from->uid : UINT32_MAX);

@@ -24,7 +24,9 @@
 
 #define CONTROLLER_MAX_NODES 1024
 #define CONTROLLER_MAX_LEASES 4096
+#ifndef CONTROLLER_NODE_DOWN_MS	     /* a unit test shortens it */
 #define CONTROLLER_NODE_DOWN_MS 5000 /* silence after which a node is down */
+#endif
 
 /* Delivers the reply to a request (exactly once; maybe before the request
  * function returns). */

@@ -526,6 +526,12 @@ int placement_place(struct placement *p, const struct place_request *r,
 				max_mem = h->mem_free;
 			if (!cap)
 				continue;
+			/* the last node it may use must complete the request:
+			 * a less preferred node that does is taken instead */
+			if (ncand + 1 == max_nodes &&
+			    (sum_cap + cap < r->workers ||
+			     sum_gpus + popcount_gpus(h->gpus_free) < r->gpus))
+				continue;
 			p->plan_node[ncand] = id;
 			p->plan_cap[ncand] = cap;
 			ncand++;

@@ -15,7 +15,10 @@
  *     most one PU per 256 MiB of the node's free memory; nodes with less
  *     free memory than that come last. SPREAD gives each node one worker in
  *     that order, round robin when the nodes are fewer than the workers;
- *     PACK fills each node in that order;
+ *     PACK fills each node in that order. The last node a request may
+ *     use (max_out of them, and one per worker) is the first in that order
+ *     that completes it: with max_out 1, the most preferred node that holds
+ *     the whole request;
  *   - GPUs are taken on the nodes the workers land on (round robin for
  *     SPREAD, in order for PACK); a request for GPUs only uses nodes with a
  *     free GPU;
