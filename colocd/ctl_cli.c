@@ -373,14 +373,15 @@ int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv)
 		fprintf(stderr, PROG ": the controller answered a %s query with %s\n",
 			query_cmds[what], query_cmds[reply.u.result.what]);
 		rc = 1;
-	} else if (c->json) {
-		printf("%s\n", reply.u.result.items);
 	} else {
-		rc = table_print(reply.u.result.items, query_columns(what), stdout);
-		if (rc == -EINVAL)
-			fprintf(stderr, PROG ": the controller's %s are not a list of objects\n",
-				query_cmds[what]);
-		else if (rc)
+		char *text = NULL;
+
+		rc = c->json ? msg_result_json(&reply, &text)
+			     : table_print(&reply, query_columns(what), stdout);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		if (rc)
 			fprintf(stderr, PROG ": cannot print the %s: %s\n", query_cmds[what],
 				strerror(-rc));
 		rc = rc ? 1 : 0;

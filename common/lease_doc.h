@@ -1,8 +1,9 @@
 /*
  * lease_doc: the lease document, the JSON that tells a client where the
- * workers of its lease are and how to reach them (the only jansson user on
- * the data plane). faas-executor publishes it; the controller will hand the
- * same document out; libfaas reads it from FAAS_LEASE.
+ * workers of its lease are and how to reach them. It is the data plane's
+ * codec and, with msg.c (the control plane's), the only user of the JSON
+ * library. faas-executor publishes it; the controller will hand the same
+ * document out; libfaas reads it from FAAS_LEASE.
  *
  *   {"v":1, "type":"lease", "id":"...", "provider":"tcp;ofi_rxm",
  *    "rung":"writedata", "token":"<32 hex>", "slot_size":65536, "max_depth":16,

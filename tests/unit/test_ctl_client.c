@@ -259,7 +259,6 @@ static void test_acquire_grant(void **state)
 
 static void test_query_result(void **state)
 {
-	static const char items[] = "[{\"id\":\"L1\",\"uid\":1000},{\"id\":\"L2\",\"uid\":0}]";
 	struct fake *f = *state;
 	struct coloc_config cfg;
 	struct msg req = {.type = MSG_QUERY, .u.query = MSG_QUERY_LEASES}, reply;
@@ -267,7 +266,15 @@ static void test_query_result(void **state)
 
 	f->reply.type = MSG_RESULT;
 	f->reply.u.result.what = MSG_QUERY_LEASES;
-	f->reply.u.result.items = strdup(items);
+	for (uint32_t i = 0; i < 2; i++) {
+		union msg_row *row = msg_result_add(&f->reply);
+
+		assert_non_null(row);
+		snprintf(row->lease.id, sizeof(row->lease.id), "L%u", i + 1);
+		row->lease.uid = i ? 0 : 1000;
+		snprintf(row->lease.state, sizeof(row->lease.state), "ready");
+		snprintf(row->lease.node, sizeof(row->lease.node), "n1");
+	}
 	config_for(&cfg, "127.0.0.1", f->port);
 	fake_start(f, FAKE_REPLY);
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), 0);
@@ -278,7 +285,11 @@ static void test_query_result(void **state)
 	expect_own_cred(&f->got);
 	assert_int_equal(reply.type, MSG_RESULT);
 	assert_int_equal(reply.u.result.what, MSG_QUERY_LEASES);
-	assert_string_equal(reply.u.result.items, items);
+	assert_int_equal(reply.u.result.nrows, 2);
+	assert_string_equal(reply.u.result.rows[0].lease.id, "L1");
+	assert_int_equal(reply.u.result.rows[0].lease.uid, 1000);
+	assert_string_equal(reply.u.result.rows[1].lease.id, "L2");
+	assert_int_equal(reply.u.result.rows[1].lease.uid, 0);
 	msg_free(&reply);
 }
 
@@ -419,7 +430,7 @@ static void test_garbage_json(void **state)
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), -EPROTO);
 	fake_join(f);
 	assert_non_null(strstr(err, "malformed reply"));
-	assert_null(reply.u.result.items);
+	assert_null(reply.u.result.rows);
 }
 
 static void test_garbage_bytes(void **state)
