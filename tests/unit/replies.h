@@ -76,7 +76,7 @@ static inline void replies_record(void *arg, uint64_t cookie, const struct msg *
 		r->lease = replies_strdup(m->u.grant.lease);
 	} else if (m->type == MSG_RESULT) {
 		r->what = m->u.result.what;
-		r->items = replies_strdup(m->u.result.items);
+		assert_int_equal(msg_result_json(m, &r->items), 0);
 	}
 }
 
