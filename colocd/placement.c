@@ -495,7 +495,7 @@ int placement_place(struct placement *p, const struct place_request *r,
 		if (err && errlen)
 			snprintf(err, errlen, "invalid request: %s",
 				 !r || r->workers == 0 || r->workers > PLACE_MAX_WORKERS
-				     ? "workers must be 1 to 4096"
+				     ? "workers must be 1 to " LEASE_MAX_WORKERS_TEXT
 				 : r->duration_s <= 0 ? "duration must be positive"
 						      : "bad mode or output");
 		return -EINVAL;

@@ -34,8 +34,9 @@
 #include <stdint.h>
 
 #include "cpumask.h"
+#include "lease_rules.h"
 
-#define PLACE_MAX_WORKERS 4096 /* per request */
+#define PLACE_MAX_WORKERS LEASE_MAX_WORKERS /* per request */
 
 /* What the controller knows of one node's gap (sent by the node agent). */
 struct place_node {

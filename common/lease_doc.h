@@ -19,6 +19,7 @@
 #ifndef COLOC_LEASE_DOC_H
 #define COLOC_LEASE_DOC_H
 
+#include "lease_rules.h" /* LEASE_MAX_WORKERS: a document has no more than a lease */
 #include "wire.h"
 
 #include <stddef.h>
@@ -26,7 +27,6 @@
 
 #define LEASE_ID_MAX 64
 #define LEASE_NAME_MAX 64 /* function names */
-#define LEASE_MAX_WORKERS 4096
 #define LEASE_MAX_FUNCTIONS 4096
 #define LEASE_MIN_SLOT (WIRE_REQ_LEN + 8)
 #define LEASE_MAX_SLOT (64u << 20)

@@ -710,7 +710,8 @@ static int decode_lease(struct dec *d, void *out)
 		return -EPROTO;
 	if (get_name(d, "id", l->id, sizeof(l->id)) ||
 	    get_u32(d, "uid", 1, UINT32_MAX - 1, &l->uid) ||
-	    get_u32(d, "workers", 1, 4096, &l->workers) || get_cpulist(d, "pus", l->pus, false) ||
+	    get_u32(d, "workers", 1, LEASE_MAX_WORKERS, &l->workers) ||
+	    get_cpulist(d, "pus", l->pus, false) ||
 	    get_uint(d, "mem", 0, (uint64_t)1 << 50, &l->mem) ||
 	    get_u32(d, "gpus", 0, UINT32_MAX, &l->gpus) ||
 	    get_uint(d, "expires", 0, (uint64_t)1 << 40, &expires) ||
@@ -881,11 +882,11 @@ static int decode_body(struct dec *d, struct msg *m)
 			   : 0;
 	case MSG_LEASE_ACQUIRE:
 		rc = get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
-		     get_u32(d, "workers", 1, 4096, &m->u.acquire.workers) ||
+		     get_u32(d, "workers", 1, LEASE_MAX_WORKERS, &m->u.acquire.workers) ||
 		     get_str(d, "lib", m->u.acquire.lib, sizeof(m->u.acquire.lib), false) ||
-		     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.acquire.mem) ||
-		     get_u32(d, "gpus", 0, 64, &m->u.acquire.gpus) ||
-		     get_u32(d, "time", 1, 366 * 86400, &m->u.acquire.time) ||
+		     get_uint(d, "mem", 0, LEASE_MAX_MEM, &m->u.acquire.mem) ||
+		     get_u32(d, "gpus", 0, LEASE_MAX_GPUS, &m->u.acquire.gpus) ||
+		     get_u32(d, "time", 1, LEASE_MAX_TIME_S, &m->u.acquire.time) ||
 		     get_str(d, "mode", mode, sizeof(mode), false) ||
 		     get_u32(d, "job", 0, UINT32_MAX, &m->u.acquire.job);
 		if (rc)
@@ -978,7 +979,7 @@ static int decode_body(struct dec *d, struct msg *m)
 		     get_name(d, "id", m->u.exec.id, sizeof(m->u.exec.id)) ||
 		     get_u32(d, "uid", 1, UINT32_MAX - 1, &m->u.exec.uid) ||
 		     get_u32(d, "gid", 0, UINT32_MAX - 1, &m->u.exec.gid) ||
-		     get_u32(d, "workers", 1, 4096, &m->u.exec.workers) ||
+		     get_u32(d, "workers", 1, LEASE_MAX_WORKERS, &m->u.exec.workers) ||
 		     get_cpulist(d, "pus", m->u.exec.pus, false) ||
 		     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.exec.mem) ||
 		     get_u32(d, "gpus", 0, UINT32_MAX, &m->u.exec.gpus) ||

@@ -56,6 +56,8 @@
 #ifndef COLOC_MSG_H
 #define COLOC_MSG_H
 
+#include "lease_rules.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -191,15 +193,7 @@ struct msg {
 			char code[32]; /* errno name */
 			char message[MSG_TEXT_MAX];
 		} error;
-		struct {
-			uint32_t workers;	/* 1..4096 */
-			char lib[MSG_PATH_MAX]; /* absolute path of the function library */
-			uint64_t mem;		/* bytes per worker, 0 = the site default */
-			uint32_t gpus;		/* 0..64 */
-			uint32_t time;		/* seconds, 1..366 days */
-			bool pack;		/* mode "pack" (else "spread") */
-			uint32_t job;		/* the client's Slurm job, 0 = none */
-		} acquire;
+		struct lease_request acquire; /* within lease_rules.h's limits */
 		struct {
 			char id[64];
 			char *lease; /* the lease document (JSON text), malloc'd; msg_free */
@@ -251,7 +245,7 @@ struct msg {
 		struct {
 			char id[64];
 			uint32_t uid, gid; /* uid 1..UINT32_MAX-1: never root */
-			uint32_t workers;  /* 1..4096 */
+			uint32_t workers;  /* 1..LEASE_MAX_WORKERS */
 			char pus[MSG_CPULIST_MAX];
 			uint64_t mem;  /* bytes, the whole lease on this node */
 			uint32_t gpus; /* bitmask */

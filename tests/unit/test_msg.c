@@ -4,7 +4,8 @@
  * peer could get wrong: not JSON, not an object, another protocol version,
  * an unknown type or field, a missing, mistyped or out-of-range field, a
  * relative library path, a cpu list with other characters, a NUL inside a
- * string, a duplicate key. A node_state's arrays are bounded, their
+ * string, a duplicate key; a lease_acquire takes lease_rules.h's limits
+ * and nothing past them. A node_state's arrays are bounded, their
  * elements as strict as a message and their errors name the element; lease
  * ids and node names cannot name another directory. Run under valgrind to
  * see that a refused node_state frees what it had decoded.
@@ -240,6 +241,47 @@ static void fill_node(struct msg *m)
 	m->u.node.gpus_lendable = 0xc;
 	m->u.node.until = 1795457874;
 	m->u.node.jobs = 3;
+}
+
+/* A lease_acquire's text with these values. */
+static void acquire_text(char *out, size_t len, uint64_t workers, uint64_t mem, uint64_t gpus,
+			 uint64_t time)
+{
+	snprintf(out, len,
+		 "{\"v\":1,\"type\":\"lease_acquire\",\"cred\":\"c\",\"workers\":%llu,\"lib\":"
+		 "\"/f.so\",\"mem\":%llu,\"gpus\":%llu,\"time\":%llu,\"mode\":\"spread\","
+		 "\"job\":0}",
+		 (unsigned long long)workers, (unsigned long long)mem, (unsigned long long)gpus,
+		 (unsigned long long)time);
+}
+
+/* lease_acquire takes lease_rules.h's limits, and not one past them. */
+static void test_acquire_limits(void **state)
+{
+	const uint64_t w = 4096, mem = 1ull << 50, g = 64, t = 366 * 86400ull;
+	char text[512], err[256] = "";
+	struct msg m;
+
+	(void)state;
+	assert_int_equal(LEASE_MAX_WORKERS, w);
+	assert_true(LEASE_MAX_MEM == mem);
+	assert_int_equal(LEASE_MAX_GPUS, g);
+	assert_int_equal(LEASE_MAX_TIME_S, t);
+	acquire_text(text, sizeof(text), w, mem, g, t);
+	if (msg_decode(text, &m, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(m.u.acquire.workers, w);
+	assert_true(m.u.acquire.mem == mem);
+	assert_int_equal(m.u.acquire.gpus, g);
+	assert_int_equal(m.u.acquire.time, t);
+	acquire_text(text, sizeof(text), w + 1, mem, g, t);
+	refuse(text, "\"workers\" is 4097, outside 1..4096");
+	acquire_text(text, sizeof(text), w, mem + 1, g, t);
+	refuse(text, "\"mem\" is 1125899906842625, outside 0..1125899906842624");
+	acquire_text(text, sizeof(text), w, mem, g + 1, t);
+	refuse(text, "\"gpus\" is 65, outside 0..64");
+	acquire_text(text, sizeof(text), w, mem, g, t + 1);
+	refuse(text, "\"time\" is 31622401, outside 1..31622400");
 }
 
 static void test_node_state_round_trip(void **state)
@@ -941,6 +983,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trips),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_acquire_limits),
 	    cmocka_unit_test(test_node_state_round_trip),
 	    cmocka_unit_test(test_exec_drain_round_trips),
 	    cmocka_unit_test(test_node_state_refusals),
