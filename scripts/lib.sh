@@ -10,7 +10,7 @@ umask 022
 COLOC_PACKAGES=(
 	gcc make autoconf automake libtool pkg-config
 	libfabric-dev libfabric-bin libjansson-dev libhwloc-dev libcgroup-dev
-	libmunge-dev munge libcmocka-dev libslurm-dev clang-format
+	libmunge-dev munge libcmocka-dev libslurm-dev clang-format shellcheck
 	# scripts/testbed: a local Slurm cluster, one network namespace per node
 	slurmctld slurmd slurm-client util-linux
 	# the verbs test: Debian's kernel under QEMU with Soft-RoCE
