@@ -18,7 +18,7 @@
 #include "frame.h"
 #include "log.h"
 #include "placement.h"
-#include "topology.h"
+#include "cpumask.h"
 
 #include <errno.h>
 #include <stdio.h>
