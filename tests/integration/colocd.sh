@@ -85,6 +85,10 @@ check "ps and /proc show the lease's arguments and environment (FAAS_TOKEN), not
 	"$(tr '\0' ' ' </proc/"$xpid"/environ 2>&1) / $(ps -o args= -p "$xpid")"
 sp2=$(spare "$sp")
 check "another spare replaces it" '[ -n "$sp2" ]'
+out=$("$FAAS_EXECUTOR" --spare </dev/null 2>&1)
+rc=$?
+check "faas-executor --spare started by hand (no channel from colocd) is refused (exit 2), saying so" \
+	'[ $rc = 2 ] && echo "$out" | grep -q "not started by hand"' "exit $rc: $out"
 cpu=$(grep -o '"cpu":[0-9]*' "$dir/lease.json" | head -1 | cut -d: -f2)
 check "the executor runs in cgroup $root/$id (cpuset and memory)" \
 	'grep -q "cpuset:/$root/$id\$" /proc/$xpid/cgroup && grep -q "memory:/$root/$id\$" /proc/$xpid/cgroup' \
