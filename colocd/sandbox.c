@@ -938,6 +938,30 @@ static void child_run(struct sandbox *sb, int go_fd, int fail_fd, char *const ar
 	child_fail(fail_fd, 6, errno);
 }
 
+/* A sanitizer build (configure --enable-sanitizers) hands its own settings
+ * of the sanitizers on to the executors it starts, so that their reports
+ * go where the tests look for them (ASAN_OPTIONS' log_path); other builds
+ * pass nothing of colocd's environment. Appends them to env at k; env has
+ * room for SANITIZER_VARS more. Returns the new k. */
+#define SANITIZER_VARS 3
+static size_t sanitizer_env(char **env, size_t k)
+{
+#ifdef COLOC_SANITIZERS
+	static const char *const names[SANITIZER_VARS] = {
+	    "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS="};
+
+	for (unsigned i = 0; i < SANITIZER_VARS; i++) {
+		char **e = environ;
+
+		while (e && *e && strncmp(*e, names[i], strlen(names[i])) != 0)
+			e++;
+		if (e && *e)
+			env[k++] = *e;
+	}
+#endif
+	return k;
+}
+
 static char **env_build(const struct sandbox *sb, char *const envp[])
 {
 	size_t n = 0, k = 0;
@@ -945,7 +969,7 @@ static char **env_build(const struct sandbox *sb, char *const envp[])
 
 	while (envp && envp[n])
 		n++;
-	env = calloc(n + 2, sizeof(*env));
+	env = calloc(n + 2 + SANITIZER_VARS, sizeof(*env));
 	if (!env)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
@@ -953,6 +977,7 @@ static char **env_build(const struct sandbox *sb, char *const envp[])
 			env[k++] = envp[i];
 	if (sb->cuda[0])
 		env[k++] = (char *)sb->cuda;
+	k = sanitizer_env(env, k);
 	env[k] = NULL;
 	return env;
 }
@@ -1076,14 +1101,17 @@ int sandbox_spare_start(const char *executor, const char *provider, int log_fd, 
 			char *err, size_t errlen)
 {
 	char *const argv[] = {(char *)executor, "--spare", NULL};
-	char prov_env[128];
-	char *const env[] = {"PATH=/usr/bin:/bin", provider && *provider ? prov_env : NULL, NULL};
+	char prov_env[128], *env[3 + SANITIZER_VARS] = {"PATH=/usr/bin:/bin"};
+	size_t k = 1;
 	int sv[2], rc;
 	pid_t child;
 
 	*pid = -1;
 	*fd = -1;
 	snprintf(prov_env, sizeof(prov_env), "FAAS_PROVIDER=%s", provider ? provider : "");
+	if (provider && *provider)
+		env[k++] = prov_env;
+	env[sanitizer_env(env, k)] = NULL;
 	if (!executor || executor[0] != '/') {
 		log_errbuf(err, errlen, "The executor must be given by absolute path.");
 		return -EINVAL;

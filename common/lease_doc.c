@@ -29,6 +29,7 @@ struct lease_doc *lease_doc_new(unsigned nfunctions, unsigned nworkers)
 	}
 	doc->nfunctions = nfunctions;
 	doc->nworkers = nworkers;
+	doc->max_depth = 16; /* what a document without max_depth means */
 	doc->executor_pid = -1;
 	return doc;
 }
@@ -109,11 +110,13 @@ int lease_doc_encode(const struct lease_doc *doc, char **json)
 			      "cpu", w->cpu, "addr", addr, "slot_addr", u64_hex(w->slot_addr),
 			      "slot_key", u64_hex(w->slot_key), "slots", (json_int_t)w->slots));
 	}
-	root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:{s:I, s:s}, s:o, s:o}", "v", 1,
-			 "type", "lease", "id", doc->id, "provider", doc->provider, "rung",
-			 doc->rung, "token", token, "slot_size", (json_int_t)doc->slot_size,
-			 "executor", "pid", (json_int_t)doc->executor_pid, "host", doc->host,
-			 "functions", fns, "workers", workers);
+	/* max_depth too: a client that does not find it assumes 16 */
+	root =
+	    json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:{s:I, s:s}, s:o, s:o}", "v", 1,
+		      "type", "lease", "id", doc->id, "provider", doc->provider, "rung", doc->rung,
+		      "token", token, "slot_size", (json_int_t)doc->slot_size, "max_depth",
+		      (json_int_t)doc->max_depth, "executor", "pid", (json_int_t)doc->executor_pid,
+		      "host", doc->host, "functions", fns, "workers", workers);
 	if (!root)
 		return -ENOMEM;
 	*json = json_dumps(root, JSON_COMPACT);

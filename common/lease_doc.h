@@ -61,7 +61,8 @@ struct lease_doc {
 	struct lease_worker *workers;
 };
 
-/* Allocates a document with room for the given numbers of entries. */
+/* Allocates a document with room for the given numbers of entries, with
+ * max_depth 16 and executor_pid -1 until the caller sets them. */
 struct lease_doc *lease_doc_new(unsigned nfunctions, unsigned nworkers);
 void lease_doc_free(struct lease_doc *doc);
 

@@ -19,6 +19,10 @@ COLOC_PACKAGES=(
 	stress-ng
 	# scripts/evaluate's plots
 	gnuplot-nox
+	# scripts/fuzz: clang with libFuzzer and the sanitizers' runtimes,
+	# llvm-symbolizer for their reports (gcc's ASan and UBSan runtimes,
+	# for --enable-sanitizers, come with gcc)
+	clang libclang-rt-dev llvm
 )
 
 # Installs the packages that are missing (needs root and Debian's archive).

@@ -8,6 +8,8 @@
 
 #include "faas_opts.h"
 
+#include "cpumask.h"
+
 #include "coloc_config.h"
 #include "lease_rules.h"
 
@@ -210,6 +212,16 @@ int faas_opts_check(const struct faas_opts *f, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+uint32_t faas_gpu_mask(const char *list)
+{
+	struct cpumask m;
+
+	/* not a list of indexes (Slurm's "NoDevFiles", junk): none */
+	if (!list || cpumask_parse(list, &m) != 0)
+		return 0;
+	return (uint32_t)m.bits[0]; /* indexes 0-31, the ones lent */
 }
 
 int faas_plugin_args_parse(int ac, char **av, struct faas_plugin_args *a, char *err, size_t errlen)

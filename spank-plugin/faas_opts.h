@@ -74,6 +74,12 @@ static inline bool faas_opts_has(const struct faas_opts *f, enum faas_opt o)
 	return f->set & (1u << o);
 }
 
+/* A GPU index list as Slurm writes SLURM_JOB_GPUS and SLURM_STEP_GPUS
+ * ("0,2-3") as a bitmask of GPUs 0..31 (higher indexes are left out). What
+ * follows something that is not a number or a range ("NoDevFiles") is
+ * ignored: the bits before it are kept. */
+uint32_t faas_gpu_mask(const char *list);
+
 /* plugstack.conf arguments: conf=PATH (coloc.conf), host_default=yes|no.
  * Anything else is an error (slurmd refuses to start with a required
  * plugin that fails). */

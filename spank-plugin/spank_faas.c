@@ -313,28 +313,14 @@ static void report(spank_t sp, struct msg *m)
 	msg_free(&reply);
 }
 
-/* "0,2-3" (Slurm's GPU index lists) as a bitmask; 0 when absent. */
+/* The GPU index list in var (Slurm's "0,2-3") as a bitmask; 0 when absent. */
 static uint32_t gpu_mask(spank_t sp, const char *var)
 {
-	char list[256], *p, *end;
-	uint32_t mask = 0;
+	char list[256];
 
 	if (spank_getenv(sp, var, list, sizeof(list)) != ESPANK_SUCCESS)
 		return 0;
-	for (p = list; *p;) {
-		unsigned long a = strtoul(p, &end, 10), b = a;
-
-		if (end == p)
-			return mask; /* not a list of numbers (e.g. "NoDevFiles") */
-		if (*end == '-')
-			b = strtoul(end + 1, &end, 10);
-		for (unsigned long g = a; g <= b && g < 32; g++)
-			mask |= 1u << g;
-		p = *end == ',' ? end + 1 : end;
-		if (*end && *end != ',')
-			break;
-	}
-	return mask;
+	return faas_gpu_mask(list);
 }
 
 /* --faas-host-mem, else FAAS_HOST_MEM of the job's environment; 0: none. */

@@ -125,8 +125,12 @@ left=0
 for p in $bombs; do # zombies do not count: they hold nothing
 	[ -e /proc/"$p" ] && [ "$(awk '{print $3}' /proc/"$p"/stat 2>/dev/null)" != Z ] && left=$((left + 1))
 done
-check "issue 11 defect 6: a fork bomb ignoring SIGTERM ($(echo "$bombs" | wc -w) processes) is gone, and the host has its cores, within EvictGrace + 100 ms (${ms} ms)" \
-	'[ -n "$bombs" ] && echo "$out" | grep -q "\"ok\"" && [ "$ms" -le $((base + grace + 100)) ] && [ $left = 0 ] &&
+# 120 processes built with ASan (configure --enable-sanitizers) take longer
+# to die and be reaped: there they get 1 s; the other builds hold 100 ms
+slack=100
+[ "${COLOC_SANITIZERS:-}" != yes ] || slack=1000
+check "issue 11 defect 6: a fork bomb ignoring SIGTERM ($(echo "$bombs" | wc -w) processes) is gone, and the host has its cores, within EvictGrace + $slack ms (${ms} ms)" \
+	'[ -n "$bombs" ] && echo "$out" | grep -q "\"ok\"" && [ "$ms" -le $((base + grace + slack)) ] && [ $left = 0 ] &&
 	[ -z "$(ls -d /sys/fs/cgroup/*/"$root"/lease-* 2>/dev/null)" ]' "$out; $left left"
 report '{"v":1,"type":"job_end","job":52}' >/dev/null
 

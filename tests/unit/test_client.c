@@ -111,7 +111,8 @@ static void fake_reply(const struct wire_req *req, uint32_t tag, enum wire_statu
 	assert_non_null(at);
 	assert_true(out_len <= req->out_cap);
 	wire_reply_encode(&rep, at);
-	memcpy(at + WIRE_REPLY_LEN, out, out_len);
+	if (out_len) /* out may be NULL then: memcpy's arguments must not be */
+		memcpy(at + WIRE_REPLY_LEN, out, out_len);
 	mock_queue_put(wire_reply_imm(tag, status));
 }
 

@@ -7,7 +7,8 @@
  * set before untouched; the environment fills only what the command line
  * did not give; faas_opts_check refuses the options that make no sense
  * alone; plugstack.conf arguments other than conf=/abs and
- * host_default=yes|no are refused. The --faas-lib files live in a private
+ * host_default=yes|no are refused; Slurm's GPU index lists become the
+ * bitmask the node agent gets. The --faas-lib files live in a private
  * temporary directory.
  */
 #include "config.h"
@@ -607,6 +608,26 @@ static void test_plugin_args(void **state)
 	assert_contains(err, "unknown argument \"conf\"");
 }
 
+/* SLURM_JOB_GPUS and SLURM_STEP_GPUS as the bitmask job_start and
+ * step_start carry. */
+static void test_gpu_mask(void **state)
+{
+	(void)state;
+	assert_int_equal(faas_gpu_mask(NULL), 0);
+	assert_int_equal(faas_gpu_mask(""), 0);
+	assert_int_equal(faas_gpu_mask("0"), 0x1);
+	assert_int_equal(faas_gpu_mask("0,2-3"), 0xd);
+	assert_int_equal(faas_gpu_mask("1-1,5"), 0x22);
+	assert_int_equal(faas_gpu_mask("31"), 0x80000000u);
+	assert_int_equal(faas_gpu_mask("30-40"), 0xc0000000u); /* 32 and up left out */
+	/* the one cpu-list syntax (cpumask.h): anything else lends no GPU */
+	assert_int_equal(faas_gpu_mask("0-1023"), 0xffffffffu);
+	assert_int_equal(faas_gpu_mask("0-18446744073709551615"), 0);
+	assert_int_equal(faas_gpu_mask("NoDevFiles"), 0);
+	assert_int_equal(faas_gpu_mask("1,x,3"), 0);
+	assert_int_equal(faas_gpu_mask("3-1"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +645,7 @@ int main(void)
 	    cmocka_unit_test(test_env_host_no_and_empty),
 	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_plugin_args),
+	    cmocka_unit_test(test_gpu_mask),
 	};
 
 	return cmocka_run_group_tests_name("faas_opts", tests, setup, teardown);

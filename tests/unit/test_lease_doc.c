@@ -34,6 +34,7 @@ static struct lease_doc *sample_doc(void)
 	for (int i = 0; i < WIRE_TOKEN_LEN; i++)
 		doc->token[i] = (uint8_t)(i * 17 + 3);
 	doc->slot_size = 65536;
+	doc->max_depth = 5; /* not the default of 16 that a missing max_depth means */
 	doc->executor_pid = 4242;
 	snprintf(doc->host, sizeof(doc->host), "node17");
 	for (unsigned i = 0; i < 3; i++) {
@@ -74,6 +75,7 @@ static void test_round_trip(void **state)
 	assert_string_equal(out->rung, in->rung);
 	assert_memory_equal(out->token, in->token, WIRE_TOKEN_LEN);
 	assert_int_equal(out->slot_size, in->slot_size);
+	assert_int_equal(out->max_depth, in->max_depth);
 	assert_int_equal(out->executor_pid, in->executor_pid);
 	assert_string_equal(out->host, in->host);
 	assert_int_equal(out->nfunctions, 3);
