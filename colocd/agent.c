@@ -37,7 +37,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,11 +78,11 @@ struct lease {
 	int chan;  /* the executor's channel, until its document came; -1 */
 	char *doc; /* the document as it arrives (FRAME_MAX bytes) */
 	size_t doc_len;
-	bool doc_eof;	      /* the channel closed with no document */
-	int output;	      /* the executor's output pipe; -1 */
-	int log;	      /* the lease's log file; -1 */
-	uint64_t logged;      /* bytes in the log */
-	agent_reply_fn reply; /* the exec_start waiting for the grant, or NULL */
+	bool doc_eof;	    /* the channel closed with no document */
+	int output;	    /* the executor's output pipe; -1 */
+	int log;	    /* the lease's log file; -1 */
+	uint64_t logged;    /* bytes in the log */
+	msg_reply_fn reply; /* the exec_start waiting for the grant, or NULL */
 	void *reply_arg;
 	uint64_t reply_cookie;
 	bool reply_sign;		    /* the grant is authenticated ... */
@@ -99,7 +98,7 @@ struct lease {
 };
 
 struct waiting {
-	agent_reply_fn fn; /* NULL: a free entry */
+	msg_reply_fn fn; /* NULL: a free entry */
 	void *arg;
 	uint64_t cookie;
 	enum msg_type type;
@@ -173,37 +172,16 @@ static void leased(const struct agent *a, struct cpumask *pus, uint64_t *mem, ui
 
 /* ---- replies ------------------------------------------------------------------------ */
 
-static void reply_error(agent_reply_fn fn, void *arg, uint64_t cookie, const char *code,
-			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void reply_error(agent_reply_fn fn, void *arg, uint64_t cookie, const char *code,
-			const char *fmt, ...)
-{
-	struct msg m;
-	va_list ap;
-
-	va_start(ap, fmt);
-	msg_verror(&m, code, fmt, ap);
-	va_end(ap);
-	fn(arg, cookie, &m);
-}
-
-static void reply_ok(agent_reply_fn fn, void *arg, uint64_t cookie)
-{
-	struct msg m = {.type = MSG_OK};
-
-	fn(arg, cookie, &m);
-}
-
 static void waiting_answer(struct waiting *w)
 {
-	agent_reply_fn fn = w->fn;
+	msg_reply_fn fn = w->fn;
 
 	w->fn = NULL;
 	if (w->code) {
 		log_warning("refused %s: %s", msg_type_name(w->type), w->err);
-		reply_error(fn, w->arg, w->cookie, w->code, "%s", w->err);
+		msg_reply_error(fn, w->arg, w->cookie, w->code, "%s", w->err);
 	} else {
-		reply_ok(fn, w->arg, w->cookie);
+		msg_reply_ok(fn, w->arg, w->cookie);
 	}
 }
 
@@ -300,12 +278,12 @@ static void lease_end(struct agent *a, struct lease *l, const char *state, const
 	snprintf(l->end_why, sizeof(l->end_why), "%s", why);
 	close_fd(&l->chan);
 	if (l->reply) {
-		agent_reply_fn fn = l->reply;
+		msg_reply_fn fn = l->reply;
 
 		l->reply = NULL;
-		reply_error(fn, l->reply_arg, l->reply_cookie,
-			    l->fail_code ? l->fail_code : "ECANCELED",
-			    "%s ended before it was ready: %s", l->id, why);
+		msg_reply_error(fn, l->reply_arg, l->reply_cookie,
+				l->fail_code ? l->fail_code : "ECANCELED",
+				"%s ended before it was ready: %s", l->id, why);
 	}
 	a->dirty = true;
 	if (!l->sb) {
@@ -441,7 +419,7 @@ out:
 }
 
 static void exec_start(struct agent *a, const struct msg *m, const struct cred_id *from,
-		       agent_reply_fn fn, void *arg, uint64_t cookie)
+		       msg_reply_fn fn, void *arg, uint64_t cookie)
 {
 	struct cpumask pus, free_pus, taken;
 	uint64_t mem_taken;
@@ -451,12 +429,13 @@ static void exec_start(struct agent *a, const struct msg *m, const struct cred_i
 	int rc;
 
 	if (lease_find(a, m->u.exec.id)) {
-		reply_error(fn, arg, cookie, "EEXIST", "%s runs here already", m->u.exec.id);
+		msg_reply_error(fn, arg, cookie, "EEXIST", "%s runs here already", m->u.exec.id);
 		return;
 	}
 	if (cpumask_parse(m->u.exec.pus, &pus) != 0 || cpumask_empty(&pus)) {
-		reply_error(fn, arg, cookie, "EINVAL", "%s: \"%s\" is not a cpu list of this node",
-			    m->u.exec.id, m->u.exec.pus);
+		msg_reply_error(fn, arg, cookie, "EINVAL",
+				"%s: \"%s\" is not a cpu list of this node", m->u.exec.id,
+				m->u.exec.pus);
 		return;
 	}
 	/* the controller placed it on what this agent reported; the host may
@@ -466,17 +445,17 @@ static void exec_start(struct agent *a, const struct msg *m, const struct cred_i
 	cpumask_andnot(&free_pus, &a->gap.lendable, &taken);
 	if (!cpumask_subset(&pus, &free_pus) || m->u.exec.mem + mem_taken > a->gap.mem_lendable ||
 	    (m->u.exec.gpus & ~(a->gap.gpus_lendable & ~gpus_taken))) {
-		reply_error(fn, arg, cookie, "EAGAIN",
-			    "%s: the gap of %s changed before the lease arrived; ask again",
-			    m->u.exec.id, a->node);
+		msg_reply_error(fn, arg, cookie, "EAGAIN",
+				"%s: the gap of %s changed before the lease arrived; ask again",
+				m->u.exec.id, a->node);
 		return;
 	}
 	for (unsigned i = 0; i < MAX_LEASES && !l; i++)
 		if (a->leases[i].state == LEASE_FREE)
 			l = &a->leases[i];
 	if (!l) {
-		reply_error(fn, arg, cookie, "EBUSY", "%s holds %d leases already", a->node,
-			    MAX_LEASES);
+		msg_reply_error(fn, arg, cookie, "EBUSY", "%s holds %d leases already", a->node,
+				MAX_LEASES);
 		return;
 	}
 	l->state = LEASE_STARTING;
@@ -495,8 +474,8 @@ static void exec_start(struct agent *a, const struct msg *m, const struct cred_i
 	rc = lease_start(a, l, m->u.exec.lib, err, sizeof(err));
 	if (rc) {
 		log_warning("cannot start the executor of %s for uid %u: %s", l->id, l->uid, err);
-		reply_error(fn, arg, cookie, "EIO", "cannot start the executor on %s: %s", a->node,
-			    err);
+		msg_reply_error(fn, arg, cookie, "EIO", "cannot start the executor on %s: %s",
+				a->node, err);
 		lease_end(a, l, "failed", "its executor did not start");
 		return;
 	}
@@ -586,7 +565,7 @@ static unsigned reclaim(struct agent *a, struct waiting *w)
 }
 
 /* A free entry for a reply that waits for evictions, or NULL. */
-static struct waiting *waiting_new(struct agent *a, agent_reply_fn fn, void *arg, uint64_t cookie,
+static struct waiting *waiting_new(struct agent *a, msg_reply_fn fn, void *arg, uint64_t cookie,
 				   enum msg_type type)
 {
 	for (unsigned i = 0; i < MAX_WAITING; i++) {
@@ -605,7 +584,7 @@ static struct waiting *waiting_new(struct agent *a, agent_reply_fn fn, void *arg
  * cannot be computed from is undone and refused. Either way, whatever the
  * host needs back is evicted before the reply, so that a step never starts
  * on a lent PU; the reply waits for those evictions, never the loop. */
-static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
+static void report(struct agent *a, const struct msg *m, msg_reply_fn fn, void *arg,
 		   uint64_t cookie)
 {
 	struct ledger *saved = malloc(sizeof(*saved));
@@ -614,10 +593,10 @@ static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 
 	if (!w) {
 		free(saved);
-		reply_error(fn, arg, cookie, saved ? "EBUSY" : "ENOMEM",
-			    saved ? "%d replies wait for evictions already; retry"
-				  : "out of memory",
-			    MAX_WAITING);
+		msg_reply_error(fn, arg, cookie, saved ? "EBUSY" : "ENOMEM",
+				saved ? "%d replies wait for evictions already; retry"
+				      : "out of memory",
+				MAX_WAITING);
 		return;
 	}
 	*saved = a->ledger;
@@ -639,32 +618,32 @@ static void report(struct agent *a, const struct msg *m, agent_reply_fn fn, void
 
 /* A lease released by its owner: the reply comes once its executor is
  * gone, so that what it held is free when the owner hears of it. */
-static void exec_stop(struct agent *a, const struct msg *m, agent_reply_fn fn, void *arg,
+static void exec_stop(struct agent *a, const struct msg *m, msg_reply_fn fn, void *arg,
 		      uint64_t cookie)
 {
 	struct lease *l = lease_find(a, m->u.exec.id);
 	struct waiting *w;
 
 	if (!l) {
-		reply_error(fn, arg, cookie, "ENOENT", "no lease %s runs on %s", m->u.exec.id,
-			    a->node);
+		msg_reply_error(fn, arg, cookie, "ENOENT", "no lease %s runs on %s", m->u.exec.id,
+				a->node);
 		return;
 	}
 	lease_end(a, l, "released", "released by its owner");
 	if (l->state != LEASE_ENDING || l->stuck) {
-		reply_ok(fn, arg, cookie);
+		msg_reply_ok(fn, arg, cookie);
 		return;
 	}
 	w = waiting_new(a, fn, arg, cookie, m->type);
 	if (!w) {
-		reply_ok(fn, arg, cookie); /* it ends all the same */
+		msg_reply_ok(fn, arg, cookie); /* it ends all the same */
 		return;
 	}
 	w->seqs[w->n++] = l->seq;
 }
 
 void agent_request(struct agent *a, const struct msg *m, const struct cred_id *from,
-		   agent_reply_fn fn, void *arg, uint64_t cookie)
+		   msg_reply_fn fn, void *arg, uint64_t cookie)
 {
 	switch (m->type) {
 	case MSG_EXEC_START:
@@ -680,8 +659,8 @@ void agent_request(struct agent *a, const struct msg *m, const struct cred_id *f
 		report(a, m, fn, arg, cookie);
 		break;
 	default:
-		reply_error(fn, arg, cookie, "EPROTO", "a node agent takes no %s request",
-			    msg_type_name(m->type));
+		msg_reply_error(fn, arg, cookie, "EPROTO", "a node agent takes no %s request",
+				msg_type_name(m->type));
 	}
 }
 
@@ -733,7 +712,7 @@ static void grant(struct agent *a, struct lease *l)
 	l->state = LEASE_READY;
 	a->dirty = true;
 	if (l->reply) {
-		agent_reply_fn fn = l->reply;
+		msg_reply_fn fn = l->reply;
 
 		l->reply = NULL;
 		snprintf(m.u.grant.id, sizeof(m.u.grant.id), "%s", l->id);

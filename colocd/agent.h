@@ -33,10 +33,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Delivers the reply to a request; cookie is the caller's. Called exactly
- * once per request, possibly before the request function returns. */
-typedef void (*agent_reply_fn)(void *arg, uint64_t cookie, const struct msg *reply);
-
 struct agent;
 
 struct topology;
@@ -61,9 +57,10 @@ const char *agent_node(const struct agent *a);
  * plugin. Anything else gets an EPROTO error. from: who sent it, when it
  * came with a credential (the controller over TCP); exec_start's grant is
  * then marked to be signed (msg.sign), bound to from's nonce. NULL: the
- * plugin, or the controller in this process (standalone). */
+ * plugin, or the controller in this process (standalone). fn gets the
+ * reply (msg.h: exactly once, maybe before this returns). */
 void agent_request(struct agent *a, const struct msg *m, const struct cred_id *from,
-		   agent_reply_fn fn, void *arg, uint64_t cookie);
+		   msg_reply_fn fn, void *arg, uint64_t cookie);
 
 /* Starting executors, exits, deadlines, memory pressure, spare executors. */
 void agent_tick(struct agent *a);

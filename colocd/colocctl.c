@@ -39,8 +39,9 @@ int main(int argc, char **argv)
 			c.json = true;
 			break;
 		case 'T':
-			c.timeout_ms =
-			    (int)cli_number("colocctl", "--timeout", optarg, 1, 3600) * 1000;
+			c.timeout_ms = (int)cli_number("colocctl", "--timeout", optarg, 1,
+						       CTL_CLI_MAX_TIMEOUT_S) *
+				       1000;
 			break;
 		case 'h':
 			ctl_cli_usage(stdout);

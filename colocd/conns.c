@@ -32,7 +32,6 @@
 #include <netinet/in.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,24 +404,6 @@ void conns_reply(struct conns *c, conn_ref ref, const struct msg *m)
 		conn_close(c, k);
 }
 
-void conns_reply_error(struct conns *c, conn_ref ref, const char *code, const char *fmt, ...)
-{
-	struct msg m;
-	va_list ap;
-
-	va_start(ap, fmt);
-	msg_verror(&m, code, fmt, ap);
-	va_end(ap);
-	conns_reply(c, ref, &m);
-}
-
-void conns_reply_ok(struct conns *c, conn_ref ref)
-{
-	struct msg m = {.type = MSG_OK};
-
-	conns_reply(c, ref, &m);
-}
-
 void conns_defer(struct conns *c, conn_ref ref)
 {
 	struct conn *k = conn_of(c, ref);
@@ -607,7 +588,8 @@ static void on_readable(struct conns *c, struct conn *k)
 		log_limited(&c->dropped, LOG_LEVEL_WARNING,
 			    "dropped a malformed request from %s: %s",
 			    peer_name(k, who, sizeof(who)), err);
-		conns_reply_error(c, ref, "EPROTO", "%s", err);
+		msg_error(&m, "EPROTO", "%s", err);
+		conns_reply(c, ref, &m);
 	} else {
 		struct conns_peer peer = k->peer;
 

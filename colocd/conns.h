@@ -73,11 +73,9 @@ int conns_listen_unix(struct conns *c, const char *path, unsigned kind);
 /* If tag is one of ours, handles the event and returns true. */
 bool conns_event(struct conns *c, void *tag);
 
-/* Answers and closes ref's connection; a stale ref is ignored. */
+/* Answers and closes ref's connection; a stale ref is ignored. (The
+ * daemon wraps it in a msg_reply_fn, so errors go through msg_reply_error.) */
 void conns_reply(struct conns *c, conn_ref ref, const struct msg *m);
-void conns_reply_error(struct conns *c, conn_ref ref, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void conns_reply_ok(struct conns *c, conn_ref ref);
 
 /* Marks ref's reply as deferred: the deadlines no longer apply, and the
  * connection is dropped (ref goes stale) if the peer closes it. A request

@@ -18,11 +18,9 @@
 #include "frame.h"
 #include "log.h"
 #include "placement.h"
-#include "topology.h"
+#include "cpumask.h"
 
 #include <errno.h>
-#include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +37,7 @@
 enum cl_state { CL_FREE = 0, CL_PLACING, CL_STARTING, CL_READY };
 
 struct cl_reply {
-	controller_reply_fn fn; /* NULL: nobody waits */
+	msg_reply_fn fn; /* NULL: nobody waits */
 	void *arg;
 	uint64_t cookie;
 	bool sign;		      /* a grant to it is authenticated ... */
@@ -92,13 +90,16 @@ struct controller {
 
 /* ---- replies -------------------------------------------------------------------------- */
 
-/* Delivers m to whoever waits on r, once. A lease grant to a client that
- * authenticated its request is marked to be signed for it (daemon.c). */
-static void answer(struct cl_reply *r, const struct msg *m)
+/* Delivers m to whoever waits on arg, a struct cl_reply, once (a
+ * msg_reply_fn; cookie is unused: r holds the waiter's). A lease grant to a
+ * client that authenticated its request is marked to be signed for it
+ * (daemon.c). */
+static void answer(void *arg, uint64_t cookie, const struct msg *m)
 {
-	struct cl_reply to = *r;
+	struct cl_reply *r = arg, to = *r;
 	struct msg grant;
 
+	(void)cookie;
 	r->fn = NULL;
 	if (!to.fn)
 		return;
@@ -111,25 +112,6 @@ static void answer(struct cl_reply *r, const struct msg *m)
 	grant.sign = true;
 	memcpy(grant.reply_to, to.nonce, sizeof(grant.reply_to));
 	to.fn(to.arg, to.cookie, &grant);
-}
-
-__attribute__((format(printf, 3, 4))) static void answer_error(struct cl_reply *r, const char *code,
-							       const char *fmt, ...)
-{
-	struct msg m;
-	va_list ap;
-
-	va_start(ap, fmt);
-	msg_verror(&m, code, fmt, ap);
-	va_end(ap);
-	answer(r, &m);
-}
-
-static void answer_ok(struct cl_reply *r)
-{
-	struct msg m = {.type = MSG_OK};
-
-	answer(r, &m);
 }
 
 /* ---- the registry ------------------------------------------------------------------------ */
@@ -198,10 +180,10 @@ static void lease_drop(struct controller *c, struct clease *l, const char *state
 
 	remember_end(c, l->id, c->nodes[ni].name, l->uid, state, why);
 	if (l->waiter.fn)
-		answer_error(&l->waiter, "ECANCELED", "%s ended before it was ready: %s", l->id,
-			     why);
+		msg_reply_error(answer, &l->waiter, 0, "ECANCELED",
+				"%s ended before it was ready: %s", l->id, why);
 	if (l->releaser.fn)
-		answer_ok(&l->releaser);
+		msg_reply_ok(answer, &l->releaser, 0);
 	l->state = CL_FREE;
 	l->gen++;
 	push(c, ni);
@@ -279,9 +261,9 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 			    rc == -EACCES ? "sent a grant that is not authenticated"
 					  : "did not answer",
 			    err);
-		answer_error(&l->waiter, rc == -EACCES ? "EACCES" : "EHOSTUNREACH",
-			     "node %s did not start the executor: %s; ask again",
-			     c->nodes[l->node].name, err);
+		msg_reply_error(answer, &l->waiter, 0, rc == -EACCES ? "EACCES" : "EHOSTUNREACH",
+				"node %s did not start the executor: %s; ask again",
+				c->nodes[l->node].name, err);
 		stop_orphan(c, l->node, l->id);
 		lease_drop(c, l, "failed",
 			   rc == -EACCES ? "its node agent's grant is not authenticated"
@@ -292,13 +274,14 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 		char why[160];
 
 		snprintf(why, sizeof(why), "%.150s", reply->u.error.message);
-		answer(&l->waiter, reply);
+		answer(&l->waiter, 0, reply);
 		lease_drop(c, l, "failed", why);
 		return;
 	}
 	if (reply->type != MSG_LEASE_GRANT || strcmp(reply->u.grant.id, l->id) != 0) {
-		answer_error(&l->waiter, "EPROTO", "node %s answered exec_start with %s",
-			     c->nodes[l->node].name, msg_type_name(reply->type));
+		msg_reply_error(answer, &l->waiter, 0, "EPROTO",
+				"node %s answered exec_start with %s", c->nodes[l->node].name,
+				msg_type_name(reply->type));
 		stop_orphan(c, l->node, l->id);
 		lease_drop(c, l, "failed", "its node agent answered nonsense");
 		return;
@@ -306,7 +289,7 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 	l->state = CL_READY;
 	l->since_ms = clock_ms();
 	log_debug("%s is ready on %s", l->id, c->nodes[l->node].name);
-	answer(&l->waiter, reply);
+	answer(&l->waiter, 0, reply);
 }
 
 static void on_orphan_stopped(void *arg, uint64_t cookie, int rc, const struct msg *reply,
@@ -337,13 +320,13 @@ static void on_exec_stopped(void *arg, uint64_t cookie, int rc, const struct msg
 	if (!l)
 		return;
 	if (rc) {
-		answer_error(&l->releaser, "EHOSTUNREACH",
-			     "node %s is unreachable (%s); the lease ends at its end time there",
-			     c->nodes[l->node].name, err);
+		msg_reply_error(answer, &l->releaser, 0, "EHOSTUNREACH",
+				"node %s is unreachable (%s); the lease ends at its end time there",
+				c->nodes[l->node].name, err);
 		return;
 	}
 	if (reply->type == MSG_ERROR && strcmp(reply->u.error.code, "ENOENT") != 0) {
-		answer(&l->releaser, reply);
+		answer(&l->releaser, 0, reply);
 		return;
 	}
 	lease_drop(c, l, "released", "released by its owner");
@@ -398,29 +381,30 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 	int rc;
 
 	if (uid == 0) {
-		answer_error(r, "EPERM",
-			     "executors never run as root: acquire the lease as the user who will "
-			     "call its functions");
+		msg_reply_error(
+		    answer, r, 0, "EPERM",
+		    "executors never run as root: acquire the lease as the user who will "
+		    "call its functions");
 		return;
 	}
 	if (!within_quota(c, uid, m->u.acquire.workers, err, sizeof(err))) {
-		answer_error(r, "EDQUOT", "%s", err);
+		msg_reply_error(answer, r, 0, "EDQUOT", "%s", err);
 		return;
 	}
 	pr.duration_s =
 	    m->u.acquire.time < c->cfg.max_lease_s ? m->u.acquire.time : c->cfg.max_lease_s;
 	l = lease_new(c);
 	if (!l) {
-		answer_error(r, "EBUSY", "the controller holds %d leases already",
-			     CONTROLLER_MAX_LEASES);
+		msg_reply_error(answer, r, 0, "EBUSY", "the controller holds %d leases already",
+				CONTROLLER_MAX_LEASES);
 		return;
 	}
 	rc = placement_place(c->place, &pr, &l->where, 1, &n, err, sizeof(err));
 	if (rc) {
 		if (rc == -ENOSPC && !err[0])
 			snprintf(err, sizeof(err), "no node has a gap (no node agent registered?)");
-		answer_error(r, rc == -ENOSPC ? "ENOSPC" : "EINVAL", "%s",
-			     err[0] ? err : strerror(-rc));
+		msg_reply_error(answer, r, 0, rc == -ENOSPC ? "ENOSPC" : "EINVAL", "%s",
+				err[0] ? err : strerror(-rc));
 		return;
 	}
 	l->state = CL_PLACING;
@@ -447,8 +431,9 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 		 req.u.exec.pus, c->nodes[l->node].name, uid, (long long)pr.duration_s);
 	rc = to_agent(c, l->node, &req, EXEC_TIMEOUT_MS, on_exec_started, lease_cookie(c, l));
 	if (rc) {
-		answer_error(&l->waiter, "EBUSY", "cannot reach node %s now: %s; ask again",
-			     c->nodes[l->node].name, strerror(-rc));
+		msg_reply_error(answer, &l->waiter, 0, "EBUSY",
+				"cannot reach node %s now: %s; ask again", c->nodes[l->node].name,
+				strerror(-rc));
 		lease_drop(c, l, "failed", "its node agent could not be asked");
 	}
 }
@@ -462,30 +447,33 @@ static void release(struct controller *c, const struct msg *m, const struct cred
 	int rc;
 
 	if (!l) {
-		answer_error(r, "ENOENT",
-			     "no lease %s here (it ended, or never existed); see colocctl leases",
-			     m->u.release.id);
+		msg_reply_error(
+		    answer, r, 0, "ENOENT",
+		    "no lease %s here (it ended, or never existed); see colocctl leases",
+		    m->u.release.id);
 		return;
 	}
 	if (uid != 0 && uid != l->uid) {
-		answer_error(r, "EPERM", "%s belongs to uid %u, not %u", l->id, l->uid, uid);
+		msg_reply_error(answer, r, 0, "EPERM", "%s belongs to uid %u, not %u", l->id,
+				l->uid, uid);
 		return;
 	}
 	if (l->state == CL_PLACING) {
-		answer_error(r, "EAGAIN", "%s is still starting; release it once it is granted",
-			     l->id);
+		msg_reply_error(answer, r, 0, "EAGAIN",
+				"%s is still starting; release it once it is granted", l->id);
 		return;
 	}
 	if (l->releaser.fn) {
-		answer_error(r, "EALREADY", "%s is being released already", l->id);
+		msg_reply_error(answer, r, 0, "EALREADY", "%s is being released already", l->id);
 		return;
 	}
 	l->releaser = *r;
 	snprintf(req.u.exec.id, sizeof(req.u.exec.id), "%s", l->id);
 	rc = to_agent(c, l->node, &req, STOP_TIMEOUT_MS, on_exec_stopped, lease_cookie(c, l));
 	if (rc)
-		answer_error(&l->releaser, "EBUSY", "cannot reach node %s now: %s; try again",
-			     c->nodes[l->node].name, strerror(-rc));
+		msg_reply_error(answer, &l->releaser, 0, "EBUSY",
+				"cannot reach node %s now: %s; try again", c->nodes[l->node].name,
+				strerror(-rc));
 }
 
 static void drain(struct controller *c, const struct msg *m, const struct cred_id *from,
@@ -494,19 +482,19 @@ static void drain(struct controller *c, const struct msg *m, const struct cred_i
 	int ni;
 
 	if (from->uid != 0) {
-		answer_error(r, "EPERM", "only root drains or resumes nodes");
+		msg_reply_error(answer, r, 0, "EPERM", "only root drains or resumes nodes");
 		return;
 	}
 	ni = node_find(c, m->u.drain.node);
 	if (ni < 0) {
-		answer_error(r, "ENOENT", "no node %s is registered; see colocctl nodes",
-			     m->u.drain.node);
+		msg_reply_error(answer, r, 0, "ENOENT",
+				"no node %s is registered; see colocctl nodes", m->u.drain.node);
 		return;
 	}
 	c->nodes[ni].drained = m->u.drain.drain;
 	push(c, (unsigned)ni);
 	log_info("node %s %s", m->u.drain.node, m->u.drain.drain ? "drained" : "resumed");
-	answer_ok(r);
+	msg_reply_ok(answer, r, 0);
 }
 
 /* ---- queries ------------------------------------------------------------------------------ */
@@ -526,22 +514,26 @@ static void gpu_list(uint32_t gpus, char *out, size_t len)
 			l += (size_t)snprintf(out + l, len - l, "%s%u", l ? "," : "", g);
 }
 
-/* Appends an object built by json_pack (NULL: out of memory). */
-static int append(json_t *items, json_t *item)
-{
-	return item && json_array_append_new(items, item) == 0 ? 0 : -ENOMEM;
-}
-
 /* Leases and executors are listed to their owner; uid 0 sees every one. */
 static bool shown_to(uint32_t owner, uint32_t asker)
 {
 	return asker == 0 || owner == asker;
 }
 
-static int query_leases(const struct controller *c, bool executors, uint32_t asker, json_t *items)
+/* A new row of res, or NULL: -errno in *rc (E2BIG: more rows than a
+ * result carries). */
+static union msg_row *add_row(struct msg *res, int *rc)
 {
-	char cpus[MSG_CPULIST_MAX], gpus[160], cgroup[320];
+	union msg_row *row = msg_result_add(res);
+
+	*rc = row ? 0 : -errno;
+	return row;
+}
+
+static int query_leases(const struct controller *c, bool executors, uint32_t asker, struct msg *res)
+{
 	time_t now = time(NULL);
+	union msg_row *row;
 	int rc = 0;
 
 	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES && !rc; i++) {
@@ -550,43 +542,57 @@ static int query_leases(const struct controller *c, bool executors, uint32_t ask
 
 		if (l->state == CL_FREE || (executors && l->pid <= 0) || !shown_to(l->uid, asker))
 			continue;
-		cpumask_format(&l->where.pus, cpus, sizeof(cpus));
-		gpu_list(l->where.gpus, gpus, sizeof(gpus));
+		if (!(row = add_row(res, &rc)))
+			break;
 		if (executors) {
-			snprintf(cgroup, sizeof(cgroup), "%s/%s", n->cgroup, l->id);
-			rc = append(items, json_pack("{s:I,s:s,s:I,s:s,s:s,s:I,s:s,s:s}", "pid",
-						     (json_int_t)l->pid, "node", n->name, "uid",
-						     (json_int_t)l->uid, "cgroup", cgroup, "cpus",
-						     cpus, "mem_limit", (json_int_t)l->where.mem,
-						     "gpus", gpus, "lease", l->id));
+			struct msg_row_executor *x = &row->executor;
+
+			x->pid = l->pid;
+			snprintf(x->node, sizeof(x->node), "%s", n->name);
+			x->uid = l->uid;
+			snprintf(x->cgroup, sizeof(x->cgroup), "%s/%s", n->cgroup, l->id);
+			cpumask_format(&l->where.pus, x->cpus, sizeof(x->cpus));
+			x->mem_limit = l->where.mem;
+			gpu_list(l->where.gpus, x->gpus, sizeof(x->gpus));
+			snprintf(x->lease, sizeof(x->lease), "%s", l->id);
 		} else {
-			rc = append(items,
-				    json_pack("{s:s,s:I,s:s,s:s,s:I,s:s,s:I,s:s,s:I,s:s}", "id",
-					      l->id, "uid", (json_int_t)l->uid, "state",
-					      l->state == CL_READY ? "ready" : "starting", "node",
-					      n->name, "workers", (json_int_t)l->workers, "cpus",
-					      cpus, "mem", (json_int_t)l->where.mem, "gpus", gpus,
-					      "expires", (json_int_t)l->expires, "why", ""));
+			struct msg_row_lease *r = &row->lease;
+
+			snprintf(r->id, sizeof(r->id), "%s", l->id);
+			r->uid = l->uid;
+			snprintf(r->state, sizeof(r->state), "%s",
+				 l->state == CL_READY ? "ready" : "starting");
+			snprintf(r->node, sizeof(r->node), "%s", n->name);
+			r->workers = l->workers;
+			cpumask_format(&l->where.pus, r->cpus, sizeof(r->cpus));
+			r->mem = l->where.mem;
+			gpu_list(l->where.gpus, r->gpus, sizeof(r->gpus));
+			r->expires = l->expires;
 		}
 	}
 	for (unsigned i = 0; !executors && !rc && i < c->nended; i++) {
 		const struct cended *e =
 		    &c->ended[(c->ended_next + ENDED_KEEP - c->nended + i) % ENDED_KEEP];
+		struct msg_row_lease *r;
 
 		if (now - e->at > ENDED_KEEP_S || !shown_to(e->uid, asker))
 			continue;
-		rc = append(items,
-			    json_pack("{s:s,s:I,s:s,s:s,s:I,s:s,s:I,s:s,s:I,s:s}", "id", e->id,
-				      "uid", (json_int_t)e->uid, "state", e->state, "node", e->node,
-				      "workers", (json_int_t)0, "cpus", "", "mem", (json_int_t)0,
-				      "gpus", "", "expires", (json_int_t)e->at, "why", e->why));
+		if (!(row = add_row(res, &rc)))
+			break;
+		r = &row->lease;
+		snprintf(r->id, sizeof(r->id), "%s", e->id);
+		r->uid = e->uid;
+		snprintf(r->state, sizeof(r->state), "%s", e->state);
+		snprintf(r->node, sizeof(r->node), "%s", e->node);
+		r->expires = e->at;
+		snprintf(r->why, sizeof(r->why), "%s", e->why);
 	}
 	return rc;
 }
 
-static int query_nodes(const struct controller *c, bool gaps, json_t *items)
+static int query_nodes(const struct controller *c, bool gaps, struct msg *res)
 {
-	char cpus[MSG_CPULIST_MAX], more[MSG_CPULIST_MAX];
+	union msg_row *row;
 	int rc = 0;
 
 	for (unsigned i = 0; i < CONTROLLER_MAX_NODES && !rc; i++) {
@@ -596,25 +602,33 @@ static int query_nodes(const struct controller *c, bool gaps, json_t *items)
 		if (!n->used)
 			continue;
 		if (!gaps) {
-			cpumask_format(&n->all, cpus, sizeof(cpus));
-			rc = append(items,
-				    json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:b}", "name", n->name,
-					      "state", node_state_name(n), "pus", cpus, "mem",
-					      (json_int_t)n->mem, "gpus", (json_int_t)n->ngpus,
-					      "jobs", (json_int_t)n->jobs, "drained", n->drained));
+			struct msg_row_node *r;
+
+			if (!(row = add_row(res, &rc)))
+				break;
+			r = &row->node;
+			snprintf(r->name, sizeof(r->name), "%s", n->name);
+			snprintf(r->state, sizeof(r->state), "%s", node_state_name(n));
+			cpumask_format(&n->all, r->pus, sizeof(r->pus));
+			r->mem = n->mem;
+			r->gpus = n->ngpus;
+			r->jobs = n->jobs;
+			r->drained = n->drained;
 			continue;
 		}
 		if (n->down || placement_get(c->place, i, &p) != 0)
 			continue;
+		if (!(row = add_row(res, &rc)))
+			break;
 		cpumask_andnot(&p.lendable, &p.lendable, &p.leased);
 		cpumask_andnot(&p.unallocated, &p.unallocated, &p.leased);
-		cpumask_format(&p.lendable, cpus, sizeof(cpus));
-		cpumask_format(&p.unallocated, more, sizeof(more));
-		rc = append(items,
-			    json_pack("{s:s,s:s,s:s,s:I,s:i,s:I,s:b}", "node", n->name, "lendable",
-				      cpus, "unallocated", more, "mem", (json_int_t)p.mem_free,
-				      "gpus", __builtin_popcount(p.gpus_free), "until",
-				      (json_int_t)n->until, "drained", n->drained));
+		snprintf(row->gap.node, sizeof(row->gap.node), "%s", n->name);
+		cpumask_format(&p.lendable, row->gap.lendable, sizeof(row->gap.lendable));
+		cpumask_format(&p.unallocated, row->gap.unallocated, sizeof(row->gap.unallocated));
+		row->gap.mem = p.mem_free;
+		row->gap.gpus = (uint32_t)__builtin_popcount(p.gpus_free);
+		row->gap.until = n->until;
+		row->gap.drained = n->drained;
 	}
 	return rc;
 }
@@ -622,30 +636,28 @@ static int query_nodes(const struct controller *c, bool gaps, json_t *items)
 static void query(struct controller *c, const struct msg *m, const struct cred_id *from,
 		  struct cl_reply *r)
 {
-	uint32_t uid = from->uid;
-	struct msg res = {.type = MSG_RESULT};
-	json_t *items = json_array();
+	struct msg res = {.type = MSG_RESULT, .u.result.what = m->u.query};
+	char *text = NULL;
 	int rc;
 
-	rc = !items ? -ENOMEM
-	     : m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
-		 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, uid, items)
-		 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, items);
-	res.u.result.what = m->u.query;
-	res.u.result.items = rc ? NULL : json_dumps(items, JSON_COMPACT);
-	json_decref(items);
-	if (!res.u.result.items) {
-		answer_error(r, "ENOMEM", "out of memory");
-		return;
-	}
-	if (strlen(res.u.result.items) > FRAME_MAX - 256)
-		answer_error(r, "E2BIG",
-			     "the answer is larger than a frame (%d bytes); ask with fewer leases "
-			     "or nodes",
-			     FRAME_MAX);
+	rc = m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
+		 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, from->uid, &res)
+		 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, &res);
+	if (!rc)
+		rc = msg_encode(&res, &text); /* to see that it fits in a frame */
+	if (rc == -E2BIG || (text && strlen(text) > FRAME_MAX))
+		msg_reply_error(
+		    answer, r, 0, "E2BIG",
+		    "the answer is larger than a frame (%d bytes); ask with fewer leases "
+		    "or nodes",
+		    FRAME_MAX);
+	else if (rc)
+		msg_reply_error(answer, r, 0, rc == -ENOMEM ? "ENOMEM" : "EIO",
+				"cannot answer the query: %s", strerror(-rc));
 	else
-		answer(r, &res);
-	free(res.u.result.items);
+		answer(r, 0, &res);
+	free(text);
+	msg_free(&res);
 }
 
 /* ---- node agents' reports ------------------------------------------------------------------ */
@@ -667,7 +679,7 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 	struct cnode *n;
 	int ni;
 
-	if (peer && (!from || from->uid != 0)) {
+	if ((peer || from) && (!from || from->uid != 0)) {
 		snprintf(err, errlen,
 			 "node state is taken only from node agents (root), not uid %u",
 			 from ? from->uid : UINT32_MAX);
@@ -785,21 +797,20 @@ bool controller_takes(enum msg_type t)
 }
 
 void controller_request(struct controller *c, const struct msg *m, const struct conns_peer *peer,
-			const struct cred_id *from, controller_reply_fn fn, void *arg,
-			uint64_t cookie)
+			const struct cred_id *from, msg_reply_fn fn, void *arg, uint64_t cookie)
 {
 	struct cl_reply r = {.fn = fn, .arg = arg, .cookie = cookie};
 	char err[512] = "";
 	int rc;
 
 	if (!controller_takes(m->type)) {
-		answer_error(&r, "EPROTO", "the controller takes no %s request",
-			     msg_type_name(m->type));
+		msg_reply_error(answer, &r, 0, "EPROTO", "the controller takes no %s request",
+				msg_type_name(m->type));
 		return;
 	}
 	if (!from) { /* the daemon authenticates every request it hands over */
-		answer_error(&r, "EACCES", "the %s request is not authenticated",
-			     msg_type_name(m->type));
+		msg_reply_error(answer, &r, 0, "EACCES", "the %s request is not authenticated",
+				msg_type_name(m->type));
 		return;
 	}
 	r.sign = true;
@@ -820,13 +831,13 @@ void controller_request(struct controller *c, const struct msg *m, const struct 
 	case MSG_NODE_STATE:
 		rc = controller_node_state(c, m, peer, from, err, sizeof(err));
 		if (rc)
-			answer_error(&r,
-				     rc == -EPERM    ? "EPERM"
-				     : rc == -EACCES ? "EACCES"
-						     : "EINVAL",
-				     "%s", err);
+			msg_reply_error(answer, &r, 0,
+					rc == -EPERM	? "EPERM"
+					: rc == -EACCES ? "EACCES"
+							: "EINVAL",
+					"%s", err);
 		else
-			answer_ok(&r);
+			msg_reply_ok(answer, &r, 0);
 		break;
 	default: /* refused above */
 		break;
@@ -890,8 +901,8 @@ void controller_destroy(struct controller *c)
 	if (!c)
 		return;
 	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
-		answer_error(&c->leases[i].waiter, "ECANCELED", "colocd stopped");
-		answer_error(&c->leases[i].releaser, "ECANCELED", "colocd stopped");
+		msg_reply_error(answer, &c->leases[i].waiter, 0, "ECANCELED", "colocd stopped");
+		msg_reply_error(answer, &c->leases[i].releaser, 0, "ECANCELED", "colocd stopped");
 	}
 	placement_destroy(c->place);
 	free(c);

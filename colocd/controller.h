@@ -24,11 +24,9 @@
 
 #define CONTROLLER_MAX_NODES 1024
 #define CONTROLLER_MAX_LEASES 4096
+#ifndef CONTROLLER_NODE_DOWN_MS	     /* a unit test shortens it */
 #define CONTROLLER_NODE_DOWN_MS 5000 /* silence after which a node is down */
-
-/* Delivers the reply to a request (exactly once; maybe before the request
- * function returns). */
-typedef void (*controller_reply_fn)(void *arg, uint64_t cookie, const struct msg *reply);
+#endif
 
 /* A node agent's answer to what the controller sent it: rc 0 with *reply
  * (an error message is a reply too), else -errno with err saying why no
@@ -71,10 +69,10 @@ bool controller_takes(enum msg_type t);
  * it: the caller has verified its credential (auth_check, once: see
  * replay_cache.h); NULL is refused. Who may ask for what (uid 0, the
  * lease's owner) is checked here. A lease grant to the client is marked
- * to be signed (msg.sign), bound to from's nonce. */
+ * to be signed (msg.sign), bound to from's nonce. fn gets the reply
+ * (msg.h: exactly once, maybe before this returns). */
 void controller_request(struct controller *c, const struct msg *m, const struct conns_peer *peer,
-			const struct cred_id *from, controller_reply_fn fn, void *arg,
-			uint64_t cookie);
+			const struct cred_id *from, msg_reply_fn fn, void *arg, uint64_t cookie);
 
 /* A node agent's state. peer and from NULL: the local agent (no
  * credential); else from must be uid 0. 0, or -errno with err. */

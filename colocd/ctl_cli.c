@@ -1,6 +1,8 @@
 /*
  * ctl_cli: colocctl's commands (see ctl_cli.h). Each command builds one
- * control-plane request, sends it with ctl_request() and prints the reply:
+ * control-plane request, sends it with ctl_call() (leases: with
+ * ctl_lease_acquire() and ctl_lease_release(), whose rules, lease_rules.h,
+ * are libfaas's and the SPANK plugin's too) and prints the reply:
  * a table (table.c) or JSON on one line for queries, the lease document for
  * a grant. No state beyond the struct ctl_cli main() fills.
  */
@@ -10,6 +12,7 @@
 #include "cli.h"
 #include "ctl_client.h"
 #include "lease_doc.h"
+#include "lease_rules.h"
 #include "leaselog.h"
 #include "table.h"
 
@@ -61,7 +64,8 @@ static int common_option(struct ctl_cli *c, int opt)
 		return 1;
 	}
 	if (opt == 'T') {
-		c->timeout_ms = (int)cli_number(PROG, "--timeout", optarg, 1, 3600) * 1000;
+		c->timeout_ms =
+		    (int)cli_number(PROG, "--timeout", optarg, 1, CTL_CLI_MAX_TIMEOUT_S) * 1000;
 		return 1;
 	}
 	return 0;
@@ -72,39 +76,11 @@ static int common_option(struct ctl_cli *c, int opt)
 static int exchange(struct ctl_cli *c, struct msg *req, struct msg *reply, enum msg_type expect)
 {
 	char err[1024];
-	int rc;
 
-	rc = ctl_request(&c->cfg, req, reply, c->timeout_ms, err, sizeof(err));
-	if (rc) {
+	if (ctl_call(&c->cfg, req, expect, c->timeout_ms, reply, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
 	}
-	if (reply->type == MSG_ERROR) {
-		fprintf(stderr, PROG ": %s: %s\n", reply->u.error.code, reply->u.error.message);
-		msg_free(reply);
-		return 1;
-	}
-	if (reply->type != expect) {
-		fprintf(stderr,
-			PROG ": the controller answered a %s request with %s, not %s; are colocd "
-			     "and colocctl the same version?\n",
-			msg_type_name(req->type), msg_type_name(reply->type),
-			msg_type_name(expect));
-		msg_free(reply);
-		return 1;
-	}
-	return 0;
-}
-
-/* --time: minutes, a duration with a unit, or Slurm's [D-]HH:MM[:SS]. */
-static int parse_time(const char *s, uint32_t *seconds)
-{
-	uint64_t ms = 0;
-
-	if (config_parse_duration_ms(s, &ms, "min") != 0 || ms == 0 ||
-	    ms > (uint64_t)366 * 86400 * 1000)
-		return -EINVAL;
-	*seconds = (uint32_t)((ms + 999) / 1000);
 	return 0;
 }
 
@@ -117,56 +93,49 @@ static int lease_acquire(struct ctl_cli *c, int argc, char **argv)
 	    {"job", required_argument, NULL, 'j'},     {"json", no_argument, NULL, 'J'},
 	    {"timeout", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0},
 	};
-	struct msg req = {.type = MSG_LEASE_ACQUIRE}, reply;
+	struct lease_request req = {0}; /* time 0: DefaultLeaseTime */
+	struct msg grant;
 	const char *lib = NULL;
 	char path[PATH_MAX];
 	struct lease_doc *doc = NULL;
-	char err[256];
-	int opt, rc;
+	char err[1024];
+	int opt;
 
-	req.u.acquire.time = c->cfg.default_lease_s;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		if (common_option(c, opt))
 			continue;
 		switch (opt) {
 		case 'w':
-			req.u.acquire.workers =
-			    (uint32_t)cli_number(PROG, "--workers", optarg, 1, 4096);
+			req.workers =
+			    (uint32_t)cli_number(PROG, "--workers", optarg, 1, LEASE_MAX_WORKERS);
 			break;
 		case 'l':
 			lib = optarg;
 			break;
 		case 'm':
-			if (config_parse_size(optarg, &req.u.acquire.mem) != 0 ||
-			    req.u.acquire.mem > (uint64_t)1 << 50) {
-				fprintf(stderr,
-					PROG ": --mem %s: expected a size per worker like 512M or "
-					     "2G (K, M, G, T: powers of 1024)\n",
+			if (lease_rules_parse_mem(optarg, &req.mem) != 0) {
+				fprintf(stderr, PROG ": --mem %s: expected " LEASE_ACCEPT_MEM "\n",
 					optarg);
 				return 2;
 			}
 			break;
 		case 'g':
-			req.u.acquire.gpus = (uint32_t)cli_number(PROG, "--gpus", optarg, 0, 64);
+			req.gpus = (uint32_t)cli_number(PROG, "--gpus", optarg, 0, LEASE_MAX_GPUS);
 			break;
 		case 't':
-			if (parse_time(optarg, &req.u.acquire.time) != 0) {
+			if (lease_rules_parse_time(optarg, &req.time) != 0) {
 				fprintf(stderr,
-					PROG
-					": --time %s: expected minutes (30), a duration with "
-					"a unit (90s, 2h) or Slurm's [D-]HH:MM[:SS], from 1 s to "
-					"366 days\n",
+					PROG ": --time %s: expected " LEASE_ACCEPT_TIME "\n",
 					optarg);
 				return 2;
 			}
 			break;
 		case 'p':
-			req.u.acquire.pack = true;
+			req.pack = true;
 			break;
 		case 'j':
-			req.u.acquire.job =
-			    (uint32_t)cli_number(PROG, "--job", optarg, 0, UINT32_MAX);
+			req.job = (uint32_t)cli_number(PROG, "--job", optarg, 0, UINT32_MAX);
 			break;
 		default:
 			ctl_cli_usage(stderr);
@@ -177,9 +146,11 @@ static int lease_acquire(struct ctl_cli *c, int argc, char **argv)
 		fprintf(stderr, PROG ": lease acquire: unexpected argument %s\n", argv[optind]);
 		return 2;
 	}
-	if (!req.u.acquire.workers || !lib) {
-		fprintf(stderr, PROG ": lease acquire needs --workers N (1 to 4096) and --lib "
-				     "PATH (the function library)\n");
+	if (!req.workers || !lib) {
+		fprintf(stderr,
+			PROG ": lease acquire needs --workers N (1 to %d) and --lib PATH (the "
+			     "function library)\n",
+			LEASE_MAX_WORKERS);
 		return 2;
 	}
 	if (!realpath(lib, path)) {
@@ -188,30 +159,29 @@ static int lease_acquire(struct ctl_cli *c, int argc, char **argv)
 			strerror(errno));
 		return 2;
 	}
-	if (strlen(path) >= sizeof(req.u.acquire.lib)) {
+	if (strlen(path) >= sizeof(req.lib)) {
 		fprintf(stderr, PROG ": --lib %s: the path is too long\n", path);
 		return 2;
 	}
-	strcpy(req.u.acquire.lib, path);
-	if (req.u.acquire.time == 0)
-		req.u.acquire.time = 1800;
+	strcpy(req.lib, path);
 
-	rc = exchange(c, &req, &reply, MSG_LEASE_GRANT);
-	if (rc)
-		return rc;
+	if (ctl_lease_acquire(&c->cfg, &req, c->timeout_ms, &grant, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
 	if (c->json) {
-		printf("%s\n", reply.u.grant.lease);
+		printf("%s\n", grant.u.grant.lease);
 	} else {
-		if (lease_doc_decode(reply.u.grant.lease, &doc, err, sizeof(err)) == 0)
-			printf("lease %s: %u workers, provider %s\n", reply.u.grant.id,
+		if (lease_doc_decode(grant.u.grant.lease, &doc, err, sizeof(err)) == 0)
+			printf("lease %s: %u workers, provider %s\n", grant.u.grant.id,
 			       doc->nworkers, doc->provider[0] ? doc->provider : "(default)");
 		else
-			printf("lease %s (the document does not parse: %s)\n", reply.u.grant.id,
+			printf("lease %s (the document does not parse: %s)\n", grant.u.grant.id,
 			       err);
 		lease_doc_free(doc);
-		printf("%s\n", reply.u.grant.lease);
+		printf("%s\n", grant.u.grant.lease);
 	}
-	msg_free(&reply);
+	msg_free(&grant);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -239,24 +209,22 @@ static int common_options_only(struct ctl_cli *c, int argc, char **argv)
 
 static int lease_release(struct ctl_cli *c, int argc, char **argv)
 {
-	struct msg req = {.type = MSG_LEASE_RELEASE}, reply;
-	int rc;
+	char err[1024];
 
 	if (common_options_only(c, argc, argv) < 0)
 		return 2;
 	if (argc - optind != 1 || !argv[optind][0] ||
-	    strlen(argv[optind]) >= sizeof(req.u.release.id)) {
+	    strlen(argv[optind]) >= sizeof(((struct msg *)NULL)->u.release.id)) {
 		fprintf(stderr, PROG ": lease release needs one lease ID (as colocctl leases "
 				     "shows it)\n");
 		return 2;
 	}
-	strcpy(req.u.release.id, argv[optind]);
-	rc = exchange(c, &req, &reply, MSG_OK);
-	if (rc)
-		return rc;
+	if (ctl_lease_release(&c->cfg, argv[optind], c->timeout_ms, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
 	if (!c->json)
-		printf("lease %s released\n", req.u.release.id);
-	msg_free(&reply);
+		printf("lease %s released\n", argv[optind]);
 	return 0;
 }
 
@@ -373,14 +341,15 @@ int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv)
 		fprintf(stderr, PROG ": the controller answered a %s query with %s\n",
 			query_cmds[what], query_cmds[reply.u.result.what]);
 		rc = 1;
-	} else if (c->json) {
-		printf("%s\n", reply.u.result.items);
 	} else {
-		rc = table_print(reply.u.result.items, query_columns(what), stdout);
-		if (rc == -EINVAL)
-			fprintf(stderr, PROG ": the controller's %s are not a list of objects\n",
-				query_cmds[what]);
-		else if (rc)
+		char *text = NULL;
+
+		rc = c->json ? msg_result_json(&reply, &text)
+			     : table_print(&reply, query_columns(what), stdout);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		if (rc)
 			fprintf(stderr, PROG ": cannot print the %s: %s\n", query_cmds[what],
 				strerror(-rc));
 		rc = rc ? 1 : 0;

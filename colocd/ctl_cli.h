@@ -8,12 +8,14 @@
 #define COLOC_CTL_CLI_H
 
 #include "coloc_config.h"
+#include "ctl_client.h"
 #include "msg.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 
 #define CTL_CLI_DEFAULT_TIMEOUT_S 30
+#define CTL_CLI_MAX_TIMEOUT_S (CTL_TIMEOUT_MAX_MS / 1000) /* --timeout SEC */
 
 struct ctl_cli {
 	struct coloc_config cfg; /* loaded by main */

@@ -130,6 +130,8 @@ static int send_to_node(void *ctx, const struct controller_node *node, struct ms
 			  cb, arg, cookie);
 }
 
+/* The msg_reply_fn of requests that came over a connection: arg is the
+ * daemon, the cookie the conn_ref. Signs a grant that asks for it. */
 static void reply_conn(void *arg, uint64_t ref, const struct msg *m)
 {
 	struct daemon *d = arg;
@@ -144,8 +146,8 @@ static void reply_conn(void *arg, uint64_t ref, const struct msg *m)
 	if (auth_sign(&d->cred, &grant, AUTH_DEST_REPLY, m->reply_to, NULL, err, sizeof(err)) !=
 	    0) {
 		log_error("cannot authenticate a %s: %s", msg_type_name(m->type), err);
-		conns_reply_error(d->conns, ref, "EIO", "colocd cannot authenticate its %s: %s",
-				  msg_type_name(m->type), err);
+		msg_reply_error(reply_conn, d, ref, "EIO", "colocd cannot authenticate its %s: %s",
+				msg_type_name(m->type), err);
 		return;
 	}
 	conns_reply(d->conns, ref, &grant);
@@ -199,7 +201,7 @@ static int authenticate(struct daemon *d, conn_ref ref, const struct conns_peer 
 	}
 	log_warning("refused %s from %s: %s", msg_type_name(m->type),
 		    peer->addr[0] ? peer->addr : "a TCP peer", err);
-	conns_reply_error(d->conns, ref, code, "%s", err);
+	msg_reply_error(reply_conn, d, ref, code, "%s", err);
 	return rc;
 }
 
@@ -216,28 +218,28 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 
 	conns_defer(d->conns, ref); /* answered by whoever serves it, maybe later */
 	if (is_report(m->type) && (peer->kind != KIND_PLUGIN || peer->uid != 0)) {
-		conns_reply_error(d->conns, ref, "EPERM",
-				  "host job reports are taken only from root on the node agent's "
-				  "unix socket");
+		msg_reply_error(reply_conn, d, ref, "EPERM",
+				"host job reports are taken only from root on the node agent's "
+				"unix socket");
 		return;
 	}
 	switch (peer->kind) {
 	case KIND_PLUGIN:
 		if (!is_report(m->type)) {
-			conns_reply_error(d->conns, ref, "EPROTO",
-					  "the node agent's socket takes host job reports, not %s; "
-					  "send it to ControllerPort",
-					  msg_type_name(m->type));
+			msg_reply_error(reply_conn, d, ref, "EPROTO",
+					"the node agent's socket takes host job reports, not %s; "
+					"send it to ControllerPort",
+					msg_type_name(m->type));
 			return;
 		}
 		agent_request(d->agent, m, NULL, reply_conn, d, ref);
 		return;
 	case KIND_AGENT:
 		if (m->type != MSG_EXEC_START && m->type != MSG_EXEC_STOP) {
-			conns_reply_error(d->conns, ref, "EPROTO",
-					  "NodeAgentPort takes exec_start and exec_stop from the "
-					  "controller, not %s; send it to ControllerPort",
-					  msg_type_name(m->type));
+			msg_reply_error(reply_conn, d, ref, "EPROTO",
+					"NodeAgentPort takes exec_start and exec_stop from the "
+					"controller, not %s; send it to ControllerPort",
+					msg_type_name(m->type));
 			return;
 		}
 		auth_agent_dest(d->node, dest);
@@ -246,9 +248,9 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 		return;
 	default:
 		if (!controller_takes(m->type)) {
-			conns_reply_error(d->conns, ref, "EPROTO",
-					  "the controller takes no %s request",
-					  msg_type_name(m->type));
+			msg_reply_error(reply_conn, d, ref, "EPROTO",
+					"the controller takes no %s request",
+					msg_type_name(m->type));
 			return;
 		}
 		if (authenticate(d, ref, peer, m, AUTH_DEST_CONTROLLER, false, &from) == 0)

@@ -495,7 +495,7 @@ int placement_place(struct placement *p, const struct place_request *r,
 		if (err && errlen)
 			snprintf(err, errlen, "invalid request: %s",
 				 !r || r->workers == 0 || r->workers > PLACE_MAX_WORKERS
-				     ? "workers must be 1 to 4096"
+				     ? "workers must be 1 to " LEASE_MAX_WORKERS_TEXT
 				 : r->duration_s <= 0 ? "duration must be positive"
 						      : "bad mode or output");
 		return -EINVAL;
@@ -525,6 +525,12 @@ int placement_place(struct placement *p, const struct place_request *r,
 			if (max_mem < h->mem_free)
 				max_mem = h->mem_free;
 			if (!cap)
+				continue;
+			/* the last node it may use must complete the request:
+			 * a less preferred node that does is taken instead */
+			if (ncand + 1 == max_nodes &&
+			    (sum_cap + cap < r->workers ||
+			     sum_gpus + popcount_gpus(h->gpus_free) < r->gpus))
 				continue;
 			p->plan_node[ncand] = id;
 			p->plan_cap[ncand] = cap;

@@ -15,7 +15,10 @@
  *     most one PU per 256 MiB of the node's free memory; nodes with less
  *     free memory than that come last. SPREAD gives each node one worker in
  *     that order, round robin when the nodes are fewer than the workers;
- *     PACK fills each node in that order;
+ *     PACK fills each node in that order. The last node a request may
+ *     use (max_out of them, and one per worker) is the first in that order
+ *     that completes it: with max_out 1, the most preferred node that holds
+ *     the whole request;
  *   - GPUs are taken on the nodes the workers land on (round robin for
  *     SPREAD, in order for PACK); a request for GPUs only uses nodes with a
  *     free GPU;
@@ -31,8 +34,9 @@
 #include <stdint.h>
 
 #include "cpumask.h"
+#include "lease_rules.h"
 
-#define PLACE_MAX_WORKERS 4096 /* per request */
+#define PLACE_MAX_WORKERS LEASE_MAX_WORKERS /* per request */
 
 /* What the controller knows of one node's gap (sent by the node agent). */
 struct place_node {

@@ -179,61 +179,6 @@ static unsigned hier_list(int out[H_MAX])
 	return n;
 }
 
-/* ---- cpu lists ---------------------------------------------------------- */
-
-static int cpulist_parse(const char *s, struct cpumask *m)
-{
-	cpumask_clear(m);
-	while (*s) {
-		char *end;
-		unsigned long a = strtoul(s, &end, 10), b = a;
-
-		if (end == s)
-			return -EINVAL;
-		if (*end == '-') {
-			s = end + 1;
-			b = strtoul(s, &end, 10);
-			if (end == s || b < a)
-				return -EINVAL;
-		}
-		if (b >= CPUMASK_MAX)
-			return -ERANGE;
-		for (unsigned long c = a; c <= b; c++)
-			cpumask_set(m, (unsigned)c);
-		s = end;
-		if (*s == ',')
-			s++;
-		else if (*s && *s != '\n')
-			return -EINVAL;
-		else
-			break;
-	}
-	return 0;
-}
-
-static void cpulist_format(const struct cpumask *m, char *buf, size_t len)
-{
-	size_t off = 0;
-	int c = cpumask_next(m, 0);
-
-	buf[0] = '\0';
-	while (c >= 0 && off < len) {
-		int last = c;
-		int n;
-
-		while (last + 1 < CPUMASK_MAX && cpumask_test(m, (unsigned)last + 1))
-			last++;
-		if (last == c)
-			n = snprintf(buf + off, len - off, "%s%d", off ? "," : "", c);
-		else
-			n = snprintf(buf + off, len - off, "%s%d-%d", off ? "," : "", c, last);
-		if (n < 0)
-			break;
-		off += (size_t)n;
-		c = last + 1 < CPUMASK_MAX ? cpumask_next(m, (unsigned)last + 1) : -1;
-	}
-}
-
 /* ---- finding the hierarchies --------------------------------------------- */
 
 static long fs_magic(const char *dir)
@@ -746,7 +691,7 @@ static int limits_apply(struct sandbox *sb, const struct sandbox_spec *s, char *
 	const char *what;
 	int rc;
 
-	cpulist_format(&sb->cpus, cpus, sizeof(cpus));
+	cpumask_format(&sb->cpus, cpus, sizeof(cpus));
 	what = "cpuset.cpus";
 	rc = cg_write(H_CPUSET, sb->rel, what, cpus);
 	if (rc == 0) {
@@ -1322,7 +1267,7 @@ int sandbox_read(struct sandbox *sb, struct sandbox_state *st)
 	memset(st, 0, sizeof(*st));
 	rc = cg_read(H_CPUSET, sb->rel, "cpuset.cpus", buf, sizeof(buf));
 	if (rc == 0)
-		rc = cpulist_parse(buf, &st->cpus);
+		rc = cpumask_parse(buf, &st->cpus);
 	if (rc)
 		return rc;
 	rc =

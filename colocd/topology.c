@@ -6,8 +6,6 @@
  * the hwloc handle at once. A machine where hwloc finds no core objects gets
  * one pseudo-core per PU. No state, no locking: a struct topology is
  * read-only once built and may be shared between threads.
- *
- * The cpu list helpers (cpumask_format, cpumask_parse) live here too.
  */
 #include "config.h"
 
@@ -240,92 +238,4 @@ void topology_cache_neighbours(const struct topology *t, const struct cpumask *p
 			cpumask_or(&res, &res, &c->pus);
 	}
 	*out = res;
-}
-
-int cpumask_format(const struct cpumask *m, char *buf, size_t len)
-{
-	size_t used = 0;
-	int cpu = cpumask_next(m, 0);
-
-	if (len == 0)
-		return -ENOSPC;
-	buf[0] = '\0';
-	while (cpu >= 0) {
-		int last = cpu, n;
-
-		while (last + 1 < CPUMASK_MAX && cpumask_test(m, (unsigned)last + 1))
-			last++;
-		if (last == cpu)
-			n = snprintf(buf + used, len - used, "%s%d", used ? "," : "", cpu);
-		else
-			n = snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "", cpu, last);
-		if (n < 0 || (size_t)n >= len - used)
-			return -ENOSPC;
-		used += (size_t)n;
-		cpu = last + 1 < CPUMASK_MAX ? cpumask_next(m, (unsigned)last + 1) : -1;
-	}
-	return 0;
-}
-
-/* Reads a cpu number at *p (digits only); advances *p. */
-static int parse_cpu(const char **p, unsigned *cpu)
-{
-	unsigned long v = 0;
-	const char *s = *p;
-
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	while (isdigit((unsigned char)*s)) {
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v >= CPUMASK_MAX)
-			v = CPUMASK_MAX; /* saturate: out of range, whatever the length */
-		s++;
-	}
-	*p = s;
-	if (v >= CPUMASK_MAX)
-		return -ERANGE;
-	*cpu = (unsigned)v;
-	return 0;
-}
-
-int cpumask_parse(const char *list, struct cpumask *m)
-{
-	struct cpumask res;
-	const char *p = list, *end;
-	int rc;
-
-	if (!list)
-		return -EINVAL;
-	cpumask_clear(&res);
-	/* Trailing blanks and newline (as in cpuset files) are not part of the list. */
-	end = list + strlen(list);
-	while (end > list && isspace((unsigned char)end[-1]))
-		end--;
-	while (p < end) {
-		unsigned first, last;
-
-		rc = parse_cpu(&p, &first);
-		if (rc)
-			return rc;
-		last = first;
-		if (p < end && *p == '-') {
-			p++;
-			rc = parse_cpu(&p, &last);
-			if (rc)
-				return rc;
-			if (last < first)
-				return -EINVAL;
-		}
-		if (p < end) {
-			if (*p != ',' || p + 1 >= end)
-				return -EINVAL;
-			p++;
-		}
-		for (unsigned c = first; c <= last; c++)
-			cpumask_set(&res, c);
-	}
-	if (p != end)
-		return -EINVAL;
-	*m = res;
-	return 0;
 }

@@ -60,20 +60,4 @@ void topology_destroy(struct topology *t);
 void topology_cache_neighbours(const struct topology *t, const struct cpumask *pus,
 			       struct cpumask *out);
 
-/*
- * Writes m as a cpu list ("0-3,8"; "" when empty) into buf, always
- * NUL-terminated when len > 0. Returns 0, or -ENOSPC when the list does not
- * fit (buf then holds a truncated prefix).
- */
-int cpumask_format(const struct cpumask *m, char *buf, size_t len);
-
-/*
- * Parses a cpu list ("0-3,8", as cpuset files and cpu lists in Slurm and
- * Linux write it; one trailing newline or blanks accepted; "" is the empty
- * set) into m. Returns 0, -EINVAL for anything else (junk, a reversed range,
- * an empty element) or -ERANGE for a cpu of CPUMASK_MAX or more; m is left
- * untouched on failure.
- */
-int cpumask_parse(const char *list, struct cpumask *m);
-
 #endif

@@ -49,8 +49,9 @@ struct coloc_config {
 	unsigned batch_step_cores; /* BatchStepCores, default 1 */
 	uint64_t memory_margin;	   /* MemoryMargin in bytes, default 1 GiB */
 	unsigned evict_grace_ms;   /* EvictGrace, default 2000 ms */
-	unsigned default_lease_s;  /* DefaultLeaseTime, default 30 min */
-	unsigned max_lease_s;	   /* MaxLeaseTime, default 24 h, >= default_lease_s */
+	unsigned default_lease_s;  /* DefaultLeaseTime, default LEASE_DEFAULT_TIME_S (30 min) */
+	unsigned max_lease_s;	   /* MaxLeaseTime, default 24 h, >= default_lease_s,
+				      <= LEASE_MAX_TIME_S */
 	char provider[64];	   /* Provider, libfabric provider; "" = libfabric's choice */
 	long hot_poll_us;	   /* HotPollTime, default 100 ms; 0 = always warm,
 				      CONFIG_HOT_POLL_INFINITE = always hot */

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "coloc_config.h"
+#include "lease_rules.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,7 +35,6 @@
 #define US_PER_DAY (24ull * US_PER_H)
 
 #define EVICT_GRACE_MAX_MS 60000ull
-#define LEASE_MAX_S (365ull * 24 * 3600)
 #define HOT_POLL_MAX_US (10ull * US_PER_MIN) /* fits a 32-bit long */
 #define BATCH_STEP_CORES_MAX 4096
 
@@ -57,7 +57,7 @@ void config_defaults(struct coloc_config *c)
 	c->batch_step_cores = 1;
 	c->memory_margin = 1ull << 30;
 	c->evict_grace_ms = 2000;
-	c->default_lease_s = 30 * 60;
+	c->default_lease_s = LEASE_DEFAULT_TIME_S;
 	c->max_lease_s = 24 * 3600;
 	c->provider[0] = '\0';
 	c->hot_poll_us = 100 * 1000;
@@ -409,8 +409,9 @@ enum key_id {
 };
 
 #define LEASE_TIME_ACCEPTED                                                                        \
-	"expected a whole number of seconds from 1s to 365 days: minutes (a bare number), "        \
-	"MM:SS, HH:MM:SS, D-HH:MM:SS, or a number with a unit like 90s, 30min, 12h or 2d"
+	"expected a whole number of seconds from 1s to " LEASE_MAX_DAYS_TEXT " days: minutes (a "  \
+	"bare number), MM:SS, HH:MM:SS, D-HH:MM:SS, or a number with a unit like 90s, 30min, 12h " \
+	"or 2d"
 
 static const struct key_desc {
 	const char *name;
@@ -591,7 +592,7 @@ static const char *set_lease_time(unsigned *dst, const char *v)
 		return "is not a whole number of seconds";
 	if (rc)
 		return rc == -ERANGE ? "is out of range" : "is not a duration";
-	if (ms < 1000 || ms / 1000 > LEASE_MAX_S)
+	if (ms < 1000 || ms / 1000 > LEASE_MAX_TIME_S)
 		return "is out of range";
 	*dst = (unsigned)(ms / 1000);
 	return NULL;

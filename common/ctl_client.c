@@ -2,7 +2,9 @@
  * ctl_client: one request to the controller and its reply (see
  * ctl_client.h). Owns nothing between calls: each call resolves the
  * controller, connects with a non-blocking socket (poll bounds the
- * connect), sends one frame, reads one frame and closes. No locking: the
+ * connect), sends one frame, reads one frame and closes. The lease round
+ * trip (acquire, release) is built on it here, once, for every client;
+ * so is the parser of FAAS_CONTROLLER_TIMEOUT_MS. No locking: the
  * caller's buffers are its own.
  */
 #include "config.h"
@@ -13,6 +15,7 @@
 #include "cred.h"
 #include "frame.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -343,5 +346,119 @@ int ctl_request_unix(const char *path, struct msg *req, struct msg *reply, int t
 	rc = exchange(fd, path, "SocketPath", text, deadline, timeout_ms, reply, err, errlen);
 	close(fd);
 	free(text);
+	return rc;
+}
+
+int ctl_timeout_from_env(int *ms, char *err, size_t errlen)
+{
+	const char *s = getenv(CTL_TIMEOUT_ENV), *p;
+	long v = 0;
+
+	if (!s || !*s) {
+		*ms = CTL_TIMEOUT_DEFAULT_MS;
+		return 0;
+	}
+	for (p = s; isdigit((unsigned char)*p) && v <= CTL_TIMEOUT_MAX_MS; p++)
+		v = v * 10 + (*p - '0');
+	if (*p || v < 1 || v > CTL_TIMEOUT_MAX_MS) {
+		snprintf(err, errlen,
+			 CTL_TIMEOUT_ENV "=%.64s: expected a whole number of milliseconds from 1 "
+					 "to %d (unset: %d)",
+			 s, CTL_TIMEOUT_MAX_MS, CTL_TIMEOUT_DEFAULT_MS);
+		return -EINVAL;
+	}
+	*ms = (int)v;
+	return 0;
+}
+
+/* The errno an error reply's code names; EREMOTEIO for one not known. */
+static int ctl_code_errno(const char *code)
+{
+	static const struct {
+		const char *name;
+		int err;
+	} codes[] = {
+	    {"EPERM", EPERM},
+	    {"ENOENT", ENOENT},
+	    {"E2BIG", E2BIG},
+	    {"EAGAIN", EAGAIN},
+	    {"ENOMEM", ENOMEM},
+	    {"EACCES", EACCES},
+	    {"EBUSY", EBUSY},
+	    {"EINVAL", EINVAL},
+	    {"ENOSPC", ENOSPC},
+	    {"ERANGE", ERANGE},
+	    {"EPROTO", EPROTO},
+	    {"EDQUOT", EDQUOT},
+	    {"EALREADY", EALREADY},
+	    {"ECANCELED", ECANCELED},
+	    {"EHOSTUNREACH", EHOSTUNREACH},
+	    {"ETIMEDOUT", ETIMEDOUT},
+	    {"ENAMETOOLONG", ENAMETOOLONG},
+	};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i].name) == 0)
+			return codes[i].err;
+	return EREMOTEIO;
+}
+
+int ctl_call(const struct coloc_config *cfg, struct msg *req, enum msg_type expect, int timeout_ms,
+	     struct msg *reply, char *err, size_t errlen)
+{
+	int rc = ctl_request(cfg, req, reply, timeout_ms, err, errlen);
+
+	if (rc)
+		return rc;
+	if (reply->type == MSG_ERROR) {
+		snprintf(err, errlen, "the controller refused the %s request: %s: %s",
+			 msg_type_name(req->type), reply->u.error.code, reply->u.error.message);
+		rc = -ctl_code_errno(reply->u.error.code);
+	} else if (reply->type != expect) {
+		snprintf(err, errlen,
+			 "the controller answered a %s request with %s, not %s; are colocd and "
+			 "this client the same version?",
+			 msg_type_name(req->type), msg_type_name(reply->type),
+			 msg_type_name(expect));
+		rc = -EPROTO;
+	}
+	if (rc) {
+		msg_free(reply);
+		memset(reply, 0, sizeof(*reply));
+	}
+	return rc;
+}
+
+int ctl_lease_acquire(const struct coloc_config *cfg, const struct lease_request *r, int timeout_ms,
+		      struct msg *grant, char *err, size_t errlen)
+{
+	struct msg req = {.type = MSG_LEASE_ACQUIRE};
+	int rc;
+
+	memset(grant, 0, sizeof(*grant));
+	req.u.acquire = *r;
+	if (!req.u.acquire.time)
+		req.u.acquire.time = cfg->default_lease_s;
+	rc = lease_rules_check(&req.u.acquire, err, errlen);
+	if (rc)
+		return rc;
+	return ctl_call(cfg, &req, MSG_LEASE_GRANT, timeout_ms, grant, err, errlen);
+}
+
+int ctl_lease_release(const struct coloc_config *cfg, const char *id, int timeout_ms, char *err,
+		      size_t errlen)
+{
+	struct msg req = {.type = MSG_LEASE_RELEASE}, reply;
+	int rc;
+
+	if (!id || !id[0] || strlen(id) >= sizeof(req.u.release.id)) {
+		snprintf(err, errlen, "\"%.80s\" is not a lease id (colocctl leases shows them)",
+			 id ? id : "");
+		return -EINVAL;
+	}
+	strcpy(req.u.release.id, id);
+	rc = ctl_call(cfg, &req, MSG_OK, timeout_ms, &reply, err, errlen);
+	if (rc == 0)
+		msg_free(&reply);
 	return rc;
 }

@@ -18,9 +18,17 @@
 #define COLOC_CTL_CLIENT_H
 
 #include "coloc_config.h"
+#include "lease_rules.h"
 #include "msg.h"
 
 #include <stddef.h>
+
+/* How long a client waits for the controller: FAAS_CONTROLLER_TIMEOUT_MS
+ * milliseconds, 1 to CTL_TIMEOUT_MAX_MS; CTL_TIMEOUT_DEFAULT_MS when unset
+ * or empty. colocctl's --timeout SEC has the same largest value. */
+#define CTL_TIMEOUT_ENV "FAAS_CONTROLLER_TIMEOUT_MS"
+#define CTL_TIMEOUT_DEFAULT_MS 30000
+#define CTL_TIMEOUT_MAX_MS 3600000
 
 /* Sends req to the controller named by cfg (ControllerHost:ControllerPort,
  * resolved with getaddrinfo, every address tried in turn) and waits for the
@@ -60,5 +68,43 @@ int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t po
  * checks the peer with SO_PEERCRED). */
 int ctl_request_unix(const char *path, struct msg *req, struct msg *reply, int timeout_ms,
 		     char *err, size_t errlen);
+
+/* Reads FAAS_CONTROLLER_TIMEOUT_MS into *ms: digits only, 1 to
+ * CTL_TIMEOUT_MAX_MS; CTL_TIMEOUT_DEFAULT_MS when unset or empty. 0, or
+ * -EINVAL with err naming the variable, its value and the accepted
+ * range. Reads the environment. */
+int ctl_timeout_from_env(int *ms, char *err, size_t errlen);
+
+/* ctl_request for a reply of type expect: 0 with *reply (the caller
+ * msg_free()s it). Else -errno with a sentence in err and *reply empty:
+ * ctl_request's errors when no answer came; the controller's refusal (an
+ * error reply) as the errno its code names (-ENOSPC, -EBUSY, -EDQUOT,
+ * -EPERM, -EACCES, -EINVAL, -ENOENT, ...; -EREMOTEIO for a code this
+ * client does not know), err then "the controller refused the TYPE
+ * request: CODE: message"; -EPROTO for an answer of another type. */
+int ctl_call(const struct coloc_config *cfg, struct msg *req, enum msg_type expect, int timeout_ms,
+	     struct msg *reply, char *err, size_t errlen);
+
+/* The lease round trip of libfaas, colocctl and the SPANK plugin: sends r
+ * as a lease_acquire (a time of 0 becomes cfg's DefaultLeaseTime) with
+ * ctl_request, so the request is signed and the grant must carry root's
+ * credential bound to it. r is checked with lease_rules_check first: a
+ * request that breaks a rule never leaves the client (-EINVAL).
+ *
+ * Returns 0 with *grant a MSG_LEASE_GRANT (id, lease document; the caller
+ * msg_free()s it). Else -errno with a sentence in err, *grant empty, as
+ * ctl_call: -ENOSPC or -EBUSY (not enough idle resources now), -EDQUOT
+ * (MaxLeasesPerUser, MaxWorkersPerUser), -ECONNREFUSED, -ETIMEDOUT, ...
+ * (no answer), -EACCES (refused, or a grant that is not authenticated).
+ * Reentrant. */
+int ctl_lease_acquire(const struct coloc_config *cfg, const struct lease_request *r, int timeout_ms,
+		      struct msg *grant, char *err, size_t errlen);
+
+/* Releases lease id (its owner, or root). 0, or -errno as ctl_call:
+ * -ENOENT when the controller does not know the lease (released or ended
+ * already), -EPERM when it is another user's; -EINVAL for an id that
+ * cannot be one (nothing sent). */
+int ctl_lease_release(const struct coloc_config *cfg, const char *id, int timeout_ms, char *err,
+		      size_t errlen);
 
 #endif

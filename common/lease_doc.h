@@ -1,8 +1,9 @@
 /*
  * lease_doc: the lease document, the JSON that tells a client where the
- * workers of its lease are and how to reach them (the only jansson user on
- * the data plane). faas-executor publishes it; the controller will hand the
- * same document out; libfaas reads it from FAAS_LEASE.
+ * workers of its lease are and how to reach them. It is the data plane's
+ * codec and, with msg.c (the control plane's), the only user of the JSON
+ * library. faas-executor publishes it; the controller will hand the same
+ * document out; libfaas reads it from FAAS_LEASE.
  *
  *   {"v":1, "type":"lease", "id":"...", "provider":"tcp;ofi_rxm",
  *    "rung":"writedata", "token":"<32 hex>", "slot_size":65536, "max_depth":16,
@@ -18,6 +19,7 @@
 #ifndef COLOC_LEASE_DOC_H
 #define COLOC_LEASE_DOC_H
 
+#include "lease_rules.h" /* LEASE_MAX_WORKERS: a document has no more than a lease */
 #include "wire.h"
 
 #include <stddef.h>
@@ -25,7 +27,6 @@
 
 #define LEASE_ID_MAX 64
 #define LEASE_NAME_MAX 64 /* function names */
-#define LEASE_MAX_WORKERS 4096
 #define LEASE_MAX_FUNCTIONS 4096
 #define LEASE_MIN_SLOT (WIRE_REQ_LEN + 8)
 #define LEASE_MAX_SLOT (64u << 20)

@@ -4,6 +4,9 @@
  * refuses a field that is not in the table, so a typo never passes silently.
  * A node_state carries two arrays of objects (leases, ended) whose elements
  * have tables of their own; decoding them mallocs the arrays (msg_free).
+ * A result's rows are described by tables of their fields (struct
+ * row_field: name, kind, where in the row struct), which drive encoding,
+ * decoding and the cells colocctl prints alike.
  */
 #include "config.h"
 
@@ -12,6 +15,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +73,131 @@ static const char *const query_names[] = {[MSG_QUERY_NODES] = "nodes",
 					  [MSG_QUERY_GAPS] = "gaps",
 					  [MSG_QUERY_LEASES] = "leases",
 					  [MSG_QUERY_EXECUTORS] = "executors"};
+#define NQUERIES (sizeof(query_names) / sizeof(query_names[0]))
+
+/* ---- the rows of a result ---------------------------------------------------------- */
+
+#define MEM_MAX ((uint64_t)1 << 50)  /* bytes: the most any size field may say */
+#define TIME_MAX ((uint64_t)1 << 40) /* unix seconds */
+
+/* How a row field travels: a string (STR; may_be_empty and one_of narrow
+ * it), a lease id or node name (NAME, see get_name), a list of numbers
+ * (LIST, "0-3,8", may be empty), an unsigned integer of 4 or 8 bytes
+ * (UINT), an int64_t that is never negative (INT), a bool. */
+enum row_kind { ROW_STR, ROW_NAME, ROW_LIST, ROW_UINT, ROW_INT, ROW_BOOL };
+
+struct row_field {
+	const char *key;
+	enum row_kind kind;
+	size_t off, size;	   /* of the member in its row struct */
+	uint64_t max;		   /* UINT, INT: the largest value */
+	bool may_be_empty;	   /* STR */
+	const char *const *one_of; /* STR: the values it may take, NULL: any */
+};
+
+#define FIELD(type, member, k)                                                                     \
+	.key = #member, .kind = (k), .off = offsetof(type, member),                                \
+	.size = sizeof(((type *)0)->member)
+
+static const char *const node_states[] = {"up", "down", "drained", NULL};
+static const char *const lease_states[] = {"starting", "ready",	 "released", "expired",
+					   "evicted",  "failed", NULL};
+
+static const struct row_field node_row[] = {
+    {FIELD(struct msg_row_node, name, ROW_NAME)},
+    {FIELD(struct msg_row_node, state, ROW_STR), .one_of = node_states},
+    {FIELD(struct msg_row_node, pus, ROW_LIST)},
+    {FIELD(struct msg_row_node, mem, ROW_UINT), .max = MEM_MAX},
+    {FIELD(struct msg_row_node, gpus, ROW_UINT), .max = 32},
+    {FIELD(struct msg_row_node, jobs, ROW_UINT), .max = UINT32_MAX},
+    {FIELD(struct msg_row_node, drained, ROW_BOOL)},
+    {.key = NULL},
+};
+
+static const struct row_field gap_row[] = {
+    {FIELD(struct msg_row_gap, node, ROW_NAME)},
+    {FIELD(struct msg_row_gap, lendable, ROW_LIST)},
+    {FIELD(struct msg_row_gap, unallocated, ROW_LIST)},
+    {FIELD(struct msg_row_gap, mem, ROW_UINT), .max = MEM_MAX},
+    {FIELD(struct msg_row_gap, gpus, ROW_UINT), .max = 32},
+    {FIELD(struct msg_row_gap, until, ROW_INT), .max = TIME_MAX},
+    {FIELD(struct msg_row_gap, drained, ROW_BOOL)},
+    {.key = NULL},
+};
+
+static const struct row_field lease_row[] = {
+    {FIELD(struct msg_row_lease, id, ROW_NAME)},
+    {FIELD(struct msg_row_lease, uid, ROW_UINT), .max = UINT32_MAX},
+    {FIELD(struct msg_row_lease, state, ROW_STR), .one_of = lease_states},
+    {FIELD(struct msg_row_lease, node, ROW_NAME)},
+    {FIELD(struct msg_row_lease, workers, ROW_UINT), .max = 4096},
+    {FIELD(struct msg_row_lease, cpus, ROW_LIST)},
+    {FIELD(struct msg_row_lease, mem, ROW_UINT), .max = MEM_MAX},
+    {FIELD(struct msg_row_lease, gpus, ROW_LIST)},
+    {FIELD(struct msg_row_lease, expires, ROW_INT), .max = TIME_MAX},
+    {FIELD(struct msg_row_lease, why, ROW_STR), .may_be_empty = true},
+    {.key = NULL},
+};
+
+static const struct row_field executor_row[] = {
+    {FIELD(struct msg_row_executor, pid, ROW_INT), .max = INT32_MAX},
+    {FIELD(struct msg_row_executor, node, ROW_NAME)},
+    {FIELD(struct msg_row_executor, uid, ROW_UINT), .max = UINT32_MAX},
+    {FIELD(struct msg_row_executor, cgroup, ROW_STR)},
+    {FIELD(struct msg_row_executor, cpus, ROW_LIST)},
+    {FIELD(struct msg_row_executor, mem_limit, ROW_UINT), .max = MEM_MAX},
+    {FIELD(struct msg_row_executor, gpus, ROW_LIST)},
+    {FIELD(struct msg_row_executor, lease, ROW_NAME)},
+    {.key = NULL},
+};
+
+#undef FIELD
+
+static const struct row_field *const row_fields[] = {[MSG_QUERY_NODES] = node_row,
+						     [MSG_QUERY_GAPS] = gap_row,
+						     [MSG_QUERY_LEASES] = lease_row,
+						     [MSG_QUERY_EXECUTORS] = executor_row};
+
+/* The fields of what's rows, NULL for no such query. */
+static const struct row_field *rows_of(enum msg_query what)
+{
+	return (unsigned)what < NQUERIES ? row_fields[what] : NULL;
+}
+
+/* A number field's value (UINT, INT, BOOL) as a uint64_t. */
+static uint64_t row_uint(const struct row_field *f, const union msg_row *row)
+{
+	const char *p = (const char *)row + f->off;
+
+	if (f->kind == ROW_BOOL)
+		return *(const bool *)p;
+	if (f->kind == ROW_INT)
+		return (uint64_t)(*(const int64_t *)p);
+	return f->size == sizeof(uint32_t) ? *(const uint32_t *)p : *(const uint64_t *)p;
+}
+
+static void row_set_uint(const struct row_field *f, union msg_row *row, uint64_t v)
+{
+	char *p = (char *)row + f->off;
+
+	if (f->kind == ROW_BOOL)
+		*(bool *)p = v != 0;
+	else if (f->kind == ROW_INT)
+		*(int64_t *)p = (int64_t)v;
+	else if (f->size == sizeof(uint32_t))
+		*(uint32_t *)p = (uint32_t)v;
+	else
+		*(uint64_t *)p = v;
+}
+
+/* A string field (STR, NAME, LIST), NUL-terminated within its array. */
+static const char *row_str(const struct row_field *f, const union msg_row *row, size_t *len)
+{
+	const char *p = (const char *)row + f->off;
+
+	*len = strnlen(p, f->size);
+	return p;
+}
 
 const char *msg_type_name(enum msg_type type)
 {
@@ -92,14 +221,34 @@ void msg_error(struct msg *m, const char *code, const char *fmt, ...)
 	va_end(ap);
 }
 
+void msg_reply_error(msg_reply_fn fn, void *arg, uint64_t cookie, const char *code, const char *fmt,
+		     ...)
+{
+	struct msg m;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_verror(&m, code, fmt, ap);
+	va_end(ap);
+	fn(arg, cookie, &m);
+}
+
+void msg_reply_ok(msg_reply_fn fn, void *arg, uint64_t cookie)
+{
+	struct msg m = {.type = MSG_OK};
+
+	fn(arg, cookie, &m);
+}
+
 void msg_free(struct msg *m)
 {
 	if (m && m->type == MSG_LEASE_GRANT) {
 		free(m->u.grant.lease);
 		m->u.grant.lease = NULL;
 	} else if (m && m->type == MSG_RESULT) {
-		free(m->u.result.items);
-		m->u.result.items = NULL;
+		free(m->u.result.rows);
+		m->u.result.rows = NULL;
+		m->u.result.nrows = m->u.result.cap = 0;
 	} else if (m && m->type == MSG_NODE_STATE) {
 		free(m->u.node.leases);
 		m->u.node.leases = NULL;
@@ -149,6 +298,57 @@ static int encode_ended(json_t *a, const struct msg_node_ended *e)
 	rc |= set(o, "state", json_string(e->state));
 	rc |= set(o, "why", json_string(e->why));
 	return rc ? -ENOMEM : 0;
+}
+
+/* One row field as a JSON value (NULL: out of memory). */
+static json_t *row_value(const struct row_field *f, const union msg_row *row)
+{
+	const char *s;
+	size_t len;
+
+	switch (f->kind) {
+	case ROW_STR:
+	case ROW_NAME:
+	case ROW_LIST:
+		s = row_str(f, row, &len);
+		return json_stringn(s, len);
+	case ROW_BOOL:
+		return json_boolean(row_uint(f, row));
+	case ROW_INT:
+		return json_integer((json_int_t)(int64_t)row_uint(f, row));
+	case ROW_UINT:
+		break;
+	}
+	return json_integer((json_int_t)row_uint(f, row));
+}
+
+/* The rows of m, a result, as a JSON array (*out, the caller's). -EINVAL
+ * when m is not a result or its rows are out of bounds, -ENOMEM. */
+static int encode_rows(const struct msg *m, json_t **out)
+{
+	const struct row_field *row = m->type == MSG_RESULT ? rows_of(m->u.result.what) : NULL;
+	json_t *a;
+
+	*out = NULL;
+	if (!row || m->u.result.nrows > MSG_RESULT_MAX || (m->u.result.nrows && !m->u.result.rows))
+		return -EINVAL;
+	a = json_array();
+	if (!a)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < m->u.result.nrows; i++) {
+		json_t *o = json_object();
+
+		if (json_array_append_new(a, o))
+			goto put_array;
+		for (const struct row_field *f = row; f->key; f++)
+			if (set(o, f->key, row_value(f, &m->u.result.rows[i])))
+				goto put_array;
+	}
+	*out = a;
+	return 0;
+put_array:
+	json_decref(a);
+	return -ENOMEM;
 }
 
 static int encode_node(const struct msg *m, json_t *o)
@@ -257,14 +457,11 @@ static int encode_body(const struct msg *m, json_t *o)
 		rc |= set(o, "job", json_integer(m->u.job_end));
 		break;
 	case MSG_RESULT: {
-		json_error_t e;
-		json_t *items = m->u.result.items ? json_loads(m->u.result.items, 0, &e) : NULL;
+		json_t *items;
 
-		if (!json_is_array(items) || (unsigned)m->u.result.what >= 5 ||
-		    !query_names[m->u.result.what]) {
-			json_decref(items);
-			return -EINVAL;
-		}
+		rc = encode_rows(m, &items);
+		if (rc)
+			return rc;
 		rc |= set(o, "what", json_string(query_names[m->u.result.what]));
 		rc |= set(o, "items", items);
 		break;
@@ -367,6 +564,7 @@ struct dec {
 	const char *type;
 	const char *array;
 	size_t index;
+	const struct row_field *row; /* a result's items: the fields of a row */
 	char *err;
 	size_t errlen;
 };
@@ -437,14 +635,20 @@ static int get_bool(struct dec *d, const char *key, bool *out)
 	return 0;
 }
 
-/* A cpu list: digits, commas and dashes only (the topology module parses it). */
-static int get_cpulist(struct dec *d, const char *key, char *out, bool may_be_empty)
+/* A list of numbers, of CPUs or GPUs: digits, commas and dashes only (the
+ * topology module parses it). */
+static int get_list(struct dec *d, const char *key, char *out, size_t max, bool may_be_empty)
 {
-	int rc = get_str(d, key, out, MSG_CPULIST_MAX, may_be_empty);
+	int rc = get_str(d, key, out, max, may_be_empty);
 
 	if (!rc && strspn(out, "0123456789,-") != strlen(out))
 		return fail(d, "\"%s\" must be a cpu list like \"0-3,8\"", key);
 	return rc;
+}
+
+static int get_cpulist(struct dec *d, const char *key, char *out, bool may_be_empty)
+{
+	return get_list(d, key, out, MSG_CPULIST_MAX, may_be_empty);
 }
 
 /* A lease id or a node name: it becomes a cgroup, a directory or a file
@@ -506,7 +710,8 @@ static int decode_lease(struct dec *d, void *out)
 		return -EPROTO;
 	if (get_name(d, "id", l->id, sizeof(l->id)) ||
 	    get_u32(d, "uid", 1, UINT32_MAX - 1, &l->uid) ||
-	    get_u32(d, "workers", 1, 4096, &l->workers) || get_cpulist(d, "pus", l->pus, false) ||
+	    get_u32(d, "workers", 1, LEASE_MAX_WORKERS, &l->workers) ||
+	    get_cpulist(d, "pus", l->pus, false) ||
 	    get_uint(d, "mem", 0, (uint64_t)1 << 50, &l->mem) ||
 	    get_u32(d, "gpus", 0, UINT32_MAX, &l->gpus) ||
 	    get_uint(d, "expires", 0, (uint64_t)1 << 40, &expires) ||
@@ -538,6 +743,63 @@ static int decode_ended(struct dec *d, void *out)
 	if (!ended_states[i])
 		return fail(d, "\"state\" must be released, expired, evicted or failed, not \"%s\"",
 			    e->state);
+	return 0;
+}
+
+/* Decodes field f of d->o into row. */
+static int decode_field(struct dec *d, const struct row_field *f, union msg_row *row)
+{
+	char *p = (char *)row + f->off, values[128] = "";
+	uint64_t v = 0;
+	bool b = false;
+	unsigned i;
+
+	switch (f->kind) {
+	case ROW_NAME:
+		return get_name(d, f->key, p, f->size);
+	case ROW_LIST:
+		return get_list(d, f->key, p, f->size, true);
+	case ROW_STR:
+		if (get_str(d, f->key, p, f->size, f->may_be_empty))
+			return -EPROTO;
+		for (i = 0; f->one_of && f->one_of[i] && strcmp(p, f->one_of[i]); i++)
+			;
+		if (!f->one_of || f->one_of[i])
+			return 0;
+		for (i = 0; f->one_of[i]; i++)
+			snprintf(values + strlen(values), sizeof(values) - strlen(values), "%s%s",
+				 i ? ", " : "", f->one_of[i]);
+		return fail(d, "\"%s\" must be one of %s, not \"%s\"", f->key, values, p);
+	case ROW_BOOL:
+		if (get_bool(d, f->key, &b))
+			return -EPROTO;
+		v = b;
+		break;
+	case ROW_UINT:
+	case ROW_INT:
+		if (get_uint(d, f->key, 0, f->max, &v))
+			return -EPROTO;
+		break;
+	}
+	row_set_uint(f, row, v);
+	return 0;
+}
+
+/* Decodes d->o (one element of a result's "items") into a row, by the
+ * fields d->row. */
+static int decode_row(struct dec *d, void *out)
+{
+	const char *names[16];
+	unsigned n = 0;
+
+	for (const struct row_field *f = d->row; f->key && n + 1 < 16; f++)
+		names[n++] = f->key;
+	names[n] = NULL;
+	if (check_fields(d, names, false))
+		return -EPROTO;
+	for (const struct row_field *f = d->row; f->key; f++)
+		if (decode_field(d, f, out))
+			return -EPROTO;
 	return 0;
 }
 
@@ -620,11 +882,11 @@ static int decode_body(struct dec *d, struct msg *m)
 			   : 0;
 	case MSG_LEASE_ACQUIRE:
 		rc = get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
-		     get_u32(d, "workers", 1, 4096, &m->u.acquire.workers) ||
+		     get_u32(d, "workers", 1, LEASE_MAX_WORKERS, &m->u.acquire.workers) ||
 		     get_str(d, "lib", m->u.acquire.lib, sizeof(m->u.acquire.lib), false) ||
-		     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.acquire.mem) ||
-		     get_u32(d, "gpus", 0, 64, &m->u.acquire.gpus) ||
-		     get_u32(d, "time", 1, 366 * 86400, &m->u.acquire.time) ||
+		     get_uint(d, "mem", 0, LEASE_MAX_MEM, &m->u.acquire.mem) ||
+		     get_u32(d, "gpus", 0, LEASE_MAX_GPUS, &m->u.acquire.gpus) ||
+		     get_u32(d, "time", 1, LEASE_MAX_TIME_S, &m->u.acquire.time) ||
 		     get_str(d, "mode", mode, sizeof(mode), false) ||
 		     get_u32(d, "job", 0, UINT32_MAX, &m->u.acquire.job);
 		if (rc)
@@ -660,7 +922,7 @@ static int decode_body(struct dec *d, struct msg *m)
 		/* fall through */
 	case MSG_RESULT: {
 		enum msg_query q = 0;
-		json_t *items;
+		void *rows = NULL;
 
 		if (get_str(d, "what", what, sizeof(what), false))
 			return -EPROTO;
@@ -676,12 +938,13 @@ static int decode_body(struct dec *d, struct msg *m)
 			m->u.query = q;
 			return 0;
 		}
-		items = json_object_get(d->o, "items");
-		if (!json_is_array(items))
-			return fail(d, "\"items\" must be an array");
 		m->u.result.what = q;
-		m->u.result.items = json_dumps(items, JSON_COMPACT);
-		return m->u.result.items ? 0 : -ENOMEM;
+		d->row = rows_of(q);
+		rc = decode_array(d, "items", MSG_RESULT_MAX, sizeof(union msg_row), &rows,
+				  &m->u.result.nrows, decode_row);
+		m->u.result.rows = rows;
+		m->u.result.cap = m->u.result.nrows;
+		return rc;
 	}
 	case MSG_JOB_START:
 		rc = get_u32(d, "job", 1, UINT32_MAX, &m->u.job_start.job) ||
@@ -716,7 +979,7 @@ static int decode_body(struct dec *d, struct msg *m)
 		     get_name(d, "id", m->u.exec.id, sizeof(m->u.exec.id)) ||
 		     get_u32(d, "uid", 1, UINT32_MAX - 1, &m->u.exec.uid) ||
 		     get_u32(d, "gid", 0, UINT32_MAX - 1, &m->u.exec.gid) ||
-		     get_u32(d, "workers", 1, 4096, &m->u.exec.workers) ||
+		     get_u32(d, "workers", 1, LEASE_MAX_WORKERS, &m->u.exec.workers) ||
 		     get_cpulist(d, "pus", m->u.exec.pus, false) ||
 		     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.exec.mem) ||
 		     get_u32(d, "gpus", 0, UINT32_MAX, &m->u.exec.gpus) ||
@@ -787,4 +1050,94 @@ int msg_decode(const char *text, struct msg *m, char *err, size_t errlen)
 out:
 	json_decref(d.o);
 	return rc;
+}
+
+/* ---- query results ------------------------------------------------------------------ */
+
+union msg_row *msg_result_add(struct msg *m)
+{
+	union msg_row *rows;
+	uint32_t n = m->u.result.nrows;
+
+	if (m->type != MSG_RESULT || !rows_of(m->u.result.what)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (n >= MSG_RESULT_MAX) {
+		errno = E2BIG;
+		return NULL;
+	}
+	if (n >= m->u.result.cap) {
+		uint32_t cap = n < 8 ? 8 : 2 * n;
+
+		rows = realloc(m->u.result.rows, cap * sizeof(*rows));
+		if (!rows) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		m->u.result.rows = rows;
+		m->u.result.cap = cap;
+	}
+	memset(&m->u.result.rows[n], 0, sizeof(m->u.result.rows[n]));
+	m->u.result.nrows = n + 1;
+	return &m->u.result.rows[n];
+}
+
+const char *msg_result_key(enum msg_query what, unsigned i)
+{
+	const struct row_field *f = rows_of(what);
+
+	for (unsigned k = 0; f && f[k].key; k++)
+		if (k == i)
+			return f[k].key;
+	return NULL;
+}
+
+int msg_result_cell(const struct msg *m, uint32_t row, const char *key, char *buf, size_t len)
+{
+	const struct row_field *f = m->type == MSG_RESULT ? rows_of(m->u.result.what) : NULL;
+	const union msg_row *r;
+	const char *s;
+	size_t n;
+	int w;
+
+	if (len)
+		buf[0] = '\0';
+	while (f && f->key && strcmp(f->key, key) != 0)
+		f++;
+	if (!f || !f->key || row >= m->u.result.nrows || !m->u.result.rows)
+		return -ENOENT;
+	r = &m->u.result.rows[row];
+	switch (f->kind) {
+	case ROW_STR:
+	case ROW_NAME:
+	case ROW_LIST:
+		s = row_str(f, r, &n);
+		w = snprintf(buf, len, "%.*s", (int)n, s);
+		break;
+	case ROW_BOOL:
+		w = snprintf(buf, len, "%s", row_uint(f, r) ? "yes" : "no");
+		break;
+	case ROW_INT:
+		w = snprintf(buf, len, "%lld", (long long)(int64_t)row_uint(f, r));
+		break;
+	case ROW_UINT:
+	default:
+		w = snprintf(buf, len, "%llu", (unsigned long long)row_uint(f, r));
+		break;
+	}
+	return w < 0 || (size_t)w >= len ? -ENOSPC : 0;
+}
+
+int msg_result_json(const struct msg *m, char **text)
+{
+	json_t *items;
+	int rc = encode_rows(m, &items);
+
+	*text = NULL;
+	if (rc)
+		return rc;
+	*text = json_dumps(items, JSON_COMPACT);
+	json_decref(items);
+	return *text ? 0 : -ENOMEM;
 }

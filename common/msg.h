@@ -1,6 +1,9 @@
 /*
- * msg: the control plane's messages, encoded as JSON (the payload of one
- * frame, see frame.h). Every message is an object with "v" (protocol
+ * msg: the control plane's codec. Its messages are encoded as JSON (the
+ * payload of one frame, see frame.h); the rest of colocd and colocctl see
+ * only the typed structs below, never JSON: msg.c is the control plane's
+ * one user of the JSON library (lease_doc.h is the data plane's). Every message is an object with
+ "v" (protocol
  * version, 1) and "type"; decoding is strict: an unknown type, a missing or
  * mistyped field, a value out of range or an unknown field is an error that
  * names the field, and the daemon answers with an "error" message and drops
@@ -15,7 +18,8 @@
  *                                           cred = root's, bound to the request
  *                                           (cred.h); a client refuses a grant
  *                                           without it
- *     result        {what, items}           items = an array of objects (a query's answer)
+ *     result        {what, items}           items = an array of objects, one per
+					   row of a query's answer (msg_row)
  *     ok            {}
  *     error         {code, message}         code = an errno name, e.g. "ENOSPC"
  *   SPANK plugin -> node agent (unix socket, peer checked with SO_PEERCRED)
@@ -51,6 +55,8 @@
  */
 #ifndef COLOC_MSG_H
 #define COLOC_MSG_H
+
+#include "lease_rules.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -113,6 +119,68 @@ struct msg_node_ended {
 
 enum msg_query { MSG_QUERY_NODES = 1, MSG_QUERY_GAPS, MSG_QUERY_LEASES, MSG_QUERY_EXECUTORS };
 
+/* The rows of a query's answer (result.items), one struct per query; on
+ * the wire each is an object with these fields, in this order. */
+#define MSG_RESULT_MAX 1024 /* rows one result carries (a frame holds fewer) */
+#define MSG_GPULIST_MAX 160 /* "0,1,...,31" */
+
+/* nodes: a registered node. */
+struct msg_row_node {
+	char name[MSG_NODE_MAX];
+	char state[16];		   /* "up", "down" or "drained" */
+	char pus[MSG_CPULIST_MAX]; /* every PU of the node */
+	uint64_t mem;		   /* bytes */
+	uint32_t gpus;		   /* how many, 0..32 */
+	uint32_t jobs;		   /* host jobs */
+	bool drained;
+};
+
+/* gaps: what a node that is not down can lend now. */
+struct msg_row_gap {
+	char node[MSG_NODE_MAX];
+	char lendable[MSG_CPULIST_MAX];	   /* PUs, less what leases hold */
+	char unallocated[MSG_CPULIST_MAX]; /* of those, the ones no job holds */
+	uint64_t mem;			   /* bytes free to lend */
+	uint32_t gpus;			   /* how many free, 0..32 */
+	int64_t until;			   /* unix seconds; 0 = no limit */
+	bool drained;
+};
+
+/* leases: a lease, or one that ended lately (then workers, mem 0, cpus,
+ * gpus "" and expires is when it ended). */
+struct msg_row_lease {
+	char id[64];
+	uint32_t uid;
+	char state[16]; /* starting, ready; released, expired, evicted, failed */
+	char node[MSG_NODE_MAX];
+	uint32_t workers;
+	char cpus[MSG_CPULIST_MAX];
+	uint64_t mem;		    /* bytes, the whole lease */
+	char gpus[MSG_GPULIST_MAX]; /* the node's GPUs it holds, "0,2" */
+	int64_t expires;	    /* unix seconds */
+	char why[128];		    /* why it ended, "" while it runs */
+};
+
+/* executors: a lease whose executor runs. */
+struct msg_row_executor {
+	int64_t pid;
+	char node[MSG_NODE_MAX];
+	uint32_t uid;
+	char cgroup[320]; /* the node's CgroupRoot/lease id */
+	char cpus[MSG_CPULIST_MAX];
+	uint64_t mem_limit; /* bytes */
+	char gpus[MSG_GPULIST_MAX];
+	char lease[64]; /* its lease id */
+};
+
+/* One row; result.what says which member. */
+union msg_row {
+	struct msg_row_node node;
+	struct msg_row_gap gap;
+	struct msg_row_lease lease;
+	struct msg_row_executor executor;
+};
+
 struct msg {
 	enum msg_type type;
 	char cred[MSG_CRED_MAX]; /* requests over TCP, lease grants ("" when none) */
@@ -125,15 +193,7 @@ struct msg {
 			char code[32]; /* errno name */
 			char message[MSG_TEXT_MAX];
 		} error;
-		struct {
-			uint32_t workers;	/* 1..4096 */
-			char lib[MSG_PATH_MAX]; /* absolute path of the function library */
-			uint64_t mem;		/* bytes per worker, 0 = the site default */
-			uint32_t gpus;		/* 0..64 */
-			uint32_t time;		/* seconds, 1..366 days */
-			bool pack;		/* mode "pack" (else "spread") */
-			uint32_t job;		/* the client's Slurm job, 0 = none */
-		} acquire;
+		struct lease_request acquire; /* within lease_rules.h's limits */
 		struct {
 			char id[64];
 			char *lease; /* the lease document (JSON text), malloc'd; msg_free */
@@ -144,7 +204,9 @@ struct msg {
 		enum msg_query query;
 		struct {
 			enum msg_query what;
-			char *items; /* JSON array text, malloc'd; msg_free */
+			uint32_t nrows;	     /* 0..MSG_RESULT_MAX */
+			uint32_t cap;	     /* rows allocated (msg_result_add's) */
+			union msg_row *rows; /* malloc'd (msg_result_add); msg_free */
 		} result;
 		struct {
 			uint32_t job, uid;
@@ -183,7 +245,7 @@ struct msg {
 		struct {
 			char id[64];
 			uint32_t uid, gid; /* uid 1..UINT32_MAX-1: never root */
-			uint32_t workers;  /* 1..4096 */
+			uint32_t workers;  /* 1..LEASE_MAX_WORKERS */
 			char pus[MSG_CPULIST_MAX];
 			uint64_t mem;  /* bytes, the whole lease on this node */
 			uint32_t gpus; /* bitmask */
@@ -212,7 +274,7 @@ int msg_decode(const char *text, struct msg *m, char *err, size_t errlen);
  * equals the digest msg_decode gives for any encoding of m. 0 or -errno. */
 int msg_digest(const struct msg *m, uint8_t out[MSG_DIGEST_LEN]);
 
-/* Frees what a message owns (a grant's lease, a result's items, a
+/* Frees what a message owns (a grant's lease, a result's rows, a
  * node_state's leases and ended). */
 void msg_free(struct msg *m);
 
@@ -221,5 +283,41 @@ void msg_error(struct msg *m, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void msg_verror(struct msg *m, const char *code, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
+
+/* ---- replies ---- */
+
+/* Delivers the reply to a request: arg and cookie are the requester's.
+ * The node agent, the controller and the daemon's connections all answer
+ * through one; it is called exactly once per request, maybe before the
+ * request function returns, and reply is the caller's (valid for the
+ * call only). */
+typedef void (*msg_reply_fn)(void *arg, uint64_t cookie, const struct msg *reply);
+
+/* Builds an error reply (msg_error) or ok and delivers it through fn. */
+void msg_reply_error(msg_reply_fn fn, void *arg, uint64_t cookie, const char *code, const char *fmt,
+		     ...) __attribute__((format(printf, 5, 6)));
+void msg_reply_ok(msg_reply_fn fn, void *arg, uint64_t cookie);
+
+/* ---- query results ---- */
+
+/* Appends a zeroed row to m, a result (m->type MSG_RESULT), for the
+ * caller to fill as m->u.result.what says; m owns it (msg_free). NULL with
+ * errno E2BIG when m has MSG_RESULT_MAX rows, ENOMEM, or EINVAL when m is
+ * not a result. */
+union msg_row *msg_result_add(struct msg *m);
+
+/* The name of field i (from 0, in wire order) of what's rows; NULL past
+ * the last or for no such query. Static. */
+const char *msg_result_key(enum msg_query what, unsigned i);
+
+/* Row row's field key of result m as text into buf: strings as they are,
+ * numbers in decimal, booleans as yes/no. 0, -ENOENT when m has no such
+ * row or its rows no such field, -ENOSPC when buf is too small (it then
+ * holds what fits). */
+int msg_result_cell(const struct msg *m, uint32_t row, const char *key, char *buf, size_t len);
+
+/* m's rows as the JSON array they travel as (compact, malloc'd, caller
+ * frees): colocctl --json prints it. 0 or -errno (-EINVAL: not a result). */
+int msg_result_json(const struct msg *m, char **text);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "executor.h"
 
+#include "cpumask.h"
 #include "lease_doc.h"
 #include "log.h"
 
@@ -42,34 +43,14 @@ void executor_options_default(struct executor_options *o)
 
 int executor_parse_cpus(const char *list, cpu_set_t *set)
 {
-	const char *p = list;
+	struct cpumask m;
 
 	CPU_ZERO(set);
-	if (!*p)
+	if (cpumask_parse(list, &m) != 0 || cpumask_empty(&m))
 		return -EINVAL;
-	while (*p) {
-		char *end;
-		long lo, hi;
-
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		lo = strtol(p, &end, 10);
-		hi = lo;
-		if (*end == '-') {
-			if (end[1] < '0' || end[1] > '9')
-				return -EINVAL;
-			hi = strtol(end + 1, &end, 10);
-		}
-		if (lo > hi || hi >= CPU_SETSIZE)
-			return -EINVAL;
-		for (long c = lo; c <= hi; c++)
-			CPU_SET((int)c, set);
-		if (*end == ',' && end[1])
-			end++;
-		else if (*end)
-			return -EINVAL;
-		p = end;
-	}
+	for (int c = cpumask_next(&m, 0); c >= 0 && c < CPU_SETSIZE;
+	     c = c + 1 < CPUMASK_MAX ? cpumask_next(&m, (unsigned)c + 1) : -1)
+		CPU_SET(c, set);
 	return 0;
 }
 

@@ -30,7 +30,8 @@ struct executor_options {
 /* Fills defaults: every cpu the process may run on, 64 KiB slots, ... */
 void executor_options_default(struct executor_options *o);
 
-/* Parses a cpu list ("0-3,8,10-11") into set; -EINVAL on malformed input. */
+/* Parses a cpu list ("0-3,8,10-11", cpumask.h's format) into set; -EINVAL
+ * on malformed input or an empty list. */
 int executor_parse_cpus(const char *list, cpu_set_t *set);
 
 /* Runs until SIGTERM/SIGINT: loads, publishes, serves, evicts clients.

@@ -10,6 +10,7 @@
 #include "assignment.h"
 #include "cli.h"
 #include "executor.h"
+#include "lease_rules.h"
 #include "log.h"
 #include "transport.h"
 
@@ -96,8 +97,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'w':
-			o.workers =
-			    (unsigned)cli_number("faas-executor", "--workers", optarg, 1, 4096);
+			o.workers = (unsigned)cli_number("faas-executor", "--workers", optarg, 1,
+							 LEASE_MAX_WORKERS);
 			break;
 		case 'p':
 			o.provider = optarg;

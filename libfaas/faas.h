@@ -87,7 +87,7 @@ size_t faas_lease_max_payload(const struct faas_lease *lease);
 struct faas_lease_request {
 	int workers;	       /* 1..4096 */
 	const char *lib;       /* the function library; made absolute, must exist */
-	size_t mem_per_worker; /* bytes; 0 = the site default */
+	size_t mem_per_worker; /* bytes, at most 2^50 (1024T); 0 = the site default */
 	int gpus;	       /* 0..64 */
 	int minutes;	       /* 1..527040; 0 = DefaultLeaseTime of coloc.conf */
 	int pack;	       /* 1: as few nodes as possible; 0: spread */
@@ -97,8 +97,9 @@ struct faas_lease_request {
 /* Asks the controller named in coloc.conf for a lease and parses the lease
  * document it grants into *lease (freed with faas_lease_destroy). Inside a
  * Slurm job (SLURM_JOB_ID) the request names the job. Waits at
- * most FAAS_CONTROLLER_TIMEOUT_MS (default 30000) for the grant. Errors:
- * FAAS_EINVAL (an argument or coloc.conf), FAAS_EUNAVAIL (the controller
+ * most FAAS_CONTROLLER_TIMEOUT_MS (1..3600000, default 30000) for the
+ * grant. Errors: FAAS_EINVAL (an argument out of the ranges above,
+ * coloc.conf or FAAS_CONTROLLER_TIMEOUT_MS), FAAS_EUNAVAIL (the controller
  * cannot be reached or did not answer), FAAS_EBUSY (not enough idle
  * resources now), FAAS_EAUTH (the controller refused the credential),
  * FAAS_ELEASE (a malformed grant), FAAS_EPROTO, FAAS_ENOMEM; err (may be

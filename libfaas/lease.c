@@ -1,7 +1,8 @@
 /*
  * lease: libfaas's requests to the controller (faas_lease_acquire,
- * faas_lease_release; see faas.h). Each call loads coloc.conf, sends one
- * request through ctl_client and maps the answer to a FAAS_E* code. No
+ * faas_lease_release; see faas.h). Each call loads coloc.conf, makes one
+ * round trip with ctl_lease_acquire or ctl_lease_release (which check the
+ * request against lease_rules.h) and maps the answer to a FAAS_E* code. No
  * state between calls; thread-safe as far as config_load (which reads the
  * environment) is.
  */
@@ -14,6 +15,7 @@
 
 #include "coloc_config.h"
 #include "ctl_client.h"
+#include "lease_rules.h"
 #include "msg.h"
 
 #include <errno.h>
@@ -24,41 +26,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LEASE_DEFAULT_TIMEOUT_MS 30000
-#define LEASE_MAX_MINUTES (366 * 24 * 60)
-
-static int timeout_ms(void)
+/* A ctl_client error (-errno) as a FAAS_E* code. */
+static int faas_code(int rc)
 {
-	const char *v = getenv("FAAS_CONTROLLER_TIMEOUT_MS");
-	char *end;
-	long ms;
-
-	if (!v || !*v)
-		return LEASE_DEFAULT_TIMEOUT_MS;
-	errno = 0;
-	ms = strtol(v, &end, 10);
-	if (errno || *end || ms < 1 || ms > 3600000)
-		return LEASE_DEFAULT_TIMEOUT_MS;
-	return (int)ms;
-}
-
-/* The controller's error reply as a FAAS_E* code. */
-static int error_code(const struct msg *reply)
-{
-	static const struct {
-		const char *name;
-		int code;
-	} map[] = {
-	    {"ENOSPC", FAAS_EBUSY},  {"EBUSY", FAAS_EBUSY},   {"EAGAIN", FAAS_EBUSY},
-	    {"EINVAL", FAAS_EINVAL}, {"ENOENT", FAAS_EINVAL}, {"E2BIG", FAAS_EINVAL},
-	    {"ERANGE", FAAS_EINVAL}, {"EACCES", FAAS_EAUTH},  {"EPERM", FAAS_EAUTH},
-	    {"ENOMEM", FAAS_ENOMEM}, {"EPROTO", FAAS_EPROTO},
-	};
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(reply->u.error.code, map[i].name) == 0)
-			return map[i].code;
-	return FAAS_EUNAVAIL;
+	switch (-rc) {
+	case 0:
+		return FAAS_OK;
+	case ENOSPC:
+	case EBUSY:
+	case EAGAIN:
+		return FAAS_EBUSY;
+	case EINVAL:
+	case ENOENT:
+	case E2BIG:
+	case ERANGE:
+		return FAAS_EINVAL;
+	case EACCES: /* refused, or a grant that is not authenticated */
+	case EPERM:
+		return FAAS_EAUTH;
+	case ENOMEM:
+		return FAAS_ENOMEM;
+	case EPROTO:
+		return FAAS_EPROTO;
+	default:
+		return FAAS_EUNAVAIL;
+	}
 }
 
 /* The Slurm job this process runs in (SLURM_JOB_ID), 0 outside one. */
@@ -87,37 +79,18 @@ static int load_config(const char *conf, struct coloc_config *cfg, char *err, si
 	return FAAS_OK;
 }
 
-/* Sends req; FAAS_OK with *reply of the expected type (to msg_free), or a
- * FAAS_E* code with err filled. */
-static int request(const struct coloc_config *cfg, struct msg *req, struct msg *reply,
-		   enum msg_type expect, char *err, size_t errlen)
+/* coloc.conf and FAAS_CONTROLLER_TIMEOUT_MS: FAAS_OK or FAAS_EINVAL. */
+static int setup(const char *conf, struct coloc_config *cfg, int *timeout_ms, char *err,
+		 size_t errlen)
 {
 	char why[1024];
-	int rc;
+	int rc = load_config(conf, cfg, err, errlen);
 
-	rc = ctl_request(cfg, req, reply, timeout_ms(), why, sizeof(why));
-	if (rc) {
-		log_errbuf(err, errlen, "%s", why);
-		return rc == -ENOMEM   ? FAAS_ENOMEM
-		       : rc == -EPROTO ? FAAS_EPROTO
-		       : rc == -EACCES ? FAAS_EAUTH /* a grant that is not authenticated */
-				       : FAAS_EUNAVAIL;
-	}
-	if (reply->type == MSG_ERROR) {
-		log_errbuf(err, errlen, "the controller refused the %s request: %s: %s",
-			   msg_type_name(req->type), reply->u.error.code, reply->u.error.message);
-		rc = error_code(reply);
-		msg_free(reply);
+	if (rc)
 		return rc;
-	}
-	if (reply->type != expect) {
-		log_errbuf(err, errlen,
-			   "the controller answered a %s request with %s, not %s; are colocd and "
-			   "libfaas the same version?",
-			   msg_type_name(req->type), msg_type_name(reply->type),
-			   msg_type_name(expect));
-		msg_free(reply);
-		return FAAS_EPROTO;
+	if (ctl_timeout_from_env(timeout_ms, why, sizeof(why)) != 0) {
+		log_errbuf(err, errlen, "%s", why);
+		return FAAS_EINVAL;
 	}
 	return FAAS_OK;
 }
@@ -125,10 +98,11 @@ static int request(const struct coloc_config *cfg, struct msg *req, struct msg *
 int faas_lease_acquire(const struct faas_lease_request *r, struct faas_lease **lease, char *err,
 		       size_t errlen)
 {
-	struct msg req = {.type = MSG_LEASE_ACQUIRE}, reply;
+	struct lease_request req = {0};
 	struct coloc_config cfg;
-	char path[PATH_MAX], why[512];
-	int rc;
+	struct msg grant;
+	char path[PATH_MAX], why[1024];
+	int rc, timeout_ms;
 
 	if (!r || !lease) {
 		log_errbuf(err, errlen,
@@ -136,73 +110,70 @@ int faas_lease_acquire(const struct faas_lease_request *r, struct faas_lease **l
 		return FAAS_EINVAL;
 	}
 	*lease = NULL;
-	if (r->workers < 1 || r->workers > 4096 || r->gpus < 0 || r->gpus > 64 || r->minutes < 0 ||
-	    r->minutes > LEASE_MAX_MINUTES || (uint64_t)r->mem_per_worker > (uint64_t)1 << 50 ||
-	    !r->lib || !*r->lib) {
-		log_errbuf(
-		    err, errlen,
-		    "faas_lease_acquire: needs workers 1 to 4096, a function library, gpus 0 to "
-		    "64, minutes 0 to %d (0: the site default) and at most 1 PiB per worker",
-		    LEASE_MAX_MINUTES);
+	if (r->workers < 0 || r->gpus < 0 || r->minutes < 0 || !r->lib || !*r->lib) {
+		log_errbuf(err, errlen,
+			   "faas_lease_acquire: needs a function library, and workers, gpus and "
+			   "minutes of 0 or more (workers %d, gpus %d, minutes %d)",
+			   r->workers, r->gpus, r->minutes);
 		return FAAS_EINVAL;
 	}
+	/* the rest are lease_rules.h's, checked by ctl_lease_acquire */
+	req.workers = (uint32_t)r->workers;
+	req.mem = r->mem_per_worker;
+	req.gpus = (uint32_t)r->gpus;
+	req.time = (uint64_t)r->minutes * 60 > UINT32_MAX ? UINT32_MAX : (uint32_t)r->minutes * 60;
+	req.pack = r->pack != 0;
+	req.job = slurm_job_id();
 	errno = 0;
-	if (!realpath(r->lib, path) || strlen(path) >= sizeof(req.u.acquire.lib)) {
+	if (!realpath(r->lib, path) || strlen(path) >= sizeof(req.lib)) {
 		log_errbuf(err, errlen, "faas_lease_acquire: function library %s: %s", r->lib,
 			   strerror(errno ? errno : ENAMETOOLONG));
 		return FAAS_EINVAL;
 	}
-	strcpy(req.u.acquire.lib, path);
-	req.u.acquire.workers = (uint32_t)r->workers;
-	req.u.acquire.mem = r->mem_per_worker;
-	req.u.acquire.gpus = (uint32_t)r->gpus;
-	req.u.acquire.time = (uint32_t)r->minutes * 60;
-	req.u.acquire.pack = r->pack != 0;
-	req.u.acquire.job = slurm_job_id();
-	rc = load_config(r->conf, &cfg, err, errlen);
+	strcpy(req.lib, path);
+	rc = setup(r->conf, &cfg, &timeout_ms, err, errlen);
 	if (rc)
 		return rc;
-	if (!req.u.acquire.time)
-		req.u.acquire.time = cfg.default_lease_s ? cfg.default_lease_s : 1800;
-	rc = request(&cfg, &req, &reply, MSG_LEASE_GRANT, err, errlen);
-	if (rc)
-		return rc;
-	rc = faas_lease_from_json(reply.u.grant.lease, lease, why, sizeof(why));
+	rc = ctl_lease_acquire(&cfg, &req, timeout_ms, &grant, why, sizeof(why));
+	if (rc) {
+		log_errbuf(err, errlen, "faas_lease_acquire: %s", why);
+		return faas_code(rc);
+	}
+	rc = faas_lease_from_json(grant.u.grant.lease, lease, why, sizeof(why));
 	if (rc == FAAS_ELEASE)
 		log_errbuf(err, errlen,
 			   "the controller granted lease %s with a malformed document: %s",
-			   reply.u.grant.id, why);
+			   grant.u.grant.id, why);
 	if (rc == FAAS_OK && lease_set_conf(*lease, r->conf) != FAAS_OK) {
 		/* it must still be released: the controller holds it */
 		log_errbuf(err, errlen, "out of memory after lease %s was granted",
-			   reply.u.grant.id);
+			   grant.u.grant.id);
 		faas_lease_release(*lease, NULL, 0);
 		faas_lease_destroy(*lease);
 		*lease = NULL;
 		rc = FAAS_ENOMEM;
 	}
-	msg_free(&reply);
+	msg_free(&grant);
 	return rc;
 }
 
 int faas_lease_release(struct faas_lease *lease, char *err, size_t errlen)
 {
-	struct msg req = {.type = MSG_LEASE_RELEASE}, reply;
 	struct coloc_config cfg;
 	const char *id = lease ? faas_lease_id(lease) : NULL;
-	int rc;
+	char why[1024];
+	int rc, timeout_ms;
 
-	if (!id || !*id || strlen(id) >= sizeof(req.u.release.id)) {
+	if (!id || !*id) {
 		log_errbuf(err, errlen,
 			   "faas_lease_release: the lease has no id the controller knows");
 		return FAAS_EINVAL;
 	}
-	strcpy(req.u.release.id, id);
-	rc = load_config(lease_conf(lease), &cfg, err, errlen);
+	rc = setup(lease_conf(lease), &cfg, &timeout_ms, err, errlen);
 	if (rc)
 		return rc;
-	rc = request(&cfg, &req, &reply, MSG_OK, err, errlen);
-	if (rc == FAAS_OK)
-		msg_free(&reply);
-	return rc;
+	rc = ctl_lease_release(&cfg, id, timeout_ms, why, sizeof(why));
+	if (rc)
+		log_errbuf(err, errlen, "faas_lease_release: %s", why);
+	return faas_code(rc);
 }

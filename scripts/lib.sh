@@ -3,12 +3,14 @@
 # and an out-of-tree build. Sourced, not run.
 
 COLOC_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# what is built must be readable by the users the tests run as
+umask 022
 
 # Build and test dependencies, by Debian 12 package name.
 COLOC_PACKAGES=(
 	gcc make autoconf automake libtool pkg-config
 	libfabric-dev libfabric-bin libjansson-dev libhwloc-dev libcgroup-dev
-	libmunge-dev munge libcmocka-dev libslurm-dev clang-format
+	libmunge-dev munge libcmocka-dev libslurm-dev clang-format shellcheck
 	# scripts/testbed: a local Slurm cluster, one network namespace per node
 	slurmctld slurmd slurm-client util-linux
 	# the verbs test: Debian's kernel under QEMU with Soft-RoCE
@@ -39,6 +41,19 @@ coloc_ensure_packages() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q >/dev/null
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# coloc_build_dir NAME: where NAME (check, demo, eval) builds: build/NAME in
+# the checkout, unless other users cannot reach the checkout (a private
+# home, mode 0700): the tests and the demo run executors, clients and srun as
+# nobody, who must read the programs and function libraries built; then a
+# directory of its own under /var/tmp, named after the checkout.
+coloc_build_dir() {
+	if setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$COLOC_TOP" 2>/dev/null; then
+		echo "$COLOC_TOP/build/$1"
+	else
+		echo "/var/tmp/coloc-$1-$(printf %s "$COLOC_TOP" | md5sum | cut -c1-8)"
+	fi
 }
 
 # coloc_build DIR [configure args...]: bootstrap, configure in DIR, make.

@@ -1,13 +1,17 @@
 /*
- * faas_opts: see faas_opts.h. Sizes and times use coloc.conf's parsers, so
- * that --faas-mem and MemoryMargin, --faas-time and DefaultLeaseTime
- * accept the same forms.
+ * faas_opts: see faas_opts.h. The lease's values are checked by
+ * lease_rules.h's parsers and limits, which colocctl and libfaas share;
+ * sizes and times use coloc.conf's parsers, so that --faas-mem and
+ * MemoryMargin, --faas-time and DefaultLeaseTime accept the same forms.
  */
 #include "config.h"
 
 #include "faas_opts.h"
 
+#include "cpumask.h"
+
 #include "coloc_config.h"
+#include "lease_rules.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,22 +21,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_WORKERS 4096
-#define MAX_GPUS 64
-#define MAX_TIME_S (366u * 86400)
-#define MAX_MEM (1ull << 50)
+/* The largest --faas-host-mem: a node's memory, as msg.h's job_start.mem_need */
+#define HOST_MEM_MAX ((uint64_t)1 << 50)
 
 static const struct {
 	const char *name, *env, *accepted;
 } opts[FAAS_OPT_COUNT] = {
-    [FAAS_OPT_WORKERS] = {"faas-workers", "FAAS_WORKERS", "a whole number from 1 to 4096"},
+    [FAAS_OPT_WORKERS] = {"faas-workers", "FAAS_WORKERS", LEASE_ACCEPT_WORKERS},
     [FAAS_OPT_LIB] = {"faas-lib", "FAAS_LIB", "the path of a readable function library"},
-    [FAAS_OPT_MEM] = {"faas-mem", "FAAS_MEM",
-		      "a size per worker like 512M or 2G (K, M, G, T: powers of 1024)"},
-    [FAAS_OPT_GPUS] = {"faas-gpus", "FAAS_GPUS", "a whole number from 0 to 64"},
-    [FAAS_OPT_TIME] = {"faas-time", "FAAS_TIME",
-		       "minutes, [D-]HH:MM[:SS] or a number with a unit like 90s or 2h, at "
-		       "most 366 days"},
+    [FAAS_OPT_MEM] = {"faas-mem", "FAAS_MEM", LEASE_ACCEPT_MEM},
+    [FAAS_OPT_GPUS] = {"faas-gpus", "FAAS_GPUS", LEASE_ACCEPT_GPUS},
+    [FAAS_OPT_TIME] = {"faas-time", "FAAS_TIME", LEASE_ACCEPT_TIME},
     [FAAS_OPT_HOST] = {"faas-host", "FAAS_HOST", "yes or no"},
     [FAAS_OPT_NO_HOST] = {"no-faas-host", "FAAS_HOST", "yes or no"},
     [FAAS_OPT_HOST_MEM] = {"faas-host-mem", "FAAS_HOST_MEM",
@@ -65,11 +64,12 @@ static int number(const char *s, unsigned long min, unsigned long max, uint32_t 
 	return 0;
 }
 
-static int size(const char *s, uint64_t *out)
+/* --faas-host-mem: a node's memory, above 0 */
+static int host_size(const char *s, uint64_t *out)
 {
 	uint64_t v;
 
-	if (!s || config_parse_size(s, &v) != 0 || v == 0 || v > MAX_MEM)
+	if (!s || config_parse_size(s, &v) != 0 || v == 0 || v > HOST_MEM_MAX)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -110,30 +110,24 @@ static int parse(struct faas_opts *f, enum faas_opt o, const char *v, const char
 		 bool cmdline, char *err, size_t errlen)
 {
 	char why[256] = "";
-	uint64_t ms;
 	bool b;
 	int rc = 0;
 
 	switch (o) {
 	case FAAS_OPT_WORKERS:
-		rc = number(v, 1, MAX_WORKERS, &f->workers);
+		rc = number(v, 1, LEASE_MAX_WORKERS, &f->workers);
 		break;
 	case FAAS_OPT_LIB:
 		rc = library(v, f->lib, sizeof(f->lib), why, sizeof(why));
 		break;
 	case FAAS_OPT_MEM:
-		rc = size(v, &f->mem);
+		rc = lease_rules_parse_mem(v, &f->mem);
 		break;
 	case FAAS_OPT_GPUS:
-		rc = number(v, 0, MAX_GPUS, &f->gpus);
+		rc = number(v, 0, LEASE_MAX_GPUS, &f->gpus);
 		break;
 	case FAAS_OPT_TIME:
-		rc = !v || config_parse_duration_ms(v, &ms, "min") != 0 || ms == 0 ||
-			     ms > (uint64_t)MAX_TIME_S * 1000
-			 ? -EINVAL
-			 : 0;
-		if (!rc)
-			f->time_s = (uint32_t)((ms + 999) / 1000);
+		rc = lease_rules_parse_time(v, &f->time_s);
 		break;
 	case FAAS_OPT_HOST:
 	case FAAS_OPT_NO_HOST:
@@ -146,7 +140,7 @@ static int parse(struct faas_opts *f, enum faas_opt o, const char *v, const char
 		o = FAAS_OPT_HOST;
 		break;
 	case FAAS_OPT_HOST_MEM:
-		rc = size(v, &f->host_mem);
+		rc = host_size(v, &f->host_mem);
 		break;
 	default:
 		snprintf(err, errlen, "spank_faas: unknown option %d", (int)o);
@@ -222,24 +216,12 @@ int faas_opts_check(const struct faas_opts *f, char *err, size_t errlen)
 
 uint32_t faas_gpu_mask(const char *list)
 {
-	uint32_t mask = 0;
-	const char *p;
-	char *end;
+	struct cpumask m;
 
-	for (p = list; p && *p;) {
-		unsigned long a = strtoul(p, &end, 10), b = a;
-
-		if (end == p)
-			return mask; /* not a list of numbers (e.g. "NoDevFiles") */
-		if (*end == '-')
-			b = strtoul(end + 1, &end, 10);
-		for (unsigned long g = a; g <= b && g < 32; g++)
-			mask |= 1u << g;
-		p = *end == ',' ? end + 1 : end;
-		if (*end && *end != ',')
-			break;
-	}
-	return mask;
+	/* not a list of indexes (Slurm's "NoDevFiles", junk): none */
+	if (!list || cpumask_parse(list, &m) != 0)
+		return 0;
+	return (uint32_t)m.bits[0]; /* indexes 0-31, the ones lent */
 }
 
 int faas_plugin_args_parse(int ac, char **av, struct faas_plugin_args *a, char *err, size_t errlen)

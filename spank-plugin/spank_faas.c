@@ -26,6 +26,7 @@
 #include "coloc_config.h"
 #include "ctl_client.h"
 #include "faas_opts.h"
+#include "lease_rules.h"
 #include "msg.h"
 
 #include <errno.h>
@@ -41,7 +42,6 @@
 SPANK_PLUGIN(spank_faas, 1);
 
 #define LOG "spank_faas: "
-#define DEFAULT_CONTROLLER_TIMEOUT_MS 30000
 #define RELEASE_TIMEOUT_MS 5000
 #define REPORT_SLACK_MS 3000   /* a report's budget: EvictGrace and this */
 #define REPORT_BACKOFF_MS 20   /* the first wait before another try, doubling to 320 ms */
@@ -137,14 +137,6 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 
 /* ---- client side ---------------------------------------------------------------- */
 
-static int controller_timeout_ms(void)
-{
-	const char *s = getenv("FAAS_CONTROLLER_TIMEOUT_MS");
-	long v = s ? strtol(s, NULL, 10) : 0;
-
-	return v > 0 && v <= 3600000 ? (int)v : DEFAULT_CONTROLLER_TIMEOUT_MS;
-}
-
 /* The submit side's checks: the command line, then the environment. */
 static int submit_checks(void)
 {
@@ -158,83 +150,85 @@ static int submit_checks(void)
 	return 0;
 }
 
+/* What a user can do about a lease the controller did not grant (rc, from
+ * ctl_lease_acquire). */
+static const char *acquire_remedy(int rc)
+{
+	switch (-rc) {
+	case ENOSPC:
+	case EBUSY:
+	case EAGAIN:
+	case EDQUOT:
+		return "Ask for fewer workers or less memory, try later (colocctl gaps shows what "
+		       "is free), or run without --faas-workers";
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ECONNRESET:
+	case EIO:
+		return "Run without --faas-workers, or ask your administrator whether coloc's "
+		       "controller runs";
+	default:
+		return "Run without --faas-workers, or check the values given";
+	}
+}
+
 static int acquire(spank_t sp)
 {
-	struct msg req = {.type = MSG_LEASE_ACQUIRE}, reply;
+	struct lease_request req = {0};
 	struct coloc_config cfg;
+	struct msg grant;
 	uint32_t job = 0;
 	char err[1024];
-	int rc;
+	int rc, timeout_ms;
 
-	if (load_config(&cfg, err, sizeof(err)) != 0) {
+	if (load_config(&cfg, err, sizeof(err)) != 0 ||
+	    ctl_timeout_from_env(&timeout_ms, err, sizeof(err)) != 0) {
 		slurm_error(LOG "--faas-workers: %s", err);
 		return -1;
 	}
-	req.u.acquire.workers = opts.workers;
-	snprintf(req.u.acquire.lib, sizeof(req.u.acquire.lib), "%s", opts.lib);
-	req.u.acquire.mem = opts.mem;
-	req.u.acquire.gpus = opts.gpus;
-	req.u.acquire.time = opts.time_s ? opts.time_s : cfg.default_lease_s;
+	req.workers = opts.workers;
+	snprintf(req.lib, sizeof(req.lib), "%s", opts.lib);
+	req.mem = opts.mem;
+	req.gpus = opts.gpus;
+	req.time = opts.time_s; /* 0: DefaultLeaseTime */
 	if (spank_get_item(sp, S_JOB_ID, &job) == ESPANK_SUCCESS)
-		req.u.acquire.job = job;
-	rc = ctl_request(&cfg, &req, &reply, controller_timeout_ms(), err, sizeof(err));
+		req.job = job;
+	rc = ctl_lease_acquire(&cfg, &req, timeout_ms, &grant, err, sizeof(err));
 	if (rc) {
-		slurm_error(LOG
-			    "no function workers for this step: %s. Run without --faas-workers, "
-			    "or ask your administrator whether coloc's controller runs",
-			    err);
-		return -1;
-	}
-	if (reply.type == MSG_ERROR) {
-		slurm_error(LOG "no function workers for this step: %s: %s. %s", reply.u.error.code,
-			    reply.u.error.message,
-			    strcmp(reply.u.error.code, "ENOSPC") == 0
-				? "Ask for fewer workers or less memory, try later (colocctl gaps "
-				  "shows what is free), or run without --faas-workers"
-				: "Run without --faas-workers, or check the values given");
-		msg_free(&reply);
-		return -1;
-	}
-	if (reply.type != MSG_LEASE_GRANT) {
-		slurm_error(LOG
-			    "the controller answered with %s instead of a lease; are colocd and "
-			    "spank_faas.so the same version?",
-			    msg_type_name(reply.type));
-		msg_free(&reply);
+		slurm_error(LOG "no function workers for this step: %s. %s", err,
+			    acquire_remedy(rc));
 		return -1;
 	}
 	/* srun hands its environment to the tasks it launches */
-	if (setenv("FAAS_LEASE", reply.u.grant.lease, 1) != 0) {
+	if (setenv("FAAS_LEASE", grant.u.grant.lease, 1) != 0) {
 		slurm_error(LOG "cannot export FAAS_LEASE: %s", strerror(errno));
-		msg_free(&reply);
+		msg_free(&grant);
 		return -1;
 	}
-	snprintf(lease_id, sizeof(lease_id), "%s", reply.u.grant.id);
+	snprintf(lease_id, sizeof(lease_id), "%s", grant.u.grant.id);
 	slurm_verbose(LOG "lease %s: %u workers", lease_id, opts.workers);
-	msg_free(&reply);
+	msg_free(&grant);
 	return 0;
 }
 
 static void release(void)
 {
-	struct msg req = {.type = MSG_LEASE_RELEASE}, reply;
 	struct coloc_config cfg;
-	char err[1024];
+	char id[sizeof(lease_id)], err[1024];
+	int rc;
 
 	if (!lease_id[0])
 		return;
-	snprintf(req.u.release.id, sizeof(req.u.release.id), "%s", lease_id);
+	snprintf(id, sizeof(id), "%s", lease_id);
 	lease_id[0] = '\0'; /* once, whatever happens */
-	if (load_config(&cfg, err, sizeof(err)) != 0 ||
-	    ctl_request(&cfg, &req, &reply, RELEASE_TIMEOUT_MS, err, sizeof(err)) != 0) {
-		slurm_info(LOG "could not release lease %s: %s; it ends at its end time",
-			   req.u.release.id, err);
+	if (load_config(&cfg, err, sizeof(err)) != 0) {
+		slurm_info(LOG "could not release lease %s: %s; it ends at its end time", id, err);
 		return;
 	}
-	if (reply.type == MSG_ERROR && strcmp(reply.u.error.code, "ENOENT") != 0)
-		slurm_info(LOG "could not release lease %s: %s", req.u.release.id,
-			   reply.u.error.message);
-	msg_free(&reply);
+	rc = ctl_lease_release(&cfg, id, RELEASE_TIMEOUT_MS, err, sizeof(err));
+	if (rc && rc != -ENOENT)
+		slurm_info(LOG "could not release lease %s: %s; it ends at its end time", id, err);
 }
 
 /* ---- host side ----------------------------------------------------------------- */

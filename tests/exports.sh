@@ -24,6 +24,7 @@ check_exports() { # NAME LIBRARY LISTFILE
 		rm -f "exports.want.$$"
 	fi
 }
+: "${abs_top_builddir:?make check sets it}" "${abs_top_srcdir:?make check sets it}"
 check_exports libfaas.so "$abs_top_builddir/libfaas/.libs/libfaas.so" "$abs_top_srcdir/libfaas/libfaas.exports"
 check_exports spank_faas.so "$abs_top_builddir/spank-plugin/.libs/spank_faas.so" \
 	"$abs_top_srcdir/spank-plugin/spank_faas.exports"

@@ -45,17 +45,18 @@ static void check_refusal(int rc, const char *err)
 static void check_bounds(const struct faas_opts *f)
 {
 	if (faas_opts_has(f, FAAS_OPT_WORKERS))
-		FUZZ_CHECK(f->workers >= 1 && f->workers <= MAX_WORKERS, "%u workers", f->workers);
+		FUZZ_CHECK(f->workers >= 1 && f->workers <= LEASE_MAX_WORKERS, "%u workers",
+			   f->workers);
 	if (faas_opts_has(f, FAAS_OPT_GPUS))
-		FUZZ_CHECK(f->gpus <= MAX_GPUS, "%u GPUs", f->gpus);
+		FUZZ_CHECK(f->gpus <= LEASE_MAX_GPUS, "%u GPUs", f->gpus);
 	if (faas_opts_has(f, FAAS_OPT_MEM))
-		FUZZ_CHECK(f->mem >= 1 && f->mem <= MAX_MEM, "mem %llu",
+		FUZZ_CHECK(f->mem >= 1 && f->mem <= LEASE_MAX_MEM, "mem %llu",
 			   (unsigned long long)f->mem);
 	if (faas_opts_has(f, FAAS_OPT_HOST_MEM))
-		FUZZ_CHECK(f->host_mem >= 1 && f->host_mem <= MAX_MEM, "host mem %llu",
+		FUZZ_CHECK(f->host_mem >= 1 && f->host_mem <= LEASE_MAX_MEM, "host mem %llu",
 			   (unsigned long long)f->host_mem);
 	if (faas_opts_has(f, FAAS_OPT_TIME))
-		FUZZ_CHECK(f->time_s >= 1 && f->time_s <= MAX_TIME_S, "time %u", f->time_s);
+		FUZZ_CHECK(f->time_s >= 1 && f->time_s <= LEASE_MAX_TIME_S, "time %u", f->time_s);
 	if (faas_opts_has(f, FAAS_OPT_LIB))
 		FUZZ_CHECK(f->lib[0] == '/' && memchr(f->lib, '\0', sizeof(f->lib)), "lib %s",
 			   f->lib);

@@ -53,7 +53,7 @@ check "issue 11 defect 2: colocd logs the refused document" \
 	'grep -q "lease document colocd refuses" "$dir/colocd.log"'
 check "issue 11 defect 2: no directory under StateDir is a user's or writable by one (nothing to symlink in)" \
 	'[ -z "$(find "$dir/state" -type d \( ! -user root -o -perm -o+w -o -perm -g+w \))" ] &&
-	[ -z "$(find "$dir/state" -type l)" ]' "$(ls -lR "$dir/state" 2>&1 | head -20)"
+	[ -z "$(find "$dir/state" -type l)" ]' "$(find "$dir/state" -printf '%M %u %p\n' 2>&1 | head -20)"
 colocctl_as "$victim" lease release "$vid" >/dev/null 2>&1
 
 # ---- defect 3: nothing a user does delays a host report ----------------------------
@@ -62,7 +62,8 @@ acquire_as "$attacker" "$dir/block.so" >"$dir/block.out" 2>&1 &
 bg=$!
 blocked() { # the blocked lease's executor has run its constructor
 	local c
-	c=$(ls -d /sys/fs/cgroup/memory/"$root"/lease-* /sys/fs/cgroup/"$root"/lease-* 2>/dev/null | head -1)
+	c=$(find /sys/fs/cgroup/memory/"$root" /sys/fs/cgroup/"$root" -maxdepth 1 -name 'lease-*' \
+		2>/dev/null | head -1)
 	[ -n "$c" ] && [ -n "$(cat "$c/cgroup.procs")" ] && grep -q "attacker: blocking" "$dir"/state/logs/*.log 2>/dev/null
 }
 until_ok 100 0.1 blocked
@@ -104,7 +105,7 @@ npid=$(head -1 "$(cgdir memory "$nid")/cgroup.procs" 2>/dev/null)
 lim() { awk -v k="$2" '$0 ~ k { print $(NF - 2) }' /proc/"$1"/limits; }
 check "issue 11 defect 6: the executor has the lease owner's resource limits, not colocd's (core $(lim "${npid:-0}" "core file") vs $(lim "$pid" "core file"))" \
 	'[ -n "$npid" ] && [ "$(lim "$npid" "core file")" = "$(lim 1 "core file")" ] &&
-	[ "$(lim "$npid" "core file")" != "$(lim "$pid" "core file")" ]' "$(cat /proc/"${npid:-0}"/limits 2>&1 | head -8)"
+	[ "$(lim "$npid" "core file")" != "$(lim "$pid" "core file")" ]' "$(head -8 /proc/"${npid:-0}"/limits 2>&1)"
 colocctl_as "$attacker" lease release "$nid" >/dev/null 2>&1
 
 # ---- defect 6: a fork bomb ends with its lease -------------------------------------
@@ -116,7 +117,7 @@ pcg=$(cgdir pids "$bid")
 check "issue 11 defect 6: the lease's cgroup has pids.max = LeasePidsMax (128)" \
 	'[ -n "$bid" ] && [ "$(cat "$pcg/pids.max" 2>/dev/null)" = 128 ]' "$out / $pcg"
 until_ok 100 0.05 '[ "$(cat "$pcg/pids.current" 2>/dev/null || echo 0)" -ge 120 ]'
-bombs=$(cat "$pcg/cgroup.procs" 2>/dev/null | tr '\n' ' ')
+bombs=$(tr '\n' ' ' <"$pcg/cgroup.procs" 2>/dev/null)
 t0=$(date +%s%N)
 out=$(report "{\"v\":1,\"type\":\"job_start\",\"job\":52,\"uid\":1000,\"pus\":\"$all\",\"mem\":1048576,\"mem_need\":0,\"gpus\":0,\"consent\":false,\"end\":0}")
 ms=$(ms_since "$t0")
@@ -128,7 +129,7 @@ done
 # to die and be reaped: there they get 1 s; the other builds hold 100 ms
 slack=100
 [ "${COLOC_SANITIZERS:-}" != yes ] || slack=1000
-check "issue 11 defect 6: a fork bomb ignoring SIGTERM ($(echo $bombs | wc -w) processes) is gone, and the host has its cores, within EvictGrace + $slack ms (${ms} ms)" \
+check "issue 11 defect 6: a fork bomb ignoring SIGTERM ($(echo "$bombs" | wc -w) processes) is gone, and the host has its cores, within EvictGrace + $slack ms (${ms} ms)" \
 	'[ -n "$bombs" ] && echo "$out" | grep -q "\"ok\"" && [ "$ms" -le $((base + grace + slack)) ] && [ $left = 0 ] &&
 	[ -z "$(ls -d /sys/fs/cgroup/*/"$root"/lease-* 2>/dev/null)" ]' "$out; $left left"
 report '{"v":1,"type":"job_end","job":52}' >/dev/null

@@ -22,7 +22,7 @@ dir=$(mktemp -d /tmp/coloc-cluster.XXXXXX)
 chmod 755 "$dir"
 root=coloc-ctest-$$
 port=$((20000 + ($$ + 7919) % 20000))
-cpid= a1= a2=
+cpid='' a1='' a2=''
 cleanup() {
 	for p in $cpid $a1 $a2; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	tap_sweep_cgroups "$root-*"
@@ -168,6 +168,7 @@ out=$(acquire "$nobody" "$dir/l4.json")
 x4=$(field pid <"$dir/l4.json")
 id4=$(echo "$out" | field id)
 node4=$(lease_of "$id4" | field node)
+ap=''
 eval "ap=\$a${node4#node}"
 kill "$ap"
 wait "$ap"
@@ -176,7 +177,7 @@ check "SIGTERM stops $node4's agent (exit 0) with its executor" '[ $rc = 0 ] && 
 check "the controller shows that lease evicted: colocd stopped" \
 	'lease_of "$id4" | grep -q "\"state\":\"evicted\".*colocd stopped"' "$(lease_of "$id4")"
 for p in $a1 $a2; do [ "$p" != "$ap" ] && kill "$p" && wait "$p"; done
-a1= a2=
+a1='' a2=''
 kill "$cpid"
 wait "$cpid"
 rc=$?

@@ -62,7 +62,7 @@ check "colocd starts a spare executor ahead of leases: root, SCHED_IDLE, only fd
 	'[ -n "$sp" ] && [ "$(awk "/^Uid:/ {print \$2}" /proc/$sp/status)" = 0 ] && chrt -p $sp | grep -q SCHED_IDLE &&
 	[ "$(ls /proc/$sp/fd | tr "\n" " ")" = "0 1 2 " ] && readlink /proc/$sp/fd/0 | grep -q "^socket:" &&
 	readlink /proc/$sp/fd/1 | grep -q "^pipe:" && [ "$(readlink /proc/$sp/fd/1)" != "$(readlink /proc/$pid/fd/2)" ]' \
-	"spare ${sp:-none}: $(ls -l /proc/"$sp"/fd 2>&1 | tr '\n' ' ')"
+	"spare ${sp:-none}: $(for f in /proc/"$sp"/fd/*; do printf '%s -> %s ' "${f##*/}" "$(readlink "$f")"; done 2>&1)"
 
 # a lease, read back from the kernel
 out=$(acquire "$nobody" 1 60 --lease-out "$dir/lease.json")
@@ -85,10 +85,14 @@ check "ps and /proc show the lease's arguments and environment (FAAS_TOKEN), not
 	"$(tr '\0' ' ' </proc/"$xpid"/environ 2>&1) / $(ps -o args= -p "$xpid")"
 sp2=$(spare "$sp")
 check "another spare replaces it" '[ -n "$sp2" ]'
+out=$("$FAAS_EXECUTOR" --spare </dev/null 2>&1)
+rc=$?
+check "faas-executor --spare started by hand (no channel from colocd) is refused (exit 2), saying so" \
+	'[ $rc = 2 ] && echo "$out" | grep -q "not started by hand"' "exit $rc: $out"
 cpu=$(grep -o '"cpu":[0-9]*' "$dir/lease.json" | head -1 | cut -d: -f2)
 check "the executor runs in cgroup $root/$id (cpuset and memory)" \
 	'grep -q "cpuset:/$root/$id\$" /proc/$xpid/cgroup && grep -q "memory:/$root/$id\$" /proc/$xpid/cgroup' \
-	"$(cat /proc/"$xpid"/cgroup 2>&1 | tr '\n' ' ')"
+	"$(tr '\n' ' ' </proc/"$xpid"/cgroup 2>&1)"
 cpus=$(cat "$(cgdir cpuset "$id")/cpuset.cpus" 2>/dev/null)
 check "its cpuset is the lent cpu ($cpus = worker cpu $cpu)" '[ -n "$cpu" ] && [ "$cpus" = "$cpu" ]'
 mem=$(cat "$(cgdir memory "$id")/memory.limit_in_bytes" 2>/dev/null || cat "$(cgdir . "$id")/memory.max" 2>/dev/null)
@@ -235,6 +239,7 @@ check "a lease for a uid with no account gets EINVAL naming the uid" \
 # raw frames: a length above 64 KiB, and a frame cut short
 raw() { # bytes (printf format): sends them to ControllerPort, then closes
 	exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+	# shellcheck disable=SC2059 # $1 is the bytes to send, escapes and all
 	printf "$1" >&3
 	exec 3>&-
 	exec 3<&-

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the credential tests: a private munged, with its own key,
 # socket and logs in a directory of the test's, stopped by its pid.
 #   munged_start DIR   starts it (socket DIR/munge.sock); 0, or 1 with why

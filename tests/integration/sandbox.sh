@@ -14,13 +14,14 @@ if ! grep -qE '^[^ ]+ [^ ]+ cgroup2? ' /proc/mounts; then
 fi
 "${SANDBOX_CHECK:-./sandbox_check}" "$root"
 rc=$?
-for mnt in $(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/mounts); do
+awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/mounts | while read -r mnt; do
 	[ -d "$mnt/$root" ] || continue
 	echo "# removing the leftover cgroup $mnt/$root"
-	for d in $(find "$mnt/$root" -depth -type d); do
-		for i in 1 2 3 4 5; do
+	find "$mnt/$root" -depth -type d | while read -r d; do
+		for _ in 1 2 3 4 5; do
 			pids=$(cat "$d/cgroup.procs" 2>/dev/null)
 			[ -z "$pids" ] && break
+			# shellcheck disable=SC2086 # one pid per word
 			kill -9 $pids 2>/dev/null
 			sleep 0.2
 		done

@@ -49,6 +49,7 @@ if ! up=$("$TESTBED" up "$tb" 3 2>&1); then
 	exit 1
 fi
 ok "scripts/testbed up: 3 nodes, slurmctld, slurmd, munged, colocd controller and agents"
+# shellcheck disable=SC1091 # written by scripts/testbed up
 . "$tb/env"
 # as the user: Slurm jobs and srun, never root
 as_nobody() { as_user nobody env SLURM_CONF="$SLURM_CONF" COLOC_CONF="$COLOC_CONF" PATH="$PATH" "$@"; }
@@ -145,7 +146,7 @@ bgpids+=($!)
 wait_ok "[ -s $out/last.json ]"
 lx=$(field pid <"$out/last.json")
 check "after the step, the host job lends its core again (a new lease on st1)" \
-	'[ -n "$lx" ] && kill -0 $lx && [ -n "$(cg st1)" ]' "$(cat "$out/last.json" 2>&1 | head -c 200)"
+	'[ -n "$lx" ] && kill -0 $lx && [ -n "$(cg st1)" ]' "$(head -c 200 "$out/last.json" 2>&1)"
 touch "$out/host.end"
 check "the host job ends: its node agent evicts the lease, no executor cgroup is left on st1" \
 	'gone $lx && wait_ok "[ -z \"\$(cg st1)\" ]"' "$(cg st1)"

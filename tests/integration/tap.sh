@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the integration tests that run colocd with real cgroups: TAP
 # output, the skips, and the sweep of a test's cgroups. Not run by itself.
 
@@ -68,7 +69,10 @@ tap_end() {
 # until_ok TRIES PAUSE CONDITION: eval's CONDITION until it holds, at most TRIES times
 until_ok() {
 	local tries=$1 pause=$2
-	for _ in $(seq "$tries"); do eval "$3" && return 0 || sleep "$pause"; done
+	for _ in $(seq "$tries"); do
+		if eval "$3"; then return 0; fi
+		sleep "$pause"
+	done
 	return 1
 }
 # gone PID: waits up to 3 s for it to vanish

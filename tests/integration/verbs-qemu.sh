@@ -32,14 +32,21 @@ if [ -z "$kpkg" ] && [ "$(id -u)" = 0 ]; then
 	apt-get update -q >/dev/null 2>&1 # no package lists yet: a fresh machine
 	kpkg=$(kpkg_name)
 fi
-[ -n "$kpkg" ] || kpkg=$(ls "$cache"/linux-image-*.deb 2>/dev/null | head -1 | sed 's|.*/||; s|_.*||')
+if [ -z "$kpkg" ]; then
+	for deb in "$cache"/linux-image-*.deb; do
+		[ -f "$deb" ] || continue
+		kpkg=${deb##*/}
+		kpkg=${kpkg%%_*}
+		break
+	done
+fi
 [ -n "$kpkg" ] || skip "no linux-image-*-amd64 package is known to apt (run apt-get update)"
 kv=${kpkg#linux-image-}
 if [ ! -f "$cache/kernel/boot/vmlinuz-$kv" ]; then
-	(cd "$cache" && ls ${kpkg}_*.deb >/dev/null 2>&1 || apt-get download "$kpkg" >/dev/null 2>&1) ||
+	(cd "$cache" && compgen -G "${kpkg}_*.deb" >/dev/null || apt-get download "$kpkg" >/dev/null 2>&1) ||
 		skip "cannot download $kpkg from Debian's archive"
 	rm -rf "$cache/kernel"
-	dpkg-deb -x "$cache"/${kpkg}_*.deb "$cache/kernel" || fail "cannot unpack $kpkg"
+	dpkg-deb -x "$(compgen -G "$cache/${kpkg}_*.deb" | head -1)" "$cache/kernel" || fail "cannot unpack $kpkg"
 	depmod -b "$cache/kernel" "$kv" || fail "depmod on $kpkg failed"
 fi
 
@@ -106,8 +113,10 @@ fi
 poweroff -f
 INIT
 	chmod +x "$root/init"
-	(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$initrd.tmp") && mv "$initrd.tmp" "$initrd" ||
+	if ! (cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$initrd.tmp") ||
+		! mv "$initrd.tmp" "$initrd"; then
 		fail "cannot pack the initramfs"
+	fi
 fi
 
 # -- boot
@@ -129,8 +138,10 @@ case "$summary" in
 *"failures=0") ;;
 *) fail "$summary" ;;
 esac
-n=$(echo "$summary" | sed 's/.*invocations=\([0-9]*\).*/\1/')
-m=$(echo "$summary" | sed 's/.*errors_expected=\([0-9]*\).*/\1/')
+n=${summary##*invocations=}
+n=${n%%[!0-9]*}
+m=${summary##*errors_expected=}
+m=${m%%[!0-9]*}
 echo "verbs: ok provider=verbs;ofi_rxm invocations=$n errors_expected=$m"
 echo "ok 1 - verbs;ofi_rxm in a QEMU guest with Soft-RoCE: $n invocations, $m expected errors"
 echo "1..1"

@@ -32,7 +32,7 @@ check() {
 	fi
 }
 
-echo "1..19"
+echo "1..30"
 check "no command" 2 "a command is needed"
 check "unknown command" 2 "unknown command frob; expected nodes, gaps" frob
 check "drain needs a node" 2 "drain needs one NODE" drain
@@ -51,6 +51,24 @@ check "--lib must exist" 2 "--lib $tmp/none.so: No such file" lease acquire --wo
 check "--mem needs a size" 2 "--mem lots: expected a size" lease acquire --workers 1 --lib "$tmp/lib.so" --mem lots
 check "--time needs a duration" 2 "--time soon: expected minutes" lease acquire --workers 1 --lib "$tmp/lib.so" --time soon
 check "--timeout range" 2 "--timeout 0: expected a whole number from 1 to 3600" --timeout 0 leases
+# lease_rules.h's limits: each at its edge is sent (and finds the controller down), one past is not
+down="colocd is not running on 127.0.0.1:1"
+check "--workers 4096 is sent" 1 "$down" lease acquire --workers 4096 --lib "$tmp/lib.so"
+check "--workers 4097 is refused" 2 "--workers 4097: expected a whole number from 1 to 4096" \
+	lease acquire --workers 4097 --lib "$tmp/lib.so"
+check "--gpus 64 is sent" 1 "$down" lease acquire --workers 1 --lib "$tmp/lib.so" --gpus 64
+check "--gpus 65 is refused" 2 "--gpus 65: expected a whole number from 0 to 64" \
+	lease acquire --workers 1 --lib "$tmp/lib.so" --gpus 65
+check "--mem 1024T is sent" 1 "$down" lease acquire --workers 1 --lib "$tmp/lib.so" --mem 1024T
+check "--mem 1 PiB + 1 is refused" 2 "--mem 1125899906842625: expected a size per worker like 512M or 2G (K, M, G, T: powers of 1024), above 0 and at most 1024T" \
+	lease acquire --workers 1 --lib "$tmp/lib.so" --mem 1125899906842625
+check "--mem 0 is refused (leave --mem out for the site default)" 2 "--mem 0: expected a size" \
+	lease acquire --workers 1 --lib "$tmp/lib.so" --mem 0
+check "--time 366d is sent" 1 "$down" lease acquire --workers 1 --lib "$tmp/lib.so" --time 366d
+check "--time 366 days + 1 s is refused" 2 "--time 366-00:00:01: expected minutes, .* above 0 and at most 366 days" \
+	lease acquire --workers 1 --lib "$tmp/lib.so" --time 366-00:00:01
+check "--timeout 3600 is taken" 1 "$down" --timeout 3600 leases
+check "--timeout 3601 is refused" 2 "--timeout 3601: expected a whole number from 1 to 3600" --timeout 3601 leases
 check "release needs an id" 2 "lease release needs one lease ID" lease release
 check "controller down" 1 "colocd is not running on 127.0.0.1:1 (connection refused)" \
 	lease acquire --workers 2 --lib "$tmp/lib.so" --json

@@ -38,6 +38,7 @@
 #include "clock.h"
 #include "fake_sandbox.h"
 #include "lease_doc.h"
+#include "replies.h"
 #include "report_msgs.h"
 #include "topo_helpers.h"
 
@@ -46,65 +47,29 @@
 #define SHORT_GRACE_MS 100   /* EvictGrace where a test waits for SIGKILL */
 #define LONG_GRACE_MS 600000 /* where the test ends the processes itself */
 #define WAIT_MS 5000	     /* bounded waits */
-#define MAX_REPLIES 64
 
 /* 2 packages, each an L3 over 2 cores with private L2s, 2 PUs per core:
  * core i = PUs 2i and 2i+1; package 0 = PUs 0-3, package 1 = PUs 4-7. */
 static const char *const node_shape = "package:2 l3:1 l2:2 core:1 pu:2";
-
-struct reply {
-	uint64_t cookie;
-	enum msg_type type;
-	char code[32];
-	char message[MSG_TEXT_MAX];
-	char id[64];
-	char *lease; /* a grant's document */
-};
 
 struct fixture {
 	struct agent *a;
 	struct coloc_config cfg;
 	char state_dir[64];
 	uint64_t cookie; /* the last request's */
-	unsigned nreplies;
-	struct reply replies[MAX_REPLIES];
+	struct replies rs;
 };
 
 /* ---- the agent and its replies ------------------------------------------------------- */
 
 static const struct reply *reply_to(const struct fixture *f, uint64_t cookie)
 {
-	for (unsigned i = 0; i < f->nreplies; i++)
-		if (f->replies[i].cookie == cookie)
-			return &f->replies[i];
-	return NULL;
-}
-
-/* agent.h: every request is answered exactly once. */
-static void record(void *arg, uint64_t cookie, const struct msg *m)
-{
-	struct fixture *f = arg;
-	struct reply *r;
-
-	if (reply_to(f, cookie))
-		fail_msg("request %llu was answered twice", (unsigned long long)cookie);
-	assert_true(f->nreplies < MAX_REPLIES);
-	r = &f->replies[f->nreplies++];
-	r->cookie = cookie;
-	r->type = m->type;
-	if (m->type == MSG_ERROR) {
-		snprintf(r->code, sizeof(r->code), "%s", m->u.error.code);
-		snprintf(r->message, sizeof(r->message), "%s", m->u.error.message);
-	} else if (m->type == MSG_LEASE_GRANT) {
-		snprintf(r->id, sizeof(r->id), "%s", m->u.grant.id);
-		r->lease = strdup(m->u.grant.lease);
-		assert_non_null(r->lease);
-	}
+	return replies_find(&f->rs, cookie);
 }
 
 static uint64_t request(struct fixture *f, struct msg m)
 {
-	agent_request(f->a, &m, NULL, record, f, ++f->cookie);
+	agent_request(f->a, &m, NULL, replies_record, &f->rs, ++f->cookie);
 	return f->cookie;
 }
 
@@ -168,8 +133,7 @@ static int teardown(void **state)
 	fake_sandbox_reset();
 	if (f->state_dir[0])
 		rmdir(f->state_dir);
-	for (unsigned i = 0; i < f->nreplies; i++)
-		free(f->replies[i].lease);
+	replies_free(&f->rs);
 	free(f);
 	return 0;
 }
@@ -190,39 +154,6 @@ static void tick_times(struct fixture *f, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		agent_tick(f->a);
-}
-
-static void assert_no_reply(const struct fixture *f, uint64_t cookie)
-{
-	const struct reply *r = reply_to(f, cookie);
-
-	if (r)
-		fail_msg("request %llu was answered already (type %d %s %s)",
-			 (unsigned long long)cookie, (int)r->type, r->code, r->message);
-}
-
-static void expect_ok(const struct fixture *f, uint64_t cookie)
-{
-	const struct reply *r = reply_to(f, cookie);
-
-	if (!r)
-		fail_msg("request %llu is not answered", (unsigned long long)cookie);
-	if (r->type != MSG_OK)
-		fail_msg("request %llu: type %d %s: %s, not ok", (unsigned long long)cookie,
-			 (int)r->type, r->code, r->message);
-}
-
-/* The error reply to cookie, with code and a message holding what. */
-static void expect_error(const struct fixture *f, uint64_t cookie, const char *code,
-			 const char *what)
-{
-	const struct reply *r = reply_to(f, cookie);
-
-	if (!r)
-		fail_msg("request %llu is not answered", (unsigned long long)cookie);
-	if (r->type != MSG_ERROR || strcmp(r->code, code) != 0 || !strstr(r->message, what))
-		fail_msg("request %llu: type %d %s \"%s\", not %s \"...%s...\"",
-			 (unsigned long long)cookie, (int)r->type, r->code, r->message, code, what);
 }
 
 /* ---- node_state ---------------------------------------------------------------------- */
@@ -316,7 +247,7 @@ static struct sandbox *start_lease(struct fixture *f, const char *id, const char
 	struct sandbox *sb;
 
 	*cookie = request(f, exec_msg(MSG_EXEC_START, id, pus, mem));
-	assert_no_reply(f, *cookie);
+	assert_no_reply(&f->rs, *cookie);
 	sb = fake_sandbox_find(id);
 	assert_non_null(sb);
 	assert_true(sb->pid > 0);
@@ -426,7 +357,7 @@ static void test_grant_waits_for_the_document(void **state)
 	msg_free(&m);
 
 	tick_times(f, 20);
-	assert_no_reply(f, cookie);
+	assert_no_reply(&f->rs, cookie);
 
 	/* the document may come in pieces: the grant waits for its end */
 	executor_token(sb, token);
@@ -434,7 +365,7 @@ static void test_grant_waits_for_the_document(void **state)
 	half = strlen(line) / 2;
 	executor_says(sb, line, half);
 	tick_times(f, 20);
-	assert_no_reply(f, cookie);
+	assert_no_reply(&f->rs, cookie);
 	executor_says(sb, line + half, strlen(line) - half);
 	TICK_UNTIL(f, reply_to(f, cookie));
 
@@ -469,7 +400,7 @@ static void refused_document(struct fixture *f, const char *id, bool other_token
 	executor_says(sb, line, strlen(line));
 	free(line);
 	TICK_UNTIL(f, reply_to(f, cookie));
-	expect_error(f, cookie, "ECANCELED", "invalid lease document");
+	expect_error(&f->rs, cookie, "ECANCELED", "invalid lease document");
 	assert_true(sb->terminated > 0);
 	TICK_UNTIL(f, sb->destroyed);
 	expect_ended(f, "lease-1", "failed", "names another lease or token");
@@ -490,18 +421,18 @@ static void test_exec_start_refused(void **state)
 	struct fixture *f = *state;
 	uint64_t cookie;
 
-	expect_ok(f, request(f, job_start_msg(1, "0", GIB, false)));
+	expect_ok(&f->rs, request(f, job_start_msg(1, "0", GIB, false)));
 	/* the host took core 0 back after the controller placed the lease */
-	expect_error(f, request(f, exec_msg(MSG_EXEC_START, "lease-1", "0-3", GIB)), "EAGAIN",
+	expect_error(&f->rs, request(f, exec_msg(MSG_EXEC_START, "lease-1", "0-3", GIB)), "EAGAIN",
 		     "ask again");
-	expect_error(f, request(f, exec_msg(MSG_EXEC_START, "lease-1", "2-3", NODE_MEM)), "EAGAIN",
-		     "ask again");
-	expect_error(f, request(f, exec_msg(MSG_EXEC_START, "lease-1", "not a list", GIB)),
+	expect_error(&f->rs, request(f, exec_msg(MSG_EXEC_START, "lease-1", "2-3", NODE_MEM)),
+		     "EAGAIN", "ask again");
+	expect_error(&f->rs, request(f, exec_msg(MSG_EXEC_START, "lease-1", "not a list", GIB)),
 		     "EINVAL", "not a cpu list");
 	assert_null(fake_sandbox_find("lease-1"));
 
 	start_lease(f, "lease-1", "2-3", GIB, &cookie);
-	expect_error(f, request(f, exec_msg(MSG_EXEC_START, "lease-1", "4-5", GIB)), "EEXIST",
+	expect_error(&f->rs, request(f, exec_msg(MSG_EXEC_START, "lease-1", "4-5", GIB)), "EEXIST",
 		     "lease-1");
 }
 
@@ -511,7 +442,7 @@ static void test_executor_does_not_start(void **state)
 	struct sandbox *sb;
 
 	fake_sandbox_fail_assign(-EIO);
-	expect_error(f, request(f, exec_msg(MSG_EXEC_START, "lease-1", "0-1", GIB)), "EIO",
+	expect_error(&f->rs, request(f, exec_msg(MSG_EXEC_START, "lease-1", "0-1", GIB)), "EIO",
 		     "cannot start the executor");
 	sb = fake_sandbox_find("lease-1");
 	assert_non_null(sb);
@@ -545,14 +476,14 @@ static void test_report_evicts_a_starting_lease(void **state)
 	t0 = clock_ms();
 	report = request(f, job_start_msg(1, "0", GIB, false));
 	/* the lease is not granted after all, at once */
-	expect_error(f, start, "ECANCELED", "host job");
+	expect_error(&f->rs, start, "ECANCELED", "host job");
 	assert_int_equal(sb->terminated, 1);
 	assert_int_equal(sb->kills, 0);
-	assert_no_reply(f, report);
+	assert_no_reply(&f->rs, report);
 
 	/* its processes ignore SIGTERM: the report waits for SIGKILL */
 	TICK_UNTIL(f, reply_to(f, report));
-	expect_ok(f, report);
+	expect_ok(&f->rs, report);
 	assert_true(sb->kills > 0);
 	assert_true(sb->killed_ms - t0 >= SHORT_GRACE_MS);
 	assert_true(sb->destroyed);
@@ -566,15 +497,15 @@ static void test_report_evicts_a_ready_lease(void **state)
 	uint64_t report;
 
 	/* a consenting job lends its idle cores: the lease stays */
-	expect_ok(f, request(f, job_start_msg(1, "0-1", GIB, true)));
-	expect_ok(f, request(f, step_msg(MSG_STEP_START, 1, 0, "0")));
+	expect_ok(&f->rs, request(f, job_start_msg(1, "0-1", GIB, true)));
+	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_START, 1, 0, "0")));
 	assert_int_equal(sb->terminated, 0);
 
 	/* its step on the lease's core: the lease goes first (SIGTERM is enough) */
 	report = request(f, step_msg(MSG_STEP_START, 1, 1, "1"));
 	assert_int_equal(sb->terminated, 1);
 	TICK_UNTIL(f, reply_to(f, report));
-	expect_ok(f, report);
+	expect_ok(&f->rs, report);
 	assert_int_equal(sb->kills, 0);
 	assert_true(sb->destroyed);
 	expect_ended(f, "lease-1", "evicted", "host job");
@@ -588,24 +519,24 @@ static void test_report_needing_nothing_is_answered_at_once(void **state)
 
 	sb->ignore_term = true;
 	stop = request(f, exec_msg(MSG_EXEC_STOP, "lease-1", "", 0));
-	assert_no_reply(f, stop);
+	assert_no_reply(&f->rs, stop);
 
 	/* lease-1 is ending; reports that need none of it are answered now,
 	 * without a tick */
-	expect_ok(f, request(f, job_start_msg(1, "3", GIB, false)));
-	expect_ok(f, request(f, step_msg(MSG_STEP_START, 1, 0, "3")));
-	expect_error(f, request(f, step_msg(MSG_STEP_START, 2, 0, "2")), "ENOENT", "job 2");
+	expect_ok(&f->rs, request(f, job_start_msg(1, "3", GIB, false)));
+	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_START, 1, 0, "3")));
+	expect_error(&f->rs, request(f, step_msg(MSG_STEP_START, 2, 0, "2")), "ENOENT", "job 2");
 
 	/* one that needs its PUs waits for it, as does the stop */
 	report = request(f, job_start_msg(2, "0", GIB, false));
 	tick_times(f, 20);
-	assert_no_reply(f, report);
-	assert_no_reply(f, stop);
+	assert_no_reply(&f->rs, report);
+	assert_no_reply(&f->rs, stop);
 
 	sb->nprocs = 0; /* its executor exits, late */
 	TICK_UNTIL(f, reply_to(f, report) && reply_to(f, stop));
-	expect_ok(f, report);
-	expect_ok(f, stop);
+	expect_ok(&f->rs, report);
+	expect_ok(&f->rs, stop);
 	assert_int_equal(sb->kills, 0);
 }
 
@@ -614,17 +545,17 @@ static void test_reports_out_of_order(void **state)
 	struct fixture *f = *state;
 	struct sandbox *sb = ready_lease(f, "lease-1", "4-5", GIB, 0);
 
-	expect_error(f, request(f, step_msg(MSG_STEP_START, 7, 0, "0")), "ENOENT",
+	expect_error(&f->rs, request(f, step_msg(MSG_STEP_START, 7, 0, "0")), "ENOENT",
 		     "job 7 was not reported");
-	expect_ok(f, request(f, step_msg(MSG_STEP_END, 7, 0, "")));
-	expect_ok(f, request(f, job_end_msg(7)));
+	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_END, 7, 0, "")));
+	expect_ok(&f->rs, request(f, job_end_msg(7)));
 	assert_int_equal(state_jobs(f), 0);
 
-	expect_ok(f, request(f, job_start_msg(7, "0", GIB, true)));
-	expect_ok(f, request(f, step_msg(MSG_STEP_START, 7, 0, "0")));
+	expect_ok(&f->rs, request(f, job_start_msg(7, "0", GIB, true)));
+	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_START, 7, 0, "0")));
 	/* the step's end comes after its job's: no harm done */
-	expect_ok(f, request(f, job_end_msg(7)));
-	expect_ok(f, request(f, step_msg(MSG_STEP_END, 7, 0, "")));
+	expect_ok(&f->rs, request(f, job_end_msg(7)));
+	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_END, 7, 0, "")));
 	expect_offer(f, "0-7", NODE_MEM, 0x3);
 	assert_int_equal(sb->terminated, 0);
 }
@@ -633,10 +564,10 @@ static void test_missed_job_end(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_ok(f, request(f, job_start_msg(1, "0-1", 4 * GIB, false)));
+	expect_ok(&f->rs, request(f, job_start_msg(1, "0-1", 4 * GIB, false)));
 	expect_offer(f, "4-7", NODE_MEM - 4 * GIB, 0x3);
 	/* job 1 ended unreported: Slurm gave core 1 to job 2 */
-	expect_ok(f, request(f, job_start_msg(2, "1-2", 2 * GIB, false)));
+	expect_ok(&f->rs, request(f, job_start_msg(2, "1-2", 2 * GIB, false)));
 	expect_offer(f, "0-1,6-7", NODE_MEM - 2 * GIB, 0x3);
 	assert_int_equal(state_jobs(f), 1);
 }
@@ -651,7 +582,7 @@ static void test_host_memory_evicts_largest(void **state)
 	/* 16 GiB - 8 GiB for the job leaves 8: lease-2 (8 GiB) goes, lease-1 stays */
 	report = request(f, job_start_msg(1, "3", 8 * GIB, false));
 	TICK_UNTIL(f, reply_to(f, report));
-	expect_ok(f, report);
+	expect_ok(&f->rs, report);
 	assert_true(big->destroyed);
 	assert_int_equal(small->terminated, 0);
 	expect_ended(f, "lease-2", "evicted", "memory");
@@ -670,18 +601,19 @@ static void test_exec_stop_waits_for_the_executor(void **state)
 	stop = request(f, m);
 	assert_int_equal(sb->terminated, 1);
 	tick_times(f, 20);
-	assert_no_reply(f, stop);
+	assert_no_reply(&f->rs, stop);
 	assert_false(sb->destroyed);
 
 	sb->nprocs = 0;
 	TICK_UNTIL(f, reply_to(f, stop));
-	expect_ok(f, stop);
+	expect_ok(&f->rs, stop);
 	assert_true(sb->destroyed);
 	assert_int_equal(sb->kills, 0);
 	expect_ended(f, "lease-1", "released", "released by its owner");
 
-	expect_error(f, request(f, m), "ENOENT", "node1");
-	expect_error(f, request(f, exec_msg(MSG_EXEC_STOP, "lease-9", "", 0)), "ENOENT", "lease-9");
+	expect_error(&f->rs, request(f, m), "ENOENT", "node1");
+	expect_error(&f->rs, request(f, exec_msg(MSG_EXEC_STOP, "lease-9", "", 0)), "ENOENT",
+		     "lease-9");
 }
 
 static void test_executor_exits(void **state)
@@ -708,7 +640,7 @@ static void test_executor_exits(void **state)
 		sb->state.oom_killed = exits[i].oom;
 		fake_sandbox_exit(sb, exits[i].status);
 		TICK_UNTIL(f, reply_to(f, start));
-		expect_error(f, start, exits[i].code, exits[i].why);
+		expect_error(&f->rs, start, exits[i].code, exits[i].why);
 		TICK_UNTIL(f, sb->destroyed);
 		expect_ended(f, id, "failed", exits[i].why);
 	}
@@ -718,12 +650,12 @@ static void test_ready_executor_exits(void **state)
 {
 	struct fixture *f = *state;
 	struct sandbox *sb = ready_lease(f, "lease-1", "0-1", GIB, 0);
-	unsigned nreplies = f->nreplies;
+	unsigned nreplies = f->rs.n;
 
 	fake_sandbox_exit(sb, 1 << 8);
 	TICK_UNTIL(f, sb->destroyed);
 	expect_ended(f, "lease-1", "failed", "exited with status 1");
-	assert_int_equal(f->nreplies, nreplies); /* its grant was its one reply */
+	assert_int_equal(f->rs.n, nreplies); /* its grant was its one reply */
 	expect_offer(f, "0-7", NODE_MEM, 0x3);
 }
 
@@ -741,7 +673,7 @@ static void test_stuck_lease(void **state)
 	sb->ignore_term = sb->ignore_kill = true;
 	report = request(f, job_start_msg(1, "3", 12 * GIB, false));
 	TICK_UNTIL(f, reply_to(f, report));
-	expect_error(f, report, "EBUSY", "lease-1");
+	expect_error(&f->rs, report, "EBUSY", "lease-1");
 	assert_true(sb->kills > 0);
 	assert_false(sb->destroyed);
 
@@ -754,7 +686,7 @@ static void test_stuck_lease(void **state)
 	/* a later report that needs it is told too, at once */
 	report = request(f, job_start_msg(2, "0", GIB, false));
 	assert_true(reply_to(f, report));
-	expect_error(f, report, "EBUSY", "lease-1");
+	expect_error(&f->rs, report, "EBUSY", "lease-1");
 	report = request(f, job_end_msg(2));
 	assert_true(reply_to(f, report));
 
@@ -800,8 +732,8 @@ static void test_near_host(void **state)
 
 	/* a consenting job on package 0 runs a step on core 0: its core 1
 	 * (PUs 2-3) is lent, next to the step (one L3) */
-	expect_ok(f, request(f, job_start_msg(1, "0-1", 4 * GIB, true)));
-	expect_ok(f, request(f, step_msg(MSG_STEP_START, 1, 0, "0")));
+	expect_ok(&f->rs, request(f, job_start_msg(1, "0-1", 4 * GIB, true)));
+	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_START, 1, 0, "0")));
 	take_state(f, &s);
 	assert_string_equal(s.u.node.lendable, "2-7");
 	assert_string_equal(s.u.node.unallocated, "4-7");

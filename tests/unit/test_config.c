@@ -226,6 +226,12 @@ static void test_value_forms(void **state)
 	assert_int_equal(parse("DefaultLeaseTime=90s\nMaxLeaseTime=90s\n", &c, err), 0);
 	assert_int_equal(c.default_lease_s, 90);
 	assert_int_equal(c.max_lease_s, 90);
+	/* the longest lease is lease_rules.h's, as every client's request (not 365 days) */
+	assert_int_equal(parse("DefaultLeaseTime=366d\nMaxLeaseTime=366-00:00:00\n", &c, err), 0);
+	assert_int_equal(c.default_lease_s, 366 * 86400);
+	assert_int_equal(c.max_lease_s, 366 * 86400);
+	assert_int_equal(parse("MaxLeaseTime=31622400s\n", &c, err), 0);
+	assert_int_equal(c.max_lease_s, 366 * 86400);
 
 	assert_int_equal(parse("ControllerPort=1\nNodeAgentPort=65535\n", &c, err), 0);
 	assert_int_equal(c.controller_port, 1);
@@ -396,6 +402,9 @@ static void test_bad_values(void **state)
 	    {"DefaultLeaseTime=0", "DefaultLeaseTime=0 is out of range"},
 	    {"DefaultLeaseTime=1500ms", "DefaultLeaseTime=1500ms is not a whole number of seconds"},
 	    {"DefaultLeaseTime=400d", "DefaultLeaseTime=400d is out of range"},
+	    {"MaxLeaseTime=31622401s", "MaxLeaseTime=31622401s is out of range; expected a whole "
+				       "number of seconds from 1s to 366 days"},
+	    {"DefaultLeaseTime=367d", "DefaultLeaseTime=367d is out of range"},
 	    {"MaxLeaseTime=1:99:00", "MaxLeaseTime=1:99:00 is not a duration"},
 	    {"MaxLeaseTime=soon", "MaxLeaseTime=soon is not a duration"},
 	    {long_prov, "Provider=0000"},

@@ -9,7 +9,11 @@
  * it and to the request (issue 11 defect 1: a user holding the
  * controller's port must not hand out lease documents), and every failure
  * (refused, silent, garbage, closed) is an error naming the controller's
- * address within the timeout.
+ * address within the timeout. The lease round trip they share
+ * (ctl_lease_acquire, ctl_lease_release): a request at lease_rules.h's
+ * limits goes out as given, one past them never leaves, the controller's
+ * refusal comes back as one errno with its message; and the one parser of
+ * FAAS_CONTROLLER_TIMEOUT_MS.
  */
 #include "config.h"
 
@@ -35,170 +39,8 @@
 #include "cred.h"
 #include "ctl_client.h"
 #include "frame.h"
+#include "fake_controller.h"
 #include "msg.h"
-
-/* ---- the fake controller --------------------------------------------------- */
-
-enum fake_mode { FAKE_REPLY, FAKE_SILENT, FAKE_BAD_JSON, FAKE_BAD_BYTES, FAKE_CLOSE };
-
-/* How the fake signs a lease_grant it answers with. */
-enum fake_grant {
-	GRANT_ROOT,	     /* as colocd: root's credential, bound to it and the request */
-	GRANT_UNSIGNED,	     /* no credential */
-	GRANT_USER,	     /* bound right, but a user's (uid 1000) */
-	GRANT_OTHER_REQUEST, /* root's, bound to another request's nonce */
-	GRANT_REQUEST_CRED,  /* the request's own credential, sent back */
-	GRANT_OTHER_LEASE,   /* root's for another lease document, sent with this one */
-};
-
-struct fake {
-	int lfd;
-	uint16_t port;
-	pthread_t thread;
-	enum fake_mode mode;
-	enum fake_grant grant;
-	struct msg reply; /* FAKE_REPLY: what to answer */
-	int got_rc;	  /* msg_decode of the request, -1 if none arrived */
-	struct msg got;
-};
-
-/* Signs f->reply, a lease_grant, as f->grant says, for the request f->got. */
-static void fake_sign(struct fake *f)
-{
-	struct cred_opts as = {.none = true, .claim = true};
-	struct cred_opts plain = {.none = true};
-	uint8_t nonce[MSG_NONCE_LEN];
-	struct cred_id req;
-	char err[256];
-	char *lease;
-
-	if (f->reply.type != MSG_LEASE_GRANT || f->grant == GRANT_UNSIGNED ||
-	    cred_decode(&plain, f->got.cred, &req, err, sizeof(err)) != 0)
-		return;
-	memcpy(nonce, req.b.nonce, sizeof(nonce));
-	switch (f->grant) {
-	case GRANT_USER:
-		as.uid = as.gid = 1000;
-		break;
-	case GRANT_OTHER_REQUEST:
-		nonce[0] ^= 1;
-		break;
-	case GRANT_REQUEST_CRED:
-		memcpy(f->reply.cred, f->got.cred, sizeof(f->reply.cred));
-		return;
-	case GRANT_OTHER_LEASE:
-		lease = f->reply.u.grant.lease;
-		f->reply.u.grant.lease = strdup("{\"v\":1,\"id\":\"L1\",\"token\":\"another\"}");
-		auth_sign(&as, &f->reply, AUTH_DEST_REPLY, nonce, NULL, err, sizeof(err));
-		free(f->reply.u.grant.lease);
-		f->reply.u.grant.lease = lease;
-		return;
-	default:
-		break;
-	}
-	auth_sign(&as, &f->reply, AUTH_DEST_REPLY, nonce, NULL, err, sizeof(err));
-}
-
-static void *fake_serve(void *arg)
-{
-	struct fake *f = arg;
-	struct pollfd p = {.fd = f->lfd, .events = POLLIN};
-	char *text = NULL, *answer = NULL, err[256], buf[64];
-	size_t len;
-	int fd;
-
-	f->got_rc = -1;
-	if (poll(&p, 1, 5000) != 1)
-		return NULL;
-	fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	if (frame_recv(fd, &text, &len, 5000) == 0)
-		f->got_rc = msg_decode(text, &f->got, err, sizeof(err));
-	free(text);
-	switch (f->mode) {
-	case FAKE_REPLY:
-		if (f->got_rc == 0)
-			fake_sign(f);
-		if (msg_encode(&f->reply, &answer) == 0)
-			frame_send(fd, answer, strlen(answer), 5000);
-		free(answer);
-		break;
-	case FAKE_SILENT: {
-		/* Hold the connection until the client gives up and closes it. */
-		struct pollfd q = {.fd = fd, .events = POLLIN};
-
-		while (poll(&q, 1, 10000) == 1 && recv(fd, buf, sizeof(buf), 0) > 0)
-			;
-		break;
-	}
-	case FAKE_BAD_JSON:
-		frame_send(fd, "this is not {json", 17, 5000);
-		break;
-	case FAKE_BAD_BYTES:
-		/* An HTTP server on the controller's port: its first 4 bytes
-		 * read as a length far above FRAME_MAX. */
-		(void)!write(fd, "HTTP/1.1 400 Bad Request\r\n\r\n", 28);
-		break;
-	case FAKE_CLOSE:
-		break;
-	}
-	close(fd);
-	return NULL;
-}
-
-static int fake_listen(struct fake *f)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-
-	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    listen(f->lfd, 4) != 0 || getsockname(f->lfd, (struct sockaddr *)&a, &al) != 0)
-		return -1;
-	f->port = ntohs(a.sin_port);
-	return 0;
-}
-
-static int setup(void **state)
-{
-	struct fake *f = calloc(1, sizeof(*f));
-
-	if (!f || fake_listen(f) != 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fake *f = *state;
-
-	msg_free(&f->got);
-	msg_free(&f->reply);
-	close(f->lfd);
-	free(f);
-	return 0;
-}
-
-static void fake_start(struct fake *f, enum fake_mode mode)
-{
-	f->mode = mode;
-	assert_int_equal(pthread_create(&f->thread, NULL, fake_serve, f), 0);
-}
-
-static void fake_join(struct fake *f)
-{
-	assert_int_equal(pthread_join(f->thread, NULL), 0);
-}
-
-static void config_for(struct coloc_config *cfg, const char *host, uint16_t port)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->controller_host, sizeof(cfg->controller_host), "%s", host);
-	cfg->controller_port = port;
-	cfg->auth = COLOC_AUTH_NONE;
-}
 
 /* The request arrived with the caller's credential, bound to it and to
  * the controller. */
@@ -234,7 +76,7 @@ static void test_acquire_grant(void **state)
 	f->reply.type = MSG_LEASE_GRANT;
 	strcpy(f->reply.u.grant.id, "L1");
 	f->reply.u.grant.lease = strdup(doc);
-	config_for(&cfg, "127.0.0.1", f->port);
+	fake_config(&cfg, "127.0.0.1", f->port);
 	fake_start(f, FAKE_REPLY);
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), 0);
 	fake_join(f);
@@ -259,7 +101,6 @@ static void test_acquire_grant(void **state)
 
 static void test_query_result(void **state)
 {
-	static const char items[] = "[{\"id\":\"L1\",\"uid\":1000},{\"id\":\"L2\",\"uid\":0}]";
 	struct fake *f = *state;
 	struct coloc_config cfg;
 	struct msg req = {.type = MSG_QUERY, .u.query = MSG_QUERY_LEASES}, reply;
@@ -267,8 +108,16 @@ static void test_query_result(void **state)
 
 	f->reply.type = MSG_RESULT;
 	f->reply.u.result.what = MSG_QUERY_LEASES;
-	f->reply.u.result.items = strdup(items);
-	config_for(&cfg, "127.0.0.1", f->port);
+	for (uint32_t i = 0; i < 2; i++) {
+		union msg_row *row = msg_result_add(&f->reply);
+
+		assert_non_null(row);
+		snprintf(row->lease.id, sizeof(row->lease.id), "L%u", i + 1);
+		row->lease.uid = i ? 0 : 1000;
+		snprintf(row->lease.state, sizeof(row->lease.state), "ready");
+		snprintf(row->lease.node, sizeof(row->lease.node), "n1");
+	}
+	fake_config(&cfg, "127.0.0.1", f->port);
 	fake_start(f, FAKE_REPLY);
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), 0);
 	fake_join(f);
@@ -278,7 +127,11 @@ static void test_query_result(void **state)
 	expect_own_cred(&f->got);
 	assert_int_equal(reply.type, MSG_RESULT);
 	assert_int_equal(reply.u.result.what, MSG_QUERY_LEASES);
-	assert_string_equal(reply.u.result.items, items);
+	assert_int_equal(reply.u.result.nrows, 2);
+	assert_string_equal(reply.u.result.rows[0].lease.id, "L1");
+	assert_int_equal(reply.u.result.rows[0].lease.uid, 1000);
+	assert_string_equal(reply.u.result.rows[1].lease.id, "L2");
+	assert_int_equal(reply.u.result.rows[1].lease.uid, 0);
 	msg_free(&reply);
 }
 
@@ -291,7 +144,7 @@ static void test_release_ok(void **state)
 
 	strcpy(req.u.release.id, "L9");
 	f->reply.type = MSG_OK;
-	config_for(&cfg, "127.0.0.1", f->port);
+	fake_config(&cfg, "127.0.0.1", f->port);
 	fake_start(f, FAKE_REPLY);
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), 0);
 	fake_join(f);
@@ -310,7 +163,7 @@ static void test_error_reply(void **state)
 	char err[512] = "";
 
 	msg_error(&f->reply, "ENOSPC", "only 2 cores are idle; ask for fewer workers");
-	config_for(&cfg, "127.0.0.1", f->port);
+	fake_config(&cfg, "127.0.0.1", f->port);
 	fake_start(f, FAKE_REPLY);
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), 0);
 	fake_join(f);
@@ -319,48 +172,17 @@ static void test_error_reply(void **state)
 	assert_string_equal(reply.u.error.message, "only 2 cores are idle; ask for fewer workers");
 }
 
-/* A port nobody listens on: bound, then closed. */
-static uint16_t closed_port(int family, const char *addr)
-{
-	struct sockaddr_storage ss = {0};
-	socklen_t sl;
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	uint16_t port = 0;
-
-	if (fd < 0)
-		return 0;
-	if (family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		inet_pton(AF_INET, addr, &a->sin_addr);
-		sl = sizeof(*a);
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, addr, &a->sin6_addr);
-		sl = sizeof(*a);
-	}
-	if (bind(fd, (struct sockaddr *)&ss, sl) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-					       : ((struct sockaddr_in6 *)&ss)->sin6_port);
-	close(fd);
-	return port;
-}
-
 static void test_refused(void **state)
 {
 	struct coloc_config cfg;
 	struct msg req = {.type = MSG_QUERY, .u.query = MSG_QUERY_GAPS}, reply;
 	char err[512] = "", want[64];
-	uint16_t port = closed_port(AF_INET, "127.0.0.1");
+	uint16_t port = fake_closed_port(AF_INET, "127.0.0.1");
 	int64_t t0;
 
 	(void)state;
 	assert_int_not_equal(port, 0);
-	config_for(&cfg, "127.0.0.1", port);
+	fake_config(&cfg, "127.0.0.1", port);
 	t0 = clock_ms();
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 2000, err, sizeof(err)), -ECONNREFUSED);
 	assert_true(clock_ms() - t0 < 2000);
@@ -374,12 +196,12 @@ static void test_refused_ipv6(void **state)
 	struct coloc_config cfg;
 	struct msg req = {.type = MSG_QUERY, .u.query = MSG_QUERY_GAPS}, reply;
 	char err[512] = "", want[64];
-	uint16_t port = closed_port(AF_INET6, "::1");
+	uint16_t port = fake_closed_port(AF_INET6, "::1");
 
 	(void)state;
 	if (!port)
 		skip(); /* no IPv6 loopback here */
-	config_for(&cfg, "::1", port);
+	fake_config(&cfg, "::1", port);
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 2000, err, sizeof(err)), -ECONNREFUSED);
 	snprintf(want, sizeof(want), "colocd is not running on [::1]:%u", (unsigned)port);
 	assert_non_null(strstr(err, want));
@@ -393,7 +215,7 @@ static void test_silent_server(void **state)
 	char err[512] = "", want[64];
 	int64_t t0, took;
 
-	config_for(&cfg, "127.0.0.1", f->port);
+	fake_config(&cfg, "127.0.0.1", f->port);
 	fake_start(f, FAKE_SILENT);
 	t0 = clock_ms();
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 300, err, sizeof(err)), -ETIMEDOUT);
@@ -414,12 +236,12 @@ static void test_garbage_json(void **state)
 	struct msg req = {.type = MSG_QUERY, .u.query = MSG_QUERY_NODES}, reply;
 	char err[512] = "";
 
-	config_for(&cfg, "127.0.0.1", f->port);
+	fake_config(&cfg, "127.0.0.1", f->port);
 	fake_start(f, FAKE_BAD_JSON);
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), -EPROTO);
 	fake_join(f);
 	assert_non_null(strstr(err, "malformed reply"));
-	assert_null(reply.u.result.items);
+	assert_null(reply.u.result.rows);
 }
 
 static void test_garbage_bytes(void **state)
@@ -429,7 +251,7 @@ static void test_garbage_bytes(void **state)
 	struct msg req = {.type = MSG_QUERY, .u.query = MSG_QUERY_NODES}, reply;
 	char err[512] = "", want[64];
 
-	config_for(&cfg, "127.0.0.1", f->port);
+	fake_config(&cfg, "127.0.0.1", f->port);
 	fake_start(f, FAKE_BAD_BYTES);
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), -EPROTO);
 	fake_join(f);
@@ -444,7 +266,7 @@ static void test_closed_without_answer(void **state)
 	struct msg req = {.type = MSG_QUERY, .u.query = MSG_QUERY_NODES}, reply;
 	char err[512] = "";
 
-	config_for(&cfg, "127.0.0.1", f->port);
+	fake_config(&cfg, "127.0.0.1", f->port);
 	fake_start(f, FAKE_CLOSE);
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), -ECONNRESET);
 	fake_join(f);
@@ -461,7 +283,7 @@ static void test_no_credential(void **state)
 
 	(void)state;
 	strcpy(req.u.release.id, "L1");
-	config_for(&cfg, "127.0.0.1", closed_port(AF_INET, "127.0.0.1"));
+	fake_config(&cfg, "127.0.0.1", fake_closed_port(AF_INET, "127.0.0.1"));
 	cfg.auth = COLOC_AUTH_MUNGE;
 	strcpy(cfg.munge_socket, "/nonexistent/munge.socket");
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 2000, err, sizeof(err)), -EIO);
@@ -501,7 +323,7 @@ static void test_forged_grants(void **state)
 		strcpy(f->reply.u.grant.id, "L1");
 		f->reply.u.grant.lease = strdup("{\"v\":1,\"id\":\"L1\",\"token\":\"forged\"}");
 		f->grant = cases[i].grant;
-		config_for(&cfg, "127.0.0.1", f->port);
+		fake_config(&cfg, "127.0.0.1", f->port);
 		fake_start(f, FAKE_REPLY);
 		err[0] = '\0';
 		assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), -EACCES);
@@ -528,29 +350,281 @@ static void test_grant_to_report(void **state)
 	f->reply.type = MSG_LEASE_GRANT;
 	strcpy(f->reply.u.grant.id, "L1");
 	f->reply.u.grant.lease = strdup("{\"v\":1}");
-	config_for(&cfg, "127.0.0.1", f->port);
+	fake_config(&cfg, "127.0.0.1", f->port);
 	fake_start(f, FAKE_REPLY);
 	assert_int_equal(ctl_request(&cfg, &req, &reply, 5000, err, sizeof(err)), -EACCES);
 	fake_join(f);
 	assert_non_null(strstr(err, "never granted a lease"));
 }
 
+/* ---- the lease round trip: ctl_lease_acquire, ctl_lease_release ----------- */
+
+static void lease_request_for(struct lease_request *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->workers = 2;
+	strcpy(r->lib, "/opt/fns/libbs.so");
+}
+
+/* The request as lease_rules.h allows it at every limit arrives as it was
+ * given; a time of 0 becomes DefaultLeaseTime; the grant comes back. */
+static void test_lease_acquire(void **state)
+{
+	static const char doc[] = "{\"v\":1,\"type\":\"lease\",\"id\":\"L7\"}";
+	struct fake *f = *state;
+	struct coloc_config cfg;
+	struct lease_request r;
+	struct msg reply = {.type = MSG_LEASE_GRANT}, grant;
+	char err[512] = "";
+
+	strcpy(reply.u.grant.id, "L7");
+	reply.u.grant.lease = strdup(doc);
+	fake_answer(f, &reply);
+	fake_config(&cfg, "127.0.0.1", f->port);
+	cfg.default_lease_s = 1234;
+	lease_request_for(&r);
+	r.workers = LEASE_MAX_WORKERS;
+	r.mem = LEASE_MAX_MEM;
+	r.gpus = LEASE_MAX_GPUS;
+	r.pack = true;
+	r.job = 42;
+	fake_start(f, FAKE_REPLY);
+	assert_int_equal(ctl_lease_acquire(&cfg, &r, 5000, &grant, err, sizeof(err)), 0);
+	fake_join(f);
+	assert_int_equal(f->got_rc, 0);
+	assert_int_equal(f->got.type, MSG_LEASE_ACQUIRE);
+	expect_own_cred(&f->got);
+	assert_int_equal(f->got.u.acquire.workers, 4096);
+	assert_true(f->got.u.acquire.mem == 1ull << 50);
+	assert_int_equal(f->got.u.acquire.gpus, 64);
+	assert_int_equal(f->got.u.acquire.time, 1234); /* DefaultLeaseTime */
+	assert_string_equal(f->got.u.acquire.lib, "/opt/fns/libbs.so");
+	assert_true(f->got.u.acquire.pack);
+	assert_int_equal(f->got.u.acquire.job, 42);
+	assert_int_equal(grant.type, MSG_LEASE_GRANT);
+	assert_string_equal(grant.u.grant.id, "L7");
+	assert_string_equal(grant.u.grant.lease, doc);
+	msg_free(&grant);
+
+	/* the longest time is sent as given */
+	reply = (struct msg){.type = MSG_LEASE_GRANT};
+	strcpy(reply.u.grant.id, "L8");
+	reply.u.grant.lease = strdup(doc);
+	fake_answer(f, &reply);
+	r.time = 366 * 86400;
+	fake_start(f, FAKE_REPLY);
+	assert_int_equal(ctl_lease_acquire(&cfg, &r, 5000, &grant, err, sizeof(err)), 0);
+	fake_join(f);
+	assert_int_equal(f->got.u.acquire.time, 366 * 86400);
+	msg_free(&grant);
+}
+
+/* One past each limit: refused here, naming the field, the limit and the
+ * fix, and nothing is sent (the port is closed: a connection would say
+ * "refused"). */
+static void test_lease_acquire_rules(void **state)
+{
+	static const struct {
+		const char *field;
+		const char *want;
+	} cases[] = {
+	    {"workers 0", "a lease has 1 to 4096 workers; ask for at least one"},
+	    {"workers 4097", "a lease has 1 to 4096 workers; ask for fewer"},
+	    {"mem", "at most 1125899906842624 bytes (1024T) each; ask for less"},
+	    {"gpus 65", "a lease has 0 to 64 GPUs; ask for fewer"},
+	    {"time 31622401 s", "a lease lasts 1 s to 366 days (31622400 s); ask for a shorter"},
+	    {"lib \"fns.so\"", "must be given by an absolute path"},
+	};
+	struct coloc_config cfg;
+	struct lease_request r;
+	struct msg grant;
+	char err[512];
+
+	(void)state;
+	fake_config(&cfg, "127.0.0.1", fake_closed_port(AF_INET, "127.0.0.1"));
+	cfg.default_lease_s = 60;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		lease_request_for(&r);
+		switch (i) {
+		case 0:
+			r.workers = 0;
+			break;
+		case 1:
+			r.workers = LEASE_MAX_WORKERS + 1;
+			break;
+		case 2:
+			r.mem = LEASE_MAX_MEM + 1;
+			break;
+		case 3:
+			r.gpus = LEASE_MAX_GPUS + 1;
+			break;
+		case 4:
+			r.time = LEASE_MAX_TIME_S + 1;
+			break;
+		case 5:
+			strcpy(r.lib, "fns.so");
+			break;
+		}
+		err[0] = '\0';
+		assert_int_equal(ctl_lease_acquire(&cfg, &r, 2000, &grant, err, sizeof(err)),
+				 -EINVAL);
+		if (!strstr(err, cases[i].field) || !strstr(err, cases[i].want))
+			fail_msg("case %zu: \"%s\" does not say \"%s\" and \"%s\"", i, err,
+				 cases[i].field, cases[i].want);
+		assert_null(grant.u.grant.lease);
+	}
+}
+
+/* The controller's refusal comes back as the errno its code names, with
+ * its message; an answer of the wrong type is -EPROTO; a forged grant
+ * -EACCES. The caller gets no grant in each case. */
+static void test_lease_acquire_refused(void **state)
+{
+	static const struct {
+		const char *code;
+		int rc;
+	} cases[] = {
+	    {"ENOSPC", -ENOSPC}, {"EDQUOT", -EDQUOT},	    {"EBUSY", -EBUSY},
+	    {"EPERM", -EPERM},	 {"EWHATEVER", -EREMOTEIO},
+	};
+	struct fake *f = *state;
+	struct coloc_config cfg;
+	struct lease_request r;
+	struct msg reply, grant;
+	char err[1024];
+
+	fake_config(&cfg, "127.0.0.1", f->port);
+	lease_request_for(&r);
+	r.time = 60;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		msg_error(&reply, cases[i].code, "only 2 cores are idle");
+		fake_answer(f, &reply);
+		fake_start(f, FAKE_REPLY);
+		err[0] = '\0';
+		assert_int_equal(ctl_lease_acquire(&cfg, &r, 5000, &grant, err, sizeof(err)),
+				 cases[i].rc);
+		fake_join(f);
+		assert_int_equal(f->got_rc, 0);
+		assert_int_equal(grant.type, 0);
+		snprintf(reply.u.error.message, sizeof(reply.u.error.message),
+			 "the controller refused the lease_acquire request: %s: only 2 cores are "
+			 "idle",
+			 cases[i].code);
+		assert_string_equal(err, reply.u.error.message);
+	}
+
+	reply = (struct msg){.type = MSG_OK};
+	fake_answer(f, &reply);
+	fake_start(f, FAKE_REPLY);
+	assert_int_equal(ctl_lease_acquire(&cfg, &r, 5000, &grant, err, sizeof(err)), -EPROTO);
+	fake_join(f);
+	assert_non_null(strstr(err, "answered a lease_acquire request with ok, not lease_grant"));
+
+	reply = (struct msg){.type = MSG_LEASE_GRANT};
+	strcpy(reply.u.grant.id, "L1");
+	reply.u.grant.lease = strdup("{\"v\":1,\"id\":\"L1\",\"token\":\"forged\"}");
+	fake_answer(f, &reply);
+	f->grant = GRANT_USER;
+	fake_start(f, FAKE_REPLY);
+	assert_int_equal(ctl_lease_acquire(&cfg, &r, 5000, &grant, err, sizeof(err)), -EACCES);
+	fake_join(f);
+	assert_non_null(strstr(err, "uid 1000's, not root's"));
+	assert_null(grant.u.grant.lease);
+}
+
+static void test_lease_release(void **state)
+{
+	struct fake *f = *state;
+	struct coloc_config cfg;
+	struct msg reply = {.type = MSG_OK};
+	char err[512] = "", id[80];
+
+	fake_config(&cfg, "127.0.0.1", f->port);
+	fake_answer(f, &reply);
+	fake_start(f, FAKE_REPLY);
+	assert_int_equal(ctl_lease_release(&cfg, "L9", 5000, err, sizeof(err)), 0);
+	fake_join(f);
+	assert_int_equal(f->got.type, MSG_LEASE_RELEASE);
+	assert_string_equal(f->got.u.release.id, "L9");
+	expect_own_cred(&f->got);
+
+	msg_error(&reply, "ENOENT", "no lease L9");
+	fake_answer(f, &reply);
+	fake_start(f, FAKE_REPLY);
+	assert_int_equal(ctl_lease_release(&cfg, "L9", 5000, err, sizeof(err)), -ENOENT);
+	fake_join(f);
+	assert_string_equal(err, "the controller refused the lease_release request: ENOENT: no "
+				 "lease L9");
+
+	/* not an id: nothing is sent */
+	fake_config(&cfg, "127.0.0.1", fake_closed_port(AF_INET, "127.0.0.1"));
+	memset(id, 'x', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	assert_int_equal(ctl_lease_release(&cfg, "", 2000, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ctl_lease_release(&cfg, id, 2000, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is not a lease id"));
+}
+
+/* ---- FAAS_CONTROLLER_TIMEOUT_MS ------------------------------------------------ */
+
+static void test_timeout_env(void **state)
+{
+	static const struct {
+		const char *v;
+		int ms;
+	} good[] = {{NULL, 30000}, {"", 30000},	  {"1", 1},
+		    {"250", 250},  {"0100", 100}, {"3600000", 3600000}};
+	static const char *const bad[] = {"0",	"3600001", "-1",  "+5",	  " 5",
+					  "5 ", "5ms",	   "1e3", "0x10", "99999999999999999999",
+					  "abc"};
+	char err[256], want[160];
+	int ms;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (good[i].v)
+			setenv("FAAS_CONTROLLER_TIMEOUT_MS", good[i].v, 1);
+		else
+			unsetenv("FAAS_CONTROLLER_TIMEOUT_MS");
+		ms = -1;
+		assert_int_equal(ctl_timeout_from_env(&ms, err, sizeof(err)), 0);
+		assert_int_equal(ms, good[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("FAAS_CONTROLLER_TIMEOUT_MS", bad[i], 1);
+		ms = -1;
+		assert_int_equal(ctl_timeout_from_env(&ms, err, sizeof(err)), -EINVAL);
+		assert_int_equal(ms, -1);
+		snprintf(want, sizeof(want),
+			 "FAAS_CONTROLLER_TIMEOUT_MS=%s: expected a whole number of milliseconds "
+			 "from 1 to 3600000 (unset: 30000)",
+			 bad[i]);
+		assert_string_equal(err, want);
+	}
+	unsetenv("FAAS_CONTROLLER_TIMEOUT_MS");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_acquire_grant, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_query_result, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_release_ok, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_error_reply, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refused_ipv6, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_silent_server, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_garbage_json, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_garbage_bytes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_closed_without_answer, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_no_credential, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_forged_grants, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_grant_to_report, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_acquire_grant, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_query_result, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_release_ok, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_error_reply, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_refused, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_ipv6, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_silent_server, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage_json, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage_bytes, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_closed_without_answer, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_no_credential, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_grants, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_grant_to_report, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_lease_acquire, fake_setup, fake_teardown),
+	    cmocka_unit_test(test_lease_acquire_rules),
+	    cmocka_unit_test_setup_teardown(test_lease_acquire_refused, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_lease_release, fake_setup, fake_teardown),
+	    cmocka_unit_test(test_timeout_env),
 	};
 
 	return cmocka_run_group_tests_name("ctl_client", tests, NULL, NULL);

@@ -269,8 +269,9 @@ static void test_lib(void **state)
 
 static void test_mem(void **state)
 {
-	static const char *const bad[] = {"0",	   "0M",   "junk", "-1",    "2X",   " 512M",
-					  "512M ", "1.5G", "",	   "1025T", "M512", "512MiBs"};
+	static const char *const bad[] = {
+	    "0",    "0M", "junk",  "-1",   "2X",      " 512M",		 "512M ",
+	    "1.5G", "",	  "1025T", "M512", "512MiBs", "1125899906842625"}; /* 1 PiB + 1 */
 	struct faas_opts f;
 
 	(void)state;
@@ -286,8 +287,12 @@ static void test_mem(void **state)
 	assert_int_equal(f.mem, MIB);
 	accepted(FAAS_OPT_MEM, "1024T", &f); /* the largest: 1 PiB */
 	assert_int_equal(f.mem, 1024 * TIB);
+	accepted(FAAS_OPT_MEM, "1125899906842624", &f);
+	assert_int_equal(f.mem, 1024 * TIB);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		refused(FAAS_OPT_MEM, bad[i], "a size per worker like 512M or 2G");
+		refused(FAAS_OPT_MEM, bad[i],
+			"a size per worker like 512M or 2G (K, M, G, T: powers "
+			"of 1024), above 0 and at most 1024T");
 }
 
 static void test_gpus(void **state)
@@ -307,8 +312,9 @@ static void test_gpus(void **state)
 
 static void test_time(void **state)
 {
-	static const char *const bad[] = {"0",	  "0:00", "367-00:00:00", "367d", "366d 1s",
-					  "junk", "-5",	  "1:2:3:4",	  ""};
+	static const char *const bad[] = {"0",	     "0:00",	     "367-00:00:00", "367d",
+					  "366d 1s", "junk",	     "-5",	     "1:2:3:4",
+					  "",	     "366-00:00:01", "527041",	     "31622401s"};
 	struct faas_opts f;
 
 	(void)state;
@@ -327,6 +333,8 @@ static void test_time(void **state)
 	accepted(FAAS_OPT_TIME, "2h", &f);
 	assert_int_equal(f.time_s, 7200);
 	accepted(FAAS_OPT_TIME, "366-00:00:00", &f); /* the longest */
+	assert_int_equal(f.time_s, 366 * DAY);
+	accepted(FAAS_OPT_TIME, "527040", &f); /* the longest, in minutes */
 	assert_int_equal(f.time_s, 366 * DAY);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		refused(FAAS_OPT_TIME, bad[i], "at most 366 days");
@@ -612,10 +620,12 @@ static void test_gpu_mask(void **state)
 	assert_int_equal(faas_gpu_mask("1-1,5"), 0x22);
 	assert_int_equal(faas_gpu_mask("31"), 0x80000000u);
 	assert_int_equal(faas_gpu_mask("30-40"), 0xc0000000u); /* 32 and up left out */
-	assert_int_equal(faas_gpu_mask("0-18446744073709551615"), 0xffffffffu);
+	/* the one cpu-list syntax (cpumask.h): anything else lends no GPU */
+	assert_int_equal(faas_gpu_mask("0-1023"), 0xffffffffu);
+	assert_int_equal(faas_gpu_mask("0-18446744073709551615"), 0);
 	assert_int_equal(faas_gpu_mask("NoDevFiles"), 0);
-	assert_int_equal(faas_gpu_mask("1,x,3"), 0x2); /* what follows junk is ignored */
-	assert_int_equal(faas_gpu_mask("3-1"), 0);     /* a range going down is empty */
+	assert_int_equal(faas_gpu_mask("1,x,3"), 0);
+	assert_int_equal(faas_gpu_mask("3-1"), 0);
 }
 
 int main(void)

@@ -4,10 +4,18 @@
  * peer could get wrong: not JSON, not an object, another protocol version,
  * an unknown type or field, a missing, mistyped or out-of-range field, a
  * relative library path, a cpu list with other characters, a NUL inside a
- * string, a duplicate key. A node_state's arrays are bounded, their
+ * string, a duplicate key; a lease_acquire takes lease_rules.h's limits
+ * and nothing past them. A node_state's arrays are bounded, their
  * elements as strict as a message and their errors name the element; lease
  * ids and node names cannot name another directory. Run under valgrind to
  * see that a refused node_state frees what it had decoded.
+ *
+ * A query's result: rows of every kind round trip field for field, travel
+ * with their fields in a fixed order (scripts grep colocctl --json), and
+ * are refused, naming the element and the field, when a row is not an
+ * object, lacks a field or has an unknown one, a state, range, list or name
+ * that is wrong, or there are too many; the builder stops at the bound;
+ * cells are text as colocctl prints them.
  *
  * The digest a credential is bound to (issue 11 defect 1): the sender's
  * msg_digest equals what the receiver's msg_decode computes, for every
@@ -129,12 +137,10 @@ static void test_round_trips(void **state)
 	round_trip(&m);
 	m.type = MSG_RESULT;
 	m.u.result.what = MSG_QUERY_LEASES;
-	m.u.result.items = strdup("[{\"id\":\"lease-1\"}]");
-	out = round_trip(&m);
+	out = round_trip(&m); /* no rows */
 	assert_int_equal(out.u.result.what, MSG_QUERY_LEASES);
-	assert_string_equal(out.u.result.items, "[{\"id\":\"lease-1\"}]");
-	msg_free(&out);
-	msg_free(&m);
+	assert_int_equal(out.u.result.nrows, 0);
+	assert_null(out.u.result.rows);
 }
 
 /* decode must refuse text with -EPROTO and a message mentioning what. */
@@ -235,6 +241,47 @@ static void fill_node(struct msg *m)
 	m->u.node.gpus_lendable = 0xc;
 	m->u.node.until = 1795457874;
 	m->u.node.jobs = 3;
+}
+
+/* A lease_acquire's text with these values. */
+static void acquire_text(char *out, size_t len, uint64_t workers, uint64_t mem, uint64_t gpus,
+			 uint64_t time)
+{
+	snprintf(out, len,
+		 "{\"v\":1,\"type\":\"lease_acquire\",\"cred\":\"c\",\"workers\":%llu,\"lib\":"
+		 "\"/f.so\",\"mem\":%llu,\"gpus\":%llu,\"time\":%llu,\"mode\":\"spread\","
+		 "\"job\":0}",
+		 (unsigned long long)workers, (unsigned long long)mem, (unsigned long long)gpus,
+		 (unsigned long long)time);
+}
+
+/* lease_acquire takes lease_rules.h's limits, and not one past them. */
+static void test_acquire_limits(void **state)
+{
+	const uint64_t w = 4096, mem = 1ull << 50, g = 64, t = 366 * 86400ull;
+	char text[512], err[256] = "";
+	struct msg m;
+
+	(void)state;
+	assert_int_equal(LEASE_MAX_WORKERS, w);
+	assert_true(LEASE_MAX_MEM == mem);
+	assert_int_equal(LEASE_MAX_GPUS, g);
+	assert_int_equal(LEASE_MAX_TIME_S, t);
+	acquire_text(text, sizeof(text), w, mem, g, t);
+	if (msg_decode(text, &m, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(m.u.acquire.workers, w);
+	assert_true(m.u.acquire.mem == mem);
+	assert_int_equal(m.u.acquire.gpus, g);
+	assert_int_equal(m.u.acquire.time, t);
+	acquire_text(text, sizeof(text), w + 1, mem, g, t);
+	refuse(text, "\"workers\" is 4097, outside 1..4096");
+	acquire_text(text, sizeof(text), w, mem + 1, g, t);
+	refuse(text, "\"mem\" is 1125899906842625, outside 0..1125899906842624");
+	acquire_text(text, sizeof(text), w, mem, g + 1, t);
+	refuse(text, "\"gpus\" is 65, outside 0..64");
+	acquire_text(text, sizeof(text), w, mem, g, t + 1);
+	refuse(text, "\"time\" is 31622401, outside 1..31622400");
 }
 
 static void test_node_state_round_trip(void **state)
@@ -510,6 +557,296 @@ static void test_encode_refuses(void **state)
 	assert_null(text);
 }
 
+/* ---- query results ------------------------------------------------------- */
+
+/* Adds a lease row to m: a running one (workers > 0), or one that ended. */
+static void add_lease_row(struct msg *m, const char *id, const char *state, uint32_t workers,
+			  int64_t expires, const char *why)
+{
+	union msg_row *r = msg_result_add(m);
+
+	assert_non_null(r);
+	snprintf(r->lease.id, sizeof(r->lease.id), "%s", id);
+	r->lease.uid = 1000;
+	snprintf(r->lease.state, sizeof(r->lease.state), "%s", state);
+	snprintf(r->lease.node, sizeof(r->lease.node), "node-01");
+	r->lease.workers = workers;
+	if (workers) {
+		snprintf(r->lease.cpus, sizeof(r->lease.cpus), "4-7");
+		r->lease.mem = 8ull << 30;
+		snprintf(r->lease.gpus, sizeof(r->lease.gpus), "0,3");
+	}
+	r->lease.expires = expires;
+	snprintf(r->lease.why, sizeof(r->lease.why), "%s", why);
+}
+
+/* A result of what with sample rows: one, or for leases a running one and
+ * one that ended. */
+static void fill_result(struct msg *m, enum msg_query what)
+{
+	union msg_row *r;
+
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_RESULT;
+	m->u.result.what = what;
+	if (what == MSG_QUERY_LEASES) {
+		add_lease_row(m, "lease-1-77", "ready", 4, 1795457874, "");
+		add_lease_row(m, "lease-0-77", "evicted", 0, 1795457000,
+			      "host job 7 needs its cores");
+		return;
+	}
+	r = msg_result_add(m);
+	assert_non_null(r);
+	switch (what) {
+	case MSG_QUERY_NODES:
+		snprintf(r->node.name, sizeof(r->node.name), "node-01");
+		snprintf(r->node.state, sizeof(r->node.state), "drained");
+		snprintf(r->node.pus, sizeof(r->node.pus), "0-63");
+		r->node.mem = 1ull << 40;
+		r->node.gpus = 4;
+		r->node.jobs = 3;
+		r->node.drained = true;
+		break;
+	case MSG_QUERY_GAPS:
+		snprintf(r->gap.node, sizeof(r->gap.node), "node-01");
+		snprintf(r->gap.lendable, sizeof(r->gap.lendable), "8-63");
+		r->gap.mem = 256ull << 30;
+		r->gap.gpus = 2;
+		r->gap.until = 1795457874;
+		break;
+	case MSG_QUERY_EXECUTORS:
+		r->executor.pid = 4242;
+		snprintf(r->executor.node, sizeof(r->executor.node), "node1");
+		r->executor.uid = 65534;
+		snprintf(r->executor.cgroup, sizeof(r->executor.cgroup), "coloc/lease-1-77");
+		snprintf(r->executor.cpus, sizeof(r->executor.cpus), "4-7");
+		r->executor.mem_limit = 1024;
+		snprintf(r->executor.gpus, sizeof(r->executor.gpus), "0,1");
+		snprintf(r->executor.lease, sizeof(r->executor.lease), "lease-1-77");
+		break;
+	case MSG_QUERY_LEASES:
+		break;
+	}
+}
+
+static void test_result_round_trips(void **state)
+{
+	struct msg m, out;
+
+	(void)state;
+	for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_EXECUTORS; q++) {
+		fill_result(&m, (enum msg_query)q);
+		out = round_trip(&m);
+		assert_int_equal(out.u.result.what, q);
+		assert_int_equal(out.u.result.nrows, m.u.result.nrows);
+		/* every field, and the zeroes after each string */
+		assert_memory_equal(out.u.result.rows, m.u.result.rows,
+				    m.u.result.nrows * sizeof(union msg_row));
+		msg_free(&out);
+		assert_null(out.u.result.rows);
+		assert_int_equal(out.u.result.nrows, 0);
+		msg_free(&m);
+	}
+}
+
+/* The order of the fields on the wire is fixed: the integration tests
+ * and users' scripts grep colocctl --json's text. */
+static void test_result_json(void **state)
+{
+	static const char *const want[] = {
+	    [MSG_QUERY_NODES] = "[{\"name\":\"node-01\",\"state\":\"drained\",\"pus\":\"0-63\","
+				"\"mem\":1099511627776,\"gpus\":4,\"jobs\":3,\"drained\":true}]",
+	    [MSG_QUERY_GAPS] = "[{\"node\":\"node-01\",\"lendable\":\"8-63\",\"unallocated\":\"\","
+			       "\"mem\":274877906944,\"gpus\":2,\"until\":1795457874,\"drained\":"
+			       "false}]",
+	    [MSG_QUERY_LEASES] =
+		"[{\"id\":\"lease-1-77\",\"uid\":1000,\"state\":\"ready\",\"node\":\"node-01\","
+		"\"workers\":4,\"cpus\":\"4-7\",\"mem\":8589934592,\"gpus\":\"0,3\","
+		"\"expires\":1795457874,\"why\":\"\"},"
+		"{\"id\":\"lease-0-77\",\"uid\":1000,\"state\":\"evicted\",\"node\":\"node-01\","
+		"\"workers\":0,\"cpus\":\"\",\"mem\":0,\"gpus\":\"\",\"expires\":1795457000,"
+		"\"why\":\"host job 7 needs its cores\"}]",
+	    [MSG_QUERY_EXECUTORS] =
+		"[{\"pid\":4242,\"node\":\"node1\",\"uid\":65534,\"cgroup\":\"coloc/lease-1-77\","
+		"\"cpus\":\"4-7\",\"mem_limit\":1024,\"gpus\":\"0,1\",\"lease\":\"lease-1-77\"}]",
+	};
+	struct msg m = {.type = MSG_RESULT, .u.result.what = MSG_QUERY_NODES};
+	char *text = NULL, *wire = NULL;
+
+	(void)state;
+	assert_int_equal(msg_result_json(&m, &text), 0);
+	assert_string_equal(text, "[]");
+	free(text);
+	for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_EXECUTORS; q++) {
+		fill_result(&m, (enum msg_query)q);
+		assert_int_equal(msg_result_json(&m, &text), 0);
+		assert_string_equal(text, want[q]);
+		/* and the message carries the same text as its items */
+		assert_int_equal(msg_encode(&m, &wire), 0);
+		assert_non_null(strstr(wire, text));
+		free(wire);
+		free(text);
+		msg_free(&m);
+	}
+	m.type = MSG_OK;
+	assert_int_equal(msg_result_json(&m, &text), -EINVAL);
+	assert_null(text);
+}
+
+#define RESULT(what, items)                                                                        \
+	"{\"v\":1,\"type\":\"result\",\"what\":\"" what "\",\"items\":" items "}"
+#define EXEC_ROW(pid, extra)                                                                       \
+	"{\"pid\":" pid ",\"node\":\"n1\",\"uid\":1,\"cgroup\":\"c/L\",\"cpus\":\"1\","            \
+	"\"mem_limit\":0,\"gpus\":\"\",\"lease\":\"L\"" extra "}"
+
+static void test_result_refusals(void **state)
+{
+	char err[512] = "", *text, *p;
+	struct msg m;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(
+	    msg_decode(RESULT("executors", "[" EXEC_ROW("1", "") "]"), &m, err, sizeof(err)), 0);
+	assert_int_equal(m.u.result.nrows, 1);
+	assert_string_equal(m.u.result.rows[0].executor.cgroup, "c/L");
+	msg_free(&m);
+	refuse(RESULT("leases", "{}"), "\"items\" must be an array");
+	refuse(RESULT("executors", "[" EXEC_ROW("1", "") ",7]"), "\"items\"[1]: must be an object");
+	refuse(RESULT("executors", "[" EXEC_ROW("1", ",\"extra\":1") "]"),
+	       "\"items\"[0]: unknown field \"extra\"");
+	refuse(RESULT("executors", "[" EXEC_ROW("-1", "") "]"), "\"items\"[0]: \"pid\" is -1");
+	refuse(RESULT("executors", "[" EXEC_ROW("\"1\"", "") "]"), "\"pid\" must be an integer");
+	refuse(RESULT("executors", "[{\"pid\":1}]"), "\"items\"[0]: \"node\" must be a string");
+	refuse(RESULT("nodes", "[" EXEC_ROW("1", "") "]"), "unknown field \"pid\"");
+	refuse(RESULT("nodes", "[{\"name\":\"n1\",\"state\":\"on fire\",\"pus\":\"0\",\"mem\":0,"
+			       "\"gpus\":0,\"jobs\":0,\"drained\":false}]"),
+	       "\"state\" must be one of up, down, drained, not \"on fire\"");
+	refuse(RESULT("nodes", "[{\"name\":\"n1\",\"state\":\"up\",\"pus\":\"0\",\"mem\":0,"
+			       "\"gpus\":33,\"jobs\":0,\"drained\":false}]"),
+	       "\"gpus\" is 33, outside 0..32");
+	refuse(RESULT("nodes", "[{\"name\":\"n1\",\"state\":\"up\",\"pus\":\"0\",\"mem\":0,"
+			       "\"gpus\":0,\"jobs\":0,\"drained\":\"no\"}]"),
+	       "\"drained\" must be true or false");
+	refuse(RESULT("gaps", "[{\"node\":\"../etc\",\"lendable\":\"\",\"unallocated\":\"\","
+			      "\"mem\":0,\"gpus\":0,\"until\":0,\"drained\":false}]"),
+	       "\"node\" must be letters");
+	refuse(RESULT("gaps", "[{\"node\":\"n1\",\"lendable\":\"0-3;rm\",\"unallocated\":\"\","
+			      "\"mem\":0,\"gpus\":0,\"until\":0,\"drained\":false}]"),
+	       "\"lendable\" must be a cpu list");
+	refuse(RESULT("leases", "[{\"id\":\"L\",\"uid\":0,\"state\":\"gone\",\"node\":\"n\","
+				"\"workers\":0,\"cpus\":\"\",\"mem\":0,\"gpus\":\"\",\"expires\":0,"
+				"\"why\":\"\"}]"),
+	       "\"state\" must be one of starting, ready, released");
+	refuse(RESULT("leases",
+		      "[{\"id\":\"L\",\"uid\":0,\"state\":\"ready\",\"node\":\"n\","
+		      "\"workers\":4097,\"cpus\":\"\",\"mem\":0,\"gpus\":\"\",\"expires\":0,"
+		      "\"why\":\"\"}]"),
+	       "\"workers\" is 4097");
+
+	/* one row more than a result carries */
+	text = malloc(64 + (MSG_RESULT_MAX + 1) * 3);
+	assert_non_null(text);
+	p = text + sprintf(text, "{\"v\":1,\"type\":\"result\",\"what\":\"nodes\",\"items\":[");
+	for (n = 0; n <= MSG_RESULT_MAX; n++)
+		p += sprintf(p, "%s{}", n ? "," : "");
+	strcpy(p, "]}");
+	refuse(text, "\"items\" has 1025 elements, at most 1024");
+	free(text);
+}
+
+static void test_result_builder(void **state)
+{
+	struct msg m = {.type = MSG_OK};
+	char cell[8], *text = NULL;
+	unsigned i;
+
+	(void)state;
+	errno = 0;
+	assert_null(msg_result_add(&m));
+	assert_int_equal(errno, EINVAL);
+	m.type = MSG_RESULT; /* what: no query */
+	assert_null(msg_result_add(&m));
+	assert_int_equal(errno, EINVAL);
+	m.u.result.what = MSG_QUERY_GAPS;
+	for (i = 0; i < MSG_RESULT_MAX; i++) {
+		union msg_row *r = msg_result_add(&m);
+
+		assert_non_null(r);
+		snprintf(r->gap.node, sizeof(r->gap.node), "n%u", i);
+		r->gap.gpus = i % 33;
+	}
+	assert_null(msg_result_add(&m));
+	assert_int_equal(errno, E2BIG);
+	assert_int_equal(m.u.result.nrows, MSG_RESULT_MAX);
+	/* rows moved as the array grew keep what was written */
+	assert_string_equal(m.u.result.rows[0].gap.node, "n0");
+	assert_string_equal(m.u.result.rows[1000].gap.node, "n1000");
+	assert_int_equal(msg_result_cell(&m, 1000, "node", cell, sizeof(cell)), 0);
+	assert_string_equal(cell, "n1000");
+	assert_int_equal(msg_result_cell(&m, 1000, "gpus", cell, sizeof(cell)), 0);
+	assert_string_equal(cell, "10");
+	assert_int_equal(msg_result_cell(&m, 1000, "drained", cell, sizeof(cell)), 0);
+	assert_string_equal(cell, "no");
+	assert_int_equal(msg_result_cell(&m, 1000, "pid", cell, sizeof(cell)), -ENOENT);
+	assert_int_equal(msg_result_cell(&m, MSG_RESULT_MAX, "node", cell, sizeof(cell)), -ENOENT);
+	snprintf(m.u.result.rows[0].gap.lendable, sizeof(m.u.result.rows[0].gap.lendable),
+		 "0-3,8-11,16");
+	assert_int_equal(msg_result_cell(&m, 0, "lendable", cell, sizeof(cell)), -ENOSPC);
+	assert_string_equal(cell, "0-3,8-1");
+	/* too many rows, or rows missing, are not encoded */
+	m.u.result.nrows = MSG_RESULT_MAX + 1;
+	assert_int_equal(msg_encode(&m, &text), -EINVAL);
+	assert_null(text);
+	m.u.result.nrows = MSG_RESULT_MAX;
+	msg_free(&m);
+	m.type = MSG_RESULT;
+	m.u.result.nrows = 1;
+	assert_int_equal(msg_encode(&m, &text), -EINVAL);
+	assert_null(text);
+
+	assert_string_equal(msg_result_key(MSG_QUERY_EXECUTORS, 0), "pid");
+	assert_string_equal(msg_result_key(MSG_QUERY_EXECUTORS, 7), "lease");
+	assert_null(msg_result_key(MSG_QUERY_EXECUTORS, 8));
+	assert_null(msg_result_key((enum msg_query)0, 0));
+	assert_null(msg_result_key((enum msg_query)9, 0));
+}
+
+/* ---- replies -------------------------------------------------------------- */
+
+struct got_reply {
+	int calls;
+	uint64_t cookie;
+	struct msg m;
+};
+
+static void record(void *arg, uint64_t cookie, const struct msg *reply)
+{
+	struct got_reply *g = arg;
+
+	g->calls++;
+	g->cookie = cookie;
+	g->m = *reply;
+}
+
+static void test_reply_helpers(void **state)
+{
+	struct got_reply g = {0};
+
+	(void)state;
+	msg_reply_error(record, &g, 77, "ENOSPC", "only %d cores are idle", 2);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.cookie, 77);
+	assert_int_equal(g.m.type, MSG_ERROR);
+	assert_string_equal(g.m.u.error.code, "ENOSPC");
+	assert_string_equal(g.m.u.error.message, "only 2 cores are idle");
+	assert_false(g.m.sign);
+	msg_reply_ok(record, &g, 78);
+	assert_int_equal(g.calls, 2);
+	assert_int_equal(g.cookie, 78);
+	assert_int_equal(g.m.type, MSG_OK);
+}
+
 /* ---- the digest ----------------------------------------------------------- */
 
 static void digest_of(const char *text, uint8_t d[MSG_DIGEST_LEN])
@@ -646,11 +983,17 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trips),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_acquire_limits),
 	    cmocka_unit_test(test_node_state_round_trip),
 	    cmocka_unit_test(test_exec_drain_round_trips),
 	    cmocka_unit_test(test_node_state_refusals),
 	    cmocka_unit_test(test_exec_drain_refusals),
 	    cmocka_unit_test(test_encode_refuses),
+	    cmocka_unit_test(test_result_round_trips),
+	    cmocka_unit_test(test_result_json),
+	    cmocka_unit_test(test_result_refusals),
+	    cmocka_unit_test(test_result_builder),
+	    cmocka_unit_test(test_reply_helpers),
 	    cmocka_unit_test(test_digest_sender_receiver),
 	    cmocka_unit_test(test_digest_canonical),
 	    cmocka_unit_test(test_grant_cred),

@@ -212,6 +212,38 @@ static void test_spread(void **state)
 	assert_int_equal(cpumask_count(&out[1].pus), 2);
 }
 
+/* max_out bounds the nodes; the last one taken completes the request, even
+ * when a more preferred node does not (the controller places a lease on
+ * one node). */
+static void test_max_out_takes_a_node_that_fits(void **state)
+{
+	struct placement *p = *state;
+	struct place_node preferred = node_make(0, 4, 4), roomy = node_make(1, 16, 0);
+	struct place_assignment out[1];
+	struct place_request r;
+	unsigned cnt;
+
+	preferred.gpus_free = 0x1;
+	roomy.gpus_free = 0x3;
+	assert_int_equal(placement_update(p, &preferred), 0);
+	assert_int_equal(placement_update(p, &roomy), 0);
+	r = req(6, PLACE_SPREAD);
+	assert_int_equal(placement_place(p, &r, out, 1, &cnt, NULL, 0), 0);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(out[0].node, roomy.id);
+	assert_int_equal(cpumask_count(&out[0].pus), 6);
+	/* one worker, two GPUs: where both are free */
+	r = req(1, PLACE_PACK);
+	r.gpus = 2;
+	assert_int_equal(placement_place(p, &r, out, 1, &cnt, NULL, 0), 0);
+	assert_int_equal(out[0].node, roomy.id);
+	assert_int_equal(out[0].gpus, 0x3);
+	/* the preferred node still comes first where it holds the request */
+	r = req(4, PLACE_SPREAD);
+	assert_int_equal(placement_place(p, &r, out, 1, &cnt, NULL, 0), 0);
+	assert_int_equal(out[0].node, preferred.id);
+}
+
 static void test_pack(void **state)
 {
 	struct placement *p = *state;
@@ -594,6 +626,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_never_leased_or_not_lendable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spread, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_max_out_takes_a_node_that_fits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_workers_per_node, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_until_excludes_node, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_limit, setup, teardown),

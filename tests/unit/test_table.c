@@ -1,8 +1,8 @@
 /*
- * test_table: colocctl's tables from a query's items: preferred columns
- * first and only when some item has them, then the other keys; aligned
- * cells; booleans, null, missing keys and nested values; refusals of what
- * is not an array of objects.
+ * test_table: colocctl's tables from a query's rows: preferred columns
+ * first (names that are no field skipped), then the other fields in wire
+ * order; aligned cells; numbers, booleans and empty strings; the header
+ * alone when there are no rows; a message that is not a result refused.
  */
 #include "config.h"
 
@@ -17,72 +17,104 @@
 
 #include <cmocka.h>
 
+#include "msg.h"
 #include "table.h"
 
-/* Prints items into a string (malloc'd) and returns table_print's result. */
-static int print(const char *items, const char *const *cols, char **text)
+/* Prints m into a string (malloc'd) and returns table_print's result. */
+static int print(const struct msg *m, const char *const *cols, char **text)
 {
 	size_t len = 0;
 	FILE *f = open_memstream(text, &len);
 	int rc;
 
 	assert_non_null(f);
-	rc = table_print(items, cols, f);
+	rc = table_print(m, cols, f);
 	fclose(f);
 	return rc;
 }
 
+static void add_lease(struct msg *m, const char *id, uint32_t uid, uint32_t workers,
+		      const char *state, const char *why)
+{
+	union msg_row *row = msg_result_add(m);
+
+	assert_non_null(row);
+	snprintf(row->lease.id, sizeof(row->lease.id), "%s", id);
+	row->lease.uid = uid;
+	snprintf(row->lease.state, sizeof(row->lease.state), "%s", state);
+	snprintf(row->lease.node, sizeof(row->lease.node), "n1");
+	row->lease.workers = workers;
+	snprintf(row->lease.cpus, sizeof(row->lease.cpus), "%s", workers ? "4-7" : "");
+	row->lease.mem = workers * 1024u;
+	snprintf(row->lease.gpus, sizeof(row->lease.gpus), "%s", workers ? "1" : "");
+	row->lease.expires = 1795457874;
+	snprintf(row->lease.why, sizeof(row->lease.why), "%s", why);
+}
+
 static void test_columns_and_alignment(void **state)
 {
-	static const char *const cols[] = {"id", "uid", "state", "workers", "expires", NULL};
+	static const char *const cols[] = {"id", "uid", "no_such_field", "workers", NULL};
+	struct msg m = {.type = MSG_RESULT, .u.result.what = MSG_QUERY_LEASES};
 	char *t = NULL;
 
 	(void)state;
-	assert_int_equal(print("[{\"uid\":1000,\"id\":\"L1\",\"workers\":4,\"node\":\"n1\"},"
-			       "{\"id\":\"lease-22\",\"uid\":0,\"workers\":12,\"extra\":true}]",
-			       cols, &t),
-			 0);
-	assert_string_equal(t, "ID        UID   WORKERS  NODE  EXTRA\n"
-			       "L1        1000  4        n1    -\n"
-			       "lease-22  0     12       -     yes\n");
+	add_lease(&m, "L1", 1000, 4, "ready", "");
+	add_lease(&m, "lease-22", 0, 0, "expired", "its time ran out");
+	assert_int_equal(print(&m, cols, &t), 0);
+	assert_string_equal(
+	    t, "ID        UID   WORKERS  STATE    NODE  CPUS  MEM   GPUS  EXPIRES     WHY\n"
+	       "L1        1000  4        ready    n1    4-7   4096  1     1795457874  \n"
+	       "lease-22  0     0        expired  n1          0           1795457874  its time ran "
+	       "out\n");
 	free(t);
+	msg_free(&m);
 }
 
 static void test_values(void **state)
 {
+	struct msg m = {.type = MSG_RESULT, .u.result.what = MSG_QUERY_GAPS};
+	union msg_row *row;
 	char *t = NULL;
 
 	(void)state;
-	assert_int_equal(
-	    print("[{\"a\":null,\"b\":false,\"c\":[1,2],\"d\":{\"x\":1},\"e\":0.5}]", NULL, &t), 0);
-	assert_string_equal(t, "A  B   C      D        E\n"
-			       "-  no  [1,2]  {\"x\":1}  0.5\n");
+	row = msg_result_add(&m);
+	assert_non_null(row);
+	snprintf(row->gap.node, sizeof(row->gap.node), "n2");
+	snprintf(row->gap.lendable, sizeof(row->gap.lendable), "0-3");
+	row->gap.mem = 18446744073709551615ull; /* printed unsigned */
+	row->gap.gpus = 2;
+	row->gap.drained = true;
+	assert_int_equal(print(&m, NULL, &t), 0);
+	assert_string_equal(
+	    t, "NODE  LENDABLE  UNALLOCATED  MEM                   GPUS  UNTIL  DRAINED\n"
+	       "n2    0-3                    18446744073709551615  2     0      yes\n");
 	free(t);
+	msg_free(&m);
 }
 
 static void test_empty(void **state)
 {
 	static const char *const cols[] = {"name", "pus", NULL};
+	struct msg m = {.type = MSG_RESULT, .u.result.what = MSG_QUERY_NODES};
 	char *t = NULL;
 
 	(void)state;
-	assert_int_equal(print("[]", cols, &t), 0);
-	assert_string_equal(t, "NAME  PUS\n");
+	assert_int_equal(print(&m, cols, &t), 0);
+	assert_string_equal(t, "NAME  PUS  STATE  MEM  GPUS  JOBS  DRAINED\n");
 	free(t);
 }
 
 static void test_refused(void **state)
 {
+	struct msg m = {.type = MSG_OK};
 	char *t = NULL;
 
 	(void)state;
-	assert_int_equal(print("{\"a\":1}", NULL, &t), -EINVAL);
+	assert_int_equal(print(&m, NULL, &t), -EINVAL);
 	free(t);
 	t = NULL;
-	assert_int_equal(print("[1,2]", NULL, &t), -EINVAL);
-	free(t);
-	t = NULL;
-	assert_int_equal(print("not json", NULL, &t), -EINVAL);
+	m.type = MSG_RESULT; /* what is no query */
+	assert_int_equal(print(&m, NULL, &t), -EINVAL);
 	free(t);
 }
 

@@ -1,6 +1,8 @@
 /*
  * cpumask: a fixed-size set of cpu (PU) numbers, as plain data so that it
- * can be copied, compared and sent in messages. Header-only; no state.
+ * can be copied, compared and sent in messages, and the one cpu-list
+ * format ("0-3,8") everyone reads and writes: Slurm's core lists, cpuset
+ * files, coloc's messages and options (cpumask.c). No state.
  */
 #ifndef COLOC_CPUMASK_H
 #define COLOC_CPUMASK_H
@@ -84,5 +86,21 @@ static inline int cpumask_next(const struct cpumask *m, unsigned from)
 			return (int)c;
 	return -1;
 }
+
+/*
+ * Writes m as a cpu list ("0-3,8"; "" when empty) into buf, always
+ * NUL-terminated when len > 0. Returns 0, or -ENOSPC when the list does not
+ * fit (buf then holds a truncated prefix).
+ */
+int cpumask_format(const struct cpumask *m, char *buf, size_t len);
+
+/*
+ * Parses a cpu list ("0-3,8", as cpuset files and cpu lists in Slurm and
+ * Linux write it; one trailing newline or blanks accepted; "" is the empty
+ * set) into m. Returns 0, -EINVAL for anything else (junk, a reversed range,
+ * an empty element) or -ERANGE for a cpu of CPUMASK_MAX or more; m is left
+ * untouched on failure.
+ */
+int cpumask_parse(const char *list, struct cpumask *m);
 
 #endif
