@@ -75,9 +75,9 @@ static inline bool faas_opts_has(const struct faas_opts *f, enum faas_opt o)
 }
 
 /* A GPU index list as Slurm writes SLURM_JOB_GPUS and SLURM_STEP_GPUS
- * ("0,2-3") as a bitmask of GPUs 0..31 (higher indexes are left out). What
- * follows something that is not a number or a range ("NoDevFiles") is
- * ignored: the bits before it are kept. */
+ * ("0,2-3") as a bitmask of GPUs 0..31 (higher indexes are left out). A
+ * list that is not in cpumask_parse's syntax ("NoDevFiles", junk anywhere
+ * in it) gives 0: no GPU. */
 uint32_t faas_gpu_mask(const char *list);
 
 /* plugstack.conf arguments: conf=PATH (coloc.conf), host_default=yes|no.
