@@ -883,8 +883,10 @@ void agent_tick(struct agent *a)
 
 int agent_tick_ms(const struct agent *a)
 {
+	/* a stuck lease is tried again at the ordinary pace */
 	for (unsigned i = 0; i < MAX_LEASES; i++)
-		if (a->leases[i].state == LEASE_STARTING || a->leases[i].state == LEASE_ENDING)
+		if (a->leases[i].state == LEASE_STARTING ||
+		    (a->leases[i].state == LEASE_ENDING && !a->leases[i].stuck))
 			return BUSY_TICK_MS;
 	return TICK_MS;
 }
