@@ -245,6 +245,8 @@ static void lease_forget(struct agent *a, struct lease *l)
 	close_fd(&l->output);
 	close_fd(&l->log);
 	close_fd(&l->chan);
+	if (l->doc) /* it holds the lease's token */
+		explicit_bzero(l->doc, FRAME_MAX);
 	free(l->doc);
 	sandbox_destroy(l->sb);
 	log_info("%s %s (%s)%s", l->id, l->end_state, l->end_why,
@@ -257,7 +259,7 @@ static void lease_forget(struct agent *a, struct lease *l)
 	a->ended_next = (a->ended_next + 1) % MSG_NODE_ENDED_MAX;
 	if (a->nended < MSG_NODE_ENDED_MAX)
 		a->nended++;
-	memset(l, 0, sizeof(*l));
+	explicit_bzero(l, sizeof(*l)); /* the token too */
 	l->chan = l->output = l->log = -1;
 	a->dirty = true;
 	waiting_done(a, seq, NULL);
@@ -883,8 +885,10 @@ void agent_tick(struct agent *a)
 
 int agent_tick_ms(const struct agent *a)
 {
+	/* a stuck lease is tried again at the ordinary pace */
 	for (unsigned i = 0; i < MAX_LEASES; i++)
-		if (a->leases[i].state == LEASE_STARTING || a->leases[i].state == LEASE_ENDING)
+		if (a->leases[i].state == LEASE_STARTING ||
+		    (a->leases[i].state == LEASE_ENDING && !a->leases[i].stuck))
 			return BUSY_TICK_MS;
 	return TICK_MS;
 }
