@@ -12,12 +12,7 @@ command -v setpriv >/dev/null || skip "setpriv is not installed (util-linux)"
 tap_setup attacks
 port=$((20000 + ($$ + 104729) % 20000))
 pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	tap_sweep_cgroups "$root"
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+trap tap_colocd_cleanup EXIT
 tap_conf "$port" "$dir" "$root" EvictGrace=200ms LeasePidsMax=128 LeaseLogSize=64K \
 	MaxLeasesPerUser=2 MaxWorkersPerUser=3 SpareExecutors=1 >"$dir/coloc.conf"
 colocd_wrap="prlimit --core=unlimited --"

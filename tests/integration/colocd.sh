@@ -11,12 +11,7 @@ set -u
 tap_setup colocd
 port=$((20000 + $$ % 20000))
 pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	tap_sweep_cgroups "$root"
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+trap tap_colocd_cleanup EXIT
 # two fake GPUs: character devices with a major no driver uses
 mknod "$dir/nvidia0" c 60 0 && mknod "$dir/nvidia1" c 60 1 && chmod 666 "$dir"/nvidia[01]
 tap_conf "$port" "$dir" "$root" EvictGrace=200ms "Gpus=$dir/nvidia[0-1]" >"$dir/coloc.conf"

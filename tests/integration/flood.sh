@@ -18,9 +18,7 @@ pid=
 bg=()
 cleanup() {
 	for p in "${bg[@]}"; do kill "$p" 2>/dev/null; done
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	tap_sweep_cgroups "$root"
-	rm -rf "$dir"
+	tap_colocd_cleanup
 }
 trap cleanup EXIT
 tap_conf "$port" "$dir" "$root" EvictGrace=200ms >"$dir/coloc.conf"

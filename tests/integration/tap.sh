@@ -103,6 +103,13 @@ colocd_start() {
 	pid=$!
 	until_ok 200 0.05 "[ -S $dir/colocd.sock ]"
 }
+# tap_colocd_cleanup: at exit: stops colocd ($pid), sweeps the test's
+# cgroups ($root) and removes its directory ($dir)
+tap_colocd_cleanup() {
+	[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	tap_sweep_cgroups "$root"
+	rm -rf "$dir"
+}
 # colocctl_as USER ARGS...: colocctl with the test's coloc.conf, as USER
 colocctl_as() {
 	local u=$1
