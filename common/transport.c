@@ -33,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>
@@ -55,13 +57,20 @@ struct op {
 	struct fi_context2 fctx; /* first: libfabric hands &fctx back */
 	enum op_kind kind;
 	int buf;   /* rx or tx buffer index, -1 when none */
-	void *ctx; /* caller's context for OP_PUT */
+	void *ctx; /* caller's context for OP_PUT and a probe's OP_SEND */
 	struct op *next;
 };
 
 struct stashed {
 	struct transport_event ev;
 	struct op *rx; /* receive to re-post once the event is handed out */
+};
+
+/* A peer whose process can be watched (shm names endpoints by process id):
+ * a pidfd that becomes readable when that process exits. */
+struct peer_watch {
+	uint64_t peer;
+	int pidfd;
 };
 
 struct transport_mr {
@@ -89,6 +98,7 @@ struct transport {
 	int wait_fd; /* the CQ's wait object, -1 when it has none */
 	int wake_fd; /* the caller's "stop waiting" fd, -1 when none */
 	size_t inject;
+	bool chunked; /* shm: puts above inject size go as a chain of injects */
 	size_t max_put;
 	int busy_timeout_ms;
 	size_t buf_size; /* TH_LEN + the largest message or copied put */
@@ -114,6 +124,9 @@ struct transport {
 	unsigned long stash_dropped;
 
 	struct transport_mr *mrs;
+
+	struct peer_watch *watches;
+	unsigned nwatches, watch_cap;
 };
 
 /* ---- small helpers --------------------------------------------------- */
@@ -293,7 +306,7 @@ static char *tx_buf(struct transport *t, const struct op *op)
 
 /* Sends [header | body] through a tx buffer; the buffer returns on completion. */
 static int send_framed(struct transport *t, uint64_t peer, enum th_type type, uint32_t imm,
-		       uint64_t addr, uint64_t key, const void *body, size_t len)
+		       uint64_t addr, uint64_t key, const void *body, size_t len, void *ctx)
 {
 	struct op *op;
 	ssize_t rc;
@@ -304,6 +317,7 @@ static int send_framed(struct transport *t, uint64_t peer, enum th_type type, ui
 	if (!op)
 		return -ETIMEDOUT;
 	op->kind = OP_SEND;
+	op->ctx = ctx;
 	th_encode(tx_buf(t, op), type, imm, addr, key, (uint32_t)len);
 	if (len)
 		memcpy(tx_buf(t, op) + TH_LEN, body, len);
@@ -316,11 +330,44 @@ static int send_framed(struct transport *t, uint64_t peer, enum th_type type, ui
 	return 0;
 }
 
-int transport_msg(struct transport *t, uint64_t peer, const void *buf, size_t len)
+int transport_msg_ctx(struct transport *t, uint64_t peer, const void *buf, size_t len, void *ctx)
 {
 	if (len > WIRE_MSG_MAX)
 		return -EMSGSIZE;
-	return send_framed(t, peer, TH_MSG, 0, 0, 0, buf, len);
+	/* a dead shm peer may have died holding its region's lock, on which
+	 * the provider would spin: never post to it */
+	if (!transport_peer_alive(t, peer))
+		return -EPIPE;
+	return send_framed(t, peer, TH_MSG, 0, 0, 0, buf, len, ctx);
+}
+
+int transport_msg(struct transport *t, uint64_t peer, const void *buf, size_t len)
+{
+	return transport_msg_ctx(t, peer, buf, len, NULL);
+}
+
+/* A put above the inject size as injects (shm): the receiver's queue runs
+ * them in order, so the last one, which carries imm, lands after the data.
+ * Nothing stays pending at the provider, so a peer that dies mid-put
+ * cannot leave a transfer behind that blocks the endpoint's later ones
+ * (shm's segmented copies wait for the receiver, in order). */
+static ssize_t put_chunked(struct transport *t, uint64_t peer, const char *src, size_t len,
+			   uint64_t addr, uint64_t key, uint32_t imm)
+{
+	ssize_t rc = 0;
+
+	for (unsigned n = 0; len > t->inject; n++) {
+		if (n % 64 == 0 && !transport_peer_alive(t, peer))
+			return -EPIPE; /* it would never take the rest */
+		POST_RETRY(t, rc, fi_inject_write(t->ep, src, t->inject, peer, addr, key));
+		if (rc)
+			return rc;
+		src += t->inject;
+		addr += t->inject;
+		len -= t->inject;
+	}
+	POST_RETRY(t, rc, fi_inject_writedata(t->ep, src, len, imm, peer, addr, key));
+	return rc;
 }
 
 int transport_put(struct transport *t, uint64_t peer, const void *src, size_t len,
@@ -333,9 +380,13 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 		return -EMSGSIZE;
 	switch (t->rung) {
 	case TRANSPORT_RUNG_WRITEDATA:
-		if (len <= t->inject) {
-			POST_RETRY(t, rc,
-				   fi_inject_writedata(t->ep, src, len, imm, peer, addr, key));
+		if (len <= t->inject || t->chunked) {
+			if (len <= t->inject)
+				POST_RETRY(
+				    t, rc,
+				    fi_inject_writedata(t->ep, src, len, imm, peer, addr, key));
+			else
+				rc = put_chunked(t, peer, src, len, addr, key, imm);
 			return rc == 0 ? 0 : rc == -FI_EAGAIN ? -ETIMEDOUT : fi_to_errno(rc);
 		}
 		op = op_get(t, false);
@@ -356,14 +407,14 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 		POST_RETRY(t, rc, fi_write(t->ep, src, len, mr->desc, peer, addr, key, &op->fctx));
 		if (rc == 0) {
 			/* FI_ORDER_SAW: the notification lands after the data. */
-			int nrc = send_framed(t, peer, TH_NOTIFY, imm, 0, 0, NULL, 0);
+			int nrc = send_framed(t, peer, TH_NOTIFY, imm, 0, 0, NULL, 0, NULL);
 
 			if (nrc)
 				return nrc;
 		}
 		break;
 	default: /* TRANSPORT_RUNG_SEND: the data travels in the send, copied */
-		rc = send_framed(t, peer, TH_PUT, imm, addr, key, src, len);
+		rc = send_framed(t, peer, TH_PUT, imm, addr, key, src, len, NULL);
 		return (int)rc;
 	}
 	if (rc) {
@@ -481,9 +532,8 @@ static int on_error(struct transport *t, struct transport_event *ev)
 		rx_defer(t, op); /* truncated or cancelled receive: reuse the buffer */
 		return 0;
 	}
-	*ev = (struct transport_event){.type = TRANSPORT_EV_TX_ERROR,
-				       .ctx = op->kind == OP_PUT ? op->ctx : NULL,
-				       .err = err.err ? -(int)err.err : -EIO};
+	*ev = (struct transport_event){
+	    .type = TRANSPORT_EV_TX_ERROR, .ctx = op->ctx, .err = err.err ? -(int)err.err : -EIO};
 	op_put_back(t, op);
 	return 1;
 }
@@ -592,14 +642,74 @@ int transport_name(struct transport *t, void *buf, size_t *len)
 	return rc ? fi_to_errno(rc) : 0;
 }
 
+/* The process id in a shm address ("fi_shm://PID" or "fi_shm://PID:..."),
+ * 0 when the address does not name one (an address given with FAAS_ADDR). */
+static pid_t shm_name_pid(const char *name, size_t len)
+{
+	static const char prefix[] = "fi_shm://";
+	size_t i = sizeof(prefix) - 1;
+	long pid = 0;
+
+	if (len <= i || memcmp(name, prefix, i) != 0)
+		return 0;
+	for (; i < len && name[i] >= '0' && name[i] <= '9' && pid < 1L << 22; i++)
+		pid = pid * 10 + (name[i] - '0');
+	if (i == sizeof(prefix) - 1 || (i < len && name[i] != ':' && name[i] != '\0'))
+		return 0;
+	return (pid_t)pid;
+}
+
+static struct peer_watch *watch_find(struct transport *t, uint64_t peer)
+{
+	for (unsigned i = 0; i < t->nwatches; i++)
+		if (t->watches[i].peer == peer)
+			return &t->watches[i];
+	return NULL;
+}
+
+static void watch_drop(struct transport *t, uint64_t peer)
+{
+	struct peer_watch *w = watch_find(t, peer);
+
+	if (w) {
+		close(w->pidfd);
+		*w = t->watches[--t->nwatches];
+	}
+}
+
+/* shm: watches the peer's process, so that a dead peer is known without a
+ * timeout. Best effort: without a pidfd the peer is simply not watched. */
+static void watch_add(struct transport *t, uint64_t peer, const void *name, size_t len)
+{
+	pid_t pid = strncmp(t->provider, "shm", 3) == 0 ? shm_name_pid(name, len) : 0;
+	int fd;
+
+	if (pid <= 0)
+		return;
+	watch_drop(t, peer); /* the same address again */
+	if (t->nwatches == t->watch_cap) {
+		unsigned cap = t->watch_cap ? 2 * t->watch_cap : 16;
+		struct peer_watch *n = realloc(t->watches, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		t->watches = n;
+		t->watch_cap = cap;
+	}
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return;
+	t->watches[t->nwatches++] = (struct peer_watch){.peer = peer, .pidfd = fd};
+}
+
 int transport_peer_add(struct transport *t, const void *name, size_t len, uint64_t *peer)
 {
 	fi_addr_t addr = FI_ADDR_UNSPEC;
 
-	(void)len;
 	if (fi_av_insert(t->av, name, 1, &addr, 0, NULL) != 1)
 		return -EADDRNOTAVAIL;
 	*peer = addr;
+	watch_add(t, addr, name, len);
 	return 0;
 }
 
@@ -608,7 +718,19 @@ int transport_peer_remove(struct transport *t, uint64_t peer)
 	fi_addr_t addr = peer;
 	int rc = fi_av_remove(t->av, &addr, 1, 0);
 
+	watch_drop(t, peer);
 	return rc ? fi_to_errno(rc) : 0;
+}
+
+bool transport_peer_alive(struct transport *t, uint64_t peer)
+{
+	struct peer_watch *w = watch_find(t, peer);
+	struct pollfd pfd;
+
+	if (!w)
+		return true;
+	pfd = (struct pollfd){.fd = w->pidfd, .events = POLLIN};
+	return poll(&pfd, 1, 0) == 0;
 }
 
 /* ---- memory registration -------------------------------------------- */
@@ -903,6 +1025,7 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	t->mr_mode = t->info->domain_attr->mr_mode;
 	t->rx_cq_data = t->info->mode & FI_RX_CQ_DATA;
 	t->inject = t->info->tx_attr->inject_size;
+	t->chunked = strncmp(t->provider, "shm", 3) == 0 && t->inject >= 64;
 	t->max_put = o->max_put ? o->max_put : 65536;
 	t->buf_size = TH_LEN + WIRE_MSG_MAX;
 	if (t->rung == TRANSPORT_RUNG_SEND && TH_LEN + t->max_put > t->buf_size)
@@ -998,5 +1121,8 @@ void transport_close(struct transport *t)
 	free(t->tx_bufs);
 	free(t->rx_ops);
 	free(t->stash);
+	while (t->nwatches)
+		close(t->watches[--t->nwatches].pidfd);
+	free(t->watches);
 	free(t);
 }

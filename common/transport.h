@@ -49,7 +49,7 @@ enum transport_event_type {
 	TRANSPORT_EV_PUT = 1, /* a peer's put landed: imm */
 	TRANSPORT_EV_MSG,     /* a control message: data, len (valid until the next poll) */
 	TRANSPORT_EV_TX_DONE, /* a put with a context completed: ctx */
-	TRANSPORT_EV_TX_ERROR /* a put or msg failed: ctx (may be NULL), err (negative errno) */
+	TRANSPORT_EV_TX_ERROR /* a put or msg failed: ctx (NULL for transport_msg), err (-errno) */
 };
 
 struct transport_event {
@@ -94,6 +94,11 @@ size_t transport_inject_size(const struct transport *t);
 int transport_name(struct transport *t, void *buf, size_t *len);
 int transport_peer_add(struct transport *t, const void *name, size_t len, uint64_t *peer);
 int transport_peer_remove(struct transport *t, uint64_t peer);
+/* False when the peer's process is known to have exited: on shm, whose
+ * addresses name the process, a pidfd watches it (one poll(2) per call);
+ * elsewhere (and for shm addresses without a process id) always true, and
+ * a dead peer shows as a failed message (TRANSPORT_EV_TX_ERROR). */
+bool transport_peer_alive(struct transport *t, uint64_t peer);
 
 /* Registers [buf, buf+len). remote: peers may put into it. */
 int transport_mr_reg(struct transport *t, void *buf, size_t len, bool remote,
@@ -111,8 +116,12 @@ bool transport_mr_contains(const struct transport_mr *mr, const void *ptr, size_
  * -errno (-EMSGSIZE above max_put, -ETIMEDOUT when the provider stays busy). */
 int transport_put(struct transport *t, uint64_t peer, const void *src, size_t len,
 		  struct transport_mr *mr, uint64_t addr, uint64_t key, uint32_t imm, void *ctx);
-/* Sends a control message (copied; at most WIRE_MSG_MAX bytes). */
+/* Sends a control message (copied; at most WIRE_MSG_MAX bytes). -EPIPE,
+ * without posting anything, to a peer known to be dead. */
 int transport_msg(struct transport *t, uint64_t peer, const void *buf, size_t len);
+/* As transport_msg; when the message fails, its TRANSPORT_EV_TX_ERROR
+ * carries ctx (a liveness probe: a peer whose process is gone refuses it). */
+int transport_msg_ctx(struct transport *t, uint64_t peer, const void *buf, size_t len, void *ctx);
 
 /* Progresses the endpoint and returns up to max events (0 if none). */
 int transport_poll(struct transport *t, struct transport_event *ev, int max);
