@@ -509,7 +509,7 @@ static int on_completion(struct transport *t, const struct fi_cq_data_entry *e,
 		return n;
 	}
 	/* a local transmit completion */
-	if (op->kind == OP_PUT) {
+	if (op->kind == OP_PUT || op->ctx) {
 		*ev = (struct transport_event){.type = TRANSPORT_EV_TX_DONE, .ctx = op->ctx};
 		op_put_back(t, op);
 		return 1;

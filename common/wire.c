@@ -155,6 +155,7 @@ size_t wire_msg_encode(const struct wire_msg *msg, void *buf)
 		break;
 	case WIRE_BYE:
 	case WIRE_EVICT:
+	case WIRE_PING:
 		put32(&p, msg->u.bye.cookie);
 		memcpy(p, msg->u.bye.token, WIRE_TOKEN_LEN);
 		p += WIRE_TOKEN_LEN;
@@ -202,6 +203,7 @@ int wire_msg_decode(const void *buf, size_t len, struct wire_msg *msg)
 		return 0;
 	case WIRE_BYE:
 	case WIRE_EVICT:
+	case WIRE_PING:
 		if (body != 4 + WIRE_TOKEN_LEN)
 			return -EPROTO;
 		msg->u.bye.cookie = get32(&p);

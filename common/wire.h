@@ -15,6 +15,8 @@
  *     |                                              |  fn(in, out) runs
  *     | <-- put [reply header | output] ------------ |  into the reply address
  *     |        imm = reply tag | status << 28        |  named by the request
+ *     | -- msg PING {cookie, token} ---------------> |  ignored: the fabric's
+ *     |        (calls in flight, nothing heard)      |  error says "gone"
  *     | -- msg BYE {cookie, token} ----------------> |  slots freed
  *     | <-- msg EVICT {cookie, token} (stopping) --- |
  *
@@ -77,7 +79,13 @@ struct wire_reply {
 };
 
 /* Control messages. */
-enum wire_msg_type { WIRE_HELLO = 1, WIRE_WELCOME = 2, WIRE_BYE = 3, WIRE_EVICT = 4 };
+enum wire_msg_type {
+	WIRE_HELLO = 1,
+	WIRE_WELCOME = 2,
+	WIRE_BYE = 3,
+	WIRE_EVICT = 4,
+	WIRE_PING = 5 /* liveness probe, never answered (see libfaas/client.c) */
+};
 
 struct wire_msg {
 	uint8_t type;
@@ -101,7 +109,7 @@ struct wire_msg {
 		struct {
 			uint32_t cookie;
 			uint8_t token[WIRE_TOKEN_LEN]; /* the lease's */
-		} bye; /* also EVICT: the cookie names the client's worker */
+		} bye; /* also EVICT (the cookie names the client's worker) and PING */
 	} u;
 };
 

@@ -165,11 +165,20 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	if (depth > w->cfg->max_depth)
 		depth = w->cfg->max_depth;
 	base = slots_find(w, depth);
+	if (base < 0) {
+		/* clients that died without a goodbye (killed) give theirs back,
+		 * where the fabric can tell (shm watches their processes) */
+		for (unsigned i = 0; i < w->nclients; i++)
+			if (w->clients[i].used && !transport_peer_alive(w->t, w->clients[i].peer))
+				client_drop(w, &w->clients[i]);
+		base = slots_find(w, depth);
+	}
 	for (unsigned i = 0; base >= 0 && i < w->nclients && !c; i++)
 		if (!w->clients[i].used)
 			c = &w->clients[i];
 	if (!c) {
-		log_warning("worker %u: no free slots for another client (%u slots, %u per client)",
+		log_warning("worker %u: no free slots for another client (%u slots, %u per "
+			    "client, held by clients that have not said goodbye)",
 			    w->index, w->cfg->slots, depth);
 		send_welcome(w, peer, m->u.hello.index, -ENOSPC, NULL);
 		transport_peer_remove(w->t, peer);
@@ -203,6 +212,8 @@ static void on_msg(struct worker *w, const void *data, size_t len)
 	case WIRE_HELLO:
 		on_hello(w, &m);
 		break;
+	case WIRE_PING:
+		break; /* a client's liveness probe: arriving is all it asks */
 	case WIRE_BYE:
 		if (!wire_token_equal(m.u.bye.token, w->cfg->token)) {
 			log_limited(&w->refusals, LOG_LEVEL_WARNING,

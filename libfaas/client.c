@@ -12,6 +12,14 @@
  *     receives [wire_reply | output] at out - WIRE_REPLY_LEN (zero copy).
  * A call's reply tag is its index | generation << 16, so a reply to a call
  * that timed out (state ORPHAN) is recognised and only frees the record.
+ *
+ * Dead workers: while a worker has calls in flight, watch() (every
+ * WATCH_MS, from the loops that already read the clock) asks the transport
+ * whether its process is alive (shm watches it) and, once it has been
+ * quiet for PROBE_MS, sends it a PING, one at a time, at doubling
+ * intervals up to PROBE_MAX_MS: a process that is gone makes the fabric
+ * refuse it. A worker found gone is treated as evicted: its calls move to
+ * the lease's other workers and nothing is sent to it again.
  */
 #include "config.h"
 
@@ -35,6 +43,9 @@
 #define BUF_HEADROOM 64 /* before a faas buffer: holds the reply header */
 #define HELLO_RESEND_MS 250
 #define GEN_MASK 0xfffu
+#define WATCH_MS 10	/* how often busy workers are checked */
+#define PROBE_MS 20	/* a busy worker's silence before the first probe */
+#define PROBE_MAX_MS 320 /* the longest interval between probes */
 
 struct faas_lease {
 	struct lease_doc *doc;
@@ -69,6 +80,13 @@ struct faas_call {
 struct cworker {
 	uint64_t peer;
 	bool connected, evicted;
+	bool dead;	    /* found gone (a kind of eviction): its process exited */
+	bool probing;	    /* a PING is with the fabric */
+	unsigned heard;	    /* replies and messages from it, counted */
+	unsigned heard_seen; /* heard at the last watch */
+	int64_t quiet_since; /* when it was last heard from, while busy */
+	int64_t next_probe;
+	int probe_ms; /* the current interval between probes */
 	int refused; /* WELCOME status when refused */
 	uint32_t base, depth, cookie;
 	uint64_t slot_addr, slot_key;
@@ -99,6 +117,7 @@ struct faas_client {
 	unsigned ndone; /* of which completed (CALL_DONE) */
 	unsigned scan;	/* where faas_wait_any looks first */
 	long retries;	/* calls moved to another worker after an eviction */
+	int64_t next_watch;
 };
 
 const char *faas_strerror(int err)
@@ -309,6 +328,7 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 	if (index >= c->ncalls)
 		return;
 	call = &c->calls[index];
+	c->workers[call->worker].heard++;
 	if (call->gen != tag >> 16)
 		return; /* a reply to an earlier use of this record */
 	if (call->state == CALL_ORPHAN) {
@@ -377,7 +397,17 @@ static void retry(struct faas_client *c, struct faas_call *call)
 		c->retries++;
 		return;
 	}
-	call_finish(c, origin, FAAS_EEVICTED);
+	call_finish(c, origin, c->workers[call->worker].dead ? FAAS_EUNAVAIL : FAAS_EEVICTED);
+}
+
+/* No usable worker left: FAAS_EUNAVAIL when they all died, else (some were
+ * evicted) FAAS_EEVICTED. */
+static int none_left(const struct faas_client *c)
+{
+	for (unsigned i = 0; i < c->nworkers; i++)
+		if (c->workers[i].connected && !c->workers[i].dead)
+			return FAAS_EEVICTED;
+	return FAAS_EUNAVAIL;
 }
 
 static void on_evict(struct faas_client *c, struct cworker *w)
@@ -430,9 +460,34 @@ static void on_msg(struct faas_client *c, const void *data, size_t len)
 	}
 }
 
+/* The worker is gone (its process exited, or the fabric refused it). */
+static void worker_lost(struct faas_client *c, struct cworker *w)
+{
+	if (w->evicted)
+		return;
+	w->dead = true;
+	on_evict(c, w);
+}
+
+/* A probe's context is its worker's record; a put's is its call's. */
+static struct cworker *probe_of(struct faas_client *c, void *ctx)
+{
+	struct cworker *w = ctx;
+
+	return w >= c->workers && w < c->workers + c->nworkers ? w : NULL;
+}
+
 static void on_event(struct faas_client *c, const struct transport_event *ev)
 {
 	struct faas_call *call = ev->ctx;
+	struct cworker *prober = probe_of(c, ev->ctx);
+
+	if (prober) {
+		prober->probing = false;
+		if (ev->type == TRANSPORT_EV_TX_ERROR)
+			worker_lost(c, prober);
+		return;
+	}
 
 	switch (ev->type) {
 	case TRANSPORT_EV_PUT:
@@ -449,8 +504,10 @@ static void on_event(struct faas_client *c, const struct transport_event *ev)
 		if (!call)
 			break;
 		call->tx_pending = false;
-		if (call->state == CALL_INFLIGHT)
-			call_finish(c, call, FAAS_ETRANSPORT);
+		/* the fabric could not reach the worker: it is gone, and its
+		 * calls (this one too) move to the others */
+		if (call->state == CALL_INFLIGHT || call->state == CALL_ORPHAN)
+			worker_lost(c, &c->workers[call->worker]);
 		break;
 	}
 }
@@ -465,6 +522,65 @@ static void progress(struct faas_client *c, int wait_ms)
 
 	for (int i = 0; i < n; i++)
 		on_event(c, &ev[i]);
+}
+
+/* Whether worker wi has a call running (or a timed-out one not answered). */
+static bool worker_busy(const struct faas_client *c, unsigned wi)
+{
+	for (unsigned i = wi * c->depth; i < (wi + 1) * c->depth; i++)
+		if (c->calls[i].state == CALL_INFLIGHT || c->calls[i].state == CALL_ORPHAN)
+			return true;
+	return false;
+}
+
+static void probe(struct faas_client *c, struct cworker *w)
+{
+	struct wire_msg m = {.type = WIRE_PING};
+	uint8_t buf[WIRE_MSG_MAX];
+	int rc;
+
+	memcpy(m.u.bye.token, c->lease->doc->token, WIRE_TOKEN_LEN);
+	m.u.bye.cookie = w->cookie;
+	rc = transport_msg_ctx(c->t, w->peer, buf, wire_msg_encode(&m, buf), w);
+	if (rc == 0)
+		w->probing = true;
+	else if (rc != -ETIMEDOUT) /* busy is not gone */
+		worker_lost(c, w);
+}
+
+/* Finds busy workers that are gone (see the top of this file); now: clock_ns(). */
+static void watch(struct faas_client *c, int64_t now)
+{
+	if (now < c->next_watch)
+		return;
+	c->next_watch = now + (int64_t)WATCH_MS * 1000000;
+	for (unsigned wi = 0; wi < c->nworkers; wi++) {
+		struct cworker *w = &c->workers[wi];
+
+		if (!w->connected || w->evicted)
+			continue;
+		if (!worker_busy(c, wi)) {
+			w->quiet_since = 0;
+			continue;
+		}
+		if (!transport_peer_alive(c->t, w->peer)) {
+			worker_lost(c, w);
+			continue;
+		}
+		if (!w->quiet_since || w->heard != w->heard_seen) {
+			w->heard_seen = w->heard;
+			w->quiet_since = now;
+			w->probe_ms = PROBE_MS;
+			w->next_probe = now + (int64_t)PROBE_MS * 1000000;
+			continue;
+		}
+		if (now >= w->next_probe && !w->probing) {
+			probe(c, w);
+			w->next_probe = now + (int64_t)w->probe_ms * 1000000;
+			if (w->probe_ms < PROBE_MAX_MS)
+				w->probe_ms *= 2;
+		}
+	}
 }
 
 /* ---- clients -------------------------------------------------------------- */
@@ -502,9 +618,16 @@ static int handshake(struct faas_client *c, int timeout_ms)
 		if (clock_ns() >= resend) {
 			/* (re)send to those that have not answered: an executor that
 			 * is still starting drops the first hello */
-			for (unsigned i = 0; i < c->nworkers; i++)
-				if (!c->workers[i].connected && !c->workers[i].refused)
+			for (unsigned i = 0; i < c->nworkers; i++) {
+				struct cworker *w = &c->workers[i];
+
+				if (w->connected || w->refused)
+					continue;
+				if (!transport_peer_alive(c->t, w->peer))
+					w->refused = -ESRCH; /* its process is gone */
+				else
 					send_hello(c, i, name, name_len);
+			}
 			resend = clock_ns() + (int64_t)HELLO_RESEND_MS * 1000000;
 		}
 		progress(c, 1);
@@ -845,7 +968,7 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 		unsigned running = 0, done = 0, pending = 0;
 
 		if (!any_usable(c))
-			return FAAS_EEVICTED;
+			return none_left(c);
 		for (unsigned i = 0; i < c->ncalls; i++) {
 			running += c->calls[i].state == CALL_INFLIGHT;
 			done += c->calls[i].state == CALL_DONE;
@@ -856,8 +979,11 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 			return FAAS_EBUSY;
 		/* otherwise calls in flight, or late replies to timed-out calls,
 		 * free a record: wait for them until the deadline */
-		if (clock_ns() > deadline)
+		int64_t now = clock_ns();
+
+		if (now > deadline)
 			return FAAS_EBUSY;
+		watch(c, now);
 		progress(c, 1);
 	}
 	rc = send_call(c, call, fn, in, in_len, out, out_cap, deadline);
@@ -920,8 +1046,13 @@ int faas_test(struct faas_client *c, struct faas_call *call, size_t *out_len)
 		return collect(c, call, out_len);
 	if (call->state != CALL_INFLIGHT)
 		return FAAS_EINVAL;
-	if (clock_ns() > call->deadline)
+	int64_t now = clock_ns();
+
+	if (now > call->deadline)
 		return expire(c, call, out_len);
+	watch(c, now);
+	if (call->state == CALL_DONE) /* its worker was gone: moved or failed */
+		return collect(c, call, out_len);
 	return FAAS_EINPROGRESS;
 }
 
@@ -932,8 +1063,13 @@ int faas_wait(struct faas_client *c, struct faas_call *call, size_t *out_len)
 	/* The hot loop: one CQ read per turn, the clock every 64 turns. */
 	for (unsigned turn = 1; call->state == CALL_INFLIGHT; turn++) {
 		progress(c, 1);
-		if (turn % 64 == 0 && call->state == CALL_INFLIGHT && clock_ns() > call->deadline)
-			break;
+		if (turn % 64 == 0 && call->state == CALL_INFLIGHT) {
+			int64_t now = clock_ns();
+
+			if (now > call->deadline)
+				break;
+			watch(c, now);
+		}
 	}
 	return faas_test(c, call, out_len);
 }
@@ -962,6 +1098,7 @@ int faas_wait_any(struct faas_client *c, struct faas_call **done, size_t *out_le
 		if (turn % 64 == 63 || c->blocking) {
 			int64_t now = clock_ns();
 
+			watch(c, now);
 			for (unsigned i = 0; i < c->ncalls; i++) {
 				struct faas_call *call = &c->calls[i];
 
