@@ -306,7 +306,8 @@ static char *tx_buf(struct transport *t, const struct op *op)
 
 /* Sends [header | body] through a tx buffer; the buffer returns on completion. */
 static int send_framed(struct transport *t, uint64_t peer, enum th_type type, uint32_t imm,
-		       uint64_t addr, uint64_t key, const void *body, size_t len, void *ctx)
+		       uint64_t addr, uint64_t key, const void *body, size_t len, void *ctx,
+		       bool once)
 {
 	struct op *op;
 	ssize_t rc;
@@ -321,16 +322,24 @@ static int send_framed(struct transport *t, uint64_t peer, enum th_type type, ui
 	th_encode(tx_buf(t, op), type, imm, addr, key, (uint32_t)len);
 	if (len)
 		memcpy(tx_buf(t, op) + TH_LEN, body, len);
-	POST_RETRY(t, rc,
-		   fi_send(t->ep, tx_buf(t, op), TH_LEN + len, t->tx_mr->desc, peer, &op->fctx));
+	if (once) {
+		rc = fi_send(t->ep, tx_buf(t, op), TH_LEN + len, t->tx_mr->desc, peer, &op->fctx);
+		if (rc == -FI_EAGAIN)
+			progress(t, NULL, 0, true); /* e.g. the provider's connecting */
+	} else {
+		POST_RETRY(
+		    t, rc,
+		    fi_send(t->ep, tx_buf(t, op), TH_LEN + len, t->tx_mr->desc, peer, &op->fctx));
+	}
 	if (rc) {
 		op_put_back(t, op);
-		return rc == -FI_EAGAIN ? -ETIMEDOUT : fi_to_errno(rc);
+		return rc == -FI_EAGAIN ? (once ? -EAGAIN : -ETIMEDOUT) : fi_to_errno(rc);
 	}
 	return 0;
 }
 
-int transport_msg_ctx(struct transport *t, uint64_t peer, const void *buf, size_t len, void *ctx)
+static int msg_send(struct transport *t, uint64_t peer, const void *buf, size_t len, void *ctx,
+		    bool once)
 {
 	if (len > WIRE_MSG_MAX)
 		return -EMSGSIZE;
@@ -338,12 +347,22 @@ int transport_msg_ctx(struct transport *t, uint64_t peer, const void *buf, size_
 	 * the provider would spin: never post to it */
 	if (!transport_peer_alive(t, peer))
 		return -EPIPE;
-	return send_framed(t, peer, TH_MSG, 0, 0, 0, buf, len, ctx);
+	return send_framed(t, peer, TH_MSG, 0, 0, 0, buf, len, ctx, once);
+}
+
+int transport_msg_ctx(struct transport *t, uint64_t peer, const void *buf, size_t len, void *ctx)
+{
+	return msg_send(t, peer, buf, len, ctx, false);
 }
 
 int transport_msg(struct transport *t, uint64_t peer, const void *buf, size_t len)
 {
-	return transport_msg_ctx(t, peer, buf, len, NULL);
+	return msg_send(t, peer, buf, len, NULL, false);
+}
+
+int transport_probe(struct transport *t, uint64_t peer, const void *buf, size_t len, void *ctx)
+{
+	return msg_send(t, peer, buf, len, ctx, true);
 }
 
 /* A put above the inject size as injects (shm): the receiver's queue runs
@@ -407,14 +426,14 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 		POST_RETRY(t, rc, fi_write(t->ep, src, len, mr->desc, peer, addr, key, &op->fctx));
 		if (rc == 0) {
 			/* FI_ORDER_SAW: the notification lands after the data. */
-			int nrc = send_framed(t, peer, TH_NOTIFY, imm, 0, 0, NULL, 0, NULL);
+			int nrc = send_framed(t, peer, TH_NOTIFY, imm, 0, 0, NULL, 0, NULL, false);
 
 			if (nrc)
 				return nrc;
 		}
 		break;
 	default: /* TRANSPORT_RUNG_SEND: the data travels in the send, copied */
-		rc = send_framed(t, peer, TH_PUT, imm, addr, key, src, len, NULL);
+		rc = send_framed(t, peer, TH_PUT, imm, addr, key, src, len, NULL, false);
 		return (int)rc;
 	}
 	if (rc) {

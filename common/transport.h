@@ -122,6 +122,12 @@ int transport_msg(struct transport *t, uint64_t peer, const void *buf, size_t le
 /* As transport_msg; when the message fails, its TRANSPORT_EV_TX_ERROR
  * carries ctx (a liveness probe: a peer whose process is gone refuses it). */
 int transport_msg_ctx(struct transport *t, uint64_t peer, const void *buf, size_t len, void *ctx);
+/* As transport_msg_ctx, but one attempt: -EAGAIN at once when the provider
+ * cannot take the message now. rxm (libfabric 1.17) never fails a send to
+ * a peer whose process is gone; it says -EAGAIN while it tries to connect
+ * again, and a connected peer takes a small message at once: so a probe
+ * that keeps getting -EAGAIN names a peer that is gone. */
+int transport_probe(struct transport *t, uint64_t peer, const void *buf, size_t len, void *ctx);
 
 /* Progresses the endpoint and returns up to max events (0 if none). */
 int transport_poll(struct transport *t, struct transport_event *ev, int max);

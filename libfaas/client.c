@@ -43,9 +43,10 @@
 #define BUF_HEADROOM 64 /* before a faas buffer: holds the reply header */
 #define HELLO_RESEND_MS 250
 #define GEN_MASK 0xfffu
-#define WATCH_MS 10	/* how often busy workers are checked */
-#define PROBE_MS 20	/* a busy worker's silence before the first probe */
-#define PROBE_MAX_MS 320 /* the longest interval between probes */
+#define WATCH_MS 10	  /* how often busy workers are checked */
+#define PROBE_MS 20	  /* a busy worker's silence before the first probe */
+#define PROBE_MAX_MS 40	  /* the longest interval between probes */
+#define UNREACHABLE_MS 20 /* probes refused (-EAGAIN) this long: gone */
 
 struct faas_lease {
 	struct lease_doc *doc;
@@ -80,13 +81,15 @@ struct faas_call {
 struct cworker {
 	uint64_t peer;
 	bool connected, evicted;
-	bool dead;	    /* found gone (a kind of eviction): its process exited */
-	bool probing;	    /* a PING is with the fabric */
-	unsigned heard;	    /* replies and messages from it, counted */
+	bool dead;	     /* found gone (a kind of eviction): its process exited */
+	bool probing;	     /* a PING is with the fabric */
+	unsigned heard;	     /* replies and messages from it, counted */
 	unsigned heard_seen; /* heard at the last watch */
 	int64_t quiet_since; /* when it was last heard from, while busy */
 	int64_t next_probe;
-	int probe_ms; /* the current interval between probes */
+	int probe_ms;		   /* the current interval between probes */
+	int64_t unreachable_since; /* the first of the probes refused in a row */
+	int64_t probe_sent;
 	int refused; /* WELCOME status when refused */
 	uint32_t base, depth, cookie;
 	uint64_t slot_addr, slot_key;
@@ -482,10 +485,14 @@ static void on_event(struct faas_client *c, const struct transport_event *ev)
 	struct faas_call *call = ev->ctx;
 	struct cworker *prober = probe_of(c, ev->ctx);
 
-	if (prober) {
+	if (prober) { /* a HELLO or a PING */
 		prober->probing = false;
-		if (ev->type == TRANSPORT_EV_TX_ERROR)
+		if (ev->type != TRANSPORT_EV_TX_ERROR)
+			return;
+		if (prober->connected)
 			worker_lost(c, prober);
+		else if (!prober->refused)
+			prober->refused = -EHOSTDOWN; /* it will not answer */
 		return;
 	}
 
@@ -533,7 +540,17 @@ static bool worker_busy(const struct faas_client *c, unsigned wi)
 	return false;
 }
 
-static void probe(struct faas_client *c, struct cworker *w)
+/* Whether a request to worker wi is still with the fabric (a full socket
+ * to a worker that is busy, not gone, can hold a probe back too). */
+static bool worker_sending(const struct faas_client *c, unsigned wi)
+{
+	for (unsigned i = wi * c->depth; i < (wi + 1) * c->depth; i++)
+		if (c->calls[i].tx_pending)
+			return true;
+	return false;
+}
+
+static void probe(struct faas_client *c, struct cworker *w, int64_t now)
 {
 	struct wire_msg m = {.type = WIRE_PING};
 	uint8_t buf[WIRE_MSG_MAX];
@@ -541,11 +558,18 @@ static void probe(struct faas_client *c, struct cworker *w)
 
 	memcpy(m.u.bye.token, c->lease->doc->token, WIRE_TOKEN_LEN);
 	m.u.bye.cookie = w->cookie;
-	rc = transport_msg_ctx(c->t, w->peer, buf, wire_msg_encode(&m, buf), w);
-	if (rc == 0)
+	rc = transport_probe(c->t, w->peer, buf, wire_msg_encode(&m, buf), w);
+	if (rc == 0) {
 		w->probing = true;
-	else if (rc != -ETIMEDOUT) /* busy is not gone */
+		w->probe_sent = now;
+		w->unreachable_since = 0;
+	} else if (rc != -EAGAIN) {
 		worker_lost(c, w);
+	} else if (!w->unreachable_since) {
+		w->unreachable_since = now;
+	} else if (now - w->unreachable_since >= (int64_t)UNREACHABLE_MS * 1000000) {
+		worker_lost(c, w);
+	}
 }
 
 /* Finds busy workers that are gone (see the top of this file); now: clock_ns(). */
@@ -574,8 +598,13 @@ static void watch(struct faas_client *c, int64_t now)
 			w->next_probe = now + (int64_t)PROBE_MS * 1000000;
 			continue;
 		}
-		if (now >= w->next_probe && !w->probing) {
-			probe(c, w);
+		/* a probe neither taken nor refused, with nothing else of ours
+		 * in the way, went down with the connection (rxm drops it) */
+		if (w->probing && now - w->probe_sent > (int64_t)PROBE_MAX_MS * 1000000 &&
+		    !worker_sending(c, wi))
+			w->probing = false;
+		if ((now >= w->next_probe || w->unreachable_since) && !w->probing) {
+			probe(c, w, now);
 			w->next_probe = now + (int64_t)w->probe_ms * 1000000;
 			if (w->probe_ms < PROBE_MAX_MS)
 				w->probe_ms *= 2;
@@ -595,7 +624,9 @@ static int send_hello(struct faas_client *c, unsigned wi, const uint8_t *name, s
 	m.u.hello.index = wi; /* comes back in WELCOME.worker */
 	m.u.hello.name_len = (uint32_t)name_len;
 	memcpy(m.u.hello.name, name, name_len);
-	return transport_msg(c->t, c->workers[wi].peer, buf, wire_msg_encode(&m, buf));
+	/* the worker's record as context: a refusal ends the wait for it */
+	return transport_msg_ctx(c->t, c->workers[wi].peer, buf, wire_msg_encode(&m, buf),
+				 &c->workers[wi]);
 }
 
 /* Says hello to every worker and waits for their welcomes. */

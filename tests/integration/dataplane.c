@@ -53,7 +53,7 @@
 #define STOP_TIMEOUT_MS 3000	/* an executor exiting after SIGTERM */
 #define SLACK_MS 500		/* scheduling slack on a busy machine */
 #define DEFAULT_TIMEOUT_MS 1000 /* libfaas's default call timeout (faas.h) */
-#define MAX_EXECUTORS 8
+#define MAX_EXECUTORS 12
 
 /* ---- TAP ----------------------------------------------------------------- */
 
@@ -136,6 +136,8 @@ struct executor {
 };
 
 static volatile pid_t live_pids[MAX_EXECUTORS];
+/* More faas-executor arguments for the next start() (NULL-terminated). */
+static const char *const *start_extra;
 
 static void watchdog(int sig)
 {
@@ -308,6 +310,8 @@ static int start(struct executor *e, const char *tag, unsigned nworkers, char *w
 	argv[argc++] = "--id";
 	argv[argc++] = id;
 	argv[argc++] = "--die-with-parent";
+	for (int i = 0; start_extra && start_extra[i] && argc < 31; i++)
+		argv[argc++] = start_extra[i];
 	argv[argc] = NULL;
 
 	fflush(stdout);
@@ -1194,6 +1198,242 @@ static void gone_case(struct executor *e, const char *name)
 	faas_client_destroy(c);
 }
 
+/* ---- cases: clients that never wait for a dead or stopped executor ------ */
+
+static char *array_inner(const char *json, const char *key);
+
+/* A client whose big call timed out leaves while the executor still runs
+ * it; the late reply must not hurt the executor or the next client (over
+ * shm it once crashed the executor inside libfabric, and the next client
+ * spun forever in the provider). */
+static void departed_client_cases(void)
+{
+	static const char *const big_slots[] = {"--slot-size", "16777216", "--slots", "4",
+						"--max-depth", "4",	   NULL};
+	const size_t len = 8u << 20;
+	struct faas_client_options o2 = options(20000, 10000, 0);
+	struct faas_client *c = NULL;
+	struct executor x;
+	uint8_t *in = malloc(len), *out = malloc(len);
+	char why[256];
+	size_t out_len = 0;
+	int rc1 = -100, rc2 = -100, rc;
+
+	start_extra = big_slots;
+	rc = start(&x, "x", 1, why, sizeof(why));
+	start_extra = NULL;
+	if (rc != 0 || !in || !out) {
+		check(false, "departed client: an executor with 16 MiB slots starts", "%s", why);
+		goto out;
+	}
+	sleep_input(in, len, 300, 7);
+	rc = connect_client(x.lease, 100, 0, &c);
+	if (rc == FAAS_OK)
+		rc1 = faas_invoke(c, fn.sleep_ms, in, len, out, len, &out_len);
+	faas_client_destroy(c); /* leaves while the executor runs the call */
+	c = NULL;
+	sleep_ms(400); /* the late reply goes out to nobody */
+	pattern(in, len, 8);
+	rc = faas_client_create(x.lease, &o2, &c);
+	if (rc == FAAS_OK)
+		rc2 = faas_invoke(c, fn.echo, in, len, out, len, &out_len);
+	check(rc1 == FAAS_ETIMEDOUT && rc2 == FAAS_OK && out_len == len &&
+		  memcmp(in, out, len) == 0 && !reap(&x, 0),
+	      "departed client: after a client left an 8 MiB call behind, the next client's "
+	      "8 MiB echo returns its bytes and the executor lives",
+	      "first call %s (%d), next %s (%d), %zu bytes, executor %s", faas_strerror(rc1), rc1,
+	      faas_strerror(rc2), rc2, out_len, x.pid ? "alive" : "dead");
+	faas_client_destroy(c);
+out:
+	stop(&x, STOP_TIMEOUT_MS);
+	free(in);
+	free(out);
+}
+
+/* Drives the client until it counts want workers, for at most ms; returns
+ * how long that took, or -1. */
+static double until_workers(struct faas_client *c, struct faas_call *busy, int want, double ms)
+{
+	double t0 = now_ms();
+	size_t len;
+
+	while (faas_client_workers(c) != want) {
+		if (now_ms() - t0 > ms)
+			return -1;
+		if (busy)
+			faas_test(c, busy, &len); /* progress; busy stays in flight */
+	}
+	return now_ms() - t0;
+}
+
+/* A killed executor (kill -9: no goodbye, no eviction message) is found
+ * by its clients within 100 ms: its calls move to the lease's other
+ * executor; when none is left, calls fail with FAAS_EUNAVAIL at once. The
+ * call timeout (20 s) is far from anything a dead worker could cost. */
+static void dead_worker_cases(struct executor *g, struct executor *h)
+{
+	struct faas_client_options o = options(20000, 5000, 4);
+	struct faas_lease *lease = NULL;
+	struct faas_client *c = NULL;
+	struct faas_call *calls[4], *last = NULL;
+	uint8_t in[4][64], out[4][64];
+	char *inner = array_inner(h->json, "workers"), *json = NULL, *comma = NULL;
+	char err[256] = "";
+	int rc = -1, rcs[4] = {-100, -100, -100, -100}, rc_last = -100, rc_next = -100;
+	double found = -1, t0, el_last = -1;
+	long retries = -1;
+	size_t len;
+
+	if (inner && asprintf(&comma, ",%s", inner) > 0)
+		json = edit_array(g->json, "workers", comma, false);
+	if (json)
+		rc = faas_lease_from_json(json, &lease, err, sizeof(err));
+	if (rc == FAAS_OK)
+		rc = faas_client_create(lease, &o, &c);
+	if (rc != FAAS_OK || faas_client_workers(c) != 2) {
+		check(false, "dead worker: a client connects to two executors", "%s (%d) %s",
+		      faas_strerror(rc), rc, err);
+		goto out;
+	}
+	/* round robin: calls 0 and 2 run on G, 1 and 3 on H */
+	for (int i = 0; i < 4 && rc == FAAS_OK; i++) {
+		sleep_input(in[i], sizeof(in[i]), 400, 80 + (unsigned)i);
+		rc = faas_invoke_async(c, fn.sleep_ms, in[i], sizeof(in[i]), out[i], sizeof(out[i]),
+				       &calls[i]);
+	}
+	if (rc == FAAS_OK) {
+		sleep_ms(100);
+		kill(g->pid, SIGKILL);
+		found = until_workers(c, calls[1], 1, 5000);
+		reap(g, STOP_TIMEOUT_MS);
+		for (int i = 0; i < 4; i++) {
+			rcs[i] = faas_wait(c, calls[i], &len);
+			if (rcs[i] == FAAS_OK &&
+			    (len != sizeof(in[i]) || memcmp(in[i], out[i], len)))
+				rcs[i] = -101;
+		}
+		retries = faas_client_retries(c);
+	}
+	diag("dead worker: the client found the killed executor %.1f ms after kill(2)", found);
+	check(found >= 0 && found <= 100,
+	      "dead worker: kill -9 of one executor is noticed within 100 ms",
+	      "noticed after %.1f ms (-1: not within 5 s)", found);
+	check(rcs[0] == FAAS_OK && rcs[1] == FAAS_OK && rcs[2] == FAAS_OK && rcs[3] == FAAS_OK &&
+		  retries >= 2,
+	      "dead worker: the calls that ran on it move to the other executor and return "
+	      "their bytes",
+	      "calls %d %d %d %d, %ld retries", rcs[0], rcs[1], rcs[2], rcs[3], retries);
+	/* the last one */
+	sleep_input(in[0], sizeof(in[0]), 400, 90);
+	rc = faas_invoke_async(c, fn.sleep_ms, in[0], sizeof(in[0]), out[0], sizeof(out[0]), &last);
+	if (rc == FAAS_OK) {
+		sleep_ms(100);
+		t0 = now_ms();
+		kill(h->pid, SIGKILL);
+		rc_last = faas_wait(c, last, &len);
+		el_last = now_ms() - t0;
+		reap(h, STOP_TIMEOUT_MS);
+		rc_next = faas_invoke(c, fn.echo, "abc", 3, out[0], sizeof(out[0]), &len);
+	}
+	check(rc_last == FAAS_EUNAVAIL && el_last <= 100 && rc_next == FAAS_EUNAVAIL &&
+		  faas_client_workers(c) == 0,
+	      "dead worker: when the last executor is killed, its call fails with FAAS_EUNAVAIL "
+	      "within 100 ms and so does the next",
+	      "%s (%d) after %.1f ms, next %s (%d), %d workers", faas_strerror(rc_last), rc_last,
+	      el_last, faas_strerror(rc_next), rc_next, faas_client_workers(c));
+out:
+	faas_client_destroy(c);
+	faas_lease_destroy(lease);
+	free(json);
+	free(comma);
+	free(inner);
+}
+
+/* Waits until the process is stopped (SIGSTOP is delivered asynchronously). */
+static bool wait_stopped(pid_t pid, int timeout_ms)
+{
+	double deadline = now_ms() + timeout_ms;
+	char path[64], *stat, *p;
+	bool stopped = false;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	while (!stopped && now_ms() < deadline) {
+		stat = read_file(path);
+		p = stat ? strrchr(stat, ')') : NULL; /* "pid (comm) S ..." */
+		stopped = p && (p[2] == 'T' || p[2] == 't');
+		free(stat);
+		if (!stopped)
+			sleep_ms(5);
+	}
+	return stopped;
+}
+
+/* Every libfaas call is bounded by its timeout, whatever the executor does:
+ * stopped (SIGSTOP: alive, silent) or killed in the middle of a handshake. */
+static void stopped_executor_cases(struct executor *s)
+{
+	struct faas_client_options o = options(1000, 1000, 0);
+	struct faas_client *c = NULL, *c2 = NULL;
+	uint8_t out[64];
+	size_t len;
+	double t0, el_call = -1, el_destroy = -1, el_create = -1, el_gone = -1;
+	int rc, rc_call = -100, rc_create = -100, rc_gone = -100, workers = -1;
+	pid_t killer;
+
+	rc = faas_client_create(s->lease, &o, &c);
+	if (rc != FAAS_OK) {
+		check(false, "stopped executor: a client connects", "%s (%d)", faas_strerror(rc),
+		      rc);
+		return;
+	}
+	kill(s->pid, SIGSTOP);
+	if (!wait_stopped(s->pid, 10000))
+		diag("executor S did not show as stopped within 10 s");
+	t0 = now_ms();
+	rc_call = faas_invoke(c, fn.echo, "abc", 3, out, sizeof(out), &len);
+	el_call = now_ms() - t0;
+	workers = faas_client_workers(c);
+	t0 = now_ms();
+	faas_client_destroy(c);
+	el_destroy = now_ms() - t0;
+	t0 = now_ms();
+	rc_create = faas_client_create(s->lease, &o, &c2);
+	el_create = now_ms() - t0;
+	faas_client_destroy(c2);
+	c2 = NULL;
+	check(rc_call == FAAS_ETIMEDOUT && el_call < 1000 + SLACK_MS && workers == 1,
+	      "stopped executor: a call times out within its 1 s timeout (+ slack); a stopped "
+	      "worker is not taken for dead",
+	      "%s (%d) after %.0f ms, %d workers", faas_strerror(rc_call), rc_call, el_call,
+	      workers);
+	check(el_destroy < 200 + SLACK_MS,
+	      "stopped executor: faas_client_destroy returns within 0.7 s", "it took %.0f ms",
+	      el_destroy);
+	check(rc_create == FAAS_EUNAVAIL && el_create < 1000 + SLACK_MS,
+	      "stopped executor: faas_client_create fails with FAAS_EUNAVAIL within its 1 s "
+	      "connect timeout (+ slack)",
+	      "%s (%d) after %.0f ms", faas_strerror(rc_create), rc_create, el_create);
+	/* gone in the middle of a handshake: killed while the client waits */
+	fflush(stdout);
+	killer = fork();
+	if (killer == 0) {
+		sleep_ms(300);
+		kill(s->pid, SIGKILL);
+		_exit(0);
+	}
+	o.connect_timeout_ms = 3000;
+	t0 = now_ms();
+	rc_gone = faas_client_create(s->lease, &o, &c2);
+	el_gone = now_ms() - t0;
+	faas_client_destroy(c2);
+	if (killer > 0)
+		waitpid(killer, NULL, 0);
+	check(rc_gone == FAAS_EUNAVAIL && el_gone < 3000 + SLACK_MS,
+	      "stopped executor: killed during a handshake -> FAAS_EUNAVAIL within the 3 s "
+	      "connect timeout (+ slack)",
+	      "%s (%d) after %.0f ms", faas_strerror(rc_gone), rc_gone, el_gone);
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 /* The text inside the array "key":[...] of json (malloc'd), or NULL. */
@@ -1313,7 +1553,8 @@ int main(int argc, char **argv)
 {
 	static const char *const clear[] = {"FAAS_LEASE", "FAAS_TOKEN",	     "FAAS_PROVIDER",
 					    "FAAS_ADDR",  "FAAS_TIMEOUT_MS", "FAAS_TRANSPORT_RUNG"};
-	struct executor a = {0}, b = {0}, c = {0}, d = {0}, e = {0}, f = {0};
+	struct executor a = {0}, b = {0}, c = {0}, d = {0}, e = {0}, f = {0}, g = {0}, h = {0},
+			s = {0};
 	struct faas_client *client = NULL;
 	char self[PATH_MAX], why[512];
 	const char *tmp = getenv("TMPDIR");
@@ -1442,6 +1683,30 @@ int main(int argc, char **argv)
 		  "gone: a lease whose executor crashed -> FAAS_EUNAVAIL within 500 ms + slack");
 	gone_case(&d,
 		  "gone: a lease whose executor stopped -> FAAS_EUNAVAIL within 500 ms + slack");
+
+	/* executors G and H, one lease: killed (SIGKILL) while calls run */
+	setenv("FAAS_TOKEN", "fedcba9876543210fedcba9876543210", 1);
+	rc = start(&g, "g", 1, why, sizeof(why));
+	if (rc == 0)
+		rc = start(&h, "h", 1, why, sizeof(why));
+	unsetenv("FAAS_TOKEN");
+	if (rc == 0)
+		dead_worker_cases(&g, &h);
+	else
+		check(false, "executors G and H start", "%s", why);
+	stop(&g, STOP_TIMEOUT_MS);
+	stop(&h, STOP_TIMEOUT_MS);
+
+	/* executor S: stopped (SIGSTOP), then killed during a handshake */
+	rc = start(&s, "s", 1, why, sizeof(why));
+	if (rc == 0)
+		stopped_executor_cases(&s);
+	else
+		check(false, "executor S starts", "%s", why);
+	stop(&s, STOP_TIMEOUT_MS);
+
+	/* executor X: 16 MiB slots, a client leaves an 8 MiB call behind */
+	departed_client_cases();
 
 out:
 	faas_client_destroy(client);
