@@ -327,7 +327,7 @@ static void test_msg_decode_header_errors(void **state)
 	/* unknown types */
 	buf[5] = 0;
 	assert_int_equal(wire_msg_decode(buf, len, &out), -EPROTO);
-	buf[5] = WIRE_EVICT + 1;
+	buf[5] = WIRE_PING + 1;
 	assert_int_equal(wire_msg_decode(buf, len, &out), -EPROTO);
 	buf[5] = 0xff;
 	assert_int_equal(wire_msg_decode(buf, len, &out), -EPROTO);
