@@ -15,6 +15,8 @@
  *     handled first by the next worker_step (messages copied).
  * Modes: hot spins on the CQ; warm blocks on it; hybrid spins and goes warm
  * after hot_poll_us without an event, and back to hot on the next one.
+ * The library's faas_worker_init runs first in the thread (worker_start
+ * waits for it), faas_worker_fini last, after the eviction.
  */
 #include "config.h"
 
@@ -26,6 +28,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +83,8 @@ struct worker {
 	bool hot;
 	struct timespec last_event;
 	unsigned long served, refused;
+	sem_t init_done;	   /* posted by the thread once faas_worker_init ran */
+	int init_rc;		   /* what it returned (0 without a hook) */
 	struct log_limit refusals; /* wrong tokens: logged at most once a second */
 };
 
@@ -439,7 +444,16 @@ static void drain_queued(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	fnlib_init_fn *init = fnlib_worker_init(w->cfg->lib);
+	fnlib_fini_fn *fini = fnlib_worker_fini(w->cfg->lib);
 	unsigned idle = 0;
+
+	/* the library's hook, in this thread, before the first call;
+	 * worker_start waits for its verdict */
+	w->init_rc = init ? init(w->index) : 0;
+	sem_post(&w->init_done);
+	if (w->init_rc)
+		return NULL;
 
 	w->hot = w->cfg->mode != WORKER_WARM;
 	clock_gettime(CLOCK_MONOTONIC, &w->last_event);
@@ -459,6 +473,8 @@ static void *worker_main(void *arg)
 	}
 	drain_queued(w);
 	evict_clients(w);
+	if (fini)
+		fini(w->index); /* after the last call, in this thread */
 	log_info("worker %u: stopping after %lu invocations (%lu clients refused)", w->index,
 		 w->served, w->refused);
 	return NULL;
@@ -530,11 +546,17 @@ void worker_info(const struct worker *w, struct worker_info *info)
 	info->rung = transport_rung(w->t);
 }
 
-int worker_start(struct worker *w)
+int worker_start(struct worker *w, char *err, size_t errlen)
 {
 	pthread_attr_t attr;
 	cpu_set_t set;
 	int rc;
+
+	if (sem_init(&w->init_done, 0, 0) != 0) {
+		rc = errno;
+		snprintf(err, errlen, "cannot start worker %u: %s", w->index, strerror(rc));
+		return -rc;
+	}
 
 	pthread_attr_init(&attr);
 	if (w->cpu >= 0) {
@@ -544,9 +566,18 @@ int worker_start(struct worker *w)
 	}
 	rc = pthread_create(&w->thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);
-	if (rc)
+	if (rc) {
+		sem_destroy(&w->init_done);
+		snprintf(err, errlen, "cannot start worker %u: %s", w->index, strerror(rc));
 		return -rc;
+	}
 	w->started = true;
+	while (sem_wait(&w->init_done) != 0 && errno == EINTR)
+		;
+	if (w->init_rc) {
+		snprintf(err, errlen, "faas_worker_init(%u) returned %d", w->index, w->init_rc);
+		return -ECANCELED;
+	}
 	return 0;
 }
 
@@ -554,8 +585,10 @@ void worker_destroy(struct worker *w)
 {
 	if (!w)
 		return;
-	if (w->started)
+	if (w->started) {
 		pthread_join(w->thread, NULL);
+		sem_destroy(&w->init_done);
+	}
 	transport_mr_dereg(w->out_mr);
 	transport_mr_dereg(w->region_mr);
 	transport_close(w->t);
