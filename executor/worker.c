@@ -304,9 +304,9 @@ static void reply(struct worker *w, struct wreply *r, struct wclient *c, const s
 	wire_reply_encode(&rep, r->buf);
 	r->client = c;
 	r->cookie = c->cookie;
-	rc = transport_put(w->t, c->peer, r->buf, WIRE_REPLY_LEN + out_len, w->out_mr,
-			   req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status),
-			   r);
+	rc = transport_put(
+	    w->t, c->peer, r->buf, WIRE_REPLY_LEN + (status == WIRE_OUTSIZE ? 0 : out_len),
+	    w->out_mr, req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status), r);
 	if (rc < 0) {
 		log_warning("worker %u: cannot reply to a client (%s); dropping it", w->index,
 			    strerror(-rc));
@@ -369,10 +369,14 @@ static void on_put(struct worker *w, uint32_t slot)
 	if (req.out_cap < cap)
 		cap = req.out_cap;
 	rc = fn(in + WIRE_REQ_LEN, req.in_len, r->buf + WIRE_REPLY_LEN, cap, &out_len);
-	if (rc != 0)
-		reply(w, r, c, &req, WIRE_FUNC, rc, 0);
-	else if (out_len > cap)
-		reply(w, r, c, &req, WIRE_OUTSIZE, 0, 0);
+	if (rc != 0) {
+		/* out[0..out_len) may hold the function's message */
+		size_t msg = out_len < cap ? out_len : cap;
+
+		reply(w, r, c, &req, WIRE_FUNC, rc,
+		      msg < WIRE_FUNC_MSG_MAX ? msg : WIRE_FUNC_MSG_MAX);
+	} else if (out_len > cap) /* out_len: the size needed; nothing follows */
+		reply(w, r, c, &req, WIRE_OUTSIZE, 0, out_len);
 	else
 		reply(w, r, c, &req, WIRE_OK, 0, out_len);
 }
