@@ -116,7 +116,7 @@ int wire_reply_decode(const void *buf, size_t len, struct wire_reply *rep)
 	rep->fn_rc = (int32_t)get32(&p);
 	rep->reply_tag = get32(&p);
 	if (rep->out_len > len - WIRE_REPLY_LEN)
-		return -EPROTO;
+		return -EMSGSIZE; /* fine for WIRE_OUTSIZE: nothing follows */
 	return 0;
 }
 

@@ -70,10 +70,20 @@ struct wire_req {
 	uint64_t out_cap; /* output bytes the client can take */
 };
 
-/* Reply header, followed by the output, at reply_addr. */
+/* Reply header, followed by the output, at reply_addr. By status:
+ *   WIRE_OK       out_len output bytes follow;
+ *   WIRE_FUNC     fn_rc is the function's return code, and out_len (at most
+ *                 WIRE_FUNC_MSG_MAX and the request's out_cap) bytes of its
+ *                 message follow (text, untrusted: the client sanitizes it);
+ *   WIRE_OUTSIZE  out_len is the output size the function needed; nothing
+ *                 follows;
+ *   others        out_len is 0.
+ * (Older executors sent out_len 0 for WIRE_FUNC and WIRE_OUTSIZE: a client
+ * reads that as "no message" and "size unknown".) */
 #define WIRE_REPLY_LEN 16
+#define WIRE_FUNC_MSG_MAX 256
 struct wire_reply {
-	uint64_t out_len; /* output bytes that follow */
+	uint64_t out_len; /* output bytes that follow; see above */
 	int32_t fn_rc;	  /* the function's return code */
 	uint32_t reply_tag;
 };
@@ -136,7 +146,8 @@ void wire_req_encode(const struct wire_req *req, void *buf);
 void wire_reply_encode(const struct wire_reply *rep, void *buf);
 /* Decode from len bytes; -EPROTO when too short or fields are invalid;
  * wire_req_decode gives -EMSGSIZE (with every other field decoded) when
- * in_len runs past len. */
+ * in_len runs past len, and wire_reply_decode (every field decoded) when
+ * out_len does: an error but for WIRE_OUTSIZE, whose out_len is a size. */
 int wire_req_decode(const void *buf, size_t len, struct wire_req *req);
 int wire_reply_decode(const void *buf, size_t len, struct wire_reply *rep);
 

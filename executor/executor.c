@@ -245,9 +245,15 @@ int executor_run(const struct executor_options *o)
 		goto out_workers;
 	}
 	for (; started < n; started++) {
-		rc = worker_start(workers[started]);
+		rc = worker_start(workers[started], err, sizeof(err));
+		if (rc == -ECANCELED) {
+			log_error("%s: %s; not serving (the library's faas_worker_init must "
+				  "return 0)",
+				  o->lib_path, err);
+			goto out_stop;
+		}
 		if (rc) {
-			log_error("cannot start worker %u: %s", started, strerror(-rc));
+			log_error("%s", err);
 			goto out_stop;
 		}
 	}

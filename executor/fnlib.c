@@ -1,6 +1,8 @@
 /*
  * fnlib: dlopen'd function library and its id -> function table. Owns the
- * dlopen handle and the table (names copied); immutable after open.
+ * dlopen handle and the table (names copied); immutable after open. Every
+ * symbol it takes (functions, hooks) must be defined by the library itself,
+ * not by one of its dependencies: own_symbol() checks where dlsym found it.
  */
 #include "config.h"
 
@@ -9,12 +11,14 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FNLIB_MAX 4096
 #define FNLIB_NAME_MAX 63
+#define FNLIB_SYMBOL_MAX 255
 
 struct fnlib_entry {
 	char name[FNLIB_NAME_MAX + 1];
@@ -26,48 +30,118 @@ struct fnlib {
 	void *base; /* where the library is mapped (dli_fbase of its symbols) */
 	unsigned count;
 	struct fnlib_entry *entries;
+	fnlib_init_fn *init; /* faas_worker_init, or NULL */
+	fnlib_fini_fn *fini; /* faas_worker_fini, or NULL */
 };
 
-static int add(struct fnlib *lib, const char *name, size_t len, char *err, size_t errlen)
+/* symbol if the library itself defines it; NULL when it is missing or
+ * comes from a dependency (dlsym also searches those: libc, zlib, ...). */
+static void *own_symbol(const struct fnlib *lib, const char *symbol, bool *foreign)
 {
-	struct fnlib_entry *e;
 	Dl_info where;
 	void *sym;
 
-	if (len == 0 || len > FNLIB_NAME_MAX) {
+	*foreign = false;
+	dlerror();
+	sym = dlsym(lib->handle, symbol);
+	if (sym && (!dladdr(sym, &where) || where.dli_fbase != lib->base)) {
+		*foreign = true;
+		return NULL;
+	}
+	return sym;
+}
+
+static bool name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_' || ch == '-' || ch == '.';
+}
+
+/* One entry "name" or "name=symbol" (len bytes at entry). */
+static int add(struct fnlib *lib, const char *entry, size_t len, char *err, size_t errlen)
+{
+	char symbol[FNLIB_SYMBOL_MAX + 1];
+	const char *eq = memchr(entry, '=', len);
+	size_t name_len = eq ? (size_t)(eq - entry) : len;
+	size_t sym_len = eq ? len - name_len - 1 : len;
+	const char *sym_at = eq ? eq + 1 : entry;
+	struct fnlib_entry *e;
+	bool foreign;
+	void *sym;
+
+	if (name_len == 0 || name_len > FNLIB_NAME_MAX) {
 		snprintf(err, errlen, "function name \"%.*s\" must have 1 to %d characters",
-			 (int)len, name, FNLIB_NAME_MAX);
+			 (int)name_len, entry, FNLIB_NAME_MAX);
 		return -EINVAL;
+	}
+	for (size_t i = 0; i < name_len; i++) {
+		if (!name_char(entry[i])) {
+			snprintf(err, errlen,
+				 "function name \"%.*s\" may hold only letters, digits, '_', "
+				 "'-' and '.' (map it to its symbol with name=symbol)",
+				 (int)name_len, entry);
+			return -EINVAL;
+		}
+	}
+	if (sym_len == 0 || sym_len > FNLIB_SYMBOL_MAX || memchr(sym_at, '=', sym_len)) {
+		snprintf(err, errlen,
+			 "\"%.*s\": write name=symbol, with a symbol of 1 to %d "
+			 "characters",
+			 (int)len, entry, FNLIB_SYMBOL_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sym_len; i++) {
+		if (sym_at[i] <= ' ' || sym_at[i] > '~') {
+			snprintf(err, errlen,
+				 "symbol of \"%.*s\" holds a blank or a byte that "
+				 "is not printable ASCII",
+				 (int)name_len, entry);
+			return -EINVAL;
+		}
 	}
 	if (lib->count == FNLIB_MAX) {
 		snprintf(err, errlen, "more than %d functions", FNLIB_MAX);
 		return -E2BIG;
 	}
 	e = &lib->entries[lib->count];
-	memcpy(e->name, name, len);
-	e->name[len] = '\0';
+	memcpy(e->name, entry, name_len);
+	e->name[name_len] = '\0';
+	memcpy(symbol, sym_at, sym_len);
+	symbol[sym_len] = '\0';
 	for (unsigned i = 0; i < lib->count; i++) {
 		if (strcmp(lib->entries[i].name, e->name) == 0) {
 			snprintf(err, errlen, "function \"%s\" is listed twice", e->name);
 			return -EINVAL;
 		}
 	}
-	dlerror();
-	sym = dlsym(lib->handle, e->name);
-	if (!sym) {
-		snprintf(err, errlen, "function \"%s\" is not exported by the library", e->name);
+	sym = own_symbol(lib, symbol, &foreign);
+	if (foreign) {
+		snprintf(err, errlen, "\"%s\" is not defined by the function library itself",
+			 symbol);
 		return -ENOENT;
 	}
-	/* dlsym also searches the library's dependencies (libc): accept only
-	 * what the library itself defines. */
-	if (!dladdr(sym, &where) || where.dli_fbase != lib->base) {
-		snprintf(err, errlen, "\"%s\" is not defined by the function library itself",
-			 e->name);
+	if (!sym) {
+		if (eq)
+			snprintf(err, errlen,
+				 "function \"%s\": symbol \"%s\" is not exported by the library",
+				 e->name, symbol);
+		else
+			snprintf(err, errlen, "function \"%s\" is not exported by the library",
+				 e->name);
 		return -ENOENT;
 	}
 	e->fn = (fnlib_fn *)sym;
 	lib->count++;
 	return 0;
+}
+
+/* The optional per-worker hooks; one defined by a dependency is ignored. */
+static void find_hooks(struct fnlib *lib)
+{
+	bool foreign;
+
+	lib->init = (fnlib_init_fn *)own_symbol(lib, "faas_worker_init", &foreign);
+	lib->fini = (fnlib_fini_fn *)own_symbol(lib, "faas_worker_fini", &foreign);
 }
 
 int fnlib_open(const char *path, const char *names, struct fnlib **out, char *err, size_t errlen)
@@ -125,6 +199,7 @@ int fnlib_open(const char *path, const char *names, struct fnlib **out, char *er
 	}
 	if (rc)
 		goto err;
+	find_hooks(lib);
 	*out = lib;
 	return 0;
 err:
@@ -155,4 +230,14 @@ const char *fnlib_name(const struct fnlib *lib, unsigned id)
 fnlib_fn *fnlib_get(const struct fnlib *lib, unsigned id)
 {
 	return id < lib->count ? lib->entries[id].fn : NULL;
+}
+
+fnlib_init_fn *fnlib_worker_init(const struct fnlib *lib)
+{
+	return lib->init;
+}
+
+fnlib_fini_fn *fnlib_worker_fini(const struct fnlib *lib)
+{
+	return lib->fini;
 }

@@ -15,6 +15,8 @@
  *     handled first by the next worker_step (messages copied).
  * Modes: hot spins on the CQ; warm blocks on it; hybrid spins and goes warm
  * after hot_poll_us without an event, and back to hot on the next one.
+ * The library's faas_worker_init runs first in the thread (worker_start
+ * waits for it), faas_worker_fini last, after the eviction.
  */
 #include "config.h"
 
@@ -26,6 +28,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +83,8 @@ struct worker {
 	bool hot;
 	struct timespec last_event;
 	unsigned long served, refused;
+	sem_t init_done;	   /* posted by the thread once faas_worker_init ran */
+	int init_rc;		   /* what it returned (0 without a hook) */
 	struct log_limit refusals; /* wrong tokens: logged at most once a second */
 };
 
@@ -310,9 +315,9 @@ static void reply(struct worker *w, struct wreply *r, struct wclient *c, const s
 	wire_reply_encode(&rep, r->buf);
 	r->client = c;
 	r->cookie = c->cookie;
-	rc = transport_put(w->t, c->peer, r->buf, WIRE_REPLY_LEN + out_len, w->out_mr,
-			   req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status),
-			   r);
+	rc = transport_put(
+	    w->t, c->peer, r->buf, WIRE_REPLY_LEN + (status == WIRE_OUTSIZE ? 0 : out_len),
+	    w->out_mr, req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status), r);
 	if (rc < 0) {
 		log_warning("worker %u: cannot reply to a client (%s); dropping it", w->index,
 			    strerror(-rc));
@@ -375,10 +380,14 @@ static void on_put(struct worker *w, uint32_t slot)
 	if (req.out_cap < cap)
 		cap = req.out_cap;
 	rc = fn(in + WIRE_REQ_LEN, req.in_len, r->buf + WIRE_REPLY_LEN, cap, &out_len);
-	if (rc != 0)
-		reply(w, r, c, &req, WIRE_FUNC, rc, 0);
-	else if (out_len > cap)
-		reply(w, r, c, &req, WIRE_OUTSIZE, 0, 0);
+	if (rc != 0) {
+		/* out[0..out_len) may hold the function's message */
+		size_t msg = out_len < cap ? out_len : cap;
+
+		reply(w, r, c, &req, WIRE_FUNC, rc,
+		      msg < WIRE_FUNC_MSG_MAX ? msg : WIRE_FUNC_MSG_MAX);
+	} else if (out_len > cap) /* out_len: the size needed; nothing follows */
+		reply(w, r, c, &req, WIRE_OUTSIZE, 0, out_len);
 	else
 		reply(w, r, c, &req, WIRE_OK, 0, out_len);
 }
@@ -450,7 +459,16 @@ static void drain_queued(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	fnlib_init_fn *init = fnlib_worker_init(w->cfg->lib);
+	fnlib_fini_fn *fini = fnlib_worker_fini(w->cfg->lib);
 	unsigned idle = 0;
+
+	/* the library's hook, in this thread, before the first call;
+	 * worker_start waits for its verdict */
+	w->init_rc = init ? init(w->index) : 0;
+	sem_post(&w->init_done);
+	if (w->init_rc)
+		return NULL;
 
 	w->hot = w->cfg->mode != WORKER_WARM;
 	clock_gettime(CLOCK_MONOTONIC, &w->last_event);
@@ -470,6 +488,8 @@ static void *worker_main(void *arg)
 	}
 	drain_queued(w);
 	evict_clients(w);
+	if (fini)
+		fini(w->index); /* after the last call, in this thread */
 	log_info("worker %u: stopping after %lu invocations (%lu clients refused)", w->index,
 		 w->served, w->refused);
 	return NULL;
@@ -541,11 +561,17 @@ void worker_info(const struct worker *w, struct worker_info *info)
 	info->rung = transport_rung(w->t);
 }
 
-int worker_start(struct worker *w)
+int worker_start(struct worker *w, char *err, size_t errlen)
 {
 	pthread_attr_t attr;
 	cpu_set_t set;
 	int rc;
+
+	if (sem_init(&w->init_done, 0, 0) != 0) {
+		rc = errno;
+		snprintf(err, errlen, "cannot start worker %u: %s", w->index, strerror(rc));
+		return -rc;
+	}
 
 	pthread_attr_init(&attr);
 	if (w->cpu >= 0) {
@@ -555,9 +581,18 @@ int worker_start(struct worker *w)
 	}
 	rc = pthread_create(&w->thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);
-	if (rc)
+	if (rc) {
+		sem_destroy(&w->init_done);
+		snprintf(err, errlen, "cannot start worker %u: %s", w->index, strerror(rc));
 		return -rc;
+	}
 	w->started = true;
+	while (sem_wait(&w->init_done) != 0 && errno == EINTR)
+		;
+	if (w->init_rc) {
+		snprintf(err, errlen, "faas_worker_init(%u) returned %d", w->index, w->init_rc);
+		return -ECANCELED;
+	}
 	return 0;
 }
 
@@ -565,8 +600,10 @@ void worker_destroy(struct worker *w)
 {
 	if (!w)
 		return;
-	if (w->started)
+	if (w->started) {
 		pthread_join(w->thread, NULL);
+		sem_destroy(&w->init_done);
+	}
 	transport_mr_dereg(w->out_mr);
 	transport_mr_dereg(w->region_mr);
 	transport_close(w->t);

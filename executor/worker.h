@@ -3,7 +3,8 @@
  * own fabric endpoint, a registered region of request slots, and the
  * clients it has welcomed. It serves HELLO/BYE messages and invocations
  * (see common/wire.h) until told to stop, then tells its clients it is
- * going (EVICT).
+ * going (EVICT). The library's per-worker hooks run in the thread: init
+ * before the first call, fini after the last.
  */
 #ifndef COLOC_WORKER_H
 #define COLOC_WORKER_H
@@ -45,8 +46,11 @@ struct worker_info {
 int worker_create(const struct worker_config *cfg, unsigned index, int cpu, struct worker **w,
 		  char *err, size_t errlen);
 void worker_info(const struct worker *w, struct worker_info *info);
-/* Starts the thread, pinned to the worker's cpu when it is >= 0. */
-int worker_start(struct worker *w);
+/* Starts the thread, pinned to the worker's cpu when it is >= 0, and waits
+ * until it has run the library's faas_worker_init (if any). -ECANCELED
+ * when the hook returned non-zero (the thread has ended; worker_destroy
+ * still joins it), -errno when the thread cannot start; err says which. */
+int worker_start(struct worker *w, char *err, size_t errlen);
 /* Joins the thread (after *cfg->stop was set) and frees everything. */
 void worker_destroy(struct worker *w);
 

@@ -20,6 +20,9 @@
  * intervals up to PROBE_MAX_MS: a process that is gone makes the fabric
  * refuse it. A worker found gone is treated as evicted: its calls move to
  * the lease's other workers and nothing is sent to it again.
+ * Why the most recently collected call failed (faas_last_error) is kept in
+ * the client: a record carries the function's code and message (heap,
+ * sanitized) from its reply until it is collected.
  */
 #include "config.h"
 
@@ -63,7 +66,9 @@ struct faas_call {
 	enum call_state state;
 	bool tx_pending; /* the request buffer is still with the fabric */
 	int status;
-	size_t out_len;
+	size_t out_len; /* FAAS_EOUTSIZE: the size the function needed */
+	int fn_rc;	/* FAAS_EFUNC: the function's return code ... */
+	char *msg;	/* ... and its message, or NULL */
 	void *out;
 	size_t out_cap;
 	bool zero_copy;
@@ -121,6 +126,8 @@ struct faas_client {
 	unsigned scan;	/* where faas_wait_any looks first */
 	long retries;	/* calls moved to another worker after an eviction */
 	int64_t next_watch;
+	int last_fn_rc; /* faas_last_fn_rc */
+	char last_error[512];
 };
 
 const char *faas_strerror(int err)
@@ -156,7 +163,8 @@ const char *faas_strerror(int err)
 	case FAAS_EPROTO:
 		return "malformed reply from the executor";
 	case FAAS_EBUSY:
-		return "every slot of the lease has a call in flight";
+		return "no free slot: every slot of the lease has a call in flight, or (when "
+		       "connecting) other clients of the lease still hold the workers' slots";
 	case FAAS_EINPROGRESS:
 		return "the call is still in progress";
 	default:
@@ -284,6 +292,10 @@ static void call_finish(struct faas_client *c, struct faas_call *call, int statu
 	if (origin) {
 		/* a carrier: the result belongs to the caller's handle */
 		origin->out_len = call->out_len;
+		origin->fn_rc = call->fn_rc;
+		free(origin->msg);
+		origin->msg = call->msg;
+		call->msg = NULL;
 		origin->proxy = NULL;
 		call->origin = NULL;
 		call->state = CALL_FREE;
@@ -318,6 +330,26 @@ static int status_to_error(enum wire_status s)
 
 static void retry(struct faas_client *c, struct faas_call *call);
 
+/* A FAAS_EFUNC reply: keeps the function's code and its message (text of
+ * len bytes, at most the request's capacity and WIRE_FUNC_MSG_MAX, cut at a
+ * NUL, other bytes outside printable ASCII shown as '?'). */
+static int take_message(struct faas_call *call, const char *text, size_t cap,
+			const struct wire_reply *rep)
+{
+	size_t len = rep->out_len, i;
+
+	if (len > cap || len > call->out_cap || len > WIRE_FUNC_MSG_MAX)
+		return FAAS_EPROTO;
+	call->fn_rc = rep->fn_rc;
+	free(call->msg);
+	call->msg = len ? malloc(len + 1) : NULL; /* none when out of memory */
+	for (i = 0; call->msg && i < len && text[i]; i++)
+		call->msg[i] = text[i] >= ' ' && text[i] <= '~' ? text[i] : '?';
+	if (call->msg)
+		call->msg[i] = '\0';
+	return FAAS_EFUNC;
+}
+
 static void on_reply(struct faas_client *c, uint32_t imm)
 {
 	uint32_t tag = wire_reply_imm_tag(imm);
@@ -326,7 +358,7 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 	struct faas_call *call;
 	const char *where;
 	size_t cap;
-	int status;
+	int status, rc;
 
 	if (index >= c->ncalls)
 		return;
@@ -351,7 +383,8 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 		retry(c, call);
 		return;
 	}
-	if (wire_reply_decode(where, WIRE_REPLY_LEN + cap, &rep) != 0 || rep.reply_tag != tag) {
+	rc = wire_reply_decode(where, WIRE_REPLY_LEN + cap, &rep);
+	if ((rc != 0 && !(rc == -EMSGSIZE && status == FAAS_EOUTSIZE)) || rep.reply_tag != tag) {
 		call_finish(c, call, FAAS_EPROTO);
 		return;
 	}
@@ -364,6 +397,10 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 			if (!call->zero_copy && rep.out_len)
 				memcpy(call->out, call->bounce + WIRE_REPLY_LEN, rep.out_len);
 		}
+	} else if (status == FAAS_EOUTSIZE) {
+		call->out_len = rep.out_len; /* the size needed; nothing was sent */
+	} else if (status == FAAS_EFUNC) {
+		status = take_message(call, where + WIRE_REPLY_LEN, cap, &rep);
 	}
 	call_finish(c, call, status);
 }
@@ -670,9 +707,17 @@ static int handshake(struct faas_client *c, int timeout_ms)
 	if (refused_auth)
 		return FAAS_EAUTH;
 	if (connected == 0) {
-		for (unsigned i = 0; i < c->nworkers; i++)
-			if (c->workers[i].refused == -ENOSPC)
-				return FAAS_EBUSY;
+		for (unsigned i = 0; i < c->nworkers; i++) {
+			if (c->workers[i].refused != -ENOSPC)
+				continue;
+			fprintf(stderr,
+				"libfaas: worker %u of lease %s has no free slots for %u calls: "
+				"other clients of the lease hold them, or a previous client has "
+				"not said goodbye yet; wait for it (faas_client_destroy), ask for "
+				"a smaller depth, or start faas-executor with more --slots\n",
+				i, c->lease->doc->id, c->depth);
+			return FAAS_EBUSY;
+		}
 		return FAAS_EUNAVAIL;
 	}
 	return FAAS_OK;
@@ -826,6 +871,8 @@ void faas_client_destroy(struct faas_client *c)
 	transport_close(c->t);
 	free(c->bounce_region);
 	free(c->req_region);
+	for (unsigned i = 0; c->calls && i < c->ncalls; i++)
+		free(c->calls[i].msg);
 	free(c->calls);
 	free(c->workers);
 	free(c);
@@ -1025,11 +1072,69 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 	return FAAS_OK;
 }
 
+/* The name of function id fn, for messages. */
+static const char *fn_name(const struct faas_client *c, int fn, char *buf, size_t len)
+{
+	const struct lease_doc *doc = c->lease->doc;
+
+	for (unsigned i = 0; fn >= 0 && i < doc->nfunctions; i++)
+		if (doc->functions[i].id == (unsigned)fn)
+			return doc->functions[i].name;
+	snprintf(buf, len, "#%d", fn);
+	return buf;
+}
+
+/* Records why a call of fn failed, for faas_last_error/faas_last_fn_rc:
+ * call (NULL before one was sent) gives what its reply said. */
+static void note(struct faas_client *c, int fn, const struct faas_call *call, int status)
+{
+	char *e = c->last_error, num[16];
+	size_t len = sizeof(c->last_error);
+	const char *name = fn_name(c, fn, num, sizeof(num));
+
+	c->last_fn_rc = status == FAAS_EFUNC && call ? call->fn_rc : 0;
+	if (status == FAAS_OK)
+		e[0] = '\0';
+	else if (status == FAAS_EFUNC && call)
+		snprintf(e, len, "function %s returned %d%s%s", name, call->fn_rc,
+			 call->msg ? ": " : "", call->msg ? call->msg : "");
+	else if (status == FAAS_EOUTSIZE && call && call->out_len > call->out_cap)
+		snprintf(e, len, "function %s needed %zu bytes of output, out_cap was %zu", name,
+			 call->out_len, call->out_cap);
+	else if (status == FAAS_EOUTSIZE && call && call->out_len)
+		snprintf(e, len,
+			 "function %s needed %zu bytes of output, more than an executor "
+			 "returns (%zu bytes); out_cap was %zu",
+			 name, call->out_len, c->slot_size, call->out_cap);
+	else if (status == FAAS_EOUTSIZE && call)
+		snprintf(e, len, "function %s needed more than out_cap (%zu bytes) of output", name,
+			 call->out_cap);
+	else if (status == FAAS_ETIMEDOUT && call)
+		snprintf(e, len, "%s: function %s on worker %u, after %d ms", faas_strerror(status),
+			 name, call->worker, c->timeout_ms);
+	else if (status == FAAS_EUNAVAIL && call)
+		snprintf(e, len,
+			 "function %s did not run: worker %u is gone (its executor exited or "
+			 "cannot be reached) and no other worker of the lease is left",
+			 name, call->worker);
+	else if (call)
+		snprintf(e, len, "%s: function %s on worker %u", faas_strerror(status), name,
+			 call->worker);
+	else if (status == FAAS_ETOOBIG)
+		snprintf(e, len, "%s: function %s takes at most %zu bytes of input here",
+			 faas_strerror(status), name, c->slot_size - WIRE_REQ_LEN);
+	else
+		snprintf(e, len, "%s: function %s", faas_strerror(status), name);
+}
+
 /* Gives the result of a DONE call and frees its record. */
 static int collect(struct faas_client *c, struct faas_call *call, size_t *out_len)
 {
 	int status = call->status;
 
+	note(c, call->fn, call, status);
+	free(call->msg);
+	call->msg = NULL;
 	if (out_len)
 		*out_len = call->out_len;
 	call->state = CALL_FREE;
@@ -1054,6 +1159,7 @@ static int expire(struct faas_client *c, struct faas_call *call, size_t *out_len
 	orphan->state = CALL_ORPHAN;
 	c->inflight--;
 	c->workers[orphan->worker].suspect++;
+	note(c, call->fn, orphan, FAAS_ETIMEDOUT);
 	if (out_len)
 		*out_len = 0;
 	return FAAS_ETIMEDOUT;
@@ -1062,9 +1168,14 @@ static int expire(struct faas_client *c, struct faas_call *call, size_t *out_len
 int faas_invoke_async(struct faas_client *c, int fn, const void *in, size_t in_len, void *out,
 		      size_t out_cap, struct faas_call **call)
 {
+	int rc;
+
 	if (!call)
 		return FAAS_EINVAL;
-	return submit(c, fn, in, in_len, out, out_cap, call);
+	rc = submit(c, fn, in, in_len, out, out_cap, call);
+	if (rc && c)
+		note(c, fn, NULL, rc);
+	return rc;
 }
 
 int faas_test(struct faas_client *c, struct faas_call *call, size_t *out_len)
@@ -1149,9 +1260,22 @@ int faas_invoke(struct faas_client *c, int fn, const void *in, size_t in_len, vo
 	struct faas_call *call;
 	int rc = submit(c, fn, in, in_len, out, out_cap, &call);
 
-	if (rc)
+	if (rc) {
+		if (c)
+			note(c, fn, NULL, rc);
 		return rc;
+	}
 	return faas_wait(c, call, out_len);
+}
+
+int faas_last_fn_rc(const struct faas_client *c)
+{
+	return c ? c->last_fn_rc : 0;
+}
+
+const char *faas_last_error(const struct faas_client *c)
+{
+	return c ? c->last_error : "";
 }
 
 long faas_client_retries(const struct faas_client *c)

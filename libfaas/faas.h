@@ -53,7 +53,8 @@ enum faas_error {
 	FAAS_EUNAVAIL = -11,   /* no executor of the lease answered */
 	FAAS_ETRANSPORT = -12, /* the fabric (libfabric) failed */
 	FAAS_EPROTO = -13,     /* a malformed reply or message */
-	FAAS_EBUSY = -14,      /* every slot of the lease has a call in flight */
+	FAAS_EBUSY = -14,      /* every slot of the lease has a call in flight, or
+				* (faas_client_create) other clients hold them */
 	FAAS_EINPROGRESS = -15 /* the call has not completed yet (faas_test) */
 };
 
@@ -130,7 +131,10 @@ struct faas_client_options {
  * FAAS_EUNAVAIL when none answers within connect_timeout_ms: the executor
  * is gone, or the document's token is not its own (workers do not answer a
  * wrong token, so that nobody can make them send to an address of their
- * choosing). opts may be NULL. The lease must outlive the client. */
+ * choosing). Fails with FAAS_EBUSY when the workers have no free slots for
+ * it: other clients of the lease hold them, or a previous client has not
+ * said goodbye yet (a line on stderr names the worker and the remedies).
+ * opts may be NULL. The lease must outlive the client. */
 int faas_client_create(const struct faas_lease *lease, const struct faas_client_options *opts,
 		       struct faas_client **client);
 
@@ -157,7 +161,12 @@ void faas_buffer_free(struct faas_client *client, void *buffer);
 /* Calls function fn with in[0..in_len) and waits for the result, written to
  * out[0..*out_len) (out_len may be NULL). Returns FAAS_OK or an error: the
  * function's failure (FAAS_EFUNC, FAAS_EOUTSIZE, ...) or the call's
- * (FAAS_ETIMEDOUT, FAAS_EEVICTED, ...). */
+ * (FAAS_ETIMEDOUT, FAAS_EEVICTED, ...); faas_last_error() says why.
+ * On FAAS_EOUTSIZE, *out_len is the number of output bytes the function
+ * needed (0 when the executor did not say) and nothing was written to out;
+ * on other errors *out_len is 0 and out's content is unspecified (a
+ * faas_buffer_alloc'd out may hold the function's error message). The same
+ * holds for faas_wait, faas_test and faas_wait_any. */
 int faas_invoke(struct faas_client *client, int fn, const void *in, size_t in_len, void *out,
 		size_t out_cap, size_t *out_len);
 
@@ -192,6 +201,24 @@ long faas_client_retries(const struct faas_client *client);
 
 /* Calls started and not yet collected by faas_wait/faas_test/faas_wait_any. */
 int faas_inflight(const struct faas_client *client);
+
+/* ---- Why a call failed ------------------------------------------------
+ * Both describe the most recently collected call (faas_invoke, faas_wait,
+ * faas_test or faas_wait_any returning anything but FAAS_EINPROGRESS), or a
+ * faas_invoke_async that failed to start one. */
+
+/* The function's own non-zero return code when that call failed with
+ * FAAS_EFUNC; 0 otherwise (and for a NULL client). */
+int faas_last_fn_rc(const struct faas_client *client);
+
+/* One sentence saying why that call failed: for FAAS_EFUNC "function NAME
+ * returned RC" followed by ": " and the message the function left, if any
+ * (at most 256 bytes; bytes outside printable ASCII show as '?'); for
+ * FAAS_EOUTSIZE "function NAME needed N bytes of output, out_cap was M";
+ * otherwise faas_strerror()'s text with the function and worker. "" after
+ * a success. Never NULL; owned by the client and valid until its next call
+ * of any libfaas function on it. */
+const char *faas_last_error(const struct faas_client *client);
 
 #ifdef __cplusplus
 }

@@ -1,20 +1,23 @@
 /*
  * faas_function.h - the contract between a function library and the
- * faas-executor that runs it: the ABI of one function and the manifest that
- * names a library's functions. Written for function authors.
+ * faas-executor that runs it: the ABI of one function, the manifest that
+ * names a library's functions, and the optional per-worker hooks. Written
+ * for function authors.
  *
  * A function library is a shared object (built, for instance, with libtool
  * -module -avoid-version, or gcc -shared -fPIC). The executor dlopen()s it,
  * reads the NULL-terminated array of names it exports as faas_functions,
- * and dlsym()s one symbol per name; every name must be an exported symbol
- * of type faas_function_fn. A client reaches a function through its name
+ * and dlsym()s one symbol per name; every symbol must be defined by the
+ * library itself (not by a library it links) and be of type
+ * faas_function_fn. A client reaches a function through its name
  * (faas_function(client, "name")).
  *
  *   #include "faas_function.h"
  *
- *   faas_function_fn twice;
+ *   faas_function_fn twice, my_compress;
  *
- *   FAAS_FUNCTION_EXPORT const char *const faas_functions[] = { "twice", NULL };
+ *   FAAS_FUNCTION_EXPORT const char *const faas_functions[] = {
+ *           "twice", "compress=my_compress", NULL };
  *
  *   FAAS_FUNCTION_EXPORT int twice(const void *in, size_t in_len, void *out,
  *                                  size_t out_cap, size_t *out_len)
@@ -22,34 +25,72 @@
  *           ... validate in_len, check out_cap, write out, set *out_len ...
  *           return 0;
  *   }
+ *
+ * Manifest entries: "name" serves the symbol name under that name;
+ * "name=symbol" serves symbol under name, for a name the symbol cannot
+ * have (compress, in a library that links zlib, which defines compress).
+ * Names have 1 to 63 letters, digits, '_', '-' or '.', each once.
+ *
+ * Threads: the executor's workers are threads of one process, one per lent
+ * core, each serving calls one at a time. A function runs concurrently with
+ * itself on other workers. Static state is shared by all workers and
+ * persists across calls and across the clients of the lease, one after
+ * another. Keep per-worker state in _Thread_local variables (a worker runs
+ * one call at a time: no lock needed), set up by faas_worker_init when a
+ * zero start is not enough; shared state needs a lock.
  */
 #ifndef FAAS_FUNCTION_H
 #define FAAS_FUNCTION_H
 
 #include <stddef.h>
 
+/* Largest error message a failing function can leave (bytes). */
+#define FAAS_FUNCTION_MSG_MAX 256
+
 /*
  * One function. in[0..in_len) is the request as the client sent it; out has
- * room for out_cap bytes (never more than the caller's out_cap). On success
- * the function writes its result to out[0..*out_len), sets *out_len (at most
- * out_cap; 0 for no output) and returns 0.
+ * room for out_cap bytes (the client's out_cap, at most the executor's slot
+ * size). On success the function writes its result to out[0..*out_len), sets
+ * *out_len (0 for no output) and returns 0.
  *
  * - Input is untrusted: check in_len (and the content) before reading, and
  *   return non-zero when it is malformed.
- * - Never write more than out_cap bytes. When the result does not fit,
- *   return non-zero without writing past out_cap.
- * - Any non-zero return reaches the client as FAAS_EFUNC.
+ * - Never write more than out_cap bytes. When the result does not fit, set
+ *   *out_len to the size it needs and return 0 without writing past
+ *   out_cap: the client gets FAAS_EOUTSIZE with that size, and no output.
+ * - Any non-zero return reaches the client as FAAS_EFUNC, with the value
+ *   (faas_last_fn_rc()). A failing function may also leave a message: short
+ *   text (no NUL; printable ASCII, other bytes show as '?') written to
+ *   out[0..*out_len). The executor sends at most FAAS_FUNCTION_MSG_MAX bytes
+ *   of it, and never more than out_cap; the client reads it in
+ *   faas_last_error() ("function NAME returned RC: MESSAGE"). Leave
+ *   *out_len at 0 for no message.
  * - in may be NULL when in_len is 0. Neither buffer has any alignment
  *   guarantee: copy values in and out with memcpy() rather than casting.
- *   in and out may overlap (use memmove() to copy input to output).
- * - Functions may run concurrently on several cores of the executor, so they
- *   must be reentrant: no writable static state, no pointer to in or out
- *   kept past the return.
+ * - in and out never overlap: in lies in the request slot the client wrote,
+ *   out in a separate reply buffer of the executor. Both are valid only
+ *   during the call; do not write to in.
+ * - Functions run concurrently on several workers (threads) of the
+ *   executor, so they must be reentrant: no writable static state unless it
+ *   is _Thread_local or locked, no pointer to in or out kept past the
+ *   return.
  * - A call should finish well within the client's call timeout (1 s by
  *   default); it must not block, exit, or install signal handlers.
  */
 typedef int faas_function_fn(const void *in, size_t in_len, void *out, size_t out_cap,
 			     size_t *out_len);
+
+/*
+ * Optional per-worker hooks, looked up by these names in the library itself.
+ * faas_worker_init(worker) runs in each worker's thread before the worker
+ * serves its first call (worker: 0, 1, ... within the executor); non-zero
+ * makes the executor refuse to start, logging the library and the value.
+ * faas_worker_fini(worker) runs in the same thread after the worker's last
+ * call, when the worker stops (eviction, executor exit); not for a worker
+ * whose init failed, and not when the executor dies (crash, SIGKILL).
+ */
+typedef int faas_worker_init_fn(unsigned worker);
+typedef void faas_worker_fini_fn(unsigned worker);
 
 /* Name of the manifest symbol the executor looks up. */
 #define FAAS_FUNCTIONS_SYMBOL "faas_functions"

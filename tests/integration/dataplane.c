@@ -23,7 +23,7 @@
  * asynchronous calls and a timeout followed by a call to the other worker;
  * C (1 worker), killed by a crashing function; D (1 worker), stopped with
  * SIGTERM mid-call. C's and D's leases then serve as leases whose executor
- * is gone. The run takes about 10 s.
+ * is gone; G's faas_worker_init fails. The run takes about 10 s.
  */
 #include "config.h"
 
@@ -437,13 +437,15 @@ static const char *echo_check(struct faas_client *c, int fn, size_t len, uint8_t
 
 /* The ids of the faults library's functions, looked up by name. */
 static struct {
-	int echo, fail, crash, sleep_ms, bigout, fill;
+	int echo, fail, crash, sleep_ms, bigout, fill, failmsg, compress, whoami;
 } fn;
 
 static bool lookup_functions(struct faas_client *c, char *why, size_t whylen)
 {
-	static const char *const names[] = {"echo", "fail", "crash", "sleep_ms", "bigout", "fill"};
-	int *ids[] = {&fn.echo, &fn.fail, &fn.crash, &fn.sleep_ms, &fn.bigout, &fn.fill};
+	static const char *const names[] = {"echo", "fail",    "crash",	   "sleep_ms", "bigout",
+					    "fill", "failmsg", "compress", "whoami"};
+	int *ids[] = {&fn.echo, &fn.fail,    &fn.crash,	   &fn.sleep_ms, &fn.bigout,
+		      &fn.fill, &fn.failmsg, &fn.compress, &fn.whoami};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		*ids[i] = faas_function(c, names[i]);
@@ -709,6 +711,97 @@ static void error_cases(struct executor *a, struct faas_client *c, size_t max)
 	}
 }
 
+/* Why a function failed reaches the caller: its code and message, the
+ * output size it needed; and a function served under a name that is not its
+ * symbol's. */
+static void function_error_cases(struct faas_client *c)
+{
+	static const char msg[] = "strike price must be positive\n";
+	char *zc = faas_buffer_alloc(c, 4096), *long_msg = malloc(1000), want[512];
+	uint8_t out[64], in[5] = {1, 2, 3, 4, 5};
+	const char *e;
+	size_t out_len = 12345;
+	int rc, id;
+
+	rc = faas_invoke(c, fn.fail, "x", 1, out, sizeof(out), &out_len);
+	e = faas_last_error(c);
+	check(rc == FAAS_EFUNC && faas_last_fn_rc(c) == 7 && out_len == 0 &&
+		  strcmp(e, "function fail returned 7") == 0,
+	      "EFUNC: faas_last_fn_rc gives the function's 7, faas_last_error names it",
+	      "rc %s (%d), fn_rc %d, out_len %zu, \"%s\"", faas_strerror(rc), rc,
+	      faas_last_fn_rc(c), out_len, e);
+
+	rc = faas_invoke(c, fn.failmsg, msg, sizeof(msg) - 1, out, sizeof(out), &out_len);
+	e = faas_last_error(c);
+	check(rc == FAAS_EFUNC && faas_last_fn_rc(c) == 22 &&
+		  strcmp(e, "function failmsg returned 22: strike price must be positive?") == 0,
+	      "EFUNC: the function's message, its newline sanitized, in faas_last_error",
+	      "rc %s (%d), fn_rc %d, \"%s\"", faas_strerror(rc), rc, faas_last_fn_rc(c), e);
+
+	if (zc) {
+		rc = faas_invoke(c, fn.failmsg, msg, 6, zc, 4096, &out_len);
+		e = faas_last_error(c);
+		check(rc == FAAS_EFUNC && strcmp(e, "function failmsg returned 22: strike") == 0,
+		      "EFUNC: the message reaches a faas_buffer_alloc'd output (zero copy)",
+		      "rc %s (%d), \"%s\"", faas_strerror(rc), rc, e);
+	} else {
+		check(false, "EFUNC: the message reaches a faas_buffer_alloc'd output (zero copy)",
+		      "faas_buffer_alloc failed");
+	}
+
+	if (long_msg) {
+		memset(long_msg, 'm', 1000);
+		rc = faas_invoke(c, fn.failmsg, long_msg, 1000, zc ? zc : (char *)out,
+				 zc ? 4096 : sizeof(out), &out_len);
+		e = faas_last_error(c);
+		snprintf(want, sizeof(want), "function failmsg returned 22: %.*s",
+			 zc ? 256 : (int)sizeof(out), long_msg);
+		check(rc == FAAS_EFUNC && strcmp(e, want) == 0,
+		      "EFUNC: a 1000-byte message is cut to 256 bytes",
+		      "rc %s (%d), %zu bytes: \"%.80s...\"", faas_strerror(rc), rc, strlen(e), e);
+		/* the message is cut to out_cap too */
+		rc = faas_invoke(c, fn.failmsg, long_msg, 1000, out, 10, &out_len);
+		e = faas_last_error(c);
+		check(rc == FAAS_EFUNC &&
+			  strcmp(e, "function failmsg returned 22: mmmmmmmmmm") == 0,
+		      "EFUNC: the message is cut to out_cap (10)", "rc %s (%d), \"%s\"",
+		      faas_strerror(rc), rc, e);
+	}
+
+	memset(out, 0xa5, sizeof(out));
+	rc = faas_invoke(c, fn.bigout, "x", 1, out, 32, &out_len);
+	e = faas_last_error(c);
+	check(rc == FAAS_EOUTSIZE && out_len == 33 && faas_last_fn_rc(c) == 0 && out[0] == 0xa5 &&
+		  strcmp(e, "function bigout needed 33 bytes of output, out_cap was 32") == 0,
+	      "EOUTSIZE: *out_len is the size the function needed (33 for out_cap 32), nothing "
+	      "copied",
+	      "rc %s (%d), out_len %zu, fn_rc %d, \"%s\"", faas_strerror(rc), rc, out_len,
+	      faas_last_fn_rc(c), e);
+	rc = faas_invoke(c, fn.compress, in, sizeof(in), out, 2, &out_len);
+	check(rc == FAAS_EOUTSIZE && out_len == sizeof(in),
+	      "EOUTSIZE: a function reporting its need (compress, 5 bytes into 2)",
+	      "rc %s (%d), out_len %zu", faas_strerror(rc), rc, out_len);
+
+	rc = faas_invoke(c, fn.compress, in, sizeof(in), out, sizeof(out), &out_len);
+	e = faas_last_error(c);
+	check(rc == FAAS_OK && out_len == sizeof(in) && out[0] == 5 && out[4] == 1 && !*e &&
+		  faas_last_fn_rc(c) == 0,
+	      "name=symbol: \"compress\" runs faults_compress; faas_last_error is \"\" after it",
+	      "rc %s (%d), out_len %zu, out %u..%u, \"%s\"", faas_strerror(rc), rc, out_len, out[0],
+	      out[4], e);
+	id = faas_function(c, "faults_compress");
+	check(id == FAAS_ENOFUNC, "name=symbol: the symbol's own name is not a function",
+	      "faas_function gave %d", id);
+
+	rc = faas_invoke(c, 999, "x", 1, out, sizeof(out), &out_len);
+	e = faas_last_error(c);
+	check(rc == FAAS_ENOFUNC && strstr(e, faas_strerror(FAAS_ENOFUNC)) && strstr(e, "#999"),
+	      "faas_last_error for other errors: faas_strerror's text and the function",
+	      "rc %s (%d), \"%s\"", faas_strerror(rc), rc, e);
+	free(long_msg);
+	faas_buffer_free(c, zc);
+}
+
 static void token_cases(struct executor *a, struct faas_client *c)
 {
 	struct faas_client *bad = NULL, *good = NULL;
@@ -944,7 +1037,67 @@ static void stopping_cases(struct executor *a)
 	stop(a, 0);
 }
 
+/* faas_worker_fini ran in worker 0's thread of the executor that ran as pid
+ * (its file holds the tag init gave that thread). */
+static void fini_case(pid_t pid, const char *name)
+{
+	char path[PATH_MAX + 64], *text;
+
+	snprintf(path, sizeof(path), "%s/fini-%ld-0", cfg.dir, (long)pid);
+	text = read_file(path);
+	check(text && strcmp(text, "1000\n") == 0, name, "%s: %s", path, text ? text : "missing");
+	free(text);
+}
+
 /* ---- cases: executor B (2 workers) --------------------------------------- */
+
+/* faas_worker_init ran in each worker's thread before its first call:
+ * whoami answers 1000 + the worker from _Thread_local state init set. */
+static void hook_cases(struct executor *b)
+{
+	struct faas_client *c = NULL;
+	bool seen[2] = {false, false}, bad = false;
+	uint32_t tag = 0;
+	size_t out_len = 0;
+	int rc, calls = 0;
+
+	rc = connect_client(b->lease, 0, 0, &c);
+	/* calls go round robin over the workers; 64 are plenty to meet both */
+	for (; rc == FAAS_OK && calls < 64 && !(seen[0] && seen[1]) && !bad; calls++) {
+		rc = faas_invoke(c, fn.whoami, NULL, 0, &tag, sizeof(tag), &out_len);
+		tag = le32toh(tag);
+		if (rc == FAAS_OK && out_len == sizeof(tag) && (tag == 1000 || tag == 1001))
+			seen[tag - 1000] = true;
+		else
+			bad = true;
+	}
+	check(rc == FAAS_OK && !bad && seen[0] && seen[1],
+	      "faas_worker_init ran in both workers' threads before their first call",
+	      "rc %s (%d), last tag %u (out_len %zu), seen %d %d after %d calls", faas_strerror(rc),
+	      rc, tag, out_len, seen[0], seen[1], calls);
+	faas_client_destroy(c);
+}
+
+/* An init hook that fails: the executor refuses to start and says why. */
+static void init_fail_case(void)
+{
+	static const char name[] =
+	    "faas_worker_init returns 5 -> the executor exits non-zero naming the library and 5";
+	struct executor g;
+	char why[512], *log;
+	int rc;
+
+	setenv("FAULTS_INIT_FAIL", "5", 1);
+	diag("executor g is expected to fail to start:");
+	rc = start(&g, "g", 1, why, sizeof(why));
+	unsetenv("FAULTS_INIT_FAIL");
+	log = read_file(g.log_path);
+	check(rc == -1 && g.pid == 0 && WIFEXITED(g.status) && WEXITSTATUS(g.status) != 0 && log &&
+		  strstr(log, cfg.lib) && strstr(log, "faas_worker_init(0) returned 5"),
+	      name, "start: %d (%s), status 0x%x", rc, why, (unsigned)g.status);
+	free(log);
+	stop(&g, STOP_TIMEOUT_MS);
+}
 
 #define NASYNC 32
 #define ASYNC_LEN 512
@@ -1597,6 +1750,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pick_cpus();
+	setenv("FAULTS_FINI_DIR", cfg.dir, 1); /* faults.c's faas_worker_fini */
 	signal(SIGALRM, watchdog);
 	signal(SIGPIPE, SIG_IGN);
 	alarm(WATCHDOG_S);
@@ -1633,16 +1787,24 @@ int main(int argc, char **argv)
 	echo_cases(client, max);
 	fill_cases(client);
 	error_cases(&a, client, max);
+	function_error_cases(client);
 	token_cases(&a, client);
 	disconnect_cases(&a, client, self);
 	timeout_late_reply_cases(&a);
 	faas_client_destroy(client);
 	client = NULL;
-	stopping_cases(&a);
+	{
+		pid_t pid = a.first_pid;
+
+		stopping_cases(&a);
+		fini_case(pid,
+			  "faas_worker_fini ran in the worker's thread when executor A stopped");
+	}
 
 	/* executor B: two workers */
 	rc = start(&b, "b", 2, why, sizeof(why));
 	if (rc == 0) {
+		hook_cases(&b);
 		async_cases(&b);
 		timeout_other_worker_cases(&b);
 	} else
@@ -1675,6 +1837,8 @@ int main(int argc, char **argv)
 		evict_cases(&d);
 	else
 		check(false, "executor D starts", "%s", why);
+
+	init_fail_case();
 
 	/* leases whose executor is gone */
 	reap(&c, STOP_TIMEOUT_MS);

@@ -1,13 +1,19 @@
 /*
  * faults.c - the function library of the data-plane integration tests
  * (faas_faults.so): functions that behave well (echo, fill), fail (fail,
- * bigout), take their time (sleep_ms), use memory (hog) or kill the
+ * failmsg, bigout), take their time (sleep_ms), use memory (hog) or kill the
  * executor (crash), so that tests/integration/dataplane and colocd.sh can
- * check what a client sees in each case.
+ * check what a client sees in each case. Also: compress, served under that
+ * name by a symbol of another name (faults_compress), and the per-worker
+ * hooks, whose effects whoami and the files of FAULTS_FINI_DIR show
+ * (FAULTS_INIT_FAIL=N makes faas_worker_init return N).
  * The ABI is examples/functions/faas_function.h.
  */
 #include <endian.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +22,87 @@
 
 #include "faas_function.h"
 
-faas_function_fn echo, fail, crash, sleep_ms, bigout, fill, hog;
+faas_function_fn echo, fail, crash, sleep_ms, bigout, fill, hog, failmsg, faults_compress, whoami;
+faas_worker_init_fn faas_worker_init;
+faas_worker_fini_fn faas_worker_fini;
 
-FAAS_FUNCTION_EXPORT const char *const faas_functions[] = {"echo",   "fail", "crash", "sleep_ms",
-							   "bigout", "fill", "hog",   NULL};
+FAAS_FUNCTION_EXPORT const char *const faas_functions[] = {
+    "echo",    "fail",	 "crash", "sleep_ms", "bigout", "fill", "hog", "compress=faults_compress",
+    "failmsg", "whoami", NULL};
+
+/* This worker's number + 1000, set by faas_worker_init in its thread. */
+static _Thread_local uint32_t worker_tag;
+
+FAAS_FUNCTION_EXPORT int faas_worker_init(unsigned worker)
+{
+	const char *fail_rc = getenv("FAULTS_INIT_FAIL");
+
+	if (fail_rc && *fail_rc)
+		return atoi(fail_rc);
+	worker_tag = 1000 + worker;
+	return 0;
+}
+
+/* Leaves FAULTS_FINI_DIR/fini-PID-WORKER behind, holding this worker's tag
+ * (so it ran in the thread init ran in). */
+FAAS_FUNCTION_EXPORT void faas_worker_fini(unsigned worker)
+{
+	const char *dir = getenv("FAULTS_FINI_DIR");
+	char path[PATH_MAX];
+	int fd;
+
+	if (!dir || !*dir)
+		return;
+	snprintf(path, sizeof(path), "%s/fini-%ld-%u", dir, (long)getpid(), worker);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		dprintf(fd, "%u\n", (unsigned)worker_tag);
+		close(fd);
+	}
+}
+
+/* Returns the uint32 faas_worker_init left for this worker (0 if it never
+ * ran in this thread). */
+FAAS_FUNCTION_EXPORT int whoami(const void *in, size_t in_len, void *out, size_t out_cap,
+				size_t *out_len)
+{
+	uint32_t tag = htole32(worker_tag);
+
+	(void)in;
+	(void)in_len;
+	*out_len = sizeof(tag);
+	if (out_cap < sizeof(tag))
+		return 0; /* FAAS_EOUTSIZE, with the size needed */
+	memcpy(out, &tag, sizeof(tag));
+	return 0;
+}
+
+/* Served as "compress" (a name zlib's symbol would take): returns its input
+ * reversed. */
+FAAS_FUNCTION_EXPORT int faults_compress(const void *in, size_t in_len, void *out, size_t out_cap,
+					 size_t *out_len)
+{
+	const unsigned char *src = in;
+	unsigned char *dst = out;
+
+	*out_len = in_len;
+	if (in_len > out_cap)
+		return 0; /* FAAS_EOUTSIZE, with the size needed */
+	for (size_t i = 0; i < in_len; i++)
+		dst[i] = src[in_len - 1 - i];
+	return 0;
+}
+
+/* Fails with 22, its input as its message: as much as fits in out_cap,
+ * claiming all of it (the executor caps the message). */
+FAAS_FUNCTION_EXPORT int failmsg(const void *in, size_t in_len, void *out, size_t out_cap,
+				 size_t *out_len)
+{
+	if (in_len && out_cap)
+		memcpy(out, in, in_len < out_cap ? in_len : out_cap);
+	*out_len = in_len;
+	return 22;
+}
 
 /* Returns its input; fails (1) when it does not fit in out_cap. */
 FAAS_FUNCTION_EXPORT int echo(const void *in, size_t in_len, void *out, size_t out_cap,

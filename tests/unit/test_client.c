@@ -49,7 +49,9 @@ enum answer {
 	ANSWER_STALE,	     /* echo, with the tag of another use of the call record */
 	ANSWER_EVICT,	     /* the worker says it is going */
 	ANSWER_FORGED_EVICT, /* someone without the token says the worker is going, then echo */
-	ANSWER_EVICT_ONCE    /* the first worker asked says it is going, then ECHO */
+	ANSWER_EVICT_ONCE,   /* the first worker asked says it is going, then ECHO */
+	ANSWER_FUNC_MSG,     /* WIRE_FUNC, fn_rc 22, the payload as its message */
+	ANSWER_OUTSIZE	     /* WIRE_OUTSIZE, out_len = fake.needed, nothing follows */
 };
 
 static struct {
@@ -62,6 +64,7 @@ static struct {
 	unsigned requests[WORKERS];
 	bool bad_request; /* a request a worker would have dropped */
 	int evicted;	  /* the worker ANSWER_EVICT_ONCE evicted, or -1 */
+	uint64_t needed;  /* ANSWER_OUTSIZE */
 } fake;
 
 static unsigned worker_of(uint64_t peer)
@@ -142,6 +145,28 @@ static void fake_on_put(const struct mock_put *p)
 	case ANSWER_STATUS:
 		fake_reply(&req, req.reply_tag, fake.status, NULL, 0);
 		break;
+	case ANSWER_FUNC_MSG: {
+		struct wire_reply rep = {
+		    .out_len = req.in_len, .fn_rc = 22, .reply_tag = req.reply_tag};
+		char *at =
+		    mock_translate(req.reply_addr, req.reply_key, WIRE_REPLY_LEN + req.in_len);
+
+		/* as sent: a lying executor may exceed out_cap */
+		assert_non_null(at);
+		wire_reply_encode(&rep, at);
+		memcpy(at + WIRE_REPLY_LEN, p->data + WIRE_REQ_LEN, req.in_len);
+		mock_queue_put(wire_reply_imm(req.reply_tag, WIRE_FUNC));
+		break;
+	}
+	case ANSWER_OUTSIZE: {
+		struct wire_reply rep = {.out_len = fake.needed, .reply_tag = req.reply_tag};
+		char *at = mock_translate(req.reply_addr, req.reply_key, WIRE_REPLY_LEN);
+
+		assert_non_null(at);
+		wire_reply_encode(&rep, at);
+		mock_queue_put(wire_reply_imm(req.reply_tag, WIRE_OUTSIZE));
+		break;
+	}
 	case ANSWER_STALE:
 		fake_reply(&req, req.reply_tag ^ (1u << 16), WIRE_OK, p->data + WIRE_REQ_LEN,
 			   req.in_len);
@@ -549,6 +574,55 @@ static void test_invoke_statuses(void **state)
 	assert_int_equal(faas_client_workers(f->c), 0);
 }
 
+/* What the caller learns of a function's failure: its code and message
+ * (sanitized), the size it needed; "" after a success. */
+static void test_last_error(void **state)
+{
+	static const char msg[] = "bad\tinput\n\x01x";
+	struct fixture *f = *state;
+	char out[32], big[SLOT_SIZE];
+	size_t out_len = 99;
+
+	assert_string_equal(faas_last_error(f->c), "");
+	assert_int_equal(faas_last_fn_rc(f->c), 0);
+	fake.answer = ANSWER_FUNC_MSG;
+	memset(out, 0x5a, sizeof(out));
+	assert_int_equal(
+	    faas_invoke(f->c, FN_ECHO, msg, sizeof(msg) - 1, out, sizeof(out), &out_len),
+	    FAAS_EFUNC);
+	assert_int_equal(out_len, 0);
+	assert_int_equal(faas_last_fn_rc(f->c), 22);
+	assert_string_equal(faas_last_error(f->c), "function echo returned 22: bad?input??x");
+	/* the message ends at a NUL */
+	assert_int_equal(faas_invoke(f->c, FN_ECHO, "oops\0hidden", 11, out, sizeof(out), NULL),
+			 FAAS_EFUNC);
+	assert_string_equal(faas_last_error(f->c), "function echo returned 22: oops");
+	/* a message longer than out_cap (or WIRE_FUNC_MSG_MAX) is a protocol error */
+	memset(big, 'm', sizeof(big));
+	assert_int_equal(faas_invoke(f->c, FN_ECHO, big, sizeof(out) + 1, out, sizeof(out), NULL),
+			 FAAS_EPROTO);
+	assert_int_equal(faas_last_fn_rc(f->c), 0);
+	assert_non_null(strstr(faas_last_error(f->c), "worker"));
+
+	fake.answer = ANSWER_OUTSIZE;
+	fake.needed = 1000;
+	out_len = 0;
+	assert_int_equal(faas_invoke(f->c, FN_ECHO, "x", 1, out, sizeof(out), &out_len),
+			 FAAS_EOUTSIZE);
+	assert_int_equal(out_len, 1000);
+	assert_int_equal(faas_last_fn_rc(f->c), 0);
+	assert_string_equal(faas_last_error(f->c),
+			    "function echo needed 1000 bytes of output, out_cap was 32");
+
+	fake.answer = ANSWER_ECHO;
+	assert_int_equal(faas_invoke(f->c, FN_ECHO, "x", 1, out, sizeof(out), &out_len), FAAS_OK);
+	assert_string_equal(faas_last_error(f->c), "");
+	/* a call that could not start says why too */
+	assert_int_equal(faas_invoke(f->c, FN_ECHO, big, SLOT_SIZE, out, sizeof(out), NULL),
+			 FAAS_ETOOBIG);
+	assert_non_null(strstr(faas_last_error(f->c), "at most"));
+}
+
 static void test_stale_reply_times_out(void **state)
 {
 	struct faas_client_options opts = default_opts;
@@ -728,6 +802,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_invoke_max_payload, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke_unknown_function, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_invoke_statuses, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_last_error, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_reply_times_out, setup_lease, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_reply_times_out, setup_lease, teardown),
 	    cmocka_unit_test_setup_teardown(test_evicted, setup_client, teardown),

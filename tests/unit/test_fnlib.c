@@ -3,7 +3,8 @@
  * example library (FAAS_EXAMPLES_LIB, set by make check) through its
  * manifest and through an explicit list, refuses bad libraries and lists
  * with a message, calls echo through the id table, and gives NULL for ids
- * out of range.
+ * out of range. testmap.so (FAAS_MAP_LIB) maps names to symbols of other
+ * names and has per-worker hooks.
  */
 #include "config.h"
 
@@ -19,13 +20,35 @@
 
 #include "fnlib.h"
 
-static const char *examples_lib(void)
+/* A test library's path, from the environment make check sets. */
+static const char *lib_env(const char *var)
 {
-	const char *path = getenv("FAAS_EXAMPLES_LIB");
+	const char *path = getenv(var);
 
 	if (!path || !*path)
-		fail_msg("FAAS_EXAMPLES_LIB is not set (run through make check)");
+		fail_msg("%s is not set (run through make check)", var);
 	return path;
+}
+
+static const char *examples_lib(void)
+{
+	return lib_env("FAAS_EXAMPLES_LIB");
+}
+
+static const char *map_lib(void)
+{
+	return lib_env("FAAS_MAP_LIB");
+}
+
+/* Opens path with names (NULL: the manifest), or fails the test. */
+static struct fnlib *open_ok(const char *path, const char *names)
+{
+	struct fnlib *lib = NULL;
+	char err[512] = "";
+
+	if (fnlib_open(path, names, &lib, err, sizeof(err)) != 0)
+		fail_msg("fnlib_open(%s): %s", names ? names : "manifest", err);
+	return lib;
 }
 
 static void test_manifest(void **state)
@@ -158,24 +181,119 @@ static void test_empty_list(void **state)
 	expect_open_error(examples_lib(), "", -ENOENT, "no functions");
 }
 
+/* Calls function id of lib, which returns one unsigned. */
+static unsigned call_unsigned(const struct fnlib *lib, unsigned id)
+{
+	unsigned v = 0;
+	size_t len = 0;
+
+	assert_non_null(fnlib_get(lib, id));
+	assert_int_equal(fnlib_get(lib, id)(NULL, 0, &v, sizeof(v), &len), 0);
+	assert_int_equal(len, sizeof(v));
+	return v;
+}
+
+/* "compress=testmap_compress": clients call compress, the library defines
+ * testmap_compress; even a name a dependency defines (free) maps. */
+static void test_manifest_maps_symbols(void **state)
+{
+	struct fnlib *lib = open_ok(map_lib(), NULL);
+
+	assert_int_equal(fnlib_count(lib), 4);
+	assert_string_equal(fnlib_name(lib, 0), "compress");
+	assert_string_equal(fnlib_name(lib, 1), "free");
+	assert_string_equal(fnlib_name(lib, 2), "whoami");
+	assert_int_equal(call_unsigned(lib, 0), 1);
+	assert_int_equal(call_unsigned(lib, 1), 2);
+	fnlib_close(lib);
+}
+
+static void test_list_maps_symbols(void **state)
+{
+	struct fnlib *lib = open_ok(map_lib(), "zip=testmap_compress,whoami,z2=testmap_compress");
+
+	assert_int_equal(fnlib_count(lib), 3);
+	assert_string_equal(fnlib_name(lib, 0), "zip");
+	assert_string_equal(fnlib_name(lib, 1), "whoami");
+	assert_string_equal(fnlib_name(lib, 2), "z2"); /* one symbol, two names */
+	assert_int_equal(call_unsigned(lib, 0), 1);
+	assert_int_equal(call_unsigned(lib, 2), 1);
+	fnlib_close(lib);
+}
+
+static void test_bad_mappings(void **state)
+{
+	static const struct {
+		const char *names;
+		int rc;
+		const char *what;
+	} cases[] = {
+	    /* a plain name is its own symbol: names only a dependency has, or
+	     * none, stay refused */
+	    {"free", -ENOENT, "free"},
+	    {"compress", -ENOENT, "compress"},
+	    /* the symbol must exist in the library itself */
+	    {"zip=nosuchsym", -ENOENT, "nosuchsym"},
+	    {"zip=free", -ENOENT, "free"},
+	    /* names: a charset, a length; symbols: not empty, one '=' */
+	    {"a b=whoami", -EINVAL, "letters"},
+	    {"a/b=whoami", -EINVAL, "letters"},
+	    {"=whoami", -EINVAL, "1 to 63"},
+	    {"zip=", -EINVAL, "name=symbol"},
+	    {"zip=a=b", -EINVAL, "name=symbol"},
+	    {"zip=who ami", -EINVAL, "printable"},
+	    /* duplicates are names, whatever their symbols */
+	    {"zip=whoami,zip=testmap_compress", -EINVAL, "twice"},
+	    {"whoami,whoami=testmap_compress", -EINVAL, "twice"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_open_error(map_lib(), cases[i].names, cases[i].rc, cases[i].what);
+}
+
+static void test_hooks(void **state)
+{
+	struct fnlib *lib = open_ok(map_lib(), NULL);
+
+	assert_non_null(fnlib_worker_init(lib));
+	assert_non_null(fnlib_worker_fini(lib));
+	/* init sets this thread's state, which whoami returns */
+	assert_int_equal(fnlib_worker_init(lib)(3), 0);
+	assert_int_equal(call_unsigned(lib, 2), 103);
+	assert_int_equal(fnlib_worker_init(lib)(99), 5);
+	fnlib_worker_fini(lib)(7);
+	assert_int_equal(call_unsigned(lib, 3), 7);
+	fnlib_close(lib);
+	/* a library without hooks */
+	lib = open_ok(examples_lib(), NULL);
+	assert_null(fnlib_worker_init(lib));
+	assert_null(fnlib_worker_fini(lib));
+	fnlib_close(lib);
+}
+
 static void test_no_manifest(void **state)
 {
-	const char *path = getenv("FAAS_TEST_LIB");
-
-	if (!path || !*path)
-		fail_msg("FAAS_TEST_LIB is not set (run through make check)");
-	expect_open_error(path, NULL, -ENOENT, "faas_functions");
+	expect_open_error(lib_env("FAAS_TEST_LIB"), NULL, -ENOENT, "faas_functions");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_manifest),	 cmocka_unit_test(test_list),
-	    cmocka_unit_test(test_call_echo),	 cmocka_unit_test(test_out_of_range),
-	    cmocka_unit_test(test_missing_file), cmocka_unit_test(test_not_exported),
-	    cmocka_unit_test(test_duplicate),	 cmocka_unit_test(test_empty_name),
-	    cmocka_unit_test(test_long_name),	 cmocka_unit_test(test_empty_list),
+	    cmocka_unit_test(test_manifest),
+	    cmocka_unit_test(test_list),
+	    cmocka_unit_test(test_call_echo),
+	    cmocka_unit_test(test_out_of_range),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_not_exported),
+	    cmocka_unit_test(test_duplicate),
+	    cmocka_unit_test(test_empty_name),
+	    cmocka_unit_test(test_long_name),
+	    cmocka_unit_test(test_empty_list),
 	    cmocka_unit_test(test_no_manifest),
+	    cmocka_unit_test(test_manifest_maps_symbols),
+	    cmocka_unit_test(test_list_maps_symbols),
+	    cmocka_unit_test(test_bad_mappings),
+	    cmocka_unit_test(test_hooks),
 	};
 
 	return cmocka_run_group_tests_name("fnlib", tests, NULL, NULL);

@@ -77,7 +77,8 @@ static int group_setup(void **state)
 	char err[512] = "";
 
 	if (fnlib_open(env_path("FAAS_EXAMPLES_LIB"), NULL, &examples, err, sizeof(err)) != 0 ||
-	    fnlib_open(env_path("FAAS_TEST_LIB"), "bigout,fail", &testfns, err, sizeof(err)) != 0) {
+	    fnlib_open(env_path("FAAS_TEST_LIB"), "bigout,fail,failmsg", &testfns, err,
+		       sizeof(err)) != 0) {
 		fprintf(stderr, "test_worker: %s\n", err);
 		return -1;
 	}
@@ -271,10 +272,15 @@ static struct wire_reply check_reply(struct fixture *f, unsigned i, uint64_t pee
 	assert_true(p->mr == f->out_mr);
 	assert_true(transport_mr_contains(p->mr, p->src, p->len));
 	assert_int_equal(p->imm, wire_reply_imm(tag, status));
-	assert_int_equal(wire_reply_decode(p->data, p->len, &rep), 0);
+	assert_int_equal(wire_reply_decode(p->data, p->len, &rep),
+			 status == WIRE_OUTSIZE ? -EMSGSIZE : 0);
 	assert_int_equal(rep.reply_tag, tag);
-	assert_int_equal(p->len, WIRE_REPLY_LEN + rep.out_len);
-	if (out)
+	/* WIRE_OUTSIZE: out_len is the size needed, and nothing follows */
+	if (status == WIRE_OUTSIZE)
+		assert_int_equal(p->len, WIRE_REPLY_LEN);
+	else
+		assert_int_equal(p->len, WIRE_REPLY_LEN + rep.out_len);
+	if (out && status != WIRE_OUTSIZE)
 		memcpy(out, p->data + WIRE_REPLY_LEN, rep.out_len);
 	return rep;
 }
@@ -519,13 +525,43 @@ static void test_outsize(void **state)
 	struct client a = connect_client(f, "client-a", 1);
 	struct wire_reply rep;
 
+	/* the size the function needed reaches the client, not its bytes */
 	request(f, a.base, a.cookie, lib_id(testfns, "bigout"), 12, "in", 2, 32);
 	rep = last_reply(f, a.peer, 12, WIRE_OUTSIZE, NULL);
-	assert_int_equal(rep.out_len, 0);
+	assert_int_equal(rep.out_len, 33);
 	assert_int_equal(rep.fn_rc, 0);
-	/* also when the client's out_cap exceeds the slot */
+	/* also when the client's out_cap exceeds the slot: the function had
+	 * the slot's room */
 	request(f, a.base, a.cookie, lib_id(testfns, "bigout"), 13, "in", 2, UINT64_MAX);
 	rep = last_reply(f, a.peer, 13, WIRE_OUTSIZE, NULL);
+	assert_int_equal(rep.out_len, SLOT_SIZE + 1);
+}
+
+static void test_fn_message(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "client-a", 1);
+	char out[WIRE_FUNC_MSG_MAX];
+	struct wire_reply rep;
+
+	/* the message follows the header, with the function's code */
+	request(f, a.base, a.cookie, lib_id(testfns, "failmsg"), 14, "bad input", 9, 64);
+	rep = last_reply(f, a.peer, 14, WIRE_FUNC, out);
+	assert_int_equal(rep.fn_rc, 9);
+	assert_int_equal(rep.out_len, 9);
+	assert_memory_equal(out, "bad input", 9);
+	/* capped to the client's out_cap ... */
+	request(f, a.base, a.cookie, lib_id(testfns, "failmsg"), 15, "bad input", 9, 4);
+	rep = last_reply(f, a.peer, 15, WIRE_FUNC, out);
+	assert_int_equal(rep.out_len, 4);
+	assert_memory_equal(out, "bad ", 4);
+	/* ... and to the room the function had (and WIRE_FUNC_MSG_MAX) */
+	request(f, a.base, a.cookie, lib_id(testfns, "failmsg"), 16, "", 0, UINT64_MAX);
+	rep = last_reply(f, a.peer, 16, WIRE_FUNC, out);
+	assert_true(rep.out_len == SLOT_SIZE && rep.out_len <= WIRE_FUNC_MSG_MAX);
+	/* out_cap 0: no room, no message */
+	request(f, a.base, a.cookie, lib_id(testfns, "failmsg"), 17, "x", 1, 0);
+	rep = last_reply(f, a.peer, 17, WIRE_FUNC, NULL);
 	assert_int_equal(rep.out_len, 0);
 }
 
@@ -752,6 +788,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unknown_function, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_function_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fn_rc_carried, setup_testfns, teardown),
+	    cmocka_unit_test_setup_teardown(test_fn_message, setup_testfns, teardown),
 	    cmocka_unit_test_setup_teardown(test_outsize, setup_testfns, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_cookie, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unheld_slot, setup, teardown),
