@@ -10,7 +10,7 @@
  * of type faas_function_fn. A client reaches a function through its name
  * (faas_function(client, "name")).
  *
- *   #include "faas_function.h"
+ *   #include <faas_function.h>   (installed beside faas.h by make install)
  *
  *   faas_function_fn twice;
  *
@@ -45,6 +45,11 @@
  * - Functions may run concurrently on several cores of the executor, so they
  *   must be reentrant: no writable static state, no pointer to in or out
  *   kept past the return.
+ * - A call may run more than once: when a worker is evicted or found dead,
+ *   libfaas sends its calls in flight to another worker of the lease, where
+ *   they run again from the start. Functions must be idempotent: the same
+ *   input gives the same output, and a run that stopped half-way or already
+ *   finished leaves nothing behind that a second run would get wrong.
  * - A call should finish well within the client's call timeout (1 s by
  *   default); it must not block, exit, or install signal handlers.
  */
