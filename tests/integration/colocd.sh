@@ -152,7 +152,9 @@ if [ -x "${COLOCCTL:-}" ]; then
 	check "FAAS_LEASE=\$(colocctl lease acquire --json) works for a client" \
 		'echo "$res" | grep -q "^mismatches  *0"' "$res"
 	tab=$("$COLOCCTL" -f "$dir/coloc.conf" leases 2>&1)
-	check "colocctl leases shows it" 'echo "$tab" | grep -q "$cid"' "$tab"
+	check "colocctl leases shows it, expiring at a local date (--json: unix seconds)" \
+		'echo "$tab" | grep "$cid" | grep -Eq " 2[0-9]{3}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} " &&
+		"$COLOCCTL" -f "$dir/coloc.conf" leases --json | grep -Eq "\"id\":\"$cid\",[^}]*\"expires\":[0-9]{10}[,}]"' "$tab"
 	out=$(setpriv --reuid="$nobody" --regid="$nobody" --clear-groups \
 		"$COLOCCTL" -f "$dir/coloc.conf" lease release "$cid" 2>&1)
 	rc=$?
