@@ -27,7 +27,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define DEFAULT_WORKER_MEM (256ull << 20)
 #define EXEC_TIMEOUT_MS 12000 /* the agent gives an executor 10 s to start */
 #define STOP_TIMEOUT_MS 8000
 #define FORGET_MS 5000	  /* a lease its agent no longer reports */
@@ -368,8 +367,8 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 		    struct cl_reply *r)
 {
 	struct place_request pr = {.workers = m->u.acquire.workers,
-				   .mem_per_worker =
-				       m->u.acquire.mem ? m->u.acquire.mem : DEFAULT_WORKER_MEM,
+				   .mem_per_worker = m->u.acquire.mem ? m->u.acquire.mem
+								      : c->cfg.default_worker_mem,
 				   .gpus = m->u.acquire.gpus,
 				   .now = time(NULL),
 				   .mode = m->u.acquire.pack ? PLACE_PACK : PLACE_SPREAD};
@@ -876,6 +875,7 @@ void controller_reload(struct controller *c, const struct coloc_config *cfg)
 	c->cfg.max_lease_s = cfg->max_lease_s;
 	c->cfg.max_leases_per_user = cfg->max_leases_per_user;
 	c->cfg.max_workers_per_user = cfg->max_workers_per_user;
+	c->cfg.default_worker_mem = cfg->default_worker_mem;
 }
 
 struct controller *controller_create(const struct coloc_config *cfg,

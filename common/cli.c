@@ -4,9 +4,11 @@
 #include "config.h"
 
 #include "cli.h"
+#include "coloc_config.h"
 #include "log.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,6 +26,39 @@ unsigned long cli_number(const char *prog, const char *opt, const char *val, uns
 		exit(2);
 	}
 	return v;
+}
+
+/* v in the largest unit that divides it: 65536 -> "64K". */
+static void size_text(unsigned long long v, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (u < 3 && v && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%llu", v);
+	else
+		snprintf(buf, len, "%llu%c", v, units[u]);
+}
+
+unsigned long long cli_size(const char *prog, const char *opt, const char *val,
+			    unsigned long long min, unsigned long long max)
+{
+	char lo[32], hi[32];
+	uint64_t v;
+
+	if (config_parse_size(val, &v) == 0 && v >= min && v <= max)
+		return v;
+	size_text(min, lo, sizeof(lo));
+	size_text(max, hi, sizeof(hi));
+	fprintf(stderr,
+		"%s: %s %s: expected a size from %s to %s, in bytes or with K, M, G or T (powers "
+		"of 1024), like 16M\n",
+		prog, opt, val, lo, hi);
+	exit(2);
 }
 
 int cli_log_level(const char *prog, const char *val)

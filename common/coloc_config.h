@@ -31,6 +31,8 @@ enum coloc_auth { COLOC_AUTH_MUNGE = 0, COLOC_AUTH_NONE };
  * connections, colocd/conns.h). */
 #define CONFIG_CONNECTIONS_PER_HOST_DEFAULT 64
 #define CONFIG_CONNECTIONS_PER_HOST_MAX 1024
+/* DefaultMemPerWorker: memory per worker of a lease that asks for none */
+#define CONFIG_DEFAULT_MEM_PER_WORKER (256ull << 20)
 
 /* HotPollTime=infinite: workers never block, they always busy-poll. */
 #define CONFIG_HOT_POLL_INFINITE (-1L)
@@ -66,6 +68,7 @@ struct coloc_config {
 	uint64_t lease_log_size;       /* LeaseLogSize, default 1 MiB: a lease's log; 0 = none */
 	unsigned max_leases_per_user;  /* MaxLeasesPerUser, default 64; 0 = no limit */
 	unsigned max_workers_per_user; /* MaxWorkersPerUser, default 0 = no limit */
+	uint64_t default_worker_mem;   /* DefaultMemPerWorker in bytes, default 256 MiB */
 	char file[4096];	       /* config_load: the file it read, "" when none (defaults) */
 };
 

@@ -59,6 +59,7 @@ void config_defaults(struct coloc_config *c)
 	c->evict_grace_ms = 2000;
 	c->default_lease_s = LEASE_DEFAULT_TIME_S;
 	c->max_lease_s = 24 * 3600;
+	c->default_worker_mem = CONFIG_DEFAULT_MEM_PER_WORKER;
 	c->provider[0] = '\0';
 	c->hot_poll_us = 100 * 1000;
 	c->spare_executors = 1;
@@ -394,6 +395,7 @@ enum key_id {
 	KEY_EVICT_GRACE,
 	KEY_DEFAULT_LEASE_TIME,
 	KEY_MAX_LEASE_TIME,
+	KEY_DEFAULT_MEM_PER_WORKER,
 	KEY_PROVIDER,
 	KEY_HOT_POLL_TIME,
 	KEY_SPARE_EXECUTORS,
@@ -446,6 +448,9 @@ static const struct key_desc {
 			 "2s (a bare number is seconds)"},
     [KEY_DEFAULT_LEASE_TIME] = {"DefaultLeaseTime", LEASE_TIME_ACCEPTED},
     [KEY_MAX_LEASE_TIME] = {"MaxLeaseTime", LEASE_TIME_ACCEPTED},
+    [KEY_DEFAULT_MEM_PER_WORKER] =
+	{"DefaultMemPerWorker", "expected a size in bytes, or with K, M, G or T (powers of 1024), "
+				"like 256M or 2G, above 0 and at most " LEASE_MAX_MEM_TEXT},
     [KEY_PROVIDER] = {"Provider",
 		      "expected a libfabric provider name of at most 63 characters, like "
 		      "verbs;ofi_rxm or tcp;ofi_rxm, or nothing for libfabric's choice",
@@ -647,6 +652,14 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 		return set_lease_time(&c->default_lease_s, v);
 	case KEY_MAX_LEASE_TIME:
 		return set_lease_time(&c->max_lease_s, v);
+	case KEY_DEFAULT_MEM_PER_WORKER:
+		rc = config_parse_size(v, &x);
+		if (rc == 0 && (x == 0 || x > LEASE_MAX_MEM))
+			rc = -ERANGE;
+		if (rc)
+			return rc == -ERANGE ? "is out of range" : "is not a size";
+		c->default_worker_mem = x;
+		return NULL;
 	case KEY_PROVIDER:
 		return set_string(c->provider, sizeof(c->provider), v);
 	case KEY_HOT_POLL_TIME:

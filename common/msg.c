@@ -93,6 +93,7 @@ struct row_field {
 	uint64_t max;		   /* UINT, INT: the largest value */
 	bool may_be_empty;	   /* STR */
 	const char *const *one_of; /* STR: the values it may take, NULL: any */
+	bool time;		   /* INT: unix seconds, 0 = none (tables print dates) */
 };
 
 #define FIELD(type, member, k)                                                                     \
@@ -120,7 +121,7 @@ static const struct row_field gap_row[] = {
     {FIELD(struct msg_row_gap, unallocated, ROW_LIST)},
     {FIELD(struct msg_row_gap, mem, ROW_UINT), .max = MEM_MAX},
     {FIELD(struct msg_row_gap, gpus, ROW_UINT), .max = 32},
-    {FIELD(struct msg_row_gap, until, ROW_INT), .max = TIME_MAX},
+    {FIELD(struct msg_row_gap, until, ROW_INT), .max = TIME_MAX, .time = true},
     {FIELD(struct msg_row_gap, drained, ROW_BOOL)},
     {.key = NULL},
 };
@@ -134,7 +135,7 @@ static const struct row_field lease_row[] = {
     {FIELD(struct msg_row_lease, cpus, ROW_LIST)},
     {FIELD(struct msg_row_lease, mem, ROW_UINT), .max = MEM_MAX},
     {FIELD(struct msg_row_lease, gpus, ROW_LIST)},
-    {FIELD(struct msg_row_lease, expires, ROW_INT), .max = TIME_MAX},
+    {FIELD(struct msg_row_lease, expires, ROW_INT), .max = TIME_MAX, .time = true},
     {FIELD(struct msg_row_lease, why, ROW_STR), .may_be_empty = true},
     {.key = NULL},
 };
@@ -1091,6 +1092,15 @@ const char *msg_result_key(enum msg_query what, unsigned i)
 		if (k == i)
 			return f[k].key;
 	return NULL;
+}
+
+bool msg_result_is_time(enum msg_query what, const char *key)
+{
+	const struct row_field *f = rows_of(what);
+
+	while (f && f->key && strcmp(f->key, key) != 0)
+		f++;
+	return f && f->key && f->time;
 }
 
 int msg_result_cell(const struct msg *m, uint32_t row, const char *key, char *buf, size_t len)

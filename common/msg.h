@@ -310,6 +310,9 @@ union msg_row *msg_result_add(struct msg *m);
  * the last or for no such query. Static. */
 const char *msg_result_key(enum msg_query what, unsigned i);
 
+/* Whether field key of what's rows is a time (unix seconds, 0 = none). */
+bool msg_result_is_time(enum msg_query what, const char *key);
+
 /* Row row's field key of result m as text into buf: strings as they are,
  * numbers in decimal, booleans as yes/no. 0, -ENOENT when m has no such
  * row or its rows no such field, -ENOSPC when buf is too small (it then

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TABLE_MAX_COLUMNS 64
 
@@ -60,6 +61,23 @@ static void table_header(const struct table *t, FILE *out)
 	fputc('\n', out);
 }
 
+/* A time cell (unix seconds as text) in local time, "2026-12-07 15:42:10";
+ * 0 (none) as "-". Left as it is when it does not convert. */
+static void table_time(char *cell, size_t len)
+{
+	char *end;
+	long long v = strtoll(cell, &end, 10);
+	time_t t = (time_t)v;
+	struct tm tm;
+
+	if (*end || end == cell)
+		return;
+	if (v == 0)
+		snprintf(cell, len, "-");
+	else if (localtime_r(&t, &tm))
+		strftime(cell, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
 int table_print(const struct msg *m, const char *const *columns, FILE *out)
 {
 	struct table t = {.ncols = 0};
@@ -89,6 +107,8 @@ int table_print(const struct msg *m, const char *const *columns, FILE *out)
 			rc = -EINVAL;
 			goto free_cells;
 		}
+		if (msg_result_is_time(m->u.result.what, t.keys[c]))
+			table_time(cell, sizeof(cell));
 		cells[i] = strdup(cell);
 		if (!cells[i]) {
 			rc = -ENOMEM;

@@ -12,7 +12,9 @@
 
 /* Prints the rows of m (a result) to out: a header line of the upper-cased
  * field names, then one line per row, each cell as msg_result_cell gives
- * it (strings as they are, numbers in decimal, booleans as yes/no). The
+ * it (strings as they are, numbers in decimal, booleans as yes/no), but
+ * times (msg_result_is_time) in local time, "2026-12-07 15:42:10", and
+ * "-" for none. The
  * columns are the fields named in columns (a NULL-terminated list of
  * preferred fields, in that order; NULL = none; names that are not fields
  * of m's rows are skipped), then every other field in wire order. With no

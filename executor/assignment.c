@@ -29,8 +29,10 @@
 /*
  * Initialises libfabric ahead of the lease (its first fi_getinfo costs
  * about 0.1 s), as nobody while root: whatever libfabric opens now stays
- * open for the lease's owner, so it must be what anyone may open. The
- * saved uid 0 brings root back for the assignment.
+ * open for the lease's owner, so it must be what anyone may open. The spare
+ * then waits as nobody too (real, effective and fs uid; no effective
+ * capability); root stays only in its saved uid and gid, which
+ * spare_take_root() uses once the assignment has come.
  */
 static void spare_preinit(void)
 {
@@ -50,7 +52,16 @@ static void spare_preinit(void)
 		return;
 	}
 	transport_preinit(NULL);
-	if (root && (setresuid(0, 0, 0) != 0 || setresgid(0, 0, 0) != 0)) {
+}
+
+/* Root back from the saved uid, for the owner's limits and identity. */
+static void spare_take_root(void)
+{
+	uid_t ruid, euid, suid;
+
+	if (getresuid(&ruid, &euid, &suid) != 0 || suid != 0 || (ruid == 0 && euid == 0))
+		return; /* not started as root, or root throughout (preinit failed) */
+	if (setresuid(0, 0, 0) != 0 || setresgid(0, 0, 0) != 0) {
 		fprintf(stderr, "faas-executor: --spare: cannot take root back: %s\n",
 			strerror(errno));
 		exit(1);
@@ -186,6 +197,7 @@ char **assignment_await(int *argc)
 		fprintf(stderr, "faas-executor: --spare: %s\n", err);
 		exit(1);
 	}
+	spare_take_root();
 	take_limits(a.uid);
 	spare_show(&a);
 	/* colocd started the spare SCHED_IDLE: the lease's executor is not */

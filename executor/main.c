@@ -35,7 +35,7 @@ static void usage(FILE *f)
 	    "  --addr ADDR           local fabric address (default: FAAS_ADDR)\n"
 	    "  --rung R              writedata | write-notify | send | auto (default auto: the best\n"
 	    "                        the provider offers)\n"
-	    "  --slot-size BYTES     largest request incl. 48-byte header (default 65536)\n"
+	    "  --slot-size SIZE      largest request incl. 48-byte header, like 16M (default 64K)\n"
 	    "  --slots N             request slots per worker (default 64)\n"
 	    "  --max-depth N         slots one client may hold per worker (default 16)\n"
 	    "  --mode M              hot | warm | hybrid (default hybrid)\n"
@@ -117,8 +117,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 's':
-			o.slot_size = (uint32_t)cli_number("faas-executor", "--slot-size", optarg,
-							   64, 64u << 20);
+			o.slot_size = (uint32_t)cli_size("faas-executor", "--slot-size", optarg, 64,
+							 64u << 20);
 			break;
 		case 'S':
 			o.slots =

@@ -12,7 +12,7 @@
  * faas_function_fn. A client reaches a function through its name
  * (faas_function(client, "name")).
  *
- *   #include "faas_function.h"
+ *   #include <faas_function.h>   (installed beside faas.h by make install)
  *
  *   faas_function_fn twice, my_compress;
  *
@@ -74,6 +74,11 @@
  *   executor, so they must be reentrant: no writable static state unless it
  *   is _Thread_local or locked, no pointer to in or out kept past the
  *   return.
+ * - A call may run more than once: when a worker is evicted or found dead,
+ *   libfaas sends its calls in flight to another worker of the lease, where
+ *   they run again from the start. Functions must be idempotent: the same
+ *   input gives the same output, and a run that stopped half-way or already
+ *   finished leaves nothing behind that a second run would get wrong.
  * - A call should finish well within the client's call timeout (1 s by
  *   default); it must not block, exit, or install signal handlers.
  */

@@ -404,7 +404,7 @@ static void usage(FILE *f)
 	    "  --mode M          raw | raw-warm | raw-async | hot | warm | async | compare\n"
 	    "  --provider P      libfabric provider (default: FAAS_PROVIDER, else ranking)\n"
 	    "  --addr A          local address for IP providers (default: FAAS_ADDR, else 127.0.0.1)\n"
-	    "  --payload BYTES   bytes sent and echoed per call (default 64)\n"
+	    "  --payload SIZE    bytes sent and echoed per call, like 4K (default 64)\n"
 	    "  --iterations N    timed round trips or calls (default 10000)\n"
 	    "  --warmup N        untimed ones before (default 1000)\n"
 	    "  --window N        calls in flight for raw-async/async (default 16)\n"
@@ -475,7 +475,7 @@ int main(int argc, char **argv)
 			o.addr = optarg;
 			break;
 		case 's':
-			o.payload = cli_number("faas-bench", "--payload", optarg, 1, 8u << 20);
+			o.payload = cli_size("faas-bench", "--payload", optarg, 1, 8u << 20);
 			break;
 		case 'n':
 			o.iterations = (unsigned)cli_number("faas-bench", "--iterations", optarg, 1,

@@ -14,22 +14,14 @@ printf 'ControllerHost=127.0.0.1\nControllerPort=1\nAuthType=none\n' >"$tmp/colo
 : >"$tmp/lib.so"
 COLOC_CONF=$tmp/coloc.conf
 export COLOC_CONF
-n=0
-fails=0
+# shellcheck source=tests/unit/args_tap.sh
+. "$(dirname "$0")/args_tap.sh"
 
 # check NAME STATUS PATTERN ARGS...: colocctl ARGS exits STATUS, its stderr matches PATTERN.
 check() {
-	name=$1 want=$2 pattern=$3
+	a=$1 b=$2 c=$3
 	shift 3
-	n=$((n + 1))
-	"$colocctl" "$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -eq "$want" ] && grep -q -- "$pattern" "$tmp/err"; then
-		echo "ok $n - $name"
-	else
-		echo "not ok $n - $name (exit $got, want $want; stderr: $(cat "$tmp/err"))"
-		fails=$((fails + 1))
-	fi
+	run_check "$a" "$b" "$c" "$colocctl" "$@"
 }
 
 echo "1..30"

@@ -84,6 +84,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.evict_grace_ms, 2000);
 	assert_int_equal(c.default_lease_s, 30 * 60);
 	assert_int_equal(c.max_lease_s, 24 * 3600);
+	assert_true(c.default_worker_mem == 256ull << 20);
 	assert_string_equal(c.provider, "");
 	assert_int_equal(c.hot_poll_us, 100000);
 	assert_int_equal(c.spare_executors, 1);
@@ -116,6 +117,7 @@ static void test_every_key(void **state)
 				   "EvictGrace=500ms\n"
 				   "DefaultLeaseTime=10\n"
 				   "MaxLeaseTime=2-00:00:00\n"
+				   "DefaultMemPerWorker=2g\n"
 				   "Provider=verbs;ofi_rxm\n"
 				   "HotPollTime=50us\n"
 				   "SpareExecutors=3\n"
@@ -144,6 +146,7 @@ static void test_every_key(void **state)
 	assert_int_equal(c.evict_grace_ms, 500);
 	assert_int_equal(c.default_lease_s, 600);
 	assert_int_equal(c.max_lease_s, 2 * 86400);
+	assert_true(c.default_worker_mem == 2ull << 30);
 	assert_string_equal(c.provider, "verbs;ofi_rxm");
 	assert_int_equal(c.hot_poll_us, 50);
 	assert_int_equal(c.spare_executors, 3);
@@ -407,6 +410,13 @@ static void test_bad_values(void **state)
 	    {"DefaultLeaseTime=367d", "DefaultLeaseTime=367d is out of range"},
 	    {"MaxLeaseTime=1:99:00", "MaxLeaseTime=1:99:00 is not a duration"},
 	    {"MaxLeaseTime=soon", "MaxLeaseTime=soon is not a duration"},
+	    {"DefaultMemPerWorker=0", "DefaultMemPerWorker=0 is out of range; expected a size "
+				      "in bytes, or with K, M, G or T"},
+	    {"DefaultMemPerWorker=1025T", "DefaultMemPerWorker=1025T is out of range; expected "
+					  "a size in bytes, or with K, M, G or T (powers of 1024), "
+					  "like 256M or 2G, above 0 and at most 1024T"},
+	    {"DefaultMemPerWorker=512X", "DefaultMemPerWorker=512X is not a size"},
+	    {"DefaultMemPerWorker=-1M", "DefaultMemPerWorker=-1M is not a size"},
 	    {long_prov, "Provider=0000"},
 	    {"Provider=tcp ofi_rxm", "Provider=tcp ofi_rxm contains a blank"},
 	    {"HotPollTime=601s", "HotPollTime=601s is out of range"},
@@ -872,7 +882,7 @@ static void test_example_shows_defaults(void **state)
 		strcat(text, l);
 	}
 	fclose(f);
-	assert_int_equal(keys, 25); /* every key */
+	assert_int_equal(keys, 26); /* every key */
 	config_defaults(&d);
 	d.controller_host_set = true; /* the example gives every key */
 	if (parse(text, &c, err) != 0)

@@ -954,6 +954,30 @@ static void test_root_and_lease_time(void **state)
 	expect_reply(&f->rs, cookie, MSG_LEASE_GRANT);
 }
 
+/* A lease that asks for no memory gets DefaultMemPerWorker per worker. */
+static void test_default_worker_mem(void **state)
+{
+	struct fixture *f = *state;
+	struct msg m = acquire_msg(2, 600);
+	unsigned before;
+	struct sent *s;
+
+	f->cfg.default_worker_mem = 3 * GIB;
+	controller_reload(f->c, &f->cfg);
+	report(f, "10.0.0.1", node_msg("n1", "0-7"));
+	m.u.acquire.mem = 0;
+	before = f->nsent;
+	ask(f, USER, m);
+	s = expect_sent(f, before, MSG_EXEC_START, "n1");
+	assert_int_equal(s->mem, 2 * 3 * GIB);
+	/* more than the node lends: placed nowhere */
+	f->cfg.default_worker_mem = NODE_MEM;
+	controller_reload(f->c, &f->cfg);
+	before = f->nsent;
+	ask(f, OTHER, m);
+	expect_nothing_sent(f, before);
+}
+
 /* ---- drain ------------------------------------------------------------------------------- */
 
 static void test_drain(void **state)
@@ -1005,6 +1029,7 @@ int main(void)
 	    T(test_max_leases_per_user),
 	    T(test_max_workers_per_user),
 	    T(test_root_and_lease_time),
+	    T(test_default_worker_mem),
 	    T(test_drain),
 	};
 #undef T

@@ -789,6 +789,11 @@ static void test_result_builder(void **state)
 	assert_int_equal(msg_result_cell(&m, 1000, "drained", cell, sizeof(cell)), 0);
 	assert_string_equal(cell, "no");
 	assert_int_equal(msg_result_cell(&m, 1000, "pid", cell, sizeof(cell)), -ENOENT);
+	/* times: the gaps' until and the leases' expires, nothing else */
+	assert_true(msg_result_is_time(MSG_QUERY_GAPS, "until"));
+	assert_true(msg_result_is_time(MSG_QUERY_LEASES, "expires"));
+	assert_false(msg_result_is_time(MSG_QUERY_GAPS, "mem"));
+	assert_false(msg_result_is_time(MSG_QUERY_LEASES, "no_such_field"));
 	assert_int_equal(msg_result_cell(&m, MSG_RESULT_MAX, "node", cell, sizeof(cell)), -ENOENT);
 	snprintf(m.u.result.rows[0].gap.lendable, sizeof(m.u.result.rows[0].gap.lendable),
 		 "0-3,8-11,16");

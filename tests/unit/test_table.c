@@ -1,7 +1,8 @@
 /*
  * test_table: colocctl's tables from a query's rows: preferred columns
  * first (names that are no field skipped), then the other fields in wire
- * order; aligned cells; numbers, booleans and empty strings; the header
+ * order; aligned cells; numbers, booleans, times (local dates, "-" for
+ * none) and empty strings; the header
  * alone when there are no rows; a message that is not a result refused.
  */
 #include "config.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -62,10 +64,11 @@ static void test_columns_and_alignment(void **state)
 	add_lease(&m, "lease-22", 0, 0, "expired", "its time ran out");
 	assert_int_equal(print(&m, cols, &t), 0);
 	assert_string_equal(
-	    t, "ID        UID   WORKERS  STATE    NODE  CPUS  MEM   GPUS  EXPIRES     WHY\n"
-	       "L1        1000  4        ready    n1    4-7   4096  1     1795457874  \n"
-	       "lease-22  0     0        expired  n1          0           1795457874  its time ran "
-	       "out\n");
+	    t,
+	    "ID        UID   WORKERS  STATE    NODE  CPUS  MEM   GPUS  EXPIRES              WHY\n"
+	    "L1        1000  4        ready    n1    4-7   4096  1     2026-11-23 18:17:54  \n"
+	    "lease-22  0     0        expired  n1          0           2026-11-23 18:17:54  its time "
+	    "ran out\n");
 	free(t);
 	msg_free(&m);
 }
@@ -87,7 +90,7 @@ static void test_values(void **state)
 	assert_int_equal(print(&m, NULL, &t), 0);
 	assert_string_equal(
 	    t, "NODE  LENDABLE  UNALLOCATED  MEM                   GPUS  UNTIL  DRAINED\n"
-	       "n2    0-3                    18446744073709551615  2     0      yes\n");
+	       "n2    0-3                    18446744073709551615  2     -      yes\n");
 	free(t);
 	msg_free(&m);
 }
@@ -127,5 +130,9 @@ int main(void)
 	    cmocka_unit_test(test_refused),
 	};
 
+	/* times print in local time: this one's */
+	if (setenv("TZ", "UTC", 1) != 0)
+		return 1;
+	tzset();
 	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }
