@@ -686,9 +686,11 @@ class Client:
 
     # -- the libfaas calls, under self._lock --
 
-    def _failure(self, rc, call_name, out_len, out_cap):
+    def _failure(self, rc, call_name, out_len, out_cap, completed=True):
+        """The FaasError of a call; libfaas's last_error and last_fn_rc
+        describe calls that completed, not calls that could not start."""
         detail = fn_rc = needed = None
-        if self._h and _lf.has("faas_last_error"):
+        if completed and self._h and _lf.has("faas_last_error"):
             s = self._lib.faas_last_error(self._h)
             detail = s.decode(errors="replace") if s else None
         if rc == _lf.FAAS_EFUNC and self._h and _lf.has("faas_last_fn_rc"):
@@ -741,7 +743,7 @@ class Client:
                 break
             done += self._wait_any_locked()  # frees a slot
         if rc:
-            raise self._failure(rc, name, 0, cap)
+            raise self._failure(rc, name, 0, cap, completed=False)
         return ptr.value, _Call(None, name, out_addr, cap, (keep_in, keep_out), out is not None)
 
     @staticmethod
