@@ -11,6 +11,8 @@ COLOC_PACKAGES=(
 	gcc make autoconf automake libtool pkg-config
 	libfabric-dev libfabric-bin libjansson-dev libhwloc-dev libcgroup-dev
 	libmunge-dev munge libcmocka-dev libslurm-dev clang-format shellcheck
+	# the Python package coloc and its NumPy tests
+	python3 python3-numpy
 	# scripts/testbed: a local Slurm cluster, one network namespace per node
 	slurmctld slurmd slurm-client util-linux
 	# the verbs test: Debian's kernel under QEMU with Soft-RoCE
