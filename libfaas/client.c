@@ -16,13 +16,13 @@
  * Dead workers: while a worker has calls in flight, watch() (every
  * WATCH_MS, from the loops that already read the clock) asks the transport
  * whether its process is alive (shm watches it) and, once it has been
- * quiet for PROBE_MS, sends it a PING, one at a time, at doubling
- * intervals up to PROBE_MAX_MS: a process that is gone makes the fabric
- * refuse it. A worker found gone is treated as evicted: its calls move to
- * the lease's other workers and nothing is sent to it again.
- * Why the most recently collected call failed (faas_last_error) is kept in
- * the client: a record carries the function's code and message (heap,
- * sanitized) from its reply until it is collected.
+ * quiet for PROBE_MS, sends it a PING, one at a time, every PROBE_MS
+ * for the first QUICK_MS of silence, then every SLOW_PROBE_MS (a worker
+ * busy in a long function does not read them: they wait in its queue):
+ * a process that is gone makes the fabric refuse them. A worker found gone is treated as evicted:
+ * its calls move to the lease's other workers and nothing is sent to it again. Why the most
+ * recently collected call failed (faas_last_error) is kept in the client: a record carries the
+ * function's code and message (heap, sanitized) from its reply until it is collected.
  */
 #include "config.h"
 
@@ -46,10 +46,11 @@
 #define BUF_HEADROOM 64 /* before a faas buffer: holds the reply header */
 #define HELLO_RESEND_MS 250
 #define GEN_MASK 0xfffu
-#define WATCH_MS 10	  /* how often busy workers are checked */
-#define PROBE_MS 20	  /* a busy worker's silence before the first probe */
-#define PROBE_MAX_MS 40	  /* the longest interval between probes */
-#define UNREACHABLE_MS 20 /* probes refused (-EAGAIN) this long: gone */
+#define WATCH_MS 10	   /* how often busy workers are checked */
+#define PROBE_MS 20	   /* a busy worker's silence before the first probe */
+#define QUICK_MS 1000	   /* silence probed every PROBE_MS, then ... */
+#define SLOW_PROBE_MS 1000 /* ... every SLOW_PROBE_MS */
+#define UNREACHABLE_MS 10  /* probes refused (-EAGAIN) this long: gone */
 
 struct faas_lease {
 	struct lease_doc *doc;
@@ -92,7 +93,6 @@ struct cworker {
 	unsigned heard_seen; /* heard at the last watch */
 	int64_t quiet_since; /* when it was last heard from, while busy */
 	int64_t next_probe;
-	int probe_ms;		   /* the current interval between probes */
 	int64_t unreachable_since; /* the first of the probes refused in a row */
 	int64_t probe_sent;
 	int refused; /* WELCOME status when refused */
@@ -568,11 +568,11 @@ static void progress(struct faas_client *c, int wait_ms)
 		on_event(c, &ev[i]);
 }
 
-/* Whether worker wi has a call running (or a timed-out one not answered). */
+/* Whether worker wi has a call running (timed-out ones are not waited for). */
 static bool worker_busy(const struct faas_client *c, unsigned wi)
 {
 	for (unsigned i = wi * c->depth; i < (wi + 1) * c->depth; i++)
-		if (c->calls[i].state == CALL_INFLIGHT || c->calls[i].state == CALL_ORPHAN)
+		if (c->calls[i].state == CALL_INFLIGHT)
 			return true;
 	return false;
 }
@@ -631,20 +631,21 @@ static void watch(struct faas_client *c, int64_t now)
 		if (!w->quiet_since || w->heard != w->heard_seen) {
 			w->heard_seen = w->heard;
 			w->quiet_since = now;
-			w->probe_ms = PROBE_MS;
 			w->next_probe = now + (int64_t)PROBE_MS * 1000000;
 			continue;
 		}
 		/* a probe neither taken nor refused, with nothing else of ours
 		 * in the way, went down with the connection (rxm drops it) */
-		if (w->probing && now - w->probe_sent > (int64_t)PROBE_MAX_MS * 1000000 &&
+		if (w->probing && now - w->probe_sent > (int64_t)2 * PROBE_MS * 1000000 &&
 		    !worker_sending(c, wi))
 			w->probing = false;
 		if ((now >= w->next_probe || w->unreachable_since) && !w->probing) {
 			probe(c, w, now);
-			w->next_probe = now + (int64_t)w->probe_ms * 1000000;
-			if (w->probe_ms < PROBE_MAX_MS)
-				w->probe_ms *= 2;
+			w->next_probe =
+			    now + (int64_t)(now - w->quiet_since < (int64_t)QUICK_MS * 1000000
+						? PROBE_MS
+						: SLOW_PROBE_MS) *
+				      1000000;
 		}
 	}
 }
