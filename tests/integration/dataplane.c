@@ -1533,7 +1533,9 @@ static void stopped_executor_cases(struct executor *s)
 	int rc, rc_call = -100, rc_create = -100, rc_gone = -100, workers = -1;
 	pid_t killer;
 
+	o.connect_timeout_ms = 20000; /* the executor is not stopped yet */
 	rc = faas_client_create(s->lease, &o, &c);
+	o.connect_timeout_ms = 1000;
 	if (rc != FAAS_OK) {
 		check(false, "stopped executor: a client connects", "%s (%d)", faas_strerror(rc),
 		      rc);
