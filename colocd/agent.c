@@ -30,6 +30,7 @@
 #include "leaselog.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "sandbox.h"
 #include "spare.h"
 #include "spares.h"
@@ -59,6 +60,27 @@
 #define BUSY_TICK_MS 1	       /* while a lease starts or ends */
 #define TICK_MS 20
 #define LEASE_CGROUP_PREFIX "lease-" /* the controller's lease ids: only those are ours */
+#define CALLS_EVERY_MS 1000	     /* how often an executor's calls report is read */
+#define CALLS_LINE_MAX 64	     /* "calls served=N failed=M" */
+
+/* Why leases were evicted, for the metrics (coloc_evictions_total). */
+enum evict_reason {
+	EVICT_HOST_CPUS,
+	EVICT_HOST_MEMORY,
+	EVICT_LEDGER,
+	EVICT_PRESSURE,
+	EVICT_STOP,
+	EVICT_REASONS
+};
+static const char *const evict_labels[EVICT_REASONS] = {"host_cpus", "host_memory", "ledger",
+							"memory_pressure", "shutdown"};
+static const char why_cores[] = "a host job or step needs its PUs or GPUs",
+		  why_memory[] = "the node's lendable memory shrank below what is lent",
+		  why_broken[] = "the node's ledger of host jobs is inconsistent";
+
+/* How leases ended here (coloc_node_leases_ended_total). */
+static const char *const end_labels[] = {"released", "expired", "evicted", "failed"};
+#define END_STATES (sizeof(end_labels) / sizeof(end_labels[0]))
 
 enum lease_state { LEASE_FREE = 0, LEASE_STARTING, LEASE_READY, LEASE_ENDING };
 
@@ -89,6 +111,13 @@ struct lease {
 	uint8_t reply_nonce[MSG_NONCE_LEN]; /* ... bound to the exec_start's nonce */
 	const char *fail_code; /* the code its exec_start gets if it fails; NULL: ECANCELED */
 	int64_t start_end;     /* ms: when starting gives up */
+	int64_t asked_ms;      /* ms: when exec_start came */
+	/* the executor's calls, as it reports them on its channel once ready */
+	uint64_t calls_served, calls_failed;
+	bool calls_known, calls_skip; /* a report came; skipping an over-long line */
+	char calls_line[CALLS_LINE_MAX];
+	size_t calls_len;
+	int64_t calls_next; /* ms: when the channel is read next */
 	/* ending */
 	char end_state[16];
 	char end_why[128];
@@ -104,8 +133,9 @@ struct waiting {
 	enum msg_type type;
 	const char *code; /* the reply: NULL ok, else an error */
 	char err[300];
-	unsigned n;	/* leases still ending, */
-	uint64_t *seqs; /* by their seq (MAX_LEASES entries) */
+	unsigned n;	    /* leases still ending, */
+	uint64_t *seqs;	    /* by their seq (MAX_LEASES entries) */
+	int64_t reclaim_ms; /* a host report's evictions: when they started; 0 */
 };
 
 struct agent {
@@ -125,6 +155,10 @@ struct agent {
 	uint64_t ended_last, ended_acked; /* the last ended, the last the controller took */
 	int64_t pressure_next, prune_next;
 	bool dirty;
+	/* metrics (agent_metrics) */
+	uint64_t evictions[EVICT_REASONS];
+	uint64_t ended_states[END_STATES];
+	struct metrics_hist reclaim_s, cold_start_s;
 };
 
 static void close_fd(int *fd)
@@ -212,8 +246,12 @@ static void waiting_done(struct agent *a, uint64_t seq, const char *stuck_id)
 				waiting_stuck(w, stuck_id);
 			break;
 		}
-		if (w->fn && w->n == 0)
+		if (w->fn && w->n == 0) {
+			if (w->reclaim_ms)
+				metrics_hist_observe(&a->reclaim_s,
+						     (double)(clock_ms() - w->reclaim_ms) / 1e3);
 			waiting_answer(w);
+		}
 	}
 }
 
@@ -251,6 +289,8 @@ static void lease_forget(struct agent *a, struct lease *l)
 	sandbox_destroy(l->sb);
 	log_info("%s %s (%s)%s", l->id, l->end_state, l->end_why,
 		 l->killed ? "; its executor needed SIGKILL" : "");
+	for (unsigned i = 0; i < END_STATES; i++)
+		a->ended_states[i] += strcmp(l->end_state, end_labels[i]) == 0;
 	memset(e, 0, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", l->id);
 	snprintf(e->state, sizeof(e->state), "%s", l->end_state);
@@ -382,6 +422,7 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 	argv[argc++] = "fd:0"; /* the channel: see sandbox_spare_start */
 	argv[argc++] = "--id";
 	argv[argc++] = l->id;
+	argv[argc++] = "--report-calls"; /* on the channel: see calls_read */
 	if (a->cfg.hot_poll_us < 0) {
 		argv[argc++] = "--mode";
 		argv[argc++] = "hot";
@@ -470,7 +511,8 @@ static void exec_start(struct agent *a, const struct msg *m, const struct cred_i
 	l->mem = m->u.exec.mem;
 	l->gpus = m->u.exec.gpus;
 	l->expires = m->u.exec.expires;
-	l->start_end = clock_ms() + START_TIMEOUT_MS;
+	l->asked_ms = clock_ms();
+	l->start_end = l->asked_ms + START_TIMEOUT_MS;
 	l->chan = l->output = l->log = -1;
 	a->dirty = true;
 	rc = lease_start(a, l, m->u.exec.lib, err, sizeof(err));
@@ -501,9 +543,6 @@ static void exec_start(struct agent *a, const struct msg *m, const struct cred_i
  */
 static void reclaim_pick(struct agent *a, const char *why[MAX_LEASES])
 {
-	static const char cores[] = "a host job or step needs its PUs or GPUs",
-			  memory[] = "the node's lendable memory shrank below what is lent",
-			  broken[] = "the node's ledger of host jobs is inconsistent";
 	bool ledger_ok = refresh_gap(a) == 0;
 	uint64_t mem = 0;
 
@@ -514,10 +553,10 @@ static void reclaim_pick(struct agent *a, const char *why[MAX_LEASES])
 		if (l->state == LEASE_FREE)
 			continue;
 		if (!ledger_ok)
-			why[i] = broken;
+			why[i] = why_broken;
 		else if (!cpumask_subset(&l->pus, &a->gap.lendable) ||
 			 (l->gpus & ~a->gap.gpus_lendable))
-			why[i] = cores;
+			why[i] = why_cores;
 		else
 			mem += l->mem;
 	}
@@ -532,7 +571,7 @@ static void reclaim_pick(struct agent *a, const char *why[MAX_LEASES])
 		if (big < 0)
 			break;
 		mem -= a->leases[big].mem;
-		why[big] = memory;
+		why[big] = why_memory;
 	}
 }
 
@@ -554,6 +593,9 @@ static unsigned reclaim(struct agent *a, struct waiting *w)
 			continue;
 		if (l->state != LEASE_ENDING) {
 			lease_end(a, l, "evicted", why[i]);
+			a->evictions[why[i] == why_cores    ? EVICT_HOST_CPUS
+				     : why[i] == why_memory ? EVICT_HOST_MEMORY
+							    : EVICT_LEDGER]++;
 			started++;
 		}
 		if (l->state == LEASE_ENDING && !l->stuck && w)
@@ -616,6 +658,8 @@ static void report(struct agent *a, const struct msg *m, msg_reply_fn fn, void *
 	w->n = reclaim(a, w);
 	if (w->n == 0)
 		waiting_answer(w);
+	else
+		w->reclaim_ms = clock_ms();
 }
 
 /* A lease released by its owner: the reply comes once its executor is
@@ -713,6 +757,7 @@ static void grant(struct agent *a, struct lease *l)
 
 	l->state = LEASE_READY;
 	a->dirty = true;
+	metrics_hist_observe(&a->cold_start_s, (double)(clock_ms() - l->asked_ms) / 1e3);
 	if (l->reply) {
 		msg_reply_fn fn = l->reply;
 
@@ -748,7 +793,8 @@ static void doc_read(struct agent *a, struct lease *l)
 	nl = memchr(l->doc, '\n', l->doc_len);
 	if (!nl && n > 0 && l->doc_len < FRAME_MAX - 1)
 		return; /* more to come */
-	close_fd(&l->chan);
+	if (!nl)	/* else it stays open for the executor's calls reports */
+		close_fd(&l->chan);
 	if (!nl && n <= 0) {
 		/* it is exiting, most likely: its exit status says why (agent_tick),
 		 * else it fails when starting times out */
@@ -771,6 +817,53 @@ static void doc_read(struct agent *a, struct lease *l)
 		return;
 	}
 	grant(a, l);
+	l->calls_next = clock_ms() + CALLS_EVERY_MS;
+}
+
+/* The calls report of a ready lease's executor: whole lines "calls
+ * served=N failed=M" on its channel, the last valid one kept. Read without
+ * waiting, at most every CALLS_EVERY_MS and CALLS_READS reads at a time: an
+ * executor (or its function library: the owner's code) that writes more
+ * only fills its own socket buffer, and an over-long or malformed line is
+ * skipped. The channel closed: no more reports (an executor that does not
+ * report closes it after its document). */
+#define CALLS_READS 4
+static void calls_read(struct lease *l, int64_t now)
+{
+	uint64_t served, failed;
+	char buf[256];
+
+	if (l->chan < 0 || now < l->calls_next)
+		return;
+	l->calls_next = now + CALLS_EVERY_MS;
+	for (unsigned r = 0; r < CALLS_READS; r++) {
+		ssize_t n = read(l->chan, buf, sizeof(buf));
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n <= 0) {
+			close_fd(&l->chan);
+			return;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (l->calls_len < CALLS_LINE_MAX - 1)
+					l->calls_line[l->calls_len++] = buf[i];
+				else
+					l->calls_skip = true;
+				continue;
+			}
+			l->calls_line[l->calls_len] = '\0';
+			if (!l->calls_skip &&
+			    metrics_calls_parse(l->calls_line, &served, &failed) == 0) {
+				l->calls_served = served;
+				l->calls_failed = failed;
+				l->calls_known = true;
+			}
+			l->calls_len = 0;
+			l->calls_skip = false;
+		}
+	}
 }
 
 /* MemAvailable from /proc/meminfo, in bytes; UINT64_MAX when unknown. */
@@ -837,6 +930,7 @@ static void relieve_pressure(struct agent *a, int64_t now_ms)
 		 (unsigned long long)(a->cfg.memory_margin >> 20),
 		 (unsigned long long)(usage[big] >> 20));
 	lease_end(a, &a->leases[big], "evicted", why);
+	a->evictions[EVICT_PRESSURE]++;
 }
 
 void agent_tick(struct agent *a)
@@ -859,6 +953,8 @@ void agent_tick(struct agent *a)
 		lease_pump_log(a, l);
 		if (l->state == LEASE_STARTING)
 			doc_read(a, l);
+		else if (l->state == LEASE_READY)
+			calls_read(l, now_ms);
 		if (l->state != LEASE_ENDING && l->sb && sandbox_reap(l->sb, &pid, &status) == 1) {
 			exit_reason(a, l, status, why, sizeof(why));
 			log_warning("%s: its executor (pid %ld) is gone: %s", l->id, (long)pid,
@@ -988,6 +1084,100 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended
 	return 0;
 }
 
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+static void gauge(struct metrics_page *p, const char *name, const char *help,
+		  const struct metrics_label *node, double v)
+{
+	metrics_family(p, name, METRICS_GAUGE, help);
+	metrics_sample(p, name, node, 1, v);
+}
+
+/* The executors' calls reports, one family per counter. */
+static void calls_family(struct agent *a, struct metrics_page *p, const char *name,
+			 const char *help, bool failed)
+{
+	struct metrics_label l[3] = {{"node", a->node}, {"lease", ""}, {"uid", ""}};
+	char uid[16];
+
+	metrics_family(p, name, METRICS_COUNTER, help);
+	for (unsigned i = 0; i < MAX_LEASES; i++) {
+		const struct lease *e = &a->leases[i];
+
+		if (e->state == LEASE_FREE || !e->calls_known)
+			continue;
+		snprintf(uid, sizeof(uid), "%u", e->uid);
+		l[1].value = e->id;
+		l[2].value = uid;
+		metrics_sample(p, name, l, 3, (double)(failed ? e->calls_failed : e->calls_served));
+	}
+}
+
+void agent_metrics(struct agent *a, struct metrics_page *p)
+{
+	static const char *const states[] = {"starting", "ready", "ending"};
+	const struct metrics_label node = {"node", a->node};
+	struct metrics_label two[2] = {node, {"state", ""}};
+	unsigned nstate[3] = {0};
+	struct cpumask pus;
+	uint64_t mem;
+	uint32_t gpus;
+
+	refresh_gap(a);
+	leased(a, &pus, &mem, &gpus);
+	for (unsigned i = 0; i < MAX_LEASES; i++)
+		if (a->leases[i].state != LEASE_FREE)
+			nstate[a->leases[i].state - LEASE_STARTING]++;
+	gauge(p, "coloc_node_lendable_cpus",
+	      "PUs (logical CPUs) the node agent may lend now, those lent included", &node,
+	      cpumask_count(&a->gap.lendable));
+	gauge(p, "coloc_node_lent_cpus", "PUs held by leases (ending ones too)", &node,
+	      cpumask_count(&pus));
+	gauge(p, "coloc_node_lendable_memory_bytes",
+	      "Memory the node agent may lend now, what is lent included", &node,
+	      (double)a->gap.mem_lendable);
+	gauge(p, "coloc_node_lent_memory_bytes", "Memory held by leases (ending ones too)", &node,
+	      (double)mem);
+	gauge(p, "coloc_node_lendable_gpus",
+	      "GPUs the node agent may lend now, those lent included", &node,
+	      __builtin_popcount(a->gap.gpus_lendable));
+	gauge(p, "coloc_node_lent_gpus", "GPUs held by leases (ending ones too)", &node,
+	      __builtin_popcount(gpus));
+	gauge(p, "coloc_node_host_jobs", "Host jobs in the node agent's ledger", &node,
+	      a->ledger.njobs);
+	metrics_family(p, "coloc_node_leases", METRICS_GAUGE, "Leases on the node, by state");
+	for (unsigned i = 0; i < 3; i++) {
+		two[1].value = states[i];
+		metrics_sample(p, "coloc_node_leases", two, 2, nstate[i]);
+	}
+	metrics_family(p, "coloc_node_leases_ended_total", METRICS_COUNTER,
+		       "Leases that ended on the node, by how they ended");
+	for (unsigned i = 0; i < END_STATES; i++) {
+		two[1].value = end_labels[i];
+		metrics_sample(p, "coloc_node_leases_ended_total", two, 2,
+			       (double)a->ended_states[i]);
+	}
+	metrics_family(p, "coloc_evictions_total", METRICS_COUNTER,
+		       "Leases evicted for the host, by reason");
+	two[1].name = "reason";
+	for (unsigned i = 0; i < EVICT_REASONS; i++) {
+		two[1].value = evict_labels[i];
+		metrics_sample(p, "coloc_evictions_total", two, 2, (double)a->evictions[i]);
+	}
+	metrics_histogram(p, "coloc_reclaim_seconds",
+			  "From a host job report that needs lent resources back to its reply, "
+			  "once the evicted leases' processes are gone",
+			  &node, 1, &a->reclaim_s);
+	metrics_histogram(p, "coloc_cold_start_seconds",
+			  "From exec_start to the executor's lease document (the lease ready)",
+			  &node, 1, &a->cold_start_s);
+	calls_family(a, p, "coloc_executor_calls_served_total",
+		     "Calls the lease's executor answered with a result, as it reports them",
+		     false);
+	calls_family(a, p, "coloc_executor_calls_failed_total",
+		     "Calls the lease's executor answered with an error, as it reports them", true);
+}
+
 /* ---- life ------------------------------------------------------------------------------ */
 
 int agent_create(const struct coloc_config *cfg, const char *executor, const char *node,
@@ -1076,8 +1266,11 @@ void agent_evict_all(struct agent *a, const char *why)
 	int64_t end = clock_ms() + a->cfg.evict_grace_ms + KILL_TIMEOUT_MS + 1000;
 	bool left = true;
 
-	for (unsigned i = 0; i < MAX_LEASES; i++)
+	for (unsigned i = 0; i < MAX_LEASES; i++) {
+		a->evictions[EVICT_STOP] +=
+		    a->leases[i].state == LEASE_STARTING || a->leases[i].state == LEASE_READY;
 		lease_end(a, &a->leases[i], "evicted", why);
+	}
 	/* at a stop, waiting is what is wanted */
 	while (left && clock_ms() < end) {
 		left = false;

@@ -82,6 +82,13 @@ bool agent_dirty(const struct agent *a);
 int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended_upto);
 void agent_state_taken(struct agent *a, uint64_t ended_upto);
 
+struct metrics_page;
+
+/* Writes the node's metrics (metrics.h): lendable and lent resources,
+ * leases by state, evictions by reason, reclaim and cold start times, the
+ * executors' calls. */
+void agent_metrics(struct agent *a, struct metrics_page *p);
+
 /* Memory pressure's choice: the index of the largest usage[] (UINT64_MAX:
  * not a candidate) when avail (MemAvailable; UINT64_MAX: unknown) is below
  * margin, else -1. Pure; exposed for its unit test. */

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "frame.h"
 #include "log.h"
+#include "metrics.h"
 #include "placement.h"
 #include "cpumask.h"
 
@@ -34,6 +35,21 @@
 #define ENDED_KEEP_S 3600 /* for at most this long */
 
 enum cl_state { CL_FREE = 0, CL_PLACING, CL_STARTING, CL_READY };
+
+/* Why a lease_acquire got no lease (coloc_placement_failures_total). */
+enum place_fail {
+	FAIL_NO_CAPACITY, /* no node has the gap */
+	FAIL_INVALID,	  /* a request placement refuses */
+	FAIL_QUOTA,	  /* MaxLeasesPerUser, MaxWorkersPerUser */
+	FAIL_TABLE_FULL,  /* CONTROLLER_MAX_LEASES */
+	FAIL_UNREACHABLE, /* the node agent could not be asked, or did not answer */
+	FAIL_REFUSED,	  /* the node agent answered with an error */
+	FAIL_REASONS
+};
+static const char *const fail_labels[FAIL_REASONS] = {
+    "no_capacity", "invalid", "quota", "table_full", "node_unreachable", "node_refused"};
+static const char *const cend_labels[] = {"released", "expired", "evicted", "failed"};
+#define CEND_STATES (sizeof(cend_labels) / sizeof(cend_labels[0]))
 
 struct cl_reply {
 	msg_reply_fn fn; /* NULL: nobody waits */
@@ -85,6 +101,9 @@ struct controller {
 	unsigned nended, ended_next;
 	unsigned long seq;
 	uint32_t boot;
+	/* metrics (controller_metrics) */
+	uint64_t fails[FAIL_REASONS], granted, ended_states[CEND_STATES];
+	struct metrics_hist place_s;
 };
 
 /* ---- replies -------------------------------------------------------------------------- */
@@ -178,6 +197,8 @@ static void lease_drop(struct controller *c, struct clease *l, const char *state
 	unsigned ni = l->node;
 
 	remember_end(c, l->id, c->nodes[ni].name, l->uid, state, why);
+	for (unsigned i = 0; i < CEND_STATES; i++)
+		c->ended_states[i] += strcmp(state, cend_labels[i]) == 0;
 	if (l->waiter.fn)
 		msg_reply_error(answer, &l->waiter, 0, "ECANCELED",
 				"%s ended before it was ready: %s", l->id, why);
@@ -260,6 +281,7 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 			    rc == -EACCES ? "sent a grant that is not authenticated"
 					  : "did not answer",
 			    err);
+		c->fails[FAIL_UNREACHABLE]++;
 		msg_reply_error(answer, &l->waiter, 0, rc == -EACCES ? "EACCES" : "EHOSTUNREACH",
 				"node %s did not start the executor: %s; ask again",
 				c->nodes[l->node].name, err);
@@ -273,11 +295,13 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 		char why[160];
 
 		snprintf(why, sizeof(why), "%.150s", reply->u.error.message);
+		c->fails[FAIL_REFUSED]++;
 		answer(&l->waiter, 0, reply);
 		lease_drop(c, l, "failed", why);
 		return;
 	}
 	if (reply->type != MSG_LEASE_GRANT || strcmp(reply->u.grant.id, l->id) != 0) {
+		c->fails[FAIL_REFUSED]++;
 		msg_reply_error(answer, &l->waiter, 0, "EPROTO",
 				"node %s answered exec_start with %s", c->nodes[l->node].name,
 				msg_type_name(reply->type));
@@ -287,6 +311,7 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 	}
 	l->state = CL_READY;
 	l->since_ms = clock_ms();
+	c->granted++;
 	log_debug("%s is ready on %s", l->id, c->nodes[l->node].name);
 	answer(&l->waiter, 0, reply);
 }
@@ -377,6 +402,7 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 	char err[512] = "";
 	struct clease *l;
 	unsigned n = 0;
+	int64_t t0;
 	int rc;
 
 	if (uid == 0) {
@@ -387,6 +413,7 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 		return;
 	}
 	if (!within_quota(c, uid, m->u.acquire.workers, err, sizeof(err))) {
+		c->fails[FAIL_QUOTA]++;
 		msg_reply_error(answer, r, 0, "EDQUOT", "%s", err);
 		return;
 	}
@@ -394,12 +421,16 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 	    m->u.acquire.time < c->cfg.max_lease_s ? m->u.acquire.time : c->cfg.max_lease_s;
 	l = lease_new(c);
 	if (!l) {
+		c->fails[FAIL_TABLE_FULL]++;
 		msg_reply_error(answer, r, 0, "EBUSY", "the controller holds %d leases already",
 				CONTROLLER_MAX_LEASES);
 		return;
 	}
+	t0 = clock_ns();
 	rc = placement_place(c->place, &pr, &l->where, 1, &n, err, sizeof(err));
+	metrics_hist_observe(&c->place_s, (double)(clock_ns() - t0) / 1e9);
 	if (rc) {
+		c->fails[rc == -ENOSPC ? FAIL_NO_CAPACITY : FAIL_INVALID]++;
 		if (rc == -ENOSPC && !err[0])
 			snprintf(err, sizeof(err), "no node has a gap (no node agent registered?)");
 		msg_reply_error(answer, r, 0, rc == -ENOSPC ? "ENOSPC" : "EINVAL", "%s",
@@ -430,6 +461,7 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 		 req.u.exec.pus, c->nodes[l->node].name, uid, (long long)pr.duration_s);
 	rc = to_agent(c, l->node, &req, EXEC_TIMEOUT_MS, on_exec_started, lease_cookie(c, l));
 	if (rc) {
+		c->fails[FAIL_UNREACHABLE]++;
 		msg_reply_error(answer, &l->waiter, 0, "EBUSY",
 				"cannot reach node %s now: %s; ask again", c->nodes[l->node].name,
 				strerror(-rc));
@@ -866,6 +898,55 @@ void controller_tick(struct controller *c)
 		if (l->state != CL_FREE && l->state != CL_PLACING && c->nodes[l->node].down &&
 		    now > l->expires)
 			lease_drop(c, l, "expired", "it reached its end time (its node is down)");
+	}
+}
+
+void controller_metrics(const struct controller *c, struct metrics_page *p)
+{
+	static const char *const nstates[] = {"up", "drained", "down"};
+	static const char *const lstates[] = {"placing", "starting", "ready"};
+	unsigned nodes[3] = {0}, leases[3] = {0};
+	struct metrics_label l = {"state", ""};
+
+	for (unsigned i = 0; i < CONTROLLER_MAX_NODES; i++) {
+		const struct cnode *n = &c->nodes[i];
+
+		if (n->used)
+			nodes[n->down ? 2 : n->drained ? 1 : 0]++;
+	}
+	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++)
+		if (c->leases[i].state != CL_FREE)
+			leases[c->leases[i].state - CL_PLACING]++;
+	metrics_family(p, "coloc_nodes", METRICS_GAUGE,
+		       "Node agents known to the controller, by state");
+	for (unsigned i = 0; i < 3; i++) {
+		l.value = nstates[i];
+		metrics_sample(p, "coloc_nodes", &l, 1, nodes[i]);
+	}
+	metrics_family(p, "coloc_leases", METRICS_GAUGE,
+		       "Leases in the controller's table, by state");
+	for (unsigned i = 0; i < 3; i++) {
+		l.value = lstates[i];
+		metrics_sample(p, "coloc_leases", &l, 1, leases[i]);
+	}
+	metrics_family(p, "coloc_leases_granted_total", METRICS_COUNTER,
+		       "Leases granted by the controller");
+	metrics_sample(p, "coloc_leases_granted_total", NULL, 0, (double)c->granted);
+	metrics_family(p, "coloc_leases_ended_total", METRICS_COUNTER,
+		       "Leases that left the controller's table, by how they ended");
+	for (unsigned i = 0; i < CEND_STATES; i++) {
+		l.value = cend_labels[i];
+		metrics_sample(p, "coloc_leases_ended_total", &l, 1, (double)c->ended_states[i]);
+	}
+	metrics_histogram(p, "coloc_placement_seconds",
+			  "Time the controller took to place a lease request", NULL, 0,
+			  &c->place_s);
+	metrics_family(p, "coloc_placement_failures_total", METRICS_COUNTER,
+		       "Lease requests that got no lease, by reason");
+	l.name = "reason";
+	for (unsigned i = 0; i < FAIL_REASONS; i++) {
+		l.value = fail_labels[i];
+		metrics_sample(p, "coloc_placement_failures_total", &l, 1, (double)c->fails[i]);
 	}
 }
 

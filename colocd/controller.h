@@ -84,4 +84,10 @@ void controller_tick(struct controller *c);
 
 void controller_reload(struct controller *c, const struct coloc_config *cfg);
 
+struct metrics_page;
+
+/* Writes the controller's metrics (metrics.h): nodes by state, leases by
+ * state, grants and ends, placement time and failures by reason. */
+void controller_metrics(const struct controller *c, struct metrics_page *p);
+
 #endif

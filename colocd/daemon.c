@@ -28,7 +28,9 @@
 #include "cred.h"
 #include "ctl_client.h"
 #include "detach.h"
+#include "httpd.h"
 #include "log.h"
+#include "metrics.h"
 #include "replay_cache.h"
 #include "sandbox.h"
 
@@ -76,6 +78,9 @@ struct daemon {
 	bool registered;	 /* the last report was taken */
 	bool warned;		 /* a failed report was logged (once until one is taken) */
 	bool stop;
+	struct httpd *httpd;  /* MetricsPort, or NULL */
+	int64_t metrics_next; /* when the metrics page is rendered next */
+	struct log_limit metrics_warn;
 };
 
 /* Answers a request; a reply its role marked (a lease grant) goes with a
@@ -441,6 +446,37 @@ static int check_config(struct daemon *d, char *err, size_t errlen)
 	return -EPERM;
 }
 
+/* Renders the roles' metrics into a new page, at most every
+ * METRICS_EVERY_MS, and hands it to the HTTP thread (httpd.c), which
+ * serves nothing else: it never touches the roles' tables. */
+static void publish_metrics(struct daemon *d)
+{
+	const struct metrics_label l[2] = {{"version", PACKAGE_VERSION},
+					   {"role", role_name(d->o->role)}};
+	int64_t now = clock_ms();
+	struct metrics_page p;
+	size_t len;
+	char *text;
+
+	if (!d->httpd || now < d->metrics_next)
+		return;
+	d->metrics_next = now + METRICS_EVERY_MS;
+	metrics_page_init(&p);
+	metrics_family(&p, "coloc_build_info", METRICS_GAUGE,
+		       "colocd's version and role (always 1)");
+	metrics_sample(&p, "coloc_build_info", l, 2, 1);
+	if (d->agent)
+		agent_metrics(d->agent, &p);
+	if (d->ctrl)
+		controller_metrics(d->ctrl, &p);
+	text = metrics_page_take(&p, &len);
+	if (text)
+		httpd_publish(d->httpd, text, len);
+	else
+		log_limited(&d->metrics_warn, LOG_LEVEL_WARNING,
+			    "cannot render the metrics page: out of memory; serving the last one");
+}
+
 static int setup(struct daemon *d, char *err, size_t errlen)
 {
 	enum daemon_role role = d->o->role;
@@ -545,6 +581,19 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 			return rc;
 		}
 	}
+	if (d->cfg.metrics_port) {
+		d->metrics_warn = (struct log_limit)LOG_LIMIT_INIT(60000, "metrics pages dropped");
+		rc = httpd_create(d->cfg.metrics_address, d->cfg.metrics_port, &d->httpd, why,
+				  sizeof(why));
+		if (rc) {
+			snprintf(err, errlen,
+				 "%s; is another program holding the port? Stop it, or check "
+				 "MetricsPort and MetricsAddress (MetricsPort=0: no metrics)",
+				 why);
+			return rc;
+		}
+		publish_metrics(d);
+	}
 	return 0;
 }
 
@@ -617,6 +666,9 @@ int daemon_run(const struct daemon_options *o)
 		    sandbox_cgroup_version());
 	else
 		log_info("controller on %s:%u", d->cfg.controller_host, d->cfg.controller_port);
+	if (d->httpd)
+		log_info("metrics on http://%s:%u/metrics", d->cfg.metrics_address,
+			 d->cfg.metrics_port);
 	while (!d->stop) {
 		int n = epoll_wait(d->ep, ev, 32, d->agent ? agent_tick_ms(d->agent) : TICK_MS);
 
@@ -636,6 +688,7 @@ int daemon_run(const struct daemon_options *o)
 			controller_tick(d->ctrl);
 		report_state(d);
 		conns_tick(d->conns);
+		publish_metrics(d);
 	}
 	status = 0;
 out:
@@ -643,6 +696,7 @@ out:
 		agent_evict_all(d->agent, "colocd stopped");
 		report_last_state(d);
 	}
+	httpd_destroy(d->httpd);
 	controller_destroy(d->ctrl);
 	agent_destroy(d->agent);
 	conns_destroy(d->conns);

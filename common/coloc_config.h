@@ -69,10 +69,12 @@ struct coloc_config {
 	unsigned max_leases_per_user;  /* MaxLeasesPerUser, default 64; 0 = no limit */
 	unsigned max_workers_per_user; /* MaxWorkersPerUser, default 0 = no limit */
 	uint64_t default_worker_mem;   /* DefaultMemPerWorker in bytes, default 256 MiB */
+	uint16_t metrics_port;	       /* MetricsPort, default 0: no metrics served */
+	char metrics_address[256];     /* MetricsAddress, default "127.0.0.1" */
 	char file[4096];	       /* config_load: the file it read, "" when none (defaults) */
 };
 
-/* Replaces every "%n" in SocketPath, StateDir, CgroupRoot and the Gpus
+/* Replaces every "%n" in SocketPath, StateDir, CgroupRoot, MetricsAddress and the Gpus
  * device files with node (a node name: letters, digits, '.', '-', '_'),
  * so that one coloc.conf serves every node and several node agents can
  * share a host. 0, or -ENAMETOOLONG/-EINVAL with err naming the key. */

@@ -70,6 +70,8 @@ void config_defaults(struct coloc_config *c)
 	c->lease_log_size = 1u << 20;
 	c->max_leases_per_user = 64;
 	c->max_workers_per_user = 0;
+	c->metrics_port = 0;
+	strcpy(c->metrics_address, "127.0.0.1");
 }
 
 /* ---- value parsers ------------------------------------------------------ */
@@ -407,6 +409,8 @@ enum key_id {
 	KEY_LEASE_LOG_SIZE,
 	KEY_MAX_LEASES_PER_USER,
 	KEY_MAX_WORKERS_PER_USER,
+	KEY_METRICS_PORT,
+	KEY_METRICS_ADDRESS,
 	KEY_COUNT
 };
 
@@ -483,6 +487,11 @@ static const struct key_desc {
     [KEY_MAX_WORKERS_PER_USER] = {"MaxWorkersPerUser",
 				  "expected a whole number of workers from 0 (no limit) to "
 				  "4294967295"},
+    [KEY_METRICS_PORT] = {"MetricsPort",
+			  "expected a port number from 1 to 65535, or 0 for no metrics"},
+    [KEY_METRICS_ADDRESS] = {"MetricsAddress",
+			     "expected a host name or address of at most 255 characters without "
+			     "blanks"},
 };
 
 static bool has_blank(const char *s)
@@ -736,6 +745,13 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 		if (!why)
 			c->max_workers_per_user = (unsigned)x;
 		return why;
+	case KEY_METRICS_PORT:
+		why = set_unsigned(&x, v, 0, 65535);
+		if (!why)
+			c->metrics_port = (uint16_t)x;
+		return why;
+	case KEY_METRICS_ADDRESS:
+		return set_string(c->metrics_address, sizeof(c->metrics_address), v);
 	case KEY_COUNT:
 		break;
 	}
@@ -789,6 +805,10 @@ int config_expand_node(struct coloc_config *c, const char *node, char *err, size
 	}
 	if (!expand_node(c->cgroup_root, sizeof(c->cgroup_root), node)) {
 		snprintf(err, errlen, "CgroupRoot with %%n = %s is too long", node);
+		return -ENAMETOOLONG;
+	}
+	if (!expand_node(c->metrics_address, sizeof(c->metrics_address), node)) {
+		snprintf(err, errlen, "MetricsAddress with %%n = %s is too long", node);
 		return -ENAMETOOLONG;
 	}
 	for (unsigned i = 0; i < c->ngpus; i++) {

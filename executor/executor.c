@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 void executor_options_default(struct executor_options *o)
@@ -73,9 +74,11 @@ static int write_all(int fd, const char *buf, size_t len)
 /*
  * "fd:N": the document and a newline on fd N, which is then closed (N <= 2
  * gets /dev/null instead): the channel colocd gave its executor, which
- * colocd reads the document from and stops reading after it.
+ * colocd reads the document from. With keep, the channel goes on as *keep
+ * (close-on-exec, above 2: the function library's children do not inherit
+ * it) for the calls reports; -1 when it cannot.
  */
-static int publish_fd(const char *where, const char *json)
+static int publish_fd(const char *where, const char *json, int *keep)
 {
 	char *end;
 	long fd = strtol(where + 3, &end, 10);
@@ -86,13 +89,15 @@ static int publish_fd(const char *where, const char *json)
 	rc = write_all((int)fd, json, strlen(json));
 	if (rc == 0)
 		rc = write_all((int)fd, "\n", 1);
+	if (keep)
+		*keep = rc == 0 ? fcntl((int)fd, F_DUPFD_CLOEXEC, 3) : -1;
 	close((int)fd);
 	if (fd <= 2 && open("/dev/null", O_RDWR) != fd)
 		log_debug("no /dev/null for fd %ld", fd);
 	return rc;
 }
 
-static int publish(const char *where, const char *json)
+static int publish(const char *where, const char *json, int *keep)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -103,7 +108,7 @@ static int publish(const char *where, const char *json)
 		return fflush(stdout) == 0 ? 0 : -errno;
 	}
 	if (strncmp(where, "fd:", 3) == 0)
-		return publish_fd(where, json);
+		return publish_fd(where, json, keep);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", where) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	/* the document holds the lease token: only its owner may read it */
@@ -120,6 +125,37 @@ static int publish(const char *where, const char *json)
 	if (fclose(f) != 0 || rename(tmp, where) != 0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * The calls the workers answered, for colocd's metrics: one line "calls
+ * served=N failed=M" on the channel (colocd/metrics.h parses it), when the
+ * counts changed. Never waits: a full channel skips a report; a closed one
+ * (or one that is not a socket) ends them.
+ */
+static void report_calls(int *fd, struct worker **workers, unsigned n, uint64_t last[2])
+{
+	uint64_t ok = 0, failed = 0, a, b;
+	char line[80];
+	int len;
+
+	for (unsigned i = 0; i < n; i++) {
+		worker_calls(workers[i], &a, &b);
+		ok += a;
+		failed += b;
+	}
+	if (ok == last[0] && failed == last[1])
+		return;
+	len = snprintf(line, sizeof(line), "calls served=%llu failed=%llu\n",
+		       (unsigned long long)ok, (unsigned long long)failed);
+	if (send(*fd, line, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) == len) {
+		last[0] = ok;
+		last[1] = failed;
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		log_debug("no more calls reports: %s", strerror(errno));
+		close(*fd);
+		*fd = -1;
+	}
 }
 
 /* The n-th cpu of the set, or -1. */
@@ -184,8 +220,10 @@ int executor_run(const struct executor_options *o)
 	atomic_bool stop = false;
 	char err[512], *json = NULL;
 	unsigned created = 0, started = 0;
+	const struct timespec every = {.tv_sec = 1};
+	uint64_t reported[2] = {0, 0};
 	sigset_t sigs;
-	int rc, sig, status = 1, wake = -1;
+	int rc, sig, status = 1, wake = -1, report = -1;
 
 	if (n == 0 || ncpus == 0) {
 		log_error("no cpus to serve on; give --cpus a non-empty list");
@@ -257,15 +295,24 @@ int executor_run(const struct executor_options *o)
 			goto out_stop;
 		}
 	}
-	rc = publish(o->publish, json);
+	rc = publish(o->publish, json, o->report_calls ? &report : NULL);
 	if (rc) {
 		log_error("cannot publish the lease document to %s: %s", o->publish, strerror(-rc));
 		goto out_stop;
 	}
 	log_info("serving %u functions of %s on %u workers", fnlib_count(lib), o->lib_path, n);
-	do {
-		rc = sigwait(&sigs, &sig);
-	} while (rc == EINTR);
+	for (;;) {
+		if (report < 0) {
+			if (sigwait(&sigs, &sig) == 0)
+				break;
+			continue;
+		}
+		sig = sigtimedwait(&sigs, NULL, &every);
+		if (sig > 0)
+			break;
+		if (errno == EAGAIN)
+			report_calls(&report, workers, n, reported);
+	}
 	log_info("signal %d: stopping", sig);
 	status = 0;
 out_stop:
@@ -278,6 +325,8 @@ out_workers:
 		worker_destroy(workers[i]);
 	free(workers);
 	free(json);
+	if (report >= 0)
+		close(report);
 out_lib:
 	fnlib_close(lib);
 	if (wake >= 0)

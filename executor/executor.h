@@ -25,6 +25,8 @@ struct executor_options {
 	const char *publish;   /* file for the lease document, "-" = stdout */
 	const char *token_hex; /* NULL = random */
 	const char *id;
+	bool report_calls; /* --report-calls: after the document, the calls answered,
+			      on the --publish fd:N, every second (colocd's metrics) */
 };
 
 /* Fills defaults: every cpu the process may run on, 64 KiB slots, ... */

@@ -42,6 +42,7 @@ static void usage(FILE *f)
 	    "  --hot-poll-us US      hybrid: idle time before blocking (default 100000)\n"
 	    "  --publish FILE|-|fd:N where to write the lease document (default: stdout)\n"
 	    "  --id ID               lease id in the document\n"
+	    "  --report-calls        then, every second, the calls answered on --publish fd:N\n"
 	    "  --die-with-parent     stop when the parent process exits\n"
 	    "  --log-level L         error | warning | info | debug (default warning)\n"
 	    "The lease token is read from FAAS_TOKEN (32 hex digits) or drawn at random.\n"
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
 	    {"publish", required_argument, NULL, 'P'},
 	    {"id", required_argument, NULL, 'i'},
 	    {"die-with-parent", no_argument, NULL, 'D'},
+	    {"report-calls", no_argument, NULL, 'R'},
 	    {"log-level", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -151,6 +153,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			o.id = optarg;
+			break;
+		case 'R':
+			o.report_calls = true;
 			break;
 		case 'D':
 			if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {

@@ -83,9 +83,10 @@ struct worker {
 	bool hot;
 	struct timespec last_event;
 	unsigned long served, refused;
-	sem_t init_done;	   /* posted by the thread once faas_worker_init ran */
-	int init_rc;		   /* what it returned (0 without a hook) */
-	struct log_limit refusals; /* wrong tokens: logged at most once a second */
+	atomic_ulong calls_ok, calls_failed; /* read by worker_calls from the main thread */
+	sem_t init_done;		     /* posted by the thread once faas_worker_init ran */
+	int init_rc;			     /* what it returned (0 without a hook) */
+	struct log_limit refusals;	     /* wrong tokens: logged at most once a second */
 };
 
 static long elapsed_us(const struct timespec *since)
@@ -326,6 +327,8 @@ static void reply(struct worker *w, struct wreply *r, struct wclient *c, const s
 	}
 	r->busy = rc == 1;
 	w->served++;
+	atomic_fetch_add_explicit(status == WIRE_OK ? &w->calls_ok : &w->calls_failed, 1,
+				  memory_order_relaxed);
 }
 
 static void on_put(struct worker *w, uint32_t slot)
@@ -549,6 +552,12 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 err:
 	worker_destroy(w);
 	return rc;
+}
+
+void worker_calls(const struct worker *w, uint64_t *ok, uint64_t *failed)
+{
+	*ok = atomic_load_explicit(&w->calls_ok, memory_order_relaxed);
+	*failed = atomic_load_explicit(&w->calls_failed, memory_order_relaxed);
 }
 
 void worker_info(const struct worker *w, struct worker_info *info)

@@ -11,6 +11,8 @@ COLOC_PACKAGES=(
 	gcc make autoconf automake libtool pkg-config
 	libfabric-dev libfabric-bin libjansson-dev libhwloc-dev libcgroup-dev
 	libmunge-dev munge libcmocka-dev libslurm-dev clang-format shellcheck
+	# colocd's metrics page, and its test's client and checker (promtool)
+	libmicrohttpd-dev curl prometheus
 	# the Python package coloc and its NumPy tests
 	python3 python3-numpy
 	# scripts/testbed: a local Slurm cluster, one network namespace per node

@@ -16,11 +16,7 @@ tap_setup flood
 port=$((20000 + ($$ + 7919) % 20000))
 pid=
 bg=()
-cleanup() {
-	for p in "${bg[@]}"; do kill "$p" 2>/dev/null; done
-	tap_colocd_cleanup
-}
-trap cleanup EXIT
+trap tap_colocd_cleanup EXIT
 tap_conf "$port" "$dir" "$root" EvictGrace=200ms >"$dir/coloc.conf"
 FAAS_ADDR=127.0.0.1 "$COLOCD" --standalone --foreground -f "$dir/coloc.conf" \
 	--executor "$FAAS_EXECUTOR" >>"$dir/colocd.log" 2>&1 &

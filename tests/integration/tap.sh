@@ -103,9 +103,13 @@ colocd_start() {
 	pid=$!
 	until_ok 200 0.05 "[ -S $dir/colocd.sock ]"
 }
-# tap_colocd_cleanup: at exit: stops colocd ($pid), sweeps the test's
-# cgroups ($root) and removes its directory ($dir)
+# tap_colocd_cleanup: at exit: stops the test's background peers (the
+# array $bg, if set) and colocd ($pid), sweeps the test's cgroups ($root)
+# and removes its directory ($dir)
 tap_colocd_cleanup() {
+	local p
+	# shellcheck disable=SC2154 # bg: the test's own, when it has peers
+	for p in ${bg[@]+"${bg[@]}"}; do kill "$p" 2>/dev/null; done
 	[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	tap_sweep_cgroups "$root"
 	rm -rf "$dir"

@@ -91,6 +91,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.max_connections_per_host, 64);
 	assert_int_equal(c.ngpus, 0);
 	assert_int_equal(c.auth, COLOC_AUTH_MUNGE);
+	assert_int_equal(c.metrics_port, 0); /* no metrics unless asked for */
+	assert_string_equal(c.metrics_address, "127.0.0.1");
 	assert_string_equal(c.file, "");
 }
 
@@ -125,6 +127,8 @@ static void test_every_key(void **state)
 				   "Gpus=/dev/nvidia[0-3],/dev/nvidia7\n"
 				   "authtype=auth/none\n"
 				   "MungeSocket=/run/munge/other.socket\n"
+				   "MetricsPort=9863\n"
+				   "MetricsAddress=10.1.2.4\n"
 				   "   # trailing comment\n";
 	struct coloc_config c;
 	char err[ERRLEN];
@@ -157,6 +161,8 @@ static void test_every_key(void **state)
 	assert_string_equal(c.gpus[4], "/dev/nvidia7");
 	assert_int_equal(c.auth, COLOC_AUTH_NONE);
 	assert_string_equal(c.munge_socket, "/run/munge/other.socket");
+	assert_int_equal(c.metrics_port, 9863);
+	assert_string_equal(c.metrics_address, "10.1.2.4");
 }
 
 /* %n: one coloc.conf for every node, and several agents on one host. */
@@ -166,16 +172,18 @@ static void test_expand_node(void **state)
 	char err[ERRLEN] = "";
 
 	(void)state;
-	assert_int_equal(parse("SocketPath=/run/coloc/%n.sock\nStateDir=/var/lib/coloc/%n/x%n\n"
-			       "CgroupRoot=coloc_%n\nGpus=/dev/gpu-%n-[0-1]\n",
-			       &c, err),
-			 0);
+	assert_int_equal(
+	    parse("SocketPath=/run/coloc/%n.sock\nStateDir=/var/lib/coloc/%n/x%n\n"
+		  "CgroupRoot=coloc_%n\nGpus=/dev/gpu-%n-[0-1]\nMetricsAddress=%n-mgmt\n",
+		  &c, err),
+	    0);
 	assert_int_equal(config_expand_node(&c, "node-7", err, sizeof(err)), 0);
 	assert_string_equal(c.socket_path, "/run/coloc/node-7.sock");
 	assert_string_equal(c.state_dir, "/var/lib/coloc/node-7/xnode-7");
 	assert_string_equal(c.cgroup_root, "coloc_node-7");
 	assert_string_equal(c.gpus[0], "/dev/gpu-node-7-0");
 	assert_string_equal(c.gpus[1], "/dev/gpu-node-7-1");
+	assert_string_equal(c.metrics_address, "node-7-mgmt");
 	/* without %n nothing changes */
 	config_defaults(&c);
 	assert_int_equal(config_expand_node(&c, "n1", err, sizeof(err)), 0);
@@ -376,6 +384,10 @@ static void test_bad_values(void **state)
 	    {"ControllerPort=99999999999999999999999", "ControllerPort=9999"},
 	    {"NodeAgentPort=", "NodeAgentPort= has no value; expected a port number"},
 	    {"NodeAgentPort=port", "NodeAgentPort=port is not a whole number"},
+	    {"MetricsPort=65536",
+	     "MetricsPort=65536 is out of range; expected a port number from 1 "
+	     "to 65535, or 0 for no metrics"},
+	    {"MetricsAddress=", "MetricsAddress= has no value"},
 	    {"SocketPath=run/colocd.sock", "SocketPath=run/colocd.sock is not an absolute path"},
 	    {long_sock, "SocketPath=/000"},
 	    {"StateDir=var/lib/coloc", "StateDir=var/lib/coloc is not an absolute path"},
@@ -882,7 +894,7 @@ static void test_example_shows_defaults(void **state)
 		strcat(text, l);
 	}
 	fclose(f);
-	assert_int_equal(keys, 26); /* every key */
+	assert_int_equal(keys, 28); /* every key */
 	config_defaults(&d);
 	d.controller_host_set = true; /* the example gives every key */
 	if (parse(text, &c, err) != 0)
