@@ -34,8 +34,10 @@
 #include "spare.h"
 #include "spares.h"
 #include "topology.h"
+#include "usage.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,10 +77,11 @@ struct lease {
 	struct sandbox *sb;
 	pid_t pid;
 	uint8_t token[WIRE_TOKEN_LEN];
-	int chan;  /* the executor's channel, until its document came; -1 */
+	int chan;  /* the executor's channel: its lease document, then what it served; -1 */
 	char *doc; /* the document as it arrives (FRAME_MAX bytes) */
 	size_t doc_len;
 	bool doc_eof;	    /* the channel closed with no document */
+	bool doc_granted;   /* its document came: the channel stays for "served N" */
 	int output;	    /* the executor's output pipe; -1 */
 	int log;	    /* the lease's log file; -1 */
 	uint64_t logged;    /* bytes in the log */
@@ -89,6 +92,9 @@ struct lease {
 	uint8_t reply_nonce[MSG_NONCE_LEN]; /* ... bound to the exec_start's nonce */
 	const char *fail_code; /* the code its exec_start gets if it fails; NULL: ECANCELED */
 	int64_t start_end;     /* ms: when starting gives up */
+	int64_t started_ms;    /* unix ms: its exec_start came (usage records) */
+	uint32_t job;	       /* the client's Slurm job, 0 = none */
+	char host_jobs[512];   /* the host jobs whose PUs it uses (msg_usage.host_jobs) */
 	/* ending */
 	char end_state[16];
 	char end_why[128];
@@ -126,6 +132,14 @@ struct agent {
 	int64_t pressure_next, prune_next;
 	bool dirty;
 };
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void close_fd(int *fd)
 {
@@ -234,6 +248,51 @@ static void lease_pump_log(struct agent *a, struct lease *l)
 		close_fd(&l->output);
 }
 
+/* The calls l's executor served: the line "served N" it wrote on its
+ * channel when it stopped (executor.c); false when it wrote none (killed,
+ * or it never started). What the owner's executor says: not measured. */
+static bool lease_served(const struct lease *l, uint64_t *calls)
+{
+	char buf[256], *p;
+	ssize_t n;
+
+	if (l->chan < 0 || l->state != LEASE_ENDING || !l->doc_granted)
+		return false;
+	n = read(l->chan, buf, sizeof(buf) - 1); /* non-blocking (spares.c) */
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strstr(buf, "served ");
+	return p && sscanf(p, "served %" SCNu64, calls) == 1;
+}
+
+/* Writes l's usage record (usage.h) and puts it in e, its entry of
+ * ended[] (zeroed here). */
+static void lease_usage(struct agent *a, struct lease *l, struct msg_node_ended *e)
+{
+	struct msg_usage *u = &e->usage;
+	char err[512];
+
+	memset(e, 0, sizeof(*e));
+	e->has_usage = true;
+	snprintf(u->id, sizeof(u->id), "%s", l->id);
+	u->uid = l->uid;
+	usage_user(l->uid, u->user, sizeof(u->user));
+	u->job = l->job;
+	snprintf(u->host_jobs, sizeof(u->host_jobs), "%s", l->host_jobs);
+	snprintf(u->node, sizeof(u->node), "%s", a->node);
+	u->cores = cpumask_count(&l->pus);
+	cpumask_format(&l->pus, u->pus, sizeof(u->pus));
+	u->mem = l->mem;
+	u->gpus = (uint32_t)__builtin_popcount(l->gpus);
+	usage_account(u, l->started_ms, wall_ms());
+	u->calls_known = lease_served(l, &u->calls);
+	snprintf(u->state, sizeof(u->state), "%s", l->end_state);
+	snprintf(u->why, sizeof(u->why), "%s", l->end_why);
+	if (usage_append(a->cfg.state_dir, u, err, sizeof(err)) != 0)
+		log_error("the usage record of %s is not in StateDir: %s", l->id, err);
+}
+
 /* The lease is gone: its cgroup empty and removed, its end remembered for
  * the controller, the reports waiting for it answered. */
 static void lease_forget(struct agent *a, struct lease *l)
@@ -244,6 +303,7 @@ static void lease_forget(struct agent *a, struct lease *l)
 	lease_pump_log(a, l);
 	close_fd(&l->output);
 	close_fd(&l->log);
+	lease_usage(a, l, e);
 	close_fd(&l->chan);
 	if (l->doc) /* it holds the lease's token */
 		explicit_bzero(l->doc, FRAME_MAX);
@@ -251,7 +311,6 @@ static void lease_forget(struct agent *a, struct lease *l)
 	sandbox_destroy(l->sb);
 	log_info("%s %s (%s)%s", l->id, l->end_state, l->end_why,
 		 l->killed ? "; its executor needed SIGKILL" : "");
-	memset(e, 0, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", l->id);
 	snprintf(e->state, sizeof(e->state), "%s", l->end_state);
 	snprintf(e->why, sizeof(e->why), "%s", l->end_why);
@@ -275,10 +334,11 @@ static void lease_end(struct agent *a, struct lease *l, const char *state, const
 
 	if (l->state == LEASE_FREE || l->state == LEASE_ENDING)
 		return;
+	if (!l->doc_granted) /* a document it sends now is no use */
+		close_fd(&l->chan);
 	l->state = LEASE_ENDING;
 	snprintf(l->end_state, sizeof(l->end_state), "%s", state);
 	snprintf(l->end_why, sizeof(l->end_why), "%s", why);
-	close_fd(&l->chan);
 	if (l->reply) {
 		msg_reply_fn fn = l->reply;
 
@@ -471,6 +531,9 @@ static void exec_start(struct agent *a, const struct msg *m, const struct cred_i
 	l->gpus = m->u.exec.gpus;
 	l->expires = m->u.exec.expires;
 	l->start_end = clock_ms() + START_TIMEOUT_MS;
+	l->started_ms = wall_ms();
+	l->job = m->u.exec.job;
+	usage_host_jobs(a->ledger.jobs, a->ledger.njobs, &pus, l->host_jobs, sizeof(l->host_jobs));
 	l->chan = l->output = l->log = -1;
 	a->dirty = true;
 	rc = lease_start(a, l, m->u.exec.lib, err, sizeof(err));
@@ -712,6 +775,7 @@ static void grant(struct agent *a, struct lease *l)
 	struct msg m = {.type = MSG_LEASE_GRANT};
 
 	l->state = LEASE_READY;
+	l->doc_granted = true;
 	a->dirty = true;
 	if (l->reply) {
 		msg_reply_fn fn = l->reply;
@@ -748,11 +812,11 @@ static void doc_read(struct agent *a, struct lease *l)
 	nl = memchr(l->doc, '\n', l->doc_len);
 	if (!nl && n > 0 && l->doc_len < FRAME_MAX - 1)
 		return; /* more to come */
-	close_fd(&l->chan);
 	if (!nl && n <= 0) {
 		/* it is exiting, most likely: its exit status says why (agent_tick),
 		 * else it fails when starting times out */
 		l->doc_eof = true;
+		close_fd(&l->chan);
 		return;
 	}
 	if (!nl) {

@@ -71,11 +71,12 @@ static int write_all(int fd, const char *buf, size_t len)
 }
 
 /*
- * "fd:N": the document and a newline on fd N, which is then closed (N <= 2
- * gets /dev/null instead): the channel colocd gave its executor, which
- * colocd reads the document from and stops reading after it.
+ * "fd:N": the document and a newline on fd N, the channel colocd gave its
+ * executor, which colocd reads the document from. The executor keeps it
+ * (*chan) and writes "served N" on it when it stops (report_served); it
+ * moves above 2 first, and fd N <= 2 gets /dev/null instead.
  */
-static int publish_fd(const char *where, const char *json)
+static int publish_fd(const char *where, const char *json, int *chan)
 {
 	char *end;
 	long fd = strtol(where + 3, &end, 10);
@@ -86,13 +87,26 @@ static int publish_fd(const char *where, const char *json)
 	rc = write_all((int)fd, json, strlen(json));
 	if (rc == 0)
 		rc = write_all((int)fd, "\n", 1);
-	close((int)fd);
-	if (fd <= 2 && open("/dev/null", O_RDWR) != fd)
-		log_debug("no /dev/null for fd %ld", fd);
+	*chan = fd > 2 ? (int)fd : fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
+	if (fd <= 2) {
+		close((int)fd);
+		if (open("/dev/null", O_RDWR) != fd)
+			log_debug("no /dev/null for fd %ld", fd);
+	}
 	return rc;
 }
 
-static int publish(const char *where, const char *json)
+/* Tells colocd, on the channel, how many calls the workers served. */
+static void report_served(int chan, unsigned long served)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "served %lu\n", served);
+
+	if (chan >= 0 && write_all(chan, line, (size_t)n) != 0)
+		log_debug("cannot report the calls served to colocd: %s", strerror(errno));
+}
+
+static int publish(const char *where, const char *json, int *chan)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -103,7 +117,7 @@ static int publish(const char *where, const char *json)
 		return fflush(stdout) == 0 ? 0 : -errno;
 	}
 	if (strncmp(where, "fd:", 3) == 0)
-		return publish_fd(where, json);
+		return publish_fd(where, json, chan);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", where) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	/* the document holds the lease token: only its owner may read it */
@@ -185,7 +199,8 @@ int executor_run(const struct executor_options *o)
 	char err[512], *json = NULL;
 	unsigned created = 0, started = 0;
 	sigset_t sigs;
-	int rc, sig, status = 1, wake = -1;
+	int rc, sig, status = 1, wake = -1, chan = -1;
+	unsigned long served = 0;
 
 	if (n == 0 || ncpus == 0) {
 		log_error("no cpus to serve on; give --cpus a non-empty list");
@@ -257,7 +272,7 @@ int executor_run(const struct executor_options *o)
 			goto out_stop;
 		}
 	}
-	rc = publish(o->publish, json);
+	rc = publish(o->publish, json, &chan);
 	if (rc) {
 		log_error("cannot publish the lease document to %s: %s", o->publish, strerror(-rc));
 		goto out_stop;
@@ -274,8 +289,14 @@ out_stop:
 		log_warning("cannot wake the workers: %s", strerror(errno));
 out_workers:
 	/* Workers not started are destroyed without a join. */
-	for (unsigned i = 0; i < created; i++)
+	for (unsigned i = 0; i < created; i++) {
+		served += worker_join(workers[i]);
 		worker_destroy(workers[i]);
+	}
+	if (chan >= 0) {
+		report_served(chan, served);
+		close(chan);
+	}
 	free(workers);
 	free(json);
 out_lib:

@@ -51,6 +51,9 @@ void worker_info(const struct worker *w, struct worker_info *info);
  * when the hook returned non-zero (the thread has ended; worker_destroy
  * still joins it), -errno when the thread cannot start; err says which. */
 int worker_start(struct worker *w, char *err, size_t errlen);
+/* Joins the thread (after *cfg->stop was set; once) and returns the
+ * number of calls it served. */
+unsigned long worker_join(struct worker *w);
 /* Joins the thread (after *cfg->stop was set) and frees everything. */
 void worker_destroy(struct worker *w);
 
