@@ -289,7 +289,7 @@ static void lease_usage(struct agent *a, struct lease *l, struct msg_node_ended 
 	u->calls_known = lease_served(l, &u->calls);
 	snprintf(u->state, sizeof(u->state), "%s", l->end_state);
 	snprintf(u->why, sizeof(u->why), "%s", l->end_why);
-	if (usage_append(a->cfg.state_dir, u, err, sizeof(err)) != 0)
+	if (usage_append(a->cfg.state_dir, USAGE_FILE, u, true, err, sizeof(err)) != 0)
 		log_error("the usage record of %s is not in StateDir: %s", l->id, err);
 }
 

@@ -682,7 +682,7 @@ static void query(struct controller *c, const struct msg *m, const struct cred_i
 
 /* ---- node agents' reports ------------------------------------------------------------------ */
 
-/* Appends a remote node's usage record to the controller's usage.jsonl,
+/* Appends a node's usage record to the controller's cluster-usage.jsonl,
  * once. */
 static void record_usage(struct controller *c, const char *node, const struct msg_usage *u)
 {
@@ -768,7 +768,7 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 	for (unsigned i = 0; i < s->nended; i++) {
 		struct clease *l = lease_find(c, s->ended[i].id);
 
-		if (s->ended[i].has_usage && !n->local) /* standalone: its agent wrote it */
+		if (s->ended[i].has_usage)
 			record_usage(c, s->node, &s->ended[i].usage);
 		if (l && l->node == (unsigned)ni && l->state != CL_PLACING)
 			lease_drop(c, l, s->ended[i].state, s->ended[i].why);

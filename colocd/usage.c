@@ -101,7 +101,8 @@ static int open_dir(const char *state_dir, char *err, size_t errlen)
 	return fd;
 }
 
-int usage_append(const char *state_dir, const struct msg_usage *u, char *err, size_t errlen)
+int usage_append(const char *state_dir, const char *name, const struct msg_usage *u, bool log_it,
+		 char *err, size_t errlen)
 {
 	struct stat st;
 	char *line = NULL;
@@ -114,7 +115,8 @@ int usage_append(const char *state_dir, const struct msg_usage *u, char *err, si
 			 strerror(-rc));
 		return rc;
 	}
-	log_info("usage: %s", line);
+	if (log_it)
+		log_info("usage: %s", line);
 	if (mkdir(state_dir, 0755) != 0 && errno != EEXIST)
 		log_debug("cannot create StateDir %s: %s", state_dir, strerror(errno));
 	dir = open_dir(state_dir, err, errlen);
@@ -122,24 +124,24 @@ int usage_append(const char *state_dir, const struct msg_usage *u, char *err, si
 		rc = dir;
 		goto free_line;
 	}
-	fd = openat(dir, USAGE_FILE, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(dir, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot open %.300s/%s: %s", state_dir, USAGE_FILE,
+		snprintf(err, errlen, "cannot open %.300s/%s: %s", state_dir, name,
 			 strerror(errno));
 		goto close_dir;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
 		rc = -EPERM;
 		snprintf(err, errlen, "%.300s/%s must be a regular file of colocd's user",
-			 state_dir, USAGE_FILE);
+			 state_dir, name);
 		goto close_file;
 	}
 	len = strlen(line);
 	line[len] = '\n'; /* one write: lines of two writers never mix */
 	if (write(fd, line, len + 1) != (ssize_t)(len + 1)) {
 		rc = errno ? -errno : -EIO;
-		snprintf(err, errlen, "cannot append to %.300s/%s: %s", state_dir, USAGE_FILE,
+		snprintf(err, errlen, "cannot append to %.300s/%s: %s", state_dir, name,
 			 strerror(-rc));
 	}
 	line[len] = '\0';
@@ -160,7 +162,7 @@ int usage_book_append(struct usage_book *book, const char *state_dir, const stru
 	for (unsigned i = 0; i < book->n; i++)
 		if (strcmp(book->ids[i], u->id) == 0)
 			return 1;
-	rc = usage_append(state_dir, u, err, errlen);
+	rc = usage_append(state_dir, USAGE_CLUSTER_FILE, u, false, err, errlen);
 	if (rc)
 		return rc;
 	snprintf(book->ids[book->next], sizeof(book->ids[0]), "%s", u->id);
@@ -376,11 +378,11 @@ int usage_query(const char *state_dir, enum msg_query what, const struct msg_usa
 		rc = dir == -ENOENT ? 0 : dir; /* nothing recorded yet */
 		goto out;
 	}
-	rc = query_file(dir, USAGE_FILE ".1", what, f, asker, admin, res, newest, &seen, err,
-			errlen);
+	rc = query_file(dir, USAGE_CLUSTER_FILE ".1", what, f, asker, admin, res, newest, &seen,
+			err, errlen);
 	if (!rc)
-		rc = query_file(dir, USAGE_FILE, what, f, asker, admin, res, newest, &seen, err,
-				errlen);
+		rc = query_file(dir, USAGE_CLUSTER_FILE, what, f, asker, admin, res, newest, &seen,
+				err, errlen);
 	close(dir);
 	/* the newest records, oldest first */
 	for (unsigned i = seen > USAGE_RECORDS_MAX ? seen - USAGE_RECORDS_MAX : 0; !rc && i < seen;

@@ -5,15 +5,17 @@
  * StateDir/usage.jsonl (JSON lines, struct msg_usage, msg_usage_encode)
  * and to its log (syslog by default) as "usage: {...}", and sends it to
  * the controller with the lease's end (node_state.ended). The controller
- * appends the records of remote nodes to its own StateDir/usage.jsonl,
- * which is therefore the cluster's, and answers `colocctl usage` from it
+ * appends every node's records to its StateDir/cluster-usage.jsonl (a
+ * name of its own: an agent on the controller's host, or the standalone
+ * colocd, shares its StateDir) and answers `colocctl usage` from it
  * (usage_query), with the access rules below.
  *
  * Files are appended by root with O_APPEND, one write per record, into a
  * directory only root may write; they are never synced (a crash of the
  * node loses at most the records the kernel had not written yet) and never
- * rotated by colocd: logrotate may rename usage.jsonl (colocd opens it
- * again for every record), and queries read usage.jsonl.1 and usage.jsonl.
+ * rotated by colocd: logrotate may rename them (colocd opens them again
+ * for every record), and queries read cluster-usage.jsonl.1 and
+ * cluster-usage.jsonl.
  *
  * No state of its own but the controller's book of recorded lease ids
  * (struct usage_book); no locking: one thread owns a book.
@@ -29,7 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define USAGE_FILE "usage.jsonl"
+#define USAGE_FILE "usage.jsonl"		 /* a node agent's: its node's leases */
+#define USAGE_CLUSTER_FILE "cluster-usage.jsonl" /* the controller's: every node's */
 #define USAGE_ROWS_MAX 256   /* groups a usage query answers; the rest as "(other)" */
 #define USAGE_RECORDS_MAX 64 /* records a records query answers: the newest */
 #define USAGE_BOOK_IDS 256   /* lease ids the controller remembers having recorded */
@@ -48,10 +51,12 @@ void usage_host_jobs(const struct host_job *jobs, unsigned n, const struct cpuma
 /* The name of uid into out, "" when it has none. */
 void usage_user(uint32_t uid, char *out, size_t len);
 
-/* Appends u to state_dir/usage.jsonl (created 0600) and logs it. 0, or
- * -errno with err (the directory is not root's only, the file is not a
- * regular file of root's, a write failed). */
-int usage_append(const char *state_dir, const struct msg_usage *u, char *err, size_t errlen);
+/* Appends u to state_dir/name (USAGE_FILE or USAGE_CLUSTER_FILE, created
+ * 0600), and with log_it to the log as "usage: {...}". 0, or -errno with
+ * err (the directory is not root's only, the file is not a regular file of
+ * root's, a write failed). */
+int usage_append(const char *state_dir, const char *name, const struct msg_usage *u, bool log_it,
+		 char *err, size_t errlen);
 
 /* The controller's memory of what it recorded: an agent may send an
  * ended lease again (its report's answer was lost). */
@@ -60,8 +65,8 @@ struct usage_book {
 	unsigned n, next;
 };
 
-/* Appends u unless book has it already, and remembers it. 0, 1 (known),
- * or usage_append's -errno. */
+/* Appends u to state_dir/USAGE_CLUSTER_FILE unless book has it already,
+ * and remembers it. 0, 1 (known), or usage_append's -errno. */
 int usage_book_append(struct usage_book *book, const char *state_dir, const struct msg_usage *u,
 		      char *err, size_t errlen);
 
@@ -72,7 +77,8 @@ bool usage_visible(const struct msg_usage *u, const struct msg_usage_filter *f, 
 		   bool admin);
 
 /* Answers a usage or records query (what) from the records in
- * state_dir/usage.jsonl.1 and usage.jsonl that asker may see: res becomes
+ * state_dir/cluster-usage.jsonl.1 and cluster-usage.jsonl that asker may
+ * see: res becomes
  * a result the caller msg_free()s. A record that does not parse is
  * skipped (and logged); no file is an empty answer. 0 or -errno with err. */
 int usage_query(const char *state_dir, enum msg_query what, const struct msg_usage_filter *f,

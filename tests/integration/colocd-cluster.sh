@@ -118,11 +118,11 @@ check "a host job on node2 is answered once node2's executors are gone" \
 check "the controller shows node2's leases evicted, with why" \
 	'until_ok "lease_of ${ids[0]} | grep -q \"\\\"state\\\":\\\"evicted\\\".*host job\""' "$(lease_of "${ids[0]}")"
 check "node1's lease runs on" 'kill -0 $x1 && lease_of "$id1" | grep -q "\"state\":\"ready\""'
-check "node2's agent recorded the evicted lease's usage, and the controller has it too (usage.jsonl)" \
-	'until_ok "has_record $dir/state0/usage.jsonl ${ids[0]} evicted" &&
+check "node2's agent recorded the evicted lease's usage, and the controller has it too (cluster-usage.jsonl)" \
+	'until_ok "has_record $dir/state0/cluster-usage.jsonl ${ids[0]} evicted" &&
 	has_record "$dir/state2/usage.jsonl" "${ids[0]}" evicted &&
-	grep -F "\"id\":\"${ids[0]}\"" "$dir/state0/usage.jsonl" | grep -q "\"node\":\"node2\""' \
-	"$(cat "$dir"/state[02]/usage.jsonl 2>&1)"
+	grep -F "\"id\":\"${ids[0]}\"" "$dir/state0/cluster-usage.jsonl" | grep -q "\"node\":\"node2\""' \
+	"$(cat "$dir"/state2/usage.jsonl "$dir"/state0/cluster-usage.jsonl 2>&1)"
 "$COLOCD_SEND" --unix "$dir/n2.sock" '{"v":1,"type":"job_end","job":7}' >/dev/null
 
 # peers that are not root
@@ -151,10 +151,10 @@ out=$(release "$id1")
 check "its owner releases it through the new controller: executor gone, cgroup removed" \
 	'echo "$out" | grep -q "\"ok\"" && gone $x1 && [ -z "$(cgdir cpuset "$root-1/$id1")" ]' "$out"
 check "its usage record reaches the restarted controller once, as released" \
-	'until_ok "has_record $dir/state0/usage.jsonl $id1 released" &&
-	[ "$(grep -cF "\"id\":\"$id1\"" "$dir/state0/usage.jsonl")" = 1 ] &&
+	'until_ok "has_record $dir/state0/cluster-usage.jsonl $id1 released" &&
+	[ "$(grep -cF "\"id\":\"$id1\"" "$dir/state0/cluster-usage.jsonl")" = 1 ] &&
 	[ "$(grep -cF "\"id\":\"$id1\"" "$dir/state1/usage.jsonl")" = 1 ] &&
-	ctl usage --by node --json | grep -q "\"group\":\"node1\""' "$(cat "$dir"/state[01]/usage.jsonl 2>&1)"
+	ctl usage --by node --json | grep -q "\"group\":\"node1\""' "$(cat "$dir"/state1/usage.jsonl "$dir"/state0/cluster-usage.jsonl 2>&1)"
 
 # a node agent killed: its node goes down, its restart cleans up
 until_ok "ctl nodes | grep -q \"^node2  *up\"" && ctl drain node2 >/dev/null

@@ -4,7 +4,8 @@
 # (owned by daemon) lends its cores; three leases of nobody's on them end
 # released, expired and evicted; each leaves one record in
 # StateDir/usage.jsonl and a "usage:" log line with the client's job, the
-# host job, cores, seconds and the calls its executor served. colocctl
+# host job, cores, seconds and the calls its executor served; the
+# controller's StateDir/cluster-usage.jsonl gets the same records. colocctl
 # usage sums them by user, host job, node and lease, as root and, with the
 # access rules, as nobody (their own leases), daemon (what ran on their
 # host job) and bin (nothing). Needs root, cgroups and setpriv.
@@ -81,6 +82,10 @@ check "C left a record: evicted, saying it was the host job" \
 check "every line of usage.jsonl is a JSON record; the file is root's, 0600" \
 	'[ "$(wc -l <"$records")" = 3 ] && jq -e -s "length == 3" "$records" >/dev/null &&
 	[ "$(stat -c "%U %a" "$records")" = "root 600" ]' "$(cat "$records")"
+check "the controller's cluster-usage.jsonl has the same 3 records, once each" \
+	'until_ok 40 0.05 "[ \"\$(wc -l <$dir/state/cluster-usage.jsonl)\" = 3 ]" &&
+	[ "$(jq -c . "$records")" = "$(jq -c . "$dir/state/cluster-usage.jsonl")" ]' \
+	"$(cat "$dir/state/cluster-usage.jsonl" 2>&1)"
 
 # colocctl usage, as root
 out=$(usage --by user --json)

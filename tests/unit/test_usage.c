@@ -199,11 +199,11 @@ static void test_file(void **state)
 	msg_free(&res);
 	assert_int_equal(usage_book_append(&book, dir, &a, err, sizeof(err)), 0);
 	assert_int_equal(usage_book_append(&book, dir, &a, err, sizeof(err)), 1); /* once */
-	snprintf(path, sizeof(path), "%s/" USAGE_FILE, dir);
+	snprintf(path, sizeof(path), "%s/" USAGE_CLUSTER_FILE, dir);
 	out = fopen(path, "a");
 	fputs("{\"broken\n", out); /* skipped */
 	fclose(out);
-	assert_int_equal(usage_append(dir, &b, err, sizeof(err)), 0);
+	assert_int_equal(usage_append(dir, USAGE_CLUSTER_FILE, &b, false, err, sizeof(err)), 0);
 
 	assert_int_equal(usage_query(dir, MSG_QUERY_USAGE, &f, 0, true, &res, err, sizeof(err)), 0);
 	assert_int_equal(res.u.result.nrows, 2);
