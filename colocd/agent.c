@@ -58,6 +58,7 @@
 #endif
 #define PRESSURE_EVERY_MS 100  /* how often MemAvailable is read */
 #define PRUNE_EVERY_MS 3600000 /* how often old lease logs are removed */
+#define ENDED_PER_STATE 8      /* ended leases (with usage records) one node_state carries */
 #define BUSY_TICK_MS 1	       /* while a lease starts or ends */
 #define TICK_MS 20
 #define LEASE_CGROUP_PREFIX "lease-" /* the controller's lease ids: only those are ours */
@@ -1037,18 +1038,26 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended
 		n++;
 	}
 	out->u.node.nleases = n;
-	/* the ends the controller has not taken yet, oldest first */
+	/* the ends the controller has not taken yet, oldest first, at most
+	 * ENDED_PER_STATE (each carries its usage record: the frame must hold
+	 * them); the rest go in the next state, which follows at once */
 	n = 0;
+	*ended_upto = a->ended_last;
+	a->dirty = false;
 	for (unsigned i = 0; i < a->nended; i++) {
 		unsigned k =
 		    (a->ended_next + MSG_NODE_ENDED_MAX - a->nended + i) % MSG_NODE_ENDED_MAX;
 
-		if (a->ended_seq[k] > a->ended_acked)
-			out->u.node.ended[n++] = a->ended[k];
+		if (a->ended_seq[k] <= a->ended_acked)
+			continue;
+		if (n == ENDED_PER_STATE) {
+			a->dirty = true;
+			break;
+		}
+		out->u.node.ended[n++] = a->ended[k];
+		*ended_upto = a->ended_seq[k];
 	}
 	out->u.node.nended = n;
-	*ended_upto = a->ended_last;
-	a->dirty = false;
 	return 0;
 }
 

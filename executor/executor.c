@@ -88,6 +88,8 @@ static int publish_fd(const char *where, const char *json, int *chan)
 	if (rc == 0)
 		rc = write_all((int)fd, "\n", 1);
 	*chan = fd > 2 ? (int)fd : fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
+	if (*chan > 2 && fcntl(*chan, F_SETFD, FD_CLOEXEC) != 0) /* not the functions' */
+		log_debug("fd %d stays open across exec: %s", *chan, strerror(errno));
 	if (fd <= 2) {
 		close((int)fd);
 		if (open("/dev/null", O_RDWR) != fd)

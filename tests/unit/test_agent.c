@@ -563,6 +563,38 @@ static void test_usage_record(void **state)
 	msg_free(&st);
 }
 
+/* Ends with their records go to the controller 8 at a time, oldest first,
+ * each once the controller took the one before. */
+static void test_ended_in_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct msg st;
+	uint64_t upto;
+	char id[16];
+
+	for (unsigned i = 0; i < 10; i++) {
+		uint64_t stop;
+
+		snprintf(id, sizeof(id), "lease-%u", i);
+		ready_lease(f, id, "0", GIB, 0);
+		stop = request(f, exec_msg(MSG_EXEC_STOP, id, "", 0));
+		TICK_UNTIL(f, reply_to(f, stop));
+	}
+	assert_int_equal(agent_state(f->a, 6831, &st, &upto), 0);
+	assert_int_equal(st.u.node.nended, 8);
+	assert_string_equal(st.u.node.ended[0].id, "lease-0");
+	assert_string_equal(st.u.node.ended[7].id, "lease-7");
+	assert_true(agent_dirty(f->a)); /* the rest follow at once */
+	msg_free(&st);
+	agent_state_taken(f->a, upto);
+	assert_int_equal(agent_state(f->a, 6831, &st, &upto), 0);
+	assert_int_equal(st.u.node.nended, 2);
+	assert_string_equal(st.u.node.ended[1].id, "lease-9");
+	assert_true(st.u.node.ended[1].has_usage);
+	assert_false(agent_dirty(f->a));
+	msg_free(&st);
+}
+
 static void test_report_needing_nothing_is_answered_at_once(void **state)
 {
 	struct fixture *f = *state;
@@ -826,6 +858,7 @@ int main(void)
 	    T(test_report_evicts_a_starting_lease),
 	    T(test_report_evicts_a_ready_lease),
 	    T(test_usage_record),
+	    T(test_ended_in_batches),
 	    T_LONG(test_report_needing_nothing_is_answered_at_once),
 	    T(test_reports_out_of_order),
 	    T(test_missed_job_end),
