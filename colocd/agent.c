@@ -35,8 +35,10 @@
 #include "spare.h"
 #include "spares.h"
 #include "topology.h"
+#include "usage.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,7 @@
 #endif
 #define PRESSURE_EVERY_MS 100  /* how often MemAvailable is read */
 #define PRUNE_EVERY_MS 3600000 /* how often old lease logs are removed */
+#define ENDED_PER_STATE 8      /* ended leases (with usage records) one node_state carries */
 #define BUSY_TICK_MS 1	       /* while a lease starts or ends */
 #define TICK_MS 20
 #define LEASE_CGROUP_PREFIX "lease-" /* the controller's lease ids: only those are ours */
@@ -97,10 +100,11 @@ struct lease {
 	struct sandbox *sb;
 	pid_t pid;
 	uint8_t token[WIRE_TOKEN_LEN];
-	int chan;  /* the executor's channel, until its document came; -1 */
+	int chan;  /* the executor's channel: its lease document, then what it served; -1 */
 	char *doc; /* the document as it arrives (FRAME_MAX bytes) */
 	size_t doc_len;
 	bool doc_eof;	    /* the channel closed with no document */
+	bool doc_granted;   /* its document came: the channel stays for calls reports */
 	int output;	    /* the executor's output pipe; -1 */
 	int log;	    /* the lease's log file; -1 */
 	uint64_t logged;    /* bytes in the log */
@@ -117,7 +121,10 @@ struct lease {
 	bool calls_known, calls_skip; /* a report came; skipping an over-long line */
 	char calls_line[CALLS_LINE_MAX];
 	size_t calls_len;
-	int64_t calls_next; /* ms: when the channel is read next */
+	int64_t calls_next;  /* ms: when the channel is read next */
+	int64_t started_ms;  /* unix ms: its exec_start came (usage records) */
+	uint32_t job;	     /* the client's Slurm job, 0 = none */
+	char host_jobs[512]; /* the host jobs whose PUs it uses (msg_usage.host_jobs) */
 	/* ending */
 	char end_state[16];
 	char end_why[128];
@@ -160,6 +167,14 @@ struct agent {
 	uint64_t ended_states[END_STATES];
 	struct metrics_hist reclaim_s, cold_start_s;
 };
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void close_fd(int *fd)
 {
@@ -272,6 +287,40 @@ static void lease_pump_log(struct agent *a, struct lease *l)
 		close_fd(&l->output);
 }
 
+/* Writes l's usage record (usage.h) and puts it in e, its entry of
+ * ended[] (zeroed here). */
+static void calls_read(struct lease *l, int64_t now);
+
+static void lease_usage(struct agent *a, struct lease *l, struct msg_node_ended *e)
+{
+	struct msg_usage *u = &e->usage;
+	char err[512];
+
+	memset(e, 0, sizeof(*e));
+	e->has_usage = true;
+	snprintf(u->id, sizeof(u->id), "%s", l->id);
+	u->uid = l->uid;
+	usage_user(l->uid, u->user, sizeof(u->user));
+	u->job = l->job;
+	snprintf(u->host_jobs, sizeof(u->host_jobs), "%s", l->host_jobs);
+	snprintf(u->node, sizeof(u->node), "%s", a->node);
+	u->cores = cpumask_count(&l->pus);
+	cpumask_format(&l->pus, u->pus, sizeof(u->pus));
+	u->mem = l->mem;
+	u->gpus = (uint32_t)__builtin_popcount(l->gpus);
+	usage_account(u, l->started_ms, wall_ms());
+	/* the executor's last calls report, written as it stopped
+	 * (executor.c): what the owner's executor says, not measured */
+	l->calls_next = 0;
+	calls_read(l, 0);
+	u->calls_known = l->calls_known;
+	u->calls = l->calls_served;
+	snprintf(u->state, sizeof(u->state), "%s", l->end_state);
+	snprintf(u->why, sizeof(u->why), "%s", l->end_why);
+	if (usage_append(a->cfg.state_dir, USAGE_FILE, u, true, err, sizeof(err)) != 0)
+		log_error("the usage record of %s is not in StateDir: %s", l->id, err);
+}
+
 /* The lease is gone: its cgroup empty and removed, its end remembered for
  * the controller, the reports waiting for it answered. */
 static void lease_forget(struct agent *a, struct lease *l)
@@ -282,6 +331,7 @@ static void lease_forget(struct agent *a, struct lease *l)
 	lease_pump_log(a, l);
 	close_fd(&l->output);
 	close_fd(&l->log);
+	lease_usage(a, l, e);
 	close_fd(&l->chan);
 	if (l->doc) /* it holds the lease's token */
 		explicit_bzero(l->doc, FRAME_MAX);
@@ -291,7 +341,6 @@ static void lease_forget(struct agent *a, struct lease *l)
 		 l->killed ? "; its executor needed SIGKILL" : "");
 	for (unsigned i = 0; i < END_STATES; i++)
 		a->ended_states[i] += strcmp(l->end_state, end_labels[i]) == 0;
-	memset(e, 0, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", l->id);
 	snprintf(e->state, sizeof(e->state), "%s", l->end_state);
 	snprintf(e->why, sizeof(e->why), "%s", l->end_why);
@@ -315,10 +364,11 @@ static void lease_end(struct agent *a, struct lease *l, const char *state, const
 
 	if (l->state == LEASE_FREE || l->state == LEASE_ENDING)
 		return;
+	if (!l->doc_granted) /* a document it sends now is no use */
+		close_fd(&l->chan);
 	l->state = LEASE_ENDING;
 	snprintf(l->end_state, sizeof(l->end_state), "%s", state);
 	snprintf(l->end_why, sizeof(l->end_why), "%s", why);
-	close_fd(&l->chan);
 	if (l->reply) {
 		msg_reply_fn fn = l->reply;
 
@@ -513,6 +563,9 @@ static void exec_start(struct agent *a, const struct msg *m, const struct cred_i
 	l->expires = m->u.exec.expires;
 	l->asked_ms = clock_ms();
 	l->start_end = l->asked_ms + START_TIMEOUT_MS;
+	l->started_ms = wall_ms();
+	l->job = m->u.exec.job;
+	usage_host_jobs(a->ledger.jobs, a->ledger.njobs, &pus, l->host_jobs, sizeof(l->host_jobs));
 	l->chan = l->output = l->log = -1;
 	a->dirty = true;
 	rc = lease_start(a, l, m->u.exec.lib, err, sizeof(err));
@@ -756,6 +809,7 @@ static void grant(struct agent *a, struct lease *l)
 	struct msg m = {.type = MSG_LEASE_GRANT};
 
 	l->state = LEASE_READY;
+	l->doc_granted = true;
 	a->dirty = true;
 	metrics_hist_observe(&a->cold_start_s, (double)(clock_ms() - l->asked_ms) / 1e3);
 	if (l->reply) {
@@ -799,6 +853,7 @@ static void doc_read(struct agent *a, struct lease *l)
 		/* it is exiting, most likely: its exit status says why (agent_tick),
 		 * else it fails when starting times out */
 		l->doc_eof = true;
+		close_fd(&l->chan);
 		return;
 	}
 	if (!nl) {
@@ -1069,18 +1124,26 @@ int agent_state(struct agent *a, uint16_t port, struct msg *out, uint64_t *ended
 		n++;
 	}
 	out->u.node.nleases = n;
-	/* the ends the controller has not taken yet, oldest first */
+	/* the ends the controller has not taken yet, oldest first, at most
+	 * ENDED_PER_STATE (each carries its usage record: the frame must hold
+	 * them); the rest go in the next state, which follows at once */
 	n = 0;
+	*ended_upto = a->ended_last;
+	a->dirty = false;
 	for (unsigned i = 0; i < a->nended; i++) {
 		unsigned k =
 		    (a->ended_next + MSG_NODE_ENDED_MAX - a->nended + i) % MSG_NODE_ENDED_MAX;
 
-		if (a->ended_seq[k] > a->ended_acked)
-			out->u.node.ended[n++] = a->ended[k];
+		if (a->ended_seq[k] <= a->ended_acked)
+			continue;
+		if (n == ENDED_PER_STATE) {
+			a->dirty = true;
+			break;
+		}
+		out->u.node.ended[n++] = a->ended[k];
+		*ended_upto = a->ended_seq[k];
 	}
 	out->u.node.nended = n;
-	*ended_upto = a->ended_last;
-	a->dirty = false;
 	return 0;
 }
 

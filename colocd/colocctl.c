@@ -17,11 +17,9 @@
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'f'},
-	    {"json", no_argument, NULL, 'J'},
-	    {"timeout", required_argument, NULL, 'T'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'f'},  {"json", no_argument, NULL, 'J'},
+	    {"timeout", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
 	struct ctl_cli c = {.timeout_ms = CTL_CLI_DEFAULT_TIMEOUT_S * 1000};
 	const char *conf = NULL, *cmd;
@@ -30,7 +28,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	/* "+": stop at the command; its own options follow it. */
-	while ((opt = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+f:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			conf = optarg;
@@ -46,6 +44,9 @@ int main(int argc, char **argv)
 		case 'h':
 			ctl_cli_usage(stdout);
 			return 0;
+		case 'V':
+			printf("colocctl (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
 		default:
 			ctl_cli_usage(stderr);
 			return 2;
@@ -53,17 +54,17 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "colocctl: a command is needed: nodes, gaps, leases, executors, "
-				"lease acquire, lease release, drain, resume or logs\n");
+				"lease acquire, lease release, drain, resume, logs or usage\n");
 		ctl_cli_usage(stderr);
 		return 2;
 	}
 	cmd = argv[optind];
 	what = ctl_cli_query_parse(cmd);
 	if (!what && strcmp(cmd, "lease") != 0 && strcmp(cmd, "drain") != 0 &&
-	    strcmp(cmd, "resume") != 0 && strcmp(cmd, "logs") != 0) {
+	    strcmp(cmd, "resume") != 0 && strcmp(cmd, "logs") != 0 && strcmp(cmd, "usage") != 0) {
 		fprintf(stderr,
 			"colocctl: unknown command %s; expected nodes, gaps, leases, "
-			"executors, lease acquire, lease release, drain, resume or logs\n",
+			"executors, lease acquire, lease release, drain, resume, logs or usage\n",
 			cmd);
 		return 2;
 	}
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
 	}
 	if (what)
 		return ctl_cli_query(&c, what, argc - optind, argv + optind);
+	if (strcmp(cmd, "usage") == 0)
+		return ctl_cli_usage_report(&c, argc - optind, argv + optind);
 	if (strcmp(cmd, "logs") == 0)
 		return ctl_cli_logs(&c, argc - optind, argv + optind);
 	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0)

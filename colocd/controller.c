@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "placement.h"
 #include "cpumask.h"
+#include "usage.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@ struct clease {
 	unsigned node;
 	struct place_assignment where;
 	int64_t expires, pid;
+	uint32_t job;		  /* the client's Slurm job, 0 = none */
 	int64_t since_ms;	  /* last change, or last seen in its agent's report */
 	struct cl_reply waiter;	  /* the lease_acquire, until the grant */
 	struct cl_reply releaser; /* the lease_release, until exec_stop returns */
@@ -104,6 +106,7 @@ struct controller {
 	/* metrics (controller_metrics) */
 	uint64_t fails[FAIL_REASONS], granted, ended_states[CEND_STATES];
 	struct metrics_hist place_s;
+	struct usage_book usage; /* the records of remote nodes' leases it appended */
 };
 
 /* ---- replies -------------------------------------------------------------------------- */
@@ -442,6 +445,7 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 	l->uid = uid;
 	l->gid = gid;
 	l->workers = m->u.acquire.workers;
+	l->job = m->u.acquire.job;
 	l->expires = pr.now + pr.duration_s;
 	l->since_ms = clock_ms();
 	l->waiter = *r;
@@ -457,6 +461,7 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 	req.u.exec.gpus = l->where.gpus;
 	snprintf(req.u.exec.lib, sizeof(req.u.exec.lib), "%s", m->u.acquire.lib);
 	req.u.exec.expires = l->expires;
+	req.u.exec.job = l->job;
 	log_info("%s: %u workers on cpus %s of %s for uid %u, %lld s", l->id, l->workers,
 		 req.u.exec.pus, c->nodes[l->node].name, uid, (long long)pr.duration_s);
 	rc = to_agent(c, l->node, &req, EXEC_TIMEOUT_MS, on_exec_started, lease_cookie(c, l));
@@ -668,12 +673,28 @@ static void query(struct controller *c, const struct msg *m, const struct cred_i
 		  struct cl_reply *r)
 {
 	struct msg res = {.type = MSG_RESULT, .u.result.what = m->u.query};
-	char *text = NULL;
+	char *text = NULL, err[512];
 	int rc;
 
-	rc = m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
-		 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, from->uid, &res)
-		 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, &res);
+	if (m->u.query == MSG_QUERY_USAGE || m->u.query == MSG_QUERY_RECORDS) {
+		if (from->uid != 0 && m->filter.has_user && m->filter.user != from->uid) {
+			msg_reply_error(answer, r, 0, "EPERM",
+					"only root sees the usage of other users (uid %u asked for "
+					"uid %u's)",
+					from->uid, m->filter.user);
+			return;
+		}
+		rc = usage_query(c->cfg.state_dir, m->u.query, &m->filter, from->uid,
+				 from->uid == 0, &res, err, sizeof(err));
+		if (rc) {
+			msg_reply_error(answer, r, 0, "EIO", "cannot read the usage records: %s",
+					err);
+			return;
+		}
+	} else
+		rc = m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
+			 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, from->uid, &res)
+			 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, &res);
 	if (!rc)
 		rc = msg_encode(&res, &text); /* to see that it fits in a frame */
 	if (rc == -E2BIG || (text && strlen(text) > FRAME_MAX))
@@ -692,6 +713,18 @@ static void query(struct controller *c, const struct msg *m, const struct cred_i
 }
 
 /* ---- node agents' reports ------------------------------------------------------------------ */
+
+/* Appends a node's usage record to the controller's cluster-usage.jsonl,
+ * once. */
+static void record_usage(struct controller *c, const char *node, const struct msg_usage *u)
+{
+	struct msg_usage rec = *u;
+	char err[512];
+
+	snprintf(rec.node, sizeof(rec.node), "%s", node); /* where it came from */
+	if (usage_book_append(&c->usage, c->cfg.state_dir, &rec, err, sizeof(err)) < 0)
+		log_error("the usage record of %s from node %s is lost here: %s", u->id, node, err);
+}
 
 static bool reported(const struct msg *m, const char *id)
 {
@@ -767,6 +800,8 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 	for (unsigned i = 0; i < s->nended; i++) {
 		struct clease *l = lease_find(c, s->ended[i].id);
 
+		if (s->ended[i].has_usage)
+			record_usage(c, s->node, &s->ended[i].usage);
 		if (l && l->node == (unsigned)ni && l->state != CL_PLACING)
 			lease_drop(c, l, s->ended[i].state, s->ended[i].why);
 		else if (!l)

@@ -15,15 +15,18 @@
 #include "lease_rules.h"
 #include "leaselog.h"
 #include "table.h"
+#include "usage.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROG "colocctl"
@@ -46,12 +49,16 @@ void ctl_cli_usage(FILE *f)
 		"  resume NODE             undo drain: NODE lends again\n"
 		"  logs LEASE [--node N]   what the lease's executor wrote (its owner, on the "
 		"node)\n"
+		"  usage [--by user|host-job|node|lease] [--user U] [--host-job J] [--since T]\n"
+		"        [--records]       usage of ended leases (core-, GB-, GPU-seconds, "
+		"calls)\n"
 		"options:\n"
 		"  -f, --config FILE       coloc.conf to read (default: COLOC_CONF, else %s)\n"
 		"  --json                  print JSON on one line (a lease document, an array of "
 		"items)\n"
 		"  --timeout SEC           bound on the whole exchange with the controller "
 		"(default %d)\n"
+		"  -V, --version           print the version\n"
 		"  -h, --help              this text\n",
 		config_default_path(), CTL_CLI_DEFAULT_TIMEOUT_S);
 }
@@ -284,10 +291,10 @@ int ctl_cli_drain(struct ctl_cli *c, bool drain, int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
-static const char *const query_cmds[] = {[MSG_QUERY_NODES] = "nodes",
-					 [MSG_QUERY_GAPS] = "gaps",
-					 [MSG_QUERY_LEASES] = "leases",
-					 [MSG_QUERY_EXECUTORS] = "executors"};
+static const char *const query_cmds[] = {
+    [MSG_QUERY_NODES] = "nodes",   [MSG_QUERY_GAPS] = "gaps",
+    [MSG_QUERY_LEASES] = "leases", [MSG_QUERY_EXECUTORS] = "executors",
+    [MSG_QUERY_USAGE] = "usage",   [MSG_QUERY_RECORDS] = "usage records"};
 
 /* Preferred columns per query, in this order; any other keys follow. */
 static const char *const *query_columns(enum msg_query what)
@@ -299,6 +306,11 @@ static const char *const *query_columns(enum msg_query what)
 					     "cpus", "mem", "expires", "why",  NULL};
 	static const char *const executors[] = {"pid",	     "node", "uid",   "cgroup", "cpus",
 						"mem_limit", "gpus", "lease", NULL};
+	static const char *const usage[] = {
+	    "group", "leases", "core_seconds", "gb_seconds", "gpu_seconds", "calls", NULL};
+	static const char *const records[] = {"id",	      "user",  "job",	"host_jobs", "node",
+					      "cores",	      "mem",   "gpus",	"start",     "end",
+					      "core_seconds", "calls", "state", "why",	     NULL};
 
 	switch (what) {
 	case MSG_QUERY_NODES:
@@ -309,6 +321,10 @@ static const char *const *query_columns(enum msg_query what)
 		return leases;
 	case MSG_QUERY_EXECUTORS:
 		return executors;
+	case MSG_QUERY_USAGE:
+		return usage;
+	case MSG_QUERY_RECORDS:
+		return records;
 	}
 	return NULL;
 }
@@ -415,4 +431,123 @@ int ctl_cli_logs(struct ctl_cli *c, int argc, char **argv)
 			break;
 	close(fd);
 	return n < 0 || fflush(stdout) != 0 ? 1 : 0;
+}
+
+/* A user name or uid into *uid. */
+static int user_parse(const char *s, uint32_t *uid)
+{
+	struct passwd *pw = getpwnam(s);
+	char *end;
+	unsigned long v;
+
+	if (pw) {
+		*uid = (uint32_t)pw->pw_uid;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v >= UINT32_MAX)
+		return -EINVAL;
+	*uid = (uint32_t)v;
+	return 0;
+}
+
+int ctl_cli_usage_report(struct ctl_cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"by", required_argument, NULL, 'b'},	{"user", required_argument, NULL, 'u'},
+	    {"host-job", required_argument, NULL, 'H'}, {"since", required_argument, NULL, 's'},
+	    {"records", no_argument, NULL, 'r'},	{"json", no_argument, NULL, 'J'},
+	    {"timeout", required_argument, NULL, 'T'},	{NULL, 0, NULL, 0},
+	};
+	struct msg req = {.type = MSG_QUERY, .u.query = MSG_QUERY_USAGE}, reply;
+	const char *since = NULL;
+	char when[64] = "";
+	int opt, rc;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (common_option(c, opt))
+			continue;
+		switch (opt) {
+		case 'b':
+			if (msg_usage_by_parse(optarg, &req.filter.by) != 0) {
+				fprintf(stderr,
+					PROG ": --by %s: expected user, host-job, node or lease\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'u':
+			if (user_parse(optarg, &req.filter.user) != 0) {
+				fprintf(stderr,
+					PROG ": --user %s: no such user (a name or a uid)\n",
+					optarg);
+				return 2;
+			}
+			req.filter.has_user = true;
+			break;
+		case 'H':
+			req.filter.host_job =
+			    (uint32_t)cli_number(PROG, "--host-job", optarg, 1, UINT32_MAX);
+			break;
+		case 's':
+			since = optarg;
+			if (usage_since_parse(optarg, time(NULL), &req.filter.since) != 0 ||
+			    req.filter.since < 0) {
+				fprintf(stderr,
+					PROG ": --since %s: expected a date (2026-12-01), a time "
+					     "(2026-12-01T10:00) or an age (30m, 12h, 7d, 2w)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			req.u.query = MSG_QUERY_RECORDS;
+			break;
+		default:
+			ctl_cli_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": usage takes no arguments, not %s\n", argv[optind]);
+		return 2;
+	}
+	rc = exchange(c, &req, &reply, MSG_RESULT);
+	if (rc)
+		return rc;
+	if (reply.u.result.what != req.u.query) {
+		fprintf(stderr, PROG ": the controller answered a usage query with %s\n",
+			query_cmds[reply.u.result.what]);
+		msg_free(&reply);
+		return 1;
+	}
+	if (c->json) {
+		char *text = NULL;
+
+		rc = msg_result_json(&reply, &text);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	} else {
+		if (since) {
+			time_t t = (time_t)req.filter.since;
+			struct tm tm;
+
+			strftime(when, sizeof(when), " since %Y-%m-%dT%H:%M:%S",
+				 localtime_r(&t, &tm));
+		}
+		if (req.u.query == MSG_QUERY_USAGE)
+			printf("Usage of ended leases%s by %s%s (seconds; GB = GiB)\n", when,
+			       msg_usage_by_name(req.filter.by),
+			       req.filter.host_job ? ", on the host job's cores" : "");
+		else
+			printf("Usage records%s, the newest %d at most\n", when, USAGE_RECORDS_MAX);
+		rc = table_print(&reply, query_columns(req.u.query), stdout);
+	}
+	if (rc)
+		fprintf(stderr, PROG ": cannot print the usage: %s\n", strerror(-rc));
+	msg_free(&reply);
+	return rc || fflush(stdout) != 0 ? 1 : 0;
 }

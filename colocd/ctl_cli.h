@@ -43,6 +43,12 @@ int ctl_cli_drain(struct ctl_cli *c, bool drain, int argc, char **argv);
  * caller's own rights: the lease owner's alone. */
 int ctl_cli_logs(struct ctl_cli *c, int argc, char **argv);
 
+/* `usage [--by user|host-job|node|lease] [--user U] [--host-job J]
+ * [--since T] [--records]`: the controller's summary of the usage records
+ * of ended leases the caller may see (usage.h), as a table with a title
+ * line, or a JSON array with --json. */
+int ctl_cli_usage_report(struct ctl_cli *c, int argc, char **argv);
+
 /* Looks up a query command (nodes, gaps, leases, executors); 0 if none. */
 enum msg_query ctl_cli_query_parse(const char *name);
 

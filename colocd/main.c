@@ -33,7 +33,8 @@ static void usage(FILE *f)
 	    "  --executor PATH   faas-executor to run (default %s)\n"
 	    "  --log-level L     error | warning | info | debug (default info)\n"
 	    "  --log-file FILE   log to FILE (also in the foreground; not to syslog);\n"
-	    "                    SIGHUP reopens it\n",
+	    "                    SIGHUP reopens it\n"
+	    "  -V, --version     print the version\n",
 	    COLOC_SYSCONFDIR, FAAS_EXECUTOR_PATH);
 }
 
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
 	    {"executor", required_argument, NULL, 'e'},
 	    {"log-level", required_argument, NULL, 'L'},
 	    {"log-file", required_argument, NULL, 'l'},
+	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -80,7 +82,7 @@ int main(int argc, char **argv)
 	static char executor[PATH_MAX], conf[PATH_MAX], log_file[PATH_MAX];
 	int roles = 0, level = LOG_LEVEL_INFO, c, rc;
 
-	while ((c = getopt_long(argc, argv, "f:N:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:N:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o.conf = optarg;
@@ -116,6 +118,9 @@ int main(int argc, char **argv)
 		case 'l':
 			o.log_file = optarg;
 			break;
+		case 'V':
+			printf("colocd (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;

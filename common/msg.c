@@ -48,7 +48,7 @@ static const char *const fields[NTYPES][18] = {
     [MSG_LEASE_ACQUIRE] = {"cred", "workers", "lib", "mem", "gpus", "time", "mode", "job", NULL},
     [MSG_LEASE_GRANT] = {"cred", "id", "lease", NULL},
     [MSG_LEASE_RELEASE] = {"cred", "id", NULL},
-    [MSG_QUERY] = {"cred", "what", NULL},
+    [MSG_QUERY] = {"cred", "what", "by", "since", "user", "host_job", NULL},
     [MSG_JOB_START] = {"job", "uid", "pus", "mem", "mem_need", "gpus", "consent", "end", NULL},
     [MSG_STEP_START] = {"job", "step", "pus", "mem", "gpus", NULL},
     [MSG_STEP_END] = {"job", "step", NULL},
@@ -58,7 +58,7 @@ static const char *const fields[NTYPES][18] = {
 			"near_host", "mem_lendable", "gpus_lendable", "until", "jobs", "leases",
 			"ended", "cgroup", NULL},
     [MSG_EXEC_START] = {"cred", "id", "uid", "gid", "workers", "pus", "mem", "gpus", "lib",
-			"expires", NULL},
+			"expires", "job", NULL},
     [MSG_EXEC_STOP] = {"cred", "id", NULL},
     [MSG_DRAIN] = {"cred", "node", "drain", NULL},
 };
@@ -66,13 +66,15 @@ static const char *const fields[NTYPES][18] = {
 /* The fields of an element of node_state's "leases" and "ended" arrays. */
 static const char *const lease_fields[] = {"id",   "uid",     "workers", "pus", "mem",
 					   "gpus", "expires", "state",	 "pid", NULL};
-static const char *const ended_fields[] = {"id", "state", "why", NULL};
-static const char *const ended_states[] = {"released", "expired", "evicted", "failed", NULL};
-
-static const char *const query_names[] = {[MSG_QUERY_NODES] = "nodes",
-					  [MSG_QUERY_GAPS] = "gaps",
-					  [MSG_QUERY_LEASES] = "leases",
-					  [MSG_QUERY_EXECUTORS] = "executors"};
+static const char *const ended_fields[] = {"id", "state", "why", "usage", NULL};
+static const char *const query_names[] = {
+    [MSG_QUERY_NODES] = "nodes",   [MSG_QUERY_GAPS] = "gaps",
+    [MSG_QUERY_LEASES] = "leases", [MSG_QUERY_EXECUTORS] = "executors",
+    [MSG_QUERY_USAGE] = "usage",   [MSG_QUERY_RECORDS] = "records"};
+static const char *const by_names[] = {[MSG_BY_USER] = "user",
+				       [MSG_BY_HOST_JOB] = "host-job",
+				       [MSG_BY_NODE] = "node",
+				       [MSG_BY_LEASE] = "lease"};
 #define NQUERIES (sizeof(query_names) / sizeof(query_names[0]))
 
 /* ---- the rows of a result ---------------------------------------------------------- */
@@ -152,12 +154,50 @@ static const struct row_field executor_row[] = {
     {.key = NULL},
 };
 
+static const struct row_field usage_row[] = {
+    {FIELD(struct msg_row_usage, group, ROW_STR)},
+    {FIELD(struct msg_row_usage, leases, ROW_UINT), .max = UINT32_MAX},
+    {FIELD(struct msg_row_usage, core_seconds, ROW_UINT), .max = INT64_MAX},
+    {FIELD(struct msg_row_usage, gb_seconds, ROW_UINT), .max = INT64_MAX},
+    {FIELD(struct msg_row_usage, gpu_seconds, ROW_UINT), .max = INT64_MAX},
+    {FIELD(struct msg_row_usage, calls, ROW_UINT), .max = INT64_MAX},
+    {.key = NULL},
+};
+
+static const char *const ended_states[] = {"released", "expired", "evicted", "failed", NULL};
+
+/* A usage record: a line of usage.jsonl, a node_state's ended lease's
+ * "usage", a row of a records query. */
+static const struct row_field record_row[] = {
+    {FIELD(struct msg_usage, id, ROW_NAME)},
+    {FIELD(struct msg_usage, uid, ROW_UINT), .max = UINT32_MAX},
+    {FIELD(struct msg_usage, user, ROW_STR), .may_be_empty = true},
+    {FIELD(struct msg_usage, job, ROW_UINT), .max = UINT32_MAX},
+    {FIELD(struct msg_usage, host_jobs, ROW_STR), .may_be_empty = true},
+    {FIELD(struct msg_usage, node, ROW_NAME)},
+    {FIELD(struct msg_usage, cores, ROW_UINT), .max = UINT32_MAX},
+    {FIELD(struct msg_usage, pus, ROW_LIST)},
+    {FIELD(struct msg_usage, mem, ROW_UINT), .max = MEM_MAX},
+    {FIELD(struct msg_usage, gpus, ROW_UINT), .max = 32},
+    {FIELD(struct msg_usage, start, ROW_INT), .max = TIME_MAX, .time = true},
+    {FIELD(struct msg_usage, end, ROW_INT), .max = TIME_MAX, .time = true},
+    {FIELD(struct msg_usage, core_seconds, ROW_UINT), .max = INT64_MAX},
+    {FIELD(struct msg_usage, gb_seconds, ROW_UINT), .max = INT64_MAX},
+    {FIELD(struct msg_usage, gpu_seconds, ROW_UINT), .max = INT64_MAX},
+    {FIELD(struct msg_usage, calls, ROW_UINT), .max = INT64_MAX},
+    {FIELD(struct msg_usage, calls_known, ROW_BOOL)},
+    {FIELD(struct msg_usage, state, ROW_STR), .one_of = ended_states},
+    {FIELD(struct msg_usage, why, ROW_STR), .may_be_empty = true},
+    {.key = NULL},
+};
+#define ROW_FIELDS_MAX 24 /* fields a row may have (decode_row) */
+
 #undef FIELD
 
-static const struct row_field *const row_fields[] = {[MSG_QUERY_NODES] = node_row,
-						     [MSG_QUERY_GAPS] = gap_row,
-						     [MSG_QUERY_LEASES] = lease_row,
-						     [MSG_QUERY_EXECUTORS] = executor_row};
+static const struct row_field *const row_fields[] = {
+    [MSG_QUERY_NODES] = node_row,   [MSG_QUERY_GAPS] = gap_row,
+    [MSG_QUERY_LEASES] = lease_row, [MSG_QUERY_EXECUTORS] = executor_row,
+    [MSG_QUERY_USAGE] = usage_row,  [MSG_QUERY_RECORDS] = record_row};
 
 /* The fields of what's rows, NULL for no such query. */
 static const struct row_field *rows_of(enum msg_query what)
@@ -287,6 +327,8 @@ static int encode_lease(json_t *a, const struct msg_node_lease *l)
 	return rc ? -ENOMEM : 0;
 }
 
+static json_t *record_object(const struct msg_usage *u);
+
 /* Appends one node_state ended lease to the array a. */
 static int encode_ended(json_t *a, const struct msg_node_ended *e)
 {
@@ -298,6 +340,8 @@ static int encode_ended(json_t *a, const struct msg_node_ended *e)
 	rc |= set(o, "id", json_string(e->id));
 	rc |= set(o, "state", json_string(e->state));
 	rc |= set(o, "why", json_string(e->why));
+	if (!rc && e->has_usage)
+		rc = set(o, "usage", record_object(&e->usage));
 	return rc ? -ENOMEM : 0;
 }
 
@@ -323,6 +367,24 @@ static json_t *row_value(const struct row_field *f, const union msg_row *row)
 	return json_integer((json_int_t)row_uint(f, row));
 }
 
+/* The fields of row as an object (NULL: out of memory). */
+static json_t *row_object(const struct row_field *row_f, const union msg_row *row)
+{
+	json_t *o = json_object();
+
+	for (const struct row_field *f = row_f; o && f->key; f++)
+		if (set(o, f->key, row_value(f, row))) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
+static json_t *record_object(const struct msg_usage *u)
+{
+	return row_object(record_row, (const union msg_row *)u);
+}
+
 /* The rows of m, a result, as a JSON array (*out, the caller's). -EINVAL
  * when m is not a result or its rows are out of bounds, -ENOMEM. */
 static int encode_rows(const struct msg *m, json_t **out)
@@ -336,15 +398,9 @@ static int encode_rows(const struct msg *m, json_t **out)
 	a = json_array();
 	if (!a)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < m->u.result.nrows; i++) {
-		json_t *o = json_object();
-
-		if (json_array_append_new(a, o))
+	for (uint32_t i = 0; i < m->u.result.nrows; i++)
+		if (json_array_append_new(a, row_object(row, &m->u.result.rows[i])))
 			goto put_array;
-		for (const struct row_field *f = row; f->key; f++)
-			if (set(o, f->key, row_value(f, &m->u.result.rows[i])))
-				goto put_array;
-	}
 	*out = a;
 	return 0;
 put_array:
@@ -434,6 +490,16 @@ static int encode_body(const struct msg *m, json_t *o)
 			return -EINVAL;
 		rc |= set(o, "cred", json_string(m->cred));
 		rc |= set(o, "what", json_string(query_names[m->u.query]));
+		if (m->u.query != MSG_QUERY_USAGE && m->u.query != MSG_QUERY_RECORDS)
+			break;
+		if ((unsigned)m->filter.by > MSG_BY_LEASE)
+			return -EINVAL;
+		rc |= set(o, "by", json_string(by_names[m->filter.by]));
+		rc |= set(o, "since", json_integer(m->filter.since));
+		if (m->filter.has_user)
+			rc |= set(o, "user", json_integer(m->filter.user));
+		if (m->filter.host_job)
+			rc |= set(o, "host_job", json_integer(m->filter.host_job));
 		break;
 	case MSG_JOB_START:
 		rc |= set(o, "job", json_integer(m->u.job_start.job));
@@ -478,6 +544,8 @@ static int encode_body(const struct msg *m, json_t *o)
 		rc |= set(o, "gpus", json_integer(m->u.exec.gpus));
 		rc |= set(o, "lib", json_string(m->u.exec.lib));
 		rc |= set(o, "expires", json_integer(m->u.exec.expires));
+		if (m->u.exec.job)
+			rc |= set(o, "job", json_integer(m->u.exec.job));
 		/* fall through */
 	case MSG_EXEC_STOP:
 		rc |= set(o, "cred", json_string(m->cred));
@@ -727,6 +795,8 @@ static int decode_lease(struct dec *d, void *out)
 	return 0;
 }
 
+static int decode_record(struct dec *d, const char *key, struct msg_usage *u);
+
 /* Decodes d->o (one element of "ended") into e. */
 static int decode_ended(struct dec *d, void *out)
 {
@@ -744,7 +814,10 @@ static int decode_ended(struct dec *d, void *out)
 	if (!ended_states[i])
 		return fail(d, "\"state\" must be released, expired, evicted or failed, not \"%s\"",
 			    e->state);
-	return 0;
+	if (!json_object_get(d->o, "usage"))
+		return 0;
+	e->has_usage = true;
+	return decode_record(d, "usage", &e->usage);
 }
 
 /* Decodes field f of d->o into row. */
@@ -790,10 +863,10 @@ static int decode_field(struct dec *d, const struct row_field *f, union msg_row 
  * fields d->row. */
 static int decode_row(struct dec *d, void *out)
 {
-	const char *names[16];
+	const char *names[ROW_FIELDS_MAX];
 	unsigned n = 0;
 
-	for (const struct row_field *f = d->row; f->key && n + 1 < 16; f++)
+	for (const struct row_field *f = d->row; f->key && n + 1 < ROW_FIELDS_MAX; f++)
 		names[n++] = f->key;
 	names[n] = NULL;
 	if (check_fields(d, names, false))
@@ -802,6 +875,20 @@ static int decode_row(struct dec *d, void *out)
 		if (decode_field(d, f, out))
 			return -EPROTO;
 	return 0;
+}
+
+/* Decodes the object d->o[key] (NULL: d->o itself) as a usage record. */
+static int decode_record(struct dec *d, const char *key, struct msg_usage *u)
+{
+	struct dec e = *d;
+
+	if (key) {
+		e.o = json_object_get(d->o, key);
+		if (!json_is_object(e.o))
+			return fail(d, "\"%s\" must be an object (a usage record)", key);
+	}
+	e.row = record_row;
+	return decode_row(&e, u);
 }
 
 /* Decodes the element objects of d->o[key] with fn into the calloc'd *out
@@ -866,6 +953,39 @@ static int decode_node(struct dec *d, struct msg *m)
 	return rc;
 }
 
+/* A query's optional "by", "since", "user" and "host_job" (usage and
+ * records only). */
+static int decode_filter(struct dec *d, struct msg *m)
+{
+	struct msg_usage_filter *f = &m->filter;
+	bool usage = m->u.query == MSG_QUERY_USAGE || m->u.query == MSG_QUERY_RECORDS;
+	uint64_t since = 0;
+	char by[16];
+
+	if (!usage) {
+		static const char *const none[] = {"cred", "what", NULL};
+
+		return check_fields(d, none, true);
+	}
+	if (json_object_get(d->o, "by")) {
+		if (get_str(d, "by", by, sizeof(by), false))
+			return -EPROTO;
+		if (msg_usage_by_parse(by, &f->by))
+			return fail(d, "\"by\" must be user, host-job, node or lease, not \"%s\"",
+				    by);
+	}
+	if ((json_object_get(d->o, "since") && get_uint(d, "since", 0, TIME_MAX, &since)) ||
+	    (json_object_get(d->o, "host_job") &&
+	     get_u32(d, "host_job", 1, UINT32_MAX, &f->host_job)))
+		return -EPROTO;
+	f->since = (int64_t)since;
+	if (json_object_get(d->o, "user")) {
+		f->has_user = true;
+		return get_u32(d, "user", 0, UINT32_MAX - 1, &f->user);
+	}
+	return 0;
+}
+
 static int decode_body(struct dec *d, struct msg *m)
 {
 	char mode[16], what[16];
@@ -927,17 +1047,17 @@ static int decode_body(struct dec *d, struct msg *m)
 
 		if (get_str(d, "what", what, sizeof(what), false))
 			return -EPROTO;
-		for (unsigned i = MSG_QUERY_NODES; i <= MSG_QUERY_EXECUTORS; i++)
+		for (unsigned i = MSG_QUERY_NODES; i < NQUERIES; i++)
 			if (strcmp(what, query_names[i]) == 0)
 				q = (enum msg_query)i;
 		if (!q)
 			return fail(d,
-				    "\"what\" must be nodes, gaps, leases or executors, not "
-				    "\"%s\"",
+				    "\"what\" must be nodes, gaps, leases, executors, usage or "
+				    "records, not \"%s\"",
 				    what);
 		if (m->type == MSG_QUERY) {
 			m->u.query = q;
-			return 0;
+			return decode_filter(d, m);
 		}
 		m->u.result.what = q;
 		d->row = rows_of(q);
@@ -985,7 +1105,9 @@ static int decode_body(struct dec *d, struct msg *m)
 		     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.exec.mem) ||
 		     get_u32(d, "gpus", 0, UINT32_MAX, &m->u.exec.gpus) ||
 		     get_str(d, "lib", m->u.exec.lib, sizeof(m->u.exec.lib), false) ||
-		     get_uint(d, "expires", 0, (uint64_t)1 << 40, &v);
+		     get_uint(d, "expires", 0, (uint64_t)1 << 40, &v) ||
+		     (json_object_get(d->o, "job") &&
+		      get_u32(d, "job", 0, UINT32_MAX, &m->u.exec.job));
 		if (rc)
 			return -EPROTO;
 		if (m->u.exec.lib[0] != '/')
@@ -1150,4 +1272,49 @@ int msg_result_json(const struct msg *m, char **text)
 	*text = json_dumps(items, JSON_COMPACT);
 	json_decref(items);
 	return *text ? 0 : -ENOMEM;
+}
+
+/* ---- usage records ------------------------------------------------------------------ */
+
+int msg_usage_encode(const struct msg_usage *u, char **text)
+{
+	json_t *o = record_object(u);
+
+	*text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return *text ? 0 : -ENOMEM;
+}
+
+int msg_usage_decode(const char *text, struct msg_usage *u, char *err, size_t errlen)
+{
+	struct dec d = {.type = "usage record", .err = err, .errlen = errlen};
+	json_error_t je;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	d.o = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(d.o)) {
+		snprintf(err, errlen, "usage record: not a JSON object (%s)",
+			 d.o ? "another value" : je.text);
+		json_decref(d.o);
+		return -EPROTO;
+	}
+	rc = decode_record(&d, NULL, u);
+	json_decref(d.o);
+	return rc;
+}
+
+const char *msg_usage_by_name(enum msg_usage_by by)
+{
+	return (unsigned)by <= MSG_BY_LEASE ? by_names[by] : "?";
+}
+
+int msg_usage_by_parse(const char *name, enum msg_usage_by *by)
+{
+	for (unsigned i = 0; i <= MSG_BY_LEASE; i++)
+		if (strcmp(name, by_names[i]) == 0) {
+			*by = (enum msg_usage_by)i;
+			return 0;
+		}
+	return -EINVAL;
 }

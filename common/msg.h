@@ -12,7 +12,10 @@
  *   client/plugin -> controller (TCP, "cred" = a MUNGE credential)
  *     lease_acquire {cred, workers, lib, mem, gpus, time, mode, job}
  *     lease_release {cred, id}
- *     query         {cred, what}            what = nodes|gaps|leases|executors
+ *     query         {cred, what, [by, since, user, host_job]}
+ *                                           what = nodes|gaps|leases|executors|
+ *                                           usage|records; the rest narrows
+ *                                           usage and records (msg_usage_filter)
  *   controller -> client
  *     lease_grant   {cred, id, lease}       lease = the lease document (object);
  *                                           cred = root's, bound to the request
@@ -32,11 +35,13 @@
  *     node_state    {cred, node, port, pus, mem, ngpus, lendable, unallocated,
  *                    near_host, cgroup, mem_lendable, gpus_lendable, until, jobs,
  *                    leases: [{id, uid, workers, pus, mem, gpus, expires, state, pid}],
- *                    ended:  [{id, state, why}]}
+ *                    ended:  [{id, state, why, [usage]}]}
+ *                   usage = the lease's usage record (struct msg_usage)
  *                   the agent's whole soft state, sent when it changes and as
  *                   a heartbeat; a restarted controller rebuilds from it
  *   controller -> node agent (TCP NodeAgentPort, "cred" proves uid 0)
- *     exec_start    {cred, id, uid, gid, workers, pus, mem, gpus, lib, expires}
+ *     exec_start    {cred, id, uid, gid, workers, pus, mem, gpus, lib, expires, [job]}
+ *                   job = the client's Slurm job (0 or absent: none)
  *                   answered by lease_grant {cred, id, lease} once the executor
  *                   is ready, cred root's and bound to the exec_start
  *     exec_stop     {cred, id}               answered ok once it is gone
@@ -109,15 +114,61 @@ struct msg_node_lease {
 	int64_t pid;	 /* the executor, 0 before it runs */
 };
 
+/* The usage record of a lease that ended on a node: what the node agent
+ * measured (colocd(8), "USAGE RECORDS"). It travels in node_state.ended,
+ * as a row of a "records" query, and as one line of StateDir/usage.jsonl
+ * (msg_usage_encode). */
+struct msg_usage {
+	char id[64];
+	uint32_t uid;	     /* the lease's owner */
+	char user[64];	     /* its name, "" when it has none */
+	uint32_t job;	     /* the client's Slurm job, 0 = none */
+	char host_jobs[512]; /* "JOB:UID:PUS,...": the host jobs whose PUs it used,
+			      * their owner and how many of its PUs; "" = none */
+	char node[MSG_NODE_MAX];
+	uint32_t cores;		   /* PUs */
+	char pus[MSG_CPULIST_MAX]; /* which */
+	uint64_t mem;		   /* bytes */
+	uint32_t gpus;		   /* how many */
+	int64_t start, end;	   /* unix seconds */
+	uint64_t core_seconds;	   /* cores x its duration (measured in ms) */
+	uint64_t gb_seconds;	   /* GiB of memory x duration */
+	uint64_t gpu_seconds;	   /* GPUs x duration */
+	uint64_t calls;		   /* calls its executor served, ... */
+	bool calls_known;	   /* ... when the executor said (it exited on SIGTERM) */
+	char state[16];		   /* released, expired, evicted or failed */
+	char why[128];
+};
+
 /* A lease that ended recently on the node (node_state.ended): state is
- * "released", "expired", "evicted" or "failed"; why says what happened. */
+ * "released", "expired", "evicted" or "failed"; why says what happened;
+ * usage its record (has_usage: the agent sent one). */
 struct msg_node_ended {
 	char id[64];
 	char state[16];
 	char why[128];
+	bool has_usage;
+	struct msg_usage usage;
 };
 
-enum msg_query { MSG_QUERY_NODES = 1, MSG_QUERY_GAPS, MSG_QUERY_LEASES, MSG_QUERY_EXECUTORS };
+enum msg_query {
+	MSG_QUERY_NODES = 1,
+	MSG_QUERY_GAPS,
+	MSG_QUERY_LEASES,
+	MSG_QUERY_EXECUTORS,
+	MSG_QUERY_USAGE,   /* usage records summed by a group (msg_row_usage) */
+	MSG_QUERY_RECORDS, /* the usage records themselves (msg_usage) */
+};
+
+/* How a usage or records query groups and narrows the records. */
+enum msg_usage_by { MSG_BY_USER = 0, MSG_BY_HOST_JOB, MSG_BY_NODE, MSG_BY_LEASE };
+struct msg_usage_filter {
+	enum msg_usage_by by;
+	int64_t since; /* records of leases that ended at or after it; 0 = all */
+	bool has_user; /* only the leases of user (uid) */
+	uint32_t user;
+	uint32_t host_job; /* only the leases on host job host_job's PUs; 0 = any */
+};
 
 /* The rows of a query's answer (result.items), one struct per query; on
  * the wire each is an object with these fields, in this order. */
@@ -173,12 +224,22 @@ struct msg_row_executor {
 	char lease[64]; /* its lease id */
 };
 
+/* usage: the records of one group (user name, host job id, node or lease
+ * id, as the query's "by" says) summed. */
+struct msg_row_usage {
+	char group[64];
+	uint32_t leases;
+	uint64_t core_seconds, gb_seconds, gpu_seconds, calls;
+};
+
 /* One row; result.what says which member. */
 union msg_row {
 	struct msg_row_node node;
 	struct msg_row_gap gap;
 	struct msg_row_lease lease;
 	struct msg_row_executor executor;
+	struct msg_row_usage usage;
+	struct msg_usage record;
 };
 
 struct msg {
@@ -188,6 +249,7 @@ struct msg {
 	uint8_t digest[MSG_DIGEST_LEN];	 /* set by msg_decode: msg_digest of the message */
 	bool sign;			 /* a reply colocd must authenticate (a grant) ... */
 	uint8_t reply_to[MSG_NONCE_LEN]; /* ... bound to the request's credential's nonce */
+	struct msg_usage_filter filter;	 /* query: of usage and records */
 	union {
 		struct {
 			char code[32]; /* errno name */
@@ -251,6 +313,7 @@ struct msg {
 			uint32_t gpus; /* bitmask */
 			char lib[MSG_PATH_MAX];
 			int64_t expires; /* unix seconds */
+			uint32_t job;	 /* the client's Slurm job, 0 = none */
 		} exec;			 /* exec_start; exec_stop uses id */
 		struct {
 			char node[MSG_NODE_MAX];
@@ -322,5 +385,19 @@ int msg_result_cell(const struct msg *m, uint32_t row, const char *key, char *bu
 /* m's rows as the JSON array they travel as (compact, malloc'd, caller
  * frees): colocctl --json prints it. 0 or -errno (-EINVAL: not a result). */
 int msg_result_json(const struct msg *m, char **text);
+
+/* ---- usage records ---- */
+
+/* u as one line of compact JSON, no newline (malloc'd, caller frees). 0 or
+ * -errno. */
+int msg_usage_encode(const struct msg_usage *u, char **text);
+
+/* Decodes one record (a line of usage.jsonl) into u, as strictly as a
+ * message. 0, or -EPROTO with err naming the field; -ENOMEM. */
+int msg_usage_decode(const char *text, struct msg_usage *u, char *err, size_t errlen);
+
+/* The names of the "by" values: user, host-job, node, lease. */
+const char *msg_usage_by_name(enum msg_usage_by by);
+int msg_usage_by_parse(const char *name, enum msg_usage_by *by);
 
 #endif

@@ -322,6 +322,11 @@ out_stop:
 out_workers:
 	/* Workers not started are destroyed without a join. */
 	for (unsigned i = 0; i < created; i++)
+		worker_join(workers[i]);
+	/* the final counts: the lease's usage record takes them */
+	if (report >= 0)
+		report_calls(&report, workers, created, reported);
+	for (unsigned i = 0; i < created; i++)
 		worker_destroy(workers[i]);
 	free(workers);
 	free(json);

@@ -45,6 +45,7 @@ static void usage(FILE *f)
 	    "  --report-calls        then, every second, the calls answered on --publish fd:N\n"
 	    "  --die-with-parent     stop when the parent process exits\n"
 	    "  --log-level L         error | warning | info | debug (default warning)\n"
+	    "  --version             print the version\n"
 	    "The lease token is read from FAAS_TOKEN (32 hex digits) or drawn at random.\n"
 	    "faas-executor --spare: started by colocd ahead of a lease, takes its identity,\n"
 	    "arguments and environment from colocd on standard input (a unix socket).\n");
@@ -70,6 +71,7 @@ int main(int argc, char **argv)
 	    {"die-with-parent", no_argument, NULL, 'D'},
 	    {"report-calls", no_argument, NULL, 'R'},
 	    {"log-level", required_argument, NULL, 'L'},
+	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -166,6 +168,9 @@ int main(int argc, char **argv)
 		case 'L':
 			level = cli_log_level("faas-executor", optarg);
 			break;
+		case 'V':
+			printf("faas-executor (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -605,14 +605,21 @@ int worker_start(struct worker *w, char *err, size_t errlen)
 	return 0;
 }
 
+unsigned long worker_join(struct worker *w)
+{
+	if (w->started) {
+		pthread_join(w->thread, NULL);
+		sem_destroy(&w->init_done);
+		w->started = false;
+	}
+	return w->served;
+}
+
 void worker_destroy(struct worker *w)
 {
 	if (!w)
 		return;
-	if (w->started) {
-		pthread_join(w->thread, NULL);
-		sem_destroy(&w->init_done);
-	}
+	worker_join(w);
 	transport_mr_dereg(w->out_mr);
 	transport_mr_dereg(w->region_mr);
 	transport_close(w->t);

@@ -54,6 +54,9 @@ int worker_start(struct worker *w, char *err, size_t errlen);
 /* The calls the worker answered so far: with a result (ok) or an error
  * status (failed). Safe from any thread. */
 void worker_calls(const struct worker *w, uint64_t *ok, uint64_t *failed);
+/* Joins the thread (after *cfg->stop was set; once) and returns the
+ * number of calls it served. */
+unsigned long worker_join(struct worker *w);
 /* Joins the thread (after *cfg->stop was set) and frees everything. */
 void worker_destroy(struct worker *w);
 

@@ -119,11 +119,14 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 	if (ctx == S_CTX_SLURMD) {
 		struct coloc_config cfg;
 
+		/* said once at slurmd's start: which coloc this node runs */
+		slurm_info(LOG "spank_faas.so of %s %s loaded", PACKAGE_NAME, PACKAGE_VERSION);
 		/* said once at slurmd's start; jobs still run without coloc */
 		if (load_config(&cfg, err, sizeof(err)) != 0)
 			slurm_error(LOG "%s; jobs run, but lend nothing until it is fixed", err);
 		return 0;
 	}
+	slurm_debug(LOG "spank_faas.so of %s %s loaded", PACKAGE_NAME, PACKAGE_VERSION);
 	if (ctx == S_CTX_JOB_SCRIPT)
 		return 0;
 	for (struct spank_option *o = options; o->name; o++) {

@@ -168,6 +168,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{"local-threads", required_argument, NULL, 't'},
 		{"no-remote", no_argument, NULL, 'R'},
 		{"blocking", no_argument, NULL, 'b'},
+		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -231,6 +232,9 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 					  optarg);
 			cfg->pause_ms = (unsigned)v;
 			break;
+		case 'V':
+			printf("faas-bs-client (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			exit(0);
 		case 'h':
 			usage(stdout);
 			exit(0);

@@ -431,6 +431,7 @@ int main(int argc, char **argv)
 	    {"executor", required_argument, NULL, 'e'},
 	    {"lib", required_argument, NULL, 'l'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -503,6 +504,9 @@ int main(int argc, char **argv)
 		case 'j':
 			o.json = 1;
 			break;
+		case 'V':
+			printf("faas-bench (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;

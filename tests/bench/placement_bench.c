@@ -94,10 +94,15 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"nodes", required_argument, NULL, 'n'},   {"decisions", required_argument, NULL, 'd'},
-	    {"workers", required_argument, NULL, 'w'}, {"mode", required_argument, NULL, 'm'},
-	    {"seed", required_argument, NULL, 's'},    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	    {"nodes", required_argument, NULL, 'n'},
+	    {"decisions", required_argument, NULL, 'd'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	unsigned nodes = 10000, decisions = 100000, workers = 4, live = 0, max_live, enospc = 0;
 	enum place_mode mode = PLACE_SPREAD;
@@ -144,6 +149,9 @@ int main(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'V':
+			printf("faas-placement-bench (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;

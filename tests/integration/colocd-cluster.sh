@@ -58,6 +58,8 @@ start_agent() { # i: starts node$i's agent, sets a$i
 # until CMD succeeds, at most 8 s
 until_ok() { for _ in $(seq 160); do eval "$1" && return 0; sleep 0.05; done; return 1; }
 send() { "$COLOCD_SEND" --tcp "$port" "$@"; }
+# has_record FILE ID STATE: FILE (a usage.jsonl) has ID's record, ended STATE
+has_record() { grep -F "\"id\":\"$2\"" "$1" 2>/dev/null | grep -q "\"state\":\"$3\""; }
 acquire() { # uid lease-file [lib]
 	send --lease-out "$2" "{\"v\":1,\"type\":\"lease_acquire\",\"cred\":\"none:$1:$1\",\"workers\":1,\"lib\":\"${3:-$FAAS_EXAMPLES_LIB}\",\"mem\":0,\"gpus\":0,\"time\":120,\"mode\":\"spread\",\"job\":0}"
 }
@@ -116,6 +118,11 @@ check "a host job on node2 is answered once node2's executors are gone" \
 check "the controller shows node2's leases evicted, with why" \
 	'until_ok "lease_of ${ids[0]} | grep -q \"\\\"state\\\":\\\"evicted\\\".*host job\""' "$(lease_of "${ids[0]}")"
 check "node1's lease runs on" 'kill -0 $x1 && lease_of "$id1" | grep -q "\"state\":\"ready\""'
+check "node2's agent recorded the evicted lease's usage, and the controller has it too (cluster-usage.jsonl)" \
+	'until_ok "has_record $dir/state0/cluster-usage.jsonl ${ids[0]} evicted" &&
+	has_record "$dir/state2/usage.jsonl" "${ids[0]}" evicted &&
+	grep -F "\"id\":\"${ids[0]}\"" "$dir/state0/cluster-usage.jsonl" | grep -q "\"node\":\"node2\""' \
+	"$(cat "$dir"/state2/usage.jsonl "$dir"/state0/cluster-usage.jsonl 2>&1)"
 "$COLOCD_SEND" --unix "$dir/n2.sock" '{"v":1,"type":"job_end","job":7}' >/dev/null
 
 # peers that are not root
@@ -143,6 +150,11 @@ check "its client still computes" 'echo "$res" | grep -q "^mismatches  *0"' "$re
 out=$(release "$id1")
 check "its owner releases it through the new controller: executor gone, cgroup removed" \
 	'echo "$out" | grep -q "\"ok\"" && gone $x1 && [ -z "$(cgdir cpuset "$root-1/$id1")" ]' "$out"
+check "its usage record reaches the restarted controller once, as released" \
+	'until_ok "has_record $dir/state0/cluster-usage.jsonl $id1 released" &&
+	[ "$(grep -cF "\"id\":\"$id1\"" "$dir/state0/cluster-usage.jsonl")" = 1 ] &&
+	[ "$(grep -cF "\"id\":\"$id1\"" "$dir/state1/usage.jsonl")" = 1 ] &&
+	ctl usage --by node --json | grep -q "\"group\":\"node1\""' "$(cat "$dir"/state1/usage.jsonl "$dir"/state0/cluster-usage.jsonl 2>&1)"
 
 # a node agent killed: its node goes down, its restart cleans up
 until_ok "ctl nodes | grep -q \"^node2  *up\"" && ctl drain node2 >/dev/null

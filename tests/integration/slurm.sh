@@ -86,12 +86,12 @@ check "with no host job lending (LendUnallocated=no), --faas-workers fails befor
 	'! echo "$o" | grep -q LAUNCHED && echo "$o" | grep -q "ENOSPC"' "$o"
 
 # ---- a host job on st1 lends its idle core, memory and GPUs ----
-as_nobody sbatch -w st1 -n1 -c2 --mem=1000M --gres=gpu:2 --faas-host --faas-host-mem=400M \
+hostjob=$(as_nobody sbatch --parsable -w st1 -n1 -c2 --mem=1000M --gres=gpu:2 --faas-host --faas-host-mem=400M \
 	-o "$out/host.out" --wrap "
 touch $out/host.started
 for i in \$(seq 600); do [ -e $out/host.step ] && break; sleep 0.1; done
 srun -n1 -c2 --mem=100M --gres=gpu:2 sh -c 'ls -d /sys/fs/cgroup/cpuset/coloc_st1/lease-* > $out/step.saw 2>&1; echo ran > $out/step.ran'
-for i in \$(seq 600); do [ -e $out/host.end ] && break; sleep 0.1; done" >/dev/null
+for i in \$(seq 600); do [ -e $out/host.end ] && break; sleep 0.1; done")
 check "the host job starts on st1 and reports itself: st1 lends one core, 600 MiB, 2 GPUs" \
 	'wait_ok "[ -e $out/host.started ] && gap st1 | grep -q \"\\\"lendable\\\":\\\"1\\\",.*\\\"mem\\\":629145600,\\\"gpus\\\":2\""' \
 	"$(gap st1)"
@@ -100,7 +100,7 @@ check "no other node lends anything" '! gap st2 | grep -q "\"lendable\":\"[0-9]"
 
 # ---- a lease through srun, computed on st1's idle core ----
 o=$(as_nobody srun -w st2 -n1 --faas-workers=1 --faas-lib="$LIB" --faas-mem=300M sh -c \
-	'colocctl leases --json > '"$out"'/during.json; '"$BS_CLIENT"' --options 20000' 2>&1)
+	'echo $SLURM_JOB_ID > '"$out"'/client.job; colocctl leases --json > '"$out"'/during.json; '"$BS_CLIENT"' --options 20000' 2>&1)
 check "srun --faas-workers=1 on st2: its task computes Black-Scholes on the lease, no mismatch" \
 	'echo "$o" | grep -q "^mismatches  *0"' "$o"
 lid=$(grep -o '"id":"lease-[^"]*","uid":'"$nobody"',"state":"ready"' "$out/during.json" | field id)
@@ -108,6 +108,19 @@ check "meanwhile the lease was ready on st1's idle core 1, as nobody" \
 	'[ -n "$lid" ] && grep -q "\"id\":\"$lid\",[^}]*\"node\":\"st1\",[^}]*\"cpus\":\"1\"" "$out/during.json"' \
 	"$(cat "$out/during.json")"
 check "srun's exit released it" 'lease_of "$lid" | grep -q "\"state\":\"released\""' "$(lease_of "$lid")"
+rec() { colocctl usage --records --json | grep -o "{\"id\":\"$1\"[^}]*}"; }
+cjob=$(cat "$out/client.job" 2>/dev/null)
+check "its usage record names the client job $cjob, host job $hostjob (nobody's) on st1, released" \
+	'wait_ok "rec $lid | grep -q released" && rec "$lid" | grep -q "\"uid\":$nobody,\"user\":\"nobody\",\"job\":$cjob,\"host_jobs\":\"$hostjob:$nobody:1\",\"node\":\"st1\",\"cores\":1,.*\"state\":\"released\""' \
+	"$(rec "$lid")"
+check "st1's agent keeps it too, in StateDir/usage.jsonl" \
+	'grep -q "\"id\":\"$lid\"" "$tb"/state/colocd-st1/usage.jsonl' "$(ls "$tb"/state 2>&1)"
+check "nobody, the host job's owner, sees it with colocctl usage --host-job $hostjob" \
+	'as_nobody colocctl usage --host-job "$hostjob" --by lease --json | grep -q "\"group\":\"$lid\""' \
+	"$(as_nobody colocctl usage --host-job "$hostjob" --by lease --json 2>&1)"
+check "slurmd logged spank_faas.so's version when it loaded it" \
+	'grep -q "spank_faas: spank_faas.so of coloc [0-9][0-9.]* loaded" "$tb"/log/slurmd-st1.log' \
+	"$(grep -i spank "$tb"/log/slurmd-st1.log 2>&1 | head -3)"
 
 # ---- sbatch: the options reach the sruns of the batch script ----
 # (bounded by 60 s: a job that finds st3 still busy waits for Slurm's next

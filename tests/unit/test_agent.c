@@ -35,6 +35,7 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "usage.h"
 #include "clock.h"
 #include "fake_sandbox.h"
 #include "lease_doc.h"
@@ -131,8 +132,13 @@ static int teardown(void **state)
 	fake_sandbox_release_all(); /* or agent_destroy waits for them */
 	agent_destroy(f->a);
 	fake_sandbox_reset();
-	if (f->state_dir[0])
+	if (f->state_dir[0]) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/" USAGE_FILE, f->state_dir);
+		unlink(path);
 		rmdir(f->state_dir);
+	}
 	replies_free(&f->rs);
 	free(f);
 	return 0;
@@ -511,6 +517,84 @@ static void test_report_evicts_a_ready_lease(void **state)
 	expect_ended(f, "lease-1", "evicted", "host job");
 }
 
+/* An ended lease leaves its usage record in StateDir/usage.jsonl and in
+ * node_state: who, which host job's PUs, how long, why it ended. */
+static void test_usage_record(void **state)
+{
+	struct fixture *f = *state;
+	struct msg m = exec_msg(MSG_EXEC_STOP, "lease-1", "", 0), st;
+	char path[128], line[4096], err[256];
+	struct msg_usage u;
+	int64_t before = time(NULL);
+	uint64_t stop;
+	FILE *in;
+
+	expect_ok(&f->rs, request(f, job_start_msg(1, "0-1", GIB, true)));
+	ready_lease(f, "lease-1", "2-3", GIB, 0);
+	stop = request(f, m);
+	TICK_UNTIL(f, reply_to(f, stop));
+	expect_ok(&f->rs, stop);
+
+	snprintf(path, sizeof(path), "%s/" USAGE_FILE, f->state_dir);
+	in = fopen(path, "r");
+	assert_non_null(in);
+	assert_non_null(fgets(line, sizeof(line), in));
+	assert_null(fgets(line + strlen(line), (int)(sizeof(line) - strlen(line)), in));
+	fclose(in);
+	if (msg_usage_decode(line, &u, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", line, err);
+	assert_string_equal(u.id, "lease-1");
+	assert_int_equal(u.uid, 1000);
+	assert_string_equal(u.host_jobs, "1:1001:2"); /* job 1's PUs 2-3, owner uid 1001 */
+	assert_string_equal(u.node, "node1");
+	assert_int_equal(u.cores, 2);
+	assert_string_equal(u.pus, "2-3");
+	assert_true(u.mem == GIB);
+	assert_true(u.start >= before - 1 && u.start <= u.end && u.end <= time(NULL));
+	assert_true(u.core_seconds <= 2 * (uint64_t)(u.end - u.start + 1));
+	assert_string_equal(u.state, "released");
+	assert_false(u.calls_known); /* the fake executor says nothing */
+
+	/* and the controller gets it with the lease's end */
+	take_state(f, &st);
+	assert_int_equal(st.u.node.nended, 1);
+	assert_true(st.u.node.ended[0].has_usage);
+	assert_memory_equal(&st.u.node.ended[0].usage, &u, sizeof(u));
+	msg_free(&st);
+}
+
+/* Ends with their records go to the controller 8 at a time, oldest first,
+ * each once the controller took the one before. */
+static void test_ended_in_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct msg st;
+	uint64_t upto;
+	char id[16];
+
+	for (unsigned i = 0; i < 10; i++) {
+		uint64_t stop;
+
+		snprintf(id, sizeof(id), "lease-%u", i);
+		ready_lease(f, id, "0", GIB, 0);
+		stop = request(f, exec_msg(MSG_EXEC_STOP, id, "", 0));
+		TICK_UNTIL(f, reply_to(f, stop));
+	}
+	assert_int_equal(agent_state(f->a, 6831, &st, &upto), 0);
+	assert_int_equal(st.u.node.nended, 8);
+	assert_string_equal(st.u.node.ended[0].id, "lease-0");
+	assert_string_equal(st.u.node.ended[7].id, "lease-7");
+	assert_true(agent_dirty(f->a)); /* the rest follow at once */
+	msg_free(&st);
+	agent_state_taken(f->a, upto);
+	assert_int_equal(agent_state(f->a, 6831, &st, &upto), 0);
+	assert_int_equal(st.u.node.nended, 2);
+	assert_string_equal(st.u.node.ended[1].id, "lease-9");
+	assert_true(st.u.node.ended[1].has_usage);
+	assert_false(agent_dirty(f->a));
+	msg_free(&st);
+}
+
 static void test_report_needing_nothing_is_answered_at_once(void **state)
 {
 	struct fixture *f = *state;
@@ -773,6 +857,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lease_takes_a_spare, setup_spare, teardown),
 	    T(test_report_evicts_a_starting_lease),
 	    T(test_report_evicts_a_ready_lease),
+	    T(test_usage_record),
+	    T(test_ended_in_batches),
 	    T_LONG(test_report_needing_nothing_is_answered_at_once),
 	    T(test_reports_out_of_order),
 	    T(test_missed_job_end),

@@ -39,6 +39,30 @@
 #include "msg.h"
 #include "sha256.h"
 
+static void fill_usage(struct msg_usage *u)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->id, sizeof(u->id), "lease-3-77");
+	u->uid = 1000;
+	snprintf(u->user, sizeof(u->user), "alice");
+	u->job = 41;
+	snprintf(u->host_jobs, sizeof(u->host_jobs), "40:1001:2,42:1002:1");
+	snprintf(u->node, sizeof(u->node), "node1");
+	u->cores = 4;
+	snprintf(u->pus, sizeof(u->pus), "4-7");
+	u->mem = 1ull << 30;
+	u->gpus = 1;
+	u->start = 1795457000;
+	u->end = 1795457060;
+	u->core_seconds = 240;
+	u->gb_seconds = 60;
+	u->gpu_seconds = 60;
+	u->calls = 99;
+	u->calls_known = true;
+	snprintf(u->state, sizeof(u->state), "evicted");
+	snprintf(u->why, sizeof(u->why), "host job 40 needs its cores");
+}
+
 static struct msg round_trip(const struct msg *in)
 {
 	char *text = NULL, err[256] = "";
@@ -123,6 +147,16 @@ static void test_round_trips(void **state)
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_QUERY;
 	snprintf(m.cred, sizeof(m.cred), "c");
+	m.u.query = MSG_QUERY_USAGE;
+	m.filter = (struct msg_usage_filter){.by = MSG_BY_HOST_JOB,
+					     .since = 1795457000,
+					     .has_user = true,
+					     .user = 7,
+					     .host_job = 40};
+	out = round_trip(&m);
+	assert_int_equal(out.u.query, MSG_QUERY_USAGE);
+	assert_memory_equal(&out.filter, &m.filter, sizeof(m.filter));
+	m.filter = (struct msg_usage_filter){0};
 	m.u.query = MSG_QUERY_EXECUTORS;
 	assert_int_equal(round_trip(&m).u.query, MSG_QUERY_EXECUTORS);
 	m.type = MSG_LEASE_RELEASE;
@@ -291,6 +325,8 @@ static void test_node_state_round_trip(void **state)
 	struct msg m, out;
 
 	(void)state;
+	ended.has_usage = true;
+	fill_usage(&ended.usage);
 	fill_node(&m);
 	memset(leases, 0, sizeof(leases));
 	fill_lease(&leases[0], "lease-1-77", true);
@@ -624,6 +660,16 @@ static void fill_result(struct msg *m, enum msg_query what)
 		snprintf(r->executor.gpus, sizeof(r->executor.gpus), "0,1");
 		snprintf(r->executor.lease, sizeof(r->executor.lease), "lease-1-77");
 		break;
+	case MSG_QUERY_USAGE:
+		snprintf(r->usage.group, sizeof(r->usage.group), "alice");
+		r->usage.leases = 3;
+		r->usage.core_seconds = 7200;
+		r->usage.gb_seconds = 1800;
+		r->usage.calls = 123456;
+		break;
+	case MSG_QUERY_RECORDS:
+		fill_usage(&r->record);
+		break;
 	case MSG_QUERY_LEASES:
 		break;
 	}
@@ -634,7 +680,7 @@ static void test_result_round_trips(void **state)
 	struct msg m, out;
 
 	(void)state;
-	for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_EXECUTORS; q++) {
+	for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_RECORDS; q++) {
 		fill_result(&m, (enum msg_query)q);
 		out = round_trip(&m);
 		assert_int_equal(out.u.result.what, q);
@@ -983,6 +1029,55 @@ static void test_grant_cred(void **state)
 	       "\"cred\" must have 1 to");
 }
 
+static void test_usage_records(void **state)
+{
+	struct msg_usage u, out;
+	char *text = NULL, err[256] = "";
+
+	(void)state;
+	fill_usage(&u);
+	assert_int_equal(msg_usage_encode(&u, &text), 0);
+	assert_null(strchr(text, '\n'));
+	assert_int_equal(msg_usage_decode(text, &out, err, sizeof(err)), 0);
+	assert_memory_equal(&out, &u, sizeof(u));
+	free(text);
+	/* strict, as messages are */
+	assert_int_equal(msg_usage_decode("[]", &out, err, sizeof(err)), -EPROTO);
+	assert_int_equal(msg_usage_decode("{\"id\":\"x\"}", &out, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "uid"));
+	u.state[0] = 'x';
+	assert_int_equal(msg_usage_encode(&u, &text), 0);
+	assert_int_equal(msg_usage_decode(text, &out, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "state"));
+	free(text);
+}
+
+/* A query for usage takes by, since, user and host_job; others do not. */
+static void test_usage_query_refusals(void **state)
+{
+	struct msg m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(msg_decode("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":"
+				    "\"usage\",\"by\":\"group\"}",
+				    &m, err, sizeof(err)),
+			 -EPROTO);
+	assert_non_null(strstr(err, "by"));
+	assert_int_equal(msg_decode("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":"
+				    "\"nodes\",\"since\":5}",
+				    &m, err, sizeof(err)),
+			 -EPROTO);
+	assert_int_equal(msg_decode("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":"
+				    "\"records\",\"host_job\":0}",
+				    &m, err, sizeof(err)),
+			 -EPROTO);
+	assert_int_equal(msg_decode("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":"
+				    "\"records\",\"user\":-1}",
+				    &m, err, sizeof(err)),
+			 -EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -995,6 +1090,8 @@ int main(void)
 	    cmocka_unit_test(test_exec_drain_refusals),
 	    cmocka_unit_test(test_encode_refuses),
 	    cmocka_unit_test(test_result_round_trips),
+	    cmocka_unit_test(test_usage_records),
+	    cmocka_unit_test(test_usage_query_refusals),
 	    cmocka_unit_test(test_result_json),
 	    cmocka_unit_test(test_result_refusals),
 	    cmocka_unit_test(test_result_builder),
