@@ -968,8 +968,9 @@ static void timeout_late_reply_cases(struct executor *a)
 	/* Until the late reply frees the record, a call waits for a record,
 	 * bounded by its timeout (faas.h: FAAS_EBUSY); then echo works. */
 	pattern(ein, sizeof(ein), 41);
-	/* the late reply is due 2 s after the timeout */
-	deadline = now_ms() + SLEEP_PAST_MS - TEST_TIMEOUT_MS + 2 * SLACK_MS;
+	/* the late reply is due 2 s after the timeout; a loaded machine may
+	 * take longer: the loop ends when echo works */
+	deadline = now_ms() + CALL_TIMEOUT_MS;
 	while (t && now_ms() < deadline) {
 		attempts++;
 		memset(out, 0, sizeof(out));
@@ -991,7 +992,7 @@ static void timeout_late_reply_cases(struct executor *a)
 	check(erc == FAAS_OK && out_len == sizeof(ein) && memcmp(ein, out, sizeof(ein)) == 0 &&
 		  faas_inflight(t) == 0,
 	      "timeout, 1 record: echo works again once the late reply is in",
-	      "after %d attempts over 6 s: %s (%d), %zu bytes, %d in flight", attempts,
+	      "after %d attempts over 30 s: %s (%d), %zu bytes, %d in flight", attempts,
 	      faas_strerror(erc), erc, out_len, faas_inflight(t));
 	if (erc == FAAS_OK)
 		diag("echo answered at attempt %d", attempts);
@@ -1254,19 +1255,19 @@ static void crash_cases(struct executor *e)
 	int rc1, rc2 = FAAS_OK, rc;
 	bool died;
 
-	rc = connect_client(e->lease, TEST_TIMEOUT_MS, 0, &c);
+	rc = connect_client(e->lease, CALL_TIMEOUT_MS, 0, &c);
 	rc1 = rc;
 	if (rc == FAAS_OK) {
 		t0 = now_ms();
 		rc1 = faas_invoke(c, fn.crash, NULL, 0, out, sizeof(out), &out_len);
 		el1 = now_ms() - t0;
 	}
-	check(rc == FAAS_OK && is_failure(rc1) && el1 < TEST_TIMEOUT_MS + SLACK_MS,
-	      "crash: the call fails (timeout, transport, evicted or unavailable) within its "
-	      "1 s timeout (+ slack)",
+	check(rc == FAAS_OK && is_failure(rc1) && el1 < 1000 + SLACK_MS,
+	      "crash: the call fails (transport, evicted or unavailable) within 1 s (+ slack), "
+	      "not by its 30 s timeout",
 	      "connect %s, rc %s (%d) after %.0f ms", faas_strerror(rc), faas_strerror(rc1), rc1,
 	      el1);
-	died = reap(e, 3000);
+	died = reap(e, STOP_TIMEOUT_MS);
 	/* a crash handler of some library may turn the signal into exit(1) */
 	check(died && ((WIFSIGNALED(e->status) && WTERMSIG(e->status) == SIGSEGV) ||
 		       (WIFEXITED(e->status) && WEXITSTATUS(e->status) != 0)),
@@ -1280,9 +1281,9 @@ static void crash_cases(struct executor *e)
 		rc2 = faas_invoke(c, fn.echo, "abc", 3, out, sizeof(out), &out_len);
 		el2 = now_ms() - t0;
 	}
-	check(rc == FAAS_OK && is_failure(rc2) && el2 < TEST_TIMEOUT_MS + SLACK_MS,
-	      "crash: the next call fails too, within its timeout (+ slack)",
-	      "rc %s (%d) after %.0f ms", faas_strerror(rc2), rc2, el2);
+	check(rc == FAAS_OK && is_failure(rc2) && el2 < 1000 + SLACK_MS,
+	      "crash: the next call fails too, within 1 s (+ slack)", "rc %s (%d) after %.0f ms",
+	      faas_strerror(rc2), rc2, el2);
 	/* its goodbye cannot be delivered; destroy flushes for 200 ms at most */
 	t0 = now_ms();
 	faas_client_destroy(c);
@@ -1381,7 +1382,7 @@ static void departed_client_cases(void)
 	static const char *const big_slots[] = {"--slot-size", "16777216", "--slots", "4",
 						"--max-depth", "4",	   NULL};
 	const size_t len = 8u << 20;
-	struct faas_client_options o2 = options(20000, 10000, 0);
+	struct faas_client_options o2 = options(CALL_TIMEOUT_MS, CONNECT_TIMEOUT_MS, 0);
 	struct faas_client *c = NULL;
 	struct executor x;
 	uint8_t *in = malloc(len), *out = malloc(len);
@@ -1485,8 +1486,9 @@ static void dead_worker_cases(struct executor *g, struct executor *h)
 		retries = faas_client_retries(c);
 	}
 	diag("dead worker: the client found the killed executor %.1f ms after kill(2)", found);
-	check(found >= 0 && found <= 100,
-	      "dead worker: kill -9 of one executor is noticed within 100 ms",
+	check(found >= 0 && found <= 100 + SLACK_MS,
+	      "dead worker: kill -9 of one executor is noticed within 100 ms (+ slack), not by "
+	      "the 20 s call timeout",
 	      "noticed after %.1f ms (-1: not within 5 s)", found);
 	check(rcs[0] == FAAS_OK && rcs[1] == FAAS_OK && rcs[2] == FAAS_OK && rcs[3] == FAAS_OK &&
 		  retries >= 2,
@@ -1505,10 +1507,10 @@ static void dead_worker_cases(struct executor *g, struct executor *h)
 		reap(h, STOP_TIMEOUT_MS);
 		rc_next = faas_invoke(c, fn.echo, "abc", 3, out[0], sizeof(out[0]), &len);
 	}
-	check(rc_last == FAAS_EUNAVAIL && el_last <= 100 && rc_next == FAAS_EUNAVAIL &&
+	check(rc_last == FAAS_EUNAVAIL && el_last <= 100 + SLACK_MS && rc_next == FAAS_EUNAVAIL &&
 		  faas_client_workers(c) == 0,
 	      "dead worker: when the last executor is killed, its call fails with FAAS_EUNAVAIL "
-	      "within 100 ms and so does the next",
+	      "within 100 ms (+ slack) and so does the next",
 	      "%s (%d) after %.1f ms, next %s (%d), %d workers", faas_strerror(rc_last), rc_last,
 	      el_last, faas_strerror(rc_next), rc_next, faas_client_workers(c));
 out:
