@@ -106,7 +106,7 @@ taskset -c 0 stress-ng ${args[*]} --metrics-brief -t ${DUR}s; touch $W/$tag.done
 			"$B/executor/faas-executor" --lib "$LIB" --workers 1 --provider 'tcp;ofi_rxm' \
 			--addr "$TESTBED_SUBNET.11" --publish "$W/lease.json" >"$W/exec.log" 2>&1 &
 		EXECPID=$!
-		eval_until 10 "[ -s $W/lease.json ]" || die "the hand-started executor published no lease: $(cat "$W/exec.log")"
+		eval_until 60 "[ -s $W/lease.json ]" || die "the hand-started executor published no lease: $(cat "$W/exec.log")"
 		FAAS_LEASE=$W/lease.json start_load
 		;;
 	esac

@@ -101,11 +101,11 @@ NODE=${TESTBED_PREFIX}1
 # the allocation: a job holding one core that does nothing (the idle resources)
 J=$(as_user sbatch --parsable -w "$NODE" -n1 -c1 --mem=300M -J alloc -o /dev/null \
 	--chdir=/tmp --wrap 'sleep 3600' 2>"$WORK/sbatch.err") || die "sbatch failed: $(cat "$WORK/sbatch.err")"
-for _ in $(seq 200); do
+for _ in $(seq 1200); do
 	[ "$(squeue -h -j "$J" -o %T 2>/dev/null)" = RUNNING ] && break
 	sleep 0.05
 done
-[ "$(squeue -h -j "$J" -o %T 2>/dev/null)" = RUNNING ] || die "the allocation (job $J) did not start within 10 s"
+[ "$(squeue -h -j "$J" -o %T 2>/dev/null)" = RUNNING ] || die "the allocation (job $J) did not start within 60 s"
 
 srun_once() {
 	as_user srun --jobid="$J" --overlap -n1 --mem=50M --chdir=/tmp true >/dev/null 2>>"$WORK/srun.err"

@@ -96,7 +96,7 @@ EOF
 FAAS_ADDR=127.0.0.1 "$COLOCD" --standalone --foreground -f "$WORK/coloc.conf" \
 	--executor "$EXECUTOR" >"$WORK/colocd.log" 2>&1 &
 COLOCD_PID=$!
-for _ in $(seq 100); do [ -S "$WORK/colocd.sock" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -S "$WORK/colocd.sock" ] && break; sleep 0.05; done
 [ -S "$WORK/colocd.sock" ] || die "colocd did not start: $(tail -5 "$WORK/colocd.log")"
 
 send() { "$SEND" --tcp "$PORT" "$@"; }

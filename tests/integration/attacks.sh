@@ -30,10 +30,20 @@ acquire_as() { # USER LIB: prints the lease document or the error
 	colocctl_as "$1" --json --timeout 30 lease acquire --workers 1 --lib "$2" --time 10 2>&1
 }
 # the reply time of a host report that needs nothing back, as a baseline
-# for this machine's load
-t0=$(date +%s%N)
-report '{"v":1,"type":"job_end","job":999}' >/dev/null
-base=$(ms_since "$t0")
+# for this machine's load: the slowest of 3
+base=0
+for _ in 1 2 3; do
+	t0=$(date +%s%N)
+	report '{"v":1,"type":"job_end","job":999}' >/dev/null
+	ms=$(ms_since "$t0")
+	[ "$ms" -le "$base" ] || base=$ms
+done
+# the slack of the latency bounds below, for a loaded machine (make check
+# -j, scripts/check --load): what they catch, colocd waiting for a user's
+# executor, takes EvictGrace or forever. 120 processes built with ASan
+# (configure --enable-sanitizers) take longer to die and be reaped: 1 s.
+slack=500
+[ "${COLOC_SANITIZERS:-}" != yes ] || slack=1000
 
 # ---- defect 2: a lease document that is not the lease's own ------------------------
 victim_doc=$(acquire_as "$victim" "$FAAS_EXAMPLES_LIB")
@@ -61,17 +71,17 @@ blocked() { # the blocked lease's executor has run its constructor
 		2>/dev/null | head -1)
 	[ -n "$c" ] && [ -n "$(cat "$c/cgroup.procs")" ] && grep -q "attacker: blocking" "$dir"/state/logs/*.log 2>/dev/null
 }
-until_ok 100 0.1 blocked
+until_ok 300 0.1 blocked
 t0=$(date +%s%N)
 out=$(report '{"v":1,"type":"job_end","job":998}')
 ms=$(ms_since "$t0")
-check "issue 11 defect 3: while a library holds a file lease and never lets its executor answer, a host report is answered within 100 ms (${ms} ms; ${base} ms unloaded)" \
-	'echo "$out" | grep -q "\"ok\"" && [ "$ms" -le $((base + 100)) ]' "$out"
+check "issue 11 defect 3: while a library holds a file lease and never lets its executor answer, a host report is answered within $slack ms of an ordinary one (${ms} ms; ${base} ms ordinary)" \
+	'echo "$out" | grep -q "\"ok\"" && [ "$ms" -le $((base + slack)) ]' "$out"
 t0=$(date +%s%N)
 out=$(report "{\"v\":1,\"type\":\"job_start\",\"job\":51,\"uid\":1000,\"pus\":\"$all\",\"mem\":1048576,\"mem_need\":0,\"gpus\":0,\"consent\":false,\"end\":0}")
 ms=$(ms_since "$t0")
-check "issue 11 defect 3: a host job on its cores gets them back within EvictGrace + 100 ms though it ignores SIGTERM (${ms} ms)" \
-	'echo "$out" | grep -q "\"ok\"" && [ "$ms" -le $((base + grace + 100)) ] &&
+check "issue 11 defect 3: a host job on its cores gets them back within EvictGrace + $slack ms though it ignores SIGTERM (${ms} ms)" \
+	'echo "$out" | grep -q "\"ok\"" && [ "$ms" -le $((base + grace + slack)) ] &&
 	[ -z "$(ls -d /sys/fs/cgroup/*/"$root"/lease-* 2>/dev/null)" ]' "$out"
 report '{"v":1,"type":"job_end","job":51}' >/dev/null
 wait "$bg"
@@ -87,7 +97,7 @@ log=$dir/state/logs/$nid.log
 check "issue 11 defect 5: a library that writes forged lines and truncates fds 1-2 leaves colocd's log whole" \
 	'[ -n "$nid" ] && ! grep -q FORGED "$dir/colocd.log" && [ "$(stat -c %s "$dir/colocd.log")" -ge "$before" ]' "$out"
 check "issue 11 defect 5: its output is in the lease's log, the owner's alone (mode 600)" \
-	'until_ok 40 0.05 "grep -q FORGED $log" && [ "$(stat -c %U:%a "$log")" = "$attacker:600" ] &&
+	'until_ok 600 0.05 "grep -q FORGED $log" && [ "$(stat -c %U:%a "$log")" = "$attacker:600" ] &&
 	! as_user "$victim" cat "$log" >/dev/null 2>&1' "$(ls -l "$dir/state/logs" 2>&1)"
 out=$(colocctl_as "$attacker" logs "$nid" 2>&1)
 out2=$(colocctl_as "$victim" logs "$nid" 2>&1)
@@ -111,22 +121,34 @@ pcg=$(cgdir pids "$bid")
 [ -n "$pcg" ] || pcg=$(cgdir . "$bid")
 check "issue 11 defect 6: the lease's cgroup has pids.max = LeasePidsMax (128)" \
 	'[ -n "$bid" ] && [ "$(cat "$pcg/pids.max" 2>/dev/null)" = 128 ]' "$out / $pcg"
-until_ok 100 0.05 '[ "$(cat "$pcg/pids.current" 2>/dev/null || echo 0)" -ge 120 ]'
+until_ok 600 0.05 '[ "$(cat "$pcg/pids.current" 2>/dev/null || echo 0)" -ge 120 ]'
 bombs=$(tr '\n' ' ' <"$pcg/cgroup.procs" 2>/dev/null)
 t0=$(date +%s%N)
 out=$(report "{\"v\":1,\"type\":\"job_start\",\"job\":52,\"uid\":1000,\"pus\":\"$all\",\"mem\":1048576,\"mem_need\":0,\"gpus\":0,\"consent\":false,\"end\":0}")
 ms=$(ms_since "$t0")
-left=0
-for p in $bombs; do # zombies do not count: they hold nothing
-	[ -e /proc/"$p" ] && [ "$(awk '{print $3}' /proc/"$p"/stat 2>/dev/null)" != Z ] && left=$((left + 1))
+# the bomb's processes not yet gone; zombies do not count: they hold nothing
+# (pure bash: 120 awk runs take long on a loaded machine)
+bombs_left() {
+	local p st n=0
+	for p in $bombs; do
+		{ read -r st </proc/"$p"/stat; } 2>/dev/null || continue
+		st=${st##*) }
+		[ "${st%% *}" = Z ] || n=$((n + 1))
+	done
+	echo $n
+}
+# the reply comes once the lease's cgroup is empty; a process that has left
+# it may take a moment more to end (the kernel's exit order): the bound is
+# on both
+left=$(bombs_left)
+while [ "$left" != 0 ] && [ "$(ms_since "$t0")" -le $((base + grace + slack)) ]; do
+	sleep 0.01
+	left=$(bombs_left)
 done
-# 120 processes built with ASan (configure --enable-sanitizers) take longer
-# to die and be reaped: there they get 1 s; the other builds hold 100 ms
-slack=100
-[ "${COLOC_SANITIZERS:-}" != yes ] || slack=1000
-check "issue 11 defect 6: a fork bomb ignoring SIGTERM ($(echo "$bombs" | wc -w) processes) is gone, and the host has its cores, within EvictGrace + $slack ms (${ms} ms)" \
-	'[ -n "$bombs" ] && echo "$out" | grep -q "\"ok\"" && [ "$ms" -le $((base + grace + slack)) ] && [ $left = 0 ] &&
-	[ -z "$(ls -d /sys/fs/cgroup/*/"$root"/lease-* 2>/dev/null)" ]' "$out; $left left"
+gone_ms=$(ms_since "$t0")
+check "issue 11 defect 6: a fork bomb ignoring SIGTERM ($(echo "$bombs" | wc -w) processes) is gone, and the host has its cores, within EvictGrace + $slack ms (reply ${ms} ms, processes gone by ${gone_ms} ms)" \
+	'[ -n "$bombs" ] && echo "$out" | grep -q "\"ok\"" && [ "$ms" -le $((base + grace + slack)) ] && [ "$left" = 0 ] &&
+	[ "$gone_ms" -le $((base + grace + slack)) ] && [ -z "$(ls -d /sys/fs/cgroup/*/"$root"/lease-* 2>/dev/null)" ]' "$out; $left left"
 report '{"v":1,"type":"job_end","job":52}' >/dev/null
 
 # quotas: one user cannot take the controller's table or every core

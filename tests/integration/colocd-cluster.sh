@@ -55,8 +55,8 @@ start_agent() { # i: starts node$i's agent, sets a$i
 		--executor "$FAAS_EXECUTOR" >>"$dir/agent$1.log" 2>&1 &
 	eval "a$1=$!"
 }
-# until CMD succeeds, at most 8 s
-until_ok() { for _ in $(seq 160); do eval "$1" && return 0; sleep 0.05; done; return 1; }
+# until CMD succeeds, at most 30 s
+until_ok() { for _ in $(seq 600); do eval "$1" && return 0; sleep 0.05; done; return 1; }
 send() { "$COLOCD_SEND" --tcp "$port" "$@"; }
 # has_record FILE ID STATE: FILE (a usage.jsonl) has ID's record, ended STATE
 has_record() { grep -F "\"id\":\"$2\"" "$1" 2>/dev/null | grep -q "\"state\":\"$3\""; }
@@ -67,7 +67,7 @@ release() { send "{\"v\":1,\"type\":\"lease_release\",\"cred\":\"none:$nobody:$n
 field() { grep -o "\"$1\":\"\\?[^,\"}]*" | head -1 | sed 's/.*:"\?//'; }
 lease_of() { ctl leases --json | grep -o "{\"id\":\"$1\"[^}]*}"; }
 cgdir() { for m in /sys/fs/cgroup/$1/"$2" /sys/fs/cgroup/"$2"; do [ -d "$m" ] && echo "$m" && return; done; }
-gone() { for _ in $(seq 60); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
+gone() { for _ in $(seq 600); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
 npus=$(nproc)
 
 start_controller

@@ -16,7 +16,7 @@ cleanup() {
 	local p
 	for p in $(pgrep -f -- "-N $node ") $(pgrep -f -- "$dir/ctl.conf"); do
 		kill "$p" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		for _ in $(seq 600); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
 	done
 	[ -n "${sink:-}" ] && kill "$sink" 2>/dev/null
 	tap_sweep_cgroups "$root"
@@ -61,7 +61,7 @@ check "its log lines reach --log-file, with a timestamp and its pid" \
 # logrotate: the file moved, SIGHUP, a new file
 mv "$dir/colocd.log" "$dir/colocd.log.1"
 kill -HUP "$dpid"
-for _ in $(seq 100); do grep -qs "reloaded coloc.conf" "$dir/colocd.log" && break; sleep 0.05; done
+for _ in $(seq 600); do grep -qs "reloaded coloc.conf" "$dir/colocd.log" && break; sleep 0.05; done
 check "SIGHUP reopens the log file (logrotate) and rereads the relative -f coloc.conf from /" \
 	'grep -q "reloaded coloc.conf" "$dir/colocd.log" && ! grep -q "reloaded" "$dir/colocd.log.1"' \
 	"$(cat "$dir/colocd.log" 2>&1)"
@@ -78,7 +78,7 @@ check "the first runs on: its socket, its spare executor and its answers are int
 	send "{\"v\":1,\"type\":\"query\",\"cred\":\"none:0:0\",\"what\":\"gaps\"}" | grep -q "\"result\""' \
 	"spare ${spare:-none}"
 kill "$dpid"
-for _ in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
+for _ in $(seq 600); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
 check "SIGTERM stops the detached colocd, which removes its socket" \
 	'! kill -0 $dpid 2>/dev/null && [ ! -e "$dir/colocd.sock" ]'
 
@@ -98,14 +98,14 @@ while True:
     f.write(s.recv(8192) + b"\n")
 ' "$dev/log" "$dir/syslog.out" &
 	sink=$!
-	for _ in $(seq 100); do [ -S "$dev/log" ] && break; sleep 0.05; done
+	for _ in $(seq 600); do [ -S "$dev/log" ] && break; sleep 0.05; done
 	for f in null zero full random urandom; do : >"$dev/$f"; done
 	out=$(unshare -m --propagation private sh -c '
 		for f in null zero full random urandom; do mount --bind /dev/$f "$1/$f" || exit 9; done
 		mount --rbind "$1" /dev || exit 9
 		exec "$2" --controller -f "$3"' _ "$dev" "$COLOCD" "$dir/ctl.conf" 2>&1)
 	rc=$?
-	for _ in $(seq 100); do grep -qs "controller on 127.0.0.1:$cport" "$dir/syslog.out" && break; sleep 0.05; done
+	for _ in $(seq 600); do grep -qs "controller on 127.0.0.1:$cport" "$dir/syslog.out" && break; sleep 0.05; done
 	check "detached without --log-file, colocd logs to syslog (ident colocd, its pid, facility daemon)" \
 		'[ $rc = 0 ] && grep -q "^<[0-9]*>.*colocd\[[0-9]*\]: info: controller on 127.0.0.1:$cport" "$dir/syslog.out"' \
 		"exit $rc: $out / $(cat "$dir/syslog.out" 2>&1)"

@@ -66,7 +66,7 @@ as_nobody() { setpriv --reuid="$nobody" --regid="$nogroup" --clear-groups "$@"; 
 as_victim() { setpriv --reuid="$victim" --regid="$victim" --clear-groups "$@"; }
 attack() { as_nobody "$CRED_ATTACK" "$@"; }
 ctl() { "$COLOCCTL" -f "$dir/coloc.conf" "$@"; }
-until_ok() { for _ in $(seq 160); do eval "$1" && return 0; sleep 0.05; done; return 1; }
+until_ok() { for _ in $(seq 600); do eval "$1" && return 0; sleep 0.05; done; return 1; }
 squat() { # out args...: nobody listens in the background (sq), until it is listening
 	local out=$1
 	shift

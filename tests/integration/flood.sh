@@ -21,7 +21,7 @@ tap_conf "$port" "$dir" "$root" EvictGrace=200ms >"$dir/coloc.conf"
 FAAS_ADDR=127.0.0.1 "$COLOCD" --standalone --foreground -f "$dir/coloc.conf" \
 	--executor "$FAAS_EXECUTOR" >>"$dir/colocd.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do [ -S "$dir/colocd.sock" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -S "$dir/colocd.sock" ] && break; sleep 0.05; done
 check "colocd --standalone starts" '[ -S "$dir/colocd.sock" ]' "$(cat "$dir/colocd.log")"
 
 send() { "$COLOCD_SEND" --tcp "$port" "$@"; }
@@ -36,7 +36,8 @@ bg+=("$loris")
 as_nobody "$COLOCD_SEND" --tcp "$port" --source 127.0.0.2 --flood 600 --seconds 12 >"$dir/flood.out" 2>&1 &
 flooder=$!
 bg+=("$flooder")
-sleep 1 # the flood reaches its 600
+# until the flood fills colocd's table: it refuses connections (30 s)
+until_ok 300 0.1 'grep -q "refused a connection" "$dir/colocd.log"'
 
 answered=0
 outs=
@@ -73,7 +74,7 @@ refusals=$(grep -c "refused a connection" "$dir/colocd.log")
 check "issue 11 defect 4: the refusals take at most 3 log lines (one per 10 s, not one per connection)" \
 	'[ "$refusals" -ge 1 ] && [ "$refusals" -le 3 ]' "$refusals lines: $(grep refused "$dir/colocd.log" | head -5)"
 # the count of what was held back: on the next line, or on its own when the interval ends
-for _ in $(seq 100); do
+for _ in $(seq 300); do
 	grep -q "more like it in the last\|more TCP connections refused in the last" "$dir/colocd.log" && break
 	sleep 0.1
 done
@@ -94,7 +95,9 @@ send --extra "these bytes follow the request" \
 	>"$dir/acquire.out" 2>&1 &
 acquirer=$!
 bg+=("$acquirer")
-sleep 0.5
+# until the lease's executor (ps shows the lease's arguments) is there to
+# block opening the FIFO (30 s)
+until_ok 300 0.1 "pgrep -f -- '--lib $dir/slow.so' >/dev/null"
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
 t0=$(ticks)

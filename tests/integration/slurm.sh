@@ -53,8 +53,8 @@ ok "scripts/testbed up: 3 nodes, slurmctld, slurmd, munged, colocd controller an
 . "$tb/env"
 # as the user: Slurm jobs and srun, never root
 as_nobody() { as_user nobody env SLURM_CONF="$SLURM_CONF" COLOC_CONF="$COLOC_CONF" PATH="$PATH" "$@"; }
-# wait CMD: until CMD succeeds, at most 20 s
-wait_ok() { until_ok 200 0.1 "$1"; }
+# wait CMD: until CMD succeeds, at most 60 s
+wait_ok() { until_ok 600 0.1 "$1"; }
 gap() { colocctl gaps --json | grep -o "{\"node\":\"$1\"[^}]*}"; }
 lease_of() { colocctl leases --json | grep -o "{\"id\":\"$1\"[^}]*}"; }
 cg() { ls -d /sys/fs/cgroup/cpuset/coloc_"$1"/lease-* /sys/fs/cgroup/coloc_"$1"/lease-* 2>/dev/null; }
@@ -183,9 +183,10 @@ for f in "$tb"/run/colocd-st*.pid; do kill -HUP "$(cat "$f")"; done
 # ---- colocd down: host jobs run, client jobs fail fast ----
 for p in "${bgpids[@]}"; do kill "$p" 2>/dev/null; done
 wait_ok '[ -z "$(squeue -h)" ] && [ "$(sinfo -h -t idle -o %D)" = 3 ]'
-kill "$(cat "$tb/run/colocd-controller.pid")"
-kill "$(cat "$tb/run/colocd-st1.pid")"
-sleep 0.5
+cpid=$(cat "$tb/run/colocd-controller.pid")
+apid=$(cat "$tb/run/colocd-st1.pid")
+kill "$cpid" "$apid"
+gone "$cpid" && gone "$apid"
 t0=$(date +%s%N)
 o=$(as_nobody srun -w st3 -n1 --faas-workers=1 --faas-lib="$LIB" echo LAUNCHED 2>&1)
 ms=$((($(date +%s%N) - t0) / 1000000))

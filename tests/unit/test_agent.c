@@ -47,7 +47,7 @@
 #define NODE_MEM (16 * GIB)
 #define SHORT_GRACE_MS 100   /* EvictGrace where a test waits for SIGKILL */
 #define LONG_GRACE_MS 600000 /* where the test ends the processes itself */
-#define WAIT_MS 5000	     /* bounded waits */
+#define WAIT_MS 30000	     /* bounded waits: a hang, not a loaded machine */
 
 /* 2 packages, each an L3 over 2 cores with private L2s, 2 PUs per core:
  * core i = PUs 2i and 2i+1; package 0 = PUs 0-3, package 1 = PUs 4-7. */

@@ -25,7 +25,7 @@
 #include "fake_sandbox.h"
 #include "spares.h"
 
-#define WAIT_MS 5000
+#define WAIT_MS 30000 /* bounded waits: a hang, not a loaded machine */
 
 static int setup(void **state)
 {
