@@ -153,15 +153,26 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 			    w->index);
 		return;
 	}
-	/* A client saying hello again (it restarted the handshake) replaces
-	 * itself; drop the old entry first, since the address vector may hand
-	 * back the same peer for the same address. */
+	/* The same address again: a client resends its hello until the
+	 * welcome arrives (a loaded machine may take longer than the resend
+	 * interval), so a repeat with the same depth gets the same welcome:
+	 * a second entry with a new cookie would make the calls the client
+	 * sends with the first one land nowhere. A different depth is a new
+	 * client at that address (the old one is gone): it replaces the
+	 * entry; drop that first, since the address vector may hand back the
+	 * same peer for the same address. */
 	for (unsigned i = 0; i < w->nclients; i++) {
 		struct wclient *o = &w->clients[i];
+		uint32_t want = depth > w->cfg->max_depth ? w->cfg->max_depth : depth;
 
-		if (o->used && o->addr_len == m->u.hello.name_len &&
-		    memcmp(o->addr, m->u.hello.name, o->addr_len) == 0)
-			client_drop(w, o);
+		if (!o->used || o->addr_len != m->u.hello.name_len ||
+		    memcmp(o->addr, m->u.hello.name, o->addr_len) != 0)
+			continue;
+		if (o->depth == want) {
+			send_welcome(w, o->peer, m->u.hello.index, 0, o);
+			return;
+		}
+		client_drop(w, o);
 	}
 	if (transport_peer_add(w->t, m->u.hello.name, m->u.hello.name_len, &peer) != 0) {
 		log_warning("worker %u: a hello carried an unusable fabric address; ignored",

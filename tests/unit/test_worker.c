@@ -424,16 +424,37 @@ static void test_bye_frees_slots(void **state)
 static void test_hello_again_replaces(void **state)
 {
 	struct fixture *f = *state;
-	struct client a1, a2, b;
+	struct wire_msg hello = {.type = WIRE_HELLO}, again;
+	uint8_t buf[WIRE_MSG_MAX];
+	struct client a1, a3, b;
+	unsigned peers;
 
 	a1 = connect_client(f, "client-a", 2);
-	a2 = connect_client(f, "client-a", 2);
-	/* the first registration is gone: its peer and its slots */
+	/* a resent hello (its welcome was slow): the same welcome, to the
+	 * same peer, with the same slots and cookie, so that calls sent with
+	 * the first still land */
+	memcpy(hello.u.hello.token, good_token, WIRE_TOKEN_LEN);
+	hello.u.hello.depth = 2;
+	hello.u.hello.index = 40 + WORKER_INDEX;
+	hello.u.hello.name_len = (uint32_t)strlen("client-a");
+	memcpy(hello.u.hello.name, "client-a", hello.u.hello.name_len);
+	peers = mock.npeers;
+	mock_queue_msg(buf, wire_msg_encode(&hello, buf));
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(mock.npeers, peers);
+	again = last_welcome(a1.peer);
+	assert_false(mock_peer(a1.peer)->removed);
+	assert_int_equal(again.u.welcome.status, 0);
+	assert_int_equal(again.u.welcome.base, a1.base);
+	assert_int_equal(again.u.welcome.cookie, a1.cookie);
+	/* another depth: a new client at the address, which replaces the
+	 * entry (its peer and slots) */
+	a3 = connect_client(f, "client-a", 1);
 	assert_true(mock_peer(a1.peer)->removed);
-	assert_false(mock_peer(a2.peer)->removed);
-	assert_int_equal(a2.base, 0);
+	assert_false(mock_peer(a3.peer)->removed);
+	assert_int_equal(a3.base, 0);
 	b = connect_client(f, "client-b", 2);
-	assert_int_equal(b.base, 2);
+	assert_int_equal(b.base, 1);
 }
 
 /* ---- invocations --------------------------------------------------------------- */
