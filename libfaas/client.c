@@ -377,6 +377,18 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 	where = call->zero_copy ? (const char *)call->out - WIRE_REPLY_LEN : call->bounce;
 	cap = call->zero_copy ? call->out_cap : c->slot_size;
 	status = status_to_error(wire_reply_imm_status(imm));
+	if (call->proxy) {
+		/* moved to another worker when this one was found gone, and
+		 * its reply, sent before it went, came after all */
+		struct faas_call *carrier = call->proxy;
+
+		if (status == FAAS_EEVICTED)
+			return;	    /* handed back: the carrier runs it */
+		call->proxy = NULL; /* the carrier's reply is late now */
+		carrier->origin = NULL;
+		carrier->state = CALL_ORPHAN;
+		c->workers[carrier->worker].suspect++;
+	}
 	if (status == FAAS_EEVICTED) {
 		/* the worker is stopping and handed the call back unstarted */
 		c->workers[call->worker].evicted = true;
@@ -558,7 +570,7 @@ static void on_event(struct faas_client *c, const struct transport_event *ev)
 
 /* Handles what is ready; with wait_ms > 0 (blocking clients) sleeps on the
  * CQ for at most that long when nothing is. */
-static void progress(struct faas_client *c, int wait_ms)
+static int progress(struct faas_client *c, int wait_ms)
 {
 	struct transport_event ev[16];
 	int n = wait_ms > 0 && c->blocking ? transport_wait(c->t, ev, 16, wait_ms)
@@ -566,6 +578,7 @@ static void progress(struct faas_client *c, int wait_ms)
 
 	for (int i = 0; i < n; i++)
 		on_event(c, &ev[i]);
+	return n;
 }
 
 /* Whether worker wi has a call running (timed-out ones are not waited for). */
@@ -625,7 +638,13 @@ static void watch(struct faas_client *c, int64_t now)
 			continue;
 		}
 		if (!transport_peer_alive(c->t, w->peer)) {
-			worker_lost(c, w);
+			/* what it sent before it exited comes first (its
+			 * replies, its hand-backs and EVICT): the exit is seen
+			 * out of band, ahead of them */
+			for (int i = 0; i < 64 && progress(c, 0) > 0; i++)
+				;
+			if (!w->evicted && worker_busy(c, wi))
+				worker_lost(c, w);
 			continue;
 		}
 		if (!w->quiet_since || w->heard != w->heard_seen) {
