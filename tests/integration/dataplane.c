@@ -1441,18 +1441,25 @@ static void kill_until_dead(pid_t pid)
 	close(fd);
 }
 
-/* Drives the client until it counts want workers, for at most ms; returns
- * how long that took, or -1. */
-static double until_workers(struct faas_client *c, struct faas_call *busy, int want, double ms)
+/* Drives the client (faas_test on the calls[0..n) not collected yet:
+ * done[i] says which were, with their status and length) until it counts
+ * want workers, for at most ms; returns how long that took, or -1. */
+static double until_workers(struct faas_client *c, struct faas_call **calls, int n, bool *done,
+			    int *rcs, size_t *lens, int want, double ms)
 {
 	double t0 = now_ms();
-	size_t len;
 
 	while (faas_client_workers(c) != want) {
+		int i = 0;
+
 		if (now_ms() - t0 > ms)
 			return -1;
-		if (busy)
-			faas_test(c, busy, &len); /* progress; busy stays in flight */
+		while (i < n && done[i])
+			i++;
+		if (i == n)
+			return -1; /* nothing left to drive it with */
+		rcs[i] = faas_test(c, calls[i], &lens[i]);
+		done[i] = rcs[i] != FAAS_EINPROGRESS;
 	}
 	return now_ms() - t0;
 }
@@ -1471,6 +1478,8 @@ static void dead_worker_cases(struct executor *g, struct executor *h)
 	char *inner = array_inner(h->json, "workers"), *json = NULL, *comma = NULL;
 	char err[256] = "";
 	int rc = -1, rcs[4] = {-100, -100, -100, -100}, rc_last = -100, rc_next = -100;
+	bool done[4] = {false, false, false, false};
+	size_t lens[4] = {0, 0, 0, 0};
 	double found = -1, t0, el_last = -1;
 	long retries = -1;
 	size_t len;
@@ -1495,12 +1504,13 @@ static void dead_worker_cases(struct executor *g, struct executor *h)
 	if (rc == FAAS_OK) {
 		sleep_ms(100);
 		kill_until_dead(g->pid);
-		found = until_workers(c, calls[1], 1, 5000);
+		found = until_workers(c, calls, 4, done, rcs, lens, 1, 5000);
 		reap(g, STOP_TIMEOUT_MS);
 		for (int i = 0; i < 4; i++) {
-			rcs[i] = faas_wait(c, calls[i], &len);
+			if (!done[i])
+				rcs[i] = faas_wait(c, calls[i], &lens[i]);
 			if (rcs[i] == FAAS_OK &&
-			    (len != sizeof(in[i]) || memcmp(in[i], out[i], len)))
+			    (lens[i] != sizeof(in[i]) || memcmp(in[i], out[i], lens[i])))
 				rcs[i] = -101;
 		}
 		retries = faas_client_retries(c);
