@@ -233,7 +233,12 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->pause_ms = (unsigned)v;
 			break;
 		case 'V':
+#ifdef PACKAGE_VERSION
 			printf("faas-bs-client (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+#else /* built on its own, against an installed libfaas */
+			printf("faas-bs-client (libfaas API %d.%d)\n", FAAS_VERSION_MAJOR,
+			       FAAS_VERSION_MINOR);
+#endif
 			exit(0);
 		case 'h':
 			usage(stdout);
