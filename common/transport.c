@@ -49,6 +49,7 @@
 #define TX_OPS 256
 #define STASH_MAX 4096
 #define BUSY_TIMEOUT_MS 2000 /* default bound on waiting for the provider */
+#define CHAIN_STALL_MS 2000  /* a chain of injects: the receiver took the first */
 
 enum th_type { TH_MSG = 1, TH_NOTIFY = 2, TH_PUT = 3 };
 enum op_kind { OP_RX, OP_PUT, OP_SEND };
@@ -373,19 +374,30 @@ int transport_probe(struct transport *t, uint64_t peer, const void *buf, size_t 
 static ssize_t put_chunked(struct transport *t, uint64_t peer, const char *src, size_t len,
 			   uint64_t addr, uint64_t key, uint32_t imm)
 {
+	int busy_ms = t->busy_timeout_ms;
 	ssize_t rc = 0;
 
 	for (unsigned n = 0; len > t->inject; n++) {
 		if (n % 64 == 0 && !transport_peer_alive(t, peer))
-			return -EPIPE; /* it would never take the rest */
+			break; /* it would never take the rest */
 		POST_RETRY(t, rc, fi_inject_write(t->ep, src, t->inject, peer, addr, key));
 		if (rc)
-			return rc;
+			break;
+		/* once it takes the first, the receiver is there and drains its
+		 * queue as it progresses: a stall now is a busy receiver (a
+		 * loaded machine), which gets CHAIN_STALL_MS; a dead one is seen
+		 * every 64 injects */
+		if (t->busy_timeout_ms < CHAIN_STALL_MS)
+			t->busy_timeout_ms = CHAIN_STALL_MS;
 		src += t->inject;
 		addr += t->inject;
 		len -= t->inject;
 	}
-	POST_RETRY(t, rc, fi_inject_writedata(t->ep, src, len, imm, peer, addr, key));
+	if (len <= t->inject && rc == 0)
+		POST_RETRY(t, rc, fi_inject_writedata(t->ep, src, len, imm, peer, addr, key));
+	else if (rc == 0)
+		rc = -EPIPE;
+	t->busy_timeout_ms = busy_ms;
 	return rc;
 }
 
