@@ -68,6 +68,19 @@ static void spare_take_root(void)
 	}
 }
 
+/* Exits a spare that got no assignment (colocd no longer needs it, or the
+ * assignment was bad): as root again, and dumpable, as root's processes
+ * are. Waiting as nobody with root saved made it undumpable, and a leak
+ * check at exit (LeakSanitizer, which stops the process's threads with
+ * ptrace) fails on an undumpable process that is not root. */
+static __attribute__((noreturn)) void spare_exit(int code)
+{
+	spare_take_root();
+	if (geteuid() == 0 && prctl(PR_SET_DUMPABLE, 1) != 0)
+		log_debug("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+	exit(code);
+}
+
 /*
  * ps and /proc/PID/cmdline and environ show the lease's arguments and
  * environment, as if the executor had been started with them: each list
@@ -170,7 +183,7 @@ char **assignment_await(int *argc)
 	buf = malloc(SPARE_MSG_MAX + 1);
 	if (!buf) {
 		fprintf(stderr, "faas-executor: --spare: out of memory\n");
-		exit(1);
+		spare_exit(1);
 	}
 	for (;;) {
 		ssize_t n = read(0, buf + len, SPARE_MSG_MAX + 1 - len);
@@ -180,7 +193,7 @@ char **assignment_await(int *argc)
 		if (n < 0) {
 			fprintf(stderr, "faas-executor: --spare: reading the assignment: %s\n",
 				strerror(errno));
-			exit(1);
+			spare_exit(1);
 		}
 		if (n == 0)
 			break;
@@ -188,14 +201,14 @@ char **assignment_await(int *argc)
 		if (len > SPARE_MSG_MAX) {
 			fprintf(stderr, "faas-executor: --spare: the assignment exceeds %d bytes\n",
 				SPARE_MSG_MAX);
-			exit(1);
+			spare_exit(1);
 		}
 	}
 	if (len == 0)
-		exit(0); /* colocd no longer needs this spare */
+		spare_exit(0); /* colocd no longer needs this spare */
 	if (spare_decode(buf, len, &a, err, sizeof(err)) != 0) {
 		fprintf(stderr, "faas-executor: --spare: %s\n", err);
-		exit(1);
+		spare_exit(1);
 	}
 	spare_take_root();
 	take_limits(a.uid);
