@@ -38,7 +38,8 @@
 #define WARM_WAIT_MS 10 /* how long a warm worker sleeps before checking stop */
 #define EVENTS 16
 #define BACKLOG 256
-#define OUT_WAIT_MS 1000 /* longest wait for a reply buffer before dropping a reply */
+#define OUT_WAIT_MS 1000      /* longest wait for a reply buffer before dropping a reply */
+#define HELLO_REPEAT_MS 60000 /* a client's resent hellos: within its connect timeout */
 
 struct wclient {
 	bool used;
@@ -46,6 +47,9 @@ struct wclient {
 	uint8_t addr[WIRE_NAME_MAX];
 	size_t addr_len;
 	uint32_t base, depth, cookie;
+	bool called; /* a request of its came: a hello from its address now is
+		      * another client (a new process that got the address) */
+	int64_t welcomed_ms;
 };
 
 struct wreply {
@@ -155,12 +159,14 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	}
 	/* The same address again: a client resends its hello until the
 	 * welcome arrives (a loaded machine may take longer than the resend
-	 * interval), so a repeat with the same depth gets the same welcome:
-	 * a second entry with a new cookie would make the calls the client
-	 * sends with the first one land nowhere. A different depth is a new
-	 * client at that address (the old one is gone): it replaces the
-	 * entry; drop that first, since the address vector may hand back the
-	 * same peer for the same address. */
+	 * interval), so a repeat with the same depth, before any call and
+	 * within HELLO_REPEAT_MS, gets the same welcome: a second entry with
+	 * a new cookie would make the calls the client sends with the first
+	 * one land nowhere (its hellos come before its calls). Otherwise it
+	 * is a new client at that address (a new process got it; the old one
+	 * is gone): it replaces the entry, whose peer goes first, since the
+	 * address vector may hand back the same peer for the same address
+	 * and the provider's connection to the old process is stale. */
 	for (unsigned i = 0; i < w->nclients; i++) {
 		struct wclient *o = &w->clients[i];
 		uint32_t want = depth > w->cfg->max_depth ? w->cfg->max_depth : depth;
@@ -168,7 +174,8 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 		if (!o->used || o->addr_len != m->u.hello.name_len ||
 		    memcmp(o->addr, m->u.hello.name, o->addr_len) != 0)
 			continue;
-		if (o->depth == want) {
+		if (o->depth == want && !o->called &&
+		    clock_ms() - o->welcomed_ms < HELLO_REPEAT_MS) {
 			send_welcome(w, o->peer, m->u.hello.index, 0, o);
 			return;
 		}
@@ -205,7 +212,8 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 			      .peer = peer,
 			      .addr_len = m->u.hello.name_len,
 			      .base = (uint32_t)base,
-			      .depth = depth};
+			      .depth = depth,
+			      .welcomed_ms = clock_ms()};
 	memcpy(c->addr, m->u.hello.name, c->addr_len);
 	if (getrandom(&c->cookie, sizeof(c->cookie), 0) != sizeof(c->cookie))
 		c->cookie = (uint32_t)(base * 2654435761u) ^ (uint32_t)peer;
@@ -372,6 +380,7 @@ static void on_put(struct worker *w, uint32_t slot)
 			    slot);
 		return;
 	}
+	c->called = true;
 	r = out_get(w);
 	if (!r)
 		return; /* the client's call times out */

@@ -455,6 +455,13 @@ static void test_hello_again_replaces(void **state)
 	assert_int_equal(a3.base, 0);
 	b = connect_client(f, "client-b", 2);
 	assert_int_equal(b.base, 1);
+	/* once a call came from it, a hello from its address is a new
+	 * process there: a new entry, the old peer (a stale connection) gone */
+	request(f, a3.base, a3.cookie, lib_id(examples, "echo"), 9, "x", 1, 1);
+	a1 = connect_client(f, "client-a", 1);
+	assert_true(mock_peer(a3.peer)->removed);
+	assert_false(mock_peer(a1.peer)->removed);
+	assert_true(a1.cookie != a3.cookie || a1.peer != a3.peer);
 }
 
 /* ---- invocations --------------------------------------------------------------- */
