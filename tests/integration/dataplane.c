@@ -1375,6 +1375,39 @@ static void gone_case(struct executor *e, const char *name)
 
 static char *array_inner(const char *json, const char *key);
 
+/* One lease over the workers of e and then f (as the controller makes
+ * them; the executors must share a token): FAAS_OK, or an error with err. */
+static int join_leases(const struct executor *e, const struct executor *f,
+		       struct faas_lease **lease, char *err, size_t errlen)
+{
+	char *inner = array_inner(f->json, "workers"), *json = NULL, *comma = NULL;
+	int rc = -1;
+
+	if (inner && asprintf(&comma, ",%s", inner) > 0)
+		json = edit_array(e->json, "workers", comma, false);
+	if (json)
+		rc = faas_lease_from_json(json, lease, err, errlen);
+	free(json);
+	free(comma);
+	free(inner);
+	return rc;
+}
+
+/* Starts executors x and y with one token (a lease has one), as tags tx
+ * and ty; 0, or -1 with why. */
+static int start_pair(struct executor *x, const char *tx, struct executor *y, const char *ty,
+		      const char *token, char *why, size_t whylen)
+{
+	int rc;
+
+	setenv("FAAS_TOKEN", token, 1);
+	rc = start(x, tx, 1, why, whylen);
+	if (rc == 0)
+		rc = start(y, ty, 1, why, whylen);
+	unsetenv("FAAS_TOKEN");
+	return rc;
+}
+
 /* A client whose big call timed out leaves while the executor still runs
  * it; the late reply must not hurt the executor or the next client (over
  * shm it once crashed the executor inside libfabric, and the next client
@@ -1475,19 +1508,15 @@ static void dead_worker_cases(struct executor *g, struct executor *h)
 	struct faas_client *c = NULL;
 	struct faas_call *calls[4], *last = NULL;
 	uint8_t in[4][64], out[4][64];
-	char *inner = array_inner(h->json, "workers"), *json = NULL, *comma = NULL;
 	char err[256] = "";
-	int rc = -1, rcs[4] = {-100, -100, -100, -100}, rc_last = -100, rc_next = -100;
+	int rc, rcs[4] = {-100, -100, -100, -100}, rc_last = -100, rc_next = -100;
 	bool done[4] = {false, false, false, false};
 	size_t lens[4] = {0, 0, 0, 0};
 	double found = -1, t0, el_last = -1;
 	long retries = -1;
 	size_t len;
 
-	if (inner && asprintf(&comma, ",%s", inner) > 0)
-		json = edit_array(g->json, "workers", comma, false);
-	if (json)
-		rc = faas_lease_from_json(json, &lease, err, sizeof(err));
+	rc = join_leases(g, h, &lease, err, sizeof(err));
 	if (rc == FAAS_OK)
 		rc = faas_client_create(lease, &o, &c);
 	if (rc != FAAS_OK || faas_client_workers(c) != 2) {
@@ -1546,9 +1575,6 @@ static void dead_worker_cases(struct executor *g, struct executor *h)
 out:
 	faas_client_destroy(c);
 	faas_lease_destroy(lease);
-	free(json);
-	free(comma);
-	free(inner);
 }
 
 /* Waits until the process is stopped (SIGSTOP is delivered asynchronously). */
@@ -1671,16 +1697,12 @@ static void joined_lease_cases(struct executor *e, struct executor *f)
 	struct faas_client *c = NULL;
 	struct faas_call *calls[3];
 	uint8_t in[3][64], out[3][64];
-	char *inner = array_inner(f->json, "workers"), *json = NULL, *comma = NULL;
 	char err[256] = "";
-	int rc = -1, rcs[3] = {-100, -100, -100}, workers = -1;
+	int rc, rcs[3] = {-100, -100, -100}, workers = -1;
 	long retries = -1;
 	size_t len;
 
-	if (inner && asprintf(&comma, ",%s", inner) > 0)
-		json = edit_array(e->json, "workers", comma, false);
-	if (json)
-		rc = faas_lease_from_json(json, &lease, err, sizeof(err));
+	rc = join_leases(e, f, &lease, err, sizeof(err));
 	if (rc == FAAS_OK)
 		rc = faas_client_create(lease, &o, &c);
 	check(rc == FAAS_OK && faas_client_workers(c) == 2,
@@ -1715,9 +1737,6 @@ static void joined_lease_cases(struct executor *e, struct executor *f)
 out:
 	faas_client_destroy(c);
 	faas_lease_destroy(lease);
-	free(json);
-	free(comma);
-	free(inner);
 }
 
 static void cleanup_dir(void)
@@ -1863,11 +1882,7 @@ int main(int argc, char **argv)
 	stop(&b, 300); /* a worker still sleeps */
 
 	/* executors E and F, one lease: E evicted while calls wait on it */
-	setenv("FAAS_TOKEN", "0123456789abcdef0123456789abcdef", 1); /* a lease has one token */
-	rc = start(&e, "e", 1, why, sizeof(why));
-	if (rc == 0)
-		rc = start(&f, "f", 1, why, sizeof(why));
-	unsetenv("FAAS_TOKEN");
+	rc = start_pair(&e, "e", &f, "f", "0123456789abcdef0123456789abcdef", why, sizeof(why));
 	if (rc == 0)
 		joined_lease_cases(&e, &f);
 	else
@@ -1900,11 +1915,7 @@ int main(int argc, char **argv)
 		  "gone: a lease whose executor stopped -> FAAS_EUNAVAIL within 500 ms + slack");
 
 	/* executors G and H, one lease: killed (SIGKILL) while calls run */
-	setenv("FAAS_TOKEN", "fedcba9876543210fedcba9876543210", 1);
-	rc = start(&g, "g", 1, why, sizeof(why));
-	if (rc == 0)
-		rc = start(&h, "h", 1, why, sizeof(why));
-	unsetenv("FAAS_TOKEN");
+	rc = start_pair(&g, "g", &h, "h", "fedcba9876543210fedcba9876543210", why, sizeof(why));
 	if (rc == 0)
 		dead_worker_cases(&g, &h);
 	else
