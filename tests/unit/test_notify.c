@@ -33,10 +33,10 @@ static int listen_on(const char *name)
 	memcpy(sa.sun_path, name, n);
 	if (name[0] == '@')
 		sa.sun_path[0] = '\0';
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa,
-			      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
-					  (name[0] == '/'))),
-			 0);
+	assert_int_equal(
+	    bind(fd, (struct sockaddr *)&sa,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (name[0] == '/'))),
+	    0);
 	return fd;
 }
 
