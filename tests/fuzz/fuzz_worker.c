@@ -65,6 +65,18 @@ fnlib_fn *fnlib_get(const struct fnlib *lib, unsigned id)
 	return id < sizeof(fns) / sizeof(fns[0]) ? fns[id] : NULL;
 }
 
+/* No per-worker hooks: defined here, as fnlib_get, so that fnlib.c (and its
+ * fnlib_get) is not linked in from libexecutor. */
+fnlib_init_fn *fnlib_worker_init(const struct fnlib *lib)
+{
+	return NULL;
+}
+
+fnlib_fini_fn *fnlib_worker_fini(const struct fnlib *lib)
+{
+	return NULL;
+}
+
 /* ---- the input -------------------------------------------------------------- */
 
 struct input {
