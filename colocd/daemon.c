@@ -31,6 +31,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "replay_cache.h"
 #include "sandbox.h"
 
@@ -634,7 +635,7 @@ int daemon_run(const struct daemon_options *o)
 	struct daemon *d = calloc(1, sizeof(*d));
 	struct epoll_event ev[32];
 	char err[1024] = "";
-	int status = 1, detached = -1;
+	int status = 1, detached = -1, rc;
 
 	if (!d)
 		return 1;
@@ -657,6 +658,12 @@ int daemon_run(const struct daemon_options *o)
 		detached = -1;
 		log_set_sinks(o->log_file ? LOG_SINK_FILE : LOG_SINK_SYSLOG);
 	}
+	/* under systemd (Type=notify): started, units after it may start */
+	rc = notify_send("READY=1");
+	if (rc < 0)
+		log_warning("cannot tell the service manager that colocd serves (NOTIFY_SOCKET=%s: "
+			    "%s); it may time the start out: check the unit's Type",
+			    getenv("NOTIFY_SOCKET"), strerror(-rc));
 	if (d->agent)
 		log_info(
 		    "%s on %s: controller %s:%u, reports on %s, executors in cgroup %s (cgroup "
@@ -691,6 +698,7 @@ int daemon_run(const struct daemon_options *o)
 		publish_metrics(d);
 	}
 	status = 0;
+	notify_send("STOPPING=1");
 out:
 	if (d->agent && status == 0) {
 		agent_evict_all(d->agent, "colocd stopped");

@@ -27,6 +27,9 @@ COLOC_PACKAGES=(
 	# llvm-symbolizer for their reports (gcc's ASan and UBSan runtimes,
 	# for --enable-sanitizers, come with gcc)
 	clang libclang-rt-dev llvm
+	# scripts/package: the Debian packages (dpkg-buildpackage, lintian) and
+	# the RPM smoke build; systemd-analyze for the units
+	dpkg-dev debhelper dh-python fakeroot lintian rpm rpmlint systemd
 )
 
 # Installs the packages that are missing (needs root and Debian's archive).

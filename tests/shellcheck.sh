@@ -7,10 +7,14 @@
 # the build trees. Skipped (exit 77) where shellcheck is not installed.
 command -v shellcheck >/dev/null || { echo "shellcheck is not installed (apt-get install shellcheck)"; exit 77; }
 cd "${abs_top_srcdir:?make check sets it}" || exit 1
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+# (a release tarball unpacked inside a checkout, as make distcheck in
+# build/ does, is no checkout: git would list none of its files)
+if [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
 	all=$(git ls-files)
 else
-	all=$(find . -type f ! -path './build/*' ! -path './_build/*' ! -path '*/autom4te.cache/*' |
+	# (not what autotools generated: configure, build-aux/)
+	all=$(find . -type f ! -path './build/*' ! -path './_build/*' ! -path './_inst/*' \
+		! -path '*/autom4te.cache/*' ! -path './build-aux/*' ! -name configure |
 		sed 's|^\./||')
 fi
 files=$(echo "$all" | while read -r f; do

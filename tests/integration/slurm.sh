@@ -24,7 +24,10 @@ for b in slurmctld slurmd srun munged; do
 	command -v "$b" >/dev/null || [ -x "/usr/sbin/$b" ] ||
 		skip "$b is missing (apt-get install slurmctld slurmd slurm-client munge)"
 done
-[ -f "$COLOC_BUILD/spank-plugin/.libs/spank_faas.so" ] ||
+# COLOC_INSTALLED=1 (scripts/check, on the packages): the installed
+# programs and TESTBED_PLUGIN (see scripts/testbed), and the installed
+# plugstack line through Slurm's own plugstack.conf
+[ -f "${TESTBED_PLUGIN:-$COLOC_BUILD/spank-plugin/.libs/spank_faas.so}" ] ||
 	skip "spank_faas.so was not built (configure found no slurm/spank.h)"
 nobody=$(id -u nobody) || skip "no user nobody"
 
@@ -58,6 +61,18 @@ wait_ok() { until_ok 600 0.1 "$1"; }
 gap() { colocctl gaps --json | grep -o "{\"node\":\"$1\"[^}]*}"; }
 lease_of() { colocctl leases --json | grep -o "{\"id\":\"$1\"[^}]*}"; }
 cg() { ls -d /sys/fs/cgroup/cpuset/coloc_"$1"/lease-* /sys/fs/cgroup/coloc_"$1"/lease-* 2>/dev/null; }
+
+# ---- installed: Slurm's plugstack.conf loads the plugin from its package's line ----
+if [ "${COLOC_INSTALLED:-0}" = 1 ]; then
+	sed "s|^PlugStackConfig=.*|PlugStackConfig=${COLOC_PLUGSTACK:-/etc/slurm/plugstack.conf}|" "$SLURM_CONF" >"$dir/slurm-pkg.conf"
+	chmod 644 "$dir/slurm-pkg.conf"
+	o=$(SLURM_CONF=$dir/slurm-pkg.conf srun --help 2>&1)
+	check "installed: ${COLOC_PLUGSTACK:-/etc/slurm/plugstack.conf} loads the plugin (srun --help lists the 8 [faas] options)" \
+		'[ "$(echo "$o" | grep -c "\[faas\]")" = 8 ]' "$o"
+	o=$(as_user nobody env SLURM_CONF="$dir/slurm-pkg.conf" PATH="$PATH" srun -n1 --faas-workers=0 echo LAUNCHED 2>&1)
+	check "installed: with the optional line, a refused --faas-workers=0 still stops srun" \
+		'! echo "$o" | grep -q LAUNCHED && echo "$o" | grep -q "expected a whole number"' "$o"
+fi
 
 # ---- the options, on the submit side ----
 check "srun --help lists the 8 [faas] options" '[ "$(srun --help 2>&1 | grep -c "\[faas\]")" = 8 ]' \
