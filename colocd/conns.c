@@ -45,11 +45,12 @@
 #define REPLY_TIMEOUT_MS 1000
 #define MAX_LISTENERS 16 /* a unix socket and every address of the TCP ones */
 #define NCONNS (CONNS_LOCAL_MAX + CONNS_TCP_MAX)
-#define SCAN_MS 100	/* conns_tick's period */
-#define ACCEPT_BURST 32 /* accepts per listener event */
-#define PAUSE_MS 100	/* a listener's rest when descriptors run out */
-#define FD_RESERVE 256	/* descriptors for all but connections: executors, async, files */
-#define TCP_MIN 16	/* TCP slots however low the descriptor limit */
+#define SCAN_MS 100	 /* conns_tick's period */
+#define ACCEPT_BURST 256 /* accepts per listener event */
+#define BACKLOG 4096	 /* connections the kernel queues (capped by net.core.somaxconn) */
+#define PAUSE_MS 100	 /* a listener's rest when descriptors run out */
+#define FD_RESERVE 256	 /* descriptors for all but connections: executors, async, files */
+#define TCP_MIN 16	 /* TCP slots however low the descriptor limit */
 
 enum conn_state { CONN_FREE = 0, CONN_READING, CONN_WAITING, CONN_WRITING };
 
@@ -244,7 +245,7 @@ static int listen_one(const struct addrinfo *a)
 	/* [::] must not take IPv4 too: 0.0.0.0 is bound on its own */
 	if ((a->ai_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
-	    bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+	    bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, BACKLOG) != 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
@@ -345,7 +346,7 @@ int conns_listen_unix(struct conns *c, const char *path, unsigned kind)
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || chmod(path, 0600) != 0 ||
-	    listen(fd, 64) != 0) {
+	    listen(fd, BACKLOG) != 0) {
 		int rc = -errno;
 
 		close(fd);

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #define TICK_MS 20
+#define EVENTS_MAX 256	  /* events one wake-up takes */
 #define HEARTBEAT_MS 1000 /* a node agent's state, at least this often */
 #define REPORT_TIMEOUT_MS 3000
 /* Credentials remembered for CRED_TTL_S: a controller hears every node
@@ -632,7 +633,7 @@ static void on_signal(struct daemon *d)
 int daemon_run(const struct daemon_options *o)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
-	struct epoll_event ev[32];
+	struct epoll_event ev[EVENTS_MAX];
 	char err[1024] = "";
 	int status = 1, detached = -1;
 
@@ -670,7 +671,8 @@ int daemon_run(const struct daemon_options *o)
 		log_info("metrics on http://%s:%u/metrics", d->cfg.metrics_address,
 			 d->cfg.metrics_port);
 	while (!d->stop) {
-		int n = epoll_wait(d->ep, ev, 32, d->agent ? agent_tick_ms(d->agent) : TICK_MS);
+		int n =
+		    epoll_wait(d->ep, ev, EVENTS_MAX, d->agent ? agent_tick_ms(d->agent) : TICK_MS);
 
 		for (int i = 0; i < n; i++) {
 			void *tag = ev[i].data.ptr;
