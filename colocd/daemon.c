@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -53,6 +54,7 @@
 #define EVENTS_MAX 256	  /* events one wake-up takes */
 #define HEARTBEAT_MS 1000 /* a node agent's state, at least this often */
 #define REPORT_TIMEOUT_MS 3000
+#define REPORT_BACKOFF_MAX_MS 8000 /* the longest wait after failed reports */
 /* Credentials remembered for CRED_TTL_S: a controller hears every node
  * agent each second, a node agent only the controller. */
 #define REPLAY_CONTROLLER (1u << 18)
@@ -78,6 +80,7 @@ struct daemon {
 	bool reporting;		 /* a report is on its way */
 	bool registered;	 /* the last report was taken */
 	bool warned;		 /* a failed report was logged (once until one is taken) */
+	unsigned report_fails;	 /* failed reports in a row (backoff) */
 	bool stop;
 	struct httpd *httpd;  /* MetricsPort, or NULL */
 	int64_t metrics_next; /* when the metrics page is rendered next */
@@ -222,7 +225,7 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 	char dest[CRED_DEST_MAX];
 	struct cred_id from;
 
-	conns_defer(d->conns, ref); /* answered by whoever serves it, maybe later */
+	/* answered by whoever serves it, maybe later (conns defers it then) */
 	if (is_report(m->type) && (peer->kind != KIND_PLUGIN || peer->uid != 0)) {
 		msg_reply_error(reply_conn, d, ref, "EPERM",
 				"host job reports are taken only from root on the node agent's "
@@ -266,6 +269,24 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 
 /* ---- the node agent's state, to the controller ------------------------------------------ */
 
+/* How long a node agent waits after its fails-th failed report in a row
+ * (from 0): a second, doubling up to REPORT_BACKOFF_MAX_MS, each time
+ * between half and one and a half of that (jitter), so that thousands of
+ * agents that lost their controller at once do not come back at once. */
+static int64_t report_backoff_ms(unsigned fails)
+{
+	int64_t base = HEARTBEAT_MS;
+	uint32_t r = 0;
+
+	while (fails-- && base < REPORT_BACKOFF_MAX_MS)
+		base *= 2;
+	if (base > REPORT_BACKOFF_MAX_MS)
+		base = REPORT_BACKOFF_MAX_MS;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)clock_ns();
+	return base / 2 + (int64_t)(r % (uint32_t)base);
+}
+
 /* cookie: the ended leases the report carried (agent_state's ended_upto) */
 static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *reply,
 			const char *err)
@@ -277,6 +298,7 @@ static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *re
 
 	d->reporting = false;
 	if (rc == 0 && reply->type == MSG_OK) {
+		d->report_fails = 0;
 		agent_state_taken(d->agent, cookie);
 		if (!d->registered)
 			log_info("registered with the controller at %s:%u", d->cfg.controller_host,
@@ -287,11 +309,11 @@ static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *re
 	}
 	if (!d->warned)
 		log_warning("the controller did not take this node's state (%s); leases here go "
-			    "on and end at their end time, retrying every %d ms",
-			    why, HEARTBEAT_MS);
+			    "on and end at their end time, retrying every %d to %d ms",
+			    why, HEARTBEAT_MS / 2, REPORT_BACKOFF_MAX_MS * 3 / 2);
 	d->warned = true;
 	d->registered = false;
-	d->report_next = clock_ms() + HEARTBEAT_MS;
+	d->report_next = clock_ms() + report_backoff_ms(d->report_fails++);
 }
 
 static void report_state(struct daemon *d)
@@ -314,9 +336,10 @@ static void report_state(struct daemon *d)
 		msg_free(&m);
 		return;
 	}
-	if (async_call(d->async, d->cfg.controller_host, d->cfg.controller_port,
-		       "ControllerHost/ControllerPort", AUTH_DEST_CONTROLLER, &m, REPORT_TIMEOUT_MS,
-		       on_reported, d, upto) == 0)
+	/* on one kept connection: colocd reads request after request */
+	if (async_call_kept(d->async, d->cfg.controller_host, d->cfg.controller_port,
+			    "ControllerHost/ControllerPort", AUTH_DEST_CONTROLLER, &m,
+			    REPORT_TIMEOUT_MS, on_reported, d, upto) == 0)
 		d->reporting = true;
 }
 

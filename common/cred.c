@@ -37,11 +37,10 @@ static bool hex_get(const char *s, size_t slen, uint8_t *b, size_t n)
 	if (slen != 2 * n || strspn(s, "0123456789abcdef") < slen)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		unsigned v;
+		char hi = s[2 * i], lo = s[2 * i + 1];
 
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return false;
-		b[i] = (uint8_t)v;
+		b[i] = (uint8_t)((hi <= '9' ? hi - '0' : hi - 'a' + 10) << 4 |
+				 (lo <= '9' ? lo - '0' : lo - 'a' + 10));
 	}
 	return true;
 }
