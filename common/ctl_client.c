@@ -311,6 +311,49 @@ int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t po
 	return rc;
 }
 
+int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t port,
+		     const char *keys, const char *dest, int *fd, struct msg *req,
+		     struct msg *reply, int timeout_ms, char *err, size_t errlen)
+{
+	int64_t deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	uint8_t nonce[MSG_NONCE_LEN] = {0};
+	char addr[300], *text = NULL;
+	bool reused = *fd >= 0;
+	int rc;
+
+	memset(reply, 0, sizeof(*reply));
+	ctl_addr_name(host, port, addr, sizeof(addr));
+	for (;;) {
+		rc = encode(cfg, dest, req, &text, nonce, err, errlen);
+		if (rc)
+			return rc;
+		if (*fd < 0)
+			*fd =
+			    ctl_connect(host, port, keys, addr, deadline, timeout_ms, err, errlen);
+		if (*fd < 0) {
+			rc = *fd;
+			*fd = -1;
+			free(text);
+			return rc;
+		}
+		rc = exchange(*fd, addr, keys, text, deadline, timeout_ms, reply, err, errlen);
+		free(text);
+		text = NULL;
+		if (rc == 0)
+			break;
+		close(*fd);
+		*fd = -1;
+		/* a kept connection colocd has closed meanwhile (idle, restarted):
+		 * once more on a new one, with a fresh credential */
+		if (!reused || (rc != -ECONNRESET && rc != -EPIPE) || clock_ms() >= deadline)
+			return rc;
+		reused = false;
+	}
+	if (reply->type == MSG_LEASE_GRANT)
+		rc = check_grant(cfg, addr, keys, req, nonce, reply, err, errlen);
+	return rc;
+}
+
 int ctl_request_unix(const char *path, struct msg *req, struct msg *reply, int timeout_ms,
 		     char *err, size_t errlen)
 {

@@ -63,6 +63,16 @@ int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t po
 		   const char *keys, const char *dest, struct msg *req, struct msg *reply,
 		   int timeout_ms, char *err, size_t errlen);
 
+/* ctl_request_at on a kept connection: *fd (-1: none yet) is connected
+ * when needed and left open after the reply, for the next request (colocd
+ * reads request after request on a connection). When colocd has closed a
+ * kept connection meanwhile (-ECONNRESET, -EPIPE), the request goes once
+ * more on a new one with a fresh credential. On error *fd is closed and
+ * -1. The caller serializes the requests on one *fd. */
+int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t port,
+		     const char *keys, const char *dest, int *fd, struct msg *req,
+		     struct msg *reply, int timeout_ms, char *err, size_t errlen);
+
 /* The same exchange with the node agent on its unix socket (SocketPath):
  * the plugin's host job reports, which carry no credential (the agent
  * checks the peer with SO_PEERCRED). */
