@@ -58,6 +58,7 @@
 #define PAUSE_MS 100	 /* a listener's rest when descriptors run out */
 #define FD_RESERVE 256	 /* descriptors for all but connections: executors, async, files */
 #define TCP_MIN 16	 /* TCP slots however low the descriptor limit */
+#define TCP_WARN 16384	 /* fewer TCP slots than this: a warning */
 
 enum conn_state { CONN_FREE = 0, CONN_READING, CONN_WAITING, CONN_WRITING };
 
@@ -95,6 +96,7 @@ struct conns {
 	unsigned nlisteners;
 	struct conn *conn; /* NCONNS: [0, CONNS_LOCAL_MAX) unix peers, then TCP */
 	uint32_t *free_local, nfree_local, *free_tcp, nfree_tcp; /* stacks of slots */
+	uint32_t hwm;		  /* slots above it were never used: conns_tick stops there */
 	struct host_count *hosts; /* open addressing, hosts_mask + 1 entries */
 	uint32_t hosts_mask;
 	uint64_t hosts_key[2];
@@ -207,10 +209,15 @@ struct conns *conns_create(int epoll_fd, unsigned per_host, conns_handler handle
 	c->ctx = ctx;
 	c->per_host = per_host ? per_host : 1;
 	c->tcp_max = fit_tcp_max();
-	if (c->tcp_max < CONNS_TCP_MAX)
+	/* a controller needs one connection per node agent (kept) */
+	if (c->tcp_max < TCP_WARN)
 		log_warning("the limit on open files leaves room for %u TCP connections, not %d; "
 			    "raise it (ulimit -n, systemd's LimitNOFILE) to %d",
 			    c->tcp_max, CONNS_TCP_MAX, NCONNS + FD_RESERVE);
+	else if (c->tcp_max < CONNS_TCP_MAX)
+		log_info("room for %u TCP connections (the limit on open files): a controller of "
+			 "more node agents needs LimitNOFILE=%d",
+			 c->tcp_max, NCONNS + FD_RESERVE);
 	c->refused_local = (struct log_limit)LOG_LIMIT_INIT(
 	    CONNS_LOG_INTERVAL_MS, "connections refused on the unix socket");
 	c->refused_tcp =
@@ -643,6 +650,8 @@ static struct conn *slot_for(struct conns *c, const struct listener *l, int fd,
 	} else if (!l->local) {
 		host_add(c, host);
 	}
+	if (k && (uint32_t)(k - c->conn) >= c->hwm)
+		c->hwm = (uint32_t)(k - c->conn) + 1;
 	if (!k)
 		refuse(fd);
 	return k;
@@ -786,7 +795,7 @@ void conns_tick(struct conns *c)
 	if (now < c->next_scan)
 		return;
 	c->next_scan = now + SCAN_MS;
-	for (unsigned i = 0; i < NCONNS; i++) {
+	for (unsigned i = 0; i < c->hwm; i++) {
 		struct conn *k = &c->conn[i];
 
 		if (k->state == CONN_READING && k->kept) {

@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #define CONNS_LOCAL_MAX 128   /* unix socket connections */
-#define CONNS_TCP_MAX 16384   /* TCP connections, every TCP listener together */
+#define CONNS_TCP_MAX 65536   /* TCP connections, every TCP listener together */
 #define CONNS_REQUEST_MS 5000 /* from accept to a whole request */
 #define CONNS_IDLE_MS 2000    /* the longest silence before a whole request */
 #ifndef CONNS_KEEP_MS	      /* a unit test shortens it */

@@ -55,9 +55,11 @@
 #define HEARTBEAT_MS 1000 /* a node agent's state, at least this often */
 #define REPORT_TIMEOUT_MS 3000
 #define REPORT_BACKOFF_MAX_MS 8000 /* the longest wait after failed reports */
-/* Credentials remembered for CRED_TTL_S: a controller hears every node
- * agent each second, a node agent only the controller. */
-#define REPLAY_CONTROLLER (1u << 18)
+/* Credentials remembered until they expire: a controller hears every
+ * node agent each second (node_state credentials live CTL_REPORT_TTL_S:
+ * 2^20 nonces hold 35,000 heartbeats a second) besides the clients' (up
+ * to CRED_TTL_S), a node agent only the controller. */
+#define REPLAY_CONTROLLER (1u << 20)
 #define REPLAY_AGENT (1u << 12)
 #define REPLAY_WARN_S 60 /* at most one warning this often about forgotten nonces */
 

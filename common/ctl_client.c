@@ -237,6 +237,8 @@ static int encode(const struct coloc_config *cfg, const char *dest, struct msg *
 
 	if (ctl_carries_cred(req->type)) {
 		cred_opts_from_config(&o, cfg);
+		if (req->type == MSG_NODE_STATE) /* used at once: the replay cache holds it less */
+			o.ttl_s = CTL_REPORT_TTL_S;
 		rc = auth_sign(&o, req, dest, NULL, nonce, err, errlen);
 		if (rc)
 			return rc;

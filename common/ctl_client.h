@@ -30,6 +30,11 @@
 #define CTL_TIMEOUT_DEFAULT_MS 30000
 #define CTL_TIMEOUT_MAX_MS 3600000
 
+/* The lifetime of a node agent's node_state credential (others live
+ * CRED_TTL_S): a heartbeat is used at once, and the controller's replay
+ * cache remembers each nonce until its credential expires. */
+#define CTL_REPORT_TTL_S 30
+
 /* Sends req to the controller named by cfg (ControllerHost:ControllerPort,
  * resolved with getaddrinfo, every address tried in turn) and waits for the
  * reply, decoded into *reply (the caller msg_free()s it). Requests that
