@@ -31,7 +31,7 @@
  * Usage: colocd-scale-bench --colocd PATH [--nodes N] [--seconds S]
  *        [--warmup S] [--auth none|munge] [--munge-socket PATH]
  *        [--leases-per-s R] [--queries-per-s Q] [--port P] [--signers T]
- *        [--reconnect]
+ *        [--reconnect] [--munged-pid PID]
  *
  * Agents keep one connection (colocd reads the next request on it), as
  * colocd's node agents do; --reconnect: a connection per heartbeat.
@@ -40,6 +40,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "ctl_client.h"
 #include "frame.h"
 #include "msg.h"
 #include "stats.h"
@@ -76,7 +77,7 @@ struct opts {
 	const char *colocd, *munge_socket;
 	unsigned nodes, seconds, warmup, signers;
 	double leases_per_s, queries_per_s;
-	int port;
+	int port, munged_pid;  /* munged_pid: its CPU is reported too */
 	bool munge, reconnect; /* reconnect: a connection per heartbeat */
 };
 
@@ -739,7 +740,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: " PROG " --colocd PATH [--nodes N] [--seconds S] [--warmup S]\n"
 			"       [--auth none|munge] [--munge-socket PATH] [--leases-per-s R]\n"
-			"       [--queries-per-s Q] [--port P] [--signers T] [--reconnect]\n");
+			"       [--queries-per-s Q] [--port P] [--signers T] [--reconnect]\n"
+			"       [--munged-pid PID]\n");
 	exit(2);
 }
 
@@ -756,6 +758,7 @@ static void parse(int argc, char **argv)
 	    {"queries-per-s", required_argument, NULL, 'q'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"reconnect", no_argument, NULL, 'r'},
+	    {"munged-pid", required_argument, NULL, 'M'},
 	    {"signers", required_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -795,6 +798,9 @@ static void parse(int argc, char **argv)
 		case 'r':
 			o.reconnect = true;
 			break;
+		case 'M':
+			o.munged_pid = atoi(optarg);
+			break;
 		case 't':
 			o.signers = (unsigned)strtoul(optarg, NULL, 10);
 			break;
@@ -814,9 +820,9 @@ int main(int argc, char **argv)
 	struct sockaddr_in la = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
 	struct client_samples *cs;
 	pthread_t threads[64];
-	double c0 = 0, g0 = 0, c1, g1, load[3] = {0};
+	double c0 = 0, g0 = 0, m0 = 0, c1, g1, m1, load[3] = {0};
 	int64_t start, measure_at, end;
-	unsigned down0 = 0;
+	unsigned down0 = 0, down1;
 	socklen_t len = sizeof(la);
 	pid_t ctrl, client;
 	struct rlimit rl;
@@ -827,8 +833,10 @@ int main(int argc, char **argv)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	cred_root =
-	    (struct cred_opts){.none = !o.munge, .socket = o.munge_socket, .claim = !o.munge};
+	cred_root = (struct cred_opts){.none = !o.munge,
+				       .socket = o.munge_socket,
+				       .claim = !o.munge,
+				       .ttl_s = CTL_REPORT_TTL_S}; /* as node agents sign */
 	cred_user = (struct cred_opts){.none = !o.munge,
 				       .socket = o.munge_socket,
 				       .claim = !o.munge,
@@ -910,6 +918,7 @@ int main(int argc, char **argv)
 				measuring = true;
 				c0 = cpu_of(ctrl);
 				g0 = self_cpu();
+				m0 = o.munged_pid ? cpu_of(o.munged_pid) : 0;
 				down0 = count_in_log(" is down");
 			}
 			while (agents[next].due <= now) {
@@ -975,6 +984,8 @@ int main(int argc, char **argv)
 	}
 	c1 = cpu_of(ctrl);
 	g1 = self_cpu();
+	down1 = count_in_log(" is down"); /* before the heartbeats stop */
+	m1 = o.munged_pid ? cpu_of(o.munged_pid) : 0;
 	waitpid(client, NULL, 0);
 	if (getloadavg(load, 3) < 0)
 		load[0] = -1;
@@ -999,9 +1010,9 @@ int main(int argc, char **argv)
 	       cs->released, cs->release_fail, (unsigned long long)exec_starts,
 	       (unsigned long long)exec_stops, cs->last_err);
 	printf("  \"nodes_marked_down\": %u, \"controller_cpu_pct\": %.1f, "
-	       "\"generator_cpu_pct\": %.1f\n}\n",
-	       count_in_log(" is down") - down0, 100 * (c1 - c0) / o.seconds,
-	       100 * (g1 - g0) / o.seconds);
+	       "\"generator_cpu_pct\": %.1f, \"munged_cpu_pct\": %.1f\n}\n",
+	       down1 - down0, 100 * (c1 - c0) / o.seconds,
+	       100 * (g1 - g0) / o.seconds, 100 * (m1 - m0) / o.seconds);
 	stopping = true;
 	pthread_mutex_lock(&sign_lock);
 	pthread_cond_broadcast(&sign_cond);
