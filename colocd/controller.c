@@ -50,7 +50,10 @@
 #define ENDED_KEEP_S 3600 /* for at most this long */
 #define CHUNK 1024	  /* records per chunk of the node and lease tables */
 #define SWEEP_MS 1000	  /* down nodes' leases and forgetting, this often */
-#define PAGE_ROWS 512	  /* rows a query's page starts with (cut to fit a frame) */
+/* A restarted controller hears from thousands of agents at once: none is
+ * marked down while it digests that. */
+#define START_GRACE_MS (2 * CONTROLLER_NODE_DOWN_MS)
+#define PAGE_ROWS 512 /* rows a query's page starts with (cut to fit a frame) */
 #define NONE UINT32_MAX
 #define ENDED_CURSOR (1ull << 40) /* leases pages: cursors past it are ended leases */
 
@@ -147,6 +150,7 @@ struct controller {
 	struct user_held *users; /* open addressing by uid, users_mask + 1 slots */
 	uint32_t users_mask, nusers;
 	int64_t next_sweep;
+	int64_t started_ms; /* no node is marked down before started_ms + START_GRACE_MS */
 	struct cended ended[ENDED_KEEP];
 	unsigned nended, ended_next;
 	unsigned long seq;
@@ -1328,7 +1332,7 @@ void controller_tick(struct controller *c)
 
 	/* the live list is in the order of the last reports: only its head
 	 * can have gone silent */
-	while ((i = c->live.head) != NONE &&
+	while ((i = c->live.head) != NONE && now_ms - c->started_ms >= START_GRACE_MS &&
 	       now_ms - node_at(c, i)->seen_ms >= CONTROLLER_NODE_DOWN_MS) {
 		struct cnode *n = node_at(c, i);
 
@@ -1424,6 +1428,7 @@ struct controller *controller_create(const struct coloc_config *cfg,
 	c->cfg = *cfg;
 	c->to_nodes = *nodes;
 	c->free_nodes = NONE;
+	c->started_ms = clock_ms();
 	c->live = c->down = c->free_leases = (struct nlist){NONE, NONE};
 	c->users_mask = 63;
 	c->users = malloc((c->users_mask + 1) * sizeof(*c->users));

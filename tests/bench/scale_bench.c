@@ -830,9 +830,14 @@ int main(int argc, char **argv)
 
 	parse(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
-	getrlimit(RLIMIT_NOFILE, &rl);
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
+	/* a descriptor per agent here, a connection per agent in colocd (which
+	 * inherits the limit): as root, beyond the hard limit */
+	rl.rlim_cur = rl.rlim_max = 1u << 20;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	cred_root = (struct cred_opts){.none = !o.munge,
 				       .socket = o.munge_socket,
 				       .claim = !o.munge,

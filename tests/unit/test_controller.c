@@ -1166,6 +1166,27 @@ static void test_leases_filtered(void **state)
 	json_decref(all);
 }
 
+/* A controller that has just started (a restart under thousands of
+ * agents) marks no node down for two CONTROLLER_NODE_DOWN_MS, however late
+ * their reports come; then it does. */
+static void test_start_grace(void **state)
+{
+	struct fixture *f = *state;
+	json_t *items;
+	bool down;
+
+	report(f, "10.0.0.1", node_msg("n1", "0-7"));
+	clock_sleep_ms(CONTROLLER_NODE_DOWN_MS + 50);
+	controller_tick(f->c);
+	expect_node(f, USER, "n1", "up");
+	clock_sleep_ms(CONTROLLER_NODE_DOWN_MS + 50);
+	controller_tick(f->c);
+	items = query_as(f, 0, MSG_QUERY_NODES);
+	down = strcmp(str(item(items, "name", "n1"), "state"), "down") == 0;
+	json_decref(items);
+	assert_true(down);
+}
+
 /* A node down for CONTROLLER_NODE_FORGET_MS, holding no lease, is
  * forgotten: its name may come back as a new node. */
 static void test_dead_node_forgotten(void **state)
@@ -1226,6 +1247,7 @@ int main(void)
 	    T(test_many_nodes_paged),
 	    T(test_leases_filtered),
 	    T(test_dead_node_forgotten),
+	    T(test_start_grace),
 	};
 #undef T
 
