@@ -31,6 +31,7 @@ struct async {
 	atomic_uint inflight;
 	int kept_fd;	     /* async_call_kept's connection, -1: none */
 	char kept_host[256]; /* where it goes */
+	struct ctl_session kept_session;
 	uint16_t kept_port;
 	atomic_bool kept_busy; /* a request is on it */
 };
@@ -103,11 +104,13 @@ static void *run(void *arg)
 		if (a->kept_fd >= 0 && (a->kept_port != j->port || strcmp(a->kept_host, j->host))) {
 			close(a->kept_fd); /* ControllerHost changed */
 			a->kept_fd = -1;
+			explicit_bzero(&a->kept_session, sizeof(a->kept_session));
 		}
 		snprintf(a->kept_host, sizeof(a->kept_host), "%s", j->host);
 		a->kept_port = j->port;
 		j->rc = ctl_request_kept(&a->cfg, j->host, j->port, j->keys, j->dest, &a->kept_fd,
-					 &j->req, &j->reply, j->timeout_ms, j->err, sizeof(j->err));
+					 &a->kept_session, &j->req, &j->reply, j->timeout_ms,
+					 j->err, sizeof(j->err));
 		atomic_store(&a->kept_busy, false);
 	} else {
 		j->rc = ctl_request_at(&a->cfg, j->host, j->port, j->keys, j->dest, &j->req,

@@ -73,7 +73,8 @@ struct conn {
 	int64_t last;	 /* bytes last arrived */
 	bool kept;	 /* answered before, reading its next request */
 	uint32_t events; /* what epoll watches on fd now */
-	char *out;	 /* writing: the reply frame */
+	struct conns_session session;
+	char *out; /* writing: the reply frame */
 	size_t out_len, out_off;
 };
 
@@ -258,6 +259,7 @@ static void conn_close(struct conns *c, struct conn *k)
 		c->free_tcp[c->nfree_tcp++] = i;
 	}
 	k->kept = false;
+	explicit_bzero(&k->session, sizeof(k->session));
 	frame_reader_fini(&k->reader);
 	free(k->out);
 	k->out = NULL;
@@ -298,6 +300,13 @@ static struct conn *conn_of(const struct conns *c, conn_ref ref)
 	return k->fd >= 0 && k->state != CONN_WRITING && k->gen == (uint32_t)(ref >> 32)
 		   ? (struct conn *)k
 		   : NULL;
+}
+
+struct conns_session *conns_session(struct conns *c, conn_ref ref)
+{
+	struct conn *k = conn_of(c, ref);
+
+	return k ? &k->session : NULL;
 }
 
 bool conns_alive(const struct conns *c, conn_ref ref)

@@ -51,6 +51,16 @@ struct conns_peer {
 	unsigned kind; /* the listener's kind, as given to conns_listen_* */
 };
 
+/* What a connection's session holds (auth.h: the controller verified a
+ * MUNGE credential proposing key on it); cleared when it closes. */
+struct conns_session {
+	bool set;
+	uint32_t uid, gid;
+	uint8_t key[32];
+	uint64_t counter; /* the last request's */
+	int64_t expires;  /* unix seconds */
+};
+
 /* A connection awaiting its reply: index and generation. 0 is none. */
 typedef uint64_t conn_ref;
 
@@ -74,6 +84,10 @@ void conns_set_per_host(struct conns *c, unsigned per_host);
 int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned kind, char *err,
 		     size_t errlen);
 int conns_listen_unix(struct conns *c, const char *path, unsigned kind);
+
+/* The session of ref's connection (the caller reads and sets it), or NULL
+ * when ref is stale. */
+struct conns_session *conns_session(struct conns *c, conn_ref ref);
 
 /* If tag is one of ours, handles the event and returns true. */
 bool conns_event(struct conns *c, void *tag);

@@ -181,6 +181,42 @@ static void warn_evicted(struct daemon *d)
 	d->evicted_warn_at = now + REPLAY_WARN_S * 1000;
 }
 
+/* Verifies m's session credential against its connection's session s:
+ * node_state only, before the session expires, bound to m and dest, its
+ * counter above the last one's. 0 with *from (the session's uid and gid);
+ * otherwise the request is answered with an error and -EACCES returned. */
+static int authenticate_session(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
+				const struct msg *m, const char *dest, struct conns_session *s,
+				struct cred_id *from)
+{
+	char err[512] = "";
+	uint64_t counter = 0;
+	int rc = -EACCES;
+
+	if (!s || !s->set)
+		snprintf(err, sizeof(err),
+			 "a session credential on a connection without a session (only a node "
+			 "agent's node_state, after a MUNGE credential proposing a key)");
+	else if ((int64_t)time(NULL) >= s->expires)
+		snprintf(err, sizeof(err), "the session has expired: propose a new one");
+	else
+		rc = auth_session_check(s->key, s->counter, m, dest, &counter, err, sizeof(err));
+	if (rc == 0) {
+		s->counter = counter;
+		memset(from, 0, sizeof(*from));
+		from->uid = s->uid;
+		from->gid = s->gid;
+		from->expires = s->expires;
+		snprintf(from->b.dest, sizeof(from->b.dest), "%s", dest);
+		memcpy(from->b.digest, m->digest, sizeof(from->b.digest));
+		return 0;
+	}
+	log_warning("refused %s from %s: %s", msg_type_name(m->type),
+		    peer->addr[0] ? peer->addr : "a TCP peer", err);
+	msg_reply_error(reply_conn, d, ref, "EACCES", "%s", err);
+	return rc;
+}
+
 /* Verifies m's credential: bound to m and to this daemon (dest), from
  * root when root_only, never seen before. 0 with *from; otherwise the
  * request is answered with an error, the refusal logged with its reason,
@@ -188,10 +224,15 @@ static void warn_evicted(struct daemon *d)
 static int authenticate(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
 			const struct msg *m, const char *dest, bool root_only, struct cred_id *from)
 {
+	bool session = strcmp(dest, AUTH_DEST_CONTROLLER) == 0 && m->type == MSG_NODE_STATE;
+	struct conns_session *s = session ? conns_session(d->conns, ref) : NULL;
 	const char *code = "EACCES";
 	char err[512] = "";
-	int rc = auth_check(&d->cred, m, dest, NULL, from, err, sizeof(err));
+	int rc;
 
+	if (auth_is_session(m->cred)) /* a node agent's kept connection (auth.h) */
+		return authenticate_session(d, ref, peer, m, dest, s, from);
+	rc = auth_check(&d->cred, m, dest, NULL, from, err, sizeof(err));
 	if (rc == 0 && root_only && from->uid != 0) {
 		snprintf(err, sizeof(err),
 			 "a node agent takes %s from the controller (root) only, not from uid %u",
@@ -206,6 +247,14 @@ static int authenticate(struct daemon *d, conn_ref ref, const struct conns_peer 
 			 "request needs a fresh credential)");
 		rc = -EACCES;
 	}
+	if (rc == 0 && from->b.has_key && s && from->uid == 0) {
+		/* a node agent proposes a session: its next requests on this
+		 * connection need no munged until the credential expires */
+		*s = (struct conns_session){
+		    .set = true, .uid = from->uid, .gid = from->gid, .expires = from->expires};
+		memcpy(s->key, from->b.key, sizeof(s->key));
+	}
+	explicit_bzero(from->b.key, sizeof(from->b.key));
 	if (rc == 0) {
 		warn_evicted(d);
 		return 0;

@@ -31,10 +31,12 @@
  * Usage: colocd-scale-bench --colocd PATH [--nodes N] [--seconds S]
  *        [--warmup S] [--auth none|munge] [--munge-socket PATH]
  *        [--leases-per-s R] [--queries-per-s Q] [--port P] [--signers T]
- *        [--reconnect] [--munged-pid PID]
+ *        [--reconnect] [--munged-pid PID] [--no-session]
  *
- * Agents keep one connection (colocd reads the next request on it), as
- * colocd's node agents do; --reconnect: a connection per heartbeat.
+ * Agents keep one connection (colocd reads the next request on it) and a
+ * session on it (a credential proposing a key, then session credentials
+ * until it is 25 s old), as colocd's node agents do; --no-session: a
+ * credential per heartbeat; --reconnect: a connection per heartbeat.
  */
 #include "config.h"
 
@@ -58,6 +60,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -79,6 +82,7 @@ struct opts {
 	double leases_per_s, queries_per_s;
 	int port, munged_pid;  /* munged_pid: its CPU is reported too */
 	bool munge, reconnect; /* reconnect: a connection per heartbeat */
+	bool no_session;       /* a credential per heartbeat on kept connections */
 };
 
 enum agent_state { A_IDLE, A_SIGNING, A_CONNECTING, A_WRITING, A_READING };
@@ -91,6 +95,8 @@ struct agent {
 	char name[16];
 	struct msg_node_lease leases[NODE_LEASES];
 	unsigned nleases;
+	struct ctl_session sess; /* its kept connection's session (auth.h) */
+	bool proposed;		 /* the heartbeat in flight proposes one */
 	char *out;
 	size_t out_len, out_off;
 	struct frame_reader rd;
@@ -176,7 +182,20 @@ static int heartbeat_build(struct agent *a)
 	m.u.node.nleases = a->nleases;
 	pthread_mutex_unlock(&lease_lock);
 	m.u.node.leases = leases;
-	rc = auth_sign(&cred_root, &m, AUTH_DEST_CONTROLLER, NULL, NULL, err, sizeof(err));
+	a->proposed = false;
+	if (!o.reconnect && !o.no_session && a->fd >= 0 && a->sess.on &&
+	    (int64_t)time(NULL) < a->sess.renew) {
+		rc = auth_session_sign(a->sess.key, ++a->sess.counter, &m, AUTH_DEST_CONTROLLER,
+				       err, sizeof(err));
+	} else if (!o.reconnect && !o.no_session &&
+		   getrandom(a->sess.key, sizeof(a->sess.key), 0) == sizeof(a->sess.key)) {
+		a->sess.on = false;
+		a->proposed = true;
+		rc = auth_sign_keyed(&cred_root, &m, AUTH_DEST_CONTROLLER, a->sess.key, NULL, err,
+				     sizeof(err));
+	} else {
+		rc = auth_sign(&cred_root, &m, AUTH_DEST_CONTROLLER, NULL, NULL, err, sizeof(err));
+	}
 	if (rc == 0)
 		rc = msg_encode(&m, &text);
 	if (rc) {
@@ -237,6 +256,7 @@ static void agent_close(struct agent *a)
 	a->out = NULL;
 	frame_reader_fini(&a->rd);
 	a->state = A_IDLE;
+	a->sess = (struct ctl_session){0}; /* a new connection, a new session */
 }
 
 /* Keeps a's connection for its next heartbeat (colocd reads the next
@@ -366,6 +386,13 @@ static void agent_event(struct agent *a, uint32_t events)
 		return;
 	}
 	free(text);
+	if (reply.type == MSG_OK && a->proposed) {
+		a->sess.on = true;
+		a->sess.counter = 0;
+		a->sess.renew = (int64_t)time(NULL) + CTL_REPORT_TTL_S - 5;
+	} else if (reply.type == MSG_ERROR) {
+		a->sess.on = false;
+	}
 	if (reply.type == MSG_OK)
 		record_hb(a, true, NULL);
 	else {
@@ -741,7 +768,7 @@ static void usage(void)
 	fprintf(stderr, "usage: " PROG " --colocd PATH [--nodes N] [--seconds S] [--warmup S]\n"
 			"       [--auth none|munge] [--munge-socket PATH] [--leases-per-s R]\n"
 			"       [--queries-per-s Q] [--port P] [--signers T] [--reconnect]\n"
-			"       [--munged-pid PID]\n");
+			"       [--munged-pid PID] [--no-session]\n");
 	exit(2);
 }
 
@@ -759,6 +786,7 @@ static void parse(int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"reconnect", no_argument, NULL, 'r'},
 	    {"munged-pid", required_argument, NULL, 'M'},
+	    {"no-session", no_argument, NULL, 'S'},
 	    {"signers", required_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -800,6 +828,9 @@ static void parse(int argc, char **argv)
 			break;
 		case 'M':
 			o.munged_pid = atoi(optarg);
+			break;
+		case 'S':
+			o.no_session = true;
 			break;
 		case 't':
 			o.signers = (unsigned)strtoul(optarg, NULL, 10);
@@ -998,7 +1029,10 @@ int main(int argc, char **argv)
 	printf("{\n  \"nodes\": %u, \"seconds\": %u, \"auth\": \"%s\", \"connections\": \"%s\", "
 	       "\"loadavg\": [%.2f, %.2f, %.2f],\n",
 	       o.nodes, o.seconds, o.munge ? "munge" : "none",
-	       o.reconnect ? "one per heartbeat" : "kept", load[0], load[1], load[2]);
+	       o.reconnect    ? "one per heartbeat"
+	       : o.no_session ? "kept, a credential per heartbeat"
+			      : "kept, sessions",
+	       load[0], load[1], load[2]);
 	printf("  \"heartbeats\": {\"sent\": %llu, \"ok\": %llu, \"refused_or_failed\": %llu, "
 	       "\"lost\": %llu, \"skipped_busy\": %llu, \"ok_per_s\": %.1f, \"last_error\": "
 	       "\"%s\"},\n",
@@ -1016,8 +1050,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)exec_stops, cs->last_err);
 	printf("  \"nodes_marked_down\": %u, \"controller_cpu_pct\": %.1f, "
 	       "\"generator_cpu_pct\": %.1f, \"munged_cpu_pct\": %.1f\n}\n",
-	       down1 - down0, 100 * (c1 - c0) / o.seconds,
-	       100 * (g1 - g0) / o.seconds, 100 * (m1 - m0) / o.seconds);
+	       down1 - down0, 100 * (c1 - c0) / o.seconds, 100 * (g1 - g0) / o.seconds,
+	       100 * (m1 - m0) / o.seconds);
 	stopping = true;
 	pthread_mutex_lock(&sign_lock);
 	pthread_cond_broadcast(&sign_cond);
