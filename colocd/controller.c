@@ -1033,6 +1033,8 @@ static int fit_page(struct page *pg)
 {
 	struct msg *res = pg->res;
 
+	if (msg_result_size_bound(res) <= FRAME_MAX)
+		return 0; /* the usual case: no encoding to see that it fits */
 	for (;;) {
 		char *text = NULL;
 		size_t len;

@@ -1244,6 +1244,33 @@ union msg_row *msg_result_add(struct msg *m)
 	return &m->u.result.rows[n];
 }
 
+size_t msg_result_size_bound(const struct msg *m)
+{
+	const struct row_field *row = m->type == MSG_RESULT ? rows_of(m->u.result.what) : NULL;
+	size_t n = 128; /* {"v":1,"type":"result","what":"records","items":[],"next":N} */
+
+	if (!row || (m->u.result.nrows && !m->u.result.rows))
+		return SIZE_MAX;
+	for (uint32_t i = 0; i < m->u.result.nrows; i++) {
+		n += 2; /* {} and a comma */
+		for (const struct row_field *f = row; f->key; f++) {
+			const unsigned char *s;
+			size_t len;
+
+			n += strlen(f->key) + 4; /* "key": and a comma */
+			if (f->kind != ROW_STR && f->kind != ROW_NAME && f->kind != ROW_LIST) {
+				n += 20; /* a number, true, false */
+				continue;
+			}
+			s = (const unsigned char *)row_str(f, &m->u.result.rows[i], &len);
+			n += 2;
+			for (size_t j = 0; j < len; j++) /* JSON_COMPACT's escapes */
+				n += s[j] < 0x20 ? 6 : s[j] == '"' || s[j] == '\\' ? 2 : 1;
+		}
+	}
+	return n;
+}
+
 int msg_result_append(struct msg *all, const struct msg *page)
 {
 	uint32_t n = all->u.result.nrows, more = page->u.result.nrows;

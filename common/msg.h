@@ -383,6 +383,11 @@ void msg_reply_ok(msg_reply_fn fn, void *arg, uint64_t cookie);
  * not a result. */
 union msg_row *msg_result_add(struct msg *m);
 
+/* An upper bound of the length of msg_encode's text for m, a result,
+ * without encoding it (SIZE_MAX when m is not one): whether a page fits a
+ * frame, cheaply. */
+size_t msg_result_size_bound(const struct msg *m);
+
 /* Appends the rows of page (a result of the same query) to all, a result
  * assembled from pages: it may hold more than MSG_RESULT_MAX rows, for
  * printing (msg_result_cell, table.h), never for sending. 0, -EINVAL

@@ -1106,6 +1106,23 @@ static void test_query_pages_and_filters(void **state)
 	assert_int_equal(out.filter.user, 1000);
 	assert_int_equal(out.filter.from, 3);
 
+	/* the size bound holds for every kind of row */
+	for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_RECORDS; q++) {
+		char *text = NULL;
+
+		fill_result(&m, (enum msg_query)q);
+		m.u.result.next = UINT64_C(1) << 62;
+		assert_int_equal(msg_encode(&m, &text), 0);
+		assert_true(strlen(text) <= msg_result_size_bound(&m));
+		assert_true(msg_result_size_bound(&m) < 3 * strlen(text));
+		free(text);
+		msg_free(&m);
+	}
+	all.u.result.what = MSG_QUERY_NODES; /* no rows yet */
+	assert_int_equal(msg_result_size_bound(&all), 128);
+	all.type = MSG_OK;
+	assert_true(msg_result_size_bound(&all) == SIZE_MAX);
+	all.type = MSG_RESULT;
 	fill_result(&m, MSG_QUERY_NODES);
 	m.u.result.next = 1ull << 41;
 	out = round_trip(&m);
