@@ -33,6 +33,9 @@
  *        [--leases-per-s R] [--queries-per-s Q] [--port P] [--signers T]
  *        [--reconnect] [--munged-pid PID] [--no-session]
  *
+ * The controller's configuration, log and state go in a directory under
+ * /tmp, removed at the end unless COLOC_SCALE_KEEP is set.
+ *
  * Agents keep one connection (colocd reads the next request on it) and a
  * session on it (a credential proposing a key, then session credentials
  * until it is 25 s old), as colocd's node agents do; --no-session: a
@@ -1060,5 +1063,15 @@ int main(int argc, char **argv)
 		pthread_join(threads[t], NULL);
 	kill(ctrl, SIGTERM);
 	waitpid(ctrl, NULL, 0);
+	if (!getenv("COLOC_SCALE_KEEP")) { /* the controller's log and state */
+		pid_t rm = fork();
+
+		if (rm == 0) {
+			execlp("rm", "rm", "-rf", "--", dir, (char *)NULL);
+			_exit(127);
+		}
+		if (rm > 0)
+			waitpid(rm, NULL, 0);
+	}
 	return 0;
 }
