@@ -20,7 +20,9 @@
  * node agent sends its state every second on one connection. Between
  * requests its deadline is CONNS_KEEP_MS of silence.
  *
- * Free slots are kept on a stack per pool, and the connections from each
+ * Free slots are kept on a stack per pool (the lowest on top, so that the
+ * slots in use stay below hwm, the first slot never used, which bounds
+ * every scan), and the connections from each
  * TCP peer address (16 bytes, IPv4 mapped into IPv6) are counted in a
  * hash table keyed with a random key: an accept costs O(1), however many
  * connections are open.
@@ -229,8 +231,8 @@ struct conns *conns_create(int epoll_fd, unsigned per_host, conns_handler handle
 						      "connections dropped for bad requests");
 	c->no_fds = (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS,
 						     "pauses for want of file descriptors");
-	for (unsigned i = 0; i < NCONNS; i++)
-		c->conn[i].fd = -1;
+	/* slots are initialised as they first come into use (below hwm): a
+	 * node agent never touches most of the table */
 	/* lowest slots first */
 	for (uint32_t i = CONNS_LOCAL_MAX; i-- > 0;)
 		c->free_local[c->nfree_local++] = i;
@@ -272,7 +274,7 @@ void conns_destroy(struct conns *c)
 {
 	if (!c)
 		return;
-	for (unsigned i = 0; i < NCONNS; i++)
+	for (unsigned i = 0; i < c->hwm; i++)
 		conn_close(c, &c->conn[i]);
 	for (unsigned i = 0; i < c->nlisteners; i++)
 		close(c->listeners[i].fd);
@@ -294,7 +296,7 @@ static struct conn *conn_of(const struct conns *c, conn_ref ref)
 	uint64_t i = (ref & 0xffffffffu);
 	const struct conn *k;
 
-	if (i == 0 || i > NCONNS)
+	if (i == 0 || i > c->hwm)
 		return NULL;
 	k = &c->conn[i - 1];
 	return k->fd >= 0 && k->state != CONN_WRITING && k->gen == (uint32_t)(ref >> 32)
@@ -659,8 +661,8 @@ static struct conn *slot_for(struct conns *c, const struct listener *l, int fd,
 	} else if (!l->local) {
 		host_add(c, host);
 	}
-	if (k && (uint32_t)(k - c->conn) >= c->hwm)
-		c->hwm = (uint32_t)(k - c->conn) + 1;
+	while (k && c->hwm <= (uint32_t)(k - c->conn))
+		c->conn[c->hwm++].fd = -1; /* first use: see conns_create */
 	if (!k)
 		refuse(fd);
 	return k;
