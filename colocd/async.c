@@ -2,7 +2,10 @@
  * async: see async.h. A request is one detached thread: it owns a heap
  * copy of the request, calls ctl_request_at() and writes a pointer to its
  * completion into the pipe (8 bytes, atomic below PIPE_BUF). The loop
- * reads the pointers back and runs the callbacks.
+ * reads the pointers back and runs the callbacks. async_call_kept's
+ * requests go on one kept connection (kept_fd), used by one thread at a
+ * time (kept_busy); a request that finds it busy gets a connection of its
+ * own.
  */
 #include "config.h"
 
@@ -26,6 +29,11 @@ struct async {
 	struct coloc_config cfg;
 	int rfd, wfd;
 	atomic_uint inflight;
+	int kept_fd;	     /* async_call_kept's connection, -1: none */
+	char kept_host[256]; /* where it goes */
+	struct ctl_session kept_session;
+	uint16_t kept_port;
+	atomic_bool kept_busy; /* a request is on it */
 };
 
 struct async_job {
@@ -39,6 +47,7 @@ struct async_job {
 	void *arg;
 	uint64_t cookie;
 	int rc;
+	bool kept; /* on a->kept_fd */
 	char err[512];
 	struct msg req, reply;
 };
@@ -59,6 +68,7 @@ struct async *async_create(const struct coloc_config *cfg)
 	a->cfg = *cfg;
 	a->rfd = p[0];
 	a->wfd = p[1];
+	a->kept_fd = -1;
 	return a;
 }
 
@@ -88,9 +98,24 @@ static void *run(void *arg)
 {
 	struct async_job *j = arg;
 
-	j->rc = ctl_request_at(&j->a->cfg, j->host, j->port, j->keys, j->dest, &j->req, &j->reply,
-			       j->timeout_ms, j->err, sizeof(j->err));
 	struct async *a = j->a;
+
+	if (j->kept) {
+		if (a->kept_fd >= 0 && (a->kept_port != j->port || strcmp(a->kept_host, j->host))) {
+			close(a->kept_fd); /* ControllerHost changed */
+			a->kept_fd = -1;
+			explicit_bzero(&a->kept_session, sizeof(a->kept_session));
+		}
+		snprintf(a->kept_host, sizeof(a->kept_host), "%s", j->host);
+		a->kept_port = j->port;
+		j->rc = ctl_request_kept(&a->cfg, j->host, j->port, j->keys, j->dest, &a->kept_fd,
+					 &a->kept_session, &j->req, &j->reply, j->timeout_ms,
+					 j->err, sizeof(j->err));
+		atomic_store(&a->kept_busy, false);
+	} else {
+		j->rc = ctl_request_at(&a->cfg, j->host, j->port, j->keys, j->dest, &j->req,
+				       &j->reply, j->timeout_ms, j->err, sizeof(j->err));
+	}
 
 	explicit_bzero(j->req.cred, sizeof(j->req.cred));
 	msg_free(&j->req);
@@ -99,8 +124,9 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int async_call(struct async *a, const char *host, uint16_t port, const char *keys, const char *dest,
-	       struct msg *req, int timeout_ms, async_cb cb, void *arg, uint64_t cookie)
+static int call(struct async *a, bool kept, const char *host, uint16_t port, const char *keys,
+		const char *dest, struct msg *req, int timeout_ms, async_cb cb, void *arg,
+		uint64_t cookie)
 {
 	struct async_job *j;
 	pthread_attr_t attr;
@@ -125,6 +151,7 @@ int async_call(struct async *a, const char *host, uint16_t port, const char *key
 	j->cb = cb;
 	j->arg = arg;
 	j->cookie = cookie;
+	j->kept = kept;
 	j->req = *req; /* moved: the job frees it */
 	atomic_fetch_add(&a->inflight, 1);
 	pthread_attr_init(&attr);
@@ -134,11 +161,28 @@ int async_call(struct async *a, const char *host, uint16_t port, const char *key
 	pthread_attr_destroy(&attr);
 	if (rc) {
 		atomic_fetch_sub(&a->inflight, 1);
+		if (kept)
+			atomic_store(&a->kept_busy, false);
 		msg_free(&j->req);
 		free(j);
 		return -EAGAIN;
 	}
 	return 0;
+}
+
+int async_call(struct async *a, const char *host, uint16_t port, const char *keys, const char *dest,
+	       struct msg *req, int timeout_ms, async_cb cb, void *arg, uint64_t cookie)
+{
+	return call(a, false, host, port, keys, dest, req, timeout_ms, cb, arg, cookie);
+}
+
+int async_call_kept(struct async *a, const char *host, uint16_t port, const char *keys,
+		    const char *dest, struct msg *req, int timeout_ms, async_cb cb, void *arg,
+		    uint64_t cookie)
+{
+	bool kept = !atomic_exchange(&a->kept_busy, true);
+
+	return call(a, kept, host, port, keys, dest, req, timeout_ms, cb, arg, cookie);
 }
 
 int async_post(struct async *a, struct msg *reply, async_cb cb, void *arg, uint64_t cookie)
@@ -188,6 +232,8 @@ void async_destroy(struct async *a, int timeout_ms)
 		msg_free(&j->reply);
 		free(j);
 	}
+	if (a->kept_fd >= 0)
+		close(a->kept_fd);
 	close(a->rfd);
 	close(a->wfd);
 	free(a);

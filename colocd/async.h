@@ -41,6 +41,14 @@ int async_fd(const struct async *a);
 int async_call(struct async *a, const char *host, uint16_t port, const char *keys, const char *dest,
 	       struct msg *req, int timeout_ms, async_cb cb, void *arg, uint64_t cookie);
 
+/* async_call on one kept connection (ctl_request_kept), for a stream of
+ * requests to one place: a node agent's state to the controller, every
+ * second. host and port must be the same at every call; a request sent
+ * while the previous one still runs gets a connection of its own. */
+int async_call_kept(struct async *a, const char *host, uint16_t port, const char *keys,
+		    const char *dest, struct msg *req, int timeout_ms, async_cb cb, void *arg,
+		    uint64_t cookie);
+
 /* Queues cb with *reply (moved, as for async_call). 0 or -ENOMEM. */
 int async_post(struct async *a, struct msg *reply, async_cb cb, void *arg, uint64_t cookie);
 

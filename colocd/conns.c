@@ -16,8 +16,16 @@
  * No call blocks: a peer that reads its reply slowly holds its slot, not
  * the loop.
  *
- * The peer address of TCP slots is kept as 16 bytes (IPv4 mapped into
- * IPv6) and counted by a scan of the TCP slots at each accept.
+ * After its reply is written a connection reads again (keep-alive): a
+ * node agent sends its state every second on one connection. Between
+ * requests its deadline is CONNS_KEEP_MS of silence.
+ *
+ * Free slots are kept on a stack per pool (the lowest on top, so that the
+ * slots in use stay below hwm, the first slot never used, which bounds
+ * every scan), and the connections from each
+ * TCP peer address (16 bytes, IPv4 mapped into IPv6) are counted in a
+ * hash table keyed with a random key: an accept costs O(1), however many
+ * connections are open.
  */
 #include "config.h"
 
@@ -39,17 +47,20 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define REPLY_TIMEOUT_MS 1000
 #define MAX_LISTENERS 16 /* a unix socket and every address of the TCP ones */
 #define NCONNS (CONNS_LOCAL_MAX + CONNS_TCP_MAX)
-#define SCAN_MS 100	/* conns_tick's period */
-#define ACCEPT_BURST 32 /* accepts per listener event */
-#define PAUSE_MS 100	/* a listener's rest when descriptors run out */
-#define FD_RESERVE 256	/* descriptors for all but connections: executors, async, files */
-#define TCP_MIN 16	/* TCP slots however low the descriptor limit */
+#define SCAN_MS 100	 /* conns_tick's period */
+#define ACCEPT_BURST 256 /* accepts per listener event */
+#define BACKLOG 4096	 /* connections the kernel queues (capped by net.core.somaxconn) */
+#define PAUSE_MS 100	 /* a listener's rest when descriptors run out */
+#define FD_RESERVE 256	 /* descriptors for all but connections: executors, async, files */
+#define TCP_MIN 16	 /* TCP slots however low the descriptor limit */
+#define TCP_WARN 16384	 /* fewer TCP slots than this: a warning */
 
 enum conn_state { CONN_FREE = 0, CONN_READING, CONN_WAITING, CONN_WRITING };
 
@@ -60,9 +71,12 @@ struct conn {
 	struct conns_peer peer;
 	uint8_t host[16]; /* TCP: the peer's address, IPv4 mapped into IPv6 */
 	struct frame_reader reader;
-	int64_t since; /* accepted, then (writing) the reply given */
-	int64_t last;  /* bytes last arrived */
-	char *out;     /* writing: the reply frame */
+	int64_t since;	 /* accepted or last answered, then (writing) the reply given */
+	int64_t last;	 /* bytes last arrived */
+	bool kept;	 /* answered before, reading its next request */
+	uint32_t events; /* what epoll watches on fd now */
+	struct conns_session session;
+	char *out; /* writing: the reply frame */
 	size_t out_len, out_off;
 };
 
@@ -83,7 +97,18 @@ struct conns {
 	struct log_limit refused_local, refused_tcp, slow, dropped, no_fds;
 	struct listener listeners[MAX_LISTENERS];
 	unsigned nlisteners;
-	struct conn conn[NCONNS]; /* [0, CONNS_LOCAL_MAX): unix peers; then TCP */
+	struct conn *conn; /* NCONNS: [0, CONNS_LOCAL_MAX) unix peers, then TCP */
+	uint32_t *free_local, nfree_local, *free_tcp, nfree_tcp; /* stacks of slots */
+	uint32_t hwm;		  /* slots above it were never used: conns_tick stops there */
+	struct host_count *hosts; /* open addressing, hosts_mask + 1 entries */
+	uint32_t hosts_mask;
+	uint64_t hosts_key[2];
+};
+
+/* Connections open from one TCP peer address; count 0: an empty entry. */
+struct host_count {
+	uint8_t host[16];
+	uint32_t count;
 };
 
 /* The TCP slots the descriptor limit leaves room for, raising its soft
@@ -106,21 +131,96 @@ static unsigned fit_tcp_max(void)
 				   : (unsigned)(r.rlim_cur - CONNS_LOCAL_MAX - FD_RESERVE);
 }
 
+/* ---- connections per peer address ---------------------------------------------- */
+
+static uint32_t host_slot(const struct conns *c, const uint8_t host[16])
+{
+	uint64_t a, b, h;
+
+	memcpy(&a, host, 8);
+	memcpy(&b, host + 8, 8);
+	h = (a ^ c->hosts_key[0]) * 0x9e3779b97f4a7c15ull;
+	h = (h ^ (h >> 29) ^ b ^ c->hosts_key[1]) * 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(h ^ (h >> 32)) & c->hosts_mask;
+}
+
+/* The entry of host, or the empty one where it would go. */
+static struct host_count *host_find(const struct conns *c, const uint8_t host[16])
+{
+	uint32_t i = host_slot(c, host);
+
+	while (c->hosts[i].count && memcmp(c->hosts[i].host, host, 16) != 0)
+		i = (i + 1) & c->hosts_mask;
+	return &c->hosts[i];
+}
+
+static void host_add(struct conns *c, const uint8_t host[16])
+{
+	struct host_count *h = host_find(c, host);
+
+	if (!h->count)
+		memcpy(h->host, host, 16);
+	h->count++;
+}
+
+/* One connection less from host; an entry that drops to 0 is removed,
+ * later entries of its probe run shifted back. */
+static void host_remove(struct conns *c, const uint8_t host[16])
+{
+	struct host_count *h = host_find(c, host);
+	uint32_t i, j;
+
+	if (!h->count || --h->count)
+		return;
+	i = (uint32_t)(h - c->hosts);
+	for (j = (i + 1) & c->hosts_mask; c->hosts[j].count; j = (j + 1) & c->hosts_mask) {
+		uint32_t home = host_slot(c, c->hosts[j].host);
+
+		if (((j - home) & c->hosts_mask) >= ((j - i) & c->hosts_mask)) {
+			c->hosts[i] = c->hosts[j];
+			i = j;
+		}
+	}
+	c->hosts[i].count = 0;
+}
+
 struct conns *conns_create(int epoll_fd, unsigned per_host, conns_handler handler, void *ctx)
 {
 	struct conns *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
+	c->conn = calloc(NCONNS, sizeof(*c->conn));
+	c->free_local = calloc(CONNS_LOCAL_MAX, sizeof(uint32_t));
+	c->free_tcp = calloc(CONNS_TCP_MAX, sizeof(uint32_t));
+	for (c->hosts_mask = 1; c->hosts_mask < 2 * CONNS_TCP_MAX; c->hosts_mask *= 2)
+		;
+	c->hosts = calloc(c->hosts_mask, sizeof(*c->hosts));
+	c->hosts_mask--;
+	if (!c->conn || !c->free_local || !c->free_tcp || !c->hosts ||
+	    getrandom(c->hosts_key, sizeof(c->hosts_key), 0) != sizeof(c->hosts_key)) {
+		free(c->hosts);
+		free(c->free_tcp);
+		free(c->free_local);
+		free(c->conn);
+		free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
 	c->ep = epoll_fd;
 	c->handler = handler;
 	c->ctx = ctx;
 	c->per_host = per_host ? per_host : 1;
 	c->tcp_max = fit_tcp_max();
-	if (c->tcp_max < CONNS_TCP_MAX)
+	/* a controller needs one connection per node agent (kept) */
+	if (c->tcp_max < TCP_WARN)
 		log_warning("the limit on open files leaves room for %u TCP connections, not %d; "
 			    "raise it (ulimit -n, systemd's LimitNOFILE) to %d",
 			    c->tcp_max, CONNS_TCP_MAX, NCONNS + FD_RESERVE);
+	else if (c->tcp_max < CONNS_TCP_MAX)
+		log_info("room for %u TCP connections (the limit on open files): a controller of "
+			 "more node agents needs LimitNOFILE=%d",
+			 c->tcp_max, NCONNS + FD_RESERVE);
 	c->refused_local = (struct log_limit)LOG_LIMIT_INIT(
 	    CONNS_LOG_INTERVAL_MS, "connections refused on the unix socket");
 	c->refused_tcp =
@@ -131,8 +231,13 @@ struct conns *conns_create(int epoll_fd, unsigned per_host, conns_handler handle
 						      "connections dropped for bad requests");
 	c->no_fds = (struct log_limit)LOG_LIMIT_INIT(CONNS_LOG_INTERVAL_MS,
 						     "pauses for want of file descriptors");
-	for (unsigned i = 0; i < NCONNS; i++)
-		c->conn[i].fd = -1;
+	/* slots are initialised as they first come into use (below hwm): a
+	 * node agent never touches most of the table */
+	/* lowest slots first */
+	for (uint32_t i = CONNS_LOCAL_MAX; i-- > 0;)
+		c->free_local[c->nfree_local++] = i;
+	for (uint32_t i = CONNS_LOCAL_MAX + c->tcp_max; i-- > CONNS_LOCAL_MAX;)
+		c->free_tcp[c->nfree_tcp++] = i;
 	return c;
 }
 
@@ -143,10 +248,20 @@ void conns_set_per_host(struct conns *c, unsigned per_host)
 
 static void conn_close(struct conns *c, struct conn *k)
 {
+	uint32_t i = (uint32_t)(k - c->conn);
+
 	if (k->fd < 0)
 		return;
 	epoll_ctl(c->ep, EPOLL_CTL_DEL, k->fd, NULL);
 	close(k->fd);
+	if (i < CONNS_LOCAL_MAX) {
+		c->free_local[c->nfree_local++] = i;
+	} else {
+		host_remove(c, k->host);
+		c->free_tcp[c->nfree_tcp++] = i;
+	}
+	k->kept = false;
+	explicit_bzero(&k->session, sizeof(k->session));
 	frame_reader_fini(&k->reader);
 	free(k->out);
 	k->out = NULL;
@@ -159,10 +274,14 @@ void conns_destroy(struct conns *c)
 {
 	if (!c)
 		return;
-	for (unsigned i = 0; i < NCONNS; i++)
+	for (unsigned i = 0; i < c->hwm; i++)
 		conn_close(c, &c->conn[i]);
 	for (unsigned i = 0; i < c->nlisteners; i++)
 		close(c->listeners[i].fd);
+	free(c->hosts);
+	free(c->free_tcp);
+	free(c->free_local);
+	free(c->conn);
 	free(c);
 }
 
@@ -177,12 +296,19 @@ static struct conn *conn_of(const struct conns *c, conn_ref ref)
 	uint64_t i = (ref & 0xffffffffu);
 	const struct conn *k;
 
-	if (i == 0 || i > NCONNS)
+	if (i == 0 || i > c->hwm)
 		return NULL;
 	k = &c->conn[i - 1];
 	return k->fd >= 0 && k->state != CONN_WRITING && k->gen == (uint32_t)(ref >> 32)
 		   ? (struct conn *)k
 		   : NULL;
+}
+
+struct conns_session *conns_session(struct conns *c, conn_ref ref)
+{
+	struct conn *k = conn_of(c, ref);
+
+	return k ? &k->session : NULL;
 }
 
 bool conns_alive(const struct conns *c, conn_ref ref)
@@ -244,7 +370,7 @@ static int listen_one(const struct addrinfo *a)
 	/* [::] must not take IPv4 too: 0.0.0.0 is bound on its own */
 	if ((a->ai_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
-	    bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+	    bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, BACKLOG) != 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
@@ -345,7 +471,7 @@ int conns_listen_unix(struct conns *c, const char *path, unsigned kind)
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || chmod(path, 0600) != 0 ||
-	    listen(fd, 64) != 0) {
+	    listen(fd, BACKLOG) != 0) {
 		int rc = -errno;
 
 		close(fd);
@@ -373,10 +499,35 @@ static int write_out(struct conn *k)
 	return 1;
 }
 
+/* Watches events on k's fd (a request answered at once never changes
+ * them: no epoll_ctl). 0, or -errno. */
+static int watch(struct conns *c, struct conn *k, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = k};
+
+	if (k->events == events)
+		return 0;
+	if (epoll_ctl(c->ep, EPOLL_CTL_MOD, k->fd, &ev) != 0)
+		return -errno;
+	k->events = events;
+	return 0;
+}
+
+/* k's reply is out: it reads its next request (keep-alive). */
+static void keep(struct conns *c, struct conn *k)
+{
+	free(k->out);
+	k->out = NULL;
+	k->state = CONN_READING;
+	k->kept = true;
+	k->since = k->last = clock_ms();
+	if (watch(c, k, EPOLLIN) != 0)
+		conn_close(c, k);
+}
+
 void conns_reply(struct conns *c, conn_ref ref, const struct msg *m)
 {
 	struct conn *k = conn_of(c, ref);
-	struct epoll_event ev = {.events = EPOLLOUT};
 	char *text = NULL;
 	size_t len;
 
@@ -399,22 +550,29 @@ void conns_reply(struct conns *c, conn_ref ref, const struct msg *m)
 	k->gen++; /* answered: ref is stale from now on */
 	k->state = CONN_WRITING;
 	k->since = clock_ms();
-	ev.data.ptr = k;
-	if (write_out(k) != 0 || epoll_ctl(c->ep, EPOLL_CTL_MOD, k->fd, &ev) != 0)
+	switch (write_out(k)) {
+	case 1:
+		keep(c, k);
+		return;
+	case 0:
+		if (watch(c, k, EPOLLOUT) == 0)
+			return;
+		/* fall through */
+	default:
 		conn_close(c, k);
+	}
 }
 
 void conns_defer(struct conns *c, conn_ref ref)
 {
 	struct conn *k = conn_of(c, ref);
-	struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = k};
 
 	if (!k || k->state == CONN_WAITING)
 		return;
 	/* bytes after the request stay unread: watching EPOLLIN (level
 	 * triggered) on them would wake the loop without end */
 	k->state = CONN_WAITING;
-	if (epoll_ctl(c->ep, EPOLL_CTL_MOD, k->fd, &ev) != 0)
+	if (watch(c, k, EPOLLRDHUP) != 0)
 		conn_close(c, k);
 }
 
@@ -472,30 +630,24 @@ static struct conn *slot_for(struct conns *c, const struct listener *l, int fd,
 			     const struct sockaddr_storage *sa, socklen_t salen,
 			     const uint8_t *host)
 {
-	unsigned lo = l->local ? 0 : CONNS_LOCAL_MAX;
-	unsigned hi = l->local ? CONNS_LOCAL_MAX : CONNS_LOCAL_MAX + c->tcp_max;
-	unsigned from_host = 0;
+	unsigned from_host = l->local ? 0 : host_find(c, host)->count;
 	struct conn *k = NULL;
 	char addr[64];
 
-	for (unsigned i = lo; i < hi; i++) {
-		const struct conn *x = &c->conn[i];
-
-		if (x->fd < 0)
-			k = k ? k : &c->conn[i];
-		else if (!l->local && memcmp(x->host, host, 16) == 0)
-			from_host++;
-	}
+	if (l->local && c->nfree_local)
+		k = &c->conn[c->free_local[--c->nfree_local]];
+	else if (!l->local && c->nfree_tcp && from_host < c->per_host)
+		k = &c->conn[c->free_tcp[--c->nfree_tcp]];
 	if (l->local && !k) {
 		log_limited(&c->refused_local, LOG_LEVEL_WARNING,
 			    "refused a connection on the unix socket: all %d of its connections "
 			    "are open; are host job reports stuck?",
 			    CONNS_LOCAL_MAX);
-	} else if (!l->local && (!k || from_host >= c->per_host)) {
+	} else if (!l->local && !k) {
 		if (getnameinfo((const struct sockaddr *)sa, salen, addr, sizeof(addr), NULL, 0,
 				NI_NUMERICHOST) != 0)
 			snprintf(addr, sizeof(addr), "an unknown address");
-		if (k)
+		if (c->nfree_tcp)
 			log_limited(&c->refused_tcp, LOG_LEVEL_WARNING,
 				    "refused a connection from %s: %u are open from that address "
 				    "(MaxConnectionsPerHost)",
@@ -506,8 +658,11 @@ static struct conn *slot_for(struct conns *c, const struct listener *l, int fd,
 			    "refused a connection from %s: all %u TCP connections are open; "
 			    "ss -tn shows who holds them",
 			    addr, c->tcp_max);
-		k = NULL;
+	} else if (!l->local) {
+		host_add(c, host);
 	}
+	while (k && c->hwm <= (uint32_t)(k - c->conn))
+		c->conn[c->hwm++].fd = -1; /* first use: see conns_create */
 	if (!k)
 		refuse(fd);
 	return k;
@@ -542,6 +697,7 @@ static void take(struct conns *c, const struct listener *l, int fd,
 		k->peer.addr[0] = '\0';
 	}
 	ev.data.ptr = k;
+	k->events = EPOLLIN;
 	if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
 		conn_close(c, k);
 }
@@ -573,6 +729,10 @@ static void on_readable(struct conns *c, struct conn *k)
 	int rc;
 
 	k->last = clock_ms();
+	if (k->kept) { /* the next request begins: its deadlines start now */
+		k->kept = false;
+		k->since = k->last;
+	}
 	rc = frame_reader_feed(&k->reader, k->fd, &text, &len);
 	if (rc == 0)
 		return;
@@ -602,6 +762,8 @@ static void on_readable(struct conns *c, struct conn *k)
 
 static void on_conn(struct conns *c, struct conn *k)
 {
+	int rc;
+
 	switch (k->state) {
 	case CONN_READING:
 		on_readable(c, k);
@@ -610,8 +772,11 @@ static void on_conn(struct conns *c, struct conn *k)
 		conn_close(c, k);
 		return;
 	case CONN_WRITING:
-		if (write_out(k) != 0) /* all out, or the peer is gone */
-			conn_close(c, k);
+		rc = write_out(k);
+		if (rc > 0)
+			keep(c, k); /* all out */
+		else if (rc < 0)
+			conn_close(c, k); /* the peer is gone */
 		return;
 	case CONN_FREE:
 		return;
@@ -641,10 +806,13 @@ void conns_tick(struct conns *c)
 	if (now < c->next_scan)
 		return;
 	c->next_scan = now + SCAN_MS;
-	for (unsigned i = 0; i < NCONNS; i++) {
+	for (unsigned i = 0; i < c->hwm; i++) {
 		struct conn *k = &c->conn[i];
 
-		if (k->state == CONN_READING && now - k->since > CONNS_REQUEST_MS) {
+		if (k->state == CONN_READING && k->kept) {
+			if (now - k->since > CONNS_KEEP_MS)
+				conn_close(c, k); /* idle between requests: not worth a line */
+		} else if (k->state == CONN_READING && now - k->since > CONNS_REQUEST_MS) {
 			log_limited(&c->slow, LOG_LEVEL_WARNING,
 				    "closed a connection from %s: no whole request within %d ms",
 				    peer_name(k, who, sizeof(who)), CONNS_REQUEST_MS);

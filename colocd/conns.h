@@ -1,8 +1,10 @@
 /*
  * conns: colocd's inbound connections. Listeners (TCP, and unix sockets
  * whose peer uid is read with SO_PEERCRED) feed an epoll set; each
- * connection carries one request frame and gets one reply frame, then is
- * closed. A reply may be deferred (a lease waits for its executor): the
+ * connection carries a request frame and gets a reply frame, then the
+ * next request (keep-alive: a node agent keeps one connection to the
+ * controller) until its peer closes it or it is silent for CONNS_KEEP_MS
+ * between requests. A reply may be deferred (a lease waits for its executor): the
  * handler keeps the connection's reference and answers later; a reference
  * whose connection has gone away is recognised and ignored.
  *
@@ -32,10 +34,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CONNS_LOCAL_MAX 128	    /* unix socket connections */
-#define CONNS_TCP_MAX 1024	    /* TCP connections, every TCP listener together */
-#define CONNS_REQUEST_MS 5000	    /* from accept to a whole request */
-#define CONNS_IDLE_MS 2000	    /* the longest silence before a whole request */
+#define CONNS_LOCAL_MAX 128   /* unix socket connections */
+#define CONNS_TCP_MAX 65536   /* TCP connections, every TCP listener together */
+#define CONNS_REQUEST_MS 5000 /* from accept to a whole request */
+#define CONNS_IDLE_MS 2000    /* the longest silence before a whole request */
+#ifndef CONNS_KEEP_MS	      /* a unit test shortens it */
+#define CONNS_KEEP_MS 10000   /* the longest silence between two requests */
+#endif
 #define CONNS_LOG_INTERVAL_MS 10000 /* one line per interval for refusals and closes */
 
 /* Who sent a request. */
@@ -44,6 +49,16 @@ struct conns_peer {
 	uint32_t uid;  /* the unix peer's uid (SO_PEERCRED), UINT32_MAX for TCP */
 	char addr[64]; /* the TCP peer's numeric address, "" for unix */
 	unsigned kind; /* the listener's kind, as given to conns_listen_* */
+};
+
+/* What a connection's session holds (auth.h: the controller verified a
+ * MUNGE credential proposing key on it); cleared when it closes. */
+struct conns_session {
+	bool set;
+	uint32_t uid, gid;
+	uint8_t key[32];
+	uint64_t counter; /* the last request's */
+	int64_t expires;  /* unix seconds */
 };
 
 /* A connection awaiting its reply: index and generation. 0 is none. */
@@ -70,10 +85,15 @@ int conns_listen_tcp(struct conns *c, const char *host, uint16_t port, unsigned 
 		     size_t errlen);
 int conns_listen_unix(struct conns *c, const char *path, unsigned kind);
 
+/* The session of ref's connection (the caller reads and sets it), or NULL
+ * when ref is stale. */
+struct conns_session *conns_session(struct conns *c, conn_ref ref);
+
 /* If tag is one of ours, handles the event and returns true. */
 bool conns_event(struct conns *c, void *tag);
 
-/* Answers and closes ref's connection; a stale ref is ignored. (The
+/* Answers ref's connection (which then reads its next request); a stale
+ * ref is ignored. (The
  * daemon wraps it in a msg_reply_fn, so errors go through msg_reply_error.) */
 void conns_reply(struct conns *c, conn_ref ref, const struct msg *m);
 

@@ -8,6 +8,19 @@
  * does not hold (after a controller restart) are adopted as they are.
  * Every change to a node's gap or leases is pushed into the placement
  * registry at once, so placement sees PLACING leases as taken.
+ *
+ * Data structures, none with a fixed limit: nodes and leases live in
+ * chunks of CHUNK records (so a record never moves) that are added as the
+ * tables grow; a freed slot goes on a free list (leases: first in, first
+ * out, so a slot is reused as late as possible). Names (node names, lease
+ * ids) are found through hash indexes (nameindex.c); each node links its
+ * leases, so that a node's report or its gap touches its own leases only,
+ * and each user's leases and workers are counted (quotas). Live nodes are
+ * kept in a list in the order they last reported (a report moves its node
+ * to the tail), down nodes in the order they went down: controller_tick
+ * looks at the heads only. A node down for CONTROLLER_NODE_FORGET_MS that
+ * holds no lease is forgotten. Per report the work is O(the node's leases),
+ * whatever the number of nodes.
  */
 #include "config.h"
 
@@ -18,6 +31,7 @@
 #include "frame.h"
 #include "log.h"
 #include "metrics.h"
+#include "nameindex.h"
 #include "placement.h"
 #include "cpumask.h"
 #include "usage.h"
@@ -34,6 +48,14 @@
 #define FORGET_MS 5000	  /* a lease its agent no longer reports */
 #define ENDED_KEEP 64	  /* ended leases shown by queries */
 #define ENDED_KEEP_S 3600 /* for at most this long */
+#define CHUNK 1024	  /* records per chunk of the node and lease tables */
+#define SWEEP_MS 1000	  /* down nodes' leases and forgetting, this often */
+/* A restarted controller hears from thousands of agents at once: none is
+ * marked down while it digests that. */
+#define START_GRACE_MS (2 * CONTROLLER_NODE_DOWN_MS)
+#define PAGE_ROWS 512 /* rows a query's page starts with (cut to fit a frame) */
+#define NONE UINT32_MAX
+#define ENDED_CURSOR (1ull << 40) /* leases pages: cursors past it are ended leases */
 
 enum cl_state { CL_FREE = 0, CL_PLACING, CL_STARTING, CL_READY };
 
@@ -42,7 +64,7 @@ enum place_fail {
 	FAIL_NO_CAPACITY, /* no node has the gap */
 	FAIL_INVALID,	  /* a request placement refuses */
 	FAIL_QUOTA,	  /* MaxLeasesPerUser, MaxWorkersPerUser */
-	FAIL_TABLE_FULL,  /* CONTROLLER_MAX_LEASES */
+	FAIL_TABLE_FULL,  /* out of memory for the lease table */
 	FAIL_UNREACHABLE, /* the node agent could not be asked, or did not answer */
 	FAIL_REFUSED,	  /* the node agent answered with an error */
 	FAIL_REASONS
@@ -62,10 +84,13 @@ struct cl_reply {
 
 struct clease {
 	enum cl_state state;
-	uint32_t gen; /* bumped when the slot is reused: stale agent replies */
+	uint32_t gen; /* bumped when the lease is dropped: stale agent replies */
 	char id[64];
 	uint32_t uid, gid, workers;
 	unsigned node;
+	unsigned last_node;  /* of the lease dropped last from this slot */
+	uint32_t self;	     /* this slot's index */
+	uint32_t prev, next; /* its node's leases; next: the free list */
 	struct place_assignment where;
 	int64_t expires, pid;
 	uint32_t job;		  /* the client's Slurm job, 0 = none */
@@ -82,6 +107,10 @@ struct cended {
 
 struct cnode {
 	bool used, local, down, drained;
+	uint32_t leases;     /* first of its leases, NONE */
+	uint32_t nleases;    /* how many */
+	uint32_t prev, next; /* the live or the down list; next: free list */
+	int64_t down_ms;     /* when it went down */
 	char name[MSG_NODE_MAX];
 	char addr[64];
 	char cgroup[256]; /* its CgroupRoot */
@@ -93,12 +122,35 @@ struct cnode {
 	int64_t seen_ms; /* last report */
 };
 
+/* A list of nodes through their prev and next. */
+struct nlist {
+	uint32_t head, tail;
+};
+
+/* What a user holds (MaxLeasesPerUser, MaxWorkersPerUser). */
+struct user_held {
+	uint32_t uid; /* NONE: an empty slot */
+	uint32_t leases;
+	uint64_t workers;
+};
+
 struct controller {
 	struct coloc_config cfg;
 	struct controller_nodes to_nodes; /* the seam to node agents */
 	struct placement *place;
-	struct cnode nodes[CONTROLLER_MAX_NODES];
-	struct clease leases[CONTROLLER_MAX_LEASES];
+	struct cnode **node_chunk;	       /* node i: node_chunk[i / CHUNK][i % CHUNK] */
+	uint32_t nodes_cap, nodes_hwm, nnodes; /* slots, slots ever used, nodes */
+	uint32_t free_nodes;		       /* a stack through next */
+	struct nlist live, down;	       /* remote nodes up (by last report), down */
+	struct nameindex *node_ix;
+	struct clease **lease_chunk;
+	uint32_t leases_cap, nleases;
+	struct nlist free_leases; /* a queue through next */
+	struct nameindex *lease_ix;
+	struct user_held *users; /* open addressing by uid, users_mask + 1 slots */
+	uint32_t users_mask, nusers;
+	int64_t next_sweep;
+	int64_t started_ms; /* no node is marked down before started_ms + START_GRACE_MS */
 	struct cended ended[ENDED_KEEP];
 	unsigned nended, ended_next;
 	unsigned long seq;
@@ -135,20 +187,193 @@ static void answer(void *arg, uint64_t cookie, const struct msg *m)
 	to.fn(to.arg, to.cookie, &grant);
 }
 
+/* ---- the tables ---------------------------------------------------------------------- */
+
+static struct cnode *node_at(const struct controller *c, uint32_t i)
+{
+	return &c->node_chunk[i / CHUNK][i % CHUNK];
+}
+
+static struct clease *lease_at(const struct controller *c, uint32_t i)
+{
+	return &c->lease_chunk[i / CHUNK][i % CHUNK];
+}
+
+static uint32_t lease_index(const struct controller *c, const struct clease *l)
+{
+	(void)c;
+	return l->self;
+}
+
+static const char *node_key(const void *ctx, uint32_t i)
+{
+	return node_at(ctx, i)->name;
+}
+
+static const char *lease_key(const void *ctx, uint32_t i)
+{
+	return lease_at(ctx, i)->id;
+}
+
+/* Adds a chunk to a table of *cap records (*chunks, an array of chunk
+ * pointers). 0 or -ENOMEM. */
+static int add_chunk(void ***chunks, uint32_t *cap, size_t size)
+{
+	uint32_t n = *cap / CHUNK;
+	void **more, *chunk;
+
+	if (*cap > UINT32_MAX - 2 * CHUNK)
+		return -ENOMEM;
+	more = realloc(*chunks, (n + 1) * sizeof(*more));
+	if (!more)
+		return -ENOMEM;
+	*chunks = more;
+	chunk = calloc(CHUNK, size);
+	if (!chunk)
+		return -ENOMEM;
+	more[n] = chunk;
+	*cap += CHUNK;
+	return 0;
+}
+
+static void list_unlink(struct controller *c, struct nlist *ls, uint32_t i)
+{
+	struct cnode *n = node_at(c, i);
+
+	if (n->prev != NONE)
+		node_at(c, n->prev)->next = n->next;
+	else
+		ls->head = n->next;
+	if (n->next != NONE)
+		node_at(c, n->next)->prev = n->prev;
+	else
+		ls->tail = n->prev;
+	n->prev = n->next = NONE;
+}
+
+static void list_append(struct controller *c, struct nlist *ls, uint32_t i)
+{
+	struct cnode *n = node_at(c, i);
+
+	n->prev = ls->tail;
+	n->next = NONE;
+	if (ls->tail != NONE)
+		node_at(c, ls->tail)->next = i;
+	else
+		ls->head = i;
+	ls->tail = i;
+}
+
 /* ---- the registry ------------------------------------------------------------------------ */
 
 static int node_find(const struct controller *c, const char *name)
 {
-	for (unsigned i = 0; i < CONTROLLER_MAX_NODES; i++)
-		if (c->nodes[i].used && strcmp(c->nodes[i].name, name) == 0)
-			return (int)i;
-	return -1;
+	uint32_t i;
+
+	return nameindex_find(c->node_ix, name, &i) == 0 ? (int)i : -1;
+}
+
+/* A new node named name, indexed, in no list. -1 on ENOMEM. */
+static int node_new(struct controller *c, const char *name)
+{
+	struct cnode *n;
+	uint32_t i;
+
+	if (c->free_nodes != NONE) {
+		i = c->free_nodes;
+		c->free_nodes = node_at(c, i)->next;
+	} else {
+		if (c->nodes_hwm == c->nodes_cap &&
+		    add_chunk((void ***)&c->node_chunk, &c->nodes_cap, sizeof(struct cnode)))
+			return -1;
+		i = c->nodes_hwm++;
+	}
+	n = node_at(c, i);
+	memset(n, 0, sizeof(*n));
+	n->used = true;
+	n->leases = n->prev = n->next = NONE;
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	if (nameindex_add(c->node_ix, i) != 0) {
+		n->used = false;
+		n->next = c->free_nodes;
+		c->free_nodes = i;
+		return -1;
+	}
+	c->nnodes++;
+	return (int)i;
+}
+
+/* Forgets node i, down and holding no lease. */
+static void node_forget(struct controller *c, uint32_t i)
+{
+	struct cnode *n = node_at(c, i);
+
+	list_unlink(c, &c->down, i);
+	nameindex_remove(c->node_ix, i);
+	placement_remove(c->place, i);
+	log_info("node %s is forgotten: down for %d s", n->name, CONTROLLER_NODE_FORGET_MS / 1000);
+	n->used = false;
+	n->next = c->free_nodes;
+	c->free_nodes = i;
+	c->nnodes--;
+}
+
+/* What uid holds; NULL on ENOMEM (only when add). */
+static struct user_held *user_held(struct controller *c, uint32_t uid, bool add)
+{
+	uint32_t i;
+
+	if (c->users && (c->nusers + 1) * 2 > c->users_mask + 1 && add) {
+		uint32_t n = (c->users_mask + 1) * 2;
+		struct user_held *u = malloc(n * sizeof(*u));
+
+		if (!u)
+			return NULL;
+		for (uint32_t k = 0; k < n; k++)
+			u[k].uid = NONE;
+		for (uint32_t k = 0; k <= c->users_mask; k++) {
+			if (c->users[k].uid == NONE)
+				continue;
+			for (i = (c->users[k].uid * 2654435761u) & (n - 1); u[i].uid != NONE;
+			     i = (i + 1) & (n - 1))
+				;
+			u[i] = c->users[k];
+		}
+		free(c->users);
+		c->users = u;
+		c->users_mask = n - 1;
+	}
+	for (i = (uid * 2654435761u) & c->users_mask; c->users[i].uid != NONE;
+	     i = (i + 1) & c->users_mask)
+		if (c->users[i].uid == uid)
+			return &c->users[i];
+	if (!add)
+		return NULL;
+	c->users[i] = (struct user_held){.uid = uid};
+	c->nusers++;
+	return &c->users[i];
+}
+
+/* Counts lease l (its uid and workers set) for its user: +1 or -1. */
+static void user_count(struct controller *c, const struct clease *l, int sign)
+{
+	struct user_held *u = user_held(c, l->uid, sign > 0);
+
+	if (!u)
+		return; /* out of memory: the quota does not see this lease */
+	if (sign > 0) {
+		u->leases++;
+		u->workers += l->workers;
+	} else {
+		u->leases -= u->leases ? 1 : 0;
+		u->workers -= u->workers >= l->workers ? l->workers : u->workers;
+	}
 }
 
 /* Hands node ni's gap, less what the table's leases there hold, to placement. */
 static void push(struct controller *c, unsigned ni)
 {
-	const struct cnode *n = &c->nodes[ni];
+	const struct cnode *n = node_at(c, ni);
 	struct place_node p = {.id = ni};
 	uint64_t mem = 0;
 	uint32_t gpus = 0;
@@ -157,11 +382,9 @@ static void push(struct controller *c, unsigned ni)
 	p.lendable = n->lendable;
 	p.unallocated = n->unallocated;
 	p.near_host = n->near_host;
-	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
-		const struct clease *l = &c->leases[i];
+	for (uint32_t i = n->leases; i != NONE; i = lease_at(c, i)->next) {
+		const struct clease *l = lease_at(c, i);
 
-		if (l->state == CL_FREE || l->node != ni)
-			continue;
 		cpumask_or(&p.leased, &p.leased, &l->where.pus);
 		mem += l->where.mem;
 		gpus |= l->where.gpus;
@@ -170,7 +393,8 @@ static void push(struct controller *c, unsigned ni)
 	p.gpus_free = n->gpus_lendable & ~gpus;
 	p.until = n->until ? n->until : INT64_MAX;
 	p.drained = n->drained || n->down;
-	placement_update(c->place, &p);
+	if (placement_update(c->place, &p) != 0)
+		log_error("node %s is out of placement: out of memory", n->name);
 }
 
 static void remember_end(struct controller *c, const char *id, const char *node, uint32_t uid,
@@ -194,62 +418,142 @@ static void remember_end(struct controller *c, const char *id, const char *node,
 		c->nended++;
 }
 
+/* Takes l, a new lease whose id, node, uid and workers are set, into the
+ * table: indexed, linked to its node, counted for its user. -EEXIST (an
+ * id known already) or -ENOMEM; l is then freed. */
+static void lease_free(struct controller *c, struct clease *l);
+static int lease_link(struct controller *c, struct clease *l)
+{
+	uint32_t i = lease_index(c, l);
+	struct cnode *n = node_at(c, l->node);
+	int rc = nameindex_add(c->lease_ix, i);
+
+	if (rc) {
+		l->state = CL_FREE;
+		lease_free(c, l);
+		return rc;
+	}
+	l->prev = NONE;
+	l->next = n->leases;
+	if (n->leases != NONE)
+		lease_at(c, n->leases)->prev = i;
+	n->leases = i;
+	n->nleases++;
+	c->nleases++;
+	user_count(c, l, +1);
+	return 0;
+}
+
+/* Puts a slot out of the table back on the free list (at its tail). */
+static void lease_free(struct controller *c, struct clease *l)
+{
+	uint32_t i = lease_index(c, l);
+
+	l->next = NONE;
+	if (c->free_leases.tail != NONE)
+		lease_at(c, c->free_leases.tail)->next = i;
+	else
+		c->free_leases.head = i;
+	c->free_leases.tail = i;
+}
+
 /* Drops l from the table; whoever waits on it gets why. */
 static void lease_drop(struct controller *c, struct clease *l, const char *state, const char *why)
 {
 	unsigned ni = l->node;
+	struct cnode *n = node_at(c, ni);
+	uint32_t i = lease_index(c, l);
 
-	remember_end(c, l->id, c->nodes[ni].name, l->uid, state, why);
-	for (unsigned i = 0; i < CEND_STATES; i++)
-		c->ended_states[i] += strcmp(state, cend_labels[i]) == 0;
+	remember_end(c, l->id, n->name, l->uid, state, why);
+	for (unsigned k = 0; k < CEND_STATES; k++)
+		c->ended_states[k] += strcmp(state, cend_labels[k]) == 0;
 	if (l->waiter.fn)
 		msg_reply_error(answer, &l->waiter, 0, "ECANCELED",
 				"%s ended before it was ready: %s", l->id, why);
 	if (l->releaser.fn)
 		msg_reply_ok(answer, &l->releaser, 0);
+	nameindex_remove(c->lease_ix, i);
+	if (l->prev != NONE)
+		lease_at(c, l->prev)->next = l->next;
+	else
+		n->leases = l->next;
+	if (l->next != NONE)
+		lease_at(c, l->next)->prev = l->prev;
+	n->nleases--;
+	c->nleases--;
+	user_count(c, l, -1);
 	l->state = CL_FREE;
 	l->gen++;
+	l->last_node = ni;
+	lease_free(c, l);
 	push(c, ni);
 }
 
 static struct clease *lease_find(struct controller *c, const char *id)
 {
-	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++)
-		if (c->leases[i].state != CL_FREE && strcmp(c->leases[i].id, id) == 0)
-			return &c->leases[i];
-	return NULL;
+	uint32_t i;
+
+	return nameindex_find(c->lease_ix, id, &i) == 0 ? lease_at(c, i) : NULL;
 }
 
+/* A free slot, zeroed but for its generation and last node; not in the
+ * table until lease_link. NULL on ENOMEM. */
 static struct clease *lease_new(struct controller *c)
 {
-	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
-		struct clease *l = &c->leases[i];
+	struct clease *l;
+	uint32_t gen, last, self;
 
-		if (l->state == CL_FREE) {
-			uint32_t gen = l->gen;
+	if (c->free_leases.head == NONE) {
+		uint32_t from = c->leases_cap;
 
-			memset(l, 0, sizeof(*l));
-			l->gen = gen;
-			return l;
+		if (add_chunk((void ***)&c->lease_chunk, &c->leases_cap, sizeof(struct clease)))
+			return NULL;
+		for (uint32_t i = from; i < c->leases_cap; i++) {
+			lease_at(c, i)->last_node = NONE;
+			lease_at(c, i)->self = i;
+			lease_free(c, lease_at(c, i));
 		}
 	}
-	return NULL;
+	l = lease_at(c, c->free_leases.head);
+	c->free_leases.head = l->next;
+	if (c->free_leases.head == NONE)
+		c->free_leases.tail = NONE;
+	gen = l->gen;
+	last = l->last_node;
+	self = l->self;
+	memset(l, 0, sizeof(*l));
+	l->gen = gen;
+	l->last_node = last;
+	l->self = self;
+	l->prev = l->next = NONE;
+	return l;
 }
 
-/* A request to an agent about l: the slot's generation, l's node, the slot. */
+/* A request to an agent about l: the slot's generation and index. */
 static uint64_t lease_cookie(const struct controller *c, const struct clease *l)
 {
-	return ((uint64_t)l->gen << 32) | ((uint64_t)l->node << 16) | (uint64_t)(l - c->leases);
+	return ((uint64_t)l->gen << 32) | lease_index(c, l);
 }
 
 static struct clease *lease_of_cookie(struct controller *c, uint64_t cookie)
 {
-	uint32_t i = (uint32_t)(cookie & 0xffff);
+	uint32_t i = (uint32_t)cookie;
 
-	if (i >= CONTROLLER_MAX_LEASES || c->leases[i].state == CL_FREE ||
-	    c->leases[i].gen != (uint32_t)(cookie >> 32))
+	if (i >= c->leases_cap || lease_at(c, i)->state == CL_FREE ||
+	    lease_at(c, i)->gen != (uint32_t)(cookie >> 32))
 		return NULL;
-	return &c->leases[i];
+	return lease_at(c, i);
+}
+
+/* The node of the lease a cookie named, dropped since (once): NONE when
+ * the slot has been dropped again meanwhile. */
+static unsigned node_of_cookie(struct controller *c, uint64_t cookie)
+{
+	uint32_t i = (uint32_t)cookie;
+
+	if (i >= c->leases_cap || lease_at(c, i)->gen != (uint32_t)(cookie >> 32) + 1)
+		return NONE;
+	return lease_at(c, i)->last_node;
 }
 
 /* ---- talking to node agents ------------------------------------------------------------- */
@@ -258,7 +562,7 @@ static struct clease *lease_of_cookie(struct controller *c, uint64_t cookie)
 static int to_agent(struct controller *c, unsigned ni, struct msg *req, int timeout_ms,
 		    controller_node_cb cb, uint64_t cookie)
 {
-	const struct cnode *n = &c->nodes[ni];
+	const struct cnode *n = node_at(c, ni);
 	struct controller_node where = {
 	    .name = n->name, .addr = n->addr, .port = n->port, .local = n->local};
 
@@ -275,19 +579,25 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 
 	if (!l || l->state != CL_PLACING) {
 		/* dropped meanwhile (colocd stopping): do not leave it running */
-		if (rc == 0 && reply->type == MSG_LEASE_GRANT)
-			stop_orphan(c, (unsigned)(cookie >> 16) & 0xffff, reply->u.grant.id);
+		unsigned ni = node_of_cookie(c, cookie);
+
+		if (rc == 0 && reply->type == MSG_LEASE_GRANT && ni != NONE)
+			stop_orphan(c, ni, reply->u.grant.id);
+		else if (rc == 0 && reply->type == MSG_LEASE_GRANT)
+			log_warning("%s started after its lease was dropped; its node is not known "
+				    "any more: it ends at its end time",
+				    reply->u.grant.id);
 		return;
 	}
 	if (rc) { /* -EACCES: what answered is not that node's colocd */
-		log_warning("%s: node %s %s: %s", l->id, c->nodes[l->node].name,
+		log_warning("%s: node %s %s: %s", l->id, node_at(c, l->node)->name,
 			    rc == -EACCES ? "sent a grant that is not authenticated"
 					  : "did not answer",
 			    err);
 		c->fails[FAIL_UNREACHABLE]++;
 		msg_reply_error(answer, &l->waiter, 0, rc == -EACCES ? "EACCES" : "EHOSTUNREACH",
 				"node %s did not start the executor: %s; ask again",
-				c->nodes[l->node].name, err);
+				node_at(c, l->node)->name, err);
 		stop_orphan(c, l->node, l->id);
 		lease_drop(c, l, "failed",
 			   rc == -EACCES ? "its node agent's grant is not authenticated"
@@ -306,7 +616,7 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 	if (reply->type != MSG_LEASE_GRANT || strcmp(reply->u.grant.id, l->id) != 0) {
 		c->fails[FAIL_REFUSED]++;
 		msg_reply_error(answer, &l->waiter, 0, "EPROTO",
-				"node %s answered exec_start with %s", c->nodes[l->node].name,
+				"node %s answered exec_start with %s", node_at(c, l->node)->name,
 				msg_type_name(reply->type));
 		stop_orphan(c, l->node, l->id);
 		lease_drop(c, l, "failed", "its node agent answered nonsense");
@@ -315,7 +625,7 @@ static void on_exec_started(void *arg, uint64_t cookie, int rc, const struct msg
 	l->state = CL_READY;
 	l->since_ms = clock_ms();
 	c->granted++;
-	log_debug("%s is ready on %s", l->id, c->nodes[l->node].name);
+	log_debug("%s is ready on %s", l->id, node_at(c, l->node)->name);
 	answer(&l->waiter, 0, reply);
 }
 
@@ -349,7 +659,7 @@ static void on_exec_stopped(void *arg, uint64_t cookie, int rc, const struct msg
 	if (rc) {
 		msg_reply_error(answer, &l->releaser, 0, "EHOSTUNREACH",
 				"node %s is unreachable (%s); the lease ends at its end time there",
-				c->nodes[l->node].name, err);
+				node_at(c, l->node)->name, err);
 		return;
 	}
 	if (reply->type == MSG_ERROR && strcmp(reply->u.error.code, "ENOENT") != 0) {
@@ -366,14 +676,10 @@ static void on_exec_stopped(void *arg, uint64_t cookie, int rc, const struct msg
 static bool within_quota(const struct controller *c, uint32_t uid, uint32_t workers, char *err,
 			 size_t errlen)
 {
-	unsigned leases = 0;
-	uint64_t held = 0;
+	const struct user_held *u = user_held((struct controller *)c, uid, false);
+	unsigned leases = u ? u->leases : 0;
+	uint64_t held = u ? u->workers : 0;
 
-	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++)
-		if (c->leases[i].state != CL_FREE && c->leases[i].uid == uid) {
-			leases++;
-			held += c->leases[i].workers;
-		}
 	if (c->cfg.max_leases_per_user && leases >= c->cfg.max_leases_per_user) {
 		snprintf(err, errlen,
 			 "uid %u holds %u leases, the most MaxLeasesPerUser allows; release one "
@@ -425,8 +731,10 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 	l = lease_new(c);
 	if (!l) {
 		c->fails[FAIL_TABLE_FULL]++;
-		msg_reply_error(answer, r, 0, "EBUSY", "the controller holds %d leases already",
-				CONTROLLER_MAX_LEASES);
+		msg_reply_error(
+		    answer, r, 0, "ENOMEM",
+		    "the controller is out of memory for its %u leases; ask again later",
+		    c->nleases);
 		return;
 	}
 	t0 = clock_ns();
@@ -438,6 +746,7 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 			snprintf(err, sizeof(err), "no node has a gap (no node agent registered?)");
 		msg_reply_error(answer, r, 0, rc == -ENOSPC ? "ENOSPC" : "EINVAL", "%s",
 				err[0] ? err : strerror(-rc));
+		lease_free(c, l);
 		return;
 	}
 	l->state = CL_PLACING;
@@ -448,8 +757,17 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 	l->job = m->u.acquire.job;
 	l->expires = pr.now + pr.duration_s;
 	l->since_ms = clock_ms();
-	l->waiter = *r;
 	snprintf(l->id, sizeof(l->id), "lease-%lu-%08x", ++c->seq, c->boot);
+	if (lease_link(c, l) != 0) {
+		c->fails[FAIL_TABLE_FULL]++;
+		push(c, l->where.node); /* gives the placed PUs back */
+		msg_reply_error(
+		    answer, r, 0, "ENOMEM",
+		    "the controller is out of memory for its %u leases; ask again later",
+		    c->nleases);
+		return;
+	}
+	l->waiter = *r;
 	push(c, l->node);
 
 	snprintf(req.u.exec.id, sizeof(req.u.exec.id), "%s", l->id);
@@ -463,13 +781,13 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 	req.u.exec.expires = l->expires;
 	req.u.exec.job = l->job;
 	log_info("%s: %u workers on cpus %s of %s for uid %u, %lld s", l->id, l->workers,
-		 req.u.exec.pus, c->nodes[l->node].name, uid, (long long)pr.duration_s);
+		 req.u.exec.pus, node_at(c, l->node)->name, uid, (long long)pr.duration_s);
 	rc = to_agent(c, l->node, &req, EXEC_TIMEOUT_MS, on_exec_started, lease_cookie(c, l));
 	if (rc) {
 		c->fails[FAIL_UNREACHABLE]++;
 		msg_reply_error(answer, &l->waiter, 0, "EBUSY",
-				"cannot reach node %s now: %s; ask again", c->nodes[l->node].name,
-				strerror(-rc));
+				"cannot reach node %s now: %s; ask again",
+				node_at(c, l->node)->name, strerror(-rc));
 		lease_drop(c, l, "failed", "its node agent could not be asked");
 	}
 }
@@ -508,8 +826,8 @@ static void release(struct controller *c, const struct msg *m, const struct cred
 	rc = to_agent(c, l->node, &req, STOP_TIMEOUT_MS, on_exec_stopped, lease_cookie(c, l));
 	if (rc)
 		msg_reply_error(answer, &l->releaser, 0, "EBUSY",
-				"cannot reach node %s now: %s; try again", c->nodes[l->node].name,
-				strerror(-rc));
+				"cannot reach node %s now: %s; try again",
+				node_at(c, l->node)->name, strerror(-rc));
 }
 
 static void drain(struct controller *c, const struct msg *m, const struct cred_id *from,
@@ -527,7 +845,7 @@ static void drain(struct controller *c, const struct msg *m, const struct cred_i
 				"no node %s is registered; see colocctl nodes", m->u.drain.node);
 		return;
 	}
-	c->nodes[ni].drained = m->u.drain.drain;
+	node_at(c, ni)->drained = m->u.drain.drain;
 	push(c, (unsigned)ni);
 	log_info("node %s %s", m->u.drain.node, m->u.drain.drain ? "drained" : "resumed");
 	msg_reply_ok(answer, r, 0);
@@ -556,30 +874,61 @@ static bool shown_to(uint32_t owner, uint32_t asker)
 	return asker == 0 || owner == asker;
 }
 
-/* A new row of res, or NULL: -errno in *rc (E2BIG: more rows than a
- * result carries). */
-static union msg_row *add_row(struct msg *res, int *rc)
-{
-	union msg_row *row = msg_result_add(res);
+/* A page of a query's answer being filled: the rows go into res, and
+ * after[k] is the cursor that follows row k (where a page after it starts). */
+struct page {
+	struct msg *res;
+	uint64_t after[PAGE_ROWS];
+	bool full; /* a row did not fit: res->u.result.next says where it goes on */
+};
 
+/* A new row of the page, to follow at cursor `next`; NULL when the page is
+ * full (then res's next is set) or on error (-errno in *rc). */
+static union msg_row *add_row(struct page *pg, uint64_t next, int *rc)
+{
+	struct msg *res = pg->res;
+	union msg_row *row;
+
+	if (res->u.result.nrows == PAGE_ROWS) {
+		res->u.result.next = pg->after[PAGE_ROWS - 1];
+		pg->full = true;
+		return NULL;
+	}
+	row = msg_result_add(res);
 	*rc = row ? 0 : -errno;
+	if (row)
+		pg->after[res->u.result.nrows - 1] = next;
 	return row;
 }
 
-static int query_leases(const struct controller *c, bool executors, uint32_t asker, struct msg *res)
+/* Whether a lease of owner is listed for f (leases, executors --user). */
+static bool lease_wanted(const struct msg_usage_filter *f, uint32_t owner, uint32_t asker)
 {
+	return shown_to(owner, asker) && (!f->has_user || f->user == owner);
+}
+
+/* Leases (and those that ended lately) or executors: the live leases by
+ * slot (cursor slot + 1), then the ended ones (cursor ENDED_CURSOR + their
+ * position + 1). */
+static int query_leases(const struct controller *c, bool executors, uint32_t asker,
+			const struct msg_usage_filter *f, struct page *pg)
+{
+	uint64_t from = f->from;
 	time_t now = time(NULL);
 	union msg_row *row;
 	int rc = 0;
 
-	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES && !rc; i++) {
-		const struct clease *l = &c->leases[i];
-		const struct cnode *n = &c->nodes[l->node];
+	for (uint32_t i = from < ENDED_CURSOR ? (uint32_t)from : c->leases_cap;
+	     i < c->leases_cap && !rc; i++) {
+		const struct clease *l = lease_at(c, i);
+		const struct cnode *n;
 
-		if (l->state == CL_FREE || (executors && l->pid <= 0) || !shown_to(l->uid, asker))
+		if (l->state == CL_FREE || (executors && l->pid <= 0) ||
+		    !lease_wanted(f, l->uid, asker))
 			continue;
-		if (!(row = add_row(res, &rc)))
-			break;
+		n = node_at(c, l->node);
+		if (!(row = add_row(pg, (uint64_t)i + 1, &rc)))
+			return rc;
 		if (executors) {
 			struct msg_row_executor *x = &row->executor;
 
@@ -606,15 +955,16 @@ static int query_leases(const struct controller *c, bool executors, uint32_t ask
 			r->expires = l->expires;
 		}
 	}
-	for (unsigned i = 0; !executors && !rc && i < c->nended; i++) {
+	for (unsigned i = from > ENDED_CURSOR ? (unsigned)(from - ENDED_CURSOR) : 0;
+	     !executors && !rc && i < c->nended; i++) {
 		const struct cended *e =
 		    &c->ended[(c->ended_next + ENDED_KEEP - c->nended + i) % ENDED_KEEP];
 		struct msg_row_lease *r;
 
-		if (now - e->at > ENDED_KEEP_S || !shown_to(e->uid, asker))
+		if (now - e->at > ENDED_KEEP_S || !lease_wanted(f, e->uid, asker))
 			continue;
-		if (!(row = add_row(res, &rc)))
-			break;
+		if (!(row = add_row(pg, ENDED_CURSOR + i + 1, &rc)))
+			return rc;
 		r = &row->lease;
 		snprintf(r->id, sizeof(r->id), "%s", e->id);
 		r->uid = e->uid;
@@ -626,13 +976,16 @@ static int query_leases(const struct controller *c, bool executors, uint32_t ask
 	return rc;
 }
 
-static int query_nodes(const struct controller *c, bool gaps, struct msg *res)
+/* Nodes or gaps, by slot (cursor slot + 1). */
+static int query_nodes(const struct controller *c, bool gaps, const struct msg_usage_filter *f,
+		       struct page *pg)
 {
 	union msg_row *row;
 	int rc = 0;
 
-	for (unsigned i = 0; i < CONTROLLER_MAX_NODES && !rc; i++) {
-		const struct cnode *n = &c->nodes[i];
+	for (uint32_t i = (uint32_t)(f->from < c->nodes_hwm ? f->from : c->nodes_hwm);
+	     i < c->nodes_hwm && !rc; i++) {
+		const struct cnode *n = node_at(c, i);
 		struct place_node p;
 
 		if (!n->used)
@@ -640,8 +993,10 @@ static int query_nodes(const struct controller *c, bool gaps, struct msg *res)
 		if (!gaps) {
 			struct msg_row_node *r;
 
-			if (!(row = add_row(res, &rc)))
-				break;
+			if (f->state[0] && strcmp(f->state, node_state_name(n)) != 0)
+				continue;
+			if (!(row = add_row(pg, (uint64_t)i + 1, &rc)))
+				return rc;
 			r = &row->node;
 			snprintf(r->name, sizeof(r->name), "%s", n->name);
 			snprintf(r->state, sizeof(r->state), "%s", node_state_name(n));
@@ -654,9 +1009,11 @@ static int query_nodes(const struct controller *c, bool gaps, struct msg *res)
 		}
 		if (n->down || placement_get(c->place, i, &p) != 0)
 			continue;
-		if (!(row = add_row(res, &rc)))
-			break;
 		cpumask_andnot(&p.lendable, &p.lendable, &p.leased);
+		if (f->min_cores && cpumask_count(&p.lendable) < f->min_cores)
+			continue;
+		if (!(row = add_row(pg, (uint64_t)i + 1, &rc)))
+			return rc;
 		cpumask_andnot(&p.unallocated, &p.unallocated, &p.leased);
 		snprintf(row->gap.node, sizeof(row->gap.node), "%s", n->name);
 		cpumask_format(&p.lendable, row->gap.lendable, sizeof(row->gap.lendable));
@@ -669,10 +1026,43 @@ static int query_nodes(const struct controller *c, bool gaps, struct msg *res)
 	return rc;
 }
 
+/* Encodes res to see that it fits a frame; a page too large keeps the
+ * share of its rows that fits (next then says where the rest starts).
+ * 0, or -errno. */
+static int fit_page(struct page *pg)
+{
+	struct msg *res = pg->res;
+
+	if (msg_result_size_bound(res) <= FRAME_MAX)
+		return 0; /* the usual case: no encoding to see that it fits */
+	for (;;) {
+		char *text = NULL;
+		size_t len;
+		int rc = msg_encode(res, &text);
+		uint32_t keep;
+
+		if (rc)
+			return rc;
+		len = strlen(text);
+		free(text);
+		if (len <= FRAME_MAX)
+			return 0;
+		/* rows are alike: keep 7/8 of what a frame holds at this size */
+		keep = (uint32_t)((uint64_t)res->u.result.nrows * (FRAME_MAX / 8 * 7) / len);
+		if (keep >= res->u.result.nrows)
+			keep = res->u.result.nrows - 1;
+		if (keep == 0)
+			return -E2BIG; /* one row larger than a frame: cannot be */
+		res->u.result.nrows = keep;
+		res->u.result.next = pg->after[keep - 1];
+	}
+}
+
 static void query(struct controller *c, const struct msg *m, const struct cred_id *from,
 		  struct cl_reply *r)
 {
 	struct msg res = {.type = MSG_RESULT, .u.result.what = m->u.query};
+	struct page *pg = NULL;
 	char *text = NULL, err[512];
 	int rc;
 
@@ -691,24 +1081,32 @@ static void query(struct controller *c, const struct msg *m, const struct cred_i
 					err);
 			return;
 		}
-	} else
-		rc = m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
-			 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, from->uid, &res)
-			 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, &res);
-	if (!rc)
 		rc = msg_encode(&res, &text); /* to see that it fits in a frame */
-	if (rc == -E2BIG || (text && strlen(text) > FRAME_MAX))
-		msg_reply_error(
-		    answer, r, 0, "E2BIG",
-		    "the answer is larger than a frame (%d bytes); ask with fewer leases "
-		    "or nodes",
-		    FRAME_MAX);
+		if (!rc && strlen(text) > FRAME_MAX)
+			rc = -E2BIG;
+	} else if (!(pg = calloc(1, sizeof(*pg)))) {
+		rc = -ENOMEM;
+	} else {
+		pg->res = &res;
+		rc = m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
+			 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, from->uid, &m->filter,
+					pg)
+			 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, &m->filter, pg);
+		if (!rc)
+			rc = fit_page(pg);
+	}
+	if (rc == -E2BIG)
+		msg_reply_error(answer, r, 0, "E2BIG",
+				"the answer is larger than a frame (%d bytes); narrow it (--since, "
+				"--user, --by)",
+				FRAME_MAX);
 	else if (rc)
 		msg_reply_error(answer, r, 0, rc == -ENOMEM ? "ENOMEM" : "EIO",
 				"cannot answer the query: %s", strerror(-rc));
 	else
 		answer(r, 0, &res);
 	free(text);
+	free(pg);
 	msg_free(&res);
 }
 
@@ -757,27 +1155,29 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 		return -EINVAL;
 	}
 	ni = node_find(c, s->node);
-	if (ni >= 0 && peer && c->nodes[ni].local) {
+	if (ni >= 0 && peer && node_at(c, ni)->local) {
 		snprintf(err, errlen, "node %s is this standalone colocd's own node", s->node);
 		return -EPERM;
 	}
 	if (ni < 0) {
-		for (unsigned i = 0; i < CONTROLLER_MAX_NODES && ni < 0; i++)
-			if (!c->nodes[i].used)
-				ni = (int)i;
+		ni = node_new(c, s->node);
 		if (ni < 0) {
-			snprintf(err, errlen, "the controller holds %d nodes already",
-				 CONTROLLER_MAX_NODES);
-			return -ENOSPC;
+			snprintf(err, errlen, "the controller is out of memory for its %u nodes",
+				 c->nnodes);
+			return -ENOMEM;
 		}
-		memset(&c->nodes[ni], 0, sizeof(c->nodes[ni]));
-		c->nodes[ni].used = true;
-		snprintf(c->nodes[ni].name, sizeof(c->nodes[ni].name), "%s", s->node);
 		log_info("node %s registered (%u leases)", s->node, s->nleases);
-	} else if (c->nodes[ni].down) {
+	} else if (node_at(c, ni)->down) {
 		log_info("node %s is back (%u leases)", s->node, s->nleases);
 	}
-	n = &c->nodes[ni];
+	n = node_at(c, ni);
+	/* the tail of the live list: the node heard from last */
+	if (n->down)
+		list_unlink(c, &c->down, (uint32_t)ni);
+	else if (n->prev != NONE || c->live.head == (uint32_t)ni)
+		list_unlink(c, &c->live, (uint32_t)ni);
+	if (peer)
+		list_append(c, &c->live, (uint32_t)ni);
 	n->local = peer == NULL;
 	if (peer)
 		snprintf(n->addr, sizeof(n->addr), "%s", peer->addr);
@@ -808,10 +1208,11 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 			remember_end(c, s->ended[i].id, s->node, 0, s->ended[i].state,
 				     s->ended[i].why);
 	}
-	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
-		struct clease *l = &c->leases[i];
+	for (uint32_t i = n->leases, next; i != NONE; i = next) {
+		struct clease *l = lease_at(c, i);
 
-		if (l->state == CL_FREE || l->state == CL_PLACING || l->node != (unsigned)ni)
+		next = l->next;
+		if (l->state == CL_PLACING)
 			continue;
 		if (reported(m, l->id))
 			l->since_ms = now_ms;
@@ -840,10 +1241,12 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 			l->where.gpus = r->gpus;
 			l->expires = r->expires;
 			l->since_ms = now_ms;
+			if (lease_link(c, l) != 0)
+				break;
 			log_info("adopted %s from node %s", l->id, s->node);
 		} else if (l->node != (unsigned)ni) {
 			log_warning("node %s reports %s, which runs on %s: ignored", s->node, r->id,
-				    c->nodes[l->node].name);
+				    node_at(c, l->node)->name);
 			continue;
 		}
 		if (l->state == CL_STARTING && r->ready)
@@ -910,29 +1313,52 @@ void controller_request(struct controller *c, const struct msg *m, const struct 
 	}
 }
 
+/* The leases of down node i that reached their end time are dropped: its
+ * agent ends them by itself. */
+static void expire_leases(struct controller *c, uint32_t i, time_t now)
+{
+	for (uint32_t k = node_at(c, i)->leases, next; k != NONE; k = next) {
+		struct clease *l = lease_at(c, k);
+
+		next = l->next;
+		if (l->state != CL_PLACING && now > l->expires)
+			lease_drop(c, l, "expired", "it reached its end time (its node is down)");
+	}
+}
+
 void controller_tick(struct controller *c)
 {
 	int64_t now_ms = clock_ms();
 	time_t now = time(NULL);
+	uint32_t i;
 
-	for (unsigned i = 0; i < CONTROLLER_MAX_NODES; i++) {
-		struct cnode *n = &c->nodes[i];
+	/* the live list is in the order of the last reports: only its head
+	 * can have gone silent */
+	while ((i = c->live.head) != NONE && now_ms - c->started_ms >= START_GRACE_MS &&
+	       now_ms - node_at(c, i)->seen_ms >= CONTROLLER_NODE_DOWN_MS) {
+		struct cnode *n = node_at(c, i);
 
-		if (!n->used || n->down || n->local ||
-		    now_ms - n->seen_ms < CONTROLLER_NODE_DOWN_MS)
-			continue;
+		list_unlink(c, &c->live, i);
+		list_append(c, &c->down, i);
 		n->down = true;
+		n->down_ms = now_ms;
 		log_warning("node %s is down: no report for %d s", n->name,
 			    CONTROLLER_NODE_DOWN_MS / 1000);
+		expire_leases(c, i, now);
 		push(c, i);
 	}
-	/* a down node's agent ends its leases at their end time by itself */
-	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
-		struct clease *l = &c->leases[i];
+	if (now_ms < c->next_sweep)
+		return;
+	c->next_sweep = now_ms + SWEEP_MS;
+	/* down nodes: their leases end at their end time; a node down long
+	 * enough with none left is forgotten */
+	for (uint32_t k = c->down.head, next; k != NONE; k = next) {
+		struct cnode *n = node_at(c, k);
 
-		if (l->state != CL_FREE && l->state != CL_PLACING && c->nodes[l->node].down &&
-		    now > l->expires)
-			lease_drop(c, l, "expired", "it reached its end time (its node is down)");
+		next = n->next;
+		expire_leases(c, k, now);
+		if (n->leases == NONE && now_ms - n->down_ms >= CONTROLLER_NODE_FORGET_MS)
+			node_forget(c, k);
 	}
 }
 
@@ -943,15 +1369,15 @@ void controller_metrics(const struct controller *c, struct metrics_page *p)
 	unsigned nodes[3] = {0}, leases[3] = {0};
 	struct metrics_label l = {"state", ""};
 
-	for (unsigned i = 0; i < CONTROLLER_MAX_NODES; i++) {
-		const struct cnode *n = &c->nodes[i];
+	for (uint32_t i = 0; i < c->nodes_hwm; i++) {
+		const struct cnode *n = node_at(c, i);
 
 		if (n->used)
 			nodes[n->down ? 2 : n->drained ? 1 : 0]++;
 	}
-	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++)
-		if (c->leases[i].state != CL_FREE)
-			leases[c->leases[i].state - CL_PLACING]++;
+	for (uint32_t i = 0; i < c->leases_cap; i++)
+		if (lease_at(c, i)->state != CL_FREE)
+			leases[lease_at(c, i)->state - CL_PLACING]++;
 	metrics_family(p, "coloc_nodes", METRICS_GAUGE,
 		       "Node agents known to the controller, by state");
 	for (unsigned i = 0; i < 3; i++) {
@@ -1003,23 +1429,46 @@ struct controller *controller_create(const struct coloc_config *cfg,
 		return NULL;
 	c->cfg = *cfg;
 	c->to_nodes = *nodes;
-	c->place = placement_create(CONTROLLER_MAX_NODES);
-	if (!c->place || getrandom(&c->boot, sizeof(c->boot), 0) != sizeof(c->boot)) {
-		placement_destroy(c->place);
-		free(c);
-		return NULL;
-	}
+	c->free_nodes = NONE;
+	c->started_ms = clock_ms();
+	c->live = c->down = c->free_leases = (struct nlist){NONE, NONE};
+	c->users_mask = 63;
+	c->users = malloc((c->users_mask + 1) * sizeof(*c->users));
+	if (!c->users)
+		goto fail;
+	for (uint32_t i = 0; i <= c->users_mask; i++)
+		c->users[i].uid = NONE;
+	c->place = placement_create(CHUNK);
+	c->node_ix = nameindex_create(node_key, c);
+	c->lease_ix = nameindex_create(lease_key, c);
+	if (!c->place || !c->node_ix || !c->lease_ix ||
+	    getrandom(&c->boot, sizeof(c->boot), 0) != sizeof(c->boot))
+		goto fail;
 	return c;
+
+fail:
+	controller_destroy(c);
+	return NULL;
 }
 
 void controller_destroy(struct controller *c)
 {
 	if (!c)
 		return;
-	for (unsigned i = 0; i < CONTROLLER_MAX_LEASES; i++) {
-		msg_reply_error(answer, &c->leases[i].waiter, 0, "ECANCELED", "colocd stopped");
-		msg_reply_error(answer, &c->leases[i].releaser, 0, "ECANCELED", "colocd stopped");
+	for (uint32_t i = 0; i < c->leases_cap; i++) {
+		msg_reply_error(answer, &lease_at(c, i)->waiter, 0, "ECANCELED", "colocd stopped");
+		msg_reply_error(answer, &lease_at(c, i)->releaser, 0, "ECANCELED",
+				"colocd stopped");
 	}
+	nameindex_destroy(c->lease_ix);
+	nameindex_destroy(c->node_ix);
 	placement_destroy(c->place);
+	for (uint32_t k = 0; k < c->leases_cap / CHUNK; k++)
+		free(c->lease_chunk[k]);
+	free(c->lease_chunk);
+	for (uint32_t k = 0; k < c->nodes_cap / CHUNK; k++)
+		free(c->node_chunk[k]);
+	free(c->node_chunk);
+	free(c->users);
 	free(c);
 }

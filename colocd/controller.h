@@ -22,10 +22,11 @@
 #include "cred.h"
 #include "msg.h"
 
-#define CONTROLLER_MAX_NODES 1024
-#define CONTROLLER_MAX_LEASES 4096
 #ifndef CONTROLLER_NODE_DOWN_MS	     /* a unit test shortens it */
 #define CONTROLLER_NODE_DOWN_MS 5000 /* silence after which a node is down */
+#endif
+#ifndef CONTROLLER_NODE_FORGET_MS	  /* a unit test shortens it */
+#define CONTROLLER_NODE_FORGET_MS 3600000 /* down this long, holding no lease: forgotten */
 #endif
 
 /* A node agent's answer to what the controller sent it: rc 0 with *reply
@@ -79,7 +80,9 @@ void controller_request(struct controller *c, const struct msg *m, const struct 
 int controller_node_state(struct controller *c, const struct msg *m, const struct conns_peer *peer,
 			  const struct cred_id *from, char *err, size_t errlen);
 
-/* Node liveness, forgotten leases. */
+/* Node liveness, leases of down nodes that reached their end time, nodes
+ * down for CONTROLLER_NODE_FORGET_MS. Costs O(nodes that went down) per
+ * call, and once a second O(down nodes): call it after every wake-up. */
 void controller_tick(struct controller *c);
 
 void controller_reload(struct controller *c, const struct coloc_config *cfg);

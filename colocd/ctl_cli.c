@@ -36,10 +36,11 @@ void ctl_cli_usage(FILE *f)
 	fprintf(f,
 		"usage: colocctl [-f FILE] [--json] [--timeout SEC] COMMAND [ARGS]\n"
 		"commands:\n"
-		"  nodes                   nodes registered with the controller\n"
-		"  gaps                    what each node may lend now\n"
-		"  leases                  leases in the controller's table\n"
-		"  executors               running faas-executors\n"
+		"  nodes [--state up|down|drained]\n"
+		"                          nodes registered with the controller\n"
+		"  gaps [--min-cores N]    what each node may lend now\n"
+		"  leases [--user U]       leases in the controller's table\n"
+		"  executors [--user U]    running faas-executors\n"
 		"  lease acquire --workers N --lib PATH [--mem SIZE] [--gpus N] [--time MIN]\n"
 		"                [--pack] [--job ID]\n"
 		"                          ask for a lease; prints its lease document\n"
@@ -337,42 +338,145 @@ enum msg_query ctl_cli_query_parse(const char *name)
 	return 0;
 }
 
+static int user_parse(const char *s, uint32_t *uid);
+
+/* Parses a query's options into req's filter; the index of its first
+ * operand, or -1 after a message. */
+static int query_options(struct ctl_cli *c, struct msg *req, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'J'},	     {"timeout", required_argument, NULL, 'T'},
+	    {"state", required_argument, NULL, 's'}, {"min-cores", required_argument, NULL, 'c'},
+	    {"user", required_argument, NULL, 'u'},  {NULL, 0, NULL, 0},
+	};
+	enum msg_query what = req->u.query;
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (common_option(c, opt))
+			continue;
+		if (opt == 's' && what == MSG_QUERY_NODES) {
+			if (strcmp(optarg, "up") && strcmp(optarg, "down") &&
+			    strcmp(optarg, "drained")) {
+				fprintf(stderr, PROG ": --state %s: expected " MSG_NODE_STATES "\n",
+					optarg);
+				return -1;
+			}
+			snprintf(req->filter.state, sizeof(req->filter.state), "%s", optarg);
+		} else if (opt == 'c' && what == MSG_QUERY_GAPS) {
+			req->filter.min_cores =
+			    (uint32_t)cli_number(PROG, "--min-cores", optarg, 1, 1024);
+		} else if (opt == 'u' &&
+			   (what == MSG_QUERY_LEASES || what == MSG_QUERY_EXECUTORS)) {
+			if (user_parse(optarg, &req->filter.user) != 0) {
+				fprintf(stderr,
+					PROG ": --user %s: no such user (a name or a uid)\n",
+					optarg);
+				return -1;
+			}
+			req->filter.has_user = true;
+		} else {
+			if (opt == 's' || opt == 'c' || opt == 'u')
+				fprintf(stderr, PROG ": %s takes no %s; see colocctl --help\n",
+					query_cmds[what],
+					opt == 's'   ? "--state (nodes does)"
+					: opt == 'c' ? "--min-cores (gaps does)"
+						     : "--user (leases and executors do)");
+			else
+				ctl_cli_usage(stderr);
+			return -1;
+		}
+	}
+	return optind;
+}
+
+/* Appends a page's rows, a JSON array, to *json (an array being built). */
+static int json_join(char **json, size_t *len, const char *page)
+{
+	size_t n = strlen(page);
+	char *more;
+
+	if (n < 2 || page[0] != '[' || page[n - 1] != ']')
+		return -EPROTO;
+	if (n == 2)
+		return 0; /* no rows */
+	more = realloc(*json, *len + n + 2);
+	if (!more)
+		return -ENOMEM;
+	*json = more;
+	more[*len] = *len > 1 ? ',' : '[';
+	if (*len == 0)
+		*len = 1;
+	else
+		(*len)++;
+	memcpy(more + *len, page + 1, n - 2);
+	*len += n - 2;
+	more[*len] = '\0';
+	return 0;
+}
+
 int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv)
 {
-	struct msg req = {.type = MSG_QUERY}, reply;
-	int rc;
+	struct msg req = {.type = MSG_QUERY, .u.query = what}, reply;
+	struct msg all = {.type = MSG_RESULT, .u.result.what = what};
+	char *json = NULL;
+	size_t json_len = 0;
+	unsigned pages = 0;
+	int rc = 0;
 
-	if (common_options_only(c, argc, argv) < 0)
+	if (query_options(c, &req, argc, argv) < 0)
 		return 2;
 	if (optind < argc) {
 		fprintf(stderr, PROG ": %s takes no arguments, not %s\n", query_cmds[what],
 			argv[optind]);
 		return 2;
 	}
-	req.u.query = what;
-	rc = exchange(c, &req, &reply, MSG_RESULT);
-	if (rc)
-		return rc;
-	if (reply.u.result.what != what) {
-		fprintf(stderr, PROG ": the controller answered a %s query with %s\n",
-			query_cmds[what], query_cmds[reply.u.result.what]);
-		rc = 1;
-	} else {
+	/* page after page (each answer fits a frame; "next" says where the
+	 * rest starts), printed as one table or one JSON array */
+	do {
 		char *text = NULL;
 
-		rc = c->json ? msg_result_json(&reply, &text)
-			     : table_print(&reply, query_columns(what), stdout);
-		if (text)
-			printf("%s\n", text);
-		free(text);
+		rc = exchange(c, &req, &reply, MSG_RESULT);
 		if (rc)
+			goto out;
+		if (reply.u.result.what != what ||
+		    (pages && reply.u.result.next && reply.u.result.next <= req.filter.from)) {
+			fprintf(stderr, PROG ": the controller answered a %s query with %s\n",
+				query_cmds[what],
+				reply.u.result.what != what
+				    ? query_cmds[reply.u.result.what]
+				    : "a page that goes back (upgrade colocd?)");
+			msg_free(&reply);
+			rc = 1;
+			goto out;
+		}
+		rc = c->json ? msg_result_json(&reply, &text) : msg_result_append(&all, &reply);
+		if (!rc && text)
+			rc = json_join(&json, &json_len, text);
+		free(text);
+		req.filter.from = reply.u.result.next;
+		msg_free(&reply);
+		pages++;
+		if (rc) {
 			fprintf(stderr, PROG ": cannot print the %s: %s\n", query_cmds[what],
 				strerror(-rc));
-		rc = rc ? 1 : 0;
+			rc = 1;
+			goto out;
+		}
+	} while (req.filter.from);
+	if (c->json)
+		printf("%s]\n", json ? json : "[");
+	else if ((rc = table_print(&all, query_columns(what), stdout)) != 0) {
+		fprintf(stderr, PROG ": cannot print the %s: %s\n", query_cmds[what],
+			strerror(-rc));
+		rc = 1;
 	}
-	msg_free(&reply);
 	if (!rc && fflush(stdout) != 0)
 		rc = 1;
+out:
+	free(json);
+	msg_free(&all);
 	return rc;
 }
 

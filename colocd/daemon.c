@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -51,11 +52,15 @@
 #include <unistd.h>
 
 #define TICK_MS 20
+#define EVENTS_MAX 256	  /* events one wake-up takes */
 #define HEARTBEAT_MS 1000 /* a node agent's state, at least this often */
 #define REPORT_TIMEOUT_MS 3000
-/* Credentials remembered for CRED_TTL_S: a controller hears every node
- * agent each second, a node agent only the controller. */
-#define REPLAY_CONTROLLER (1u << 18)
+#define REPORT_BACKOFF_MAX_MS 8000 /* the longest wait after failed reports */
+/* Credentials remembered until they expire: a controller hears every
+ * node agent each second (node_state credentials live CTL_REPORT_TTL_S:
+ * 2^20 nonces hold 35,000 heartbeats a second) besides the clients' (up
+ * to CRED_TTL_S), a node agent only the controller. */
+#define REPLAY_CONTROLLER (1u << 20)
 #define REPLAY_AGENT (1u << 12)
 #define REPLAY_WARN_S 60 /* at most one warning this often about forgotten nonces */
 
@@ -78,6 +83,7 @@ struct daemon {
 	bool reporting;		 /* a report is on its way */
 	bool registered;	 /* the last report was taken */
 	bool warned;		 /* a failed report was logged (once until one is taken) */
+	unsigned report_fails;	 /* failed reports in a row (backoff) */
 	bool stop;
 	struct httpd *httpd;  /* MetricsPort, or NULL */
 	int64_t metrics_next; /* when the metrics page is rendered next */
@@ -176,6 +182,42 @@ static void warn_evicted(struct daemon *d)
 	d->evicted_warn_at = now + REPLAY_WARN_S * 1000;
 }
 
+/* Verifies m's session credential against its connection's session s:
+ * node_state only, before the session expires, bound to m and dest, its
+ * counter above the last one's. 0 with *from (the session's uid and gid);
+ * otherwise the request is answered with an error and -EACCES returned. */
+static int authenticate_session(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
+				const struct msg *m, const char *dest, struct conns_session *s,
+				struct cred_id *from)
+{
+	char err[512] = "";
+	uint64_t counter = 0;
+	int rc = -EACCES;
+
+	if (!s || !s->set)
+		snprintf(err, sizeof(err),
+			 "a session credential on a connection without a session (only a node "
+			 "agent's node_state, after a MUNGE credential proposing a key)");
+	else if ((int64_t)time(NULL) >= s->expires)
+		snprintf(err, sizeof(err), "the session has expired: propose a new one");
+	else
+		rc = auth_session_check(s->key, s->counter, m, dest, &counter, err, sizeof(err));
+	if (rc == 0) {
+		s->counter = counter;
+		memset(from, 0, sizeof(*from));
+		from->uid = s->uid;
+		from->gid = s->gid;
+		from->expires = s->expires;
+		snprintf(from->b.dest, sizeof(from->b.dest), "%s", dest);
+		memcpy(from->b.digest, m->digest, sizeof(from->b.digest));
+		return 0;
+	}
+	log_warning("refused %s from %s: %s", msg_type_name(m->type),
+		    peer->addr[0] ? peer->addr : "a TCP peer", err);
+	msg_reply_error(reply_conn, d, ref, "EACCES", "%s", err);
+	return rc;
+}
+
 /* Verifies m's credential: bound to m and to this daemon (dest), from
  * root when root_only, never seen before. 0 with *from; otherwise the
  * request is answered with an error, the refusal logged with its reason,
@@ -183,10 +225,15 @@ static void warn_evicted(struct daemon *d)
 static int authenticate(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
 			const struct msg *m, const char *dest, bool root_only, struct cred_id *from)
 {
+	bool session = strcmp(dest, AUTH_DEST_CONTROLLER) == 0 && m->type == MSG_NODE_STATE;
+	struct conns_session *s = session ? conns_session(d->conns, ref) : NULL;
 	const char *code = "EACCES";
 	char err[512] = "";
-	int rc = auth_check(&d->cred, m, dest, NULL, from, err, sizeof(err));
+	int rc;
 
+	if (auth_is_session(m->cred)) /* a node agent's kept connection (auth.h) */
+		return authenticate_session(d, ref, peer, m, dest, s, from);
+	rc = auth_check(&d->cred, m, dest, NULL, from, err, sizeof(err));
 	if (rc == 0 && root_only && from->uid != 0) {
 		snprintf(err, sizeof(err),
 			 "a node agent takes %s from the controller (root) only, not from uid %u",
@@ -201,6 +248,14 @@ static int authenticate(struct daemon *d, conn_ref ref, const struct conns_peer 
 			 "request needs a fresh credential)");
 		rc = -EACCES;
 	}
+	if (rc == 0 && from->b.has_key && s && from->uid == 0) {
+		/* a node agent proposes a session: its next requests on this
+		 * connection need no munged until the credential expires */
+		*s = (struct conns_session){
+		    .set = true, .uid = from->uid, .gid = from->gid, .expires = from->expires};
+		memcpy(s->key, from->b.key, sizeof(s->key));
+	}
+	explicit_bzero(from->b.key, sizeof(from->b.key));
 	if (rc == 0) {
 		warn_evicted(d);
 		return 0;
@@ -222,7 +277,7 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 	char dest[CRED_DEST_MAX];
 	struct cred_id from;
 
-	conns_defer(d->conns, ref); /* answered by whoever serves it, maybe later */
+	/* answered by whoever serves it, maybe later (conns defers it then) */
 	if (is_report(m->type) && (peer->kind != KIND_PLUGIN || peer->uid != 0)) {
 		msg_reply_error(reply_conn, d, ref, "EPERM",
 				"host job reports are taken only from root on the node agent's "
@@ -266,6 +321,24 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 
 /* ---- the node agent's state, to the controller ------------------------------------------ */
 
+/* How long a node agent waits after its fails-th failed report in a row
+ * (from 0): a second, doubling up to REPORT_BACKOFF_MAX_MS, each time
+ * between half and one and a half of that (jitter), so that thousands of
+ * agents that lost their controller at once do not come back at once. */
+static int64_t report_backoff_ms(unsigned fails)
+{
+	int64_t base = HEARTBEAT_MS;
+	uint32_t r = 0;
+
+	while (fails-- && base < REPORT_BACKOFF_MAX_MS)
+		base *= 2;
+	if (base > REPORT_BACKOFF_MAX_MS)
+		base = REPORT_BACKOFF_MAX_MS;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)clock_ns();
+	return base / 2 + (int64_t)(r % (uint32_t)base);
+}
+
 /* cookie: the ended leases the report carried (agent_state's ended_upto) */
 static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *reply,
 			const char *err)
@@ -277,6 +350,7 @@ static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *re
 
 	d->reporting = false;
 	if (rc == 0 && reply->type == MSG_OK) {
+		d->report_fails = 0;
 		agent_state_taken(d->agent, cookie);
 		if (!d->registered)
 			log_info("registered with the controller at %s:%u", d->cfg.controller_host,
@@ -287,11 +361,11 @@ static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *re
 	}
 	if (!d->warned)
 		log_warning("the controller did not take this node's state (%s); leases here go "
-			    "on and end at their end time, retrying every %d ms",
-			    why, HEARTBEAT_MS);
+			    "on and end at their end time, retrying every %d to %d ms",
+			    why, HEARTBEAT_MS / 2, REPORT_BACKOFF_MAX_MS * 3 / 2);
 	d->warned = true;
 	d->registered = false;
-	d->report_next = clock_ms() + HEARTBEAT_MS;
+	d->report_next = clock_ms() + report_backoff_ms(d->report_fails++);
 }
 
 static void report_state(struct daemon *d)
@@ -314,9 +388,10 @@ static void report_state(struct daemon *d)
 		msg_free(&m);
 		return;
 	}
-	if (async_call(d->async, d->cfg.controller_host, d->cfg.controller_port,
-		       "ControllerHost/ControllerPort", AUTH_DEST_CONTROLLER, &m, REPORT_TIMEOUT_MS,
-		       on_reported, d, upto) == 0)
+	/* on one kept connection: colocd reads request after request */
+	if (async_call_kept(d->async, d->cfg.controller_host, d->cfg.controller_port,
+			    "ControllerHost/ControllerPort", AUTH_DEST_CONTROLLER, &m,
+			    REPORT_TIMEOUT_MS, on_reported, d, upto) == 0)
 		d->reporting = true;
 }
 
@@ -633,7 +708,7 @@ static void on_signal(struct daemon *d)
 int daemon_run(const struct daemon_options *o)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
-	struct epoll_event ev[32];
+	struct epoll_event ev[EVENTS_MAX];
 	char err[1024] = "";
 	int status = 1, detached = -1, rc;
 
@@ -677,7 +752,8 @@ int daemon_run(const struct daemon_options *o)
 		log_info("metrics on http://%s:%u/metrics", d->cfg.metrics_address,
 			 d->cfg.metrics_port);
 	while (!d->stop) {
-		int n = epoll_wait(d->ep, ev, 32, d->agent ? agent_tick_ms(d->agent) : TICK_MS);
+		int n =
+		    epoll_wait(d->ep, ev, EVENTS_MAX, d->agent ? agent_tick_ms(d->agent) : TICK_MS);
 
 		for (int i = 0; i < n; i++) {
 			void *tag = ev[i].data.ptr;

@@ -17,7 +17,8 @@
  * third (IX_SIZE) keyed by free PUs alone, which names the largest gap when
  * a request cannot be placed. Drained nodes and nodes with no free PU are in
  * no bucket. Costs: a decision is O(nodes used + nodes rejected in the
- * buckets it walks + 64 bitmap words); update and release are O(cpumask).
+ * buckets it walks + 64 bitmap words); update and release are O(cpumask). The arrays grow (double)
+ * as node ids come that do not fit.
  *
  * Locking: none; the owner serializes calls.
  */
@@ -36,7 +37,7 @@
 #define TIER_SPAN (CPUMASK_MAX + 1)
 #define NBUCKETS (4 * TIER_SPAN)
 #define BITMAP_WORDS ((NBUCKETS + 63) / 64)
-#define MAX_NODES_LIMIT 1000000u
+#define MAX_NODES_LIMIT (1u << 28)
 #define MEM_QUANTUM (256ull << 20) /* a node ranks by at most one PU per 256 MiB free */
 
 /* Bucket indexes: all nodes by preference; nodes with a free GPU by
@@ -287,10 +288,43 @@ void placement_destroy(struct placement *p)
 	free(p);
 }
 
+/* Makes room for node ids up to id (at most MAX_NODES_LIMIT): the arrays
+ * double; bucket links are ids, so they survive the move. */
+static int grow_to(struct placement *p, uint32_t id)
+{
+	unsigned n = p->max_nodes;
+	struct place_node *nodes;
+	struct node_hot *hot;
+
+	if (id >= MAX_NODES_LIMIT)
+		return -EINVAL;
+	while (n <= id)
+		n = n * 2 < MAX_NODES_LIMIT ? n * 2 : MAX_NODES_LIMIT;
+	nodes = realloc(p->nodes, (size_t)n * sizeof(*nodes));
+	if (!nodes)
+		return -ENOMEM;
+	p->nodes = nodes;
+	hot = realloc(p->hot, (size_t)n * sizeof(*hot));
+	if (!hot)
+		return -ENOMEM;
+	p->hot = hot;
+	memset(nodes + p->max_nodes, 0, (size_t)(n - p->max_nodes) * sizeof(*nodes));
+	memset(hot + p->max_nodes, 0, (size_t)(n - p->max_nodes) * sizeof(*hot));
+	for (unsigned i = p->max_nodes; i < n; i++)
+		for (int x = 0; x < NINDEX; x++)
+			hot[i].prev[x] = hot[i].next[x] = NONE;
+	p->max_nodes = n;
+	return 0;
+}
+
 int placement_update(struct placement *p, const struct place_node *n)
 {
-	if (!p || !n || n->id >= p->max_nodes)
+	int rc;
+
+	if (!p || !n)
 		return -EINVAL;
+	if (n->id >= p->max_nodes && (rc = grow_to(p, n->id)) != 0)
+		return rc;
 	p->nodes[n->id] = *n;
 	p->nodes[n->id].name[sizeof(n->name) - 1] = '\0';
 	p->hot[n->id].present = 1;

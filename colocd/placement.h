@@ -40,7 +40,7 @@
 
 /* What the controller knows of one node's gap (sent by the node agent). */
 struct place_node {
-	uint32_t id; /* node index in the registry, < max_nodes */
+	uint32_t id; /* node index in the registry, < 2^28 */
 	char name[64];
 	struct cpumask lendable;    /* PUs that may be lent now */
 	struct cpumask unallocated; /* of those, PUs no job holds (preferred) */
@@ -73,14 +73,16 @@ struct place_assignment {
 
 struct placement;
 
-/* Creates an empty registry for node ids 0..max_nodes-1 (1..1,000,000).
+/* Creates an empty registry with room for node ids 0..max_nodes-1
+ * (1..2^28) at first; it grows as placement_update meets larger ids.
  * NULL with errno set on failure. Free with placement_destroy (NULL: no-op). */
 struct placement *placement_create(unsigned max_nodes);
 void placement_destroy(struct placement *p);
 
 /* Adds node n->id, or replaces its gap with *n (copied; leased included, so
  * the caller merges in leases the node agent has not acknowledged yet).
- * -EINVAL when the id is out of range. */
+ * The registry grows to hold n->id: -EINVAL when it is 2^28 or more,
+ * -ENOMEM. */
 int placement_update(struct placement *p, const struct place_node *n);
 
 /* Forgets a node; -ENOENT when it is not registered. */

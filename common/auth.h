@@ -45,4 +45,36 @@ int auth_sign(const struct cred_opts *o, struct msg *m, const char *dest, const 
 int auth_check(const struct cred_opts *o, const struct msg *m, const char *dest,
 	       const uint8_t *reply_to, struct cred_id *who, char *err, size_t errlen);
 
+/* ---- sessions: MUNGE once per connection --------------------------------------------- */
+
+/* A node agent that keeps one connection to the controller proposes a
+ * session key K (CRED_KEY_LEN random bytes) in the binding of a request's
+ * credential (auth_sign_keyed; with MUNGE, encrypted and readable by root
+ * only). Once the controller has verified that credential it keeps K with
+ * the connection until the credential expires, and the later requests on
+ * that connection carry, instead of a MUNGE credential,
+ *   session:COUNTER:HMAC-SHA256(K, "coloc-session1" dest digest COUNTER)
+ * bound to the message and its receiver as a credential is; COUNTER must
+ * grow from request to request (no replay), and K is worth nothing on any
+ * other connection. */
+#define AUTH_SESSION_PREFIX "session:"
+
+/* auth_sign with key proposed as the session key (nonce: as auth_sign). */
+int auth_sign_keyed(const struct cred_opts *o, struct msg *m, const char *dest,
+		    const uint8_t key[CRED_KEY_LEN], uint8_t nonce[MSG_NONCE_LEN], char *err,
+		    size_t errlen);
+
+/* Whether cred is a session credential. */
+bool auth_is_session(const char *cred);
+
+/* Puts into m->cred the session credential of counter (> 0) under key,
+ * bound to m and dest. 0, or -errno with err. */
+int auth_session_sign(const uint8_t key[CRED_KEY_LEN], uint64_t counter, struct msg *m,
+		      const char *dest, char *err, size_t errlen);
+
+/* Verifies m's session credential under key: bound to m (m->digest) and
+ * dest, its counter above last (*counter gets it). 0, or -EACCES with err. */
+int auth_session_check(const uint8_t key[CRED_KEY_LEN], uint64_t last, const struct msg *m,
+		       const char *dest, uint64_t *counter, char *err, size_t errlen);
+
 #endif

@@ -37,11 +37,10 @@ static bool hex_get(const char *s, size_t slen, uint8_t *b, size_t n)
 	if (slen != 2 * n || strspn(s, "0123456789abcdef") < slen)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		unsigned v;
+		char hi = s[2 * i], lo = s[2 * i + 1];
 
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return false;
-		b[i] = (uint8_t)v;
+		b[i] = (uint8_t)((hi <= '9' ? hi - '0' : hi - 'a' + 10) << 4 |
+				 (lo <= '9' ? lo - '0' : lo - 'a' + 10));
 	}
 	return true;
 }
@@ -63,7 +62,7 @@ static bool dest_ok(const char *d, bool reply)
 int cred_binding_format(const struct cred_binding *b, char out[CRED_TEXT_MAX])
 {
 	char nonce[2 * CRED_NONCE_LEN + 1], digest[2 * CRED_DIGEST_LEN + 1];
-	char reply_to[2 * CRED_NONCE_LEN + 1] = "-";
+	char reply_to[2 * CRED_NONCE_LEN + 1] = "-", key[5 + 2 * CRED_KEY_LEN + 1] = "";
 	int n;
 
 	if (strnlen(b->dest, sizeof(b->dest)) == sizeof(b->dest) || !dest_ok(b->dest, b->reply))
@@ -72,9 +71,14 @@ int cred_binding_format(const struct cred_binding *b, char out[CRED_TEXT_MAX])
 	hex_put(b->digest, CRED_DIGEST_LEN, digest);
 	if (b->reply)
 		hex_put(b->reply_to, CRED_NONCE_LEN, reply_to);
+	if (b->has_key) {
+		memcpy(key, " key=", 5);
+		hex_put(b->key, CRED_KEY_LEN, key + 5);
+	}
 	n = snprintf(out, CRED_TEXT_MAX,
-		     BINDING_TAG " dest=%s nonce=%s digest=%s time=%" PRId64 " reply_to=%s",
-		     b->dest, nonce, digest, b->time, reply_to);
+		     BINDING_TAG " dest=%s nonce=%s digest=%s time=%" PRId64 " reply_to=%s%s",
+		     b->dest, nonce, digest, b->time, reply_to, key);
+	explicit_bzero(key, sizeof(key));
 	return n > 0 && n < CRED_TEXT_MAX ? 0 : -EINVAL;
 }
 
@@ -111,10 +115,16 @@ int cred_binding_parse(const char *text, struct cred_binding *b, char *err, size
 	    len == 0 || len > 12 || strspn(v, "0123456789") < len)
 		goto bad;
 	b->time = (int64_t)strtoll(v, &end, 10);
-	if (!next_field(&p, "reply_to", &v, &len) || *p != '\0')
+	if (!next_field(&p, "reply_to", &v, &len))
 		goto bad;
 	if (b->reply ? !hex_get(v, len, b->reply_to, CRED_NONCE_LEN) : len != 1 || *v != '-')
 		goto bad;
+	if (*p != '\0') { /* a session key */
+		if (!next_field(&p, "key", &v, &len) || !hex_get(v, len, b->key, CRED_KEY_LEN) ||
+		    *p != '\0')
+			goto bad;
+		b->has_key = true;
+	}
 	return 0;
 bad:
 	snprintf(err, errlen,
@@ -220,7 +230,16 @@ int cred_create(const struct cred_opts *o, struct cred_binding *b, char **cred, 
 	ctx = context(o, ttl, err, errlen);
 	if (!ctx)
 		return -ENOMEM;
+	/* a session key: only root (the controller) may decode it */
+	if (b->has_key &&
+	    munge_ctx_set(ctx, MUNGE_OPT_UID_RESTRICTION, (uid_t)0) != EMUNGE_SUCCESS) {
+		snprintf(err, errlen, "cannot restrict the MUNGE credential to root: %s",
+			 munge_ctx_strerror(ctx));
+		munge_ctx_destroy(ctx);
+		return -EIO;
+	}
 	e = munge_encode(cred, ctx, text, (int)strlen(text));
+	explicit_bzero(text, sizeof(text));
 	if (e != EMUNGE_SUCCESS) {
 		snprintf(err, errlen,
 			 "cannot create a MUNGE credential: %s; is munged running (systemctl "
@@ -312,6 +331,22 @@ static int decode_munge(const struct cred_opts *o, const char *cred, struct cred
 	text[len] = '\0';
 	if (cred_binding_parse(text, &who->b, err, errlen) != 0)
 		goto out;
+	explicit_bzero(text, sizeof(text));
+	if (who->b.has_key) {
+		uid_t only = (uid_t)-1;
+		int cipher = MUNGE_CIPHER_NONE;
+
+		if (munge_ctx_get(ctx, MUNGE_OPT_UID_RESTRICTION, &only) != EMUNGE_SUCCESS ||
+		    munge_ctx_get(ctx, MUNGE_OPT_CIPHER_TYPE, &cipher) != EMUNGE_SUCCESS ||
+		    only != 0 || cipher == MUNGE_CIPHER_NONE) {
+			snprintf(err, errlen,
+				 "the MUNGE credential carries a session key that is not encrypted "
+				 "for root alone (uid restriction %ld, cipher %d); refused",
+				 (long)only, cipher);
+			explicit_bzero(&who->b, sizeof(who->b));
+			goto out;
+		}
+	}
 	who->uid = (uint32_t)u;
 	who->gid = (uint32_t)g;
 	who->expires = (int64_t)encoded + ttl;

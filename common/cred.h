@@ -36,7 +36,8 @@
 #define CRED_DIGEST_LEN 32
 #define CRED_DEST_MAX 72  /* "agent:" and a node name of 63, NUL included */
 #define CRED_TTL_S 300	  /* the lifetime of a credential coloc makes, and the longest it takes */
-#define CRED_TEXT_MAX 256 /* bytes of a binding as text, NUL included */
+#define CRED_TEXT_MAX 384 /* bytes of a binding as text, NUL included */
+#define CRED_KEY_LEN 32	  /* a session key (auth.h) */
 
 struct cred_opts {
 	bool none;	    /* AuthType=none */
@@ -56,6 +57,11 @@ struct cred_binding {
 	bool reply;			  /* a reply: reply_to is the request's nonce */
 	uint8_t reply_to[CRED_NONCE_LEN]; /* all zero for a request */
 	int64_t time;			  /* when it was made, unix seconds (cred_create) */
+	/* A session key the sender proposes (auth.h): a MUNGE credential
+	 * carrying one is made readable by root only, and refused unless it
+	 * is (and encrypted). */
+	bool has_key;
+	uint8_t key[CRED_KEY_LEN];
 };
 
 /* Who a verified credential comes from. */

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -227,6 +228,17 @@ static int exchange(int fd, const char *addr, const char *keys, const char *text
 	return rc;
 }
 
+/* req, signed, as text (*text, the caller's). 0 or -errno with err. */
+static int to_text(const struct msg *req, char **text, char *err, size_t errlen)
+{
+	int rc = msg_encode(req, text);
+
+	if (rc)
+		snprintf(err, errlen, "cannot encode the %s request: %s", msg_type_name(req->type),
+			 strerror(-rc));
+	return rc;
+}
+
 /* The request as text, with a fresh credential bound to it and dest where
  * it carries one (*nonce then gets the credential's nonce). */
 static int encode(const struct coloc_config *cfg, const char *dest, struct msg *req, char **text,
@@ -237,15 +249,13 @@ static int encode(const struct coloc_config *cfg, const char *dest, struct msg *
 
 	if (ctl_carries_cred(req->type)) {
 		cred_opts_from_config(&o, cfg);
+		if (req->type == MSG_NODE_STATE) /* used at once: the replay cache holds it less */
+			o.ttl_s = CTL_REPORT_TTL_S;
 		rc = auth_sign(&o, req, dest, NULL, nonce, err, errlen);
 		if (rc)
 			return rc;
 	}
-	rc = msg_encode(req, text);
-	if (rc)
-		snprintf(err, errlen, "cannot encode the %s request: %s", msg_type_name(req->type),
-			 strerror(-rc));
-	return rc;
+	return to_text(req, text, err, errlen);
 }
 
 /* A lease grant is believed only with root's credential bound to it and
@@ -307,6 +317,98 @@ int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t po
 	close(fd);
 	free(text);
 	if (rc == 0 && reply->type == MSG_LEASE_GRANT)
+		rc = check_grant(cfg, addr, keys, req, nonce, reply, err, errlen);
+	return rc;
+}
+
+/* The request as text on a kept connection with session s: a session
+ * credential when one is on, else a credential proposing a new key
+ * (*proposed), else encode's. */
+static int encode_kept(const struct coloc_config *cfg, const char *dest, struct ctl_session *s,
+		       bool connected, struct msg *req, char **text, uint8_t nonce[MSG_NONCE_LEN],
+		       bool *proposed, char *err, size_t errlen)
+{
+	struct cred_opts o;
+	int rc;
+
+	*proposed = false;
+	if (!s || req->type != MSG_NODE_STATE || s->refused)
+		return encode(cfg, dest, req, text, nonce, err, errlen);
+	if (!connected)
+		s->on = false;
+	if (s->on && (int64_t)time(NULL) < s->renew) {
+		rc = auth_session_sign(s->key, ++s->counter, req, dest, err, errlen);
+	} else {
+		cred_opts_from_config(&o, cfg);
+		o.ttl_s = CTL_REPORT_TTL_S;
+		s->on = false;
+		if (getrandom(s->key, sizeof(s->key), 0) != (ssize_t)sizeof(s->key))
+			return encode(cfg, dest, req, text, nonce, err, errlen);
+		rc = auth_sign_keyed(&o, req, dest, s->key, nonce, err, errlen);
+		*proposed = rc == 0;
+	}
+	if (rc)
+		return rc;
+	return to_text(req, text, err, errlen);
+}
+
+int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t port,
+		     const char *keys, const char *dest, int *fd, struct ctl_session *s,
+		     struct msg *req, struct msg *reply, int timeout_ms, char *err, size_t errlen)
+{
+	int64_t deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	uint8_t nonce[MSG_NONCE_LEN] = {0};
+	char addr[300], *text = NULL;
+	bool reused = *fd >= 0, proposed, sessioned;
+	int rc;
+
+	memset(reply, 0, sizeof(*reply));
+	ctl_addr_name(host, port, addr, sizeof(addr));
+	for (;;) {
+		sessioned = s && s->on && req->type == MSG_NODE_STATE && *fd >= 0;
+		rc = encode_kept(cfg, dest, s, *fd >= 0, req, &text, nonce, &proposed, err, errlen);
+		if (rc)
+			return rc;
+		if (*fd < 0)
+			*fd =
+			    ctl_connect(host, port, keys, addr, deadline, timeout_ms, err, errlen);
+		if (*fd < 0) {
+			rc = *fd;
+			*fd = -1;
+			free(text);
+			return rc;
+		}
+		rc = exchange(*fd, addr, keys, text, deadline, timeout_ms, reply, err, errlen);
+		free(text);
+		text = NULL;
+		if (rc == 0 && (proposed || sessioned) && reply->type == MSG_ERROR &&
+		    strcmp(reply->u.error.code, "EACCES") == 0 && clock_ms() < deadline) {
+			/* a session refused (expired, or a controller without
+			 * them): once more with a credential of its own */
+			s->on = false;
+			s->refused |= proposed;
+			msg_free(reply);
+			memset(reply, 0, sizeof(*reply));
+			continue;
+		}
+		if (rc == 0 && proposed && reply->type == MSG_OK) {
+			s->on = true;
+			s->counter = 0;
+			s->renew = (int64_t)time(NULL) + CTL_REPORT_TTL_S - 5;
+		}
+		if (rc == 0)
+			break;
+		close(*fd);
+		*fd = -1;
+		if (s)
+			*s = (struct ctl_session){0};
+		/* a kept connection colocd has closed meanwhile (idle, restarted):
+		 * once more on a new one, with a fresh credential */
+		if (!reused || (rc != -ECONNRESET && rc != -EPIPE) || clock_ms() >= deadline)
+			return rc;
+		reused = false;
+	}
+	if (reply->type == MSG_LEASE_GRANT)
 		rc = check_grant(cfg, addr, keys, req, nonce, reply, err, errlen);
 	return rc;
 }

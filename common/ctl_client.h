@@ -30,6 +30,11 @@
 #define CTL_TIMEOUT_DEFAULT_MS 30000
 #define CTL_TIMEOUT_MAX_MS 3600000
 
+/* The lifetime of a node agent's node_state credential (others live
+ * CRED_TTL_S): a heartbeat is used at once, and the controller's replay
+ * cache remembers each nonce until its credential expires. */
+#define CTL_REPORT_TTL_S 30
+
 /* Sends req to the controller named by cfg (ControllerHost:ControllerPort,
  * resolved with getaddrinfo, every address tried in turn) and waits for the
  * reply, decoded into *reply (the caller msg_free()s it). Requests that
@@ -62,6 +67,29 @@ int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *rep
 int ctl_request_at(const struct coloc_config *cfg, const char *host, uint16_t port,
 		   const char *keys, const char *dest, struct msg *req, struct msg *reply,
 		   int timeout_ms, char *err, size_t errlen);
+
+/* A kept connection's session (auth.h): node_state requests after the
+ * first go without munged. Zeroed: none yet. */
+struct ctl_session {
+	bool on;      /* the controller took a credential proposing key */
+	bool refused; /* it refused one: no more proposals on this connection */
+	uint8_t key[32];
+	uint64_t counter;
+	int64_t renew; /* unix seconds: propose a new key from then on */
+};
+
+/* ctl_request_at on a kept connection: *fd (-1: none yet) is connected
+ * when needed and left open after the reply, for the next request (colocd
+ * reads request after request on a connection). When colocd has closed a
+ * kept connection meanwhile (-ECONNRESET, -EPIPE), the request goes once
+ * more on a new one with a fresh credential. On error *fd is closed and
+ * -1. The caller serializes the requests on one *fd. With s (NULL: none),
+ * node_state requests propose a session on a new connection and use it
+ * afterwards (auth.h); a session refused falls back to a credential per
+ * request. */
+int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t port,
+		     const char *keys, const char *dest, int *fd, struct ctl_session *s,
+		     struct msg *req, struct msg *reply, int timeout_ms, char *err, size_t errlen);
 
 /* The same exchange with the node agent on its unix socket (SocketPath):
  * the plugin's host job reports, which carry no credential (the agent

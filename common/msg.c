@@ -48,12 +48,13 @@ static const char *const fields[NTYPES][18] = {
     [MSG_LEASE_ACQUIRE] = {"cred", "workers", "lib", "mem", "gpus", "time", "mode", "job", NULL},
     [MSG_LEASE_GRANT] = {"cred", "id", "lease", NULL},
     [MSG_LEASE_RELEASE] = {"cred", "id", NULL},
-    [MSG_QUERY] = {"cred", "what", "by", "since", "user", "host_job", NULL},
+    [MSG_QUERY] = {"cred", "what", "by", "since", "user", "host_job", "from", "state", "min_cores",
+		   NULL},
     [MSG_JOB_START] = {"job", "uid", "pus", "mem", "mem_need", "gpus", "consent", "end", NULL},
     [MSG_STEP_START] = {"job", "step", "pus", "mem", "gpus", NULL},
     [MSG_STEP_END] = {"job", "step", NULL},
     [MSG_JOB_END] = {"job", NULL},
-    [MSG_RESULT] = {"what", "items", NULL},
+    [MSG_RESULT] = {"what", "items", "next", NULL},
     [MSG_NODE_STATE] = {"cred", "node", "port", "pus", "mem", "ngpus", "lendable", "unallocated",
 			"near_host", "mem_lendable", "gpus_lendable", "until", "jobs", "leases",
 			"ended", "cgroup", NULL},
@@ -490,14 +491,21 @@ static int encode_body(const struct msg *m, json_t *o)
 			return -EINVAL;
 		rc |= set(o, "cred", json_string(m->cred));
 		rc |= set(o, "what", json_string(query_names[m->u.query]));
+		if (m->filter.from)
+			rc |= set(o, "from", json_integer((json_int_t)m->filter.from));
+		if (m->filter.has_user && m->u.query != MSG_QUERY_NODES &&
+		    m->u.query != MSG_QUERY_GAPS)
+			rc |= set(o, "user", json_integer(m->filter.user));
+		if (m->filter.state[0] && m->u.query == MSG_QUERY_NODES)
+			rc |= set(o, "state", json_string(m->filter.state));
+		if (m->filter.min_cores && m->u.query == MSG_QUERY_GAPS)
+			rc |= set(o, "min_cores", json_integer(m->filter.min_cores));
 		if (m->u.query != MSG_QUERY_USAGE && m->u.query != MSG_QUERY_RECORDS)
 			break;
 		if ((unsigned)m->filter.by > MSG_BY_LEASE)
 			return -EINVAL;
 		rc |= set(o, "by", json_string(by_names[m->filter.by]));
 		rc |= set(o, "since", json_integer(m->filter.since));
-		if (m->filter.has_user)
-			rc |= set(o, "user", json_integer(m->filter.user));
 		if (m->filter.host_job)
 			rc |= set(o, "host_job", json_integer(m->filter.host_job));
 		break;
@@ -531,6 +539,8 @@ static int encode_body(const struct msg *m, json_t *o)
 			return rc;
 		rc |= set(o, "what", json_string(query_names[m->u.result.what]));
 		rc |= set(o, "items", items);
+		if (m->u.result.next)
+			rc |= set(o, "next", json_integer((json_int_t)m->u.result.next));
 		break;
 	}
 	case MSG_NODE_STATE:
@@ -959,14 +969,43 @@ static int decode_filter(struct dec *d, struct msg *m)
 {
 	struct msg_usage_filter *f = &m->filter;
 	bool usage = m->u.query == MSG_QUERY_USAGE || m->u.query == MSG_QUERY_RECORDS;
+	static const char *const usage_fields[] = {"cred",  "what",	"user", "by",
+						   "since", "host_job", NULL};
 	uint64_t since = 0;
 	char by[16];
 
-	if (!usage) {
-		static const char *const none[] = {"cred", "what", NULL};
-
-		return check_fields(d, none, true);
+	if (json_object_get(d->o, "from") && get_uint(d, "from", 1, INT64_MAX, &f->from))
+		return -EPROTO;
+	if (json_object_get(d->o, "user") && m->u.query != MSG_QUERY_NODES &&
+	    m->u.query != MSG_QUERY_GAPS) {
+		f->has_user = true;
+		if (get_u32(d, "user", 0, UINT32_MAX - 1, &f->user))
+			return -EPROTO;
 	}
+	if (!usage) {
+		static const char *const nodes[] = {"cred", "what", "from", "state", NULL};
+		static const char *const gaps[] = {"cred", "what", "from", "min_cores", NULL};
+		static const char *const leases[] = {"cred", "what", "from", "user", NULL};
+
+		if (m->u.query == MSG_QUERY_NODES && json_object_get(d->o, "state")) {
+			if (get_str(d, "state", f->state, sizeof(f->state), false))
+				return -EPROTO;
+			if (strcmp(f->state, "up") && strcmp(f->state, "down") &&
+			    strcmp(f->state, "drained"))
+				return fail(d, "\"state\" must be " MSG_NODE_STATES ", not \"%s\"",
+					    f->state);
+		}
+		if (m->u.query == MSG_QUERY_GAPS && json_object_get(d->o, "min_cores") &&
+		    get_u32(d, "min_cores", 1, 1024, &f->min_cores))
+			return -EPROTO;
+		return check_fields(d,
+				    m->u.query == MSG_QUERY_NODES  ? nodes
+				    : m->u.query == MSG_QUERY_GAPS ? gaps
+								   : leases,
+				    true);
+	}
+	if (check_fields(d, usage_fields, true))
+		return -EPROTO;
 	if (json_object_get(d->o, "by")) {
 		if (get_str(d, "by", by, sizeof(by), false))
 			return -EPROTO;
@@ -979,10 +1018,6 @@ static int decode_filter(struct dec *d, struct msg *m)
 	     get_u32(d, "host_job", 1, UINT32_MAX, &f->host_job)))
 		return -EPROTO;
 	f->since = (int64_t)since;
-	if (json_object_get(d->o, "user")) {
-		f->has_user = true;
-		return get_u32(d, "user", 0, UINT32_MAX - 1, &f->user);
-	}
 	return 0;
 }
 
@@ -1065,6 +1100,9 @@ static int decode_body(struct dec *d, struct msg *m)
 				  &m->u.result.nrows, decode_row);
 		m->u.result.rows = rows;
 		m->u.result.cap = m->u.result.nrows;
+		if (!rc && json_object_get(d->o, "next") &&
+		    get_uint(d, "next", 1, INT64_MAX, &m->u.result.next))
+			return -EPROTO;
 		return rc;
 	}
 	case MSG_JOB_START:
@@ -1204,6 +1242,58 @@ union msg_row *msg_result_add(struct msg *m)
 	memset(&m->u.result.rows[n], 0, sizeof(m->u.result.rows[n]));
 	m->u.result.nrows = n + 1;
 	return &m->u.result.rows[n];
+}
+
+size_t msg_result_size_bound(const struct msg *m)
+{
+	const struct row_field *row = m->type == MSG_RESULT ? rows_of(m->u.result.what) : NULL;
+	size_t n = 128; /* {"v":1,"type":"result","what":"records","items":[],"next":N} */
+
+	if (!row || (m->u.result.nrows && !m->u.result.rows))
+		return SIZE_MAX;
+	for (uint32_t i = 0; i < m->u.result.nrows; i++) {
+		n += 2; /* {} and a comma */
+		for (const struct row_field *f = row; f->key; f++) {
+			const unsigned char *s;
+			size_t len;
+
+			n += strlen(f->key) + 4; /* "key": and a comma */
+			if (f->kind != ROW_STR && f->kind != ROW_NAME && f->kind != ROW_LIST) {
+				n += 20; /* a number, true, false */
+				continue;
+			}
+			s = (const unsigned char *)row_str(f, &m->u.result.rows[i], &len);
+			n += 2;
+			for (size_t j = 0; j < len; j++) /* JSON_COMPACT's escapes */
+				n += s[j] < 0x20 ? 6 : s[j] == '"' || s[j] == '\\' ? 2 : 1;
+		}
+	}
+	return n;
+}
+
+int msg_result_append(struct msg *all, const struct msg *page)
+{
+	uint32_t n = all->u.result.nrows, more = page->u.result.nrows;
+
+	if (all->type != MSG_RESULT || page->type != MSG_RESULT ||
+	    all->u.result.what != page->u.result.what || !rows_of(all->u.result.what))
+		return -EINVAL;
+	if (more > UINT32_MAX / 2 - n)
+		return -ENOMEM;
+	if (n + more > all->u.result.cap) {
+		uint32_t cap = n + more < 2 * n ? 2 * n : n + more;
+		union msg_row *rows = realloc(all->u.result.rows, (size_t)cap * sizeof(*rows));
+
+		if (!rows)
+			return -ENOMEM;
+		all->u.result.rows = rows;
+		all->u.result.cap = cap;
+	}
+	if (more)
+		memcpy(all->u.result.rows + n, page->u.result.rows,
+		       more * sizeof(*page->u.result.rows));
+	all->u.result.nrows = n + more;
+	return 0;
 }
 
 const char *msg_result_key(enum msg_query what, unsigned i)

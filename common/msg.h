@@ -12,17 +12,24 @@
  *   client/plugin -> controller (TCP, "cred" = a MUNGE credential)
  *     lease_acquire {cred, workers, lib, mem, gpus, time, mode, job}
  *     lease_release {cred, id}
- *     query         {cred, what, [by, since, user, host_job]}
+ *     query         {cred, what, [from], [state], [min_cores], [user],
+ *                    [by, since, host_job]}
  *                                           what = nodes|gaps|leases|executors|
- *                                           usage|records; the rest narrows
- *                                           usage and records (msg_usage_filter)
+ *                                           usage|records; from = the "next" of
+ *                                           the page before; state (nodes),
+ *                                           min_cores (gaps), user (leases,
+ *                                           executors, usage, records) and by,
+ *                                           since, host_job (usage, records)
+ *                                           narrow it (msg_usage_filter)
  *   controller -> client
  *     lease_grant   {cred, id, lease}       lease = the lease document (object);
  *                                           cred = root's, bound to the request
  *                                           (cred.h); a client refuses a grant
  *                                           without it
- *     result        {what, items}           items = an array of objects, one per
-					   row of a query's answer (msg_row)
+ *     result        {what, items, [next]}   items = an array of objects, one per
+ *                                           row of a query's answer (msg_row);
+ *                                           next: more rows follow, ask again
+ *                                           with from = next (a page per frame)
  *     ok            {}
  *     error         {code, message}         code = an errno name, e.g. "ENOSPC"
  *   SPANK plugin -> node agent (unix socket, peer checked with SO_PEERCRED)
@@ -160,14 +167,20 @@ enum msg_query {
 	MSG_QUERY_RECORDS, /* the usage records themselves (msg_usage) */
 };
 
-/* How a usage or records query groups and narrows the records. */
+/* How a query narrows its answer and where its page starts: by, since
+ * and host_job group and narrow usage and records; user narrows those
+ * and leases and executors; state nodes; min_cores gaps. */
 enum msg_usage_by { MSG_BY_USER = 0, MSG_BY_HOST_JOB, MSG_BY_NODE, MSG_BY_LEASE };
+#define MSG_NODE_STATES "up, down or drained"
 struct msg_usage_filter {
 	enum msg_usage_by by;
 	int64_t since; /* records of leases that ended at or after it; 0 = all */
 	bool has_user; /* only the leases of user (uid) */
 	uint32_t user;
-	uint32_t host_job; /* only the leases on host job host_job's PUs; 0 = any */
+	uint32_t host_job;  /* only the leases on host job host_job's PUs; 0 = any */
+	uint64_t from;	    /* where the page starts: a result's next; 0 = the first */
+	char state[16];	    /* nodes in this state (MSG_NODE_STATES); "" = any */
+	uint32_t min_cores; /* gaps of at least this many lendable PUs; 0 = any */
 };
 
 /* The rows of a query's answer (result.items), one struct per query; on
@@ -266,6 +279,7 @@ struct msg {
 		enum msg_query query;
 		struct {
 			enum msg_query what;
+			uint64_t next;	     /* more rows: ask from here; 0 = the last page */
 			uint32_t nrows;	     /* 0..MSG_RESULT_MAX */
 			uint32_t cap;	     /* rows allocated (msg_result_add's) */
 			union msg_row *rows; /* malloc'd (msg_result_add); msg_free */
@@ -368,6 +382,17 @@ void msg_reply_ok(msg_reply_fn fn, void *arg, uint64_t cookie);
  * errno E2BIG when m has MSG_RESULT_MAX rows, ENOMEM, or EINVAL when m is
  * not a result. */
 union msg_row *msg_result_add(struct msg *m);
+
+/* An upper bound of the length of msg_encode's text for m, a result,
+ * without encoding it (SIZE_MAX when m is not one): whether a page fits a
+ * frame, cheaply. */
+size_t msg_result_size_bound(const struct msg *m);
+
+/* Appends the rows of page (a result of the same query) to all, a result
+ * assembled from pages: it may hold more than MSG_RESULT_MAX rows, for
+ * printing (msg_result_cell, table.h), never for sending. 0, -EINVAL
+ * (not results of the same query), -ENOMEM. */
+int msg_result_append(struct msg *all, const struct msg *page);
 
 /* The name of field i (from 0, in wire order) of what's rows; NULL past
  * the last or for no such query. Static. */

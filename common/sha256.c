@@ -112,3 +112,27 @@ void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN])
 	sha256_update(&s, data, len);
 	sha256_final(&s, out);
 }
+
+void sha256_hmac(const uint8_t *key, size_t keylen, const void *data, size_t len,
+		 uint8_t out[SHA256_LEN])
+{
+	uint8_t pad[64], inner[SHA256_LEN];
+	struct sha256 s;
+
+	memset(pad, 0, sizeof(pad));
+	memcpy(pad, key, keylen < sizeof(pad) ? keylen : sizeof(pad));
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] ^= 0x36;
+	sha256_init(&s);
+	sha256_update(&s, pad, sizeof(pad));
+	sha256_update(&s, data, len);
+	sha256_final(&s, inner);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] ^= 0x36 ^ 0x5c;
+	sha256_init(&s);
+	sha256_update(&s, pad, sizeof(pad));
+	sha256_update(&s, inner, sizeof(inner));
+	sha256_final(&s, out);
+	explicit_bzero(pad, sizeof(pad));
+	explicit_bzero(inner, sizeof(inner));
+}

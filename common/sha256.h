@@ -31,4 +31,8 @@ void sha256_final(struct sha256 *s, uint8_t out[SHA256_LEN]);
 /* The digest of data[0..len). */
 void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 
+/* HMAC-SHA256 (RFC 2104) of data under key (at most 64 bytes). */
+void sha256_hmac(const uint8_t *key, size_t keylen, const void *data, size_t len,
+		 uint8_t out[SHA256_LEN]);
+
 #endif

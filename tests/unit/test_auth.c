@@ -161,13 +161,76 @@ static void test_sign_fails(void **state)
 	contains(err, "cannot encode");
 }
 
+/* Sessions: a credential proposing a key carries it to the receiver; the
+ * session credentials made with it pass for their message, receiver and a
+ * growing counter only. */
+static void test_session(void **state)
+{
+	struct msg m = acquire("/opt/f.so"), got, other = acquire("/tmp/evil.so");
+	uint8_t key[CRED_KEY_LEN], wrong[CRED_KEY_LEN];
+	char err[ERRLEN] = "";
+	struct cred_id who;
+	uint64_t counter = 0;
+
+	(void)state;
+	for (unsigned i = 0; i < CRED_KEY_LEN; i++) {
+		key[i] = (uint8_t)(i * 7 + 1);
+		wrong[i] = key[i] ^ (i == 5);
+	}
+	/* proposed in a credential's binding */
+	assert_int_equal(auth_sign_keyed(&none, &m, AUTH_DEST_CONTROLLER, key, NULL, err, ERRLEN),
+			 0);
+	got = received(&m);
+	assert_int_equal(auth_check(&none, &got, AUTH_DEST_CONTROLLER, NULL, &who, err, ERRLEN), 0);
+	assert_true(who.b.has_key);
+	assert_memory_equal(who.b.key, key, CRED_KEY_LEN);
+	assert_int_equal(auth_sign(&none, &m, AUTH_DEST_CONTROLLER, NULL, NULL, err, ERRLEN), 0);
+	got = received(&m);
+	assert_int_equal(auth_check(&none, &got, AUTH_DEST_CONTROLLER, NULL, &who, err, ERRLEN), 0);
+	assert_false(who.b.has_key);
+
+	/* then used */
+	assert_int_equal(auth_session_sign(key, 1, &m, AUTH_DEST_CONTROLLER, err, ERRLEN), 0);
+	assert_true(auth_is_session(m.cred));
+	got = received(&m);
+	assert_int_equal(
+	    auth_session_check(key, 0, &got, AUTH_DEST_CONTROLLER, &counter, err, ERRLEN), 0);
+	assert_int_equal(counter, 1);
+	/* replayed: its counter is not above the last one's */
+	assert_int_equal(
+	    auth_session_check(key, 1, &got, AUTH_DEST_CONTROLLER, &counter, err, ERRLEN), -EACCES);
+	contains(err, "replayed");
+	/* another key, another receiver, another message */
+	assert_int_equal(
+	    auth_session_check(wrong, 0, &got, AUTH_DEST_CONTROLLER, &counter, err, ERRLEN),
+	    -EACCES);
+	assert_int_equal(auth_session_check(key, 0, &got, "agent:n1", &counter, err, ERRLEN),
+			 -EACCES);
+	memcpy(other.cred, m.cred, sizeof(other.cred));
+	got = received(&other);
+	assert_int_equal(
+	    auth_session_check(key, 0, &got, AUTH_DEST_CONTROLLER, &counter, err, ERRLEN), -EACCES);
+	contains(err, "not this session's");
+	/* malformed */
+	snprintf(got.cred, sizeof(got.cred), "session:12:zz");
+	assert_int_equal(
+	    auth_session_check(key, 0, &got, AUTH_DEST_CONTROLLER, &counter, err, ERRLEN), -EACCES);
+	snprintf(got.cred, sizeof(got.cred), "session::");
+	assert_int_equal(
+	    auth_session_check(key, 0, &got, AUTH_DEST_CONTROLLER, &counter, err, ERRLEN), -EACCES);
+	/* a session credential is no credential */
+	assert_int_equal(auth_session_sign(key, 2, &m, AUTH_DEST_CONTROLLER, err, ERRLEN), 0);
+	got = received(&m);
+	assert_int_equal(auth_check(&none, &got, AUTH_DEST_CONTROLLER, NULL, &who, err, ERRLEN),
+			 -EACCES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_request),
-	    cmocka_unit_test(test_replayed_elsewhere),
-	    cmocka_unit_test(test_reply),
-	    cmocka_unit_test(test_sign_fails),
+	    cmocka_unit_test(test_request), cmocka_unit_test(test_replayed_elsewhere),
+	    cmocka_unit_test(test_reply),   cmocka_unit_test(test_sign_fails),
+	    cmocka_unit_test(test_session),
 	};
 
 	return cmocka_run_group_tests_name("auth", tests, NULL, NULL);

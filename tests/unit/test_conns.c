@@ -223,6 +223,41 @@ static void test_per_host_limit(void **state)
 	close(u);
 }
 
+/* A connection serves request after request (a node agent's heartbeats),
+ * counts once against its address, and is closed after CONNS_KEEP_MS of
+ * silence between requests. */
+static void test_keep_alive(void **state)
+{
+	struct fixture *f = *state;
+	int fd, more[3];
+
+	/* opened and closed many times: the count per address stays right */
+	for (int i = 0; i < 20; i++) {
+		int x = tcp_client(f, "127.0.0.4");
+
+		exchange(f, x, "\"ok\"");
+		close(x);
+		pump(f, 5);
+	}
+	fd = tcp_client(f, "127.0.0.4");
+	for (int i = 0; i < 3; i++)
+		exchange(f, fd, "\"ok\"");
+	assert_int_equal(f->handled, 23);
+	assert_false(closed(fd));
+	for (int i = 0; i < 3; i++)
+		more[i] = tcp_client(f, "127.0.0.4");
+	pump(f, 50);
+	assert_false(closed(more[0]));
+	assert_false(closed(more[1]));
+	assert_true(closed(more[2])); /* fd and two more: MaxConnectionsPerHost=3 */
+	exchange(f, fd, "\"ok\"");
+	pump(f, CONNS_KEEP_MS + 200);
+	assert_true(closed(fd));
+	for (int i = 0; i < 3; i++)
+		close(more[i]);
+	close(fd);
+}
+
 static void test_deferred_extra_bytes_do_not_spin(void **state)
 {
 	struct fixture *f = *state;
@@ -315,6 +350,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_request_reply, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_per_host_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deferred_extra_bytes_do_not_spin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deferred_peer_gone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unread_reply_does_not_block, setup, teardown),

@@ -42,6 +42,7 @@
 
 #include "clock.h"
 #include "controller.h"
+#include "frame.h"
 #include "replies.h"
 #include "topo_helpers.h"
 
@@ -1008,6 +1009,218 @@ static void test_drain(void **state)
 	placed(f, OTHER, 8, "n1", &cookie);
 }
 
+/* ---- many nodes, pages, filters ---------------------------------------------------------- */
+
+#define MANY 3000 /* nodes: more than the 1,024 the registry once held */
+
+/* A page of a query's answer, as a client sees it. */
+struct page_seen {
+	int type;
+	char code[32];
+	uint64_t next;
+	size_t bytes; /* the page's encoded size */
+	json_t *items;
+};
+
+static void page_record(void *arg, uint64_t cookie, const struct msg *m)
+{
+	struct page_seen *p = arg;
+	char *text = NULL;
+
+	(void)cookie;
+	p->type = m->type;
+	if (m->type == MSG_ERROR)
+		snprintf(p->code, sizeof(p->code), "%s", m->u.error.code);
+	if (m->type != MSG_RESULT)
+		return;
+	p->next = m->u.result.next;
+	assert_int_equal(msg_encode(m, &text), 0);
+	p->bytes = strlen(text);
+	free(text);
+	assert_int_equal(msg_result_json(m, &text), 0);
+	p->items = json_loads(text, 0, NULL);
+	free(text);
+}
+
+/* Sends m (as uid 0) and returns its answer: ok, or an error's code. */
+static struct page_seen ask_page(struct fixture *f, const struct msg *m)
+{
+	struct cred_id from = {.uid = 0};
+	struct page_seen p = {.type = -1};
+
+	nonce_of(++f->cookie, from.b.nonce);
+	controller_request(f->c, m, tcp_peer("10.0.0.1"), &from, page_record, &p, f->cookie);
+	assert_int_not_equal(p.type, -1);
+	return p;
+}
+
+/* Every row of query q (filter f), page after page: a JSON array. */
+static json_t *query_all(struct fixture *f, enum msg_query q, struct msg_usage_filter flt,
+			 unsigned *pages)
+{
+	json_t *all = json_array();
+
+	*pages = 0;
+	do {
+		struct msg m = {.type = MSG_QUERY, .u.query = q, .filter = flt};
+		struct page_seen p = ask_page(f, &m);
+
+		assert_int_equal(p.type, MSG_RESULT);
+		assert_true(p.bytes <= FRAME_MAX);
+		json_array_extend(all, p.items);
+		json_decref(p.items);
+		flt.from = p.next;
+		++*pages;
+		assert_true(*pages < 1000);
+	} while (flt.from);
+	return all;
+}
+
+static void test_many_nodes_paged(void **state)
+{
+	struct fixture *f = *state;
+	struct msg_usage_filter none = {0}, flt = {0};
+	char name[MSG_NODE_MAX];
+	unsigned pages;
+	json_t *all, *it;
+	size_t i;
+
+	for (unsigned n = 0; n < MANY; n++) {
+		struct msg m = node_msg("", n % 10 ? "0-7" : "0-1");
+		struct page_seen p;
+
+		snprintf(m.u.node.node, sizeof(m.u.node.node), "nid%05u", n);
+		p = ask_page(f, &m);
+		assert_int_equal(p.type, MSG_OK);
+	}
+	/* a node reports again: still one node */
+	{
+		struct msg m = node_msg("nid00042", "0-7");
+
+		assert_int_equal(ask_page(f, &m).type, MSG_OK);
+	}
+
+	/* every node once, in several frames */
+	all = query_all(f, MSG_QUERY_NODES, none, &pages);
+	assert_int_equal(json_array_size(all), MANY);
+	assert_true(pages > 1);
+	for (unsigned n = 0; n < MANY; n += 997) {
+		snprintf(name, sizeof(name), "nid%05u", n);
+		assert_non_null(item(all, "name", name));
+	}
+	json_decref(all);
+	all = query_all(f, MSG_QUERY_GAPS, none, &pages);
+	assert_int_equal(json_array_size(all), MANY);
+	assert_true(pages > 1);
+	json_decref(all);
+
+	/* filters: gaps of at least 4 cores; drained nodes */
+	flt.min_cores = 4;
+	all = query_all(f, MSG_QUERY_GAPS, flt, &pages);
+	assert_int_equal(json_array_size(all), MANY - MANY / 10);
+	json_array_foreach(all, i, it) assert_string_equal(str(it, "lendable"), "0-7");
+	json_decref(all);
+	expect_ok(&f->rs, ask(f, 0, drain_msg("nid00007", true)));
+	expect_ok(&f->rs, ask(f, 0, drain_msg("nid02999", true)));
+	flt = none;
+	snprintf(flt.state, sizeof(flt.state), "drained");
+	all = query_all(f, MSG_QUERY_NODES, flt, &pages);
+	assert_int_equal(json_array_size(all), 2);
+	assert_int_equal(pages, 1);
+	assert_non_null(item(all, "name", "nid02999"));
+	json_decref(all);
+	snprintf(flt.state, sizeof(flt.state), "down");
+	all = query_all(f, MSG_QUERY_NODES, flt, &pages);
+	assert_int_equal(json_array_size(all), 0);
+	json_decref(all);
+
+	/* a lease goes to one of them */
+	{
+		unsigned before = f->nsent;
+		uint64_t ck = ask(f, USER, acquire_msg(2, 600));
+
+		assert_int_equal(f->nsent, before + 1);
+		assert_int_equal(f->sent[before].type, MSG_EXEC_START);
+		assert_no_reply(&f->rs, ck);
+	}
+}
+
+static void test_leases_filtered(void **state)
+{
+	struct fixture *f = *state;
+	struct msg_usage_filter flt = {.has_user = true, .user = OTHER};
+	unsigned pages;
+	json_t *all;
+
+	report(f, "10.0.0.1", node_msg("n1", "0-7"));
+	granted(f, USER, 1, "n1");
+	granted(f, USER, 1, "n1");
+	granted(f, OTHER, 1, "n1");
+	all = query_all(f, MSG_QUERY_LEASES, flt, &pages);
+	assert_int_equal(json_array_size(all), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(all, 0), "uid")), OTHER);
+	json_decref(all);
+	flt.user = USER;
+	all = query_all(f, MSG_QUERY_LEASES, flt, &pages);
+	assert_int_equal(json_array_size(all), 2);
+	json_decref(all);
+}
+
+/* A controller that has just started (a restart under thousands of
+ * agents) marks no node down for two CONTROLLER_NODE_DOWN_MS, however late
+ * their reports come; then it does. */
+static void test_start_grace(void **state)
+{
+	struct fixture *f = *state;
+	json_t *items;
+	bool down;
+
+	report(f, "10.0.0.1", node_msg("n1", "0-7"));
+	clock_sleep_ms(CONTROLLER_NODE_DOWN_MS + 50);
+	controller_tick(f->c);
+	expect_node(f, USER, "n1", "up");
+	clock_sleep_ms(CONTROLLER_NODE_DOWN_MS + 50);
+	controller_tick(f->c);
+	items = query_as(f, 0, MSG_QUERY_NODES);
+	down = strcmp(str(item(items, "name", "n1"), "state"), "down") == 0;
+	json_decref(items);
+	assert_true(down);
+}
+
+/* A node down for CONTROLLER_NODE_FORGET_MS, holding no lease, is
+ * forgotten: its name may come back as a new node. */
+static void test_dead_node_forgotten(void **state)
+{
+	struct fixture *f = *state;
+	struct msg_usage_filter none = {0};
+	int64_t end = clock_ms() + CONTROLLER_NODE_DOWN_MS + CONTROLLER_NODE_FORGET_MS + 5000;
+	unsigned pages;
+	json_t *all;
+
+	report(f, "10.0.0.1", node_msg("gone", "0-7"));
+	report(f, "10.0.0.2", node_msg("stays", "0-7"));
+	for (;;) {
+		size_t n;
+
+		report(f, "10.0.0.2", node_msg("stays", "0-7")); /* keeps reporting */
+		replies_drop_last(&f->rs);
+		controller_tick(f->c);
+		all = query_all(f, MSG_QUERY_NODES, none, &pages);
+		n = json_array_size(all);
+		json_decref(all);
+		if (n == 1)
+			break;
+		if (clock_ms() > end)
+			fail_msg("node gone is still known");
+		clock_sleep_ms(20);
+	}
+	all = query_all(f, MSG_QUERY_NODES, none, &pages);
+	assert_non_null(item(all, "name", "stays"));
+	json_decref(all);
+	report(f, "10.0.0.1", node_msg("gone", "0-7"));
+	expect_node(f, USER, "gone", "up");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1031,6 +1244,10 @@ int main(void)
 	    T(test_root_and_lease_time),
 	    T(test_default_worker_mem),
 	    T(test_drain),
+	    T(test_many_nodes_paged),
+	    T(test_leases_filtered),
+	    T(test_dead_node_forgotten),
+	    T(test_start_grace),
 	};
 #undef T
 

@@ -604,10 +604,108 @@ static void test_timeout_env(void **state)
 	unsetenv("FAAS_CONTROLLER_TIMEOUT_MS");
 }
 
+/* ---- a kept connection and its session ---------------------------------------------------- */
+
+/* A controller that serves several requests on one connection, as colocd
+ * does: the first node_state must propose a session key, the next ones
+ * carry session credentials under it, a growing counter each. */
+struct kept_server {
+	struct fake *f;
+	int served, sessions, refuse_session; /* refuse_session: answer EACCES to the n-th */
+	uint8_t key[CRED_KEY_LEN];
+	uint64_t counter;
+	char why[256];
+};
+
+static void *kept_serve(void *arg)
+{
+	struct kept_server *k = arg;
+	static const struct cred_opts none = {.none = true};
+	int fd = accept(k->f->lfd, NULL, NULL);
+
+	for (int i = 0; fd >= 0 && i < 4; i++) {
+		struct msg req, reply = {.type = MSG_OK};
+		char *text = NULL, err[256] = "";
+		struct cred_id who;
+		uint64_t c = 0;
+		size_t len;
+
+		if (frame_recv(fd, &text, &len, 5000) != 0 || msg_decode(text, &req, err, 256)) {
+			free(text);
+			break;
+		}
+		free(text);
+		text = NULL;
+		if (auth_is_session(req.cred)) {
+			if (k->refuse_session == i ||
+			    auth_session_check(k->key, k->counter, &req, AUTH_DEST_CONTROLLER, &c,
+					       err, sizeof(err)) != 0) {
+				msg_error(&reply, "EACCES", "session refused");
+			} else {
+				k->counter = c;
+				k->sessions++;
+			}
+		} else if (auth_check(&none, &req, AUTH_DEST_CONTROLLER, NULL, &who, err,
+				      sizeof(err)) != 0 ||
+			   !who.b.has_key) {
+			snprintf(k->why, sizeof(k->why), "request %d: %s (no key?)", i, err);
+		} else {
+			memcpy(k->key, who.b.key, sizeof(k->key));
+			k->counter = 0;
+		}
+		k->served++;
+		msg_free(&req);
+		if (msg_encode(&reply, &text) == 0)
+			frame_send(fd, text, strlen(text), 1000);
+		free(text);
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void test_kept_session(void **state)
+{
+	struct fake *f = *state;
+	struct kept_server k = {.f = f, .refuse_session = 2};
+	struct ctl_session s = {0};
+	struct coloc_config cfg;
+	char err[512] = "";
+	pthread_t t;
+	int fd = -1;
+
+	fake_config(&cfg, "127.0.0.1", f->port);
+	assert_int_equal(pthread_create(&t, NULL, kept_serve, &k), 0);
+	for (int i = 0; i < 3; i++) {
+		struct msg m = {.type = MSG_NODE_STATE}, reply;
+
+		snprintf(m.u.node.node, sizeof(m.u.node.node), "n1");
+		m.u.node.port = 864;
+		snprintf(m.u.node.pus, sizeof(m.u.node.pus), "0-7");
+		snprintf(m.u.node.cgroup, sizeof(m.u.node.cgroup), "/coloc");
+		assert_int_equal(ctl_request_kept(&cfg, "127.0.0.1", f->port, "ControllerPort",
+						  AUTH_DEST_CONTROLLER, &fd, &s, &m, &reply, 5000,
+						  err, sizeof(err)),
+				 0);
+		assert_int_equal(reply.type, MSG_OK);
+		assert_true(fd >= 0); /* one connection for them all */
+		msg_free(&reply);
+	}
+	close(fd);
+	pthread_join(t, NULL);
+	if (k.why[0])
+		fail_msg("%s", k.why);
+	/* a proposal, a session request, one refused (then a new proposal) */
+	assert_int_equal(k.served, 4);
+	assert_int_equal(k.sessions, 1);
+	assert_true(s.on);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_acquire_grant, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_kept_session, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_query_result, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_release_ok, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_error_reply, fake_setup, fake_teardown),

@@ -1078,10 +1078,94 @@ static void test_usage_query_refusals(void **state)
 			 -EPROTO);
 }
 
+/* Pages and filters: a query's from, state (nodes), min_cores (gaps) and
+ * user (leases, executors) travel; a result's next too; each only where
+ * it means something. */
+static void test_query_pages_and_filters(void **state)
+{
+	struct msg m = {.type = MSG_QUERY}, out, all = {.type = MSG_RESULT};
+	char err[256];
+
+	(void)state;
+	snprintf(m.cred, sizeof(m.cred), "c");
+	m.u.query = MSG_QUERY_NODES;
+	m.filter.from = 4097;
+	snprintf(m.filter.state, sizeof(m.filter.state), "down");
+	out = round_trip(&m);
+	assert_int_equal(out.filter.from, 4097);
+	assert_string_equal(out.filter.state, "down");
+	m.filter = (struct msg_usage_filter){.min_cores = 4};
+	m.u.query = MSG_QUERY_GAPS;
+	out = round_trip(&m);
+	assert_int_equal(out.filter.min_cores, 4);
+	assert_int_equal(out.filter.from, 0);
+	m.filter = (struct msg_usage_filter){.has_user = true, .user = 1000, .from = 3};
+	m.u.query = MSG_QUERY_LEASES;
+	out = round_trip(&m);
+	assert_true(out.filter.has_user);
+	assert_int_equal(out.filter.user, 1000);
+	assert_int_equal(out.filter.from, 3);
+
+	/* the size bound holds for every kind of row */
+	for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_RECORDS; q++) {
+		char *text = NULL;
+
+		fill_result(&m, (enum msg_query)q);
+		m.u.result.next = UINT64_C(1) << 62;
+		assert_int_equal(msg_encode(&m, &text), 0);
+		assert_true(strlen(text) <= msg_result_size_bound(&m));
+		assert_true(msg_result_size_bound(&m) < 3 * strlen(text));
+		free(text);
+		msg_free(&m);
+	}
+	all.u.result.what = MSG_QUERY_NODES; /* no rows yet */
+	assert_int_equal(msg_result_size_bound(&all), 128);
+	all.type = MSG_OK;
+	assert_true(msg_result_size_bound(&all) == SIZE_MAX);
+	all.type = MSG_RESULT;
+	fill_result(&m, MSG_QUERY_NODES);
+	m.u.result.next = 1ull << 41;
+	out = round_trip(&m);
+	assert_int_equal(out.u.result.next, 1ull << 41);
+	/* pages assembled for printing */
+	all.u.result.what = MSG_QUERY_NODES;
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(msg_result_append(&all, &out), 0);
+	assert_int_equal(all.u.result.nrows, 3 * out.u.result.nrows);
+	assert_memory_equal(&all.u.result.rows[2 * out.u.result.nrows], out.u.result.rows,
+			    out.u.result.nrows * sizeof(union msg_row));
+	all.u.result.what = MSG_QUERY_GAPS;
+	assert_int_equal(msg_result_append(&all, &out), -EINVAL);
+	msg_free(&all);
+	msg_free(&out);
+	msg_free(&m);
+
+	refuse("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":\"nodes\",\"state\":\"gone\"}",
+	       "state");
+	refuse("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":\"gaps\",\"state\":\"up\"}",
+	       "state");
+	refuse("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":\"nodes\",\"min_cores\":2}",
+	       "min_cores");
+	refuse("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":\"gaps\",\"min_cores\":0}",
+	       "min_cores");
+	refuse("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":\"nodes\",\"user\":5}", "user");
+	refuse("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":\"leases\",\"from\":0}",
+	       "from");
+	refuse("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":\"usage\",\"from\":7}", "from");
+	refuse("{\"v\":1,\"type\":\"result\",\"what\":\"nodes\",\"items\":[],\"next\":-1}", "next");
+	assert_int_equal(msg_decode("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":"
+				    "\"executors\",\"user\":5,\"from\":9}",
+				    &m, err, sizeof(err)),
+			 0);
+	assert_int_equal(m.filter.user, 5);
+	assert_int_equal(m.filter.from, 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trips),
+	    cmocka_unit_test(test_query_pages_and_filters),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_acquire_limits),
 	    cmocka_unit_test(test_node_state_round_trip),

@@ -471,7 +471,7 @@ static void test_update_replaces_gap(void **state)
 	assert_int_equal(placement_place(p, &r, more, 4, &cnt2, NULL, 0), -ENOSPC);
 	/* and removing it forgets it */
 	assert_int_equal(placement_remove(p, 0), 0);
-	assert_int_equal(placement_get(p, 0, &got), -ENOENT);
+	assert_int_equal(placement_get(p, 15, &got), -ENOENT);
 	assert_int_equal(placement_remove(p, 0), -ENOENT);
 }
 
@@ -593,13 +593,19 @@ static void test_random_leases_restore(void **state)
 static void test_invalid_requests(void **state)
 {
 	struct placement *p = *state;
-	struct place_node a = node_make(0, 8, 8), bad = node_make(16, 8, 8);
+	struct place_node a = node_make(0, 8, 8), big = node_make(16, 8, 8),
+			  bad = node_make(1u << 28, 8, 8), got;
 	struct place_request r = req(1, PLACE_SPREAD);
 	struct place_assignment out[4];
 	unsigned cnt;
 	char err[256];
 
 	assert_int_equal(placement_update(p, &a), 0);
+	/* the registry grows past its first size, up to 2^28 nodes */
+	assert_int_equal(placement_update(p, &big), 0);
+	assert_int_equal(placement_get(p, 16, &got), 0);
+	assert_int_equal(placement_get(p, 15, &got), -ENOENT);
+	assert_int_equal(placement_remove(p, 16), 0);
 	assert_int_equal(placement_update(p, &bad), -EINVAL);
 	r.workers = 0;
 	assert_int_equal(placement_place(p, &r, out, 4, &cnt, err, sizeof(err)), -EINVAL);

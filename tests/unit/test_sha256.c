@@ -93,12 +93,27 @@ static void test_incremental(void **state)
 	}
 }
 
+/* RFC 4231, test case 2 (keys longer than a block are never used: session
+ * keys are 32 bytes). */
+static void test_hmac(void **state)
+{
+	static const uint8_t want[SHA256_LEN] = {0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e,
+						 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95, 0x75, 0xc7,
+						 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83,
+						 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43};
+	const char *data = "what do ya want for nothing?";
+	uint8_t out[SHA256_LEN];
+
+	(void)state;
+	sha256_hmac((const uint8_t *)"Jefe", 4, data, strlen(data), out);
+	assert_memory_equal(out, want, SHA256_LEN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fips_vectors),
-	    cmocka_unit_test(test_million_a),
-	    cmocka_unit_test(test_block_boundaries),
+	    cmocka_unit_test(test_hmac),	cmocka_unit_test(test_fips_vectors),
+	    cmocka_unit_test(test_million_a),	cmocka_unit_test(test_block_boundaries),
 	    cmocka_unit_test(test_incremental),
 	};
 
