@@ -176,4 +176,9 @@ int sandbox_cleanup_root(const char *root, const char *prefix, unsigned grace_ms
 /* "v1", "v2", or "none" when no usable hierarchy is mounted. */
 const char *sandbox_cgroup_version(void);
 
+/* The directory below which CgroupRoot's cgroups go: v1, the memory
+ * hierarchy's mount; v2, the cgroup delegated to colocd (its unit's, or the
+ * root's where no systemd runs). "" when none is usable. */
+const char *sandbox_cgroup_dir(void);
+
 #endif

@@ -30,7 +30,13 @@ acquire() { # uid workers time [extra args to colocd_send]
 	send "$@" "{\"v\":1,\"type\":\"lease_acquire\",\"cred\":\"none:$uid:$uid\",\"workers\":$w,\"lib\":\"$FAAS_EXAMPLES_LIB\",\"mem\":0,\"gpus\":0,\"time\":$t,\"mode\":\"spread\",\"job\":0}"
 }
 field() { grep -o "\"$1\":\"\\?[^,\"}]*" | head -1 | sed 's/.*:"\?//'; }
-cgdir() { for m in /sys/fs/cgroup/$1/"$root"/"$2" /sys/fs/cgroup/"$root"/"$2"; do [ -d "$m" ] && echo "$m" && return; done; }
+# a lease's cgroup: v1 in the controller's hierarchy; v2 below the root,
+# or below the cgroup systemd delegated to colocd's unit
+cgdir() {
+	for m in /sys/fs/cgroup/$1/"$root"/"$2" /sys/fs/cgroup/"$root"/"$2"; do [ -d "$m" ] && echo "$m" && return; done
+	[ -f /sys/fs/cgroup/cgroup.controllers ] && find /sys/fs/cgroup -maxdepth 6 -type d -path "*/$root/$2" 2>/dev/null | head -1
+}
+leases_left() { find /sys/fs/cgroup -maxdepth 7 -type d -path "*/$root/lease-*" 2>/dev/null; }
 gone() { # pid: waits up to 3 s for it to vanish
 	[ -n "${1:-}" ] || return 1
 	for _ in $(seq 60); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
@@ -348,7 +354,7 @@ check "an executor outlives a killed colocd (no parent-death signal)" '[ -n "$x4
 check "its spare does not: it exits at the end of its channel" '[ -n "$sp" ] && gone $sp'
 start
 check "a restarted colocd removes what the killed one left (executor and cgroup)" \
-	'[ -n "$x4" ] && gone $x4 && [ -z "$(ls -d /sys/fs/cgroup/*/$root/lease-* 2>/dev/null)" ]'
+	'[ -n "$x4" ] && gone $x4 && [ -z "$(leases_left)" ]'
 
 # stop: nothing outlives it
 acquire "$nobody" 1 60 --lease-out "$dir/l5.json" >/dev/null
@@ -360,5 +366,5 @@ rc=$?
 pid=
 check "SIGTERM stops colocd (exit 0) and its executors and spare with it" \
 	'[ $rc = 0 ] && [ -n "$x5" ] && gone $x5 && [ -n "$sp5" ] && gone $sp5' "exit $rc"
-check "no cgroup is left under $root" '[ -z "$(ls -d /sys/fs/cgroup/*/$root/lease-* 2>/dev/null)" ]'
+check "no cgroup is left under $root" '[ -z "$(leases_left)" ]'
 tap_end "$dir/colocd.log"
