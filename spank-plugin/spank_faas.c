@@ -41,6 +41,20 @@
 
 SPANK_PLUGIN(spank_faas, 1);
 
+/*
+ * What Slurm 25.05 and newer do when slurm_spank_init fails in a job's
+ * slurmstepd: ESPANK_NODE_FAILURE drains the node and requeues the job,
+ * ESPANK_JOB_FAILURE fails the job. The plugin's init does not fail there
+ * (a bad plugstack.conf argument stops slurmd at its start, and a job's
+ * slurmstepd only logs it), so this pins the one mode that never fails a
+ * host job for a coloc fault. Older Slurm ignores the symbol.
+ */
+#if defined(SLURM_VERSION_NUMBER) && SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(25, 5, 0)
+int slurm_spank_init_failure_mode = ESPANK_NODE_FAILURE;
+#else
+int slurm_spank_init_failure_mode = 0;
+#endif
+
 #define LOG "spank_faas: "
 #define RELEASE_TIMEOUT_MS 5000
 #define REPORT_SLACK_MS 3000   /* a report's budget: EvictGrace and this */
@@ -114,7 +128,13 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 
 	if (faas_plugin_args_parse(ac, av, &args, err, sizeof(err)) != 0) {
 		slurm_error(LOG "%s", err);
-		return -1;
+		/* slurmd stops at its start; srun, sbatch and salloc refuse; a
+		 * job's slurmstepd (plugstack.conf edited since slurmd started)
+		 * runs the job and reports it with the default arguments (it
+		 * lends nothing unless it asks to): never fail a host job */
+		if (ctx != S_CTX_REMOTE)
+			return -1;
+		faas_plugin_args_parse(0, NULL, &args, err, sizeof(err));
 	}
 	if (ctx == S_CTX_SLURMD) {
 		struct coloc_config cfg;
