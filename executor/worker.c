@@ -139,10 +139,10 @@ static void send_welcome(struct worker *w, uint64_t peer, uint32_t index, int st
 
 static void on_hello(struct worker *w, const struct wire_msg *m)
 {
-	uint32_t depth = m->u.hello.depth;
+	uint32_t depth = m->u.hello.depth, again_cookie = 0;
 	struct wclient *c = NULL;
 	uint64_t peer;
-	long base;
+	long base, again_base = -1;
 
 	if (!wire_token_equal(m->u.hello.token, w->cfg->token)) {
 		/* no answer: the address came with a message nobody vouches for */
@@ -154,13 +154,21 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	}
 	/* A client saying hello again (it restarted the handshake) replaces
 	 * itself; drop the old entry first, since the address vector may hand
-	 * back the same peer for the same address. */
+	 * back the same peer for the same address. Given the same slots, it
+	 * keeps its cookie: a hello resent while the first was on its way (a
+	 * slow executor welcomes after the client's 250 ms resend) must not
+	 * void the requests the client sends on the first welcome. */
 	for (unsigned i = 0; i < w->nclients; i++) {
 		struct wclient *o = &w->clients[i];
 
 		if (o->used && o->addr_len == m->u.hello.name_len &&
-		    memcmp(o->addr, m->u.hello.name, o->addr_len) == 0)
+		    memcmp(o->addr, m->u.hello.name, o->addr_len) == 0) {
+			if (o->depth == (depth > w->cfg->max_depth ? w->cfg->max_depth : depth)) {
+				again_base = o->base;
+				again_cookie = o->cookie;
+			}
 			client_drop(w, o);
+		}
 	}
 	if (transport_peer_add(w->t, m->u.hello.name, m->u.hello.name_len, &peer) != 0) {
 		log_warning("worker %u: a hello carried an unusable fabric address; ignored",
@@ -195,7 +203,9 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 			      .base = (uint32_t)base,
 			      .depth = depth};
 	memcpy(c->addr, m->u.hello.name, c->addr_len);
-	if (getrandom(&c->cookie, sizeof(c->cookie), 0) != sizeof(c->cookie))
+	if (again_base == base)
+		c->cookie = again_cookie;
+	else if (getrandom(&c->cookie, sizeof(c->cookie), 0) != sizeof(c->cookie))
 		c->cookie = (uint32_t)(base * 2654435761u) ^ (uint32_t)peer;
 	for (uint32_t s = c->base; s < c->base + depth; s++)
 		w->owner[s] = (uint32_t)(c - w->clients) + 1;

@@ -432,6 +432,11 @@ static void test_hello_again_replaces(void **state)
 	assert_true(mock_peer(a1.peer)->removed);
 	assert_false(mock_peer(a2.peer)->removed);
 	assert_int_equal(a2.base, 0);
+	/* with the same slots, the same cookie: requests sent on the first
+	 * welcome (a resent hello crossed it) are still served */
+	assert_int_equal(a2.cookie, a1.cookie);
+	request(f, a2.base, a1.cookie, lib_id(examples, "noop"), 1, "", 0, 0);
+	assert_int_equal(mock.nputs, 1);
 	b = connect_client(f, "client-b", 2);
 	assert_int_equal(b.base, 2);
 }
