@@ -621,17 +621,36 @@ int sandbox_evict(struct sandbox *sb, unsigned grace_ms, bool *killed)
 
 /* ---- create / destroy ---------------------------------------------------- */
 
+#define DEPOPULATE_MS 500 /* v2: killed processes finishing their exit */
+
+/*
+ * Removes <rel> from every hierarchy. On v2 a cgroup whose processes have
+ * all left cgroup.procs may still be populated for a moment by ones whose
+ * exit the kernel has not finished (a large address space to tear down,
+ * slow cores), and rmdir then fails with EBUSY: it waits for
+ * cgroup.events to say "populated 0", at most DEPOPULATE_MS.
+ */
 static int rmdir_all(const char *rel)
 {
 	int hs[H_MAX], rc = 0;
 	unsigned nh = hier_list(hs);
 
 	for (unsigned i = 0; i < nh; i++) {
-		char path[PATH_MAX];
+		char path[PATH_MAX], events[256];
+		double deadline = clock_ms() + DEPOPULATE_MS;
+		int r;
 
-		if (cg_path(path, sizeof(path), hs[i], rel, NULL) == 0 && rmdir(path) != 0 &&
-		    errno != ENOENT && rc == 0)
-			rc = -errno;
+		if (cg_path(path, sizeof(path), hs[i], rel, NULL) != 0)
+			continue;
+		while ((r = rmdir(path) == 0 ? 0 : -errno) == -EBUSY && hier.version == 2 &&
+		       clock_ms() < deadline &&
+		       cg_read(hs[i], rel, "cgroup.events", events, sizeof(events)) == 0 &&
+		       !strstr(events, "populated 0"))
+			clock_sleep_ms(1);
+		if (r == -EBUSY && hier.version == 2)
+			r = rmdir(path) == 0 ? 0 : -errno; /* populated 0 came */
+		if (r && r != -ENOENT && rc == 0)
+			rc = r;
 	}
 	return rc;
 }
