@@ -97,8 +97,9 @@ rc=$?
 check "faas-executor --spare started by hand (no channel from colocd) is refused (exit 2), saying so" \
 	'[ $rc = 2 ] && echo "$out" | grep -q "not started by hand"' "exit $rc: $out"
 cpu=$(grep -o '"cpu":[0-9]*' "$dir/lease.json" | head -1 | cut -d: -f2)
-check "the executor runs in cgroup $root/$id (cpuset and memory)" \
-	'grep -q "cpuset:/$root/$id\$" /proc/$xpid/cgroup && grep -q "memory:/$root/$id\$" /proc/$xpid/cgroup' \
+check "the executor runs in cgroup $root/$id (cpuset and memory; v2: below a delegated cgroup)" \
+	'{ grep -q "cpuset:/$root/$id\$" /proc/$xpid/cgroup && grep -q "memory:/$root/$id\$" /proc/$xpid/cgroup; } ||
+	 grep -q "^0::\(/.*\)\?/$root/$id\$" /proc/$xpid/cgroup' \
 	"$(tr '\n' ' ' </proc/"$xpid"/cgroup 2>&1)"
 cpus=$(cat "$(cgdir cpuset "$id")/cpuset.cpus" 2>/dev/null)
 check "its cpuset is the lent cpu ($cpus = worker cpu $cpu)" '[ -n "$cpu" ] && [ "$cpus" = "$cpu" ]'
@@ -177,7 +178,7 @@ cuda=$(tr '\0' '\n' <"/proc/$gx/environ" 2>/dev/null | sed -n 's/^CUDA_VISIBLE_D
 check "a lease with one GPU: its executor sees CUDA_VISIBLE_DEVICES=0 or 1" \
 	'[ -n "$gx" ] && { [ "$cuda" = 0 ] || [ "$cuda" = 1 ]; }' "$out / CUDA_VISIBLE_DEVICES=$cuda"
 devs=$(cat "$(cgdir devices "$gid")/devices.list" 2>/dev/null)
-if [ -n "$(cgdir devices "$gid")" ]; then
+if [ -f "$(cgdir devices "$gid")/devices.list" ]; then # v1 (v2: sandbox_check tests the fence)
 	check "its devices cgroup allows that GPU only (c 60:$cuda)" \
 		'echo "$devs" | grep -q "^c 60:$cuda " && ! echo "$devs" | grep -q "^c 60:$((1 - cuda)) "' "$devs"
 fi
