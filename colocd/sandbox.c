@@ -1044,6 +1044,11 @@ void sandbox_destroy(struct sandbox *sb)
 	rc = rmdir_all(sb->rel);
 	if (rc)
 		log_warning("sandbox %s: cannot remove its cgroup: %s.", sb->rel, strerror(-rc));
+	/* v2 lists a dying process in no cgroup.procs while its exit goes on:
+	 * once the cgroup is gone (depopulated), the child is a zombie, or is
+	 * about to be; reap it rather than leave it to nobody */
+	for (int ms = 0; rc == 0 && !children_reap(sb) && ms < 100; ms++)
+		clock_sleep_ms(1);
 	free(sb);
 }
 
