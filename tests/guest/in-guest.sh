@@ -56,6 +56,7 @@ for t in sandbox.sh colocd.sh; do
 		log=$build/tests/integration/$t.log
 		grep -E "^# colocd\| .*(warning|error)" "$log" | tail -40 | sed 's/^/#   /'
 		# everything the daemon said about the leases of failed cases
+		grep -E "^# colocd\| .* (released|evicted|expired)" "$log" | tail -8 | sed 's/^/#   /'
 		grep "^not ok" "$log" | grep -o "lease-[0-9]*-[0-9a-f]*" | sort -u | while read -r id; do
 			grep "^# colocd| .*$id" "$log" | sed 's/^/#   /'
 		done

@@ -211,9 +211,10 @@ hx=$(field pid <"$dir/lh.json")
 FAAS_ADDR=127.0.0.1 timeout 60 "$FAAS_CALL" --lease "$dir/lh.json" --fn sleep_ms --u64 30000 \
 	--timeout-ms 40000 >"$dir/hung.out" 2>&1 &
 caller=$!
-# until one of the executor's threads sleeps in the function (bounded)
-for _ in $(seq 200); do
-	grep -qs hrtimer_nanosleep /proc/"$hx"/task/*/wchan && break
+# until one of the executor's threads sleeps in the function (bounded: 30 s
+# for an emulated guest, where faas-call takes seconds to start)
+for _ in $(seq 600); do
+	grep -qs nanosleep /proc/"$hx"/task/*/wchan && break # hrtimer_ or do_nanosleep
 	sleep 0.05
 done
 t0=$(date +%s%N)
