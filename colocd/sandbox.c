@@ -355,9 +355,9 @@ static void hier_init(void)
 				log_warning("sandbox: no cgroup v1 freezer hierarchy is mounted, "
 					    "so eviction kills without freezing first and a fork "
 					    "bomb takes longer to end; mount it.");
-			log_info("sandbox: cgroup v1 (cpuset at %s, memory at %s, devices %s).",
-				 hier.mnt[H_CPUSET], hier.mnt[H_MEMORY],
-				 hier.mnt[H_DEVICES][0] ? hier.mnt[H_DEVICES] : "not mounted");
+			log_debug("sandbox: cgroup v1 (cpuset at %s, memory at %s, devices %s).",
+				  hier.mnt[H_CPUSET], hier.mnt[H_MEMORY],
+				  hier.mnt[H_DEVICES][0] ? hier.mnt[H_DEVICES] : "not mounted");
 			return;
 		}
 	}
@@ -378,9 +378,10 @@ static void hier_init(void)
 			if (word_in(ctl, "pids"))
 				strcpy(hier.mnt[H_PIDS], hier.mnt[H_CPUSET]);
 			/* H_DEVICES stays empty: devfence's eBPF programs fence devices. */
-			log_info("sandbox: cgroup v2 (unified hierarchy at %s): executors' cgroups "
-				 "go below /%s; controllers there: %s.",
-				 v2, hier.base, ctl);
+			log_debug(
+			    "sandbox: cgroup v2 (unified hierarchy at %s): executors' cgroups "
+			    "go below /%s; controllers there: %s.",
+			    v2, hier.base, ctl);
 			return;
 		}
 		snprintf(hier.why, sizeof(hier.why),

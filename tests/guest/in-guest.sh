@@ -75,7 +75,9 @@ check "colocd runs in a leaf below its own delegated cgroup $colocd_cg" \
 	'grep -qx "0::$colocd_cg/[a-z]*" /proc/$(systemctl show -P MainPID colocd.service)/cgroup' \
 	"$(cat /proc/"$(systemctl show -P MainPID colocd.service)"/cgroup)"
 
-echo "guest: colocd: $(journalctl -b -u colocd.service --no-pager -o cat | grep -m1 'sandbox: cgroup')"
+started=$(journalctl -b -u colocd.service --no-pager -o cat | grep -m1 'executors in cgroup')
+check "colocd's log says it uses cgroup v2 below its unit's cgroup" \
+	'echo "$started" | grep -q "below /sys/fs/cgroup$colocd_cg (cgroup v2)"' "$started"
 
 # -- a host job lending a core, a lease on it, Slurm's cgroups beside coloc's
 lib=$(find /usr/lib -path '*coloc/functions/faas_examples.so' | head -1)
