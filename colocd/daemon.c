@@ -741,11 +741,11 @@ int daemon_run(const struct daemon_options *o)
 			    getenv("NOTIFY_SOCKET"), strerror(-rc));
 	if (d->agent)
 		log_info(
-		    "%s on %s: controller %s:%u, reports on %s, executors in cgroup %s (cgroup "
-		    "%s)",
+		    "%s on %s: controller %s:%u, reports on %s, executors in cgroup %s below %s "
+		    "(cgroup %s)",
 		    role_name(o->role), agent_node(d->agent), d->cfg.controller_host,
 		    d->cfg.controller_port, d->cfg.socket_path, d->cfg.cgroup_root,
-		    sandbox_cgroup_version());
+		    sandbox_cgroup_dir(), sandbox_cgroup_version());
 	else
 		log_info("controller on %s:%u", d->cfg.controller_host, d->cfg.controller_port);
 	if (d->httpd)

@@ -23,6 +23,7 @@
 
 #include "sandbox.h"
 #include "clock.h"
+#include "devfence.h"
 
 #include "log.h"
 #include "spare.h"
@@ -48,6 +49,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <grp.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,7 +75,9 @@ static struct {
 	pthread_once_t once;
 	int version;		   /* 0: none usable, 1, 2 */
 	char mnt[H_MAX][PATH_MAX]; /* "" where the controller is not mounted */
-	char why[256];		   /* why version is 0 */
+	char base[PATH_MAX];	   /* v2: the delegated cgroup ("" the root), as
+				      /proc/PID/cgroup names it without its "/" */
+	char why[512];		   /* why version is 0 */
 } hier = {.once = PTHREAD_ONCE_INIT};
 
 struct child {
@@ -225,6 +229,99 @@ static bool word_in(const char *list, const char *word)
 	return word_in_sep(list, word, ' ');
 }
 
+/* Whether the v2 cgroup at dir is delegated: systemd marks a unit's
+ * cgroup with Delegate=yes by the xattr trusted.delegate (and, since 253,
+ * user.delegate). */
+static bool delegated(const char *dir)
+{
+	char v[8];
+
+	return getxattr(dir, "trusted.delegate", v, sizeof(v)) > 0 ||
+	       getxattr(dir, "user.delegate", v, sizeof(v)) > 0;
+}
+
+/*
+ * v2: where executors' cgroups may go (systemd's single-writer rule: only
+ * below a cgroup delegated to us). colocd's own cgroup, from
+ * /proc/self/cgroup, is the root (no systemd: a plain host or a container's
+ * cgroup namespace), or a delegated cgroup (colocd.service's Delegate=yes),
+ * or below one (a test inside such a unit): hier.base is then that
+ * delegated cgroup. In the first two cases, where colocd sits in the
+ * delegated cgroup itself, it moves into the leaf "daemon" below it, as a
+ * cgroup that enables controllers for its children may hold no processes.
+ * Refuses to work below slurmstepd.scope (Slurm's jobs) or in a cgroup
+ * nobody delegated.
+ */
+static int v2_delegated(const char *mnt)
+{
+	char self[PATH_MAX], dir[2 * PATH_MAX + 16], *slash;
+	size_t ml = strlen(mnt);
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	bool found = false;
+
+	self[0] = '\0';
+	while (f && fgets(dir, sizeof(dir), f))
+		if (strncmp(dir, "0::/", 4) == 0) {
+			dir[strcspn(dir, "\n")] = '\0';
+			snprintf(self, sizeof(self), "%.*s", (int)sizeof(self) - 1, dir + 4);
+		}
+	if (f)
+		fclose(f);
+	if (strstr(self, "slurmstepd.scope")) {
+		snprintf(hier.why, sizeof(hier.why),
+			 "colocd runs in Slurm's cgroup /%s: start it from its own systemd unit "
+			 "(colocd.service, Delegate=yes), never from a job or slurmd",
+			 self);
+		return -EPERM;
+	}
+	hier.base[0] = '\0';
+	/* from colocd's cgroup up: the nearest delegated one */
+	snprintf(hier.base, sizeof(hier.base), "%s", self);
+	while (hier.base[0]) {
+		snprintf(dir, sizeof(dir), "%s/%s", mnt, hier.base);
+		if (delegated(dir)) {
+			found = true;
+			break;
+		}
+		slash = strrchr(hier.base, '/');
+		if (slash)
+			*slash = '\0';
+		else
+			hier.base[0] = '\0';
+	}
+	if (self[0] && !found) {
+		snprintf(hier.why, sizeof(hier.why),
+			 "colocd runs in the cgroup /%s, which was not delegated to it, so it may "
+			 "not create cgroups there (systemd's single-writer rule): start it from "
+			 "colocd.service with Delegate=yes",
+			 self);
+		return -EPERM;
+	}
+	if (strcmp(self, hier.base) == 0) {
+		char pid[24];
+		int rc;
+
+		snprintf(dir, sizeof(dir), "%.*s%s%s/daemon", (int)ml, mnt, self[0] ? "/" : "",
+			 self);
+		if (self[0]) { /* the root cgroup may hold processes */
+			if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+				rc = -errno;
+			else {
+				snprintf(pid, sizeof(pid), "%d", (int)getpid());
+				strcat(dir, "/cgroup.procs");
+				rc = write_file(dir, pid);
+			}
+			if (rc) {
+				snprintf(hier.why, sizeof(hier.why),
+					 "colocd cannot move itself into the leaf cgroup %s: %s",
+					 dir, strerror(-rc));
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
 /*
  * v1 when libcgroup finds cpuset and memory on v1 (cgroup) mounts; else v2
  * when the unified mount offers cpuset and memory; else none.
@@ -258,24 +355,41 @@ static void hier_init(void)
 				log_warning("sandbox: no cgroup v1 freezer hierarchy is mounted, "
 					    "so eviction kills without freezing first and a fork "
 					    "bomb takes longer to end; mount it.");
+			log_debug("sandbox: cgroup v1 (cpuset at %s, memory at %s, devices %s).",
+				  hier.mnt[H_CPUSET], hier.mnt[H_MEMORY],
+				  hier.mnt[H_DEVICES][0] ? hier.mnt[H_DEVICES] : "not mounted");
 			return;
 		}
 	}
 	memset(hier.mnt, 0, sizeof(hier.mnt));
 	if (find_cgroup2(v2, sizeof(v2)) == 0 && fs_magic(v2) == CGROUP2_SUPER_MAGIC) {
-		char path[PATH_MAX + 32];
+		char path[2 * PATH_MAX + 32];
 
-		snprintf(path, sizeof(path), "%s/cgroup.controllers", v2);
+		if (v2_delegated(v2) != 0)
+			return; /* hier.why says why */
+		snprintf(path, sizeof(path), "%s%s%s/cgroup.controllers", v2,
+			 hier.base[0] ? "/" : "", hier.base);
 		if (read_file(path, ctl, sizeof(ctl)) == 0 && word_in(ctl, "cpuset") &&
 		    word_in(ctl, "memory")) {
 			hier.version = 2;
-			strcpy(hier.mnt[H_CPUSET], v2);
-			strcpy(hier.mnt[H_MEMORY], v2);
+			snprintf(hier.mnt[H_CPUSET], PATH_MAX, "%.*s", (int)strlen(path) - 19,
+				 path);
+			strcpy(hier.mnt[H_MEMORY], hier.mnt[H_CPUSET]);
 			if (word_in(ctl, "pids"))
-				strcpy(hier.mnt[H_PIDS], v2);
-			/* H_DEVICES stays empty: v2 device control needs eBPF. */
+				strcpy(hier.mnt[H_PIDS], hier.mnt[H_CPUSET]);
+			/* H_DEVICES stays empty: devfence's eBPF programs fence devices. */
+			log_debug(
+			    "sandbox: cgroup v2 (unified hierarchy at %s): executors' cgroups "
+			    "go below /%s; controllers there: %s.",
+			    v2, hier.base, ctl);
 			return;
 		}
+		snprintf(hier.why, sizeof(hier.why),
+			 "the cgroup v2 cgroup %.250s does not offer the cpuset and memory "
+			 "controllers (only \"%.120s\"); enable them for it (systemd: Delegate=yes "
+			 "in colocd's unit)",
+			 path, ctl);
+		return;
 	}
 	snprintf(hier.why, sizeof(hier.why),
 		 "no cgroup v1 cpuset and memory hierarchies and no cgroup v2 hierarchy with the "
@@ -299,6 +413,12 @@ const char *sandbox_cgroup_version(void)
 	return hier.version == 1 ? "v1" : hier.version == 2 ? "v2" : "none";
 }
 
+const char *sandbox_cgroup_dir(void)
+{
+	pthread_once(&hier.once, hier_init);
+	return hier.mnt[H_MEMORY];
+}
+
 /* ---- processes in a cgroup ------------------------------------------------ */
 
 /* Whether /proc/<pid>/cgroup puts pid in the cgroup rel of the memory
@@ -320,8 +440,16 @@ static bool pid_in(pid_t pid, const char *rel)
 			continue;
 		*cg++ = '\0';
 		cg[strcspn(cg, "\n")] = '\0';
-		if (hier.version == 2 ? ctl[1] == '\0' : word_in_sep(ctl + 1, "memory", ','))
+		if (hier.version == 1 && word_in_sep(ctl + 1, "memory", ','))
 			in = cg[0] == '/' && strcmp(cg + 1, rel) == 0;
+		else if (hier.version == 2 && ctl[1] == '\0' && cg[0] == '/') {
+			size_t bl = strlen(hier.base);
+
+			cg++; /* v2: below the delegated cgroup */
+			in = bl == 0 ? strcmp(cg, rel) == 0
+				     : strncmp(cg, hier.base, bl) == 0 && cg[bl] == '/' &&
+					   strcmp(cg + bl + 1, rel) == 0;
+		}
 	}
 	fclose(f);
 	return in;
@@ -494,17 +622,36 @@ int sandbox_evict(struct sandbox *sb, unsigned grace_ms, bool *killed)
 
 /* ---- create / destroy ---------------------------------------------------- */
 
+#define DEPOPULATE_MS 500 /* v2: killed processes finishing their exit */
+
+/*
+ * Removes <rel> from every hierarchy. On v2 a cgroup whose processes have
+ * all left cgroup.procs may still be populated for a moment by ones whose
+ * exit the kernel has not finished (a large address space to tear down,
+ * slow cores), and rmdir then fails with EBUSY: it waits for
+ * cgroup.events to say "populated 0", at most DEPOPULATE_MS.
+ */
 static int rmdir_all(const char *rel)
 {
 	int hs[H_MAX], rc = 0;
 	unsigned nh = hier_list(hs);
 
 	for (unsigned i = 0; i < nh; i++) {
-		char path[PATH_MAX];
+		char path[PATH_MAX], events[256];
+		double deadline = clock_ms() + DEPOPULATE_MS;
+		int r;
 
-		if (cg_path(path, sizeof(path), hs[i], rel, NULL) == 0 && rmdir(path) != 0 &&
-		    errno != ENOENT && rc == 0)
-			rc = -errno;
+		if (cg_path(path, sizeof(path), hs[i], rel, NULL) != 0)
+			continue;
+		while ((r = rmdir(path) == 0 ? 0 : -errno) == -EBUSY && hier.version == 2 &&
+		       clock_ms() < deadline &&
+		       cg_read(hs[i], rel, "cgroup.events", events, sizeof(events)) == 0 &&
+		       !strstr(events, "populated 0"))
+			clock_sleep_ms(1);
+		if (r == -EBUSY && hier.version == 2)
+			r = rmdir(path) == 0 ? 0 : -errno; /* populated 0 came */
+		if (r && r != -ENOENT && rc == 0)
+			rc = r;
 	}
 	return rc;
 }
@@ -587,43 +734,83 @@ static bool name_ok(const char *s, bool slashes)
 	return slashes || !strchr(s, '/');
 }
 
-/* The default device allow-list (v1): what an ordinary program opens. */
-static const char *const default_devices[] = {
-    "c 1:3 rwm",   /* /dev/null */
-    "c 1:5 rwm",   /* /dev/zero */
-    "c 1:7 rwm",   /* /dev/full */
-    "c 1:8 rwm",   /* /dev/random */
-    "c 1:9 rwm",   /* /dev/urandom */
-    "c 5:0 rwm",   /* /dev/tty */
-    "c 5:2 rwm",   /* /dev/ptmx */
-    "c 136:* rwm", /* /dev/pts/N */
+/* The default device allow-list: what an ordinary program opens. */
+#define RWM (DEVFENCE_READ | DEVFENCE_WRITE | DEVFENCE_MKNOD)
+static const struct devfence_rule default_devices[] = {
+    {'c', 1, 3, RWM},	 /* /dev/null */
+    {'c', 1, 5, RWM},	 /* /dev/zero */
+    {'c', 1, 7, RWM},	 /* /dev/full */
+    {'c', 1, 8, RWM},	 /* /dev/random */
+    {'c', 1, 9, RWM},	 /* /dev/urandom */
+    {'c', 5, 0, RWM},	 /* /dev/tty */
+    {'c', 5, 2, RWM},	 /* /dev/ptmx */
+    {'c', 136, -1, RWM}, /* /dev/pts/N */
 };
+#define NDEFAULT_DEVICES (sizeof(default_devices) / sizeof(default_devices[0]))
 
 /* NVIDIA's shared control devices, allowed alongside any lent GPU when present. */
 static const char *const nvidia_control[] = {"/dev/nvidiactl", "/dev/nvidia-uvm",
 					     "/dev/nvidia-uvm-tools"};
 
+/* A rule as v1's devices.allow takes it: "c 1:3 rwm", "c 136:* rwm". */
+static void rule_format(const struct devfence_rule *r, char *out, size_t len)
+{
+	char minor[16];
+
+	if (r->minor < 0)
+		snprintf(minor, sizeof(minor), "*");
+	else
+		snprintf(minor, sizeof(minor), "%d", r->minor);
+	snprintf(out, len, "%c %u:%s %s%s%s", r->type, r->major, minor,
+		 r->access & DEVFENCE_READ ? "r" : "", r->access & DEVFENCE_WRITE ? "w" : "",
+		 r->access & DEVFENCE_MKNOD ? "m" : "");
+}
+
+/*
+ * The lease's allow-list: the defaults, each lent GPU (read, write) and,
+ * with a GPU, NVIDIA's control devices that exist. v1 writes it rule by
+ * rule to devices.allow after denying all; v2 attaches it as devfence's
+ * eBPF program to the lease's cgroup (everything else denied).
+ */
 static int devices_apply(struct sandbox *sb, const struct sandbox_spec *s, char *err, size_t errlen)
 {
-	char rule[64];
+	struct devfence_rule rules[NDEFAULT_DEVICES + SANDBOX_MAX_DEVICES + 3];
+	unsigned n = 0;
+	char rule[64], path[PATH_MAX];
 	struct stat st;
-	int rc;
+	int rc = 0, fd;
 
-	if (hier.version != 1 || !hier.mnt[H_DEVICES][0])
+	if (hier.version == 1 && !hier.mnt[H_DEVICES][0])
 		return 0;
-	rc = cg_write(H_DEVICES, sb->rel, "devices.deny", "a");
-	for (size_t i = 0; rc == 0 && i < sizeof(default_devices) / sizeof(default_devices[0]); i++)
-		rc = cg_write(H_DEVICES, sb->rel, "devices.allow", default_devices[i]);
-	for (unsigned i = 0; rc == 0 && i < s->ndevices; i++) {
+	for (size_t i = 0; i < NDEFAULT_DEVICES; i++)
+		rules[n++] = default_devices[i];
+	for (unsigned i = 0; i < s->ndevices; i++) {
 		if (stat(s->devices[i], &st) != 0)
 			return -errno; /* checked before; raced away */
-		snprintf(rule, sizeof(rule), "c %u:%u rw", major(st.st_rdev), minor(st.st_rdev));
-		rc = cg_write(H_DEVICES, sb->rel, "devices.allow", rule);
+		rules[n++] = (struct devfence_rule){'c', major(st.st_rdev), (int)minor(st.st_rdev),
+						    DEVFENCE_READ | DEVFENCE_WRITE};
 	}
-	for (size_t i = 0; rc == 0 && s->ndevices > 0 && i < 3; i++) {
-		if (stat(nvidia_control[i], &st) != 0 || !S_ISCHR(st.st_mode))
-			continue;
-		snprintf(rule, sizeof(rule), "c %u:%u rw", major(st.st_rdev), minor(st.st_rdev));
+	for (size_t i = 0; s->ndevices > 0 && i < 3; i++)
+		if (stat(nvidia_control[i], &st) == 0 && S_ISCHR(st.st_mode))
+			rules[n++] =
+			    (struct devfence_rule){'c', major(st.st_rdev), (int)minor(st.st_rdev),
+						   DEVFENCE_READ | DEVFENCE_WRITE};
+	if (hier.version == 2) {
+		rc = cg_path(path, sizeof(path), H_MEMORY, sb->rel, NULL);
+		fd = rc ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = rc ? rc : -errno;
+			log_errbuf(err, errlen, "Cannot open the cgroup %s: %s.", sb->rel,
+				   strerror(-rc));
+			return rc;
+		}
+		rc = devfence_attach(fd, rules, n, err, errlen);
+		close(fd);
+		return rc;
+	}
+	rc = cg_write(H_DEVICES, sb->rel, "devices.deny", "a");
+	for (unsigned i = 0; rc == 0 && i < n; i++) {
+		rule_format(&rules[i], rule, sizeof(rule));
 		rc = cg_write(H_DEVICES, sb->rel, "devices.allow", rule);
 	}
 	if (rc)
@@ -714,8 +901,10 @@ static int limits_apply(struct sandbox *sb, const struct sandbox_spec *s, char *
 		if (rc == 0 && cg_write(H_MEMORY, sb->rel, "memory.swap.max", "0") != 0)
 			log_debug("sandbox %s: no memory.swap.max; the executor may swap.",
 				  sb->rel);
-		/* The OOM killer takes one process, not the whole group. */
-		cg_write(H_MEMORY, sb->rel, "memory.oom.group", "0");
+		/* An OOM kill takes the whole lease: an executor missing one
+		 * process is no use to its client. */
+		if (cg_write(H_MEMORY, sb->rel, "memory.oom.group", "1") != 0)
+			log_debug("sandbox %s: no memory.oom.group (Linux < 4.19).", sb->rel);
 	}
 	if (rc == 0 && hier.mnt[H_PIDS][0] && s->pids_max) {
 		what = "pids.max";
@@ -856,6 +1045,11 @@ void sandbox_destroy(struct sandbox *sb)
 	rc = rmdir_all(sb->rel);
 	if (rc)
 		log_warning("sandbox %s: cannot remove its cgroup: %s.", sb->rel, strerror(-rc));
+	/* v2 lists a dying process in no cgroup.procs while its exit goes on:
+	 * once the cgroup is gone (depopulated), the child is a zombie, or is
+	 * about to be; reap it rather than leave it to nobody */
+	for (int ms = 0; rc == 0 && !children_reap(sb) && ms < 100; ms++)
+		clock_sleep_ms(1);
 	free(sb);
 }
 
@@ -919,9 +1113,37 @@ static void child_close_fds(int keep)
 	}
 }
 
-/* In the child: only async-signal-safe calls from fork to exec. */
+/*
+ * identity_drop's steps for a child of clone3 (fork_into), in raw system
+ * calls: glibc's setgroups, setgid and setuid apply to every thread glibc
+ * knows of, and a child of a raw clone3 inherits glibc's list of the parent's
+ * threads (fork resets it, clone3 does not), with whatever lock another
+ * thread held. The child is single-threaded, so the thread's credentials
+ * are the process's.
+ */
+static int identity_drop_raw(uid_t uid, gid_t gid, int *err)
+{
+	if (syscall(SYS_setsid) < 0 && getsid(0) != getpid())
+		return *err = errno, 1;
+	if (syscall(SYS_setgroups, 0, NULL) != 0)
+		return *err = errno, 2;
+	if (syscall(SYS_setresgid, gid, gid, gid) != 0)
+		return *err = errno, 3;
+	if (syscall(SYS_setresuid, uid, uid, uid) != 0)
+		return *err = errno, 4;
+	if (syscall(SYS_getuid) != (long)uid || syscall(SYS_geteuid) != (long)uid ||
+	    syscall(SYS_getgid) != (long)gid || syscall(SYS_getegid) != (long)gid ||
+	    (uid != 0 && syscall(SYS_setuid, 0) == 0))
+		return *err = EPERM, 4;
+	if (chdir("/") != 0)
+		return *err = errno, 5;
+	return 0;
+}
+
+/* In the child: only async-signal-safe calls from fork to exec. raw: it is
+ * a child of clone3 (see identity_drop_raw). */
 static void child_run(struct sandbox *sb, int go_fd, int fail_fd, char *const argv[],
-		      char *const env[])
+		      char *const env[], bool raw)
 {
 	int step, e = 0;
 	char c;
@@ -929,7 +1151,7 @@ static void child_run(struct sandbox *sb, int go_fd, int fail_fd, char *const ar
 	child_reset_signals();
 	if (read(go_fd, &c, 1) != 1)
 		child_fail(fail_fd, 0, EPIPE);
-	step = identity_drop(sb->uid, sb->gid, &e);
+	step = raw ? identity_drop_raw(sb->uid, sb->gid, &e) : identity_drop(sb->uid, sb->gid, &e);
 	if (step)
 		child_fail(fail_fd, step, e);
 	/* fail_fd closes at exec too: EOF means success. */
@@ -985,7 +1207,8 @@ static char **env_build(const struct sandbox *sb, char *const envp[])
 static int attach(struct sandbox *sb, pid_t pid)
 {
 	char val[32];
-	int rc;
+	int hs[H_MAX], rc;
+	unsigned nh;
 
 	if (hier.version == 1) {
 		rc = cgroup_attach_task_pid(sb->cg, pid);
@@ -994,12 +1217,68 @@ static int attach(struct sandbox *sb, pid_t pid)
 		log_debug("sandbox %s: libcgroup cannot attach %d (%s); writing cgroup.procs.",
 			  sb->rel, (int)pid, cgroup_strerror(rc));
 	}
+	/* v1: one write per hierarchy; v2: one write moves it into every
+	 * controller at once */
 	snprintf(val, sizeof(val), "%d", (int)pid);
+	nh = hier_list(hs);
 	rc = 0;
-	for (int h = 0; rc == 0 && h < H_MAX; h++)
-		if (hier.mnt[h][0])
-			rc = cg_write(h, sb->rel, "cgroup.procs", val);
+	for (unsigned i = 0; rc == 0 && i < nh; i++)
+		rc = cg_write(hs[i], sb->rel, "cgroup.procs", val);
 	return rc;
+}
+
+/* clone3(2)'s arguments up to .cgroup (CLONE_ARGS_SIZE_VER2, Linux 5.7),
+ * spelled out here: Debian 12's headers have them, older ones do not. */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+	    set_tid_size, cgroup;
+};
+#define SANDBOX_CLONE_INTO_CGROUP 0x200000000ULL
+
+/*
+ * fork(), but on cgroup v2 the child starts in sb's cgroup (clone3 with
+ * CLONE_INTO_CGROUP, Linux 5.7): it is never, not even for an instant, in
+ * colocd's cgroup, and no attach is needed. *into says whether that
+ * happened; where the kernel lacks it (ENOSYS, E2BIG, EINVAL) this is a
+ * plain fork and the caller attaches the child.
+ */
+static pid_t fork_into(struct sandbox *sb, bool *into)
+{
+	char path[PATH_MAX];
+	struct clone3_args args;
+	int fd = -1;
+	long r;
+
+	*into = false;
+	if (hier.version != 2 || cg_path(path, sizeof(path), H_MEMORY, sb->rel, NULL) != 0 ||
+	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return fork();
+	memset(&args, 0, sizeof(args));
+	args.flags = SANDBOX_CLONE_INTO_CGROUP;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (uint64_t)fd;
+#ifdef SYS_clone3
+	r = syscall(SYS_clone3, &args, sizeof(args));
+#else
+	r = -1;
+	errno = ENOSYS;
+#endif
+	if (r == 0) {
+		*into = true;
+		return 0; /* the child: its fd closes at exec */
+	}
+	close(fd);
+	if (r > 0) {
+		*into = true;
+		return (pid_t)r;
+	}
+	if (errno == ENOSYS || errno == E2BIG || errno == EINVAL) {
+		log_debug("sandbox %s: no clone3 with CLONE_INTO_CGROUP here (%s); forking and "
+			  "attaching.",
+			  sb->rel, strerror(errno));
+		return fork();
+	}
+	return -1;
 }
 
 int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pid_t *pid, char *err,
@@ -1010,6 +1289,7 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
 	struct pollfd pfd;
 	char **env;
 	pid_t child;
+	bool into;
 	ssize_t n;
 
 	*pid = -1;
@@ -1031,7 +1311,7 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
 		log_errbuf(err, errlen, "Cannot spawn %s: pipe: %s.", argv[0], strerror(-rc));
 		goto close_pipes;
 	}
-	child = fork();
+	child = fork_into(sb, &into);
 	if (child < 0) {
 		rc = -errno;
 		log_errbuf(err, errlen, "Cannot spawn %s: fork: %s.", argv[0], strerror(-rc));
@@ -1040,14 +1320,14 @@ int sandbox_spawn(struct sandbox *sb, char *const argv[], char *const envp[], pi
 	if (child == 0) {
 		close(go[1]);
 		close(fail[0]);
-		child_run(sb, go[0], fail[1], argv, env);
+		child_run(sb, go[0], fail[1], argv, env, into);
 	}
 	close(go[0]);
 	go[0] = -1;
 	close(fail[1]);
 	fail[1] = -1;
 
-	rc = attach(sb, child);
+	rc = into ? 0 : attach(sb, child);
 	if (rc) {
 		log_errbuf(err, errlen,
 			   "Cannot attach the executor %s (pid %d) to the cgroup %s: %s.", argv[0],

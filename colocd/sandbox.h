@@ -11,8 +11,10 @@
  *
  * cgroup v1 (cpuset, memory and devices hierarchies) and v2 (the unified
  * hierarchy with the cpuset and memory controllers) are detected at run
- * time. On v2 device access is NOT restricted (that needs an eBPF program);
- * only CUDA_VISIBLE_DEVICES steers CUDA to the lent GPUs. The pids
+ * time. On v2 the sandboxes live below the cgroup delegated to colocd
+ * (systemd's Delegate=yes; the root without systemd), and device access is
+ * restricted by an eBPF program per sandbox (devfence.h); on both,
+ * CUDA_VISIBLE_DEVICES steers CUDA to the lent GPUs. The pids
  * controller (v1 hierarchy or v2 controller) limits the processes of a
  * sandbox where it is available; kills freeze the cgroup first (v1
  * freezer) or use cgroup.kill (v2), and each signal goes through a pidfd
@@ -175,5 +177,10 @@ int sandbox_cleanup_root(const char *root, const char *prefix, unsigned grace_ms
 
 /* "v1", "v2", or "none" when no usable hierarchy is mounted. */
 const char *sandbox_cgroup_version(void);
+
+/* The directory below which CgroupRoot's cgroups go: v1, the memory
+ * hierarchy's mount; v2, the cgroup delegated to colocd (its unit's, or the
+ * root's where no systemd runs). "" when none is usable. */
+const char *sandbox_cgroup_dir(void);
 
 #endif

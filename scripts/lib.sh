@@ -19,6 +19,8 @@ COLOC_PACKAGES=(
 	slurmctld slurmd slurm-client util-linux
 	# the verbs test: Debian's kernel under QEMU with Soft-RoCE
 	qemu-system-x86 busybox-static cpio kmod iproute2 rdma-core ibverbs-providers
+	# the cgroup v2 test: a Debian 13 guest built from Debian's packages
+	mmdebstrap e2fsprogs
 	# eval/interference.sh: the host job's workload
 	stress-ng
 	# scripts/evaluate's plots

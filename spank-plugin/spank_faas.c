@@ -30,6 +30,7 @@
 #include "msg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,20 @@
 #include <slurm/spank.h>
 
 SPANK_PLUGIN(spank_faas, 1);
+
+/*
+ * What Slurm 25.05 and newer do when slurm_spank_init fails in a job's
+ * slurmstepd: ESPANK_NODE_FAILURE drains the node and requeues the job,
+ * ESPANK_JOB_FAILURE fails the job. The plugin's init does not fail there
+ * (a bad plugstack.conf argument stops slurmd at its start, and a job's
+ * slurmstepd only logs it), so this pins the one mode that never fails a
+ * host job for a coloc fault. Older Slurm ignores the symbol.
+ */
+#if defined(SLURM_VERSION_NUMBER) && SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(25, 5, 0)
+int slurm_spank_init_failure_mode = ESPANK_NODE_FAILURE;
+#else
+int slurm_spank_init_failure_mode = 0;
+#endif
 
 #define LOG "spank_faas: "
 #define RELEASE_TIMEOUT_MS 5000
@@ -114,7 +129,13 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 
 	if (faas_plugin_args_parse(ac, av, &args, err, sizeof(err)) != 0) {
 		slurm_error(LOG "%s", err);
-		return -1;
+		/* slurmd stops at its start; srun, sbatch and salloc refuse; a
+		 * job's slurmstepd (plugstack.conf edited since slurmd started)
+		 * runs the job and reports it with the default arguments (it
+		 * lends nothing unless it asks to): never fail a host job */
+		if (ctx != S_CTX_REMOTE)
+			return -1;
+		faas_plugin_args_parse(0, NULL, &args, err, sizeof(err));
 	}
 	if (ctx == S_CTX_SLURMD) {
 		struct coloc_config cfg;
@@ -316,6 +337,81 @@ static void report(spank_t sp, struct msg *m)
 	msg_free(&reply);
 }
 
+/*
+ * The host job's end (SLURM_JOB_END_TIME, Slurm 23.02 and newer). Slurm
+ * puts it in the prolog's environment and the tasks', but not in the one a
+ * job's slurmstepd shows SPANK (24.11): the prolog (slurm_spank_job_prolog)
+ * writes it to StateDir/job-ID.end, root's file in root's directory,
+ * written whole with a rename, and every step's report reads it again
+ * (the step's own environment first, should a Slurm carry it there). The
+ * epilog removes it. 0 when unknown (Slurm 22.05; no StateDir yet).
+ */
+static void end_path(const struct coloc_config *cfg, uint32_t job, char *out, size_t len)
+{
+	snprintf(out, len, "%s/job-%u.end", cfg->state_dir, job);
+}
+
+static int64_t job_end_time(spank_t sp, uint32_t job)
+{
+	struct coloc_config cfg;
+	char v[32], path[sizeof(cfg.state_dir) + 32], err[512];
+	ssize_t n;
+	int fd;
+
+	if (spank_getenv(sp, "SLURM_JOB_END_TIME", v, sizeof(v)) == ESPANK_SUCCESS)
+		return strtoll(v, NULL, 10);
+	if (agent_config(sp, &cfg, err, sizeof(err)) != 0)
+		return 0;
+	end_path(&cfg, job, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, v, sizeof(v) - 1);
+	close(fd);
+	v[n > 0 ? n : 0] = '\0';
+	return strtoll(v, NULL, 10);
+}
+
+/* The prolog: SLURM_JOB_END_TIME from its environment into the file. */
+static void end_save(spank_t sp)
+{
+	struct coloc_config cfg;
+	char path[sizeof(cfg.state_dir) + 32], tmp[sizeof(path) + 8], err[512];
+	const char *end = getenv("SLURM_JOB_END_TIME");
+	uint32_t job;
+	int fd, ok;
+
+	if (!end || !*end || spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS ||
+	    agent_config(sp, &cfg, err, sizeof(err)) != 0)
+		return;
+	end_path(&cfg, job, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		slurm_verbose(LOG "job %u: cannot keep its end time in %s: %s", job, path,
+			      strerror(errno));
+		return;
+	}
+	ok = write(fd, end, strlen(end)) == (ssize_t)strlen(end);
+	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+		slurm_verbose(LOG "job %u: cannot keep its end time in %s", job, path);
+		unlink(tmp);
+	}
+}
+
+static void end_forget(spank_t sp)
+{
+	struct coloc_config cfg;
+	char path[sizeof(cfg.state_dir) + 32], err[512];
+	uint32_t job;
+
+	if (spank_get_item(sp, S_JOB_ID, &job) == ESPANK_SUCCESS &&
+	    agent_config(sp, &cfg, err, sizeof(err)) == 0) {
+		end_path(&cfg, job, path, sizeof(path));
+		unlink(path);
+	}
+}
+
 /* The GPU index list in var (Slurm's "0,2-3") as a bitmask; 0 when absent. */
 static uint32_t gpu_mask(spank_t sp, const char *var)
 {
@@ -360,7 +456,7 @@ static void host_step_start(spank_t sp)
 	struct msg job = {.type = MSG_JOB_START}, step = {.type = MSG_STEP_START};
 	uint32_t job_id, step_id;
 	uint64_t job_mem = 0, step_mem = 0;
-	char *job_pus = NULL, *step_pus = NULL, v[32];
+	char *job_pus = NULL, *step_pus = NULL;
 	uid_t uid;
 
 	if (spank_get_item(sp, S_JOB_ID, &job_id) != ESPANK_SUCCESS ||
@@ -378,8 +474,7 @@ static void host_step_start(spank_t sp)
 	job.u.job_start.mem_need = host_mem(sp);
 	job.u.job_start.gpus = gpu_mask(sp, "SLURM_JOB_GPUS");
 	job.u.job_start.consent = job_consents(sp, step_id);
-	if (spank_getenv(sp, "SLURM_JOB_END_TIME", v, sizeof(v)) == ESPANK_SUCCESS)
-		job.u.job_start.end = strtoll(v, NULL, 10);
+	job.u.job_start.end = job_end_time(sp, job_id);
 	report(sp, &job);
 	if (step_id == SLURM_EXTERN_CONT)
 		return;
@@ -461,10 +556,19 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 	return 0;
 }
 
+int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	end_save(sp);
+	return 0;
+}
+
 int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 {
 	(void)ac;
 	(void)av;
 	host_end(sp, true); /* again after the extern step's: idempotent */
+	end_forget(sp);
 	return 0;
 }

@@ -17,9 +17,11 @@
  */
 #include "config.h"
 
+#include "devfence.h"
 #include "sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <sched.h>
@@ -31,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -151,9 +154,13 @@ static int cgroup_mounts(char mnts[][PATH_MAX], int max)
 /* How many cgroup hierarchies hold a directory <root> (or <root>/<sub>). */
 static int dirs_left(const char *sub, char *where, size_t len)
 {
-	char mnts[32][PATH_MAX], path[PATH_MAX * 2];
+	char mnts[33][PATH_MAX], path[PATH_MAX * 2];
 	int n = cgroup_mounts(mnts, 32), found = 0;
 	struct stat st;
+
+	/* v2 under systemd: below the delegated cgroup, not the mount */
+	if (strcmp(sandbox_cgroup_version(), "v2") == 0)
+		snprintf(mnts[n++], PATH_MAX, "%s", sandbox_cgroup_dir());
 
 	where[0] = '\0';
 	for (int i = 0; i < n; i++) {
@@ -166,6 +173,33 @@ static int dirs_left(const char *sub, char *where, size_t len)
 			where[len - 1] = '\0';
 	}
 	return found;
+}
+
+/* The first cgroup2 mount's directory, or "". */
+static const char *cgroup2_mount(void)
+{
+	static char mnt[PATH_MAX];
+	char line[1024], dev[256], dir[PATH_MAX], type[64];
+	FILE *f = fopen("/proc/mounts", "re");
+
+	mnt[0] = '\0';
+	while (f && !mnt[0] && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%255s %4095s %63s", dev, dir, type) == 3 &&
+		    strcmp(type, "cgroup2") == 0)
+			snprintf(mnt, sizeof(mnt), "%s", dir);
+	if (f)
+		fclose(f);
+	return mnt;
+}
+
+/* v2: the sandboxes' cgroups as /proc/PID/cgroup names them start with
+ * this ("" at the root; "/system.slice/x.service" below a unit). */
+static const char *v2_prefix(void)
+{
+	const char *d = sandbox_cgroup_dir(), *m = cgroup2_mount();
+	size_t ml = strlen(m);
+
+	return ml && strncmp(d, m, ml) == 0 ? d + ml : "";
 }
 
 /* The cgroup path of pid in the hierarchy with controller ctl ("" = v2). */
@@ -188,7 +222,7 @@ static bool proc_cgroup(pid_t pid, const char *ctl, char *out, size_t len)
 		*c2 = '\0';
 		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
 		if (!*ctl) {
-			found = strcmp(line, "0") == 0 && c1[1] == '\0';
+			found = c1 == line + 1 && line[0] == '0' && c1[1] == '\0';
 		} else {
 			for (tok = strtok_r(c1 + 1, ",", &save); tok && !found;
 			     tok = strtok_r(NULL, ",", &save))
@@ -301,7 +335,8 @@ static void case_spawn_and_read_back(void)
 	if (!check(rc == 0 && pid > 0, "spawn /bin/sleep 30 into it", "rc %d: %s", rc, err))
 		goto destroy;
 	remember(pid);
-	snprintf(want, sizeof(want), "/%s/a", root);
+	snprintf(want, sizeof(want), "%s/%s/a",
+		 strcmp(sandbox_cgroup_version(), "v2") == 0 ? v2_prefix() : "", root);
 	if (strcmp(sandbox_cgroup_version(), "v1") == 0) {
 		bool c = proc_cgroup(pid, "cpuset", cg, sizeof(cg));
 
@@ -331,6 +366,31 @@ static void case_spawn_and_read_back(void)
 	      "kernel says %llu", (unsigned long long)st.mem_limit);
 	check(rc == 0 && st.nprocs == 1 && !st.oom_killed, "the sandbox holds one process, no OOM",
 	      "nprocs %u oom %d", st.nprocs, st.oom_killed);
+	if (strcmp(sandbox_cgroup_version(), "v2") == 0) {
+		char path[PATH_MAX * 2], val[64];
+		const char *files[][2] = {{"memory.swap.max", "0"},
+					  {"memory.oom.group", "1"},
+					  {"cpuset.mems", "0"},
+					  {"pids.max", "64"}};
+
+		for (unsigned i = 0; i < 4; i++) {
+			FILE *f;
+
+			snprintf(path, sizeof(path), "%s/%s/a/%s", sandbox_cgroup_dir(), root,
+				 files[i][0]);
+			val[0] = '\0';
+			f = fopen(path, "re");
+			if (f) {
+				if (!fgets(val, sizeof(val), f))
+					val[0] = '\0';
+				fclose(f);
+			}
+			val[strcspn(val, "\n")] = '\0';
+			check(strcmp(val, files[i][1]) == 0,
+			      "v2: the lease's cgroup has its setting", "%s is \"%s\", want %s",
+			      path, val, files[i][1]);
+		}
+	}
 	check(rc == 0 && st.mem_usage > 0 && st.mem_usage <= 64 * MiB,
 	      "the sandbox's memory usage is above 0 and within its limit", "usage %llu",
 	      (unsigned long long)st.mem_usage);
@@ -512,10 +572,24 @@ static void case_missing_binary(void)
 }
 
 /*
+ * mkdtemp for fake device files: dir ("/tmp/...XXXXXX") where /tmp lets
+ * device files open, else the same name under /dev (a tmpfs /tmp mounted
+ * nodev, as systemd does on Debian 13, fails every open with EACCES).
+ */
+static char *fake_dev_dir(char *dir)
+{
+	struct statvfs sv;
+
+	if (statvfs("/tmp", &sv) == 0 && (sv.f_flag & ST_NODEV))
+		memcpy(dir, "/dev", 4); /* "/tmp" and "/dev" have the same length */
+	return mkdtemp(dir);
+}
+
+/*
  * Fake GPUs: character device files with an experimental major (60) that no
  * driver claims. Opening the lent one fails with ENXIO (no driver); opening
- * the other must fail with EPERM from the devices cgroup (v1 only; v2 does
- * not restrict devices). CUDA_VISIBLE_DEVICES names the lent one's index,
+ * the other must fail with EPERM from the devices cgroup (v1) or the lease's
+ * eBPF device program (v2). CUDA_VISIBLE_DEVICES names the lent one's index,
  * replacing the value given.
  */
 static void case_devices(void)
@@ -535,7 +609,7 @@ static void case_devices(void)
 	int rc, status = 0;
 	bool v1 = strcmp(sandbox_cgroup_version(), "v1") == 0;
 
-	if (!mkdtemp(dir)) {
+	if (!fake_dev_dir(dir)) {
 		skip("devices are limited to the lent GPUs", "mkdtemp failed");
 		return;
 	}
@@ -573,7 +647,7 @@ static void case_devices(void)
 		*p = '|';
 	check(strstr(text, "cuda=1|") == text, "CUDA_VISIBLE_DEVICES names the lent GPU only",
 	      "output: %s", text);
-	if (v1) {
+	{
 		char *l0 = strstr(text, "nvidia0"), *l1 = strstr(text, "nvidia1");
 		char *e0 = l0 ? strchr(l0, '|') : NULL, *e1 = l1 ? strchr(l1, '|') : NULL;
 
@@ -581,18 +655,103 @@ static void case_devices(void)
 			*e0 = '\0';
 		if (e1)
 			*e1 = '\0';
-		check(l0 && strstr(l0, "not permitted"), "the devices cgroup denies the other GPU",
+		check(l0 && strstr(l0, "not permitted"),
+		      v1 ? "the devices cgroup denies the other GPU"
+			 : "the eBPF device program denies the other GPU",
 		      "nvidia0: %s", l0 ? l0 : "opened");
-		check(!l1 || !strstr(l1, "not permitted"), "the devices cgroup allows the lent GPU",
-		      "nvidia1: %s", l1);
-	} else {
-		skip("the devices cgroup denies the other GPU",
-		     "cgroup v2: devices not restricted");
+		check(l1 && strstr(l1, "No such device"),
+		      v1 ? "the devices cgroup allows the lent GPU"
+			 : "the eBPF device program allows the lent GPU",
+		      "nvidia1: %s (want ENXIO: no driver)", l1 ? l1 : "opened");
 	}
 destroy:
 	sandbox_destroy(sb);
 remove:
 	unlink(out);
+	unlink(gpu0);
+	unlink(gpu1);
+	rmdir(dir);
+}
+
+/*
+ * devfence's program by itself, where the sandboxes use v1 but a cgroup2
+ * hierarchy is mounted too (a hybrid host: the kernel runs v2's device
+ * programs for every open as well): a cgroup there with the program for the
+ * defaults and one fake GPU; a child in it, as nobody, opens /dev/null, the
+ * lent GPU (ENXIO: no driver) and the other one (EPERM). On v2 the
+ * sandboxes themselves use it (case_devices).
+ */
+static void case_devfence_hybrid(void)
+{
+	const char *what = "v1 host with a cgroup2 mount: the eBPF device program fences a GPU";
+	char dir[] = "/tmp/coloc-devfence-XXXXXX", gpu0[64], gpu1[64], cg[PATH_MAX],
+	     procs[PATH_MAX + 16];
+	char err[512] = "";
+	struct devfence_rule rules[2] = {{'c', 1, 3, DEVFENCE_READ | DEVFENCE_WRITE},
+					 {'c', 60, 1, DEVFENCE_READ | DEVFENCE_WRITE}};
+	int fd, rc, p[2], res[3] = {-1, -1, -1}, st;
+	pid_t pid;
+
+	if (strcmp(sandbox_cgroup_version(), "v1") != 0)
+		return;
+	if (!cgroup2_mount()[0]) {
+		skip(what, "no cgroup2 hierarchy is mounted");
+		return;
+	}
+	if (!fake_dev_dir(dir)) {
+		skip(what, "mkdtemp failed");
+		return;
+	}
+	snprintf(gpu0, sizeof(gpu0), "%s/nvidia0", dir);
+	snprintf(gpu1, sizeof(gpu1), "%s/nvidia1", dir);
+	snprintf(cg, sizeof(cg), "%s/%s-devfence", cgroup2_mount(), root);
+	if (chmod(dir, 0755) != 0 || mknod(gpu0, S_IFCHR | 0666, makedev(60, 0)) != 0 ||
+	    mknod(gpu1, S_IFCHR | 0666, makedev(60, 1)) != 0 || chmod(gpu0, 0666) != 0 ||
+	    chmod(gpu1, 0666) != 0 || mkdir(cg, 0755) != 0) {
+		skip(what, "cannot mknod fake GPUs or create a cgroup2 cgroup");
+		goto remove;
+	}
+	check(devfence_program_len(rules, 2) == 6 + 2 + 2 * 8,
+	      "the program has 6 + 2 + 8 per rule "
+	      "instructions",
+	      "%u", devfence_program_len(rules, 2));
+	fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = fd < 0 ? -errno : devfence_attach(fd, rules, 2, err, sizeof(err));
+	if (fd >= 0)
+		close(fd);
+	if (!check(rc == 0, "attach the device program to a cgroup2 cgroup", "rc %d: %s", rc, err))
+		goto remove;
+	if (pipe(p) != 0)
+		goto remove;
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+	pid = fork();
+	if (pid == 0) {
+		const char *paths[3] = {"/dev/null", gpu1, gpu0};
+		FILE *f = fopen(procs, "we");
+		int out[3];
+
+		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 ||
+		    setgid(base.gid) != 0 || setuid(base.uid) != 0)
+			_exit(2);
+		for (int i = 0; i < 3; i++) {
+			int d = open(paths[i], O_RDONLY | O_CLOEXEC);
+
+			out[i] = d >= 0 ? 0 : errno;
+		}
+		_exit(write(p[1], out, sizeof(out)) == sizeof(out) ? 0 : 3);
+	}
+	close(p[1]);
+	if (pid > 0 && read(p[0], res, sizeof(res)) != sizeof(res))
+		res[0] = -1;
+	close(p[0]);
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	check(res[0] == 0, "the program allows /dev/null", "errno %d", res[0]);
+	check(res[1] == ENXIO, "the program allows the lent GPU (ENXIO: no driver)", "errno %d",
+	      res[1]);
+	check(res[2] == EPERM, "the program denies the other GPU (EPERM)", "errno %d", res[2]);
+remove:
+	rmdir(cg);
 	unlink(gpu0);
 	unlink(gpu1);
 	rmdir(dir);
@@ -684,6 +843,7 @@ int main(int argc, char **argv)
 	base.mem_limit = 64 * MiB;
 	base.uid = pw->pw_uid;
 	base.gid = pw->pw_gid;
+	base.pids_max = 64;
 
 	/* Writable cgroups? A probe sandbox says. */
 	base.name = "probe";
@@ -707,6 +867,7 @@ int main(int argc, char **argv)
 	case_mem_usage();
 	case_missing_binary();
 	case_devices();
+	case_devfence_hybrid();
 	case_cleanup_root();
 
 	/* Whatever a failed case left behind goes too. */

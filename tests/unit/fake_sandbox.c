@@ -338,3 +338,8 @@ const char *sandbox_cgroup_version(void)
 {
 	return "fake";
 }
+
+const char *sandbox_cgroup_dir(void)
+{
+	return "/sys/fs/cgroup/fake";
+}
