@@ -218,9 +218,9 @@ struct conns *conns_create(int epoll_fd, unsigned per_host, conns_handler handle
 			    "raise it (ulimit -n, systemd's LimitNOFILE) to %d",
 			    c->tcp_max, CONNS_TCP_MAX, NCONNS + FD_RESERVE);
 	else if (c->tcp_max < CONNS_TCP_MAX)
-		log_info("room for %u TCP connections (the limit on open files): a controller of "
-			 "more node agents needs LimitNOFILE=%d",
-			 c->tcp_max, NCONNS + FD_RESERVE);
+		log_debug("room for %u TCP connections (the limit on open files): a controller of "
+			  "more node agents needs LimitNOFILE=%d",
+			  c->tcp_max, NCONNS + FD_RESERVE);
 	c->refused_local = (struct log_limit)LOG_LIMIT_INIT(
 	    CONNS_LOG_INTERVAL_MS, "connections refused on the unix socket");
 	c->refused_tcp =
