@@ -4,6 +4,7 @@
 #     of its own that sources faas(3) (docs/Makefile.am, FAAS_ALIASES), so
 #     that `man faas_invoke` works once installed;
 #   - the installed pages carry configure's version and date in .TH;
+#   - faas-trace-replay(1) has an entry for every option of its --help;
 #   - installed into a DESTDIR, `man faas_invoke` (MANPATH) shows faas(3)
 #     (skipped without man).
 top=${abs_top_srcdir:?make check sets it}
@@ -33,6 +34,24 @@ if [ -z "$missing" ]; then
 	ok "each has a page sourcing faas(3) (.so man3/faas.3)"
 else
 	not_ok "each function has a page sourcing faas(3)" "no page for:$missing (add it to FAAS_ALIASES in docs/Makefile.am)"
+fi
+
+# faas-trace-replay(1) documents every option its --help lists
+replay=$build/tests/bench/faas-trace-replay
+if [ -x "$replay" ]; then
+	page=$(sed 's/\\-/-/g' "$top/docs/man/faas-trace-replay.1")
+	opts=$("$replay" --help | grep -oE -- '--[a-z][a-z-]*' | LC_ALL=C sort -u)
+	missing=
+	for o in $opts; do
+		printf '%s\n' "$page" | grep -qE -- "^\.(B|BI|BR) $o( |\$)" || missing="$missing $o"
+	done
+	if [ -n "$opts" ] && [ -z "$missing" ]; then
+		ok "faas-trace-replay(1) documents the $(echo "$opts" | wc -l) options of its --help"
+	else
+		not_ok "faas-trace-replay(1) documents every option of its --help" "missing:$missing"
+	fi
+else
+	ok "faas-trace-replay(1) documents its options # SKIP faas-trace-replay is not built"
 fi
 
 bad=

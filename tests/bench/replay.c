@@ -6,11 +6,20 @@
  *   - nodes x cores, one PU per core, two sockets (an L3 each, a private L2
  *     per core: "package:2 l3:1 l2:N core:1 pu:1", hwloc synthetic), node_mem
  *     bytes each, no GPUs;
- *   - jobs get whole nodes (exclusive, as on Piz Daint): ceil(procs/cores)
- *     nodes, the lowest-numbered free ones; they are queued at submit + wait
- *     and started in queue order as soon as they fit (first fit, no
- *     reservations), run for their run time and hold a time limit of their
- *     requested time (at least the run time);
+ *   - jobs get whole nodes (exclusive, as on Piz Daint and LLNL Atlas):
+ *     ceil(procs/cores) nodes, the lowest-numbered free ones. A job whose
+ *     trace has its wait time enters the queue when it started (submit +
+ *     wait), one without at its submit time; the queue is scheduled with
+ *     EASY backfilling, as Slurm's backfill does: jobs start in arrival order
+ *     while they fit; the first that does not gets a reservation at the
+ *     earliest time enough running jobs reach their time limit (the shadow
+ *     time), and a later job starts now if it fits and either ends (by its
+ *     limit) before the shadow time or needs no more than the nodes the
+ *     reservation leaves over. So a job with a recorded start starts then
+ *     unless the nodes are not free (then it waits, counted in
+ *     jobs_waited). Jobs run for their run time and hold a time limit of
+ *     their requested time (at least the run time), which is also the
+ *     scheduler's estimate;
  *   - on each node a job runs one step on its busy cores (the lowest-
  *     numbered) and, on its first node, the batch step; the rest of its cores
  *     are idle in the allocation. Usage changes in phases of exponential
@@ -18,9 +27,17 @@
  *     Daint's figure); each phase draws, per node, the idle fraction of the
  *     cores the job works on from a lognormal (median idle_median, sigma
  *     idle_sigma: 3.46 %, 1.18 give Daint's median, a mean of ~6.9 % and a
- *     p95 of ~24 %), clipped to 1, rounded stochastically to cores; an SWF job
- *     with a CPU time keeps 1 - cpu/run instead. Cores beyond an SWF job's
- *     processors on its last node are idle too;
+ *     p95 of ~24 %), clipped to 1, rounded stochastically to cores. An SWF
+ *     job with a CPU time (efficiency e = cpu/run) shifts its lognormal's
+ *     median in proportion to its inefficiency against the trace's mean
+ *     (e_mean, weighted by processor-seconds): idle_median x (1 - e) /
+ *     (1 - e_mean), so the trace-wide mean stays at the calibration while
+ *     less efficient jobs idle more cores and efficient ones fewer, and
+ *     every phase still draws (most inefficiency is partial use of every
+ *     core, not whole idle cores). A job with usage samples (trace.h)
+ *     replays them instead: each sample sets the idle fraction from its
+ *     time on. Cores beyond an SWF job's processors on its last node are
+ *     idle too;
  *   - memory used: the trace's, else U(5 %, 35 %) of the node; a consenting
  *     job declares --faas-host-mem of mem_need_factor x that, in whole GiB;
  *   - the node agent: after every change on a node, gaps_compute() on its
@@ -38,7 +55,8 @@
  *
  * Data: jobs[], nodes[] (each with its lease shares), a lease pool with a
  * free list, a binary heap of events (lazy deletion by generation), the
- * wait queue. No globals; single-threaded.
+ * wait queue (arrival order) and the running jobs. No globals;
+ * single-threaded.
  */
 #include "config.h"
 
@@ -69,10 +87,14 @@ struct ev {
 
 struct rjob {
 	int64_t queued, start, end, limit;
+	int64_t limit_s; /* its time limit, s: the scheduler's estimate */
 	uint32_t *nodes;
 	unsigned nnodes, last_work; /* cores it works on on its last node */
 	uint64_t mem_use, mem_need;
-	double fixed_idle; /* -1: drawn per phase */
+	double idle_median;  /* of its phases' lognormal */
+	double idle_now;     /* usage samples: the current sample's fraction */
+	unsigned next_usage; /* usage samples: the next one */
+	uint32_t run_slot;   /* its index in running[] */
 	bool consent;
 	uint8_t state;
 };
@@ -134,6 +156,10 @@ struct sim {
 	size_t nheap, heap_cap;
 	uint32_t *waitq;
 	size_t nwait;
+	uint32_t *running; /* running jobs, any order */
+	size_t nrunning;
+	struct ev *ends;  /* scratch: running jobs by limit (EASY's shadow time) */
+	bool sched_dirty; /* a job arrived or ended since the last schedule() */
 	uint32_t *dirty;
 	unsigned ndirty, free_nodes;
 	struct contrib sum;
@@ -177,6 +203,11 @@ static int ev_push(struct sim *s, int64_t t, uint32_t kind, uint32_t idx, uint32
 		i = (i - 1) / 2;
 	}
 	return 0;
+}
+
+static int ev_cmp(const void *a, const void *b)
+{
+	return ev_before(a, b) ? -1 : ev_before(b, a);
 }
 
 static struct ev ev_pop(struct sim *s)
@@ -527,11 +558,11 @@ static unsigned draw_idle(struct sim *s, const struct rjob *j, unsigned k)
 {
 	unsigned cores = s->p->cores;
 	unsigned work = k == j->nnodes - 1 ? j->last_work : cores;
-	double f = j->fixed_idle, x;
+	double f = j->idle_now, x;
 	unsigned idle;
 
 	if (f < 0) {
-		f = exp(log(s->p->idle_median) + s->p->idle_sigma * trace_rng_normal(&s->rng));
+		f = exp(log(j->idle_median) + s->p->idle_sigma * trace_rng_normal(&s->rng));
 		if (f > 1)
 			f = 1;
 	}
@@ -549,14 +580,36 @@ static int64_t phase_len(struct sim *s)
 	return d < 1 ? 1 : d;
 }
 
+/* The job's next usage change after t: its next sample, or a drawn phase until then. */
+static int job_next_phase(struct sim *s, uint32_t jid, int64_t t)
+{
+	const struct rjob *j = &s->jobs[jid];
+	const struct trace_job *tj = &s->t->jobs[jid];
+	int64_t next = j->idle_now < 0 ? t + phase_len(s) : INT64_MAX;
+
+	if (j->next_usage < tj->nusage) {
+		int64_t at = j->start + s->t->usage[tj->usage_first + j->next_usage].at;
+
+		if (at <= next)
+			next = at > t ? at : t + 1;
+	}
+	return next < j->end ? ev_push(s, next, EV_PHASE, jid, 0) : 0;
+}
+
 static int job_start(struct sim *s, uint32_t jid, int64_t t)
 {
 	struct rjob *j = &s->jobs[jid];
 	unsigned k = 0;
 
+	const struct trace_job *tj = &s->t->jobs[jid];
+
 	j->nodes = malloc(j->nnodes * sizeof(*j->nodes));
 	if (!j->nodes)
 		return -ENOMEM;
+	j->idle_now = -1;
+	j->next_usage = 0;
+	if (tj->nusage && s->t->usage[tj->usage_first].at == 0) /* else phases until then */
+		j->idle_now = s->t->usage[tj->usage_first].idle, j->next_usage = 1;
 	for (uint32_t i = 0; i < s->p->nodes && k < j->nnodes; i++) {
 		struct rnode *n = &s->nodes[i];
 
@@ -570,20 +623,19 @@ static int job_start(struct sim *s, uint32_t jid, int64_t t)
 		mark_dirty(s, i);
 	}
 	s->free_nodes -= j->nnodes;
+	j->run_slot = (uint32_t)s->nrunning;
+	s->running[s->nrunning++] = jid;
 	j->state = JOB_RUNNING;
 	j->start = t;
 	j->end = t + s->t->jobs[jid].run;
-	j->limit = t + (s->t->jobs[jid].req_time > s->t->jobs[jid].run ? s->t->jobs[jid].req_time
-								       : s->t->jobs[jid].run);
+	j->limit = t + j->limit_s;
 	s->res->jobs_started++;
 	s->wait_sum += (double)(t - j->queued);
 	if (t > j->queued)
 		s->res->jobs_waited++;
 	if (ev_push(s, j->end, EV_JOB_END, jid, 0))
 		return -ENOMEM;
-	if (j->fixed_idle < 0 && t + 1 < j->end)
-		return ev_push(s, t + phase_len(s), EV_PHASE, jid, 0);
-	return 0;
+	return job_next_phase(s, jid, t);
 }
 
 static void job_end(struct sim *s, uint32_t jid)
@@ -599,6 +651,9 @@ static void job_end(struct sim *s, uint32_t jid)
 		mark_dirty(s, j->nodes[k]);
 	}
 	s->free_nodes += j->nnodes;
+	s->running[j->run_slot] = s->running[--s->nrunning];
+	s->jobs[s->running[j->run_slot]].run_slot = j->run_slot;
+	s->sched_dirty = true;
 	free(j->nodes);
 	j->nodes = NULL;
 	j->state = JOB_DONE;
@@ -607,30 +662,78 @@ static void job_end(struct sim *s, uint32_t jid)
 static int job_phase(struct sim *s, uint32_t jid, int64_t t)
 {
 	struct rjob *j = &s->jobs[jid];
-	int64_t next;
+	const struct trace_job *tj = &s->t->jobs[jid];
 
 	if (j->state != JOB_RUNNING || t >= j->end)
 		return 0;
+	/* usage samples due by now: the last of them holds from now on */
+	while (j->next_usage < tj->nusage &&
+	       j->start + s->t->usage[tj->usage_first + j->next_usage].at <= t)
+		j->idle_now = s->t->usage[tj->usage_first + j->next_usage++].idle;
 	for (unsigned k = 0; k < j->nnodes; k++) {
 		s->nodes[j->nodes[k]].idle = draw_idle(s, j, k);
 		mark_dirty(s, j->nodes[k]);
 	}
-	next = t + phase_len(s);
-	return next < j->end ? ev_push(s, next, EV_PHASE, jid, 0) : 0;
+	return job_next_phase(s, jid, t);
 }
 
-/* Starts waiting jobs in queue order wherever they fit. */
+/*
+ * EASY's reservation for a job of need nodes that does not fit now: the
+ * shadow time (when enough running jobs have reached their limits) and the
+ * nodes left over then (extra).
+ */
+static void easy_shadow(struct sim *s, unsigned need, int64_t *shadow, unsigned *extra)
+{
+	unsigned free_then = s->free_nodes;
+
+	for (size_t i = 0; i < s->nrunning; i++) {
+		const struct rjob *r = &s->jobs[s->running[i]];
+
+		s->ends[i] = (struct ev){.t = r->limit, .idx = r->nnodes};
+	}
+	qsort(s->ends, s->nrunning, sizeof(*s->ends), ev_cmp);
+	*shadow = INT64_MAX;
+	*extra = 0;
+	for (size_t i = 0; i < s->nrunning; i++) {
+		free_then += s->ends[i].idx;
+		if (free_then >= need) {
+			*shadow = s->ends[i].t;
+			*extra = free_then - need;
+			return;
+		}
+	}
+}
+
+/* EASY backfilling over the wait queue (arrival order); see the header. */
 static int schedule(struct sim *s, int64_t t)
 {
 	size_t kept = 0;
+	int64_t shadow = 0;
+	unsigned extra = 0;
+	bool reserved = false;
 	int rc = 0;
 
+	if (!s->sched_dirty)
+		return 0;
+	s->sched_dirty = false;
 	for (size_t i = 0; i < s->nwait; i++) {
 		uint32_t jid = s->waitq[i];
+		const struct rjob *j = &s->jobs[jid];
+		bool go = !rc && j->nnodes <= s->free_nodes;
 
-		if (!rc && s->jobs[jid].nnodes <= s->free_nodes) {
+		if (go && reserved) {
+			if (j->nnodes <= extra)
+				extra -= (t + j->limit_s > shadow) ? j->nnodes : 0;
+			else
+				go = t + j->limit_s <= shadow;
+		}
+		if (go) {
 			rc = job_start(s, jid, t);
 			continue;
+		}
+		if (!reserved && !rc) {
+			easy_shadow(s, j->nnodes, &shadow, &extra);
+			reserved = true;
 		}
 		s->waitq[kept++] = jid;
 	}
@@ -640,7 +743,7 @@ static int schedule(struct sim *s, int64_t t)
 
 /* ---- setup ----------------------------------------------------------------------- */
 
-static void job_prepare(struct sim *s, uint32_t jid)
+static void job_prepare(struct sim *s, uint32_t jid, double inefficiency_mean)
 {
 	const struct trace_job *tj = &s->t->jobs[jid];
 	const struct replay_params *p = s->p;
@@ -650,16 +753,18 @@ static void job_prepare(struct sim *s, uint32_t jid)
 
 	j->state = JOB_FUTURE;
 	j->queued = tj->submit + (tj->wait > 0 ? tj->wait : 0);
+	j->limit_s = tj->req_time > tj->run ? tj->req_time : tj->run;
 	if (nn > p->nodes) {
 		j->nnodes = 0;
 		return;
 	}
 	j->nnodes = (unsigned)nn;
 	j->last_work = (unsigned)(tj->procs - (nn - 1) * p->cores);
-	j->fixed_idle = -1;
-	if (tj->cpu_time >= 0 && tj->run > 0) {
-		j->fixed_idle = 1.0 - tj->cpu_time / (double)tj->run;
-		j->fixed_idle = fmin(fmax(j->fixed_idle, 0), 1);
+	j->idle_median = p->idle_median;
+	if (tj->cpu_time >= 0 && inefficiency_mean > 0) {
+		double ineff = fmin(fmax(1.0 - tj->cpu_time / (double)tj->run, 0), 1);
+
+		j->idle_median = fmin(fmax(p->idle_median * ineff / inefficiency_mean, 1e-4), 1);
 	}
 	if (tj->mem_fraction >= 0)
 		use = tj->mem_fraction * (double)p->node_mem;
@@ -679,6 +784,23 @@ static void job_prepare(struct sim *s, uint32_t jid)
 			j->mem_need = GIB;
 	}
 	j->consent = trace_rng_uniform(&s->rng) < p->consent;
+}
+
+/* The trace's mean inefficiency (1 - cpu/run), by processor-seconds; 0 without CPU times. */
+static double inefficiency_mean(const struct trace *t)
+{
+	double idle = 0, all = 0;
+
+	for (size_t i = 0; i < t->njobs; i++) {
+		const struct trace_job *j = &t->jobs[i];
+		double w = (double)j->procs * (double)j->run;
+
+		if (j->cpu_time < 0 || j->run <= 0 || j->procs <= 0)
+			continue;
+		idle += w * fmin(fmax(1.0 - j->cpu_time / (double)j->run, 0), 1);
+		all += w;
+	}
+	return all > 0 ? idle / all : 0;
 }
 
 static int params_check(const struct trace *t, const struct replay_params *p, char *err,
@@ -725,6 +847,8 @@ static void sim_fini(struct sim *s)
 	free(s->samples);
 	free(s->dirty);
 	free(s->waitq);
+	free(s->running);
+	free(s->ends);
 	free(s->heap);
 	free(s->lease_free);
 	free(s->assign_pool);
@@ -757,6 +881,8 @@ static int sim_init(struct sim *s, char *err, size_t errlen)
 	s->lease_free = calloc(s->max_leases, sizeof(*s->lease_free));
 	s->waitq = calloc(s->t->njobs ? s->t->njobs : 1, sizeof(*s->waitq));
 	s->dirty = calloc(p->nodes, sizeof(*s->dirty));
+	s->running = calloc(p->nodes, sizeof(*s->running));
+	s->ends = calloc(p->nodes, sizeof(*s->ends));
 	s->max_samples = (unsigned)((p->window_end - p->window_start) / SAMPLE_S + 1);
 	s->samples = calloc(s->max_samples, sizeof(*s->samples));
 	if (!p->no_gap_cache) {
@@ -767,7 +893,8 @@ static int sim_init(struct sim *s, char *err, size_t errlen)
 		}
 	}
 	if (!s->place || !s->prefix || !s->jobs || !s->nodes || !s->share_pool || !s->leases ||
-	    !s->assign_pool || !s->lease_free || !s->waitq || !s->dirty || !s->samples) {
+	    !s->assign_pool || !s->lease_free || !s->waitq || !s->dirty || !s->running ||
+	    !s->ends || !s->samples) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -803,6 +930,7 @@ static int handle(struct sim *s, const struct ev *e)
 	case EV_JOB_SUBMIT:
 		s->jobs[e->idx].state = JOB_WAITING;
 		s->waitq[s->nwait++] = e->idx;
+		s->sched_dirty = true;
 		return 0;
 	case EV_PHASE:
 		return job_phase(s, e->idx, e->t);
@@ -891,8 +1019,9 @@ int replay_run(const struct trace *t, const struct replay_params *p, struct repl
 		goto out;
 	s->tasks_queued = p->fn_rate_per_min > 0 ? 0 : UINT64_MAX;
 	s->last_t = t->njobs ? t->jobs[0].submit : p->window_start;
+	res->inefficiency_mean = inefficiency_mean(t);
 	for (uint32_t i = 0; i < t->njobs && !rc; i++) {
-		job_prepare(s, i);
+		job_prepare(s, i, res->inefficiency_mean);
 		if (!s->jobs[i].nnodes) {
 			res->jobs_too_big++;
 			continue;

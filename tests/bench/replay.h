@@ -43,7 +43,8 @@ struct replay_result {
 	uint64_t leases, completions, evictions, evictions_mem;
 	uint64_t tasks_arrived, tasks_waiting;
 	uint64_t jobs, jobs_started, jobs_too_big, jobs_waited;
-	double mean_wait_s;
+	double mean_wait_s;	  /* from arrival (submit, or a recorded start) to start */
+	double inefficiency_mean; /* the trace's 1 - cpu/run by processor-seconds; 0: none */
 	/* cluster-wide samples every 10 minutes in the window */
 	unsigned nsamples;
 	double idle_frac_mean, idle_frac_median, idle_frac_p95; /* idle-in-allocation / total */

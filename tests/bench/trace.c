@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,7 @@ void trace_fini(struct trace *t)
 	if (!t)
 		return;
 	free(t->jobs);
+	free(t->usage);
 	trace_init(t);
 }
 
@@ -182,43 +184,134 @@ static int swf_fields(char *line, double v[SWF_FIELDS], char *what, size_t len)
 	return 0;
 }
 
-/* The "; MaxProcs: N" header, or 0. */
-static int64_t swf_header_max_procs(const char *line)
+/*
+ * A header line (after its ';'): "MaxNodes: N" or "MaxProcs: N" sets the
+ * shape (the first of each counts). 0, or -EINVAL with what[] saying why.
+ */
+static int swf_header(const char *p, struct trace *t, char *what, size_t len)
 {
-	const char *k = strstr(line, "MaxProcs:");
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {{"MaxNodes:", offsetof(struct trace, max_nodes)},
+		    {"MaxProcs:", offsetof(struct trace, max_procs)}};
 
-	return k ? strtoll(k + strlen("MaxProcs:"), NULL, 10) : 0;
+	while (*p == ';' || isspace((unsigned char)*p))
+		p++;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		int64_t *v = (int64_t *)(void *)((char *)t + keys[i].off);
+		size_t klen = strlen(keys[i].key);
+		char *end;
+		long long n;
+
+		if (strncmp(p, keys[i].key, klen) != 0)
+			continue;
+		errno = 0;
+		n = strtoll(p + klen, &end, 10);
+		while (isspace((unsigned char)*end))
+			end++;
+		if (end == p + klen || *end || errno || n < 1 || n > 100000000) {
+			snprintf(what, len,
+				 "header %.*s is not a whole number from 1 to 100000000; give the "
+				 "machine's shape there or remove the line and pass it on the "
+				 "command line",
+				 (int)klen - 1, keys[i].key);
+			return -EINVAL;
+		}
+		if (!*v)
+			*v = n;
+	}
+	return 0;
+}
+
+static enum trace_status swf_status(int64_t status)
+{
+	switch (status) {
+	case 1:
+		return TRACE_COMPLETED;
+	case 0:
+		return TRACE_FAILED;
+	case 5:
+		return TRACE_CANCELLED;
+	default:
+		return TRACE_OTHER;
+	}
+}
+
+/*
+ * Reads the next line of f into line[size] and counts it in *lineno: 1
+ * with *p at its first non-space character, 0 at the end, or -E2BIG (the
+ * rest of the line skipped, what[] saying so).
+ */
+static int read_line(FILE *f, char *line, size_t size, unsigned long *lineno, char **p, char *what,
+		     size_t len)
+{
+	size_t n;
+
+	if (!fgets(line, (int)size, f))
+		return 0;
+	++*lineno;
+	n = strlen(line);
+	if (n == size - 1 && line[n - 1] != '\n') {
+		int c;
+
+		while ((c = getc(f)) != EOF && c != '\n')
+			;
+		snprintf(what, len, "line longer than %zu bytes", size - 2);
+		return -E2BIG;
+	}
+	*p = line;
+	while (isspace((unsigned char)**p))
+		++*p;
+	return 1;
+}
+
+/* Counts a bad line and says why (the first TRACE_MAX_ERRORS) to errf. */
+static void line_error(FILE *errf, const char *name, unsigned long lineno, const char *what,
+		       unsigned *errors)
+{
+	if ((*errors)++ < TRACE_MAX_ERRORS && errf)
+		fprintf(errf, "%s:%lu: %s\n", name, lineno, what);
+}
+
+/*
+ * After reading f to its end: -EIO on a read error, -EINVAL after bad lines
+ * (what: "the trace is refused"), each said to errf; else 0.
+ */
+static int read_verdict(FILE *f, const char *name, unsigned long lineno, unsigned errors,
+			const char *what, FILE *errf)
+{
+	if (ferror(f)) {
+		if (errf)
+			fprintf(errf, "%s: read error after line %lu\n", name, lineno);
+		return -EIO;
+	}
+	if (errors) {
+		if (errf)
+			fprintf(errf, "%s: %u bad line%s; %s\n", name, errors,
+				errors == 1 ? "" : "s", what);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int trace_parse_swf(FILE *f, const char *name, size_t max_jobs, struct trace *t, FILE *errf)
 {
-	char line[4096], what[128];
+	char line[4096], what[192], *p;
 	unsigned long lineno = 0;
 	unsigned errors = 0;
-	int rc = 0;
+	int rc = 0, got;
 
 	trace_init(t);
-	while (fgets(line, sizeof(line), f)) {
+	while ((got = read_line(f, line, sizeof(line), &lineno, &p, what, sizeof(what))) != 0) {
 		double v[SWF_FIELDS];
 		struct trace_job j;
-		char *p = line;
-		size_t len = strlen(line);
 
-		lineno++;
-		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
-			int c;
-
-			while ((c = getc(f)) != EOF && c != '\n')
-				;
-			snprintf(what, sizeof(what), "line longer than %zu bytes",
-				 sizeof(line) - 2);
+		if (got < 0)
 			goto bad;
-		}
-		while (isspace((unsigned char)*p))
-			p++;
 		if (*p == ';') {
-			if (!t->max_procs)
-				t->max_procs = swf_header_max_procs(p);
+			if (swf_header(p, t, what, sizeof(what)) != 0)
+				goto bad;
 			continue;
 		}
 		if (!*p)
@@ -239,7 +332,7 @@ int trace_parse_swf(FILE *f, const char *name, size_t max_jobs, struct trace *t,
 			snprintf(what, sizeof(what), "submit time (field 2) unknown");
 			goto bad;
 		}
-		if (j.status != 1 || j.run <= 0 || j.procs <= 0) {
+		if (j.run <= 0 || j.procs <= 0) {
 			t->skipped++;
 			continue;
 		}
@@ -248,28 +341,22 @@ int trace_parse_swf(FILE *f, const char *name, size_t max_jobs, struct trace *t,
 		rc = trace_push(t, &j);
 		if (rc)
 			goto fail;
+		t->by_status[swf_status(j.status)]++;
 		continue;
 	bad:
-		if (errors++ < TRACE_MAX_ERRORS && errf)
-			fprintf(errf, "%s:%lu: %s\n", name, lineno, what);
+		line_error(errf, name, lineno, what, &errors);
 	}
-	if (ferror(f)) {
-		if (errf)
-			fprintf(errf, "%s: read error after line %lu\n", name, lineno);
-		rc = -EIO;
+	rc = read_verdict(f, name, lineno, errors, "the trace is refused", errf);
+	if (rc)
 		goto fail;
-	}
-	if (errors) {
-		if (errf)
-			fprintf(errf, "%s: %u bad line%s; the trace is refused\n", name, errors,
-				errors == 1 ? "" : "s");
-		rc = -EINVAL;
-		goto fail;
-	}
 	if (t->njobs)
 		qsort(t->jobs, t->njobs, sizeof(*t->jobs), job_by_submit);
-	if (max_jobs && t->njobs > max_jobs)
+	if (max_jobs && t->njobs > max_jobs) {
+		memset(t->by_status, 0, sizeof(t->by_status));
 		t->njobs = max_jobs;
+		for (size_t i = 0; i < t->njobs; i++)
+			t->by_status[swf_status(t->jobs[i].status)]++;
+	}
 	return 0;
 
 fail:
@@ -277,9 +364,121 @@ fail:
 	return rc;
 }
 
+/* ---- usage samples -------------------------------------------------------------- */
+
+struct job_ref {
+	int64_t id;
+	size_t idx;
+};
+
+static int ref_by_id(const void *a, const void *b)
+{
+	const struct job_ref *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Sample order: by job (its index in jobs[], kept in job_id meanwhile), then time. */
+static int usage_by_job(const void *a, const void *b)
+{
+	const struct trace_usage *x = a, *y = b;
+
+	if (x->job_id != y->job_id)
+		return x->job_id < y->job_id ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Parses "JOB_ID SECONDS IDLE_FRACTION"; 0 or -EINVAL with what[] saying why. */
+static int usage_fields(const char *p, struct trace_usage *u, char *what, size_t len)
+{
+	long long id, at;
+	double idle;
+	int used = 0;
+
+	if (sscanf(p, "%lld %lld %lf %n", &id, &at, &idle, &used) != 3 || p[used]) {
+		snprintf(what, len, "expected JOB_ID SECONDS IDLE_FRACTION (three numbers)");
+		return -EINVAL;
+	}
+	if (at < 0 || !(idle >= 0 && idle <= 1)) {
+		snprintf(what, len,
+			 "SECONDS must be 0 or more and IDLE_FRACTION from 0 to 1 (got %lld %g)",
+			 at, idle);
+		return -EINVAL;
+	}
+	*u = (struct trace_usage){.job_id = id, .at = at, .idle = idle};
+	return 0;
+}
+
+int trace_parse_usage(FILE *f, const char *name, struct trace *t, FILE *errf)
+{
+	struct job_ref *refs = calloc(t->njobs ? t->njobs : 1, sizeof(*refs));
+	char line[512], what[160], *p;
+	unsigned long lineno = 0;
+	unsigned errors = 0;
+	size_t cap = 0, n = 0, unmatched = 0;
+	void *items = NULL;
+	int rc = 0, got;
+
+	if (!refs)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->njobs; i++)
+		refs[i] = (struct job_ref){.id = t->jobs[i].id, .idx = i};
+	qsort(refs, t->njobs, sizeof(*refs), ref_by_id);
+	while ((got = read_line(f, line, sizeof(line), &lineno, &p, what, sizeof(what))) != 0) {
+		struct trace_usage u;
+		struct job_ref key, *hit;
+
+		if (got < 0)
+			goto bad;
+		if (!*p || *p == '#')
+			continue;
+		if (usage_fields(p, &u, what, sizeof(what)) != 0)
+			goto bad;
+		key.id = u.job_id;
+		hit = bsearch(&key, refs, t->njobs, sizeof(*refs), ref_by_id);
+		if (!hit) {
+			unmatched++;
+			continue;
+		}
+		u.job_id = (int64_t)hit->idx;
+		rc = trace_grow(&items, n, &cap, sizeof(u), 1024);
+		if (rc)
+			goto out;
+		((struct trace_usage *)items)[n++] = u;
+		continue;
+	bad:
+		line_error(errf, name, lineno, what, &errors);
+	}
+	rc = read_verdict(f, name, lineno, errors, "the samples are refused", errf);
+	if (rc)
+		goto out;
+	free(t->usage);
+	for (size_t i = 0; i < t->njobs; i++)
+		t->jobs[i].nusage = 0;
+	t->usage = items;
+	t->nusage = n;
+	t->usage_unmatched = unmatched;
+	items = NULL;
+	if (t->nusage)
+		qsort(t->usage, t->nusage, sizeof(*t->usage), usage_by_job);
+	for (size_t k = 0; k < t->nusage; k++) {
+		struct trace_job *j = &t->jobs[t->usage[k].job_id];
+
+		if (!j->nusage++)
+			j->usage_first = k;
+		t->usage[k].job_id = j->id;
+	}
+out:
+	free(items);
+	free(refs);
+	return rc;
+}
+
 int trace_write_swf(const struct trace *t, FILE *f)
 {
 	fprintf(f, "; coloc synthetic trace (faas-trace-replay)\n; MaxJobs: %zu\n", t->njobs);
+	if (t->max_nodes)
+		fprintf(f, "; MaxNodes: %" PRId64 "\n", t->max_nodes);
 	if (t->max_procs)
 		fprintf(f, "; MaxProcs: %" PRId64 "\n", t->max_procs);
 	for (size_t i = 0; i < t->njobs; i++) {
@@ -316,10 +515,11 @@ int trace_synthetic(const struct trace_synth *s, struct trace *t)
 	while ((2u << kmax) <= (s->max_job_nodes ? s->max_job_nodes : 1) && kmax < 20)
 		kmax++;
 	end = s->days * 86400.0;
+	t->max_nodes = s->nodes;
 	t->max_procs = (int64_t)s->nodes * s->cores;
 	trace_rng_seed(&r, s->seed);
 	while (now < end && (!s->max_jobs || t->njobs < s->max_jobs)) {
-		struct trace_job j = {.wait = 0, .status = 1, .cpu_time = -1, .mem_kib = -1};
+		struct trace_job j = {.wait = -1, .status = 1, .cpu_time = -1, .mem_kib = -1};
 		unsigned k;
 		double run, limit;
 

@@ -9,11 +9,17 @@
  * load of --load; 2^k whole nodes with P(k) = 2^-(k+1), up to
  * --max-job-nodes; run times lognormal (median 1 h, sigma 1.5, 1 min..24 h);
  * time limits run x U(1, 3) rounded up to 15 min (at most 24 h); memory
- * used U(5 %, 35 %) of a node. Idle cores of a job: per node and per usage
- * phase (exponential, mean --phase-minutes, 9: 89 % of idle periods under 20
- * minutes, as measured on Piz Daint), a lognormal fraction of its cores
- * (median --idle-median 3.46 %, sigma --idle-sigma 1.18: Daint's median,
- * mean ~6.9 % and p95 ~24 %). Functions: --function-demand W:MIN[:RATE],
+ * used U(5 %, 35 %) of a node. An SWF trace (--swf) replays every job that
+ * held nodes, whatever its status, on the machine its header's MaxNodes and
+ * MaxProcs describe (or --nodes and --cores); jobs enter the queue at their
+ * recorded start when the trace has wait times, else at submission, and
+ * are scheduled with EASY backfilling. Idle cores of a job: per node and
+ * per usage phase (exponential, mean --phase-minutes, 9: 89 % of idle
+ * periods under 20 minutes, as measured on Piz Daint), a lognormal fraction
+ * of its cores (median --idle-median 3.46 %, sigma --idle-sigma 1.18:
+ * Daint's median, mean ~6.9 % and p95 ~24 %), its median shifted by the
+ * job's CPU efficiency where the trace has one, or the job's own samples
+ * (--usage). Functions: --function-demand W:MIN[:RATE],
  * tasks of W workers for MIN minutes, RATE a minute (Poisson), or a backlog
  * that never empties when RATE is left out or 0.
  *
@@ -39,10 +45,11 @@
 #define HOURS(x) ((x) / 3600.0)
 
 struct opts {
-	const char *swf, *write_swf;
+	const char *swf, *write_swf, *usage;
 	unsigned nodes, cores, node_mem_gib, max_job_nodes, fn_mem_gib, margin_gib;
 	double days, warmup_days, load;
 	size_t max_jobs;
+	const char *shape_from; /* "trace header", "command line" or "synthetic" */
 	bool json;
 	struct replay_params p;
 };
@@ -51,30 +58,40 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: " PROG " [--swf FILE | --synthetic] [options] [--json]\n"
+	    "usage: " PROG " [--swf FILE [--usage FILE] | --synthetic] [options] [--json]\n"
 	    "\n"
 	    "Replays a job trace on a simulated cluster through colocd's gap computation\n"
 	    "(gaps_compute) and placement policy (placement_place), serving functions on\n"
 	    "the gaps, and prints the core-hours gained.\n"
 	    "\n"
 	    "Trace:\n"
-	    "  --swf FILE             a Standard Workload Format trace (18 fields a line; only\n"
-	    "                         completed jobs, status 1, are replayed; jobs start at\n"
-	    "                         submit+wait, or later when they do not fit; processors\n"
-	    "                         round up to whole nodes; a CPU time gives 1-cpu/run idle)\n"
+	    "  --swf FILE             a Standard Workload Format trace (18 fields a line): every\n"
+	    "                         job that held nodes (run time and processors > 0), any\n"
+	    "                         status; the machine's shape from its MaxNodes and MaxProcs\n"
+	    "                         header unless --nodes/--cores say it; jobs queue at their\n"
+	    "                         recorded start (submit+wait) or, without wait times, at\n"
+	    "                         submission, scheduled by EASY backfilling; processors\n"
+	    "                         round up to whole nodes; a CPU time shifts the job's idle\n"
+	    "                         distribution (median x (1-eff)/(1-trace's mean eff))\n"
+	    "  --usage FILE           per-job usage samples for --swf, \"JOB_ID SECONDS IDLE\"\n"
+	    "                         a line (the idle fraction of the job's cores from SECONDS\n"
+	    "                         after its start, e.g. from jobacct_gather or TACC Stats):\n"
+	    "                         replayed instead of the phase model for those jobs\n"
 	    "  --synthetic            a generated trace (default), seeded by --seed:\n"
 	    "                         sizes 2^k nodes, P(k)=2^-(k+1); run lognormal median 1 h,\n"
 	    "                         sigma 1.5, 1 min..24 h; limit run x U(1,3) to 15 min, <=24 h;\n"
 	    "                         Poisson-like submissions at --load; memory U(5%%,35%%)\n"
 	    "  --load L               synthetic offered load (default 0.95)\n"
 	    "  --max-job-nodes N      synthetic largest job (default nodes/8)\n"
-	    "  --days D               accounting window in days (default 30 synthetic, after\n"
-	    "                         --warmup-days 1; SWF: the whole trace)\n"
+	    "  --days D               accounting window in days, after --warmup-days (default\n"
+	    "                         30 synthetic; SWF: the rest of the trace)\n"
+	    "  --warmup-days D        days replayed before counting starts (default 1)\n"
 	    "  --jobs J               at most J jobs (0: no limit)\n"
 	    "  --seed S               seed of every random draw (default 1)\n"
 	    "  --write-swf FILE       also write the synthetic trace as SWF\n"
 	    "Cluster:\n"
-	    "  --nodes N (256)  --cores C (36, even: two sockets)  --node-mem-gib G (64)\n"
+	    "  --nodes N (256; SWF: MaxNodes)  --cores C (36, even: two sockets; SWF:\n"
+	    "  MaxProcs/MaxNodes)  --node-mem-gib G (64)\n"
 	    "Host jobs' usage:\n"
 	    "  --idle-median F        median idle fraction of a job's cores (0.0346)\n"
 	    "  --idle-sigma S         its lognormal sigma (1.18)\n"
@@ -92,7 +109,9 @@ static void usage(FILE *f)
 	    "  --function-mem-gib G   memory per worker (2)\n"
 	    "  --mode spread|pack     placement mode (spread)\n"
 	    "Output:\n"
-	    "  --json                 one JSON object\n");
+	    "  --json                 one JSON object\n"
+	    "  --no-gap-cache         call gaps_compute for every change (slower, same results)\n"
+	    "  --help                 this text\n");
 }
 
 static double opt_double(const char *opt, const char *val, double min, double max)
@@ -168,12 +187,14 @@ enum {
 	O_JSON,
 	O_WARMUP,
 	O_NOCACHE,
+	O_USAGE,
 };
 
 static void parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 	    {"swf", required_argument, NULL, O_SWF},
+	    {"usage", required_argument, NULL, O_USAGE},
 	    {"synthetic", no_argument, NULL, O_SYNTH},
 	    {"load", required_argument, NULL, O_LOAD},
 	    {"max-job-nodes", required_argument, NULL, O_MAXJOB},
@@ -209,6 +230,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case O_SWF:
 			o->swf = optarg;
+			break;
+		case O_USAGE:
+			o->usage = optarg;
 			break;
 		case O_SYNTH:
 			o->swf = NULL;
@@ -312,6 +336,12 @@ static void parse(int argc, char **argv, struct opts *o)
 		fprintf(stderr, PROG ": unexpected argument %s; see --help\n", argv[optind]);
 		exit(2);
 	}
+	if (o->usage && !o->swf) {
+		fprintf(stderr,
+			PROG ": --usage %s: usage samples go with an SWF trace (--swf FILE)\n",
+			o->usage);
+		exit(2);
+	}
 }
 
 static void json_str(const char *s)
@@ -333,6 +363,16 @@ static double ratio(double a, double b)
 	return b > 0 ? a / b : 0;
 }
 
+/* Jobs with a recorded start (wait time), or with usage samples. */
+static size_t count_jobs(const struct trace *t, bool start)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->njobs; i++)
+		n += start ? t->jobs[i].wait >= 0 : t->jobs[i].nusage > 0;
+	return n;
+}
+
 static void print_json(const struct opts *o, const struct trace *t, const struct replay_result *r,
 		       double wall)
 {
@@ -347,9 +387,13 @@ static void print_json(const struct opts *o, const struct trace *t, const struct
 	       p->nodes, p->cores, o->node_mem_gib, (unsigned long long)p->seed,
 	       (double)(p->window_end - p->window_start) / 86400.0, (long long)p->window_start,
 	       (long long)p->window_end, o->max_jobs);
+	printf(",\"warmup_days\":%.6g,\"shape_from\":\"%s\"", o->warmup_days, o->shape_from);
 	if (!o->swf)
-		printf(",\"load\":%.6g,\"max_job_nodes\":%u,\"warmup_days\":%.6g", o->load,
-		       o->max_job_nodes, o->warmup_days);
+		printf(",\"load\":%.6g,\"max_job_nodes\":%u", o->load, o->max_job_nodes);
+	else {
+		printf(",\"usage\":");
+		json_str(o->usage ? o->usage : "");
+	}
 	printf(",\"idle_median\":%.6g,\"idle_sigma\":%.6g,\"phase_minutes\":%.6g,\"consent\":%.6g,"
 	       "\"mem_need_factor\":%.6g,\"lend_unallocated\":%s,\"max_lend_fraction\":%.6g,"
 	       "\"batch_step_cores\":%u,\"memory_margin_gib\":%u,\"function_workers\":%u,"
@@ -359,11 +403,16 @@ static void print_json(const struct opts *o, const struct trace *t, const struct
 	       p->policy.lend_unallocated ? "true" : "false", p->policy.max_lend_fraction,
 	       p->policy.batch_step_cores, o->margin_gib, p->fn_workers, (double)p->fn_seconds / 60,
 	       p->fn_rate_per_min, o->fn_mem_gib, p->mode == PLACE_PACK ? "pack" : "spread");
-	printf("\"jobs\":{\"in_trace\":%zu,\"skipped\":%zu,\"too_big\":%llu,\"started\":%llu,"
-	       "\"waited\":%llu,\"mean_wait_s\":%.1f},",
-	       t->njobs, t->skipped, (unsigned long long)r->jobs_too_big,
-	       (unsigned long long)r->jobs_started, (unsigned long long)r->jobs_waited,
-	       r->mean_wait_s);
+	printf("\"jobs\":{\"in_trace\":%zu,\"skipped\":%zu,\"completed\":%zu,\"failed\":%zu,"
+	       "\"cancelled\":%zu,\"other_status\":%zu,\"with_start_time\":%zu,"
+	       "\"with_usage_samples\":%zu,\"usage_samples\":%zu,\"usage_unmatched\":%zu,"
+	       "\"too_big\":%llu,\"started\":%llu,\"waited\":%llu,\"mean_wait_s\":%.1f,"
+	       "\"inefficiency_mean\":%.4f},",
+	       t->njobs, t->skipped, t->by_status[TRACE_COMPLETED], t->by_status[TRACE_FAILED],
+	       t->by_status[TRACE_CANCELLED], t->by_status[TRACE_OTHER], count_jobs(t, true),
+	       count_jobs(t, false), t->nusage, t->usage_unmatched,
+	       (unsigned long long)r->jobs_too_big, (unsigned long long)r->jobs_started,
+	       (unsigned long long)r->jobs_waited, r->mean_wait_s, r->inefficiency_mean);
 	printf("\"core_hours\":{\"total\":%.1f,\"allocated\":%.1f,\"used\":%.1f,"
 	       "\"idle_in_allocation\":%.1f,\"unallocated\":%.1f,\"lendable\":%.1f,"
 	       "\"lendable_unallocated\":%.1f,\"functions_on_idle_in_allocation\":%.1f,"
@@ -411,28 +460,111 @@ static void print_text(const struct replay_result *r, double wall)
 	       100 * ratio(r->fn_completed, used), wall);
 }
 
-/* The accounting window: synthetic after the warm-up; SWF the trace's span. */
-static void set_window(struct opts *o, const struct trace *t)
+/*
+ * The accounting window, after --warmup-days: synthetic --days long; SWF
+ * from its first job's arrival to its last job's recorded end (or --days).
+ */
+static int set_window(struct opts *o, const struct trace *t)
 {
 	struct replay_params *p = &o->p;
+	int64_t first = 0, last = 0, warmup = (int64_t)(o->warmup_days * 86400);
 
 	if (!o->swf) {
-		p->window_start = (int64_t)(o->warmup_days * 86400);
+		p->window_start = warmup;
 		p->window_end = p->window_start + (int64_t)(o->days * 86400);
-		return;
+		return 0;
 	}
-	p->window_start = INT64_MAX;
-	p->window_end = 0;
+	first = INT64_MAX;
 	for (size_t i = 0; i < t->njobs; i++) {
 		int64_t q = t->jobs[i].submit + (t->jobs[i].wait > 0 ? t->jobs[i].wait : 0);
 
-		if (q < p->window_start)
-			p->window_start = q;
-		if (q + t->jobs[i].run > p->window_end)
-			p->window_end = q + t->jobs[i].run;
+		if (q < first)
+			first = q;
+		if (q + t->jobs[i].run > last)
+			last = q + t->jobs[i].run;
 	}
+	p->window_start = first + warmup;
+	p->window_end = last;
 	if (o->days > 0 && p->window_start + (int64_t)(o->days * 86400) < p->window_end)
 		p->window_end = p->window_start + (int64_t)(o->days * 86400);
+	if (p->window_end <= p->window_start) {
+		fprintf(stderr,
+			PROG ": %s spans %.2f days, no more than --warmup-days %g: nothing is "
+			     "left to count; give a shorter --warmup-days\n",
+			o->swf, (double)(last - first) / 86400, o->warmup_days);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The machine's shape: --nodes/--cores, else (SWF) the header's MaxNodes
+ * and MaxProcs, else (synthetic) 256 x 36. An SWF trace without a shape
+ * must be given one.
+ */
+static int set_shape(struct opts *o, const struct trace *t)
+{
+	bool header = false;
+
+	if (!o->swf) {
+		o->nodes = o->nodes ? o->nodes : 256;
+		o->cores = o->cores ? o->cores : 36;
+		o->shape_from = "synthetic";
+		return 0;
+	}
+	if (!o->nodes && t->max_nodes) {
+		if (t->max_nodes > 100000) {
+			fprintf(stderr,
+				PROG ": %s: MaxNodes %lld is more than 100000; give --nodes\n",
+				o->swf, (long long)t->max_nodes);
+			return -EINVAL;
+		}
+		o->nodes = (unsigned)t->max_nodes;
+		header = true;
+	}
+	if (!o->cores && t->max_procs && o->nodes) {
+		if (t->max_procs % o->nodes || t->max_procs / o->nodes < 2 ||
+		    t->max_procs / o->nodes > 1024 || (t->max_procs / o->nodes) % 2) {
+			fprintf(stderr,
+				PROG
+				": %s: MaxProcs %lld over %u nodes is not a whole, even number "
+				"of cores from 2 to 1024 a node; give --cores\n",
+				o->swf, (long long)t->max_procs, o->nodes);
+			return -EINVAL;
+		}
+		o->cores = (unsigned)(t->max_procs / o->nodes);
+		header = true;
+	}
+	if (!o->nodes && o->cores && t->max_procs && t->max_procs % o->cores == 0 &&
+	    t->max_procs / o->cores <= 100000) {
+		o->nodes = (unsigned)(t->max_procs / o->cores);
+		header = true;
+	}
+	if (!o->nodes || !o->cores) {
+		fprintf(stderr,
+			PROG ": %s does not say its machine's shape (no \"; MaxNodes:\" and \"; "
+			     "MaxProcs:\" header lines); give it with --nodes N --cores C\n",
+			o->swf);
+		return -EINVAL;
+	}
+	o->shape_from = header ? "trace header" : "command line";
+	return 0;
+}
+
+static int load_usage(const struct opts *o, struct trace *t)
+{
+	FILE *f = fopen(o->usage, "r");
+	int rc;
+
+	if (!f) {
+		fprintf(stderr, PROG ": cannot open %s: %s\n", o->usage, strerror(errno));
+		return -errno;
+	}
+	rc = trace_parse_usage(f, o->usage, t, stderr);
+	fclose(f);
+	if (rc == -ENOMEM)
+		fprintf(stderr, PROG ": out of memory reading %s\n", o->usage);
+	return rc;
 }
 
 static int load_trace(struct opts *o, struct trace *t)
@@ -451,9 +583,14 @@ static int load_trace(struct opts *o, struct trace *t)
 		if (rc == -ENOMEM)
 			fprintf(stderr, PROG ": out of memory reading %s\n", o->swf);
 		if (!rc && !t->njobs) {
-			fprintf(stderr, PROG ": %s has no completed job to replay\n", o->swf);
+			fprintf(stderr,
+				PROG ": %s has no job that held nodes (run time and processors "
+				     "above 0) to replay\n",
+				o->swf);
 			rc = -EINVAL;
 		}
+		if (!rc && o->usage)
+			rc = load_usage(o, t);
 		return rc;
 	}
 	struct trace_synth s = {.seed = o->p.seed,
@@ -483,9 +620,7 @@ static int load_trace(struct opts *o, struct trace *t)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.nodes = 256,
-			 .cores = 36,
-			 .node_mem_gib = 64,
+	struct opts o = {.node_mem_gib = 64,
 			 .fn_mem_gib = 2,
 			 .margin_gib = 1,
 			 .days = -1,
@@ -512,19 +647,24 @@ int main(int argc, char **argv)
 	parse(argc, argv, &o);
 	if (o.days < 0)
 		o.days = o.swf ? 0 : 30;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	trace_init(&t);
+	if (!o.swf && set_shape(&o, &t))
+		return 2;
 	if (!o.max_job_nodes)
 		o.max_job_nodes = o.nodes >= 8 ? o.nodes / 8 : 1;
+	rc = load_trace(&o, &t);
+	if (rc)
+		return rc == -EINVAL ? 2 : 1;
+	if ((o.swf && set_shape(&o, &t)) || set_window(&o, &t)) {
+		trace_fini(&t);
+		return 2;
+	}
 	o.p.nodes = o.nodes;
 	o.p.cores = o.cores;
 	o.p.node_mem = (uint64_t)o.node_mem_gib * GIB;
 	o.p.fn_mem = (uint64_t)o.fn_mem_gib * GIB;
 	o.p.policy.memory_margin = (uint64_t)o.margin_gib * GIB;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	trace_init(&t);
-	rc = load_trace(&o, &t);
-	if (rc)
-		return 1;
-	set_window(&o, &t);
 	rc = replay_run(&t, &o.p, &r, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, PROG ": %s\n", err);

@@ -1,8 +1,11 @@
 /*
  * test_trace: faas-trace-replay's traces (tests/bench/trace.c). The SWF
- * reader keeps completed jobs with their fields, skips comments and the
- * other statuses, sorts by submit time, keeps the MaxProcs header, and
- * refuses a trace with a malformed line, naming every bad line; the
+ * reader keeps every job that held nodes, whatever its status (counted by
+ * status), with its fields, -1 where the trace does not know them; skips
+ * comments and jobs without a run time or processors; sorts by submit
+ * time; keeps the MaxNodes and MaxProcs header (the machine's shape) and
+ * refuses a bad one; and refuses a trace with a malformed line, naming
+ * every bad line. Usage samples attach to their jobs in time order. The
  * synthetic trace is the same for the same seed, differs for another, keeps
  * to its documented distributions and offered load, and reads back from SWF.
  */
@@ -39,13 +42,18 @@ static int parse_text(const char *text, size_t max_jobs, struct trace *t, char *
 }
 
 static const char good[] = "; Version: 2.2\n"
+			   "; Note: MaxProcs: 7 (not a header: the first key on a line counts)\n"
 			   ";   MaxProcs: 1152\n"
+			   ";MaxNodes:32\n"
 			   "\n"
 			   "2 100 5 3600 72 3000.5 1024 72 7200 -1 1 7 1 -1 1 -1 -1 -1\n"
 			   "1 50 0 60 36 -1 -1 36 600 -1 1 3 1 -1 1 -1 -1 -1\n"
 			   "3 120 0 10 36 -1 -1 36 600 -1 0 3 1 -1 1 -1 -1 -1\n"
 			   "4 130 0 10 36 -1 -1 36 600 -1 5 3 1 -1 1 -1 -1 -1\n"
-			   "  5\t140 0 -1 36 -1 -1 36 600 -1 1 3 1 -1 1 -1 -1 -1  \n";
+			   "  5\t140 0 -1 36 -1 -1 36 600 -1 1 3 1 -1 1 -1 -1 -1  \n"
+			   "6 150 -1 20 8 -1 -1 -1 -1 -1 3 -1 -1 -1 -1 -1 -1 -1\n"
+			   "7 160 -1 0 8 -1 -1 -1 -1 -1 5 -1 -1 -1 -1 -1 -1 -1\n"
+			   "8 170 -1 30 -1 -1 -1 -1 -1 -1 0 -1 -1 -1 -1 -1 -1 -1\n";
 
 static void test_swf_fields(void **state)
 {
@@ -55,9 +63,15 @@ static void test_swf_fields(void **state)
 	(void)state;
 	assert_int_equal(parse_text(good, 0, &t, &errs), 0);
 	assert_string_equal(errs, "");
-	assert_int_equal(t.njobs, 2);
-	assert_int_equal(t.skipped, 3); /* failed, cancelled, no run time */
+	/* every job that held nodes, whatever its status */
+	assert_int_equal(t.njobs, 5);
+	assert_int_equal(t.by_status[TRACE_COMPLETED], 2);
+	assert_int_equal(t.by_status[TRACE_FAILED], 1);
+	assert_int_equal(t.by_status[TRACE_CANCELLED], 1);
+	assert_int_equal(t.by_status[TRACE_OTHER], 1); /* 3: partial */
+	assert_int_equal(t.skipped, 3);		       /* run -1, run 0, procs -1 */
 	assert_int_equal(t.max_procs, 1152);
+	assert_int_equal(t.max_nodes, 32);
 	/* sorted by submit time */
 	assert_int_equal(t.jobs[0].id, 1);
 	assert_int_equal(t.jobs[1].id, 2);
@@ -70,14 +84,107 @@ static void test_swf_fields(void **state)
 	assert_int_equal(t.jobs[1].req_time, 7200);
 	assert_int_equal(t.jobs[1].status, 1);
 	assert_true(t.jobs[1].mem_fraction < 0);
+	assert_int_equal(t.jobs[2].id, 3);
+	assert_int_equal(t.jobs[2].status, 0);
+	assert_int_equal(t.jobs[3].status, 5);
+	/* -1: unknown, kept as -1 (the replay schedules a job without a wait) */
+	assert_int_equal(t.jobs[4].id, 6);
+	assert_int_equal(t.jobs[4].wait, -1);
+	assert_true(t.jobs[4].cpu_time == -1);
+	assert_true(t.jobs[4].mem_kib == -1);
+	assert_int_equal(t.jobs[4].req_time, -1);
+	assert_int_equal(t.jobs[4].run, 20);
+	assert_int_equal(t.jobs[4].procs, 8);
 	trace_fini(&t);
 	free(errs);
 
 	assert_int_equal(parse_text(good, 1, &t, &errs), 0);
 	assert_int_equal(t.njobs, 1);
 	assert_int_equal(t.jobs[0].id, 1);
+	assert_int_equal(t.by_status[TRACE_COMPLETED], 1);
+	assert_int_equal(t.by_status[TRACE_FAILED], 0);
 	trace_fini(&t);
 	free(errs);
+
+	/* no header: no shape (the program then asks for --nodes and --cores) */
+	assert_int_equal(
+	    parse_text("1 0 -1 60 8 -1 -1 -1 -1 -1 1 -1 -1 -1 -1 -1 -1 -1\n", 0, &t, &errs), 0);
+	assert_int_equal(t.max_nodes, 0);
+	assert_int_equal(t.max_procs, 0);
+	trace_fini(&t);
+	free(errs);
+}
+
+static void test_swf_refuses_bad_header(void **state)
+{
+	static const char *const bad[] = {"; MaxNodes: many\n", "; MaxNodes: 0\n",
+					  "; MaxProcs: -8\n", "; MaxProcs: 12 cores\n",
+					  "; MaxNodes:\n"};
+	struct trace t;
+	char *errs = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "; Version: 2.2\n%s%s", bad[i],
+			 "1 0 -1 60 8 -1 -1 -1 -1 -1 1 -1 -1 -1 -1 -1 -1 -1\n");
+		assert_int_equal(parse_text(text, 0, &t, &errs), -EINVAL);
+		assert_int_equal(t.njobs, 0);
+		if (!strstr(errs, "t.swf:2: header Max") || !strstr(errs, "a whole number") ||
+		    !strstr(errs, "1 bad line; the trace is refused"))
+			fail_msg("%s: got \"%s\"", bad[i], errs);
+		free(errs);
+	}
+}
+
+static void test_usage_samples(void **state)
+{
+	static const char usage[] = "# job seconds idle\n"
+				    "2 600 0.25\n"
+				    "2 0 0.5\n"
+				    "99 0 0.1\n" /* not in the trace */
+				    "\n"
+				    "1 0 0\n";
+	static const char bad_usage[] = "1 0 0.5\n1 60 1.5\n1 x 0\n";
+	struct trace t;
+	char *errs = NULL;
+	size_t len = 0;
+	FILE *in, *err;
+
+	(void)state;
+	assert_int_equal(parse_text(good, 0, &t, &errs), 0);
+	free(errs);
+	in = fmemopen((void *)usage, strlen(usage), "r");
+	err = open_memstream(&errs, &len);
+	assert_int_equal(trace_parse_usage(in, "u.txt", &t, err), 0);
+	fclose(in);
+	fclose(err);
+	assert_string_equal(errs, "");
+	free(errs);
+	assert_int_equal(t.nusage, 3);
+	assert_int_equal(t.usage_unmatched, 1);
+	/* job 2 (jobs[1]): its two samples in time order */
+	assert_int_equal(t.jobs[1].nusage, 2);
+	assert_int_equal(t.usage[t.jobs[1].usage_first].at, 0);
+	assert_true(t.usage[t.jobs[1].usage_first].idle == 0.5);
+	assert_int_equal(t.usage[t.jobs[1].usage_first + 1].at, 600);
+	assert_int_equal(t.usage[t.jobs[1].usage_first + 1].job_id, 2);
+	assert_int_equal(t.jobs[0].nusage, 1);
+	assert_int_equal(t.jobs[2].nusage, 0);
+
+	/* a bad line: named, and the samples refused */
+	in = fmemopen((void *)bad_usage, strlen(bad_usage), "r");
+	err = open_memstream(&errs, &len);
+	assert_int_equal(trace_parse_usage(in, "u.txt", &t, err), -EINVAL);
+	fclose(in);
+	fclose(err);
+	assert_non_null(strstr(errs, "u.txt:2: SECONDS must be 0 or more and IDLE_FRACTION"));
+	assert_non_null(strstr(errs, "u.txt:3: expected JOB_ID SECONDS IDLE_FRACTION"));
+	assert_non_null(strstr(errs, "2 bad lines; the samples are refused"));
+	assert_int_equal(t.nusage, 3); /* the samples read before are kept */
+	free(errs);
+	trace_fini(&t);
 }
 
 static void test_swf_refuses_bad_lines(void **state)
@@ -195,6 +302,7 @@ static void test_synthetic_swf_round_trip(void **state)
 	assert_int_equal(parse_text(buf, 0, &b, &errs), 0);
 	assert_int_equal(b.njobs, a.njobs);
 	assert_int_equal(b.max_procs, a.max_procs);
+	assert_int_equal(b.max_nodes, synth.nodes);
 	for (size_t i = 0; i < a.njobs; i++) {
 		assert_int_equal(b.jobs[i].id, a.jobs[i].id);
 		assert_int_equal(b.jobs[i].submit, a.jobs[i].submit);
@@ -213,6 +321,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_swf_fields),
 	    cmocka_unit_test(test_swf_refuses_bad_lines),
+	    cmocka_unit_test(test_swf_refuses_bad_header),
+	    cmocka_unit_test(test_usage_samples),
 	    cmocka_unit_test(test_synthetic_reproducible),
 	    cmocka_unit_test(test_synthetic_distributions),
 	    cmocka_unit_test(test_synthetic_swf_round_trip),
