@@ -50,6 +50,7 @@
 #define PROBE_MS 20	   /* a busy worker's silence before the first probe */
 #define QUICK_MS 1000	   /* silence probed every PROBE_MS, then ... */
 #define SLOW_PROBE_MS 1000 /* ... every SLOW_PROBE_MS */
+#define DRAIN_EMPTY 8	   /* empty reads in a row: a dead worker's queue is read */
 #define UNREACHABLE_MS 10  /* probes refused (-EAGAIN) this long: gone */
 
 struct faas_lease {
@@ -640,9 +641,12 @@ static void watch(struct faas_client *c, int64_t now)
 		if (!transport_peer_alive(c->t, w->peer)) {
 			/* what it sent before it exited comes first (its
 			 * replies, its hand-backs and EVICT): the exit is seen
-			 * out of band, ahead of them */
-			for (int i = 0; i < 64 && progress(c, 0) > 0; i++)
-				;
+			 * out of band, ahead of them. Nothing more can come, so
+			 * the queue is read until it stays empty: one read can
+			 * yield no event (a batch of send completions) with
+			 * the worker's last messages behind it */
+			for (int i = 0, empty = 0; i < 256 && empty < DRAIN_EMPTY; i++)
+				empty = progress(c, 0) > 0 ? 0 : empty + 1;
 			if (!w->evicted && worker_busy(c, wi))
 				worker_lost(c, w);
 			continue;
