@@ -31,7 +31,6 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
-#include "notify.h"
 #include "replay_cache.h"
 #include "sandbox.h"
 
@@ -48,6 +47,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -733,8 +733,10 @@ int daemon_run(const struct daemon_options *o)
 		detached = -1;
 		log_set_sinks(o->log_file ? LOG_SINK_FILE : LOG_SINK_SYSLOG);
 	}
-	/* under systemd (Type=notify): started, units after it may start */
-	rc = notify_send("READY=1");
+	/* under systemd (Type=notify): started, units after it (slurmd) may
+	 * start, and their host reports reach it; without NOTIFY_SOCKET (not
+	 * run by systemd) nothing is sent */
+	rc = sd_notify(0, "READY=1");
 	if (rc < 0)
 		log_warning("cannot tell the service manager that colocd serves (NOTIFY_SOCKET=%s: "
 			    "%s); it may time the start out: check the unit's Type",
@@ -774,7 +776,7 @@ int daemon_run(const struct daemon_options *o)
 		publish_metrics(d);
 	}
 	status = 0;
-	notify_send("STOPPING=1");
+	sd_notify(0, "STOPPING=1");
 out:
 	if (d->agent && status == 0) {
 		agent_evict_all(d->agent, "colocd stopped");

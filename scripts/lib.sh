@@ -13,6 +13,8 @@ COLOC_PACKAGES=(
 	libmunge-dev munge libcmocka-dev libslurm-dev clang-format shellcheck
 	# colocd's metrics page, and its test's client and checker (promtool)
 	libmicrohttpd-dev curl prometheus
+	# sd_notify for colocd's Type=notify units
+	libsystemd-dev
 	# the Python package coloc and its NumPy tests
 	python3 python3-numpy
 	# scripts/testbed: a local Slurm cluster, one network namespace per node
