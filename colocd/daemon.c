@@ -84,6 +84,12 @@ struct daemon {
 	bool registered;	 /* the last report was taken */
 	bool warned;		 /* a failed report was logged (once until one is taken) */
 	unsigned report_fails;	 /* failed reports in a row (backoff) */
+	/* heartbeats: the generation of the state the controller took last
+	 * (0: none known) and its digest; the report on its way */
+	uint64_t gen_next, gen_taken, gen_sent;
+	uint8_t state_taken[MSG_DIGEST_LEN], state_sent[MSG_DIGEST_LEN];
+	bool sent_heartbeat;
+	bool no_heartbeats; /* the controller refused one as unknown (an older colocd) */
 	bool stop;
 	struct httpd *httpd;  /* MetricsPort, or NULL */
 	int64_t metrics_next; /* when the metrics page is rendered next */
@@ -183,7 +189,7 @@ static void warn_evicted(struct daemon *d)
 }
 
 /* Verifies m's session credential against its connection's session s:
- * node_state only, before the session expires, bound to m and dest, its
+ * node_state and heartbeat only, before the session expires, bound to m and dest, its
  * counter above the last one's. 0 with *from (the session's uid and gid);
  * otherwise the request is answered with an error and -EACCES returned. */
 static int authenticate_session(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
@@ -195,9 +201,10 @@ static int authenticate_session(struct daemon *d, conn_ref ref, const struct con
 	int rc = -EACCES;
 
 	if (!s || !s->set)
-		snprintf(err, sizeof(err),
-			 "a session credential on a connection without a session (only a node "
-			 "agent's node_state, after a MUNGE credential proposing a key)");
+		snprintf(
+		    err, sizeof(err),
+		    "a session credential on a connection without a session (only a node "
+		    "agent's node_state or heartbeat, after a MUNGE credential proposing a key)");
 	else if ((int64_t)time(NULL) >= s->expires)
 		snprintf(err, sizeof(err), "the session has expired: propose a new one");
 	else
@@ -225,7 +232,8 @@ static int authenticate_session(struct daemon *d, conn_ref ref, const struct con
 static int authenticate(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
 			const struct msg *m, const char *dest, bool root_only, struct cred_id *from)
 {
-	bool session = strcmp(dest, AUTH_DEST_CONTROLLER) == 0 && m->type == MSG_NODE_STATE;
+	bool session = strcmp(dest, AUTH_DEST_CONTROLLER) == 0 &&
+		       (m->type == MSG_NODE_STATE || m->type == MSG_HEARTBEAT);
 	struct conns_session *s = session ? conns_session(d->conns, ref) : NULL;
 	const char *code = "EACCES";
 	char err[512] = "";
@@ -349,6 +357,28 @@ static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *re
 						     : "it answered with something else than ok";
 
 	d->reporting = false;
+	if (rc == 0 && reply->type == MSG_OK && !d->sent_heartbeat) {
+		d->gen_taken = d->gen_sent;
+		memcpy(d->state_taken, d->state_sent, sizeof(d->state_taken));
+	} else if (rc != 0 || reply->type != MSG_OK) {
+		d->gen_taken = 0; /* the next report is the whole state */
+	}
+	if (rc != 0)
+		d->no_heartbeats = false; /* a controller restarted may take them */
+	if (rc == 0 && d->sent_heartbeat && reply->type == MSG_ERROR &&
+	    strcmp(reply->u.error.code, "EPROTO") == 0 && !d->no_heartbeats) {
+		log_info("the controller does not take heartbeats (%s): this node sends its "
+			 "whole state every second; upgrade the controller's colocd",
+			 reply->u.error.message);
+		d->no_heartbeats = true;
+	}
+	if (rc == 0 && d->sent_heartbeat && reply->type == MSG_ERROR &&
+	    (strcmp(reply->u.error.code, "ESTALE") == 0 || d->no_heartbeats)) {
+		log_debug("the controller asks for this node's whole state: %s",
+			  reply->u.error.message);
+		d->report_next = clock_ms(); /* at once */
+		return;
+	}
 	if (rc == 0 && reply->type == MSG_OK) {
 		d->report_fails = 0;
 		agent_state_taken(d->agent, cookie);
@@ -366,6 +396,28 @@ static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *re
 	d->warned = true;
 	d->registered = false;
 	d->report_next = clock_ms() + report_backoff_ms(d->report_fails++);
+}
+
+/* m, the agent's state, goes as a heartbeat naming the generation the
+ * controller took when it is that state, else whole with a new generation. */
+static void heartbeat_or_state(struct daemon *d, struct msg *m)
+{
+	uint8_t digest[MSG_DIGEST_LEN];
+	struct msg hb = {.type = MSG_HEARTBEAT};
+
+	d->sent_heartbeat = msg_digest(m, digest) == 0 && d->gen_taken && !d->no_heartbeats &&
+			    memcmp(digest, d->state_taken, sizeof(digest)) == 0;
+	if (d->sent_heartbeat) {
+		snprintf(hb.u.node.node, sizeof(hb.u.node.node), "%s", m->u.node.node);
+		hb.u.node.gen = d->gen_taken;
+		msg_free(m);
+		*m = hb;
+		return;
+	}
+	if (d->gen_next == 0 || d->gen_next > MSG_GEN_MAX)
+		d->gen_next = 1;
+	m->u.node.gen = d->gen_sent = d->gen_next++;
+	memcpy(d->state_sent, digest, sizeof(digest));
 }
 
 static void report_state(struct daemon *d)
@@ -388,6 +440,7 @@ static void report_state(struct daemon *d)
 		msg_free(&m);
 		return;
 	}
+	heartbeat_or_state(d, &m);
 	/* on one kept connection: colocd reads request after request */
 	if (async_call_kept(d->async, d->cfg.controller_host, d->cfg.controller_port,
 			    "ControllerHost/ControllerPort", AUTH_DEST_CONTROLLER, &m,
@@ -575,6 +628,10 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the replay cache: %s", strerror(errno));
 		return -ENOMEM;
 	}
+	/* a state generation no earlier process here gave (heartbeats) */
+	if (getrandom(&d->gen_next, sizeof(d->gen_next), 0) != sizeof(d->gen_next))
+		d->gen_next = (uint64_t)clock_ns();
+	d->gen_next = d->gen_next % MSG_GEN_MAX + 1;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);

@@ -159,7 +159,14 @@ static int ctl_connect(const char *host, uint16_t port_no, const char *keys, con
 static bool ctl_carries_cred(enum msg_type t)
 {
 	return t == MSG_LEASE_ACQUIRE || t == MSG_LEASE_RELEASE || t == MSG_QUERY ||
-	       t == MSG_DRAIN || t == MSG_NODE_STATE || t == MSG_EXEC_START || t == MSG_EXEC_STOP;
+	       t == MSG_DRAIN || t == MSG_NODE_STATE || t == MSG_HEARTBEAT || t == MSG_EXEC_START ||
+	       t == MSG_EXEC_STOP;
+}
+
+/* A node agent's report: node_state or heartbeat (sessions, short TTLs). */
+static bool ctl_is_report(enum msg_type t)
+{
+	return t == MSG_NODE_STATE || t == MSG_HEARTBEAT;
 }
 
 int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *reply, int timeout_ms,
@@ -249,7 +256,7 @@ static int encode(const struct coloc_config *cfg, const char *dest, struct msg *
 
 	if (ctl_carries_cred(req->type)) {
 		cred_opts_from_config(&o, cfg);
-		if (req->type == MSG_NODE_STATE) /* used at once: the replay cache holds it less */
+		if (ctl_is_report(req->type)) /* used at once: the replay cache holds it less */
 			o.ttl_s = CTL_REPORT_TTL_S;
 		rc = auth_sign(&o, req, dest, NULL, nonce, err, errlen);
 		if (rc)
@@ -332,7 +339,7 @@ static int encode_kept(const struct coloc_config *cfg, const char *dest, struct 
 	int rc;
 
 	*proposed = false;
-	if (!s || req->type != MSG_NODE_STATE || s->refused)
+	if (!s || !ctl_is_report(req->type) || s->refused)
 		return encode(cfg, dest, req, text, nonce, err, errlen);
 	if (!connected)
 		s->on = false;
@@ -365,7 +372,7 @@ int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t 
 	memset(reply, 0, sizeof(*reply));
 	ctl_addr_name(host, port, addr, sizeof(addr));
 	for (;;) {
-		sessioned = s && s->on && req->type == MSG_NODE_STATE && *fd >= 0;
+		sessioned = s && s->on && ctl_is_report(req->type) && *fd >= 0;
 		rc = encode_kept(cfg, dest, s, *fd >= 0, req, &text, nonce, &proposed, err, errlen);
 		if (rc)
 			return rc;
@@ -391,7 +398,11 @@ int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t 
 			memset(reply, 0, sizeof(*reply));
 			continue;
 		}
-		if (rc == 0 && proposed && reply->type == MSG_OK) {
+		/* the controller took the credential and its key (a heartbeat it
+		 * cannot place is still authenticated: ESTALE) */
+		if (rc == 0 && proposed &&
+		    (reply->type == MSG_OK ||
+		     (reply->type == MSG_ERROR && strcmp(reply->u.error.code, "ESTALE") == 0))) {
 			s->on = true;
 			s->counter = 0;
 			s->renew = (int64_t)time(NULL) + CTL_REPORT_TTL_S - 5;

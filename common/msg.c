@@ -38,6 +38,7 @@ static const char *const type_names[] = {
     [MSG_EXEC_START] = "exec_start",
     [MSG_EXEC_STOP] = "exec_stop",
     [MSG_DRAIN] = "drain",
+    [MSG_HEARTBEAT] = "heartbeat",
 };
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
@@ -57,11 +58,12 @@ static const char *const fields[NTYPES][18] = {
     [MSG_RESULT] = {"what", "items", "next", NULL},
     [MSG_NODE_STATE] = {"cred", "node", "port", "pus", "mem", "ngpus", "lendable", "unallocated",
 			"near_host", "mem_lendable", "gpus_lendable", "until", "jobs", "leases",
-			"ended", "cgroup", NULL},
+			"ended", "cgroup", "gen", NULL},
     [MSG_EXEC_START] = {"cred", "id", "uid", "gid", "workers", "pus", "mem", "gpus", "lib",
 			"expires", "job", NULL},
     [MSG_EXEC_STOP] = {"cred", "id", NULL},
     [MSG_DRAIN] = {"cred", "node", "drain", NULL},
+    [MSG_HEARTBEAT] = {"cred", "node", "gen", NULL},
 };
 
 /* The fields of an element of node_state's "leases" and "ended" arrays. */
@@ -439,6 +441,8 @@ static int encode_node(const struct msg *m, json_t *o)
 	rc |= set(o, "gpus_lendable", json_integer(m->u.node.gpus_lendable));
 	rc |= set(o, "until", json_integer(m->u.node.until));
 	rc |= set(o, "jobs", json_integer(m->u.node.jobs));
+	if (m->u.node.gen)
+		rc |= set(o, "gen", json_integer((json_int_t)m->u.node.gen));
 	for (uint32_t i = 0; !rc && i < m->u.node.nleases; i++)
 		rc = encode_lease(leases, &m->u.node.leases[i]);
 	for (uint32_t i = 0; !rc && i < m->u.node.nended; i++)
@@ -565,6 +569,11 @@ static int encode_body(const struct msg *m, json_t *o)
 		rc |= set(o, "cred", json_string(m->cred));
 		rc |= set(o, "node", json_string(m->u.drain.node));
 		rc |= set(o, "drain", json_boolean(m->u.drain.drain));
+		break;
+	case MSG_HEARTBEAT:
+		rc |= set(o, "cred", json_string(m->cred));
+		rc |= set(o, "node", json_string(m->u.node.node));
+		rc |= set(o, "gen", json_integer((json_int_t)m->u.node.gen));
 		break;
 	default:
 		return -EINVAL;
@@ -947,7 +956,8 @@ static int decode_node(struct dec *d, struct msg *m)
 	     get_uint(d, "mem_lendable", 0, (uint64_t)1 << 50, &m->u.node.mem_lendable) ||
 	     get_u32(d, "gpus_lendable", 0, UINT32_MAX, &m->u.node.gpus_lendable) ||
 	     get_uint(d, "until", 0, (uint64_t)1 << 40, &until) ||
-	     get_u32(d, "jobs", 0, UINT32_MAX, &m->u.node.jobs);
+	     get_u32(d, "jobs", 0, UINT32_MAX, &m->u.node.jobs) ||
+	     (json_object_get(d->o, "gen") && get_uint(d, "gen", 1, MSG_GEN_MAX, &m->u.node.gen));
 	if (rc)
 		return -EPROTO;
 	m->u.node.port = (uint16_t)port;
@@ -1164,6 +1174,12 @@ static int decode_body(struct dec *d, struct msg *m)
 			       get_bool(d, "drain", &m->u.drain.drain)
 			   ? -EPROTO
 			   : 0;
+	case MSG_HEARTBEAT:
+		return get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
+			       get_name(d, "node", m->u.node.node, sizeof(m->u.node.node)) ||
+			       get_uint(d, "gen", 1, MSG_GEN_MAX, &m->u.node.gen)
+			   ? -EPROTO
+			   : 0;
 	}
 	return fail(d, "unknown type");
 }
@@ -1204,7 +1220,9 @@ int msg_decode(const char *text, struct msg *m, char *err, size_t errlen)
 	if (check_fields(&d, fields[m->type], true))
 		goto out;
 	rc = decode_body(&d, m);
-	if (rc == 0)
+	/* a result never carries a credential, so nothing is bound to its
+	 * digest: its pages (up to a frame each) are not re-encoded for it */
+	if (rc == 0 && m->type != MSG_RESULT)
 		rc = tree_digest(d.o, m->digest);
 	if (rc)
 		msg_free(m);

@@ -612,6 +612,7 @@ static void test_timeout_env(void **state)
 struct kept_server {
 	struct fake *f;
 	int served, sessions, refuse_session; /* refuse_session: answer EACCES to the n-th */
+	int stale; /* answer ESTALE to the n-th (taking its credential), 0: none */
 	uint8_t key[CRED_KEY_LEN];
 	uint64_t counter;
 	char why[256];
@@ -653,6 +654,8 @@ static void *kept_serve(void *arg)
 			memcpy(k->key, who.b.key, sizeof(k->key));
 			k->counter = 0;
 		}
+		if (k->stale == i + 1)
+			msg_error(&reply, "ESTALE", "send the whole node_state");
 		k->served++;
 		msg_free(&req);
 		if (msg_encode(&reply, &text) == 0)
@@ -664,41 +667,76 @@ static void *kept_serve(void *arg)
 	return NULL;
 }
 
-static void test_kept_session(void **state)
+/* Node n1's agent sends reports of types[0..n-1] (node_state or heartbeat,
+ * generation 7) on one kept connection, with a session, to k; got[i] is
+ * the i-th reply's type, or its error code. */
+static void kept_reports(struct kept_server *k, const enum msg_type *types, int n,
+			 struct ctl_session *s, char (*got)[32])
 {
-	struct fake *f = *state;
-	struct kept_server k = {.f = f, .refuse_session = 2};
-	struct ctl_session s = {0};
 	struct coloc_config cfg;
-	char err[512] = "";
 	pthread_t t;
 	int fd = -1;
 
-	fake_config(&cfg, "127.0.0.1", f->port);
-	assert_int_equal(pthread_create(&t, NULL, kept_serve, &k), 0);
-	for (int i = 0; i < 3; i++) {
-		struct msg m = {.type = MSG_NODE_STATE}, reply;
+	fake_config(&cfg, "127.0.0.1", k->f->port);
+	assert_int_equal(pthread_create(&t, NULL, kept_serve, k), 0);
+	for (int i = 0; i < n; i++) {
+		struct msg m = {.type = types[i]}, reply;
+		char err[512] = "";
 
 		snprintf(m.u.node.node, sizeof(m.u.node.node), "n1");
 		m.u.node.port = 864;
+		m.u.node.gen = 7;
 		snprintf(m.u.node.pus, sizeof(m.u.node.pus), "0-7");
 		snprintf(m.u.node.cgroup, sizeof(m.u.node.cgroup), "/coloc");
-		assert_int_equal(ctl_request_kept(&cfg, "127.0.0.1", f->port, "ControllerPort",
-						  AUTH_DEST_CONTROLLER, &fd, &s, &m, &reply, 5000,
-						  err, sizeof(err)),
-				 0);
-		assert_int_equal(reply.type, MSG_OK);
+		if (ctl_request_kept(&cfg, "127.0.0.1", k->f->port, "ControllerPort",
+				     AUTH_DEST_CONTROLLER, &fd, s, &m, &reply, 5000, err,
+				     sizeof(err)) != 0)
+			fail_msg("a kept %s: %s", msg_type_name(types[i]), err);
 		assert_true(fd >= 0); /* one connection for them all */
+		snprintf(got[i], sizeof(got[i]), "%s",
+			 reply.type == MSG_ERROR ? reply.u.error.code : msg_type_name(reply.type));
 		msg_free(&reply);
 	}
 	close(fd);
 	pthread_join(t, NULL);
-	if (k.why[0])
-		fail_msg("%s", k.why);
+	if (k->why[0])
+		fail_msg("%s", k->why);
+}
+
+static void test_kept_session(void **state)
+{
+	static const enum msg_type types[] = {MSG_NODE_STATE, MSG_NODE_STATE, MSG_NODE_STATE};
+	struct kept_server k = {.f = *state, .refuse_session = 2};
+	struct ctl_session s = {0};
+	char got[3][32];
+
+	kept_reports(&k, types, 3, &s, got);
+	for (int i = 0; i < 3; i++)
+		assert_string_equal(got[i], "ok");
 	/* a proposal, a session request, one refused (then a new proposal) */
 	assert_int_equal(k.served, 4);
 	assert_int_equal(k.sessions, 1);
 	assert_true(s.on);
+}
+
+/* A node agent's heartbeat goes on the session too; one that proposes the
+ * key and is answered ESTALE (the controller took the credential, not the
+ * heartbeat) still starts the session. */
+static void test_kept_heartbeat(void **state)
+{
+	static const enum msg_type types[] = {MSG_HEARTBEAT, MSG_NODE_STATE, MSG_HEARTBEAT};
+	struct kept_server k = {.f = *state, .refuse_session = -1, .stale = 1};
+	struct ctl_session s = {0};
+	char got[3][32];
+
+	kept_reports(&k, types, 3, &s, got);
+	assert_string_equal(got[0], "ESTALE");
+	assert_string_equal(got[1], "ok");
+	assert_string_equal(got[2], "ok");
+	assert_true(s.on);
+	/* the proposal, then two on the session: no new proposal */
+	assert_int_equal(k.served, 3);
+	assert_int_equal(k.sessions, 2);
 }
 
 int main(void)
@@ -706,6 +744,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_acquire_grant, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_kept_session, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_kept_heartbeat, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_query_result, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_release_ok, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_error_reply, fake_setup, fake_teardown),
