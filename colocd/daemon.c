@@ -89,7 +89,10 @@ struct daemon {
 	uint64_t gen_next, gen_taken, gen_sent;
 	uint8_t state_taken[MSG_DIGEST_LEN], state_sent[MSG_DIGEST_LEN];
 	bool sent_heartbeat;
-	bool no_heartbeats; /* the controller refused one as unknown (an older colocd) */
+	bool no_heartbeats;	 /* the controller refused one as unknown (an older colocd) */
+	struct stream **streams; /* streamed queries under way */
+	unsigned nstreams, streams_cap;
+	bool streams_go; /* one can take its next page at once: the loop does not sleep */
 	bool stop;
 	struct httpd *httpd;  /* MetricsPort, or NULL */
 	int64_t metrics_next; /* when the metrics page is rendered next */
@@ -274,6 +277,90 @@ static int authenticate(struct daemon *d, conn_ref ref, const struct conns_peer 
 	return rc;
 }
 
+/* ---- streamed queries ---------------------------------------------------------------- */
+
+/* A query answered page after page on its connection (query.stream): the
+ * controller answers it from req.filter.from on; a page with more to come
+ * goes out as a part, and the next page is asked for once that part is
+ * written (streams_advance, at the next turn of the loop), so that a long
+ * listing holds the loop for a page at a time, and a client that does not
+ * read holds only its own connection. The request was authenticated once:
+ * its pages are answered for the same credential (from). */
+struct stream {
+	struct daemon *d;
+	conn_ref ref;
+	struct msg req;
+	struct conns_peer peer;
+	struct cred_id from;
+	bool done; /* answered: the last page, or an error */
+};
+
+/* The msg_reply_fn of a stream's pages: arg is the stream. */
+static void reply_stream(void *arg, uint64_t ref, const struct msg *m)
+{
+	struct stream *s = arg;
+
+	if (m->type == MSG_RESULT && m->u.result.next > s->req.filter.from) {
+		conns_reply_part(s->d->conns, ref, m);
+		s->req.filter.from = m->u.result.next;
+		return;
+	}
+	s->done = true;
+	reply_conn(s->d, ref, m);
+}
+
+static void stream_start(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
+			 const struct msg *m, const struct cred_id *from)
+{
+	struct stream *s = calloc(1, sizeof(*s)), **more = d->streams;
+
+	if (s && d->nstreams == d->streams_cap) {
+		more = realloc(d->streams, (d->streams_cap * 2 + 8) * sizeof(*more));
+		if (more) {
+			d->streams = more;
+			d->streams_cap = d->streams_cap * 2 + 8;
+		}
+	}
+	if (!s || !more) {
+		free(s);
+		msg_reply_error(reply_conn, d, ref, "ENOMEM",
+				"colocd is out of memory for a streamed query: ask page by page");
+		return;
+	}
+	*s = (struct stream){.d = d, .ref = ref, .req = *m, .peer = *peer, .from = *from};
+	controller_request(d->ctrl, &s->req, &s->peer, &s->from, reply_stream, s, ref);
+	if (s->done)
+		free(s);
+	else
+		d->streams[d->nstreams++] = s;
+}
+
+/* Asks the controller for the next page of every stream whose last part is
+ * out; drops those answered or gone. Whether one can go on at once. */
+static bool streams_advance(struct daemon *d)
+{
+	bool go = false;
+
+	for (unsigned i = 0; i < d->nstreams;) {
+		struct stream *s = d->streams[i];
+		int ready = conns_ready(d->conns, s->ref);
+
+		if (ready == 1) {
+			controller_request(d->ctrl, &s->req, &s->peer, &s->from, reply_stream, s,
+					   s->ref);
+			ready = s->done ? -1 : conns_ready(d->conns, s->ref);
+		}
+		if (ready < 0) {
+			free(s);
+			d->streams[i] = d->streams[--d->nstreams];
+			continue;
+		}
+		go |= ready == 1;
+		i++;
+	}
+	return go;
+}
+
 static bool is_report(enum msg_type t)
 {
 	return t == MSG_JOB_START || t == MSG_STEP_START || t == MSG_STEP_END || t == MSG_JOB_END;
@@ -322,7 +409,11 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 					msg_type_name(m->type));
 			return;
 		}
-		if (authenticate(d, ref, peer, m, AUTH_DEST_CONTROLLER, false, &from) == 0)
+		if (authenticate(d, ref, peer, m, AUTH_DEST_CONTROLLER, false, &from) != 0)
+			return;
+		if (m->type == MSG_QUERY && m->filter.stream)
+			stream_start(d, ref, peer, m, &from);
+		else
 			controller_request(d->ctrl, m, peer, &from, reply_conn, d, ref);
 	}
 }
@@ -809,8 +900,10 @@ int daemon_run(const struct daemon_options *o)
 		log_info("metrics on http://%s:%u/metrics", d->cfg.metrics_address,
 			 d->cfg.metrics_port);
 	while (!d->stop) {
-		int n =
-		    epoll_wait(d->ep, ev, EVENTS_MAX, d->agent ? agent_tick_ms(d->agent) : TICK_MS);
+		int n = epoll_wait(d->ep, ev, EVENTS_MAX,
+				   d->streams_go ? 0
+				   : d->agent	 ? agent_tick_ms(d->agent)
+						 : TICK_MS);
 
 		for (int i = 0; i < n; i++) {
 			void *tag = ev[i].data.ptr;
@@ -826,6 +919,7 @@ int daemon_run(const struct daemon_options *o)
 			agent_tick(d->agent);
 		if (d->ctrl)
 			controller_tick(d->ctrl);
+		d->streams_go = d->nstreams && streams_advance(d);
 		report_state(d);
 		conns_tick(d->conns);
 		publish_metrics(d);
@@ -838,6 +932,9 @@ out:
 		report_last_state(d);
 	}
 	httpd_destroy(d->httpd);
+	while (d->nstreams)
+		free(d->streams[--d->nstreams]);
+	free(d->streams);
 	controller_destroy(d->ctrl);
 	agent_destroy(d->agent);
 	conns_destroy(d->conns);

@@ -179,26 +179,14 @@ int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *rep
 
 /* Sends text on fd and reads the reply into *reply; 0 or -errno with err
  * naming addr (and keys, the coloc.conf keys behind it). */
-static int exchange(int fd, const char *addr, const char *keys, const char *text, int64_t deadline,
-		    int timeout_ms, struct msg *reply, char *err, size_t errlen)
+/* Reads one reply from fd into *reply. 0, or -errno with err. */
+static int receive(int fd, const char *addr, const char *keys, int64_t deadline, int timeout_ms,
+		   struct msg *reply, char *err, size_t errlen)
 {
 	char derr[MSG_TEXT_MAX], *answer = NULL;
 	size_t len = 0;
-	int rc;
+	int rc = frame_recv(fd, &answer, &len, ms_left(deadline));
 
-	rc = frame_send(fd, text, strlen(text), ms_left(deadline));
-	if (rc) {
-		if (rc == -ETIMEDOUT)
-			snprintf(err, errlen,
-				 "colocd on %s did not take the request within %d ms; it may be "
-				 "hung (check its log)",
-				 addr, timeout_ms);
-		else
-			snprintf(err, errlen, "cannot send the request to colocd on %s: %s", addr,
-				 strerror(-rc));
-		return rc;
-	}
-	rc = frame_recv(fd, &answer, &len, ms_left(deadline));
 	switch (-rc) {
 	case 0:
 		break;
@@ -233,6 +221,25 @@ static int exchange(int fd, const char *addr, const char *keys, const char *text
 	}
 	free(answer);
 	return rc;
+}
+
+static int exchange(int fd, const char *addr, const char *keys, const char *text, int64_t deadline,
+		    int timeout_ms, struct msg *reply, char *err, size_t errlen)
+{
+	int rc = frame_send(fd, text, strlen(text), ms_left(deadline));
+
+	if (rc) {
+		if (rc == -ETIMEDOUT)
+			snprintf(err, errlen,
+				 "colocd on %s did not take the request within %d ms; it may be "
+				 "hung (check its log)",
+				 addr, timeout_ms);
+		else
+			snprintf(err, errlen, "cannot send the request to colocd on %s: %s", addr,
+				 strerror(-rc));
+		return rc;
+	}
+	return receive(fd, addr, keys, deadline, timeout_ms, reply, err, errlen);
 }
 
 /* req, signed, as text (*text, the caller's). 0 or -errno with err. */
@@ -421,6 +428,69 @@ int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t 
 	}
 	if (reply->type == MSG_LEASE_GRANT)
 		rc = check_grant(cfg, addr, keys, req, nonce, reply, err, errlen);
+	return rc;
+}
+
+/* Whether reply is an older controller's refusal of a streamed query. */
+static bool stream_refused(const struct msg *reply)
+{
+	return reply->type == MSG_ERROR && strcmp(reply->u.error.code, "EPROTO") == 0 &&
+	       strstr(reply->u.error.message, "\"stream\"");
+}
+
+int ctl_query_pages(const struct coloc_config *cfg, struct msg *req, int timeout_ms, ctl_page_fn fn,
+		    void *arg, char *err, size_t errlen)
+{
+	const char *keys = "ControllerHost/ControllerPort";
+	int64_t deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	uint8_t nonce[MSG_NONCE_LEN] = {0};
+	char addr[300], *text = NULL;
+	struct msg reply;
+	bool more = true;
+	int fd, rc;
+
+	ctl_addr_name(cfg->controller_host, cfg->controller_port, addr, sizeof(addr));
+	/* usage and records come in one answer, the others in pages */
+	req->filter.stream = req->u.query != MSG_QUERY_USAGE && req->u.query != MSG_QUERY_RECORDS;
+	rc = encode(cfg, AUTH_DEST_CONTROLLER, req, &text, nonce, err, errlen);
+	if (rc)
+		return rc;
+	fd = ctl_connect(cfg->controller_host, cfg->controller_port, keys, addr, deadline,
+			 timeout_ms, err, errlen);
+	if (fd < 0) {
+		free(text);
+		return fd;
+	}
+	rc = exchange(fd, addr, keys, text, deadline, timeout_ms, &reply, err, errlen);
+	free(text);
+	if (rc == 0 && stream_refused(&reply)) {
+		/* a controller without streams: page after page, a request each */
+		close(fd);
+		msg_free(&reply);
+		req->filter.stream = false;
+		for (rc = 0; rc == 0 && more;) {
+			rc = ctl_request(cfg, req, &reply, timeout_ms, err, errlen);
+			if (rc)
+				break;
+			more = reply.type == MSG_RESULT && reply.u.result.next > req->filter.from;
+			req->filter.from = more ? reply.u.result.next : 0;
+			rc = fn(arg, &reply);
+			msg_free(&reply);
+		}
+		return rc;
+	}
+	while (rc == 0) {
+		/* a result with next: the next page follows (each within timeout_ms) */
+		more = reply.type == MSG_RESULT && reply.u.result.next > req->filter.from;
+		req->filter.from = more ? reply.u.result.next : 0;
+		rc = fn(arg, &reply);
+		msg_free(&reply);
+		if (rc || !more)
+			break;
+		deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+		rc = receive(fd, addr, keys, deadline, timeout_ms, &reply, err, errlen);
+	}
+	close(fd);
 	return rc;
 }
 

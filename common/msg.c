@@ -50,7 +50,7 @@ static const char *const fields[NTYPES][18] = {
     [MSG_LEASE_GRANT] = {"cred", "id", "lease", NULL},
     [MSG_LEASE_RELEASE] = {"cred", "id", NULL},
     [MSG_QUERY] = {"cred", "what", "by", "since", "user", "host_job", "from", "state", "min_cores",
-		   NULL},
+		   "stream", NULL},
     [MSG_JOB_START] = {"job", "uid", "pus", "mem", "mem_need", "gpus", "consent", "end", NULL},
     [MSG_STEP_START] = {"job", "step", "pus", "mem", "gpus", NULL},
     [MSG_STEP_END] = {"job", "step", NULL},
@@ -504,8 +504,11 @@ static int encode_body(const struct msg *m, json_t *o)
 			rc |= set(o, "state", json_string(m->filter.state));
 		if (m->filter.min_cores && m->u.query == MSG_QUERY_GAPS)
 			rc |= set(o, "min_cores", json_integer(m->filter.min_cores));
-		if (m->u.query != MSG_QUERY_USAGE && m->u.query != MSG_QUERY_RECORDS)
+		if (m->u.query != MSG_QUERY_USAGE && m->u.query != MSG_QUERY_RECORDS) {
+			if (m->filter.stream)
+				rc |= set(o, "stream", json_true());
 			break;
+		}
 		if ((unsigned)m->filter.by > MSG_BY_LEASE)
 			return -EINVAL;
 		rc |= set(o, "by", json_string(by_names[m->filter.by]));
@@ -601,10 +604,20 @@ static int encode_tree(const struct msg *m, json_t **o)
 	return rc;
 }
 
+/* "ok" as encode_tree and json_dumps write it: the controller answers
+ * every heartbeat with it, without building it each time. */
+#define OK_TEXT "{\"v\":1,\"type\":\"ok\"}"
+
 int msg_encode(const struct msg *m, char **text)
 {
 	json_t *o;
-	int rc = encode_tree(m, &o);
+	int rc;
+
+	if (m->type == MSG_OK) {
+		*text = strdup(OK_TEXT);
+		return *text ? 0 : -ENOMEM;
+	}
+	rc = encode_tree(m, &o);
 
 	*text = rc ? NULL : json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -993,10 +1006,15 @@ static int decode_filter(struct dec *d, struct msg *m)
 			return -EPROTO;
 	}
 	if (!usage) {
-		static const char *const nodes[] = {"cred", "what", "from", "state", NULL};
-		static const char *const gaps[] = {"cred", "what", "from", "min_cores", NULL};
-		static const char *const leases[] = {"cred", "what", "from", "user", NULL};
+		static const char *const nodes[] = {"cred",  "what",   "from",
+						    "state", "stream", NULL};
+		static const char *const gaps[] = {"cred",	"what",	  "from",
+						   "min_cores", "stream", NULL};
+		static const char *const leases[] = {"cred", "what",   "from",
+						     "user", "stream", NULL};
 
+		if (json_object_get(d->o, "stream") && get_bool(d, "stream", &f->stream))
+			return -EPROTO;
 		if (m->u.query == MSG_QUERY_NODES && json_object_get(d->o, "state")) {
 			if (get_str(d, "state", f->state, sizeof(f->state), false))
 				return -EPROTO;

@@ -13,14 +13,18 @@
  *     lease_acquire {cred, workers, lib, mem, gpus, time, mode, job}
  *     lease_release {cred, id}
  *     query         {cred, what, [from], [state], [min_cores], [user],
- *                    [by, since, host_job]}
+ *                    [by, since, host_job], [stream]}
  *                                           what = nodes|gaps|leases|executors|
  *                                           usage|records; from = the "next" of
  *                                           the page before; state (nodes),
  *                                           min_cores (gaps), user (leases,
  *                                           executors, usage, records) and by,
  *                                           since, host_job (usage, records)
- *                                           narrow it (msg_usage_filter)
+ *                                           narrow it (msg_usage_filter);
+ *                                           stream (nodes, gaps, leases,
+ *                                           executors): true = every page,
+ *                                           one result after the other on
+ *                                           this connection
  *   controller -> client
  *     lease_grant   {cred, id, lease}       lease = the lease document (object);
  *                                           cred = root's, bound to the request
@@ -29,7 +33,8 @@
  *     result        {what, items, [next]}   items = an array of objects, one per
  *                                           row of a query's answer (msg_row);
  *                                           next: more rows follow, ask again
- *                                           with from = next (a page per frame)
+ *                                           with from = next (a page per frame);
+ *                                           streamed: the next page follows
  *     ok            {}
  *     error         {code, message}         code = an errno name, e.g. "ENOSPC"
  *   SPANK plugin -> node agent (unix socket, peer checked with SO_PEERCRED)
@@ -190,6 +195,8 @@ struct msg_usage_filter {
 	uint64_t from;	    /* where the page starts: a result's next; 0 = the first */
 	char state[16];	    /* nodes in this state (MSG_NODE_STATES); "" = any */
 	uint32_t min_cores; /* gaps of at least this many lendable PUs; 0 = any */
+	bool stream;	    /* every page from here on, on this connection (not usage,
+			     * records) */
 };
 
 /* The rows of a query's answer (result.items), one struct per query; on

@@ -18,7 +18,8 @@
  *       <------------------------------- exec_stop: ok, the lease goes
  *   client (a child process, a user's uid): lease_acquire and, 2 s later,
  *   lease_release at --leases-per-s; nodes, gaps, leases in turn at
- *   --queries-per-s, every page of each (a query's time is all its pages).
+ *   --queries-per-s, every page of each (a query's time is all its pages),
+ *   streamed on one connection (--paged: a request a page, as before).
  *
  * Every agent has its own loopback address (127.1.0.1 on), as nodes do, so
  * MaxConnectionsPerHost applies per node. With --auth munge every message
@@ -35,6 +36,7 @@
  *        [--warmup S] [--auth none|munge] [--munge-socket PATH]
  *        [--leases-per-s R] [--queries-per-s Q] [--port P] [--signers T]
  *        [--reconnect] [--munged-pid PID] [--no-session] [--full-state]
+ *        [--paged]
  *
  * The controller's configuration, log and state go in a directory under
  * /tmp, removed at the end unless COLOC_SCALE_KEEP is set.
@@ -94,6 +96,7 @@ struct opts {
 	bool munge, reconnect; /* reconnect: a connection per heartbeat */
 	bool no_session;       /* a credential per heartbeat on kept connections */
 	bool full_state;       /* the whole state every time, no heartbeats */
+	bool paged;	       /* queries: a request a page, not streamed */
 };
 
 enum agent_state { A_IDLE, A_SIGNING, A_CONNECTING, A_WRITING, A_READING };
@@ -589,14 +592,13 @@ static uint32_t agent_addr(unsigned i)
 
 static struct cred_opts cred_user;
 
-/* One request, one reply (blocking). */
-static int request(struct msg *req, struct msg *reply)
+/* A new connection with req sent on it (blocking): the fd, or -errno. */
+static int send_request(struct msg *req)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_port = htons((uint16_t)o.port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	char *text = NULL, *answer = NULL, err[256];
-	size_t len;
+	char *text = NULL, err[256];
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
 
 	rc = auth_sign(&cred_user, req, AUTH_DEST_CONTROLLER, NULL, NULL, err, sizeof(err));
@@ -606,13 +608,34 @@ static int request(struct msg *req, struct msg *reply)
 		rc = msg_encode(req, &text);
 	if (rc == 0)
 		rc = frame_send(fd, text, strlen(text), 5000);
-	if (rc == 0)
-		rc = frame_recv(fd, &answer, &len, 10000);
+	free(text);
+	if (rc)
+		close(fd);
+	return rc ? rc : fd;
+}
+
+/* The next reply on fd. 0 or -errno. */
+static int receive(int fd, struct msg *reply)
+{
+	char *answer = NULL, err[256];
+	size_t len;
+	int rc = frame_recv(fd, &answer, &len, 10000);
+
 	if (rc == 0)
 		rc = msg_decode(answer, reply, err, sizeof(err)) == 0 ? 0 : -EPROTO;
-	close(fd);
-	free(text);
 	free(answer);
+	return rc;
+}
+
+/* One request, one reply (blocking). */
+static int request(struct msg *req, struct msg *reply)
+{
+	int fd = send_request(req), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = receive(fd, reply);
+	close(fd);
 	return rc;
 }
 
@@ -624,27 +647,33 @@ static void client_sample(struct client_samples *cs, int k, int64_t t0, bool ok)
 		cs->us[k][cs->n[k]++] = (uint32_t)((clock_ns() - t0) / 1000);
 }
 
-/* Every page of a query: its time, or false. */
+/* Every page of a query, streamed on one connection (--paged: a request
+ * a page): true when all came. */
 static bool query_all(enum msg_query what, struct client_samples *cs)
 {
+	struct msg req = {.type = MSG_QUERY, .u.query = what, .filter.stream = !o.paged};
+	int fd = o.paged ? -1 : send_request(&req);
+	bool ok = o.paged || fd >= 0, more = ok;
 	uint64_t from = 0;
 
-	do {
-		struct msg req = {.type = MSG_QUERY, .u.query = what}, reply;
+	while (more) {
+		struct msg reply;
 
 		req.filter.from = from;
-		if (request(&req, &reply) != 0)
-			return false;
-		if (reply.type != MSG_RESULT) {
+		if ((o.paged ? request(&req, &reply) : receive(fd, &reply)) != 0)
+			break;
+		ok = reply.type == MSG_RESULT &&
+		     (!reply.u.result.next || reply.u.result.next > from);
+		if (!ok)
 			snprintf(cs->last_err, sizeof(cs->last_err), "query: %.200s",
 				 reply.type == MSG_ERROR ? reply.u.error.message : "?");
-			msg_free(&reply);
-			return false;
-		}
+		more = ok && reply.u.result.next;
 		from = reply.u.result.next;
 		msg_free(&reply);
-	} while (from);
-	return true;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok && !more;
 }
 
 static void client_run(struct client_samples *cs, int64_t end_ms)
@@ -830,7 +859,7 @@ static void usage(void)
 	fprintf(stderr, "usage: " PROG " --colocd PATH [--nodes N] [--seconds S] [--warmup S]\n"
 			"       [--auth none|munge] [--munge-socket PATH] [--leases-per-s R]\n"
 			"       [--queries-per-s Q] [--port P] [--signers T] [--reconnect]\n"
-			"       [--munged-pid PID] [--no-session] [--full-state]\n");
+			"       [--munged-pid PID] [--no-session] [--full-state] [--paged]\n");
 	exit(2);
 }
 
@@ -850,6 +879,7 @@ static void parse(int argc, char **argv)
 	    {"munged-pid", required_argument, NULL, 'M'},
 	    {"no-session", no_argument, NULL, 'S'},
 	    {"full-state", no_argument, NULL, 'F'},
+	    {"paged", no_argument, NULL, 'P'},
 	    {"signers", required_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -897,6 +927,9 @@ static void parse(int argc, char **argv)
 			break;
 		case 'F':
 			o.full_state = true;
+			break;
+		case 'P':
+			o.paged = true;
 			break;
 		case 't':
 			o.signers = (unsigned)strtoul(optarg, NULL, 10);

@@ -739,6 +739,127 @@ static void test_kept_heartbeat(void **state)
 	assert_int_equal(k.sessions, 2);
 }
 
+/* ---- a query's pages -------------------------------------------------------------------- */
+
+/* A controller answering a nodes query in three pages (next 3, 5, none):
+ * streamed on one connection, or, as an older controller, refusing
+ * "stream" and answering one request per page. */
+struct pages_server {
+	struct fake *f;
+	bool old; /* refuses stream */
+	int connections, requests;
+	bool streamed;	  /* the first request asked for a stream */
+	uint64_t from[4]; /* each request's */
+	char why[256];
+};
+
+static void send_page(int fd, uint64_t from)
+{
+	struct msg m = {.type = MSG_RESULT, .u.result.what = MSG_QUERY_NODES};
+	union msg_row *row = msg_result_add(&m);
+	char *text = NULL;
+
+	assert_non_null(row);
+	snprintf(row->node.name, sizeof(row->node.name), "n%llu", (unsigned long long)from);
+	snprintf(row->node.state, sizeof(row->node.state), "up");
+	m.u.result.next = from == 0 ? 3 : from == 3 ? 5 : 0;
+	if (msg_encode(&m, &text) == 0)
+		frame_send(fd, text, strlen(text), 1000);
+	free(text);
+	msg_free(&m);
+}
+
+static void *pages_serve(void *arg)
+{
+	struct pages_server *p = arg;
+
+	while (p->requests < (p->old ? 4 : 1)) {
+		int fd = accept(p->f->lfd, NULL, NULL);
+		struct msg req;
+		char *text = NULL, err[256] = "";
+		size_t len;
+
+		if (fd < 0)
+			break;
+		p->connections++;
+		if (frame_recv(fd, &text, &len, 5000) != 0 ||
+		    msg_decode(text, &req, err, sizeof(err)) != 0) {
+			snprintf(p->why, sizeof(p->why), "request %d: %s", p->requests, err);
+			free(text);
+			close(fd);
+			break;
+		}
+		free(text);
+		if (p->requests == 0)
+			p->streamed = req.filter.stream;
+		p->from[p->requests++] = req.filter.from;
+		if (p->old && req.filter.stream) {
+			struct msg e;
+
+			msg_error(&e, "EPROTO", "query message: unknown field \"stream\"");
+			if (msg_encode(&e, &text) == 0)
+				frame_send(fd, text, strlen(text), 1000);
+			free(text);
+		} else if (req.filter.stream) {
+			for (uint64_t from = 0;;) {
+				send_page(fd, from);
+				if (from == 5)
+					break;
+				from = from == 0 ? 3 : 5;
+			}
+		} else {
+			send_page(fd, req.filter.from);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static int count_pages(void *arg, const struct msg *page)
+{
+	char(*names)[MSG_NODE_MAX] = arg;
+	int i = 0;
+
+	if (page->type != MSG_RESULT || page->u.result.nrows != 1)
+		return 1;
+	while (names[i][0])
+		i++;
+	snprintf(names[i], sizeof(names[i]), "%s", page->u.result.rows[0].node.name);
+	return 0;
+}
+
+/* Every page of a query in one request on one connection; from an older
+ * controller, that refuses "stream", page by page. */
+static void test_query_pages(void **state)
+{
+	for (int old = 0; old < 2; old++) {
+		struct pages_server p = {.f = *state, .old = old};
+		struct msg req = {.type = MSG_QUERY, .u.query = MSG_QUERY_NODES};
+		char names[4][MSG_NODE_MAX] = {{0}}, err[512] = "";
+		struct coloc_config cfg;
+		pthread_t t;
+
+		fake_config(&cfg, "127.0.0.1", p.f->port);
+		assert_int_equal(pthread_create(&t, NULL, pages_serve, &p), 0);
+		if (ctl_query_pages(&cfg, &req, 5000, count_pages, names, err, sizeof(err)) != 0)
+			fail_msg("%s", err);
+		pthread_join(t, NULL);
+		if (p.why[0])
+			fail_msg("%s", p.why);
+		assert_string_equal(names[0], "n0");
+		assert_string_equal(names[1], "n3");
+		assert_string_equal(names[2], "n5");
+		assert_string_equal(names[3], "");
+		assert_true(p.streamed);
+		assert_int_equal(p.connections, old ? 4 : 1);
+		if (old) { /* then from 0, 3 and 5, a request each */
+			assert_int_equal(p.from[1], 0);
+			assert_int_equal(p.from[2], 3);
+			assert_int_equal(p.from[3], 5);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -746,6 +867,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_kept_session, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_kept_heartbeat, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_query_result, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_query_pages, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_release_ok, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_error_reply, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_refused, fake_setup, fake_teardown),

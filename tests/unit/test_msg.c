@@ -169,6 +169,13 @@ static void test_round_trips(void **state)
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_OK;
 	round_trip(&m);
+	{ /* written without a tree: the text any other message's header has */
+		char *text = NULL;
+
+		assert_int_equal(msg_encode(&m, &text), 0);
+		assert_string_equal(text, "{\"v\":1,\"type\":\"ok\"}");
+		free(text);
+	}
 	m.type = MSG_RESULT;
 	m.u.result.what = MSG_QUERY_LEASES;
 	out = round_trip(&m); /* no rows */
@@ -1151,6 +1158,23 @@ static void test_query_pages_and_filters(void **state)
 	assert_true(out.filter.has_user);
 	assert_int_equal(out.filter.user, 1000);
 	assert_int_equal(out.filter.from, 3);
+	assert_false(out.filter.stream);
+	/* streamed: every page on the connection (paged queries only) */
+	m.filter.stream = true;
+	out = round_trip(&m);
+	assert_true(out.filter.stream);
+	m.u.query = MSG_QUERY_EXECUTORS;
+	assert_true(round_trip(&m).filter.stream);
+	assert_int_equal(msg_decode("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":"
+				    "\"gaps\",\"stream\":1}",
+				    &out, err, sizeof(err)),
+			 -EPROTO);
+	assert_non_null(strstr(err, "\"stream\""));
+	assert_int_equal(msg_decode("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":"
+				    "\"usage\",\"by\":\"user\",\"since\":0,\"stream\":true}",
+				    &out, err, sizeof(err)),
+			 -EPROTO);
+	assert_non_null(strstr(err, "unknown field \"stream\""));
 
 	/* the size bound holds for every kind of row */
 	for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_RECORDS; q++) {
