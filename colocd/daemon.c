@@ -7,13 +7,16 @@
  *   SocketPath      job_start step_start step_end job_end agent (root peers)
  *   NodeAgentPort   exec_start exec_stop                  agent (MUNGE uid 0)
  *   ControllerPort  lease_acquire lease_release query     controller
- *                   drain node_state
+ *                   drain node_state heartbeat
  *
  * Every request on a TCP port is authenticated here, before its role sees
  * it: its credential must be bound to it and to this daemon ("controller",
  * "agent:NODE") and must not have been used before (the replay cache, one
  * per daemon). Replies a role marks (msg.sign: lease grants) are signed
- * here, bound to the request's nonce.
+ * here, bound to the request's nonce. A streamed query's pages are asked
+ * of the controller here, one per turn of the loop (struct stream). A node
+ * agent's reports go from here: its whole state when it changed, else a
+ * heartbeat naming the generation the controller took.
  */
 #include "config.h"
 
