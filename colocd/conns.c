@@ -13,6 +13,8 @@
  *             maybe later); no deadline; closed if the peer goes away
  *   writing   EPOLLOUT (the reply did not fit the socket's buffer);
  *             deadline REPLY_TIMEOUT_MS, then closed
+ *   part      as writing, for a part of a streamed reply (conns_reply_part):
+ *             the request stays open (waiting) once it is out
  * No call blocks: a peer that reads its reply slowly holds its slot, not
  * the loop.
  *
@@ -62,7 +64,7 @@
 #define TCP_MIN 16	 /* TCP slots however low the descriptor limit */
 #define TCP_WARN 16384	 /* fewer TCP slots than this: a warning */
 
-enum conn_state { CONN_FREE = 0, CONN_READING, CONN_WAITING, CONN_WRITING };
+enum conn_state { CONN_FREE = 0, CONN_READING, CONN_WAITING, CONN_WRITING, CONN_PART };
 
 struct conn {
 	int fd; /* -1 when free */
@@ -76,7 +78,7 @@ struct conn {
 	bool kept;	 /* answered before, reading its next request */
 	uint32_t events; /* what epoll watches on fd now */
 	struct conns_session session;
-	char *out; /* writing: the reply frame */
+	char *out; /* writing, part: the frames not yet written */
 	size_t out_len, out_off;
 };
 
@@ -525,34 +527,65 @@ static void keep(struct conns *c, struct conn *k)
 		conn_close(c, k);
 }
 
-void conns_reply(struct conns *c, conn_ref ref, const struct msg *m)
+/* Appends m's frame to what k has to write. 0, or -errno. */
+static int queue_frame(struct conn *k, const struct msg *m)
+{
+	size_t len, pending = k->out ? k->out_len - k->out_off : 0;
+	char *text = NULL, *out;
+
+	if (msg_encode(m, &text) != 0 || (len = strlen(text)) == 0 || len > FRAME_MAX ||
+	    !(out = malloc(pending + len + 4))) {
+		free(text);
+		return -ENOMEM;
+	}
+	if (pending)
+		memcpy(out, k->out + k->out_off, pending);
+	out[pending] = (char)(len >> 24);
+	out[pending + 1] = (char)(len >> 16);
+	out[pending + 2] = (char)(len >> 8);
+	out[pending + 3] = (char)len;
+	memcpy(out + pending + 4, text, len);
+	free(text);
+	free(k->out);
+	k->out = out;
+	k->out_len = pending + len + 4;
+	k->out_off = 0;
+	return 0;
+}
+
+/* A part is out: the request is open again, its peer watched for going away. */
+static void part_out(struct conns *c, struct conn *k)
+{
+	free(k->out);
+	k->out = NULL;
+	k->state = CONN_WAITING;
+	if (watch(c, k, EPOLLRDHUP) != 0)
+		conn_close(c, k);
+}
+
+/* Writes m to ref's connection: the reply (ref goes stale, the connection
+ * reads its next request once it is out), or a part of it (the request
+ * stays open). */
+static void send_reply(struct conns *c, conn_ref ref, const struct msg *m, bool part)
 {
 	struct conn *k = conn_of(c, ref);
-	char *text = NULL;
-	size_t len;
 
 	if (!k)
 		return;
-	if (msg_encode(m, &text) != 0 || (len = strlen(text)) == 0 || len > FRAME_MAX ||
-	    !(k->out = malloc(len + 4))) {
-		free(text);
+	if (queue_frame(k, m) != 0) {
 		conn_close(c, k);
 		return;
 	}
-	k->out[0] = (char)(len >> 24);
-	k->out[1] = (char)(len >> 16);
-	k->out[2] = (char)(len >> 8);
-	k->out[3] = (char)len;
-	memcpy(k->out + 4, text, len);
-	free(text);
-	k->out_len = len + 4;
-	k->out_off = 0;
-	k->gen++; /* answered: ref is stale from now on */
-	k->state = CONN_WRITING;
+	if (!part)
+		k->gen++; /* answered: ref is stale from now on */
+	k->state = part ? CONN_PART : CONN_WRITING;
 	k->since = clock_ms();
 	switch (write_out(k)) {
 	case 1:
-		keep(c, k);
+		if (part)
+			part_out(c, k);
+		else
+			keep(c, k);
 		return;
 	case 0:
 		if (watch(c, k, EPOLLOUT) == 0)
@@ -563,11 +596,28 @@ void conns_reply(struct conns *c, conn_ref ref, const struct msg *m)
 	}
 }
 
+void conns_reply_part(struct conns *c, conn_ref ref, const struct msg *m)
+{
+	send_reply(c, ref, m, true);
+}
+
+int conns_ready(const struct conns *c, conn_ref ref)
+{
+	const struct conn *k = conn_of(c, ref);
+
+	return !k ? -1 : k->state == CONN_PART ? 0 : 1;
+}
+
+void conns_reply(struct conns *c, conn_ref ref, const struct msg *m)
+{
+	send_reply(c, ref, m, false);
+}
+
 void conns_defer(struct conns *c, conn_ref ref)
 {
 	struct conn *k = conn_of(c, ref);
 
-	if (!k || k->state == CONN_WAITING)
+	if (!k || k->state == CONN_WAITING || k->state == CONN_PART)
 		return;
 	/* bytes after the request stay unread: watching EPOLLIN (level
 	 * triggered) on them would wake the loop without end */
@@ -772,8 +822,11 @@ static void on_conn(struct conns *c, struct conn *k)
 		conn_close(c, k);
 		return;
 	case CONN_WRITING:
+	case CONN_PART:
 		rc = write_out(k);
-		if (rc > 0)
+		if (rc > 0 && k->state == CONN_PART)
+			part_out(c, k); /* the request goes on */
+		else if (rc > 0)
 			keep(c, k); /* all out */
 		else if (rc < 0)
 			conn_close(c, k); /* the peer is gone */
@@ -822,7 +875,8 @@ void conns_tick(struct conns *c)
 				    "closed a connection from %s: nothing sent for %d ms",
 				    peer_name(k, who, sizeof(who)), CONNS_IDLE_MS);
 			conn_close(c, k);
-		} else if (k->state == CONN_WRITING && now - k->since > REPLY_TIMEOUT_MS) {
+		} else if ((k->state == CONN_WRITING || k->state == CONN_PART) &&
+			   now - k->since > REPLY_TIMEOUT_MS) {
 			log_limited(&c->slow, LOG_LEVEL_WARNING,
 				    "closed a connection from %s: its reply was not read within %d "
 				    "ms",

@@ -1,12 +1,12 @@
 /*
  * conns: colocd's inbound connections. Listeners (TCP, and unix sockets
  * whose peer uid is read with SO_PEERCRED) feed an epoll set; each
- * connection carries a request frame and gets a reply frame, then the
- * next request (keep-alive: a node agent keeps one connection to the
- * controller) until its peer closes it or it is silent for CONNS_KEEP_MS
- * between requests. A reply may be deferred (a lease waits for its executor): the
- * handler keeps the connection's reference and answers later; a reference
- * whose connection has gone away is recognised and ignored.
+ * connection carries a request frame and gets a reply frame (a streamed
+ * query: several, conns_reply_part), then the next request (keep-alive: a node agent keeps one
+ * connection to the controller) until its peer closes it or it is silent for CONNS_KEEP_MS between
+ * requests. A reply may be deferred (a lease waits for its executor): the handler keeps the
+ * connection's reference and answers later; a reference whose connection has gone away is
+ * recognised and ignored.
  *
  * Capacity (issue 11 defect 4: idle TCP connections from one user made
  * root's host job reports fail): connections through unix sockets (root's
@@ -96,6 +96,16 @@ bool conns_event(struct conns *c, void *tag);
  * ref is ignored. (The
  * daemon wraps it in a msg_reply_fn, so errors go through msg_reply_error.) */
 void conns_reply(struct conns *c, conn_ref ref, const struct msg *m);
+
+/* A part of ref's reply (a page of a streamed query): written as
+ * conns_reply's, after what the connection still has to write, but the
+ * request stays open (ref valid) for the next part or the reply. A stale
+ * ref is ignored. */
+void conns_reply_part(struct conns *c, conn_ref ref, const struct msg *m);
+
+/* Whether ref's connection takes the next part now: 1 (its parts are
+ * out), 0 (one is being written: EPOLLOUT), -1 (stale: gone or answered). */
+int conns_ready(const struct conns *c, conn_ref ref);
 
 /* Marks ref's reply as deferred: the deadlines no longer apply, and the
  * connection is dropped (ref goes stale) if the peer closes it. A request

@@ -20,7 +20,9 @@
  * to the tail), down nodes in the order they went down: controller_tick
  * looks at the heads only. A node down for CONTROLLER_NODE_FORGET_MS that
  * holds no lease is forgotten. Per report the work is O(the node's leases),
- * whatever the number of nodes.
+ * whatever the number of nodes. A node's state is kept with its
+ * generation (node_state's gen): a heartbeat naming that generation says
+ * nothing changed, and costs a lookup and the node's lease list.
  */
 #include "config.h"
 
@@ -95,6 +97,7 @@ struct clease {
 	int64_t expires, pid;
 	uint32_t job;		  /* the client's Slurm job, 0 = none */
 	int64_t since_ms;	  /* last change, or last seen in its agent's report */
+	bool reported;		  /* in its node's last node_state (a heartbeat: still) */
 	struct cl_reply waiter;	  /* the lease_acquire, until the grant */
 	struct cl_reply releaser; /* the lease_release, until exec_stop returns */
 };
@@ -118,8 +121,10 @@ struct cnode {
 	struct cpumask all, lendable, unallocated, near_host;
 	uint64_t mem, mem_lendable;
 	uint32_t ngpus, gpus_lendable, jobs;
-	int64_t until;	 /* 0: none */
-	int64_t seen_ms; /* last report */
+	int64_t until;	     /* 0: none */
+	int64_t seen_ms;     /* last report */
+	uint64_t gen;	     /* the generation of its last node_state, 0: none */
+	uint32_t gen_leases; /* the leases that node_state listed */
 };
 
 /* A list of nodes through their prev and next. */
@@ -1132,6 +1137,24 @@ static bool reported(const struct msg *m, const char *id)
 	return false;
 }
 
+/* After a report of node n at now_ms: the leases its agent listed
+ * (reported) are seen; one it has not listed for FORGET_MS is dropped. */
+static void leases_seen(struct controller *c, const struct cnode *n, int64_t now_ms)
+{
+	for (uint32_t i = n->leases, next; i != NONE; i = next) {
+		struct clease *l = lease_at(c, i);
+
+		next = l->next;
+		if (l->state == CL_PLACING)
+			continue;
+		if (l->reported)
+			l->since_ms = now_ms;
+		else if (now_ms - l->since_ms > FORGET_MS)
+			lease_drop(c, l, "failed",
+				   "its node agent no longer runs it (the agent restarted?)");
+	}
+}
+
 int controller_node_state(struct controller *c, const struct msg *m, const struct conns_peer *peer,
 			  const struct cred_id *from, char *err, size_t errlen)
 {
@@ -1195,6 +1218,8 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 	n->until = s->until;
 	n->seen_ms = now_ms;
 	n->down = false;
+	n->gen = s->gen;
+	n->gen_leases = s->nleases;
 
 	/* leases it ended, and leases it no longer runs */
 	for (unsigned i = 0; i < s->nended; i++) {
@@ -1208,18 +1233,9 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 			remember_end(c, s->ended[i].id, s->node, 0, s->ended[i].state,
 				     s->ended[i].why);
 	}
-	for (uint32_t i = n->leases, next; i != NONE; i = next) {
-		struct clease *l = lease_at(c, i);
-
-		next = l->next;
-		if (l->state == CL_PLACING)
-			continue;
-		if (reported(m, l->id))
-			l->since_ms = now_ms;
-		else if (now_ms - l->since_ms > FORGET_MS)
-			lease_drop(c, l, "failed",
-				   "its node agent no longer runs it (the agent restarted?)");
-	}
+	for (uint32_t i = n->leases; i != NONE; i = lease_at(c, i)->next)
+		lease_at(c, i)->reported = reported(m, lease_at(c, i)->id);
+	leases_seen(c, n, now_ms);
 	/* what it runs: adopted when unknown (a restarted controller) */
 	for (unsigned i = 0; i < s->nleases; i++) {
 		const struct msg_node_lease *r = &s->leases[i];
@@ -1252,8 +1268,64 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 		if (l->state == CL_STARTING && r->ready)
 			l->state = CL_READY;
 		l->pid = r->pid;
+		l->reported = true;
 	}
 	push(c, (unsigned)ni);
+	return 0;
+}
+
+/* Why the controller cannot take a heartbeat of generation gen for node
+ * n from peer (the whole state is needed), NULL when it can. */
+static const char *heartbeat_stale(const struct controller *c, const struct cnode *n, uint64_t gen,
+				   const struct conns_peer *peer)
+{
+	uint32_t listed = 0;
+
+	if (!n)
+		return "it does not know the node (it restarted, or forgot the node)";
+	if (n->down)
+		return "the node was marked down";
+	if (n->local)
+		return "it is this standalone colocd's own node";
+	if (n->gen != gen)
+		return "it holds another generation";
+	if (peer && strcmp(n->addr, peer->addr) != 0)
+		return "the node reported from another address";
+	for (uint32_t i = n->leases; i != NONE; i = lease_at(c, i)->next)
+		listed += lease_at(c, i)->reported;
+	return listed != n->gen_leases ? "it no longer holds every lease that state listed" : NULL;
+}
+
+int controller_heartbeat(struct controller *c, const struct msg *m, const struct conns_peer *peer,
+			 const struct cred_id *from, char *err, size_t errlen)
+{
+	int64_t now_ms = clock_ms();
+	const char *why;
+	struct cnode *n;
+	int ni;
+
+	if (!from || from->uid != 0) {
+		snprintf(err, errlen,
+			 "heartbeats are taken only from node agents (root), not uid %u",
+			 from ? from->uid : UINT32_MAX);
+		return -EPERM;
+	}
+	ni = node_find(c, m->u.node.node);
+	n = ni >= 0 ? node_at(c, ni) : NULL;
+	why = heartbeat_stale(c, n, m->u.node.gen, peer);
+	if (why) {
+		snprintf(err, errlen,
+			 "node %s: the controller does not hold generation %llu of its state "
+			 "(%s): send the whole node_state",
+			 m->u.node.node, (unsigned long long)m->u.node.gen, why);
+		return -ESTALE;
+	}
+	/* the state of generation gen, seen again: what node_state does with
+	 * an unchanged state, without the state */
+	list_unlink(c, &c->live, (uint32_t)ni);
+	list_append(c, &c->live, (uint32_t)ni);
+	n->seen_ms = now_ms;
+	leases_seen(c, n, now_ms);
 	return 0;
 }
 
@@ -1262,7 +1334,7 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 bool controller_takes(enum msg_type t)
 {
 	return t == MSG_LEASE_ACQUIRE || t == MSG_LEASE_RELEASE || t == MSG_QUERY ||
-	       t == MSG_DRAIN || t == MSG_NODE_STATE;
+	       t == MSG_DRAIN || t == MSG_NODE_STATE || t == MSG_HEARTBEAT;
 }
 
 void controller_request(struct controller *c, const struct msg *m, const struct conns_peer *peer,
@@ -1298,11 +1370,15 @@ void controller_request(struct controller *c, const struct msg *m, const struct 
 		drain(c, m, from, &r);
 		break;
 	case MSG_NODE_STATE:
-		rc = controller_node_state(c, m, peer, from, err, sizeof(err));
+	case MSG_HEARTBEAT:
+		rc = m->type == MSG_NODE_STATE
+			 ? controller_node_state(c, m, peer, from, err, sizeof(err))
+			 : controller_heartbeat(c, m, peer, from, err, sizeof(err));
 		if (rc)
 			msg_reply_error(answer, &r, 0,
 					rc == -EPERM	? "EPERM"
 					: rc == -EACCES ? "EACCES"
+					: rc == -ESTALE ? "ESTALE"
 							: "EINVAL",
 					"%s", err);
 		else

@@ -66,7 +66,7 @@ void controller_destroy(struct controller *c);
 bool controller_takes(enum msg_type t);
 
 /* A request from a client (lease_acquire, lease_release, query, drain) or
- * a node agent (node_state); peer says where it came from, from who sent
+ * a node agent (node_state, heartbeat); peer says where it came from, from who sent
  * it: the caller has verified its credential (auth_check, once: see
  * replay_cache.h); NULL is refused. Who may ask for what (uid 0, the
  * lease's owner) is checked here. A lease grant to the client is marked
@@ -79,6 +79,15 @@ void controller_request(struct controller *c, const struct msg *m, const struct 
  * credential); else from must be uid 0. 0, or -errno with err. */
 int controller_node_state(struct controller *c, const struct msg *m, const struct conns_peer *peer,
 			  const struct cred_id *from, char *err, size_t errlen);
+
+/* A node agent's heartbeat (m: node and gen): the node's state is still
+ * the node_state of generation m->u.node.gen. Taken (0: the node is live,
+ * its listed leases seen) when the controller holds that generation of an
+ * up node, reported from peer's address, and still has every lease it
+ * listed; else -ESTALE with err (the agent sends its whole state then).
+ * from must be uid 0 (-EPERM). */
+int controller_heartbeat(struct controller *c, const struct msg *m, const struct conns_peer *peer,
+			 const struct cred_id *from, char *err, size_t errlen);
 
 /* Node liveness, leases of down nodes that reached their end time, nodes
  * down for CONTROLLER_NODE_FORGET_MS. Costs O(nodes that went down) per

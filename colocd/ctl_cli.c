@@ -416,13 +416,57 @@ static int json_join(char **json, size_t *len, const char *page)
 	return 0;
 }
 
+/* A query's answer as it arrives, page after page (ctl_query_pages). */
+struct pages {
+	struct ctl_cli *c;
+	enum msg_query what;
+	struct msg all; /* the table's rows, */
+	char *json;	/* or --json's array */
+	size_t json_len;
+	uint64_t from; /* where the page must start: the last one's next */
+};
+
+/* A ctl_page_fn: takes page into pg; 0, or 1 with what is wrong said. */
+static int take_page(void *arg, const struct msg *page)
+{
+	struct pages *pg = arg;
+	char *text = NULL;
+	int rc;
+
+	if (page->type == MSG_ERROR) {
+		fprintf(stderr, PROG ": the controller refused the query request: %s: %s\n",
+			page->u.error.code, page->u.error.message);
+		return 1;
+	}
+	if (page->type != MSG_RESULT || page->u.result.what != pg->what ||
+	    (page->u.result.next && page->u.result.next <= pg->from)) {
+		fprintf(stderr, PROG ": the controller answered a %s query with %s\n",
+			query_cmds[pg->what],
+			page->type != MSG_RESULT ? msg_type_name(page->type)
+			: page->u.result.what != pg->what
+			    ? query_cmds[page->u.result.what]
+			    : "a page that goes back (upgrade colocd?)");
+		return 1;
+	}
+	pg->from = page->u.result.next;
+	rc = pg->c->json ? msg_result_json(page, &text) : msg_result_append(&pg->all, page);
+	if (!rc && text)
+		rc = json_join(&pg->json, &pg->json_len, text);
+	free(text);
+	if (rc) {
+		fprintf(stderr, PROG ": cannot print the %s: %s\n", query_cmds[pg->what],
+			strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
 int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv)
 {
-	struct msg req = {.type = MSG_QUERY, .u.query = what}, reply;
-	struct msg all = {.type = MSG_RESULT, .u.result.what = what};
-	char *json = NULL;
-	size_t json_len = 0;
-	unsigned pages = 0;
+	struct msg req = {.type = MSG_QUERY, .u.query = what};
+	struct pages pg = {
+	    .c = c, .what = what, .all = {.type = MSG_RESULT, .u.result.what = what}};
+	char err[1024];
 	int rc = 0;
 
 	if (query_options(c, &req, argc, argv) < 0)
@@ -432,42 +476,19 @@ int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	/* page after page (each answer fits a frame; "next" says where the
-	 * rest starts), printed as one table or one JSON array */
-	do {
-		char *text = NULL;
-
-		rc = exchange(c, &req, &reply, MSG_RESULT);
-		if (rc)
-			goto out;
-		if (reply.u.result.what != what ||
-		    (pages && reply.u.result.next && reply.u.result.next <= req.filter.from)) {
-			fprintf(stderr, PROG ": the controller answered a %s query with %s\n",
-				query_cmds[what],
-				reply.u.result.what != what
-				    ? query_cmds[reply.u.result.what]
-				    : "a page that goes back (upgrade colocd?)");
-			msg_free(&reply);
-			rc = 1;
-			goto out;
-		}
-		rc = c->json ? msg_result_json(&reply, &text) : msg_result_append(&all, &reply);
-		if (!rc && text)
-			rc = json_join(&json, &json_len, text);
-		free(text);
-		req.filter.from = reply.u.result.next;
-		msg_free(&reply);
-		pages++;
-		if (rc) {
-			fprintf(stderr, PROG ": cannot print the %s: %s\n", query_cmds[what],
-				strerror(-rc));
-			rc = 1;
-			goto out;
-		}
-	} while (req.filter.from);
+	/* every page (each answer fits a frame; "next" says where the rest
+	 * starts), streamed on one connection, printed as one table or one
+	 * JSON array */
+	rc = ctl_query_pages(&c->cfg, &req, c->timeout_ms, take_page, &pg, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, PROG ": %s\n", err);
+	if (rc) {
+		rc = 1;
+		goto out;
+	}
 	if (c->json)
-		printf("%s]\n", json ? json : "[");
-	else if ((rc = table_print(&all, query_columns(what), stdout)) != 0) {
+		printf("%s]\n", pg.json ? pg.json : "[");
+	else if ((rc = table_print(&pg.all, query_columns(what), stdout)) != 0) {
 		fprintf(stderr, PROG ": cannot print the %s: %s\n", query_cmds[what],
 			strerror(-rc));
 		rc = 1;
@@ -475,8 +496,8 @@ int ctl_cli_query(struct ctl_cli *c, enum msg_query what, int argc, char **argv)
 	if (!rc && fflush(stdout) != 0)
 		rc = 1;
 out:
-	free(json);
-	msg_free(&all);
+	free(pg.json);
+	msg_free(&pg.all);
 	return rc;
 }
 

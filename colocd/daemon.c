@@ -7,13 +7,16 @@
  *   SocketPath      job_start step_start step_end job_end agent (root peers)
  *   NodeAgentPort   exec_start exec_stop                  agent (MUNGE uid 0)
  *   ControllerPort  lease_acquire lease_release query     controller
- *                   drain node_state
+ *                   drain node_state heartbeat
  *
  * Every request on a TCP port is authenticated here, before its role sees
  * it: its credential must be bound to it and to this daemon ("controller",
  * "agent:NODE") and must not have been used before (the replay cache, one
  * per daemon). Replies a role marks (msg.sign: lease grants) are signed
- * here, bound to the request's nonce.
+ * here, bound to the request's nonce. A streamed query's pages are asked
+ * of the controller here, one per turn of the loop (struct stream). A node
+ * agent's reports go from here: its whole state when it changed, else a
+ * heartbeat naming the generation the controller took.
  */
 #include "config.h"
 
@@ -84,6 +87,15 @@ struct daemon {
 	bool registered;	 /* the last report was taken */
 	bool warned;		 /* a failed report was logged (once until one is taken) */
 	unsigned report_fails;	 /* failed reports in a row (backoff) */
+	/* heartbeats: the generation of the state the controller took last
+	 * (0: none known) and its digest; the report on its way */
+	uint64_t gen_next, gen_taken, gen_sent;
+	uint8_t state_taken[MSG_DIGEST_LEN], state_sent[MSG_DIGEST_LEN];
+	bool sent_heartbeat;
+	bool no_heartbeats;	 /* the controller refused one as unknown (an older colocd) */
+	struct stream **streams; /* streamed queries under way */
+	unsigned nstreams, streams_cap;
+	bool streams_go; /* one can take its next page at once: the loop does not sleep */
 	bool stop;
 	struct httpd *httpd;  /* MetricsPort, or NULL */
 	int64_t metrics_next; /* when the metrics page is rendered next */
@@ -183,7 +195,7 @@ static void warn_evicted(struct daemon *d)
 }
 
 /* Verifies m's session credential against its connection's session s:
- * node_state only, before the session expires, bound to m and dest, its
+ * node_state and heartbeat only, before the session expires, bound to m and dest, its
  * counter above the last one's. 0 with *from (the session's uid and gid);
  * otherwise the request is answered with an error and -EACCES returned. */
 static int authenticate_session(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
@@ -195,9 +207,10 @@ static int authenticate_session(struct daemon *d, conn_ref ref, const struct con
 	int rc = -EACCES;
 
 	if (!s || !s->set)
-		snprintf(err, sizeof(err),
-			 "a session credential on a connection without a session (only a node "
-			 "agent's node_state, after a MUNGE credential proposing a key)");
+		snprintf(
+		    err, sizeof(err),
+		    "a session credential on a connection without a session (only a node "
+		    "agent's node_state or heartbeat, after a MUNGE credential proposing a key)");
 	else if ((int64_t)time(NULL) >= s->expires)
 		snprintf(err, sizeof(err), "the session has expired: propose a new one");
 	else
@@ -225,7 +238,8 @@ static int authenticate_session(struct daemon *d, conn_ref ref, const struct con
 static int authenticate(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
 			const struct msg *m, const char *dest, bool root_only, struct cred_id *from)
 {
-	bool session = strcmp(dest, AUTH_DEST_CONTROLLER) == 0 && m->type == MSG_NODE_STATE;
+	bool session = strcmp(dest, AUTH_DEST_CONTROLLER) == 0 &&
+		       (m->type == MSG_NODE_STATE || m->type == MSG_HEARTBEAT);
 	struct conns_session *s = session ? conns_session(d->conns, ref) : NULL;
 	const char *code = "EACCES";
 	char err[512] = "";
@@ -264,6 +278,90 @@ static int authenticate(struct daemon *d, conn_ref ref, const struct conns_peer 
 		    peer->addr[0] ? peer->addr : "a TCP peer", err);
 	msg_reply_error(reply_conn, d, ref, code, "%s", err);
 	return rc;
+}
+
+/* ---- streamed queries ---------------------------------------------------------------- */
+
+/* A query answered page after page on its connection (query.stream): the
+ * controller answers it from req.filter.from on; a page with more to come
+ * goes out as a part, and the next page is asked for once that part is
+ * written (streams_advance, at the next turn of the loop), so that a long
+ * listing holds the loop for a page at a time, and a client that does not
+ * read holds only its own connection. The request was authenticated once:
+ * its pages are answered for the same credential (from). */
+struct stream {
+	struct daemon *d;
+	conn_ref ref;
+	struct msg req;
+	struct conns_peer peer;
+	struct cred_id from;
+	bool done; /* answered: the last page, or an error */
+};
+
+/* The msg_reply_fn of a stream's pages: arg is the stream. */
+static void reply_stream(void *arg, uint64_t ref, const struct msg *m)
+{
+	struct stream *s = arg;
+
+	if (m->type == MSG_RESULT && m->u.result.next > s->req.filter.from) {
+		conns_reply_part(s->d->conns, ref, m);
+		s->req.filter.from = m->u.result.next;
+		return;
+	}
+	s->done = true;
+	reply_conn(s->d, ref, m);
+}
+
+static void stream_start(struct daemon *d, conn_ref ref, const struct conns_peer *peer,
+			 const struct msg *m, const struct cred_id *from)
+{
+	struct stream *s = calloc(1, sizeof(*s)), **more = d->streams;
+
+	if (s && d->nstreams == d->streams_cap) {
+		more = realloc(d->streams, (d->streams_cap * 2 + 8) * sizeof(*more));
+		if (more) {
+			d->streams = more;
+			d->streams_cap = d->streams_cap * 2 + 8;
+		}
+	}
+	if (!s || !more) {
+		free(s);
+		msg_reply_error(reply_conn, d, ref, "ENOMEM",
+				"colocd is out of memory for a streamed query: ask page by page");
+		return;
+	}
+	*s = (struct stream){.d = d, .ref = ref, .req = *m, .peer = *peer, .from = *from};
+	controller_request(d->ctrl, &s->req, &s->peer, &s->from, reply_stream, s, ref);
+	if (s->done)
+		free(s);
+	else
+		d->streams[d->nstreams++] = s;
+}
+
+/* Asks the controller for the next page of every stream whose last part is
+ * out; drops those answered or gone. Whether one can go on at once. */
+static bool streams_advance(struct daemon *d)
+{
+	bool go = false;
+
+	for (unsigned i = 0; i < d->nstreams;) {
+		struct stream *s = d->streams[i];
+		int ready = conns_ready(d->conns, s->ref);
+
+		if (ready == 1) {
+			controller_request(d->ctrl, &s->req, &s->peer, &s->from, reply_stream, s,
+					   s->ref);
+			ready = s->done ? -1 : conns_ready(d->conns, s->ref);
+		}
+		if (ready < 0) {
+			free(s);
+			d->streams[i] = d->streams[--d->nstreams];
+			continue;
+		}
+		go |= ready == 1;
+		i++;
+	}
+	return go;
 }
 
 static bool is_report(enum msg_type t)
@@ -314,7 +412,11 @@ static void on_request(void *ctx, conn_ref ref, const struct conns_peer *peer, c
 					msg_type_name(m->type));
 			return;
 		}
-		if (authenticate(d, ref, peer, m, AUTH_DEST_CONTROLLER, false, &from) == 0)
+		if (authenticate(d, ref, peer, m, AUTH_DEST_CONTROLLER, false, &from) != 0)
+			return;
+		if (m->type == MSG_QUERY && m->filter.stream)
+			stream_start(d, ref, peer, m, &from);
+		else
 			controller_request(d->ctrl, m, peer, &from, reply_conn, d, ref);
 	}
 }
@@ -349,6 +451,28 @@ static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *re
 						     : "it answered with something else than ok";
 
 	d->reporting = false;
+	if (rc == 0 && reply->type == MSG_OK && !d->sent_heartbeat) {
+		d->gen_taken = d->gen_sent;
+		memcpy(d->state_taken, d->state_sent, sizeof(d->state_taken));
+	} else if (rc != 0 || reply->type != MSG_OK) {
+		d->gen_taken = 0; /* the next report is the whole state */
+	}
+	if (rc != 0)
+		d->no_heartbeats = false; /* a controller restarted may take them */
+	if (rc == 0 && d->sent_heartbeat && reply->type == MSG_ERROR &&
+	    strcmp(reply->u.error.code, "EPROTO") == 0 && !d->no_heartbeats) {
+		log_info("the controller does not take heartbeats (%s): this node sends its "
+			 "whole state every second; upgrade the controller's colocd",
+			 reply->u.error.message);
+		d->no_heartbeats = true;
+	}
+	if (rc == 0 && d->sent_heartbeat && reply->type == MSG_ERROR &&
+	    (strcmp(reply->u.error.code, "ESTALE") == 0 || d->no_heartbeats)) {
+		log_debug("the controller asks for this node's whole state: %s",
+			  reply->u.error.message);
+		d->report_next = clock_ms(); /* at once */
+		return;
+	}
 	if (rc == 0 && reply->type == MSG_OK) {
 		d->report_fails = 0;
 		agent_state_taken(d->agent, cookie);
@@ -366,6 +490,28 @@ static void on_reported(void *arg, uint64_t cookie, int rc, const struct msg *re
 	d->warned = true;
 	d->registered = false;
 	d->report_next = clock_ms() + report_backoff_ms(d->report_fails++);
+}
+
+/* m, the agent's state, goes as a heartbeat naming the generation the
+ * controller took when it is that state, else whole with a new generation. */
+static void heartbeat_or_state(struct daemon *d, struct msg *m)
+{
+	uint8_t digest[MSG_DIGEST_LEN];
+	struct msg hb = {.type = MSG_HEARTBEAT};
+
+	d->sent_heartbeat = msg_digest(m, digest) == 0 && d->gen_taken && !d->no_heartbeats &&
+			    memcmp(digest, d->state_taken, sizeof(digest)) == 0;
+	if (d->sent_heartbeat) {
+		snprintf(hb.u.node.node, sizeof(hb.u.node.node), "%s", m->u.node.node);
+		hb.u.node.gen = d->gen_taken;
+		msg_free(m);
+		*m = hb;
+		return;
+	}
+	if (d->gen_next == 0 || d->gen_next > MSG_GEN_MAX)
+		d->gen_next = 1;
+	m->u.node.gen = d->gen_sent = d->gen_next++;
+	memcpy(d->state_sent, digest, sizeof(digest));
 }
 
 static void report_state(struct daemon *d)
@@ -388,6 +534,7 @@ static void report_state(struct daemon *d)
 		msg_free(&m);
 		return;
 	}
+	heartbeat_or_state(d, &m);
 	/* on one kept connection: colocd reads request after request */
 	if (async_call_kept(d->async, d->cfg.controller_host, d->cfg.controller_port,
 			    "ControllerHost/ControllerPort", AUTH_DEST_CONTROLLER, &m,
@@ -575,6 +722,10 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the replay cache: %s", strerror(errno));
 		return -ENOMEM;
 	}
+	/* a state generation no earlier process here gave (heartbeats) */
+	if (getrandom(&d->gen_next, sizeof(d->gen_next), 0) != sizeof(d->gen_next))
+		d->gen_next = (uint64_t)clock_ns();
+	d->gen_next = d->gen_next % MSG_GEN_MAX + 1;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
@@ -754,8 +905,10 @@ int daemon_run(const struct daemon_options *o)
 		log_info("metrics on http://%s:%u/metrics", d->cfg.metrics_address,
 			 d->cfg.metrics_port);
 	while (!d->stop) {
-		int n =
-		    epoll_wait(d->ep, ev, EVENTS_MAX, d->agent ? agent_tick_ms(d->agent) : TICK_MS);
+		int n = epoll_wait(d->ep, ev, EVENTS_MAX,
+				   d->streams_go ? 0
+				   : d->agent	 ? agent_tick_ms(d->agent)
+						 : TICK_MS);
 
 		for (int i = 0; i < n; i++) {
 			void *tag = ev[i].data.ptr;
@@ -771,6 +924,7 @@ int daemon_run(const struct daemon_options *o)
 			agent_tick(d->agent);
 		if (d->ctrl)
 			controller_tick(d->ctrl);
+		d->streams_go = d->nstreams && streams_advance(d);
 		report_state(d);
 		conns_tick(d->conns);
 		publish_metrics(d);
@@ -783,6 +937,9 @@ out:
 		report_last_state(d);
 	}
 	httpd_destroy(d->httpd);
+	while (d->nstreams)
+		free(d->streams[--d->nstreams]);
+	free(d->streams);
 	controller_destroy(d->ctrl);
 	agent_destroy(d->agent);
 	conns_destroy(d->conns);

@@ -159,7 +159,14 @@ static int ctl_connect(const char *host, uint16_t port_no, const char *keys, con
 static bool ctl_carries_cred(enum msg_type t)
 {
 	return t == MSG_LEASE_ACQUIRE || t == MSG_LEASE_RELEASE || t == MSG_QUERY ||
-	       t == MSG_DRAIN || t == MSG_NODE_STATE || t == MSG_EXEC_START || t == MSG_EXEC_STOP;
+	       t == MSG_DRAIN || t == MSG_NODE_STATE || t == MSG_HEARTBEAT || t == MSG_EXEC_START ||
+	       t == MSG_EXEC_STOP;
+}
+
+/* A node agent's report: node_state or heartbeat (sessions, short TTLs). */
+static bool ctl_is_report(enum msg_type t)
+{
+	return t == MSG_NODE_STATE || t == MSG_HEARTBEAT;
 }
 
 int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *reply, int timeout_ms,
@@ -172,26 +179,14 @@ int ctl_request(const struct coloc_config *cfg, struct msg *req, struct msg *rep
 
 /* Sends text on fd and reads the reply into *reply; 0 or -errno with err
  * naming addr (and keys, the coloc.conf keys behind it). */
-static int exchange(int fd, const char *addr, const char *keys, const char *text, int64_t deadline,
-		    int timeout_ms, struct msg *reply, char *err, size_t errlen)
+/* Reads one reply from fd into *reply. 0, or -errno with err. */
+static int receive(int fd, const char *addr, const char *keys, int64_t deadline, int timeout_ms,
+		   struct msg *reply, char *err, size_t errlen)
 {
 	char derr[MSG_TEXT_MAX], *answer = NULL;
 	size_t len = 0;
-	int rc;
+	int rc = frame_recv(fd, &answer, &len, ms_left(deadline));
 
-	rc = frame_send(fd, text, strlen(text), ms_left(deadline));
-	if (rc) {
-		if (rc == -ETIMEDOUT)
-			snprintf(err, errlen,
-				 "colocd on %s did not take the request within %d ms; it may be "
-				 "hung (check its log)",
-				 addr, timeout_ms);
-		else
-			snprintf(err, errlen, "cannot send the request to colocd on %s: %s", addr,
-				 strerror(-rc));
-		return rc;
-	}
-	rc = frame_recv(fd, &answer, &len, ms_left(deadline));
 	switch (-rc) {
 	case 0:
 		break;
@@ -228,6 +223,25 @@ static int exchange(int fd, const char *addr, const char *keys, const char *text
 	return rc;
 }
 
+static int exchange(int fd, const char *addr, const char *keys, const char *text, int64_t deadline,
+		    int timeout_ms, struct msg *reply, char *err, size_t errlen)
+{
+	int rc = frame_send(fd, text, strlen(text), ms_left(deadline));
+
+	if (rc) {
+		if (rc == -ETIMEDOUT)
+			snprintf(err, errlen,
+				 "colocd on %s did not take the request within %d ms; it may be "
+				 "hung (check its log)",
+				 addr, timeout_ms);
+		else
+			snprintf(err, errlen, "cannot send the request to colocd on %s: %s", addr,
+				 strerror(-rc));
+		return rc;
+	}
+	return receive(fd, addr, keys, deadline, timeout_ms, reply, err, errlen);
+}
+
 /* req, signed, as text (*text, the caller's). 0 or -errno with err. */
 static int to_text(const struct msg *req, char **text, char *err, size_t errlen)
 {
@@ -249,7 +263,7 @@ static int encode(const struct coloc_config *cfg, const char *dest, struct msg *
 
 	if (ctl_carries_cred(req->type)) {
 		cred_opts_from_config(&o, cfg);
-		if (req->type == MSG_NODE_STATE) /* used at once: the replay cache holds it less */
+		if (ctl_is_report(req->type)) /* used at once: the replay cache holds it less */
 			o.ttl_s = CTL_REPORT_TTL_S;
 		rc = auth_sign(&o, req, dest, NULL, nonce, err, errlen);
 		if (rc)
@@ -332,7 +346,7 @@ static int encode_kept(const struct coloc_config *cfg, const char *dest, struct 
 	int rc;
 
 	*proposed = false;
-	if (!s || req->type != MSG_NODE_STATE || s->refused)
+	if (!s || !ctl_is_report(req->type) || s->refused)
 		return encode(cfg, dest, req, text, nonce, err, errlen);
 	if (!connected)
 		s->on = false;
@@ -365,7 +379,7 @@ int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t 
 	memset(reply, 0, sizeof(*reply));
 	ctl_addr_name(host, port, addr, sizeof(addr));
 	for (;;) {
-		sessioned = s && s->on && req->type == MSG_NODE_STATE && *fd >= 0;
+		sessioned = s && s->on && ctl_is_report(req->type) && *fd >= 0;
 		rc = encode_kept(cfg, dest, s, *fd >= 0, req, &text, nonce, &proposed, err, errlen);
 		if (rc)
 			return rc;
@@ -391,7 +405,11 @@ int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t 
 			memset(reply, 0, sizeof(*reply));
 			continue;
 		}
-		if (rc == 0 && proposed && reply->type == MSG_OK) {
+		/* the controller took the credential and its key (a heartbeat it
+		 * cannot place is still authenticated: ESTALE) */
+		if (rc == 0 && proposed &&
+		    (reply->type == MSG_OK ||
+		     (reply->type == MSG_ERROR && strcmp(reply->u.error.code, "ESTALE") == 0))) {
 			s->on = true;
 			s->counter = 0;
 			s->renew = (int64_t)time(NULL) + CTL_REPORT_TTL_S - 5;
@@ -410,6 +428,69 @@ int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t 
 	}
 	if (reply->type == MSG_LEASE_GRANT)
 		rc = check_grant(cfg, addr, keys, req, nonce, reply, err, errlen);
+	return rc;
+}
+
+/* Whether reply is an older controller's refusal of a streamed query. */
+static bool stream_refused(const struct msg *reply)
+{
+	return reply->type == MSG_ERROR && strcmp(reply->u.error.code, "EPROTO") == 0 &&
+	       strstr(reply->u.error.message, "\"stream\"");
+}
+
+int ctl_query_pages(const struct coloc_config *cfg, struct msg *req, int timeout_ms, ctl_page_fn fn,
+		    void *arg, char *err, size_t errlen)
+{
+	const char *keys = "ControllerHost/ControllerPort";
+	int64_t deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	uint8_t nonce[MSG_NONCE_LEN] = {0};
+	char addr[300], *text = NULL;
+	struct msg reply;
+	bool more = true;
+	int fd, rc;
+
+	ctl_addr_name(cfg->controller_host, cfg->controller_port, addr, sizeof(addr));
+	/* usage and records come in one answer, the others in pages */
+	req->filter.stream = req->u.query != MSG_QUERY_USAGE && req->u.query != MSG_QUERY_RECORDS;
+	rc = encode(cfg, AUTH_DEST_CONTROLLER, req, &text, nonce, err, errlen);
+	if (rc)
+		return rc;
+	fd = ctl_connect(cfg->controller_host, cfg->controller_port, keys, addr, deadline,
+			 timeout_ms, err, errlen);
+	if (fd < 0) {
+		free(text);
+		return fd;
+	}
+	rc = exchange(fd, addr, keys, text, deadline, timeout_ms, &reply, err, errlen);
+	free(text);
+	if (rc == 0 && stream_refused(&reply)) {
+		/* a controller without streams: page after page, a request each */
+		close(fd);
+		msg_free(&reply);
+		req->filter.stream = false;
+		for (rc = 0; rc == 0 && more;) {
+			rc = ctl_request(cfg, req, &reply, timeout_ms, err, errlen);
+			if (rc)
+				break;
+			more = reply.type == MSG_RESULT && reply.u.result.next > req->filter.from;
+			req->filter.from = more ? reply.u.result.next : 0;
+			rc = fn(arg, &reply);
+			msg_free(&reply);
+		}
+		return rc;
+	}
+	while (rc == 0) {
+		/* a result with next: the next page follows (each within timeout_ms) */
+		more = reply.type == MSG_RESULT && reply.u.result.next > req->filter.from;
+		req->filter.from = more ? reply.u.result.next : 0;
+		rc = fn(arg, &reply);
+		msg_free(&reply);
+		if (rc || !more)
+			break;
+		deadline = clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+		rc = receive(fd, addr, keys, deadline, timeout_ms, &reply, err, errlen);
+	}
+	close(fd);
 	return rc;
 }
 

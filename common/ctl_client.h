@@ -94,6 +94,17 @@ int ctl_request_kept(const struct coloc_config *cfg, const char *host, uint16_t 
 /* The same exchange with the node agent on its unix socket (SocketPath):
  * the plugin's host job reports, which carry no credential (the agent
  * checks the peer with SO_PEERCRED). */
+/* A query's whole answer from the controller, page after page on one
+ * connection (req->filter.stream is set): fn(arg, page) gets each reply,
+ * a result, or the error that ends it (the caller's to report), and
+ * returns 0 to go on or nonzero to stop (then returned). The pages end
+ * with the first reply that is not a result with a "next" beyond the last
+ * one. A controller without streams is asked page by page (a request
+ * each). timeout_ms bounds each page; errors as ctl_request's. */
+typedef int (*ctl_page_fn)(void *arg, const struct msg *page);
+int ctl_query_pages(const struct coloc_config *cfg, struct msg *req, int timeout_ms, ctl_page_fn fn,
+		    void *arg, char *err, size_t errlen);
+
 int ctl_request_unix(const char *path, struct msg *req, struct msg *reply, int timeout_ms,
 		     char *err, size_t errlen);
 

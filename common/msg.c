@@ -38,6 +38,7 @@ static const char *const type_names[] = {
     [MSG_EXEC_START] = "exec_start",
     [MSG_EXEC_STOP] = "exec_stop",
     [MSG_DRAIN] = "drain",
+    [MSG_HEARTBEAT] = "heartbeat",
 };
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
@@ -49,7 +50,7 @@ static const char *const fields[NTYPES][18] = {
     [MSG_LEASE_GRANT] = {"cred", "id", "lease", NULL},
     [MSG_LEASE_RELEASE] = {"cred", "id", NULL},
     [MSG_QUERY] = {"cred", "what", "by", "since", "user", "host_job", "from", "state", "min_cores",
-		   NULL},
+		   "stream", NULL},
     [MSG_JOB_START] = {"job", "uid", "pus", "mem", "mem_need", "gpus", "consent", "end", NULL},
     [MSG_STEP_START] = {"job", "step", "pus", "mem", "gpus", NULL},
     [MSG_STEP_END] = {"job", "step", NULL},
@@ -57,11 +58,12 @@ static const char *const fields[NTYPES][18] = {
     [MSG_RESULT] = {"what", "items", "next", NULL},
     [MSG_NODE_STATE] = {"cred", "node", "port", "pus", "mem", "ngpus", "lendable", "unallocated",
 			"near_host", "mem_lendable", "gpus_lendable", "until", "jobs", "leases",
-			"ended", "cgroup", NULL},
+			"ended", "cgroup", "gen", NULL},
     [MSG_EXEC_START] = {"cred", "id", "uid", "gid", "workers", "pus", "mem", "gpus", "lib",
 			"expires", "job", NULL},
     [MSG_EXEC_STOP] = {"cred", "id", NULL},
     [MSG_DRAIN] = {"cred", "node", "drain", NULL},
+    [MSG_HEARTBEAT] = {"cred", "node", "gen", NULL},
 };
 
 /* The fields of an element of node_state's "leases" and "ended" arrays. */
@@ -439,6 +441,8 @@ static int encode_node(const struct msg *m, json_t *o)
 	rc |= set(o, "gpus_lendable", json_integer(m->u.node.gpus_lendable));
 	rc |= set(o, "until", json_integer(m->u.node.until));
 	rc |= set(o, "jobs", json_integer(m->u.node.jobs));
+	if (m->u.node.gen)
+		rc |= set(o, "gen", json_integer((json_int_t)m->u.node.gen));
 	for (uint32_t i = 0; !rc && i < m->u.node.nleases; i++)
 		rc = encode_lease(leases, &m->u.node.leases[i]);
 	for (uint32_t i = 0; !rc && i < m->u.node.nended; i++)
@@ -500,8 +504,11 @@ static int encode_body(const struct msg *m, json_t *o)
 			rc |= set(o, "state", json_string(m->filter.state));
 		if (m->filter.min_cores && m->u.query == MSG_QUERY_GAPS)
 			rc |= set(o, "min_cores", json_integer(m->filter.min_cores));
-		if (m->u.query != MSG_QUERY_USAGE && m->u.query != MSG_QUERY_RECORDS)
+		if (m->u.query != MSG_QUERY_USAGE && m->u.query != MSG_QUERY_RECORDS) {
+			if (m->filter.stream)
+				rc |= set(o, "stream", json_true());
 			break;
+		}
 		if ((unsigned)m->filter.by > MSG_BY_LEASE)
 			return -EINVAL;
 		rc |= set(o, "by", json_string(by_names[m->filter.by]));
@@ -566,6 +573,11 @@ static int encode_body(const struct msg *m, json_t *o)
 		rc |= set(o, "node", json_string(m->u.drain.node));
 		rc |= set(o, "drain", json_boolean(m->u.drain.drain));
 		break;
+	case MSG_HEARTBEAT:
+		rc |= set(o, "cred", json_string(m->cred));
+		rc |= set(o, "node", json_string(m->u.node.node));
+		rc |= set(o, "gen", json_integer((json_int_t)m->u.node.gen));
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -592,10 +604,20 @@ static int encode_tree(const struct msg *m, json_t **o)
 	return rc;
 }
 
+/* "ok" as encode_tree and json_dumps write it: the controller answers
+ * every heartbeat with it, without building it each time. */
+#define OK_TEXT "{\"v\":1,\"type\":\"ok\"}"
+
 int msg_encode(const struct msg *m, char **text)
 {
 	json_t *o;
-	int rc = encode_tree(m, &o);
+	int rc;
+
+	if (m->type == MSG_OK) {
+		*text = strdup(OK_TEXT);
+		return *text ? 0 : -ENOMEM;
+	}
+	rc = encode_tree(m, &o);
 
 	*text = rc ? NULL : json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -947,7 +969,8 @@ static int decode_node(struct dec *d, struct msg *m)
 	     get_uint(d, "mem_lendable", 0, (uint64_t)1 << 50, &m->u.node.mem_lendable) ||
 	     get_u32(d, "gpus_lendable", 0, UINT32_MAX, &m->u.node.gpus_lendable) ||
 	     get_uint(d, "until", 0, (uint64_t)1 << 40, &until) ||
-	     get_u32(d, "jobs", 0, UINT32_MAX, &m->u.node.jobs);
+	     get_u32(d, "jobs", 0, UINT32_MAX, &m->u.node.jobs) ||
+	     (json_object_get(d->o, "gen") && get_uint(d, "gen", 1, MSG_GEN_MAX, &m->u.node.gen));
 	if (rc)
 		return -EPROTO;
 	m->u.node.port = (uint16_t)port;
@@ -983,10 +1006,15 @@ static int decode_filter(struct dec *d, struct msg *m)
 			return -EPROTO;
 	}
 	if (!usage) {
-		static const char *const nodes[] = {"cred", "what", "from", "state", NULL};
-		static const char *const gaps[] = {"cred", "what", "from", "min_cores", NULL};
-		static const char *const leases[] = {"cred", "what", "from", "user", NULL};
+		static const char *const nodes[] = {"cred",  "what",   "from",
+						    "state", "stream", NULL};
+		static const char *const gaps[] = {"cred",	"what",	  "from",
+						   "min_cores", "stream", NULL};
+		static const char *const leases[] = {"cred", "what",   "from",
+						     "user", "stream", NULL};
 
+		if (json_object_get(d->o, "stream") && get_bool(d, "stream", &f->stream))
+			return -EPROTO;
 		if (m->u.query == MSG_QUERY_NODES && json_object_get(d->o, "state")) {
 			if (get_str(d, "state", f->state, sizeof(f->state), false))
 				return -EPROTO;
@@ -1164,6 +1192,12 @@ static int decode_body(struct dec *d, struct msg *m)
 			       get_bool(d, "drain", &m->u.drain.drain)
 			   ? -EPROTO
 			   : 0;
+	case MSG_HEARTBEAT:
+		return get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
+			       get_name(d, "node", m->u.node.node, sizeof(m->u.node.node)) ||
+			       get_uint(d, "gen", 1, MSG_GEN_MAX, &m->u.node.gen)
+			   ? -EPROTO
+			   : 0;
 	}
 	return fail(d, "unknown type");
 }
@@ -1204,7 +1238,9 @@ int msg_decode(const char *text, struct msg *m, char *err, size_t errlen)
 	if (check_fields(&d, fields[m->type], true))
 		goto out;
 	rc = decode_body(&d, m);
-	if (rc == 0)
+	/* a result never carries a credential, so nothing is bound to its
+	 * digest: its pages (up to a frame each) are not re-encoded for it */
+	if (rc == 0 && m->type != MSG_RESULT)
 		rc = tree_digest(d.o, m->digest);
 	if (rc)
 		msg_free(m);

@@ -13,14 +13,18 @@
  *     lease_acquire {cred, workers, lib, mem, gpus, time, mode, job}
  *     lease_release {cred, id}
  *     query         {cred, what, [from], [state], [min_cores], [user],
- *                    [by, since, host_job]}
+ *                    [by, since, host_job], [stream]}
  *                                           what = nodes|gaps|leases|executors|
  *                                           usage|records; from = the "next" of
  *                                           the page before; state (nodes),
  *                                           min_cores (gaps), user (leases,
  *                                           executors, usage, records) and by,
  *                                           since, host_job (usage, records)
- *                                           narrow it (msg_usage_filter)
+ *                                           narrow it (msg_usage_filter);
+ *                                           stream (nodes, gaps, leases,
+ *                                           executors): true = every page,
+ *                                           one result after the other on
+ *                                           this connection
  *   controller -> client
  *     lease_grant   {cred, id, lease}       lease = the lease document (object);
  *                                           cred = root's, bound to the request
@@ -29,7 +33,8 @@
  *     result        {what, items, [next]}   items = an array of objects, one per
  *                                           row of a query's answer (msg_row);
  *                                           next: more rows follow, ask again
- *                                           with from = next (a page per frame)
+ *                                           with from = next (a page per frame);
+ *                                           streamed: the next page follows
  *     ok            {}
  *     error         {code, message}         code = an errno name, e.g. "ENOSPC"
  *   SPANK plugin -> node agent (unix socket, peer checked with SO_PEERCRED)
@@ -42,10 +47,17 @@
  *     node_state    {cred, node, port, pus, mem, ngpus, lendable, unallocated,
  *                    near_host, cgroup, mem_lendable, gpus_lendable, until, jobs,
  *                    leases: [{id, uid, workers, pus, mem, gpus, expires, state, pid}],
- *                    ended:  [{id, state, why, [usage]}]}
+ *                    ended:  [{id, state, why, [usage]}], [gen]}
  *                   usage = the lease's usage record (struct msg_usage)
- *                   the agent's whole soft state, sent when it changes and as
- *                   a heartbeat; a restarted controller rebuilds from it
+ *                   the agent's whole soft state, sent when it changes, after
+ *                   a heartbeat refused with ESTALE, and by agents without
+ *                   heartbeats once a second; a restarted controller rebuilds
+ *                   from it. gen (1..MSG_GEN_MAX): this state's generation,
+ *                   a number the agent never gives two different states
+ *     heartbeat     {cred, node, gen}   "my state is still generation gen":
+ *                   answered ok when the controller holds that generation of
+ *                   the node (the node up, from the address it reported
+ *                   from), else error ESTALE: send the whole node_state
  *   controller -> node agent (TCP NodeAgentPort, "cred" proves uid 0)
  *     exec_start    {cred, id, uid, gid, workers, pus, mem, gpus, lib, expires, [job]}
  *                   job = the client's Slurm job (0 or absent: none)
@@ -99,15 +111,17 @@ enum msg_type {
 	MSG_EXEC_START,
 	MSG_EXEC_STOP,
 	MSG_DRAIN,
+	MSG_HEARTBEAT,
 };
 
 /* step_start/step_end of a job's batch step (Slurm's SLURM_BATCH_SCRIPT):
  * it counts as using BatchStepCores of the job's cores, whatever pus says */
 #define MSG_STEP_BATCH 0xfffffffbu
 
-#define MSG_NODE_MAX 64		/* bytes of a node name, NUL included */
-#define MSG_NODE_LEASES_MAX 256 /* leases one node_state carries */
-#define MSG_NODE_ENDED_MAX 32	/* recently ended leases one node_state carries */
+#define MSG_NODE_MAX 64		       /* bytes of a node name, NUL included */
+#define MSG_NODE_LEASES_MAX 256	       /* leases one node_state carries */
+#define MSG_NODE_ENDED_MAX 32	       /* recently ended leases one node_state carries */
+#define MSG_GEN_MAX ((1ull << 53) - 1) /* a state generation (exact in any JSON reader) */
 
 /* One lease as a node agent reports it (node_state.leases). */
 struct msg_node_lease {
@@ -181,6 +195,8 @@ struct msg_usage_filter {
 	uint64_t from;	    /* where the page starts: a result's next; 0 = the first */
 	char state[16];	    /* nodes in this state (MSG_NODE_STATES); "" = any */
 	uint32_t min_cores; /* gaps of at least this many lendable PUs; 0 = any */
+	bool stream;	    /* every page from here on, on this connection (not usage,
+			     * records) */
 };
 
 /* The rows of a query's answer (result.items), one struct per query; on
@@ -317,7 +333,8 @@ struct msg {
 			struct msg_node_lease *leases; /* malloc'd; msg_free */
 			uint32_t nended;
 			struct msg_node_ended *ended; /* malloc'd; msg_free */
-		} node;
+			uint64_t gen; /* 1..MSG_GEN_MAX; 0: none (not on the wire) */
+		} node;		      /* node_state; heartbeat uses node and gen */
 		struct {
 			char id[64];
 			uint32_t uid, gid; /* uid 1..UINT32_MAX-1: never root */
@@ -341,7 +358,8 @@ const char *msg_type_name(enum msg_type type);
 /* Encodes m as compact JSON (malloc'd, caller frees). 0 or -errno. */
 int msg_encode(const struct msg *m, char **text);
 
-/* Decodes text into m (zeroed first), and sets m->digest. 0, or -EPROTO
+/* Decodes text into m (zeroed first), and sets m->digest (all zeros for
+ * a result, which carries no credential to bind). 0, or -EPROTO
  * with a message naming the field; -ENOMEM. Frees nothing: call
  * msg_free(m) after a grant. */
 int msg_decode(const char *text, struct msg *m, char *err, size_t errlen);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Experiment "scale": one colocd --controller under N simulated node agents
 # (colocd-scale-bench, built in tests/bench; its header describes the
-# load), each sending node_state once a second on a kept connection, with
-# leases acquired and released and nodes, gaps and leases listed (every
-# page) while that runs.
+# load), each sending its state when it changes and a heartbeat once a
+# second on a kept connection, with leases acquired and released and
+# nodes, gaps and leases listed (every page) while that runs.
 #
 #   eval/scale.sh --out DIR [--quick] [--build BUILD]
 #
@@ -43,8 +43,9 @@ eval_write_json "$OUT/$NAME.json" "$NAME" "$QUICK" "$CMDLINE" "$params" "$result
 	echo
 	echo "colocd-scale-bench ran one \`colocd --controller\` (AuthType=none) under N simulated node agents on this" \
 		"machine (loopback, the generator and the controller sharing its cores), each agent sending its whole state" \
-		"(64 PUs, a gap in pieces, its leases) once a second on a kept connection, while a client acquired 10 leases a" \
-		"second (released 2 s later) and listed nodes, gaps and leases in turn once a second, every page."
+		"(64 PUs, a gap in pieces, its leases) when it changed and a heartbeat naming it once a second otherwise, on a" \
+		"kept connection, while a client acquired 10 leases a second (released 2 s later) and listed nodes, gaps and" \
+		"leases in turn once a second, every page (streamed on one connection)."
 	echo "Load average at the end of each run is given: the machine is shared, and a controller that does not get" \
 		"the CPU it asks for queues heartbeats."
 	echo

@@ -5,8 +5,11 @@
  *   generator (this process, one epoll loop)            colocd --controller
  *     agent i, every second (phases spread over 1 s):
  *       connect from 127.a.b.c -- node_state {cred, 64 PUs, a gap, its
- *                                 leases} ------------------------------->
+ *                                 leases, gen} -------------------------->
  *       <---------------------------------------------------- ok | error
+ *       then, while its leases stay as they were:
+ *                              -- heartbeat {cred, node, gen} ----------->
+ *       <------------------------------------- ok | ESTALE (node_state next)
  *       (round trip: connect to answer; 3 s without an answer = lost)
  *     the agents' NodeAgentPort (one listener for them all):
  *       <------------------------------- exec_start {cred for agent:NODE}
@@ -15,7 +18,8 @@
  *       <------------------------------- exec_stop: ok, the lease goes
  *   client (a child process, a user's uid): lease_acquire and, 2 s later,
  *   lease_release at --leases-per-s; nodes, gaps, leases in turn at
- *   --queries-per-s, every page of each (a query's time is all its pages).
+ *   --queries-per-s, every page of each (a query's time is all its pages),
+ *   streamed on one connection (--paged: a request a page, as before).
  *
  * Every agent has its own loopback address (127.1.0.1 on), as nodes do, so
  * MaxConnectionsPerHost applies per node. With --auth munge every message
@@ -31,7 +35,8 @@
  * Usage: colocd-scale-bench --colocd PATH [--nodes N] [--seconds S]
  *        [--warmup S] [--auth none|munge] [--munge-socket PATH]
  *        [--leases-per-s R] [--queries-per-s Q] [--port P] [--signers T]
- *        [--reconnect] [--munged-pid PID] [--no-session]
+ *        [--reconnect] [--munged-pid PID] [--no-session] [--full-state]
+ *        [--paged]
  *
  * The controller's configuration, log and state go in a directory under
  * /tmp, removed at the end unless COLOC_SCALE_KEEP is set.
@@ -40,6 +45,10 @@
  * session on it (a credential proposing a key, then session credentials
  * until it is 25 s old), as colocd's node agents do; --no-session: a
  * credential per heartbeat; --reconnect: a connection per heartbeat.
+ * An agent sends its whole state when it changed (a lease started or
+ * stopped) or the controller answered ESTALE, else a heartbeat naming the
+ * state's generation, as colocd's node agents do; --full-state: the whole
+ * state every time (as agents did before heartbeats).
  */
 #include "config.h"
 
@@ -86,6 +95,8 @@ struct opts {
 	int port, munged_pid;  /* munged_pid: its CPU is reported too */
 	bool munge, reconnect; /* reconnect: a connection per heartbeat */
 	bool no_session;       /* a credential per heartbeat on kept connections */
+	bool full_state;       /* the whole state every time, no heartbeats */
+	bool paged;	       /* queries: a request a page, not streamed */
 };
 
 enum agent_state { A_IDLE, A_SIGNING, A_CONNECTING, A_WRITING, A_READING };
@@ -98,8 +109,12 @@ struct agent {
 	char name[16];
 	struct msg_node_lease leases[NODE_LEASES];
 	unsigned nleases;
-	struct ctl_session sess; /* its kept connection's session (auth.h) */
-	bool proposed;		 /* the heartbeat in flight proposes one */
+	struct ctl_session sess;	      /* its kept connection's session (auth.h) */
+	bool proposed;			      /* the heartbeat in flight proposes one */
+	uint32_t changes;		      /* its leases changed this often (lease_lock) */
+	uint32_t changes_sent, changes_taken; /* in the state sent, the one taken */
+	uint64_t gen, gen_taken;	      /* the last state's generation, the taken's */
+	bool sent_heartbeat;		      /* the report in flight is a heartbeat */
 	char *out;
 	size_t out_len, out_off;
 	struct frame_reader rd;
@@ -127,6 +142,8 @@ static int ep;
 static bool measuring;
 static uint32_t *hb_us;
 static uint64_t hb_n, hb_sent, hb_ok, hb_err, hb_lost, hb_skipped;
+static uint64_t hb_full, hb_minimal, hb_stale; /* whole states, heartbeats, ESTALE */
+static int64_t until_at;		       /* the simulated host jobs' end */
 static char hb_last_err[256];
 static uint64_t exec_starts, exec_stops;
 
@@ -179,12 +196,21 @@ static int heartbeat_build(struct agent *a)
 	snprintf(m.u.node.cgroup, sizeof(m.u.node.cgroup), "/sys/fs/cgroup/coloc");
 	m.u.node.mem_lendable = 64ull << 30;
 	m.u.node.jobs = 1 + i % 3;
-	m.u.node.until = time(NULL) + 3600;
+	m.u.node.until = until_at;
 	pthread_mutex_lock(&lease_lock); /* exec_answer changes them */
 	memcpy(leases, a->leases, sizeof(leases));
 	m.u.node.nleases = a->nleases;
+	a->changes_sent = a->changes;
 	pthread_mutex_unlock(&lease_lock);
 	m.u.node.leases = leases;
+	a->sent_heartbeat = !o.full_state && a->gen_taken && a->changes_sent == a->changes_taken;
+	if (a->sent_heartbeat) { /* nothing changed since the state the controller took */
+		m = (struct msg){.type = MSG_HEARTBEAT};
+		snprintf(m.u.node.node, sizeof(m.u.node.node), "%s", a->name);
+		m.u.node.gen = a->gen_taken;
+	} else if (!o.full_state) {
+		m.u.node.gen = ++a->gen;
+	}
 	a->proposed = false;
 	if (!o.reconnect && !o.no_session && a->fd >= 0 && a->sess.on &&
 	    (int64_t)time(NULL) < a->sess.renew) {
@@ -333,10 +359,27 @@ static void agent_connect(struct agent *a)
 	a->state = A_CONNECTING;
 }
 
+/* Sends a's report now (signed in a thread with MUNGE). */
+static void agent_resend(struct agent *a)
+{
+	if (o.munge) {
+		a->state = A_SIGNING;
+		pthread_mutex_lock(&sign_lock);
+		q_push(&to_sign, (uint32_t)(a - agents));
+		pthread_cond_signal(&sign_cond);
+		pthread_mutex_unlock(&sign_lock);
+	} else if (heartbeat_build(a) == 0) {
+		agent_connect(a);
+	} else {
+		record_hb(a, false, "cannot sign");
+	}
+}
+
 static void agent_event(struct agent *a, uint32_t events)
 {
 	char *text = NULL, err[256];
 	struct msg reply;
+	bool stale;
 	size_t len;
 	int rc;
 
@@ -389,12 +432,28 @@ static void agent_event(struct agent *a, uint32_t events)
 		return;
 	}
 	free(text);
-	if (reply.type == MSG_OK && a->proposed) {
+	stale = reply.type == MSG_ERROR && strcmp(reply.u.error.code, "ESTALE") == 0;
+	if ((reply.type == MSG_OK || stale) && a->proposed) {
 		a->sess.on = true;
 		a->sess.counter = 0;
 		a->sess.renew = (int64_t)time(NULL) + CTL_REPORT_TTL_S - 5;
 	} else if (reply.type == MSG_ERROR) {
 		a->sess.on = false;
+	}
+	if (measuring && reply.type == MSG_OK)
+		(*(a->sent_heartbeat ? &hb_minimal : &hb_full))++;
+	if (reply.type == MSG_OK && !a->sent_heartbeat) {
+		a->gen_taken = a->gen;
+		a->changes_taken = a->changes_sent;
+	} else if (reply.type != MSG_OK) {
+		a->gen_taken = 0;
+	}
+	if (stale && a->sent_heartbeat) { /* the whole state, at once */
+		hb_stale += measuring;
+		msg_free(&reply);
+		agent_keep(a);
+		agent_resend(a);
+		return;
 	}
 	if (reply.type == MSG_OK)
 		record_hb(a, true, NULL);
@@ -443,6 +502,7 @@ static void exec_answer(struct exec_conn *x, const struct msg *m)
 			l->expires = m->u.exec.expires;
 			l->ready = true;
 			l->pid = 100000 + (int64_t)x->node;
+			a->changes++;
 		}
 		pthread_mutex_unlock(&lease_lock);
 		reply.type = MSG_LEASE_GRANT;
@@ -455,8 +515,10 @@ static void exec_answer(struct exec_conn *x, const struct msg *m)
 		exec_stops++;
 		pthread_mutex_lock(&lease_lock);
 		for (unsigned i = 0; i < a->nleases; i++)
-			if (strcmp(a->leases[i].id, m->u.exec.id) == 0)
+			if (strcmp(a->leases[i].id, m->u.exec.id) == 0) {
 				a->leases[i] = a->leases[--a->nleases];
+				a->changes++;
+			}
 		pthread_mutex_unlock(&lease_lock);
 	}
 	if (msg_encode(&reply, &text) == 0)
@@ -530,14 +592,13 @@ static uint32_t agent_addr(unsigned i)
 
 static struct cred_opts cred_user;
 
-/* One request, one reply (blocking). */
-static int request(struct msg *req, struct msg *reply)
+/* A new connection with req sent on it (blocking): the fd, or -errno. */
+static int send_request(struct msg *req)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_port = htons((uint16_t)o.port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	char *text = NULL, *answer = NULL, err[256];
-	size_t len;
+	char *text = NULL, err[256];
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
 
 	rc = auth_sign(&cred_user, req, AUTH_DEST_CONTROLLER, NULL, NULL, err, sizeof(err));
@@ -547,13 +608,34 @@ static int request(struct msg *req, struct msg *reply)
 		rc = msg_encode(req, &text);
 	if (rc == 0)
 		rc = frame_send(fd, text, strlen(text), 5000);
-	if (rc == 0)
-		rc = frame_recv(fd, &answer, &len, 10000);
+	free(text);
+	if (rc)
+		close(fd);
+	return rc ? rc : fd;
+}
+
+/* The next reply on fd. 0 or -errno. */
+static int receive(int fd, struct msg *reply)
+{
+	char *answer = NULL, err[256];
+	size_t len;
+	int rc = frame_recv(fd, &answer, &len, 10000);
+
 	if (rc == 0)
 		rc = msg_decode(answer, reply, err, sizeof(err)) == 0 ? 0 : -EPROTO;
-	close(fd);
-	free(text);
 	free(answer);
+	return rc;
+}
+
+/* One request, one reply (blocking). */
+static int request(struct msg *req, struct msg *reply)
+{
+	int fd = send_request(req), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = receive(fd, reply);
+	close(fd);
 	return rc;
 }
 
@@ -565,27 +647,33 @@ static void client_sample(struct client_samples *cs, int k, int64_t t0, bool ok)
 		cs->us[k][cs->n[k]++] = (uint32_t)((clock_ns() - t0) / 1000);
 }
 
-/* Every page of a query: its time, or false. */
+/* Every page of a query, streamed on one connection (--paged: a request
+ * a page): true when all came. */
 static bool query_all(enum msg_query what, struct client_samples *cs)
 {
+	struct msg req = {.type = MSG_QUERY, .u.query = what, .filter.stream = !o.paged};
+	int fd = o.paged ? -1 : send_request(&req);
+	bool ok = o.paged || fd >= 0, more = ok;
 	uint64_t from = 0;
 
-	do {
-		struct msg req = {.type = MSG_QUERY, .u.query = what}, reply;
+	while (more) {
+		struct msg reply;
 
 		req.filter.from = from;
-		if (request(&req, &reply) != 0)
-			return false;
-		if (reply.type != MSG_RESULT) {
+		if ((o.paged ? request(&req, &reply) : receive(fd, &reply)) != 0)
+			break;
+		ok = reply.type == MSG_RESULT &&
+		     (!reply.u.result.next || reply.u.result.next > from);
+		if (!ok)
 			snprintf(cs->last_err, sizeof(cs->last_err), "query: %.200s",
 				 reply.type == MSG_ERROR ? reply.u.error.message : "?");
-			msg_free(&reply);
-			return false;
-		}
+		more = ok && reply.u.result.next;
 		from = reply.u.result.next;
 		msg_free(&reply);
-	} while (from);
-	return true;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok && !more;
 }
 
 static void client_run(struct client_samples *cs, int64_t end_ms)
@@ -771,7 +859,7 @@ static void usage(void)
 	fprintf(stderr, "usage: " PROG " --colocd PATH [--nodes N] [--seconds S] [--warmup S]\n"
 			"       [--auth none|munge] [--munge-socket PATH] [--leases-per-s R]\n"
 			"       [--queries-per-s Q] [--port P] [--signers T] [--reconnect]\n"
-			"       [--munged-pid PID] [--no-session]\n");
+			"       [--munged-pid PID] [--no-session] [--full-state] [--paged]\n");
 	exit(2);
 }
 
@@ -790,6 +878,8 @@ static void parse(int argc, char **argv)
 	    {"reconnect", no_argument, NULL, 'r'},
 	    {"munged-pid", required_argument, NULL, 'M'},
 	    {"no-session", no_argument, NULL, 'S'},
+	    {"full-state", no_argument, NULL, 'F'},
+	    {"paged", no_argument, NULL, 'P'},
 	    {"signers", required_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -834,6 +924,12 @@ static void parse(int argc, char **argv)
 			break;
 		case 'S':
 			o.no_session = true;
+			break;
+		case 'F':
+			o.full_state = true;
+			break;
+		case 'P':
+			o.paged = true;
 			break;
 		case 't':
 			o.signers = (unsigned)strtoul(optarg, NULL, 10);
@@ -919,6 +1015,7 @@ int main(int argc, char **argv)
 		epoll_ctl(ep, EPOLL_CTL_ADD, signed_efd[0], &sv);
 	}
 	start = clock_ms();
+	until_at = time(NULL) + 3600;
 	for (unsigned i = 0; i < o.nodes; i++) {
 		struct agent *a = &agents[i];
 
@@ -977,17 +1074,7 @@ int main(int argc, char **argv)
 					a->t0 = clock_ns() / 1000;
 					if (measuring)
 						hb_sent++;
-					if (o.munge) {
-						a->state = A_SIGNING;
-						pthread_mutex_lock(&sign_lock);
-						q_push(&to_sign, next);
-						pthread_cond_signal(&sign_cond);
-						pthread_mutex_unlock(&sign_lock);
-					} else if (heartbeat_build(a) == 0) {
-						agent_connect(a);
-					} else {
-						record_hb(a, false, "cannot sign");
-					}
+					agent_resend(a);
 				}
 				next = (next + 1) % o.nodes;
 			}
@@ -1030,18 +1117,21 @@ int main(int argc, char **argv)
 		load[0] = -1;
 
 	printf("{\n  \"nodes\": %u, \"seconds\": %u, \"auth\": \"%s\", \"connections\": \"%s\", "
-	       "\"loadavg\": [%.2f, %.2f, %.2f],\n",
+	       "\"reports\": \"%s\", \"loadavg\": [%.2f, %.2f, %.2f],\n",
 	       o.nodes, o.seconds, o.munge ? "munge" : "none",
 	       o.reconnect    ? "one per heartbeat"
 	       : o.no_session ? "kept, a credential per heartbeat"
 			      : "kept, sessions",
+	       o.full_state ? "the whole state every time"
+			    : "heartbeats, the state when it changed",
 	       load[0], load[1], load[2]);
 	printf("  \"heartbeats\": {\"sent\": %llu, \"ok\": %llu, \"refused_or_failed\": %llu, "
-	       "\"lost\": %llu, \"skipped_busy\": %llu, \"ok_per_s\": %.1f, \"last_error\": "
-	       "\"%s\"},\n",
+	       "\"lost\": %llu, \"skipped_busy\": %llu, \"ok_per_s\": %.1f, \"whole_states\": "
+	       "%llu, \"minimal\": %llu, \"estale\": %llu, \"last_error\": \"%s\"},\n",
 	       (unsigned long long)hb_sent, (unsigned long long)hb_ok, (unsigned long long)hb_err,
 	       (unsigned long long)hb_lost, (unsigned long long)hb_skipped,
-	       (double)hb_ok / o.seconds, hb_last_err);
+	       (double)hb_ok / o.seconds, (unsigned long long)hb_full,
+	       (unsigned long long)hb_minimal, (unsigned long long)hb_stale, hb_last_err);
 	print_lat("heartbeat", hb_us, hb_n, 0, false);
 	print_lat("lease_acquire", cs->us[0], cs->n[0], cs->fail[0], false);
 	print_lat("query_nodes", cs->us[1], cs->n[1], cs->fail[1], false);

@@ -345,6 +345,108 @@ static void test_unread_reply_does_not_block(void **state)
 	close(fd);
 }
 
+/* A result of n node rows named from first on, each with a cpu list of
+ * pus characters (about pus bytes a row on the wire). */
+static struct msg nodes_page(unsigned first, unsigned n, size_t pus, uint64_t next)
+{
+	struct msg m = {.type = MSG_RESULT, .u.result.what = MSG_QUERY_NODES};
+
+	for (unsigned i = 0; i < n; i++) {
+		union msg_row *row = msg_result_add(&m);
+
+		assert_non_null(row);
+		snprintf(row->node.name, sizeof(row->node.name), "n%u", first + i);
+		snprintf(row->node.state, sizeof(row->node.state), "up");
+		memset(row->node.pus, '1', pus);
+	}
+	m.u.result.next = next;
+	return m;
+}
+
+/* The next frame on fd is a result whose first row is node name. */
+static void expect_page(int fd, const char *name, bool last)
+{
+	char *text = NULL, err[256] = "";
+	struct msg m;
+	size_t len;
+
+	assert_int_equal(frame_recv(fd, &text, &len, 2000), 0);
+	if (msg_decode(text, &m, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	free(text);
+	assert_int_equal(m.type, MSG_RESULT);
+	assert_string_equal(m.u.result.rows[0].node.name, name);
+	assert_int_equal(m.u.result.next == 0, last);
+	msg_free(&m);
+}
+
+/* A streamed reply: parts, then the reply, in order on the connection; the
+ * request stays open (its ref valid) between them, and a part the peer
+ * has not read yet holds the next one back (conns_ready 0) without
+ * holding the loop. */
+static void test_reply_parts(void **state)
+{
+	struct fixture *f = *state;
+	int fd = tcp_client(f, "127.0.0.1");
+	struct msg p1 = nodes_page(0, 2, 10, 3), p2 = nodes_page(2, 1, 10, 4),
+		   end = nodes_page(3, 1, 10, 0), big = nodes_page(10, 20, 3000, 30);
+	int64_t t0;
+
+	f->defer = true;
+	assert_int_equal(frame_send(fd, REQUEST, strlen(REQUEST), 1000), 0);
+	pump(f, 100);
+	assert_int_equal(f->handled, 1);
+	assert_int_equal(conns_ready(f->c, f->last), 1);
+	conns_reply_part(f->c, f->last, &p1);
+	assert_int_equal(conns_ready(f->c, f->last), 1); /* out at once */
+	conns_reply_part(f->c, f->last, &p2);
+	assert_true(conns_alive(f->c, f->last));
+	conns_reply(f->c, f->last, &end);
+	assert_int_equal(conns_ready(f->c, f->last), -1); /* answered */
+	pump(f, 50);
+	expect_page(fd, "n0", false);
+	expect_page(fd, "n2", false);
+	expect_page(fd, "n3", true);
+	/* the connection reads its next request */
+	assert_int_equal(frame_send(fd, REQUEST, strlen(REQUEST), 1000), 0);
+	pump(f, 100);
+	assert_int_equal(f->handled, 2);
+	reply_ok(f, f->last);
+	close(fd);
+
+	/* a peer that does not read: the part waits, the loop goes on */
+	fd = unix_client(f); /* its buffers do not grow: a few parts fill them */
+	assert_int_equal(frame_send(fd, REQUEST, strlen(REQUEST), 1000), 0);
+	pump(f, 100);
+	assert_int_equal(f->handled, 3);
+	t0 = clock_ms();
+	for (int i = 0; i < 200 && conns_ready(f->c, f->last) == 1; i++)
+		conns_reply_part(f->c, f->last, &big);
+	assert_true(clock_ms() - t0 < 2000);
+	assert_int_equal(conns_ready(f->c, f->last), 0);
+	pump(f, 50);
+	assert_int_equal(conns_ready(f->c, f->last), 0);
+	/* it reads: the part goes out, and the stream may go on */
+	for (int i = 0; i < 100 && conns_ready(f->c, f->last) == 0; i++) {
+		char buf[65536];
+
+		pump(f, 10);
+		while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+		assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+	}
+	assert_int_equal(conns_ready(f->c, f->last), 1);
+	/* the peer goes away mid-stream: stale */
+	close(fd);
+	pump(f, 100);
+	assert_int_equal(conns_ready(f->c, f->last), -1);
+	conns_reply_part(f->c, f->last, &p1); /* ignored */
+	msg_free(&p1);
+	msg_free(&p2);
+	msg_free(&end);
+	msg_free(&big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +456,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_deferred_extra_bytes_do_not_spin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deferred_peer_gone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unread_reply_does_not_block, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reply_parts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

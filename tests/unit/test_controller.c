@@ -17,6 +17,11 @@
  *   - a user sees their own leases and executors, root everyone's; nodes
  *     and gaps are public;
  *   - only root reports node state over TCP;
+ *   - a heartbeat naming the generation of the state the controller holds
+ *     keeps the node up and its leases, without the state; any other (a
+ *     generation it does not hold, a node down or unknown, another
+ *     address, a lease of that state gone) is ESTALE, so that the agent
+ *     sends its whole state;
  *   - a silent node is down and gets no new leases; a drained one neither,
  *     until it is resumed (root only);
  *   - leases a node runs that the controller does not know are adopted,
@@ -248,6 +253,15 @@ static const struct conns_peer *tcp_peer(const char *addr)
 	p = (struct conns_peer){.uid = UINT32_MAX};
 	snprintf(p.addr, sizeof(p.addr), "%s", addr);
 	return &p;
+}
+
+static struct msg heartbeat_msg(const char *node, uint64_t gen)
+{
+	struct msg m = {.type = MSG_HEARTBEAT};
+
+	snprintf(m.u.node.node, sizeof(m.u.node.node), "%s", node);
+	m.u.node.gen = gen;
+	return m;
 }
 
 /* A client's request, over TCP. */
@@ -773,13 +787,33 @@ static void test_node_state_from_a_user(void **state)
 	expect_error(&f->rs, ask(f, USER, acquire_msg(1, 600)), "ENOSPC", "");
 }
 
+/* Ticks the controller until node is down: at most CONTROLLER_NODE_DOWN_MS
+ * and 5 s after its last report. */
+static void wait_down(struct fixture *f, const char *node)
+{
+	int64_t end = clock_ms() + CONTROLLER_NODE_DOWN_MS + 5000;
+
+	for (;;) {
+		json_t *items = query_as(f, 0, MSG_QUERY_NODES);
+		bool down = strcmp(str(item(items, "name", node), "state"), "down") == 0;
+
+		json_decref(items);
+		if (down)
+			return;
+		if (clock_ms() > end)
+			fail_msg("%s is not down %d ms after its last report", node,
+				 CONTROLLER_NODE_DOWN_MS + 5000);
+		clock_sleep_ms(10);
+		controller_tick(f->c);
+	}
+}
+
 static void test_silent_node_is_down(void **state)
 {
 	struct fixture *f = *state;
 	struct msg_node_lease run[2];
 	struct msg m = node_msg("n1", "0-7"), self = node_msg("self", "");
 	char err[256] = "";
-	int64_t end;
 	uint64_t cookie;
 	unsigned before;
 
@@ -793,20 +827,7 @@ static void test_silent_node_is_down(void **state)
 	controller_tick(f->c);
 	expect_node(f, USER, "n1", "up");
 
-	end = clock_ms() + CONTROLLER_NODE_DOWN_MS + 5000;
-	for (;;) {
-		json_t *items = query_as(f, 0, MSG_QUERY_NODES);
-		bool down = strcmp(str(item(items, "name", "n1"), "state"), "down") == 0;
-
-		json_decref(items);
-		if (down)
-			break;
-		if (clock_ms() > end)
-			fail_msg("n1 is not down %d ms after its last report",
-				 CONTROLLER_NODE_DOWN_MS + 5000);
-		clock_sleep_ms(10);
-		controller_tick(f->c);
-	}
+	wait_down(f, "n1");
 	expect_node(f, USER, "self", "up");
 	expect_gap(f, "n1", NULL);
 
@@ -1221,6 +1242,87 @@ static void test_dead_node_forgotten(void **state)
 	expect_node(f, USER, "gone", "up");
 }
 
+/* Heartbeats keep a node up, and the leases its state listed, past the
+ * time a silent node is down and an unlisted lease forgotten. */
+static void test_heartbeat_keeps_node(void **state)
+{
+	struct fixture *f = *state;
+	struct msg_node_lease run = node_lease("lease-7-beef", USER, "2", 77, time(NULL) + 600);
+	struct msg m = node_msg("n1", "0-7");
+	int64_t end;
+
+	m.u.node.leases = &run;
+	m.u.node.nleases = 1;
+	m.u.node.gen = 41;
+	report(f, "10.0.0.1", m);
+	/* beyond the start's grace and a node's silence, heartbeats only */
+	end = clock_ms() + 2 * CONTROLLER_NODE_DOWN_MS + 1500;
+	while (clock_ms() < end) {
+		report(f, "10.0.0.1", heartbeat_msg("n1", 41));
+		replies_drop_last(&f->rs);
+		controller_tick(f->c);
+		clock_sleep_ms(100);
+	}
+	controller_tick(f->c);
+	expect_node(f, USER, "n1", "up");
+	expect_lease(f, USER, run.id, "ready", "");
+	expect_gap(f, "n1", "0-1,3-7");
+
+	/* silent: down; a heartbeat does not bring it back, its state does */
+	wait_down(f, "n1");
+	expect_error(&f->rs, ask_from(f, 0, tcp_peer("10.0.0.1"), heartbeat_msg("n1", 41)),
+		     "ESTALE", "marked down");
+	expect_node(f, USER, "n1", "down");
+	m.u.node.gen = 42;
+	report(f, "10.0.0.1", m);
+	expect_node(f, USER, "n1", "up");
+	expect_ok(&f->rs, ask_from(f, 0, tcp_peer("10.0.0.1"), heartbeat_msg("n1", 42)));
+}
+
+/* A heartbeat the controller cannot take is ESTALE, naming why; only root
+ * sends one. */
+static void test_heartbeat_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct msg_node_lease run =
+	    node_lease("lease-9-cafe0001", USER, "4-5", 4242, time(NULL) + 600);
+	struct msg m = node_msg("n1", "0-7"), hb = heartbeat_msg("n1", 5);
+	struct sent *stop;
+	unsigned before;
+	uint64_t rel;
+
+	/* a node it does not know (a restarted controller) */
+	expect_error(&f->rs, ask_from(f, 0, tcp_peer("10.0.0.1"), hb), "ESTALE",
+		     "does not know the node");
+	/* a state without a generation (an agent without heartbeats) */
+	m.u.node.leases = &run;
+	m.u.node.nleases = 1;
+	report(f, "10.0.0.1", m);
+	expect_error(&f->rs, ask_from(f, 0, tcp_peer("10.0.0.1"), hb), "ESTALE",
+		     "another generation");
+	m.u.node.gen = 5;
+	report(f, "10.0.0.1", m);
+	expect_ok(&f->rs, ask_from(f, 0, tcp_peer("10.0.0.1"), hb));
+	expect_error(&f->rs, ask_from(f, 0, tcp_peer("10.0.0.1"), heartbeat_msg("n1", 4)), "ESTALE",
+		     "generation 4");
+	expect_error(&f->rs, ask_from(f, 0, tcp_peer("10.0.0.2"), hb), "ESTALE", "another address");
+	expect_error(&f->rs, ask_from(f, USER, tcp_peer("10.0.0.1"), hb), "EPERM", "uid 1000");
+
+	/* the controller ended a lease that state listed: the agent's state
+	 * changed too, and the controller wants to see it */
+	before = f->nsent;
+	rel = ask(f, USER, release_msg(run.id));
+	stop = expect_sent(f, before, MSG_EXEC_STOP, "n1");
+	node_oks(stop);
+	expect_ok(&f->rs, rel);
+	expect_error(&f->rs, ask_from(f, 0, tcp_peer("10.0.0.1"), hb), "ESTALE",
+		     "no longer holds every lease");
+	m.u.node.nleases = 0;
+	m.u.node.gen = 6;
+	report(f, "10.0.0.1", m);
+	expect_ok(&f->rs, ask_from(f, 0, tcp_peer("10.0.0.1"), heartbeat_msg("n1", 6)));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1248,6 +1350,8 @@ int main(void)
 	    T(test_leases_filtered),
 	    T(test_dead_node_forgotten),
 	    T(test_start_grace),
+	    T(test_heartbeat_keeps_node),
+	    T(test_heartbeat_stale),
 	};
 #undef T
 

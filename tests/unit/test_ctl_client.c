@@ -612,6 +612,7 @@ static void test_timeout_env(void **state)
 struct kept_server {
 	struct fake *f;
 	int served, sessions, refuse_session; /* refuse_session: answer EACCES to the n-th */
+	int stale; /* answer ESTALE to the n-th (taking its credential), 0: none */
 	uint8_t key[CRED_KEY_LEN];
 	uint64_t counter;
 	char why[256];
@@ -653,6 +654,8 @@ static void *kept_serve(void *arg)
 			memcpy(k->key, who.b.key, sizeof(k->key));
 			k->counter = 0;
 		}
+		if (k->stale == i + 1)
+			msg_error(&reply, "ESTALE", "send the whole node_state");
 		k->served++;
 		msg_free(&req);
 		if (msg_encode(&reply, &text) == 0)
@@ -664,41 +667,197 @@ static void *kept_serve(void *arg)
 	return NULL;
 }
 
-static void test_kept_session(void **state)
+/* Node n1's agent sends reports of types[0..n-1] (node_state or heartbeat,
+ * generation 7) on one kept connection, with a session, to k; got[i] is
+ * the i-th reply's type, or its error code. */
+static void kept_reports(struct kept_server *k, const enum msg_type *types, int n,
+			 struct ctl_session *s, char (*got)[32])
 {
-	struct fake *f = *state;
-	struct kept_server k = {.f = f, .refuse_session = 2};
-	struct ctl_session s = {0};
 	struct coloc_config cfg;
-	char err[512] = "";
 	pthread_t t;
 	int fd = -1;
 
-	fake_config(&cfg, "127.0.0.1", f->port);
-	assert_int_equal(pthread_create(&t, NULL, kept_serve, &k), 0);
-	for (int i = 0; i < 3; i++) {
-		struct msg m = {.type = MSG_NODE_STATE}, reply;
+	fake_config(&cfg, "127.0.0.1", k->f->port);
+	assert_int_equal(pthread_create(&t, NULL, kept_serve, k), 0);
+	for (int i = 0; i < n; i++) {
+		struct msg m = {.type = types[i]}, reply;
+		char err[512] = "";
 
 		snprintf(m.u.node.node, sizeof(m.u.node.node), "n1");
 		m.u.node.port = 864;
+		m.u.node.gen = 7;
 		snprintf(m.u.node.pus, sizeof(m.u.node.pus), "0-7");
 		snprintf(m.u.node.cgroup, sizeof(m.u.node.cgroup), "/coloc");
-		assert_int_equal(ctl_request_kept(&cfg, "127.0.0.1", f->port, "ControllerPort",
-						  AUTH_DEST_CONTROLLER, &fd, &s, &m, &reply, 5000,
-						  err, sizeof(err)),
-				 0);
-		assert_int_equal(reply.type, MSG_OK);
+		if (ctl_request_kept(&cfg, "127.0.0.1", k->f->port, "ControllerPort",
+				     AUTH_DEST_CONTROLLER, &fd, s, &m, &reply, 5000, err,
+				     sizeof(err)) != 0)
+			fail_msg("a kept %s: %s", msg_type_name(types[i]), err);
 		assert_true(fd >= 0); /* one connection for them all */
+		snprintf(got[i], sizeof(got[i]), "%s",
+			 reply.type == MSG_ERROR ? reply.u.error.code : msg_type_name(reply.type));
 		msg_free(&reply);
 	}
 	close(fd);
 	pthread_join(t, NULL);
-	if (k.why[0])
-		fail_msg("%s", k.why);
+	if (k->why[0])
+		fail_msg("%s", k->why);
+}
+
+static void test_kept_session(void **state)
+{
+	static const enum msg_type types[] = {MSG_NODE_STATE, MSG_NODE_STATE, MSG_NODE_STATE};
+	struct kept_server k = {.f = *state, .refuse_session = 2};
+	struct ctl_session s = {0};
+	char got[3][32];
+
+	kept_reports(&k, types, 3, &s, got);
+	for (int i = 0; i < 3; i++)
+		assert_string_equal(got[i], "ok");
 	/* a proposal, a session request, one refused (then a new proposal) */
 	assert_int_equal(k.served, 4);
 	assert_int_equal(k.sessions, 1);
 	assert_true(s.on);
+}
+
+/* A node agent's heartbeat goes on the session too; one that proposes the
+ * key and is answered ESTALE (the controller took the credential, not the
+ * heartbeat) still starts the session. */
+static void test_kept_heartbeat(void **state)
+{
+	static const enum msg_type types[] = {MSG_HEARTBEAT, MSG_NODE_STATE, MSG_HEARTBEAT};
+	struct kept_server k = {.f = *state, .refuse_session = -1, .stale = 1};
+	struct ctl_session s = {0};
+	char got[3][32];
+
+	kept_reports(&k, types, 3, &s, got);
+	assert_string_equal(got[0], "ESTALE");
+	assert_string_equal(got[1], "ok");
+	assert_string_equal(got[2], "ok");
+	assert_true(s.on);
+	/* the proposal, then two on the session: no new proposal */
+	assert_int_equal(k.served, 3);
+	assert_int_equal(k.sessions, 2);
+}
+
+/* ---- a query's pages -------------------------------------------------------------------- */
+
+/* A controller answering a nodes query in three pages (next 3, 5, none):
+ * streamed on one connection, or, as an older controller, refusing
+ * "stream" and answering one request per page. */
+struct pages_server {
+	struct fake *f;
+	bool old; /* refuses stream */
+	int connections, requests;
+	bool streamed;	  /* the first request asked for a stream */
+	uint64_t from[4]; /* each request's */
+	char why[256];
+};
+
+static void send_page(int fd, uint64_t from)
+{
+	struct msg m = {.type = MSG_RESULT, .u.result.what = MSG_QUERY_NODES};
+	union msg_row *row = msg_result_add(&m);
+	char *text = NULL;
+
+	assert_non_null(row);
+	snprintf(row->node.name, sizeof(row->node.name), "n%llu", (unsigned long long)from);
+	snprintf(row->node.state, sizeof(row->node.state), "up");
+	m.u.result.next = from == 0 ? 3 : from == 3 ? 5 : 0;
+	if (msg_encode(&m, &text) == 0)
+		frame_send(fd, text, strlen(text), 1000);
+	free(text);
+	msg_free(&m);
+}
+
+static void *pages_serve(void *arg)
+{
+	struct pages_server *p = arg;
+
+	while (p->requests < (p->old ? 4 : 1)) {
+		int fd = accept(p->f->lfd, NULL, NULL);
+		struct msg req;
+		char *text = NULL, err[256] = "";
+		size_t len;
+
+		if (fd < 0)
+			break;
+		p->connections++;
+		if (frame_recv(fd, &text, &len, 5000) != 0 ||
+		    msg_decode(text, &req, err, sizeof(err)) != 0) {
+			snprintf(p->why, sizeof(p->why), "request %d: %s", p->requests, err);
+			free(text);
+			close(fd);
+			break;
+		}
+		free(text);
+		if (p->requests == 0)
+			p->streamed = req.filter.stream;
+		p->from[p->requests++] = req.filter.from;
+		if (p->old && req.filter.stream) {
+			struct msg e;
+
+			msg_error(&e, "EPROTO", "query message: unknown field \"stream\"");
+			if (msg_encode(&e, &text) == 0)
+				frame_send(fd, text, strlen(text), 1000);
+			free(text);
+		} else if (req.filter.stream) {
+			for (uint64_t from = 0;;) {
+				send_page(fd, from);
+				if (from == 5)
+					break;
+				from = from == 0 ? 3 : 5;
+			}
+		} else {
+			send_page(fd, req.filter.from);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static int count_pages(void *arg, const struct msg *page)
+{
+	char(*names)[MSG_NODE_MAX] = arg;
+	int i = 0;
+
+	if (page->type != MSG_RESULT || page->u.result.nrows != 1)
+		return 1;
+	while (names[i][0])
+		i++;
+	snprintf(names[i], sizeof(names[i]), "%s", page->u.result.rows[0].node.name);
+	return 0;
+}
+
+/* Every page of a query in one request on one connection; from an older
+ * controller, that refuses "stream", page by page. */
+static void test_query_pages(void **state)
+{
+	for (int old = 0; old < 2; old++) {
+		struct pages_server p = {.f = *state, .old = old};
+		struct msg req = {.type = MSG_QUERY, .u.query = MSG_QUERY_NODES};
+		char names[4][MSG_NODE_MAX] = {{0}}, err[512] = "";
+		struct coloc_config cfg;
+		pthread_t t;
+
+		fake_config(&cfg, "127.0.0.1", p.f->port);
+		assert_int_equal(pthread_create(&t, NULL, pages_serve, &p), 0);
+		if (ctl_query_pages(&cfg, &req, 5000, count_pages, names, err, sizeof(err)) != 0)
+			fail_msg("%s", err);
+		pthread_join(t, NULL);
+		if (p.why[0])
+			fail_msg("%s", p.why);
+		assert_string_equal(names[0], "n0");
+		assert_string_equal(names[1], "n3");
+		assert_string_equal(names[2], "n5");
+		assert_string_equal(names[3], "");
+		assert_true(p.streamed);
+		assert_int_equal(p.connections, old ? 4 : 1);
+		if (old) { /* then from 0, 3 and 5, a request each */
+			assert_int_equal(p.from[1], 0);
+			assert_int_equal(p.from[2], 3);
+			assert_int_equal(p.from[3], 5);
+		}
+	}
 }
 
 int main(void)
@@ -706,7 +865,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_acquire_grant, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_kept_session, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_kept_heartbeat, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_query_result, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_query_pages, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_release_ok, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_error_reply, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_refused, fake_setup, fake_teardown),

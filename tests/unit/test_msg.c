@@ -169,6 +169,13 @@ static void test_round_trips(void **state)
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_OK;
 	round_trip(&m);
+	{ /* written without a tree: the text any other message's header has */
+		char *text = NULL;
+
+		assert_int_equal(msg_encode(&m, &text), 0);
+		assert_string_equal(text, "{\"v\":1,\"type\":\"ok\"}");
+		free(text);
+	}
 	m.type = MSG_RESULT;
 	m.u.result.what = MSG_QUERY_LEASES;
 	out = round_trip(&m); /* no rows */
@@ -382,7 +389,26 @@ static void test_node_state_round_trip(void **state)
 	assert_int_equal(out.u.node.nended, 0);
 	assert_null(out.u.node.ended);
 	assert_string_equal(out.u.node.lendable, "");
+	assert_true(out.u.node.gen == 0); /* none: not on the wire */
 	msg_free(&out);
+
+	/* a state's generation, and the heartbeat naming it */
+	fill_node(&m);
+	m.u.node.gen = MSG_GEN_MAX;
+	out = round_trip(&m);
+	assert_true(out.u.node.gen == MSG_GEN_MAX);
+	msg_free(&out);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_HEARTBEAT;
+	snprintf(m.cred, sizeof(m.cred), "session:1:ab");
+	snprintf(m.u.node.node, sizeof(m.u.node.node), "node-01.cluster_a");
+	m.u.node.gen = 12345678901ull;
+	out = round_trip(&m);
+	assert_int_equal(out.type, MSG_HEARTBEAT);
+	assert_string_equal(out.cred, "session:1:ab");
+	assert_string_equal(out.u.node.node, "node-01.cluster_a");
+	assert_true(out.u.node.gen == 12345678901ull);
+	assert_int_equal(out.u.node.nleases, 0);
 }
 
 static void test_exec_drain_round_trips(void **state)
@@ -453,6 +479,8 @@ static void accept(const char *text)
 	"\"near_host\":\"\",\"cgroup\":\"coloc\",\"mem_lendable\":0,\"gpus_lendable\":0,\"until\":0" extra \
 	",\"leases\":[" leases "],\"ended\":[" ended "]}"
 #define JOBS ",\"jobs\":0"
+#define HEARTBEAT(node, gen)                                                                       \
+	"{\"v\":1,\"type\":\"heartbeat\",\"cred\":\"c\",\"node\":\"" node "\",\"gen\":" gen "}"
 
 /* A node_state with n copies of LEASE, malloc'd. */
 static char *node_with_leases(unsigned n)
@@ -524,6 +552,21 @@ static void test_node_state_refusals(void **state)
 	    "\"near_host\":\"\",\"cgroup\":\"coloc\",\"mem_lendable\":0,\"gpus_lendable\":0,\"until\":0,\"jobs\":0,"
 	    "\"leases\":{},\"ended\":[]}",
 	    "\"leases\" must be an array");
+
+	/* a generation: 1 to 2^53 - 1 */
+	accept(NODE("0-7", "", JOBS ",\"gen\":1", "", ""));
+	accept(NODE("0-7", "", JOBS ",\"gen\":9007199254740991", "", ""));
+	refuse(NODE("0-7", "", JOBS ",\"gen\":0", "", ""), "\"gen\" is 0, outside 1..");
+	refuse(NODE("0-7", "", JOBS ",\"gen\":9007199254740992", "", ""), "\"gen\" is");
+	refuse(NODE("0-7", "", JOBS ",\"gen\":\"1\"", "", ""), "\"gen\" must be an integer");
+	accept(HEARTBEAT("n1", "7"));
+	refuse(HEARTBEAT("n1", "0"), "heartbeat message: \"gen\" is 0");
+	refuse(HEARTBEAT("../n1", "7"), "\"node\"");
+	refuse("{\"v\":1,\"type\":\"heartbeat\",\"cred\":\"c\",\"node\":\"n1\"}", "\"gen\"");
+	refuse("{\"v\":1,\"type\":\"heartbeat\",\"node\":\"n1\",\"gen\":1}", "\"cred\"");
+	refuse("{\"v\":1,\"type\":\"heartbeat\",\"cred\":\"c\",\"node\":\"n1\",\"gen\":1,"
+	       "\"pus\":\"0-7\"}",
+	       "unknown field \"pus\"");
 
 	text = node_with_leases(MSG_NODE_LEASES_MAX);
 	accept(text);
@@ -949,6 +992,16 @@ static void test_digest_sender_receiver(void **state)
 	m.u.node.nended = 1;
 	m.u.node.ended = &ended;
 	expect_same_digest(&m);
+	m.u.node.gen = 77;
+	expect_same_digest(&m);
+
+	/* a heartbeat's: what its session credential is bound to */
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_HEARTBEAT;
+	snprintf(m.cred, sizeof(m.cred), "session:1:ab");
+	snprintf(m.u.node.node, sizeof(m.u.node.node), "n1");
+	m.u.node.gen = 77;
+	expect_same_digest(&m);
 
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_LEASE_GRANT;
@@ -1105,6 +1158,23 @@ static void test_query_pages_and_filters(void **state)
 	assert_true(out.filter.has_user);
 	assert_int_equal(out.filter.user, 1000);
 	assert_int_equal(out.filter.from, 3);
+	assert_false(out.filter.stream);
+	/* streamed: every page on the connection (paged queries only) */
+	m.filter.stream = true;
+	out = round_trip(&m);
+	assert_true(out.filter.stream);
+	m.u.query = MSG_QUERY_EXECUTORS;
+	assert_true(round_trip(&m).filter.stream);
+	assert_int_equal(msg_decode("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":"
+				    "\"gaps\",\"stream\":1}",
+				    &out, err, sizeof(err)),
+			 -EPROTO);
+	assert_non_null(strstr(err, "\"stream\""));
+	assert_int_equal(msg_decode("{\"v\":1,\"type\":\"query\",\"cred\":\"c\",\"what\":"
+				    "\"usage\",\"by\":\"user\",\"since\":0,\"stream\":true}",
+				    &out, err, sizeof(err)),
+			 -EPROTO);
+	assert_non_null(strstr(err, "unknown field \"stream\""));
 
 	/* the size bound holds for every kind of row */
 	for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_RECORDS; q++) {
