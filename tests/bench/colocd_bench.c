@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "stats.h"
 #include "faas.h"
+#include "transport.h"
 #include "frame.h"
 #include "msg.h"
 
@@ -181,9 +182,10 @@ int main(int argc, char **argv)
 	struct passwd *pw = getpwnam("nobody");
 	pid_t pid;
 
-	/* as coloc's programs run (transport_env_defaults); libfaas leaves the
-	 * environment alone */
-	setenv("FI_SHM_DISABLE_CMA", "1", 0);
+	/* as coloc's programs run (FI_SHM_DISABLE_CMA, rxm's buffer sizes);
+	 * libfaas leaves the environment alone, and faas(3) tells clients
+	 * what they may set */
+	transport_env_defaults();
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--colocd") && i + 1 < argc)
 			colocd = argv[++i];
