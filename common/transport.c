@@ -978,8 +978,9 @@ void transport_env_defaults(void)
 	 * 60 ms to create. coloc sends rxm only control messages (puts are
 	 * RMA writes, which rxm hands to tcp with the caller's buffer): its
 	 * largest message is the bound of the buffers, and as many receives as
-	 * the transport keeps posted. The send rung's bigger puts take rxm's
-	 * rendezvous. */
+	 * the transport keeps posted. The send rung's bigger puts go eager
+	 * into buffers rxm allocates for them, or by its rendezvous above
+	 * the eager limit. */
 	setenv("FI_OFI_RXM_BUFFER_SIZE", TRANSPORT_STR(RXM_BUFFER_SIZE), 0);
 	setenv("FI_OFI_RXM_MSG_RX_SIZE", TRANSPORT_STR(RX_DEPTH), 0);
 	/* rxm refuses a connection from a peer with another eager limit,
