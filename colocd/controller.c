@@ -726,6 +726,16 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 		    "call its functions");
 		return;
 	}
+	if (m->u.acquire.mem && m->u.acquire.mem < LEASE_MIN_MEM) {
+		c->fails[FAIL_INVALID]++;
+		msg_reply_error(answer, r, 0, "EINVAL",
+				"mem %llu bytes per worker is below the least a worker needs, %llu "
+				"bytes (" LEASE_MIN_MEM_TEXT "); ask for more, or 0 for the site "
+				"default",
+				(unsigned long long)m->u.acquire.mem,
+				(unsigned long long)LEASE_MIN_MEM);
+		return;
+	}
 	if (!within_quota(c, uid, m->u.acquire.workers, err, sizeof(err))) {
 		c->fails[FAIL_QUOTA]++;
 		msg_reply_error(answer, r, 0, "EDQUOT", "%s", err);

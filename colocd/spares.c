@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,7 +130,9 @@ void spares_tick(struct spares *p, int64_t now_ms)
 		reap(p, i, now_ms);
 		if (i >= p->want || s->pid != 0 || now_ms < p->next_ms[i] || !p->executor)
 			continue;
-		if (spares_start_one(p, s, err, sizeof(err)) != 0) {
+		if (spares_start_one(p, s, err, sizeof(err)) == 0) {
+			s->since_ms = now_ms;
+		} else {
 			log_warning("%s. Retrying in %d ms.", err, SPARE_RETRY_MS);
 			*s = (struct spare_exec){.chan = -1, .output = -1};
 			p->next_ms[i] = now_ms + SPARE_RETRY_MS;
@@ -139,19 +142,29 @@ void spares_tick(struct spares *p, int64_t now_ms)
 
 bool spares_take(struct spares *p, int64_t now_ms, struct spare_exec *out)
 {
-	for (unsigned i = 0; i < p->want; i++) {
-		struct spare_exec *s = &p->slot[i];
+	struct spare_exec *s;
+	unsigned best = SPARES_MAX;
 
+	for (unsigned i = 0; i < p->want; i++) {
 		reap(p, i, now_ms);
-		if (s->pid > 0 && s->chan >= 0) {
-			*out = *s;
-			*s = (struct spare_exec){.chan = -1, .output = -1};
-			p->next_ms[i] = now_ms;
-			p->retries[i] = 0;
-			return true;
-		}
+		s = &p->slot[i];
+		if (s->pid > 0 && s->chan >= 0 &&
+		    (best == SPARES_MAX || s->since_ms < p->slot[best].since_ms))
+			best = i;
 	}
-	return false;
+	if (best == SPARES_MAX)
+		return false;
+	s = &p->slot[best];
+	/* it is a lease's executor now: it leaves SCHED_IDLE itself when it
+	 * reads the assignment, which it can do only once it has loaded */
+	if (sched_setscheduler(s->pid, SCHED_OTHER, &(struct sched_param){0}) != 0)
+		log_debug("spare executor %d stays SCHED_IDLE until it reads its lease: %s",
+			  (int)s->pid, strerror(errno));
+	*out = *s;
+	*s = (struct spare_exec){.chan = -1, .output = -1};
+	p->next_ms[best] = now_ms;
+	p->retries[best] = 0;
+	return true;
 }
 
 void spares_discard(struct spare_exec *s)

@@ -22,9 +22,10 @@
 
 /* A started spare executor: its process, its channel, its output. */
 struct spare_exec {
-	pid_t pid;  /* 0: none */
-	int chan;   /* the agent's end of its fd 0; -1 once closed (it exits) */
-	int output; /* read end of its fds 1-2 (non-blocking); -1 */
+	pid_t pid;	  /* 0: none */
+	int chan;	  /* the agent's end of its fd 0; -1 once closed (it exits) */
+	int output;	  /* read end of its fds 1-2 (non-blocking); -1 */
+	int64_t since_ms; /* when the pool started it */
 };
 
 struct spares {
@@ -46,8 +47,10 @@ int spares_start_one(const struct spares *p, struct spare_exec *out, char *err, 
  * it; drains what waiting spares write (to colocd's log at debug level). */
 void spares_tick(struct spares *p, int64_t now_ms);
 
-/* Takes a waiting spare for a lease, if any: true with *out (the caller
- * owns its channel and output from now on). */
+/* Takes a waiting spare for a lease, if any: the one started first (the
+ * likeliest to have loaded libfabric), raised from SCHED_IDLE at once so
+ * that one still loading is not starved on a busy node. True with *out
+ * (the caller owns its channel and output from now on). */
 bool spares_take(struct spares *p, int64_t now_ms, struct spare_exec *out);
 
 /* Ends every spare: each exits when its channel closes, killed after 2 s. */

@@ -453,8 +453,9 @@ static const struct key_desc {
     [KEY_DEFAULT_LEASE_TIME] = {"DefaultLeaseTime", LEASE_TIME_ACCEPTED},
     [KEY_MAX_LEASE_TIME] = {"MaxLeaseTime", LEASE_TIME_ACCEPTED},
     [KEY_DEFAULT_MEM_PER_WORKER] =
-	{"DefaultMemPerWorker", "expected a size in bytes, or with K, M, G or T (powers of 1024), "
-				"like 256M or 2G, above 0 and at most " LEASE_MAX_MEM_TEXT},
+	{"DefaultMemPerWorker",
+	 "expected a size in bytes, or with K, M, G or T (powers of 1024), "
+	 "like 256M or 2G, at least " LEASE_MIN_MEM_TEXT " and at most " LEASE_MAX_MEM_TEXT},
     [KEY_PROVIDER] = {"Provider",
 		      "expected a libfabric provider name of at most 63 characters, like "
 		      "verbs;ofi_rxm or tcp;ofi_rxm, or nothing for libfabric's choice",
@@ -663,7 +664,7 @@ static const char *set_value(struct coloc_config *c, enum key_id k, const char *
 		return set_lease_time(&c->max_lease_s, v);
 	case KEY_DEFAULT_MEM_PER_WORKER:
 		rc = config_parse_size(v, &x);
-		if (rc == 0 && (x == 0 || x > LEASE_MAX_MEM))
+		if (rc == 0 && (x < LEASE_MIN_MEM || x > LEASE_MAX_MEM))
 			rc = -ERANGE;
 		if (rc)
 			return rc == -ERANGE ? "is out of range" : "is not a size";

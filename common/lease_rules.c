@@ -37,6 +37,15 @@ int lease_rules_check(const struct lease_request *r, char *err, size_t errlen)
 			 r->mem, LEASE_MAX_MEM);
 		return -EINVAL;
 	}
+	if (r->mem && r->mem < LEASE_MIN_MEM) {
+		snprintf(err, errlen,
+			 "mem %" PRIu64 " bytes: a worker needs at least %" PRIu64
+			 " bytes (" LEASE_MIN_MEM_TEXT ") for its fabric endpoint and its slots, "
+			 "plus what the function allocates; ask for more, or 0 for the site "
+			 "default",
+			 r->mem, LEASE_MIN_MEM);
+		return -EINVAL;
+	}
 	if (r->gpus > LEASE_MAX_GPUS) {
 		snprintf(err, errlen, "gpus %" PRIu32 ": a lease has 0 to %d GPUs; ask for fewer",
 			 r->gpus, LEASE_MAX_GPUS);
@@ -68,7 +77,7 @@ int lease_rules_parse_mem(const char *s, uint64_t *bytes)
 {
 	uint64_t v;
 
-	if (!s || config_parse_size(s, &v) != 0 || v == 0 || v > LEASE_MAX_MEM)
+	if (!s || config_parse_size(s, &v) != 0 || v < LEASE_MIN_MEM || v > LEASE_MAX_MEM)
 		return -EINVAL;
 	*bytes = v;
 	return 0;

@@ -29,7 +29,13 @@
 #define LEASE_MAX_GPUS 64		  /* GPUs of one lease, 0 allowed */
 #define LEASE_MAX_MEM ((uint64_t)1 << 50) /* bytes per worker: 1 PiB */
 #define LEASE_MAX_MEM_TEXT "1024T"	  /* LEASE_MAX_MEM as the size parsers write it */
-#define LEASE_MAX_DAYS 366		  /* the longest lease (and MaxLeaseTime) */
+/* The least memory per worker: its fabric endpoint (about 2.5 MB on
+ * tcp;ofi_rxm, 5.5 MB on shm) and its slots and reply buffers in use (2 x
+ * 64 x 64 KiB at the executor's defaults), the user guide's "choosing
+ * sizes"; a function's own memory comes on top. */
+#define LEASE_MIN_MEM ((uint64_t)16 << 20)
+#define LEASE_MIN_MEM_TEXT "16M"
+#define LEASE_MAX_DAYS 366 /* the longest lease (and MaxLeaseTime) */
 #define LEASE_MAX_TIME_S ((uint32_t)LEASE_MAX_DAYS * 86400u)
 #define LEASE_DEFAULT_TIME_S 1800 /* DefaultLeaseTime when coloc.conf does not set it */
 #define LEASE_LIB_MAX 4096	  /* bytes of the library's path, NUL included */
@@ -43,9 +49,9 @@
 /* What each value may be, as every error message about it says. */
 #define LEASE_ACCEPT_WORKERS "a whole number from 1 to " LEASE_MAX_WORKERS_TEXT
 #define LEASE_ACCEPT_GPUS "a whole number from 0 to " LEASE_MAX_GPUS_TEXT
-#define LEASE_ACCEPT_MEM                                                                           \
-	"a size per worker like 512M or 2G (K, M, G, T: powers of 1024), above 0 and at "          \
-	"most " LEASE_MAX_MEM_TEXT
+#define LEASE_ACCEPT_MEM                                                                               \
+	"a size per worker like 512M or 2G (K, M, G, T: powers of 1024), at least " LEASE_MIN_MEM_TEXT \
+	" and at most " LEASE_MAX_MEM_TEXT
 #define LEASE_ACCEPT_TIME                                                                          \
 	"minutes, [D-]HH:MM[:SS] or a number with a unit like 90s or 2h, above 0 and at "          \
 	"most " LEASE_MAX_DAYS_TEXT " days"
@@ -54,7 +60,7 @@
 struct lease_request {
 	uint32_t workers;	 /* 1..LEASE_MAX_WORKERS */
 	char lib[LEASE_LIB_MAX]; /* absolute path of the function library */
-	uint64_t mem;		 /* bytes per worker, 0..LEASE_MAX_MEM; 0 = the site default */
+	uint64_t mem;		 /* bytes per worker, LEASE_{MIN,MAX}_MEM; 0 = site default */
 	uint32_t gpus;		 /* 0..LEASE_MAX_GPUS */
 	uint32_t time;		 /* seconds, 1..LEASE_MAX_TIME_S (0: DefaultLeaseTime, filled
 				    in by ctl_lease_acquire; never on the wire) */
@@ -74,8 +80,8 @@ int lease_rules_check(const struct lease_request *r, char *err, size_t errlen);
 int lease_rules_parse_time(const char *s, uint32_t *seconds);
 
 /* Memory per worker given by a user (--mem, --faas-mem, FAAS_MEM): a size
- * like 512M (config_parse_size), above 0 and at most LEASE_MAX_MEM. 0 or
- * -EINVAL (LEASE_ACCEPT_MEM). */
+ * like 512M (config_parse_size), at least LEASE_MIN_MEM and at most
+ * LEASE_MAX_MEM. 0 or -EINVAL (LEASE_ACCEPT_MEM). */
 int lease_rules_parse_mem(const char *s, uint64_t *bytes);
 
 #endif

@@ -46,6 +46,19 @@
 
 #define TH_LEN 32
 #define TX_BUFS 64
+#define RX_DEPTH 64 /* receives kept posted unless transport_opts says */
+/* The provider's receive queue, at least. Not smaller: shm (libfabric
+ * 1.17) rounds its shared region up to a power of two and zero-fills it
+ * from the endpoint's name to the end (a strncpy), so a region of 8 MiB of
+ * fixed SAR buffers plus 1024 x 4352 bytes of queue touches 3.8 MiB, and
+ * a shorter queue touches more (7.7 MiB at 64). */
+#define RX_QUEUE_MIN 1024
+#define RX_QUEUE_MAX 65536
+#define RXM_BUFFER_SIZE 544   /* TH_LEN + WIRE_MSG_MAX: the largest message */
+#define RXM_EAGER_LIMIT 16384 /* rxm's default, which peers must share */
+#define TRANSPORT_STR_(x) #x
+#define TRANSPORT_STR(x) TRANSPORT_STR_(x)
+_Static_assert(RXM_BUFFER_SIZE == TH_LEN + WIRE_MSG_MAX, "rxm's buffers hold one message");
 #define TX_OPS 256
 #define STASH_MAX 4096
 #define BUSY_TIMEOUT_MS 2000 /* default bound on waiting for the provider */
@@ -958,6 +971,38 @@ void transport_env_defaults(void)
 	 * through shared buffers (SAR) measured 1.4-2.4x faster from 4 KiB to
 	 * 64 KiB here (docs/performance.md). A setting of the user's wins. */
 	setenv("FI_SHM_DISABLE_CMA", "1", 0);
+	/* rxm (tcp;ofi_rxm) keeps bounce buffers of FI_OFI_RXM_BUFFER_SIZE
+	 * bytes (default 16 KiB) in pools of 1024, two per endpoint, and
+	 * posts FI_OFI_RXM_MSG_RX_SIZE of them (default 4096, so four pools)
+	 * to the shared receive queue: 68 MB touched per endpoint, and about
+	 * 60 ms to create. coloc sends rxm only control messages (puts are
+	 * RMA writes, which rxm hands to tcp with the caller's buffer): its
+	 * largest message is the bound of the buffers, and as many receives as
+	 * the transport keeps posted. The send rung's bigger puts go eager
+	 * into buffers rxm allocates for them, or by its rendezvous above
+	 * the eager limit. */
+	setenv("FI_OFI_RXM_BUFFER_SIZE", TRANSPORT_STR(RXM_BUFFER_SIZE), 0);
+	setenv("FI_OFI_RXM_MSG_RX_SIZE", TRANSPORT_STR(RX_DEPTH), 0);
+	/* rxm refuses a connection from a peer with another eager limit,
+	 * which is the buffer size unless set: keep rxm's default (16 KiB),
+	 * which clients that set nothing have. Over tcp a message above the
+	 * buffer size lands in a buffer allocated for it (rxm's dynamic
+	 * receive buffers). */
+	setenv("FI_OFI_RXM_EAGER_LIMIT", TRANSPORT_STR(RXM_EAGER_LIMIT), 0);
+}
+
+/* The provider's receive queue: every message and put peers may have in
+ * flight to us, at least RX_QUEUE_MIN and the receives we keep posted; a
+ * power of two, as shm rounds it. */
+static size_t rx_queue_size(const struct transport_opts *o)
+{
+	size_t want = o->in_flight ? o->in_flight : RX_QUEUE_MIN, size = RX_QUEUE_MIN;
+
+	if (want < (o->rx_depth ? o->rx_depth : RX_DEPTH))
+		want = o->rx_depth ? o->rx_depth : RX_DEPTH;
+	while (size < want && size < RX_QUEUE_MAX)
+		size *= 2;
+	return size;
 }
 
 void transport_preinit(const char *provider)
@@ -1024,6 +1069,10 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	hints->domain_attr->threading = FI_THREAD_DOMAIN;
 	if (want == TRANSPORT_RUNG_WRITE_NOTIFY)
 		hints->tx_attr->msg_order = FI_ORDER_SAW;
+	/* Queue depths from what peers can have in flight (rxm's default
+	 * is 2048 receive entries; its transmit side 2048, shm's 1024). */
+	hints->rx_attr->size = rx_queue_size(o);
+	hints->tx_attr->size = TX_OPS;
 	if (provider)
 		hints->fabric_attr->prov_name = strdup(provider);
 	rc = fi_getinfo(FI_VERSION(1, 10), src, NULL, src ? FI_SOURCE : 0, hints, &list);
@@ -1061,7 +1110,7 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	t->buf_size = TH_LEN + WIRE_MSG_MAX;
 	if (t->rung == TRANSPORT_RUNG_SEND && TH_LEN + t->max_put > t->buf_size)
 		t->buf_size = TH_LEN + t->max_put;
-	t->rx_depth = o->rx_depth ? o->rx_depth : 64;
+	t->rx_depth = o->rx_depth ? o->rx_depth : RX_DEPTH;
 	t->busy_timeout_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : BUSY_TIMEOUT_MS;
 	if (getrandom(&t->next_key, sizeof(t->next_key), 0) != sizeof(t->next_key))
 		t->next_key = (uint64_t)clock_ms() * 2654435761u;

@@ -41,6 +41,8 @@ struct transport_opts {
 	enum transport_rung rung; /* AUTO = FAAS_TRANSPORT_RUNG, else the best the provider has */
 	size_t max_put;		  /* largest put; the SEND rung sizes its receive buffers by it */
 	unsigned rx_depth;	  /* receives kept posted; 0 = 64 */
+	unsigned in_flight;	  /* messages and puts peers may have in flight to us at once
+				     (sizes the provider's receive queue, at least 1024); 0 = 1024 */
 	int busy_timeout_ms;	  /* longest wait for the provider to take a post; 0 = 2000 */
 	const int *wake_fd; /* readable: transport_wait returns at once (a stop); NULL = none */
 };
@@ -72,9 +74,14 @@ int transport_open(const struct transport_opts *opts, struct transport **t, char
  * any). Errors are left to transport_open. */
 void transport_preinit(const char *provider);
 
-/* The libfabric settings coloc's own programs run with (FI_SHM_DISABLE_CMA=1:
- * shm copies through its shared buffers, 1.4-2.4x faster than CMA from 4 to
- * 64 KiB here), each unless the user set it. Call it from main(), before
+/* The libfabric settings coloc's own programs run with, each unless the
+ * user set it: FI_SHM_DISABLE_CMA=1 (shm copies through its shared
+ * buffers, 1.4-2.4x faster than CMA from 4 to 64 KiB here), and rxm's
+ * FI_OFI_RXM_BUFFER_SIZE=544 (coloc's largest message) and
+ * FI_OFI_RXM_MSG_RX_SIZE=64 (the receives it keeps posted), which take an
+ * endpoint's bounce buffers from 68 MB to about 1 MB, with
+ * FI_OFI_RXM_EAGER_LIMIT=16384 (rxm's default, which every peer must
+ * share). Call it from main(), before
  * any thread starts and before libfabric is used; libfaas never calls it,
  * since a library must not change its caller's environment (faas(3) tells
  * clients what they may set). */

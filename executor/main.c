@@ -80,8 +80,13 @@ int main(int argc, char **argv)
 	int c;
 
 	transport_env_defaults();
-	if (argc == 2 && strcmp(argv[1], "--spare") == 0)
+	if (argc == 2 && strcmp(argv[1], "--spare") == 0) {
 		argv = assignment_await(&argc);
+		/* the lease's environment replaced the spare's; rxm reads its
+		 * eager limit when the worker's endpoint opens, and a peer
+		 * with another one is refused */
+		transport_env_defaults();
+	}
 	executor_options_default(&o);
 	o.token_hex = getenv("FAAS_TOKEN");
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -539,7 +540,12 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	w->out_size = WIRE_REPLY_LEN + cfg->slot_size;
 	w->owner = calloc(cfg->slots, sizeof(*w->owner));
 	w->clients = calloc(w->nclients, sizeof(*w->clients));
-	w->region = aligned_alloc(4096, (region_len + 4095) & ~4095ul);
+	/* mapped, not allocated: the kernel's zeroed pages, resident (and
+	 * charged to the lease's memory limit) only once a call uses them */
+	w->region =
+	    mmap(NULL, region_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w->region == MAP_FAILED)
+		w->region = NULL;
 	w->nouts = cfg->slots;
 	w->outs = calloc(w->nouts, sizeof(*w->outs));
 	w->out = aligned_alloc(4096, ((size_t)w->nouts * w->out_size + 4095) & ~4095ul);
@@ -549,10 +555,10 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 		rc = -ENOMEM;
 		goto err;
 	}
-	memset(w->region, 0, region_len);
 	topts.waitable = cfg->mode != WORKER_HOT;
 	topts.wake_fd = cfg->wake_fd;
 	topts.max_put = w->out_size > cfg->slot_size ? w->out_size : cfg->slot_size;
+	topts.in_flight = cfg->slots + cfg->slots / 2; /* calls, and their clients' messages */
 	rc = transport_open(&topts, &w->t, err, errlen);
 	if (rc)
 		goto err;
@@ -646,7 +652,8 @@ void worker_destroy(struct worker *w)
 	free(w->out);
 	free(w->outs);
 	free(w->backlog);
-	free(w->region);
+	if (w->region)
+		munmap(w->region, (size_t)w->cfg->slots * w->cfg->slot_size);
 	free(w->clients);
 	free(w->owner);
 	free(w);

@@ -830,6 +830,7 @@ int faas_client_create(const struct faas_lease *lease, const struct faas_client_
 	/* a busy or unreachable peer must not hold a call past its timeout */
 	topts.busy_timeout_ms = (c->timeout_ms < connect_ms ? c->timeout_ms : connect_ms) / 4 + 1;
 	topts.max_put = WIRE_REPLY_LEN + c->slot_size; /* replies are the largest puts we receive */
+	topts.in_flight = c->ncalls + c->nworkers;     /* a reply per call, a message per worker */
 	rc = transport_open(&topts, &c->t, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "libfaas: %s\n", err);

@@ -88,7 +88,7 @@ size_t faas_lease_max_payload(const struct faas_lease *lease);
 struct faas_lease_request {
 	int workers;	       /* 1..4096 */
 	const char *lib;       /* the function library; made absolute, must exist */
-	size_t mem_per_worker; /* bytes, at most 2^50 (1024T); 0 = the site default */
+	size_t mem_per_worker; /* bytes, 16M..2^50 (1024T); 0 = the site default */
 	int gpus;	       /* 0..64 */
 	int minutes;	       /* 1..527040; 0 = DefaultLeaseTime of coloc.conf */
 	int pack;	       /* 1: as few nodes as possible; 0: spread */

@@ -7,7 +7,7 @@
  *
  *   --faas-workers=N       FAAS_WORKERS     1..4096 functions workers for this step
  *   --faas-lib=PATH        FAAS_LIB         the function library (a readable file)
- *   --faas-mem=SIZE        FAAS_MEM         memory per worker, like 512M or 2G, at most 1024T
+ *   --faas-mem=SIZE        FAAS_MEM         memory per worker, like 512M or 2G, 16M to 1024T
  *   --faas-gpus=N          FAAS_GPUS        0..64 GPUs for the lease
  *   --faas-time=TIME       FAAS_TIME        lease time: minutes or Slurm's [D-]HH:MM[:SS],
  *                                           at most 366 days

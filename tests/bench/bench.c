@@ -20,6 +20,7 @@
 #include "stats.h"
 #include "cli.h"
 #include "faas.h"
+#include "transport.h"
 #include "raw_fabric.h"
 
 #include <errno.h>
@@ -450,9 +451,10 @@ int main(int argc, char **argv)
 	cpu_set_t set;
 	int c, first = -1, last = -1;
 
-	/* as coloc's programs run (transport_env_defaults); libfaas leaves the
-	 * environment alone */
-	setenv("FI_SHM_DISABLE_CMA", "1", 0);
+	/* as coloc's programs run (FI_SHM_DISABLE_CMA, rxm's buffer sizes);
+	 * libfaas leaves the environment alone, and faas(3) tells clients
+	 * what they may set */
+	transport_env_defaults();
 	o.provider = getenv("FAAS_PROVIDER");
 	o.addr = getenv("FAAS_ADDR") ? getenv("FAAS_ADDR") : "127.0.0.1";
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

@@ -10,8 +10,16 @@
  *               cost of starting any program that links this libfabric (its
  *               providers' libraries run constructors at load time), which
  *               every cold start pays
+ *   --client:   cold start as a user sees it instead: a process running as
+ *               nobody calls faas_lease_acquire, faas_client_create, one
+ *               faas_invoke (noop) and faas_lease_release, N times back to
+ *               back (cold start: acquire called -> the reply; cycle: to the
+ *               release's return; acquired, client_created: the first
+ *               two steps' ends), then a burst of --burst B such cycles at
+ *               once from B threads (a job array starting)
  * Usage: colocd-bench --colocd PATH --executor PATH --lib PATH
- *                     [--iterations N] [--grace-ms MS] [--json]
+ *                     [--iterations N] [--grace-ms MS] [--spares N]
+ *                     [--interval-ms MS] [--client [--burst B]] [--json]
  */
 #include "config.h"
 
@@ -19,6 +27,7 @@
 #include "clock.h"
 #include "stats.h"
 #include "faas.h"
+#include "transport.h"
 #include "frame.h"
 #include "msg.h"
 
@@ -26,6 +35,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -172,18 +183,175 @@ static uint64_t baseline_ns(const char *executor)
 	return t[2];
 }
 
+/* ---- --client: faas_lease_acquire .. faas_lease_release, as nobody ------ */
+
+struct cycle {
+	const char *lib, *conf;
+	uint64_t acquire_ns, create_ns, cold_ns, cycle_ns; /* from acquire called */
+	int rc;						   /* FAAS_OK or the first error */
+	char err[256];
+	pthread_barrier_t *start;
+};
+
+/* One lease's life as a user program lives it. */
+static void *cycle_run(void *arg)
+{
+	struct cycle *c = arg;
+	struct faas_lease_request req = {
+	    .workers = 1, .lib = c->lib, .minutes = 10, .conf = c->conf};
+	struct faas_lease *lease = NULL;
+	struct faas_client *client = NULL;
+	uint64_t t0;
+	int fn = -1;
+
+	if (c->start)
+		pthread_barrier_wait(c->start);
+	c->err[0] = '\0';
+	t0 = (uint64_t)clock_ns();
+	c->rc = faas_lease_acquire(&req, &lease, c->err, sizeof(c->err));
+	c->acquire_ns = (uint64_t)clock_ns() - t0;
+	if (c->rc == FAAS_OK)
+		c->rc = faas_client_create(lease, NULL, &client);
+	c->create_ns = (uint64_t)clock_ns() - t0;
+	if (c->rc == FAAS_OK)
+		c->rc = fn = faas_function(client, "noop");
+	if (c->rc >= 0)
+		c->rc = faas_invoke(client, fn, NULL, 0, NULL, 0, NULL);
+	c->cold_ns = (uint64_t)clock_ns() - t0;
+	faas_client_destroy(client);
+	if (lease) {
+		char err[256];
+		int rc = faas_lease_release(lease, err, sizeof(err));
+
+		if (c->rc == FAAS_OK && rc != FAAS_OK) {
+			c->rc = rc;
+			snprintf(c->err, sizeof(c->err), "%s", err);
+		}
+	}
+	c->cycle_ns = (uint64_t)clock_ns() - t0;
+	return NULL;
+}
+
+static void print_ms(const char *key, uint64_t *v, unsigned n, bool last)
+{
+	qsort(v, n, sizeof(*v), stats_cmp_u64);
+	printf("\"%s_median_ns\":%llu,\"%s_p99_ns\":%llu,\"%s_max_ns\":%llu%s", key,
+	       (unsigned long long)v[n / 2], key, (unsigned long long)v[(unsigned)((n - 1) * 0.99)],
+	       key, (unsigned long long)v[n - 1], last ? "" : ",");
+}
+
+/* The child's part of --client: runs as nobody, prints one JSON object.
+ * Returns the exit status. */
+static int client_bench(const char *lib, unsigned iterations, unsigned burst, unsigned spares)
+{
+	char conf[128];
+	uint64_t *cold = calloc(iterations + burst, sizeof(*cold));
+	uint64_t *cycle = calloc(iterations + burst, sizeof(*cycle));
+	uint64_t *acq = calloc(iterations, sizeof(*acq)),
+		 *create = calloc(iterations, sizeof(*create));
+	struct cycle *b = calloc(burst, sizeof(*b));
+	pthread_t *th = calloc(burst, sizeof(*th));
+	pthread_barrier_t start;
+	unsigned ok = 0;
+	int rc = 1;
+
+	snprintf(conf, sizeof(conf), "%s/coloc.conf", dir);
+	if (!cold || !cycle || !b || !th || !acq || !create)
+		goto out;
+	for (unsigned i = 0; i < iterations; i++) {
+		struct cycle c = {.lib = lib, .conf = conf};
+
+		cycle_run(&c);
+		if (c.rc != FAAS_OK) {
+			fprintf(stderr, "colocd-bench: --client: cycle %u failed: %s (%s)\n", i,
+				faas_strerror(c.rc), c.err);
+			goto out;
+		}
+		cold[i] = c.cold_ns;
+		cycle[i] = c.cycle_ns;
+		acq[i] = c.acquire_ns;
+		create[i] = c.create_ns;
+	}
+	pthread_barrier_init(&start, NULL, burst);
+	for (unsigned i = 0; i < burst; i++) {
+		b[i] = (struct cycle){.lib = lib, .conf = conf, .start = &start};
+		if (pthread_create(&th[i], NULL, cycle_run, &b[i]) != 0) {
+			fprintf(stderr, "colocd-bench: --client: cannot start thread %u\n", i);
+			exit(1); /* the others wait on the barrier forever */
+		}
+	}
+	for (unsigned i = 0; i < burst; i++) {
+		pthread_join(th[i], NULL);
+		if (b[i].rc == FAAS_OK) {
+			cold[iterations + ok] = b[i].cold_ns;
+			cycle[iterations + ok++] = b[i].cycle_ns;
+		} else {
+			fprintf(stderr, "colocd-bench: --client: burst lease %u failed: %s (%s)\n",
+				i, faas_strerror(b[i].rc), b[i].err);
+		}
+	}
+	pthread_barrier_destroy(&start);
+	printf("{\"bench\":\"colocd-client\",\"iterations\":%u,\"spare_executors\":%u,", iterations,
+	       spares);
+	print_ms("cold_start", cold, iterations, false);
+	print_ms("cycle", cycle, iterations, false);
+	print_ms("acquired", acq, iterations, false);
+	print_ms("client_created", create, iterations, false);
+	printf("\"burst\":%u,\"burst_ok\":%u", burst, ok);
+	if (ok) {
+		printf(",");
+		print_ms("burst_cold_start", cold + iterations, ok, true);
+	}
+	printf("}\n");
+	rc = ok == burst ? 0 : 1;
+out:
+	free(cold);
+	free(cycle);
+	free(acq);
+	free(create);
+	free(b);
+	free(th);
+	return rc;
+}
+
+/* Runs client_bench in a child as nobody (the controller never grants
+ * root a lease). */
+static int client_child(const struct passwd *pw, const char *lib, unsigned iterations,
+			unsigned burst, unsigned spares)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		fflush(stdout);
+		if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+			fprintf(stderr, "colocd-bench: cannot become %s\n", pw->pw_name);
+			_exit(1);
+		}
+		status = client_bench(lib, iterations, burst, spares);
+		fflush(stdout);
+		_exit(status);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return 1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *colocd = NULL, *executor = NULL, *lib = NULL;
-	unsigned iterations = 20, grace_ms = 10, spares = 1, interval_ms = 500;
-	int json = 0, status, rc = 1;
+	unsigned iterations = 20, grace_ms = 10, spares = 1, interval_ms = 500, burst = 8;
+	int json = 0, client = 0, status, rc = 1;
 	uint64_t *cold, *reclaim;
 	struct passwd *pw = getpwnam("nobody");
 	pid_t pid;
 
-	/* as coloc's programs run (transport_env_defaults); libfaas leaves the
-	 * environment alone */
-	setenv("FI_SHM_DISABLE_CMA", "1", 0);
+	/* as coloc's programs run (FI_SHM_DISABLE_CMA, rxm's buffer sizes);
+	 * libfaas leaves the environment alone, and faas(3) tells clients
+	 * what they may set */
+	transport_env_defaults();
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--colocd") && i + 1 < argc)
 			colocd = argv[++i];
@@ -199,20 +367,25 @@ int main(int argc, char **argv)
 			spares = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--interval-ms") && i + 1 < argc)
 			interval_ms = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--client"))
+			client = 1;
+		else if (!strcmp(argv[i], "--burst") && i + 1 < argc)
+			burst = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--json"))
 			json = 1;
 		else {
-			fprintf(stderr, "usage: colocd-bench --colocd PATH --executor PATH --lib "
-					"PATH [--iterations N] [--grace-ms MS] [--spares N]\n"
-					"       [--interval-ms MS] [--json]\n");
+			fprintf(stderr,
+				"usage: colocd-bench --colocd PATH --executor PATH --lib "
+				"PATH [--iterations N] [--grace-ms MS] [--spares N]\n"
+				"       [--interval-ms MS] [--client [--burst B]] [--json]\n");
 			return 2;
 		}
 	}
 	if (!colocd || !executor || !lib || iterations < 1 || iterations > 10000 || spares > 16 ||
-	    interval_ms > 60000 || !pw) {
+	    interval_ms > 60000 || burst < 1 || burst > 256 || !pw) {
 		fprintf(stderr, "colocd-bench: --colocd, --executor and --lib are required "
-				"(iterations 1..10000, spares 0..16, interval 0..60000 ms; a user "
-				"nobody must exist)\n");
+				"(iterations 1..10000, spares 0..16, interval 0..60000 ms, burst "
+				"1..256; a user nobody must exist)\n");
 		return 2;
 	}
 	if (getuid() != 0) {
@@ -233,12 +406,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "colocd-bench: colocd did not start\n");
 		goto out;
 	}
+	if (client) {
+		rc = client_child(pw, lib, iterations, burst, spares);
+		goto stop;
+	}
 	for (unsigned i = 0; i < iterations; i++) {
 		struct msg grant, ok;
 		struct faas_lease *lease = NULL;
 		struct faas_client *c = NULL;
 		uint64_t t0;
-		int fn;
+		int fn, frc;
 
 		/* leases do not come back to back: time for a spare to start */
 		usleep(interval_ms * 1000);
@@ -246,11 +423,12 @@ int main(int argc, char **argv)
 
 		if (acquire(pw->pw_uid, lib, &grant))
 			goto stop;
-		if (faas_lease_from_json(grant.u.grant.lease, &lease, NULL, 0) != FAAS_OK ||
-		    faas_client_create(lease, NULL, &c) != FAAS_OK ||
-		    (fn = faas_function(c, "noop")) < 0 ||
-		    faas_invoke(c, fn, NULL, 0, NULL, 0, NULL) != FAAS_OK) {
-			fprintf(stderr, "colocd-bench: the first invocation failed\n");
+		if ((frc = faas_lease_from_json(grant.u.grant.lease, &lease, NULL, 0)) != FAAS_OK ||
+		    (frc = faas_client_create(lease, NULL, &c)) != FAAS_OK ||
+		    (frc = fn = faas_function(c, "noop")) < 0 ||
+		    (frc = faas_invoke(c, fn, NULL, 0, NULL, 0, NULL)) != FAAS_OK) {
+			fprintf(stderr, "colocd-bench: the first invocation failed: %s\n",
+				faas_strerror(frc));
 			goto stop;
 		}
 		cold[i] = (uint64_t)clock_ns() - t0;

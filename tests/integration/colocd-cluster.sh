@@ -58,6 +58,10 @@ start_agent() { # i: starts node$i's agent, sets a$i
 # until CMD succeeds, at most 30 s
 until_ok() { for _ in $(seq 600); do eval "$1" && return 0; sleep 0.05; done; return 1; }
 send() { "$COLOCD_SEND" --tcp "$port" "$@"; }
+# has_executor PID NODE UID CGROUP: colocctl executors lists it so
+has_executor() {
+	ctl executors --json | grep -qF "\"pid\":$1,\"node\":\"$2\",\"uid\":$3,\"cgroup\":\"$4\""
+}
 # has_record FILE ID STATE: FILE (a usage.jsonl) has ID's record, ended STATE
 has_record() { grep -F "\"id\":\"$2\"" "$1" 2>/dev/null | grep -q "\"state\":\"$3\""; }
 acquire() { # uid lease-file [lib]
@@ -104,8 +108,9 @@ cpus=$(lease_of "$id1" | field cpus)
 check "its executor runs in node1's cgroup $root-1/$id1 with the lease's cpus ($cpus), as nobody" \
 	'[ -n "$cg" ] && [ "$(cat "$cg/cpuset.cpus")" = "$cpus" ] && grep -qx "$x1" "$cg/cgroup.procs" && [ "$(stat -c %u /proc/$x1)" = "$nobody" ]' \
 	"cg=$cg cpus=$cpus"
+# the controller learns of executors from node1's next state report
 check "colocctl executors names it, with node1's cgroup" \
-	'ctl executors --json | grep -q "\"pid\":$x1,\"node\":\"node1\",\"uid\":$nobody,\"cgroup\":\"$root-1/$id1\""' \
+	'until_ok "has_executor $x1 node1 $nobody $root-1/$id1"' \
 	"$(ctl executors --json)"
 res=$(FAAS_LEASE="$dir/d1.json" FAAS_ADDR=127.0.0.1 timeout 60 "$BS_CLIENT" --options 2000 2>&1)
 check "a client computes on a lease of node2" 'echo "$res" | grep -q "^mismatches  *0"' "$res"

@@ -528,6 +528,39 @@ static char *edit_array(const char *json, const char *key, const char *repl, boo
 
 /* ---- cases: executor A (1 worker) --------------------------------------- */
 
+/* A kB field of /proc/PID/status, -1 when missing. */
+static long status_kb(pid_t pid, const char *field)
+{
+	char path[64], *text, *at;
+	long kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	text = read_file(path);
+	at = text ? strstr(text, field) : NULL;
+	if (at)
+		kb = strtol(at + strlen(field) + 1, NULL, 10);
+	free(text);
+	return kb;
+}
+
+/* A fresh one-worker executor (default 64 slots of 64 KiB) holds at most
+ * 8 MiB of its own memory: anonymous and shared-memory pages, what the
+ * lease's memory limit is charged for. File pages (the function library,
+ * libfabric and libc, shared with every process that maps them) are shown,
+ * not counted. libfabric's default rxm pools alone took 68 MB. */
+static void memory_case(const struct executor *a)
+{
+	long anon = status_kb(a->pid, "RssAnon:"), shmem = status_kb(a->pid, "RssShmem:");
+	long rss = status_kb(a->pid, "VmRSS:"), file = status_kb(a->pid, "RssFile:");
+
+	check(anon >= 0 && shmem >= 0 && anon + shmem <= 8192,
+	      "memory: an idle one-worker executor holds at most 8 MiB of its own memory",
+	      "RssAnon %ld kB + RssShmem %ld kB (VmRSS %ld kB, RssFile %ld kB)", anon, shmem, rss,
+	      file);
+	diag("idle executor: VmRSS %ld kB = RssAnon %ld + RssShmem %ld + RssFile %ld", rss, anon,
+	     shmem, file);
+}
+
 static bool lease_cases(struct executor *a)
 {
 	const char *prov = faas_lease_provider(a->lease);
@@ -1841,6 +1874,7 @@ int main(int argc, char **argv)
 	}
 
 	/* executor A: one worker */
+	memory_case(&a);
 	lease_cases(&a);
 	bad_lease_cases(&a);
 	max = faas_lease_max_payload(a.lease);

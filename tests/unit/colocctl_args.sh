@@ -24,7 +24,7 @@ check() {
 	run_check "$a" "$b" "$c" "$colocctl" "$@"
 }
 
-echo "1..30"
+echo "1..31"
 check "no command" 2 "a command is needed"
 check "unknown command" 2 "unknown command frob; expected nodes, gaps" frob
 check "drain needs a node" 2 "drain needs one NODE" drain
@@ -52,8 +52,10 @@ check "--gpus 64 is sent" 1 "$down" lease acquire --workers 1 --lib "$tmp/lib.so
 check "--gpus 65 is refused" 2 "--gpus 65: expected a whole number from 0 to 64" \
 	lease acquire --workers 1 --lib "$tmp/lib.so" --gpus 65
 check "--mem 1024T is sent" 1 "$down" lease acquire --workers 1 --lib "$tmp/lib.so" --mem 1024T
-check "--mem 1 PiB + 1 is refused" 2 "--mem 1125899906842625: expected a size per worker like 512M or 2G (K, M, G, T: powers of 1024), above 0 and at most 1024T" \
+check "--mem 1 PiB + 1 is refused" 2 "--mem 1125899906842625: expected a size per worker like 512M or 2G (K, M, G, T: powers of 1024), at least 16M and at most 1024T" \
 	lease acquire --workers 1 --lib "$tmp/lib.so" --mem 1125899906842625
+check "--mem below a worker's least is refused, naming it" 2 "--mem 15M: expected a size per worker like 512M or 2G (K, M, G, T: powers of 1024), at least 16M" \
+	lease acquire --workers 1 --lib "$tmp/lib.so" --mem 15M
 check "--mem 0 is refused (leave --mem out for the site default)" 2 "--mem 0: expected a size" \
 	lease acquire --workers 1 --lib "$tmp/lib.so" --mem 0
 check "--time 366d is sent" 1 "$down" lease acquire --workers 1 --lib "$tmp/lib.so" --time 366d

@@ -426,7 +426,10 @@ static void test_bad_values(void **state)
 				      "in bytes, or with K, M, G or T"},
 	    {"DefaultMemPerWorker=1025T", "DefaultMemPerWorker=1025T is out of range; expected "
 					  "a size in bytes, or with K, M, G or T (powers of 1024), "
-					  "like 256M or 2G, above 0 and at most 1024T"},
+					  "like 256M or 2G, at least 16M and at most 1024T"},
+	    {"DefaultMemPerWorker=15M", "DefaultMemPerWorker=15M is out of range; expected a "
+					"size in bytes, or with K, M, G or T (powers of 1024), "
+					"like 256M or 2G, at least 16M and at most 1024T"},
 	    {"DefaultMemPerWorker=512X", "DefaultMemPerWorker=512X is not a size"},
 	    {"DefaultMemPerWorker=-1M", "DefaultMemPerWorker=-1M is not a size"},
 	    {long_prov, "Provider=0000"},

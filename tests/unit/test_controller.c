@@ -1000,6 +1000,25 @@ static void test_default_worker_mem(void **state)
 	expect_nothing_sent(f, before);
 }
 
+/* A lease that asks for less memory than a worker needs is refused with
+ * the least, and nothing is started. */
+static void test_too_little_worker_mem(void **state)
+{
+	struct fixture *f = *state;
+	struct msg m = acquire_msg(1, 600);
+	unsigned before;
+
+	report(f, "10.0.0.1", node_msg("n1", "0-7"));
+	m.u.acquire.mem = LEASE_MIN_MEM - 1;
+	before = f->nsent;
+	expect_error(&f->rs, ask(f, USER, m), "EINVAL",
+		     "below the least a worker needs, 16777216 bytes (16M)");
+	expect_nothing_sent(f, before);
+	m.u.acquire.mem = LEASE_MIN_MEM;
+	ask(f, USER, m);
+	expect_sent(f, before, MSG_EXEC_START, "n1");
+}
+
 /* ---- drain ------------------------------------------------------------------------------- */
 
 static void test_drain(void **state)
@@ -1345,6 +1364,7 @@ int main(void)
 	    T(test_max_workers_per_user),
 	    T(test_root_and_lease_time),
 	    T(test_default_worker_mem),
+	    T(test_too_little_worker_mem),
 	    T(test_drain),
 	    T(test_many_nodes_paged),
 	    T(test_leases_filtered),

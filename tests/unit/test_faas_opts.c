@@ -269,9 +269,21 @@ static void test_lib(void **state)
 
 static void test_mem(void **state)
 {
-	static const char *const bad[] = {
-	    "0",    "0M", "junk",  "-1",   "2X",      " 512M",		 "512M ",
-	    "1.5G", "",	  "1025T", "M512", "512MiBs", "1125899906842625"}; /* 1 PiB + 1 */
+	static const char *const bad[] = {"0",
+					  "0M",
+					  "junk",
+					  "-1",
+					  "2X",
+					  " 512M",
+					  "512M ",
+					  "1.5G",
+					  "",
+					  "1025T",
+					  "M512",
+					  "512MiBs",
+					  "1125899906842625", /* 1 PiB + 1 */
+					  "64KB",
+					  "16777215"}; /* below a worker's least */
 	struct faas_opts f;
 
 	(void)state;
@@ -281,10 +293,10 @@ static void test_mem(void **state)
 	assert_int_equal(f.mem, 2 * GIB);
 	accepted(FAAS_OPT_MEM, "2g", &f);
 	assert_int_equal(f.mem, 2 * GIB);
-	accepted(FAAS_OPT_MEM, "64KB", &f);
-	assert_int_equal(f.mem, 64 * KIB);
-	accepted(FAAS_OPT_MEM, "1048576", &f);
-	assert_int_equal(f.mem, MIB);
+	accepted(FAAS_OPT_MEM, "16M", &f); /* the least: a worker's endpoint and slots */
+	assert_int_equal(f.mem, 16 * MIB);
+	accepted(FAAS_OPT_MEM, "16777216", &f);
+	assert_int_equal(f.mem, 16 * MIB);
 	accepted(FAAS_OPT_MEM, "1024T", &f); /* the largest: 1 PiB */
 	assert_int_equal(f.mem, 1024 * TIB);
 	accepted(FAAS_OPT_MEM, "1125899906842624", &f);
@@ -292,7 +304,7 @@ static void test_mem(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		refused(FAAS_OPT_MEM, bad[i],
 			"a size per worker like 512M or 2G (K, M, G, T: powers "
-			"of 1024), above 0 and at most 1024T");
+			"of 1024), at least 16M and at most 1024T");
 }
 
 static void test_gpus(void **state)

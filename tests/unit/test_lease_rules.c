@@ -80,6 +80,15 @@ static void test_mem(void **state)
 	r.mem = LEASE_MAX_MEM;
 	accepted(&r);
 	assert_true(r.mem == 1ull << 50);
+	r.mem = LEASE_MIN_MEM;
+	accepted(&r);
+	assert_true(r.mem == 16ull << 20);
+	r.mem = LEASE_MIN_MEM - 1;
+	refused(&r, "mem 16777215 bytes: a worker needs at least 16777216 bytes (16M) for its "
+		    "fabric endpoint and its slots, plus what the function allocates; ask for "
+		    "more, or 0 for the site default");
+	r.mem = 1;
+	refused(&r, "mem 1 bytes: a worker needs at least 16777216 bytes (16M)");
 	r.mem = LEASE_MAX_MEM + 1;
 	refused(&r, "mem 1125899906842625 bytes: a lease's workers have at most "
 		    "1125899906842624 bytes (1024T) each; ask for less, or 0 for the site default");
@@ -171,13 +180,15 @@ static void test_parse_time(void **state)
 
 static void test_parse_mem(void **state)
 {
-	static const char *const bad[] = {"0",	  "0M", "1025T", "1125899906842625",
-					  "junk", "",	"1.5G"};
+	static const char *const bad[] = {"0",	  "0M", "1025T", "1125899906842625", "junk", "",
+					  "1.5G", "1",	"15M",	 "16777215"};
 	uint64_t b;
 
 	(void)state;
-	assert_int_equal(lease_rules_parse_mem("1", &b), 0);
-	assert_true(b == 1);
+	assert_int_equal(lease_rules_parse_mem(LEASE_MIN_MEM_TEXT, &b), 0);
+	assert_true(b == LEASE_MIN_MEM);
+	assert_int_equal(lease_rules_parse_mem("16777216", &b), 0);
+	assert_true(b == LEASE_MIN_MEM);
 	assert_int_equal(lease_rules_parse_mem("512M", &b), 0);
 	assert_true(b == 512ull << 20);
 	assert_int_equal(lease_rules_parse_mem(LEASE_MAX_MEM_TEXT, &b), 0);
@@ -199,7 +210,7 @@ static void test_accepted_texts(void **state)
 	(void)state;
 	assert_string_equal(LEASE_ACCEPT_WORKERS, "a whole number from 1 to 4096");
 	assert_string_equal(LEASE_ACCEPT_GPUS, "a whole number from 0 to 64");
-	assert_non_null(strstr(LEASE_ACCEPT_MEM, "at most 1024T"));
+	assert_non_null(strstr(LEASE_ACCEPT_MEM, "at least 16M and at most 1024T"));
 	assert_non_null(strstr(LEASE_ACCEPT_TIME, "at most 366 days"));
 	assert_true(LEASE_MAX_TIME_S == 31622400u);
 }
@@ -258,21 +269,25 @@ static const struct {
     {"libfaas/faas.h", "int gpus;", "/* 0.." LEASE_MAX_GPUS_TEXT " */"},
     {"libfaas/faas.h", "int minutes;", "/* 1..527040;"},
     {"libfaas/faas.h", "size_t mem_per_worker;",
-     "/* bytes, at most 2^50 (" LEASE_MAX_MEM_TEXT ");"},
+     "/* bytes, " LEASE_MIN_MEM_TEXT "..2^50 (" LEASE_MAX_MEM_TEXT ");"},
     {"libfaas/faas.h", "most FAAS_CONTROLLER_TIMEOUT_MS", "(1..3600000, default 30000)"},
     {"docs/man/faas.3", "int workers;", "/* 1.." LEASE_MAX_WORKERS_TEXT " */"},
     {"docs/man/faas.3", "int gpus;", "/* 0.." LEASE_MAX_GPUS_TEXT " */"},
     {"docs/man/faas.3", "int minutes;",
      "/* 1..527040 (" LEASE_MAX_DAYS_TEXT " days); 0 = DefaultLeaseTime */"},
     {"docs/man/faas.3", "size_t mem_per_worker;",
-     "/* bytes, at most 2^50 (" LEASE_MAX_MEM_TEXT "); 0 = the site default */"},
+     "/* bytes, " LEASE_MIN_MEM_TEXT "..2^50 (" LEASE_MAX_MEM_TEXT "); 0 = the site default */"},
     {"docs/man/faas.3", NULL, "(digits only, 1 to 3600000)"},
     {"docs/man/colocctl.1", NULL, "one lent core each; 1 to " LEASE_MAX_WORKERS_TEXT "."},
-    {"docs/man/colocctl.1", NULL, "above 0 and at most " LEASE_MAX_MEM_TEXT " (1 PiB)"},
+    {"docs/man/colocctl.1", NULL, "at least " LEASE_MIN_MEM_TEXT " (what a worker needs"},
+    {"docs/man/colocctl.1", NULL, "and at most " LEASE_MAX_MEM_TEXT " (1 PiB)"},
     {"docs/man/colocctl.1", NULL, "GPUs, 0 to " LEASE_MAX_GPUS_TEXT ";"},
     {"docs/man/colocctl.1", NULL, "1 second to " LEASE_MAX_DAYS_TEXT " days."},
     {"docs/man/spank_faas.8", NULL, LEASE_ACCEPT_WORKERS "."},
-    {"docs/man/spank_faas.8", NULL, "above 0 and at most 1 PiB (" LEASE_MAX_MEM_TEXT ")"},
+    {"docs/man/spank_faas.8", NULL, "at least " LEASE_MIN_MEM_TEXT " (what a worker needs"},
+    {"docs/man/spank_faas.8", NULL, "and at most 1 PiB (" LEASE_MAX_MEM_TEXT ")"},
+    {"docs/man/coloc.conf.5", NULL,
+     "at least " LEASE_MIN_MEM_TEXT " and at most " LEASE_MAX_MEM_TEXT},
     {"docs/man/spank_faas.8", NULL, LEASE_ACCEPT_GPUS "."},
     {"docs/man/spank_faas.8", NULL, "above 0 and at most " LEASE_MAX_DAYS_TEXT " days;"},
     {"docs/man/spank_faas.8", NULL, "digits only, 1 to 3600000."},
@@ -290,6 +305,7 @@ static void test_docs(void **state)
 	/* the numbers the table writes out */
 	assert_int_equal(LEASE_MAX_TIME_S / 60, 527040);
 	assert_true(LEASE_MAX_MEM == (uint64_t)1 << 50);
+	assert_true(LEASE_MIN_MEM == (uint64_t)16 << 20);
 	assert_int_equal(CTL_TIMEOUT_MAX_MS, 3600000);
 	assert_int_equal(CTL_TIMEOUT_DEFAULT_MS, 30000);
 	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {

@@ -2,7 +2,7 @@
  * test_spares: colocd/spares.c, the node agent's pool of spare executors,
  * with fake_sandbox.c starting children that behave as spares (each exits
  * when its channel closes). The pool keeps SpareExecutors started; a lease
- * takes one and the slot refills at once; a spare that dies unused is
+ * takes the one started first and the slot refills at once; a spare that dies unused is
  * replaced after 1 s, then 2 s, doubling; lowering the number retires the
  * extra spares; spares_stop leaves no child behind. Time is the pool's
  * now_ms argument, so back-offs are checked without waiting; only a
@@ -125,6 +125,24 @@ static void test_take_refills(void **state)
 	assert_reaped(pid);
 }
 
+/* A lease takes the spare started first: the likeliest to be ready. */
+static void test_take_oldest(void **state)
+{
+	struct spares *p = *state;
+	struct spare_exec x, y;
+	pid_t older;
+
+	spares_tick(p, 1000);
+	older = p->slot[1].pid;
+	assert_true(spares_take(p, 1000, &x)); /* slot 0 */
+	spares_tick(p, 2000);		       /* slot 0 again, younger */
+	assert_true(p->slot[0].pid > 0);
+	assert_true(spares_take(p, 2000, &y));
+	assert_int_equal(y.pid, older);
+	spares_discard(&x);
+	spares_discard(&y);
+}
+
 /* Slot 0's spare dies unused at now_ms: another starts delay_ms later, not
  * sooner. */
 static void expect_replaced_after(struct spares *p, int64_t now_ms, int64_t delay_ms)
@@ -198,9 +216,13 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_tick_starts_want),	  T(test_no_executor_no_spares),
-	    T(test_take_refills),	  T(test_dead_spare_replaced_after_backoff),
-	    T(test_want_lowered_retires), T(test_stop_leaves_no_child),
+	    T(test_tick_starts_want),
+	    T(test_no_executor_no_spares),
+	    T(test_take_refills),
+	    T(test_take_oldest),
+	    T(test_dead_spare_replaced_after_backoff),
+	    T(test_want_lowered_retires),
+	    T(test_stop_leaves_no_child),
 	};
 #undef T
 
