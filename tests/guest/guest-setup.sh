@@ -94,29 +94,15 @@ Provider=tcp;ofi_rxm
 SpareExecutors=1
 AuthType=munge
 EOF
-# colocd's unit, unless the installed tree has one (debian/ packaging)
-if [ ! -f /usr/lib/systemd/system/colocd.service ]; then
-	cat >/etc/systemd/system/colocd.service <<'EOF'
-[Unit]
-Description=coloc node agent and controller (colocd)
-Documentation=man:colocd(8)
-After=network.target munge.service
-Wants=munge.service
-
+# colocd's installed unit (systemd/colocd.service: a node agent, Type=notify,
+# Delegate=yes), run as this one-node cluster's controller too (--standalone)
+mkdir -p /etc/systemd/system/colocd.service.d
+cat >/etc/systemd/system/colocd.service.d/guest.conf <<'EOF'
 [Service]
 Environment=FAAS_ADDR=127.0.0.1
+ExecStart=
 ExecStart=/usr/sbin/colocd --standalone --foreground
-RuntimeDirectory=coloc
-StateDirectory=coloc
-# colocd owns the cgroup subtree below its own: executors' cgroups
-Delegate=yes
-KillMode=control-group
-Restart=on-failure
-
-[Install]
-WantedBy=multi-user.target
 EOF
-fi
 cat >/etc/systemd/system/coloc-guest-check.service <<'EOF'
 [Unit]
 Description=coloc's checks in the guest (tests/guest/in-guest.sh)
