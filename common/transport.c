@@ -981,13 +981,17 @@ void transport_env_defaults(void)
 	 * the transport keeps posted. The send rung's bigger puts go eager
 	 * into buffers rxm allocates for them, or by its rendezvous above
 	 * the eager limit. */
-	setenv("FI_OFI_RXM_BUFFER_SIZE", TRANSPORT_STR(RXM_BUFFER_SIZE), 0);
 	setenv("FI_OFI_RXM_MSG_RX_SIZE", TRANSPORT_STR(RX_DEPTH), 0);
 	/* rxm refuses a connection from a peer with another eager limit,
 	 * which is the buffer size unless set: keep rxm's default (16 KiB),
 	 * which clients that set nothing have. Over tcp a message above the
 	 * buffer size lands in a buffer allocated for it (rxm's dynamic
-	 * receive buffers). */
+	 * receive buffers). libfabric 1.20 and later no longer read
+	 * FI_OFI_RXM_EAGER_LIMIT (the eager limit is the buffer size): there
+	 * the buffers keep their default size, or clients that set nothing
+	 * could not connect (Debian 13's libfabric 2.x). */
+	if (FI_VERSION_LT(fi_version(), FI_VERSION(1, 20)))
+		setenv("FI_OFI_RXM_BUFFER_SIZE", TRANSPORT_STR(RXM_BUFFER_SIZE), 0);
 	setenv("FI_OFI_RXM_EAGER_LIMIT", TRANSPORT_STR(RXM_EAGER_LIMIT), 0);
 }
 
