@@ -450,9 +450,6 @@ int main(int argc, char **argv)
 	cpu_set_t set;
 	int c, first = -1, last = -1;
 
-	/* as coloc's programs run (transport_env_defaults); libfaas leaves the
-	 * environment alone */
-	setenv("FI_SHM_DISABLE_CMA", "1", 0);
 	o.provider = getenv("FAAS_PROVIDER");
 	o.addr = getenv("FAAS_ADDR") ? getenv("FAAS_ADDR") : "127.0.0.1";
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
