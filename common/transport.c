@@ -50,8 +50,10 @@
 #define STASH_MAX 4096
 #define BUSY_TIMEOUT_MS 2000 /* default bound on waiting for the provider */
 #define CHAIN_STALL_MS 2000  /* a chain of injects: the receiver took the first */
-#define RMA_CHUNK (8u << 20) /* largest fi_read/fi_write of a transport_rma */
-#define RMA_WINDOW 8	     /* chunks in flight */
+#define RMA_CHUNK                                                                                  \
+	(1u << 30)   /* largest fi_read/fi_write of a transport_rma (and the provider's            \
+			max_msg_size) */
+#define RMA_WINDOW 8 /* chunks in flight */
 
 enum th_type { TH_MSG = 1, TH_NOTIFY = 2, TH_PUT = 3 };
 enum op_kind { OP_RX, OP_PUT, OP_SEND, OP_RMA };
@@ -564,8 +566,6 @@ static int rma_run(struct transport *t, struct rma_xfer *x, enum transport_rma_d
 		/* a dead shm peer never serves its side of the copy */
 		if (++turn % 256 == 0 && !transport_peer_alive(t, peer))
 			return -EPIPE;
-		if (x->done == done && off == posted)
-			sched_yield(); /* nothing moved: the peer's side needs a core */
 	}
 	return 0;
 }
