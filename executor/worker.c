@@ -105,7 +105,8 @@ struct worker {
 	char *stage;			     /* staging memory (mmap), NULL when none */
 	size_t stage_len;		     /* its size, reserved from the budget */
 	struct transport_mr *stage_mr;
-	int64_t stage_used_ms; /* the last large call */
+	int64_t stage_used_ms; /* when the last large call ended */
+	bool stage_busy;       /* a large call is being served */
 	struct abandoned {
 		char *buf;
 		size_t len;
@@ -436,7 +437,7 @@ static int stage_get(struct worker *w, size_t need, size_t *avail)
 	size_t len = (need + 4095) & ~(size_t)4095, used;
 
 	*avail = 0;
-	w->stage_used_ms = clock_ms();
+	w->stage_busy = true; /* handle() notes when the call ended */
 	if (w->stage && w->stage_len >= need)
 		return 0;
 	stage_release(w);
@@ -620,6 +621,10 @@ static void handle(struct worker *w, const struct transport_event *ev)
 	switch (ev->type) {
 	case TRANSPORT_EV_PUT:
 		on_put(w, ev->imm);
+		if (w->stage_busy) { /* kept STAGE_KEEP_MS from the end of a large call */
+			w->stage_busy = false;
+			w->stage_used_ms = clock_ms();
+		}
 		break;
 	case TRANSPORT_EV_MSG:
 		on_msg(w, ev->data, ev->len);

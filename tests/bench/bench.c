@@ -354,47 +354,6 @@ static int run_one(const struct bench_opts *o, enum mode m, struct summary *s)
 	return m <= RAW_ASYNC ? run_raw(o, m, s) : run_faas(o, m, s);
 }
 
-/* ---- bandwidth -------------------------------------------------------------- */
-
-/* A call moving payload bytes in and payload bytes out one-sided (beyond
- * the slot), against the raw fi_read + fi_write of the same bytes between
- * a 1-byte request and a 1-byte reply, in the same run: GB/s of the
- * median round trip, counting both directions. */
-static int run_bandwidth(const struct bench_opts *o)
-{
-	struct raw_params p = {.provider = o->provider,
-			       .addr = o->addr,
-			       .payload = o->payload,
-			       .iterations = o->iterations,
-			       .warmup = o->warmup,
-			       .window = 1,
-			       .rma = 1,
-			       .server_cpu = o->server_cpu,
-			       .client_cpu = o->client_cpu};
-	struct summary raw = {0}, col;
-	struct raw_result r;
-	char err[256];
-	double raw_gbps, col_gbps;
-	int rc = raw_fabric_run(&p, &r, err, sizeof(err));
-
-	if (rc) {
-		fprintf(stderr, "faas-bench: bandwidth (raw): %s\n", err);
-		return 1;
-	}
-	summarize(&raw, r.rtt_ns, o->iterations, r.seconds);
-	free(r.rtt_ns);
-	if (run_one(o, BANDWIDTH, &col))
-		return 1;
-	raw_gbps = 2.0 * (double)o->payload / (double)raw.median_ns;
-	col_gbps = 2.0 * (double)o->payload / (double)col.median_ns;
-	printf("{\"mode\":\"bandwidth\",\"provider\":\"%s\",\"payload\":%zu,\"iterations\":%u,"
-	       "\"raw_median_ms\":%.3f,\"raw_gbps\":%.3f,\"coloc_median_ms\":%.3f,"
-	       "\"coloc_gbps\":%.3f,\"ratio\":%.3f}\n",
-	       col.provider, o->payload, o->iterations, raw.median_ns / 1e6, raw_gbps,
-	       col.median_ns / 1e6, col_gbps, col_gbps / raw_gbps);
-	return 0;
-}
-
 /* ---- compare ---------------------------------------------------------------- */
 
 static double median_of(double *v, unsigned n)
@@ -449,6 +408,57 @@ static int run_compare(const struct bench_opts *o)
 		       "rounds)\n",
 		       hot / raw, warm / raw_warm, async / raw_async, rounds);
 	}
+	return 0;
+}
+
+/* ---- bandwidth -------------------------------------------------------------- */
+
+/* A call moving payload bytes in and payload bytes out one-sided (beyond
+ * the slot), against the raw fi_read + fi_write of the same bytes between
+ * a 1-byte request and a 1-byte reply, interleaved over --rounds rounds in
+ * the same run: the median over the rounds of each side's median round
+ * trip, as GB/s counting both directions. */
+static int run_bandwidth(const struct bench_opts *o)
+{
+	struct raw_params p = {.provider = o->provider,
+			       .addr = o->addr,
+			       .payload = o->payload,
+			       .iterations = o->iterations,
+			       .warmup = o->warmup,
+			       .window = 1,
+			       .rma = 1,
+			       .server_cpu = o->server_cpu,
+			       .client_cpu = o->client_cpu};
+	double raw_ms[16], col_ms[16], ratio[16], raw_med, col_med;
+	struct summary raw = {0}, col = {0};
+	char provider[64] = "";
+
+	for (unsigned round = 0; round < o->rounds; round++) {
+		struct raw_result r;
+		char err[256];
+
+		if (raw_fabric_run(&p, &r, err, sizeof(err)) != 0) {
+			fprintf(stderr, "faas-bench: bandwidth (raw): %s\n", err);
+			return 1;
+		}
+		summarize(&raw, r.rtt_ns, o->iterations, r.seconds);
+		free(r.rtt_ns);
+		if (run_one(o, BANDWIDTH, &col))
+			return 1;
+		snprintf(provider, sizeof(provider), "%s", col.provider);
+		raw_ms[round] = raw.median_ns / 1e6;
+		col_ms[round] = col.median_ns / 1e6;
+		ratio[round] = raw_ms[round] / col_ms[round];
+	}
+	raw_med = median_of(raw_ms, o->rounds);
+	col_med = median_of(col_ms, o->rounds);
+	printf("{\"mode\":\"bandwidth\",\"provider\":\"%s\",\"payload\":%zu,\"iterations\":%u,"
+	       "\"rounds\":%u,\"raw_median_ms\":%.3f,\"raw_gbps\":%.3f,\"coloc_median_ms\":%.3f,"
+	       "\"coloc_gbps\":%.3f,\"ratio\":%.3f,\"ratio_of_rounds\":%.3f}\n",
+	       provider, o->payload, o->iterations, o->rounds, raw_med,
+	       2.0 * (double)o->payload / (raw_med * 1e6), col_med,
+	       2.0 * (double)o->payload / (col_med * 1e6), raw_med / col_med,
+	       median_of(ratio, o->rounds));
 	return 0;
 }
 
