@@ -1,6 +1,6 @@
 /*
  * examples.c - the example function library (faas_examples.so): noop, echo,
- * blackscholes and sum64, and the manifest that names them for the
+ * blackscholes, sum64 and sink, and the manifest that names them for the
  * faas-executor. Each function follows the ABI in faas_function.h.
  */
 #include <stdint.h>
