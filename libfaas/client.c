@@ -1016,23 +1016,24 @@ int faas_buffer_unregister(struct faas_client *c, void *buffer)
 {
 	if (!c || !buffer)
 		return FAAS_EINVAL;
-	for (unsigned i = 0; i < c->ncalls; i++) {
-		const struct faas_call *call = &c->calls[i];
-
-		if (call->state != CALL_INFLIGHT && call->state != CALL_ORPHAN)
-			continue;
-		if (call->in == buffer || call->out == buffer)
-			return FAAS_EBUSY; /* a worker may still read or write it */
-	}
 	for (struct fbuf **pp = &c->bufs; *pp; pp = &(*pp)->next) {
 		struct fbuf *b = *pp;
 
-		if (!b->owned && b->base == buffer) {
-			*pp = b->next;
-			transport_mr_dereg(b->mr);
-			free(b);
-			return FAAS_OK;
+		if (b->owned || b->base != buffer)
+			continue;
+		for (unsigned i = 0; i < c->ncalls; i++) {
+			const struct faas_call *call = &c->calls[i];
+
+			/* a worker may still read or write it */
+			if ((call->state == CALL_INFLIGHT || call->state == CALL_ORPHAN) &&
+			    (transport_mr_contains(b->mr, call->in, 1) ||
+			     transport_mr_contains(b->mr, call->out, 1)))
+				return FAAS_EBUSY;
 		}
+		*pp = b->next;
+		transport_mr_dereg(b->mr);
+		free(b);
+		return FAAS_OK;
 	}
 	return FAAS_EINVAL;
 }
