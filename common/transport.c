@@ -1127,8 +1127,9 @@ static void restore_signals(const struct sigaction *saved)
 		sigaction(guarded_signals[i], &saved[i], NULL);
 }
 
-void transport_env_defaults(void)
+void transport_env_defaults(const char *provider)
 {
+	provider = env_or(provider, "FAAS_PROVIDER");
 	/* shm keeps CMA: FI_SHM_DISABLE_CMA=1 was set here (shm's copy
 	 * through its shared buffers beat CMA from 4 to 64 KiB) until puts
 	 * above shm's inject size became chains of injects: it now only
@@ -1150,11 +1151,14 @@ void transport_env_defaults(void)
 	 * which is the buffer size unless set: keep rxm's default (16 KiB),
 	 * which clients that set nothing have. Over tcp a message above the
 	 * buffer size lands in a buffer allocated for it (rxm's dynamic
-	 * receive buffers). libfabric 1.20 and later no longer read
-	 * FI_OFI_RXM_EAGER_LIMIT (the eager limit is the buffer size): there
-	 * the buffers keep their default size, or clients that set nothing
-	 * could not connect (Debian 13's libfabric 2.x). */
-	if (FI_VERSION_LT(fi_version(), FI_VERSION(1, 20)))
+	 * receive buffers). rxm reads FI_OFI_RXM_EAGER_LIMIT only over a
+	 * provider with dynamic receive buffers (tcp), and libfabric 1.20
+	 * and later not at all: elsewhere the eager limit is the buffer size,
+	 * so the buffers keep their default size, or clients that set nothing
+	 * could not connect (verbs;ofi_rxm; Debian 13's libfabric 2.x). The
+	 * provider must be named (--provider, FAAS_PROVIDER) for it. */
+	if (provider && strncmp(provider, "tcp", 3) == 0 &&
+	    FI_VERSION_LT(fi_version(), FI_VERSION(1, 20)))
 		setenv("FI_OFI_RXM_BUFFER_SIZE", TRANSPORT_STR(RXM_BUFFER_SIZE), 0);
 	setenv("FI_OFI_RXM_EAGER_LIMIT", TRANSPORT_STR(RXM_EAGER_LIMIT), 0);
 }

@@ -76,15 +76,16 @@ void transport_preinit(const char *provider);
 
 /* The libfabric settings coloc's own programs run with, each unless the
  * user set it: rxm's FI_OFI_RXM_MSG_RX_SIZE=64 (the receives it keeps
- * posted) and, on libfabric older than 1.20, FI_OFI_RXM_BUFFER_SIZE=544
- * (coloc's largest message), which take an endpoint's bounce buffers from
+ * posted) and, for a tcp provider (provider, else FAAS_PROVIDER) on
+ * libfabric older than 1.20, FI_OFI_RXM_BUFFER_SIZE=544 (coloc's largest
+ * message), which take an endpoint's bounce buffers from
  * 68 MB to about 1 MB, with FI_OFI_RXM_EAGER_LIMIT=16384 (rxm's default,
  * which every peer must share); shm keeps CMA, which large payloads' RMA
  * needs. Call it from main(), before
  * any thread starts and before libfabric is used; libfaas never calls it,
  * since a library must not change its caller's environment (faas(3) tells
  * clients what they may set). */
-void transport_env_defaults(void);
+void transport_env_defaults(const char *provider);
 /* Closes everything; memory regions must be deregistered first. NULL is a no-op. */
 void transport_close(struct transport *t);
 

@@ -82,13 +82,15 @@ int main(int argc, char **argv)
 	int level = LOG_LEVEL_WARNING;
 	int c;
 
-	transport_env_defaults();
+	/* a spare's provider is colocd's (FAAS_PROVIDER): it opens libfabric
+	 * before its assignment */
+	transport_env_defaults(NULL);
 	if (argc == 2 && strcmp(argv[1], "--spare") == 0) {
 		argv = assignment_await(&argc);
 		/* the lease's environment replaced the spare's; rxm reads its
 		 * eager limit when the worker's endpoint opens, and a peer
 		 * with another one is refused */
-		transport_env_defaults();
+		transport_env_defaults(NULL);
 	}
 	executor_options_default(&o);
 	o.token_hex = getenv("FAAS_TOKEN");
@@ -203,6 +205,9 @@ int main(int argc, char **argv)
 	}
 	if (o.max_depth > o.slots)
 		o.max_depth = o.slots;
+	/* --provider's (libfabric is not open yet, but for a spare's, whose
+	 * settings are in place already) */
+	transport_env_defaults(o.provider);
 	log_init("faas-executor", (enum log_level)level);
 	return executor_run(&o);
 }

@@ -521,9 +521,6 @@ int main(int argc, char **argv)
 	cpu_set_t set;
 	int c, first = -1, last = -1;
 
-	/* as coloc's programs run (rxm's buffer sizes); libfaas leaves the
-	 * environment alone, and faas(3) tells clients what they may set */
-	transport_env_defaults();
 	o.provider = getenv("FAAS_PROVIDER");
 	o.addr = getenv("FAAS_ADDR") ? getenv("FAAS_ADDR") : "127.0.0.1";
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -598,6 +595,9 @@ int main(int argc, char **argv)
 	}
 	if (o.provider && !*o.provider)
 		o.provider = NULL;
+	/* as coloc's programs run (rxm's buffer sizes); libfaas leaves the
+	 * environment alone, and faas(3) tells clients what they may set */
+	transport_env_defaults(o.provider);
 	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) >= 2) {
 		for (int i = 0; i < CPU_SETSIZE; i++) {
 			if (!CPU_ISSET(i, &set))

@@ -351,7 +351,7 @@ int main(int argc, char **argv)
 	/* as coloc's programs run (rxm's buffer sizes);
 	 * libfaas leaves the environment alone, and faas(3) tells clients
 	 * what they may set */
-	transport_env_defaults();
+	transport_env_defaults(NULL);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--colocd") && i + 1 < argc)
 			colocd = argv[++i];
