@@ -402,14 +402,35 @@ static void push(struct controller *c, unsigned ni)
 		log_error("node %s is out of placement: out of memory", n->name);
 }
 
+/* Counts an end of state in ended_states (by), for the metrics. */
+static void count_end(struct controller *c, const char *state, int by)
+{
+	for (unsigned k = 0; k < CEND_STATES; k++)
+		if (strcmp(state, cend_labels[k]) == 0)
+			c->ended_states[k] += (uint64_t)by;
+}
+
+/* Remembers how lease id ended, for queries. An end remembered already is
+ * kept, but for the node's own account (from_node): a lease its node
+ * evicted or expired before its owner's release reached the controller
+ * ended that way, not by the release. */
 static void remember_end(struct controller *c, const char *id, const char *node, uint32_t uid,
-			 const char *state, const char *why)
+			 const char *state, const char *why, bool from_node)
 {
 	struct cended *e;
 
-	for (unsigned i = 0; i < c->nended; i++)
-		if (strcmp(c->ended[i].id, id) == 0)
-			return;
+	for (unsigned i = 0; i < c->nended; i++) {
+		e = &c->ended[i];
+		if (strcmp(e->id, id) != 0)
+			continue;
+		if (from_node && strcmp(e->node, node) == 0 && strcmp(e->state, state) != 0) {
+			count_end(c, e->state, -1);
+			count_end(c, state, 1);
+			snprintf(e->state, sizeof(e->state), "%s", state);
+			snprintf(e->why, sizeof(e->why), "%s", why);
+		}
+		return;
+	}
 	e = &c->ended[c->ended_next];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", id);
@@ -469,9 +490,8 @@ static void lease_drop(struct controller *c, struct clease *l, const char *state
 	struct cnode *n = node_at(c, ni);
 	uint32_t i = lease_index(c, l);
 
-	remember_end(c, l->id, n->name, l->uid, state, why);
-	for (unsigned k = 0; k < CEND_STATES; k++)
-		c->ended_states[k] += strcmp(state, cend_labels[k]) == 0;
+	remember_end(c, l->id, n->name, l->uid, state, why, false);
+	count_end(c, state, 1);
 	if (l->waiter.fn)
 		msg_reply_error(answer, &l->waiter, 0, "ECANCELED",
 				"%s ended before it was ready: %s", l->id, why);
@@ -1241,7 +1261,7 @@ int controller_node_state(struct controller *c, const struct msg *m, const struc
 			lease_drop(c, l, s->ended[i].state, s->ended[i].why);
 		else if (!l)
 			remember_end(c, s->ended[i].id, s->node, 0, s->ended[i].state,
-				     s->ended[i].why);
+				     s->ended[i].why, true);
 	}
 	for (uint32_t i = n->leases; i != NONE; i = lease_at(c, i)->next)
 		lease_at(c, i)->reported = reported(m, lease_at(c, i)->id);

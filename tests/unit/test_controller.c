@@ -913,6 +913,42 @@ static void test_ended_lease(void **state)
 	placed(f, USER, 8, "n1", &cookie);
 }
 
+/* The node evicted a lease, and its owner's release reached the controller
+ * before the node's report did (the client saw the eviction first, fell
+ * back and released): the lease ended evicted, as the node says. Another
+ * node cannot rewrite how it ended. */
+static void test_evicted_before_release(void **state)
+{
+	struct fixture *f = *state;
+	struct msg m = node_msg("n1", "0-7"), other = node_msg("n2", "0-3");
+	struct msg_node_ended gone = {.state = "evicted"};
+	unsigned before;
+	uint64_t rel;
+	struct sent *s, *stop;
+
+	report(f, "10.0.0.1", m);
+	report(f, "10.0.0.2", other);
+	s = granted(f, USER, 8, "n1");
+	before = f->nsent;
+	rel = ask(f, USER, release_msg(s->id));
+	stop = expect_sent(f, before, MSG_EXEC_STOP, "n1");
+	node_oks(stop);
+	expect_ok(&f->rs, rel);
+	expect_lease(f, USER, s->id, "released", "released by its owner");
+
+	snprintf(gone.id, sizeof(gone.id), "%s", s->id);
+	snprintf(gone.why, sizeof(gone.why), "a host job or step needs its PUs or GPUs");
+	other.u.node.ended = &gone;
+	other.u.node.nended = 1;
+	report(f, "10.0.0.2", other);
+	expect_lease(f, USER, s->id, "released", "released by its owner");
+	m.u.node.ended = &gone;
+	m.u.node.nended = 1;
+	report(f, "10.0.0.1", m);
+	expect_lease(f, USER, s->id, "evicted", "a host job or step needs its PUs or GPUs");
+	assert_int_equal(count_as(f, USER, MSG_QUERY_LEASES), 1);
+}
+
 /* ---- limits ------------------------------------------------------------------------------ */
 
 /* MaxLeasesPerUser and MaxWorkersPerUser (0: none), reloaded; n1 lends 8 PUs. */
@@ -1360,6 +1396,7 @@ int main(void)
 	    T(test_silent_node_is_down),
 	    T(test_adoption),
 	    T(test_ended_lease),
+	    T(test_evicted_before_release),
 	    T(test_max_leases_per_user),
 	    T(test_max_workers_per_user),
 	    T(test_root_and_lease_time),
