@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "wire.h"
 
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -964,8 +965,34 @@ static void restore_signals(const struct sigaction *saved)
 		sigaction(guarded_signals[i], &saved[i], NULL);
 }
 
+/* libfabric's shm names a process's regions "PID:EP:DOMAIN" in /dev/shm
+ * and removes them at exit, but not after SIGKILL (an evicted executor past
+ * its grace): a later process given the same pid then cannot open its shm
+ * endpoint (EBUSY). Before this process opens any, a region named with its
+ * pid is a dead process's: removed. */
+static void shm_remove_stale(void)
+{
+	char prefix[32];
+	struct dirent *e;
+	DIR *dir = opendir("/dev/shm");
+	int n = snprintf(prefix, sizeof(prefix), "%d:", (int)getpid());
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir)) != NULL)
+		if (strncmp(e->d_name, prefix, (size_t)n) == 0)
+			unlinkat(dirfd(dir), e->d_name, 0);
+	closedir(dir);
+}
+
 void transport_env_defaults(const char *provider)
 {
+	static bool cleaned;
+
+	/* once, before this program opens an endpoint (its first call) */
+	if (!cleaned)
+		shm_remove_stale();
+	cleaned = true;
 	provider = env_or(provider, "FAAS_PROVIDER");
 	/* shm moves messages above its 4 KiB inject size with CMA
 	 * (process_vm_readv, two syscalls) unless told otherwise; its copy

@@ -82,7 +82,8 @@ void transport_preinit(const char *provider);
  * FI_OFI_RXM_BUFFER_SIZE=544 (coloc's largest message), which take an
  * endpoint's bounce buffers from 68 MB to about 1 MB, with
  * FI_OFI_RXM_EAGER_LIMIT=16384 (rxm's default, which every peer must
- * share). Call it from main(), before
+ * share). Its first call also removes shm regions a killed process with
+ * this pid left in /dev/shm. Call it from main(), before
  * any thread starts and before libfabric is used; libfaas never calls it,
  * since a library must not change its caller's environment (faas(3) tells
  * clients what they may set). */
