@@ -528,6 +528,15 @@ static char *edit_array(const char *json, const char *key, const char *repl, boo
 
 /* ---- cases: executor A (1 worker) --------------------------------------- */
 
+#if defined(__SANITIZE_ADDRESS__)
+#define COLOC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COLOC_ASAN 1
+#endif
+#endif
+
+#ifndef COLOC_ASAN
 /* A kB field of /proc/PID/status, -1 when missing. */
 static long status_kb(pid_t pid, const char *field)
 {
@@ -542,6 +551,7 @@ static long status_kb(pid_t pid, const char *field)
 	free(text);
 	return kb;
 }
+#endif
 
 /* A fresh one-worker executor (default 64 slots of 64 KiB) holds at most
  * 8 MiB of its own memory: anonymous and shared-memory pages, what the
@@ -550,6 +560,14 @@ static long status_kb(pid_t pid, const char *field)
  * not counted. libfabric's default rxm pools alone took 68 MB. */
 static void memory_case(const struct executor *a)
 {
+#ifdef COLOC_ASAN
+	/* AddressSanitizer's shadow memory and quarantine are the executor's
+	 * anonymous pages in an --enable-sanitizers build: nothing to judge */
+	(void)a;
+	printf("ok %d - memory: an idle one-worker executor holds at most 8 MiB of its own memory"
+	       " # SKIP built with AddressSanitizer\n",
+	       ++tests_run);
+#else
 	long anon = status_kb(a->pid, "RssAnon:"), shmem = status_kb(a->pid, "RssShmem:");
 	long rss = status_kb(a->pid, "VmRSS:"), file = status_kb(a->pid, "RssFile:");
 
@@ -559,6 +577,7 @@ static void memory_case(const struct executor *a)
 	      file);
 	diag("idle executor: VmRSS %ld kB = RssAnon %ld + RssShmem %ld + RssFile %ld", rss, anon,
 	     shmem, file);
+#endif
 }
 
 static bool lease_cases(struct executor *a)
