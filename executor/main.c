@@ -38,6 +38,8 @@ static void usage(FILE *f)
 	    "  --slot-size SIZE      largest request incl. 48-byte header, like 16M (default 64K)\n"
 	    "  --slots N             request slots per worker (default 64)\n"
 	    "  --max-depth N         slots one client may hold per worker (default 16)\n"
+	    "  --staging-max SIZE    memory for payloads beyond the slot, all workers together\n"
+	    "                        (default: what the cgroup's memory limit leaves, else 4G)\n"
 	    "  --mode M              hot | warm | hybrid (default hybrid)\n"
 	    "  --hot-poll-us US      hybrid: idle time before blocking (default 100000)\n"
 	    "  --publish FILE|-|fd:N where to write the lease document (default: stdout)\n"
@@ -64,6 +66,7 @@ int main(int argc, char **argv)
 	    {"slot-size", required_argument, NULL, 's'},
 	    {"slots", required_argument, NULL, 'S'},
 	    {"max-depth", required_argument, NULL, 'd'},
+	    {"staging-max", required_argument, NULL, 'M'},
 	    {"mode", required_argument, NULL, 'm'},
 	    {"hot-poll-us", required_argument, NULL, 'H'},
 	    {"publish", required_argument, NULL, 'P'},
@@ -138,6 +141,10 @@ int main(int argc, char **argv)
 		case 'd':
 			o.max_depth =
 			    (uint32_t)cli_number("faas-executor", "--max-depth", optarg, 1, 1024);
+			break;
+		case 'M':
+			o.staging_max =
+			    cli_size("faas-executor", "--staging-max", optarg, 0, 1ull << 50);
 			break;
 		case 'm':
 			if (strcmp(optarg, "hot") == 0)

@@ -30,6 +30,12 @@ struct worker_config {
 	long hot_poll_us; /* hybrid: idle time before going warm */
 	const atomic_bool *stop;
 	const int *wake_fd; /* becomes readable when stop is set: warm workers wake at once */
+	/* Large payloads (beyond the slot): staging memory for their input
+	 * and output, shared by the executor's workers: staging_used (owned
+	 * by the executor, updated atomically) never exceeds staging_max; 0
+	 * refuses every large payload. */
+	atomic_size_t *staging_used;
+	size_t staging_max;
 };
 
 struct worker;

@@ -2,7 +2,7 @@
 """TAP test of the Python package coloc against a real faas-executor.
 
 Starts faas-executor (FAAS_EXECUTOR) serving the example library
-(FAAS_EXAMPLES_LIB: noop, echo, blackscholes, sum64) over tcp;ofi_rxm on
+(FAAS_EXAMPLES_LIB: noop, echo, blackscholes, sum64, sink) over tcp;ofi_rxm on
 127.0.0.1, reads the lease it publishes, and checks what a user of coloc
 relies on: calls on every kind of buffer, out= buffers, futures, map's
 order, errors as FaasError with libfaas's code, the client's and the
