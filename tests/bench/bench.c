@@ -506,7 +506,7 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct bench_opts o = {.mode = NMODES + 1,
+	struct bench_opts o = {.mode = BANDWIDTH + 1, /* none given */
 			       .payload = 64,
 			       .iterations = 10000,
 			       .warmup = 1000,
