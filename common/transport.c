@@ -64,9 +64,12 @@ _Static_assert(RXM_BUFFER_SIZE == TH_LEN + WIRE_MSG_MAX, "rxm's buffers hold one
 #define STASH_MAX 4096
 #define BUSY_TIMEOUT_MS 2000 /* default bound on waiting for the provider */
 #define CHAIN_STALL_MS 2000  /* a chain of injects: the receiver took the first */
-#define RMA_CHUNK                                                                                  \
-	(1u << 30)   /* largest fi_read/fi_write of a transport_rma (and the provider's            \
-			max_msg_size) */
+/* The largest fi_read/fi_write of a transport_rma (and the provider's
+ * max_msg_size). A chunk's completion is the only progress a provider
+ * shows, and a transfer with no completion for stall_ms fails: a whole
+ * 1 GiB transfer over tcp;ofi_rxm took longer than that on a loaded CI
+ * machine and failed while it moved. */
+#define RMA_CHUNK (16u << 20)
 #define RMA_WINDOW 8 /* chunks in flight */
 
 enum th_type { TH_MSG = 1, TH_NOTIFY = 2, TH_PUT = 3 };

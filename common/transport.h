@@ -141,12 +141,14 @@ int transport_probe(struct transport *t, uint64_t peer, const void *buf, size_t 
  * READ copies len bytes of the peer's registered memory at (addr, key)
  * into buf (fi_read); WRITE copies buf to it (fi_write). buf lies inside
  * mr (local descriptors for FI_MR_LOCAL providers). Blocks until every
- * byte has moved, in chunks of at most the provider's max_msg_size with a
- * few in flight; events that arrive meanwhile are kept for the next poll.
- * A completed WRITE is in the peer's memory before any put that follows
- * it. Returns 0; -ENOTSUP on the SEND rung (no RMA); -EPIPE when the
- * peer's process is known to be gone; -ETIMEDOUT when no chunk completed
- * for stall_ms; or the error of a failed chunk. After an error chunks may
+ * byte has moved, in chunks of 16 MiB (at most the provider's
+ * max_msg_size) with 8 in flight; events that arrive meanwhile are kept
+ * for the next poll. A completed WRITE is in the peer's memory before any
+ * put that follows it. Returns 0; -ENOTSUP on the SEND rung (no RMA);
+ * -EPIPE when the peer's process is known to be gone; -ETIMEDOUT when no
+ * chunk completed for stall_ms (a peer that does not progress: over tcp
+ * its side of the copy runs only in its own fi_cq_read); or the error of
+ * a failed chunk. After an error chunks may
  * still be with the provider: buf must stay mapped and registered until
  * transport_rma_busy() says false (its pages may be given back with
  * madvise: a late chunk lands in fresh zero pages). A peer removed while

@@ -469,9 +469,13 @@ static void reply(struct worker *w, struct wreply *r, struct wclient *c, const s
 		  enum wire_status status, int32_t fn_rc, size_t out_len);
 
 /* One transfer between the staging and the client. On failure the staging
- * waits for the provider (stage_tidy), and the client hears WIRE_XFER, or,
- * when the fabric lost it (gone, connection closed), is dropped: rxm
- * (libfabric 1.17) crashed on a reply sent after such a failure. */
+ * waits for the provider (stage_tidy), and the client hears WIRE_XFER with
+ * the errno in fn_rc: for a bad descriptor, and for a transfer that moved
+ * nothing for RMA_STALL_MS (a client that does not progress: its
+ * connection is sound, and without a reply it would wait out its call
+ * timeout); or, when the fabric lost it (gone, connection closed), is
+ * dropped: rxm (libfabric 1.17) crashed on a reply sent after such a
+ * failure. */
 static int stage_move(struct worker *w, struct wreply *r, struct wclient *c,
 		      const struct wire_req *req, enum transport_rma_dir dir, char *buf,
 		      const struct wire_rma *rma, size_t len)
@@ -487,8 +491,8 @@ static int stage_move(struct worker *w, struct wreply *r, struct wclient *c,
 		if (transport_rma_busy(w->t))
 			stage_abandon(w);
 		if (rc == -EACCES || rc == -EFAULT || rc == -EINVAL || rc == -ENOKEY ||
-		    rc == -EMSGSIZE)
-			reply(w, r, c, req, WIRE_XFER, 0, 0); /* its descriptor was bad */
+		    rc == -EMSGSIZE || rc == -ETIMEDOUT)
+			reply(w, r, c, req, WIRE_XFER, -rc, 0);
 		else
 			client_drop(w, c);
 	}

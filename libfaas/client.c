@@ -441,6 +441,8 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 		call->out_len = rep.out_len; /* the size needed; nothing was sent */
 	} else if (status == FAAS_EFUNC) {
 		status = take_message(call, where + WIRE_REPLY_LEN, cap, &rep);
+	} else if (wire_reply_imm_status(imm) == WIRE_XFER) {
+		call->fn_rc = rep.fn_rc; /* the worker's errno, for faas_last_error */
 	}
 	call_finish(c, call, status);
 }
@@ -1131,6 +1133,7 @@ static int send_call(struct faas_client *c, struct faas_call *call, struct faas_
 	call->out = out;
 	call->out_cap = out_cap;
 	call->out_len = 0;
+	call->fn_rc = 0;
 	zc = out_cap ? find_buffer(c, out, out_cap) : NULL;
 	call->zero_copy = zc != NULL;
 	req.cookie = w->cookie;
@@ -1274,6 +1277,18 @@ static void note(struct faas_client *c, int fn, const struct faas_call *call, in
 	else if (status == FAAS_EOUTSIZE && call)
 		snprintf(e, len, "function %s needed more than out_cap (%zu bytes) of output", name,
 			 call->out_cap);
+	else if (status == FAAS_ETRANSPORT && call && call->fn_rc == ETIMEDOUT)
+		snprintf(e, len,
+			 "function %s: worker %u could not move the call's data beyond the slot: "
+			 "nothing moved for its stall bound. Over providers that move data only "
+			 "while the client polls (tcp;ofi_rxm), keep calling faas_wait, "
+			 "faas_test or faas_wait_any while such a call runs",
+			 name, call->worker);
+	else if (status == FAAS_ETRANSPORT && call && call->fn_rc > 0)
+		snprintf(e, len,
+			 "function %s: worker %u could not read the call's input or write its "
+			 "output in the client's memory (%s)",
+			 name, call->worker, strerror(call->fn_rc));
 	else if (status == FAAS_ETIMEDOUT && call)
 		snprintf(e, len, "%s: function %s on worker %u, after %d ms", faas_strerror(status),
 			 name, call->worker, c->timeout_ms);
