@@ -10,7 +10,7 @@ victim=nobody
 id -u "$attacker" >/dev/null 2>&1 || skip "no user $attacker"
 command -v setpriv >/dev/null || skip "setpriv is not installed (util-linux)"
 tap_setup attacks
-port=$((20000 + ($$ + 104729) % 20000))
+tap_ports 104729
 pid=
 trap tap_colocd_cleanup EXIT
 tap_conf "$port" "$dir" "$root" EvictGrace=200ms LeasePidsMax=128 LeaseLogSize=64K \
