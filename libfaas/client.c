@@ -164,8 +164,9 @@ const char *faas_strerror(int err)
 	case FAAS_EPROTO:
 		return "malformed reply from the executor";
 	case FAAS_EBUSY:
-		return "no free slot: every slot of the lease has a call in flight, or (when "
-		       "connecting) other clients of the lease still hold the workers' slots";
+		return "busy: every slot of the lease has a call in flight, or (when connecting) "
+		       "other clients of the lease hold the workers' slots, or (when acquiring a "
+		       "lease) no node has that much idle now";
 	case FAAS_EINPROGRESS:
 		return "the call is still in progress";
 	default:

@@ -54,7 +54,8 @@ enum faas_error {
 	FAAS_ETRANSPORT = -12, /* the fabric (libfabric) failed */
 	FAAS_EPROTO = -13,     /* a malformed reply or message */
 	FAAS_EBUSY = -14,      /* every slot of the lease has a call in flight, or
-				* (faas_client_create) other clients hold them */
+				* (faas_client_create) other clients hold them, or
+				* (faas_lease_acquire) no node has that much idle */
 	FAAS_EINPROGRESS = -15 /* the call has not completed yet (faas_test) */
 };
 

@@ -835,7 +835,7 @@ static double pct(uint32_t *v, size_t n, double p)
 {
 	if (!n)
 		return 0;
-	return (double)v[(size_t)((double)(n - 1) * p)] / 1000.0;
+	return (double)v[stats_rank(n, p)] / 1000.0;
 }
 
 static int cmp_u32(const void *a, const void *b)
