@@ -9,8 +9,9 @@
 # libpng, zlib or igraph). Needs root and cgroups.
 set -u
 . "$(dirname "$0")/tap.sh"
-[ -x "${FAAS_SEBS:-}" ] && [ -f "${FAAS_SEBS_LIB:-}" ] ||
+if [ ! -x "${FAAS_SEBS:-}" ] || [ ! -f "${FAAS_SEBS_LIB:-}" ]; then
 	skip "faas_sebs.so was not built (configure: apt-get install libpng-dev zlib1g-dev libigraph-dev)"
+fi
 tap_setup sebs
 port=$((20000 + ($$ + 7919) % 20000))
 pid=
