@@ -32,9 +32,8 @@ EXECUTOR=$BUILD/executor/faas-executor
 SEBS=$BUILD/examples/faas-sebs
 LIB=$BUILD/examples/.libs/faas_sebs.so
 BENCH=$BUILD/tests/bench/faas-bench
-EX_LIB=$BUILD/examples/.libs/faas_examples.so
 [ -e "$LIB" ] || die "no $LIB: configure did not build the SeBS kernels (apt-get install libpng-dev zlib1g-dev libigraph-dev, then configure again)"
-eval_need "$COLOCD" "$EXECUTOR" "$SEBS" "$BENCH" "$EX_LIB"
+eval_need "$COLOCD" "$EXECUTOR" "$SEBS" "$BENCH"
 eval_ensure_gnuplot || exit 1
 
 PROVIDER="tcp;ofi_rxm"
@@ -45,20 +44,10 @@ chmod 755 "$WORK"
 ROOT=coloc-eval-sebs-$$
 PORT=$((30000 + ($$ + 4111) % 20000))
 COLOCD_PID=''
-# stops its colocd (which stops the executors), then whatever is left in
-# its own CgroupRoot
+# stops its colocd and what is left in its CgroupRoot
 cleanup() {
-	local m c
 	trap '' INT TERM
-	[ -n "$COLOCD_PID" ] && kill "$COLOCD_PID" 2>/dev/null && wait "$COLOCD_PID" 2>/dev/null
-	for m in /sys/fs/cgroup/*/"$ROOT" /sys/fs/cgroup/"$ROOT"; do
-		[ -d "$m" ] || continue
-		for c in "$m"/*/; do
-			[ -f "$c/cgroup.procs" ] && xargs -r kill -9 <"$c/cgroup.procs" 2>/dev/null
-			rmdir "$c" 2>/dev/null
-		done
-		rmdir "$m" 2>/dev/null
-	done
+	eval_colocd_stop "$ROOT"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -81,23 +70,7 @@ read -r RAW32K_MED RAW32K_P99 <<<"$(raw 32K)"
 
 # ---- colocd and faas-sebs --------------------------------------------------------
 
-cat >"$WORK/coloc.conf" <<EOF2
-ControllerHost=127.0.0.1
-ControllerPort=$PORT
-SocketPath=$WORK/colocd.sock
-StateDir=$WORK/state
-CgroupRoot=$ROOT
-AuthType=none
-MaxLendFraction=1
-EvictGrace=200ms
-MemoryMargin=256M
-Provider=$PROVIDER
-EOF2
-FAAS_ADDR=127.0.0.1 "$COLOCD" --standalone --foreground -f "$WORK/coloc.conf" \
-	--executor "$EXECUTOR" >"$WORK/colocd.log" 2>&1 &
-COLOCD_PID=$!
-for _ in $(seq 600); do [ -S "$WORK/colocd.sock" ] && break; sleep 0.05; done
-[ -S "$WORK/colocd.sock" ] || die "colocd did not start: $(tail -5 "$WORK/colocd.log")"
+eval_colocd_start "$WORK" "$PORT" "$ROOT" 200 "$EXECUTOR" || exit 1
 
 say "faas-sebs: 7 kernels, $SIZE inputs, $ITER calls local/hot/warm, $COLD cold starts each, as nobody"
 SEBS_CMD="faas-sebs --lib faas_sebs.so --conf coloc.conf --size $SIZE --iterations $ITER --cold $COLD --timeout-ms 30000"

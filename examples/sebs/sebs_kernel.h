@@ -43,7 +43,7 @@ struct sebs_thumb_in {
  * vertices, each new vertex attached to SEBS_GRAPH_M earlier ones, made
  * from seed (as SeBS's igraph.Graph.Barabasi(size, 10)). */
 #define SEBS_GRAPH_M 10
-#define SEBS_GRAPH_VERTICES_MAX 200000
+#define SEBS_GRAPH_VERTICES_MAX 100000 /* SeBS's "large"; about 100 MB of memory */
 struct sebs_graph_in {
 	uint64_t seed;
 	uint32_t vertices; /* SEBS_GRAPH_M + 1 .. SEBS_GRAPH_VERTICES_MAX */

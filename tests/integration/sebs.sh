@@ -46,7 +46,7 @@ check "every bad input is refused with FAAS_EFUNC and a message naming the kerne
 	'[ $rc = 0 ] && echo "$out" | grep -q "\"refused\":24,\"ok\":true"' "exit $rc: $out"
 check "the messages say what is wrong (a sample)" \
 	'echo "$out" | grep -q "thumbnailer: .*not a PNG" && echo "$out" | grep -q "dna-visualization: byte 4 (0x58) is not a base" &&
-	echo "$out" | grep -q "graph-bfs: 4000000000 vertices is outside 11..200000" &&
+	echo "$out" | grep -q "graph-bfs: 4000000000 vertices is outside 11..100000" &&
 	echo "$out" | grep -q "thumbnailer: the image is 2049x2 pixels"' "$out"
 check "colocd is still running" 'kill -0 $pid' "$(tail -5 "$dir/colocd.log")"
 
