@@ -48,6 +48,7 @@ struct config {
 	uint64_t seed;
 	int timeout_ms;
 	int bad_inputs;
+	int blocking; /* clients wait for replies on the CQ, not spinning */
 };
 
 /* The samples of one kernel in one mode. */
@@ -84,7 +85,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: " PROG " --lib PATH [--conf FILE] [--kernels LIST] [--modes LIST]\n"
 		   "                 [--size test|small] [--iterations N] [--cold N] [--seed S]\n"
-		   "                 [--timeout-ms MS] [--bad-inputs]\n"
+		   "                 [--timeout-ms MS] [--blocking] [--bad-inputs]\n"
 		   "  kernels: dynamic-html thumbnailer compression graph-pagerank graph-mst\n"
 		   "           graph-bfs dna-visualization (or their SeBS numbers 110 210 ...)\n"
 		   "  modes:   local hot warm cold (remote modes need a colocd: --conf)\n");
@@ -150,6 +151,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 						 {"seed", required_argument, NULL, 'S'},
 						 {"timeout-ms", required_argument, NULL, 't'},
 						 {"bad-inputs", no_argument, NULL, 'b'},
+						 {"blocking", no_argument, NULL, 'B'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	int c;
@@ -198,6 +200,9 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'b':
 			cfg->bad_inputs = 1;
+			break;
+		case 'B':
+			cfg->blocking = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -379,7 +384,8 @@ static int call(struct kernel_run *r, struct faas_client *c, const char *mode, u
 static int run_remote(struct kernel_run *r, struct faas_lease *lease)
 {
 	const struct config *cfg = r->cfg;
-	struct faas_client_options opts = {.timeout_ms = cfg->timeout_ms};
+	struct faas_client_options opts = {.timeout_ms = cfg->timeout_ms,
+					   .blocking = cfg->blocking};
 	struct faas_client *c = NULL;
 	uint64_t t;
 	int rc;
@@ -424,7 +430,8 @@ fail:
 /* Cold: lease acquired -> client -> the call's reply, a fresh lease each. */
 static int run_cold(struct kernel_run *r)
 {
-	struct faas_client_options opts = {.timeout_ms = r->cfg->timeout_ms};
+	struct faas_client_options opts = {.timeout_ms = r->cfg->timeout_ms,
+					   .blocking = r->cfg->blocking};
 
 	for (unsigned i = 0; i < r->cfg->cold; i++) {
 		struct faas_lease *lease = NULL;
@@ -453,7 +460,8 @@ static int run_cold(struct kernel_run *r)
  * kernel), and a good call must still succeed after them. */
 static int run_bad(struct kernel_run *r, struct faas_lease *lease, unsigned *nbad)
 {
-	struct faas_client_options opts = {.timeout_ms = r->cfg->timeout_ms};
+	struct faas_client_options opts = {.timeout_ms = r->cfg->timeout_ms,
+					   .blocking = r->cfg->blocking};
 	struct faas_client *c = NULL;
 	int fn, rc, failed = 0;
 	uint64_t t;

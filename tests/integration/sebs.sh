@@ -13,7 +13,7 @@ if [ ! -x "${FAAS_SEBS:-}" ] || [ ! -f "${FAAS_SEBS_LIB:-}" ]; then
 	skip "faas_sebs.so was not built (configure: apt-get install libpng-dev zlib1g-dev libigraph-dev)"
 fi
 tap_setup sebs
-port=$((20000 + ($$ + 7919) % 20000))
+tap_ports 7349
 pid=
 trap tap_colocd_cleanup EXIT
 tap_conf "$port" "$dir" "$root" EvictGrace=200ms >"$dir/coloc.conf"
