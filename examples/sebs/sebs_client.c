@@ -41,8 +41,9 @@ static const char *const mode_name[NMODES] = {"local", "hot", "warm", "cold"};
 
 struct config {
 	const char *lib, *conf;
-	unsigned kernels; /* bit k: kernel k */
-	unsigned modes;	  /* bit m: mode m */
+	const char *remote_lib; /* the leases' library; default lib */
+	unsigned kernels;	/* bit k: kernel k */
+	unsigned modes;		/* bit m: mode m */
 	enum sebs_size size;
 	unsigned iterations, cold;
 	uint64_t seed;
@@ -83,12 +84,14 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: " PROG " --lib PATH [--conf FILE] [--kernels LIST] [--modes LIST]\n"
-		   "                 [--size test|small] [--iterations N] [--cold N] [--seed S]\n"
-		   "                 [--timeout-ms MS] [--blocking] [--bad-inputs]\n"
-		   "  kernels: dynamic-html thumbnailer compression graph-pagerank graph-mst\n"
-		   "           graph-bfs dna-visualization (or their SeBS numbers 110 210 ...)\n"
-		   "  modes:   local hot warm cold (remote modes need a colocd: --conf)\n");
+	fprintf(
+	    f,
+	    "usage: " PROG " --lib PATH [--conf FILE] [--kernels LIST] [--modes LIST]\n"
+	    "                 [--size test|small] [--iterations N] [--cold N] [--seed S]\n"
+	    "                 [--timeout-ms MS] [--blocking] [--remote-lib PATH] [--bad-inputs]\n"
+	    "  kernels: dynamic-html thumbnailer compression graph-pagerank graph-mst\n"
+	    "           graph-bfs dna-visualization (or their SeBS numbers 110 210 ...)\n"
+	    "  modes:   local hot warm cold (remote modes need a colocd: --conf)\n");
 }
 
 __attribute__((format(printf, 1, 2), noreturn)) static void bad_usage(const char *fmt, ...)
@@ -143,6 +146,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	static const struct option longopts[] = {{"lib", required_argument, NULL, 'l'},
 						 {"conf", required_argument, NULL, 'f'},
+						 {"remote-lib", required_argument, NULL, 'r'},
 						 {"kernels", required_argument, NULL, 'k'},
 						 {"modes", required_argument, NULL, 'm'},
 						 {"size", required_argument, NULL, 's'},
@@ -165,6 +169,9 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			       .timeout_ms = 10000};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'r':
+			cfg->remote_lib = optarg;
+			break;
 		case 'l':
 			cfg->lib = optarg;
 			break;
@@ -216,6 +223,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		bad_usage("unexpected argument '%s'", argv[optind]);
 	if (!cfg->lib)
 		bad_usage("--lib PATH (faas_sebs.so) is required");
+	if (!cfg->remote_lib)
+		cfg->remote_lib = cfg->lib;
 	if (cfg->bad_inputs)
 		cfg->modes = 1u << MODE_HOT;
 	if ((cfg->modes & ~(1u << MODE_LOCAL)) && !cfg->conf)
@@ -343,7 +352,7 @@ static int run_local(struct kernel_run *r, faas_function_fn *fn)
 static int acquire(const struct config *cfg, struct faas_lease **lease)
 {
 	struct faas_lease_request req = {
-	    .workers = 1, .lib = cfg->lib, .minutes = 10, .conf = cfg->conf};
+	    .workers = 1, .lib = cfg->remote_lib, .minutes = 10, .conf = cfg->conf};
 	char err[512];
 	int rc = faas_lease_acquire(&req, lease, err, sizeof(err));
 

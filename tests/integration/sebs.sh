@@ -50,6 +50,17 @@ check "the messages say what is wrong (a sample)" \
 	echo "$out" | grep -q "thumbnailer: the image is 2049x2 pixels"' "$out"
 check "colocd is still running" 'kill -0 $pid' "$(tail -5 "$dir/colocd.log")"
 
+# a library whose dynamic-html renders another page (one letter of its
+# template changed): the comparison with the local run must catch it
+sed 's/Randomly generated data\./Randomly generated date./' "$FAAS_SEBS_LIB" >"$dir/altered.so"
+chmod 644 "$dir/altered.so"
+out=$(sebs --remote-lib "$dir/altered.so" --kernels dynamic-html,compression --modes hot --iterations 2)
+rc=$?
+check "a remote output that differs from the local run's: exit 1, naming the kernel and mode" \
+	'! cmp -s "$FAAS_SEBS_LIB" "$dir/altered.so" && [ $rc = 1 ] &&
+	echo "$out" | grep -q "dynamic-html (hot): the output (.*) differs from the local run" && ! echo "$out" | grep -q "\"ok\":true"' \
+	"exit $rc: $out"
+
 out=$(FAAS_ADDR=127.0.0.1 as_user nobody "$FAAS_SEBS" --lib "$dir/nothing.so" --modes local 2>&1)
 rc=$?
 check "a library that is not there: exit 1, naming it" '[ $rc = 1 ] && echo "$out" | grep -q "cannot load $dir/nothing.so"' "exit $rc: $out"
