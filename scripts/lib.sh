@@ -25,6 +25,8 @@ COLOC_PACKAGES=(
 	mmdebstrap e2fsprogs
 	# eval/interference.sh: the host job's workload
 	stress-ng
+	# the SeBS kernels (faas_sebs.so): images, compression, graphs
+	libpng-dev zlib1g-dev libigraph-dev
 	# scripts/evaluate's plots
 	gnuplot-nox
 	# scripts/fuzz: clang with libFuzzer and the sanitizers' runtimes,
