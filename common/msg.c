@@ -346,10 +346,15 @@ static void page_put(struct msg_page *p, const char *s, size_t n)
 
 static void page_int(struct msg_page *p, long long v)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%lld", v);
+	char num[24], *e = num + sizeof(num), *d = e;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-	page_put(p, num, (size_t)n);
+	do
+		*--d = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--d = '-';
+	page_put(p, d, (size_t)(e - d));
 }
 
 /* The length of the valid UTF-8 sequence at s (of n bytes), as the JSON
@@ -453,13 +458,17 @@ static void page_row(struct msg_page *p, const struct row_field *row_f, const un
 	const char *s;
 	size_t len;
 
-	page_put(p, "{", 1);
 	for (const struct row_field *f = row_f; f->key; f++) {
-		if (f != row_f)
-			page_put(p, ",", 1);
-		page_put(p, "\"", 1);
-		page_put(p, f->key, strlen(f->key));
-		page_put(p, "\":", 2);
+		size_t klen = strlen(f->key);
+
+		if (!page_room(p, klen + 4))
+			return;
+		p->text[p->len++] = f == row_f ? '{' : ',';
+		p->text[p->len++] = '"';
+		memcpy(p->text + p->len, f->key, klen);
+		p->len += klen;
+		p->text[p->len++] = '"';
+		p->text[p->len++] = ':';
 		switch (f->kind) {
 		case ROW_STR:
 		case ROW_NAME:
@@ -1045,12 +1054,20 @@ static int get_cpulist(struct dec *d, const char *key, char *out, bool may_be_em
 /* A lease id or a node name: it becomes a cgroup, a directory or a file
  * name, so letters, digits, '-', '_' and '.' only, the first a letter or a
  * digit (no "/", no ".." and no option-like "-x"). */
-#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 static bool name_ok(const char *s)
 {
-	return s[0] && strchr(ALNUM, s[0]) && s[strspn(s, ALNUM "-_.")] == '\0';
+	if (!is_alnum(s[0]))
+		return false;
+	while (*++s)
+		if (!is_alnum(*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
 }
-#undef ALNUM
 
 static int get_name(struct dec *d, const char *key, char *out, size_t max)
 {
@@ -1672,8 +1689,12 @@ static bool rd_field(struct rd *r, const struct row_field *f, union msg_row *row
 			return false;
 		if (f->kind == ROW_NAME)
 			return name_ok(p);
-		if (f->kind == ROW_LIST)
-			return strspn(p, "0123456789,-") == len;
+		if (f->kind == ROW_LIST) {
+			for (size_t k = 0; k < len; k++)
+				if (!((p[k] >= '0' && p[k] <= '9') || p[k] == ',' || p[k] == '-'))
+					return false;
+			return true;
+		}
 		if (len == 0 && !f->may_be_empty)
 			return false;
 		for (unsigned i = 0; f->one_of && f->one_of[i]; i++)
@@ -1701,9 +1722,9 @@ static bool rd_field(struct rd *r, const struct row_field *f, union msg_row *row
 static bool rd_row(struct rd *r, const struct row_field *row_f, union msg_row *row)
 {
 	uint32_t seen = 0, all = 0;
+	unsigned i, next = 0;
 	char key[32];
 	size_t len;
-	unsigned i;
 
 	for (i = 0; row_f[i].key; i++)
 		all |= 1u << i;
@@ -1712,8 +1733,11 @@ static bool rd_row(struct rd *r, const struct row_field *row_f, union msg_row *r
 	do {
 		if (!rd_str(r, key, sizeof(key), &len) || !rd_char(r, ':'))
 			return false;
-		for (i = 0; row_f[i].key && strcmp(row_f[i].key, key) != 0; i++)
-			;
+		/* the writer's order first: the field after the one before */
+		if (!row_f[next].key || strcmp(row_f[next].key, key) != 0)
+			for (next = 0; row_f[next].key && strcmp(row_f[next].key, key) != 0; next++)
+				;
+		i = next++;
 		if (!row_f[i].key || (seen & (1u << i)) || !rd_field(r, &row_f[i], row))
 			return false;
 		seen |= 1u << i;
