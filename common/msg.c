@@ -569,11 +569,28 @@ void msg_page_fini(struct msg_page *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* m, a result with rows, written directly (msg_page_*), without a limit. */
-static int encode_result(const struct msg *m, char **text)
+/* m, a result with rows, written directly (msg_page_*), without a limit,
+ * into out (msg_free). */
+static int write_result(const struct msg *m, struct msg *out)
 {
 	const struct row_field *row = rows_of(m->u.result.what);
 	struct msg_page p;
+	int rc;
+
+	if (!row || m->u.result.nrows > MSG_RESULT_MAX || (m->u.result.nrows && !m->u.result.rows))
+		return -EINVAL;
+	rc = msg_page_init(&p, m->u.result.what, SIZE_MAX);
+	for (uint32_t i = 0; !rc && i < m->u.result.nrows; i++)
+		rc = msg_page_add(&p, &m->u.result.rows[i]);
+	if (!rc)
+		rc = msg_page_finish(&p, m->u.result.next, out);
+	msg_page_fini(&p);
+	return rc;
+}
+
+/* m, a result, as text: its own when it was written as a page. */
+static int encode_result(const struct msg *m, char **text)
+{
 	struct msg out;
 	int rc;
 
@@ -582,19 +599,10 @@ static int encode_result(const struct msg *m, char **text)
 		*text = strdup(m->u.result.text);
 		return *text ? 0 : -ENOMEM;
 	}
-	if (!row || m->u.result.nrows > MSG_RESULT_MAX || (m->u.result.nrows && !m->u.result.rows))
-		return -EINVAL;
-	rc = msg_page_init(&p, m->u.result.what, SIZE_MAX);
-	for (uint32_t i = 0; !rc && i < m->u.result.nrows; i++)
-		rc = msg_page_add(&p, &m->u.result.rows[i]);
+	rc = write_result(m, &out);
 	if (!rc)
-		rc = msg_page_finish(&p, m->u.result.next, &out);
-	if (rc) {
-		msg_page_fini(&p);
-		return rc;
-	}
-	*text = out.u.result.text;
-	return 0;
+		*text = out.u.result.text;
+	return rc;
 }
 
 /* ---- encoding ---------------------------------------------------------------- */
@@ -2032,21 +2040,22 @@ int msg_result_cell(const struct msg *m, uint32_t row, const char *key, char *bu
 
 int msg_result_json(const struct msg *m, char **text)
 {
-	json_t *items;
-	int rc;
+	struct msg out = {.type = MSG_RESULT};
+	const struct msg *page = m;
+	int rc = 0;
 
 	*text = NULL;
-	if (m->type == MSG_RESULT && m->u.result.text) {
-		*text = strndup(m->u.result.text + m->u.result.items_at,
-				m->u.result.items_end - m->u.result.items_at);
-		return *text ? 0 : -ENOMEM;
+	if (m->type != MSG_RESULT)
+		return -EINVAL;
+	if (!m->u.result.text && (rc = write_result(m, &out)) == 0)
+		page = &out;
+	if (!rc) {
+		*text = strndup(page->u.result.text + page->u.result.items_at,
+				page->u.result.items_end - page->u.result.items_at);
+		rc = *text ? 0 : -ENOMEM;
 	}
-	rc = encode_rows(m, &items);
-	if (rc)
-		return rc;
-	*text = json_dumps(items, JSON_COMPACT);
-	json_decref(items);
-	return *text ? 0 : -ENOMEM;
+	msg_free(&out);
+	return rc;
 }
 
 /* ---- usage records ------------------------------------------------------------------ */
