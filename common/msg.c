@@ -1754,17 +1754,23 @@ static bool rd_row(struct rd *r, const struct row_field *row_f, union msg_row *r
 }
 
 /* The direct reader of a result: 0 with m decoded, -1 to leave text to the
- * JSON library (m then holds nothing), -ENOMEM. */
+ * JSON library (m then holds nothing to free, and is not zeroed), -ENOMEM. */
 static int read_result(const char *text, struct msg *m)
 {
 	enum { V = 1, TYPE = 2, WHAT = 4, ITEMS = 8, NEXT = 16 };
 	const struct row_field *row_f = NULL;
+	__typeof__(m->u.result) result;
 	struct rd r = {.p = text};
 	unsigned seen = 0, bit;
 	char key[16], val[16];
 	uint64_t v;
 	size_t len;
 
+	/* m is zeroed once it is a result: a message that is not one (a
+	 * heartbeat, 10,000 a second) goes to the JSON library, which zeroes
+	 * it, without a second memset of the whole message here */
+	m->type = 0;
+	memset(&m->u.result, 0, sizeof(m->u.result));
 	if (!rd_char(&r, '{'))
 		return -1;
 	do {
@@ -1809,6 +1815,7 @@ static int read_result(const char *text, struct msg *m)
 				if (!row) {
 					if (errno == ENOMEM) {
 						msg_free(m);
+						memset(m, 0, sizeof(*m));
 						return -ENOMEM;
 					}
 					goto other;
@@ -1830,20 +1837,20 @@ static int read_result(const char *text, struct msg *m)
 	rd_ws(&r);
 	if (*r.p) /* more after the object */
 		goto other;
+	result = m->u.result;
+	memset(m, 0, sizeof(*m));
 	m->type = MSG_RESULT;
+	m->u.result = result;
 	return 0;
 other:
-	msg_free(m);
-	memset(m, 0, sizeof(*m));
+	msg_free(m); /* the rows read so far, when it got that far */
 	return -1;
 }
 
 int msg_decode(const char *text, struct msg *m, char *err, size_t errlen)
 {
-	int rc;
+	int rc = read_result(text, m);
 
-	memset(m, 0, sizeof(*m));
-	rc = read_result(text, m);
 	if (rc == 0 || rc == -ENOMEM) {
 		if (rc)
 			snprintf(err, errlen, "out of memory for a result's rows");

@@ -4,7 +4,9 @@
  * the controller's way (msg_page_*, straight into the page's text; the
  * client's direct reader in msg_decode) against the JSON library's
  * (msg_encode_json of a page of rows, msg_decode_json), in one run. Rows
- * look like colocd-scale-bench's gaps (64 PUs, a gap in pieces). Prints
+ * look like colocd-scale-bench's gaps (64 PUs, a gap in pieces). Also
+ * what formatting a gap's PUs ("4-15,20-31,36-47,52-63") costs: the
+ * controller formats one mask per nodes row, two per gaps row. Prints
  * JSON; never a timed test.
  *
  *   colocd-page-bench [--nodes N] [--rounds R]
@@ -12,6 +14,7 @@
 #include "config.h"
 
 #include "clock.h"
+#include "cpumask.h"
 #include "frame.h"
 #include "msg.h"
 
@@ -102,6 +105,24 @@ static int listing_json(unsigned nodes, unsigned rows_per_page, int64_t *write_n
 	return 0;
 }
 
+/* Mean ns of cpumask_format for a 64-PU gap in four pieces. */
+static double format_ns(void)
+{
+	struct cpumask m;
+	char buf[MSG_CPULIST_MAX];
+	int64_t t0;
+
+	cpumask_clear(&m);
+	for (unsigned c = 0; c < 64; c++)
+		if (c % 16 >= 4)
+			cpumask_set(&m, c);
+	t0 = clock_ns();
+	for (unsigned i = 0; i < 100000; i++)
+		if (cpumask_format(&m, buf, sizeof(buf)))
+			return -1;
+	return (double)(clock_ns() - t0) / 100000;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"nodes", required_argument, NULL, 'n'},
@@ -133,6 +154,7 @@ int main(int argc, char **argv)
 	       dw / 1e6 / rounds, dr / 1e6 / rounds, (dw + dr) / 1e6 / rounds);
 	printf("  \"jansson\": {\"write_ms\": %.2f, \"read_ms\": %.2f, \"listing_ms\": %.2f},\n",
 	       jw / 1e6 / rounds, jr / 1e6 / rounds, (jw + jr) / 1e6 / rounds);
-	printf("  \"speedup\": %.1f\n}\n", (double)(jw + jr) / (double)(dw + dr));
+	printf("  \"speedup\": %.1f,\n", (double)(jw + jr) / (double)(dw + dr));
+	printf("  \"cpumask_format_ns\": %.0f\n}\n", format_ns());
 	return 0;
 }
