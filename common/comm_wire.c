@@ -171,9 +171,8 @@ int comm_msg_decode(const void *buf, size_t len, struct comm_msg *m)
 	m->chunk = c.q;
 	if (m->kind != COMM_DATA && m->kind != COMM_ABORT)
 		return -EPROTO;
-	if (m->kind == COMM_DATA &&
-	    (m->offset > m->total || m->chunk_len > m->total - m->offset ||
-	     (m->chunk_len == 0 && m->total != 0)))
+	if (m->kind == COMM_DATA && (m->offset > m->total || m->chunk_len > m->total - m->offset ||
+				     (m->chunk_len == 0 && m->total != 0)))
 		return -EPROTO;
 	return 0;
 }

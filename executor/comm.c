@@ -14,6 +14,12 @@
  *   - peers: fabric address -> address-vector entry, kept across jobs
  *     (adding a peer costs a connection on rxm).
  *   - the running job: its id, deadline, status and each rank's peer.
+ * First contact: rxm (libfabric 1.17) can stall for seconds when two
+ * endpoints that never talked send to each other at the same moment (both
+ * connect). So when a job pairs two workers for the first time here, the
+ * lower rank sends the higher a HELLO (an empty message with an internal
+ * tag) at once, and the higher rank's first send to the lower waits (at
+ * most HELLO_WAIT_MS) until something from it arrived.
  * Waits poll the endpoint; they end with the job's status when a rank
  * aborts it, with FAAS_EEVICTED when the worker is told to stop (and the
  * other ranks are told: ABORT), FAAS_EUNAVAIL when a rank's process is
@@ -39,6 +45,7 @@
 #define PEERS_MAX 4096
 #define ALIVE_CHECK_MS 10
 #define EVENTS 16
+#define HELLO_WAIT_MS 500
 
 struct inmsg {
 	uint64_t job;
@@ -76,6 +83,9 @@ struct comm {
 	int status;
 	uint64_t *rank_peer;
 	uint32_t *send_seq;
+	bool *heard;	     /* something from rank r arrived in this job */
+	uint8_t *need_hello; /* first contact with r: 1 wait for heard[r] before the first
+			      * send to r (a lower rank), 2 send r a HELLO (a higher one) */
 	struct log_limit drops;
 };
 
@@ -140,6 +150,8 @@ void comm_destroy(struct comm *c)
 		transport_peer_remove(c->env.t, c->peers[i].peer);
 	free(c->rank_peer);
 	free(c->send_seq);
+	free(c->heard);
+	free(c->need_hello);
 	free(c->peers);
 	free(c->hdr);
 	free(c);
@@ -202,6 +214,8 @@ static void on_chunk(struct comm *c, const struct comm_msg *m)
 	}
 	memcpy(e->data + m->offset, m->chunk, m->chunk_len);
 	e->got += m->chunk_len;
+	if (c->active && m->job == c->job && m->src < c->pub.size)
+		c->heard[m->src] = true;
 }
 
 static void note_abort(struct comm *c, uint64_t job, int status)
@@ -292,9 +306,8 @@ static int job_abort(struct comm *c, int status)
 	for (int r = 0; r < c->pub.size; r++)
 		if (r != c->pub.rank)
 			post(c, r, &m);
-	log_info("worker %u: job %016llx aborted (%s)", c->env.worker,
-		 (unsigned long long)c->job,
-		 status == FAAS_EEVICTED	 ? "evicted"
+	log_info("worker %u: job %016llx aborted (%s)", c->env.worker, (unsigned long long)c->job,
+		 status == FAAS_EEVICTED    ? "evicted"
 		 : status == FAAS_ETIMEDOUT ? "past its timeout"
 					    : "a rank is gone");
 	return status;
@@ -329,14 +342,23 @@ static int comm_send(struct faas_comm *pub, int dst, int tag, const void *buf, s
 
 	if (rc)
 		return rc;
+	if (c->need_hello[dst] == 1) {
+		int64_t until = clock_ms() + HELLO_WAIT_MS;
+
+		while (!c->heard[dst] && clock_ms() < until && !(rc = check(c, dst)))
+			pump(c);
+		if (rc)
+			return rc;
+		c->need_hello[dst] = 0;
+	}
 	m.seq = c->send_seq[dst]++;
 	if (dst == pub->rank) { /* to itself: straight into the queue */
 		for (;;) {
 			m.job = c->job;
 			m.src = pub->rank;
 			m.offset = (uint32_t)off;
-			m.chunk_len = (uint32_t)(len - off < COMM_CHUNK_MAX ? len - off
-									    : COMM_CHUNK_MAX);
+			m.chunk_len =
+			    (uint32_t)(len - off < COMM_CHUNK_MAX ? len - off : COMM_CHUNK_MAX);
 			m.chunk = (const char *)buf + off;
 			on_chunk(c, &m);
 			off += m.chunk_len;
@@ -346,14 +368,14 @@ static int comm_send(struct faas_comm *pub, int dst, int tag, const void *buf, s
 	}
 	do {
 		m.offset = (uint32_t)off;
-		m.chunk_len =
-		    (uint32_t)(len - off < COMM_CHUNK_MAX ? len - off : COMM_CHUNK_MAX);
+		m.chunk_len = (uint32_t)(len - off < COMM_CHUNK_MAX ? len - off : COMM_CHUNK_MAX);
 		m.chunk = (const char *)buf + off;
 		rc = post(c, dst, &m);
-		if (rc == -EPIPE)
-			return job_abort(c, FAAS_EUNAVAIL);
-		if (rc)
+		if (rc) {
+			log_warning("worker %u: cannot send to rank %d of job %016llx: %s",
+				    c->env.worker, dst, (unsigned long long)c->job, strerror(-rc));
 			return job_abort(c, rc == -ETIMEDOUT ? FAAS_ETIMEDOUT : FAAS_EUNAVAIL);
+		}
 		off += m.chunk_len;
 		if ((off / COMM_CHUNK_MAX) % 64 == 0 && (rc = check(c, -1)) != 0)
 			return rc;
@@ -402,13 +424,14 @@ static int comm_recv(struct faas_comm *pub, int src, int tag, void *buf, size_t 
 }
 
 /* The peer for a fabric address, added to the address vector once. */
-static int peer_of(struct comm *c, const uint8_t *addr, size_t len, uint64_t *peer)
+static int peer_of(struct comm *c, const uint8_t *addr, size_t len, uint64_t *peer, bool *added)
 {
 	int rc;
 
 	for (unsigned i = 0; i < c->npeers; i++) {
 		if (c->peers[i].len == len && memcmp(c->peers[i].addr, addr, len) == 0) {
 			*peer = c->peers[i].peer;
+			*added = false;
 			return 0;
 		}
 	}
@@ -420,6 +443,7 @@ static int peer_of(struct comm *c, const uint8_t *addr, size_t len, uint64_t *pe
 	memcpy(c->peers[c->npeers].addr, addr, len);
 	c->peers[c->npeers].len = len;
 	c->peers[c->npeers++].peer = *peer;
+	*added = true;
 	return 0;
 }
 
@@ -430,8 +454,7 @@ static int job_begin(struct comm *c, char *err, size_t errlen)
 	uint32_t *seq;
 
 	if (job_finished(c, h->job) || h->job == 0) {
-		snprintf(err, errlen, "job %016llx ran here already",
-			 (unsigned long long)h->job);
+		snprintf(err, errlen, "job %016llx ran here already", (unsigned long long)h->job);
 		return -EINVAL;
 	}
 	rank_peer = realloc(c->rank_peer, h->size * sizeof(*rank_peer));
@@ -440,20 +463,31 @@ static int job_begin(struct comm *c, char *err, size_t errlen)
 	seq = realloc(c->send_seq, h->size * sizeof(*seq));
 	if (seq)
 		c->send_seq = seq;
-	if (!rank_peer || !seq) {
+	free(c->heard);
+	free(c->need_hello);
+	c->heard = calloc(h->size, sizeof(*c->heard));
+	c->need_hello = calloc(h->size, sizeof(*c->need_hello));
+	if (!rank_peer || !seq || !c->heard || !c->need_hello) {
 		snprintf(err, errlen, "out of memory for a job of %u ranks", h->size);
 		return -ENOMEM;
 	}
 	memset(seq, 0, h->size * sizeof(*seq));
 	for (unsigned r = 0; r < h->size; r++) {
-		int rc = r == h->rank ? 0 : peer_of(c, h->addr[r], h->addr_len[r], &rank_peer[r]);
+		bool added = false;
+		int rc = r == h->rank
+			     ? 0
+			     : peer_of(c, h->addr[r], h->addr_len[r], &rank_peer[r], &added);
 
 		if (rc) {
 			snprintf(err, errlen, "rank %u's fabric address is unusable: %s", r,
 				 strerror(-rc));
 			return -EINVAL;
 		}
+		c->need_hello[r] = !added ? 0 : r < h->rank ? 1 : 2;
 	}
+	for (struct inmsg *m = c->in; m; m = m->next)
+		if (m->job == h->job && m->src >= 0 && (uint32_t)m->src < h->size)
+			c->heard[m->src] = true;
 	c->pub.rank = (int)h->rank;
 	c->pub.size = (int)h->size;
 	c->job = h->job;
@@ -461,6 +495,14 @@ static int job_begin(struct comm *c, char *err, size_t errlen)
 	c->next_alive_ms = 0;
 	c->status = abort_status(c, h->job);
 	c->active = true;
+	for (unsigned r = h->rank + 1; r < h->size; r++) {
+		struct comm_msg m = {.kind = COMM_DATA, .tag = COMM_TAG_HELLO};
+
+		if (c->need_hello[r] != 2)
+			continue;
+		m.seq = c->send_seq[r]++;
+		post(c, (int)r, &m);
+	}
 	return 0;
 }
 
@@ -473,8 +515,7 @@ static void job_end(struct comm *c)
 }
 
 int comm_run(struct comm *c, fnlib_comm_fn *fn, const void *in, size_t in_len, void *out,
-	     size_t out_cap, size_t *out_len, int *fn_rc, int *job_status, char *err,
-	     size_t errlen)
+	     size_t out_cap, size_t *out_len, int *fn_rc, int *job_status, char *err, size_t errlen)
 {
 	int rc = comm_hdr_decode(in, in_len, c->hdr);
 
@@ -485,8 +526,9 @@ int comm_run(struct comm *c, fnlib_comm_fn *fn, const void *in, size_t in_len, v
 		return -EINVAL;
 	}
 	if (rc) {
-		snprintf(err, errlen, "malformed comm header (a client older or newer than "
-				      "this executor?)");
+		snprintf(err, errlen,
+			 "malformed comm header (a client older or newer than "
+			 "this executor?)");
 		return -EINVAL;
 	}
 	rc = job_begin(c, err, errlen);

@@ -20,10 +20,10 @@
 #include <stdint.h>
 
 struct comm_env {
-	struct transport *t;		      /* the worker's endpoint */
-	const uint8_t *token;		      /* the lease's (WIRE_TOKEN_LEN bytes) */
-	const atomic_bool *stop;	      /* set on eviction: the job aborts */
-	unsigned worker;		      /* for log messages */
+	struct transport *t;	 /* the worker's endpoint */
+	const uint8_t *token;	 /* the lease's (WIRE_TOKEN_LEN bytes) */
+	const atomic_bool *stop; /* set on eviction: the job aborts */
+	unsigned worker;	 /* for log messages */
 	void (*defer)(void *arg, const struct transport_event *ev); /* not a comm event */
 	void *arg;
 };

@@ -430,7 +430,8 @@ static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
 		/* out[0..out_len) may hold the function's message */
 		size_t msg = out_len < cap ? out_len : cap;
 
-		reply(w, r, c, req, WIRE_FUNC, rc, msg < WIRE_FUNC_MSG_MAX ? msg : WIRE_FUNC_MSG_MAX);
+		reply(w, r, c, req, WIRE_FUNC, rc,
+		      msg < WIRE_FUNC_MSG_MAX ? msg : WIRE_FUNC_MSG_MAX);
 	} else if (out_len > cap) /* out_len: the size needed; nothing follows */
 		reply(w, r, c, req, WIRE_OUTSIZE, 0, out_len);
 	else

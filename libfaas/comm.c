@@ -65,7 +65,8 @@ int faas_barrier(struct faas_comm *comm)
 	if (!comm)
 		return FAAS_EINVAL;
 	for (int k = 1; rc == FAAS_OK && k < comm->size; k <<= 1) {
-		rc = comm->ops->send(comm, (comm->rank + k) % comm->size, COMM_TAG_BARRIER, NULL, 0);
+		rc =
+		    comm->ops->send(comm, (comm->rank + k) % comm->size, COMM_TAG_BARRIER, NULL, 0);
 		if (rc == FAAS_OK)
 			rc = recv_exact(comm, (comm->rank - k + comm->size) % comm->size,
 					COMM_TAG_BARRIER, NULL, 0);
@@ -136,13 +137,12 @@ static int reduce_args_ok(const struct faas_comm *comm, const void *in, size_t c
 {
 	size_t es = type_size(type);
 
-	return comm && es && (unsigned)op <= FAAS_MAX && (!count || in) &&
-	       count <= UINT32_MAX / es;
+	return comm && es && (unsigned)op <= FAAS_MAX && (!count || in) && count <= UINT32_MAX / es;
 }
 
 /* Reduction into acc (len bytes, holding this rank's contribution) at root. */
-static int reduce_to(struct faas_comm *comm, int root, void *acc, size_t count,
-		     enum faas_type type, enum faas_op op)
+static int reduce_to(struct faas_comm *comm, int root, void *acc, size_t count, enum faas_type type,
+		     enum faas_op op)
 {
 	size_t len = count * type_size(type);
 	void *tmp;

@@ -12,8 +12,14 @@
 #include <stddef.h>
 
 /* Tags below 0 are the collectives' own: a user's faas_send needs tag >= 0. */
-enum comm_tag { COMM_TAG_BARRIER = -2, COMM_TAG_BCAST = -3, COMM_TAG_REDUCE = -4,
-		COMM_TAG_GATHER = -5, COMM_TAG_ALLREDUCE = -6 };
+enum comm_tag {
+	COMM_TAG_BARRIER = -2,
+	COMM_TAG_BCAST = -3,
+	COMM_TAG_REDUCE = -4,
+	COMM_TAG_GATHER = -5,
+	COMM_TAG_ALLREDUCE = -6,
+	COMM_TAG_HELLO = -7 /* executor/comm.c: a first contact */
+};
 
 struct faas_comm_ops {
 	/* As faas_send/faas_recv, any tag, ranks already checked. */

@@ -32,7 +32,7 @@ int main(int argc, char **argv)
 	struct pi_job job = {.seed = 1, .samples = 1000000};
 	struct faas_lease *lease = NULL;
 	struct faas_client *c = NULL;
-	int64_t (*outs)[2] = NULL;
+	int64_t(*outs)[2] = NULL;
 	uint64_t hits = 0;
 	int *statuses = NULL;
 	char err[512] = "";

@@ -43,7 +43,8 @@ static inline uint64_t pi_hits(const struct pi_job *job, int rank, int size)
 
 	for (uint64_t i = pi_first(job, rank, size); i < end; i++) {
 		/* a point of [0, 2^31)^2: x*x + y*y stays below 2^63 */
-		uint64_t x = pi_mix(job->seed + 2 * i) >> 33, y = pi_mix(job->seed + 2 * i + 1) >> 33;
+		uint64_t x = pi_mix(job->seed + 2 * i) >> 33,
+			 y = pi_mix(job->seed + 2 * i + 1) >> 33;
 
 		hits += x * x + y * y < (1ull << 62);
 	}

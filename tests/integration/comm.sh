@@ -1,0 +1,75 @@
+#!/bin/sh
+# TAP test: messaging among a lease's workers (faas_invoke_all, faas_send/
+# faas_recv, collectives) with real faas-executors serving
+# faas_comm_examples.so, over shm (4 workers) and tcp;ofi_rxm (2 workers):
+# the pi example checked against a local computation, the ring and
+# collectives of comm_check, and an eviction in the middle of a job that
+# must end every rank with FAAS_EEVICTED.
+# Environment (tests/integration/Makefile.am): FAAS_EXECUTOR, COMM_LIB,
+# FAAS_PI, COMM_CHECK.
+set -u
+tmp=$(mktemp -d) || exit 1
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
+export FAAS_TOKEN=0f1e2d3c4b5a69788796a5b4c3d2e1f0
+
+# start PROVIDER WORKERS NAME: an executor; its pid in $exe_pid
+start() {
+	rm -f "$tmp/$3.json"
+	"$FAAS_EXECUTOR" --lib "$COMM_LIB" --workers "$2" --provider "$1" --addr 127.0.0.1 \
+		--publish "$tmp/$3.json" --die-with-parent 2>"$tmp/$3.log" &
+	exe_pid=$!
+	pids="$pids $exe_pid"
+	i=0
+	while [ ! -s "$tmp/$3.json" ] && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -s "$tmp/$3.json" ]
+}
+
+echo "1..10"
+for case in "shm 4" "tcp;ofi_rxm 2"; do
+	prov=${case% *}
+	workers=${case##* }
+	if ! start "$prov" "$workers" a; then
+		for k in 1 2 3 4 5; do ok "# SKIP provider $prov unavailable: $(tail -1 "$tmp/a.log")"; done
+		continue
+	fi
+	if FAAS_LEASE="$tmp/a.json" timeout 120 "$FAAS_PI" 200000 3 >"$tmp/pi.out"; then
+		ok "$prov: pi on $workers ranks matches the local computation"
+	else
+		not_ok "$prov: pi: $(cat "$tmp/pi.out")"
+	fi
+	for k in 1 2; do
+		if out=$(FAAS_LEASE="$tmp/a.json" timeout 120 "$COMM_CHECK" ring); then
+			ok "$prov: ring, barrier, bcast, reduce, gather (run $k)"
+		else
+			not_ok "$prov: ring: $out"
+		fi
+	done
+	if out=$(FAAS_LEASE="$tmp/a.json" timeout 120 "$COMM_CHECK" evict "$exe_pid"); then
+		ok "$prov: an eviction mid-job ends every rank with FAAS_EEVICTED"
+	else
+		not_ok "$prov: evict: $out"
+	fi
+	i=0
+	while kill -0 "$exe_pid" 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$exe_pid" 2>/dev/null; then
+		not_ok "$prov: the evicted executor did not exit"
+	else
+		ok "$prov: the evicted executor exited"
+	fi
+done
+exit $failed
