@@ -247,6 +247,8 @@ bool comm_on_msg(struct comm *c, const void *data, size_t len)
 			    c->env.worker);
 		return true;
 	}
+	log_debug("worker %u: comm message kind %u job %016llx from %d tag %d seq %u",
+		  c->env.worker, m.kind, (unsigned long long)m.job, m.src, m.tag, m.seq);
 	if (job_finished(c, m.job) || m.job == 0)
 		return true; /* late: its job ended here */
 	if (m.kind == COMM_ABORT) {
@@ -371,6 +373,8 @@ static int comm_send(struct faas_comm *pub, int dst, int tag, const void *buf, s
 		m.chunk_len = (uint32_t)(len - off < COMM_CHUNK_MAX ? len - off : COMM_CHUNK_MAX);
 		m.chunk = (const char *)buf + off;
 		rc = post(c, dst, &m);
+		log_debug("worker %u: sent job %016llx to %d tag %d seq %u: %d", c->env.worker,
+			  (unsigned long long)c->job, dst, tag, m.seq, rc);
 		if (rc) {
 			log_warning("worker %u: cannot send to rank %d of job %016llx: %s",
 				    c->env.worker, dst, (unsigned long long)c->job, strerror(-rc));
@@ -396,6 +400,17 @@ static struct inmsg *find(struct comm *c, int src, int tag, struct inmsg ***link
 	return NULL;
 }
 
+/* What a wait that ended saw: for a post-mortem with --log-level debug. */
+static void log_debug_queue(const struct comm *c, int src, int tag)
+{
+	log_debug("worker %u: rank %d of job %016llx waited for rank %d, tag %d", c->env.worker,
+		  c->pub.rank, (unsigned long long)c->job, src, tag);
+	for (const struct inmsg *m = c->in; m; m = m->next)
+		log_debug("worker %u:   queued: job %016llx from %d tag %d seq %u, %u of %u bytes",
+			  c->env.worker, (unsigned long long)m->job, m->src, m->tag, m->seq, m->got,
+			  m->total);
+}
+
 static int comm_recv(struct faas_comm *pub, int src, int tag, void *buf, size_t cap, size_t *len)
 {
 	struct comm *c = (struct comm *)pub;
@@ -407,8 +422,10 @@ static int comm_recv(struct faas_comm *pub, int src, int tag, void *buf, size_t 
 		if (m && m->got == m->total)
 			break;
 		rc = check(c, src);
-		if (rc)
+		if (rc) {
+			log_debug_queue(c, src, tag);
 			return rc;
+		}
 		pump(c);
 	}
 	*link = m->next;

@@ -265,6 +265,10 @@ static void backlog_push(struct worker *w, const struct transport_event *ev)
 {
 	struct pending_event *p;
 
+	/* a comm message goes to the communicator at once: a job that the
+	 * backlog starts must find the messages that came before it */
+	if (ev->type == TRANSPORT_EV_MSG && comm_on_msg(w->comm, ev->data, ev->len))
+		return;
 	if (w->backlog_len == BACKLOG) {
 		log_warning("worker %u: too many requests while replies are stuck; dropping one",
 			    w->index);
@@ -507,8 +511,19 @@ int worker_step(struct worker *w, int wait_ms)
 	if (done)
 		return done;
 	n = wait_ms ? transport_wait(w->t, ev, EVENTS, wait_ms) : transport_poll(w->t, ev, EVENTS);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		if (ev[i].type == TRANSPORT_EV_PUT) {
+			/* a call may run a comm job, which polls the endpoint
+			 * (reusing the buffers of this batch's messages): the
+			 * rest of the batch waits in the backlog, copied, ahead
+			 * of what the job reads */
+			for (int j = i + 1; j < n; j++)
+				backlog_push(w, &ev[j]);
+			handle(w, &ev[i]);
+			break;
+		}
 		handle(w, &ev[i]);
+	}
 	return n < 0 ? 0 : n;
 }
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # TAP test: messaging among a lease's workers (faas_invoke_all, faas_send/
 # faas_recv, collectives) with real faas-executors serving
-# faas_comm_examples.so, over shm (4 workers) and tcp;ofi_rxm (2 workers):
+# faas_comm_examples.so, over shm and tcp;ofi_rxm (4 workers each):
 # the pi example checked against a local computation, the ring and
 # collectives of comm_check, and an eviction in the middle of a job that
 # must end every rank with FAAS_EEVICTED.
@@ -37,7 +37,7 @@ start() {
 }
 
 echo "1..10"
-for case in "shm 4" "tcp;ofi_rxm 2"; do
+for case in "shm 4" "tcp;ofi_rxm 4"; do
 	prov=${case% *}
 	workers=${case##* }
 	if ! start "$prov" "$workers" a; then
