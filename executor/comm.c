@@ -381,6 +381,11 @@ static int comm_send(struct faas_comm *pub, int dst, int tag, const void *buf, s
 			return job_abort(c, rc == -ETIMEDOUT ? FAAS_ETIMEDOUT : FAAS_EUNAVAIL);
 		}
 		off += m.chunk_len;
+		/* take what the others send meanwhile: two ranks sending each
+		 * other long messages would otherwise fill each other's
+		 * receive queues (the transport keeps what it reads while a
+		 * send waits, and reposts those receives only at a poll) */
+		pump(c);
 		if ((off / COMM_CHUNK_MAX) % 64 == 0 && (rc = check(c, -1)) != 0)
 			return rc;
 	} while (off < len);

@@ -10,8 +10,9 @@
  *   ring   passes a counter around the ranks (faas_send/faas_recv), then
  *          checks faas_barrier, faas_bcast, faas_reduce and faas_gather;
  *          returns what it saw, for tests.
- *   allsum faas_allreduce (sum) of a double vector of in[0] bytes, repeated
- *          in[1] times, after a barrier: the benchmark's kernel.
+ *   allsum after a barrier, in[1] times faas_allreduce (sum) of a double
+ *          vector of in[0] bytes, or (in[2] = 1) in[1] faas_barrier: the
+ *          kernel of faas-comm-bench.
  *   wait   rank 0 waits for a message nobody sends: ends by the job's
  *          timeout, an eviction or a gone rank (tests).
  */
@@ -113,11 +114,12 @@ int ring(struct faas_comm *comm, const void *in, size_t in_len, void *out, size_
 	return 0;
 }
 
-/* in: uint32 bytes, uint32 repeats; out: double, the sum of element 0. */
+/* in: uint32 bytes, repeats, what (0 allreduce, 1 barrier); out: double,
+ * the sum of element 0 (allreduce). */
 int allsum(struct faas_comm *comm, const void *in, size_t in_len, void *out, size_t out_cap,
 	   size_t *out_len)
 {
-	uint32_t arg[2];
+	uint32_t arg[3];
 	double *a, *b;
 	size_t n;
 	int rc;
@@ -137,7 +139,8 @@ int allsum(struct faas_comm *comm, const void *in, size_t in_len, void *out, siz
 		a[i] = faas_comm_rank(comm) + 1;
 	rc = faas_barrier(comm);
 	for (uint32_t k = 0; !rc && k < arg[1]; k++)
-		rc = faas_allreduce(comm, a, b, n, FAAS_DOUBLE, FAAS_SUM);
+		rc = arg[2] == 1 ? faas_barrier(comm)
+				 : faas_allreduce(comm, a, b, n, FAAS_DOUBLE, FAAS_SUM);
 	memcpy(out, n ? b : a, sizeof(double));
 	*out_len = sizeof(double);
 	free(a);
