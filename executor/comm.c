@@ -46,6 +46,7 @@
 #define ALIVE_CHECK_MS 10
 #define EVENTS 16
 #define HELLO_WAIT_MS 500
+#define ABORT_POST_MS 100 /* longest wait to post one ABORT */
 
 struct inmsg {
 	uint64_t job;
@@ -284,15 +285,32 @@ static void pump(struct comm *c)
 	}
 }
 
+static int check(struct comm *c, int waiting_for);
+
+/* Sends one comm message to rank dst. While the provider cannot take it
+ * (the peer's receive queue is full), it takes what arrives, so that two
+ * ranks sending each other long messages drain each other's queues, until
+ * the job ends (-ETIMEDOUT; an ABORT waits at most ABORT_POST_MS). */
 static int post(struct comm *c, int dst, struct comm_msg *m)
 {
 	uint8_t buf[WIRE_MSG_MAX];
+	int64_t abort_until;
+	size_t len;
 	int rc;
 
 	memcpy(m->token, c->env.token, WIRE_TOKEN_LEN);
 	m->job = c->job;
 	m->src = c->pub.rank;
-	rc = transport_msg(c->env.t, c->rank_peer[dst], buf, comm_msg_encode(m, buf));
+	len = comm_msg_encode(m, buf);
+	abort_until = clock_ms() + ABORT_POST_MS;
+	while ((rc = transport_probe(c->env.t, c->rank_peer[dst], buf, len, NULL)) == -EAGAIN) {
+		pump(c);
+		if (m->kind == COMM_DATA && check(c, -1))
+			return -ETIMEDOUT;
+		if (m->kind == COMM_ABORT && clock_ms() > abort_until)
+			return -ETIMEDOUT; /* an evicted worker must go: the rank ends by its
+					      timeout */
+	}
 	return rc;
 }
 

@@ -10,11 +10,9 @@
 set -u
 tmp=$(mktemp -d) || exit 1
 pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# the executors (their pids, word-split on purpose) and the directory
+# shellcheck disable=SC2086
+trap 'kill $pids 2>/dev/null; rm -rf "$tmp"' EXIT
 n=0
 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
