@@ -4,9 +4,11 @@
 # faas_comm_examples.so, over shm and tcp;ofi_rxm (4 workers each):
 # the pi example checked against a local computation, the ring and
 # collectives of comm_check, and an eviction in the middle of a job that
-# must end every rank with FAAS_EEVICTED.
+# must end every rank with FAAS_EEVICTED. As root, another user (daemon)
+# forges comm messages to the workers of nobody's executor during nobody's
+# jobs: the jobs' results hold and the executor logs the drops.
 # Environment (tests/integration/Makefile.am): FAAS_EXECUTOR, COMM_LIB,
-# FAAS_PI, COMM_CHECK.
+# FAAS_PI, COMM_CHECK, COMM_ATTACK.
 set -u
 tmp=$(mktemp -d) || exit 1
 pids=""
@@ -34,7 +36,7 @@ start() {
 	[ -s "$tmp/$3.json" ]
 }
 
-echo "1..10"
+echo "1..14"
 for case in "shm 4" "tcp;ofi_rxm 4"; do
 	prov=${case% *}
 	workers=${case##* }
@@ -70,4 +72,53 @@ for case in "shm 4" "tcp;ofi_rxm 4"; do
 		ok "$prov: the evicted executor exited"
 	fi
 done
+
+# ---- another user's process forges comm messages --------------------------
+if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null || ! id -u daemon >/dev/null 2>&1 ||
+	! id -u nobody >/dev/null 2>&1; then
+	for k in 1 2 3 4; do ok "# SKIP the attack needs root, setpriv and the users nobody and daemon"; done
+	exit $failed
+fi
+as() {
+	u=$1
+	shift
+	setpriv --reuid "$u" --regid "$(id -g "$u")" --clear-groups "$@"
+}
+chmod 755 "$tmp"
+install -d -o nobody -m 700 "$tmp/victim"
+as nobody "$FAAS_EXECUTOR" --lib "$COMM_LIB" --workers 4 --provider "tcp;ofi_rxm" \
+	--addr 127.0.0.1 --publish "$tmp/victim/lease.json" --die-with-parent 2>"$tmp/victim.log" &
+victim=$!
+pids="$pids $victim"
+i=0
+while [ ! -s "$tmp/victim/lease.json" ] && [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+# the attacker knows the addresses, not the token
+sed "s/$FAAS_TOKEN/00000000000000000000000000000001/" "$tmp/victim/lease.json" >"$tmp/forged.json"
+chmod 644 "$tmp/forged.json"
+as daemon "$COMM_ATTACK" "$tmp/forged.json" 400 >"$tmp/attack.out" 2>&1 &
+attacker=$!
+if as nobody env FAAS_LEASE="$tmp/victim/lease.json" timeout 120 "$FAAS_PI" 400000 9 >"$tmp/pi.out" 2>&1; then
+	ok "pi under another user's forged messages matches the local computation"
+else
+	not_ok "pi under attack: $(cat "$tmp/pi.out")"
+fi
+wait "$attacker"
+if grep -q "sent [1-9]" "$tmp/attack.out"; then
+	ok "the attacker reached the workers: $(cat "$tmp/attack.out")"
+else
+	not_ok "the attacker sent nothing: $(cat "$tmp/attack.out")"
+fi
+if out=$(as nobody env FAAS_LEASE="$tmp/victim/lease.json" timeout 120 "$COMM_CHECK" ring); then
+	ok "the ring and collectives after the attack"
+else
+	not_ok "ring after the attack: $out"
+fi
+if grep -q "dropped a comm message with a wrong lease token" "$tmp/victim.log" && kill -0 "$victim"; then
+	ok "the executor dropped the forged messages (wrong lease token) and serves on"
+else
+	not_ok "no drop logged, or the executor died: $(tail -3 "$tmp/victim.log")"
+fi
 exit $failed
