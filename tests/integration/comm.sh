@@ -21,6 +21,16 @@ ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
 export FAAS_TOKEN=0f1e2d3c4b5a69788796a5b4c3d2e1f0
 
+# published FILE: waits (60 s at most) until an executor wrote its lease there
+published() {
+	i=0
+	while [ ! -s "$1" ] && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -s "$1" ]
+}
+
 # start PROVIDER WORKERS NAME: an executor; its pid in $exe_pid
 start() {
 	rm -f "$tmp/$3.json"
@@ -28,12 +38,7 @@ start() {
 		--publish "$tmp/$3.json" --die-with-parent 2>"$tmp/$3.log" &
 	exe_pid=$!
 	pids="$pids $exe_pid"
-	i=0
-	while [ ! -s "$tmp/$3.json" ] && [ $i -lt 600 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -s "$tmp/$3.json" ]
+	published "$tmp/$3.json"
 }
 
 echo "1..14"
@@ -90,11 +95,10 @@ as nobody "$FAAS_EXECUTOR" --lib "$COMM_LIB" --workers 4 --provider "tcp;ofi_rxm
 	--addr 127.0.0.1 --publish "$tmp/victim/lease.json" --die-with-parent 2>"$tmp/victim.log" &
 victim=$!
 pids="$pids $victim"
-i=0
-while [ ! -s "$tmp/victim/lease.json" ] && [ $i -lt 600 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+if ! published "$tmp/victim/lease.json"; then
+	for k in 1 2 3 4; do not_ok "nobody's executor did not start: $(tail -1 "$tmp/victim.log")"; done
+	exit 1
+fi
 # the attacker knows the addresses, not the token
 sed "s/$FAAS_TOKEN/00000000000000000000000000000001/" "$tmp/victim/lease.json" >"$tmp/forged.json"
 chmod 644 "$tmp/forged.json"
