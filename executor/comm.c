@@ -35,6 +35,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@
 #define EVENTS 16
 #define HELLO_WAIT_MS 500
 #define ABORT_POST_MS 100 /* longest wait to post one ABORT */
+#define YIELD_POLLS 16	  /* empty polls in a row before a sched_yield */
 
 struct inmsg {
 	uint64_t job;
@@ -88,6 +90,7 @@ struct comm {
 	uint8_t *need_hello; /* first contact with r: 1 wait for heard[r] before the first
 			      * send to r (a lower rank), 2 send r a HELLO (a higher one) */
 	struct log_limit drops;
+	unsigned idle_polls; /* empty polls in a row, while waiting */
 };
 
 static int comm_send(struct faas_comm *pub, int dst, int tag, const void *buf, size_t len);
@@ -274,6 +277,15 @@ static void pump(struct comm *c)
 {
 	struct transport_event ev[EVENTS];
 	int n = transport_poll(c->env.t, ev, EVENTS);
+
+	/* Nothing came for a while: let another thread of this core run
+	 * (ranks that share a core, as when a lease has more workers than
+	 * cores, otherwise wait for each other's time slices: 36 ms a
+	 * barrier with 4 ranks on 2 cores). Free on a core of its own. */
+	if (n == 0 && ++c->idle_polls % YIELD_POLLS == 0)
+		sched_yield();
+	else if (n > 0)
+		c->idle_polls = 0;
 
 	for (int i = 0; i < n; i++) {
 		if (ev[i].type == TRANSPORT_EV_MSG && comm_on_msg(c, ev[i].data, ev[i].len))
