@@ -281,8 +281,9 @@ static void pump(struct comm *c)
 	/* Nothing came for a while: let another thread of this core run
 	 * (ranks that share a core, as when a lease has more workers than
 	 * cores, otherwise wait for each other's time slices: 36 ms a
-	 * barrier with 4 ranks on 2 cores). Free on a core of its own. */
-	if (n == 0 && ++c->idle_polls % YIELD_POLLS == 0)
+	 * barrier with 4 ranks on 2 cores). Only then: on a loaded machine a
+	 * yield hands the core to another process for its time slice. */
+	if (n == 0 && c->env.yield && ++c->idle_polls % YIELD_POLLS == 0)
 		sched_yield();
 	else if (n > 0)
 		c->idle_polls = 0;

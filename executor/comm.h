@@ -24,6 +24,7 @@ struct comm_env {
 	const uint8_t *token;	 /* the lease's (WIRE_TOKEN_LEN bytes) */
 	const atomic_bool *stop; /* set on eviction: the job aborts */
 	unsigned worker;	 /* for log messages */
+	bool yield;		 /* workers share cores: a wait that finds nothing yields */
 	void (*defer)(void *arg, const struct transport_event *ev); /* not a comm event */
 	void *arg;
 };

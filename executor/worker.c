@@ -520,7 +520,7 @@ int worker_step(struct worker *w, int wait_ms)
 			for (int j = i + 1; j < n; j++)
 				backlog_push(w, &ev[j]);
 			handle(w, &ev[i]);
-			break;
+			return i + 1; /* the rest: from the backlog, next */
 		}
 		handle(w, &ev[i]);
 	}
@@ -648,6 +648,7 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	w->comm = comm_create(&(struct comm_env){.t = w->t,
 						 .token = cfg->token,
 						 .stop = cfg->stop,
+						 .yield = cfg->shared_cores,
 						 .worker = index,
 						 .defer = defer_event,
 						 .arg = w});

@@ -607,6 +607,18 @@ static bool worker_sending(const struct faas_client *c, unsigned wi)
 	return false;
 }
 
+/* Whether worker wi runs a rank of a faas_invoke_all job now. */
+static bool worker_in_job(const struct faas_client *c, unsigned wi)
+{
+	for (unsigned k = 0; k < c->depth; k++) {
+		const struct faas_call *call = &c->calls[wi * c->depth + k];
+
+		if (call->state == CALL_INFLIGHT && call->pinned)
+			return true;
+	}
+	return false;
+}
+
 static void probe(struct faas_client *c, struct cworker *w, int64_t now)
 {
 	struct wire_msg m = {.type = WIRE_PING};
@@ -657,6 +669,11 @@ static void watch(struct faas_client *c, int64_t now)
 				worker_lost(c, w);
 			continue;
 		}
+		/* a rank of a job: its peers flood its receive queue (a probe
+		 * refused for that is no sign of death); the job ends by its
+		 * own timeout, and a process exit is seen above */
+		if (worker_in_job(c, wi))
+			continue;
 		if (!w->quiet_since || w->heard != w->heard_seen) {
 			w->heard_seen = w->heard;
 			w->quiet_since = now;

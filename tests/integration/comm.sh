@@ -41,7 +41,7 @@ start() {
 	published "$tmp/$3.json"
 }
 
-echo "1..14"
+echo "1..16"
 for case in "shm 4" "tcp;ofi_rxm 4"; do
 	prov=${case% *}
 	workers=${case##* }
@@ -77,6 +77,26 @@ for case in "shm 4" "tcp;ofi_rxm 4"; do
 		ok "$prov: the evicted executor exited"
 	fi
 done
+
+# ---- one lease over two executors: evicting one ends the job on all ranks --
+if ! command -v jq >/dev/null; then
+	for k in 1 2; do ok "# SKIP jq is not installed (it joins two lease documents)"; done
+elif start shm 2 x && a_pid=$exe_pid && start shm 2 y; then
+	jq -s '.[0] * {workers: ([.[0].workers[], .[1].workers[]] | to_entries |
+		map(.value + {index: .key}))}' "$tmp/x.json" "$tmp/y.json" >"$tmp/xy.json"
+	if out=$(FAAS_LEASE="$tmp/xy.json" timeout 120 "$COMM_CHECK" evict "$exe_pid"); then
+		ok "two executors, one evicted mid-job: all 4 ranks end with FAAS_EEVICTED"
+	else
+		not_ok "two executors: $out"
+	fi
+	if kill -0 "$a_pid" 2>/dev/null; then
+		ok "the other executor serves on"
+	else
+		not_ok "the executor that was not evicted is gone: $(tail -2 "$tmp/x.log")"
+	fi
+else
+	for k in 1 2; do not_ok "the executors did not start: $(tail -1 "$tmp/y.log")"; done
+fi
 
 # ---- another user's process forges comm messages --------------------------
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null || ! id -u daemon >/dev/null 2>&1 ||
