@@ -48,10 +48,12 @@
 #define EVENTS 16
 #define HELLO_WAIT_MS 500
 #define ABORT_POST_MS 100 /* longest wait to post one ABORT */
+#define STALE_MS 600000	  /* messages of a job that did not start here by then go */
 #define YIELD_POLLS 16	  /* empty polls in a row before a sched_yield */
 
 struct inmsg {
 	uint64_t job;
+	int64_t arrived_ms; /* its first chunk */
 	int32_t src, tag;
 	uint32_t seq, total, got;
 	char *data;
@@ -125,15 +127,17 @@ static void inmsg_free(struct comm *c, struct inmsg *m)
 	free(m);
 }
 
-/* Removes the messages for which drop(job) holds. */
+/* Removes the messages of job, those older than STALE_MS (of a job that
+ * never started here: its rank's call failed), or all of them. */
 static void purge(struct comm *c, uint64_t job, bool all)
 {
+	int64_t stale = clock_ms() - STALE_MS;
 	struct inmsg **p = &c->in;
 
 	while (*p) {
 		struct inmsg *m = *p;
 
-		if (all || m->job == job) {
+		if (all || m->job == job || m->arrived_ms < stale) {
 			*p = m->next;
 			inmsg_free(c, m);
 		} else {
@@ -202,6 +206,7 @@ static void on_chunk(struct comm *c, const struct comm_msg *m)
 			return;
 		}
 		*e = (struct inmsg){.job = m->job,
+				    .arrived_ms = clock_ms(),
 				    .src = m->src,
 				    .tag = m->tag,
 				    .seq = m->seq,
@@ -272,8 +277,8 @@ bool comm_on_msg(struct comm *c, const void *data, size_t len)
 /* ---- the running job -------------------------------------------------- */
 
 /* Progresses the endpoint once: comm messages are taken, the rest goes
- * back to the worker. */
-static void pump(struct comm *c)
+ * back to the worker. Returns the events read. */
+static int pump(struct comm *c)
 {
 	struct transport_event ev[EVENTS];
 	int n = transport_poll(c->env.t, ev, EVENTS);
@@ -296,6 +301,7 @@ static void pump(struct comm *c)
 			continue; /* a comm message's: nobody waits on it */
 		c->env.defer(c->env.arg, &ev[i]);
 	}
+	return n;
 }
 
 static int check(struct comm *c, int waiting_for);
@@ -360,8 +366,14 @@ static int check(struct comm *c, int waiting_for)
 		return job_abort(c, FAAS_ETIMEDOUT);
 	if (waiting_for >= 0 && waiting_for != c->pub.rank && now >= c->next_alive_ms) {
 		c->next_alive_ms = now + ALIVE_CHECK_MS;
-		if (!transport_peer_alive(c->env.t, c->rank_peer[waiting_for]))
-			return job_abort(c, FAAS_EUNAVAIL);
+		if (!transport_peer_alive(c->env.t, c->rank_peer[waiting_for])) {
+			/* what it sent before it exited comes first (an ABORT:
+			 * its executor was evicted): the exit is seen out of
+			 * band, ahead of it, so its queue is read out first */
+			for (int i = 0, empty = 0; i < 256 && empty < 8 && !c->status; i++)
+				empty = pump(c) ? 0 : empty + 1;
+			return c->status ? c->status : job_abort(c, FAAS_EUNAVAIL);
+		}
 	}
 	return 0;
 }
