@@ -1150,6 +1150,15 @@ int client_submit_to(struct faas_client *c, unsigned wi, int fn, const void *in,
 	return FAAS_OK;
 }
 
+int client_send_msg(struct faas_client *c, unsigned wi, const void *buf, size_t len)
+{
+	struct cworker *w = &c->workers[wi];
+
+	if (!w->connected || w->evicted)
+		return FAAS_EUNAVAIL;
+	return transport_msg(c->t, w->peer, buf, len) == 0 ? FAAS_OK : FAAS_ETRANSPORT;
+}
+
 const struct lease_doc *client_lease_doc(const struct faas_client *c)
 {
 	return c->lease->doc;

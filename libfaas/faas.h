@@ -276,8 +276,9 @@ int faas_allreduce(struct faas_comm *comm, const void *in, void *out, size_t cou
  * len (out holds size * len bytes at root; unused elsewhere). */
 int faas_gather(struct faas_comm *comm, int root, const void *in, size_t len, void *out);
 
-/* Starts the comm function fn on every worker of the lease, rank i on the
- * client's worker i, each with in[0..in_len) (in_len at most
+/* Starts the comm function fn on every worker of the lease
+ * (faas_lease_workers of them: outs, out_lens and statuses hold that many),
+ * rank i on the lease document's worker i, each with in[0..in_len) (in_len at most
  * faas_lease_max_payload minus the job's header: 32 bytes and 2 + the
  * fabric address's length per worker), and waits for all of them (each
  * bounded by the call timeout). Rank i's output goes to outs + i *
@@ -286,9 +287,10 @@ int faas_gather(struct faas_comm *comm, int root, const void *in, size_t len, vo
  * succeeded, else the first of FAAS_EEVICTED, FAAS_EUNAVAIL,
  * FAAS_ETIMEDOUT found among the ranks, else the first rank's error. A
  * rank is never moved to another worker: after an eviction, call again
- * on a new lease. FAAS_EUNAVAIL at once when a worker of the client is
- * evicted or gone already, FAAS_EBUSY when one has no free slot. Not for
- * plain functions (their rank fails with FAAS_EFUNC). */
+ * on a new lease. A rank that cannot start (its worker evicted or gone
+ * already: FAAS_EEVICTED, FAAS_EUNAVAIL; no free slot: FAAS_EBUSY) makes
+ * the client abort the started ones at once. Not for plain functions
+ * (their rank fails with FAAS_EFUNC). */
 int faas_invoke_all(struct faas_client *client, int fn, const void *in, size_t in_len, void *outs,
 		    size_t out_cap, size_t *out_lens, int *statuses);
 

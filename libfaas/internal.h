@@ -19,6 +19,9 @@ struct lease_doc;
  * the worker has no free record now; otherwise as faas_invoke_async. */
 int client_submit_to(struct faas_client *c, unsigned wi, int fn, const void *in, size_t in_len,
 		     void *out, size_t out_cap, struct faas_call **call);
+/* Sends a control message to the client's worker wi (FAAS_EUNAVAIL when
+ * it is not connected or evicted). */
+int client_send_msg(struct faas_client *c, unsigned wi, const void *buf, size_t len);
 const struct lease_doc *client_lease_doc(const struct faas_client *c);
 int client_timeout_ms(const struct faas_client *c);
 

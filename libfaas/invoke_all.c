@@ -45,6 +45,22 @@ static int rank_status(struct faas_client *c, int status)
 	return status;
 }
 
+/* Sends the started ranks of job an ABORT with status (the client holds
+ * the lease's token, as the ranks do); best effort. */
+static void abort_ranks(struct faas_client *c, uint64_t job, struct faas_call **calls, unsigned n,
+			int status)
+{
+	struct comm_msg m = {.kind = COMM_ABORT, .job = job, .src = -1, .status = status};
+	uint8_t buf[WIRE_MSG_MAX];
+	size_t len;
+
+	memcpy(m.token, client_lease_doc(c)->token, WIRE_TOKEN_LEN);
+	len = comm_msg_encode(&m, buf);
+	for (unsigned i = 0; i < n; i++)
+		if (calls[i])
+			client_send_msg(c, i, buf, len);
+}
+
 int faas_invoke_all(struct faas_client *c, int fn, const void *in, size_t in_len, void *outs,
 		    size_t out_cap, size_t *out_lens, int *statuses)
 {
@@ -59,7 +75,7 @@ int faas_invoke_all(struct faas_client *c, int fn, const void *in, size_t in_len
 	if (!c || fn < 0 || (in_len && !in) || (out_cap && !outs))
 		return FAAS_EINVAL;
 	doc = client_lease_doc(c);
-	n = (unsigned)faas_client_workers(c);
+	n = doc->nworkers; /* every worker of the lease, connected or not */
 	if (n == 0 || n > COMM_SIZE_MAX)
 		return FAAS_EINVAL;
 	h = calloc(1, sizeof(*h));
@@ -110,6 +126,11 @@ int faas_invoke_all(struct faas_client *c, int fn, const void *in, size_t in_len
 				verdict = rc;
 		}
 	}
+	/* A rank that could not start: the started ones would wait for it
+	 * until the timeout; they are told to end now. */
+	if (verdict != FAAS_OK)
+		abort_ranks(c, h->job, calls, n,
+			    severity(verdict) == 3 ? FAAS_EEVICTED : FAAS_EUNAVAIL);
 	/* Every started rank is collected, also after a failure: the others
 	 * end by the abort their job sees, or by the timeout. */
 	for (unsigned i = 0; i < n; i++) {

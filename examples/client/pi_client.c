@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 		rc = fn;
 		goto out;
 	}
-	n = faas_client_workers(c);
+	n = faas_lease_workers(lease);
 	outs = calloc((size_t)n, sizeof(*outs));
 	statuses = calloc((size_t)n, sizeof(*statuses));
 	if (!outs || !statuses) {

@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fn = faas_function(c, "allsum");
-	n = faas_client_workers(c);
+	n = faas_lease_workers(lease);
 	outs = calloc((size_t)n, sizeof(*outs));
 	if (fn < 0 || !outs) {
 		fprintf(stderr,

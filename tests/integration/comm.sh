@@ -41,7 +41,7 @@ start() {
 	published "$tmp/$3.json"
 }
 
-echo "1..16"
+echo "1..17"
 for case in "shm 4" "tcp;ofi_rxm 4"; do
 	prov=${case% *}
 	workers=${case##* }
@@ -80,7 +80,7 @@ done
 
 # ---- one lease over two executors: evicting one ends the job on all ranks --
 if ! command -v jq >/dev/null; then
-	for k in 1 2; do ok "# SKIP jq is not installed (it joins two lease documents)"; done
+	for k in 1 2 3; do ok "# SKIP jq is not installed (it joins two lease documents)"; done
 elif start shm 2 x && a_pid=$exe_pid && start shm 2 y; then
 	jq -s '.[0] * {workers: ([.[0].workers[], .[1].workers[]] | to_entries |
 		map(.value + {index: .key}))}' "$tmp/x.json" "$tmp/y.json" >"$tmp/xy.json"
@@ -94,8 +94,13 @@ elif start shm 2 x && a_pid=$exe_pid && start shm 2 y; then
 	else
 		not_ok "the executor that was not evicted is gone: $(tail -2 "$tmp/x.log")"
 	fi
+	if out=$(FAAS_LEASE="$tmp/xy.json" timeout 120 "$COMM_CHECK" gone); then
+		ok "a job on a lease with a gone executor ends at once with FAAS_EUNAVAIL"
+	else
+		not_ok "gone: $out"
+	fi
 else
-	for k in 1 2; do not_ok "the executors did not start: $(tail -1 "$tmp/y.log")"; done
+	for k in 1 2 3; do not_ok "the executors did not start: $(tail -1 "$tmp/y.log")"; done
 fi
 
 # ---- another user's process forges comm messages --------------------------

@@ -9,6 +9,10 @@
  *                           SIGTERM to PID (the executor) after 1 s: every
  *                           rank and the call must end with FAAS_EEVICTED
  *                           well before the 30 s call timeout
+ *   comm_check gone         starts "wait" on a lease of which some workers
+ *                           are gone: the call must end with FAAS_EUNAVAIL
+ *                           well before the timeout (the client aborts the
+ *                           ranks it started)
  * Prints one line per failure; exit 0 when all held, 1 otherwise.
  */
 #include "faas.h"
@@ -99,6 +103,36 @@ static int evict(struct faas_client *c, int n, pid_t executor)
 	return bad;
 }
 
+static int gone(struct faas_client *c, int n)
+{
+	int *st = calloc((size_t)n, sizeof(*st));
+	int fn = faas_function(c, "wait"), rc, bad = 0;
+	double t0 = now_s(), took;
+
+	if (!st || fn < 0)
+		return 1;
+	rc = faas_invoke_all(c, fn, NULL, 0, NULL, 0, NULL, st);
+	took = now_s() - t0;
+	if (rc != FAAS_EUNAVAIL) {
+		printf("gone: faas_invoke_all returned %s, expected FAAS_EUNAVAIL\n",
+		       faas_strerror(rc));
+		bad = 1;
+	}
+	for (int r = 0; r < n; r++) {
+		if (st[r] != FAAS_EUNAVAIL) {
+			printf("gone: rank %d ended with %s, expected FAAS_EUNAVAIL\n", r,
+			       faas_strerror(st[r]));
+			bad = 1;
+		}
+	}
+	if (took > 20) {
+		printf("gone: the job took %.1f s to end\n", took);
+		bad = 1;
+	}
+	free(st);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	struct faas_lease *lease = NULL;
@@ -107,7 +141,7 @@ int main(int argc, char **argv)
 	int rc, n;
 
 	if (argc < 2 || (strcmp(argv[1], "evict") == 0 && argc != 3)) {
-		fprintf(stderr, "usage: comm_check ring | evict PID\n");
+		fprintf(stderr, "usage: comm_check ring | evict PID | gone\n");
 		return 2;
 	}
 	if (faas_lease_from_env(&lease, err, sizeof(err)) ||
@@ -116,8 +150,13 @@ int main(int argc, char **argv)
 		faas_lease_destroy(lease);
 		return 1;
 	}
-	n = faas_client_workers(c);
-	rc = strcmp(argv[1], "ring") == 0 ? ring(c, n) : evict(c, n, (pid_t)atoi(argv[2]));
+	n = faas_lease_workers(lease);
+	if (strcmp(argv[1], "ring") == 0)
+		rc = ring(c, n);
+	else if (strcmp(argv[1], "gone") == 0)
+		rc = gone(c, n);
+	else
+		rc = evict(c, n, (pid_t)atoi(argv[2]));
 	faas_client_destroy(c);
 	faas_lease_destroy(lease);
 	return rc;
