@@ -30,6 +30,7 @@ struct worker_config {
 	long hot_poll_us; /* hybrid: idle time before going warm */
 	const atomic_bool *stop;
 	const int *wake_fd; /* becomes readable when stop is set: warm workers wake at once */
+	bool shared_cores;  /* more workers than cores: a comm job's waits yield the core */
 };
 
 struct worker;

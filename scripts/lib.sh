@@ -29,6 +29,9 @@ COLOC_PACKAGES=(
 	libpng-dev zlib1g-dev libigraph-dev
 	# scripts/evaluate's plots
 	gnuplot-nox
+	# comm.sh joins two lease documents; scripts/comm-bench's Open MPI
+	# baseline (optional there: skipped with a message without them)
+	jq openmpi-bin libopenmpi-dev
 	# scripts/fuzz: clang with libFuzzer and the sanitizers' runtimes,
 	# llvm-symbolizer for their reports (gcc's ASan and UBSan runtimes,
 	# for --enable-sanitizers, come with gcc)
