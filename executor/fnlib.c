@@ -23,6 +23,7 @@
 struct fnlib_entry {
 	char name[FNLIB_NAME_MAX + 1];
 	fnlib_fn *fn;
+	fnlib_comm_fn *comm; /* listed with ":comm": the function, and fn is NULL */
 };
 
 struct fnlib {
@@ -58,7 +59,7 @@ static bool name_char(char ch)
 }
 
 /* One entry "name" or "name=symbol" (len bytes at entry). */
-static int add(struct fnlib *lib, const char *entry, size_t len, char *err, size_t errlen)
+static int add_entry(struct fnlib *lib, const char *entry, size_t len, char *err, size_t errlen)
 {
 	char symbol[FNLIB_SYMBOL_MAX + 1];
 	const char *eq = memchr(entry, '=', len);
@@ -131,8 +132,26 @@ static int add(struct fnlib *lib, const char *entry, size_t len, char *err, size
 		return -ENOENT;
 	}
 	e->fn = (fnlib_fn *)sym;
+	e->comm = (fnlib_comm_fn *)sym;
 	lib->count++;
 	return 0;
+}
+
+#define COMM_SUFFIX ":comm"
+
+/* One entry "name" or "name=symbol", either followed by ":comm" (a
+ * function with a communicator, faas.h), len bytes at entry. */
+static int add(struct fnlib *lib, const char *entry, size_t len, char *err, size_t errlen)
+{
+	size_t suffix = strlen(COMM_SUFFIX);
+	bool comm = len > suffix && memcmp(entry + len - suffix, COMM_SUFFIX, suffix) == 0;
+	int rc = add_entry(lib, entry, comm ? len - suffix : len, err, errlen);
+
+	if (rc == 0 && comm)
+		lib->entries[lib->count - 1].fn = NULL;
+	else if (rc == 0)
+		lib->entries[lib->count - 1].comm = NULL;
+	return rc;
 }
 
 /* The optional per-worker hooks; one defined by a dependency is ignored. */
@@ -230,6 +249,11 @@ const char *fnlib_name(const struct fnlib *lib, unsigned id)
 fnlib_fn *fnlib_get(const struct fnlib *lib, unsigned id)
 {
 	return id < lib->count ? lib->entries[id].fn : NULL;
+}
+
+fnlib_comm_fn *fnlib_get_comm(const struct fnlib *lib, unsigned id)
+{
+	return id < lib->count ? lib->entries[id].comm : NULL;
 }
 
 fnlib_init_fn *fnlib_worker_init(const struct fnlib *lib)

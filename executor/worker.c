@@ -30,6 +30,8 @@
 
 #include "worker.h"
 #include "clock.h"
+#include "comm.h"
+#include "faas.h"
 
 #include "log.h"
 
@@ -113,6 +115,7 @@ struct worker {
 		struct transport_mr *mr;
 	} * abandoned;
 	unsigned nabandoned;
+	struct comm *comm; /* messaging among the lease's workers */
 };
 
 static long elapsed_us(const struct timespec *since)
@@ -283,6 +286,10 @@ static void backlog_push(struct worker *w, const struct transport_event *ev)
 {
 	struct pending_event *p;
 
+	/* a comm message goes to the communicator at once: a job that the
+	 * backlog starts must find the messages that came before it */
+	if (ev->type == TRANSPORT_EV_MSG && comm_on_msg(w->comm, ev->data, ev->len))
+		return;
 	if (w->backlog_len == BACKLOG) {
 		log_warning("worker %u: too many requests while replies are stuck; dropping one",
 			    w->index);
@@ -499,6 +506,13 @@ static int stage_move(struct worker *w, struct wreply *r, struct wclient *c,
 	return rc;
 }
 
+static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
+			 const struct wire_req *req, int rc, char *out, size_t out_len, size_t cap,
+			 size_t inline_cap);
+static void run_comm(struct worker *w, struct wreply *r, struct wclient *c,
+		     const struct wire_req *req, fnlib_comm_fn *fn, const char *in, size_t in_len,
+		     char *out, size_t cap, size_t inline_cap);
+
 /* ---- invocations (continued) ------------------------------------------------ */
 
 static void on_put(struct worker *w, uint32_t slot)
@@ -510,6 +524,7 @@ static void on_put(struct worker *w, uint32_t slot)
 	struct wreply *r;
 	const char *in;
 	char *out;
+	fnlib_comm_fn *comm_fn;
 	fnlib_fn *fn;
 	int rc;
 
@@ -547,7 +562,8 @@ static void on_put(struct worker *w, uint32_t slot)
 		return;
 	}
 	fn = fnlib_get(lib, req.fn);
-	if (!fn) {
+	comm_fn = fnlib_get_comm(lib, req.fn);
+	if (!fn && !comm_fn) {
 		reply(w, r, c, &req, WIRE_NOFUNC, 0, 0);
 		return;
 	}
@@ -558,6 +574,14 @@ static void on_put(struct worker *w, uint32_t slot)
 		inline_cap = req.out_cap;
 	cap = inline_cap;
 	out = r->buf + WIRE_REPLY_LEN;
+	if (comm_fn && (req.flags & WIRE_REQ_RMA_IN)) {
+		/* a rank reads its comm header at the start of its input, in the
+		 * slot: libfaas refuses such a job before sending it */
+		log_warning("worker %u: a job's input (%llu bytes) does not fit the slot; refused",
+			    w->index, (unsigned long long)req.in_rma.len);
+		reply(w, r, c, &req, WIRE_TOOBIG, 0, 0);
+		return;
+	}
 	/* the lengths are the client's word: bounded by WIRE_RMA_MAX and the
 	 * budget before a byte of memory is taken */
 	if (req.flags & WIRE_REQ_RMA_IN)
@@ -594,7 +618,22 @@ static void on_put(struct worker *w, uint32_t slot)
 			return;
 		}
 	}
+	if (comm_fn) {
+		run_comm(w, r, c, &req, comm_fn, in, in_len, out, cap, inline_cap);
+		return;
+	}
 	rc = fn(in, in_len, out, cap, &out_len);
+	reply_result(w, r, c, &req, rc, out, out_len, cap, inline_cap);
+}
+
+/* The reply for a function that returned rc with out_len bytes of output
+ * (or of its message) in out, cap being what out holds: r's buffer, whose
+ * capacity is inline_cap, or the staging, whose output beyond inline_cap
+ * is written into the client's memory (out_rma) before the reply. */
+static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
+			 const struct wire_req *req, int rc, char *out, size_t out_len, size_t cap,
+			 size_t inline_cap)
+{
 	if (rc != 0) {
 		/* out[0..out_len) may hold the function's message */
 		size_t msg = out_len < cap ? out_len : cap;
@@ -605,18 +644,48 @@ static void on_put(struct worker *w, uint32_t slot)
 			msg = inline_cap;
 		if (out != r->buf + WIRE_REPLY_LEN)
 			memcpy(r->buf + WIRE_REPLY_LEN, out, msg);
-		reply(w, r, c, &req, WIRE_FUNC, rc, msg);
+		reply(w, r, c, req, WIRE_FUNC, rc, msg);
 	} else if (out_len > cap) { /* out_len: the size needed; nothing follows */
-		reply(w, r, c, &req, WIRE_OUTSIZE, 0, out_len);
+		reply(w, r, c, req, WIRE_OUTSIZE, 0, out_len);
 	} else if (out_len <= inline_cap) {
 		if (out != r->buf + WIRE_REPLY_LEN && out_len)
 			memcpy(r->buf + WIRE_REPLY_LEN, out, out_len);
-		reply(w, r, c, &req, WIRE_OK, 0, out_len);
-	} else if (stage_move(w, r, c, &req, TRANSPORT_RMA_WRITE, out, &req.out_rma, out_len) !=
+		reply(w, r, c, req, WIRE_OK, 0, out_len);
+	} else if (stage_move(w, r, c, req, TRANSPORT_RMA_WRITE, out, &req->out_rma, out_len) !=
 		   0) {
 		return;
 	} else {
-		reply(w, r, c, &req, WIRE_OK, 0, out_len); /* the output is there already */
+		reply(w, r, c, req, WIRE_OK, 0, out_len); /* the output is there already */
+	}
+}
+
+/* A rank of a job (faas_invoke_all): the function runs with the worker's
+ * communicator, its output going to out (as for a plain call: r's buffer,
+ * or the staging when the client's capacity exceeds the slot). A job ended
+ * by an eviction answers WIRE_EVICTED on every rank; one ended by a gone
+ * rank or the timeout answers WIRE_FUNC with that FAAS_E* code, whatever
+ * the function returned. */
+static void run_comm(struct worker *w, struct wreply *r, struct wclient *c,
+		     const struct wire_req *req, fnlib_comm_fn *fn, const char *in, size_t in_len,
+		     char *out, size_t cap, size_t inline_cap)
+{
+	int fn_rc = 0, job_status = 0;
+	size_t out_len = 0;
+	char err[WIRE_FUNC_MSG_MAX];
+	int rc = comm_run(w->comm, fn, in, in_len, out, cap, &out_len, &fn_rc, &job_status, err,
+			  sizeof(err));
+
+	if (rc) {
+		log_warning("worker %u: a job did not start: %s", w->index, err);
+		out_len = strlen(err) < cap ? strlen(err) : cap;
+		memcpy(out, err, out_len);
+		reply_result(w, r, c, req, FAAS_EINVAL, out, out_len, cap, inline_cap);
+	} else if (job_status == FAAS_EEVICTED) {
+		reply(w, r, c, req, WIRE_EVICTED, 0, 0);
+	} else if (job_status) {
+		reply_result(w, r, c, req, job_status, out, 0, cap, inline_cap);
+	} else {
+		reply_result(w, r, c, req, fn_rc, out, out_len, cap, inline_cap);
 	}
 }
 
@@ -631,13 +700,20 @@ static void handle(struct worker *w, const struct transport_event *ev)
 		}
 		break;
 	case TRANSPORT_EV_MSG:
-		on_msg(w, ev->data, ev->len);
+		if (!comm_on_msg(w->comm, ev->data, ev->len))
+			on_msg(w, ev->data, ev->len);
 		break;
 	case TRANSPORT_EV_TX_DONE:
 	case TRANSPORT_EV_TX_ERROR:
 		on_tx_done(w, ev);
 		break;
 	}
+}
+
+/* An event a comm function's wait read that is not the job's. */
+static void defer_event(void *arg, const struct transport_event *ev)
+{
+	backlog_push(arg, ev);
 }
 
 int worker_step(struct worker *w, int wait_ms)
@@ -658,8 +734,19 @@ int worker_step(struct worker *w, int wait_ms)
 	if (done)
 		return done;
 	n = wait_ms ? transport_wait(w->t, ev, EVENTS, wait_ms) : transport_poll(w->t, ev, EVENTS);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		if (ev[i].type == TRANSPORT_EV_PUT) {
+			/* a call may run a comm job, which polls the endpoint
+			 * (reusing the buffers of this batch's messages): the
+			 * rest of the batch waits in the backlog, copied, ahead
+			 * of what the job reads */
+			for (int j = i + 1; j < n; j++)
+				backlog_push(w, &ev[j]);
+			handle(w, &ev[i]);
+			return i + 1; /* the rest: from the backlog, next */
+		}
 		handle(w, &ev[i]);
+	}
 	return n < 0 ? 0 : n;
 }
 
@@ -783,6 +870,18 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	}
 	for (unsigned i = 0; i < w->nouts; i++)
 		w->outs[i].buf = w->out + (size_t)i * w->out_size;
+	w->comm = comm_create(&(struct comm_env){.t = w->t,
+						 .token = cfg->token,
+						 .stop = cfg->stop,
+						 .yield = cfg->shared_cores,
+						 .worker = index,
+						 .defer = defer_event,
+						 .arg = w});
+	if (!w->comm) {
+		snprintf(err, errlen, "out of memory for worker %u", index);
+		rc = -ENOMEM;
+		goto err;
+	}
 	*out = w;
 	return 0;
 err:
@@ -861,6 +960,7 @@ void worker_destroy(struct worker *w)
 		transport_mr_dereg(w->abandoned[i].mr);
 		w->abandoned[i].mr = NULL;
 	}
+	comm_destroy(w->comm);
 	transport_mr_dereg(w->out_mr);
 	transport_mr_dereg(w->region_mr);
 	transport_close(w->t);

@@ -36,6 +36,7 @@ struct worker_config {
 	 * refuses every large payload. */
 	atomic_size_t *staging_used;
 	size_t staging_max;
+	bool shared_cores; /* more workers than cores: a comm job's waits yield the core */
 };
 
 struct worker;

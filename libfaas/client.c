@@ -42,6 +42,7 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,7 @@ struct faas_call {
 	uint16_t flags;			/* WIRE_REQ_RMA_* of the request */
 	size_t stage_need;		/* WIRE_NOSTAGE: the staging the call needed */
 	struct transport_mr *rma_mr[2]; /* input and output registered for the call */
+	bool pinned; /* a rank of faas_invoke_all: never moved to another worker */
 	/* After an eviction a call moves to a record of another worker: the
 	 * caller's handle (origin) then points at its carrier (proxy), and
 	 * the carrier back at the handle (origin). */
@@ -179,8 +181,9 @@ const char *faas_strerror(int err)
 	case FAAS_EPROTO:
 		return "malformed reply from the executor";
 	case FAAS_EBUSY:
-		return "no free slot: every slot of the lease has a call in flight, or (when "
-		       "connecting) other clients of the lease still hold the workers' slots";
+		return "busy: every slot of the lease has a call in flight, or (when connecting) "
+		       "other clients of the lease hold the workers' slots, or (when acquiring a "
+		       "lease) no node has that much idle now";
 	case FAAS_EINPROGRESS:
 		return "the call is still in progress";
 	default:
@@ -466,6 +469,11 @@ static void retry(struct faas_client *c, struct faas_call *call)
 	struct faas_call *origin = call->origin ? call->origin : call;
 	struct faas_call *carrier;
 
+	if (origin->pinned) {
+		call_finish(c, origin,
+			    c->workers[call->worker].dead ? FAAS_EUNAVAIL : FAAS_EEVICTED);
+		return;
+	}
 	if (call->origin) { /* a carrier evicted in turn */
 		call->origin = NULL;
 		call->state = CALL_FREE;
@@ -630,6 +638,18 @@ static bool worker_sending(const struct faas_client *c, unsigned wi)
 	return false;
 }
 
+/* Whether worker wi runs a rank of a faas_invoke_all job now. */
+static bool worker_in_job(const struct faas_client *c, unsigned wi)
+{
+	for (unsigned k = 0; k < c->depth; k++) {
+		const struct faas_call *call = &c->calls[wi * c->depth + k];
+
+		if (call->state == CALL_INFLIGHT && call->pinned)
+			return true;
+	}
+	return false;
+}
+
 static void probe(struct faas_client *c, struct cworker *w, int64_t now)
 {
 	struct wire_msg m = {.type = WIRE_PING};
@@ -680,6 +700,11 @@ static void watch(struct faas_client *c, int64_t now)
 				worker_lost(c, w);
 			continue;
 		}
+		/* a rank of a job: its peers flood its receive queue (a probe
+		 * refused for that is no sign of death); the job ends by its
+		 * own timeout, and a process exit is seen above */
+		if (worker_in_job(c, wi))
+			continue;
 		if (!w->quiet_since || w->heard != w->heard_seen) {
 			w->heard_seen = w->heard;
 			w->quiet_since = now;
@@ -1175,6 +1200,7 @@ static int send_call(struct faas_client *c, struct faas_call *call, struct faas_
 	call->in_len = in_len;
 	call->in = req.in_len ? call->req + head : in;
 	call->flags = req.flags;
+	call->pinned = false;
 	rc = transport_put(c->t, w->peer, call->req, head + req.in_len, c->req_mr,
 			   w->slot_addr + (uint64_t)slot * c->slot_size, w->slot_key, slot, call);
 	if (rc < 0)
@@ -1229,6 +1255,66 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 	c->inflight++;
 	*out_call = call;
 	return FAAS_OK;
+}
+
+int client_submit_to(struct faas_client *c, unsigned wi, int fn, const void *in, size_t in_len,
+		     void *out, size_t out_cap, struct faas_call **out_call)
+{
+	struct cworker *w = &c->workers[wi];
+	struct faas_call *call = NULL;
+	int rc;
+
+	if ((unsigned)fn >= c->lease->doc->nfunctions)
+		return FAAS_ENOFUNC;
+	if (in_len > c->slot_size - WIRE_REQ_LEN)
+		return FAAS_ETOOBIG;
+	if (!w->connected || w->evicted)
+		return w->dead || !w->connected ? FAAS_EUNAVAIL : FAAS_EEVICTED;
+	for (unsigned k = 0; k < c->depth && !call; k++)
+		if (c->calls[wi * c->depth + k].state == CALL_FREE &&
+		    !c->calls[wi * c->depth + k].tx_pending)
+			call = &c->calls[wi * c->depth + k];
+	if (!call)
+		return FAAS_EBUSY;
+	rc = send_call(c, call, call, fn, in, in_len, out, out_cap,
+		       clock_ns() + (int64_t)c->timeout_ms * 1000000);
+	if (rc) {
+		rma_release(call);
+		return rc;
+	}
+	call->pinned = true;
+	c->inflight++;
+	*out_call = call;
+	return FAAS_OK;
+}
+
+int client_send_msg(struct faas_client *c, unsigned wi, const void *buf, size_t len)
+{
+	struct cworker *w = &c->workers[wi];
+
+	if (!w->connected || w->evicted)
+		return FAAS_EUNAVAIL;
+	return transport_msg(c->t, w->peer, buf, len) == 0 ? FAAS_OK : FAAS_ETRANSPORT;
+}
+
+const struct lease_doc *client_lease_doc(const struct faas_client *c)
+{
+	return c->lease->doc;
+}
+
+int client_timeout_ms(const struct faas_client *c)
+{
+	return c->timeout_ms;
+}
+
+void client_note(struct faas_client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->last_error, sizeof(c->last_error), fmt, ap);
+	va_end(ap);
+	c->last_fn_rc = 0;
 }
 
 /* The name of function id fn, for messages. */
