@@ -77,7 +77,7 @@ static int group_setup(void **state)
 	char err[512] = "";
 
 	if (fnlib_open(env_path("FAAS_EXAMPLES_LIB"), NULL, &examples, err, sizeof(err)) != 0 ||
-	    fnlib_open(env_path("FAAS_TEST_LIB"), "bigout,fail,failmsg", &testfns, err,
+	    fnlib_open(env_path("FAAS_TEST_LIB"), "bigout,fail,failmsg,commnop:comm", &testfns, err,
 		       sizeof(err)) != 0) {
 		fprintf(stderr, "test_worker: %s\n", err);
 		return -1;
@@ -702,6 +702,24 @@ static void test_large_refused(void **state)
 	assert_int_equal(mock.nrmas, 0);
 }
 
+/* A rank of a job (a comm function) reads its header and input in its
+ * slot: one whose input is in the client's memory is refused as too big,
+ * before a byte is read or staging taken, even within the budget. */
+static void test_large_comm_refused(void **state)
+{
+	struct fixture *f = *state;
+	atomic_size_t used = 0;
+	struct client a;
+
+	f->cfg.staging_used = &used;
+	f->cfg.staging_max = 1 << 20;
+	a = connect_client(f, "client-a", 2);
+	request_rma(f, a.base, a.cookie, lib_id(testfns, "commnop"), 7, 3 * SLOT_SIZE, 64);
+	last_reply(f, a.peer, 7, WIRE_TOOBIG, NULL);
+	assert_int_equal(mock.nrmas, 0);
+	assert_int_equal(used, 0);
+}
+
 /* Within the budget: the input is read into staging (from the client's
  * descriptor), the output beyond the slot written to out_rma, and the
  * reply carries only its length; the budget is given back afterwards. */
@@ -910,6 +928,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_malformed_control, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_in_out, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_comm_refused, setup_testfns, teardown),
 	};
 
 	return cmocka_run_group_tests_name("worker", tests, group_setup, group_teardown);
