@@ -79,6 +79,8 @@ struct faas_call {
 	int64_t deadline;
 	int fn;
 	size_t in_len;
+	uint16_t op;	  /* enum wire_op: a session's calls are never moved */
+	uint64_t session; /* ... and name their session (libfaas/session.c) */
 	/* After an eviction a call moves to a record of another worker: the
 	 * caller's handle (origin) then points at its carrier (proxy), and
 	 * the carrier back at the handle (origin). */
@@ -129,6 +131,7 @@ struct faas_client {
 	int64_t next_watch;
 	int last_fn_rc; /* faas_last_fn_rc */
 	char last_error[512];
+	struct session_registry *sessions; /* session.c's; NULL until the first */
 };
 
 const char *faas_strerror(int err)
@@ -168,6 +171,12 @@ const char *faas_strerror(int err)
 		       "connecting) other clients of the lease still hold the workers' slots";
 	case FAAS_EINPROGRESS:
 		return "the call is still in progress";
+	case FAAS_ENOSESSION:
+		return "no such session on this connection (closed, never opened here, or a "
+		       "stateful function called outside a session)";
+	case FAAS_ESTATELOST:
+		return "the session's state was lost: its worker was evicted and could not write "
+		       "it back in time";
 	default:
 		return "unknown error";
 	}
@@ -324,6 +333,8 @@ static int status_to_error(enum wire_status s)
 		return FAAS_EAUTH;
 	case WIRE_EVICTED:
 		return FAAS_EEVICTED;
+	case WIRE_NOSESSION:
+		return FAAS_ENOSESSION;
 	default:
 		return FAAS_EPROTO;
 	}
@@ -437,12 +448,20 @@ static void retry(struct faas_client *c, struct faas_call *call)
 	struct faas_call *origin = call->origin ? call->origin : call;
 	struct faas_call *carrier;
 
+	if (origin->op != WIRE_OP_PLAIN) {
+		/* a session's call needs its worker's state: it fails */
+		call_finish(c, origin,
+			    c->workers[call->worker].dead ? FAAS_EUNAVAIL : FAAS_EEVICTED);
+		return;
+	}
 	if (call->origin) { /* a carrier evicted in turn */
 		call->origin = NULL;
 		call->state = CALL_FREE;
 		origin->proxy = NULL;
 	}
 	carrier = pick_call(c);
+	if (carrier)
+		carrier->op = WIRE_OP_PLAIN;
 	if (carrier && send_call(c, carrier, origin->fn, origin->req + WIRE_REQ_LEN, origin->in_len,
 				 origin->out, origin->out_cap, origin->deadline) == FAAS_OK) {
 		carrier->origin = origin;
@@ -468,6 +487,7 @@ static void on_evict(struct faas_client *c, struct cworker *w)
 	unsigned wi = (unsigned)(w - c->workers);
 
 	w->evicted = true;
+	session_worker_gone(c, wi, w->dead);
 	for (unsigned i = wi * c->depth; i < (wi + 1) * c->depth; i++) {
 		struct faas_call *call = &c->calls[i];
 
@@ -548,7 +568,11 @@ static void on_event(struct faas_client *c, const struct transport_event *ev)
 
 	switch (ev->type) {
 	case TRANSPORT_EV_PUT:
-		on_reply(c, ev->imm);
+		if (wire_reply_imm_status(ev->imm) >= WIRE_SWAP &&
+		    wire_reply_imm_status(ev->imm) <= WIRE_SWAP_LOST)
+			session_on_swap(c, ev->imm); /* a session's state coming back */
+		else
+			on_reply(c, ev->imm);
 		break;
 	case TRANSPORT_EV_MSG:
 		on_msg(c, ev->data, ev->len);
@@ -883,6 +907,7 @@ void faas_client_destroy(struct faas_client *c)
 	}
 	if (c->t)
 		transport_flush(c->t, 200);
+	session_registry_free(c->sessions);
 	while (c->bufs) {
 		struct fbuf *b = c->bufs;
 
@@ -1030,6 +1055,8 @@ static int send_call(struct faas_client *c, struct faas_call *call, int fn, cons
 	req.reply_tag = call->index | call->gen << 16;
 	req.fn = (uint16_t)fn;
 	req.in_len = (uint32_t)in_len;
+	req.flags = call->op;
+	req.session = call->session;
 	if (zc) {
 		transport_mr_remote(zc->mr, (char *)out - WIRE_REPLY_LEN, &req.reply_addr,
 				    &req.reply_key);
@@ -1089,6 +1116,8 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 		watch(c, now);
 		progress(c, 1);
 	}
+	call->op = WIRE_OP_PLAIN;
+	call->session = 0;
 	rc = send_call(c, call, fn, in, in_len, out, out_cap, deadline);
 	if (rc)
 		return rc;
@@ -1311,4 +1340,103 @@ long faas_client_retries(const struct faas_client *c)
 int faas_inflight(const struct faas_client *c)
 {
 	return c ? c->inflight : FAAS_EINVAL;
+}
+
+/* ---- for libfaas/session.c (internal.h) ------------------------------------ */
+
+struct transport *client_transport(struct faas_client *c)
+{
+	return c->t;
+}
+
+size_t client_slot_size(const struct faas_client *c)
+{
+	return c->slot_size;
+}
+
+int client_timeout_ms(const struct faas_client *c)
+{
+	return c->timeout_ms;
+}
+
+struct session_registry **client_sessions(struct faas_client *c)
+{
+	return &c->sessions;
+}
+
+void client_progress(struct faas_client *c)
+{
+	watch(c, clock_ns());
+	progress(c, 1);
+}
+
+void client_note(struct faas_client *c, const char *msg)
+{
+	snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
+}
+
+int client_pick_worker(struct faas_client *c, int worker)
+{
+	if (worker >= (int)c->nworkers || worker < -1)
+		return FAAS_EINVAL;
+	if (worker >= 0)
+		return c->workers[worker].connected && !c->workers[worker].evicted ? worker
+										   : none_left(c);
+	for (unsigned n = 0; n < c->nworkers; n++) {
+		unsigned wi = (c->next_worker + n) % c->nworkers;
+
+		if (c->workers[wi].connected && !c->workers[wi].evicted) {
+			c->next_worker = wi + 1;
+			return (int)wi;
+		}
+	}
+	return none_left(c);
+}
+
+int client_call_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
+		   const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len)
+{
+	int64_t deadline = clock_ns() + (int64_t)c->timeout_ms * 1000000;
+	struct faas_call *call = NULL;
+	int rc;
+
+	if (out_len)
+		*out_len = 0;
+	if (in_len > c->slot_size - WIRE_REQ_LEN)
+		rc = FAAS_ETOOBIG;
+	else if ((unsigned)fn >= c->lease->doc->nfunctions)
+		rc = FAAS_ENOFUNC;
+	else
+		rc = FAAS_OK;
+	while (!rc && !call) {
+		struct cworker *w = &c->workers[wi];
+
+		if (!w->connected || w->evicted) {
+			rc = w->dead ? FAAS_EUNAVAIL : FAAS_EEVICTED;
+			break;
+		}
+		for (unsigned k = 0; k < c->depth && !call; k++) {
+			struct faas_call *r = &c->calls[wi * c->depth + k];
+
+			if (r->state == CALL_FREE && !r->tx_pending)
+				call = r;
+		}
+		if (call)
+			break;
+		if (clock_ns() > deadline)
+			rc = FAAS_EBUSY;
+		else
+			client_progress(c);
+	}
+	if (!rc) {
+		call->op = op;
+		call->session = session;
+		rc = send_call(c, call, fn, in, in_len, out, out_cap, deadline);
+	}
+	if (rc) {
+		note(c, fn, NULL, rc);
+		return rc;
+	}
+	c->inflight++;
+	return faas_wait(c, call, out_len);
 }

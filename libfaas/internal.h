@@ -7,9 +7,40 @@
 
 #include "faas.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* The coloc.conf a lease was acquired with (NULL: the default), so that
  * faas_lease_release() asks the same controller. 0 or FAAS_ENOMEM. */
 int lease_set_conf(struct faas_lease *lease, const char *conf);
 const char *lease_conf(const struct faas_lease *lease);
+
+/* client.c, for session.c. */
+struct transport;
+struct session_registry;
+struct transport *client_transport(struct faas_client *c);
+size_t client_slot_size(const struct faas_client *c);
+int client_timeout_ms(const struct faas_client *c);
+/* Where session.c keeps the client's sessions (NULL until it makes it). */
+struct session_registry **client_sessions(struct faas_client *c);
+/* Handles what is ready (waiting up to 1 ms), and looks for dead workers. */
+void client_progress(struct faas_client *c);
+/* Sets faas_last_error's sentence. */
+void client_note(struct faas_client *c, const char *msg);
+/* worker if usable, else the next usable one for -1; FAAS_EINVAL,
+ * FAAS_EEVICTED or FAAS_EUNAVAIL when there is none. */
+int client_pick_worker(struct faas_client *c, int worker);
+/* A synchronous call on worker wi with request op and session (never
+ * moved to another worker), as faas_invoke otherwise. */
+int client_call_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
+		   const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len);
+
+/* session.c, for client.c. */
+/* A put of a session's state (WIRE_SWAP, WIRE_SWAP_END, WIRE_SWAP_LOST). */
+void session_on_swap(struct faas_client *c, uint32_t imm);
+/* Worker wi was evicted (dead: its process is gone). */
+void session_worker_gone(struct faas_client *c, unsigned wi, bool dead);
+/* Frees the sessions left (their handles become invalid); NULL: no-op. */
+void session_registry_free(struct session_registry *r);
 
 #endif

@@ -646,16 +646,27 @@ static void test_malformed_header(void **state)
 	assert_int_equal(drain(f), 1);
 	assert_int_equal(mock.nputs, 1);
 	last_reply(f, a.peer, 1, WIRE_TOOBIG, NULL);
-	/* non-zero flags: malformed, no reply address to trust */
+	/* flags beyond the session operations: malformed, no reply address
+	 * to trust */
 	req.in_len = 1;
-	req.flags = 1;
+	req.flags = WIRE_OP_MAX + 1;
 	wire_req_encode(&req, slot);
 	mock_queue_put(a.base);
 	assert_int_equal(drain(f), 1);
 	assert_int_equal(mock.nputs, 1);
+	/* a call in a session this client never opened: WIRE_NOSESSION */
+	req.flags = WIRE_OP_CALL;
+	req.session = 42;
+	req.reply_tag = 3;
+	req.reply_addr = REPLY_ADDR(3);
+	wire_req_encode(&req, slot);
+	mock_queue_put(a.base);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(mock.nputs, 2);
+	last_reply(f, a.peer, 3, WIRE_NOSESSION, NULL);
 	/* the slot still serves a good request afterwards */
 	request(f, a.base, a.cookie, lib_id(examples, "echo"), 2, "y", 1, 8);
-	assert_int_equal(mock.nputs, 2);
+	assert_int_equal(mock.nputs, 3);
 	last_reply(f, a.peer, 2, WIRE_OK, NULL);
 }
 
