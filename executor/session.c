@@ -31,9 +31,12 @@ struct session {
 	size_t region_len;
 	struct transport_mr *mr;
 	struct faas_state state;
-	size_t restored; /* bytes of the initial state received so far */
+	size_t restored; /* bytes of the initial state received so far ... */
+	size_t initial;	 /* ... of its length: calls wait until they are equal */
 	uint64_t swap_addr, swap_key;
 	uint32_t tag;
+	bool unsettled; /* a swap's puts may still read the region: it is never
+			 * unmapped (the worker is ending, or a save failed) */
 };
 
 struct session_table {
@@ -72,9 +75,11 @@ int session_table_create(unsigned max, size_t max_state, struct session_table **
 
 static void session_free(struct session_table *t, struct session *s)
 {
-	transport_mr_dereg(s->mr);
-	if (s->region)
-		munmap(s->region, s->region_len);
+	if (!s->unsettled) {
+		transport_mr_dereg(s->mr);
+		if (s->region)
+			munmap(s->region, s->region_len);
+	}
 	memset(s, 0, sizeof(*s));
 	t->used--;
 }
@@ -190,6 +195,7 @@ static enum wire_status open_session(struct session_table *t, const struct sessi
 	s->tag = (uint32_t)get_u64(in + 32) & 0x0fffffffu;
 	memcpy(s->state.data, in + SESSION_OPEN_LEN, first);
 	s->restored = first;
+	s->initial = len;
 	put_u64(out, s->id);
 	*out_len = 8;
 	return WIRE_OK;
@@ -205,7 +211,7 @@ static enum wire_status restore(struct session *s, const struct wire_req *req, c
 		return fail(-EINVAL, out, cap, out_len, fn_rc, "malformed state restore");
 	off = get_u64(in);
 	n = req->in_len - SESSION_RESTORE_LEN;
-	if (off > s->state.len || n > s->state.len - off || n > s->state.len - s->restored)
+	if (off > s->initial || n > s->initial - off || n > s->initial - s->restored)
 		return fail(-EINVAL, out, cap, out_len, fn_rc,
 			    "state restore beyond the state's length");
 	memcpy((char *)s->state.data + off, in + SESSION_RESTORE_LEN, n);
@@ -243,6 +249,7 @@ static bool swap_out(struct session *s, const struct session_env *env, int64_t d
 			    (unsigned long long)s->id, len, strerror(-rc));
 		end = WIRE_SWAP_LOST;
 		chunks = 0;
+		s->unsettled = true;
 	}
 	trailer.fn_rc = (int32_t)chunks;
 	wire_reply_encode(&trailer, s->region);
@@ -288,7 +295,7 @@ enum wire_status session_request(struct session_table *t, const struct session_e
 	default:
 		return WIRE_BADHDR;
 	}
-	if (s->restored < s->state.len)
+	if (s->restored < s->initial)
 		return fail(-EAGAIN, out, cap, out_len, fn_rc,
 			    "the session's state is not all restored yet");
 	if (!fnlib_get(lib, req->fn))

@@ -12,7 +12,8 @@
  *     state_cap], registered for the worker's puts. A swap round is
  *     complete when the trailer came (WIRE_SWAP_END) and as many chunks as
  *     it names; a chunk after a complete round starts the next one (the
- *     buffer is being overwritten: no state until it completes).
+ *     buffer is being overwritten: no state until it completes); a round
+ *     the worker gave up on (WIRE_SWAP_LOST) stays lost.
  */
 #include "config.h"
 
@@ -40,6 +41,8 @@
 struct session_registry {
 	struct faas_session *s[MAX_SESSIONS];
 	uint32_t gen[MAX_SESSIONS];
+	struct faas_session *retired; /* closed while a swap may still write
+				       * into their buffers: freed with the client */
 };
 
 struct faas_session {
@@ -58,6 +61,7 @@ struct faas_session {
 	unsigned chunks;
 	bool ended, complete, lost;
 	uint64_t len; /* the trailer's: the state's length */
+	struct faas_session *next_retired;
 };
 
 static void put_u64(char *p, uint64_t v)
@@ -92,8 +96,10 @@ void session_on_swap(struct faas_client *c, uint32_t imm)
 
 	if (!s)
 		return;
-	if (s->ended && (s->complete || s->lost)) {
-		/* a new round: the buffer is being overwritten */
+	if (s->complete) {
+		/* a new round (the eviction's, after a save): the buffer is
+		 * being overwritten. A lost round stays lost: what comes after
+		 * its verdict is a straggler (faas_session_save starts over) */
 		s->chunks = 0;
 		s->ended = s->complete = s->lost = false;
 	}
@@ -103,7 +109,8 @@ void session_on_swap(struct faas_client *c, uint32_t imm)
 		break;
 	case WIRE_SWAP_END:
 		s->ended = true;
-		if (wire_reply_decode(s->swap, TRAILER, &rep) != 0 || rep.reply_tag != s->tag ||
+		/* out_len counts the state after the trailer */
+		if (wire_reply_decode(s->swap, s->swap_len, &rep) != 0 || rep.reply_tag != s->tag ||
 		    rep.out_len > s->cap ||
 		    (uint64_t)rep.fn_rc != (rep.out_len + chunk - 1) / chunk) {
 			s->lost = true; /* a trailer that does not add up: no state */
@@ -153,6 +160,12 @@ void session_registry_free(struct session_registry *r)
 	for (unsigned i = 0; i < MAX_SESSIONS; i++)
 		if (r->s[i])
 			session_free(r->s[i]);
+	while (r->retired) {
+		struct faas_session *s = r->retired;
+
+		r->retired = s->next_retired;
+		session_free(s);
+	}
 	free(r);
 }
 
@@ -201,6 +214,13 @@ static void session_forget(struct faas_session *s)
 	struct session_registry *r = *client_sessions(s->c);
 
 	r->s[s->slot] = NULL;
+	if (!s->complete && (s->chunks || s->lost || s->gone)) {
+		/* a swap that did not complete may have writes on their way
+		 * into the buffer: it stays registered until the client goes */
+		s->next_retired = r->retired;
+		r->retired = s;
+		return;
+	}
 	session_free(s);
 }
 
