@@ -27,7 +27,7 @@ struct worker_config {
 	uint32_t slots;	    /* per worker */
 	uint32_t max_depth; /* slots one client may hold */
 	enum worker_mode mode;
-	long hot_poll_us; /* hybrid: idle time before going warm */
+	long hot_poll_us;	  /* hybrid: idle time before going warm */
 	unsigned sessions;	  /* sessions one worker may hold; 0 = slots */
 	size_t session_max_state; /* largest session state; 0 = SESSION_MAX_STATE */
 	int swap_ms;		  /* budget of the sessions' swap when stopping; 0 = default */

@@ -9,6 +9,7 @@ set -u
 provider=${1:-tcp;ofi_rxm}
 dir=$(mktemp -d "/tmp/coloc-sessions.XXXXXX") || exit 1
 pids=()
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
