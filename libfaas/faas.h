@@ -237,11 +237,14 @@ const char *faas_last_error(const struct faas_client *client);
  *   int fn(struct faas_state *state, const void *in, size_t in_len,
  *          void *out, size_t out_cap, size_t *out_len);
  * and keep state->len (bytes of state->data in use) at most state->cap. */
+#ifndef FAAS_STATE_DEFINED /* also in faas_function.h */
+#define FAAS_STATE_DEFINED
 struct faas_state {
-	void *data; /* state->cap bytes, zeroed at open or restored at resume */
-	size_t len; /* bytes in use: what a swap writes back; 0 at open */
-	size_t cap; /* the session's state_cap, fixed */
+	void *data; /* cap bytes, fixed for the session's life */
+	size_t len; /* bytes in use: what a swap writes back */
+	size_t cap;
 };
+#endif
 
 struct faas_session;
 

@@ -3,7 +3,8 @@
 # faas_sessfns.so, on the provider in $1 (tcp;ofi_rxm by default; shm).
 # Starts four executors (A evicted with SIGTERM, B where sessions resume,
 # C killed, D with --swap-ms 1), each with its own lease file in a private
-# directory; skips (exit 0 after "1..0 # SKIP") when the provider is
+# directory; then the example solver (faas-solver-client, faas_sessions.so)
+# evicts E mid-solve and finishes on F, checking its result; skips (exit 0 after "1..0 # SKIP") when the provider is
 # missing. Every wait is bounded.
 set -u
 provider=${1:-tcp;ofi_rxm}
@@ -51,5 +52,18 @@ start d --swap-ms 1
 pd=$last
 "$SESSIONS" "$dir/a.json" "$pa" "$dir/b.json" "$dir/c.json" "$pc" "$dir/d.json" "$pd" "$dir/d.log"
 rc=$?
+
+# the example: an iterative solver whose state survives an eviction
+SESSFNS_LIB=$SESSIONS_EXAMPLE_LIB start e
+pe=$last
+SESSFNS_LIB=$SESSIONS_EXAMPLE_LIB start f
+out=$("$SOLVER_CLIENT" --n 2000 --sweeps 1 --evict "$pe" --after 5 "$dir/e.json" "$dir/f.json" 2>&1)
+if echo "$out" | grep -q "resumed on the fallback lease" && [ "$(echo "$out" | tail -1)" = ok ]; then
+	echo "ok 20 - the example solver, evicted mid-solve, resumes elsewhere and its solution checks out"
+else
+	echo "not ok 20 - the example solver, evicted mid-solve, resumes elsewhere and its solution checks out # $out"
+	rc=1
+fi
+echo "1..20"
 [ $rc = 0 ] || for f in "$dir"/*.log; do sed "s|^|# $(basename "$f"): |" "$f"; done
 exit $rc
