@@ -1393,15 +1393,19 @@ int client_pick_worker(struct faas_client *c, int worker)
 	return none_left(c);
 }
 
-int client_call_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
-		   const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len)
+unsigned client_depth(const struct faas_client *c)
+{
+	return c->depth;
+}
+
+int client_send_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
+		   const void *in, size_t in_len, void *out, size_t out_cap,
+		   struct faas_call **sent)
 {
 	int64_t deadline = clock_ns() + (int64_t)c->timeout_ms * 1000000;
 	struct faas_call *call = NULL;
 	int rc;
 
-	if (out_len)
-		*out_len = 0;
 	if (in_len > c->slot_size - WIRE_REQ_LEN)
 		rc = FAAS_ETOOBIG;
 	else if ((unsigned)fn >= c->lease->doc->nfunctions)
@@ -1438,5 +1442,18 @@ int client_call_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t ses
 		return rc;
 	}
 	c->inflight++;
-	return faas_wait(c, call, out_len);
+	*sent = call;
+	return FAAS_OK;
+}
+
+int client_call_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
+		   const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len)
+{
+	struct faas_call *call;
+	int rc;
+
+	if (out_len)
+		*out_len = 0;
+	rc = client_send_on(c, wi, op, session, fn, in, in_len, out, out_cap, &call);
+	return rc ? rc : faas_wait(c, call, out_len);
 }

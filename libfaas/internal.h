@@ -30,8 +30,15 @@ void client_note(struct faas_client *c, const char *msg);
 /* worker if usable, else the next usable one for -1; FAAS_EINVAL,
  * FAAS_EEVICTED or FAAS_EUNAVAIL when there is none. */
 int client_pick_worker(struct faas_client *c, int worker);
-/* A synchronous call on worker wi with request op and session (never
- * moved to another worker), as faas_invoke otherwise. */
+/* Calls one worker may have in flight from this client. */
+unsigned client_depth(const struct faas_client *c);
+/* Starts a call on worker wi with request op and session (never moved to
+ * another worker), waiting (bounded) for a free record of that worker; the
+ * handle is collected with faas_wait. */
+int client_send_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
+		   const void *in, size_t in_len, void *out, size_t out_cap,
+		   struct faas_call **call);
+/* client_send_on, then faas_wait. */
 int client_call_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
 		   const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len);
 

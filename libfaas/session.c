@@ -243,6 +243,44 @@ static int op_error(struct faas_client *c, int rc)
 	}
 }
 
+/* The rest of the initial state (from first to len), a slot at a time,
+ * pipelined over the client's depth on the session's worker (each request
+ * names its offset, so their order does not matter); req: room bytes of
+ * scratch (the input is copied when a request is sent). */
+static int restore(struct faas_client *c, struct faas_session *s, const char *state, size_t first,
+		   size_t len, char *req, size_t room)
+{
+	struct faas_call *fifo[16];
+	unsigned window = client_depth(c) < 16 ? client_depth(c) : 16, head = 0, n = 0;
+	int rc = FAAS_OK, wrc;
+
+	for (size_t off = first; off < len || n;) {
+		if (!rc && off < len && n < window) {
+			size_t k = len - off < room - RESTORE_LEN ? len - off : room - RESTORE_LEN;
+
+			put_u64(req, off);
+			memcpy(req + RESTORE_LEN, state + off, k);
+			rc = client_send_on(c, s->worker, WIRE_OP_RESTORE, s->id, 0, req,
+					    RESTORE_LEN + k, NULL, 0, &fifo[(head + n) % 16]);
+			if (!rc) {
+				n++;
+				off += k;
+				continue;
+			}
+		}
+		if (!n)
+			break;
+		/* the oldest in flight; the first error wins */
+		wrc = faas_wait(c, fifo[head], NULL);
+		rc = rc ? rc : wrc;
+		head = (head + 1) % 16;
+		n--;
+		if (rc && off < len)
+			off = len; /* stop sending; collect the rest */
+	}
+	return rc;
+}
+
 int faas_session_open_with(struct faas_client *c, int worker, size_t state_cap, const void *state,
 			   size_t len, struct faas_session **out)
 {
@@ -292,16 +330,8 @@ int faas_session_open_with(struct faas_client *c, int worker, size_t state_cap, 
 		s->id = le64toh(id);
 		s->open = true;
 	}
-	/* the rest of the initial state, a slot at a time */
-	for (size_t off = first; !rc && off < len;) {
-		size_t n = len - off < room - RESTORE_LEN ? len - off : room - RESTORE_LEN;
-
-		put_u64(req, off);
-		memcpy(req + RESTORE_LEN, (const char *)state + off, n);
-		rc = client_call_on(c, s->worker, WIRE_OP_RESTORE, s->id, 0, req, RESTORE_LEN + n,
-				    NULL, 0, NULL);
-		off += n;
-	}
+	if (!rc && first < len)
+		rc = restore(c, s, state, first, len, req, room);
 	free(req);
 	if (rc) {
 		rc = op_error(c, rc);
