@@ -79,8 +79,9 @@ struct faas_call {
 	int64_t deadline;
 	int fn;
 	size_t in_len;
-	uint16_t op;	  /* enum wire_op: a session's calls are never moved */
-	uint64_t session; /* ... and name their session (libfaas/session.c) */
+	uint16_t op;		    /* enum wire_op: a session's calls are never moved */
+	uint64_t session;	    /* ... and name their session (libfaas/session.c), */
+	struct faas_session *owner; /* whose state a CALL may change */
 	/* After an eviction a call moves to a record of another worker: the
 	 * caller's handle (origin) then points at its carrier (proxy), and
 	 * the carrier back at the handle (origin). */
@@ -401,9 +402,14 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 		carrier->state = CALL_ORPHAN;
 		c->workers[carrier->worker].suspect++;
 	}
+	if (call->op == WIRE_OP_CALL && status != FAAS_EEVICTED)
+		/* it ran: the session's last copy is stale (before anything
+		 * the worker sends after this reply, such as an eviction's swap) */
+		session_call_ran(call->owner);
 	if (status == FAAS_EEVICTED) {
 		/* the worker is stopping and handed the call back unstarted */
 		c->workers[call->worker].evicted = true;
+		session_worker_gone(c, call->worker, false);
 		retry(c, call);
 		return;
 	}
@@ -1118,6 +1124,7 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 	}
 	call->op = WIRE_OP_PLAIN;
 	call->session = 0;
+	call->owner = NULL;
 	rc = send_call(c, call, fn, in, in_len, out, out_cap, deadline);
 	if (rc)
 		return rc;
@@ -1400,7 +1407,7 @@ unsigned client_depth(const struct faas_client *c)
 
 int client_send_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
 		   const void *in, size_t in_len, void *out, size_t out_cap,
-		   struct faas_call **sent)
+		   struct faas_session *owner, struct faas_call **sent)
 {
 	int64_t deadline = clock_ns() + (int64_t)c->timeout_ms * 1000000;
 	struct faas_call *call = NULL;
@@ -1435,6 +1442,7 @@ int client_send_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t ses
 	if (!rc) {
 		call->op = op;
 		call->session = session;
+		call->owner = owner;
 		rc = send_call(c, call, fn, in, in_len, out, out_cap, deadline);
 	}
 	if (rc) {
@@ -1447,13 +1455,14 @@ int client_send_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t ses
 }
 
 int client_call_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
-		   const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len)
+		   const void *in, size_t in_len, void *out, size_t out_cap,
+		   struct faas_session *owner, size_t *out_len)
 {
 	struct faas_call *call;
 	int rc;
 
 	if (out_len)
 		*out_len = 0;
-	rc = client_send_on(c, wi, op, session, fn, in, in_len, out, out_cap, &call);
+	rc = client_send_on(c, wi, op, session, fn, in, in_len, out, out_cap, owner, &call);
 	return rc ? rc : faas_wait(c, call, out_len);
 }

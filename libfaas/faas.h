@@ -271,7 +271,9 @@ int faas_session_invoke(struct faas_session *session, int fn, const void *in, si
 int faas_session_save(struct faas_session *session);
 
 /* The state last written back (by faas_session_save or by a swap at
- * eviction), owned by the session: FAAS_OK with *state and *len;
+ * eviction) if no call of the session ran since (a call may change it:
+ * copy a checkpoint out before the next call), owned by the session and
+ * valid until the next call on it: FAAS_OK with *state and *len;
  * FAAS_EINPROGRESS while an evicted worker is still writing it back (call
  * again; it gives up after FAAS_SWAP_TIMEOUT_MS, default 30000);
  * FAAS_ESTATELOST when it could not be written back in time (never a stale

@@ -37,14 +37,18 @@ unsigned client_depth(const struct faas_client *c);
  * handle is collected with faas_wait. */
 int client_send_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
 		   const void *in, size_t in_len, void *out, size_t out_cap,
-		   struct faas_call **call);
-/* client_send_on, then faas_wait. */
+		   struct faas_session *owner, struct faas_call **call);
+/* client_send_on, then faas_wait. owner: the session of a CALL. */
 int client_call_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
-		   const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len);
+		   const void *in, size_t in_len, void *out, size_t out_cap,
+		   struct faas_session *owner, size_t *out_len);
 
 /* session.c, for client.c. */
 /* A put of a session's state (WIRE_SWAP, WIRE_SWAP_END, WIRE_SWAP_LOST). */
 void session_on_swap(struct faas_client *c, uint32_t imm);
+/* A CALL of session s ran on its worker (its reply came, in order with
+ * the worker's later puts): the copy last written back is stale. */
+void session_call_ran(struct faas_session *s);
 /* Worker wi was evicted (dead: its process is gone). */
 void session_worker_gone(struct faas_client *c, unsigned wi, bool dead);
 /* Frees the sessions left (their handles become invalid); NULL: no-op. */

@@ -128,6 +128,14 @@ void session_on_swap(struct faas_client *c, uint32_t imm)
 		s->complete = true;
 }
 
+void session_call_ran(struct faas_session *s)
+{
+	if (!s)
+		return;
+	s->chunks = 0;
+	s->ended = s->complete = s->lost = false;
+}
+
 void session_worker_gone(struct faas_client *c, unsigned wi, bool dead)
 {
 	struct session_registry *r = *client_sessions(c);
@@ -261,7 +269,7 @@ static int restore(struct faas_client *c, struct faas_session *s, const char *st
 			put_u64(req, off);
 			memcpy(req + RESTORE_LEN, state + off, k);
 			rc = client_send_on(c, s->worker, WIRE_OP_RESTORE, s->id, 0, req,
-					    RESTORE_LEN + k, NULL, 0, &fifo[(head + n) % 16]);
+					    RESTORE_LEN + k, NULL, 0, NULL, &fifo[(head + n) % 16]);
 			if (!rc) {
 				n++;
 				off += k;
@@ -320,7 +328,7 @@ int faas_session_open_with(struct faas_client *c, int worker, size_t state_cap, 
 	if (first)
 		memcpy(req + OPEN_LEN, state, first);
 	rc = client_call_on(c, s->worker, WIRE_OP_OPEN, 0, 0, req, OPEN_LEN + first, reply,
-			    sizeof(reply), &got);
+			    sizeof(reply), NULL, &got);
 	if (!rc && got != 8)
 		rc = FAAS_EPROTO;
 	if (!rc) {
@@ -337,7 +345,7 @@ int faas_session_open_with(struct faas_client *c, int worker, size_t state_cap, 
 		rc = op_error(c, rc);
 		if (s->open)
 			client_call_on(c, s->worker, WIRE_OP_CLOSE, s->id, 0, NULL, 0, NULL, 0,
-				       NULL);
+				       NULL, NULL);
 		session_forget(s);
 		return rc;
 	}
@@ -361,7 +369,7 @@ int faas_session_invoke(struct faas_session *s, int fn, const void *in, size_t i
 			*out_len = 0;
 		return s->gone ? FAAS_EEVICTED : FAAS_ENOSESSION;
 	}
-	return client_call_on(s->c, s->worker, WIRE_OP_CALL, s->id, fn, in, in_len, out, out_cap,
+	return client_call_on(s->c, s->worker, WIRE_OP_CALL, s->id, fn, in, in_len, out, out_cap, s,
 			      out_len);
 }
 
@@ -390,7 +398,7 @@ int faas_session_save(struct faas_session *s)
 	s->chunks = 0;
 	s->ended = s->complete = s->lost = false;
 	rc = client_call_on(s->c, s->worker, WIRE_OP_SAVE, s->id, 0, NULL, 0, reply, sizeof(reply),
-			    &got);
+			    NULL, &got);
 	if (rc)
 		return op_error(s->c, rc);
 	/* the reply left after the chunks and the trailer completed at the
@@ -454,6 +462,7 @@ void faas_session_close(struct faas_session *s)
 	if (!s)
 		return;
 	if (s->open)
-		client_call_on(s->c, s->worker, WIRE_OP_CLOSE, s->id, 0, NULL, 0, NULL, 0, NULL);
+		client_call_on(s->c, s->worker, WIRE_OP_CLOSE, s->id, 0, NULL, 0, NULL, 0, NULL,
+			       NULL);
 	session_forget(s);
 }

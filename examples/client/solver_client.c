@@ -24,8 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define MAX_CALLS 100000
+#define EVICT_WAIT_S 60
 
 static struct faas_client *connect_to(const char *doc, struct faas_lease **lease)
 {
@@ -88,6 +90,7 @@ int main(int argc, char **argv)
 	const void *state;
 	size_t len;
 	int i, fn, rc, calls = 0, evictions = 0;
+	time_t evicted_at = 0;
 
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
 		if (i + 1 >= argc)
@@ -121,11 +124,16 @@ int main(int argc, char **argv)
 	}
 	in[0] = n;
 	in[1] = sweeps;
-	while (res > 1e-12 && calls < MAX_CALLS) {
+	/* with --evict, the iteration goes on past convergence until the
+	 * eviction shows (the executor may take a while to act on SIGTERM),
+	 * for at most EVICT_WAIT_S */
+	while ((res > 1e-12 && calls < MAX_CALLS) ||
+	       (evict && calls >= after && !evictions && time(NULL) < evicted_at + EVICT_WAIT_S)) {
 		if (evict && calls == after) {
 			printf("evicting the executor (pid %ld) after %d calls\n", (long)evict,
 			       calls);
 			kill(evict, SIGTERM);
+			evicted_at = time(NULL);
 		}
 		rc = faas_session_invoke(s, fn, in, sizeof(in), out, sizeof(out), &len);
 		if (rc == FAAS_EEVICTED || rc == FAAS_EUNAVAIL) {
