@@ -3,7 +3,8 @@
 # faas_sessfns.so, on the provider in $1 (tcp;ofi_rxm by default; shm).
 # Starts four executors (A evicted with SIGTERM, B where sessions resume,
 # C killed, D with --swap-ms 1), each with its own lease file in a private
-# directory; then the example solver (faas-solver-client, faas_sessions.so)
+# directory; session_attack then attacks a session's isolation on B (as
+# nobody when run as root); then the example solver (faas-solver-client, faas_sessions.so)
 # evicts E mid-solve and finishes on F, checking its result; skips (exit 0 after "1..0 # SKIP") when the provider is
 # missing. Every wait is bounded.
 set -u
@@ -53,17 +54,29 @@ pd=$last
 "$SESSIONS" "$dir/a.json" "$pa" "$dir/b.json" "$dir/c.json" "$pc" "$dir/d.json" "$pd" "$dir/d.log"
 rc=$?
 
+# isolation attacked: another connection of the lease naming B's session
+# ids (session_attack.c), as nobody when this runs as root over tcp (over
+# shm a client reaches only executors of its own uid, as leases' clients
+# and executors are in production: the same user)
+as=()
+if [ "$(id -u)" = 0 ] && [ "$provider" != shm ] && id -u nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+	chmod 755 "$dir"
+	chmod 644 "$dir/b.json"
+	as=(setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups)
+fi
+TAP_FIRST=20 "${as[@]}" "$SESSION_ATTACK" "$dir/b.json" || rc=1
+
 # the example: an iterative solver whose state survives an eviction
 SESSFNS_LIB=$SESSIONS_EXAMPLE_LIB start e
 pe=$last
 SESSFNS_LIB=$SESSIONS_EXAMPLE_LIB start f
 out=$("$SOLVER_CLIENT" --n 2000 --sweeps 1 --evict "$pe" --after 5 "$dir/e.json" "$dir/f.json" 2>&1)
 if echo "$out" | grep -q "resumed on the fallback lease" && [ "$(echo "$out" | tail -1)" = ok ]; then
-	echo "ok 20 - the example solver, evicted mid-solve, resumes elsewhere and its solution checks out"
+	echo "ok 26 - the example solver, evicted mid-solve, resumes elsewhere and its solution checks out"
 else
-	echo "not ok 20 - the example solver, evicted mid-solve, resumes elsewhere and its solution checks out # $out"
+	echo "not ok 26 - the example solver, evicted mid-solve, resumes elsewhere and its solution checks out # $out"
 	rc=1
 fi
-echo "1..20"
+echo "1..26"
 [ $rc = 0 ] || for f in "$dir"/*.log; do sed "s|^|# $(basename "$f"): |" "$f"; done
 exit $rc
