@@ -223,7 +223,7 @@ static enum wire_status restore(struct session *s, const struct wire_req *req, c
  * deadline (clock_ms), else the owner is told it is lost. */
 static bool swap_out(struct session *s, const struct session_env *env, int64_t deadline)
 {
-	size_t len = s->state.len, chunk = env->chunk, chunks = 0;
+	size_t len = s->state.len, chunk = env->chunk, chunks = 0, tlen;
 	struct wire_reply trailer = {.out_len = len, .reply_tag = s->tag};
 	enum wire_status end = WIRE_SWAP_END;
 	int rc = 0;
@@ -253,9 +253,24 @@ static bool swap_out(struct session *s, const struct session_env *env, int64_t d
 	}
 	trailer.fn_rc = (int32_t)chunks;
 	wire_reply_encode(&trailer, s->region);
-	if (transport_put(env->t, s->owner.peer, s->region, TRAILER, s->mr, s->swap_addr,
-			  s->swap_key, wire_reply_imm(s->tag, end), env->tx_ctx) >= 0)
-		transport_flush(env->t, 200);
+	/* The trailer goes with the state's first bytes again (the same bytes,
+	 * or unused room after len) so that it is longer than the provider's
+	 * inject size: then it completes here, and the flush below waits until
+	 * it has left, before the worker goes on to exit (an injected put may
+	 * still sit in rxm's queue when the process ends). */
+	tlen = transport_inject_size(env->t) + 1;
+	if (tlen < TRAILER)
+		tlen = TRAILER;
+	if (tlen > s->region_len)
+		tlen = s->region_len;
+	if (tlen > TRAILER + chunk)
+		tlen = TRAILER + chunk; /* at most one slot, the largest put */
+	if (transport_put(env->t, s->owner.peer, s->region, tlen, s->mr, s->swap_addr, s->swap_key,
+			  wire_reply_imm(s->tag, end), env->tx_ctx) >= 0) {
+		int64_t left = deadline - clock_ms();
+
+		transport_flush(env->t, left > 200 ? (int)left : 200);
+	}
 	return end == WIRE_SWAP_END;
 }
 

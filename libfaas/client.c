@@ -493,7 +493,10 @@ static void on_evict(struct faas_client *c, struct cworker *w)
 	unsigned wi = (unsigned)(w - c->workers);
 
 	w->evicted = true;
-	session_worker_gone(c, wi, w->dead);
+	/* a swap may be on its way unless the process is known to be gone:
+	 * over tcp "dead" is a guess (probes refused while the connection is
+	 * full, as it is during a large swap) */
+	session_worker_gone(c, wi, w->dead && !transport_peer_alive(c->t, w->peer));
 	for (unsigned i = wi * c->depth; i < (wi + 1) * c->depth; i++) {
 		struct faas_call *call = &c->calls[i];
 

@@ -49,7 +49,8 @@ void session_on_swap(struct faas_client *c, uint32_t imm);
 /* A CALL of session s ran on its worker (its reply came, in order with
  * the worker's later puts): the copy last written back is stale. */
 void session_call_ran(struct faas_session *s);
-/* Worker wi was evicted (dead: its process is gone). */
+/* Worker wi was evicted (dead: its process is known to be gone, nothing
+ * more can come from it). */
 void session_worker_gone(struct faas_client *c, unsigned wi, bool dead);
 /* Frees the sessions left (their handles become invalid); NULL: no-op. */
 void session_registry_free(struct session_registry *r);

@@ -34,7 +34,8 @@ __attribute__((format(printf, 2, 3))) static void result(bool ok, const char *fm
 
 int main(int argc, char **argv)
 {
-	struct faas_client_options o = {.timeout_ms = 30000, .connect_timeout_ms = 30000};
+	struct faas_client_options o = {
+	    .timeout_ms = 30000, .connect_timeout_ms = 30000, .depth = 2};
 	struct faas_lease *lease;
 	struct faas_client *victim, *attacker;
 	struct faas_session *s;
@@ -47,9 +48,15 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		return 2;
 	setenv("FAAS_LEASE", argv[1], 1);
-	if (faas_lease_from_env(&lease, err, sizeof(err)) ||
-	    faas_client_create(lease, &o, &victim) || faas_client_create(lease, &o, &attacker)) {
-		printf("Bail out! cannot connect two clients to %s\n", argv[1]);
+	if (faas_lease_from_env(&lease, err, sizeof(err))) {
+		printf("Bail out! %s: %s\n", argv[1], err);
+		return 1;
+	}
+	rc = faas_client_create(lease, &o, &victim);
+	rc = rc ? rc : faas_client_create(lease, &o, &attacker);
+	if (rc) {
+		printf("Bail out! cannot connect two clients to %s: %s\n", argv[1],
+		       faas_strerror(rc));
 		return 1;
 	}
 	counter = faas_function(victim, "counter");

@@ -233,7 +233,10 @@ int main(int argc, char **argv)
 	faas_session_close(r1);
 	faas_session_close(r3);
 
-	/* a killed executor cannot write anything back: lost, never stale */
+	/* a killed executor cannot write anything back: lost, never stale
+	 * (over tcp its death is a guess: the client waits for a swap until
+	 * FAAS_SWAP_TIMEOUT_MS, 3 s here) */
+	setenv("FAAS_SWAP_TIMEOUT_MS", "3000", 1);
 	c = client(argv[4], &lc);
 	rc = faas_session_open(c, -1, 4096, &sc);
 	v = rc ? rc : call64(sc, counter, 5);
