@@ -272,6 +272,7 @@ int executor_run(const struct executor_options *o)
 	workers = calloc(n, sizeof(*workers));
 	if (!workers)
 		goto out_lib;
+	cfg.shared_cores = n > ncpus;
 	for (; created < n; created++) {
 		rc = worker_create(&cfg, created, nth_cpu(&o->cpus, created % ncpus),
 				   &workers[created], err, sizeof(err));

@@ -23,7 +23,8 @@
 struct fnlib_entry {
 	char name[FNLIB_NAME_MAX + 1];
 	fnlib_fn *fn;
-	bool stateful; /* listed in faas_session_functions */
+	bool stateful;	     /* listed in faas_session_functions */
+	fnlib_comm_fn *comm; /* listed with ":comm": the function, and fn is NULL */
 };
 
 struct fnlib {
@@ -59,7 +60,7 @@ static bool name_char(char ch)
 }
 
 /* One entry "name" or "name=symbol" (len bytes at entry). */
-static int add(struct fnlib *lib, const char *entry, size_t len, char *err, size_t errlen)
+static int add_entry(struct fnlib *lib, const char *entry, size_t len, char *err, size_t errlen)
 {
 	char symbol[FNLIB_SYMBOL_MAX + 1];
 	const char *eq = memchr(entry, '=', len);
@@ -132,6 +133,7 @@ static int add(struct fnlib *lib, const char *entry, size_t len, char *err, size
 		return -ENOENT;
 	}
 	e->fn = (fnlib_fn *)sym;
+	e->comm = (fnlib_comm_fn *)sym;
 	lib->count++;
 	return 0;
 }
@@ -159,6 +161,23 @@ static int find_stateful(struct fnlib *lib, const char *path, char *err, size_t 
 		lib->entries[i].stateful = true;
 	}
 	return 0;
+}
+
+#define COMM_SUFFIX ":comm"
+
+/* One entry "name" or "name=symbol", either followed by ":comm" (a
+ * function with a communicator, faas.h), len bytes at entry. */
+static int add(struct fnlib *lib, const char *entry, size_t len, char *err, size_t errlen)
+{
+	size_t suffix = strlen(COMM_SUFFIX);
+	bool comm = len > suffix && memcmp(entry + len - suffix, COMM_SUFFIX, suffix) == 0;
+	int rc = add_entry(lib, entry, comm ? len - suffix : len, err, errlen);
+
+	if (rc == 0 && comm)
+		lib->entries[lib->count - 1].fn = NULL;
+	else if (rc == 0)
+		lib->entries[lib->count - 1].comm = NULL;
+	return rc;
 }
 
 /* The optional per-worker hooks; one defined by a dependency is ignored. */
@@ -270,6 +289,11 @@ fnlib_session_fn *fnlib_get_session(const struct fnlib *lib, unsigned id)
 	/* dlsym's address, of the signature the manifest promised */
 	return fnlib_stateful(lib, id) ? (fnlib_session_fn *)(void (*)(void))lib->entries[id].fn
 				       : NULL;
+}
+
+fnlib_comm_fn *fnlib_get_comm(const struct fnlib *lib, unsigned id)
+{
+	return id < lib->count ? lib->entries[id].comm : NULL;
 }
 
 fnlib_init_fn *fnlib_worker_init(const struct fnlib *lib)

@@ -23,6 +23,8 @@
 #include "worker.h"
 #include "clock.h"
 #include "session.h"
+#include "comm.h"
+#include "faas.h"
 
 #include "log.h"
 
@@ -95,6 +97,7 @@ struct worker {
 	struct log_limit refusals;	     /* wrong tokens: logged at most once a second */
 	struct session_table *sessions;	     /* session.h: state kept between calls */
 	struct wreply swap_ctx;		     /* the context of the sessions' swap puts */
+	struct comm *comm;		     /* messaging among the lease's workers */
 };
 
 static long elapsed_us(const struct timespec *since)
@@ -266,6 +269,10 @@ static void backlog_push(struct worker *w, const struct transport_event *ev)
 {
 	struct pending_event *p;
 
+	/* a comm message goes to the communicator at once: a job that the
+	 * backlog starts must find the messages that came before it */
+	if (ev->type == TRANSPORT_EV_MSG && comm_on_msg(w->comm, ev->data, ev->len))
+		return;
 	if (w->backlog_len == BACKLOG) {
 		log_warning("worker %u: too many requests while replies are stuck; dropping one",
 			    w->index);
@@ -381,6 +388,10 @@ static void on_session(struct worker *w, struct wreply *r, struct wclient *c,
 				     r->buf + WIRE_REPLY_LEN, cap, &out_len, &fn_rc);
 	reply(w, r, c, req, st, fn_rc, out_len);
 }
+static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
+			 const struct wire_req *req, int rc, size_t out_len, size_t cap);
+static void run_comm(struct worker *w, struct wreply *r, struct wclient *c,
+		     const struct wire_req *req, fnlib_comm_fn *fn, const char *in, size_t cap);
 
 static void on_put(struct worker *w, uint32_t slot)
 {
@@ -390,6 +401,7 @@ static void on_put(struct worker *w, uint32_t slot)
 	struct wreply *r;
 	size_t cap, out_len = 0;
 	const char *in;
+	fnlib_comm_fn *comm_fn;
 	fnlib_fn *fn;
 	int rc;
 
@@ -431,24 +443,65 @@ static void on_put(struct worker *w, uint32_t slot)
 		return;
 	}
 	fn = fnlib_get(lib, req.fn);
-	if (!fn) {
+	comm_fn = fnlib_get_comm(lib, req.fn);
+	if (!fn && !comm_fn) {
 		reply(w, r, c, &req, WIRE_NOFUNC, 0, 0);
 		return;
 	}
 	cap = w->out_size - WIRE_REPLY_LEN;
 	if (req.out_cap < cap)
 		cap = req.out_cap;
+	if (comm_fn) {
+		run_comm(w, r, c, &req, comm_fn, in + WIRE_REQ_LEN, cap);
+		return;
+	}
 	rc = fn(in + WIRE_REQ_LEN, req.in_len, r->buf + WIRE_REPLY_LEN, cap, &out_len);
+	reply_result(w, r, c, &req, rc, out_len, cap);
+}
+
+/* The reply for a function that returned rc with out_len bytes of output
+ * (or of its message) in r, cap being the client's capacity. */
+static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
+			 const struct wire_req *req, int rc, size_t out_len, size_t cap)
+{
 	if (rc != 0) {
 		/* out[0..out_len) may hold the function's message */
 		size_t msg = out_len < cap ? out_len : cap;
 
-		reply(w, r, c, &req, WIRE_FUNC, rc,
+		reply(w, r, c, req, WIRE_FUNC, rc,
 		      msg < WIRE_FUNC_MSG_MAX ? msg : WIRE_FUNC_MSG_MAX);
 	} else if (out_len > cap) /* out_len: the size needed; nothing follows */
-		reply(w, r, c, &req, WIRE_OUTSIZE, 0, out_len);
+		reply(w, r, c, req, WIRE_OUTSIZE, 0, out_len);
 	else
-		reply(w, r, c, &req, WIRE_OK, 0, out_len);
+		reply(w, r, c, req, WIRE_OK, 0, out_len);
+}
+
+/* A rank of a job (faas_invoke_all): the function runs with the worker's
+ * communicator. A job ended by an eviction answers WIRE_EVICTED on every
+ * rank; one ended by a gone rank or the timeout answers WIRE_FUNC with
+ * that FAAS_E* code, whatever the function returned. */
+static void run_comm(struct worker *w, struct wreply *r, struct wclient *c,
+		     const struct wire_req *req, fnlib_comm_fn *fn, const char *in, size_t cap)
+{
+	char *out = r->buf + WIRE_REPLY_LEN;
+	int fn_rc = 0, job_status = 0;
+	size_t out_len = 0;
+	char err[WIRE_FUNC_MSG_MAX];
+	int rc = comm_run(w->comm, fn, in, req->in_len, out, cap, &out_len, &fn_rc, &job_status,
+			  err, sizeof(err));
+
+	if (rc) {
+		log_warning("worker %u: a job did not start: %s", w->index, err);
+		out_len = strlen(err) < cap ? strlen(err) : cap;
+		memcpy(out, err, out_len);
+		reply_result(w, r, c, req, FAAS_EINVAL, out_len, cap);
+	} else if (job_status == FAAS_EEVICTED) {
+		reply(w, r, c, req, WIRE_EVICTED, 0, 0);
+	} else if (job_status) {
+		reply_result(w, r, c, req, job_status, 0, cap);
+	} else {
+		reply_result(w, r, c, req, fn_rc, out_len, cap);
+	}
 }
 
 static void handle(struct worker *w, const struct transport_event *ev)
@@ -458,13 +511,20 @@ static void handle(struct worker *w, const struct transport_event *ev)
 		on_put(w, ev->imm);
 		break;
 	case TRANSPORT_EV_MSG:
-		on_msg(w, ev->data, ev->len);
+		if (!comm_on_msg(w->comm, ev->data, ev->len))
+			on_msg(w, ev->data, ev->len);
 		break;
 	case TRANSPORT_EV_TX_DONE:
 	case TRANSPORT_EV_TX_ERROR:
 		on_tx_done(w, ev);
 		break;
 	}
+}
+
+/* An event a comm function's wait read that is not the job's. */
+static void defer_event(void *arg, const struct transport_event *ev)
+{
+	backlog_push(arg, ev);
 }
 
 int worker_step(struct worker *w, int wait_ms)
@@ -485,8 +545,19 @@ int worker_step(struct worker *w, int wait_ms)
 	if (done)
 		return done;
 	n = wait_ms ? transport_wait(w->t, ev, EVENTS, wait_ms) : transport_poll(w->t, ev, EVENTS);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		if (ev[i].type == TRANSPORT_EV_PUT) {
+			/* a call may run a comm job, which polls the endpoint
+			 * (reusing the buffers of this batch's messages): the
+			 * rest of the batch waits in the backlog, copied, ahead
+			 * of what the job reads */
+			for (int j = i + 1; j < n; j++)
+				backlog_push(w, &ev[j]);
+			handle(w, &ev[i]);
+			return i + 1; /* the rest: from the backlog, next */
+		}
 		handle(w, &ev[i]);
+	}
 	return n < 0 ? 0 : n;
 }
 
@@ -619,6 +690,18 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	}
 	for (unsigned i = 0; i < w->nouts; i++)
 		w->outs[i].buf = w->out + (size_t)i * w->out_size;
+	w->comm = comm_create(&(struct comm_env){.t = w->t,
+						 .token = cfg->token,
+						 .stop = cfg->stop,
+						 .yield = cfg->shared_cores,
+						 .worker = index,
+						 .defer = defer_event,
+						 .arg = w});
+	if (!w->comm) {
+		snprintf(err, errlen, "out of memory for worker %u", index);
+		rc = -ENOMEM;
+		goto err;
+	}
 	*out = w;
 	return 0;
 err:
@@ -693,6 +776,7 @@ void worker_destroy(struct worker *w)
 		return;
 	worker_join(w);
 	session_table_destroy(w->sessions); /* its regions before the endpoint */
+	comm_destroy(w->comm);
 	transport_mr_dereg(w->out_mr);
 	transport_mr_dereg(w->region_mr);
 	transport_close(w->t);

@@ -33,6 +33,7 @@ struct worker_config {
 	int swap_ms;		  /* budget of the sessions' swap when stopping; 0 = default */
 	const atomic_bool *stop;
 	const int *wake_fd; /* becomes readable when stop is set: warm workers wake at once */
+	bool shared_cores;  /* more workers than cores: a comm job's waits yield the core */
 };
 
 struct worker;

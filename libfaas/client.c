@@ -82,6 +82,7 @@ struct faas_call {
 	uint16_t op;		    /* enum wire_op: a session's calls are never moved */
 	uint64_t session;	    /* ... and name their session (libfaas/session.c), */
 	struct faas_session *owner; /* whose state a CALL may change */
+	bool pinned;		    /* a rank of faas_invoke_all: never moved to another worker */
 	/* After an eviction a call moves to a record of another worker: the
 	 * caller's handle (origin) then points at its carrier (proxy), and
 	 * the carrier back at the handle (origin). */
@@ -168,8 +169,9 @@ const char *faas_strerror(int err)
 	case FAAS_EPROTO:
 		return "malformed reply from the executor";
 	case FAAS_EBUSY:
-		return "no free slot: every slot of the lease has a call in flight, or (when "
-		       "connecting) other clients of the lease still hold the workers' slots";
+		return "busy: every slot of the lease has a call in flight, or (when connecting) "
+		       "other clients of the lease hold the workers' slots, or (when acquiring a "
+		       "lease) no node has that much idle now";
 	case FAAS_EINPROGRESS:
 		return "the call is still in progress";
 	case FAAS_ENOSESSION:
@@ -454,8 +456,9 @@ static void retry(struct faas_client *c, struct faas_call *call)
 	struct faas_call *origin = call->origin ? call->origin : call;
 	struct faas_call *carrier;
 
-	if (origin->op != WIRE_OP_PLAIN) {
-		/* a session's call needs its worker's state: it fails */
+	if (origin->pinned || origin->op != WIRE_OP_PLAIN) {
+		/* a rank of faas_invoke_all, or a session's call (its state is
+		 * there): it needs that worker */
 		call_finish(c, origin,
 			    c->workers[call->worker].dead ? FAAS_EUNAVAIL : FAAS_EEVICTED);
 		return;
@@ -634,6 +637,18 @@ static bool worker_sending(const struct faas_client *c, unsigned wi)
 	return false;
 }
 
+/* Whether worker wi runs a rank of a faas_invoke_all job now. */
+static bool worker_in_job(const struct faas_client *c, unsigned wi)
+{
+	for (unsigned k = 0; k < c->depth; k++) {
+		const struct faas_call *call = &c->calls[wi * c->depth + k];
+
+		if (call->state == CALL_INFLIGHT && call->pinned)
+			return true;
+	}
+	return false;
+}
+
 static void probe(struct faas_client *c, struct cworker *w, int64_t now)
 {
 	struct wire_msg m = {.type = WIRE_PING};
@@ -684,6 +699,11 @@ static void watch(struct faas_client *c, int64_t now)
 				worker_lost(c, w);
 			continue;
 		}
+		/* a rank of a job: its peers flood its receive queue (a probe
+		 * refused for that is no sign of death); the job ends by its
+		 * own timeout, and a process exit is seen above */
+		if (worker_in_job(c, wi))
+			continue;
 		if (!w->quiet_since || w->heard != w->heard_seen) {
 			w->heard_seen = w->heard;
 			w->quiet_since = now;
@@ -1080,6 +1100,7 @@ static int send_call(struct faas_client *c, struct faas_call *call, int fn, cons
 	call->deadline = deadline;
 	call->fn = fn;
 	call->in_len = in_len;
+	call->pinned = false;
 	rc = transport_put(c->t, w->peer, call->req, WIRE_REQ_LEN + in_len, c->req_mr,
 			   w->slot_addr + (uint64_t)slot * c->slot_size, w->slot_key, slot, call);
 	if (rc < 0)
@@ -1134,6 +1155,54 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 	c->inflight++;
 	*out_call = call;
 	return FAAS_OK;
+}
+
+int client_submit_to(struct faas_client *c, unsigned wi, int fn, const void *in, size_t in_len,
+		     void *out, size_t out_cap, struct faas_call **out_call)
+{
+	struct cworker *w = &c->workers[wi];
+	struct faas_call *call = NULL;
+	int rc;
+
+	if ((unsigned)fn >= c->lease->doc->nfunctions)
+		return FAAS_ENOFUNC;
+	if (in_len > c->slot_size - WIRE_REQ_LEN)
+		return FAAS_ETOOBIG;
+	if (!w->connected || w->evicted)
+		return w->dead || !w->connected ? FAAS_EUNAVAIL : FAAS_EEVICTED;
+	for (unsigned k = 0; k < c->depth && !call; k++)
+		if (c->calls[wi * c->depth + k].state == CALL_FREE &&
+		    !c->calls[wi * c->depth + k].tx_pending)
+			call = &c->calls[wi * c->depth + k];
+	if (!call)
+		return FAAS_EBUSY;
+	rc = send_call(c, call, fn, in, in_len, out, out_cap,
+		       clock_ns() + (int64_t)c->timeout_ms * 1000000);
+	if (rc)
+		return rc;
+	call->pinned = true;
+	c->inflight++;
+	*out_call = call;
+	return FAAS_OK;
+}
+
+int client_send_msg(struct faas_client *c, unsigned wi, const void *buf, size_t len)
+{
+	struct cworker *w = &c->workers[wi];
+
+	if (!w->connected || w->evicted)
+		return FAAS_EUNAVAIL;
+	return transport_msg(c->t, w->peer, buf, len) == 0 ? FAAS_OK : FAAS_ETRANSPORT;
+}
+
+const struct lease_doc *client_lease_doc(const struct faas_client *c)
+{
+	return c->lease->doc;
+}
+
+int client_timeout_ms(const struct faas_client *c)
+{
+	return c->timeout_ms;
 }
 
 /* The name of function id fn, for messages. */
@@ -1362,11 +1431,6 @@ struct transport *client_transport(struct faas_client *c)
 size_t client_slot_size(const struct faas_client *c)
 {
 	return c->slot_size;
-}
-
-int client_timeout_ms(const struct faas_client *c)
-{
-	return c->timeout_ms;
 }
 
 struct session_registry **client_sessions(struct faas_client *c)

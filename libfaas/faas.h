@@ -54,7 +54,8 @@ enum faas_error {
 	FAAS_ETRANSPORT = -12,	/* the fabric (libfabric) failed */
 	FAAS_EPROTO = -13,	/* a malformed reply or message */
 	FAAS_EBUSY = -14,	/* every slot of the lease has a call in flight, or
-				 * (faas_client_create) other clients hold them */
+				 * (faas_client_create) other clients hold them, or
+				 * (faas_lease_acquire) no node has that much idle */
 	FAAS_EINPROGRESS = -15, /* the call has not completed yet (faas_test) */
 	FAAS_ENOSESSION = -16,	/* the session is not open on this connection */
 	FAAS_ESTATELOST = -17	/* the session's state could not be written back
@@ -298,6 +299,79 @@ int faas_session_worker(const struct faas_session *session);
 /* Frees the state on the worker (when it is still there) and here. NULL
  * is a no-op. */
 void faas_session_close(struct faas_session *session);
+/* ---- Messaging among a lease's workers (FMI-style) ---------------------
+ * A function listed in its library's manifest with the suffix ":comm"
+ * ("name:comm" or "name=symbol:comm") has the signature
+ *   int fn(struct faas_comm *comm, const void *in, size_t in_len,
+ *          void *out, size_t out_cap, size_t *out_len);
+ * and runs on every worker of the lease at once, started by
+ * faas_invoke_all(), like the ranks of an MPI program: rank
+ * faas_comm_rank(comm) of faas_comm_size(comm) (the lease's workers). It
+ * may exchange messages with the other ranks (faas_send/faas_recv) and
+ * take part in collectives, which every rank must call in the same order
+ * with matching arguments. Such a library links with -lfaas.
+ *
+ * Every call below returns FAAS_OK or: FAAS_EINVAL (bad argument),
+ * FAAS_EEVICTED (a rank's executor was evicted during the job: every rank
+ * gets it), FAAS_EUNAVAIL (a rank's process is gone), FAAS_ETIMEDOUT (the
+ * job ran past the call timeout of faas_invoke_all), FAAS_EOUTSIZE (a
+ * received message is larger than the buffer). A function should return
+ * that code: faas_invoke_all reports it for its rank. Messages are bound to
+ * the lease: they carry its token and the job's id, and a worker accepts
+ * them from its own lease's ranks only. A comm is valid only during the
+ * function call that received it, on its thread. */
+struct faas_comm;
+
+/* The caller's rank (0 .. size-1) and the number of ranks; FAAS_EINVAL
+ * for a NULL comm. */
+int faas_comm_rank(const struct faas_comm *comm);
+int faas_comm_size(const struct faas_comm *comm);
+
+/* Sends buf[0..len) to rank dst with tag (>= 0); returns once buf may be
+ * reused. Messages between two ranks with the same tag arrive in order. */
+int faas_send(struct faas_comm *comm, int dst, int tag, const void *buf, size_t len);
+/* Receives the next message from rank src with tag into buf[0..cap) and
+ * stores its length in *len (may be NULL); waits for it (bounded by the
+ * job's timeout). FAAS_EOUTSIZE, with *len the message's length and the
+ * message consumed, when it does not fit. */
+int faas_recv(struct faas_comm *comm, int src, int tag, void *buf, size_t cap, size_t *len);
+
+enum faas_type { FAAS_INT32 = 0, FAAS_INT64, FAAS_FLOAT, FAAS_DOUBLE };
+enum faas_op { FAAS_SUM = 0, FAAS_MIN, FAAS_MAX };
+
+/* Returns once every rank has called it. */
+int faas_barrier(struct faas_comm *comm);
+/* Root's buf[0..len) is copied into every rank's buf. */
+int faas_bcast(struct faas_comm *comm, int root, void *buf, size_t len);
+/* Combines count elements of type from every rank's in with op, element
+ * by element, into out at root (out is unused elsewhere and may be NULL
+ * there). in and out may be the same buffer. */
+int faas_reduce(struct faas_comm *comm, int root, const void *in, void *out, size_t count,
+		enum faas_type type, enum faas_op op);
+/* As faas_reduce, with the result in every rank's out. */
+int faas_allreduce(struct faas_comm *comm, const void *in, void *out, size_t count,
+		   enum faas_type type, enum faas_op op);
+/* Root receives every rank's in[0..len) into out, rank r's at out + r *
+ * len (out holds size * len bytes at root; unused elsewhere). */
+int faas_gather(struct faas_comm *comm, int root, const void *in, size_t len, void *out);
+
+/* Starts the comm function fn on every worker of the lease
+ * (faas_lease_workers of them: outs, out_lens and statuses hold that many),
+ * rank i on the lease document's worker i, each with in[0..in_len) (in_len at most
+ * faas_lease_max_payload minus the job's header: 32 bytes and 2 + the
+ * fabric address's length per worker), and waits for all of them (each
+ * bounded by the call timeout). Rank i's output goes to outs + i *
+ * out_cap, its length to out_lens[i] and its status to statuses[i]
+ * (out_lens and statuses may be NULL). Returns FAAS_OK when every rank
+ * succeeded, else the first of FAAS_EEVICTED, FAAS_EUNAVAIL,
+ * FAAS_ETIMEDOUT found among the ranks, else the first rank's error. A
+ * rank is never moved to another worker: after an eviction, call again
+ * on a new lease. A rank that cannot start (its worker evicted or gone
+ * already: FAAS_EEVICTED, FAAS_EUNAVAIL; no free slot: FAAS_EBUSY) makes
+ * the client abort the started ones at once. Not for plain functions
+ * (their rank fails with FAAS_EFUNC). */
+int faas_invoke_all(struct faas_client *client, int fn, const void *in, size_t in_len, void *outs,
+		    size_t out_cap, size_t *out_lens, int *statuses);
 
 #ifdef __cplusplus
 }

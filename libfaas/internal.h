@@ -20,7 +20,6 @@ struct transport;
 struct session_registry;
 struct transport *client_transport(struct faas_client *c);
 size_t client_slot_size(const struct faas_client *c);
-int client_timeout_ms(const struct faas_client *c);
 /* Where session.c keeps the client's sessions (NULL until it makes it). */
 struct session_registry **client_sessions(struct faas_client *c);
 /* Handles what is ready (waiting up to 1 ms), and looks for dead workers. */
@@ -54,5 +53,18 @@ void session_call_ran(struct faas_session *s);
 void session_worker_gone(struct faas_client *c, unsigned wi, bool dead);
 /* Frees the sessions left (their handles become invalid); NULL: no-op. */
 void session_registry_free(struct session_registry *r);
+
+struct lease_doc;
+/* Starts a call of fn on the client's worker wi only (a rank of
+ * faas_invoke_all): never moved to another worker, it fails with
+ * FAAS_EEVICTED or FAAS_EUNAVAIL when that worker goes. FAAS_EBUSY when
+ * the worker has no free record now; otherwise as faas_invoke_async. */
+int client_submit_to(struct faas_client *c, unsigned wi, int fn, const void *in, size_t in_len,
+		     void *out, size_t out_cap, struct faas_call **call);
+/* Sends a control message to the client's worker wi (FAAS_EUNAVAIL when
+ * it is not connected or evicted). */
+int client_send_msg(struct faas_client *c, unsigned wi, const void *buf, size_t len);
+const struct lease_doc *client_lease_doc(const struct faas_client *c);
+int client_timeout_ms(const struct faas_client *c);
 
 #endif

@@ -70,7 +70,7 @@ static void summarize(struct summary *s, uint64_t *rtt, unsigned n, double secon
 	qsort(rtt, n, sizeof(*rtt), stats_cmp_u64);
 	s->min_ns = rtt[0];
 	s->median_ns = rtt[n / 2];
-	s->p99_ns = rtt[(size_t)((n - 1) * 0.99)];
+	s->p99_ns = rtt[stats_rank(n, 0.99)];
 }
 
 static void print_summary(const struct bench_opts *o, const struct summary *s)

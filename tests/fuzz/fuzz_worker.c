@@ -104,6 +104,12 @@ fnlib_fini_fn *fnlib_worker_fini(const struct fnlib *lib)
 	return NULL;
 }
 
+/* No function with a communicator (faas_invoke_all's). */
+fnlib_comm_fn *fnlib_get_comm(const struct fnlib *lib, unsigned id)
+{
+	return NULL;
+}
+
 /* ---- the input -------------------------------------------------------------- */
 
 struct input {
