@@ -73,7 +73,7 @@ void wire_req_encode(const struct wire_req *req, void *buf)
 	put64(&p, req->reply_addr);
 	put64(&p, req->reply_key);
 	put64(&p, req->out_cap);
-	put64(&p, 0); /* reserved */
+	put64(&p, req->session);
 }
 
 int wire_req_decode(const void *buf, size_t len, struct wire_req *req)
@@ -90,7 +90,8 @@ int wire_req_decode(const void *buf, size_t len, struct wire_req *req)
 	req->reply_addr = get64(&p);
 	req->reply_key = get64(&p);
 	req->out_cap = get64(&p);
-	if (req->flags != 0 || req->reply_tag > 0x0fffffffu)
+	req->session = get64(&p);
+	if (req->flags > WIRE_OP_MAX || req->reply_tag > 0x0fffffffu)
 		return -EPROTO;
 	if (req->in_len > len - WIRE_REQ_LEN)
 		return -EMSGSIZE; /* the other fields are valid: a reply can say so */

@@ -54,6 +54,11 @@ enum wire_status {
 	WIRE_AUTH = 5,	  /* slot not owned by this client (bad cookie) */
 	WIRE_BADHDR = 6,  /* malformed request header */
 	WIRE_EVICTED = 7, /* the worker is stopping */
+	/* sessions (executor/session.h) */
+	WIRE_NOSESSION = 8,  /* no such session on this connection */
+	WIRE_SWAP = 9,	     /* a chunk of a session's state landed (tag: the session's) */
+	WIRE_SWAP_END = 10,  /* the state's trailer landed: all of it was sent */
+	WIRE_SWAP_LOST = 11, /* the worker could not write the state back in time */
 	WIRE_STATUS_MAX = 15
 };
 
@@ -63,11 +68,24 @@ struct wire_req {
 	uint32_t cookie;     /* from WELCOME: proves the slot is the sender's */
 	uint32_t reply_tag;  /* echoed in the reply immediate (low 28 bits) */
 	uint16_t fn;	     /* function id */
-	uint16_t flags;	     /* reserved, 0 */
+	uint16_t flags;	     /* enum wire_op: 0 for a plain call */
 	uint32_t in_len;     /* payload bytes after the header */
 	uint64_t reply_addr; /* where the reply (header + output) goes */
 	uint64_t reply_key;
 	uint64_t out_cap; /* output bytes the client can take */
+	uint64_t session; /* the session (WIRE_OP_CALL..WIRE_OP_SAVE), else 0 */
+};
+
+/* What a request asks (wire_req.flags); the session operations are
+ * executor/session.h's, their payloads are described there. */
+enum wire_op {
+	WIRE_OP_PLAIN = 0,   /* a stateless call */
+	WIRE_OP_CALL = 1,    /* a call in session `session` */
+	WIRE_OP_OPEN = 2,    /* opens a session; the reply carries its id */
+	WIRE_OP_CLOSE = 3,   /* frees session `session` */
+	WIRE_OP_RESTORE = 4, /* a chunk of a resumed session's state */
+	WIRE_OP_SAVE = 5,    /* writes session `session`'s state back now */
+	WIRE_OP_MAX = 5
 };
 
 /* Reply header, followed by the output, at reply_addr. By status:

@@ -22,6 +22,7 @@
 
 #include "worker.h"
 #include "clock.h"
+#include "session.h"
 #include "comm.h"
 #include "faas.h"
 
@@ -94,6 +95,8 @@ struct worker {
 	sem_t init_done;		     /* posted by the thread once faas_worker_init ran */
 	int init_rc;			     /* what it returned (0 without a hook) */
 	struct log_limit refusals;	     /* wrong tokens: logged at most once a second */
+	struct session_table *sessions;	     /* session.h: state kept between calls */
+	struct wreply swap_ctx;		     /* the context of the sessions' swap puts */
 	struct comm *comm;		     /* messaging among the lease's workers */
 };
 
@@ -111,6 +114,7 @@ static void client_drop(struct worker *w, struct wclient *c)
 {
 	for (uint32_t s = c->base; s < c->base + c->depth; s++)
 		w->owner[s] = 0;
+	session_drop_client(w->sessions, (unsigned)(c - w->clients), c->cookie);
 	transport_peer_remove(w->t, c->peer);
 	c->used = false;
 }
@@ -358,6 +362,32 @@ static void reply(struct worker *w, struct wreply *r, struct wclient *c, const s
 				  memory_order_relaxed);
 }
 
+static struct session_env session_env(struct worker *w)
+{
+	return (struct session_env){.t = w->t, .tx_ctx = &w->swap_ctx, .chunk = w->cfg->slot_size};
+}
+
+/* A session's request (session.h), or a stateful function called
+ * outside a session (WIRE_NOSESSION). */
+static void on_session(struct worker *w, struct wreply *r, struct wclient *c,
+		       const struct wire_req *req, const char *in)
+{
+	struct session_client who = {
+	    .index = (unsigned)(c - w->clients), .cookie = c->cookie, .peer = c->peer};
+	struct session_env env = session_env(w);
+	size_t cap = w->out_size - WIRE_REPLY_LEN, out_len = 0;
+	enum wire_status st;
+	int32_t fn_rc = 0;
+
+	if (req->out_cap < cap)
+		cap = req->out_cap;
+	if (req->flags == WIRE_OP_PLAIN)
+		st = WIRE_NOSESSION;
+	else
+		st = session_request(w->sessions, &env, w->cfg->lib, &who, req, in,
+				     r->buf + WIRE_REPLY_LEN, cap, &out_len, &fn_rc);
+	reply(w, r, c, req, st, fn_rc, out_len);
+}
 static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
 			 const struct wire_req *req, int rc, size_t out_len, size_t cap);
 static void run_comm(struct worker *w, struct wreply *r, struct wclient *c,
@@ -406,6 +436,10 @@ static void on_put(struct worker *w, uint32_t slot)
 		/* stopping: a call not started yet is handed back, so the
 		 * client runs it on another worker of its lease */
 		reply(w, r, c, &req, WIRE_EVICTED, 0, 0);
+		return;
+	}
+	if (req.flags != WIRE_OP_PLAIN || fnlib_stateful(lib, req.fn)) {
+		on_session(w, r, c, &req, in + WIRE_REQ_LEN);
 		return;
 	}
 	fn = fnlib_get(lib, req.fn);
@@ -583,6 +617,13 @@ static void *worker_main(void *arg)
 		}
 	}
 	drain_queued(w);
+	if (session_count(w->sessions)) {
+		struct session_env env = session_env(w);
+
+		/* swap, not loss: the states go back to their clients first */
+		session_swap_all(w->sessions, &env,
+				 w->cfg->swap_ms ? w->cfg->swap_ms : SESSION_SWAP_MS);
+	}
 	evict_clients(w);
 	if (fini)
 		fini(w->index); /* after the last call, in this thread */
@@ -622,7 +663,11 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	w->outs = calloc(w->nouts, sizeof(*w->outs));
 	w->out = aligned_alloc(4096, ((size_t)w->nouts * w->out_size + 4095) & ~4095ul);
 	w->backlog = calloc(BACKLOG, sizeof(*w->backlog));
-	if (!w->owner || !w->clients || !w->region || !w->out || !w->outs || !w->backlog) {
+	if (session_table_create(cfg->sessions ? cfg->sessions : cfg->slots, cfg->session_max_state,
+				 &w->sessions) != 0)
+		w->sessions = NULL;
+	if (!w->sessions || !w->owner || !w->clients || !w->region || !w->out || !w->outs ||
+	    !w->backlog) {
 		snprintf(err, errlen, "out of memory for worker %u", index);
 		rc = -ENOMEM;
 		goto err;
@@ -730,6 +775,7 @@ void worker_destroy(struct worker *w)
 	if (!w)
 		return;
 	worker_join(w);
+	session_table_destroy(w->sessions); /* its regions before the endpoint */
 	comm_destroy(w->comm);
 	transport_mr_dereg(w->out_mr);
 	transport_mr_dereg(w->region_mr);

@@ -27,7 +27,10 @@ struct worker_config {
 	uint32_t slots;	    /* per worker */
 	uint32_t max_depth; /* slots one client may hold */
 	enum worker_mode mode;
-	long hot_poll_us; /* hybrid: idle time before going warm */
+	long hot_poll_us;	  /* hybrid: idle time before going warm */
+	unsigned sessions;	  /* sessions one worker may hold; 0 = slots */
+	size_t session_max_state; /* largest session state; 0 = SESSION_MAX_STATE */
+	int swap_ms;		  /* budget of the sessions' swap when stopping; 0 = default */
 	const atomic_bool *stop;
 	const int *wake_fd; /* becomes readable when stop is set: warm workers wake at once */
 	bool shared_cores;  /* more workers than cores: a comm job's waits yield the core */

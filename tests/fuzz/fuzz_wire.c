@@ -45,15 +45,16 @@ static void request(const uint8_t *slot, size_t len)
 			   "a payload of %u bytes in a %zu-byte slot", req.in_len, len);
 		(void)touch(slot + WIRE_REQ_LEN, req.in_len);
 	}
-	FUZZ_CHECK(req.flags == 0 && req.reply_tag <= 0x0fffffffu, "flags %u, tag %#x", req.flags,
-		   req.reply_tag);
+	FUZZ_CHECK(req.flags <= WIRE_OP_MAX && req.reply_tag <= 0x0fffffffu, "flags %u, tag %#x",
+		   req.flags, req.reply_tag);
 	wire_req_encode(&req, buf);
 	rc = wire_req_decode(buf, sizeof(buf), &again);
 	FUZZ_CHECK(rc == 0 || (rc == -EMSGSIZE && req.in_len > 0), "re-decoding gives %d", rc);
 	FUZZ_CHECK(again.cookie == req.cookie && again.reply_tag == req.reply_tag &&
 		       again.fn == req.fn && again.in_len == req.in_len &&
 		       again.reply_addr == req.reply_addr && again.reply_key == req.reply_key &&
-		       again.out_cap == req.out_cap,
+		       again.out_cap == req.out_cap && again.flags == req.flags &&
+		       again.session == req.session,
 		   "a round trip changes a request header");
 }
 
