@@ -170,9 +170,14 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	 * interval), so a repeat with the same depth, before any call and
 	 * within HELLO_REPEAT_MS, gets the same welcome: a second entry with
 	 * a new cookie would make the calls the client sends with the first
-	 * one land nowhere (its hellos come before its calls). Otherwise it
-	 * is a new client at that address (a new process got it; the old one
-	 * is gone): it replaces the entry, whose peer goes first, since the
+	 * one land nowhere (its hellos come before its calls). A hello the
+	 * client sent before its welcome arrived can also come after its
+	 * first calls (sends and RMA writes are not ordered with each
+	 * other): within WORKER_HELLO_LATE_MS of the last welcome it is ignored, as
+	 * the client has its welcome (replacing the entry would drop its
+	 * calls and sessions). Otherwise it is a new client at that address
+	 * (a new process got it; the old one is gone; it resends until
+	 * answered): it replaces the entry, whose peer goes first, since the
 	 * address vector may hand back the same peer for the same address
 	 * and the provider's connection to the old process is stale. */
 	for (unsigned i = 0; i < w->nclients; i++) {
@@ -184,7 +189,14 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 			continue;
 		if (o->depth == want && !o->called &&
 		    clock_ms() - o->welcomed_ms < HELLO_REPEAT_MS) {
+			o->welcomed_ms = clock_ms();
 			send_welcome(w, o->peer, m->u.hello.index, 0, o);
+			return;
+		}
+		if (o->depth == want && o->called &&
+		    clock_ms() - o->welcomed_ms < WORKER_HELLO_LATE_MS) {
+			log_debug("worker %u: a client's late hello, after its calls: ignored",
+				  w->index);
 			return;
 		}
 		client_drop(w, o);

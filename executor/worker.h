@@ -9,6 +9,12 @@
 #ifndef COLOC_WORKER_H
 #define COLOC_WORKER_H
 
+/* A client's hello that comes within this many ms of its welcome, after
+ * its first calls, is one it resent before the welcome arrived (sends and
+ * RMA writes are not ordered with each other): ignored. Later, a hello
+ * from that address is a new process there. */
+#define WORKER_HELLO_LATE_MS 3000
+
 #include "fnlib.h"
 #include "transport.h"
 #include "wire.h"

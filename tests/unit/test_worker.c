@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -455,9 +456,19 @@ static void test_hello_again_replaces(void **state)
 	assert_int_equal(a3.base, 0);
 	b = connect_client(f, "client-b", 2);
 	assert_int_equal(b.base, 1);
-	/* once a call came from it, a hello from its address is a new
-	 * process there: a new entry, the old peer (a stale connection) gone */
+	/* a hello right after its first call: one resent before its welcome
+	 * arrived, overtaken by the call: ignored (no new peer, no welcome),
+	 * its slots and cookie kept */
 	request(f, a3.base, a3.cookie, lib_id(examples, "echo"), 9, "x", 1, 1);
+	hello.u.hello.depth = 1;
+	peers = mock.npeers;
+	mock_queue_msg(buf, wire_msg_encode(&hello, buf));
+	drain(f);
+	assert_int_equal(mock.npeers, peers);
+	assert_false(mock_peer(a3.peer)->removed);
+	/* later, a hello from its address is a new process there: a new
+	 * entry, the old peer (a stale connection) gone */
+	usleep((WORKER_HELLO_LATE_MS + 100) * 1000);
 	a1 = connect_client(f, "client-a", 1);
 	assert_true(mock_peer(a3.peer)->removed);
 	assert_false(mock_peer(a1.peer)->removed);
