@@ -79,7 +79,7 @@ size_t wire_req_encode(const struct wire_req *req, void *buf)
 	put64(&p, req->reply_addr);
 	put64(&p, req->reply_key);
 	put64(&p, req->out_cap);
-	put64(&p, 0); /* reserved */
+	put64(&p, req->session);
 	if (req->flags & WIRE_REQ_RMA_IN) {
 		put64(&p, req->in_rma.addr);
 		put64(&p, req->in_rma.key);
@@ -106,12 +106,13 @@ int wire_req_decode(const void *buf, size_t len, struct wire_req *req)
 	req->reply_addr = get64(&p);
 	req->reply_key = get64(&p);
 	req->out_cap = get64(&p);
+	req->session = get64(&p);
 	req->in_rma = (struct wire_rma){0};
 	req->out_rma = (struct wire_rma){0};
-	if ((req->flags & ~(WIRE_REQ_RMA_IN | WIRE_REQ_RMA_OUT)) || req->reply_tag > 0x0fffffffu ||
+	if ((req->flags & ~(WIRE_REQ_OP_MASK | WIRE_REQ_RMA_IN | WIRE_REQ_RMA_OUT)) ||
+	    wire_req_op(req) > WIRE_OP_MAX || req->reply_tag > 0x0fffffffu ||
 	    len < wire_req_head_len(req->flags))
 		return -EPROTO;
-	p += 8; /* reserved */
 	if (req->flags & WIRE_REQ_RMA_IN) {
 		req->in_rma.addr = get64(&p);
 		req->in_rma.key = get64(&p);

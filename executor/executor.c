@@ -300,6 +300,9 @@ int executor_run(const struct executor_options *o)
 	cfg.slot_size = o->slot_size;
 	cfg.slots = o->slots;
 	cfg.max_depth = o->max_depth;
+	cfg.sessions = o->sessions;
+	cfg.session_max_state = o->session_max_state;
+	cfg.swap_ms = o->swap_ms;
 	cfg.mode = o->mode;
 	cfg.hot_poll_us = o->hot_poll_us;
 	cfg.stop = &stop;

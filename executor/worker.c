@@ -30,6 +30,7 @@
 
 #include "worker.h"
 #include "clock.h"
+#include "session.h"
 #include "comm.h"
 #include "faas.h"
 
@@ -115,7 +116,9 @@ struct worker {
 		struct transport_mr *mr;
 	} * abandoned;
 	unsigned nabandoned;
-	struct comm *comm; /* messaging among the lease's workers */
+	struct comm *comm;		/* messaging among the lease's workers */
+	struct session_table *sessions; /* session.h: state kept between calls */
+	struct wreply swap_ctx;		/* the context of the sessions' swap puts */
 };
 
 static long elapsed_us(const struct timespec *since)
@@ -132,6 +135,7 @@ static void client_drop(struct worker *w, struct wclient *c)
 {
 	for (uint32_t s = c->base; s < c->base + c->depth; s++)
 		w->owner[s] = 0;
+	session_drop_client(w->sessions, (unsigned)(c - w->clients), c->cookie);
 	transport_peer_remove(w->t, c->peer);
 	c->used = false;
 }
@@ -187,9 +191,14 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	 * interval), so a repeat with the same depth, before any call and
 	 * within HELLO_REPEAT_MS, gets the same welcome: a second entry with
 	 * a new cookie would make the calls the client sends with the first
-	 * one land nowhere (its hellos come before its calls). Otherwise it
-	 * is a new client at that address (a new process got it; the old one
-	 * is gone): it replaces the entry, whose peer goes first, since the
+	 * one land nowhere (its hellos come before its calls). A hello the
+	 * client sent before its welcome arrived can also come after its
+	 * first calls (sends and RMA writes are not ordered with each
+	 * other): within WORKER_HELLO_LATE_MS of the last welcome it is ignored, as
+	 * the client has its welcome (replacing the entry would drop its
+	 * calls and sessions). Otherwise it is a new client at that address
+	 * (a new process got it; the old one is gone; it resends until
+	 * answered): it replaces the entry, whose peer goes first, since the
 	 * address vector may hand back the same peer for the same address
 	 * and the provider's connection to the old process is stale. */
 	for (unsigned i = 0; i < w->nclients; i++) {
@@ -201,7 +210,14 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 			continue;
 		if (o->depth == want && !o->called &&
 		    clock_ms() - o->welcomed_ms < HELLO_REPEAT_MS) {
+			o->welcomed_ms = clock_ms();
 			send_welcome(w, o->peer, m->u.hello.index, 0, o);
+			return;
+		}
+		if (o->depth == want && o->called &&
+		    clock_ms() - o->welcomed_ms < WORKER_HELLO_LATE_MS) {
+			log_debug("worker %u: a client's late hello, after its calls: ignored",
+				  w->index);
 			return;
 		}
 		client_drop(w, o);
@@ -506,6 +522,32 @@ static int stage_move(struct worker *w, struct wreply *r, struct wclient *c,
 	return rc;
 }
 
+static struct session_env session_env(struct worker *w)
+{
+	return (struct session_env){.t = w->t, .tx_ctx = &w->swap_ctx, .chunk = w->cfg->slot_size};
+}
+
+/* A session's request (session.h), or a stateful function called
+ * outside a session (WIRE_NOSESSION). */
+static void on_session(struct worker *w, struct wreply *r, struct wclient *c,
+		       const struct wire_req *req, const char *in)
+{
+	struct session_client who = {
+	    .index = (unsigned)(c - w->clients), .cookie = c->cookie, .peer = c->peer};
+	struct session_env env = session_env(w);
+	size_t cap = w->out_size - WIRE_REPLY_LEN, out_len = 0;
+	enum wire_status st;
+	int32_t fn_rc = 0;
+
+	if (req->out_cap < cap)
+		cap = req->out_cap;
+	if (wire_req_op(req) == WIRE_OP_PLAIN)
+		st = WIRE_NOSESSION;
+	else
+		st = session_request(w->sessions, &env, w->cfg->lib, &who, req, in,
+				     r->buf + WIRE_REPLY_LEN, cap, &out_len, &fn_rc);
+	reply(w, r, c, req, st, fn_rc, out_len);
+}
 static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
 			 const struct wire_req *req, int rc, char *out, size_t out_len, size_t cap,
 			 size_t inline_cap);
@@ -559,6 +601,15 @@ static void on_put(struct worker *w, uint32_t slot)
 		/* stopping: a call not started yet is handed back, so the
 		 * client runs it on another worker of its lease */
 		reply(w, r, c, &req, WIRE_EVICTED, 0, 0);
+		return;
+	}
+	if (wire_req_op(&req) != WIRE_OP_PLAIN || fnlib_stateful(lib, req.fn)) {
+		/* a session's input is read in the slot: libfaas refuses a
+		 * larger one before sending it */
+		if (req.flags & WIRE_REQ_RMA_IN)
+			reply(w, r, c, &req, WIRE_TOOBIG, 0, 0);
+		else
+			on_session(w, r, c, &req, in + wire_req_head_len(req.flags));
 		return;
 	}
 	fn = fnlib_get(lib, req.fn);
@@ -808,6 +859,13 @@ static void *worker_main(void *arg)
 		}
 	}
 	drain_queued(w);
+	if (session_count(w->sessions)) {
+		struct session_env env = session_env(w);
+
+		/* swap, not loss: the states go back to their clients first */
+		session_swap_all(w->sessions, &env,
+				 w->cfg->swap_ms ? w->cfg->swap_ms : SESSION_SWAP_MS);
+	}
 	evict_clients(w);
 	if (fini)
 		fini(w->index); /* after the last call, in this thread */
@@ -847,7 +905,11 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	w->outs = calloc(w->nouts, sizeof(*w->outs));
 	w->out = aligned_alloc(4096, ((size_t)w->nouts * w->out_size + 4095) & ~4095ul);
 	w->backlog = calloc(BACKLOG, sizeof(*w->backlog));
-	if (!w->owner || !w->clients || !w->region || !w->out || !w->outs || !w->backlog) {
+	if (session_table_create(cfg->sessions ? cfg->sessions : cfg->slots, cfg->session_max_state,
+				 &w->sessions) != 0)
+		w->sessions = NULL;
+	if (!w->sessions || !w->owner || !w->clients || !w->region || !w->out || !w->outs ||
+	    !w->backlog) {
 		snprintf(err, errlen, "out of memory for worker %u", index);
 		rc = -ENOMEM;
 		goto err;
@@ -955,7 +1017,8 @@ void worker_destroy(struct worker *w)
 	if (!w)
 		return;
 	worker_join(w);
-	transport_mr_dereg(w->stage_mr); /* its memory goes after the endpoint */
+	session_table_destroy(w->sessions); /* its regions before the endpoint */
+	transport_mr_dereg(w->stage_mr);    /* its memory goes after the endpoint */
 	for (unsigned i = 0; i < w->nabandoned; i++) {
 		transport_mr_dereg(w->abandoned[i].mr);
 		w->abandoned[i].mr = NULL;

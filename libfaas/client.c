@@ -91,6 +91,9 @@ struct faas_call {
 	uint16_t flags;			/* WIRE_REQ_RMA_* of the request */
 	size_t stage_need;		/* WIRE_NOSTAGE: the staging the call needed */
 	struct transport_mr *rma_mr[2]; /* input and output registered for the call */
+	uint16_t op;			/* enum wire_op: a session's calls are never moved */
+	uint64_t session;		/* ... and name their session (libfaas/session.c), */
+	struct faas_session *owner;	/* whose state a CALL may change */
 	bool pinned; /* a rank of faas_invoke_all: never moved to another worker */
 	/* After an eviction a call moves to a record of another worker: the
 	 * caller's handle (origin) then points at its carrier (proxy), and
@@ -143,6 +146,7 @@ struct faas_client {
 	int64_t next_watch;
 	int last_fn_rc; /* faas_last_fn_rc */
 	char last_error[512];
+	struct session_registry *sessions; /* session.c's; NULL until the first */
 };
 
 static void rma_release(struct faas_call *call);
@@ -186,6 +190,12 @@ const char *faas_strerror(int err)
 		       "lease) no node has that much idle now";
 	case FAAS_EINPROGRESS:
 		return "the call is still in progress";
+	case FAAS_ENOSESSION:
+		return "no such session on this connection (closed, never opened here, or a "
+		       "stateful function called outside a session)";
+	case FAAS_ESTATELOST:
+		return "the session's state was lost: its worker was evicted and could not write "
+		       "it back in time";
 	default:
 		return "unknown error";
 	}
@@ -346,6 +356,8 @@ static int status_to_error(enum wire_status s)
 		return FAAS_ETOOBIG;
 	case WIRE_XFER:
 		return FAAS_ETRANSPORT;
+	case WIRE_NOSESSION:
+		return FAAS_ENOSESSION;
 	default:
 		return FAAS_EPROTO;
 	}
@@ -412,9 +424,14 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 		carrier->state = CALL_ORPHAN;
 		c->workers[carrier->worker].suspect++;
 	}
+	if (call->op == WIRE_OP_CALL && status != FAAS_EEVICTED)
+		/* it ran: the session's last copy is stale (before anything
+		 * the worker sends after this reply, such as an eviction's swap) */
+		session_call_ran(call->owner);
 	if (status == FAAS_EEVICTED) {
 		/* the worker is stopping and handed the call back unstarted */
 		c->workers[call->worker].evicted = true;
+		session_worker_gone(c, call->worker, false);
 		retry(c, call);
 		return;
 	}
@@ -469,7 +486,9 @@ static void retry(struct faas_client *c, struct faas_call *call)
 	struct faas_call *origin = call->origin ? call->origin : call;
 	struct faas_call *carrier;
 
-	if (origin->pinned) {
+	if (origin->pinned || origin->op != WIRE_OP_PLAIN) {
+		/* a rank of faas_invoke_all, or a session's call (its state is
+		 * there): it needs that worker */
 		call_finish(c, origin,
 			    c->workers[call->worker].dead ? FAAS_EUNAVAIL : FAAS_EEVICTED);
 		return;
@@ -480,6 +499,8 @@ static void retry(struct faas_client *c, struct faas_call *call)
 		origin->proxy = NULL;
 	}
 	carrier = pick_call(c);
+	if (carrier)
+		carrier->op = WIRE_OP_PLAIN;
 	if (carrier && send_call(c, carrier, origin, origin->fn, origin->in, origin->in_len,
 				 origin->out, origin->out_cap, origin->deadline) == FAAS_OK) {
 		carrier->origin = origin;
@@ -505,6 +526,10 @@ static void on_evict(struct faas_client *c, struct cworker *w)
 	unsigned wi = (unsigned)(w - c->workers);
 
 	w->evicted = true;
+	/* a swap may be on its way unless the process is known to be gone:
+	 * over tcp "dead" is a guess (probes refused while the connection is
+	 * full, as it is during a large swap) */
+	session_worker_gone(c, wi, w->dead && !transport_peer_alive(c->t, w->peer));
 	for (unsigned i = wi * c->depth; i < (wi + 1) * c->depth; i++) {
 		struct faas_call *call = &c->calls[i];
 
@@ -585,7 +610,11 @@ static void on_event(struct faas_client *c, const struct transport_event *ev)
 
 	switch (ev->type) {
 	case TRANSPORT_EV_PUT:
-		on_reply(c, ev->imm);
+		if (wire_reply_imm_status(ev->imm) >= WIRE_SWAP &&
+		    wire_reply_imm_status(ev->imm) <= WIRE_SWAP_LOST)
+			session_on_swap(c, ev->imm); /* a session's state coming back */
+		else
+			on_reply(c, ev->imm);
 		break;
 	case TRANSPORT_EV_MSG:
 		on_msg(c, ev->data, ev->len);
@@ -937,6 +966,7 @@ void faas_client_destroy(struct faas_client *c)
 	}
 	if (c->t)
 		transport_flush(c->t, 200);
+	session_registry_free(c->sessions);
 	for (unsigned i = 0; c->calls && i < c->ncalls; i++) {
 		rma_release(&c->calls[i]);
 		free(c->calls[i].msg);
@@ -1165,6 +1195,8 @@ static int send_call(struct faas_client *c, struct faas_call *call, struct faas_
 	req.reply_tag = call->index | call->gen << 16;
 	req.fn = (uint16_t)fn;
 	req.in_len = (uint32_t)in_len;
+	req.flags = call->op;
+	req.session = call->session;
 	if (zc) {
 		transport_mr_remote(zc->mr, (char *)out - WIRE_REPLY_LEN, &req.reply_addr,
 				    &req.reply_key);
@@ -1247,6 +1279,9 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 		watch(c, now);
 		progress(c, 1);
 	}
+	call->op = WIRE_OP_PLAIN;
+	call->session = 0;
+	call->owner = NULL;
 	rc = send_call(c, call, call, fn, in, in_len, out, out_cap, deadline);
 	if (rc) {
 		rma_release(call);
@@ -1560,4 +1595,115 @@ long faas_client_retries(const struct faas_client *c)
 int faas_inflight(const struct faas_client *c)
 {
 	return c ? c->inflight : FAAS_EINVAL;
+}
+
+/* ---- for libfaas/session.c (internal.h) ------------------------------------ */
+
+struct transport *client_transport(struct faas_client *c)
+{
+	return c->t;
+}
+
+size_t client_slot_size(const struct faas_client *c)
+{
+	return c->slot_size;
+}
+
+struct session_registry **client_sessions(struct faas_client *c)
+{
+	return &c->sessions;
+}
+
+void client_progress(struct faas_client *c)
+{
+	watch(c, clock_ns());
+	progress(c, 1);
+}
+
+int client_pick_worker(struct faas_client *c, int worker)
+{
+	if (worker >= (int)c->nworkers || worker < -1)
+		return FAAS_EINVAL;
+	if (worker >= 0)
+		return c->workers[worker].connected && !c->workers[worker].evicted ? worker
+										   : none_left(c);
+	for (unsigned n = 0; n < c->nworkers; n++) {
+		unsigned wi = (c->next_worker + n) % c->nworkers;
+
+		if (c->workers[wi].connected && !c->workers[wi].evicted) {
+			c->next_worker = wi + 1;
+			return (int)wi;
+		}
+	}
+	return none_left(c);
+}
+
+unsigned client_depth(const struct faas_client *c)
+{
+	return c->depth;
+}
+
+int client_send_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
+		   const void *in, size_t in_len, void *out, size_t out_cap,
+		   struct faas_session *owner, struct faas_call **sent)
+{
+	int64_t deadline = clock_ns() + (int64_t)c->timeout_ms * 1000000;
+	struct faas_call *call = NULL;
+	int rc;
+
+	if (in_len > c->slot_size - WIRE_REQ_LEN)
+		rc = FAAS_ETOOBIG;
+	else if ((unsigned)fn >= c->lease->doc->nfunctions)
+		rc = FAAS_ENOFUNC;
+	else
+		rc = FAAS_OK;
+	while (!rc && !call) {
+		struct cworker *w = &c->workers[wi];
+
+		if (!w->connected || w->evicted) {
+			rc = w->dead ? FAAS_EUNAVAIL : FAAS_EEVICTED;
+			break;
+		}
+		for (unsigned k = 0; k < c->depth && !call; k++) {
+			struct faas_call *r = &c->calls[wi * c->depth + k];
+
+			if (r->state == CALL_FREE && !r->tx_pending)
+				call = r;
+		}
+		if (call)
+			break;
+		if (clock_ns() > deadline)
+			rc = FAAS_EBUSY;
+		else
+			client_progress(c);
+	}
+	if (!rc) {
+		call->op = op;
+		call->session = session;
+		call->owner = owner;
+		/* a session's reply comes back in the slot's reply area: no
+		 * output descriptor */
+		rc = send_call(c, call, call, fn, in, in_len, out,
+			       out_cap < c->slot_size ? out_cap : c->slot_size, deadline);
+	}
+	if (rc) {
+		note(c, fn, NULL, rc);
+		return rc;
+	}
+	c->inflight++;
+	*sent = call;
+	return FAAS_OK;
+}
+
+int client_call_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
+		   const void *in, size_t in_len, void *out, size_t out_cap,
+		   struct faas_session *owner, size_t *out_len)
+{
+	struct faas_call *call;
+	int rc;
+
+	if (out_len)
+		*out_len = 0;
+	rc = client_send_on(c, wi, op, session, fn, in, in_len, out, out_cap, owner, &call);
+	return rc ? rc : faas_wait(c, call, out_len);
 }

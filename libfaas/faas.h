@@ -46,24 +46,27 @@ extern "C" {
 /* Error codes: 0 or negative. */
 enum faas_error {
 	FAAS_OK = 0,
-	FAAS_EINVAL = -1,      /* an argument is invalid */
-	FAAS_ENOMEM = -2,      /* out of memory */
-	FAAS_ELEASE = -3,      /* the lease document is malformed */
-	FAAS_ENOFUNC = -4,     /* the function is not in the lease's library */
-	FAAS_ETOOBIG = -5,     /* the payload is larger than FAAS_MAX_PAYLOAD, or its
-				* staging than the executor's budget */
-	FAAS_EOUTSIZE = -6,    /* the function's output is larger than out_cap */
-	FAAS_EFUNC = -7,       /* the function returned non-zero */
-	FAAS_ETIMEDOUT = -8,   /* no reply within the call timeout */
-	FAAS_EAUTH = -9,       /* the executor refused the lease token */
-	FAAS_EEVICTED = -10,   /* the executor was evicted (its cores were reclaimed) */
-	FAAS_EUNAVAIL = -11,   /* no executor of the lease answered */
-	FAAS_ETRANSPORT = -12, /* the fabric (libfabric) failed */
-	FAAS_EPROTO = -13,     /* a malformed reply or message */
-	FAAS_EBUSY = -14,      /* every slot of the lease has a call in flight, or
-				* (faas_client_create) other clients hold them, or
-				* (faas_lease_acquire) no node has that much idle */
-	FAAS_EINPROGRESS = -15 /* the call has not completed yet (faas_test) */
+	FAAS_EINVAL = -1,	/* an argument is invalid */
+	FAAS_ENOMEM = -2,	/* out of memory */
+	FAAS_ELEASE = -3,	/* the lease document is malformed */
+	FAAS_ENOFUNC = -4,	/* the function is not in the lease's library */
+	FAAS_ETOOBIG = -5,	/* the payload is larger than FAAS_MAX_PAYLOAD, or its
+				 * staging than the executor's budget */
+	FAAS_EOUTSIZE = -6,	/* the function's output is larger than out_cap */
+	FAAS_EFUNC = -7,	/* the function returned non-zero */
+	FAAS_ETIMEDOUT = -8,	/* no reply within the call timeout */
+	FAAS_EAUTH = -9,	/* the executor refused the lease token */
+	FAAS_EEVICTED = -10,	/* the executor was evicted (its cores were reclaimed) */
+	FAAS_EUNAVAIL = -11,	/* no executor of the lease answered */
+	FAAS_ETRANSPORT = -12,	/* the fabric (libfabric) failed */
+	FAAS_EPROTO = -13,	/* a malformed reply or message */
+	FAAS_EBUSY = -14,	/* every slot of the lease has a call in flight, or
+				 * (faas_client_create) other clients hold them, or
+				 * (faas_lease_acquire) no node has that much idle */
+	FAAS_EINPROGRESS = -15, /* the call has not completed yet (faas_test) */
+	FAAS_ENOSESSION = -16,	/* the session is not open on this connection */
+	FAAS_ESTATELOST = -17	/* the session's state could not be written back
+				 * in time when its worker was evicted */
 };
 
 /* Names an error code in one sentence; never NULL, static storage. */
@@ -241,6 +244,81 @@ int faas_last_fn_rc(const struct faas_client *client);
  * of any libfaas function on it. */
 const char *faas_last_error(const struct faas_client *client);
 
+/* ---- Sessions (state kept in a worker between calls) -------------------
+ * A session pins calls to one worker, where a flat state buffer of at most
+ * state_cap bytes lives between them. Only the client connection that
+ * opened a session can use it. When the worker is evicted, the worker
+ * writes the state back to the client (swap), and the session can be
+ * resumed on another worker or lease with faas_session_resume. See
+ * faas(3), "SESSIONS".
+ *
+ * Functions opt in by listing their names in the library's second
+ * manifest, faas_session_functions (also in faas_functions); they have the
+ * signature
+ *   int fn(struct faas_state *state, const void *in, size_t in_len,
+ *          void *out, size_t out_cap, size_t *out_len);
+ * and keep state->len (bytes of state->data in use) at most state->cap. */
+#ifndef FAAS_STATE_DEFINED /* also in faas_function.h */
+#define FAAS_STATE_DEFINED
+struct faas_state {
+	void *data; /* cap bytes, fixed for the session's life */
+	size_t len; /* bytes in use: what a swap writes back */
+	size_t cap;
+};
+#endif
+
+struct faas_session;
+
+/* Opens a session on one worker of client's lease (worker -1: the next
+ * one round robin) whose state may grow to state_cap bytes (1 .. 1 GiB,
+ * or the executor's --session-max-state). Registers state_cap bytes here
+ * too, where a swap writes the state. Errors: FAAS_EINVAL, FAAS_ENOMEM,
+ * FAAS_EBUSY (the worker holds as many sessions as it may), FAAS_ETOOBIG
+ * (state_cap beyond the executor's limit), the call errors of faas_invoke.
+ * The session belongs to client, which must outlive it. */
+int faas_session_open(struct faas_client *client, int worker, size_t state_cap,
+		      struct faas_session **session);
+
+/* Calls fn in the session, as faas_invoke does; a stateful function
+ * receives the session's state. Never moved to another worker: when the
+ * worker is evicted the call fails with FAAS_EEVICTED and the state is
+ * being swapped out (faas_session_state says when it is here). */
+int faas_session_invoke(struct faas_session *session, int fn, const void *in, size_t in_len,
+			void *out, size_t out_cap, size_t *out_len);
+
+/* Asks the worker to write the state back now (a swap out while the
+ * session stays open), and waits for it (bounded by the call timeout).
+ * Then faas_session_state gives it. */
+int faas_session_save(struct faas_session *session);
+
+/* The state last written back (by faas_session_save or by a swap at
+ * eviction) if no call of the session ran since (a call may change it:
+ * copy a checkpoint out before the next call), owned by the session and
+ * valid until the next call on it: FAAS_OK with *state and *len;
+ * FAAS_EINPROGRESS while an evicted worker is still writing it back (call
+ * again; it gives up after FAAS_SWAP_TIMEOUT_MS, default 30000);
+ * FAAS_ESTATELOST when it could not be written back in time (never a stale
+ * copy); FAAS_ENOSESSION when none was ever written back. */
+int faas_session_state(struct faas_session *session, const void **state, size_t *len);
+
+/* Opens a new session on client (any lease, worker as faas_session_open)
+ * whose state is a copy of state[0..len) (len <= state_cap), such as the
+ * one faas_session_state gave for an evicted session. */
+int faas_session_open_with(struct faas_client *client, int worker, size_t state_cap,
+			   const void *state, size_t len, struct faas_session **session);
+
+/* faas_session_open_with the state of old (waiting, bounded, for an
+ * evicted worker's swap to finish) and old's state_cap; FAAS_ESTATELOST
+ * when it was lost. old stays valid and is still closed by the caller. */
+int faas_session_resume(struct faas_client *client, int worker, struct faas_session *old,
+			struct faas_session **session);
+
+/* The worker the session runs on (an index of its client's lease). */
+int faas_session_worker(const struct faas_session *session);
+
+/* Frees the state on the worker (when it is still there) and here. NULL
+ * is a no-op. */
+void faas_session_close(struct faas_session *session);
 /* ---- Messaging among a lease's workers (FMI-style) ---------------------
  * A function listed in its library's manifest with the suffix ":comm"
  * ("name:comm" or "name=symbol:comm") has the signature

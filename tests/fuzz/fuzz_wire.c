@@ -40,8 +40,8 @@ static void request(const uint8_t *slot, size_t len)
 	if (rc == -EPROTO)
 		return;
 	FUZZ_CHECK(rc == 0 || rc == -EMSGSIZE, "wire_req_decode returned %d", rc);
-	FUZZ_CHECK((req.flags & ~(WIRE_REQ_RMA_IN | WIRE_REQ_RMA_OUT)) == 0 &&
-		       req.reply_tag <= 0x0fffffffu,
+	FUZZ_CHECK((req.flags & ~(WIRE_REQ_OP_MASK | WIRE_REQ_RMA_IN | WIRE_REQ_RMA_OUT)) == 0 &&
+		       wire_req_op(&req) <= WIRE_OP_MAX && req.reply_tag <= 0x0fffffffu,
 		   "flags %u, tag %#x", req.flags, req.reply_tag);
 	head = wire_req_head_len(req.flags);
 	FUZZ_CHECK(len >= head, "a %zu-byte slot decodes with %zu header bytes", len, head);
@@ -65,7 +65,7 @@ static void request(const uint8_t *slot, size_t len)
 		       again.reply_addr == req.reply_addr && again.reply_key == req.reply_key &&
 		       again.out_cap == req.out_cap && again.flags == req.flags &&
 		       again.in_rma.addr == req.in_rma.addr && again.in_rma.len == req.in_rma.len &&
-		       again.out_rma.key == req.out_rma.key,
+		       again.out_rma.key == req.out_rma.key && again.session == req.session,
 		   "a round trip changes a request header");
 }
 

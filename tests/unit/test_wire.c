@@ -63,7 +63,7 @@ static void test_req_layout(void **state)
 	    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* reply_addr */
 	    0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11, /* reply_key */
 	    0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21, /* out_cap */
-	    0,	  0,	0,    0,    0,	  0,	0,    0,    /* reserved */
+	    0,	  0,	0,    0,    0,	  0,	0,    0,    /* session */
 	};
 	uint8_t buf[WIRE_REQ_LEN];
 
@@ -106,7 +106,14 @@ static void test_req_decode_flags(void **state)
 	struct wire_req req = sample_req, out;
 	uint8_t buf[WIRE_REQ_LEN + 5];
 
-	req.flags = 1;
+	/* the session operations decode, with their session id */
+	req.flags = WIRE_OP_SAVE;
+	req.session = 0x0123456789abcdefull;
+	wire_req_encode(&req, buf);
+	assert_int_equal(wire_req_decode(buf, sizeof(buf), &out), 0);
+	assert_int_equal(out.flags, WIRE_OP_SAVE);
+	assert_true(out.session == 0x0123456789abcdefull);
+	req.flags = WIRE_OP_MAX + 1;
 	wire_req_encode(&req, buf);
 	assert_int_equal(wire_req_decode(buf, sizeof(buf), &out), -EPROTO);
 	req.flags = 0x8000;
