@@ -64,9 +64,25 @@ _Static_assert(RXM_BUFFER_SIZE == TH_LEN + WIRE_MSG_MAX, "rxm's buffers hold one
 #define STASH_MAX 4096
 #define BUSY_TIMEOUT_MS 2000 /* default bound on waiting for the provider */
 #define CHAIN_STALL_MS 2000  /* a chain of injects: the receiver took the first */
+/* The largest fi_read/fi_write of a transport_rma (and the provider's
+ * max_msg_size). A chunk's completion is the only progress a provider
+ * shows, and a transfer with no completion for stall_ms fails: a whole
+ * 1 GiB transfer over tcp;ofi_rxm took longer than that on a loaded CI
+ * machine and failed while it moved. */
+#define RMA_CHUNK (16u << 20)
+#define RMA_WINDOW 8 /* chunks in flight */
 
 enum th_type { TH_MSG = 1, TH_NOTIFY = 2, TH_PUT = 3 };
-enum op_kind { OP_RX, OP_PUT, OP_SEND };
+enum op_kind { OP_RX, OP_PUT, OP_SEND, OP_RMA };
+
+/* One transport_rma: its chunks' op->ctx. A failed transfer whose chunks
+ * are still with the provider is abandoned: the last completion frees it. */
+struct rma_xfer {
+	unsigned pending;
+	unsigned long done; /* chunks completed */
+	int err;	    /* the first failed chunk's, 0 when none */
+	bool abandoned;
+};
 
 struct op {
 	struct fi_context2 fctx; /* first: libfabric hands &fctx back */
@@ -142,6 +158,11 @@ struct transport {
 
 	struct peer_watch *watches;
 	unsigned nwatches, watch_cap;
+
+	unsigned rma_pending; /* transport_rma chunks with the provider, all transfers */
+	size_t rma_chunk;
+	uint64_t *deferred; /* peers removed while chunks were pending */
+	unsigned ndeferred, deferred_cap;
 };
 
 /* ---- small helpers --------------------------------------------------- */
@@ -469,6 +490,124 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 	return 1;
 }
 
+/* ---- one-sided transfers (large payloads) ------------------------------ */
+
+static void peer_remove_now(struct transport *t, uint64_t peer);
+
+/* A chunk completed (err 0) or failed. Peers removed meanwhile leave the
+ * address vector once no chunk is pending: shm progresses a pending
+ * transfer through its peer's mapping, which the removal unmaps. */
+static void rma_done(struct transport *t, struct op *op, int err)
+{
+	struct rma_xfer *x = op->ctx;
+
+	op_put_back(t, op);
+	t->rma_pending--;
+	x->pending--;
+	x->done++;
+	if (err && !x->err)
+		x->err = err;
+	if (x->abandoned && x->pending == 0)
+		free(x);
+	while (t->rma_pending == 0 && t->ndeferred)
+		peer_remove_now(t, t->deferred[--t->ndeferred]);
+}
+
+bool transport_rma_busy(struct transport *t)
+{
+	if (t->rma_pending)
+		progress(t, NULL, 0, true);
+	return t->rma_pending != 0;
+}
+
+/* Posts one chunk; -EAGAIN when the provider cannot take it now. */
+static int rma_post(struct transport *t, struct rma_xfer *x, enum transport_rma_dir dir,
+		    uint64_t peer, char *buf, size_t len, struct transport_mr *mr, uint64_t addr,
+		    uint64_t key)
+{
+	struct op *op;
+	ssize_t rc;
+
+	if (!t->op_free)
+		return -EAGAIN;
+	/* a dead shm peer may have died holding its region's lock, on which
+	 * the provider would spin (as in msg_send) */
+	if (!transport_peer_alive(t, peer))
+		return -EPIPE;
+	op = op_get(t, false);
+	op->kind = OP_RMA;
+	op->ctx = x;
+	rc = dir == TRANSPORT_RMA_READ
+		 ? fi_read(t->ep, buf, len, mr->desc, peer, addr, key, &op->fctx)
+		 : fi_write(t->ep, buf, len, mr->desc, peer, addr, key, &op->fctx);
+	if (rc) {
+		op_put_back(t, op);
+		return rc == -FI_EAGAIN ? -EAGAIN : fi_to_errno(rc);
+	}
+	t->rma_pending++;
+	x->pending++;
+	return 0;
+}
+
+/* Moves the transfer's chunks; 0 or -errno (the chunks may be pending). */
+static int rma_run(struct transport *t, struct rma_xfer *x, enum transport_rma_dir dir,
+		   uint64_t peer, char *buf, size_t len, struct transport_mr *mr, uint64_t addr,
+		   uint64_t key, int stall_ms)
+{
+	int64_t stall_at = clock_ms() + stall_ms;
+	unsigned turn = 0;
+	size_t off = 0;
+	int rc;
+
+	while (off < len || x->pending) {
+		unsigned long done = x->done;
+		size_t posted = off;
+
+		while (off < len && x->pending < RMA_WINDOW) {
+			size_t n = len - off < t->rma_chunk ? len - off : t->rma_chunk;
+
+			rc = rma_post(t, x, dir, peer, buf + off, n, mr, addr + off, key);
+			if (rc == -EAGAIN)
+				break;
+			if (rc)
+				return rc;
+			off += n;
+		}
+		progress(t, NULL, 0, true);
+		if (x->err)
+			return x->err;
+		if (x->done != done || off != posted)
+			stall_at = clock_ms() + stall_ms;
+		else if (clock_ms() > stall_at)
+			return -ETIMEDOUT;
+		/* a dead shm peer never serves its side of the copy */
+		if (++turn % 256 == 0 && !transport_peer_alive(t, peer))
+			return -EPIPE;
+	}
+	return 0;
+}
+
+int transport_rma(struct transport *t, enum transport_rma_dir dir, uint64_t peer, void *buf,
+		  size_t len, struct transport_mr *mr, uint64_t addr, uint64_t key, int stall_ms)
+{
+	struct rma_xfer *x;
+	int rc;
+
+	if (t->rung == TRANSPORT_RUNG_SEND || !(t->info->caps & FI_RMA))
+		return -ENOTSUP;
+	if (!transport_mr_contains(mr, buf, len))
+		return -EFAULT;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	rc = rma_run(t, x, dir, peer, buf, len, mr, addr, key, stall_ms);
+	if (x->pending)
+		x->abandoned = true; /* freed by its last completion */
+	else
+		free(x);
+	return rc;
+}
+
 /* ---- completion processing ------------------------------------------ */
 
 /* Places a copied put (SEND rung) into the registered region named by key. */
@@ -554,6 +693,10 @@ static int on_completion(struct transport *t, const struct fi_cq_data_entry *e,
 		return n;
 	}
 	/* a local transmit completion */
+	if (op->kind == OP_RMA) {
+		rma_done(t, op, 0);
+		return 0;
+	}
 	if (op->kind == OP_PUT || op->ctx) {
 		*ev = (struct transport_event){.type = TRANSPORT_EV_TX_DONE, .ctx = op->ctx};
 		op_put_back(t, op);
@@ -575,6 +718,10 @@ static int on_error(struct transport *t, struct transport_event *ev)
 		return 0;
 	if (is_rx_op(t, op)) {
 		rx_defer(t, op); /* truncated or cancelled receive: reuse the buffer */
+		return 0;
+	}
+	if (op->kind == OP_RMA) {
+		rma_done(t, op, err.err ? -(int)err.err : -EIO);
 		return 0;
 	}
 	*ev = (struct transport_event){
@@ -758,13 +905,32 @@ int transport_peer_add(struct transport *t, const void *name, size_t len, uint64
 	return 0;
 }
 
-int transport_peer_remove(struct transport *t, uint64_t peer)
+static void peer_remove_now(struct transport *t, uint64_t peer)
 {
 	fi_addr_t addr = peer;
-	int rc = fi_av_remove(t->av, &addr, 1, 0);
 
+	fi_av_remove(t->av, &addr, 1, 0);
+}
+
+int transport_peer_remove(struct transport *t, uint64_t peer)
+{
 	watch_drop(t, peer);
-	return rc ? fi_to_errno(rc) : 0;
+	if (t->rma_pending) {
+		/* later (rma_done): a pending transfer may still use it */
+		if (t->ndeferred == t->deferred_cap) {
+			unsigned cap = t->deferred_cap ? 2 * t->deferred_cap : 8;
+			uint64_t *n = realloc(t->deferred, cap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM; /* kept: a stale entry, not a crash */
+			t->deferred = n;
+			t->deferred_cap = cap;
+		}
+		t->deferred[t->ndeferred++] = peer;
+		return 0;
+	}
+	peer_remove_now(t, peer);
+	return 0;
 }
 
 bool transport_peer_alive(struct transport *t, uint64_t peer)
@@ -994,11 +1160,12 @@ void transport_env_defaults(const char *provider)
 		shm_remove_stale();
 	cleaned = true;
 	provider = env_or(provider, "FAAS_PROVIDER");
-	/* shm moves messages above its 4 KiB inject size with CMA
-	 * (process_vm_readv, two syscalls) unless told otherwise; its copy
-	 * through shared buffers (SAR) measured 1.4-2.4x faster from 4 KiB to
-	 * 64 KiB here (docs/performance.md). A setting of the user's wins. */
-	setenv("FI_SHM_DISABLE_CMA", "1", 0);
+	/* shm keeps CMA: FI_SHM_DISABLE_CMA=1 was set here (shm's copy
+	 * through its shared buffers beat CMA from 4 to 64 KiB) until puts
+	 * above shm's inject size became chains of injects: it now only
+	 * slows large payloads' fi_read/fi_write (SAR ran 3x slower than CMA
+	 * here) and lets a peer that exits mid-transfer wedge the endpoint's
+	 * later transfers (docs/performance.md, notes on shm). */
 	/* rxm (tcp;ofi_rxm) keeps bounce buffers of FI_OFI_RXM_BUFFER_SIZE
 	 * bytes (default 16 KiB) in pools of 1024, two per endpoint, and
 	 * posts FI_OFI_RXM_MSG_RX_SIZE of them (default 4096, so four pools)
@@ -1142,6 +1309,8 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	t->inject = t->info->tx_attr->inject_size;
 	t->chunked = strncmp(t->provider, "shm", 3) == 0 && t->inject >= 64;
 	t->max_put = o->max_put ? o->max_put : 65536;
+	t->rma_chunk =
+	    t->info->ep_attr->max_msg_size < RMA_CHUNK ? t->info->ep_attr->max_msg_size : RMA_CHUNK;
 	t->buf_size = TH_LEN + WIRE_MSG_MAX;
 	if (t->rung == TRANSPORT_RUNG_SEND && TH_LEN + t->max_put > t->buf_size)
 		t->buf_size = TH_LEN + t->max_put;
@@ -1239,5 +1408,6 @@ void transport_close(struct transport *t)
 	while (t->nwatches)
 		close(t->watches[--t->nwatches].pidfd);
 	free(t->watches);
+	free(t->deferred);
 	free(t);
 }

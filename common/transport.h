@@ -75,14 +75,13 @@ int transport_open(const struct transport_opts *opts, struct transport **t, char
 void transport_preinit(const char *provider);
 
 /* The libfabric settings coloc's own programs run with, each unless the
- * user set it: FI_SHM_DISABLE_CMA=1 (shm copies through its shared
- * buffers, 1.4-2.4x faster than CMA from 4 to 64 KiB here), and rxm's
- * FI_OFI_RXM_MSG_RX_SIZE=64 (the receives it keeps posted) and, for a tcp
- * provider (provider, else FAAS_PROVIDER) on libfabric older than 1.20,
- * FI_OFI_RXM_BUFFER_SIZE=544 (coloc's largest message), which take an
- * endpoint's bounce buffers from 68 MB to about 1 MB, with
- * FI_OFI_RXM_EAGER_LIMIT=16384 (rxm's default, which every peer must
- * share). Its first call also removes shm regions a killed process with
+ * user set it: rxm's FI_OFI_RXM_MSG_RX_SIZE=64 (the receives it keeps
+ * posted) and, for a tcp provider (provider, else FAAS_PROVIDER) on
+ * libfabric older than 1.20, FI_OFI_RXM_BUFFER_SIZE=544 (coloc's largest
+ * message), which take an endpoint's bounce buffers from
+ * 68 MB to about 1 MB, with FI_OFI_RXM_EAGER_LIMIT=16384 (rxm's default,
+ * which every peer must share); shm keeps CMA, which large payloads' RMA
+ * needs. Its first call also removes shm regions a killed process with
  * this pid left in /dev/shm. Call it from main(), before
  * any thread starts and before libfabric is used; libfaas never calls it,
  * since a library must not change its caller's environment (faas(3) tells
@@ -137,6 +136,30 @@ int transport_msg_ctx(struct transport *t, uint64_t peer, const void *buf, size_
  * again, and a connected peer takes a small message at once: so a probe
  * that keeps getting -EAGAIN names a peer that is gone. */
 int transport_probe(struct transport *t, uint64_t peer, const void *buf, size_t len, void *ctx);
+
+/* Large payloads: one-sided transfers that raise no event at the peer.
+ * READ copies len bytes of the peer's registered memory at (addr, key)
+ * into buf (fi_read); WRITE copies buf to it (fi_write). buf lies inside
+ * mr (local descriptors for FI_MR_LOCAL providers). Blocks until every
+ * byte has moved, in chunks of 16 MiB (at most the provider's
+ * max_msg_size) with 8 in flight; events that arrive meanwhile are kept
+ * for the next poll. A completed WRITE is in the peer's memory before any
+ * put that follows it. Returns 0; -ENOTSUP on the SEND rung (no RMA);
+ * -EPIPE when the peer's process is known to be gone; -ETIMEDOUT when no
+ * chunk completed for stall_ms (a peer that does not progress: over tcp
+ * its side of the copy runs only in its own fi_cq_read); or the error of
+ * a failed chunk. After an error chunks may
+ * still be with the provider: buf must stay mapped and registered until
+ * transport_rma_busy() says false (its pages may be given back with
+ * madvise: a late chunk lands in fresh zero pages). A peer removed while
+ * chunks are pending leaves the address vector after them (on shm a dead
+ * peer's never complete: its entry stays). */
+enum transport_rma_dir { TRANSPORT_RMA_READ, TRANSPORT_RMA_WRITE };
+int transport_rma(struct transport *t, enum transport_rma_dir dir, uint64_t peer, void *buf,
+		  size_t len, struct transport_mr *mr, uint64_t addr, uint64_t key, int stall_ms);
+/* Progresses the endpoint; true while chunks of any transport_rma are
+ * with the provider. */
+bool transport_rma_busy(struct transport *t);
 
 /* Progresses the endpoint and returns up to max events (0 if none). */
 int transport_poll(struct transport *t, struct transport_event *ev, int max);

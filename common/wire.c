@@ -61,7 +61,13 @@ static uint64_t get64(const uint8_t **p)
 	return le64toh(v);
 }
 
-void wire_req_encode(const struct wire_req *req, void *buf)
+size_t wire_req_head_len(uint16_t flags)
+{
+	return WIRE_REQ_LEN + (flags & WIRE_REQ_RMA_IN ? WIRE_RMA_IN_LEN : 0) +
+	       (flags & WIRE_REQ_RMA_OUT ? WIRE_RMA_OUT_LEN : 0);
+}
+
+size_t wire_req_encode(const struct wire_req *req, void *buf)
 {
 	uint8_t *p = buf;
 
@@ -74,6 +80,16 @@ void wire_req_encode(const struct wire_req *req, void *buf)
 	put64(&p, req->reply_key);
 	put64(&p, req->out_cap);
 	put64(&p, req->session);
+	if (req->flags & WIRE_REQ_RMA_IN) {
+		put64(&p, req->in_rma.addr);
+		put64(&p, req->in_rma.key);
+		put64(&p, req->in_rma.len);
+	}
+	if (req->flags & WIRE_REQ_RMA_OUT) {
+		put64(&p, req->out_rma.addr);
+		put64(&p, req->out_rma.key);
+	}
+	return (size_t)(p - (uint8_t *)buf);
 }
 
 int wire_req_decode(const void *buf, size_t len, struct wire_req *req)
@@ -91,10 +107,27 @@ int wire_req_decode(const void *buf, size_t len, struct wire_req *req)
 	req->reply_key = get64(&p);
 	req->out_cap = get64(&p);
 	req->session = get64(&p);
-	if (req->flags > WIRE_OP_MAX || req->reply_tag > 0x0fffffffu)
+	req->in_rma = (struct wire_rma){0};
+	req->out_rma = (struct wire_rma){0};
+	if ((req->flags & ~(WIRE_REQ_OP_MASK | WIRE_REQ_RMA_IN | WIRE_REQ_RMA_OUT)) ||
+	    wire_req_op(req) > WIRE_OP_MAX || req->reply_tag > 0x0fffffffu ||
+	    len < wire_req_head_len(req->flags))
 		return -EPROTO;
-	if (req->in_len > len - WIRE_REQ_LEN)
-		return -EMSGSIZE; /* the other fields are valid: a reply can say so */
+	if (req->flags & WIRE_REQ_RMA_IN) {
+		req->in_rma.addr = get64(&p);
+		req->in_rma.key = get64(&p);
+		req->in_rma.len = get64(&p);
+		if (req->in_rma.len == 0 || req->in_len != 0)
+			return -EPROTO;
+	}
+	if (req->flags & WIRE_REQ_RMA_OUT) {
+		req->out_rma.addr = get64(&p);
+		req->out_rma.key = get64(&p);
+		req->out_rma.len = req->out_cap;
+	}
+	/* the other fields are valid: a reply can say what is too big */
+	if (req->in_len > len - wire_req_head_len(req->flags) || req->in_rma.len > WIRE_RMA_MAX)
+		return -EMSGSIZE;
 	return 0;
 }
 

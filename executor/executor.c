@@ -37,9 +37,64 @@ void executor_options_default(struct executor_options *o)
 	o->slot_size = 65536;
 	o->slots = 64;
 	o->max_depth = 16;
+	o->staging_max = UINT64_MAX;
 	o->mode = WORKER_HYBRID;
 	o->hot_poll_us = 100000;
 	o->publish = "-";
+}
+
+/* Reads one number from a cgroup file; false when absent or "max". */
+static bool cgroup_number(const char *dir, const char *file, uint64_t *v)
+{
+	char path[PATH_MAX + 64], buf[64];
+	unsigned long long n;
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%llu", &n) == 1;
+	fclose(f);
+	*v = n;
+	return ok;
+}
+
+/* The staging budget when --staging-max is not given: what the memory
+ * limit of the executor's cgroup (v2 memory.max, v1 memory.limit_in_bytes)
+ * leaves after what it uses now and a margin, else STAGING_DEFAULT. */
+#define STAGING_DEFAULT (4ull << 30)
+#define STAGING_MARGIN (16ull << 20)
+static uint64_t staging_budget(void)
+{
+	char line[PATH_MAX], dir[PATH_MAX + 32];
+	uint64_t limit = 0, used = 0;
+	bool found = false;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char *path = strrchr(line, ':');
+
+		if (!path)
+			continue;
+		path[strcspn(path, "\n")] = '\0';
+		if (strncmp(line, "0::", 3) == 0) {
+			snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s", path + 1);
+			found = cgroup_number(dir, "memory.max", &limit) &&
+				cgroup_number(dir, "memory.current", &used);
+		} else if (strstr(line, ":memory:")) {
+			snprintf(dir, sizeof(dir), "/sys/fs/cgroup/memory%s", path + 1);
+			found = cgroup_number(dir, "memory.limit_in_bytes", &limit) &&
+				cgroup_number(dir, "memory.usage_in_bytes", &used) &&
+				limit < (1ull << 60);
+		}
+	}
+	if (f)
+		fclose(f);
+	if (!found)
+		return STAGING_DEFAULT;
+	return limit > used + STAGING_MARGIN ? limit - used - STAGING_MARGIN : 0;
 }
 
 int executor_parse_cpus(const char *list, cpu_set_t *set)
@@ -215,6 +270,7 @@ int executor_run(const struct executor_options *o)
 	unsigned ncpus = (unsigned)CPU_COUNT(&o->cpus);
 	unsigned n = o->workers ? o->workers : ncpus;
 	struct worker_config cfg = {0};
+	atomic_size_t staging_used = 0;
 	struct worker **workers = NULL;
 	struct fnlib *lib = NULL;
 	atomic_bool stop = false;
@@ -281,6 +337,12 @@ int executor_run(const struct executor_options *o)
 			goto out_workers;
 		}
 	}
+	/* after the workers: what they hold is not the functions' to use */
+	cfg.staging_used = &staging_used;
+	cfg.staging_max = o->staging_max != UINT64_MAX ? o->staging_max : staging_budget();
+	if (cfg.staging_max > SIZE_MAX)
+		cfg.staging_max = SIZE_MAX;
+	log_info("payloads beyond the slot may stage %zu bytes", cfg.staging_max);
 	rc = make_doc(o, &cfg, lib, workers, n, &json);
 	if (rc) {
 		log_error("cannot encode the lease document: %s", strerror(-rc));

@@ -285,12 +285,12 @@ enum wire_status session_request(struct session_table *t, const struct session_e
 
 	*out_len = 0;
 	*fn_rc = 0;
-	if (req->flags == WIRE_OP_OPEN)
+	if (wire_req_op(req) == WIRE_OP_OPEN)
 		return open_session(t, env, c, req, in, out, cap, out_len, fn_rc);
 	s = session_find(t, c, req->session);
 	if (!s)
 		return WIRE_NOSESSION; /* unknown, or another connection's */
-	switch (req->flags) {
+	switch (wire_req_op(req)) {
 	case WIRE_OP_CLOSE:
 		session_free(t, s);
 		return WIRE_OK;

@@ -13,6 +13,14 @@
  *     to pipelined requests leave back to back.
  *   - backlog: events that arrived while waiting for a free reply buffer,
  *     handled first by the next worker_step (messages copied).
+ *   - stage: registered staging memory for payloads beyond the slot (input
+ *     fi_read from the client, output fi_write'n to it), reserved from the
+ *     executor's staging budget (cfg->staging_used/max), kept for the next
+ *     large call and given back after STAGE_KEEP_MS without one.
+ *   - abandoned[]: staging of failed transfers whose chunks are still with
+ *     the provider (a client that died mid-transfer): its pages are given
+ *     back at once (madvise), its mapping and registration once the
+ *     provider lets go.
  * Modes: hot spins on the CQ; warm blocks on it; hybrid spins and goes warm
  * after hot_poll_us without an event, and back to hot on the next one.
  * The library's faas_worker_init runs first in the thread (worker_start
@@ -44,6 +52,8 @@
 #define BACKLOG 256
 #define OUT_WAIT_MS 1000      /* longest wait for a reply buffer before dropping a reply */
 #define HELLO_REPEAT_MS 60000 /* a client's resent hellos: within its connect timeout */
+#define STAGE_KEEP_MS 1000    /* staging kept this long after the last large call */
+#define RMA_STALL_MS 5000     /* a transfer that moves nothing this long has failed */
 
 struct wclient {
 	bool used;
@@ -95,9 +105,20 @@ struct worker {
 	sem_t init_done;		     /* posted by the thread once faas_worker_init ran */
 	int init_rc;			     /* what it returned (0 without a hook) */
 	struct log_limit refusals;	     /* wrong tokens: logged at most once a second */
-	struct session_table *sessions;	     /* session.h: state kept between calls */
-	struct wreply swap_ctx;		     /* the context of the sessions' swap puts */
-	struct comm *comm;		     /* messaging among the lease's workers */
+	char *stage;			     /* staging memory (mmap), NULL when none */
+	size_t stage_len;		     /* its size, reserved from the budget */
+	struct transport_mr *stage_mr;
+	int64_t stage_used_ms; /* when the last large call ended */
+	bool stage_busy;       /* a large call is being served */
+	struct abandoned {
+		char *buf;
+		size_t len;
+		struct transport_mr *mr;
+	} * abandoned;
+	unsigned nabandoned;
+	struct comm *comm;		/* messaging among the lease's workers */
+	struct session_table *sessions; /* session.h: state kept between calls */
+	struct wreply swap_ctx;		/* the context of the sessions' swap puts */
 };
 
 static long elapsed_us(const struct timespec *since)
@@ -356,12 +377,17 @@ static void reply(struct worker *w, struct wreply *r, struct wclient *c, const s
 	struct wire_reply rep = {.out_len = out_len, .fn_rc = fn_rc, .reply_tag = req->reply_tag};
 	int rc;
 
+	/* out_len is a size for OUTSIZE and NOSTAGE; an output beyond the
+	 * inline capacity was written to the client's memory already */
+	bool sent = status != WIRE_OUTSIZE && status != WIRE_NOSTAGE &&
+		    out_len <= w->out_size - WIRE_REPLY_LEN;
+
 	wire_reply_encode(&rep, r->buf);
 	r->client = c;
 	r->cookie = c->cookie;
-	rc = transport_put(
-	    w->t, c->peer, r->buf, WIRE_REPLY_LEN + (status == WIRE_OUTSIZE ? 0 : out_len),
-	    w->out_mr, req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status), r);
+	rc = transport_put(w->t, c->peer, r->buf, WIRE_REPLY_LEN + (sent ? out_len : 0), w->out_mr,
+			   req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status),
+			   r);
 	if (rc < 0) {
 		log_warning("worker %u: cannot reply to a client (%s); dropping it", w->index,
 			    strerror(-rc));
@@ -372,6 +398,128 @@ static void reply(struct worker *w, struct wreply *r, struct wclient *c, const s
 	w->served++;
 	atomic_fetch_add_explicit(status == WIRE_OK ? &w->calls_ok : &w->calls_failed, 1,
 				  memory_order_relaxed);
+}
+
+/* ---- staging for large payloads ------------------------------------------ */
+
+static void stage_release(struct worker *w)
+{
+	if (!w->stage)
+		return;
+	transport_mr_dereg(w->stage_mr);
+	munmap(w->stage, w->stage_len);
+	atomic_fetch_sub(w->cfg->staging_used, w->stage_len);
+	w->stage = NULL;
+	w->stage_mr = NULL;
+	w->stage_len = 0;
+}
+
+/* Unmaps abandoned staging (after the endpoint, or once nothing pends). */
+static void abandoned_free(struct worker *w)
+{
+	while (w->nabandoned) {
+		struct abandoned *a = &w->abandoned[--w->nabandoned];
+
+		transport_mr_dereg(a->mr);
+		munmap(a->buf, a->len);
+	}
+}
+
+/* Gives back idle staging after STAGE_KEEP_MS, and abandoned staging once
+ * the provider has let go of it. */
+static void stage_tidy(struct worker *w)
+{
+	if (w->stage && clock_ms() - w->stage_used_ms > STAGE_KEEP_MS)
+		stage_release(w);
+	if (w->nabandoned && !transport_rma_busy(w->t))
+		abandoned_free(w);
+}
+
+/* A failed transfer left chunks with the provider: the staging's memory
+ * goes back now (budget and pages; a late chunk lands in fresh zero
+ * pages), its mapping once they are done. */
+static void stage_abandon(struct worker *w)
+{
+	struct abandoned *n = realloc(w->abandoned, (w->nabandoned + 1) * sizeof(*n));
+
+	if (!n)
+		return; /* kept as the staging: the next large call fails at once */
+	w->abandoned = n;
+	madvise(w->stage, w->stage_len, MADV_DONTNEED);
+	atomic_fetch_sub(w->cfg->staging_used, w->stage_len);
+	n[w->nabandoned++] = (struct abandoned){w->stage, w->stage_len, w->stage_mr};
+	w->stage = NULL;
+	w->stage_mr = NULL;
+	w->stage_len = 0;
+}
+
+/* Staging of at least need bytes: 0, or -ENOSPC (*avail: what the budget
+ * had free), -ENOMEM. */
+static int stage_get(struct worker *w, size_t need, size_t *avail)
+{
+	size_t len = (need + 4095) & ~(size_t)4095, used;
+
+	*avail = 0;
+	w->stage_busy = true; /* handle() notes when the call ended */
+	if (w->stage && w->stage_len >= need)
+		return 0;
+	stage_release(w);
+	if (!w->cfg->staging_used)
+		return -ENOSPC;
+	used = atomic_load(w->cfg->staging_used);
+	do {
+		if (used > w->cfg->staging_max || len > w->cfg->staging_max - used) {
+			*avail = used < w->cfg->staging_max ? w->cfg->staging_max - used : 0;
+			return -ENOSPC;
+		}
+	} while (!atomic_compare_exchange_weak(w->cfg->staging_used, &used, used + len));
+	w->stage = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w->stage == MAP_FAILED) {
+		w->stage = NULL;
+		atomic_fetch_sub(w->cfg->staging_used, len);
+		return -ENOMEM;
+	}
+	w->stage_len = len;
+	if (transport_mr_reg(w->t, w->stage, len, false, &w->stage_mr) != 0) {
+		w->stage_mr = NULL;
+		stage_release(w);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void reply(struct worker *w, struct wreply *r, struct wclient *c, const struct wire_req *req,
+		  enum wire_status status, int32_t fn_rc, size_t out_len);
+
+/* One transfer between the staging and the client. On failure the staging
+ * waits for the provider (stage_tidy), and the client hears WIRE_XFER with
+ * the errno in fn_rc: for a bad descriptor, and for a transfer that moved
+ * nothing for RMA_STALL_MS (a client that does not progress: its
+ * connection is sound, and without a reply it would wait out its call
+ * timeout); or, when the fabric lost it (gone, connection closed), is
+ * dropped: rxm (libfabric 1.17) crashed on a reply sent after such a
+ * failure. */
+static int stage_move(struct worker *w, struct wreply *r, struct wclient *c,
+		      const struct wire_req *req, enum transport_rma_dir dir, char *buf,
+		      const struct wire_rma *rma, size_t len)
+{
+	int rc = transport_rma(w->t, dir, c->peer, buf, len, w->stage_mr, rma->addr, rma->key,
+			       RMA_STALL_MS);
+
+	if (rc) {
+		log_warning("worker %u: cannot %s %zu bytes %s the client's memory (%s); the "
+			    "call fails",
+			    w->index, dir == TRANSPORT_RMA_READ ? "read" : "write", len,
+			    dir == TRANSPORT_RMA_READ ? "from" : "to", strerror(-rc));
+		if (transport_rma_busy(w->t))
+			stage_abandon(w);
+		if (rc == -EACCES || rc == -EFAULT || rc == -EINVAL || rc == -ENOKEY ||
+		    rc == -EMSGSIZE || rc == -ETIMEDOUT)
+			reply(w, r, c, req, WIRE_XFER, -rc, 0);
+		else
+			client_drop(w, c);
+	}
+	return rc;
 }
 
 static struct session_env session_env(struct worker *w)
@@ -393,7 +541,7 @@ static void on_session(struct worker *w, struct wreply *r, struct wclient *c,
 
 	if (req->out_cap < cap)
 		cap = req->out_cap;
-	if (req->flags == WIRE_OP_PLAIN)
+	if (wire_req_op(req) == WIRE_OP_PLAIN)
 		st = WIRE_NOSESSION;
 	else
 		st = session_request(w->sessions, &env, w->cfg->lib, &who, req, in,
@@ -401,18 +549,23 @@ static void on_session(struct worker *w, struct wreply *r, struct wclient *c,
 	reply(w, r, c, req, st, fn_rc, out_len);
 }
 static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
-			 const struct wire_req *req, int rc, size_t out_len, size_t cap);
+			 const struct wire_req *req, int rc, char *out, size_t out_len, size_t cap,
+			 size_t inline_cap);
 static void run_comm(struct worker *w, struct wreply *r, struct wclient *c,
-		     const struct wire_req *req, fnlib_comm_fn *fn, const char *in, size_t cap);
+		     const struct wire_req *req, fnlib_comm_fn *fn, const char *in, size_t in_len,
+		     char *out, size_t cap, size_t inline_cap);
+
+/* ---- invocations (continued) ------------------------------------------------ */
 
 static void on_put(struct worker *w, uint32_t slot)
 {
 	const struct fnlib *lib = w->cfg->lib;
+	size_t inline_cap, cap, out_len = 0, in_len, need_in = 0, need_out = 0, avail;
 	struct wire_req req;
 	struct wclient *c;
 	struct wreply *r;
-	size_t cap, out_len = 0;
 	const char *in;
+	char *out;
 	fnlib_comm_fn *comm_fn;
 	fnlib_fn *fn;
 	int rc;
@@ -450,8 +603,13 @@ static void on_put(struct worker *w, uint32_t slot)
 		reply(w, r, c, &req, WIRE_EVICTED, 0, 0);
 		return;
 	}
-	if (req.flags != WIRE_OP_PLAIN || fnlib_stateful(lib, req.fn)) {
-		on_session(w, r, c, &req, in + WIRE_REQ_LEN);
+	if (wire_req_op(&req) != WIRE_OP_PLAIN || fnlib_stateful(lib, req.fn)) {
+		/* a session's input is read in the slot: libfaas refuses a
+		 * larger one before sending it */
+		if (req.flags & WIRE_REQ_RMA_IN)
+			reply(w, r, c, &req, WIRE_TOOBIG, 0, 0);
+		else
+			on_session(w, r, c, &req, in + wire_req_head_len(req.flags));
 		return;
 	}
 	fn = fnlib_get(lib, req.fn);
@@ -460,59 +618,125 @@ static void on_put(struct worker *w, uint32_t slot)
 		reply(w, r, c, &req, WIRE_NOFUNC, 0, 0);
 		return;
 	}
-	cap = w->out_size - WIRE_REPLY_LEN;
-	if (req.out_cap < cap)
-		cap = req.out_cap;
-	if (comm_fn) {
-		run_comm(w, r, c, &req, comm_fn, in + WIRE_REQ_LEN, cap);
+	in += wire_req_head_len(req.flags);
+	in_len = req.in_len;
+	inline_cap = w->out_size - WIRE_REPLY_LEN;
+	if (req.out_cap < inline_cap)
+		inline_cap = req.out_cap;
+	cap = inline_cap;
+	out = r->buf + WIRE_REPLY_LEN;
+	if (comm_fn && (req.flags & WIRE_REQ_RMA_IN)) {
+		/* a rank reads its comm header at the start of its input, in the
+		 * slot: libfaas refuses such a job before sending it */
+		log_warning("worker %u: a job's input (%llu bytes) does not fit the slot; refused",
+			    w->index, (unsigned long long)req.in_rma.len);
+		reply(w, r, c, &req, WIRE_TOOBIG, 0, 0);
 		return;
 	}
-	rc = fn(in + WIRE_REQ_LEN, req.in_len, r->buf + WIRE_REPLY_LEN, cap, &out_len);
-	reply_result(w, r, c, &req, rc, out_len, cap);
+	/* the lengths are the client's word: bounded by WIRE_RMA_MAX and the
+	 * budget before a byte of memory is taken */
+	if (req.flags & WIRE_REQ_RMA_IN)
+		need_in = req.in_rma.len;
+	if ((req.flags & WIRE_REQ_RMA_OUT) && req.out_cap > inline_cap)
+		need_out = req.out_cap < WIRE_RMA_MAX ? req.out_cap : WIRE_RMA_MAX;
+	if (need_in + need_out) {
+		rc = stage_get(w, need_in + need_out, &avail);
+		if (rc == -ENOSPC || rc == -ENOMEM) {
+			log_warning("worker %u: a call needs %zu bytes of staging, the lease's "
+				    "budget has %zu free; refused",
+				    w->index, need_in + need_out, avail);
+			reply(w, r, c, &req, WIRE_NOSTAGE, 0, need_in + need_out);
+			return;
+		}
+		if (rc) {
+			reply(w, r, c, &req, WIRE_XFER, 0, 0);
+			return;
+		}
+		if (need_in && stage_move(w, r, c, &req, TRANSPORT_RMA_READ, w->stage, &req.in_rma,
+					  need_in) != 0)
+			return;
+		if (need_in) {
+			in = w->stage;
+			in_len = need_in;
+		}
+		if (need_out) {
+			out = w->stage + need_in;
+			cap = need_out;
+		}
+		if (atomic_load_explicit(w->cfg->stop, memory_order_relaxed)) {
+			/* stopped while the input moved: the client runs it elsewhere */
+			reply(w, r, c, &req, WIRE_EVICTED, 0, 0);
+			return;
+		}
+	}
+	if (comm_fn) {
+		run_comm(w, r, c, &req, comm_fn, in, in_len, out, cap, inline_cap);
+		return;
+	}
+	rc = fn(in, in_len, out, cap, &out_len);
+	reply_result(w, r, c, &req, rc, out, out_len, cap, inline_cap);
 }
 
 /* The reply for a function that returned rc with out_len bytes of output
- * (or of its message) in r, cap being the client's capacity. */
+ * (or of its message) in out, cap being what out holds: r's buffer, whose
+ * capacity is inline_cap, or the staging, whose output beyond inline_cap
+ * is written into the client's memory (out_rma) before the reply. */
 static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
-			 const struct wire_req *req, int rc, size_t out_len, size_t cap)
+			 const struct wire_req *req, int rc, char *out, size_t out_len, size_t cap,
+			 size_t inline_cap)
 {
 	if (rc != 0) {
 		/* out[0..out_len) may hold the function's message */
 		size_t msg = out_len < cap ? out_len : cap;
 
-		reply(w, r, c, req, WIRE_FUNC, rc,
-		      msg < WIRE_FUNC_MSG_MAX ? msg : WIRE_FUNC_MSG_MAX);
-	} else if (out_len > cap) /* out_len: the size needed; nothing follows */
+		if (msg > WIRE_FUNC_MSG_MAX)
+			msg = WIRE_FUNC_MSG_MAX;
+		if (msg > inline_cap)
+			msg = inline_cap;
+		if (out != r->buf + WIRE_REPLY_LEN)
+			memcpy(r->buf + WIRE_REPLY_LEN, out, msg);
+		reply(w, r, c, req, WIRE_FUNC, rc, msg);
+	} else if (out_len > cap) { /* out_len: the size needed; nothing follows */
 		reply(w, r, c, req, WIRE_OUTSIZE, 0, out_len);
-	else
+	} else if (out_len <= inline_cap) {
+		if (out != r->buf + WIRE_REPLY_LEN && out_len)
+			memcpy(r->buf + WIRE_REPLY_LEN, out, out_len);
 		reply(w, r, c, req, WIRE_OK, 0, out_len);
+	} else if (stage_move(w, r, c, req, TRANSPORT_RMA_WRITE, out, &req->out_rma, out_len) !=
+		   0) {
+		return;
+	} else {
+		reply(w, r, c, req, WIRE_OK, 0, out_len); /* the output is there already */
+	}
 }
 
 /* A rank of a job (faas_invoke_all): the function runs with the worker's
- * communicator. A job ended by an eviction answers WIRE_EVICTED on every
- * rank; one ended by a gone rank or the timeout answers WIRE_FUNC with
- * that FAAS_E* code, whatever the function returned. */
+ * communicator, its output going to out (as for a plain call: r's buffer,
+ * or the staging when the client's capacity exceeds the slot). A job ended
+ * by an eviction answers WIRE_EVICTED on every rank; one ended by a gone
+ * rank or the timeout answers WIRE_FUNC with that FAAS_E* code, whatever
+ * the function returned. */
 static void run_comm(struct worker *w, struct wreply *r, struct wclient *c,
-		     const struct wire_req *req, fnlib_comm_fn *fn, const char *in, size_t cap)
+		     const struct wire_req *req, fnlib_comm_fn *fn, const char *in, size_t in_len,
+		     char *out, size_t cap, size_t inline_cap)
 {
-	char *out = r->buf + WIRE_REPLY_LEN;
 	int fn_rc = 0, job_status = 0;
 	size_t out_len = 0;
 	char err[WIRE_FUNC_MSG_MAX];
-	int rc = comm_run(w->comm, fn, in, req->in_len, out, cap, &out_len, &fn_rc, &job_status,
-			  err, sizeof(err));
+	int rc = comm_run(w->comm, fn, in, in_len, out, cap, &out_len, &fn_rc, &job_status, err,
+			  sizeof(err));
 
 	if (rc) {
 		log_warning("worker %u: a job did not start: %s", w->index, err);
 		out_len = strlen(err) < cap ? strlen(err) : cap;
 		memcpy(out, err, out_len);
-		reply_result(w, r, c, req, FAAS_EINVAL, out_len, cap);
+		reply_result(w, r, c, req, FAAS_EINVAL, out, out_len, cap, inline_cap);
 	} else if (job_status == FAAS_EEVICTED) {
 		reply(w, r, c, req, WIRE_EVICTED, 0, 0);
 	} else if (job_status) {
-		reply_result(w, r, c, req, job_status, 0, cap);
+		reply_result(w, r, c, req, job_status, out, 0, cap, inline_cap);
 	} else {
-		reply_result(w, r, c, req, fn_rc, out_len, cap);
+		reply_result(w, r, c, req, fn_rc, out, out_len, cap, inline_cap);
 	}
 }
 
@@ -521,6 +745,10 @@ static void handle(struct worker *w, const struct transport_event *ev)
 	switch (ev->type) {
 	case TRANSPORT_EV_PUT:
 		on_put(w, ev->imm);
+		if (w->stage_busy) { /* kept STAGE_KEEP_MS from the end of a large call */
+			w->stage_busy = false;
+			w->stage_used_ms = clock_ms();
+		}
 		break;
 	case TRANSPORT_EV_MSG:
 		if (!comm_on_msg(w->comm, ev->data, ev->len))
@@ -603,7 +831,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	fnlib_init_fn *init = fnlib_worker_init(w->cfg->lib);
 	fnlib_fini_fn *fini = fnlib_worker_fini(w->cfg->lib);
-	unsigned idle = 0;
+	unsigned idle = 0, turns = 0;
 
 	/* the library's hook, in this thread, before the first call;
 	 * worker_start waits for its verdict */
@@ -615,6 +843,8 @@ static void *worker_main(void *arg)
 	w->hot = w->cfg->mode != WORKER_WARM;
 	clock_gettime(CLOCK_MONOTONIC, &w->last_event);
 	while (!atomic_load_explicit(w->cfg->stop, memory_order_relaxed)) {
+		if ((w->stage || w->nabandoned) && (!w->hot || ++turns % 64 == 0))
+			stage_tidy(w);
 		if (worker_step(w, w->hot ? 0 : WARM_WAIT_MS) > 0) {
 			idle = 0;
 			if (w->cfg->mode == WORKER_HYBRID) {
@@ -788,10 +1018,21 @@ void worker_destroy(struct worker *w)
 		return;
 	worker_join(w);
 	session_table_destroy(w->sessions); /* its regions before the endpoint */
+	transport_mr_dereg(w->stage_mr);    /* its memory goes after the endpoint */
+	for (unsigned i = 0; i < w->nabandoned; i++) {
+		transport_mr_dereg(w->abandoned[i].mr);
+		w->abandoned[i].mr = NULL;
+	}
 	comm_destroy(w->comm);
 	transport_mr_dereg(w->out_mr);
 	transport_mr_dereg(w->region_mr);
 	transport_close(w->t);
+	if (w->stage) {
+		munmap(w->stage, w->stage_len);
+		atomic_fetch_sub(w->cfg->staging_used, w->stage_len);
+	}
+	abandoned_free(w);
+	free(w->abandoned);
 	free(w->out);
 	free(w->outs);
 	free(w->backlog);

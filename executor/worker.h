@@ -39,7 +39,13 @@ struct worker_config {
 	int swap_ms;		  /* budget of the sessions' swap when stopping; 0 = default */
 	const atomic_bool *stop;
 	const int *wake_fd; /* becomes readable when stop is set: warm workers wake at once */
-	bool shared_cores;  /* more workers than cores: a comm job's waits yield the core */
+	/* Large payloads (beyond the slot): staging memory for their input
+	 * and output, shared by the executor's workers: staging_used (owned
+	 * by the executor, updated atomically) never exceeds staging_max; 0
+	 * refuses every large payload. */
+	atomic_size_t *staging_used;
+	size_t staging_max;
+	bool shared_cores; /* more workers than cores: a comm job's waits yield the core */
 };
 
 struct worker;

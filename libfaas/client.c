@@ -9,7 +9,14 @@
  *     [wire_req | payload] and a reply bounce buffer [wire_reply | output]
  *     inside two registered regions.
  *   - buffers: faas_buffer_alloc'd regions; an output that starts at one
- *     receives [wire_reply | output] at out - WIRE_REPLY_LEN (zero copy).
+ *     receives [wire_reply | output] at out - WIRE_REPLY_LEN (zero copy);
+ *     and the caller's faas_buffer_register'd ones.
+ * Payloads beyond the slot (up to WIRE_RMA_MAX) are not copied: the
+ * request carries descriptors of the caller's input and output memory,
+ * which the worker reads and writes one-sided. Memory inside a registered
+ * buffer is used as it is; other memory is registered for the call and
+ * deregistered when the call is collected or expires (rma_mr[], held by
+ * the caller's handle), so a late write after a timeout is refused.
  * A call's reply tag is its index | generation << 16, so a reply to a call
  * that timed out (state ORPHAN) is recognised and only frees the record.
  *
@@ -35,6 +42,7 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,10 +87,14 @@ struct faas_call {
 	int64_t deadline;
 	int fn;
 	size_t in_len;
-	uint16_t op;		    /* enum wire_op: a session's calls are never moved */
-	uint64_t session;	    /* ... and name their session (libfaas/session.c), */
-	struct faas_session *owner; /* whose state a CALL may change */
-	bool pinned;		    /* a rank of faas_invoke_all: never moved to another worker */
+	const void *in;			/* where the input is (for a retry) */
+	uint16_t flags;			/* WIRE_REQ_RMA_* of the request */
+	size_t stage_need;		/* WIRE_NOSTAGE: the staging the call needed */
+	struct transport_mr *rma_mr[2]; /* input and output registered for the call */
+	uint16_t op;			/* enum wire_op: a session's calls are never moved */
+	uint64_t session;		/* ... and name their session (libfaas/session.c), */
+	struct faas_session *owner;	/* whose state a CALL may change */
+	bool pinned; /* a rank of faas_invoke_all: never moved to another worker */
 	/* After an eviction a call moves to a record of another worker: the
 	 * caller's handle (origin) then points at its carrier (proxy), and
 	 * the carrier back at the handle (origin). */
@@ -109,6 +121,7 @@ struct cworker {
 struct fbuf {
 	char *base;
 	size_t size; /* usable bytes after BUF_HEADROOM */
+	bool owned;  /* faas_buffer_alloc'd (else faas_buffer_register'd: base, size) */
 	struct transport_mr *mr;
 	struct fbuf *next;
 };
@@ -136,6 +149,8 @@ struct faas_client {
 	struct session_registry *sessions; /* session.c's; NULL until the first */
 };
 
+static void rma_release(struct faas_call *call);
+
 const char *faas_strerror(int err)
 {
 	switch (err) {
@@ -150,7 +165,8 @@ const char *faas_strerror(int err)
 	case FAAS_ENOFUNC:
 		return "no such function in the lease's library";
 	case FAAS_ETOOBIG:
-		return "payload larger than a worker's slot (see faas_lease_max_payload)";
+		return "payload larger than a call may carry (FAAS_MAX_PAYLOAD), or than the "
+		       "staging memory the lease's executor has free";
 	case FAAS_EOUTSIZE:
 		return "the function's output is larger than the output buffer";
 	case FAAS_EFUNC:
@@ -336,6 +352,10 @@ static int status_to_error(enum wire_status s)
 		return FAAS_EAUTH;
 	case WIRE_EVICTED:
 		return FAAS_EEVICTED;
+	case WIRE_NOSTAGE:
+		return FAAS_ETOOBIG;
+	case WIRE_XFER:
+		return FAAS_ETRANSPORT;
 	case WIRE_NOSESSION:
 		return FAAS_ENOSESSION;
 	default:
@@ -416,23 +436,33 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 		return;
 	}
 	rc = wire_reply_decode(where, WIRE_REPLY_LEN + cap, &rep);
-	if ((rc != 0 && !(rc == -EMSGSIZE && status == FAAS_EOUTSIZE)) || rep.reply_tag != tag) {
+	/* an output beyond the inline capacity was written to out (RMA_OUT) */
+	bool written = status == FAAS_OK && (call->flags & WIRE_REQ_RMA_OUT) &&
+		       rep.out_len > (c->slot_size < call->out_cap ? c->slot_size : call->out_cap);
+	if ((rc != 0 && !(rc == -EMSGSIZE && (status == FAAS_EOUTSIZE || written ||
+					      wire_reply_imm_status(imm) == WIRE_NOSTAGE))) ||
+	    rep.reply_tag != tag) {
 		call_finish(c, call, FAAS_EPROTO);
 		return;
 	}
 	call->out_len = 0;
+	call->stage_need = 0;
 	if (status == FAAS_OK) {
 		if (rep.out_len > call->out_cap) {
 			status = FAAS_EPROTO;
 		} else {
 			call->out_len = rep.out_len;
-			if (!call->zero_copy && rep.out_len)
+			if (!call->zero_copy && !written && rep.out_len)
 				memcpy(call->out, call->bounce + WIRE_REPLY_LEN, rep.out_len);
 		}
+	} else if (wire_reply_imm_status(imm) == WIRE_NOSTAGE) {
+		call->stage_need = rep.out_len;
 	} else if (status == FAAS_EOUTSIZE) {
 		call->out_len = rep.out_len; /* the size needed; nothing was sent */
 	} else if (status == FAAS_EFUNC) {
 		status = take_message(call, where + WIRE_REPLY_LEN, cap, &rep);
+	} else if (wire_reply_imm_status(imm) == WIRE_XFER) {
+		call->fn_rc = rep.fn_rc; /* the worker's errno, for faas_last_error */
 	}
 	call_finish(c, call, status);
 }
@@ -446,8 +476,8 @@ static struct cworker *worker_by_cookie(struct faas_client *c, uint32_t cookie)
 }
 
 static struct faas_call *pick_call(struct faas_client *c);
-static int send_call(struct faas_client *c, struct faas_call *call, int fn, const void *in,
-		     size_t in_len, void *out, size_t out_cap, int64_t deadline);
+static int send_call(struct faas_client *c, struct faas_call *call, struct faas_call *owner, int fn,
+		     const void *in, size_t in_len, void *out, size_t out_cap, int64_t deadline);
 
 /* Moves an in-flight call of an evicted worker to a free record of another
  * worker; FAAS_EEVICTED when there is none. */
@@ -471,7 +501,7 @@ static void retry(struct faas_client *c, struct faas_call *call)
 	carrier = pick_call(c);
 	if (carrier)
 		carrier->op = WIRE_OP_PLAIN;
-	if (carrier && send_call(c, carrier, origin->fn, origin->req + WIRE_REQ_LEN, origin->in_len,
+	if (carrier && send_call(c, carrier, origin, origin->fn, origin->in, origin->in_len,
 				 origin->out, origin->out_cap, origin->deadline) == FAAS_OK) {
 		carrier->origin = origin;
 		origin->proxy = carrier;
@@ -937,12 +967,17 @@ void faas_client_destroy(struct faas_client *c)
 	if (c->t)
 		transport_flush(c->t, 200);
 	session_registry_free(c->sessions);
+	for (unsigned i = 0; c->calls && i < c->ncalls; i++) {
+		rma_release(&c->calls[i]);
+		free(c->calls[i].msg);
+	}
 	while (c->bufs) {
 		struct fbuf *b = c->bufs;
 
 		c->bufs = b->next;
 		transport_mr_dereg(b->mr);
-		free(b->base);
+		if (b->owned)
+			free(b->base);
 		free(b);
 	}
 	transport_mr_dereg(c->bounce_mr);
@@ -950,8 +985,6 @@ void faas_client_destroy(struct faas_client *c)
 	transport_close(c->t);
 	free(c->bounce_region);
 	free(c->req_region);
-	for (unsigned i = 0; c->calls && i < c->ncalls; i++)
-		free(c->calls[i].msg);
 	free(c->calls);
 	free(c->workers);
 	free(c);
@@ -990,6 +1023,7 @@ void *faas_buffer_alloc(struct faas_client *c, size_t size)
 	if (!b)
 		return NULL;
 	b->size = size;
+	b->owned = true;
 	b->base = aligned_alloc(4096, (BUF_HEADROOM + size + 4095) & ~4095ul);
 	if (!b->base || transport_mr_reg(c->t, b->base, BUF_HEADROOM + size, true, &b->mr) != 0) {
 		free(b->base);
@@ -1010,7 +1044,7 @@ void faas_buffer_free(struct faas_client *c, void *buffer)
 	for (pp = &c->bufs; *pp; pp = &(*pp)->next) {
 		struct fbuf *b = *pp;
 
-		if (b->base + BUF_HEADROOM == buffer) {
+		if (b->owned && b->base + BUF_HEADROOM == buffer) {
 			*pp = b->next;
 			transport_mr_dereg(b->mr);
 			free(b->base);
@@ -1020,12 +1054,85 @@ void faas_buffer_free(struct faas_client *c, void *buffer)
 	}
 }
 
+int faas_buffer_register(struct faas_client *c, void *buffer, size_t size)
+{
+	struct fbuf *b;
+
+	if (!c || !buffer || size == 0 || size > WIRE_RMA_MAX)
+		return FAAS_EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return FAAS_ENOMEM;
+	b->base = buffer;
+	b->size = size;
+	if (transport_mr_reg(c->t, buffer, size, true, &b->mr) != 0) {
+		free(b);
+		return FAAS_ETRANSPORT;
+	}
+	b->next = c->bufs;
+	c->bufs = b;
+	return FAAS_OK;
+}
+
+int faas_buffer_unregister(struct faas_client *c, void *buffer)
+{
+	if (!c || !buffer)
+		return FAAS_EINVAL;
+	for (struct fbuf **pp = &c->bufs; *pp; pp = &(*pp)->next) {
+		struct fbuf *b = *pp;
+
+		if (b->owned || b->base != buffer)
+			continue;
+		for (unsigned i = 0; i < c->ncalls; i++) {
+			const struct faas_call *call = &c->calls[i];
+
+			/* a worker may still read or write it */
+			if ((call->state == CALL_INFLIGHT || call->state == CALL_ORPHAN) &&
+			    (transport_mr_contains(b->mr, call->in, 1) ||
+			     transport_mr_contains(b->mr, call->out, 1)))
+				return FAAS_EBUSY;
+		}
+		*pp = b->next;
+		transport_mr_dereg(b->mr);
+		free(b);
+		return FAAS_OK;
+	}
+	return FAAS_EINVAL;
+}
+
 static struct fbuf *find_buffer(struct faas_client *c, const void *out, size_t out_cap)
 {
 	for (struct fbuf *b = c->bufs; b; b = b->next)
-		if (b->base + BUF_HEADROOM == out && out_cap <= b->size)
+		if (b->owned && b->base + BUF_HEADROOM == out && out_cap <= b->size)
 			return b;
 	return NULL;
+}
+
+/* The registration that covers [p, p+len) for a worker's one-sided access:
+ * a registered buffer, owner's registration for the call, or a new one
+ * that owner keeps (slot 0 input, 1 output). NULL when it cannot be made. */
+static struct transport_mr *rma_region(struct faas_client *c, struct faas_call *owner, int slot,
+				       const void *p, size_t len)
+{
+	for (struct fbuf *b = c->bufs; b; b = b->next)
+		if (transport_mr_contains(b->mr, p, len))
+			return b->mr;
+	if (owner->rma_mr[slot] && transport_mr_contains(owner->rma_mr[slot], p, len))
+		return owner->rma_mr[slot];
+	transport_mr_dereg(owner->rma_mr[slot]);
+	owner->rma_mr[slot] = NULL;
+	if (transport_mr_reg(c->t, (void *)p, len, true, &owner->rma_mr[slot]) != 0)
+		owner->rma_mr[slot] = NULL;
+	return owner->rma_mr[slot];
+}
+
+/* Gives back what rma_region registered for call (collected or expired). */
+static void rma_release(struct faas_call *call)
+{
+	for (int i = 0; i < 2; i++) {
+		transport_mr_dereg(call->rma_mr[i]);
+		call->rma_mr[i] = NULL;
+	}
 }
 
 /* ---- invocation ----------------------------------------------------------- */
@@ -1062,13 +1169,16 @@ static bool any_usable(const struct faas_client *c)
 	return false;
 }
 
-/* Writes the request of call (a free record) to its worker. */
-static int send_call(struct faas_client *c, struct faas_call *call, int fn, const void *in,
-		     size_t in_len, void *out, size_t out_cap, int64_t deadline)
+/* Writes the request of call (a free record) to its worker; owner is the
+ * caller's handle (call itself, or the call a retry carries). */
+static int send_call(struct faas_client *c, struct faas_call *call, struct faas_call *owner, int fn,
+		     const void *in, size_t in_len, void *out, size_t out_cap, int64_t deadline)
 {
 	struct cworker *w;
 	struct wire_req req = {0};
+	struct transport_mr *mr;
 	struct fbuf *zc;
+	size_t head;
 	uint32_t slot;
 	int rc;
 
@@ -1078,6 +1188,7 @@ static int send_call(struct faas_client *c, struct faas_call *call, int fn, cons
 	call->out = out;
 	call->out_cap = out_cap;
 	call->out_len = 0;
+	call->fn_rc = 0;
 	zc = out_cap ? find_buffer(c, out, out_cap) : NULL;
 	call->zero_copy = zc != NULL;
 	req.cookie = w->cookie;
@@ -1094,14 +1205,35 @@ static int send_call(struct faas_client *c, struct faas_call *call, int fn, cons
 		transport_mr_remote(c->bounce_mr, call->bounce, &req.reply_addr, &req.reply_key);
 		req.out_cap = out_cap < c->slot_size ? out_cap : c->slot_size;
 	}
-	wire_req_encode(&req, call->req);
-	if (in_len)
-		memcpy(call->req + WIRE_REQ_LEN, in, in_len);
+	if (out_cap > c->slot_size) {
+		/* an output beyond the slot is written straight into out */
+		mr = rma_region(c, owner, 1, out, out_cap);
+		if (!mr)
+			return FAAS_ETRANSPORT;
+		req.flags |= WIRE_REQ_RMA_OUT;
+		req.out_cap = out_cap < WIRE_RMA_MAX ? out_cap : WIRE_RMA_MAX;
+		transport_mr_remote(mr, out, &req.out_rma.addr, &req.out_rma.key);
+	}
+	if (in_len > c->slot_size - wire_req_head_len(req.flags)) {
+		/* an input beyond the slot is read from in by the worker */
+		mr = rma_region(c, owner, 0, in, in_len);
+		if (!mr)
+			return FAAS_ETRANSPORT;
+		req.flags |= WIRE_REQ_RMA_IN;
+		req.in_len = 0;
+		req.in_rma.len = in_len;
+		transport_mr_remote(mr, in, &req.in_rma.addr, &req.in_rma.key);
+	}
+	head = wire_req_encode(&req, call->req);
+	if (req.in_len)
+		memcpy(call->req + head, in, in_len);
 	call->deadline = deadline;
 	call->fn = fn;
 	call->in_len = in_len;
+	call->in = req.in_len ? call->req + head : in;
+	call->flags = req.flags;
 	call->pinned = false;
-	rc = transport_put(c->t, w->peer, call->req, WIRE_REQ_LEN + in_len, c->req_mr,
+	rc = transport_put(c->t, w->peer, call->req, head + req.in_len, c->req_mr,
 			   w->slot_addr + (uint64_t)slot * c->slot_size, w->slot_key, slot, call);
 	if (rc < 0)
 		return rc == -ETIMEDOUT ? FAAS_ETIMEDOUT : FAAS_ETRANSPORT;
@@ -1121,7 +1253,8 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 		return FAAS_EINVAL;
 	if ((unsigned)fn >= c->lease->doc->nfunctions)
 		return FAAS_ENOFUNC;
-	if (in_len > c->slot_size - WIRE_REQ_LEN)
+	if (in_len > WIRE_RMA_MAX ||
+	    (in_len > c->slot_size - WIRE_REQ_LEN && transport_rung(c->t) == TRANSPORT_RUNG_SEND))
 		return FAAS_ETOOBIG;
 	deadline = clock_ns() + (int64_t)c->timeout_ms * 1000000;
 	while (!(call = pick_call(c))) {
@@ -1149,9 +1282,11 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 	call->op = WIRE_OP_PLAIN;
 	call->session = 0;
 	call->owner = NULL;
-	rc = send_call(c, call, fn, in, in_len, out, out_cap, deadline);
-	if (rc)
+	rc = send_call(c, call, call, fn, in, in_len, out, out_cap, deadline);
+	if (rc) {
+		rma_release(call);
 		return rc;
+	}
 	c->inflight++;
 	*out_call = call;
 	return FAAS_OK;
@@ -1176,10 +1311,12 @@ int client_submit_to(struct faas_client *c, unsigned wi, int fn, const void *in,
 			call = &c->calls[wi * c->depth + k];
 	if (!call)
 		return FAAS_EBUSY;
-	rc = send_call(c, call, fn, in, in_len, out, out_cap,
+	rc = send_call(c, call, call, fn, in, in_len, out, out_cap,
 		       clock_ns() + (int64_t)c->timeout_ms * 1000000);
-	if (rc)
+	if (rc) {
+		rma_release(call);
 		return rc;
+	}
 	call->pinned = true;
 	c->inflight++;
 	*out_call = call;
@@ -1203,6 +1340,16 @@ const struct lease_doc *client_lease_doc(const struct faas_client *c)
 int client_timeout_ms(const struct faas_client *c)
 {
 	return c->timeout_ms;
+}
+
+void client_note(struct faas_client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->last_error, sizeof(c->last_error), fmt, ap);
+	va_end(ap);
+	c->last_fn_rc = 0;
 }
 
 /* The name of function id fn, for messages. */
@@ -1238,10 +1385,31 @@ static void note(struct faas_client *c, int fn, const struct faas_call *call, in
 		snprintf(e, len,
 			 "function %s needed %zu bytes of output, more than an executor "
 			 "returns (%zu bytes); out_cap was %zu",
-			 name, call->out_len, c->slot_size, call->out_cap);
+			 name, call->out_len,
+			 call->out_cap > c->slot_size ? (size_t)WIRE_RMA_MAX : c->slot_size,
+			 call->out_cap);
+	else if (status == FAAS_ETOOBIG && call && call->stage_need)
+		snprintf(e, len,
+			 "function %s: the call needs %zu bytes of staging for its input and "
+			 "output on worker %u, more than the lease's executor has free (its "
+			 "memory limit, faas-executor --staging-max); ask for more memory per "
+			 "worker or send smaller calls",
+			 name, call->stage_need, call->worker);
 	else if (status == FAAS_EOUTSIZE && call)
 		snprintf(e, len, "function %s needed more than out_cap (%zu bytes) of output", name,
 			 call->out_cap);
+	else if (status == FAAS_ETRANSPORT && call && call->fn_rc == ETIMEDOUT)
+		snprintf(e, len,
+			 "function %s: worker %u could not move the call's data beyond the slot: "
+			 "nothing moved for its stall bound. Over providers that move data only "
+			 "while the client polls (tcp;ofi_rxm), keep calling faas_wait, "
+			 "faas_test or faas_wait_any while such a call runs",
+			 name, call->worker);
+	else if (status == FAAS_ETRANSPORT && call && call->fn_rc > 0)
+		snprintf(e, len,
+			 "function %s: worker %u could not read the call's input or write its "
+			 "output in the client's memory (%s)",
+			 name, call->worker, strerror(call->fn_rc));
 	else if (status == FAAS_ETIMEDOUT && call)
 		snprintf(e, len, "%s: function %s on worker %u, after %d ms", faas_strerror(status),
 			 name, call->worker, c->timeout_ms);
@@ -1254,8 +1422,14 @@ static void note(struct faas_client *c, int fn, const struct faas_call *call, in
 		snprintf(e, len, "%s: function %s on worker %u", faas_strerror(status), name,
 			 call->worker);
 	else if (status == FAAS_ETOOBIG)
-		snprintf(e, len, "%s: function %s takes at most %zu bytes of input here",
-			 faas_strerror(status), name, c->slot_size - WIRE_REQ_LEN);
+		snprintf(e, len, "%s: function %s takes at most %llu bytes of input%s",
+			 faas_strerror(status), name,
+			 transport_rung(c->t) == TRANSPORT_RUNG_SEND
+			     ? (unsigned long long)(c->slot_size - WIRE_REQ_LEN)
+			     : (unsigned long long)WIRE_RMA_MAX,
+			 transport_rung(c->t) == TRANSPORT_RUNG_SEND
+			     ? " on the send rung (no RMA for larger ones)"
+			     : "");
 	else
 		snprintf(e, len, "%s: function %s", faas_strerror(status), name);
 }
@@ -1266,6 +1440,7 @@ static int collect(struct faas_client *c, struct faas_call *call, size_t *out_le
 	int status = call->status;
 
 	note(c, call->fn, call, status);
+	rma_release(call);
 	free(call->msg);
 	call->msg = NULL;
 	if (out_len)
@@ -1290,6 +1465,7 @@ static int expire(struct faas_client *c, struct faas_call *call, size_t *out_len
 		call->state = CALL_FREE;
 	}
 	orphan->state = CALL_ORPHAN;
+	rma_release(call); /* a late write into the caller's memory is refused */
 	c->inflight--;
 	c->workers[orphan->worker].suspect++;
 	note(c, call->fn, orphan, FAAS_ETIMEDOUT);
@@ -1444,11 +1620,6 @@ void client_progress(struct faas_client *c)
 	progress(c, 1);
 }
 
-void client_note(struct faas_client *c, const char *msg)
-{
-	snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
-}
-
 int client_pick_worker(struct faas_client *c, int worker)
 {
 	if (worker >= (int)c->nworkers || worker < -1)
@@ -1510,7 +1681,10 @@ int client_send_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t ses
 		call->op = op;
 		call->session = session;
 		call->owner = owner;
-		rc = send_call(c, call, fn, in, in_len, out, out_cap, deadline);
+		/* a session's reply comes back in the slot's reply area: no
+		 * output descriptor */
+		rc = send_call(c, call, call, fn, in, in_len, out,
+			       out_cap < c->slot_size ? out_cap : c->slot_size, deadline);
 	}
 	if (rc) {
 		note(c, fn, NULL, rc);

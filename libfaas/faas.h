@@ -35,7 +35,13 @@ extern "C" {
 #endif
 
 #define FAAS_VERSION_MAJOR 0
-#define FAAS_VERSION_MINOR 1
+#define FAAS_VERSION_MINOR 2
+
+/* The largest input, and the largest output, of one call (1 GiB). Inputs
+ * up to faas_lease_max_payload() travel inline in the request; larger ones
+ * and outputs larger than the slot move one-sided (RMA) between the
+ * caller's memory and the worker. */
+#define FAAS_MAX_PAYLOAD (1ull << 30)
 
 /* Error codes: 0 or negative. */
 enum faas_error {
@@ -44,7 +50,8 @@ enum faas_error {
 	FAAS_ENOMEM = -2,	/* out of memory */
 	FAAS_ELEASE = -3,	/* the lease document is malformed */
 	FAAS_ENOFUNC = -4,	/* the function is not in the lease's library */
-	FAAS_ETOOBIG = -5,	/* the payload is larger than a worker's slot */
+	FAAS_ETOOBIG = -5,	/* the payload is larger than FAAS_MAX_PAYLOAD, or its
+				 * staging than the executor's budget */
 	FAAS_EOUTSIZE = -6,	/* the function's output is larger than out_cap */
 	FAAS_EFUNC = -7,	/* the function returned non-zero */
 	FAAS_ETIMEDOUT = -8,	/* no reply within the call timeout */
@@ -84,7 +91,8 @@ int faas_lease_workers(const struct faas_lease *lease);
 /* Lease id and fabric provider; owned by the lease. */
 const char *faas_lease_id(const struct faas_lease *lease);
 const char *faas_lease_provider(const struct faas_lease *lease);
-/* Largest payload (input bytes) one call may carry. */
+/* Largest input (bytes) one call carries inline, in the worker's request
+ * slot; up to FAAS_MAX_PAYLOAD larger ones move by RMA. */
 size_t faas_lease_max_payload(const struct faas_lease *lease);
 
 /* ---- Leases from the controller (colocd) ------------------------------ */
@@ -160,6 +168,16 @@ int faas_function(const struct faas_client *client, const char *name);
 void *faas_buffer_alloc(struct faas_client *client, size_t size);
 void faas_buffer_free(struct faas_client *client, void *buffer);
 
+/* Registers the caller's memory [buffer, buffer+size) (size at most
+ * FAAS_MAX_PAYLOAD) with the fabric, so that calls whose input or output
+ * lies inside it and exceeds the slot move without registering it for
+ * each call (which libfaas does otherwise, and undoes when the call is
+ * collected). The memory stays the caller's; it must stay mapped until
+ * faas_buffer_unregister(), which is FAAS_EBUSY while a call in flight
+ * uses it. FAAS_EINVAL, FAAS_ENOMEM, FAAS_ETRANSPORT. */
+int faas_buffer_register(struct faas_client *client, void *buffer, size_t size);
+int faas_buffer_unregister(struct faas_client *client, void *buffer);
+
 /* ---- Invocation ------------------------------------------------------ */
 
 /* Calls function fn with in[0..in_len) and waits for the result, written to
@@ -176,8 +194,10 @@ int faas_invoke(struct faas_client *client, int fn, const void *in, size_t in_le
 
 struct faas_call;
 
-/* Starts a call and returns at once; the input is copied, so in may be
- * reused. out must stay valid until the call completes. Calls spread over
+/* Starts a call and returns at once; an input up to
+ * faas_lease_max_payload() bytes is copied, so in may be reused; a larger
+ * one is read by the worker from in, which must then stay unchanged until
+ * the call completes. out must stay valid until the call completes. Calls spread over
  * the lease's workers, up to depth per worker; when all are busy this waits
  * for one to free (bounded by the call timeout: FAAS_EBUSY). The call
  * handle belongs to the client and is released by faas_wait/faas_test
@@ -359,9 +379,12 @@ int faas_gather(struct faas_comm *comm, int root, const void *in, size_t len, vo
  * (faas_lease_workers of them: outs, out_lens and statuses hold that many),
  * rank i on the lease document's worker i, each with in[0..in_len) (in_len at most
  * faas_lease_max_payload minus the job's header: 32 bytes and 2 + the
- * fabric address's length per worker), and waits for all of them (each
- * bounded by the call timeout). Rank i's output goes to outs + i *
- * out_cap, its length to out_lens[i] and its status to statuses[i]
+ * fabric address's length per worker; a larger input is refused with
+ * FAAS_ETOOBIG, faas_last_error naming the limit: unlike faas_invoke, a
+ * job's input is not read from the caller's memory), and waits for all of
+ * them (each bounded by the call timeout). Rank i's output goes to outs + i *
+ * out_cap (an out_cap beyond the slot is written there by RMA, as for
+ * faas_invoke, up to 1 GiB per rank), its length to out_lens[i] and its status to statuses[i]
  * (out_lens and statuses may be NULL). Returns FAAS_OK when every rank
  * succeeded, else the first of FAAS_EEVICTED, FAAS_EUNAVAIL,
  * FAAS_ETIMEDOUT found among the ranks, else the first rank's error. A

@@ -24,8 +24,6 @@ size_t client_slot_size(const struct faas_client *c);
 struct session_registry **client_sessions(struct faas_client *c);
 /* Handles what is ready (waiting up to 1 ms), and looks for dead workers. */
 void client_progress(struct faas_client *c);
-/* Sets faas_last_error's sentence. */
-void client_note(struct faas_client *c, const char *msg);
 /* worker if usable, else the next usable one for -1; FAAS_EINVAL,
  * FAAS_EEVICTED or FAAS_EUNAVAIL when there is none. */
 int client_pick_worker(struct faas_client *c, int worker);
@@ -66,5 +64,7 @@ int client_submit_to(struct faas_client *c, unsigned wi, int fn, const void *in,
 int client_send_msg(struct faas_client *c, unsigned wi, const void *buf, size_t len);
 const struct lease_doc *client_lease_doc(const struct faas_client *c);
 int client_timeout_ms(const struct faas_client *c);
+/* Sets what faas_last_error says (faas_last_fn_rc becomes 0). */
+void client_note(struct faas_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

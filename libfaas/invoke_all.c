@@ -92,6 +92,15 @@ int faas_invoke_all(struct faas_client *c, int fn, const void *in, size_t in_len
 	}
 	hlen = comm_hdr_size(n, addr_len);
 	if (in_len + hlen > doc->slot_size - WIRE_REQ_LEN) {
+		/* a rank reads its header and input in its slot: an input
+		 * beyond it (read by RMA for faas_invoke) is refused */
+		client_note(
+		    c,
+		    "faas_invoke_all: a job's input takes at most %zu bytes (the slot, "
+		    "faas_lease_max_payload(), less the job's %zu-byte header); in_len was "
+		    "%zu: send larger data with faas_invoke, or in pieces",
+		    doc->slot_size - WIRE_REQ_LEN > hlen ? doc->slot_size - WIRE_REQ_LEN - hlen : 0,
+		    hlen, in_len);
 		verdict = FAAS_ETOOBIG;
 		goto out_free;
 	}

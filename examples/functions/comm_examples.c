@@ -15,6 +15,8 @@
  *          kernel of faas-comm-bench.
  *   wait   rank 0 waits for a message nobody sends: ends by the job's
  *          timeout, an eviction or a gone rank (tests).
+ *   fill   after a barrier, rank r fills its whole out_cap with the bytes
+ *          (r + i) & 0xff: an output beyond the slot (tests).
  */
 #include "faas.h"
 #include "faas_function.h"
@@ -24,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-FAAS_FUNCTION_EXPORT const char *const faas_functions[] = {"pi:comm", "ring:comm", "allsum:comm",
-							   "wait:comm", NULL};
+FAAS_FUNCTION_EXPORT const char *const faas_functions[] = {"pi:comm",	"ring:comm", "allsum:comm",
+							   "wait:comm", "fill:comm", NULL};
 
 FAAS_FUNCTION_EXPORT int pi(struct faas_comm *comm, const void *in, size_t in_len, void *out,
 			    size_t out_cap, size_t *out_len);
@@ -34,6 +36,8 @@ FAAS_FUNCTION_EXPORT int ring(struct faas_comm *comm, const void *in, size_t in_
 FAAS_FUNCTION_EXPORT int allsum(struct faas_comm *comm, const void *in, size_t in_len, void *out,
 				size_t out_cap, size_t *out_len);
 FAAS_FUNCTION_EXPORT int wait(struct faas_comm *comm, const void *in, size_t in_len, void *out,
+			      size_t out_cap, size_t *out_len);
+FAAS_FUNCTION_EXPORT int fill(struct faas_comm *comm, const void *in, size_t in_len, void *out,
 			      size_t out_cap, size_t *out_len);
 
 /* in: struct pi_job; out: int64 total hits, int64 total samples. */
@@ -161,4 +165,22 @@ int wait(struct faas_comm *comm, const void *in, size_t in_len, void *out, size_
 	if (faas_comm_rank(comm) == 0)
 		return faas_recv(comm, faas_comm_size(comm) - 1, 99, &c, 1, NULL);
 	return faas_barrier(comm); /* never completes without rank 0 */
+}
+
+int fill(struct faas_comm *comm, const void *in, size_t in_len, void *out, size_t out_cap,
+	 size_t *out_len)
+{
+	unsigned char *o = out;
+	int r = faas_comm_rank(comm), rc;
+
+	(void)in;
+	(void)in_len;
+	*out_len = 0;
+	rc = faas_barrier(comm);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < out_cap; i++)
+		o[i] = (unsigned char)((size_t)r + i);
+	*out_len = out_cap;
+	return 0;
 }

@@ -348,7 +348,7 @@ int main(int argc, char **argv)
 	struct passwd *pw = getpwnam("nobody");
 	pid_t pid;
 
-	/* as coloc's programs run (FI_SHM_DISABLE_CMA, rxm's buffer sizes);
+	/* as coloc's programs run (rxm's buffer sizes);
 	 * libfaas leaves the environment alone, and faas(3) tells clients
 	 * what they may set */
 	transport_env_defaults(NULL);

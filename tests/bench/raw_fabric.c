@@ -56,6 +56,8 @@ struct rawep {
 	int rx_cq_data;
 	struct fi_context2 rxctx[NRECV];
 	long tx_outstanding;
+	long rma_outstanding; /* fi_read/fi_write of the rma mode */
+	struct fi_context2 rmactx;
 	uint32_t early[NRECV * 64]; /* remote immediates reaped while posting */
 	unsigned early_head, early_len;
 };
@@ -229,6 +231,8 @@ static ssize_t reap(struct rawep *e)
 				    (uint32_t)c[i].data;
 			if (e->rx_cq_data)
 				post_rx(e, (int)((struct fi_context2 *)c[i].op_context - e->rxctx));
+		} else if (c[i].op_context == &e->rmactx) {
+			e->rma_outstanding--;
 		} else if (c[i].flags & FI_WRITE) {
 			e->tx_outstanding--;
 		}
@@ -288,6 +292,43 @@ static int write_data(struct rawep *e, size_t off, size_t len, uint32_t imm)
 	return (int)r;
 }
 
+/* rma mode: read len bytes of the peer's [size, 2 size) into ours, then
+ * write them to the peer's [0, size), each as few operations as the
+ * provider's max_msg_size allows, waiting for their completions. */
+static int rma_both(struct rawep *e, size_t len)
+{
+	size_t chunk = e->info->ep_attr->max_msg_size;
+
+	for (int write = 0; write < 2; write++) {
+		for (size_t off = 0; off < len; off += chunk) {
+			size_t n = len - off < chunk ? len - off : chunk;
+			char *local = e->buf + e->size + off;
+			ssize_t r;
+
+			for (;;) {
+				r = write ? fi_write(e->ep, local, n, fi_mr_desc(e->mr), e->peer,
+						     e->them.addr + off, e->them.key, &e->rmactx)
+					  : fi_read(e->ep, local, n, fi_mr_desc(e->mr), e->peer,
+						    e->them.addr + e->size + off, e->them.key,
+						    &e->rmactx);
+				if (r != -FI_EAGAIN)
+					break;
+				reap(e);
+			}
+			if (r)
+				return (int)r;
+			e->rma_outstanding++;
+		}
+		while (e->rma_outstanding > 0) {
+			ssize_t n = reap(e);
+
+			if (n < 0 && n != -FI_EAGAIN)
+				return (int)n;
+		}
+	}
+	return 0;
+}
+
 static int server(const struct raw_params *p, int fd)
 {
 	unsigned window = p->window > 1 ? p->window : 1;
@@ -307,6 +348,12 @@ static int server(const struct raw_params *p, int fd)
 		if (imm < 0)
 			return 1;
 		off = (size_t)(imm % window) * p->payload;
+		if (p->rma) {
+			rc = rma_both(&e, p->payload);
+			if (!rc)
+				rc = write_data(&e, 0, 1, (uint32_t)imm);
+			continue;
+		}
 		/* "process": touch the payload, like a function reading its input */
 		e.buf[e.size + off] = (char)(e.buf[off] + 1);
 		rc = write_data(&e, off, p->payload, (uint32_t)imm);
@@ -351,7 +398,8 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 				t0 = (uint64_t)clock_ns();
 			start = (uint64_t)clock_ns();
 			e.buf[e.size] = (char)i;
-			if ((rc = write_data(&e, 0, p->payload, i)) != 0 || wait_remote(&e) != i) {
+			if ((rc = write_data(&e, 0, p->rma ? 1 : p->payload, i)) != 0 ||
+			    wait_remote(&e) != i || (p->rma && e.buf[0] != (char)i)) {
 				snprintf(err, errlen, "round trip %u failed", i);
 				rc = rc ? rc : -EIO;
 				goto out;

@@ -20,6 +20,9 @@ struct raw_params {
 	unsigned warmup;
 	unsigned window; /* > 1: pipelined (async) with this many writes in flight */
 	int blocking;	 /* wait on the CQ's file descriptor instead of spinning */
+	int rma;	 /* bandwidth: per round trip the server fi_reads payload bytes
+			  * of the client's memory and fi_writes them back, between a
+			  * 1-byte request and a 1-byte reply (what a large call does) */
 	int server_cpu;	 /* -1: not pinned */
 	int client_cpu;
 };

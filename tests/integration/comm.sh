@@ -41,12 +41,12 @@ start() {
 	published "$tmp/$3.json"
 }
 
-echo "1..17"
+echo "1..19"
 for case in "shm 4" "tcp;ofi_rxm 4"; do
 	prov=${case% *}
 	workers=${case##* }
 	if ! start "$prov" "$workers" a; then
-		for k in 1 2 3 4 5; do ok "# SKIP provider $prov unavailable: $(tail -1 "$tmp/a.log")"; done
+		for k in 1 2 3 4 5 6; do ok "# SKIP provider $prov unavailable: $(tail -1 "$tmp/a.log")"; done
 		continue
 	fi
 	if FAAS_LEASE="$tmp/a.json" timeout 120 "$FAAS_PI" 200000 3 >"$tmp/pi.out"; then
@@ -61,6 +61,11 @@ for case in "shm 4" "tcp;ofi_rxm 4"; do
 			not_ok "$prov: ring: $out"
 		fi
 	done
+	if out=$(FAAS_LEASE="$tmp/a.json" timeout 120 "$COMM_CHECK" large); then
+		ok "$prov: a job's input beyond the slot is refused, its outputs beyond it arrive whole"
+	else
+		not_ok "$prov: large: $out"
+	fi
 	if out=$(FAAS_LEASE="$tmp/a.json" timeout 120 "$COMM_CHECK" evict "$exe_pid"); then
 		ok "$prov: an eviction mid-job ends every rank with FAAS_EEVICTED"
 	else

@@ -13,6 +13,10 @@
  *                           are gone: the call must end with FAAS_EUNAVAIL
  *                           well before the timeout (the client aborts the
  *                           ranks it started)
+ *   comm_check large        an input beyond the slot is refused with
+ *                           FAAS_ETOOBIG and a message naming the limit;
+ *                           "fill" with out_cap 3 slots per rank: every
+ *                           rank's output arrives whole (written by RMA)
  * Prints one line per failure; exit 0 when all held, 1 otherwise.
  */
 #include "faas.h"
@@ -106,6 +110,53 @@ static int wait_job(struct faas_client *c, int n, pid_t executor, int want, cons
 	return bad;
 }
 
+/* faas_invoke_all beyond the slot: a larger input is refused, a larger
+ * output is written into the caller's memory. */
+static int large(struct faas_client *c, struct faas_lease *lease, int n)
+{
+	size_t slot = faas_lease_max_payload(lease), cap = 3 * slot;
+	unsigned char *in = calloc(1, slot + 1), *outs = malloc((size_t)n * cap);
+	size_t *lens = calloc((size_t)n, sizeof(*lens));
+	int *st = calloc((size_t)n, sizeof(*st));
+	int fn = faas_function(c, "fill"), bad = 0, rc;
+
+	if (!in || !outs || !lens || !st || fn < 0) {
+		printf("large: no memory or no function fill\n");
+		bad = 1;
+		goto out;
+	}
+	rc = faas_invoke_all(c, fn, in, slot + 1, outs, cap, lens, st);
+	if (rc != FAAS_ETOOBIG || !strstr(faas_last_error(c), "at most")) {
+		printf("large: an input of %zu bytes gave %s (%s), expected FAAS_ETOOBIG naming "
+		       "the limit\n",
+		       slot + 1, faas_strerror(rc), faas_last_error(c));
+		bad = 1;
+	}
+	rc = faas_invoke_all(c, fn, NULL, 0, outs, cap, lens, st);
+	if (rc) {
+		printf("large: fill with out_cap %zu: %s (%s)\n", cap, faas_strerror(rc),
+		       faas_last_error(c));
+		bad = 1;
+	}
+	for (int r = 0; !rc && r < n; r++) {
+		size_t i = 0;
+
+		while (i < cap && outs[(size_t)r * cap + i] == (unsigned char)((size_t)r + i))
+			i++;
+		if (st[r] != FAAS_OK || lens[r] != cap || i != cap) {
+			printf("large: rank %d: %s, %zu bytes of %zu, first wrong byte at %zu\n", r,
+			       faas_strerror(st[r]), lens[r], cap, i);
+			bad = 1;
+		}
+	}
+out:
+	free(in);
+	free(outs);
+	free(lens);
+	free(st);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	struct faas_lease *lease = NULL;
@@ -114,7 +165,7 @@ int main(int argc, char **argv)
 	int rc, n;
 
 	if (argc < 2 || (strcmp(argv[1], "evict") == 0 && argc != 3)) {
-		fprintf(stderr, "usage: comm_check ring | evict PID | gone\n");
+		fprintf(stderr, "usage: comm_check ring | evict PID | gone | large\n");
 		return 2;
 	}
 	if (faas_lease_from_env(&lease, err, sizeof(err)) ||
@@ -128,6 +179,8 @@ int main(int argc, char **argv)
 		rc = ring(c, n);
 	else if (strcmp(argv[1], "gone") == 0)
 		rc = wait_job(c, n, 0, FAAS_EUNAVAIL, "gone");
+	else if (strcmp(argv[1], "large") == 0)
+		rc = large(c, lease, n);
 	else
 		rc = wait_job(c, n, (pid_t)atoi(argv[2]), FAAS_EEVICTED, "evict");
 	faas_client_destroy(c);

@@ -78,7 +78,7 @@ static int group_setup(void **state)
 	char err[512] = "";
 
 	if (fnlib_open(env_path("FAAS_EXAMPLES_LIB"), NULL, &examples, err, sizeof(err)) != 0 ||
-	    fnlib_open(env_path("FAAS_TEST_LIB"), "bigout,fail,failmsg", &testfns, err,
+	    fnlib_open(env_path("FAAS_TEST_LIB"), "bigout,fail,failmsg,commnop:comm", &testfns, err,
 		       sizeof(err)) != 0) {
 		fprintf(stderr, "test_worker: %s\n", err);
 		return -1;
@@ -681,6 +681,106 @@ static void test_malformed_header(void **state)
 	last_reply(f, a.peer, 2, WIRE_OK, NULL);
 }
 
+/* A request whose input is in the client's memory (RMA_IN, len bytes) and
+ * whose output beyond the slot goes to out_rma (RMA_OUT when out_cap says). */
+static void request_rma(struct fixture *f, uint32_t slot, uint32_t cookie, int fn, uint32_t tag,
+			uint64_t len, uint64_t out_cap)
+{
+	struct wire_req req = {
+	    .cookie = cookie,
+	    .reply_tag = tag,
+	    .fn = (uint16_t)fn,
+	    .flags = WIRE_REQ_RMA_IN | (out_cap > SLOT_SIZE ? WIRE_REQ_RMA_OUT : 0),
+	    .reply_addr = REPLY_ADDR(tag),
+	    .reply_key = REPLY_KEY,
+	    .out_cap = out_cap,
+	    .in_rma = {.addr = 0x5000, .key = 77, .len = len},
+	    .out_rma = {.addr = 0x9000, .key = 78},
+	};
+
+	wire_req_encode(&req, f->region + (size_t)slot * SLOT_SIZE);
+	mock_queue_put(slot);
+	assert_int_equal(drain(f), 1);
+}
+
+/* Without a staging budget a large call is refused, saying what it needed;
+ * over WIRE_RMA_MAX it is too big; nothing is read either way. */
+static void test_large_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct client a = connect_client(f, "client-a", 2);
+	const struct mock_put *p;
+	struct wire_reply rep;
+
+	request_rma(f, a.base, a.cookie, lib_id(examples, "echo"), 3, 100000, 64);
+	assert_int_equal(mock.nputs, 1);
+	p = &mock.puts[0];
+	assert_int_equal(p->imm, wire_reply_imm(3, WIRE_NOSTAGE));
+	assert_int_equal(p->len, WIRE_REPLY_LEN);
+	assert_int_equal(wire_reply_decode(p->data, p->len, &rep), -EMSGSIZE);
+	assert_int_equal(rep.out_len, 100000);
+	request_rma(f, a.base, a.cookie, lib_id(examples, "echo"), 4, WIRE_RMA_MAX + 1, 64);
+	last_reply(f, a.peer, 4, WIRE_TOOBIG, NULL);
+	assert_int_equal(mock.nrmas, 0);
+}
+
+/* A rank of a job (a comm function) reads its header and input in its
+ * slot: one whose input is in the client's memory is refused as too big,
+ * before a byte is read or staging taken, even within the budget. */
+static void test_large_comm_refused(void **state)
+{
+	struct fixture *f = *state;
+	atomic_size_t used = 0;
+	struct client a;
+
+	f->cfg.staging_used = &used;
+	f->cfg.staging_max = 1 << 20;
+	a = connect_client(f, "client-a", 2);
+	request_rma(f, a.base, a.cookie, lib_id(testfns, "commnop"), 7, 3 * SLOT_SIZE, 64);
+	last_reply(f, a.peer, 7, WIRE_TOOBIG, NULL);
+	assert_int_equal(mock.nrmas, 0);
+	assert_int_equal(used, 0);
+}
+
+/* Within the budget: the input is read into staging (from the client's
+ * descriptor), the output beyond the slot written to out_rma, and the
+ * reply carries only its length; the budget is given back afterwards. */
+static void test_large_in_out(void **state)
+{
+	struct fixture *f = *state;
+	atomic_size_t used = 0;
+	struct client a;
+	const struct mock_put *p;
+	struct wire_reply rep;
+	const size_t len = 3 * SLOT_SIZE;
+
+	f->cfg.staging_used = &used;
+	f->cfg.staging_max = 2 * len + 4096; /* staging comes in pages */
+	a = connect_client(f, "client-a", 2);
+	mock.rma_fill = 0x42;
+	request_rma(f, a.base, a.cookie, lib_id(examples, "echo"), 5, len, len);
+	assert_int_equal(mock.nrmas, 2); /* read the input, write the output */
+	assert_int_equal(mock.rma_last.addr, 0x9000);
+	assert_int_equal(mock.rma_last.key, 78);
+	assert_int_equal(mock.rma_last.len, len);
+	assert_int_equal(mock.rma_data[0], 0x42);
+	assert_int_equal(mock.rma_data[(len < MOCK_DATA_MAX ? len : MOCK_DATA_MAX) - 1], 0x42);
+	p = &mock.puts[mock.nputs - 1];
+	assert_int_equal(p->imm, wire_reply_imm(5, WIRE_OK));
+	assert_int_equal(p->len, WIRE_REPLY_LEN);
+	assert_int_equal(wire_reply_decode(p->data, p->len, &rep), -EMSGSIZE);
+	assert_int_equal(rep.out_len, len);
+	assert_true(used >= 2 * len && used <= f->cfg.staging_max);
+	/* a client gone mid-transfer: dropped without a reply */
+	mock.rma_rc = -ECONNRESET;
+	request_rma(f, a.base, a.cookie, lib_id(examples, "echo"), 6, len, 64);
+	assert_int_equal(mock.puts[mock.nputs - 1].imm, wire_reply_imm(5, WIRE_OK));
+	assert_true(mock.peers[a.peer - MOCK_PEER_BASE].removed);
+	worker_destroy(f->w);
+	f->w = NULL;
+	assert_int_equal(used, 0);
+}
+
 /* A session request of op (wire_op) in session id from the client that
  * holds slot, as its latest put; returns that reply's status. */
 static enum wire_status session_op(struct fixture *f, uint32_t slot, uint32_t cookie, int op,
@@ -909,6 +1009,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tx_error_drops_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pipelined_replies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_control, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_in_out, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_comm_refused, setup_testfns, teardown),
 	};
 
 	return cmocka_run_group_tests_name("worker", tests, group_setup, group_teardown);

@@ -3,7 +3,8 @@
  * misbehaviours the example library does not have: bigout claims one byte
  * more output than it may give, fail returns 7, failmsg returns 9 with its
  * input as its message (claiming all of it, even past out_cap), or without
- * input fills out_cap with 'm' and claims 100 bytes more. Same ABI as
+ * input fills out_cap with 'm' and claims 100 bytes more; commnop (a comm
+ * function, listed "commnop:comm") returns 0 without output. Same ABI as
  * examples/functions/faas_function.h; no manifest, so fnlib_open needs the
  * names listed.
  */
@@ -12,6 +13,9 @@
 typedef int testfn(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len);
 
 testfn bigout, fail, failmsg;
+struct faas_comm;
+int commnop(struct faas_comm *comm, const void *in, size_t in_len, void *out, size_t out_cap,
+	    size_t *out_len);
 
 __attribute__((visibility("default"))) int bigout(const void *in, size_t in_len, void *out,
 						  size_t out_cap, size_t *out_len)
@@ -42,4 +46,12 @@ __attribute__((visibility("default"))) int failmsg(const void *in, size_t in_len
 		dst[i] = src[i];
 	*out_len = in_len;
 	return 9;
+}
+
+__attribute__((visibility("default"))) int commnop(struct faas_comm *comm, const void *in,
+						   size_t in_len, void *out, size_t out_cap,
+						   size_t *out_len)
+{
+	*out_len = 0;
+	return 0;
 }
