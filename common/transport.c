@@ -834,7 +834,8 @@ int transport_name(struct transport *t, void *buf, size_t *len)
 	return rc ? fi_to_errno(rc) : 0;
 }
 
-/* The process id in a shm address ("fi_shm://PID" or "fi_shm://PID:..."),
+/* The process id in a shm address ("fi_shm://PID", "fi_shm://PID:..." or
+ * coloc's "fi_shm://PID.NONCE:..."),
  * 0 when the address does not name one (an address given with FAAS_ADDR). */
 static pid_t shm_name_pid(const char *name, size_t len)
 {
@@ -846,7 +847,8 @@ static pid_t shm_name_pid(const char *name, size_t len)
 		return 0;
 	for (; i < len && name[i] >= '0' && name[i] <= '9' && pid < 1L << 22; i++)
 		pid = pid * 10 + (name[i] - '0');
-	if (i == sizeof(prefix) - 1 || (i < len && name[i] != ':' && name[i] != '\0'))
+	if (i == sizeof(prefix) - 1 ||
+	    (i < len && name[i] != ':' && name[i] != '.' && name[i] != '\0'))
 		return 0;
 	return (pid_t)pid;
 }
@@ -1131,24 +1133,50 @@ static void restore_signals(const struct sigaction *saved)
 		sigaction(guarded_signals[i], &saved[i], NULL);
 }
 
-/* libfabric's shm names a process's regions "PID:EP:DOMAIN" in /dev/shm
- * and removes them at exit, but not after SIGKILL (an evicted executor past
- * its grace): a later process given the same pid then cannot open its shm
- * endpoint (EBUSY). Before this process opens any, a region named with its
- * pid is a dead process's: removed. */
+/* libfabric's shm names a process's regions "PID:UID:EP" in /dev/shm
+ * (coloc's endpoints "PID.NONCE:UID:EP": shm_unique_name) and removes them
+ * at exit, but not after SIGKILL (an evicted executor past its grace): a
+ * later process given the same pid could then not open its shm endpoint
+ * (EBUSY), and the regions stay in memory. Before this process opens any,
+ * a region named with its pid is a dead process's: removed. */
 static void shm_remove_stale(void)
 {
 	char prefix[32];
 	struct dirent *e;
 	DIR *dir = opendir("/dev/shm");
-	int n = snprintf(prefix, sizeof(prefix), "%d:", (int)getpid());
+	int n = snprintf(prefix, sizeof(prefix), "%d", (int)getpid());
 
 	if (!dir)
 		return;
 	while ((e = readdir(dir)) != NULL)
-		if (strncmp(e->d_name, prefix, (size_t)n) == 0)
+		if (strncmp(e->d_name, prefix, (size_t)n) == 0 &&
+		    (e->d_name[n] == ':' || e->d_name[n] == '.'))
 			unlinkat(dirfd(dir), e->d_name, 0);
 	closedir(dir);
+}
+
+/* Names the shm endpoint "fi_shm://PID.NONCE" (shm appends ":UID:EP"),
+ * where shm would name it "fi_shm://PID": a region a killed process with
+ * this pid left behind (which a library such as libfaas may not remove:
+ * it could be another part of its process's) can then never make the
+ * endpoint fail with EBUSY. The pid stays first: peers watch it. */
+static int shm_unique_name(struct fi_info *info)
+{
+	uint64_t nonce;
+	char name[64];
+
+	if (getrandom(&nonce, sizeof(nonce), 0) != sizeof(nonce))
+		nonce = (uint64_t)clock_ns() * 2654435761u;
+	snprintf(name, sizeof(name), "fi_shm://%d.%016llx", (int)getpid(),
+		 (unsigned long long)nonce);
+	free(info->src_addr);
+	info->src_addr = strdup(name);
+	if (!info->src_addr) {
+		info->src_addrlen = 0;
+		return -ENOMEM;
+	}
+	info->src_addrlen = strlen(name) + 1;
+	return 0;
 }
 
 void transport_env_defaults(const char *provider)
@@ -1301,6 +1329,12 @@ int transport_open(const struct transport_opts *o, struct transport **out, char 
 	fi_freeinfo(list);
 	list = NULL;
 	snprintf(t->provider, sizeof(t->provider), "%s", t->info->fabric_attr->prov_name);
+	if (!src && strcmp(t->provider, "shm") == 0 && t->info->addr_format == FI_ADDR_STR &&
+	    shm_unique_name(t->info) != 0) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory naming the shm endpoint");
+		goto err_free;
+	}
 	rc = choose_rung(t, want, err, errlen);
 	if (rc)
 		goto err_free;
