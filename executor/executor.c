@@ -41,6 +41,7 @@ void executor_options_default(struct executor_options *o)
 	o->mode = WORKER_HYBRID;
 	o->hot_poll_us = 100000;
 	o->publish = "-";
+	o->evict_grace_ms = 10000;
 }
 
 /* Reads one number from a cgroup file; false when absent or "max". */
@@ -152,7 +153,7 @@ static int publish_fd(const char *where, const char *json, int *keep)
 	return rc;
 }
 
-static int publish(const char *where, const char *json, int *keep)
+int executor_publish(const char *where, const char *json, int *keep)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -265,6 +266,20 @@ static int make_doc(const struct executor_options *o, const struct worker_config
 	return rc;
 }
 
+int executor_token(const char *hex, uint8_t token[WIRE_TOKEN_LEN])
+{
+	if (hex) {
+		if (lease_hex_decode(hex, token, WIRE_TOKEN_LEN) != WIRE_TOKEN_LEN) {
+			log_error("the lease token must be %d hex digits", 2 * WIRE_TOKEN_LEN);
+			return 2;
+		}
+	} else if (getrandom(token, WIRE_TOKEN_LEN, 0) != WIRE_TOKEN_LEN) {
+		log_error("cannot draw a random lease token: %s", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int executor_run(const struct executor_options *o)
 {
 	unsigned ncpus = (unsigned)CPU_COUNT(&o->cpus);
@@ -305,16 +320,10 @@ int executor_run(const struct executor_options *o)
 	cfg.stop = &stop;
 	wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	cfg.wake_fd = wake >= 0 ? &wake : NULL; /* without it warm workers notice in 10 ms */
-	if (o->token_hex) {
-		if (lease_hex_decode(o->token_hex, cfg.token, WIRE_TOKEN_LEN) != WIRE_TOKEN_LEN) {
-			log_error("the lease token must be %d hex digits", 2 * WIRE_TOKEN_LEN);
-			status = 2;
-			goto out_lib;
-		}
-	} else if (getrandom(cfg.token, sizeof(cfg.token), 0) != sizeof(cfg.token)) {
-		log_error("cannot draw a random lease token: %s", strerror(errno));
+	status = executor_token(o->token_hex, cfg.token);
+	if (status)
 		goto out_lib;
-	}
+	status = 1;
 
 	/* Signals are taken by sigwait below; workers inherit the mask. */
 	sigemptyset(&sigs);
@@ -357,7 +366,7 @@ int executor_run(const struct executor_options *o)
 			goto out_stop;
 		}
 	}
-	rc = publish(o->publish, json, o->report_calls ? &report : NULL);
+	rc = executor_publish(o->publish, json, o->report_calls ? &report : NULL);
 	if (rc) {
 		log_error("cannot publish the lease document to %s: %s", o->publish, strerror(-rc));
 		goto out_stop;

@@ -222,6 +222,65 @@ long faas_client_retries(const struct faas_client *client);
 /* Calls started and not yet collected by faas_wait/faas_test/faas_wait_any. */
 int faas_inflight(const struct faas_client *client);
 
+/* ---- Memory leases (remote memory) -------------------------------------
+ * A memory lease (colocctl lease acquire --remote-mem, faas-executor
+ * --remote-mem) lends a region of another node's idle memory. The client
+ * reads and writes it one-sided (fi_read/fi_write into the region: no
+ * function runs on that node). faas_rmem_open presents the lease token to
+ * the lease's executor, which answers with the region's address and key.
+ *
+ *   struct faas_rmem *rm;
+ *   faas_rmem_open(lease, NULL, &rm);
+ *   faas_rmem_write(rm, 0, buf, len);
+ *   faas_rmem_read(rm, 0, buf, len);
+ *   faas_rmem_close(rm);
+ *
+ * When the region's node needs its memory back, the executor sends an
+ * eviction notice: faas_rmem_evicting() turns 1, and the client has the
+ * site's EvictGrace to read back what it needs; after that every access
+ * fails with FAAS_EEVICTED (the data is lost; nothing stale is returned).
+ * Threads: one thread at a time per struct faas_rmem. */
+
+struct faas_rmem;
+
+/* The bytes of a memory lease's region; 0 for a compute lease. */
+uint64_t faas_lease_remote_mem(const struct faas_lease *lease);
+
+/* Connects to the memory lease's executor. opts may be NULL; it uses
+ * timeout_ms (each access: longest stall, default 1000 ms),
+ * connect_timeout_ms and src_addr. FAAS_EINVAL (not a memory lease),
+ * FAAS_EUNAVAIL (no answer: the executor is gone or the token is not its
+ * own), FAAS_ETRANSPORT, FAAS_EPROTO, FAAS_ENOMEM. The lease must outlive
+ * rm. */
+int faas_rmem_open(const struct faas_lease *lease, const struct faas_client_options *opts,
+		   struct faas_rmem **rm);
+
+/* Says goodbye to the executor and frees rm; NULL is a no-op. */
+void faas_rmem_close(struct faas_rmem *rm);
+
+/* The region's size in bytes. */
+uint64_t faas_rmem_size(const struct faas_rmem *rm);
+
+/* Registers [buf, buf+len) with the fabric: reads and writes whose buffer
+ * lies inside it move with no copy; others go through an internal bounce
+ * buffer. The memory stays the caller's and must stay mapped until
+ * faas_rmem_unregister(buf). FAAS_EINVAL, FAAS_ENOMEM, FAAS_ETRANSPORT. */
+int faas_rmem_register(struct faas_rmem *rm, void *buf, size_t len);
+int faas_rmem_unregister(struct faas_rmem *rm, void *buf);
+
+/* Copies len bytes (1..the region's size) at offset off of the region
+ * into buf (read) or from buf into it (write), and returns once they
+ * moved. FAAS_EINVAL when [off, off+len) is not inside the region
+ * (checked here, nothing is sent), FAAS_EEVICTED once the region was
+ * reclaimed (after its notice, or its executor is gone), FAAS_ETIMEDOUT
+ * (no progress for timeout_ms), FAAS_ETRANSPORT. */
+int faas_rmem_read(struct faas_rmem *rm, uint64_t off, void *buf, size_t len);
+int faas_rmem_write(struct faas_rmem *rm, uint64_t off, const void *buf, size_t len);
+
+/* Polls for the eviction notice: 1 once it arrived (read back now), 0
+ * before, FAAS_EEVICTED once the region is gone, FAAS_EINVAL for NULL. */
+int faas_rmem_evicting(struct faas_rmem *rm);
+
 /* ---- Why a call failed ------------------------------------------------
  * Both describe the most recently collected call (faas_invoke, faas_wait,
  * faas_test or faas_wait_any returning anything but FAAS_EINPROGRESS), or a

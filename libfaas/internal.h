@@ -12,4 +12,8 @@
 int lease_set_conf(struct faas_lease *lease, const char *conf);
 const char *lease_conf(const struct faas_lease *lease);
 
+struct lease_doc;
+/* The lease's parsed document; owned by the lease. */
+const struct lease_doc *lease_doc_of(const struct faas_lease *lease);
+
 #endif
