@@ -247,7 +247,8 @@ struct faas_rmem;
 uint64_t faas_lease_remote_mem(const struct faas_lease *lease);
 
 /* Connects to the memory lease's executor. opts may be NULL; it uses
- * timeout_ms (each access: longest stall, default 1000 ms),
+ * timeout_ms (each access: the longest stall, default 1000 ms, plus 1 ms
+ * per 64 KiB of the access),
  * connect_timeout_ms and src_addr. FAAS_EINVAL (not a memory lease),
  * FAAS_EUNAVAIL (no answer: the executor is gone or the token is not its
  * own), FAAS_ETRANSPORT, FAAS_EPROTO, FAAS_ENOMEM. The lease must outlive
@@ -266,6 +267,7 @@ uint64_t faas_rmem_size(const struct faas_rmem *rm);
  * buffer. The memory stays the caller's and must stay mapped until
  * faas_rmem_unregister(buf). FAAS_EINVAL, FAAS_ENOMEM, FAAS_ETRANSPORT. */
 int faas_rmem_register(struct faas_rmem *rm, void *buf, size_t len);
+/* FAAS_EBUSY while a failed access's transfer is still with the fabric. */
 int faas_rmem_unregister(struct faas_rmem *rm, void *buf);
 
 /* Copies len bytes (1..the region's size) at offset off of the region

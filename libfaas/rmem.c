@@ -193,6 +193,10 @@ void faas_rmem_close(struct faas_rmem *rm)
 		transport_msg(rm->t, rm->peer, buf, wire_msg_encode(&m, buf));
 		transport_flush(rm->t, 100);
 	}
+	/* a chunk of a failed access may still be with the provider: its
+	 * memory stays registered until it is done (or 10 s passed) */
+	for (int i = 0; rm->t && i < 10000 && transport_rma_busy(rm->t); i++)
+		rmem_progress(rm, 1);
 	while (rm->bufs) {
 		struct rbuf *b = rm->bufs;
 
@@ -201,9 +205,6 @@ void faas_rmem_close(struct faas_rmem *rm)
 		free(b);
 	}
 	transport_mr_dereg(rm->bounce_mr);
-	/* a chunk of a failed access may still be with the provider */
-	for (int i = 0; rm->t && i < 1000 && transport_rma_busy(rm->t); i++)
-		rmem_progress(rm, 1);
 	transport_close(rm->t);
 	free(rm->bounce);
 	free(rm);
@@ -243,6 +244,8 @@ int faas_rmem_unregister(struct faas_rmem *rm, void *buf)
 
 	if (!rm)
 		return FAAS_EINVAL;
+	if (transport_rma_busy(rm->t))
+		return FAAS_EBUSY; /* a failed access's chunk may still use it */
 	for (pp = &rm->bufs; *pp; pp = &(*pp)->next) {
 		struct rbuf *b = *pp;
 
@@ -283,18 +286,22 @@ static int rmem_access(struct faas_rmem *rm, enum transport_rma_dir dir, uint64_
 		       size_t len)
 {
 	struct rbuf *b;
-	int rc;
+	int rc, stall_ms;
 
 	if (!rm || !buf || len == 0 || off > rm->size || len > rm->size - off)
 		return FAAS_EINVAL;
 	if (rm->state == RMEM_GONE)
 		return FAAS_EEVICTED;
+	/* a large access is one chunk that completes at once: its bound
+	 * grows by 1 ms per 64 KiB (at least 64 MB/s) */
+	stall_ms = rm->timeout_ms + (int)((len < BOUNCE_LEN ? len : BOUNCE_LEN) >> 16);
 	for (b = rm->bufs; b; b = b->next)
 		if (transport_mr_contains(b->mr, buf, len))
 			break;
 	if (b) {
 		rc = transport_rma(rm->t, dir, rm->peer, buf, len, b->mr, rm->addr + off, rm->key,
-				   rm->timeout_ms);
+				   rm->timeout_ms +
+				       (int)((len >> 16) > 3600000 ? 3600000 : len >> 16));
 		return rc ? access_failed(rm, rc) : FAAS_OK;
 	}
 	for (size_t done = 0; done < len;) {
@@ -303,7 +310,7 @@ static int rmem_access(struct faas_rmem *rm, enum transport_rma_dir dir, uint64_
 		if (dir == TRANSPORT_RMA_WRITE)
 			memcpy(rm->bounce, buf + done, n);
 		rc = transport_rma(rm->t, dir, rm->peer, rm->bounce, n, rm->bounce_mr,
-				   rm->addr + off + done, rm->key, rm->timeout_ms);
+				   rm->addr + off + done, rm->key, stall_ms);
 		if (rc)
 			return access_failed(rm, rc);
 		if (dir == TRANSPORT_RMA_READ)

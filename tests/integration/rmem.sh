@@ -86,7 +86,8 @@ key=$(echo "$region" | sed -n 's/.* key=\(.*\)/\1/p')
 check "the owner's handshake by hand gets the region's address and key" \
 	'[ -n "$addr" ] && [ -n "$key" ]' "$region"
 # the attacker knows the executor's address (the document without its token)
-stolen=$(echo "$doc" | sed 's/"token":"[0-9a-f]*"/"token":"00000000000000000000000000000000"/')
+tok=$(echo "$doc" | grep -o '"token":"[0-9a-f]*"')
+stolen=${doc/$tok/\"token\":\"00000000000000000000000000000000\"}
 out=$(FAAS_LEASE=$stolen timeout 120 bash -c "$(declare -f as); as '$attacker' '$RMEM_CHECK' guess '$addr' '$key'" 2>&1)
 check "another user's reads and writes at the region's address with keys next to its key fail" \
 	'echo "$out" | grep -q -e "ok 32 guessed accesses failed" -e "ok the executor.s address cannot be reached"' "$out"
