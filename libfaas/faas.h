@@ -279,6 +279,22 @@ int faas_rmem_unregister(struct faas_rmem *rm, void *buf);
 int faas_rmem_read(struct faas_rmem *rm, uint64_t off, void *buf, size_t len);
 int faas_rmem_write(struct faas_rmem *rm, uint64_t off, const void *buf, size_t len);
 
+/* Asynchronous accesses, many in flight: as faas_rmem_read/write, but
+ * buf must lie inside memory registered with faas_rmem_register (zero
+ * copy; FAAS_EINVAL otherwise) and stay untouched until the access is
+ * collected, and len is at most the provider's largest transfer
+ * (FAAS_ETOOBIG; 1 GiB or more on tcp;ofi_rxm and shm). *op is the
+ * access's handle, released by faas_rmem_test returning anything but
+ * FAAS_EINPROGRESS, or by faas_rmem_wait (which spins until then), or by
+ * faas_rmem_close. Accesses in flight together complete in any order. */
+struct faas_rmem_op;
+int faas_rmem_read_async(struct faas_rmem *rm, uint64_t off, void *buf, size_t len,
+			 struct faas_rmem_op **op);
+int faas_rmem_write_async(struct faas_rmem *rm, uint64_t off, const void *buf, size_t len,
+			  struct faas_rmem_op **op);
+int faas_rmem_test(struct faas_rmem *rm, struct faas_rmem_op *op);
+int faas_rmem_wait(struct faas_rmem *rm, struct faas_rmem_op *op);
+
 /* Polls for the eviction notice: 1 once it arrived (read back now), 0
  * before, FAAS_EEVICTED once the region is gone, FAAS_EINVAL for NULL. */
 int faas_rmem_evicting(struct faas_rmem *rm);

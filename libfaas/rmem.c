@@ -51,6 +51,13 @@ struct faas_rmem {
 	char *bounce;
 	struct transport_mr *bounce_mr;
 	struct rbuf *bufs;
+	struct faas_rmem_op *ops; /* started, not yet collected */
+};
+
+struct faas_rmem_op {
+	struct faas_rmem_op *next, **prev;
+	struct rma_xfer *x;
+	int64_t deadline_ns;
 };
 
 uint64_t faas_lease_remote_mem(const struct faas_lease *lease)
@@ -180,6 +187,15 @@ err:
 	return rc;
 }
 
+static void op_release(struct faas_rmem_op *op)
+{
+	*op->prev = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	transport_rma_release(op->x);
+	free(op);
+}
+
 void faas_rmem_close(struct faas_rmem *rm)
 {
 	struct wire_msg m = {.type = WIRE_BYE};
@@ -193,6 +209,8 @@ void faas_rmem_close(struct faas_rmem *rm)
 		transport_msg(rm->t, rm->peer, buf, wire_msg_encode(&m, buf));
 		transport_flush(rm->t, 100);
 	}
+	while (rm->ops) /* abandoned: freed by their completions */
+		op_release(rm->ops);
 	/* a chunk of a failed access may still be with the provider: its
 	 * memory stays registered until it is done (or 10 s passed) */
 	for (int i = 0; rm->t && i < 10000 && transport_rma_busy(rm->t); i++)
@@ -328,4 +346,77 @@ int faas_rmem_read(struct faas_rmem *rm, uint64_t off, void *buf, size_t len)
 int faas_rmem_write(struct faas_rmem *rm, uint64_t off, const void *buf, size_t len)
 {
 	return rmem_access(rm, TRANSPORT_RMA_WRITE, off, (char *)buf, len);
+}
+
+/* ---- asynchronous accesses ------------------------------------------------ */
+
+static int rmem_start(struct faas_rmem *rm, enum transport_rma_dir dir, uint64_t off, void *buf,
+		      size_t len, struct faas_rmem_op **out)
+{
+	struct faas_rmem_op *op;
+	struct rbuf *b;
+	int rc;
+
+	if (!rm || !buf || !out || len == 0 || off > rm->size || len > rm->size - off)
+		return FAAS_EINVAL;
+	if (rm->state == RMEM_GONE)
+		return FAAS_EEVICTED;
+	for (b = rm->bufs; b; b = b->next)
+		if (transport_mr_contains(b->mr, buf, len))
+			break;
+	if (!b)
+		return FAAS_EINVAL; /* zero copy only: faas_rmem_register it */
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return FAAS_ENOMEM;
+	rc = transport_rma_start(rm->t, dir, rm->peer, buf, len, b->mr, rm->addr + off, rm->key,
+				 &op->x);
+	if (rc) {
+		free(op);
+		return rc == -EMSGSIZE ? FAAS_ETOOBIG : access_failed(rm, rc);
+	}
+	op->deadline_ns = clock_ns() + ((int64_t)rm->timeout_ms + (int64_t)(len >> 16)) * 1000000;
+	op->next = rm->ops;
+	if (rm->ops)
+		rm->ops->prev = &op->next;
+	op->prev = &rm->ops;
+	rm->ops = op;
+	*out = op;
+	return FAAS_OK;
+}
+
+int faas_rmem_read_async(struct faas_rmem *rm, uint64_t off, void *buf, size_t len,
+			 struct faas_rmem_op **op)
+{
+	return rmem_start(rm, TRANSPORT_RMA_READ, off, buf, len, op);
+}
+
+int faas_rmem_write_async(struct faas_rmem *rm, uint64_t off, const void *buf, size_t len,
+			  struct faas_rmem_op **op)
+{
+	return rmem_start(rm, TRANSPORT_RMA_WRITE, off, (void *)buf, len, op);
+}
+
+int faas_rmem_test(struct faas_rmem *rm, struct faas_rmem_op *op)
+{
+	int rc;
+
+	if (!rm || !op)
+		return FAAS_EINVAL;
+	rc = transport_rma_test(rm->t, op->x);
+	if (rc == -EINPROGRESS && clock_ns() < op->deadline_ns)
+		return FAAS_EINPROGRESS;
+	op_release(op);
+	if (rc == -EINPROGRESS)
+		rc = -ETIMEDOUT;
+	return rc ? access_failed(rm, rc) : FAAS_OK;
+}
+
+int faas_rmem_wait(struct faas_rmem *rm, struct faas_rmem_op *op)
+{
+	int rc;
+
+	while ((rc = faas_rmem_test(rm, op)) == FAAS_EINPROGRESS)
+		;
+	return rc;
 }

@@ -6,7 +6,9 @@
  *   rmem_check fill SEED      writes a pattern over the whole region
  *                             (registered 1 MiB buffer, and 8-byte writes
  *                             from unregistered memory), reads it back,
- *                             checks the client's bounds checks
+ *                             checks the client's bounds checks, then
+ *                             does it again asynchronously (16 accesses
+ *                             in flight) with SEED + 1, then SEED again
  *   rmem_check verify SEED    reads the whole region back: the pattern
  *   rmem_check forge          the document with another token: must not
  *                             connect (FAAS_EUNAVAIL)
@@ -98,9 +100,50 @@ static int fail(const char *what, int rc)
 	return 1;
 }
 
+/* Asynchronously: the region in 64 KiB slices of buf, 16 in flight,
+ * written with seed's pattern then read back into buf and compared. */
+#define SLICE (64u << 10)
+#define SLICES (CHUNK / SLICE)
+static int async_pass(struct faas_rmem *rm, uint64_t seed, uint64_t *buf, uint64_t *want)
+{
+	uint64_t size = faas_rmem_size(rm);
+	struct faas_rmem_op *ops[SLICES];
+
+	for (int write = 1; write >= 0; write--) {
+		for (uint64_t base = 0; base < size; base += CHUNK) {
+			unsigned n = 0;
+			int rc = FAAS_OK;
+
+			for (; n < SLICES && base + (uint64_t)n * SLICE < size; n++) {
+				uint64_t off = base + (uint64_t)n * SLICE;
+				char *p = (char *)buf + (size_t)n * SLICE;
+
+				if (write) {
+					fill_chunk(seed, off, (uint64_t *)p, SLICE);
+					rc = faas_rmem_write_async(rm, off, p, SLICE, &ops[n]);
+				} else {
+					rc = faas_rmem_read_async(rm, off, p, SLICE, &ops[n]);
+				}
+				if (rc)
+					return rc;
+			}
+			for (unsigned i = n; i-- > 0;) /* collected in any order */
+				if ((rc = faas_rmem_wait(rm, ops[i])) != FAAS_OK)
+					return rc;
+			if (write)
+				continue;
+			fill_chunk(seed, base, want, (size_t)n * SLICE);
+			if (memcmp(buf, want, (size_t)n * SLICE) != 0)
+				return FAAS_EPROTO;
+		}
+	}
+	return FAAS_OK;
+}
+
 static int do_fill(struct faas_rmem *rm, uint64_t seed, uint64_t *buf, uint64_t *want)
 {
 	uint64_t size = faas_rmem_size(rm), word, got = 0;
+	struct faas_rmem_op *op;
 	int rc = fill(rm, seed, buf);
 
 	if (rc)
@@ -123,6 +166,16 @@ static int do_fill(struct faas_rmem *rm, uint64_t seed, uint64_t *buf, uint64_t 
 		printf(PROG ": an access outside the region was not refused\n");
 		return 1;
 	}
+	/* many accesses in flight; then the pattern of seed again, for verify */
+	if ((rc = async_pass(rm, seed + 1, buf, want)) != FAAS_OK ||
+	    (rc = verify(rm, seed + 1, buf, want)) != FAAS_OK)
+		return fail("asynchronous accesses, 16 in flight", rc);
+	if (faas_rmem_read_async(rm, 0, &got, 8, &op) != FAAS_EINVAL) {
+		printf(PROG ": an asynchronous access from unregistered memory was not refused\n");
+		return 1;
+	}
+	if ((rc = fill(rm, seed, buf)) != FAAS_OK)
+		return fail("writing the region again", rc);
 	printf(PROG ": ok filled %" PRIu64 " bytes\n", size);
 	return 0;
 }
