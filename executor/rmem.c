@@ -18,7 +18,9 @@
  * ends when the grace is over or every client said BYE, whichever comes
  * first; a second signal ends it at once.
  *
- * One thread; the clients live in a fixed table.
+ * The key is the lease's, not a connection's: the client table only says
+ * whom to tell of an eviction. One thread; the clients live in a fixed
+ * table of RMEM_CLIENTS, where a full table forgets clients known dead.
  */
 #include "config.h"
 
@@ -105,6 +107,22 @@ static struct rmem_client *client_by_name(struct rmem *r, const uint8_t *name, s
 	return NULL;
 }
 
+/* A full table: forgets the clients whose process is known to be gone
+ * (shm names processes; elsewhere none is known dead). */
+static void forget_dead(struct rmem *r)
+{
+	for (unsigned i = 0; i < RMEM_CLIENTS; i++) {
+		struct rmem_client *c = &r->clients[i];
+
+		if (!c->used || transport_peer_alive(r->t, c->peer))
+			continue;
+		transport_peer_remove(r->t, c->peer);
+		c->used = false;
+		r->nclients--;
+		log_info("memory lease: client %u is gone without a goodbye", i);
+	}
+}
+
 static void on_hello(struct rmem *r, const struct wire_msg *in, bool evicting)
 {
 	struct wire_msg out = {.type = WIRE_REGION};
@@ -119,6 +137,8 @@ static void on_hello(struct rmem *r, const struct wire_msg *in, bool evicting)
 	if (evicting)
 		return; /* no new clients of a region that is going away */
 	c = client_by_name(r, in->u.hello.name, in->u.hello.name_len);
+	if (!c && r->nclients == RMEM_CLIENTS)
+		forget_dead(r);
 	for (unsigned i = 0; !c && i < RMEM_CLIENTS; i++) {
 		if (r->clients[i].used)
 			continue;
@@ -137,7 +157,9 @@ static void on_hello(struct rmem *r, const struct wire_msg *in, bool evicting)
 		log_info("memory lease: client %u connected (%u now)", i, r->nclients);
 	}
 	if (!c) {
-		log_warning("memory lease: %d clients already; a new one is not answered",
+		log_limited(&r->refusals, LOG_LEVEL_WARNING,
+			    "memory lease: %d clients already; a new one is not answered (clients "
+			    "that end without faas_rmem_close keep their place)",
 			    RMEM_CLIENTS);
 		return;
 	}
