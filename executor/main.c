@@ -226,7 +226,9 @@ int main(int argc, char **argv)
 		return rmem_run(&o);
 	}
 	if (!o.lib_path) {
-		fprintf(stderr, "faas-executor: --lib PATH (or --remote-mem SIZE) is required\n");
+		fprintf(
+		    stderr,
+		    "faas-executor: --lib PATH is required (or --remote-mem SIZE: a memory lease)\n");
 		usage(stderr);
 		return 2;
 	}
