@@ -62,12 +62,9 @@ static bool cgroup_number(const char *dir, const char *file, uint64_t *v)
 	return ok;
 }
 
-/* The staging budget when --staging-max is not given: what the memory
- * limit of the executor's cgroup (v2 memory.max, v1 memory.limit_in_bytes)
- * leaves after what it uses now and a margin, else STAGING_DEFAULT. */
 #define STAGING_DEFAULT (4ull << 30)
 #define STAGING_MARGIN (16ull << 20)
-static uint64_t staging_budget(void)
+bool executor_memory_left(uint64_t *left)
 {
 	char line[PATH_MAX], dir[PATH_MAX + 32];
 	uint64_t limit = 0, used = 0;
@@ -93,9 +90,18 @@ static uint64_t staging_budget(void)
 	}
 	if (f)
 		fclose(f);
-	if (!found)
-		return STAGING_DEFAULT;
-	return limit > used + STAGING_MARGIN ? limit - used - STAGING_MARGIN : 0;
+	if (found)
+		*left = limit > used + STAGING_MARGIN ? limit - used - STAGING_MARGIN : 0;
+	return found;
+}
+
+/* The staging budget when --staging-max is not given: what the memory
+ * limit leaves (executor_memory_left), else STAGING_DEFAULT. */
+static uint64_t staging_budget(void)
+{
+	uint64_t left;
+
+	return executor_memory_left(&left) ? left : STAGING_DEFAULT;
 }
 
 int executor_parse_cpus(const char *list, cpu_set_t *set)

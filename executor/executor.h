@@ -44,6 +44,11 @@ int executor_parse_cpus(const char *list, cpu_set_t *set);
  * Returns a process exit code (0 = stopped cleanly). */
 int executor_run(const struct executor_options *o);
 
+/* What the memory limit of this process's cgroup (v2 memory.max, v1
+ * memory.limit_in_bytes) leaves after what the cgroup uses now and a
+ * 16 MiB margin, in *left; false when there is no limit. */
+bool executor_memory_left(uint64_t *left);
+
 /* The lease token from hex (FAAS_TOKEN; 32 hex digits), else drawn at
  * random. 0, or a process exit code after logging why. */
 int executor_token(const char *hex, uint8_t token[WIRE_TOKEN_LEN]);

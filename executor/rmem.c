@@ -278,6 +278,7 @@ int rmem_run(const struct executor_options *o)
 	char err[512], *json = NULL;
 	sigset_t sigs;
 	bool huge = false;
+	uint64_t left;
 	int rc, sfd, status = executor_token(o->token_hex, r.token);
 
 	if (status)
@@ -286,6 +287,15 @@ int rmem_run(const struct executor_options *o)
 	if (o->remote_mem > SIZE_MAX / 2) {
 		log_error("--remote-mem: %llu bytes do not fit this process's address space",
 			  (unsigned long long)o->remote_mem);
+		return 2;
+	}
+	/* beyond the cgroup's limit the kernel would kill us while the pages
+	 * are touched: say so instead */
+	if (executor_memory_left(&left) && o->remote_mem > left) {
+		log_error("--remote-mem %llu bytes does not fit: the memory limit of this "
+			  "executor's cgroup leaves %llu bytes (after what it uses and a 16 MiB "
+			  "margin); ask for less, or give the lease more memory",
+			  (unsigned long long)o->remote_mem, (unsigned long long)left);
 		return 2;
 	}
 	sigemptyset(&sigs);

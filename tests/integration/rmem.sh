@@ -4,10 +4,11 @@
 # (rmem_check), another user can neither connect with a forged token nor
 # reach the region with guessed keys next to the real one, and an eviction
 # (SIGTERM to the executor) gives notice, lets the owner read everything
-# back within the grace, then fails accesses with FAAS_EEVICTED. As root the owner is
-# nobody and the attacker daemon; otherwise both are this user (the
-# other-user checks then test the keys alone). Exit 77 from rmem_check's
-# first open means the provider is missing here.
+# back within the grace, then fails accesses with FAAS_EEVICTED. As root,
+# in a memory cgroup, a region beyond its limit is refused at start, and
+# the owner is nobody and the attacker daemon; otherwise both are this
+# user (the other-user checks then test the keys alone). Without the
+# provider here the test skips.
 set -u
 prov=$1
 n=0
@@ -40,9 +41,45 @@ client=
 cleanup() {
 	[ -z "$client" ] || kill -9 "$client" 2>/dev/null
 	[ -z "$exe" ] || kill -9 "$exe" 2>/dev/null
+	[ -z "${small:-}" ] || kill -9 "$small" 2>/dev/null
+	[ -z "${cg:-}" ] || [ ! -d "$cg" ] || rmdir "$cg" 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT
+
+# In a cgroup with a memory limit (as colocd gives a lease), a region the
+# limit cannot hold is refused at start, and one it holds is charged there.
+cg=
+lim=
+if [ "$(id -u)" = 0 ]; then
+	if [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+		cg=/sys/fs/cgroup/memory/coloc-rmem-$$ lim=memory.limit_in_bytes
+	elif grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+		cg=/sys/fs/cgroup/coloc-rmem-$$ lim=memory.max
+	fi
+fi
+if [ -n "$cg" ] && mkdir "$cg" 2>/dev/null && [ -f "$cg/$lim" ]; then
+	echo $((64 << 20)) >"$cg/$lim"
+	in_cg() { sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@"; }
+	out=$(in_cg "$FAAS_EXECUTOR" --remote-mem 96M --provider "$prov" --publish "$dir/big.json" 2>&1)
+	rc=$?
+	check "a region beyond the cgroup's memory limit is refused at start (exit 2), naming the limit" \
+		'[ $rc = 2 ] && echo "$out" | grep -q "does not fit: the memory limit of this executor.s cgroup leaves"' "$out"
+	in_cg "$FAAS_EXECUTOR" --remote-mem 24M --provider "$prov" --publish "$dir/small.json" \
+		>/dev/null 2>"$dir/small.log" &
+	small=$!
+	for _ in $(seq 300); do
+		[ -s "$dir/small.json" ] || ! kill -0 "$small" 2>/dev/null && break
+		sleep 0.1
+	done
+	used=$(cat "$cg/memory.usage_in_bytes" "$cg/memory.current" 2>/dev/null | head -1)
+	check "a region the limit holds starts, charged to its cgroup at once (24 MiB region, cgroup uses ${used:-?} bytes)" \
+		'[ -s "$dir/small.json" ] && [ "${used:-0}" -ge $((24 << 20)) ]' "$(cat "$dir/small.log")"
+	kill -TERM "$small" 2>/dev/null
+	wait "$small"
+	small=
+	rmdir "$cg"
+fi
 
 size=16M
 as "$owner" "$FAAS_EXECUTOR" --remote-mem "$size" --provider "$prov" --evict-grace 5000 \
