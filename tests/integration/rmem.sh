@@ -60,7 +60,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 if [ -n "$cg" ] && mkdir "$cg" 2>/dev/null && [ -f "$cg/$lim" ]; then
 	echo $((64 << 20)) >"$cg/$lim"
-	in_cg() { sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@"; }
+	in_cg() { exec sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@"; }
 	out=$(in_cg "$FAAS_EXECUTOR" --remote-mem 96M --provider "$prov" --publish "$dir/big.json" 2>&1)
 	rc=$?
 	check "a region beyond the cgroup's memory limit is refused at start (exit 2), naming the limit" \
@@ -78,7 +78,8 @@ if [ -n "$cg" ] && mkdir "$cg" 2>/dev/null && [ -f "$cg/$lim" ]; then
 	kill -TERM "$small" 2>/dev/null
 	wait "$small"
 	small=
-	rmdir "$cg"
+	check "it ends on SIGTERM (no client: at once), leaving its cgroup empty" 'rmdir "$cg"' \
+		"$(cat "$cg/cgroup.procs" 2>/dev/null)"
 fi
 
 size=16M
