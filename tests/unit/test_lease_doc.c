@@ -501,16 +501,25 @@ static void test_hex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),	  cmocka_unit_test(test_valid_json_decodes),
-	    cmocka_unit_test(test_not_json),	  cmocka_unit_test(test_not_object),
-	    cmocka_unit_test(test_version),	  cmocka_unit_test(test_functions),
-	    cmocka_unit_test(test_function_id),	  cmocka_unit_test(test_remote_mem),
-	    cmocka_unit_test(test_workers),	  cmocka_unit_test(test_token),
-	    cmocka_unit_test(test_slot_size),	  cmocka_unit_test(test_addr),
-	    cmocka_unit_test(test_slot_key),	  cmocka_unit_test(test_cpu),
-	    cmocka_unit_test(test_worker_ranges), cmocka_unit_test(test_unknown_fields),
-	    cmocka_unit_test(test_null_err),	  cmocka_unit_test(test_function_lookup),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_valid_json_decodes),
+	    cmocka_unit_test(test_not_json),
+	    cmocka_unit_test(test_not_object),
+	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_functions),
+	    cmocka_unit_test(test_function_id),
+	    cmocka_unit_test(test_workers),
+	    cmocka_unit_test(test_token),
+	    cmocka_unit_test(test_slot_size),
+	    cmocka_unit_test(test_addr),
+	    cmocka_unit_test(test_slot_key),
+	    cmocka_unit_test(test_cpu),
+	    cmocka_unit_test(test_worker_ranges),
+	    cmocka_unit_test(test_unknown_fields),
+	    cmocka_unit_test(test_null_err),
+	    cmocka_unit_test(test_function_lookup),
 	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_remote_mem),
 	};
 
 	return cmocka_run_group_tests_name("lease_doc", tests, NULL, NULL);
