@@ -116,6 +116,29 @@ struct faas_lease_request {
 int faas_lease_acquire(const struct faas_lease_request *req, struct faas_lease **lease, char *err,
 		       size_t errlen);
 
+/* A memory lease from the controller: size bytes of another node's idle
+ * memory (faas_rmem_open reads and writes it). A request of its own, not a
+ * field of struct faas_lease_request: that struct carries no size or
+ * version, so a program built against an older faas.h would pass a shorter
+ * one. Zero-initialise it; fields may be added at its end only with a
+ * new function. */
+struct faas_rmem_request {
+	uint64_t size;	  /* bytes of the region, 4K..2^50 (1024T) */
+	int minutes;	  /* 1..527040; 0 = DefaultLeaseTime of coloc.conf */
+	const char *conf; /* coloc.conf path, NULL = COLOC_CONF or the default */
+};
+
+/* Asks the controller for a memory lease: it places the region on a node
+ * whose host jobs lend memory headroom (it takes no core), where an
+ * executor in a cgroup of the lease's memory holds it as the caller's uid.
+ * *lease as faas_lease_acquire's (faas_lease_remote_mem says its size;
+ * faas_lease_release gives it back). Errors as faas_lease_acquire's:
+ * FAAS_EINVAL (size out of range, minutes), FAAS_EBUSY (no node lends that
+ * much memory now: err names the node with the most), ... Thread-safe;
+ * reads the environment. */
+int faas_rmem_acquire(const struct faas_rmem_request *req, struct faas_lease **lease, char *err,
+		      size_t errlen);
+
 /* Tells the controller that the lease is no longer needed (the controller
  * of the coloc.conf it was acquired with, else of COLOC_CONF or the
  * default); its executors stop. The caller still

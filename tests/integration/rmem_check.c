@@ -18,6 +18,9 @@
  *                             KEY-8..KEY+8 except KEY, and writes there;
  *                             every one must fail
  *   rmem_check region         prints "addr=0x... key=0x..." (the owner's)
+ *   rmem_check acquire SIZE   asks the controller of COLOC_CONF for a
+ *                             memory lease of SIZE bytes (faas_rmem_acquire),
+ *                             fills and verifies it as fill does, releases it
  *   rmem_check evict SEED     fills the region, waits (60 s at most) for
  *                             the eviction notice, reads the region back
  *                             (must match), then reads until the region is
@@ -33,6 +36,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,8 +328,23 @@ int main(int argc, char **argv)
 	const char *text = getenv("FAAS_LEASE");
 	uint64_t *buf = NULL, *want = NULL, seed = 0;
 	char err[512] = "";
+	bool acquired = false;
 	int rc, status = 1;
 
+	if (argc == 3 && strcmp(argv[1], "acquire") == 0) {
+		struct faas_rmem_request req = {.size = strtoull(argv[2], NULL, 0)};
+
+		rc = faas_rmem_acquire(&req, &lease, err, sizeof(err));
+		if (rc) {
+			printf(PROG ": faas_rmem_acquire: %s: %s\n", faas_strerror(rc), err);
+			return 1;
+		}
+		printf(PROG ": acquired %s, %" PRIu64 " bytes\n", faas_lease_id(lease),
+		       faas_lease_remote_mem(lease));
+		acquired = true;
+		seed = 5;
+		goto open;
+	}
 	if (argc < 2 || !text) {
 		fprintf(stderr, "usage: FAAS_LEASE=DOC " PROG
 				" fill|verify|evict SEED | forge | region | guess ADDR KEY\n");
@@ -376,6 +395,7 @@ int main(int argc, char **argv)
 		       faas_strerror(rc));
 		return rc == FAAS_EUNAVAIL ? 0 : 1;
 	}
+open:
 	rc = faas_rmem_open(lease, &o, &rm);
 	if (rc) {
 		fail("opening the memory lease", rc);
@@ -387,7 +407,7 @@ int main(int argc, char **argv)
 		printf(PROG ": no buffers\n");
 		goto out;
 	}
-	if (strcmp(argv[1], "fill") == 0) {
+	if (acquired || strcmp(argv[1], "fill") == 0) {
 		status = do_fill(rm, seed, buf, want);
 	} else if (strcmp(argv[1], "verify") == 0) {
 		rc = verify(rm, seed, buf, want);
@@ -403,6 +423,10 @@ int main(int argc, char **argv)
 out:
 	faas_rmem_unregister(rm, buf);
 	faas_rmem_close(rm);
+	if (acquired && (rc = faas_lease_release(lease, err, sizeof(err))) != FAAS_OK) {
+		printf(PROG ": faas_lease_release: %s: %s\n", faas_strerror(rc), err);
+		status = 1;
+	}
 	faas_lease_destroy(lease);
 	free(buf);
 	free(want);
