@@ -49,6 +49,27 @@ check "the controller shows the lease as taking no PU" \
 	'"$COLOCCTL" -f "$dir/coloc.conf" leases --json | grep -Eq "\"id\":\"$id\",[^}]*\"workers\":0"' \
 	"$("$COLOCCTL" -f "$dir/coloc.conf" leases --json 2>&1)"
 
+# another user: cannot see, release or read the memory lease
+other=$(id -un daemon 2>/dev/null)
+if [ -n "$other" ] && [ "$(id -u daemon)" != 0 ]; then
+	tab=$(colocctl_as "$other" --json leases 2>&1)
+	check "another user (daemon) does not see the memory lease in colocctl leases" \
+		'! echo "$tab" | grep -q "$id"' "$tab"
+	tab=$(colocctl_as "$other" --json executors 2>&1)
+	check "nor its executor in colocctl executors" '! echo "$tab" | grep -q "$id"' "$tab"
+	out=$(colocctl_as "$other" lease release "$id" 2>&1)
+	check "another user cannot release it (EPERM)" 'echo "$out" | grep -q EPERM' "$out"
+	tok=$(echo "$doc" | grep -o '"token":"[0-9a-f]*"')
+	stolen=${doc/$tok/\"token\":\"00000000000000000000000000000000\"}
+	out=$(FAAS_LEASE=$stolen as_user "$other" "$RMEM_CHECK" forge 2>&1)
+	check "another user with the document but not its token learns no key (FAAS_EUNAVAIL)" \
+		'echo "$out" | grep -q "ok with a forged token"' "$out"
+	out=$(FAAS_LEASE=$doc as_user nobody "$RMEM_CHECK" verify 7 2>&1)
+	check "the region still holds the owner's bytes" 'echo "$out" | grep -q "ok verified"' "$out"
+else
+	ok "another user's attacks # SKIP no user daemon"
+fi
+
 # sizes, checked before anything is sent
 out=$(colocctl_as nobody lease acquire --remote-mem lots 2>&1)
 rc=$?
