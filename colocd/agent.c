@@ -96,8 +96,9 @@ struct lease {
 	struct cpumask pus;
 	uint64_t mem;
 	uint32_t gpus;
-	uint64_t remote_mem; /* a memory lease: its region (mem: region + margin); pus empty */
-	int64_t expires;     /* unix seconds */
+	uint64_t remote_mem;	/* a memory lease: its region (mem: region + margin); pus empty */
+	struct cpumask run_pus; /* a memory lease: the PUs its executor runs on */
+	int64_t expires;	/* unix seconds */
 	struct sandbox *sb;
 	pid_t pid;
 	uint8_t token[WIRE_TOKEN_LEN];
@@ -471,8 +472,10 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 	struct spare_exec x;
 	int argc = 0, envc = 0, rc;
 
-	if (l->remote_mem)
+	if (l->remote_mem) {
 		memory_lease_pus(a, &spec.cpus);
+		l->run_pus = spec.cpus;
+	}
 
 	for (unsigned g = 0; g < a->cfg.ngpus && g < 32 && spec.ndevices < SANDBOX_MAX_DEVICES; g++)
 		if (l->gpus & (1u << g))
@@ -672,6 +675,30 @@ static void reclaim_pick(struct agent *a, const char *why[MAX_LEASES])
 	}
 }
 
+/* Memory leases hold no PU: their executors run on the lendable PUs
+ * (memory_lease_pus), and move off those a host step now runs on, so that
+ * an executor never shares a core with a running step while the node lends
+ * any (after refresh_gap). A cpuset that cannot be written is logged; the
+ * lease keeps its PUs. */
+static void memory_leases_follow(struct agent *a)
+{
+	for (unsigned i = 0; i < MAX_LEASES; i++) {
+		struct lease *l = &a->leases[i];
+		struct cpumask want;
+		char err[300];
+
+		if (!l->remote_mem || !l->sb || l->state == LEASE_FREE || l->state == LEASE_ENDING)
+			continue;
+		memory_lease_pus(a, &want);
+		if (cpumask_equal(&want, &l->run_pus))
+			continue;
+		if (sandbox_set_cpus(l->sb, &want, err, sizeof(err)) != 0)
+			log_warning("%s: cannot move its memory executor: %s", l->id, err);
+		else
+			l->run_pus = want;
+	}
+}
+
 /* Starts ending every lease the host needs back (all get SIGTERM at once,
  * so the whole reclaim takes one EvictGrace). Returns how many leases must
  * be gone before the host may go on, their seqs in w->seqs when w is
@@ -702,6 +729,7 @@ static unsigned reclaim(struct agent *a, struct waiting *w)
 	}
 	if (started)
 		log_info("evicting %u lease(s) for the host", started);
+	memory_leases_follow(a);
 	return n;
 }
 

@@ -101,6 +101,26 @@ out=$(COLOC_CONF=$dir/coloc.conf as_user nobody "$RMEM_CHECK" acquire 100 2>&1)
 check "faas_rmem_acquire of 100 bytes: FAAS_EINVAL, too small" \
 	'echo "$out" | grep -q "faas_rmem_acquire: .*remote_mem 100 bytes.*ask for more"' "$out"
 
+# a host step on a PU: the memory executor (which holds none) moves off it
+last=$(($(nproc) - 1))
+if [ "$last" -ge 1 ]; then
+	ccg=$(cgdir cpuset "$id")
+	report "{\"v\":1,\"type\":\"job_start\",\"job\":41,\"uid\":1000,\"pus\":\"0-$last\",\"mem\":1048576,\"mem_need\":0,\"gpus\":0,\"consent\":true,\"end\":0}" >/dev/null
+	out=$(report '{"v":1,"type":"step_start","job":41,"step":0,"pus":"0","mem":0,"gpus":0}' 2>&1)
+	cpus=$(cat "$ccg/cpuset.cpus" 2>/dev/null)
+	check "a host step on PU 0 moves the memory executor off it (cpuset $cpus), without evicting it" \
+		'echo "$out" | grep -q "\"ok\"" && [ -n "$cpus" ] && [ "${cpus%%[-,]*}" != 0 ] && kill -0 "$xpid" &&
+		grep -q "Cpus_allowed_list:[[:space:]]*$cpus$" /proc/$xpid/status' \
+		"$out; cgroup ${ccg:-none}: $cpus; $(grep Cpus_allowed_list /proc/"$xpid"/status 2>&1)"
+	report '{"v":1,"type":"step_end","job":41,"step":0}' >/dev/null
+	report '{"v":1,"type":"job_end","job":41}' >/dev/null
+	cpus=$(cat "$ccg/cpuset.cpus" 2>/dev/null)
+	check "the job's end gives it the lendable PUs back (cpuset $cpus)" '[ "$cpus" = "0-$last" ]' "$cpus"
+else
+	ok "a host step moves the memory executor # SKIP one PU"
+	ok "the job's end gives it its PUs back # SKIP one PU"
+fi
+
 # the host takes its memory back: eviction with notice
 FAAS_LEASE=$doc as_user nobody "$RMEM_CHECK" evict 9 >"$dir/evict.out" 2>&1 </dev/null &
 client=$!

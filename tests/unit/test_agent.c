@@ -709,9 +709,18 @@ static void test_memory_lease(void **state)
 
 	/* a job and its step on every PU leave it be */
 	expect_ok(&f->rs, request(f, job_start_msg(1, "0-3", GIB, true)));
-	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_START, 1, 0, "0-3")));
+	assert_int_equal(sb->cpus_moved, 0);
+	/* a step on core 0: the executor moves off its PUs */
+	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_START, 1, 0, "0")));
+	assert_int_equal(sb->terminated, 0);
+	assert_int_equal(sb->cpus_moved, 1);
+	assert_false(cpumask_test(&sb->cpus, 0));
+	assert_false(cpumask_empty(&sb->cpus));
+	/* on every core: nothing is lendable, it stays where no step runs, or anywhere */
+	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_START, 1, 1, "1-3")));
 	assert_int_equal(sb->terminated, 0);
 	expect_ok(&f->rs, request(f, job_end_msg(1)));
+	assert_true(cpumask_equal(&sb->cpus, &all)); /* back on the lendable PUs */
 	/* a job that needs the memory evicts it */
 	report = request(f, job_start_msg(2, "0", 12 * GIB, false));
 	assert_int_equal(sb->terminated, 1);
