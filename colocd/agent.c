@@ -466,9 +466,9 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 				    .uid = l->uid,
 				    .gid = l->gid,
 				    .pids_max = a->cfg.lease_pids_max};
-	char cpus[MSG_CPULIST_MAX], workers[16], hot[32], tok[64], addr_env[128];
+	char cpus[MSG_CPULIST_MAX], workers[16], hot[32], tok[64], addr_env[128], swap[16];
 	char size[32], grace[32];
-	char *argv[24], *envp[8];
+	char *argv[26], *envp[8];
 	struct spare_exec x;
 	int argc = 0, envc = 0, rc;
 
@@ -527,6 +527,16 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 	if (a->cfg.provider[0]) {
 		argv[argc++] = "--provider";
 		argv[argc++] = a->cfg.provider;
+	}
+	if (!l->remote_mem) {
+		/* sessions' states go back to their clients within 3/4 of the
+		 * grace: the rest is for the hand-backs, the goodbyes and the
+		 * exit (a memory lease's executor holds no sessions) */
+		snprintf(swap, sizeof(swap), "%ld",
+			 a->cfg.evict_grace_ms * 3 / 4 > 0 ? (long)a->cfg.evict_grace_ms * 3 / 4
+							   : 1L);
+		argv[argc++] = "--swap-ms";
+		argv[argc++] = swap;
 	}
 	argv[argc] = NULL;
 	envp[envc++] = tok;

@@ -920,31 +920,31 @@ static bool shown_to(uint32_t owner, uint32_t asker)
 	return asker == 0 || owner == asker;
 }
 
-/* A page of a query's answer being filled: the rows go into res, and
- * after[k] is the cursor that follows row k (where a page after it starts). */
+/* A page of a query's answer being written: each row is filled in row
+ * (every field of it) and goes straight into the page's text (msg_page,
+ * no row array, no JSON tree), until PAGE_ROWS rows or a frame's worth. */
 struct page {
-	struct msg *res;
-	uint64_t after[PAGE_ROWS];
-	bool full; /* a row did not fit: res->u.result.next says where it goes on */
+	struct msg_page out;
+	union msg_row row; /* the row being filled */
+	uint64_t next;	   /* the cursor after the last row written */
+	bool full;	   /* a row did not fit: the rest starts at next */
 };
 
-/* A new row of the page, to follow at cursor `next`; NULL when the page is
- * full (then res's next is set) or on error (-errno in *rc). */
-static union msg_row *add_row(struct page *pg, uint64_t next, int *rc)
+/* Appends pg->row, which cursor `next` follows. 0; 1 when the page is full
+ * (the row starts the next page: pg->full); -errno. */
+static int put_row(struct page *pg, uint64_t next)
 {
-	struct msg *res = pg->res;
-	union msg_row *row;
+	int rc = pg->out.nrows < PAGE_ROWS ? msg_page_add(&pg->out, &pg->row) : -ENOSPC;
 
-	if (res->u.result.nrows == PAGE_ROWS) {
-		res->u.result.next = pg->after[PAGE_ROWS - 1];
+	if (rc == -ENOSPC && pg->out.nrows == 0)
+		return -E2BIG; /* one row larger than a frame: cannot be */
+	if (rc == -ENOSPC) {
 		pg->full = true;
-		return NULL;
+		return 1;
 	}
-	row = msg_result_add(res);
-	*rc = row ? 0 : -errno;
-	if (row)
-		pg->after[res->u.result.nrows - 1] = next;
-	return row;
+	if (rc == 0)
+		pg->next = next;
+	return rc;
 }
 
 /* Whether a lease of owner is listed for f (leases, executors --user). */
@@ -961,7 +961,7 @@ static int query_leases(const struct controller *c, bool executors, uint32_t ask
 {
 	uint64_t from = f->from;
 	time_t now = time(NULL);
-	union msg_row *row;
+	union msg_row *row = &pg->row;
 	int rc = 0;
 
 	for (uint32_t i = from < ENDED_CURSOR ? (uint32_t)from : c->leases_cap;
@@ -973,8 +973,6 @@ static int query_leases(const struct controller *c, bool executors, uint32_t ask
 		    !lease_wanted(f, l->uid, asker))
 			continue;
 		n = node_at(c, l->node);
-		if (!(row = add_row(pg, (uint64_t)i + 1, &rc)))
-			return rc;
 		if (executors) {
 			struct msg_row_executor *x = &row->executor;
 
@@ -999,7 +997,9 @@ static int query_leases(const struct controller *c, bool executors, uint32_t ask
 			r->mem = l->where.mem;
 			gpu_list(l->where.gpus, r->gpus, sizeof(r->gpus));
 			r->expires = l->expires;
+			r->why[0] = '\0';
 		}
+		rc = put_row(pg, (uint64_t)i + 1);
 	}
 	for (unsigned i = from > ENDED_CURSOR ? (unsigned)(from - ENDED_CURSOR) : 0;
 	     !executors && !rc && i < c->nended; i++) {
@@ -1009,24 +1009,27 @@ static int query_leases(const struct controller *c, bool executors, uint32_t ask
 
 		if (now - e->at > ENDED_KEEP_S || !lease_wanted(f, e->uid, asker))
 			continue;
-		if (!(row = add_row(pg, ENDED_CURSOR + i + 1, &rc)))
-			return rc;
 		r = &row->lease;
 		snprintf(r->id, sizeof(r->id), "%s", e->id);
 		r->uid = e->uid;
 		snprintf(r->state, sizeof(r->state), "%s", e->state);
 		snprintf(r->node, sizeof(r->node), "%s", e->node);
+		r->workers = 0;
+		r->cpus[0] = '\0';
+		r->mem = 0;
+		r->gpus[0] = '\0';
 		r->expires = e->at;
 		snprintf(r->why, sizeof(r->why), "%s", e->why);
+		rc = put_row(pg, ENDED_CURSOR + i + 1);
 	}
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* Nodes or gaps, by slot (cursor slot + 1). */
 static int query_nodes(const struct controller *c, bool gaps, const struct msg_usage_filter *f,
 		       struct page *pg)
 {
-	union msg_row *row;
+	union msg_row *row = &pg->row;
 	int rc = 0;
 
 	for (uint32_t i = (uint32_t)(f->from < c->nodes_hwm ? f->from : c->nodes_hwm);
@@ -1041,8 +1044,6 @@ static int query_nodes(const struct controller *c, bool gaps, const struct msg_u
 
 			if (f->state[0] && strcmp(f->state, node_state_name(n)) != 0)
 				continue;
-			if (!(row = add_row(pg, (uint64_t)i + 1, &rc)))
-				return rc;
 			r = &row->node;
 			snprintf(r->name, sizeof(r->name), "%s", n->name);
 			snprintf(r->state, sizeof(r->state), "%s", node_state_name(n));
@@ -1051,6 +1052,7 @@ static int query_nodes(const struct controller *c, bool gaps, const struct msg_u
 			r->gpus = n->ngpus;
 			r->jobs = n->jobs;
 			r->drained = n->drained;
+			rc = put_row(pg, (uint64_t)i + 1);
 			continue;
 		}
 		if (n->down || placement_get(c->place, i, &p) != 0)
@@ -1058,8 +1060,6 @@ static int query_nodes(const struct controller *c, bool gaps, const struct msg_u
 		cpumask_andnot(&p.lendable, &p.lendable, &p.leased);
 		if (f->min_cores && cpumask_count(&p.lendable) < f->min_cores)
 			continue;
-		if (!(row = add_row(pg, (uint64_t)i + 1, &rc)))
-			return rc;
 		cpumask_andnot(&p.unallocated, &p.unallocated, &p.leased);
 		snprintf(row->gap.node, sizeof(row->gap.node), "%s", n->name);
 		cpumask_format(&p.lendable, row->gap.lendable, sizeof(row->gap.lendable));
@@ -1068,40 +1068,9 @@ static int query_nodes(const struct controller *c, bool gaps, const struct msg_u
 		row->gap.gpus = (uint32_t)__builtin_popcount(p.gpus_free);
 		row->gap.until = n->until;
 		row->gap.drained = n->drained;
+		rc = put_row(pg, (uint64_t)i + 1);
 	}
-	return rc;
-}
-
-/* Encodes res to see that it fits a frame; a page too large keeps the
- * share of its rows that fits (next then says where the rest starts).
- * 0, or -errno. */
-static int fit_page(struct page *pg)
-{
-	struct msg *res = pg->res;
-
-	if (msg_result_size_bound(res) <= FRAME_MAX)
-		return 0; /* the usual case: no encoding to see that it fits */
-	for (;;) {
-		char *text = NULL;
-		size_t len;
-		int rc = msg_encode(res, &text);
-		uint32_t keep;
-
-		if (rc)
-			return rc;
-		len = strlen(text);
-		free(text);
-		if (len <= FRAME_MAX)
-			return 0;
-		/* rows are alike: keep 7/8 of what a frame holds at this size */
-		keep = (uint32_t)((uint64_t)res->u.result.nrows * (FRAME_MAX / 8 * 7) / len);
-		if (keep >= res->u.result.nrows)
-			keep = res->u.result.nrows - 1;
-		if (keep == 0)
-			return -E2BIG; /* one row larger than a frame: cannot be */
-		res->u.result.nrows = keep;
-		res->u.result.next = pg->after[keep - 1];
-	}
+	return rc < 0 ? rc : 0;
 }
 
 static void query(struct controller *c, const struct msg *m, const struct cred_id *from,
@@ -1130,16 +1099,20 @@ static void query(struct controller *c, const struct msg *m, const struct cred_i
 		rc = msg_encode(&res, &text); /* to see that it fits in a frame */
 		if (!rc && strlen(text) > FRAME_MAX)
 			rc = -E2BIG;
-	} else if (!(pg = calloc(1, sizeof(*pg)))) {
+	} else if (!(pg = malloc(sizeof(*pg)))) {
 		rc = -ENOMEM;
 	} else {
-		pg->res = &res;
-		rc = m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
-			 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, from->uid, &m->filter,
-					pg)
-			 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, &m->filter, pg);
+		pg->next = 0;
+		pg->full = false;
+		rc = msg_page_init(&pg->out, m->u.query, FRAME_MAX);
 		if (!rc)
-			rc = fit_page(pg);
+			rc = m->u.query == MSG_QUERY_LEASES || m->u.query == MSG_QUERY_EXECUTORS
+				 ? query_leases(c, m->u.query == MSG_QUERY_EXECUTORS, from->uid,
+						&m->filter, pg)
+				 : query_nodes(c, m->u.query == MSG_QUERY_GAPS, &m->filter, pg);
+		if (!rc)
+			rc = msg_page_finish(&pg->out, pg->full ? pg->next : 0, &res);
+		msg_page_fini(&pg->out);
 	}
 	if (rc == -E2BIG)
 		msg_reply_error(answer, r, 0, "E2BIG",

@@ -9,6 +9,28 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
+
+/* c at buf[n]: the next n. */
+static size_t put_char(char *buf, size_t n, char c)
+{
+	buf[n] = c;
+	return n + 1;
+}
+
+/* v (a cpu number, < CPUMASK_MAX) in decimal at buf[n]: the next n. */
+static size_t put_uint(char *buf, size_t n, unsigned v)
+{
+	char digits[8];
+	size_t k = 0;
+
+	do
+		digits[k++] = (char)('0' + v % 10);
+	while (v /= 10);
+	while (k)
+		buf[n++] = digits[--k];
+	return n;
+}
 
 int cpumask_format(const struct cpumask *m, char *buf, size_t len)
 {
@@ -19,17 +41,24 @@ int cpumask_format(const struct cpumask *m, char *buf, size_t len)
 		return -ENOSPC;
 	buf[0] = '\0';
 	while (cpu >= 0) {
-		int last = cpu, n;
+		int last = cpu;
+		char range[16];
+		size_t n;
 
 		while (last + 1 < CPUMASK_MAX && cpumask_test(m, (unsigned)last + 1))
 			last++;
-		if (last == cpu)
-			n = snprintf(buf + used, len - used, "%s%d", used ? "," : "", cpu);
-		else
-			n = snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "", cpu, last);
-		if (n < 0 || (size_t)n >= len - used)
+		n = used ? put_char(range, 0, ',') : 0;
+		n = put_uint(range, n, (unsigned)cpu);
+		if (last != cpu)
+			n = put_uint(range, put_char(range, n, '-'), (unsigned)last);
+		if (n >= len - used) {
+			memcpy(buf + used, range, len - used - 1);
+			buf[len - 1] = '\0';
 			return -ENOSPC;
-		used += (size_t)n;
+		}
+		memcpy(buf + used, range, n);
+		used += n;
+		buf[used] = '\0';
 		cpu = last + 1 < CPUMASK_MAX ? cpumask_next(m, (unsigned)last + 1) : -1;
 	}
 	return 0;

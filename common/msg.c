@@ -294,6 +294,8 @@ void msg_free(struct msg *m)
 		free(m->u.result.rows);
 		m->u.result.rows = NULL;
 		m->u.result.nrows = m->u.result.cap = 0;
+		free(m->u.result.text);
+		m->u.result.text = NULL;
 	} else if (m && m->type == MSG_NODE_STATE) {
 		free(m->u.node.leases);
 		m->u.node.leases = NULL;
@@ -302,6 +304,306 @@ void msg_free(struct msg *m)
 		m->u.node.ended = NULL;
 		m->u.node.nended = 0;
 	}
+}
+
+/* ---- result pages, written directly ------------------------------------------------ */
+
+/* What follows a page's last row at most: `],"next":` 20 digits `}`. */
+#define PAGE_TAIL_MAX 32
+
+/* Room for n more bytes in p->text (p->err on failure). */
+static bool page_room(struct msg_page *p, size_t n)
+{
+	char *more;
+	size_t cap;
+
+	if (p->err)
+		return false;
+	if (p->len + n + 1 <= p->cap)
+		return true;
+	cap = p->cap ? p->cap : 4096;
+	while (cap < p->len + n + 1)
+		cap *= 2;
+	more = realloc(p->text, cap);
+	if (!more) {
+		p->err = -ENOMEM;
+		return false;
+	}
+	p->text = more;
+	p->cap = cap;
+	return true;
+}
+
+static void page_put(struct msg_page *p, const char *s, size_t n)
+{
+	if (page_room(p, n)) {
+		memcpy(p->text + p->len, s, n);
+		p->len += n;
+		p->text[p->len] = '\0';
+	}
+}
+
+#define PAGE_PUTS(p, lit) page_put((p), (lit), sizeof(lit) - 1)
+
+static void page_int(struct msg_page *p, long long v)
+{
+	char num[24], *e = num + sizeof(num), *d = e;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do
+		*--d = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--d = '-';
+	page_put(p, d, (size_t)(e - d));
+}
+
+/* The length of the valid UTF-8 sequence at s (of n bytes), as the JSON
+ * library checks it (no overlong forms, no surrogates, at most U+10FFFF);
+ * 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (len > n)
+		return 0;
+	cp = s[0] & (0x3f >> (len - 1));
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* s (n bytes) as a JSON string, escaped as the JSON library's compact
+ * output escapes it. */
+static void page_str(struct msg_page *p, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	if (!page_room(p, 2 + 6 * n))
+		return;
+	p->text[p->len++] = '"';
+	while (i < n) {
+		size_t run = i, len;
+		char *o;
+
+		while (run < n && s[run] >= 0x20 && s[run] != '"' && s[run] != '\\' &&
+		       s[run] < 0x80)
+			run++;
+		memcpy(p->text + p->len, s + i, run - i);
+		p->len += run - i;
+		i = run;
+		if (i == n)
+			break;
+		o = p->text + p->len;
+		if (s[i] >= 0x80) {
+			len = utf8_len(s + i, n - i);
+			if (len) {
+				memcpy(o, s + i, len);
+				p->len += len;
+				i += len;
+			} else { /* not UTF-8: U+FFFD */
+				memcpy(o, "\xef\xbf\xbd", 3);
+				p->len += 3;
+				i++;
+			}
+			continue;
+		}
+		o[0] = '\\';
+		switch (s[i]) {
+		case '"':
+		case '\\':
+			o[1] = (char)s[i];
+			break;
+		case '\b':
+			o[1] = 'b';
+			break;
+		case '\f':
+			o[1] = 'f';
+			break;
+		case '\n':
+			o[1] = 'n';
+			break;
+		case '\r':
+			o[1] = 'r';
+			break;
+		case '\t':
+			o[1] = 't';
+			break;
+		default:
+			snprintf(o + 1, 6, "u%04X", s[i]);
+			p->len += 4;
+		}
+		p->len += 2;
+		i++;
+	}
+	p->text[p->len++] = '"';
+	p->text[p->len] = '\0';
+}
+
+/* One row as an object, its fields in table order. */
+static void page_row(struct msg_page *p, const struct row_field *row_f, const union msg_row *row)
+{
+	const char *s;
+	size_t len;
+
+	for (const struct row_field *f = row_f; f->key; f++) {
+		size_t klen = strlen(f->key);
+
+		if (!page_room(p, klen + 4))
+			return;
+		p->text[p->len++] = f == row_f ? '{' : ',';
+		p->text[p->len++] = '"';
+		memcpy(p->text + p->len, f->key, klen);
+		p->len += klen;
+		p->text[p->len++] = '"';
+		p->text[p->len++] = ':';
+		switch (f->kind) {
+		case ROW_STR:
+		case ROW_NAME:
+		case ROW_LIST:
+			s = row_str(f, row, &len);
+			page_str(p, s, len);
+			break;
+		case ROW_BOOL:
+			if (row_uint(f, row))
+				PAGE_PUTS(p, "true");
+			else
+				PAGE_PUTS(p, "false");
+			break;
+		case ROW_INT:
+		case ROW_UINT:
+			page_int(p, (long long)(int64_t)row_uint(f, row));
+			break;
+		}
+	}
+	page_put(p, "}", 1);
+}
+
+int msg_page_init(struct msg_page *p, enum msg_query what, size_t limit)
+{
+	memset(p, 0, sizeof(*p));
+	if (!rows_of(what) || limit < 64 + PAGE_TAIL_MAX)
+		return -EINVAL;
+	p->what = what;
+	p->limit = limit;
+	PAGE_PUTS(p, "{\"v\":1,\"type\":\"result\",\"what\":");
+	page_str(p, query_names[what], strlen(query_names[what]));
+	PAGE_PUTS(p, ",\"items\":[");
+	p->items_at = p->len - 1;
+	return p->err;
+}
+
+int msg_page_add(struct msg_page *p, const union msg_row *row)
+{
+	size_t before = p->len;
+
+	if (p->err)
+		return p->err;
+	if (!rows_of(p->what))
+		return -EINVAL;
+	if (p->nrows >= MSG_RESULT_MAX)
+		return -E2BIG;
+	if (p->nrows)
+		page_put(p, ",", 1);
+	page_row(p, rows_of(p->what), row);
+	if (p->err)
+		return p->err;
+	if (p->len > p->limit || p->limit - p->len < PAGE_TAIL_MAX) {
+		p->len = before;
+		p->text[p->len] = '\0';
+		return -ENOSPC;
+	}
+	p->nrows++;
+	return 0;
+}
+
+int msg_page_finish(struct msg_page *p, uint64_t next, struct msg *m)
+{
+	size_t items_end;
+	int rc = p->err;
+
+	if (!rc && !rows_of(p->what))
+		rc = -EINVAL;
+	if (!rc) {
+		page_put(p, "]", 1);
+		items_end = p->len;
+		if (next) {
+			PAGE_PUTS(p, ",\"next\":");
+			page_int(p, (long long)next);
+		}
+		page_put(p, "}", 1);
+		rc = p->err;
+	}
+	if (rc) {
+		msg_page_fini(p);
+		return rc;
+	}
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_RESULT;
+	m->u.result.what = p->what;
+	m->u.result.next = next;
+	m->u.result.nrows = p->nrows;
+	m->u.result.text = p->text;
+	m->u.result.items_at = p->items_at;
+	m->u.result.items_end = items_end;
+	p->text = NULL;
+	msg_page_fini(p);
+	return 0;
+}
+
+void msg_page_fini(struct msg_page *p)
+{
+	free(p->text);
+	memset(p, 0, sizeof(*p));
+}
+
+/* m, a result with rows, written directly (msg_page_*), without a limit,
+ * into out (msg_free). */
+static int write_result(const struct msg *m, struct msg *out)
+{
+	const struct row_field *row = rows_of(m->u.result.what);
+	struct msg_page p;
+	int rc;
+
+	if (!row || m->u.result.nrows > MSG_RESULT_MAX || (m->u.result.nrows && !m->u.result.rows))
+		return -EINVAL;
+	rc = msg_page_init(&p, m->u.result.what, SIZE_MAX);
+	for (uint32_t i = 0; !rc && i < m->u.result.nrows; i++)
+		rc = msg_page_add(&p, &m->u.result.rows[i]);
+	if (!rc)
+		rc = msg_page_finish(&p, m->u.result.next, out);
+	msg_page_fini(&p);
+	return rc;
+}
+
+/* m, a result, as text: its own when it was written as a page. */
+static int encode_result(const struct msg *m, char **text)
+{
+	struct msg out;
+	int rc;
+
+	*text = NULL;
+	if (m->u.result.text) {
+		*text = strdup(m->u.result.text);
+		return *text ? 0 : -ENOMEM;
+	}
+	rc = write_result(m, &out);
+	if (!rc)
+		*text = out.u.result.text;
+	return rc;
 }
 
 /* ---- encoding ---------------------------------------------------------------- */
@@ -616,14 +918,19 @@ static int encode_tree(const struct msg *m, json_t **o)
 
 int msg_encode(const struct msg *m, char **text)
 {
-	json_t *o;
-	int rc;
-
 	if (m->type == MSG_OK) {
 		*text = strdup(OK_TEXT);
 		return *text ? 0 : -ENOMEM;
 	}
-	rc = encode_tree(m, &o);
+	if (m->type == MSG_RESULT)
+		return encode_result(m, text);
+	return msg_encode_json(m, text);
+}
+
+int msg_encode_json(const struct msg *m, char **text)
+{
+	json_t *o;
+	int rc = encode_tree(m, &o);
 
 	*text = rc ? NULL : json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -761,17 +1068,30 @@ static int get_cpulist(struct dec *d, const char *key, char *out, bool may_be_em
 /* A lease id or a node name: it becomes a cgroup, a directory or a file
  * name, so letters, digits, '-', '_' and '.' only, the first a letter or a
  * digit (no "/", no ".." and no option-like "-x"). */
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static bool name_ok(const char *s)
+{
+	if (!is_alnum(s[0]))
+		return false;
+	while (*++s)
+		if (!is_alnum(*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
 static int get_name(struct dec *d, const char *key, char *out, size_t max)
 {
-#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	int rc = get_str(d, key, out, max, false);
 
-	if (!rc && (!strchr(ALNUM, out[0]) || out[strspn(out, ALNUM "-_.")] != '\0'))
+	if (!rc && !name_ok(out))
 		return fail(d,
 			    "\"%s\" must be letters, digits, '-', '_' and '.', the first a letter "
 			    "or a digit, not \"%s\"",
 			    key, out);
-#undef ALNUM
 	return rc;
 }
 
@@ -1233,7 +1553,344 @@ static int decode_body(struct dec *d, struct msg *m)
 	return fail(d, "unknown type");
 }
 
+/* ---- results, read directly ------------------------------------------------------ */
+
+/* A result is read without the JSON library when it is what a controller
+ * writes: the reader below takes the subset of JSON that pages use (no
+ * numbers but non-negative integers, no escapes that make a NUL or a
+ * surrogate), and only what decode_row would take, to the same rows. On
+ * anything else it gives up (-1) and the message goes to the JSON library,
+ * which decodes it or names what is wrong. */
+struct rd {
+	const char *p;
+};
+
+static void rd_ws(struct rd *r)
+{
+	while (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')
+		r->p++;
+}
+
+static bool rd_char(struct rd *r, char c)
+{
+	rd_ws(r);
+	if (*r->p != c)
+		return false;
+	r->p++;
+	return true;
+}
+
+static bool rd_lit(struct rd *r, const char *lit, size_t n)
+{
+	if (strncmp(r->p, lit, n) != 0)
+		return false;
+	r->p += n;
+	return true;
+}
+
+/* 0x0..0xf of a hex digit, -1 if it is none. */
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* A string into out (cap bytes, NUL-terminated, *len without it). false:
+ * not one this reader takes, or longer than cap - 1. */
+static bool rd_str(struct rd *r, char *out, size_t cap, size_t *len)
+{
+	const unsigned char *s;
+	size_t n = 0;
+
+	rd_ws(r);
+	if (*r->p != '"')
+		return false;
+	s = (const unsigned char *)r->p + 1;
+	for (;;) {
+		size_t run = 0, l;
+
+		while (s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
+			run++;
+		if (n + run >= cap)
+			return false;
+		memcpy(out + n, s, run);
+		n += run;
+		s += run;
+		if (*s == '"')
+			break;
+		if (*s >= 0x80) {
+			l = utf8_len(s, strnlen((const char *)s, 4));
+			if (!l || n + l >= cap)
+				return false;
+			memcpy(out + n, s, l);
+			n += l;
+			s += l;
+			continue;
+		}
+		if (*s != '\\') /* a control character, or the end of the text */
+			return false;
+		if (n + 3 >= cap)
+			return false;
+		switch (s[1]) {
+		case '"':
+		case '\\':
+		case '/':
+			out[n++] = (char)s[1];
+			break;
+		case 'b':
+			out[n++] = '\b';
+			break;
+		case 'f':
+			out[n++] = '\f';
+			break;
+		case 'n':
+			out[n++] = '\n';
+			break;
+		case 'r':
+			out[n++] = '\r';
+			break;
+		case 't':
+			out[n++] = '\t';
+			break;
+		case 'u': {
+			int h0 = hexval((char)s[2]), h1 = h0 < 0 ? -1 : hexval((char)s[3]),
+			    h2 = h1 < 0 ? -1 : hexval((char)s[4]),
+			    h3 = h2 < 0 ? -1 : hexval((char)s[5]);
+			uint32_t cp;
+
+			if (h3 < 0)
+				return false;
+			cp = (uint32_t)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
+			if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff))
+				return false; /* NUL, surrogates: the JSON library's */
+			if (cp < 0x80) {
+				out[n++] = (char)cp;
+			} else if (cp < 0x800) {
+				out[n++] = (char)(0xc0 | cp >> 6);
+				out[n++] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				out[n++] = (char)(0xe0 | cp >> 12);
+				out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				out[n++] = (char)(0x80 | (cp & 0x3f));
+			}
+			s += 4;
+			break;
+		}
+		default:
+			return false;
+		}
+		s += 2;
+	}
+	out[n] = '\0';
+	*len = n;
+	r->p = (const char *)s + 1;
+	return true;
+}
+
+/* A non-negative integer of at most max: digits, no leading zero. */
+static bool rd_uint(struct rd *r, uint64_t max, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	rd_ws(r);
+	if (*r->p < '0' || *r->p > '9')
+		return false;
+	if (*r->p == '0') {
+		r->p++;
+		*v = 0;
+		return !(*r->p >= '0' && *r->p <= '9');
+	}
+	while (*r->p >= '0' && *r->p <= '9') {
+		uint64_t d = (uint64_t)(*r->p++ - '0');
+
+		if (d > max || x > (max - d) / 10)
+			return false;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return true;
+}
+
+/* One value of field f into row, if decode_field would take it. */
+static bool rd_field(struct rd *r, const struct row_field *f, union msg_row *row)
+{
+	char *p = (char *)row + f->off;
+	uint64_t v = 0;
+	size_t len;
+
+	switch (f->kind) {
+	case ROW_STR:
+	case ROW_NAME:
+	case ROW_LIST:
+		if (!rd_str(r, p, f->size, &len))
+			return false;
+		if (f->kind == ROW_NAME)
+			return name_ok(p);
+		if (f->kind == ROW_LIST) {
+			for (size_t k = 0; k < len; k++)
+				if (!((p[k] >= '0' && p[k] <= '9') || p[k] == ',' || p[k] == '-'))
+					return false;
+			return true;
+		}
+		if (len == 0 && !f->may_be_empty)
+			return false;
+		for (unsigned i = 0; f->one_of && f->one_of[i]; i++)
+			if (strcmp(p, f->one_of[i]) == 0)
+				return true;
+		return !f->one_of;
+	case ROW_BOOL:
+		rd_ws(r);
+		if (rd_lit(r, "true", 4))
+			v = 1;
+		else if (!rd_lit(r, "false", 5))
+			return false;
+		break;
+	case ROW_UINT:
+	case ROW_INT:
+		if (!rd_uint(r, f->max, &v))
+			return false;
+		break;
+	}
+	row_set_uint(f, row, v);
+	return true;
+}
+
+/* One element of "items": an object with exactly the fields of row_f. */
+static bool rd_row(struct rd *r, const struct row_field *row_f, union msg_row *row)
+{
+	uint32_t seen = 0, all = 0;
+	unsigned i, next = 0;
+	char key[32];
+	size_t len;
+
+	for (i = 0; row_f[i].key; i++)
+		all |= 1u << i;
+	if (!rd_char(r, '{'))
+		return false;
+	do {
+		if (!rd_str(r, key, sizeof(key), &len) || !rd_char(r, ':'))
+			return false;
+		/* the writer's order first: the field after the one before */
+		if (!row_f[next].key || strcmp(row_f[next].key, key) != 0)
+			for (next = 0; row_f[next].key && strcmp(row_f[next].key, key) != 0; next++)
+				;
+		i = next++;
+		if (!row_f[i].key || (seen & (1u << i)) || !rd_field(r, &row_f[i], row))
+			return false;
+		seen |= 1u << i;
+	} while (rd_char(r, ','));
+	return rd_char(r, '}') && seen == all;
+}
+
+/* The direct reader of a result: 0 with m decoded, -1 to leave text to the
+ * JSON library (m then holds nothing to free, and is not zeroed), -ENOMEM. */
+static int read_result(const char *text, struct msg *m)
+{
+	enum { V = 1, TYPE = 2, WHAT = 4, ITEMS = 8, NEXT = 16 };
+	const struct row_field *row_f = NULL;
+	__typeof__(m->u.result) result;
+	struct rd r = {.p = text};
+	unsigned seen = 0, bit;
+	char key[16], val[16];
+	uint64_t v;
+	size_t len;
+
+	/* m is zeroed once it is a result: a message that is not one (a
+	 * heartbeat, 10,000 a second) goes to the JSON library, which zeroes
+	 * it, without a second memset of the whole message here */
+	m->type = 0;
+	memset(&m->u.result, 0, sizeof(m->u.result));
+	if (!rd_char(&r, '{'))
+		return -1;
+	do {
+		if (!rd_str(&r, key, sizeof(key), &len) || !rd_char(&r, ':'))
+			goto other;
+		bit = strcmp(key, "v") == 0	  ? V
+		      : strcmp(key, "type") == 0  ? TYPE
+		      : strcmp(key, "what") == 0  ? WHAT
+		      : strcmp(key, "items") == 0 ? ITEMS
+		      : strcmp(key, "next") == 0  ? NEXT
+						  : 0;
+		if (!bit || (seen & bit))
+			goto other;
+		seen |= bit;
+		switch (bit) {
+		case V:
+			if (!rd_uint(&r, MSG_VERSION, &v) || v != MSG_VERSION)
+				goto other;
+			break;
+		case TYPE:
+			if (!rd_str(&r, val, sizeof(val), &len) || strcmp(val, "result") != 0)
+				goto other;
+			break;
+		case WHAT:
+			if (!rd_str(&r, val, sizeof(val), &len))
+				goto other;
+			for (unsigned q = MSG_QUERY_NODES; q < NQUERIES; q++)
+				if (strcmp(val, query_names[q]) == 0)
+					m->u.result.what = (enum msg_query)q;
+			if (!(row_f = rows_of(m->u.result.what)))
+				goto other;
+			break;
+		case ITEMS:
+			if (!row_f || !rd_char(&r, '['))
+				goto other; /* items before what: the JSON library's */
+			if (rd_char(&r, ']'))
+				break;
+			m->type = MSG_RESULT; /* for msg_result_add and msg_free */
+			do {
+				union msg_row *row = msg_result_add(m);
+
+				if (!row) {
+					if (errno == ENOMEM) {
+						msg_free(m);
+						memset(m, 0, sizeof(*m));
+						return -ENOMEM;
+					}
+					goto other;
+				}
+				if (!rd_row(&r, row_f, row))
+					goto other;
+			} while (rd_char(&r, ','));
+			if (!rd_char(&r, ']'))
+				goto other;
+			break;
+		case NEXT:
+			if (!rd_uint(&r, INT64_MAX, &m->u.result.next) || !m->u.result.next)
+				goto other;
+			break;
+		}
+	} while (rd_char(&r, ','));
+	if (!rd_char(&r, '}') || (seen & (V | TYPE | WHAT | ITEMS)) != (V | TYPE | WHAT | ITEMS))
+		goto other;
+	rd_ws(&r);
+	if (*r.p) /* more after the object */
+		goto other;
+	result = m->u.result;
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_RESULT;
+	m->u.result = result;
+	return 0;
+other:
+	msg_free(m); /* the rows read so far, when it got that far */
+	return -1;
+}
+
 int msg_decode(const char *text, struct msg *m, char *err, size_t errlen)
+{
+	int rc = read_result(text, m);
+
+	if (rc == 0 || rc == -ENOMEM) {
+		if (rc)
+			snprintf(err, errlen, "out of memory for a result's rows");
+		return rc;
+	}
+	return msg_decode_json(text, m, err, errlen);
+}
+
+int msg_decode_json(const char *text, struct msg *m, char *err, size_t errlen)
 {
 	struct dec d = {.err = err, .errlen = errlen};
 	json_error_t je;
@@ -1343,7 +2000,8 @@ int msg_result_append(struct msg *all, const struct msg *page)
 	uint32_t n = all->u.result.nrows, more = page->u.result.nrows;
 
 	if (all->type != MSG_RESULT || page->type != MSG_RESULT ||
-	    all->u.result.what != page->u.result.what || !rows_of(all->u.result.what))
+	    all->u.result.what != page->u.result.what || !rows_of(all->u.result.what) ||
+	    (more && !page->u.result.rows))
 		return -EINVAL;
 	if (more > UINT32_MAX / 2 - n)
 		return -ENOMEM;
@@ -1420,15 +2078,22 @@ int msg_result_cell(const struct msg *m, uint32_t row, const char *key, char *bu
 
 int msg_result_json(const struct msg *m, char **text)
 {
-	json_t *items;
-	int rc = encode_rows(m, &items);
+	struct msg out = {.type = MSG_RESULT};
+	const struct msg *page = m;
+	int rc = 0;
 
 	*text = NULL;
-	if (rc)
-		return rc;
-	*text = json_dumps(items, JSON_COMPACT);
-	json_decref(items);
-	return *text ? 0 : -ENOMEM;
+	if (m->type != MSG_RESULT)
+		return -EINVAL;
+	if (!m->u.result.text && (rc = write_result(m, &out)) == 0)
+		page = &out;
+	if (!rc) {
+		*text = strndup(page->u.result.text + page->u.result.items_at,
+				page->u.result.items_end - page->u.result.items_at);
+		rc = *text ? 0 : -ENOMEM;
+	}
+	msg_free(&out);
+	return rc;
 }
 
 /* ---- usage records ------------------------------------------------------------------ */

@@ -299,6 +299,12 @@ struct msg {
 			uint32_t nrows;	     /* 0..MSG_RESULT_MAX */
 			uint32_t cap;	     /* rows allocated (msg_result_add's) */
 			union msg_row *rows; /* malloc'd (msg_result_add); msg_free */
+			/* Not on the wire: the whole message already written
+			 * (msg_page_finish), malloc'd, msg_free; rows is then
+			 * NULL, nrows says how many the text holds, and its
+			 * items are text[items_at, items_end) */
+			char *text;
+			size_t items_at, items_end;
 		} result;
 		struct {
 			uint32_t job, uid;
@@ -358,14 +364,26 @@ struct msg {
 
 const char *msg_type_name(enum msg_type type);
 
-/* Encodes m as compact JSON (malloc'd, caller frees). 0 or -errno. */
+/* Encodes m as compact JSON (malloc'd, caller frees). 0 or -errno. A
+ * result is written directly (msg_page_*), every other message through
+ * the JSON library. */
 int msg_encode(const struct msg *m, char **text);
+
+/* The reference encoder: m through the JSON library's tree, whatever its
+ * type. Its text equals msg_encode's (results included, whose strings are
+ * valid UTF-8); for tests and fuzzing. 0 or -errno. */
+int msg_encode_json(const struct msg *m, char **text);
 
 /* Decodes text into m (zeroed first), and sets m->digest (all zeros for
  * a result, which carries no credential to bind). 0, or -EPROTO
  * with a message naming the field; -ENOMEM. Frees nothing: call
  * msg_free(m) after a grant. */
 int msg_decode(const char *text, struct msg *m, char *err, size_t errlen);
+
+/* The reference decoder: msg_decode without its direct reader of results
+ * (which takes only what this one takes, to the same message, and leaves
+ * anything else to it, errors included). For tests and fuzzing. */
+int msg_decode_json(const char *text, struct msg *m, char *err, size_t errlen);
 
 /* The digest a credential for m is bound to: the SHA-256 of m encoded as
  * canonical JSON (keys sorted, compact, ASCII only) without "cred". It
@@ -403,6 +421,43 @@ void msg_reply_ok(msg_reply_fn fn, void *arg, uint64_t cookie);
  * errno E2BIG when m has MSG_RESULT_MAX rows, ENOMEM, or EINVAL when m is
  * not a result. */
 union msg_row *msg_result_add(struct msg *m);
+
+/* A result page written row by row straight into its text, as msg_encode
+ * writes a result (the same bytes), without a row array or a JSON tree:
+ * what the controller answers a query with. Strings are escaped as JSON
+ * wants (quotes, backslashes, control characters); a byte that is not
+ * part of valid UTF-8 is written as U+FFFD, so a name cut in the middle of
+ * a character never makes a page unreadable. The caller owns p; not
+ * thread-safe (one writer per page). */
+struct msg_page {
+	enum msg_query what;
+	char *text; /* malloc'd; msg_page_finish hands it over */
+	size_t len, cap;
+	size_t limit;	 /* the whole message's most bytes; SIZE_MAX: none */
+	size_t items_at; /* where '[' is */
+	uint32_t nrows;
+	int err; /* out of memory on the way: -ENOMEM */
+};
+
+/* Starts a page of what's rows whose whole message (the closing part with
+ * any "next" included) stays within limit bytes. 0, -EINVAL (no such
+ * query, or a limit too small for an empty page), -ENOMEM. */
+int msg_page_init(struct msg_page *p, enum msg_query what, size_t limit);
+
+/* Appends row (fields as what says; strings NUL-terminated within their
+ * arrays). 0; -ENOSPC when the row would take the message past the limit
+ * (the page is as it was: finish it, the row goes on the next);
+ * -E2BIG at MSG_RESULT_MAX rows; -ENOMEM. */
+int msg_page_add(struct msg_page *p, const union msg_row *row);
+
+/* Closes the page, with next (0: the last page), into m, a result whose
+ * text is the page's (m owns it, msg_free; m's rows NULL, nrows the
+ * page's). p is empty afterwards (msg_page_fini is still allowed).
+ * 0, or the first error of the page's (-ENOMEM). */
+int msg_page_finish(struct msg_page *p, uint64_t next, struct msg *m);
+
+/* Frees what p still holds; a zeroed p is fine. */
+void msg_page_fini(struct msg_page *p);
 
 /* An upper bound of the length of msg_encode's text for m, a result,
  * without encoding it (SIZE_MAX when m is not one): whether a page fits a

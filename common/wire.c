@@ -61,13 +61,7 @@ static uint64_t get64(const uint8_t **p)
 	return le64toh(v);
 }
 
-size_t wire_req_head_len(uint16_t flags)
-{
-	return WIRE_REQ_LEN + (flags & WIRE_REQ_RMA_IN ? WIRE_RMA_IN_LEN : 0) +
-	       (flags & WIRE_REQ_RMA_OUT ? WIRE_RMA_OUT_LEN : 0);
-}
-
-size_t wire_req_encode(const struct wire_req *req, void *buf)
+void wire_req_encode(const struct wire_req *req, void *buf)
 {
 	uint8_t *p = buf;
 
@@ -79,17 +73,7 @@ size_t wire_req_encode(const struct wire_req *req, void *buf)
 	put64(&p, req->reply_addr);
 	put64(&p, req->reply_key);
 	put64(&p, req->out_cap);
-	put64(&p, 0); /* reserved */
-	if (req->flags & WIRE_REQ_RMA_IN) {
-		put64(&p, req->in_rma.addr);
-		put64(&p, req->in_rma.key);
-		put64(&p, req->in_rma.len);
-	}
-	if (req->flags & WIRE_REQ_RMA_OUT) {
-		put64(&p, req->out_rma.addr);
-		put64(&p, req->out_rma.key);
-	}
-	return (size_t)(p - (uint8_t *)buf);
+	put64(&p, req->session);
 }
 
 int wire_req_decode(const void *buf, size_t len, struct wire_req *req)
@@ -106,27 +90,11 @@ int wire_req_decode(const void *buf, size_t len, struct wire_req *req)
 	req->reply_addr = get64(&p);
 	req->reply_key = get64(&p);
 	req->out_cap = get64(&p);
-	req->in_rma = (struct wire_rma){0};
-	req->out_rma = (struct wire_rma){0};
-	if ((req->flags & ~(WIRE_REQ_RMA_IN | WIRE_REQ_RMA_OUT)) || req->reply_tag > 0x0fffffffu ||
-	    len < wire_req_head_len(req->flags))
+	req->session = get64(&p);
+	if (req->flags > WIRE_OP_MAX || req->reply_tag > 0x0fffffffu)
 		return -EPROTO;
-	p += 8; /* reserved */
-	if (req->flags & WIRE_REQ_RMA_IN) {
-		req->in_rma.addr = get64(&p);
-		req->in_rma.key = get64(&p);
-		req->in_rma.len = get64(&p);
-		if (req->in_rma.len == 0 || req->in_len != 0)
-			return -EPROTO;
-	}
-	if (req->flags & WIRE_REQ_RMA_OUT) {
-		req->out_rma.addr = get64(&p);
-		req->out_rma.key = get64(&p);
-		req->out_rma.len = req->out_cap;
-	}
-	/* the other fields are valid: a reply can say what is too big */
-	if (req->in_len > len - wire_req_head_len(req->flags) || req->in_rma.len > WIRE_RMA_MAX)
-		return -EMSGSIZE;
+	if (req->in_len > len - WIRE_REQ_LEN)
+		return -EMSGSIZE; /* the other fields are valid: a reply can say so */
 	return 0;
 }
 

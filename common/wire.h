@@ -15,14 +15,6 @@
  *     |                                              |  fn(in, out) runs
  *     | <-- put [reply header | output] ------------ |  into the reply address
  *     |        imm = reply tag | status << 28        |  named by the request
- *
- * Payloads beyond the slot (up to WIRE_RMA_MAX each way) move one-sided:
- *
- *     | -- put [request header | descriptors] -----> |  flags RMA_IN/RMA_OUT
- *     | <== fi_read of the input (RMA_IN) ========== |  into the lease's staging
- *     |                                              |  fn(in, out) runs
- *     | <== fi_write of the output (RMA_OUT) ======= |  when it exceeds the
- *     | <-- put [reply header] --------------------- |  inline capacity
  *     | -- msg PING {cookie, token} ---------------> |  ignored: the fabric's
  *     |        (calls in flight, nothing heard)      |  error says "gone"
  *     | -- msg BYE {cookie, token} ----------------> |  slots freed
@@ -72,37 +64,38 @@ enum wire_status {
 	WIRE_AUTH = 5,	  /* slot not owned by this client (bad cookie) */
 	WIRE_BADHDR = 6,  /* malformed request header */
 	WIRE_EVICTED = 7, /* the worker is stopping */
-	WIRE_NOSTAGE = 8, /* the lease's staging budget cannot hold the transfer;
-			   * out_len: the bytes the call needed */
-	WIRE_XFER = 9,	  /* reading the input or writing the output failed */
+	/* sessions (executor/session.h) */
+	WIRE_NOSESSION = 8,  /* no such session on this connection */
+	WIRE_SWAP = 9,	     /* a chunk of a session's state landed (tag: the session's) */
+	WIRE_SWAP_END = 10,  /* the state's trailer landed: all of it was sent */
+	WIRE_SWAP_LOST = 11, /* the worker could not write the state back in time */
 	WIRE_STATUS_MAX = 15
 };
 
-/* Request header, at the start of the slot, followed by the descriptors
- * its flags name (in this order) and then the inline payload. */
+/* Request header, at the start of the slot, followed by the payload. */
 #define WIRE_REQ_LEN 48
-#define WIRE_REQ_RMA_IN 0x1u	  /* the input is in the client's memory: in_rma */
-#define WIRE_REQ_RMA_OUT 0x2u	  /* an output beyond the inline capacity goes to out_rma */
-#define WIRE_RMA_IN_LEN 24	  /* {addr u64, key u64, len u64} */
-#define WIRE_RMA_OUT_LEN 16	  /* {addr u64, key u64}; its length is out_cap */
-#define WIRE_RMA_MAX (1ull << 30) /* the largest input and output of a call */
-struct wire_rma {
-	uint64_t addr; /* transport_mr_remote()'s address and key */
-	uint64_t key;
-	uint64_t len;
-};
 struct wire_req {
 	uint32_t cookie;     /* from WELCOME: proves the slot is the sender's */
 	uint32_t reply_tag;  /* echoed in the reply immediate (low 28 bits) */
 	uint16_t fn;	     /* function id */
-	uint16_t flags;	     /* WIRE_REQ_RMA_*; other bits reserved, 0 */
-	uint32_t in_len;     /* inline payload bytes after the descriptors (0 with RMA_IN) */
-	uint64_t reply_addr; /* where the reply (header + inline output) goes */
+	uint16_t flags;	     /* enum wire_op: 0 for a plain call */
+	uint32_t in_len;     /* payload bytes after the header */
+	uint64_t reply_addr; /* where the reply (header + output) goes */
 	uint64_t reply_key;
-	uint64_t out_cap;	 /* output bytes the client can take */
-	struct wire_rma in_rma;	 /* RMA_IN: 1..WIRE_RMA_MAX bytes to read */
-	struct wire_rma out_rma; /* RMA_OUT: where an output above the inline
-				  * capacity is written (len = out_cap) */
+	uint64_t out_cap; /* output bytes the client can take */
+	uint64_t session; /* the session (WIRE_OP_CALL..WIRE_OP_SAVE), else 0 */
+};
+
+/* What a request asks (wire_req.flags); the session operations are
+ * executor/session.h's, their payloads are described there. */
+enum wire_op {
+	WIRE_OP_PLAIN = 0,   /* a stateless call */
+	WIRE_OP_CALL = 1,    /* a call in session `session` */
+	WIRE_OP_OPEN = 2,    /* opens a session; the reply carries its id */
+	WIRE_OP_CLOSE = 3,   /* frees session `session` */
+	WIRE_OP_RESTORE = 4, /* a chunk of a resumed session's state */
+	WIRE_OP_SAVE = 5,    /* writes session `session`'s state back now */
+	WIRE_OP_MAX = 5
 };
 
 /* Reply header, followed by the output, at reply_addr. By status:
@@ -183,18 +176,13 @@ static inline enum wire_status wire_reply_imm_status(uint32_t imm)
  * where they differ. */
 bool wire_token_equal(const uint8_t a[WIRE_TOKEN_LEN], const uint8_t b[WIRE_TOKEN_LEN]);
 
-/* Bytes of a request before its inline payload: the header and the
- * descriptors its flags name. */
-size_t wire_req_head_len(uint16_t flags);
-/* Encode into buf (at least wire_req_head_len(req->flags) / WIRE_REPLY_LEN
- * bytes); wire_req_encode returns where the inline payload starts. */
-size_t wire_req_encode(const struct wire_req *req, void *buf);
+/* Encode into buf (at least WIRE_REQ_LEN / WIRE_REPLY_LEN bytes). */
+void wire_req_encode(const struct wire_req *req, void *buf);
 void wire_reply_encode(const struct wire_reply *rep, void *buf);
 /* Decode from len bytes; -EPROTO when too short or fields are invalid;
  * wire_req_decode gives -EMSGSIZE (with every other field decoded) when
- * in_len runs past len or in_rma.len past WIRE_RMA_MAX (0 is -EPROTO), and
- * wire_reply_decode (every field decoded) when out_len does: an error but
- * for WIRE_OUTSIZE, whose out_len is a size. */
+ * in_len runs past len, and wire_reply_decode (every field decoded) when
+ * out_len does: an error but for WIRE_OUTSIZE, whose out_len is a size. */
 int wire_req_decode(const void *buf, size_t len, struct wire_req *req);
 int wire_reply_decode(const void *buf, size_t len, struct wire_reply *rep);
 

@@ -178,6 +178,44 @@ eval_stamp() {
 # eval_ms T0 T1: milliseconds from stamp T0 to stamp T1, 3 decimals.
 eval_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", (b - a) / 1000 }'; }
 
+# ---- a colocd --standalone of the experiment's own (reclaim.sh, sebs.sh) ------
+
+# eval_colocd_start DIR PORT ROOT GRACE_MS EXECUTOR: writes DIR/coloc.conf
+# (this machine the only node, controller on 127.0.0.1:PORT, CgroupRoot
+# ROOT, no authentication, everything lendable, tcp;ofi_rxm), starts
+# BUILD's colocd --standalone in the background (COLOCD_PID; its log
+# DIR/colocd.log) and waits (30 s) for its socket. The caller's EXIT trap
+# must call eval_colocd_stop ROOT.
+eval_colocd_start() {
+	local dir=$1 port=$2 root=$3 grace=$4 executor=$5
+	printf '%s\n' ControllerHost=127.0.0.1 "ControllerPort=$port" "SocketPath=$dir/colocd.sock" \
+		"StateDir=$dir/state" "CgroupRoot=$root" AuthType=none MaxLendFraction=1 \
+		"EvictGrace=${grace}ms" MemoryMargin=256M "Provider=tcp;ofi_rxm" >"$dir/coloc.conf"
+	FAAS_ADDR=127.0.0.1 "$BUILD/colocd/colocd" --standalone --foreground -f "$dir/coloc.conf" \
+		--executor "$executor" >"$dir/colocd.log" 2>&1 &
+	COLOCD_PID=$!
+	for _ in $(seq 600); do [ -S "$dir/colocd.sock" ] && break; sleep 0.05; done
+	[ -S "$dir/colocd.sock" ] || { say "colocd did not start: $(tail -5 "$dir/colocd.log")"; return 1; }
+}
+
+# eval_colocd_stop ROOT: stops the colocd of eval_colocd_start (which evicts
+# its executors), then kills whatever is left in its CgroupRoot ROOT and
+# removes its cgroups.
+eval_colocd_stop() {
+	local m c
+	[ -n "${COLOCD_PID:-}" ] && kill "$COLOCD_PID" 2>/dev/null && wait "$COLOCD_PID" 2>/dev/null
+	COLOCD_PID=''
+	for m in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1"; do
+		[ -d "$m" ] || continue
+		for c in "$m"/*/; do
+			[ -f "$c/cgroup.procs" ] && xargs -r kill -9 <"$c/cgroup.procs" 2>/dev/null
+			rmdir "$c" 2>/dev/null
+		done
+		rmdir "$m" 2>/dev/null
+	done
+	return 0
+}
+
 # ---- used by interference.sh and offload.sh ---------------------------------
 
 # eval_mean_sd: "MEAN SD" of the numbers on stdin (sample standard deviation,

@@ -62,18 +62,9 @@ COLOCD_PID='' CLIENT_PID=''
 # stops what this script started: its client, its colocd (which evicts its
 # executors), then whatever is left in its own CgroupRoot
 cleanup() {
-	local m c
 	trap '' INT TERM
 	[ -n "$CLIENT_PID" ] && kill "$CLIENT_PID" 2>/dev/null && wait "$CLIENT_PID" 2>/dev/null
-	[ -n "$COLOCD_PID" ] && kill "$COLOCD_PID" 2>/dev/null && wait "$COLOCD_PID" 2>/dev/null
-	for m in /sys/fs/cgroup/*/"$ROOT" /sys/fs/cgroup/"$ROOT"; do
-		[ -d "$m" ] || continue
-		for c in "$m"/*/; do
-			[ -f "$c/cgroup.procs" ] && xargs -r kill -9 <"$c/cgroup.procs" 2>/dev/null
-			rmdir "$c" 2>/dev/null
-		done
-		rmdir "$m" 2>/dev/null
-	done
+	eval_colocd_stop "$ROOT"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -81,23 +72,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 T_START=$SECONDS
 
-cat >"$WORK/coloc.conf" <<EOF
-ControllerHost=127.0.0.1
-ControllerPort=$PORT
-SocketPath=$WORK/colocd.sock
-StateDir=$WORK/state
-CgroupRoot=$ROOT
-AuthType=none
-MaxLendFraction=1
-EvictGrace=${GRACE_MS}ms
-MemoryMargin=256M
-Provider=tcp;ofi_rxm
-EOF
-FAAS_ADDR=127.0.0.1 "$COLOCD" --standalone --foreground -f "$WORK/coloc.conf" \
-	--executor "$EXECUTOR" >"$WORK/colocd.log" 2>&1 &
-COLOCD_PID=$!
-for _ in $(seq 600); do [ -S "$WORK/colocd.sock" ] && break; sleep 0.05; done
-[ -S "$WORK/colocd.sock" ] || die "colocd did not start: $(tail -5 "$WORK/colocd.log")"
+eval_colocd_start "$WORK" "$PORT" "$ROOT" "$GRACE_MS" "$EXECUTOR" || exit 1
 
 send() { "$SEND" --tcp "$PORT" "$@"; }
 report() { "$SEND" --unix "$WORK/colocd.sock" "$@"; }

@@ -37,7 +37,6 @@ void executor_options_default(struct executor_options *o)
 	o->slot_size = 65536;
 	o->slots = 64;
 	o->max_depth = 16;
-	o->staging_max = UINT64_MAX;
 	o->mode = WORKER_HYBRID;
 	o->hot_poll_us = 100000;
 	o->publish = "-";
@@ -62,8 +61,7 @@ static bool cgroup_number(const char *dir, const char *file, uint64_t *v)
 	return ok;
 }
 
-#define STAGING_DEFAULT (4ull << 30)
-#define STAGING_MARGIN (16ull << 20)
+#define MEMORY_MARGIN (16ull << 20)
 bool executor_memory_left(uint64_t *left)
 {
 	char line[PATH_MAX], dir[PATH_MAX + 32];
@@ -91,17 +89,8 @@ bool executor_memory_left(uint64_t *left)
 	if (f)
 		fclose(f);
 	if (found)
-		*left = limit > used + STAGING_MARGIN ? limit - used - STAGING_MARGIN : 0;
+		*left = limit > used + MEMORY_MARGIN ? limit - used - MEMORY_MARGIN : 0;
 	return found;
-}
-
-/* The staging budget when --staging-max is not given: what the memory
- * limit leaves (executor_memory_left), else STAGING_DEFAULT. */
-static uint64_t staging_budget(void)
-{
-	uint64_t left;
-
-	return executor_memory_left(&left) ? left : STAGING_DEFAULT;
 }
 
 int executor_parse_cpus(const char *list, cpu_set_t *set)
@@ -291,7 +280,6 @@ int executor_run(const struct executor_options *o)
 	unsigned ncpus = (unsigned)CPU_COUNT(&o->cpus);
 	unsigned n = o->workers ? o->workers : ncpus;
 	struct worker_config cfg = {0};
-	atomic_size_t staging_used = 0;
 	struct worker **workers = NULL;
 	struct fnlib *lib = NULL;
 	atomic_bool stop = false;
@@ -321,6 +309,9 @@ int executor_run(const struct executor_options *o)
 	cfg.slot_size = o->slot_size;
 	cfg.slots = o->slots;
 	cfg.max_depth = o->max_depth;
+	cfg.sessions = o->sessions;
+	cfg.session_max_state = o->session_max_state;
+	cfg.swap_ms = o->swap_ms;
 	cfg.mode = o->mode;
 	cfg.hot_poll_us = o->hot_poll_us;
 	cfg.stop = &stop;
@@ -340,6 +331,7 @@ int executor_run(const struct executor_options *o)
 	workers = calloc(n, sizeof(*workers));
 	if (!workers)
 		goto out_lib;
+	cfg.shared_cores = n > ncpus;
 	for (; created < n; created++) {
 		rc = worker_create(&cfg, created, nth_cpu(&o->cpus, created % ncpus),
 				   &workers[created], err, sizeof(err));
@@ -348,12 +340,6 @@ int executor_run(const struct executor_options *o)
 			goto out_workers;
 		}
 	}
-	/* after the workers: what they hold is not the functions' to use */
-	cfg.staging_used = &staging_used;
-	cfg.staging_max = o->staging_max != UINT64_MAX ? o->staging_max : staging_budget();
-	if (cfg.staging_max > SIZE_MAX)
-		cfg.staging_max = SIZE_MAX;
-	log_info("payloads beyond the slot may stage %zu bytes", cfg.staging_max);
 	rc = make_doc(o, &cfg, lib, workers, n, &json);
 	if (rc) {
 		log_error("cannot encode the lease document: %s", strerror(-rc));

@@ -20,8 +20,9 @@ struct executor_options {
 	uint32_t slot_size;
 	uint32_t slots;
 	uint32_t max_depth;
-	uint64_t staging_max; /* large-payload staging of all workers; UINT64_MAX = from the
-			       * cgroup's memory limit (what is left of it), else 4 GiB */
+	unsigned sessions;	  /* per worker; 0 = slots */
+	size_t session_max_state; /* 0 = 1 GiB */
+	int swap_ms;		  /* the sessions' swap budget when stopping; 0 = 2000 */
 	enum worker_mode mode;
 	long hot_poll_us;
 	const char *publish;   /* file for the lease document, "-" = stdout */

@@ -23,6 +23,8 @@
 struct fnlib_entry {
 	char name[FNLIB_NAME_MAX + 1];
 	fnlib_fn *fn;
+	bool stateful;	     /* listed in faas_session_functions */
+	fnlib_comm_fn *comm; /* listed with ":comm": the function, and fn is NULL */
 };
 
 struct fnlib {
@@ -58,7 +60,7 @@ static bool name_char(char ch)
 }
 
 /* One entry "name" or "name=symbol" (len bytes at entry). */
-static int add(struct fnlib *lib, const char *entry, size_t len, char *err, size_t errlen)
+static int add_entry(struct fnlib *lib, const char *entry, size_t len, char *err, size_t errlen)
 {
 	char symbol[FNLIB_SYMBOL_MAX + 1];
 	const char *eq = memchr(entry, '=', len);
@@ -131,8 +133,51 @@ static int add(struct fnlib *lib, const char *entry, size_t len, char *err, size
 		return -ENOENT;
 	}
 	e->fn = (fnlib_fn *)sym;
+	e->comm = (fnlib_comm_fn *)sym;
 	lib->count++;
 	return 0;
+}
+
+/* Marks the functions the library's faas_session_functions lists; each
+ * must be one of the functions served. */
+static int find_stateful(struct fnlib *lib, const char *path, char *err, size_t errlen)
+{
+	bool foreign;
+	const char *const *list = own_symbol(lib, "faas_session_functions", &foreign);
+
+	for (unsigned n = 0; list && list[n]; n++) {
+		unsigned i;
+
+		for (i = 0; i < lib->count && strcmp(lib->entries[i].name, list[n]) != 0; i++)
+			;
+		if (i == lib->count || n >= FNLIB_MAX) {
+			snprintf(err, errlen,
+				 "%s: faas_session_functions names \"%.63s\", which is not among "
+				 "the functions served; list it in faas_functions (or --functions) "
+				 "too",
+				 path, list[n]);
+			return -ENOENT;
+		}
+		lib->entries[i].stateful = true;
+	}
+	return 0;
+}
+
+#define COMM_SUFFIX ":comm"
+
+/* One entry "name" or "name=symbol", either followed by ":comm" (a
+ * function with a communicator, faas.h), len bytes at entry. */
+static int add(struct fnlib *lib, const char *entry, size_t len, char *err, size_t errlen)
+{
+	size_t suffix = strlen(COMM_SUFFIX);
+	bool comm = len > suffix && memcmp(entry + len - suffix, COMM_SUFFIX, suffix) == 0;
+	int rc = add_entry(lib, entry, comm ? len - suffix : len, err, errlen);
+
+	if (rc == 0 && comm)
+		lib->entries[lib->count - 1].fn = NULL;
+	else if (rc == 0)
+		lib->entries[lib->count - 1].comm = NULL;
+	return rc;
 }
 
 /* The optional per-worker hooks; one defined by a dependency is ignored. */
@@ -197,6 +242,8 @@ int fnlib_open(const char *path, const char *names, struct fnlib **out, char *er
 		snprintf(err, errlen, "%s: no functions to serve", path);
 		rc = -ENOENT;
 	}
+	if (!rc)
+		rc = find_stateful(lib, path, err, errlen);
 	if (rc)
 		goto err;
 	find_hooks(lib);
@@ -230,6 +277,23 @@ const char *fnlib_name(const struct fnlib *lib, unsigned id)
 fnlib_fn *fnlib_get(const struct fnlib *lib, unsigned id)
 {
 	return id < lib->count ? lib->entries[id].fn : NULL;
+}
+
+bool fnlib_stateful(const struct fnlib *lib, unsigned id)
+{
+	return id < lib->count && lib->entries[id].stateful;
+}
+
+fnlib_session_fn *fnlib_get_session(const struct fnlib *lib, unsigned id)
+{
+	/* dlsym's address, of the signature the manifest promised */
+	return fnlib_stateful(lib, id) ? (fnlib_session_fn *)(void (*)(void))lib->entries[id].fn
+				       : NULL;
+}
+
+fnlib_comm_fn *fnlib_get_comm(const struct fnlib *lib, unsigned id)
+{
+	return id < lib->count ? lib->entries[id].comm : NULL;
 }
 
 fnlib_init_fn *fnlib_worker_init(const struct fnlib *lib)

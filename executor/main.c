@@ -45,8 +45,10 @@ static void usage(FILE *f)
 	    "  --slot-size SIZE      largest request incl. 48-byte header, like 16M (default 64K)\n"
 	    "  --slots N             request slots per worker (default 64)\n"
 	    "  --max-depth N         slots one client may hold per worker (default 16)\n"
-	    "  --staging-max SIZE    memory for payloads beyond the slot, all workers together\n"
-	    "                        (default: what the cgroup's memory limit leaves, else 4G)\n"
+	    "  --sessions N          sessions one worker may hold (default: --slots)\n"
+	    "  --session-max-state SIZE  largest state of a session, like 64M (default 1G)\n"
+	    "  --swap-ms MS          when stopping, time to write the sessions' states back to\n"
+	    "                        their clients (default 2000; keep it under EvictGrace)\n"
 	    "  --mode M              hot | warm | hybrid (default hybrid)\n"
 	    "  --hot-poll-us US      hybrid: idle time before blocking (default 100000)\n"
 	    "  --publish FILE|-|fd:N where to write the lease document (default: stdout)\n"
@@ -75,8 +77,10 @@ int main(int argc, char **argv)
 	    {"slot-size", required_argument, NULL, 's'},
 	    {"slots", required_argument, NULL, 'S'},
 	    {"max-depth", required_argument, NULL, 'd'},
-	    {"staging-max", required_argument, NULL, 'M'},
 	    {"mode", required_argument, NULL, 'm'},
+	    {"sessions", required_argument, NULL, 'e'},
+	    {"session-max-state", required_argument, NULL, 'M'},
+	    {"swap-ms", required_argument, NULL, 'W'},
 	    {"hot-poll-us", required_argument, NULL, 'H'},
 	    {"publish", required_argument, NULL, 'P'},
 	    {"id", required_argument, NULL, 'i'},
@@ -159,9 +163,17 @@ int main(int argc, char **argv)
 			o.max_depth =
 			    (uint32_t)cli_number("faas-executor", "--max-depth", optarg, 1, 1024);
 			break;
+		case 'e':
+			o.sessions =
+			    (unsigned)cli_number("faas-executor", "--sessions", optarg, 1, 65536);
+			break;
 		case 'M':
-			o.staging_max =
-			    cli_size("faas-executor", "--staging-max", optarg, 0, 1ull << 50);
+			o.session_max_state = (size_t)cli_size(
+			    "faas-executor", "--session-max-state", optarg, 1, 1ull << 40);
+			break;
+		case 'W':
+			o.swap_ms =
+			    (int)cli_number("faas-executor", "--swap-ms", optarg, 1, 600000);
 			break;
 		case 'm':
 			if (strcmp(optarg, "hot") == 0)

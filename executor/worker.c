@@ -13,14 +13,6 @@
  *     to pipelined requests leave back to back.
  *   - backlog: events that arrived while waiting for a free reply buffer,
  *     handled first by the next worker_step (messages copied).
- *   - stage: registered staging memory for payloads beyond the slot (input
- *     fi_read from the client, output fi_write'n to it), reserved from the
- *     executor's staging budget (cfg->staging_used/max), kept for the next
- *     large call and given back after STAGE_KEEP_MS without one.
- *   - abandoned[]: staging of failed transfers whose chunks are still with
- *     the provider (a client that died mid-transfer): its pages are given
- *     back at once (madvise), its mapping and registration once the
- *     provider lets go.
  * Modes: hot spins on the CQ; warm blocks on it; hybrid spins and goes warm
  * after hot_poll_us without an event, and back to hot on the next one.
  * The library's faas_worker_init runs first in the thread (worker_start
@@ -30,6 +22,9 @@
 
 #include "worker.h"
 #include "clock.h"
+#include "session.h"
+#include "comm.h"
+#include "faas.h"
 
 #include "log.h"
 
@@ -49,8 +44,6 @@
 #define BACKLOG 256
 #define OUT_WAIT_MS 1000      /* longest wait for a reply buffer before dropping a reply */
 #define HELLO_REPEAT_MS 60000 /* a client's resent hellos: within its connect timeout */
-#define STAGE_KEEP_MS 1000    /* staging kept this long after the last large call */
-#define RMA_STALL_MS 5000     /* a transfer that moves nothing this long has failed */
 
 struct wclient {
 	bool used;
@@ -102,17 +95,9 @@ struct worker {
 	sem_t init_done;		     /* posted by the thread once faas_worker_init ran */
 	int init_rc;			     /* what it returned (0 without a hook) */
 	struct log_limit refusals;	     /* wrong tokens: logged at most once a second */
-	char *stage;			     /* staging memory (mmap), NULL when none */
-	size_t stage_len;		     /* its size, reserved from the budget */
-	struct transport_mr *stage_mr;
-	int64_t stage_used_ms; /* when the last large call ended */
-	bool stage_busy;       /* a large call is being served */
-	struct abandoned {
-		char *buf;
-		size_t len;
-		struct transport_mr *mr;
-	} * abandoned;
-	unsigned nabandoned;
+	struct session_table *sessions;	     /* session.h: state kept between calls */
+	struct wreply swap_ctx;		     /* the context of the sessions' swap puts */
+	struct comm *comm;		     /* messaging among the lease's workers */
 };
 
 static long elapsed_us(const struct timespec *since)
@@ -129,6 +114,7 @@ static void client_drop(struct worker *w, struct wclient *c)
 {
 	for (uint32_t s = c->base; s < c->base + c->depth; s++)
 		w->owner[s] = 0;
+	session_drop_client(w->sessions, (unsigned)(c - w->clients), c->cookie);
 	transport_peer_remove(w->t, c->peer);
 	c->used = false;
 }
@@ -184,9 +170,14 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 	 * interval), so a repeat with the same depth, before any call and
 	 * within HELLO_REPEAT_MS, gets the same welcome: a second entry with
 	 * a new cookie would make the calls the client sends with the first
-	 * one land nowhere (its hellos come before its calls). Otherwise it
-	 * is a new client at that address (a new process got it; the old one
-	 * is gone): it replaces the entry, whose peer goes first, since the
+	 * one land nowhere (its hellos come before its calls). A hello the
+	 * client sent before its welcome arrived can also come after its
+	 * first calls (sends and RMA writes are not ordered with each
+	 * other): within WORKER_HELLO_LATE_MS of the last welcome it is ignored, as
+	 * the client has its welcome (replacing the entry would drop its
+	 * calls and sessions). Otherwise it is a new client at that address
+	 * (a new process got it; the old one is gone; it resends until
+	 * answered): it replaces the entry, whose peer goes first, since the
 	 * address vector may hand back the same peer for the same address
 	 * and the provider's connection to the old process is stale. */
 	for (unsigned i = 0; i < w->nclients; i++) {
@@ -198,7 +189,14 @@ static void on_hello(struct worker *w, const struct wire_msg *m)
 			continue;
 		if (o->depth == want && !o->called &&
 		    clock_ms() - o->welcomed_ms < HELLO_REPEAT_MS) {
+			o->welcomed_ms = clock_ms();
 			send_welcome(w, o->peer, m->u.hello.index, 0, o);
+			return;
+		}
+		if (o->depth == want && o->called &&
+		    clock_ms() - o->welcomed_ms < WORKER_HELLO_LATE_MS) {
+			log_debug("worker %u: a client's late hello, after its calls: ignored",
+				  w->index);
 			return;
 		}
 		client_drop(w, o);
@@ -283,6 +281,10 @@ static void backlog_push(struct worker *w, const struct transport_event *ev)
 {
 	struct pending_event *p;
 
+	/* a comm message goes to the communicator at once: a job that the
+	 * backlog starts must find the messages that came before it */
+	if (ev->type == TRANSPORT_EV_MSG && comm_on_msg(w->comm, ev->data, ev->len))
+		return;
 	if (w->backlog_len == BACKLOG) {
 		log_warning("worker %u: too many requests while replies are stuck; dropping one",
 			    w->index);
@@ -354,17 +356,12 @@ static void reply(struct worker *w, struct wreply *r, struct wclient *c, const s
 	struct wire_reply rep = {.out_len = out_len, .fn_rc = fn_rc, .reply_tag = req->reply_tag};
 	int rc;
 
-	/* out_len is a size for OUTSIZE and NOSTAGE; an output beyond the
-	 * inline capacity was written to the client's memory already */
-	bool sent = status != WIRE_OUTSIZE && status != WIRE_NOSTAGE &&
-		    out_len <= w->out_size - WIRE_REPLY_LEN;
-
 	wire_reply_encode(&rep, r->buf);
 	r->client = c;
 	r->cookie = c->cookie;
-	rc = transport_put(w->t, c->peer, r->buf, WIRE_REPLY_LEN + (sent ? out_len : 0), w->out_mr,
-			   req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status),
-			   r);
+	rc = transport_put(
+	    w->t, c->peer, r->buf, WIRE_REPLY_LEN + (status == WIRE_OUTSIZE ? 0 : out_len),
+	    w->out_mr, req->reply_addr, req->reply_key, wire_reply_imm(req->reply_tag, status), r);
 	if (rc < 0) {
 		log_warning("worker %u: cannot reply to a client (%s); dropping it", w->index,
 			    strerror(-rc));
@@ -377,135 +374,46 @@ static void reply(struct worker *w, struct wreply *r, struct wclient *c, const s
 				  memory_order_relaxed);
 }
 
-/* ---- staging for large payloads ------------------------------------------ */
-
-static void stage_release(struct worker *w)
+static struct session_env session_env(struct worker *w)
 {
-	if (!w->stage)
-		return;
-	transport_mr_dereg(w->stage_mr);
-	munmap(w->stage, w->stage_len);
-	atomic_fetch_sub(w->cfg->staging_used, w->stage_len);
-	w->stage = NULL;
-	w->stage_mr = NULL;
-	w->stage_len = 0;
+	return (struct session_env){.t = w->t, .tx_ctx = &w->swap_ctx, .chunk = w->cfg->slot_size};
 }
 
-/* Unmaps abandoned staging (after the endpoint, or once nothing pends). */
-static void abandoned_free(struct worker *w)
+/* A session's request (session.h), or a stateful function called
+ * outside a session (WIRE_NOSESSION). */
+static void on_session(struct worker *w, struct wreply *r, struct wclient *c,
+		       const struct wire_req *req, const char *in)
 {
-	while (w->nabandoned) {
-		struct abandoned *a = &w->abandoned[--w->nabandoned];
+	struct session_client who = {
+	    .index = (unsigned)(c - w->clients), .cookie = c->cookie, .peer = c->peer};
+	struct session_env env = session_env(w);
+	size_t cap = w->out_size - WIRE_REPLY_LEN, out_len = 0;
+	enum wire_status st;
+	int32_t fn_rc = 0;
 
-		transport_mr_dereg(a->mr);
-		munmap(a->buf, a->len);
-	}
+	if (req->out_cap < cap)
+		cap = req->out_cap;
+	if (req->flags == WIRE_OP_PLAIN)
+		st = WIRE_NOSESSION;
+	else
+		st = session_request(w->sessions, &env, w->cfg->lib, &who, req, in,
+				     r->buf + WIRE_REPLY_LEN, cap, &out_len, &fn_rc);
+	reply(w, r, c, req, st, fn_rc, out_len);
 }
-
-/* Gives back idle staging after STAGE_KEEP_MS, and abandoned staging once
- * the provider has let go of it. */
-static void stage_tidy(struct worker *w)
-{
-	if (w->stage && clock_ms() - w->stage_used_ms > STAGE_KEEP_MS)
-		stage_release(w);
-	if (w->nabandoned && !transport_rma_busy(w->t))
-		abandoned_free(w);
-}
-
-/* A failed transfer left chunks with the provider: the staging's memory
- * goes back now (budget and pages; a late chunk lands in fresh zero
- * pages), its mapping once they are done. */
-static void stage_abandon(struct worker *w)
-{
-	struct abandoned *n = realloc(w->abandoned, (w->nabandoned + 1) * sizeof(*n));
-
-	if (!n)
-		return; /* kept as the staging: the next large call fails at once */
-	w->abandoned = n;
-	madvise(w->stage, w->stage_len, MADV_DONTNEED);
-	atomic_fetch_sub(w->cfg->staging_used, w->stage_len);
-	n[w->nabandoned++] = (struct abandoned){w->stage, w->stage_len, w->stage_mr};
-	w->stage = NULL;
-	w->stage_mr = NULL;
-	w->stage_len = 0;
-}
-
-/* Staging of at least need bytes: 0, or -ENOSPC (*avail: what the budget
- * had free), -ENOMEM. */
-static int stage_get(struct worker *w, size_t need, size_t *avail)
-{
-	size_t len = (need + 4095) & ~(size_t)4095, used;
-
-	*avail = 0;
-	w->stage_busy = true; /* handle() notes when the call ended */
-	if (w->stage && w->stage_len >= need)
-		return 0;
-	stage_release(w);
-	if (!w->cfg->staging_used)
-		return -ENOSPC;
-	used = atomic_load(w->cfg->staging_used);
-	do {
-		if (used > w->cfg->staging_max || len > w->cfg->staging_max - used) {
-			*avail = used < w->cfg->staging_max ? w->cfg->staging_max - used : 0;
-			return -ENOSPC;
-		}
-	} while (!atomic_compare_exchange_weak(w->cfg->staging_used, &used, used + len));
-	w->stage = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (w->stage == MAP_FAILED) {
-		w->stage = NULL;
-		atomic_fetch_sub(w->cfg->staging_used, len);
-		return -ENOMEM;
-	}
-	w->stage_len = len;
-	if (transport_mr_reg(w->t, w->stage, len, false, &w->stage_mr) != 0) {
-		w->stage_mr = NULL;
-		stage_release(w);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static void reply(struct worker *w, struct wreply *r, struct wclient *c, const struct wire_req *req,
-		  enum wire_status status, int32_t fn_rc, size_t out_len);
-
-/* One transfer between the staging and the client. On failure the staging
- * waits for the provider (stage_tidy), and the client hears WIRE_XFER, or,
- * when the fabric lost it (gone, connection closed), is dropped: rxm
- * (libfabric 1.17) crashed on a reply sent after such a failure. */
-static int stage_move(struct worker *w, struct wreply *r, struct wclient *c,
-		      const struct wire_req *req, enum transport_rma_dir dir, char *buf,
-		      const struct wire_rma *rma, size_t len)
-{
-	int rc = transport_rma(w->t, dir, c->peer, buf, len, w->stage_mr, rma->addr, rma->key,
-			       RMA_STALL_MS);
-
-	if (rc) {
-		log_warning("worker %u: cannot %s %zu bytes %s the client's memory (%s); the "
-			    "call fails",
-			    w->index, dir == TRANSPORT_RMA_READ ? "read" : "write", len,
-			    dir == TRANSPORT_RMA_READ ? "from" : "to", strerror(-rc));
-		if (transport_rma_busy(w->t))
-			stage_abandon(w);
-		if (rc == -EACCES || rc == -EFAULT || rc == -EINVAL || rc == -ENOKEY ||
-		    rc == -EMSGSIZE)
-			reply(w, r, c, req, WIRE_XFER, 0, 0); /* its descriptor was bad */
-		else
-			client_drop(w, c);
-	}
-	return rc;
-}
-
-/* ---- invocations (continued) ------------------------------------------------ */
+static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
+			 const struct wire_req *req, int rc, size_t out_len, size_t cap);
+static void run_comm(struct worker *w, struct wreply *r, struct wclient *c,
+		     const struct wire_req *req, fnlib_comm_fn *fn, const char *in, size_t cap);
 
 static void on_put(struct worker *w, uint32_t slot)
 {
 	const struct fnlib *lib = w->cfg->lib;
-	size_t inline_cap, cap, out_len = 0, in_len, need_in = 0, need_out = 0, avail;
 	struct wire_req req;
 	struct wclient *c;
 	struct wreply *r;
+	size_t cap, out_len = 0;
 	const char *in;
-	char *out;
+	fnlib_comm_fn *comm_fn;
 	fnlib_fn *fn;
 	int rc;
 
@@ -542,77 +450,69 @@ static void on_put(struct worker *w, uint32_t slot)
 		reply(w, r, c, &req, WIRE_EVICTED, 0, 0);
 		return;
 	}
+	if (req.flags != WIRE_OP_PLAIN || fnlib_stateful(lib, req.fn)) {
+		on_session(w, r, c, &req, in + WIRE_REQ_LEN);
+		return;
+	}
 	fn = fnlib_get(lib, req.fn);
-	if (!fn) {
+	comm_fn = fnlib_get_comm(lib, req.fn);
+	if (!fn && !comm_fn) {
 		reply(w, r, c, &req, WIRE_NOFUNC, 0, 0);
 		return;
 	}
-	in += wire_req_head_len(req.flags);
-	in_len = req.in_len;
-	inline_cap = w->out_size - WIRE_REPLY_LEN;
-	if (req.out_cap < inline_cap)
-		inline_cap = req.out_cap;
-	cap = inline_cap;
-	out = r->buf + WIRE_REPLY_LEN;
-	/* the lengths are the client's word: bounded by WIRE_RMA_MAX and the
-	 * budget before a byte of memory is taken */
-	if (req.flags & WIRE_REQ_RMA_IN)
-		need_in = req.in_rma.len;
-	if ((req.flags & WIRE_REQ_RMA_OUT) && req.out_cap > inline_cap)
-		need_out = req.out_cap < WIRE_RMA_MAX ? req.out_cap : WIRE_RMA_MAX;
-	if (need_in + need_out) {
-		rc = stage_get(w, need_in + need_out, &avail);
-		if (rc == -ENOSPC || rc == -ENOMEM) {
-			log_warning("worker %u: a call needs %zu bytes of staging, the lease's "
-				    "budget has %zu free; refused",
-				    w->index, need_in + need_out, avail);
-			reply(w, r, c, &req, WIRE_NOSTAGE, 0, need_in + need_out);
-			return;
-		}
-		if (rc) {
-			reply(w, r, c, &req, WIRE_XFER, 0, 0);
-			return;
-		}
-		if (need_in && stage_move(w, r, c, &req, TRANSPORT_RMA_READ, w->stage, &req.in_rma,
-					  need_in) != 0)
-			return;
-		if (need_in) {
-			in = w->stage;
-			in_len = need_in;
-		}
-		if (need_out) {
-			out = w->stage + need_in;
-			cap = need_out;
-		}
-		if (atomic_load_explicit(w->cfg->stop, memory_order_relaxed)) {
-			/* stopped while the input moved: the client runs it elsewhere */
-			reply(w, r, c, &req, WIRE_EVICTED, 0, 0);
-			return;
-		}
+	cap = w->out_size - WIRE_REPLY_LEN;
+	if (req.out_cap < cap)
+		cap = req.out_cap;
+	if (comm_fn) {
+		run_comm(w, r, c, &req, comm_fn, in + WIRE_REQ_LEN, cap);
+		return;
 	}
-	rc = fn(in, in_len, out, cap, &out_len);
+	rc = fn(in + WIRE_REQ_LEN, req.in_len, r->buf + WIRE_REPLY_LEN, cap, &out_len);
+	reply_result(w, r, c, &req, rc, out_len, cap);
+}
+
+/* The reply for a function that returned rc with out_len bytes of output
+ * (or of its message) in r, cap being the client's capacity. */
+static void reply_result(struct worker *w, struct wreply *r, struct wclient *c,
+			 const struct wire_req *req, int rc, size_t out_len, size_t cap)
+{
 	if (rc != 0) {
 		/* out[0..out_len) may hold the function's message */
 		size_t msg = out_len < cap ? out_len : cap;
 
-		if (msg > WIRE_FUNC_MSG_MAX)
-			msg = WIRE_FUNC_MSG_MAX;
-		if (msg > inline_cap)
-			msg = inline_cap;
-		if (out != r->buf + WIRE_REPLY_LEN)
-			memcpy(r->buf + WIRE_REPLY_LEN, out, msg);
-		reply(w, r, c, &req, WIRE_FUNC, rc, msg);
-	} else if (out_len > cap) { /* out_len: the size needed; nothing follows */
-		reply(w, r, c, &req, WIRE_OUTSIZE, 0, out_len);
-	} else if (out_len <= inline_cap) {
-		if (out != r->buf + WIRE_REPLY_LEN && out_len)
-			memcpy(r->buf + WIRE_REPLY_LEN, out, out_len);
-		reply(w, r, c, &req, WIRE_OK, 0, out_len);
-	} else if (stage_move(w, r, c, &req, TRANSPORT_RMA_WRITE, out, &req.out_rma, out_len) !=
-		   0) {
-		return;
+		reply(w, r, c, req, WIRE_FUNC, rc,
+		      msg < WIRE_FUNC_MSG_MAX ? msg : WIRE_FUNC_MSG_MAX);
+	} else if (out_len > cap) /* out_len: the size needed; nothing follows */
+		reply(w, r, c, req, WIRE_OUTSIZE, 0, out_len);
+	else
+		reply(w, r, c, req, WIRE_OK, 0, out_len);
+}
+
+/* A rank of a job (faas_invoke_all): the function runs with the worker's
+ * communicator. A job ended by an eviction answers WIRE_EVICTED on every
+ * rank; one ended by a gone rank or the timeout answers WIRE_FUNC with
+ * that FAAS_E* code, whatever the function returned. */
+static void run_comm(struct worker *w, struct wreply *r, struct wclient *c,
+		     const struct wire_req *req, fnlib_comm_fn *fn, const char *in, size_t cap)
+{
+	char *out = r->buf + WIRE_REPLY_LEN;
+	int fn_rc = 0, job_status = 0;
+	size_t out_len = 0;
+	char err[WIRE_FUNC_MSG_MAX];
+	int rc = comm_run(w->comm, fn, in, req->in_len, out, cap, &out_len, &fn_rc, &job_status,
+			  err, sizeof(err));
+
+	if (rc) {
+		log_warning("worker %u: a job did not start: %s", w->index, err);
+		out_len = strlen(err) < cap ? strlen(err) : cap;
+		memcpy(out, err, out_len);
+		reply_result(w, r, c, req, FAAS_EINVAL, out_len, cap);
+	} else if (job_status == FAAS_EEVICTED) {
+		reply(w, r, c, req, WIRE_EVICTED, 0, 0);
+	} else if (job_status) {
+		reply_result(w, r, c, req, job_status, 0, cap);
 	} else {
-		reply(w, r, c, &req, WIRE_OK, 0, out_len); /* the output is there already */
+		reply_result(w, r, c, req, fn_rc, out_len, cap);
 	}
 }
 
@@ -621,19 +521,22 @@ static void handle(struct worker *w, const struct transport_event *ev)
 	switch (ev->type) {
 	case TRANSPORT_EV_PUT:
 		on_put(w, ev->imm);
-		if (w->stage_busy) { /* kept STAGE_KEEP_MS from the end of a large call */
-			w->stage_busy = false;
-			w->stage_used_ms = clock_ms();
-		}
 		break;
 	case TRANSPORT_EV_MSG:
-		on_msg(w, ev->data, ev->len);
+		if (!comm_on_msg(w->comm, ev->data, ev->len))
+			on_msg(w, ev->data, ev->len);
 		break;
 	case TRANSPORT_EV_TX_DONE:
 	case TRANSPORT_EV_TX_ERROR:
 		on_tx_done(w, ev);
 		break;
 	}
+}
+
+/* An event a comm function's wait read that is not the job's. */
+static void defer_event(void *arg, const struct transport_event *ev)
+{
+	backlog_push(arg, ev);
 }
 
 int worker_step(struct worker *w, int wait_ms)
@@ -654,8 +557,19 @@ int worker_step(struct worker *w, int wait_ms)
 	if (done)
 		return done;
 	n = wait_ms ? transport_wait(w->t, ev, EVENTS, wait_ms) : transport_poll(w->t, ev, EVENTS);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		if (ev[i].type == TRANSPORT_EV_PUT) {
+			/* a call may run a comm job, which polls the endpoint
+			 * (reusing the buffers of this batch's messages): the
+			 * rest of the batch waits in the backlog, copied, ahead
+			 * of what the job reads */
+			for (int j = i + 1; j < n; j++)
+				backlog_push(w, &ev[j]);
+			handle(w, &ev[i]);
+			return i + 1; /* the rest: from the backlog, next */
+		}
 		handle(w, &ev[i]);
+	}
 	return n < 0 ? 0 : n;
 }
 
@@ -689,7 +603,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	fnlib_init_fn *init = fnlib_worker_init(w->cfg->lib);
 	fnlib_fini_fn *fini = fnlib_worker_fini(w->cfg->lib);
-	unsigned idle = 0, turns = 0;
+	unsigned idle = 0;
 
 	/* the library's hook, in this thread, before the first call;
 	 * worker_start waits for its verdict */
@@ -701,8 +615,6 @@ static void *worker_main(void *arg)
 	w->hot = w->cfg->mode != WORKER_WARM;
 	clock_gettime(CLOCK_MONOTONIC, &w->last_event);
 	while (!atomic_load_explicit(w->cfg->stop, memory_order_relaxed)) {
-		if ((w->stage || w->nabandoned) && (!w->hot || ++turns % 64 == 0))
-			stage_tidy(w);
 		if (worker_step(w, w->hot ? 0 : WARM_WAIT_MS) > 0) {
 			idle = 0;
 			if (w->cfg->mode == WORKER_HYBRID) {
@@ -717,6 +629,13 @@ static void *worker_main(void *arg)
 		}
 	}
 	drain_queued(w);
+	if (session_count(w->sessions)) {
+		struct session_env env = session_env(w);
+
+		/* swap, not loss: the states go back to their clients first */
+		session_swap_all(w->sessions, &env,
+				 w->cfg->swap_ms ? w->cfg->swap_ms : SESSION_SWAP_MS);
+	}
 	evict_clients(w);
 	if (fini)
 		fini(w->index); /* after the last call, in this thread */
@@ -756,7 +675,11 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	w->outs = calloc(w->nouts, sizeof(*w->outs));
 	w->out = aligned_alloc(4096, ((size_t)w->nouts * w->out_size + 4095) & ~4095ul);
 	w->backlog = calloc(BACKLOG, sizeof(*w->backlog));
-	if (!w->owner || !w->clients || !w->region || !w->out || !w->outs || !w->backlog) {
+	if (session_table_create(cfg->sessions ? cfg->sessions : cfg->slots, cfg->session_max_state,
+				 &w->sessions) != 0)
+		w->sessions = NULL;
+	if (!w->sessions || !w->owner || !w->clients || !w->region || !w->out || !w->outs ||
+	    !w->backlog) {
 		snprintf(err, errlen, "out of memory for worker %u", index);
 		rc = -ENOMEM;
 		goto err;
@@ -779,6 +702,18 @@ int worker_create(const struct worker_config *cfg, unsigned index, int cpu, stru
 	}
 	for (unsigned i = 0; i < w->nouts; i++)
 		w->outs[i].buf = w->out + (size_t)i * w->out_size;
+	w->comm = comm_create(&(struct comm_env){.t = w->t,
+						 .token = cfg->token,
+						 .stop = cfg->stop,
+						 .yield = cfg->shared_cores,
+						 .worker = index,
+						 .defer = defer_event,
+						 .arg = w});
+	if (!w->comm) {
+		snprintf(err, errlen, "out of memory for worker %u", index);
+		rc = -ENOMEM;
+		goto err;
+	}
 	*out = w;
 	return 0;
 err:
@@ -852,20 +787,11 @@ void worker_destroy(struct worker *w)
 	if (!w)
 		return;
 	worker_join(w);
-	transport_mr_dereg(w->stage_mr); /* its memory goes after the endpoint */
-	for (unsigned i = 0; i < w->nabandoned; i++) {
-		transport_mr_dereg(w->abandoned[i].mr);
-		w->abandoned[i].mr = NULL;
-	}
+	session_table_destroy(w->sessions); /* its regions before the endpoint */
+	comm_destroy(w->comm);
 	transport_mr_dereg(w->out_mr);
 	transport_mr_dereg(w->region_mr);
 	transport_close(w->t);
-	if (w->stage) {
-		munmap(w->stage, w->stage_len);
-		atomic_fetch_sub(w->cfg->staging_used, w->stage_len);
-	}
-	abandoned_free(w);
-	free(w->abandoned);
 	free(w->out);
 	free(w->outs);
 	free(w->backlog);

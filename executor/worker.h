@@ -9,6 +9,12 @@
 #ifndef COLOC_WORKER_H
 #define COLOC_WORKER_H
 
+/* A client's hello that comes within this many ms of its welcome, after
+ * its first calls, is one it resent before the welcome arrived (sends and
+ * RMA writes are not ordered with each other): ignored. Later, a hello
+ * from that address is a new process there. */
+#define WORKER_HELLO_LATE_MS 3000
+
 #include "fnlib.h"
 #include "transport.h"
 #include "wire.h"
@@ -27,15 +33,13 @@ struct worker_config {
 	uint32_t slots;	    /* per worker */
 	uint32_t max_depth; /* slots one client may hold */
 	enum worker_mode mode;
-	long hot_poll_us; /* hybrid: idle time before going warm */
+	long hot_poll_us;	  /* hybrid: idle time before going warm */
+	unsigned sessions;	  /* sessions one worker may hold; 0 = slots */
+	size_t session_max_state; /* largest session state; 0 = SESSION_MAX_STATE */
+	int swap_ms;		  /* budget of the sessions' swap when stopping; 0 = default */
 	const atomic_bool *stop;
 	const int *wake_fd; /* becomes readable when stop is set: warm workers wake at once */
-	/* Large payloads (beyond the slot): staging memory for their input
-	 * and output, shared by the executor's workers: staging_used (owned
-	 * by the executor, updated atomically) never exceeds staging_max; 0
-	 * refuses every large payload. */
-	atomic_size_t *staging_used;
-	size_t staging_max;
+	bool shared_cores;  /* more workers than cores: a comm job's waits yield the core */
 };
 
 struct worker;

@@ -9,14 +9,7 @@
  *     [wire_req | payload] and a reply bounce buffer [wire_reply | output]
  *     inside two registered regions.
  *   - buffers: faas_buffer_alloc'd regions; an output that starts at one
- *     receives [wire_reply | output] at out - WIRE_REPLY_LEN (zero copy);
- *     and the caller's faas_buffer_register'd ones.
- * Payloads beyond the slot (up to WIRE_RMA_MAX) are not copied: the
- * request carries descriptors of the caller's input and output memory,
- * which the worker reads and writes one-sided. Memory inside a registered
- * buffer is used as it is; other memory is registered for the call and
- * deregistered when the call is collected or expires (rma_mr[], held by
- * the caller's handle), so a late write after a timeout is refused.
+ *     receives [wire_reply | output] at out - WIRE_REPLY_LEN (zero copy).
  * A call's reply tag is its index | generation << 16, so a reply to a call
  * that timed out (state ORPHAN) is recognised and only frees the record.
  *
@@ -86,10 +79,10 @@ struct faas_call {
 	int64_t deadline;
 	int fn;
 	size_t in_len;
-	const void *in;			/* where the input is (for a retry) */
-	uint16_t flags;			/* WIRE_REQ_RMA_* of the request */
-	size_t stage_need;		/* WIRE_NOSTAGE: the staging the call needed */
-	struct transport_mr *rma_mr[2]; /* input and output registered for the call */
+	uint16_t op;		    /* enum wire_op: a session's calls are never moved */
+	uint64_t session;	    /* ... and name their session (libfaas/session.c), */
+	struct faas_session *owner; /* whose state a CALL may change */
+	bool pinned;		    /* a rank of faas_invoke_all: never moved to another worker */
 	/* After an eviction a call moves to a record of another worker: the
 	 * caller's handle (origin) then points at its carrier (proxy), and
 	 * the carrier back at the handle (origin). */
@@ -116,7 +109,6 @@ struct cworker {
 struct fbuf {
 	char *base;
 	size_t size; /* usable bytes after BUF_HEADROOM */
-	bool owned;  /* faas_buffer_alloc'd (else faas_buffer_register'd: base, size) */
 	struct transport_mr *mr;
 	struct fbuf *next;
 };
@@ -141,9 +133,8 @@ struct faas_client {
 	int64_t next_watch;
 	int last_fn_rc; /* faas_last_fn_rc */
 	char last_error[512];
+	struct session_registry *sessions; /* session.c's; NULL until the first */
 };
-
-static void rma_release(struct faas_call *call);
 
 const char *faas_strerror(int err)
 {
@@ -159,8 +150,7 @@ const char *faas_strerror(int err)
 	case FAAS_ENOFUNC:
 		return "no such function in the lease's library";
 	case FAAS_ETOOBIG:
-		return "payload larger than a call may carry (FAAS_MAX_PAYLOAD), or than the "
-		       "staging memory the lease's executor has free";
+		return "payload larger than a worker's slot (see faas_lease_max_payload)";
 	case FAAS_EOUTSIZE:
 		return "the function's output is larger than the output buffer";
 	case FAAS_EFUNC:
@@ -179,10 +169,17 @@ const char *faas_strerror(int err)
 	case FAAS_EPROTO:
 		return "malformed reply from the executor";
 	case FAAS_EBUSY:
-		return "no free slot: every slot of the lease has a call in flight, or (when "
-		       "connecting) other clients of the lease still hold the workers' slots";
+		return "busy: every slot of the lease has a call in flight, or (when connecting) "
+		       "other clients of the lease hold the workers' slots, or (when acquiring a "
+		       "lease) no node has that much idle now";
 	case FAAS_EINPROGRESS:
 		return "the call is still in progress";
+	case FAAS_ENOSESSION:
+		return "no such session on this connection (closed, never opened here, or a "
+		       "stateful function called outside a session)";
+	case FAAS_ESTATELOST:
+		return "the session's state was lost: its worker was evicted and could not write "
+		       "it back in time";
 	default:
 		return "unknown error";
 	}
@@ -344,10 +341,8 @@ static int status_to_error(enum wire_status s)
 		return FAAS_EAUTH;
 	case WIRE_EVICTED:
 		return FAAS_EEVICTED;
-	case WIRE_NOSTAGE:
-		return FAAS_ETOOBIG;
-	case WIRE_XFER:
-		return FAAS_ETRANSPORT;
+	case WIRE_NOSESSION:
+		return FAAS_ENOSESSION;
 	default:
 		return FAAS_EPROTO;
 	}
@@ -414,34 +409,31 @@ static void on_reply(struct faas_client *c, uint32_t imm)
 		carrier->state = CALL_ORPHAN;
 		c->workers[carrier->worker].suspect++;
 	}
+	if (call->op == WIRE_OP_CALL && status != FAAS_EEVICTED)
+		/* it ran: the session's last copy is stale (before anything
+		 * the worker sends after this reply, such as an eviction's swap) */
+		session_call_ran(call->owner);
 	if (status == FAAS_EEVICTED) {
 		/* the worker is stopping and handed the call back unstarted */
 		c->workers[call->worker].evicted = true;
+		session_worker_gone(c, call->worker, false);
 		retry(c, call);
 		return;
 	}
 	rc = wire_reply_decode(where, WIRE_REPLY_LEN + cap, &rep);
-	/* an output beyond the inline capacity was written to out (RMA_OUT) */
-	bool written = status == FAAS_OK && (call->flags & WIRE_REQ_RMA_OUT) &&
-		       rep.out_len > (c->slot_size < call->out_cap ? c->slot_size : call->out_cap);
-	if ((rc != 0 && !(rc == -EMSGSIZE && (status == FAAS_EOUTSIZE || written ||
-					      wire_reply_imm_status(imm) == WIRE_NOSTAGE))) ||
-	    rep.reply_tag != tag) {
+	if ((rc != 0 && !(rc == -EMSGSIZE && status == FAAS_EOUTSIZE)) || rep.reply_tag != tag) {
 		call_finish(c, call, FAAS_EPROTO);
 		return;
 	}
 	call->out_len = 0;
-	call->stage_need = 0;
 	if (status == FAAS_OK) {
 		if (rep.out_len > call->out_cap) {
 			status = FAAS_EPROTO;
 		} else {
 			call->out_len = rep.out_len;
-			if (!call->zero_copy && !written && rep.out_len)
+			if (!call->zero_copy && rep.out_len)
 				memcpy(call->out, call->bounce + WIRE_REPLY_LEN, rep.out_len);
 		}
-	} else if (wire_reply_imm_status(imm) == WIRE_NOSTAGE) {
-		call->stage_need = rep.out_len;
 	} else if (status == FAAS_EOUTSIZE) {
 		call->out_len = rep.out_len; /* the size needed; nothing was sent */
 	} else if (status == FAAS_EFUNC) {
@@ -459,8 +451,8 @@ static struct cworker *worker_by_cookie(struct faas_client *c, uint32_t cookie)
 }
 
 static struct faas_call *pick_call(struct faas_client *c);
-static int send_call(struct faas_client *c, struct faas_call *call, struct faas_call *owner, int fn,
-		     const void *in, size_t in_len, void *out, size_t out_cap, int64_t deadline);
+static int send_call(struct faas_client *c, struct faas_call *call, int fn, const void *in,
+		     size_t in_len, void *out, size_t out_cap, int64_t deadline);
 
 /* Moves an in-flight call of an evicted worker to a free record of another
  * worker; FAAS_EEVICTED when there is none. */
@@ -469,13 +461,22 @@ static void retry(struct faas_client *c, struct faas_call *call)
 	struct faas_call *origin = call->origin ? call->origin : call;
 	struct faas_call *carrier;
 
+	if (origin->pinned || origin->op != WIRE_OP_PLAIN) {
+		/* a rank of faas_invoke_all, or a session's call (its state is
+		 * there): it needs that worker */
+		call_finish(c, origin,
+			    c->workers[call->worker].dead ? FAAS_EUNAVAIL : FAAS_EEVICTED);
+		return;
+	}
 	if (call->origin) { /* a carrier evicted in turn */
 		call->origin = NULL;
 		call->state = CALL_FREE;
 		origin->proxy = NULL;
 	}
 	carrier = pick_call(c);
-	if (carrier && send_call(c, carrier, origin, origin->fn, origin->in, origin->in_len,
+	if (carrier)
+		carrier->op = WIRE_OP_PLAIN;
+	if (carrier && send_call(c, carrier, origin->fn, origin->req + WIRE_REQ_LEN, origin->in_len,
 				 origin->out, origin->out_cap, origin->deadline) == FAAS_OK) {
 		carrier->origin = origin;
 		origin->proxy = carrier;
@@ -500,6 +501,10 @@ static void on_evict(struct faas_client *c, struct cworker *w)
 	unsigned wi = (unsigned)(w - c->workers);
 
 	w->evicted = true;
+	/* a swap may be on its way unless the process is known to be gone:
+	 * over tcp "dead" is a guess (probes refused while the connection is
+	 * full, as it is during a large swap) */
+	session_worker_gone(c, wi, w->dead && !transport_peer_alive(c->t, w->peer));
 	for (unsigned i = wi * c->depth; i < (wi + 1) * c->depth; i++) {
 		struct faas_call *call = &c->calls[i];
 
@@ -580,7 +585,11 @@ static void on_event(struct faas_client *c, const struct transport_event *ev)
 
 	switch (ev->type) {
 	case TRANSPORT_EV_PUT:
-		on_reply(c, ev->imm);
+		if (wire_reply_imm_status(ev->imm) >= WIRE_SWAP &&
+		    wire_reply_imm_status(ev->imm) <= WIRE_SWAP_LOST)
+			session_on_swap(c, ev->imm); /* a session's state coming back */
+		else
+			on_reply(c, ev->imm);
 		break;
 	case TRANSPORT_EV_MSG:
 		on_msg(c, ev->data, ev->len);
@@ -630,6 +639,18 @@ static bool worker_sending(const struct faas_client *c, unsigned wi)
 	for (unsigned i = wi * c->depth; i < (wi + 1) * c->depth; i++)
 		if (c->calls[i].tx_pending)
 			return true;
+	return false;
+}
+
+/* Whether worker wi runs a rank of a faas_invoke_all job now. */
+static bool worker_in_job(const struct faas_client *c, unsigned wi)
+{
+	for (unsigned k = 0; k < c->depth; k++) {
+		const struct faas_call *call = &c->calls[wi * c->depth + k];
+
+		if (call->state == CALL_INFLIGHT && call->pinned)
+			return true;
+	}
 	return false;
 }
 
@@ -683,6 +704,11 @@ static void watch(struct faas_client *c, int64_t now)
 				worker_lost(c, w);
 			continue;
 		}
+		/* a rank of a job: its peers flood its receive queue (a probe
+		 * refused for that is no sign of death); the job ends by its
+		 * own timeout, and a process exit is seen above */
+		if (worker_in_job(c, wi))
+			continue;
 		if (!w->quiet_since || w->heard != w->heard_seen) {
 			w->heard_seen = w->heard;
 			w->quiet_since = now;
@@ -922,17 +948,13 @@ void faas_client_destroy(struct faas_client *c)
 	}
 	if (c->t)
 		transport_flush(c->t, 200);
-	for (unsigned i = 0; c->calls && i < c->ncalls; i++) {
-		rma_release(&c->calls[i]);
-		free(c->calls[i].msg);
-	}
+	session_registry_free(c->sessions);
 	while (c->bufs) {
 		struct fbuf *b = c->bufs;
 
 		c->bufs = b->next;
 		transport_mr_dereg(b->mr);
-		if (b->owned)
-			free(b->base);
+		free(b->base);
 		free(b);
 	}
 	transport_mr_dereg(c->bounce_mr);
@@ -940,6 +962,8 @@ void faas_client_destroy(struct faas_client *c)
 	transport_close(c->t);
 	free(c->bounce_region);
 	free(c->req_region);
+	for (unsigned i = 0; c->calls && i < c->ncalls; i++)
+		free(c->calls[i].msg);
 	free(c->calls);
 	free(c->workers);
 	free(c);
@@ -978,7 +1002,6 @@ void *faas_buffer_alloc(struct faas_client *c, size_t size)
 	if (!b)
 		return NULL;
 	b->size = size;
-	b->owned = true;
 	b->base = aligned_alloc(4096, (BUF_HEADROOM + size + 4095) & ~4095ul);
 	if (!b->base || transport_mr_reg(c->t, b->base, BUF_HEADROOM + size, true, &b->mr) != 0) {
 		free(b->base);
@@ -999,7 +1022,7 @@ void faas_buffer_free(struct faas_client *c, void *buffer)
 	for (pp = &c->bufs; *pp; pp = &(*pp)->next) {
 		struct fbuf *b = *pp;
 
-		if (b->owned && b->base + BUF_HEADROOM == buffer) {
+		if (b->base + BUF_HEADROOM == buffer) {
 			*pp = b->next;
 			transport_mr_dereg(b->mr);
 			free(b->base);
@@ -1009,85 +1032,12 @@ void faas_buffer_free(struct faas_client *c, void *buffer)
 	}
 }
 
-int faas_buffer_register(struct faas_client *c, void *buffer, size_t size)
-{
-	struct fbuf *b;
-
-	if (!c || !buffer || size == 0 || size > WIRE_RMA_MAX)
-		return FAAS_EINVAL;
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return FAAS_ENOMEM;
-	b->base = buffer;
-	b->size = size;
-	if (transport_mr_reg(c->t, buffer, size, true, &b->mr) != 0) {
-		free(b);
-		return FAAS_ETRANSPORT;
-	}
-	b->next = c->bufs;
-	c->bufs = b;
-	return FAAS_OK;
-}
-
-int faas_buffer_unregister(struct faas_client *c, void *buffer)
-{
-	if (!c || !buffer)
-		return FAAS_EINVAL;
-	for (struct fbuf **pp = &c->bufs; *pp; pp = &(*pp)->next) {
-		struct fbuf *b = *pp;
-
-		if (b->owned || b->base != buffer)
-			continue;
-		for (unsigned i = 0; i < c->ncalls; i++) {
-			const struct faas_call *call = &c->calls[i];
-
-			/* a worker may still read or write it */
-			if ((call->state == CALL_INFLIGHT || call->state == CALL_ORPHAN) &&
-			    (transport_mr_contains(b->mr, call->in, 1) ||
-			     transport_mr_contains(b->mr, call->out, 1)))
-				return FAAS_EBUSY;
-		}
-		*pp = b->next;
-		transport_mr_dereg(b->mr);
-		free(b);
-		return FAAS_OK;
-	}
-	return FAAS_EINVAL;
-}
-
 static struct fbuf *find_buffer(struct faas_client *c, const void *out, size_t out_cap)
 {
 	for (struct fbuf *b = c->bufs; b; b = b->next)
-		if (b->owned && b->base + BUF_HEADROOM == out && out_cap <= b->size)
+		if (b->base + BUF_HEADROOM == out && out_cap <= b->size)
 			return b;
 	return NULL;
-}
-
-/* The registration that covers [p, p+len) for a worker's one-sided access:
- * a registered buffer, owner's registration for the call, or a new one
- * that owner keeps (slot 0 input, 1 output). NULL when it cannot be made. */
-static struct transport_mr *rma_region(struct faas_client *c, struct faas_call *owner, int slot,
-				       const void *p, size_t len)
-{
-	for (struct fbuf *b = c->bufs; b; b = b->next)
-		if (transport_mr_contains(b->mr, p, len))
-			return b->mr;
-	if (owner->rma_mr[slot] && transport_mr_contains(owner->rma_mr[slot], p, len))
-		return owner->rma_mr[slot];
-	transport_mr_dereg(owner->rma_mr[slot]);
-	owner->rma_mr[slot] = NULL;
-	if (transport_mr_reg(c->t, (void *)p, len, true, &owner->rma_mr[slot]) != 0)
-		owner->rma_mr[slot] = NULL;
-	return owner->rma_mr[slot];
-}
-
-/* Gives back what rma_region registered for call (collected or expired). */
-static void rma_release(struct faas_call *call)
-{
-	for (int i = 0; i < 2; i++) {
-		transport_mr_dereg(call->rma_mr[i]);
-		call->rma_mr[i] = NULL;
-	}
 }
 
 /* ---- invocation ----------------------------------------------------------- */
@@ -1124,16 +1074,13 @@ static bool any_usable(const struct faas_client *c)
 	return false;
 }
 
-/* Writes the request of call (a free record) to its worker; owner is the
- * caller's handle (call itself, or the call a retry carries). */
-static int send_call(struct faas_client *c, struct faas_call *call, struct faas_call *owner, int fn,
-		     const void *in, size_t in_len, void *out, size_t out_cap, int64_t deadline)
+/* Writes the request of call (a free record) to its worker. */
+static int send_call(struct faas_client *c, struct faas_call *call, int fn, const void *in,
+		     size_t in_len, void *out, size_t out_cap, int64_t deadline)
 {
 	struct cworker *w;
 	struct wire_req req = {0};
-	struct transport_mr *mr;
 	struct fbuf *zc;
-	size_t head;
 	uint32_t slot;
 	int rc;
 
@@ -1149,6 +1096,8 @@ static int send_call(struct faas_client *c, struct faas_call *call, struct faas_
 	req.reply_tag = call->index | call->gen << 16;
 	req.fn = (uint16_t)fn;
 	req.in_len = (uint32_t)in_len;
+	req.flags = call->op;
+	req.session = call->session;
 	if (zc) {
 		transport_mr_remote(zc->mr, (char *)out - WIRE_REPLY_LEN, &req.reply_addr,
 				    &req.reply_key);
@@ -1157,34 +1106,14 @@ static int send_call(struct faas_client *c, struct faas_call *call, struct faas_
 		transport_mr_remote(c->bounce_mr, call->bounce, &req.reply_addr, &req.reply_key);
 		req.out_cap = out_cap < c->slot_size ? out_cap : c->slot_size;
 	}
-	if (out_cap > c->slot_size) {
-		/* an output beyond the slot is written straight into out */
-		mr = rma_region(c, owner, 1, out, out_cap);
-		if (!mr)
-			return FAAS_ETRANSPORT;
-		req.flags |= WIRE_REQ_RMA_OUT;
-		req.out_cap = out_cap < WIRE_RMA_MAX ? out_cap : WIRE_RMA_MAX;
-		transport_mr_remote(mr, out, &req.out_rma.addr, &req.out_rma.key);
-	}
-	if (in_len > c->slot_size - wire_req_head_len(req.flags)) {
-		/* an input beyond the slot is read from in by the worker */
-		mr = rma_region(c, owner, 0, in, in_len);
-		if (!mr)
-			return FAAS_ETRANSPORT;
-		req.flags |= WIRE_REQ_RMA_IN;
-		req.in_len = 0;
-		req.in_rma.len = in_len;
-		transport_mr_remote(mr, in, &req.in_rma.addr, &req.in_rma.key);
-	}
-	head = wire_req_encode(&req, call->req);
-	if (req.in_len)
-		memcpy(call->req + head, in, in_len);
+	wire_req_encode(&req, call->req);
+	if (in_len)
+		memcpy(call->req + WIRE_REQ_LEN, in, in_len);
 	call->deadline = deadline;
 	call->fn = fn;
 	call->in_len = in_len;
-	call->in = req.in_len ? call->req + head : in;
-	call->flags = req.flags;
-	rc = transport_put(c->t, w->peer, call->req, head + req.in_len, c->req_mr,
+	call->pinned = false;
+	rc = transport_put(c->t, w->peer, call->req, WIRE_REQ_LEN + in_len, c->req_mr,
 			   w->slot_addr + (uint64_t)slot * c->slot_size, w->slot_key, slot, call);
 	if (rc < 0)
 		return rc == -ETIMEDOUT ? FAAS_ETIMEDOUT : FAAS_ETRANSPORT;
@@ -1204,8 +1133,7 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 		return FAAS_EINVAL;
 	if ((unsigned)fn >= c->lease->doc->nfunctions)
 		return FAAS_ENOFUNC;
-	if (in_len > WIRE_RMA_MAX ||
-	    (in_len > c->slot_size - WIRE_REQ_LEN && transport_rung(c->t) == TRANSPORT_RUNG_SEND))
+	if (in_len > c->slot_size - WIRE_REQ_LEN)
 		return FAAS_ETOOBIG;
 	deadline = clock_ns() + (int64_t)c->timeout_ms * 1000000;
 	while (!(call = pick_call(c))) {
@@ -1230,14 +1158,63 @@ static int submit(struct faas_client *c, int fn, const void *in, size_t in_len, 
 		watch(c, now);
 		progress(c, 1);
 	}
-	rc = send_call(c, call, call, fn, in, in_len, out, out_cap, deadline);
-	if (rc) {
-		rma_release(call);
+	call->op = WIRE_OP_PLAIN;
+	call->session = 0;
+	call->owner = NULL;
+	rc = send_call(c, call, fn, in, in_len, out, out_cap, deadline);
+	if (rc)
 		return rc;
-	}
 	c->inflight++;
 	*out_call = call;
 	return FAAS_OK;
+}
+
+int client_submit_to(struct faas_client *c, unsigned wi, int fn, const void *in, size_t in_len,
+		     void *out, size_t out_cap, struct faas_call **out_call)
+{
+	struct cworker *w = &c->workers[wi];
+	struct faas_call *call = NULL;
+	int rc;
+
+	if ((unsigned)fn >= c->lease->doc->nfunctions)
+		return FAAS_ENOFUNC;
+	if (in_len > c->slot_size - WIRE_REQ_LEN)
+		return FAAS_ETOOBIG;
+	if (!w->connected || w->evicted)
+		return w->dead || !w->connected ? FAAS_EUNAVAIL : FAAS_EEVICTED;
+	for (unsigned k = 0; k < c->depth && !call; k++)
+		if (c->calls[wi * c->depth + k].state == CALL_FREE &&
+		    !c->calls[wi * c->depth + k].tx_pending)
+			call = &c->calls[wi * c->depth + k];
+	if (!call)
+		return FAAS_EBUSY;
+	rc = send_call(c, call, fn, in, in_len, out, out_cap,
+		       clock_ns() + (int64_t)c->timeout_ms * 1000000);
+	if (rc)
+		return rc;
+	call->pinned = true;
+	c->inflight++;
+	*out_call = call;
+	return FAAS_OK;
+}
+
+int client_send_msg(struct faas_client *c, unsigned wi, const void *buf, size_t len)
+{
+	struct cworker *w = &c->workers[wi];
+
+	if (!w->connected || w->evicted)
+		return FAAS_EUNAVAIL;
+	return transport_msg(c->t, w->peer, buf, len) == 0 ? FAAS_OK : FAAS_ETRANSPORT;
+}
+
+const struct lease_doc *client_lease_doc(const struct faas_client *c)
+{
+	return c->lease->doc;
+}
+
+int client_timeout_ms(const struct faas_client *c)
+{
+	return c->timeout_ms;
 }
 
 /* The name of function id fn, for messages. */
@@ -1273,16 +1250,7 @@ static void note(struct faas_client *c, int fn, const struct faas_call *call, in
 		snprintf(e, len,
 			 "function %s needed %zu bytes of output, more than an executor "
 			 "returns (%zu bytes); out_cap was %zu",
-			 name, call->out_len,
-			 call->out_cap > c->slot_size ? (size_t)WIRE_RMA_MAX : c->slot_size,
-			 call->out_cap);
-	else if (status == FAAS_ETOOBIG && call && call->stage_need)
-		snprintf(e, len,
-			 "function %s: the call needs %zu bytes of staging for its input and "
-			 "output on worker %u, more than the lease's executor has free (its "
-			 "memory limit, faas-executor --staging-max); ask for more memory per "
-			 "worker or send smaller calls",
-			 name, call->stage_need, call->worker);
+			 name, call->out_len, c->slot_size, call->out_cap);
 	else if (status == FAAS_EOUTSIZE && call)
 		snprintf(e, len, "function %s needed more than out_cap (%zu bytes) of output", name,
 			 call->out_cap);
@@ -1298,14 +1266,8 @@ static void note(struct faas_client *c, int fn, const struct faas_call *call, in
 		snprintf(e, len, "%s: function %s on worker %u", faas_strerror(status), name,
 			 call->worker);
 	else if (status == FAAS_ETOOBIG)
-		snprintf(e, len, "%s: function %s takes at most %llu bytes of input%s",
-			 faas_strerror(status), name,
-			 transport_rung(c->t) == TRANSPORT_RUNG_SEND
-			     ? (unsigned long long)(c->slot_size - WIRE_REQ_LEN)
-			     : (unsigned long long)WIRE_RMA_MAX,
-			 transport_rung(c->t) == TRANSPORT_RUNG_SEND
-			     ? " on the send rung (no RMA for larger ones)"
-			     : "");
+		snprintf(e, len, "%s: function %s takes at most %zu bytes of input here",
+			 faas_strerror(status), name, c->slot_size - WIRE_REQ_LEN);
 	else
 		snprintf(e, len, "%s: function %s", faas_strerror(status), name);
 }
@@ -1316,7 +1278,6 @@ static int collect(struct faas_client *c, struct faas_call *call, size_t *out_le
 	int status = call->status;
 
 	note(c, call->fn, call, status);
-	rma_release(call);
 	free(call->msg);
 	call->msg = NULL;
 	if (out_len)
@@ -1341,7 +1302,6 @@ static int expire(struct faas_client *c, struct faas_call *call, size_t *out_len
 		call->state = CALL_FREE;
 	}
 	orphan->state = CALL_ORPHAN;
-	rma_release(call); /* a late write into the caller's memory is refused */
 	c->inflight--;
 	c->workers[orphan->worker].suspect++;
 	note(c, call->fn, orphan, FAAS_ETIMEDOUT);
@@ -1471,4 +1431,117 @@ long faas_client_retries(const struct faas_client *c)
 int faas_inflight(const struct faas_client *c)
 {
 	return c ? c->inflight : FAAS_EINVAL;
+}
+
+/* ---- for libfaas/session.c (internal.h) ------------------------------------ */
+
+struct transport *client_transport(struct faas_client *c)
+{
+	return c->t;
+}
+
+size_t client_slot_size(const struct faas_client *c)
+{
+	return c->slot_size;
+}
+
+struct session_registry **client_sessions(struct faas_client *c)
+{
+	return &c->sessions;
+}
+
+void client_progress(struct faas_client *c)
+{
+	watch(c, clock_ns());
+	progress(c, 1);
+}
+
+void client_note(struct faas_client *c, const char *msg)
+{
+	snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
+}
+
+int client_pick_worker(struct faas_client *c, int worker)
+{
+	if (worker >= (int)c->nworkers || worker < -1)
+		return FAAS_EINVAL;
+	if (worker >= 0)
+		return c->workers[worker].connected && !c->workers[worker].evicted ? worker
+										   : none_left(c);
+	for (unsigned n = 0; n < c->nworkers; n++) {
+		unsigned wi = (c->next_worker + n) % c->nworkers;
+
+		if (c->workers[wi].connected && !c->workers[wi].evicted) {
+			c->next_worker = wi + 1;
+			return (int)wi;
+		}
+	}
+	return none_left(c);
+}
+
+unsigned client_depth(const struct faas_client *c)
+{
+	return c->depth;
+}
+
+int client_send_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
+		   const void *in, size_t in_len, void *out, size_t out_cap,
+		   struct faas_session *owner, struct faas_call **sent)
+{
+	int64_t deadline = clock_ns() + (int64_t)c->timeout_ms * 1000000;
+	struct faas_call *call = NULL;
+	int rc;
+
+	if (in_len > c->slot_size - WIRE_REQ_LEN)
+		rc = FAAS_ETOOBIG;
+	else if ((unsigned)fn >= c->lease->doc->nfunctions)
+		rc = FAAS_ENOFUNC;
+	else
+		rc = FAAS_OK;
+	while (!rc && !call) {
+		struct cworker *w = &c->workers[wi];
+
+		if (!w->connected || w->evicted) {
+			rc = w->dead ? FAAS_EUNAVAIL : FAAS_EEVICTED;
+			break;
+		}
+		for (unsigned k = 0; k < c->depth && !call; k++) {
+			struct faas_call *r = &c->calls[wi * c->depth + k];
+
+			if (r->state == CALL_FREE && !r->tx_pending)
+				call = r;
+		}
+		if (call)
+			break;
+		if (clock_ns() > deadline)
+			rc = FAAS_EBUSY;
+		else
+			client_progress(c);
+	}
+	if (!rc) {
+		call->op = op;
+		call->session = session;
+		call->owner = owner;
+		rc = send_call(c, call, fn, in, in_len, out, out_cap, deadline);
+	}
+	if (rc) {
+		note(c, fn, NULL, rc);
+		return rc;
+	}
+	c->inflight++;
+	*sent = call;
+	return FAAS_OK;
+}
+
+int client_call_on(struct faas_client *c, unsigned wi, uint16_t op, uint64_t session, int fn,
+		   const void *in, size_t in_len, void *out, size_t out_cap,
+		   struct faas_session *owner, size_t *out_len)
+{
+	struct faas_call *call;
+	int rc;
+
+	if (out_len)
+		*out_len = 0;
+	rc = client_send_on(c, wi, op, session, fn, in, in_len, out, out_cap, owner, &call);
+	return rc ? rc : faas_wait(c, call, out_len);
 }

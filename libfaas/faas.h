@@ -35,34 +35,31 @@ extern "C" {
 #endif
 
 #define FAAS_VERSION_MAJOR 0
-#define FAAS_VERSION_MINOR 2
-
-/* The largest input, and the largest output, of one call (1 GiB). Inputs
- * up to faas_lease_max_payload() travel inline in the request; larger ones
- * and outputs larger than the slot move one-sided (RMA) between the
- * caller's memory and the worker. */
-#define FAAS_MAX_PAYLOAD (1ull << 30)
+#define FAAS_VERSION_MINOR 1
 
 /* Error codes: 0 or negative. */
 enum faas_error {
 	FAAS_OK = 0,
-	FAAS_EINVAL = -1,      /* an argument is invalid */
-	FAAS_ENOMEM = -2,      /* out of memory */
-	FAAS_ELEASE = -3,      /* the lease document is malformed */
-	FAAS_ENOFUNC = -4,     /* the function is not in the lease's library */
-	FAAS_ETOOBIG = -5,     /* the payload is larger than FAAS_MAX_PAYLOAD, or its
-				* staging than the executor's budget */
-	FAAS_EOUTSIZE = -6,    /* the function's output is larger than out_cap */
-	FAAS_EFUNC = -7,       /* the function returned non-zero */
-	FAAS_ETIMEDOUT = -8,   /* no reply within the call timeout */
-	FAAS_EAUTH = -9,       /* the executor refused the lease token */
-	FAAS_EEVICTED = -10,   /* the executor was evicted (its cores were reclaimed) */
-	FAAS_EUNAVAIL = -11,   /* no executor of the lease answered */
-	FAAS_ETRANSPORT = -12, /* the fabric (libfabric) failed */
-	FAAS_EPROTO = -13,     /* a malformed reply or message */
-	FAAS_EBUSY = -14,      /* every slot of the lease has a call in flight, or
-				* (faas_client_create) other clients hold them */
-	FAAS_EINPROGRESS = -15 /* the call has not completed yet (faas_test) */
+	FAAS_EINVAL = -1,	/* an argument is invalid */
+	FAAS_ENOMEM = -2,	/* out of memory */
+	FAAS_ELEASE = -3,	/* the lease document is malformed */
+	FAAS_ENOFUNC = -4,	/* the function is not in the lease's library */
+	FAAS_ETOOBIG = -5,	/* the payload is larger than a worker's slot */
+	FAAS_EOUTSIZE = -6,	/* the function's output is larger than out_cap */
+	FAAS_EFUNC = -7,	/* the function returned non-zero */
+	FAAS_ETIMEDOUT = -8,	/* no reply within the call timeout */
+	FAAS_EAUTH = -9,	/* the executor refused the lease token */
+	FAAS_EEVICTED = -10,	/* the executor was evicted (its cores were reclaimed) */
+	FAAS_EUNAVAIL = -11,	/* no executor of the lease answered */
+	FAAS_ETRANSPORT = -12,	/* the fabric (libfabric) failed */
+	FAAS_EPROTO = -13,	/* a malformed reply or message */
+	FAAS_EBUSY = -14,	/* every slot of the lease has a call in flight, or
+				 * (faas_client_create) other clients hold them, or
+				 * (faas_lease_acquire) no node has that much idle */
+	FAAS_EINPROGRESS = -15, /* the call has not completed yet (faas_test) */
+	FAAS_ENOSESSION = -16,	/* the session is not open on this connection */
+	FAAS_ESTATELOST = -17	/* the session's state could not be written back
+				 * in time when its worker was evicted */
 };
 
 /* Names an error code in one sentence; never NULL, static storage. */
@@ -87,8 +84,7 @@ int faas_lease_workers(const struct faas_lease *lease);
 /* Lease id and fabric provider; owned by the lease. */
 const char *faas_lease_id(const struct faas_lease *lease);
 const char *faas_lease_provider(const struct faas_lease *lease);
-/* Largest input (bytes) one call carries inline, in the worker's request
- * slot; up to FAAS_MAX_PAYLOAD larger ones move by RMA. */
+/* Largest payload (input bytes) one call may carry. */
 size_t faas_lease_max_payload(const struct faas_lease *lease);
 
 /* ---- Leases from the controller (colocd) ------------------------------ */
@@ -187,16 +183,6 @@ int faas_function(const struct faas_client *client, const char *name);
 void *faas_buffer_alloc(struct faas_client *client, size_t size);
 void faas_buffer_free(struct faas_client *client, void *buffer);
 
-/* Registers the caller's memory [buffer, buffer+size) (size at most
- * FAAS_MAX_PAYLOAD) with the fabric, so that calls whose input or output
- * lies inside it and exceeds the slot move without registering it for
- * each call (which libfaas does otherwise, and undoes when the call is
- * collected). The memory stays the caller's; it must stay mapped until
- * faas_buffer_unregister(), which is FAAS_EBUSY while a call in flight
- * uses it. FAAS_EINVAL, FAAS_ENOMEM, FAAS_ETRANSPORT. */
-int faas_buffer_register(struct faas_client *client, void *buffer, size_t size);
-int faas_buffer_unregister(struct faas_client *client, void *buffer);
-
 /* ---- Invocation ------------------------------------------------------ */
 
 /* Calls function fn with in[0..in_len) and waits for the result, written to
@@ -213,10 +199,8 @@ int faas_invoke(struct faas_client *client, int fn, const void *in, size_t in_le
 
 struct faas_call;
 
-/* Starts a call and returns at once; an input up to
- * faas_lease_max_payload() bytes is copied, so in may be reused; a larger
- * one is read by the worker from in, which must then stay unchanged until
- * the call completes. out must stay valid until the call completes. Calls spread over
+/* Starts a call and returns at once; the input is copied, so in may be
+ * reused. out must stay valid until the call completes. Calls spread over
  * the lease's workers, up to depth per worker; when all are busy this waits
  * for one to free (bounded by the call timeout: FAAS_EBUSY). The call
  * handle belongs to the client and is released by faas_wait/faas_test
@@ -339,6 +323,155 @@ int faas_last_fn_rc(const struct faas_client *client);
  * a success. Never NULL; owned by the client and valid until its next call
  * of any libfaas function on it. */
 const char *faas_last_error(const struct faas_client *client);
+
+/* ---- Sessions (state kept in a worker between calls) -------------------
+ * A session pins calls to one worker, where a flat state buffer of at most
+ * state_cap bytes lives between them. Only the client connection that
+ * opened a session can use it. When the worker is evicted, the worker
+ * writes the state back to the client (swap), and the session can be
+ * resumed on another worker or lease with faas_session_resume. See
+ * faas(3), "SESSIONS".
+ *
+ * Functions opt in by listing their names in the library's second
+ * manifest, faas_session_functions (also in faas_functions); they have the
+ * signature
+ *   int fn(struct faas_state *state, const void *in, size_t in_len,
+ *          void *out, size_t out_cap, size_t *out_len);
+ * and keep state->len (bytes of state->data in use) at most state->cap. */
+#ifndef FAAS_STATE_DEFINED /* also in faas_function.h */
+#define FAAS_STATE_DEFINED
+struct faas_state {
+	void *data; /* cap bytes, fixed for the session's life */
+	size_t len; /* bytes in use: what a swap writes back */
+	size_t cap;
+};
+#endif
+
+struct faas_session;
+
+/* Opens a session on one worker of client's lease (worker -1: the next
+ * one round robin) whose state may grow to state_cap bytes (1 .. 1 GiB,
+ * or the executor's --session-max-state). Registers state_cap bytes here
+ * too, where a swap writes the state. Errors: FAAS_EINVAL, FAAS_ENOMEM,
+ * FAAS_EBUSY (the worker holds as many sessions as it may), FAAS_ETOOBIG
+ * (state_cap beyond the executor's limit), the call errors of faas_invoke.
+ * The session belongs to client, which must outlive it. */
+int faas_session_open(struct faas_client *client, int worker, size_t state_cap,
+		      struct faas_session **session);
+
+/* Calls fn in the session, as faas_invoke does; a stateful function
+ * receives the session's state. Never moved to another worker: when the
+ * worker is evicted the call fails with FAAS_EEVICTED and the state is
+ * being swapped out (faas_session_state says when it is here). */
+int faas_session_invoke(struct faas_session *session, int fn, const void *in, size_t in_len,
+			void *out, size_t out_cap, size_t *out_len);
+
+/* Asks the worker to write the state back now (a swap out while the
+ * session stays open), and waits for it (bounded by the call timeout).
+ * Then faas_session_state gives it. */
+int faas_session_save(struct faas_session *session);
+
+/* The state last written back (by faas_session_save or by a swap at
+ * eviction) if no call of the session ran since (a call may change it:
+ * copy a checkpoint out before the next call), owned by the session and
+ * valid until the next call on it: FAAS_OK with *state and *len;
+ * FAAS_EINPROGRESS while an evicted worker is still writing it back (call
+ * again; it gives up after FAAS_SWAP_TIMEOUT_MS, default 30000);
+ * FAAS_ESTATELOST when it could not be written back in time (never a stale
+ * copy); FAAS_ENOSESSION when none was ever written back. */
+int faas_session_state(struct faas_session *session, const void **state, size_t *len);
+
+/* Opens a new session on client (any lease, worker as faas_session_open)
+ * whose state is a copy of state[0..len) (len <= state_cap), such as the
+ * one faas_session_state gave for an evicted session. */
+int faas_session_open_with(struct faas_client *client, int worker, size_t state_cap,
+			   const void *state, size_t len, struct faas_session **session);
+
+/* faas_session_open_with the state of old (waiting, bounded, for an
+ * evicted worker's swap to finish) and old's state_cap; FAAS_ESTATELOST
+ * when it was lost. old stays valid and is still closed by the caller. */
+int faas_session_resume(struct faas_client *client, int worker, struct faas_session *old,
+			struct faas_session **session);
+
+/* The worker the session runs on (an index of its client's lease). */
+int faas_session_worker(const struct faas_session *session);
+
+/* Frees the state on the worker (when it is still there) and here. NULL
+ * is a no-op. */
+void faas_session_close(struct faas_session *session);
+/* ---- Messaging among a lease's workers (FMI-style) ---------------------
+ * A function listed in its library's manifest with the suffix ":comm"
+ * ("name:comm" or "name=symbol:comm") has the signature
+ *   int fn(struct faas_comm *comm, const void *in, size_t in_len,
+ *          void *out, size_t out_cap, size_t *out_len);
+ * and runs on every worker of the lease at once, started by
+ * faas_invoke_all(), like the ranks of an MPI program: rank
+ * faas_comm_rank(comm) of faas_comm_size(comm) (the lease's workers). It
+ * may exchange messages with the other ranks (faas_send/faas_recv) and
+ * take part in collectives, which every rank must call in the same order
+ * with matching arguments. Such a library links with -lfaas.
+ *
+ * Every call below returns FAAS_OK or: FAAS_EINVAL (bad argument),
+ * FAAS_EEVICTED (a rank's executor was evicted during the job: every rank
+ * gets it), FAAS_EUNAVAIL (a rank's process is gone), FAAS_ETIMEDOUT (the
+ * job ran past the call timeout of faas_invoke_all), FAAS_EOUTSIZE (a
+ * received message is larger than the buffer). A function should return
+ * that code: faas_invoke_all reports it for its rank. Messages are bound to
+ * the lease: they carry its token and the job's id, and a worker accepts
+ * them from its own lease's ranks only. A comm is valid only during the
+ * function call that received it, on its thread. */
+struct faas_comm;
+
+/* The caller's rank (0 .. size-1) and the number of ranks; FAAS_EINVAL
+ * for a NULL comm. */
+int faas_comm_rank(const struct faas_comm *comm);
+int faas_comm_size(const struct faas_comm *comm);
+
+/* Sends buf[0..len) to rank dst with tag (>= 0); returns once buf may be
+ * reused. Messages between two ranks with the same tag arrive in order. */
+int faas_send(struct faas_comm *comm, int dst, int tag, const void *buf, size_t len);
+/* Receives the next message from rank src with tag into buf[0..cap) and
+ * stores its length in *len (may be NULL); waits for it (bounded by the
+ * job's timeout). FAAS_EOUTSIZE, with *len the message's length and the
+ * message consumed, when it does not fit. */
+int faas_recv(struct faas_comm *comm, int src, int tag, void *buf, size_t cap, size_t *len);
+
+enum faas_type { FAAS_INT32 = 0, FAAS_INT64, FAAS_FLOAT, FAAS_DOUBLE };
+enum faas_op { FAAS_SUM = 0, FAAS_MIN, FAAS_MAX };
+
+/* Returns once every rank has called it. */
+int faas_barrier(struct faas_comm *comm);
+/* Root's buf[0..len) is copied into every rank's buf. */
+int faas_bcast(struct faas_comm *comm, int root, void *buf, size_t len);
+/* Combines count elements of type from every rank's in with op, element
+ * by element, into out at root (out is unused elsewhere and may be NULL
+ * there). in and out may be the same buffer. */
+int faas_reduce(struct faas_comm *comm, int root, const void *in, void *out, size_t count,
+		enum faas_type type, enum faas_op op);
+/* As faas_reduce, with the result in every rank's out. */
+int faas_allreduce(struct faas_comm *comm, const void *in, void *out, size_t count,
+		   enum faas_type type, enum faas_op op);
+/* Root receives every rank's in[0..len) into out, rank r's at out + r *
+ * len (out holds size * len bytes at root; unused elsewhere). */
+int faas_gather(struct faas_comm *comm, int root, const void *in, size_t len, void *out);
+
+/* Starts the comm function fn on every worker of the lease
+ * (faas_lease_workers of them: outs, out_lens and statuses hold that many),
+ * rank i on the lease document's worker i, each with in[0..in_len) (in_len at most
+ * faas_lease_max_payload minus the job's header: 32 bytes and 2 + the
+ * fabric address's length per worker), and waits for all of them (each
+ * bounded by the call timeout). Rank i's output goes to outs + i *
+ * out_cap, its length to out_lens[i] and its status to statuses[i]
+ * (out_lens and statuses may be NULL). Returns FAAS_OK when every rank
+ * succeeded, else the first of FAAS_EEVICTED, FAAS_EUNAVAIL,
+ * FAAS_ETIMEDOUT found among the ranks, else the first rank's error. A
+ * rank is never moved to another worker: after an eviction, call again
+ * on a new lease. A rank that cannot start (its worker evicted or gone
+ * already: FAAS_EEVICTED, FAAS_EUNAVAIL; no free slot: FAAS_EBUSY) makes
+ * the client abort the started ones at once. Not for plain functions
+ * (their rank fails with FAAS_EFUNC). */
+int faas_invoke_all(struct faas_client *client, int fn, const void *in, size_t in_len, void *outs,
+		    size_t out_cap, size_t *out_lens, int *statuses);
 
 #ifdef __cplusplus
 }

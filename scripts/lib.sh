@@ -25,8 +25,13 @@ COLOC_PACKAGES=(
 	mmdebstrap e2fsprogs
 	# eval/interference.sh: the host job's workload
 	stress-ng
+	# the SeBS kernels (faas_sebs.so): images, compression, graphs
+	libpng-dev zlib1g-dev libigraph-dev
 	# scripts/evaluate's plots
 	gnuplot-nox
+	# comm.sh joins two lease documents; scripts/comm-bench's Open MPI
+	# baseline (optional there: skipped with a message without them)
+	jq openmpi-bin libopenmpi-dev
 	# scripts/fuzz: clang with libFuzzer and the sanitizers' runtimes,
 	# llvm-symbolizer for their reports (gcc's ASan and UBSan runtimes,
 	# for --enable-sanitizers, come with gcc)

@@ -526,6 +526,9 @@ int main(int argc, char **argv)
 	uint64_t t0, wall_ns = 0;
 	int workers, rc, status = 1;
 
+	/* as coloc's programs run (transport_env_defaults); libfaas leaves the
+	 * environment alone */
+	setenv("FI_SHM_DISABLE_CMA", "1", 0);
 	parse_args(argc, argv, &cfg);
 	memset(&r, 0, sizeof(r));
 

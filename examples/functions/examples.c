@@ -1,6 +1,6 @@
 /*
  * examples.c - the example function library (faas_examples.so): noop, echo,
- * blackscholes, sum64 and sink, and the manifest that names them for the
+ * blackscholes and sum64, and the manifest that names them for the
  * faas-executor. Each function follows the ABI in faas_function.h.
  */
 #include <stdint.h>
@@ -9,10 +9,10 @@
 #include "blackscholes_kernel.h"
 #include "faas_function.h"
 
-faas_function_fn noop, echo, blackscholes, sum64, sink;
+faas_function_fn noop, echo, blackscholes, sum64;
 
-FAAS_FUNCTION_EXPORT const char *const faas_functions[] = {"noop",  "echo", "blackscholes",
-							   "sum64", "sink", NULL};
+FAAS_FUNCTION_EXPORT const char *const faas_functions[] = {"noop", "echo", "blackscholes", "sum64",
+							   NULL};
 
 /* Does nothing and returns nothing: measures the cost of a call. */
 FAAS_FUNCTION_EXPORT int noop(const void *in, size_t in_len, void *out, size_t out_cap,
@@ -23,21 +23,6 @@ FAAS_FUNCTION_EXPORT int noop(const void *in, size_t in_len, void *out, size_t o
 	(void)out;
 	(void)out_cap;
 	*out_len = 0;
-	return 0;
-}
-
-/* Claims as much output as it got input, without writing it (the output
- * is whatever the executor's buffer held): moves a payload in and out and
- * nothing else, for faas-bench --mode bandwidth. Fails (1) when the output
- * does not fit. */
-FAAS_FUNCTION_EXPORT int sink(const void *in, size_t in_len, void *out, size_t out_cap,
-			      size_t *out_len)
-{
-	(void)in;
-	(void)out;
-	if (in_len > out_cap)
-		return 1;
-	*out_len = in_len;
 	return 0;
 }
 

@@ -106,4 +106,42 @@ typedef void faas_worker_fini_fn(unsigned worker);
 /* The manifest: the names of the library's functions, NULL-terminated. */
 extern const char *const faas_functions[];
 
+/*
+ * Stateful functions (sessions, faas(3) "SESSIONS"). A client's session
+ * pins its calls to one worker, where the session's state lives between
+ * them: one flat buffer of state->cap bytes (the client's state_cap), of
+ * which state->len are in use (0 at open; the saved bytes when a session
+ * is resumed). A function listed in the second manifest,
+ * faas_session_functions (names that faas_functions lists too), has the
+ * type faas_session_fn and receives that state: it reads and writes
+ * state->data[0..cap) and sets state->len. It must not change data or cap
+ * nor set len above cap (the call then fails and len stays as before), and
+ * must not keep pointers into the state: when the worker is evicted, the
+ * executor writes data[0..len) back to the client byte for byte (a swap),
+ * and a resumed session gets them back at another address, on another
+ * worker or lease. Nothing but data[0..len) survives a swap.
+ *
+ * The state is flat on purpose: the executor writes it back by one-sided
+ * RMA within the eviction's grace, without running library code that could
+ * be slow or hang while the host job waits for its cores.
+ *
+ * Sessions are isolated: one session's state is seen only by the calls of
+ * that session, made by the client connection that opened it. A stateful
+ * function called outside a session fails (FAAS_ENOSESSION) without
+ * running; a stateless function called in a session runs as always.
+ */
+#ifndef FAAS_STATE_DEFINED
+#define FAAS_STATE_DEFINED
+struct faas_state {
+	void *data; /* cap bytes, fixed for the session's life */
+	size_t len; /* bytes in use: what a swap writes back */
+	size_t cap;
+};
+#endif
+typedef int faas_session_fn(struct faas_state *state, const void *in, size_t in_len, void *out,
+			    size_t out_cap, size_t *out_len);
+
+/* The second manifest, optional. */
+extern const char *const faas_session_functions[];
+
 #endif /* FAAS_FUNCTION_H */

@@ -51,9 +51,6 @@ try:
 except ImportError:  # not installed: the source tree
     __version__ = "0+source"
 
-# FAAS_MAX_PAYLOAD (faas.h): the most one call's input or output may carry
-MAX_PAYLOAD = 1 << 30
-
 __all__ = [
     "Lease",
     "Client",
@@ -71,7 +68,6 @@ __all__ = [
     "BusyError",
     "strerror",
     "library_path",
-    "MAX_PAYLOAD",
 ]
 
 
@@ -128,8 +124,7 @@ class NoFunctionError(FaasError, LookupError):
 
 
 class PayloadTooLargeError(FaasError, ValueError):
-    """FAAS_ETOOBIG: the input or output is larger than MAX_PAYLOAD (1 GiB),
-    or than the executor's staging room for payloads beyond the slot."""
+    """FAAS_ETOOBIG: the input is larger than Lease.max_payload."""
 
 
 class OutputSizeError(FaasError):
@@ -487,8 +482,7 @@ class Lease:
 
     @property
     def max_payload(self):
-        """The largest input (bytes) one call carries inline, in the worker's
-        request slot; larger ones, up to MAX_PAYLOAD, move by RMA."""
+        """The largest input (bytes) one call may carry."""
         return _lf.load().faas_lease_max_payload(self._handle())
 
     @property
@@ -791,13 +785,10 @@ class Client:
 
     def submit(self, fn, data=None, out=None, out_cap=None):
         """Starts a call as invoke() does and returns at once with a
-        concurrent.futures.Future of its result. data up to
-        Lease.max_payload may be reused at once (libfaas copies it); a
-        larger one is read in place by the worker until the future is done,
-        and must not change until then (the call keeps a reference to it).
-        out must not be touched until the future is done. A call that
-        cannot start (an unknown function, an input over MAX_PAYLOAD, an
-        evicted lease) raises here."""
+        concurrent.futures.Future of its result. data may be reused at once
+        (libfaas copies it); out must not be touched until the future is
+        done. A call that cannot start (an unknown function, an input over
+        max_payload, an evicted lease) raises here."""
         fid, name = self._fn(fn)
         fut = _CallFuture(self)
         fut.set_running_or_notify_cancel()

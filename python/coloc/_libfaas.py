@@ -35,6 +35,8 @@ ERRORS = {
     -13: "FAAS_EPROTO",
     -14: "FAAS_EBUSY",
     -15: "FAAS_EINPROGRESS",
+    -16: "FAAS_ENOSESSION",
+    -17: "FAAS_ESTATELOST",
 }
 globals().update({name: code for code, name in ERRORS.items()})
 

@@ -36,9 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { RAW, RAW_WARM, RAW_ASYNC, HOT, WARM, ASYNC, COMPARE, BANDWIDTH, NMODES = COMPARE };
+enum mode { RAW, RAW_WARM, RAW_ASYNC, HOT, WARM, ASYNC, COMPARE, NMODES = COMPARE };
 static const char *const mode_names[] = {"raw",	 "raw-warm", "raw-async", "hot",
-					 "warm", "async",    "compare",	  "bandwidth"};
+					 "warm", "async",    "compare"};
 
 struct bench_opts {
 	enum mode mode;
@@ -70,7 +70,7 @@ static void summarize(struct summary *s, uint64_t *rtt, unsigned n, double secon
 	qsort(rtt, n, sizeof(*rtt), stats_cmp_u64);
 	s->min_ns = rtt[0];
 	s->median_ns = rtt[n / 2];
-	s->p99_ns = rtt[(size_t)((n - 1) * 0.99)];
+	s->p99_ns = rtt[stats_rank(n, 0.99)];
 }
 
 static void print_summary(const struct bench_opts *o, const struct summary *s)
@@ -160,7 +160,7 @@ static int executor_start(const struct bench_opts *o, enum mode m, struct execut
 	argv[argc++] = "--lib";
 	argv[argc++] = o->lib;
 	argv[argc++] = "--functions";
-	argv[argc++] = m == BANDWIDTH ? "sink" : "echo";
+	argv[argc++] = "echo";
 	argv[argc++] = "--workers";
 	argv[argc++] = "1";
 	argv[argc++] = "--cpus";
@@ -170,8 +170,8 @@ static int executor_start(const struct bench_opts *o, enum mode m, struct execut
 	argv[argc++] = "--publish";
 	argv[argc++] = x->path;
 	argv[argc++] = "--die-with-parent";
-	argv[argc++] = "--slot-size"; /* bandwidth: payloads beyond the slot */
-	argv[argc++] = o->payload + 64 > 65536 && m != BANDWIDTH ? "16777216" : "65536";
+	argv[argc++] = "--slot-size";
+	argv[argc++] = o->payload + 64 > 65536 ? "16777216" : "65536";
 	if (o->provider) {
 		argv[argc++] = "--provider";
 		argv[argc++] = o->provider;
@@ -234,11 +234,9 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 	struct faas_client *c = NULL;
 	uint64_t *rtt = NULL, t0 = 0;
 	char *doc = NULL, err[512];
-	char *in = NULL, *out = NULL, *big = NULL;
+	char *in = NULL, *out = NULL;
 	int fn, rc;
 
-	if (m == BANDWIDTH)
-		co.timeout_ms = 600000; /* 1 GiB each way on a loaded machine */
 	rc = executor_start(o, m, &x, &doc);
 	if (rc)
 		goto out;
@@ -254,19 +252,9 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 		goto out;
 	}
 	snprintf(s->provider, sizeof(s->provider), "%s", faas_lease_provider(lease));
-	fn = faas_function(c, m == BANDWIDTH ? "sink" : "echo");
+	fn = faas_function(c, "echo");
 	in = malloc(o->payload);
-	if (m == BANDWIDTH) {
-		/* both registered once, as a zero-copy user does */
-		out = big = malloc(o->payload);
-		rc = in && out ? faas_buffer_register(c, in, o->payload) : FAAS_ENOMEM;
-		if (!rc)
-			rc = faas_buffer_register(c, out, o->payload);
-		if (rc)
-			goto out;
-	} else {
-		out = faas_buffer_alloc(c, o->payload * (m == ASYNC ? o->window : 1));
-	}
+	out = faas_buffer_alloc(c, o->payload * (m == ASYNC ? o->window : 1));
 	if (fn < 0 || !in || !out) {
 		rc = fn < 0 ? fn : FAAS_ENOMEM;
 		goto out;
@@ -289,7 +277,7 @@ static int run_faas(const struct bench_opts *o, enum mode m, struct summary *s)
 			rc = faas_invoke(c, fn, in, o->payload, out, o->payload, &len);
 			if (i >= o->warmup)
 				rtt[i - o->warmup] = (uint64_t)clock_ns() - start;
-			if (rc || len != o->payload || (m != BANDWIDTH && out[0] != (char)i)) {
+			if (rc || len != o->payload || out[0] != (char)i) {
 				fprintf(stderr, "faas-bench: call %u: %s\n", i,
 					rc ? faas_strerror(rc) : "wrong echo");
 				rc = rc ? rc : FAAS_EPROTO;
@@ -330,14 +318,9 @@ fail_async:
 	rc = rc ? rc : FAAS_EPROTO;
 out:
 	free(rtt);
-	if (c && big) {
-		faas_buffer_unregister(c, in);
-		faas_buffer_unregister(c, big);
-	} else if (c && out) {
-		faas_buffer_free(c, out);
-	}
 	free(in);
-	free(big);
+	if (c && out)
+		faas_buffer_free(c, out);
 	faas_client_destroy(c);
 	faas_lease_destroy(lease);
 	free(doc);
@@ -412,57 +395,6 @@ static int run_compare(const struct bench_opts *o)
 	return 0;
 }
 
-/* ---- bandwidth -------------------------------------------------------------- */
-
-/* A call moving payload bytes in and payload bytes out one-sided (beyond
- * the slot), against the raw fi_read + fi_write of the same bytes between
- * a 1-byte request and a 1-byte reply, interleaved over --rounds rounds in
- * the same run: the median over the rounds of each side's median round
- * trip, as GB/s counting both directions. */
-static int run_bandwidth(const struct bench_opts *o)
-{
-	struct raw_params p = {.provider = o->provider,
-			       .addr = o->addr,
-			       .payload = o->payload,
-			       .iterations = o->iterations,
-			       .warmup = o->warmup,
-			       .window = 1,
-			       .rma = 1,
-			       .server_cpu = o->server_cpu,
-			       .client_cpu = o->client_cpu};
-	double raw_ms[16], col_ms[16], ratio[16], raw_med, col_med;
-	struct summary raw = {0}, col = {0};
-	char provider[64] = "";
-
-	for (unsigned round = 0; round < o->rounds; round++) {
-		struct raw_result r;
-		char err[256];
-
-		if (raw_fabric_run(&p, &r, err, sizeof(err)) != 0) {
-			fprintf(stderr, "faas-bench: bandwidth (raw): %s\n", err);
-			return 1;
-		}
-		summarize(&raw, r.rtt_ns, o->iterations, r.seconds);
-		free(r.rtt_ns);
-		if (run_one(o, BANDWIDTH, &col))
-			return 1;
-		snprintf(provider, sizeof(provider), "%s", col.provider);
-		raw_ms[round] = raw.median_ns / 1e6;
-		col_ms[round] = col.median_ns / 1e6;
-		ratio[round] = raw_ms[round] / col_ms[round];
-	}
-	raw_med = median_of(raw_ms, o->rounds);
-	col_med = median_of(col_ms, o->rounds);
-	printf("{\"mode\":\"bandwidth\",\"provider\":\"%s\",\"payload\":%zu,\"iterations\":%u,"
-	       "\"rounds\":%u,\"raw_median_ms\":%.3f,\"raw_gbps\":%.3f,\"coloc_median_ms\":%.3f,"
-	       "\"coloc_gbps\":%.3f,\"ratio\":%.3f,\"ratio_of_rounds\":%.3f}\n",
-	       provider, o->payload, o->iterations, o->rounds, raw_med,
-	       2.0 * (double)o->payload / (raw_med * 1e6), col_med,
-	       2.0 * (double)o->payload / (col_med * 1e6), raw_med / col_med,
-	       median_of(ratio, o->rounds));
-	return 0;
-}
-
 /* ---- main ----------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -470,9 +402,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: faas-bench --mode MODE [options]\n"
-	    "  --mode M          raw | raw-warm | raw-async | hot | warm | async | compare |\n"
-	    "                    bandwidth (payloads beyond the slot, in and out, against raw\n"
-	    "                    fi_read + fi_write; up to 1G)\n"
+	    "  --mode M          raw | raw-warm | raw-async | hot | warm | async | compare\n"
 	    "  --provider P      libfabric provider (default: FAAS_PROVIDER, else ranking)\n"
 	    "  --addr A          local address for IP providers (default: FAAS_ADDR, else 127.0.0.1)\n"
 	    "  --payload SIZE    bytes sent and echoed per call, like 4K (default 64)\n"
@@ -506,7 +436,7 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct bench_opts o = {.mode = BANDWIDTH + 1, /* none given */
+	struct bench_opts o = {.mode = NMODES + 1,
 			       .payload = 64,
 			       .iterations = 10000,
 			       .warmup = 1000,
@@ -526,13 +456,13 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			for (int i = 0; i <= BANDWIDTH; i++)
+			for (int i = 0; i <= COMPARE; i++)
 				if (strcmp(optarg, mode_names[i]) == 0)
 					o.mode = (enum mode)i;
-			if (o.mode > BANDWIDTH) {
+			if (o.mode > COMPARE) {
 				fprintf(stderr,
 					"faas-bench: --mode %s: expected raw, raw-warm, raw-async, "
-					"hot, warm, async, compare or bandwidth\n",
+					"hot, warm, async or compare\n",
 					optarg);
 				return 2;
 			}
@@ -544,7 +474,7 @@ int main(int argc, char **argv)
 			o.addr = optarg;
 			break;
 		case 's':
-			o.payload = cli_size("faas-bench", "--payload", optarg, 1, 1u << 30);
+			o.payload = cli_size("faas-bench", "--payload", optarg, 1, 8u << 20);
 			break;
 		case 'n':
 			o.iterations = (unsigned)cli_number("faas-bench", "--iterations", optarg, 1,
@@ -583,11 +513,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (o.mode != BANDWIDTH && o.payload > (8u << 20)) {
-		fprintf(stderr, "faas-bench: --payload: at most 8M but for --mode bandwidth\n");
-		return 2;
-	}
-	if (o.mode > BANDWIDTH || optind < argc) {
+	if (o.mode > COMPARE || optind < argc) {
 		fprintf(stderr, "faas-bench: %s\n",
 			optind < argc ? "unexpected argument" : "--mode is required");
 		usage(stderr);
@@ -612,8 +538,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (o.mode == COMPARE)
 		return run_compare(&o);
-	if (o.mode == BANDWIDTH)
-		return run_bandwidth(&o);
 	if (run_one(&o, o.mode, &s))
 		return 1;
 	print_summary(&o, &s);

@@ -236,8 +236,8 @@ static void print_ms(const char *key, uint64_t *v, unsigned n, bool last)
 {
 	qsort(v, n, sizeof(*v), stats_cmp_u64);
 	printf("\"%s_median_ns\":%llu,\"%s_p99_ns\":%llu,\"%s_max_ns\":%llu%s", key,
-	       (unsigned long long)v[n / 2], key, (unsigned long long)v[(unsigned)((n - 1) * 0.99)],
-	       key, (unsigned long long)v[n - 1], last ? "" : ",");
+	       (unsigned long long)v[n / 2], key, (unsigned long long)v[stats_rank(n, 0.99)], key,
+	       (unsigned long long)v[n - 1], last ? "" : ",");
 }
 
 /* The child's part of --client: runs as nobody, prints one JSON object.
@@ -348,7 +348,7 @@ int main(int argc, char **argv)
 	struct passwd *pw = getpwnam("nobody");
 	pid_t pid;
 
-	/* as coloc's programs run (rxm's buffer sizes);
+	/* as coloc's programs run (FI_SHM_DISABLE_CMA, rxm's buffer sizes);
 	 * libfaas leaves the environment alone, and faas(3) tells clients
 	 * what they may set */
 	transport_env_defaults(NULL);
@@ -458,7 +458,7 @@ int main(int argc, char **argv)
 
 	qsort(cold, iterations, sizeof(*cold), stats_cmp_u64);
 	qsort(reclaim, iterations, sizeof(*reclaim), stats_cmp_u64);
-	unsigned p99 = (unsigned)((iterations - 1) * 0.99);
+	size_t p99 = stats_rank(iterations, 0.99);
 	if (json)
 		printf("{\"bench\":\"colocd\",\"iterations\":%u,\"evict_grace_ms\":%u,"
 		       "\"spare_executors\":%u,\"interval_ms\":%u,"

@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 
 	qsort(lat, decisions, sizeof(*lat), stats_cmp_u64);
 	double ops = total_ns ? decisions / (total_ns / 1e9) : 0;
-	unsigned long long med = lat[decisions / 2], p99 = lat[(size_t)((decisions - 1) * 0.99)],
+	unsigned long long med = lat[decisions / 2], p99 = lat[stats_rank(decisions, 0.99)],
 			   max = lat[decisions - 1];
 
 	if (json)

@@ -28,7 +28,8 @@
  * threads, as N agents would each sign their own.
  *
  * Reported: heartbeats sent, taken and refused, their round trip (p50,
- * p99, max), lease_acquire and query times, nodes the controller marked
+ * p99, max), lease_acquire and query times (and the client's own CPU per
+ * query: what reading the pages cost it), nodes the controller marked
  * down (its log), the controller's CPU (from /proc) and the generator's
  * own, over --seconds after --warmup seconds (registration).
  *
@@ -124,6 +125,8 @@ struct agent {
 struct client_samples {
 	uint32_t n[4], fail[4]; /* acquire, nodes, gaps, leases */
 	uint32_t us[4][CLIENT_SAMPLES];
+	uint64_t cpu_us[4]; /* the client's own CPU, summed over the queries ... */
+	uint32_t cpu_n[4];  /* ... that succeeded */
 	uint32_t released, release_fail;
 	char last_err[256];
 };
@@ -639,6 +642,15 @@ static int request(struct msg *req, struct msg *reply)
 	return rc;
 }
 
+/* The calling process's CPU time (user and system), in ns. */
+static int64_t cpu_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 static void client_sample(struct client_samples *cs, int k, int64_t t0, bool ok)
 {
 	if (!ok)
@@ -724,11 +736,17 @@ static void client_run(struct client_samples *cs, int64_t end_ms)
 		if (o.queries_per_s > 0 && now >= next_query) {
 			static const enum msg_query qs[] = {MSG_QUERY_NODES, MSG_QUERY_GAPS,
 							    MSG_QUERY_LEASES};
-			int64_t t0 = clock_ns();
+			int64_t t0 = clock_ns(), cpu0 = cpu_ns();
 			int k = (int)(q++ % 3);
+			bool ok;
 
 			next_query += (int64_t)(1000 / o.queries_per_s);
-			client_sample(cs, 1 + k, t0, query_all(qs[k], cs));
+			ok = query_all(qs[k], cs);
+			if (ok) {
+				cs->cpu_us[1 + k] += (uint64_t)(cpu_ns() - cpu0) / 1000;
+				cs->cpu_n[1 + k]++;
+			}
+			client_sample(cs, 1 + k, t0, ok);
 		}
 		clock_sleep_ms(1);
 	}
@@ -835,7 +853,7 @@ static double pct(uint32_t *v, size_t n, double p)
 {
 	if (!n)
 		return 0;
-	return (double)v[(size_t)((double)(n - 1) * p)] / 1000.0;
+	return (double)v[stats_rank(n, p)] / 1000.0;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -843,6 +861,12 @@ static int cmp_u32(const void *a, const void *b)
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* The client's mean CPU time for query kind k, in ms. */
+static double cpu_ms(const struct client_samples *cs, int k)
+{
+	return cs->cpu_n[k] ? (double)cs->cpu_us[k] / 1000 / cs->cpu_n[k] : 0.0;
 }
 
 static void print_lat(const char *name, uint32_t *v, size_t n, uint32_t fail, bool last)
@@ -1137,6 +1161,9 @@ int main(int argc, char **argv)
 	print_lat("query_nodes", cs->us[1], cs->n[1], cs->fail[1], false);
 	print_lat("query_gaps", cs->us[2], cs->n[2], cs->fail[2], false);
 	print_lat("query_leases", cs->us[3], cs->n[3], cs->fail[3], false);
+	printf("  \"client_cpu_ms_per_query\": {\"nodes\": %.2f, \"gaps\": %.2f, \"leases\": "
+	       "%.2f},\n",
+	       cpu_ms(cs, 1), cpu_ms(cs, 2), cpu_ms(cs, 3));
 	printf("  \"leases_released\": %u, \"release_failed\": %u, \"exec_starts\": %llu, "
 	       "\"exec_stops\": %llu, \"client_last_error\": \"%s\",\n",
 	       cs->released, cs->release_fail, (unsigned long long)exec_starts,

@@ -22,6 +22,7 @@
  */
 #include "config.h"
 
+#include "faas.h"
 #include "fuzz.h"
 
 #include "log.h"
@@ -58,11 +59,37 @@ static int fn_fail(const void *in, size_t in_len, void *out, size_t out_cap, siz
 	return 42;
 }
 
+static fnlib_session_fn fn_count;
+
 fnlib_fn *fnlib_get(const struct fnlib *lib, unsigned id)
 {
 	static fnlib_fn *const fns[] = {fn_echo, fn_fill, fn_fail};
 
+	if (id == 3) /* fn_count, through fnlib_get_session; non-NULL as fnlib.c's */
+		return (fnlib_fn *)(void (*)(void))fn_count;
 	return id < sizeof(fns) / sizeof(fns[0]) ? fns[id] : NULL;
+}
+
+/* A stateful function (id 3): counts its calls in the session's state. */
+static int fn_count(struct faas_state *st, const void *in, size_t in_len, void *out, size_t out_cap,
+		    size_t *out_len)
+{
+	if (st->cap < 1)
+		return 1;
+	((unsigned char *)st->data)[0]++;
+	st->len = 1;
+	*out_len = 0;
+	return 0;
+}
+
+bool fnlib_stateful(const struct fnlib *lib, unsigned id)
+{
+	return id == 3;
+}
+
+fnlib_session_fn *fnlib_get_session(const struct fnlib *lib, unsigned id)
+{
+	return id == 3 ? fn_count : NULL;
 }
 
 /* No per-worker hooks: defined here, as fnlib_get, so that fnlib.c (and its
@@ -73,6 +100,12 @@ fnlib_init_fn *fnlib_worker_init(const struct fnlib *lib)
 }
 
 fnlib_fini_fn *fnlib_worker_fini(const struct fnlib *lib)
+{
+	return NULL;
+}
+
+/* No function with a communicator (faas_invoke_all's). */
+fnlib_comm_fn *fnlib_get_comm(const struct fnlib *lib, unsigned id)
 {
 	return NULL;
 }

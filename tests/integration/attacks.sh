@@ -10,7 +10,7 @@ victim=nobody
 id -u "$attacker" >/dev/null 2>&1 || skip "no user $attacker"
 command -v setpriv >/dev/null || skip "setpriv is not installed (util-linux)"
 tap_setup attacks
-port=$((20000 + ($$ + 104729) % 20000))
+tap_ports 104729
 pid=
 trap tap_colocd_cleanup EXIT
 tap_conf "$port" "$dir" "$root" EvictGrace=200ms LeasePidsMax=128 LeaseLogSize=64K \
@@ -39,11 +39,13 @@ for _ in 1 2 3; do
 	[ "$ms" -le "$base" ] || base=$ms
 done
 # the slack of the latency bounds below, for a loaded machine (make check
-# -j, scripts/check --load): what they catch, colocd waiting for a user's
-# executor, takes EvictGrace or forever. 120 processes built with ASan
-# (configure --enable-sanitizers) take longer to die and be reaped: 1 s.
-slack=500
-[ "${COLOC_SANITIZERS:-}" != yes ] || slack=1000
+# -j, scripts/check --load, other work on a 2-core machine): what they
+# catch, colocd waiting for a user's executor, takes forever; how fast a
+# host gets its cores back is measured by colocd-bench, not here. 120
+# processes built with ASan (configure --enable-sanitizers) take longer to
+# die and be reaped (1.7 s seen at load 10).
+slack=5000
+[ "${COLOC_SANITIZERS:-}" != yes ] || slack=10000
 
 # ---- defect 2: a lease document that is not the lease's own ------------------------
 victim_doc=$(acquire_as "$victim" "$FAAS_EXAMPLES_LIB")

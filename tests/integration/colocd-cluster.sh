@@ -21,7 +21,7 @@ nobody=$(id -u nobody) || { echo "1..0 # SKIP no user nobody"; exit 0; }
 dir=$(mktemp -d /tmp/coloc-cluster.XXXXXX)
 chmod 755 "$dir"
 root=coloc-ctest-$$
-port=$((20000 + ($$ + 7919) % 20000))
+tap_ports 7919
 cpid='' a1='' a2=''
 cleanup() {
 	for p in $cpid $a1 $a2; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done

@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/tap.sh"
 tap_setup start
 node=start$$
-port=$((20000 + ($$ + 3571) % 20000))
+tap_ports 3571
 cleanup() {
 	local p
 	for p in $(pgrep -f -- "-N $node ") $(pgrep -f -- "$dir/ctl.conf"); do

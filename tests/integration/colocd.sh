@@ -9,7 +9,7 @@
 set -u
 . "$(dirname "$0")/tap.sh"
 tap_setup colocd
-port=$((20000 + $$ % 20000))
+tap_ports 0
 pid=
 trap tap_colocd_cleanup EXIT
 # two fake GPUs: character devices with a major no driver uses

@@ -34,7 +34,7 @@ victim=4242 # another user, who needs no account to be attacked
 
 dir=$(mktemp -d /tmp/coloc-attack.XXXXXX)
 root=coloc-atest-$$
-port=$((20000 + ($$ + 4099) % 20000)) # ControllerPort; +1 node1's agent; +2 node2's
+tap_ports 4099 # ControllerPort; +1 node1's agent; +2 node2's
 agent='' ctl='' sq=''
 cleanup() {
 	for p in $sq $agent $ctl; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done

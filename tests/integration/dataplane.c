@@ -57,11 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WATCHDOG_S 300	      /* the whole run: a hang, not a slow machine */
-#define LARGE_WATCHDOG_S 1800 /* the run of the large cases alone (DATAPLANE_LARGE) */
-#define LARGE_TIMEOUT_MS                                                                           \
-	600000			 /* calls moving up to 1 GiB each way: shm's copy through          \
-				  * its bounce buffers ran at 110 MB/s on a loaded 2-core box */
+#define WATCHDOG_S 300		 /* the whole run: a hang, not a slow machine */
 #define START_TIMEOUT_MS 60000	 /* an executor publishing its lease */
 #define STOP_TIMEOUT_MS 10000	 /* an executor exiting after SIGTERM */
 #define SLACK_MS 2000		 /* scheduling slack on a loaded machine */
@@ -725,20 +721,12 @@ static void error_cases(struct executor *a, struct faas_client *c, size_t max)
 	if (!big)
 		return;
 	t0 = now_ms();
-	out_len = 0;
 	rc = faas_invoke(c, fn.echo, big, max + 1, big, max + 1, &out_len);
 	el = now_ms() - t0;
-	if (cfg.rung && strcmp(cfg.rung, "send") == 0)
-		check(rc == FAAS_ETOOBIG && faas_inflight(c) == 0,
-		      "payload of max_payload + 1 bytes on the send rung -> FAAS_ETOOBIG, no call "
-		      "in flight",
-		      "rc %s (%d) after %.0f ms, %d in flight", faas_strerror(rc), rc, el,
-		      faas_inflight(c));
-	else
-		check(rc == FAAS_OK && out_len == max + 1 && faas_inflight(c) == 0,
-		      "payload of max_payload + 1 bytes -> moves one-sided, echoed whole",
-		      "rc %s (%d) after %.0f ms, out_len %zu, %d in flight", faas_strerror(rc), rc,
-		      el, out_len, faas_inflight(c));
+	check(rc == FAAS_ETOOBIG && faas_inflight(c) == 0,
+	      "payload of max_payload + 1 bytes -> FAAS_ETOOBIG, no call in flight",
+	      "rc %s (%d) after %.0f ms, %d in flight", faas_strerror(rc), rc, el,
+	      faas_inflight(c));
 	free(big);
 
 	rc = faas_invoke(c, 999, "x", 1, out, sizeof(out), &out_len);
@@ -952,56 +940,6 @@ static int disconnect_child(const char *lease_path, const char *addr)
 	_exit(0);
 }
 
-/* --payload-child: connects, starts one call with a len-byte input beyond
- * the slot, says so on stdout ("go") and exits 100 ms later, without
- * progressing the transfer (which the worker's fi_read needs on shm and
- * rxm) nor saying goodbye. Not killed: on shm a process killed while it
- * holds a lock of its peer's inside libfabric wedges that peer's other
- * clients (notes on shm in docs/design.md). */
-static int payload_child(const char *lease_path, const char *addr, size_t len)
-{
-	struct faas_client_options o = {.timeout_ms = LARGE_TIMEOUT_MS,
-					.connect_timeout_ms = CONNECT_TIMEOUT_MS};
-	struct faas_client *c;
-	struct faas_lease *l;
-	struct faas_call *call;
-	char *json = read_file(lease_path), err[256];
-	uint8_t *in = malloc(len), *out = malloc(len);
-	int id;
-
-	if (!json || !in || !out || faas_lease_from_json(json, &l, err, sizeof(err)) != FAAS_OK)
-		_exit(2);
-	o.src_addr = strcmp(addr, "-") ? addr : NULL;
-	if (faas_client_create(l, &o, &c) != FAAS_OK)
-		_exit(3);
-	id = faas_function(c, "invert");
-	pattern(in, len, 7);
-	if (id < 0 || faas_invoke_async(c, id, in, len, out, len, &call) != FAAS_OK)
-		_exit(4);
-	if (write(1, "go", 2) != 2)
-		_exit(5);
-	(void)call;
-	sleep_ms(100);
-	_exit(0);
-}
-
-/* Waits up to timeout_ms for child pid to exit (then kills it); its status. */
-static int wait_child(pid_t pid, int timeout_ms)
-{
-	double deadline = now_ms() + timeout_ms;
-	int status = -1;
-
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_ms() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			break;
-		}
-		sleep_ms(2);
-	}
-	return status;
-}
-
 static void disconnect_cases(struct executor *a, struct faas_client *c, const char *self)
 {
 	const char *argv[] = {self, "--disconnect-child", a->lease_path,
@@ -1022,7 +960,16 @@ static void disconnect_cases(struct executor *a, struct faas_client *c, const ch
 		_exit(127);
 	}
 	if (pid > 0) {
-		status = wait_child(pid, CONNECT_TIMEOUT_MS + SLACK_MS);
+		double deadline = now_ms() + CONNECT_TIMEOUT_MS + SLACK_MS;
+
+		while (waitpid(pid, &status, WNOHANG) == 0) {
+			if (now_ms() > deadline) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				break;
+			}
+			sleep_ms(2);
+		}
 	}
 	if (pid > 0)
 		shm_cleanup(pid);
@@ -1877,255 +1824,6 @@ static void pick_cpus(void)
 		cfg.cpus[cfg.ncpus++] = 0;
 }
 
-/* ---- cases: payloads beyond the slot (up to 1 GiB) ------------------------ */
-
-/* Bytes of the large cases: DATAPLANE_LARGE (like 1G; then they run
- * alone), else 4 MiB. */
-static size_t large_size(void)
-{
-	const char *v = getenv("DATAPLANE_LARGE");
-	char *end;
-	unsigned long long n;
-
-	if (!v || !*v)
-		return 4u << 20;
-	n = strtoull(v, &end, 10);
-	if (*end == 'G')
-		n <<= 30;
-	else if (*end == 'M')
-		n <<= 20;
-	else if (*end == 'K')
-		n <<= 10;
-	return n ? (size_t)n : 4u << 20;
-}
-
-/* Calls invert with len bytes (pattern seed) into out (out_cap); a
- * failure description, or NULL when the output is the inverted input. */
-static const char *invert_check(struct faas_client *c, int id, const uint8_t *in, size_t len,
-				uint8_t *out, size_t out_cap, char *why, size_t whylen)
-{
-	size_t out_len = 0, i;
-	int rc;
-
-	memset(out, 0xa5, out_cap);
-	rc = faas_invoke(c, id, in, len, out, out_cap, &out_len);
-	if (rc != FAAS_OK) {
-		snprintf(why, whylen, "faas_invoke: %s (%d): %s", faas_strerror(rc), rc,
-			 faas_last_error(c));
-		return why;
-	}
-	if (out_len != len) {
-		snprintf(why, whylen, "out_len %zu, expected %zu", out_len, len);
-		return why;
-	}
-	for (i = 0; i < len && (uint8_t)(out[i] ^ in[i]) == 0xff; i++)
-		;
-	if (i < len) {
-		snprintf(why, whylen, "byte %zu of %zu is 0x%02x, expected 0x%02x", i, len, out[i],
-			 (uint8_t)~in[i]);
-		return why;
-	}
-	return NULL;
-}
-
-/* A client that exits while its large call's input moves: the worker
- * gives its staging back and serves the next large call. */
-static void payload_dead_client_case(struct executor *x, struct faas_client *c, int id,
-				     const char *self, const uint8_t *in, uint8_t *out, size_t len)
-{
-	char size[32], why[256], go[2];
-	const char *argv[] = {
-	    self, "--payload-child", x->lease_path, cfg.use_addr ? "127.0.0.1" : "-", size, NULL};
-	const char *w = NULL;
-	int pfd[2], status = -1;
-	bool said = false, alive;
-	pid_t pid = -1;
-
-	snprintf(size, sizeof(size), "%zu", len);
-	fflush(stdout);
-	fflush(stderr);
-	if (pipe(pfd) == 0) {
-		pid = fork();
-		if (pid == 0) {
-			dup2(pfd[1], 1);
-			execv(self, (char *const *)argv);
-			_exit(127);
-		}
-		close(pfd[1]);
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-
-		if (pid > 0 && poll(&p, 1, CONNECT_TIMEOUT_MS + SLACK_MS) == 1)
-			said = read(pfd[0], go, 2) == 2;
-		close(pfd[0]);
-	}
-	if (pid > 0) {
-		status = wait_child(pid, CONNECT_TIMEOUT_MS + SLACK_MS);
-		shm_cleanup(pid);
-	}
-	if (said)
-		w = invert_check(c, id, in, len, out, len, why, sizeof(why));
-	alive = !reap(x, 0);
-	check(said && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !w && alive,
-	      "large payload: a client exits while its input moves -> the worker goes on and "
-	      "serves the next large call",
-	      "child %s (status 0x%x), next call: %s, executor %s",
-	      said ? "started its call" : "did not start its call", (unsigned)status, w ? w : "ok",
-	      alive ? "alive" : "dead");
-	if (!alive || w)
-		show_log(x);
-}
-
-/* An executor killed while a large call runs on it: the call runs again
- * on the lease's other executor and the caller gets the right output. */
-static void payload_evict_case(const uint8_t *in, uint8_t *out, size_t len)
-{
-	struct faas_client_options o = options(LARGE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, 1);
-	struct faas_lease *lease = NULL;
-	struct faas_client *c = NULL;
-	struct faas_call *call;
-	struct executor e = {0}, f = {0};
-	uint8_t *input = malloc(len);
-	char why[256] = "";
-	size_t out_len = 0;
-	long retries = -1;
-	int rc, id = -1;
-
-	rc = input ? start_pair(&e, "le", &f, "lf", "00112233445566778899aabbccddeeff", why,
-				sizeof(why))
-		   : -1;
-	if (rc == 0)
-		rc = join_leases(&e, &f, &lease, why, sizeof(why));
-	if (rc == 0)
-		rc = faas_client_create(lease, &o, &c);
-	if (rc == 0)
-		id = faas_function(c, "sleep_ms");
-	if (rc == 0 && id >= 0) {
-		/* round robin starts at worker 0, E's; sleep_ms echoes after 2 s */
-		memcpy(input, in, len);
-		sleep_input(input, 64, 2000, 71);
-		memset(out, 0, len);
-		rc = faas_invoke_async(c, id, input, len, out, len, &call);
-		if (rc == 0) {
-			sleep_ms(1000); /* E has read the input and sleeps */
-			kill(e.pid, SIGKILL);
-			rc = faas_wait(c, call, &out_len);
-			retries = faas_client_retries(c);
-		}
-	}
-	check(rc == FAAS_OK && out_len == len && memcmp(input, out, len) == 0 && retries >= 1,
-	      "large payload: the executor killed mid-call -> the call runs again on the other "
-	      "executor of the lease, with the right output",
-	      "rc %s (%d) %s, out_len %zu of %zu, output %s, %ld retries", faas_strerror(rc), rc,
-	      c ? faas_last_error(c) : why, out_len, len,
-	      input && memcmp(input, out, len) == 0 ? "right" : "wrong", retries);
-	faas_client_destroy(c);
-	faas_lease_destroy(lease);
-	stop(&e, 0);
-	stop(&f, STOP_TIMEOUT_MS);
-	free(input);
-}
-
-static void payload_cases(const char *self)
-{
-	static const char *const tiny_budget[] = {"--staging-max", "1M", NULL};
-	const size_t len = large_size();
-	uint8_t *in = malloc(len), *out = malloc(len);
-	struct faas_client *c = NULL;
-	struct executor x = {0}, m = {0};
-	char why[512], err[256];
-	const char *w;
-	size_t out_len = 0;
-	int rc, id = -1;
-	bool send = cfg.rung && strcmp(cfg.rung, "send") == 0;
-
-	if (!in || !out) {
-		check(false, "large payload: buffers", "cannot allocate 2 x %zu bytes", len);
-		goto out;
-	}
-	pattern(in, len, 5);
-	rc = start(&x, "large", 1, why, sizeof(why));
-	if (rc == 0)
-		rc = connect_client(x.lease, LARGE_TIMEOUT_MS, 0, &c);
-	if (rc == 0)
-		id = faas_function(c, "invert");
-	if (!check(rc == 0 && id >= 0, "large payload: an executor starts and a client connects",
-		   "rc %d, invert %d, %s", rc, id, why))
-		goto out;
-	if (send) {
-		/* no RMA on the send rung: a clear refusal */
-		rc =
-		    faas_invoke(c, id, in, faas_lease_max_payload(x.lease) + 1, out, len, &out_len);
-		check(rc == FAAS_ETOOBIG && strstr(faas_last_error(c), "send rung"),
-		      "large payload: the send rung refuses inputs beyond the slot "
-		      "(FAAS_ETOOBIG, naming the rung)",
-		      "%s (%d): %s", faas_strerror(rc), rc, faas_last_error(c));
-		goto out;
-	}
-	w = invert_check(c, id, in, len, out, len, why, sizeof(why));
-	check(!w,
-	      "large payload: invert of DATAPLANE_LARGE bytes in and out (input read, output "
-	      "written one-sided)",
-	      "%zu bytes: %s", len, w ? w : "");
-	if (w)
-		show_log(&x);
-	/* registered input, output inside a registered buffer, 4 MiB + 1 */
-	rc = faas_buffer_register(c, in, len);
-	if (rc == FAAS_OK)
-		rc = faas_buffer_register(c, out, len);
-	w = rc ? faas_strerror(rc)
-	       : invert_check(c, id, in + 1, (4u << 20) + 1, out + 3, (4u << 20) + 1, why,
-			      sizeof(why));
-	check(!w && faas_buffer_unregister(c, in) == FAAS_OK &&
-		  faas_buffer_unregister(c, out) == FAAS_OK,
-	      "large payload: a call inside faas_buffer_register'd memory (unaligned), then "
-	      "unregistered",
-	      "%s", w ? w : "unregister failed");
-	/* an output larger than out_cap (beyond the slot): the size needed */
-	memset(out, 0xa5, len / 2);
-	out_len = 0;
-	rc = faas_invoke(c, id, in, len, out, len / 2, &out_len);
-	check(rc == FAAS_EOUTSIZE && out_len == len && out[0] == 0xa5 && out[len / 2 - 1] == 0xa5,
-	      "large payload: output larger than out_cap -> FAAS_EOUTSIZE with the size needed, "
-	      "nothing written",
-	      "%s (%d), out_len %zu (needed %zu), out[0] 0x%02x", faas_strerror(rc), rc, out_len,
-	      len, out[0]);
-	rc = faas_invoke(c, id, in, (size_t)FAAS_MAX_PAYLOAD + 1, out, len, &out_len);
-	check(rc == FAAS_ETOOBIG,
-	      "large payload: an input over FAAS_MAX_PAYLOAD -> FAAS_ETOOBIG before sending",
-	      "%s (%d)", faas_strerror(rc), rc);
-	payload_dead_client_case(&x, c, id, self, in, out, len);
-
-	/* a lease whose staging budget cannot hold the call */
-	start_extra = tiny_budget;
-	rc = start(&m, "budget", 1, why, sizeof(why));
-	start_extra = NULL;
-	faas_client_destroy(c);
-	c = NULL;
-	if (rc == 0)
-		rc = connect_client(m.lease, CALL_TIMEOUT_MS, 0, &c);
-	if (rc == 0) {
-		rc = faas_invoke(c, id, in, 2u << 20, out, 2u << 20, &out_len);
-		snprintf(why, sizeof(why), "%s", faas_last_error(c));
-		w = invert_check(c, id, in, 1000, out, 1000, err, sizeof(err));
-	}
-	check(rc == FAAS_ETOOBIG && strstr(why, "staging") && !w,
-	      "large payload: beyond the lease's staging budget -> FAAS_ETOOBIG naming the "
-	      "staging, and the worker goes on",
-	      "%s (%d): %s; next call: %s", faas_strerror(rc), rc, why, w ? w : "ok");
-	faas_client_destroy(c);
-	c = NULL;
-	stop(&m, STOP_TIMEOUT_MS);
-	stop(&x, STOP_TIMEOUT_MS);
-	payload_evict_case(in, out, len < (64u << 20) ? len : 64u << 20);
-	(void)err;
-out:
-	faas_client_destroy(c);
-	if (x.pid)
-		stop(&x, STOP_TIMEOUT_MS);
-	free(in);
-	free(out);
-}
-
 int main(int argc, char **argv)
 {
 	static const char *const clear[] = {"FAAS_LEASE", "FAAS_TOKEN",	     "FAAS_PROVIDER",
@@ -2139,10 +1837,11 @@ int main(int argc, char **argv)
 	size_t max;
 	int rc;
 
+	/* as coloc's programs run (transport_env_defaults); libfaas leaves the
+	 * environment alone */
+	setenv("FI_SHM_DISABLE_CMA", "1", 0);
 	if (argc == 4 && strcmp(argv[1], "--disconnect-child") == 0)
 		return disconnect_child(argv[2], argv[3]);
-	if (argc == 5 && strcmp(argv[1], "--payload-child") == 0)
-		return payload_child(argv[2], argv[3], strtoul(argv[4], NULL, 10));
 	if (argc < 2 || argc > 3) {
 		fprintf(stderr, "usage: dataplane PROVIDER [writedata|write-notify|send]\n");
 		return 2;
@@ -2176,7 +1875,7 @@ int main(int argc, char **argv)
 	setenv("FAULTS_FINI_DIR", cfg.dir, 1); /* faults.c's faas_worker_fini */
 	signal(SIGALRM, watchdog);
 	signal(SIGPIPE, SIG_IGN);
-	alarm(getenv("DATAPLANE_LARGE") ? LARGE_WATCHDOG_S : WATCHDOG_S);
+	alarm(WATCHDOG_S);
 
 	rc = start(&a, "a", 1, why, sizeof(why));
 	if (rc == 77) {
@@ -2190,12 +1889,6 @@ int main(int argc, char **argv)
 	     cfg.cpus[0], cfg.ncpus > 1 ? "," : "", cfg.ncpus > 1 ? cfg.cpus[1] : -1);
 	if (rc != 0) {
 		check(false, "executor A starts and publishes its lease", "%s", why);
-		goto out;
-	}
-
-	if (getenv("DATAPLANE_LARGE")) {
-		/* the large-payload cases alone, at that size */
-		payload_cases(self);
 		goto out;
 	}
 
@@ -2240,9 +1933,6 @@ int main(int argc, char **argv)
 	} else
 		check(false, "executor B (2 workers) starts", "%s", why);
 	stop(&b, 300); /* a worker still sleeps */
-
-	/* executors L, M, LE and LF: payloads beyond the slot */
-	payload_cases(self);
 
 	/* executors E and F, one lease: E evicted while calls wait on it */
 	rc = start_pair(&e, "e", &f, "f", "0123456789abcdef0123456789abcdef", why, sizeof(why));

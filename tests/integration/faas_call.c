@@ -80,6 +80,9 @@ int main(int argc, char **argv)
 	size_t out_cap, out_len;
 	char err[512] = "";
 
+	/* as coloc's programs run (transport_env_defaults); libfaas leaves the
+	 * environment alone */
+	setenv("FI_SHM_DISABLE_CMA", "1", 0);
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':

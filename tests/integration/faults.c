@@ -22,14 +22,13 @@
 
 #include "faas_function.h"
 
-faas_function_fn echo, invert, fail, crash, sleep_ms, bigout, fill, hog, failmsg, faults_compress,
-    whoami;
+faas_function_fn echo, fail, crash, sleep_ms, bigout, fill, hog, failmsg, faults_compress, whoami;
 faas_worker_init_fn faas_worker_init;
 faas_worker_fini_fn faas_worker_fini;
 
 FAAS_FUNCTION_EXPORT const char *const faas_functions[] = {
-    "echo",    "fail",	 "crash",  "sleep_ms", "bigout", "fill", "hog", "compress=faults_compress",
-    "failmsg", "whoami", "invert", NULL};
+    "echo",    "fail",	 "crash", "sleep_ms", "bigout", "fill", "hog", "compress=faults_compress",
+    "failmsg", "whoami", NULL};
 
 /* This worker's number + 1000, set by faas_worker_init in its thread. */
 static _Thread_local uint32_t worker_tag;
@@ -114,26 +113,6 @@ FAAS_FUNCTION_EXPORT int echo(const void *in, size_t in_len, void *out, size_t o
 	if (in_len)
 		memmove(out, in, in_len);
 	*out_len = in_len;
-	return 0;
-}
-
-/* Returns its input with every bit inverted (large payloads: the output
- * is not a copy the transport could have made); an output larger than
- * out_cap is claimed, not written (the client sees FAAS_EOUTSIZE). */
-FAAS_FUNCTION_EXPORT int invert(const void *in, size_t in_len, void *out, size_t out_cap,
-				size_t *out_len)
-{
-	const uint64_t *src = in;
-	uint64_t *dst = out;
-	size_t i;
-
-	*out_len = in_len;
-	if (in_len > out_cap)
-		return 0;
-	for (i = 0; i < in_len / 8; i++)
-		dst[i] = ~src[i];
-	for (i *= 8; i < in_len; i++)
-		((unsigned char *)out)[i] = (unsigned char)~((const unsigned char *)in)[i];
 	return 0;
 }
 

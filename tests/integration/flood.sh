@@ -13,7 +13,7 @@ set -u
 ip -4 addr show lo 2>/dev/null | grep -q '127.0.0.1/8' ||
 	{ echo "1..0 # SKIP lo does not carry 127.0.0.0/8 (the flood comes from 127.0.0.2)"; exit 0; }
 tap_setup flood
-port=$((20000 + ($$ + 7919) % 20000))
+tap_ports 7919
 pid=
 bg=()
 trap tap_colocd_cleanup EXIT

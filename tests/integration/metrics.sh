@@ -16,7 +16,7 @@ command -v promtool >/dev/null || skip "no promtool (apt-get install prometheus)
 ip -4 addr show lo 2>/dev/null | grep -q '127.0.0.1/8' ||
 	skip "lo does not carry 127.0.0.0/8 (the flood comes from 127.0.0.2)"
 tap_setup metrics
-port=$((20000 + ($$ + 4099) % 20000))
+tap_ports 4099
 mport=$((port + 1))
 pid=
 bg=()

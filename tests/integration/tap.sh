@@ -44,6 +44,24 @@ tap_sweep_cgroups() {
 	done
 }
 
+# tap_ports SALT: $port, the first of 8 TCP ports on 127.0.0.1 that the
+# test may listen on: below the kernel's ephemeral range (so no outgoing
+# connection holds one), derived from the PID and SALT (tests running side by
+# side get different ones), and none of them listening now (ss; a few tries).
+tap_ports() {
+	local low=20000 span=12000 try p used
+	p=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || p=32768
+	[ "$p" -gt $((low + 1000)) ] 2>/dev/null && span=$((p - low - 8))
+	for try in 0 1 2 3 4 5 6 7 8 9; do
+		port=$((low + ($$ + $1 + try * 977) % span))
+		used=$(ss -Hltn 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}')
+		for p in $(seq "$port" $((port + 7))); do
+			printf '%s\n' "$used" | grep -qx "$p" && continue 2
+		done
+		return 0
+	done
+}
+
 # tap_conf PORT DIR ROOT [KEY=VALUE...]: on stdout, the coloc.conf of a
 # test's colocd: ControllerPort PORT on 127.0.0.1, SocketPath and StateDir
 # in DIR, CgroupRoot ROOT, no authentication, everything lendable, then

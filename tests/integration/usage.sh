@@ -15,7 +15,7 @@ command -v setpriv >/dev/null || skip "setpriv is not installed (util-linux)"
 command -v jq >/dev/null || skip "jq is not installed"
 [ -x "${COLOCCTL:-}" ] || skip "no colocctl"
 tap_setup usage
-port=$((20000 + ($$ + 7) % 20000))
+tap_ports 7
 pid=
 trap tap_colocd_cleanup EXIT
 tap_conf "$port" "$dir" "$root" EvictGrace=200ms >"$dir/coloc.conf"

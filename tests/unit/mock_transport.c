@@ -317,27 +317,6 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 	return mock.put_rc;
 }
 
-int transport_rma(struct transport *t, enum transport_rma_dir dir, uint64_t peer, void *buf,
-		  size_t len, struct transport_mr *mr, uint64_t addr, uint64_t key, int stall_ms)
-{
-	mock.nrmas++;
-	mock.rma_last = (struct wire_rma){.addr = addr, .key = key, .len = len};
-	if (!transport_mr_contains(mr, buf, len))
-		return -EFAULT;
-	if (mock.rma_rc)
-		return mock.rma_rc;
-	if (dir == TRANSPORT_RMA_READ)
-		memset(buf, mock.rma_fill, len);
-	else
-		memcpy(mock.rma_data, buf, len < MOCK_DATA_MAX ? len : MOCK_DATA_MAX);
-	return 0;
-}
-
-bool transport_rma_busy(struct transport *t)
-{
-	return false;
-}
-
 int transport_msg(struct transport *t, uint64_t peer, const void *buf, size_t len)
 {
 	struct mock_msg *m;

@@ -72,13 +72,6 @@ struct mock_state {
 	struct mock_peer peers[MOCK_MAX];
 	mock_msg_hook *on_msg;
 	mock_put_hook *on_put;
-	/* transport_rma: the calls, what they return, the byte a READ fills
-	 * buf with, and the first bytes a WRITE sent */
-	unsigned nrmas;
-	int rma_rc;
-	uint8_t rma_fill;
-	struct wire_rma rma_last;
-	uint8_t rma_data[MOCK_DATA_MAX];
 };
 
 extern struct mock_state mock;

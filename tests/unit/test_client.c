@@ -51,8 +51,12 @@ enum answer {
 	ANSWER_FORGED_EVICT, /* someone without the token says the worker is going, then echo */
 	ANSWER_EVICT_ONCE,   /* the first worker asked says it is going, then ECHO */
 	ANSWER_FUNC_MSG,     /* WIRE_FUNC, fn_rc 22, the payload as its message */
-	ANSWER_OUTSIZE	     /* WIRE_OUTSIZE, out_len = fake.needed, nothing follows */
+	ANSWER_OUTSIZE,	     /* WIRE_OUTSIZE, out_len = fake.needed, nothing follows */
+	ANSWER_SESSION	     /* executor/session.c's part (below) */
 };
+
+/* How the fake worker swaps a session's state out (SAVE). */
+enum swap_mode { SWAP_GOOD, SWAP_MISCOUNT, SWAP_LOSE };
 
 static struct {
 	bool welcome;		     /* answer HELLOs */
@@ -65,7 +69,62 @@ static struct {
 	bool bad_request; /* a request a worker would have dropped */
 	int evicted;	  /* the worker ANSWER_EVICT_ONCE evicted, or -1 */
 	uint64_t needed;  /* ANSWER_OUTSIZE */
+	/* ANSWER_SESSION: the session's swap buffer and its state here */
+	uint64_t swap_addr, swap_key, session_cap;
+	uint32_t tag;
+	char state[600];
+	size_t state_len;
+	enum swap_mode swap;
 } fake;
+
+#define SESSION_ID 0x5e55104e0000001ull
+
+static void fake_reply(const struct wire_req *req, uint32_t tag, enum wire_status status,
+		       const void *out, size_t out_len);
+
+/* The worker's side of a session: OPEN answers SESSION_ID, CALL echoes,
+ * SAVE puts fake.state in chunks of SLOT_SIZE into the swap buffer, then
+ * the trailer, then the reply. */
+static void fake_session(const struct wire_req *req, const char *in)
+{
+	uint64_t id = SESSION_ID, len = fake.state_len, chunks = 0;
+	struct wire_reply trailer = {.reply_tag = 0};
+	char *buf;
+
+	switch (req->flags) {
+	case WIRE_OP_OPEN:
+		assert_true(req->in_len >= 40);
+		memcpy(&fake.session_cap, in, 8);
+		memcpy(&fake.swap_addr, in + 8, 8);
+		memcpy(&fake.swap_key, in + 16, 8);
+		memcpy(&fake.tag, in + 32, 4);
+		fake_reply(req, req->reply_tag, WIRE_OK, &id, 8);
+		return;
+	case WIRE_OP_CALL:
+		assert_true(req->session == SESSION_ID);
+		fake_reply(req, req->reply_tag, WIRE_OK, in, req->in_len);
+		return;
+	case WIRE_OP_SAVE:
+		buf = mock_translate(fake.swap_addr, fake.swap_key, WIRE_REPLY_LEN + len);
+		assert_non_null(buf);
+		for (uint64_t off = 0; off < len && fake.swap != SWAP_LOSE; off += SLOT_SIZE) {
+			memcpy(buf + WIRE_REPLY_LEN + off, fake.state + off,
+			       len - off < SLOT_SIZE ? len - off : SLOT_SIZE);
+			mock_queue_put(wire_reply_imm(fake.tag, WIRE_SWAP));
+			chunks++;
+		}
+		trailer.out_len = len;
+		trailer.fn_rc = (int32_t)(chunks + (fake.swap == SWAP_MISCOUNT));
+		trailer.reply_tag = fake.tag;
+		wire_reply_encode(&trailer, buf);
+		mock_queue_put(wire_reply_imm(fake.tag, fake.swap == SWAP_LOSE ? WIRE_SWAP_LOST
+									       : WIRE_SWAP_END));
+		fake_reply(req, req->reply_tag, WIRE_OK, &len, 8);
+		return;
+	default:
+		fake_reply(req, req->reply_tag, WIRE_OK, NULL, 0);
+	}
+}
 
 static unsigned worker_of(uint64_t peer)
 {
@@ -167,6 +226,9 @@ static void fake_on_put(const struct mock_put *p)
 		mock_queue_put(wire_reply_imm(req.reply_tag, WIRE_OUTSIZE));
 		break;
 	}
+	case ANSWER_SESSION:
+		fake_session(&req, (const char *)p->data + WIRE_REQ_LEN);
+		break;
 	case ANSWER_STALE:
 		fake_reply(&req, req.reply_tag ^ (1u << 16), WIRE_OK, p->data + WIRE_REQ_LEN,
 			   req.in_len);
@@ -513,11 +575,9 @@ static void test_invoke_max_payload(void **state)
 	assert_non_null(in);
 	assert_non_null(out);
 	fake.answer = ANSWER_ECHO;
-	/* over FAAS_MAX_PAYLOAD (larger than max: one-sided, in the worker's
-	 * staging): refused before anything reached the fabric */
-	assert_int_equal(
-	    faas_invoke(f->c, FN_ECHO, in, (size_t)FAAS_MAX_PAYLOAD + 1, out, max + 1, &out_len),
-	    FAAS_ETOOBIG);
+	assert_int_equal(faas_invoke(f->c, FN_ECHO, in, max + 1, out, max + 1, &out_len),
+			 FAAS_ETOOBIG);
+	/* refused before anything reached the fabric */
 	assert_int_equal(mock.nputs, puts);
 	assert_int_equal(mock.nmsgs, msgs);
 	assert_int_equal(mock_queued(), 0);
@@ -620,10 +680,9 @@ static void test_last_error(void **state)
 	assert_int_equal(faas_invoke(f->c, FN_ECHO, "x", 1, out, sizeof(out), &out_len), FAAS_OK);
 	assert_string_equal(faas_last_error(f->c), "");
 	/* a call that could not start says why too */
-	assert_int_equal(
-	    faas_invoke(f->c, FN_ECHO, big, (size_t)FAAS_MAX_PAYLOAD + 1, out, sizeof(out), NULL),
-	    FAAS_ETOOBIG);
-	assert_non_null(strstr(faas_last_error(f->c), "at most 1073741824 bytes"));
+	assert_int_equal(faas_invoke(f->c, FN_ECHO, big, SLOT_SIZE, out, sizeof(out), NULL),
+			 FAAS_ETOOBIG);
+	assert_non_null(strstr(faas_last_error(f->c), "at most"));
 }
 
 static void test_stale_reply_times_out(void **state)
@@ -704,6 +763,72 @@ static void test_evicted(void **state)
 	fake.answer = ANSWER_ECHO;
 	assert_int_equal(faas_invoke(f->c, FN_ECHO, "z", 1, out, sizeof(out), &out_len),
 			 FAAS_EEVICTED);
+}
+
+/* Sessions: calls carry the session, state comes back whole or is lost
+ * (never a miscounted copy), and an evicted session's calls are not moved. */
+static void test_session(void **state)
+{
+	struct fixture *f = *state;
+	struct faas_session *s;
+	const void *st;
+	char out[16];
+	size_t out_len = 0, len;
+	int rc;
+
+	fake.answer = ANSWER_SESSION;
+	assert_int_equal(faas_session_open(f->c, 1, 1000, &s), FAAS_OK);
+	assert_int_equal(faas_session_worker(s), 1);
+	assert_true(fake.session_cap == 1000);
+	assert_int_equal(faas_session_invoke(s, FN_ECHO, "ab", 2, out, sizeof(out), &out_len),
+			 FAAS_OK);
+	assert_int_equal(out_len, 2);
+	assert_int_equal(fake.last_req.flags, WIRE_OP_CALL);
+	assert_true(fake.last_req.session == SESSION_ID);
+	assert_int_equal(faas_session_state(s, &st, &len), FAAS_ENOSESSION); /* none yet */
+	/* a state of three chunks comes back */
+	for (size_t i = 0; i < sizeof(fake.state); i++)
+		fake.state[i] = (char)(i * 3);
+	fake.state_len = 600;
+	fake.swap = SWAP_GOOD;
+	assert_int_equal(faas_session_save(s), FAAS_OK);
+	assert_int_equal(faas_session_state(s, &st, &len), FAAS_OK);
+	assert_int_equal(len, 600);
+	assert_memory_equal(st, fake.state, 600);
+	/* a trailer that names one chunk more than came: lost, not stale */
+	fake.swap = SWAP_MISCOUNT;
+	assert_int_equal(faas_session_save(s), FAAS_ESTATELOST);
+	assert_int_equal(faas_session_state(s, &st, &len), FAAS_ESTATELOST);
+	/* the worker gives up */
+	fake.swap = SWAP_LOSE;
+	assert_int_equal(faas_session_save(s), FAAS_ESTATELOST);
+	fake.swap = SWAP_GOOD;
+	assert_int_equal(faas_session_save(s), FAAS_OK);
+	/* a call that ran makes it stale */
+	assert_int_equal(faas_session_invoke(s, FN_ECHO, "c", 1, out, sizeof(out), &out_len),
+			 FAAS_OK);
+	assert_int_equal(faas_session_state(s, &st, &len), FAAS_ENOSESSION);
+	/* evicted: the call is not moved to worker 0, and nothing more comes */
+	setenv("FAAS_SWAP_TIMEOUT_MS", "1", 1);
+	fake.answer = ANSWER_EVICT;
+	assert_int_equal(faas_session_invoke(s, FN_ECHO, "c", 1, out, sizeof(out), &out_len),
+			 FAAS_EEVICTED);
+	assert_int_equal(faas_client_retries(f->c), 0);
+	assert_int_equal(fake.requests[0], 0);
+	/* the copy saved before that call is stale now: with nothing swapped
+	 * back within FAAS_SWAP_TIMEOUT_MS (1 ms), the state is lost */
+	for (int i = 0; i < 1000000 && (rc = faas_session_state(s, &st, &len)) == FAAS_EINPROGRESS;
+	     i++)
+		;
+	assert_int_equal(rc, FAAS_ESTATELOST);
+	assert_int_equal(faas_session_invoke(s, FN_ECHO, "c", 1, out, sizeof(out), &out_len),
+			 FAAS_EEVICTED);
+	unsetenv("FAAS_SWAP_TIMEOUT_MS");
+	faas_session_close(s);
+	/* a session on a worker that is gone cannot open */
+	assert_int_equal(faas_session_open(f->c, 1, 1000, &s), FAAS_EEVICTED);
+	assert_int_equal(faas_session_open(f->c, 2, 1000, &s), FAAS_EINVAL);
+	assert_int_equal(faas_session_open(f->c, 0, 0, &s), FAAS_EINVAL);
 }
 
 /* An async call moved by an eviction is collected through the handle the
@@ -810,6 +935,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_reply_times_out, setup_lease, teardown),
 	    cmocka_unit_test_setup_teardown(test_evicted, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_evicted_async, setup_client, teardown),
+	    cmocka_unit_test_setup_teardown(test_session, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_forged_evict_ignored, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_zero_copy, setup_client, teardown),
 	    cmocka_unit_test_setup_teardown(test_async, setup_client, teardown),

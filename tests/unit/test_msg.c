@@ -15,7 +15,11 @@
  * are refused, naming the element and the field, when a row is not an
  * object, lacks a field or has an unknown one, a state, range, list or name
  * that is wrong, or there are too many; the builder stops at the bound;
- * cells are text as colocctl prints them.
+ * cells are text as colocctl prints them. Pages written directly are the
+ * JSON library's bytes (escapes included), stay within their limit with
+ * the row that does not fit going whole to the next page, write bytes
+ * that are not UTF-8 as U+FFFD; the direct reader of results answers as
+ * the JSON library's decoder does, rows or error, for every text tried.
  *
  * The digest a credential is bound to (issue 11 defect 1): the sender's
  * msg_digest equals what the receiver's msg_decode computes, for every
@@ -785,6 +789,287 @@ static void test_result_round_trips(void **state)
 	}
 }
 
+/* ---- result pages written directly, read directly ------------------------------------- */
+
+/* A "why" with every kind of character a page must escape or keep. */
+#define WHY_ESCAPES "a \"quote\", a \\ and /, \b\f\n\r\t, \x01\x1f\x7f, é € 😀"
+
+/* The page writer writes the bytes the JSON library's encoder writes, for
+ * strings that need escaping too, and the reader gives back the rows. */
+static void test_page_writer_escapes(void **state)
+{
+	struct msg m, out, ref;
+	char *text = NULL, *json = NULL, err[256] = "";
+
+	(void)state;
+	for (unsigned q = MSG_QUERY_NODES; q <= MSG_QUERY_RECORDS; q++) {
+		fill_result(&m, (enum msg_query)q);
+		if (q == MSG_QUERY_LEASES)
+			snprintf(m.u.result.rows[1].lease.why, sizeof(m.u.result.rows[1].lease.why),
+				 "%s", WHY_ESCAPES);
+		if (q == MSG_QUERY_RECORDS) {
+			snprintf(m.u.result.rows[0].record.why,
+				 sizeof(m.u.result.rows[0].record.why), "%s", WHY_ESCAPES);
+			snprintf(m.u.result.rows[0].record.user,
+				 sizeof(m.u.result.rows[0].record.user), "ü\"x\\");
+		}
+		m.u.result.next = q * 1000003ull;
+		assert_int_equal(msg_encode(&m, &text), 0);
+		assert_int_equal(msg_encode_json(&m, &json), 0);
+		assert_string_equal(text, json);
+		/* the direct reader and the JSON library read the same rows */
+		assert_int_equal(msg_decode(text, &out, err, sizeof(err)), 0);
+		assert_int_equal(msg_decode_json(text, &ref, err, sizeof(err)), 0);
+		assert_int_equal(out.u.result.nrows, m.u.result.nrows);
+		assert_int_equal(out.u.result.next, m.u.result.next);
+		assert_memory_equal(out.u.result.rows, m.u.result.rows,
+				    m.u.result.nrows * sizeof(union msg_row));
+		assert_memory_equal(ref.u.result.rows, m.u.result.rows,
+				    m.u.result.nrows * sizeof(union msg_row));
+		msg_free(&out);
+		msg_free(&ref);
+		msg_free(&m);
+		free(text);
+		free(json);
+	}
+}
+
+/* Bytes that are not UTF-8 (a name cut in the middle of a character, an
+ * overlong form, a surrogate, a stray continuation byte) are written as
+ * U+FFFD: the page stays valid JSON, where the JSON library's encoder
+ * refused the whole page. */
+static void test_page_writer_bad_utf8(void **state)
+{
+	struct msg m, out;
+	char *text = NULL, *json = NULL, err[256] = "";
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_RESULT;
+	m.u.result.what = MSG_QUERY_LEASES;
+	add_lease_row(&m, "lease-0-77", "failed", 0, 1795457000,
+		      "cut \xc3|overlong \xc0\xaf|surrogate \xed\xa0\x80|stray \x80|end \xe2\x82");
+	assert_int_equal(msg_encode(&m, &text), 0);
+	assert_int_not_equal(msg_encode_json(&m, &json), 0);
+	assert_null(json);
+	assert_int_equal(msg_decode_json(text, &out, err, sizeof(err)), 0);
+	assert_string_equal(out.u.result.rows[0].lease.why,
+			    "cut \xef\xbf\xbd|overlong \xef\xbf\xbd\xef\xbf\xbd|surrogate "
+			    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|stray \xef\xbf\xbd|end "
+			    "\xef\xbf\xbd\xef\xbf\xbd");
+	msg_free(&out);
+	assert_int_equal(msg_decode(text, &out, err, sizeof(err)), 0);
+	msg_free(&out);
+	msg_free(&m);
+	free(text);
+}
+
+/* A gaps row numbered i. */
+static void gap_row(union msg_row *r, unsigned i)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->gap.node, sizeof(r->gap.node), "sim%05u", i);
+	snprintf(r->gap.lendable, sizeof(r->gap.lendable), "4-15,20-31,36-47,52-63");
+	snprintf(r->gap.unallocated, sizeof(r->gap.unallocated), "52-63");
+	r->gap.mem = 1ull << 40;
+	r->gap.until = 1795457874;
+}
+
+/* The length of a page of n gap rows with the largest next. */
+static size_t page_len(unsigned n)
+{
+	struct msg_page p;
+	union msg_row r;
+	struct msg m;
+	size_t len;
+
+	assert_int_equal(msg_page_init(&p, MSG_QUERY_GAPS, SIZE_MAX), 0);
+	for (unsigned i = 0; i < n; i++) {
+		gap_row(&r, i);
+		assert_int_equal(msg_page_add(&p, &r), 0);
+	}
+	assert_int_equal(msg_page_finish(&p, INT64_MAX, &m), 0);
+	len = strlen(m.u.result.text);
+	msg_free(&m);
+	return len;
+}
+
+/* A page holds a row when the row and the longest closing part fit its
+ * limit; the row that does not fit leaves the page as it was, and goes
+ * first on the next page; a page never passes its limit; the rows of
+ * pages read back in order, none lost, none twice. */
+static void test_page_boundaries(void **state)
+{
+	size_t full = page_len(3), limit;
+	struct msg_page p;
+	union msg_row r;
+	struct msg m, out;
+	char before[4096], err[256] = "";
+	unsigned row = 0, pages = 0;
+
+	(void)state;
+	/* the longest tail is 29 bytes: `],"next":9223372036854775807}`;
+	 * the writer keeps 32 */
+	for (limit = full + 2; limit <= full + 3; limit++) {
+		unsigned want = limit == full + 3 ? 3 : 2;
+
+		assert_int_equal(msg_page_init(&p, MSG_QUERY_GAPS, limit), 0);
+		for (unsigned i = 0; i < want; i++) {
+			gap_row(&r, i);
+			assert_int_equal(msg_page_add(&p, &r), 0);
+		}
+		assert_true(p.len < sizeof(before));
+		memcpy(before, p.text, p.len + 1);
+		gap_row(&r, want);
+		assert_int_equal(msg_page_add(&p, &r), -ENOSPC);
+		assert_string_equal(p.text, before);
+		assert_int_equal(p.nrows, want);
+		assert_int_equal(msg_page_finish(&p, INT64_MAX, &m), 0);
+		assert_true(strlen(m.u.result.text) <= limit);
+		assert_int_equal(m.u.result.nrows, want);
+		assert_int_equal(msg_decode(m.u.result.text, &out, err, sizeof(err)), 0);
+		assert_int_equal(out.u.result.nrows, want);
+		assert_int_equal(out.u.result.next, INT64_MAX);
+		msg_free(&out);
+		msg_free(&m);
+	}
+	/* 100 rows in pages of at most 1000 bytes: each row once, in order */
+	while (row < 100) {
+		assert_int_equal(msg_page_init(&p, MSG_QUERY_GAPS, 1000), 0);
+		for (gap_row(&r, row); row < 100 && msg_page_add(&p, &r) == 0; gap_row(&r, row))
+			row++;
+		assert_int_equal(msg_page_finish(&p, row < 100 ? row : 0, &m), 0);
+		assert_true(strlen(m.u.result.text) <= 1000);
+		assert_int_equal(msg_decode(m.u.result.text, &out, err, sizeof(err)), 0);
+		assert_true(out.u.result.nrows > 0);
+		for (uint32_t i = 0; i < out.u.result.nrows; i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "sim%05u", row - out.u.result.nrows + i);
+			assert_string_equal(out.u.result.rows[i].gap.node, name);
+		}
+		assert_int_equal(out.u.result.next, row < 100 ? row : 0);
+		/* colocctl --json prints the items of the page as they came */
+		{
+			char *items = NULL, *again = NULL;
+
+			assert_int_equal(msg_result_json(&m, &items), 0);
+			assert_int_equal(msg_result_json(&out, &again), 0);
+			assert_string_equal(items, again);
+			free(items);
+			free(again);
+		}
+		msg_free(&out);
+		msg_free(&m);
+		assert_true(++pages < 100);
+	}
+	assert_true(pages > 10);
+	/* at most MSG_RESULT_MAX rows; no page below an empty one's size; no
+	 * such query */
+	assert_int_equal(msg_page_init(&p, MSG_QUERY_GAPS, SIZE_MAX), 0);
+	gap_row(&r, 0);
+	for (unsigned i = 0; i < MSG_RESULT_MAX; i++)
+		assert_int_equal(msg_page_add(&p, &r), 0);
+	assert_int_equal(msg_page_add(&p, &r), -E2BIG);
+	msg_page_fini(&p);
+	assert_int_equal(msg_page_init(&p, MSG_QUERY_GAPS, 40), -EINVAL);
+	assert_int_equal(msg_page_init(&p, (enum msg_query)99, SIZE_MAX), -EINVAL);
+	msg_page_fini(&p);
+}
+
+/* The direct reader takes a result only as the JSON library's decoder
+ * does: for each text both give the same answer, the same rows or the
+ * same error. */
+static void test_reader_as_json(void **state)
+{
+#define ROW                                                                                        \
+	"{\"node\":\"n1\",\"lendable\":\"0-3\",\"unallocated\":\"\",\"mem\":5,\"gpus\":0,"         \
+	"\"until\":0,\"drained\":false}"
+	static const char *const texts[] = {
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[" ROW "]}",
+	    " {\n\"v\" : 1 ,\t\"type\":\"result\",\"what\":\"gaps\",\"items\": [ " ROW " ] } \n",
+	    "{\"next\":7,\"items\":[],\"what\":\"gaps\",\"type\":\"result\",\"v\":1}",
+	    "{\"v\":1,\"type\":\"result\",\"items\":[" ROW "],\"what\":\"gaps\"}",
+	    "{\"\\u0076\":1,\"type\":\"res\\u0075lt\",\"what\":\"gaps\",\"items\":[]}",
+	    "{\"v\":1,\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[" ROW "," ROW "],\"x\":1}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[]} x",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[]",
+	    "{\"v\":01,\"type\":\"result\",\"what\":\"gaps\",\"items\":[]}",
+	    "{\"v\":1.0,\"type\":\"result\",\"what\":\"gaps\",\"items\":[]}",
+	    "{\"v\":2,\"type\":\"result\",\"what\":\"gaps\",\"items\":[]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[],\"next\":0}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[],\"next\":-1}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[],\"next\":"
+	    "9223372036854775807}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[],\"next\":"
+	    "9223372036854775808}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[],\"next\":"
+	    "99999999999999999999999}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gapz\",\"items\":[]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":{}}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[[]]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[{}]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[{\"node\":\"n1\","
+	    "\"node\":\"n1\",\"lendable\":\"0-3\",\"unallocated\":\"\",\"mem\":5,\"gpus\":0,"
+	    "\"until\":0,\"drained\":false}]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[{\"node\":\"../x\","
+	    "\"lendable\":\"0-3\",\"unallocated\":\"\",\"mem\":5,\"gpus\":0,\"until\":0,"
+	    "\"drained\":false}]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[{\"node\":\"n\\u0000\","
+	    "\"lendable\":\"0-3\",\"unallocated\":\"\",\"mem\":5,\"gpus\":0,\"until\":0,"
+	    "\"drained\":false}]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[{\"node\":\"n1\","
+	    "\"lendable\":\"0-3 \",\"unallocated\":\"\",\"mem\":5,\"gpus\":0,\"until\":0,"
+	    "\"drained\":false}]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[{\"node\":\"n1\","
+	    "\"lendable\":\"0-3\",\"unallocated\":\"\",\"mem\":5,\"gpus\":33,\"until\":0,"
+	    "\"drained\":false}]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"gaps\",\"items\":[{\"node\":\"n1\","
+	    "\"lendable\":\"0-3\",\"unallocated\":\"\",\"mem\":5,\"gpus\":0,\"until\":0,"
+	    "\"drained\":0}]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"leases\",\"items\":[{\"id\":\"l1\",\"uid\":1,"
+	    "\"state\":\"gone\",\"node\":\"n1\",\"workers\":0,\"cpus\":\"\",\"mem\":0,\"gpus\":"
+	    "\"\",\"expires\":0,\"why\":\"\\ud83d\\ude00 \\u00e9\\/\"}]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"leases\",\"items\":[{\"id\":\"l1\",\"uid\":1,"
+	    "\"state\":\"failed\",\"node\":\"n1\",\"workers\":0,\"cpus\":\"\",\"mem\":0,\"gpus\":"
+	    "\"\",\"expires\":0,\"why\":\"\\u00e9\\/\\\"\\u20ac\\t\"}]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"leases\",\"items\":[{\"id\":\"l1\",\"uid\":1,"
+	    "\"state\":\"failed\",\"node\":\"n1\",\"workers\":0,\"cpus\":\"\",\"mem\":0,\"gpus\":"
+	    "\"\",\"expires\":0,\"why\":\"raw\ttab\"}]}",
+	    "{\"v\":1,\"type\":\"result\",\"what\":\"leases\",\"items\":[{\"id\":\"l1\",\"uid\":1,"
+	    "\"state\":\"failed\",\"node\":\"n1\",\"workers\":0,\"cpus\":\"\",\"mem\":0,\"gpus\":"
+	    "\"\",\"expires\":0,\"why\":\"bad \xc3(\"}]}",
+	    "{\"v\":1,\"type\":\"ok\"}",
+	    "[]",
+	    "",
+	};
+	struct msg a, b;
+	char ea[512], eb[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		int ra, rb;
+
+		ea[0] = eb[0] = '\0';
+		ra = msg_decode(texts[i], &a, ea, sizeof(ea));
+		rb = msg_decode_json(texts[i], &b, eb, sizeof(eb));
+		if (ra != rb || strcmp(ea, eb) != 0)
+			fail_msg("%s: %d (%s) against the JSON library's %d (%s)", texts[i], ra, ea,
+				 rb, eb);
+		if (ra == 0 && a.type == MSG_RESULT) {
+			assert_int_equal(a.u.result.what, b.u.result.what);
+			assert_int_equal(a.u.result.next, b.u.result.next);
+			assert_int_equal(a.u.result.nrows, b.u.result.nrows);
+			assert_memory_equal(a.u.result.rows, b.u.result.rows,
+					    a.u.result.nrows * sizeof(union msg_row));
+		}
+		msg_free(&a);
+		msg_free(&b);
+	}
+#undef ROW
+}
+
 /* The order of the fields on the wire is fixed: the integration tests
  * and users' scripts grep colocctl --json's text. */
 static void test_result_json(void **state)
@@ -1295,6 +1580,10 @@ int main(void)
 	    cmocka_unit_test(test_usage_records),
 	    cmocka_unit_test(test_usage_query_refusals),
 	    cmocka_unit_test(test_result_json),
+	    cmocka_unit_test(test_page_writer_escapes),
+	    cmocka_unit_test(test_page_writer_bad_utf8),
+	    cmocka_unit_test(test_page_boundaries),
+	    cmocka_unit_test(test_reader_as_json),
 	    cmocka_unit_test(test_result_refusals),
 	    cmocka_unit_test(test_result_builder),
 	    cmocka_unit_test(test_reply_helpers),

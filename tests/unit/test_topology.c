@@ -248,6 +248,17 @@ static void test_cpulist_round_trip(void **state)
 	assert_int_equal(cpumask_format(&m, buf, sizeof(buf)), 0);
 	assert_int_equal(cpumask_parse(buf, &back), 0);
 	assert_true(cpumask_equal(&m, &back));
+
+	/* cpumask_next (a word at a time) from every cpu, across words */
+	m = mask("0,62-63,64,127,700,1023");
+	for (unsigned from = 0; from <= CPUMASK_MAX; from++) {
+		int want = -1;
+
+		for (unsigned c = from; c < CPUMASK_MAX && want < 0; c++)
+			if (cpumask_test(&m, c))
+				want = (int)c;
+		assert_int_equal(cpumask_next(&m, from), want);
+	}
 }
 
 static void test_cpulist_parse(void **state)

@@ -63,7 +63,7 @@ static void test_req_layout(void **state)
 	    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* reply_addr */
 	    0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11, /* reply_key */
 	    0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21, /* out_cap */
-	    0,	  0,	0,    0,    0,	  0,	0,    0,    /* reserved */
+	    0,	  0,	0,    0,    0,	  0,	0,    0,    /* session */
 	};
 	uint8_t buf[WIRE_REQ_LEN];
 
@@ -106,52 +106,19 @@ static void test_req_decode_flags(void **state)
 	struct wire_req req = sample_req, out;
 	uint8_t buf[WIRE_REQ_LEN + 5];
 
-	req.flags = 1;
+	/* the session operations decode, with their session id */
+	req.flags = WIRE_OP_SAVE;
+	req.session = 0x0123456789abcdefull;
+	wire_req_encode(&req, buf);
+	assert_int_equal(wire_req_decode(buf, sizeof(buf), &out), 0);
+	assert_int_equal(out.flags, WIRE_OP_SAVE);
+	assert_true(out.session == 0x0123456789abcdefull);
+	req.flags = WIRE_OP_MAX + 1;
 	wire_req_encode(&req, buf);
 	assert_int_equal(wire_req_decode(buf, sizeof(buf), &out), -EPROTO);
 	req.flags = 0x8000;
 	wire_req_encode(&req, buf);
 	assert_int_equal(wire_req_decode(buf, sizeof(buf), &out), -EPROTO);
-}
-
-/* Descriptors of payloads beyond the slot: they round-trip, the inline
- * payload starts after them, and the lengths are checked. */
-static void test_req_rma(void **state)
-{
-	struct wire_req req = sample_req, out;
-	uint8_t buf[WIRE_REQ_LEN + WIRE_RMA_IN_LEN + WIRE_RMA_OUT_LEN];
-
-	req.flags = WIRE_REQ_RMA_IN | WIRE_REQ_RMA_OUT;
-	req.in_len = 0;
-	req.in_rma = (struct wire_rma){.addr = 0x1122334455667788ull, .key = 9, .len = 1u << 30};
-	req.out_rma = (struct wire_rma){.addr = 42, .key = 0xffffffffffffffffull};
-	assert_int_equal(wire_req_encode(&req, buf), sizeof(buf));
-	assert_int_equal(wire_req_head_len(req.flags), sizeof(buf));
-	assert_int_equal(wire_req_decode(buf, sizeof(buf), &out), 0);
-	assert_true(out.in_rma.addr == req.in_rma.addr && out.in_rma.key == 9 &&
-		    out.in_rma.len == WIRE_RMA_MAX);
-	assert_true(out.out_rma.addr == 42 && out.out_rma.key == req.out_rma.key &&
-		    out.out_rma.len == req.out_cap);
-	assert_int_equal(wire_req_decode(buf, sizeof(buf) - 1, &out), -EPROTO);
-	/* over 1 GiB: valid otherwise, so the owner hears WIRE_TOOBIG */
-	req.in_rma.len = WIRE_RMA_MAX + 1;
-	wire_req_encode(&req, buf);
-	assert_int_equal(wire_req_decode(buf, sizeof(buf), &out), -EMSGSIZE);
-	/* an empty descriptor, or one with an inline payload too: malformed */
-	req.in_rma.len = 0;
-	wire_req_encode(&req, buf);
-	assert_int_equal(wire_req_decode(buf, sizeof(buf), &out), -EPROTO);
-	req.in_rma.len = 5;
-	req.in_len = 1;
-	wire_req_encode(&req, buf);
-	assert_int_equal(wire_req_decode(buf, sizeof(buf), &out), -EPROTO);
-	/* RMA_OUT alone: the inline payload follows its descriptor */
-	req.flags = WIRE_REQ_RMA_OUT;
-	req.in_len = 3;
-	assert_int_equal(wire_req_encode(&req, buf), WIRE_REQ_LEN + WIRE_RMA_OUT_LEN);
-	assert_int_equal(wire_req_decode(buf, WIRE_REQ_LEN + WIRE_RMA_OUT_LEN + 3, &out), 0);
-	assert_int_equal(wire_req_decode(buf, WIRE_REQ_LEN + WIRE_RMA_OUT_LEN + 2, &out),
-			 -EMSGSIZE);
 }
 
 static void test_req_decode_tag(void **state)
@@ -479,7 +446,6 @@ int main(void)
 	    cmocka_unit_test(test_req_decode_short),
 	    cmocka_unit_test(test_req_decode_in_len),
 	    cmocka_unit_test(test_req_decode_flags),
-	    cmocka_unit_test(test_req_rma),
 	    cmocka_unit_test(test_req_decode_tag),
 	    cmocka_unit_test(test_reply_round_trip),
 	    cmocka_unit_test(test_reply_decode_errors),
