@@ -96,7 +96,9 @@ struct lease {
 	struct cpumask pus;
 	uint64_t mem;
 	uint32_t gpus;
-	int64_t expires; /* unix seconds */
+	uint64_t remote_mem;	/* a memory lease: its region (mem: region + margin); pus empty */
+	struct cpumask run_pus; /* a memory lease: the PUs its executor runs on */
+	int64_t expires;	/* unix seconds */
 	struct sandbox *sb;
 	pid_t pid;
 	uint8_t token[WIRE_TOKEN_LEN];
@@ -422,9 +424,39 @@ static void token_env(const uint8_t token[WIRE_TOKEN_LEN], char *out, size_t len
 	explicit_bzero(hex, sizeof(hex));
 }
 
-/* Starts the lease's executor in its sandbox (a spare when one waits, else
- * one started now); the grant follows when the executor sends its lease
- * document on its channel (see agent_tick). */
+/* The PUs a memory lease's executor runs on. It holds no PU of its own: it
+ * sleeps in its signal and fabric waits, and wakes for the provider's
+ * progress (tcp;ofi_rxm serves one-sided accesses in software) and a new
+ * client, a fraction of a core. So it shares the node's lendable PUs with
+ * compute leases, else the PUs no host step runs on, else (every PU busy)
+ * all of them. */
+static void memory_lease_pus(const struct agent *a, struct cpumask *pus)
+{
+	*pus = a->gap.lendable;
+	if (cpumask_empty(pus))
+		cpumask_andnot(pus, &a->topo->all_pus, &a->gap.host_busy);
+	if (cpumask_empty(pus))
+		*pus = a->topo->all_pus;
+}
+
+/* argv for a memory lease's executor: the region, EvictGrace for its
+ * notice, the channel and the provider. */
+static void memory_lease_argv(const struct agent *a, const struct lease *l, char *argv[], int *argc,
+			      char *size, size_t size_len, char *grace, size_t grace_len)
+{
+	snprintf(size, size_len, "%" PRIu64, l->remote_mem);
+	snprintf(grace, grace_len, "%ld", (long)a->cfg.evict_grace_ms);
+	argv[(*argc)++] = "--remote-mem";
+	argv[(*argc)++] = size;
+	argv[(*argc)++] = "--evict-grace";
+	argv[(*argc)++] = grace;
+	argv[(*argc)++] = "--mode"; /* it serves no calls: its thread sleeps */
+	argv[(*argc)++] = "warm";
+}
+
+/* Starts the lease's executor in its sandbox (a spare when one waits and
+ * it is a compute lease, else one started now); the grant follows when the
+ * executor sends its lease document on its channel (see agent_tick). */
 static int lease_start(struct agent *a, struct lease *l, const char *lib, char *err, size_t errlen)
 {
 	struct sandbox_spec spec = {.root = a->cfg.cgroup_root,
@@ -435,9 +467,15 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 				    .gid = l->gid,
 				    .pids_max = a->cfg.lease_pids_max};
 	char cpus[MSG_CPULIST_MAX], workers[16], hot[32], tok[64], addr_env[128], swap[16];
+	char size[32], grace[32];
 	char *argv[26], *envp[8];
 	struct spare_exec x;
 	int argc = 0, envc = 0, rc;
+
+	if (l->remote_mem) {
+		memory_lease_pus(a, &spec.cpus);
+		l->run_pus = spec.cpus;
+	}
 
 	for (unsigned g = 0; g < a->cfg.ngpus && g < 32 && spec.ndevices < SANDBOX_MAX_DEVICES; g++)
 		if (l->gpus & (1u << g))
@@ -462,18 +500,24 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 	snprintf(hot, sizeof(hot), "%ld", a->cfg.hot_poll_us < 0 ? 0 : a->cfg.hot_poll_us);
 	token_env(l->token, tok, sizeof(tok));
 	argv[argc++] = (char *)a->executor;
-	argv[argc++] = "--lib";
-	argv[argc++] = (char *)lib;
-	argv[argc++] = "--cpus";
-	argv[argc++] = cpus;
-	argv[argc++] = "--workers";
-	argv[argc++] = workers;
 	argv[argc++] = "--publish";
 	argv[argc++] = "fd:0"; /* the channel: see sandbox_spare_start */
 	argv[argc++] = "--id";
 	argv[argc++] = l->id;
-	argv[argc++] = "--report-calls"; /* on the channel: see calls_read */
-	if (a->cfg.hot_poll_us < 0) {
+	if (l->remote_mem) {
+		memory_lease_argv(a, l, argv, &argc, size, sizeof(size), grace, sizeof(grace));
+	} else {
+		argv[argc++] = "--lib";
+		argv[argc++] = (char *)lib;
+		argv[argc++] = "--cpus";
+		argv[argc++] = cpus;
+		argv[argc++] = "--workers";
+		argv[argc++] = workers;
+		argv[argc++] = "--report-calls"; /* on the channel: see calls_read */
+	}
+	if (l->remote_mem) {
+		/* no spare: a spare waits to serve calls on lent PUs */
+	} else if (a->cfg.hot_poll_us < 0) {
 		argv[argc++] = "--mode";
 		argv[argc++] = "hot";
 	} else {
@@ -484,12 +528,16 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 		argv[argc++] = "--provider";
 		argv[argc++] = a->cfg.provider;
 	}
-	/* sessions' states go back to their clients within 3/4 of the grace:
-	 * the rest is for the hand-backs, the goodbyes and the exit */
-	snprintf(swap, sizeof(swap), "%ld",
-		 a->cfg.evict_grace_ms * 3 / 4 > 0 ? (long)a->cfg.evict_grace_ms * 3 / 4 : 1L);
-	argv[argc++] = "--swap-ms";
-	argv[argc++] = swap;
+	if (!l->remote_mem) {
+		/* sessions' states go back to their clients within 3/4 of the
+		 * grace: the rest is for the hand-backs, the goodbyes and the
+		 * exit (a memory lease's executor holds no sessions) */
+		snprintf(swap, sizeof(swap), "%ld",
+			 a->cfg.evict_grace_ms * 3 / 4 > 0 ? (long)a->cfg.evict_grace_ms * 3 / 4
+							   : 1L);
+		argv[argc++] = "--swap-ms";
+		argv[argc++] = swap;
+	}
 	argv[argc] = NULL;
 	envp[envc++] = tok;
 	envp[envc++] = "PATH=/usr/bin:/bin";
@@ -498,7 +546,7 @@ static int lease_start(struct agent *a, struct lease *l, const char *lib, char *
 		envp[envc++] = addr_env;
 	}
 	envp[envc] = NULL;
-	if (!spares_take(&a->spares, clock_ms(), &x)) {
+	if (l->remote_mem || !spares_take(&a->spares, clock_ms(), &x)) {
 		rc = spares_start_one(&a->spares, &x, err, errlen);
 		if (rc)
 			goto out;
@@ -531,7 +579,9 @@ static void exec_start(struct agent *a, const struct msg *m, const struct cred_i
 		msg_reply_error(fn, arg, cookie, "EEXIST", "%s runs here already", m->u.exec.id);
 		return;
 	}
-	if (cpumask_parse(m->u.exec.pus, &pus) != 0 || cpumask_empty(&pus)) {
+	cpumask_clear(&pus); /* a memory lease holds none */
+	if (!m->u.exec.remote_mem &&
+	    (cpumask_parse(m->u.exec.pus, &pus) != 0 || cpumask_empty(&pus))) {
 		msg_reply_error(fn, arg, cookie, "EINVAL",
 				"%s: \"%s\" is not a cpu list of this node", m->u.exec.id,
 				m->u.exec.pus);
@@ -566,6 +616,7 @@ static void exec_start(struct agent *a, const struct msg *m, const struct cred_i
 	l->pus = pus;
 	l->mem = m->u.exec.mem;
 	l->gpus = m->u.exec.gpus;
+	l->remote_mem = m->u.exec.remote_mem;
 	l->expires = m->u.exec.expires;
 	l->asked_ms = clock_ms();
 	l->start_end = l->asked_ms + START_TIMEOUT_MS;
@@ -634,6 +685,30 @@ static void reclaim_pick(struct agent *a, const char *why[MAX_LEASES])
 	}
 }
 
+/* Memory leases hold no PU: their executors run on the lendable PUs
+ * (memory_lease_pus), and move off those a host step now runs on, so that
+ * an executor never shares a core with a running step while the node lends
+ * any (after refresh_gap). A cpuset that cannot be written is logged; the
+ * lease keeps its PUs. */
+static void memory_leases_follow(struct agent *a)
+{
+	for (unsigned i = 0; i < MAX_LEASES; i++) {
+		struct lease *l = &a->leases[i];
+		struct cpumask want;
+		char err[300];
+
+		if (!l->remote_mem || !l->sb || l->state == LEASE_FREE || l->state == LEASE_ENDING)
+			continue;
+		memory_lease_pus(a, &want);
+		if (cpumask_equal(&want, &l->run_pus))
+			continue;
+		if (sandbox_set_cpus(l->sb, &want, err, sizeof(err)) != 0)
+			log_warning("%s: cannot move its memory executor: %s", l->id, err);
+		else
+			l->run_pus = want;
+	}
+}
+
 /* Starts ending every lease the host needs back (all get SIGTERM at once,
  * so the whole reclaim takes one EvictGrace). Returns how many leases must
  * be gone before the host may go on, their seqs in w->seqs when w is
@@ -664,6 +739,7 @@ static unsigned reclaim(struct agent *a, struct waiting *w)
 	}
 	if (started)
 		log_info("evicting %u lease(s) for the host", started);
+	memory_leases_follow(a);
 	return n;
 }
 

@@ -773,7 +773,12 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 		return;
 	}
 	t0 = clock_ns();
-	rc = placement_place(c->place, &pr, &l->where, 1, &n, err, sizeof(err));
+	if (m->u.acquire.remote_mem)
+		rc = placement_place_memory(c->place,
+					    m->u.acquire.remote_mem + LEASE_REMOTE_MEM_MARGIN,
+					    pr.now, pr.duration_s, &l->where, err, sizeof(err));
+	else
+		rc = placement_place(c->place, &pr, &l->where, 1, &n, err, sizeof(err));
 	metrics_hist_observe(&c->place_s, (double)(clock_ns() - t0) / 1e9);
 	if (rc) {
 		c->fails[rc == -ENOSPC ? FAIL_NO_CAPACITY : FAIL_INVALID]++;
@@ -815,8 +820,14 @@ static void acquire(struct controller *c, const struct msg *m, const struct cred
 	snprintf(req.u.exec.lib, sizeof(req.u.exec.lib), "%s", m->u.acquire.lib);
 	req.u.exec.expires = l->expires;
 	req.u.exec.job = l->job;
-	log_info("%s: %u workers on cpus %s of %s for uid %u, %lld s", l->id, l->workers,
-		 req.u.exec.pus, node_at(c, l->node)->name, uid, (long long)pr.duration_s);
+	req.u.exec.remote_mem = m->u.acquire.remote_mem;
+	if (req.u.exec.remote_mem)
+		log_info("%s: a memory lease of %llu bytes on %s for uid %u, %lld s", l->id,
+			 (unsigned long long)req.u.exec.remote_mem, node_at(c, l->node)->name, uid,
+			 (long long)pr.duration_s);
+	else
+		log_info("%s: %u workers on cpus %s of %s for uid %u, %lld s", l->id, l->workers,
+			 req.u.exec.pus, node_at(c, l->node)->name, uid, (long long)pr.duration_s);
 	rc = to_agent(c, l->node, &req, EXEC_TIMEOUT_MS, on_exec_started, lease_cookie(c, l));
 	if (rc) {
 		c->fails[FAIL_UNREACHABLE]++;

@@ -18,6 +18,7 @@
 #include "usage.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -44,6 +45,9 @@ void ctl_cli_usage(FILE *f)
 		"  lease acquire --workers N --lib PATH [--mem SIZE] [--gpus N] [--time MIN]\n"
 		"                [--pack] [--job ID]\n"
 		"                          ask for a lease; prints its lease document\n"
+		"  lease acquire --remote-mem SIZE [--time MIN] [--job ID]\n"
+		"                          ask for a memory lease (SIZE of another node's "
+		"idle memory)\n"
 		"  lease release ID        give a lease back\n"
 		"  drain NODE              no new leases on NODE; leases there run until they "
 		"end\n"
@@ -92,20 +96,69 @@ static int exchange(struct ctl_cli *c, struct msg *req, struct msg *reply, enum 
 	return 0;
 }
 
+/* Asks for the lease and prints what it got: "lease ID: WHAT" and its
+ * document, or the document alone with --json. 0, 1 (refused) or 2. */
+static int acquire_print(struct ctl_cli *c, const struct lease_request *req)
+{
+	struct lease_doc *doc = NULL;
+	struct msg grant;
+	char err[1024];
+
+	if (ctl_lease_acquire(&c->cfg, req, c->timeout_ms, &grant, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	if (c->json) {
+		printf("%s\n", grant.u.grant.lease);
+	} else {
+		if (lease_doc_decode(grant.u.grant.lease, &doc, err, sizeof(err)) != 0)
+			printf("lease %s (the document does not parse: %s)\n", grant.u.grant.id,
+			       err);
+		else if (doc->remote_mem)
+			printf("lease %s: %" PRIu64 " bytes of memory, provider %s\n",
+			       grant.u.grant.id, doc->remote_mem,
+			       doc->provider[0] ? doc->provider : "(default)");
+		else
+			printf("lease %s: %u workers, provider %s\n", grant.u.grant.id,
+			       doc->nworkers, doc->provider[0] ? doc->provider : "(default)");
+		lease_doc_free(doc);
+		printf("%s\n", grant.u.grant.lease);
+	}
+	msg_free(&grant);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* lease acquire --remote-mem: a memory lease has no workers, library,
+ * memory per worker, GPUs or packing. */
+static int memory_lease_acquire(struct ctl_cli *c, const struct lease_request *req, const char *lib)
+{
+	if (req->workers || lib || req->mem || req->gpus || req->pack) {
+		fprintf(stderr, PROG ": lease acquire --remote-mem asks for memory alone: give it "
+				     "without --workers, --lib, --mem, --gpus and --pack (ask for "
+				     "a compute lease separately)\n");
+		return 2;
+	}
+	return acquire_print(c, req);
+}
+
 static int lease_acquire(struct ctl_cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"workers", required_argument, NULL, 'w'}, {"lib", required_argument, NULL, 'l'},
-	    {"mem", required_argument, NULL, 'm'},     {"gpus", required_argument, NULL, 'g'},
-	    {"time", required_argument, NULL, 't'},    {"pack", no_argument, NULL, 'p'},
-	    {"job", required_argument, NULL, 'j'},     {"json", no_argument, NULL, 'J'},
-	    {"timeout", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"lib", required_argument, NULL, 'l'},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"gpus", required_argument, NULL, 'g'},
+	    {"time", required_argument, NULL, 't'},
+	    {"pack", no_argument, NULL, 'p'},
+	    {"job", required_argument, NULL, 'j'},
+	    {"json", no_argument, NULL, 'J'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"remote-mem", required_argument, NULL, 'R'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lease_request req = {0}; /* time 0: DefaultLeaseTime */
-	struct msg grant;
 	const char *lib = NULL;
 	char path[PATH_MAX];
-	struct lease_doc *doc = NULL;
 	char err[1024];
 	int opt;
 
@@ -145,6 +198,13 @@ static int lease_acquire(struct ctl_cli *c, int argc, char **argv)
 		case 'j':
 			req.job = (uint32_t)cli_number(PROG, "--job", optarg, 0, UINT32_MAX);
 			break;
+		case 'R':
+			if (lease_rules_parse_remote_mem(optarg, &req.remote_mem, err,
+							 sizeof(err)) != 0) {
+				fprintf(stderr, PROG ": --remote-mem %s\n", err);
+				return 2;
+			}
+			break;
 		default:
 			ctl_cli_usage(stderr);
 			return 2;
@@ -154,6 +214,8 @@ static int lease_acquire(struct ctl_cli *c, int argc, char **argv)
 		fprintf(stderr, PROG ": lease acquire: unexpected argument %s\n", argv[optind]);
 		return 2;
 	}
+	if (req.remote_mem)
+		return memory_lease_acquire(c, &req, lib);
 	if (!req.workers || !lib) {
 		fprintf(stderr,
 			PROG ": lease acquire needs --workers N (1 to %d) and --lib PATH (the "
@@ -172,25 +234,7 @@ static int lease_acquire(struct ctl_cli *c, int argc, char **argv)
 		return 2;
 	}
 	strcpy(req.lib, path);
-
-	if (ctl_lease_acquire(&c->cfg, &req, c->timeout_ms, &grant, err, sizeof(err)) != 0) {
-		fprintf(stderr, PROG ": %s\n", err);
-		return 1;
-	}
-	if (c->json) {
-		printf("%s\n", grant.u.grant.lease);
-	} else {
-		if (lease_doc_decode(grant.u.grant.lease, &doc, err, sizeof(err)) == 0)
-			printf("lease %s: %u workers, provider %s\n", grant.u.grant.id,
-			       doc->nworkers, doc->provider[0] ? doc->provider : "(default)");
-		else
-			printf("lease %s (the document does not parse: %s)\n", grant.u.grant.id,
-			       err);
-		lease_doc_free(doc);
-		printf("%s\n", grant.u.grant.lease);
-	}
-	msg_free(&grant);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return acquire_print(c, &req);
 }
 
 /* Parses a subcommand that takes only the common options (--json,

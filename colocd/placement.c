@@ -663,6 +663,51 @@ enospc:
 	return -ENOSPC;
 }
 
+int placement_place_memory(struct placement *p, uint64_t bytes, int64_t now, int64_t duration_s,
+			   struct place_assignment *out, char *err, size_t errlen)
+{
+	uint32_t best = NONE, roomiest = NONE;
+	char asked[32], mem[32], dur[32];
+
+	if (!p || !out || bytes == 0 || duration_s <= 0)
+		return -EINVAL;
+	for (uint32_t id = 0; id < p->max_nodes; id++) {
+		const struct place_node *n = &p->nodes[id];
+
+		if (!p->hot[id].present || n->drained || n->until < now + duration_s)
+			continue;
+		if (roomiest == NONE || n->mem_free > p->nodes[roomiest].mem_free)
+			roomiest = id;
+		if (n->mem_free >= bytes && (best == NONE || n->mem_free > p->nodes[best].mem_free))
+			best = id;
+	}
+	if (best == NONE) {
+		if (err && errlen) {
+			fmt_bytes(asked, sizeof(asked), bytes);
+			fmt_duration(dur, sizeof(dur), duration_s);
+			if (roomiest == NONE) {
+				snprintf(err, errlen,
+					 "no node lends memory for %s; asked a memory lease of %s",
+					 dur, asked);
+			} else {
+				fmt_bytes(mem, sizeof(mem), p->nodes[roomiest].mem_free);
+				snprintf(
+				    err, errlen,
+				    "the most memory headroom lent: %s on %s; asked a memory "
+				    "lease of %s (its region and the executor's margin) for %s",
+				    mem, p->nodes[roomiest].name, asked, dur);
+			}
+		}
+		return -ENOSPC;
+	}
+	memset(out, 0, sizeof(*out));
+	out->node = best;
+	out->mem = bytes;
+	p->nodes[best].mem_free -= bytes;
+	node_rebucket(p, best);
+	return 0;
+}
+
 int placement_release(struct placement *p, const struct place_assignment *a, unsigned n)
 {
 	int rc = 0;

@@ -103,6 +103,16 @@ int placement_place(struct placement *p, const struct place_request *r,
 		    struct place_assignment *out, unsigned max_out, unsigned *n, char *err,
 		    size_t errlen);
 
+/* Places a memory lease: bytes of memory on one node and no PU or GPU
+ * (its executor needs a fraction of a core; the node agent runs it on the
+ * node's lendable PUs, shared). The node is the one with the most free
+ * memory among those not drained whose gap lasts until now + duration_s;
+ * O(nodes). Fills *out (pus and gpus empty), takes the memory from the
+ * node's mem_free and returns 0; -EINVAL (bytes 0, duration_s <= 0);
+ * -ENOSPC when no node has the memory: err names the node with the most. */
+int placement_place_memory(struct placement *p, uint64_t bytes, int64_t now, int64_t duration_s,
+			   struct place_assignment *out, char *err, size_t errlen);
+
 /* Gives the PUs, memory and GPUs of a[0..n) back (lease released or
  * revoked). A share on a node whose gap was replaced since and no longer
  * shows its PUs as leased gives nothing back (the node agent's report

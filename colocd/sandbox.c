@@ -919,6 +919,27 @@ static int limits_apply(struct sandbox *sb, const struct sandbox_spec *s, char *
 	return devices_apply(sb, s, err, errlen);
 }
 
+int sandbox_set_cpus(struct sandbox *sb, const struct cpumask *cpus, char *err, size_t errlen)
+{
+	char text[4096];
+	int rc;
+
+	if (cpumask_empty(cpus)) {
+		log_errbuf(err, errlen, "sandbox %s: an empty cpuset would stop its processes",
+			   sb->rel);
+		return -EINVAL;
+	}
+	cpumask_format(cpus, text, sizeof(text));
+	rc = cg_write(H_CPUSET, sb->rel, "cpuset.cpus", text);
+	if (rc) {
+		log_errbuf(err, errlen, "Cannot set cpuset.cpus of the cgroup %s to %s: %s.",
+			   sb->rel, text, strerror(-rc));
+		return rc;
+	}
+	sb->cpus = *cpus;
+	return 0;
+}
+
 int sandbox_create(const struct sandbox_spec *s, struct sandbox **out, char *err, size_t errlen)
 {
 	struct sandbox *sb;

@@ -134,6 +134,11 @@ struct sandbox_state {
  */
 int sandbox_read(struct sandbox *sb, struct sandbox_state *st);
 
+/* Moves the sandbox to other PUs (cpuset.cpus; the kernel re-pins its
+ * processes): a memory lease's executor, which holds no PU, follows the
+ * node's lendable PUs. cpus must not be empty. 0, or -errno with err. */
+int sandbox_set_cpus(struct sandbox *sb, const struct cpumask *cpus, char *err, size_t errlen);
+
 /* Sends SIGTERM to every process in the cgroup and returns: evicting
  * several sandboxes at once starts each one's grace period together. */
 void sandbox_terminate(struct sandbox *sb);

@@ -117,6 +117,12 @@ int lease_doc_encode(const struct lease_doc *doc, char **json)
 		      "token", token, "slot_size", (json_int_t)doc->slot_size, "max_depth",
 		      (json_int_t)doc->max_depth, "executor", "pid", (json_int_t)doc->executor_pid,
 		      "host", doc->host, "functions", fns, "workers", workers);
+	if (root && doc->remote_mem &&
+	    json_object_set_new(root, "remote_mem", json_integer((json_int_t)doc->remote_mem)) !=
+		0) {
+		json_decref(root);
+		root = NULL;
+	}
 	if (!root)
 		return -ENOMEM;
 	*json = json_dumps(root, JSON_COMPACT);
@@ -261,7 +267,7 @@ int lease_doc_decode(const char *json, struct lease_doc **out, char *err, size_t
 	json_t *root, *fns, *workers, *exe;
 	struct lease_doc *doc = NULL;
 	json_error_t jerr;
-	json_int_t v;
+	json_int_t v, remote_mem = 0;
 	int rc = -EINVAL;
 
 	root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
@@ -274,9 +280,13 @@ int lease_doc_decode(const char *json, struct lease_doc **out, char *err, size_t
 	}
 	if (get_int(&d, root, "", "v", 1, 1, &v))
 		goto out;
+	if (json_object_get(root, "remote_mem") &&
+	    get_int(&d, root, "", "remote_mem", 1, (json_int_t)LEASE_REMOTE_MEM_MAX, &remote_mem))
+		goto out;
 	fns = json_object_get(root, "functions");
 	workers = json_object_get(root, "workers");
-	if (!json_is_array(fns) || json_array_size(fns) == 0 ||
+	/* a memory lease serves no functions */
+	if (!json_is_array(fns) || (json_array_size(fns) == 0 && !remote_mem) ||
 	    json_array_size(fns) > LEASE_MAX_FUNCTIONS) {
 		fail(&d, "lease document: \"functions\" must be an array of 1 to %d entries",
 		     LEASE_MAX_FUNCTIONS);
@@ -323,6 +333,7 @@ int lease_doc_decode(const char *json, struct lease_doc **out, char *err, size_t
 	}
 	if (decode_functions(&d, fns, doc) || decode_workers(&d, workers, doc))
 		goto out;
+	doc->remote_mem = (uint64_t)remote_mem;
 	*out = doc;
 	doc = NULL;
 	rc = 0;

@@ -12,6 +12,12 @@
  *    "workers":[{"index":0, "cpu":3, "addr":"<hex fabric address>",
  *                "slot_addr":"0x...", "slot_key":"0x...", "slots":64}, ...]}
  *
+ * A memory lease (faas-executor --remote-mem) has "remote_mem": the bytes
+ * of its region, no functions, and one worker: the memory executor's
+ * address (its slot_addr and slot_key are 0). The region's address and key
+ * are not in the document: the executor tells them to a client that
+ * presents the token (wire.h, WIRE_REGION).
+ *
  * Decoding is strict on what it needs (types, ranges, lengths) and names the
  * offending field; fields it does not know are ignored so newer producers
  * can add some.
@@ -30,6 +36,7 @@
 #define LEASE_MAX_FUNCTIONS 4096
 #define LEASE_MIN_SLOT (WIRE_REQ_LEN + 8)
 #define LEASE_MAX_SLOT (64u << 20)
+#define LEASE_REMOTE_MEM_MAX (1ull << 50) /* the largest memory lease region */
 
 struct lease_worker {
 	uint32_t index;
@@ -59,6 +66,7 @@ struct lease_doc {
 	struct lease_function *functions;
 	unsigned nworkers;
 	struct lease_worker *workers;
+	uint64_t remote_mem; /* a memory lease: bytes of its region; 0: a compute lease */
 };
 
 /* Allocates a document with room for the given numbers of entries, with

@@ -14,8 +14,37 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A memory lease: a region within the limits, and nothing of a compute
+ * lease's. */
+static int check_remote_mem(const struct lease_request *r, char *err, size_t errlen)
+{
+	if (r->remote_mem < LEASE_MIN_REMOTE_MEM || r->remote_mem > LEASE_MAX_REMOTE_MEM) {
+		snprintf(err, errlen,
+			 "remote_mem %" PRIu64 " bytes: a memory lease's region is %" PRIu64
+			 " (" LEASE_MIN_REMOTE_MEM_TEXT ") to %" PRIu64
+			 " bytes (" LEASE_MAX_REMOTE_MEM_TEXT "); ask for %s",
+			 r->remote_mem, LEASE_MIN_REMOTE_MEM, LEASE_MAX_REMOTE_MEM,
+			 r->remote_mem < LEASE_MIN_REMOTE_MEM ? "more" : "less");
+		return -EINVAL;
+	}
+	if (r->workers || r->lib[0] || r->mem || r->gpus) {
+		snprintf(err, errlen,
+			 "a memory lease (remote_mem) has no workers, function library, memory "
+			 "per worker or GPUs; ask for a compute lease separately");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int lease_rules_check(const struct lease_request *r, char *err, size_t errlen)
 {
+	if (r->remote_mem) {
+		int rc = check_remote_mem(r, err, errlen);
+
+		if (rc)
+			return rc;
+		goto time;
+	}
 	if (r->workers < 1 || r->workers > LEASE_MAX_WORKERS) {
 		snprintf(err, errlen,
 			 "workers %" PRIu32 ": a lease has 1 to %d workers; ask for %s", r->workers,
@@ -51,6 +80,7 @@ int lease_rules_check(const struct lease_request *r, char *err, size_t errlen)
 			 r->gpus, LEASE_MAX_GPUS);
 		return -EINVAL;
 	}
+time:
 	if (r->time < 1 || r->time > LEASE_MAX_TIME_S) {
 		snprintf(err, errlen,
 			 "time %" PRIu32 " s: a lease lasts 1 s to %d days (%" PRIu32
@@ -79,6 +109,24 @@ int lease_rules_parse_mem(const char *s, uint64_t *bytes)
 
 	if (!s || config_parse_size(s, &v) != 0 || v < LEASE_MIN_MEM || v > LEASE_MAX_MEM)
 		return -EINVAL;
+	*bytes = v;
+	return 0;
+}
+
+int lease_rules_parse_remote_mem(const char *s, uint64_t *bytes, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (!s || config_parse_size(s, &v) != 0) {
+		snprintf(err, errlen, "\"%.64s\" is not a size: give %s", s ? s : "",
+			 LEASE_ACCEPT_REMOTE_MEM);
+		return -EINVAL;
+	}
+	if (v < LEASE_MIN_REMOTE_MEM || v > LEASE_MAX_REMOTE_MEM) {
+		snprintf(err, errlen, "%.64s is too %s: give %s", s,
+			 v < LEASE_MIN_REMOTE_MEM ? "small" : "large", LEASE_ACCEPT_REMOTE_MEM);
+		return -EINVAL;
+	}
 	*bytes = v;
 	return 0;
 }

@@ -39,6 +39,16 @@
 #define LEASE_MAX_TIME_S ((uint32_t)LEASE_MAX_DAYS * 86400u)
 #define LEASE_DEFAULT_TIME_S 1800 /* DefaultLeaseTime when coloc.conf does not set it */
 #define LEASE_LIB_MAX 4096	  /* bytes of the library's path, NUL included */
+/* A memory lease (--remote-mem): its region, at least a page and at most
+ * 1 PiB (lease_doc.h's LEASE_REMOTE_MEM_MAX). Its executor's cgroup holds
+ * the region plus LEASE_REMOTE_MEM_MARGIN: the executor's own pages, its
+ * fabric endpoint (about 2.5 MB on tcp;ofi_rxm, 5.5 MB on shm) and the
+ * 16 MiB it keeps free under its limit (faas-executor --remote-mem). */
+#define LEASE_MIN_REMOTE_MEM ((uint64_t)4096)
+#define LEASE_MIN_REMOTE_MEM_TEXT "4K"
+#define LEASE_MAX_REMOTE_MEM ((uint64_t)1 << 50)
+#define LEASE_MAX_REMOTE_MEM_TEXT "1024T"
+#define LEASE_REMOTE_MEM_MARGIN ((uint64_t)64 << 20)
 
 #define LEASE_STR_(x) #x
 #define LEASE_STR(x) LEASE_STR_(x)
@@ -52,20 +62,25 @@
 #define LEASE_ACCEPT_MEM                                                                               \
 	"a size per worker like 512M or 2G (K, M, G, T: powers of 1024), at least " LEASE_MIN_MEM_TEXT \
 	" and at most " LEASE_MAX_MEM_TEXT
+#define LEASE_ACCEPT_REMOTE_MEM                                                                    \
+	"a size like 512M or 2G (K, M, G, T: powers of 1024), at least " LEASE_MIN_REMOTE_MEM_TEXT \
+	" and at most " LEASE_MAX_REMOTE_MEM_TEXT
 #define LEASE_ACCEPT_TIME                                                                          \
 	"minutes, [D-]HH:MM[:SS] or a number with a unit like 90s or 2h, above 0 and at "          \
 	"most " LEASE_MAX_DAYS_TEXT " days"
 
-/* A lease request as a client sends it (msg.h's lease_acquire). */
+/* A lease request as a client sends it (msg.h's lease_acquire). A memory
+ * lease has remote_mem > 0, no workers, no library ("") and no GPUs. */
 struct lease_request {
-	uint32_t workers;	 /* 1..LEASE_MAX_WORKERS */
-	char lib[LEASE_LIB_MAX]; /* absolute path of the function library */
+	uint32_t workers;	 /* 1..LEASE_MAX_WORKERS; 0 for a memory lease */
+	char lib[LEASE_LIB_MAX]; /* absolute path of the function library; "" */
 	uint64_t mem;		 /* bytes per worker, LEASE_{MIN,MAX}_MEM; 0 = site default */
 	uint32_t gpus;		 /* 0..LEASE_MAX_GPUS */
 	uint32_t time;		 /* seconds, 1..LEASE_MAX_TIME_S (0: DefaultLeaseTime, filled
 				    in by ctl_lease_acquire; never on the wire) */
 	bool pack;		 /* mode "pack" (else "spread") */
 	uint32_t job;		 /* the client's Slurm job, 0 = none */
+	uint64_t remote_mem;	 /* a memory lease: bytes of its region; 0: compute */
 };
 
 /* Checks every field of r against the rules. 0, or -EINVAL with err
@@ -83,5 +98,11 @@ int lease_rules_parse_time(const char *s, uint32_t *seconds);
  * like 512M (config_parse_size), at least LEASE_MIN_MEM and at most
  * LEASE_MAX_MEM. 0 or -EINVAL (LEASE_ACCEPT_MEM). */
 int lease_rules_parse_mem(const char *s, uint64_t *bytes);
+
+/* A memory lease's region given by a user (--remote-mem, --faas-remote-mem,
+ * FAAS_REMOTE_MEM): a size, LEASE_{MIN,MAX}_REMOTE_MEM. 0, or -EINVAL with
+ * err (when errlen > 0) saying whether it is not a size, too small or too
+ * large, and what is accepted. */
+int lease_rules_parse_remote_mem(const char *s, uint64_t *bytes, char *err, size_t errlen);
 
 #endif

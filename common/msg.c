@@ -46,7 +46,8 @@ static const char *const type_names[] = {
 static const char *const fields[NTYPES][18] = {
     [MSG_OK] = {NULL},
     [MSG_ERROR] = {"code", "message", NULL},
-    [MSG_LEASE_ACQUIRE] = {"cred", "workers", "lib", "mem", "gpus", "time", "mode", "job", NULL},
+    [MSG_LEASE_ACQUIRE] = {"cred", "workers", "lib", "mem", "gpus", "time", "mode", "job",
+			   "remote_mem", NULL},
     [MSG_LEASE_GRANT] = {"cred", "id", "lease", NULL},
     [MSG_LEASE_RELEASE] = {"cred", "id", NULL},
     [MSG_QUERY] = {"cred", "what", "by", "since", "user", "host_job", "from", "state", "min_cores",
@@ -60,7 +61,7 @@ static const char *const fields[NTYPES][18] = {
 			"near_host", "mem_lendable", "gpus_lendable", "until", "jobs", "leases",
 			"ended", "cgroup", "gen", NULL},
     [MSG_EXEC_START] = {"cred", "id", "uid", "gid", "workers", "pus", "mem", "gpus", "lib",
-			"expires", "job", NULL},
+			"expires", "job", "remote_mem", NULL},
     [MSG_EXEC_STOP] = {"cred", "id", NULL},
     [MSG_DRAIN] = {"cred", "node", "drain", NULL},
     [MSG_HEARTBEAT] = {"cred", "node", "gen", NULL},
@@ -772,6 +773,9 @@ static int encode_body(const struct msg *m, json_t *o)
 		rc |= set(o, "time", json_integer(m->u.acquire.time));
 		rc |= set(o, "mode", json_string(m->u.acquire.pack ? "pack" : "spread"));
 		rc |= set(o, "job", json_integer(m->u.acquire.job));
+		if (m->u.acquire.remote_mem)
+			rc |=
+			    set(o, "remote_mem", json_integer((json_int_t)m->u.acquire.remote_mem));
 		break;
 	case MSG_LEASE_GRANT: {
 		json_error_t e;
@@ -865,6 +869,8 @@ static int encode_body(const struct msg *m, json_t *o)
 		rc |= set(o, "expires", json_integer(m->u.exec.expires));
 		if (m->u.exec.job)
 			rc |= set(o, "job", json_integer(m->u.exec.job));
+		if (m->u.exec.remote_mem)
+			rc |= set(o, "remote_mem", json_integer((json_int_t)m->u.exec.remote_mem));
 		/* fall through */
 	case MSG_EXEC_STOP:
 		rc |= set(o, "cred", json_string(m->cred));
@@ -1131,9 +1137,9 @@ static int decode_lease(struct dec *d, void *out)
 		return -EPROTO;
 	if (get_name(d, "id", l->id, sizeof(l->id)) ||
 	    get_u32(d, "uid", 1, UINT32_MAX - 1, &l->uid) ||
-	    get_u32(d, "workers", 1, LEASE_MAX_WORKERS, &l->workers) ||
-	    get_cpulist(d, "pus", l->pus, false) ||
-	    get_uint(d, "mem", 0, (uint64_t)1 << 50, &l->mem) ||
+	    get_u32(d, "workers", 0, LEASE_MAX_WORKERS, &l->workers) || /* 0: a memory lease */
+	    get_cpulist(d, "pus", l->pus, true) ||
+	    get_uint(d, "mem", 0, (uint64_t)1 << 51, &l->mem) ||
 	    get_u32(d, "gpus", 0, UINT32_MAX, &l->gpus) ||
 	    get_uint(d, "expires", 0, (uint64_t)1 << 40, &expires) ||
 	    get_str(d, "state", state, sizeof(state), false) ||
@@ -1386,16 +1392,29 @@ static int decode_body(struct dec *d, struct msg *m)
 			   : 0;
 	case MSG_LEASE_ACQUIRE:
 		rc = get_str(d, "cred", m->cred, sizeof(m->cred), false) ||
-		     get_u32(d, "workers", 1, LEASE_MAX_WORKERS, &m->u.acquire.workers) ||
-		     get_str(d, "lib", m->u.acquire.lib, sizeof(m->u.acquire.lib), false) ||
+		     get_u32(d, "workers", 0, LEASE_MAX_WORKERS, &m->u.acquire.workers) ||
+		     get_str(d, "lib", m->u.acquire.lib, sizeof(m->u.acquire.lib), true) ||
 		     get_uint(d, "mem", 0, LEASE_MAX_MEM, &m->u.acquire.mem) ||
 		     get_u32(d, "gpus", 0, LEASE_MAX_GPUS, &m->u.acquire.gpus) ||
 		     get_u32(d, "time", 1, LEASE_MAX_TIME_S, &m->u.acquire.time) ||
 		     get_str(d, "mode", mode, sizeof(mode), false) ||
-		     get_u32(d, "job", 0, UINT32_MAX, &m->u.acquire.job);
+		     get_u32(d, "job", 0, UINT32_MAX, &m->u.acquire.job) ||
+		     (json_object_get(d->o, "remote_mem") &&
+		      get_uint(d, "remote_mem", LEASE_MIN_REMOTE_MEM, LEASE_MAX_REMOTE_MEM,
+			       &m->u.acquire.remote_mem));
 		if (rc)
 			return -EPROTO;
-		if (m->u.acquire.lib[0] != '/')
+		if (m->u.acquire.remote_mem) {
+			if (m->u.acquire.workers || m->u.acquire.lib[0] || m->u.acquire.mem ||
+			    m->u.acquire.gpus)
+				return fail(d, "a memory lease (\"remote_mem\") has 0 \"workers\", "
+					       "\"mem\" and \"gpus\" and an empty \"lib\"");
+		} else if (m->u.acquire.workers == 0)
+			return fail(
+			    d,
+			    "\"workers\" is 0: a lease has 1 to %d, or is a memory lease (\"remote_mem\")",
+			    LEASE_MAX_WORKERS);
+		else if (m->u.acquire.lib[0] != '/')
 			return fail(d, "\"lib\" must be an absolute path, not \"%s\"",
 				    m->u.acquire.lib);
 		if (strcmp(mode, "spread") && strcmp(mode, "pack"))
@@ -1486,17 +1505,29 @@ static int decode_body(struct dec *d, struct msg *m)
 		     get_name(d, "id", m->u.exec.id, sizeof(m->u.exec.id)) ||
 		     get_u32(d, "uid", 1, UINT32_MAX - 1, &m->u.exec.uid) ||
 		     get_u32(d, "gid", 0, UINT32_MAX - 1, &m->u.exec.gid) ||
-		     get_u32(d, "workers", 1, LEASE_MAX_WORKERS, &m->u.exec.workers) ||
-		     get_cpulist(d, "pus", m->u.exec.pus, false) ||
-		     get_uint(d, "mem", 0, (uint64_t)1 << 50, &m->u.exec.mem) ||
+		     get_u32(d, "workers", 0, LEASE_MAX_WORKERS, &m->u.exec.workers) ||
+		     get_cpulist(d, "pus", m->u.exec.pus, true) ||
+		     get_uint(d, "mem", 0, (uint64_t)1 << 51, &m->u.exec.mem) ||
 		     get_u32(d, "gpus", 0, UINT32_MAX, &m->u.exec.gpus) ||
-		     get_str(d, "lib", m->u.exec.lib, sizeof(m->u.exec.lib), false) ||
+		     get_str(d, "lib", m->u.exec.lib, sizeof(m->u.exec.lib), true) ||
 		     get_uint(d, "expires", 0, (uint64_t)1 << 40, &v) ||
 		     (json_object_get(d->o, "job") &&
-		      get_u32(d, "job", 0, UINT32_MAX, &m->u.exec.job));
+		      get_u32(d, "job", 0, UINT32_MAX, &m->u.exec.job)) ||
+		     (json_object_get(d->o, "remote_mem") &&
+		      get_uint(d, "remote_mem", LEASE_MIN_REMOTE_MEM, LEASE_MAX_REMOTE_MEM,
+			       &m->u.exec.remote_mem));
 		if (rc)
 			return -EPROTO;
-		if (m->u.exec.lib[0] != '/')
+		if (m->u.exec.remote_mem) {
+			if (m->u.exec.workers || m->u.exec.pus[0] || m->u.exec.lib[0] ||
+			    m->u.exec.gpus || m->u.exec.mem <= m->u.exec.remote_mem)
+				return fail(d, "a memory lease (\"remote_mem\") has 0 \"workers\" "
+					       "and \"gpus\", empty \"pus\" and \"lib\", and "
+					       "\"mem\" above \"remote_mem\"");
+		} else if (m->u.exec.workers == 0 || !m->u.exec.pus[0])
+			return fail(d, "\"workers\" must be 1 to %d and \"pus\" a cpu list",
+				    LEASE_MAX_WORKERS);
+		else if (m->u.exec.lib[0] != '/')
 			return fail(d, "\"lib\" must be an absolute path, not \"%s\"",
 				    m->u.exec.lib);
 		m->u.exec.expires = (int64_t)v;

@@ -349,9 +349,12 @@ struct msg {
 			uint64_t mem;  /* bytes, the whole lease on this node */
 			uint32_t gpus; /* bitmask */
 			char lib[MSG_PATH_MAX];
-			int64_t expires; /* unix seconds */
-			uint32_t job;	 /* the client's Slurm job, 0 = none */
-		} exec;			 /* exec_start; exec_stop uses id */
+			int64_t expires;     /* unix seconds */
+			uint32_t job;	     /* the client's Slurm job, 0 = none */
+			uint64_t remote_mem; /* a memory lease: its region (mem holds it and
+						LEASE_REMOTE_MEM_MARGIN); workers 0, pus and
+						lib "" */
+		} exec;			     /* exec_start; exec_stop uses id */
 		struct {
 			char node[MSG_NODE_MAX];
 			bool drain; /* false: resume */

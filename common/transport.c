@@ -1445,3 +1445,53 @@ void transport_close(struct transport *t)
 	free(t->deferred);
 	free(t);
 }
+
+/* ---- asynchronous one-sided transfers --------------------------------- */
+
+int transport_rma_start(struct transport *t, enum transport_rma_dir dir, uint64_t peer, void *buf,
+			size_t len, struct transport_mr *mr, uint64_t addr, uint64_t key,
+			struct rma_xfer **out)
+{
+	int64_t deadline = clock_ms() + t->busy_timeout_ms;
+	struct rma_xfer *x;
+	int rc;
+
+	if (t->rung == TRANSPORT_RUNG_SEND || !(t->info->caps & FI_RMA))
+		return -ENOTSUP;
+	if (len == 0 || len > t->rma_chunk)
+		return -EMSGSIZE;
+	if (!transport_mr_contains(mr, buf, len))
+		return -EFAULT;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	/* a full transmit queue drains as earlier transfers complete */
+	while ((rc = rma_post(t, x, dir, peer, buf, len, mr, addr, key)) == -EAGAIN &&
+	       clock_ms() < deadline)
+		progress(t, NULL, 0, true);
+	if (rc) {
+		free(x);
+		return rc == -EAGAIN ? -ETIMEDOUT : rc;
+	}
+	*out = x;
+	return 0;
+}
+
+int transport_rma_test(struct transport *t, struct rma_xfer *x)
+{
+	if (x->pending)
+		progress(t, NULL, 0, true);
+	if (x->err)
+		return x->err;
+	return x->pending ? -EINPROGRESS : 0;
+}
+
+void transport_rma_release(struct rma_xfer *x)
+{
+	if (!x)
+		return;
+	if (x->pending)
+		x->abandoned = true; /* freed by its completion */
+	else
+		free(x);
+}

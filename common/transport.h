@@ -157,6 +157,19 @@ int transport_probe(struct transport *t, uint64_t peer, const void *buf, size_t 
 enum transport_rma_dir { TRANSPORT_RMA_READ, TRANSPORT_RMA_WRITE };
 int transport_rma(struct transport *t, enum transport_rma_dir dir, uint64_t peer, void *buf,
 		  size_t len, struct transport_mr *mr, uint64_t addr, uint64_t key, int stall_ms);
+/* The same, asynchronous: start posts one fi_read/fi_write of len bytes
+ * (1 to the provider's max_msg_size, else -EMSGSIZE; -ETIMEDOUT when the
+ * provider takes no post for busy_timeout_ms) and returns its handle;
+ * test progresses the endpoint and says 0 (done), -EINPROGRESS, or the
+ * transfer's error; release frees the handle (one still pending is freed
+ * by its completion: buf must stay registered until transport_rma_busy()
+ * is false). Many may be in flight. */
+struct rma_xfer;
+int transport_rma_start(struct transport *t, enum transport_rma_dir dir, uint64_t peer, void *buf,
+			size_t len, struct transport_mr *mr, uint64_t addr, uint64_t key,
+			struct rma_xfer **x);
+int transport_rma_test(struct transport *t, struct rma_xfer *x);
+void transport_rma_release(struct rma_xfer *x);
 /* Progresses the endpoint; true while chunks of any transport_rma are
  * with the provider. */
 bool transport_rma_busy(struct transport *t);

@@ -194,6 +194,12 @@ size_t wire_msg_encode(const struct wire_msg *msg, void *buf)
 		memcpy(p, msg->u.bye.token, WIRE_TOKEN_LEN);
 		p += WIRE_TOKEN_LEN;
 		break;
+	case WIRE_REGION:
+		put32(&p, msg->u.region.cookie);
+		put64(&p, msg->u.region.addr);
+		put64(&p, msg->u.region.key);
+		put64(&p, msg->u.region.size);
+		break;
 	default:
 		break;
 	}
@@ -242,6 +248,14 @@ int wire_msg_decode(const void *buf, size_t len, struct wire_msg *msg)
 			return -EPROTO;
 		msg->u.bye.cookie = get32(&p);
 		memcpy(msg->u.bye.token, p, WIRE_TOKEN_LEN);
+		return 0;
+	case WIRE_REGION:
+		if (body != 28)
+			return -EPROTO;
+		msg->u.region.cookie = get32(&p);
+		msg->u.region.addr = get64(&p);
+		msg->u.region.key = get64(&p);
+		msg->u.region.size = get64(&p);
 		return 0;
 	default:
 		return -EPROTO;

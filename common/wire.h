@@ -28,6 +28,16 @@
  *     | -- msg BYE {cookie, token} ----------------> |  slots freed
  *     | <-- msg EVICT {cookie, token} (stopping) --- |
  *
+ * A memory lease's executor (faas-executor --remote-mem) serves no calls;
+ * the client reads and writes its region one-sided, once the token showed:
+ *
+ *     | -- msg HELLO {token, depth 1, index, name} -> |  token checked
+ *     | <-- msg REGION {cookie, addr, key, size} ---- |  the region's address
+ *     | <== fi_read / fi_write at (addr + off, key) = |  and key: no event,
+ *     |                                              |  no call on the node
+ *     | <-- msg EVICT {cookie, token} (reclaimed) --- |  EvictGrace to read
+ *     | -- msg BYE {cookie, token} ----------------> |  back, then it is gone
+ *
  * A HELLO with a wrong token gets no answer: a worker never sends anything
  * to an address that came from a message it could not authenticate (it
  * would serve as a reflector), and refusals are logged at a bounded rate.
@@ -140,7 +150,8 @@ enum wire_msg_type {
 	WIRE_WELCOME = 2,
 	WIRE_BYE = 3,
 	WIRE_EVICT = 4,
-	WIRE_PING = 5 /* liveness probe, never answered (see libfaas/client.c) */
+	WIRE_PING = 5,	/* liveness probe, never answered (see libfaas/client.c) */
+	WIRE_REGION = 6 /* a memory lease's region, to a client that showed the token */
 };
 
 struct wire_msg {
@@ -166,6 +177,12 @@ struct wire_msg {
 			uint32_t cookie;
 			uint8_t token[WIRE_TOKEN_LEN]; /* the lease's */
 		} bye; /* also EVICT (the cookie names the client's worker) and PING */
+		struct {
+			uint32_t cookie; /* for BYE */
+			uint64_t addr;	 /* transport_mr_remote()'s address of byte 0 */
+			uint64_t key;
+			uint64_t size; /* bytes */
+		} region;
 	} u;
 };
 

@@ -41,6 +41,7 @@ void executor_options_default(struct executor_options *o)
 	o->mode = WORKER_HYBRID;
 	o->hot_poll_us = 100000;
 	o->publish = "-";
+	o->evict_grace_ms = 10000;
 }
 
 /* Reads one number from a cgroup file; false when absent or "max". */
@@ -61,12 +62,8 @@ static bool cgroup_number(const char *dir, const char *file, uint64_t *v)
 	return ok;
 }
 
-/* The staging budget when --staging-max is not given: what the memory
- * limit of the executor's cgroup (v2 memory.max, v1 memory.limit_in_bytes)
- * leaves after what it uses now and a margin, else STAGING_DEFAULT. */
-#define STAGING_DEFAULT (4ull << 30)
-#define STAGING_MARGIN (16ull << 20)
-static uint64_t staging_budget(void)
+#define MEMORY_MARGIN (16ull << 20)
+bool executor_memory_left(uint64_t *left)
 {
 	char line[PATH_MAX], dir[PATH_MAX + 32];
 	uint64_t limit = 0, used = 0;
@@ -92,9 +89,20 @@ static uint64_t staging_budget(void)
 	}
 	if (f)
 		fclose(f);
-	if (!found)
-		return STAGING_DEFAULT;
-	return limit > used + STAGING_MARGIN ? limit - used - STAGING_MARGIN : 0;
+	if (found)
+		*left = limit > used + MEMORY_MARGIN ? limit - used - MEMORY_MARGIN : 0;
+	return found;
+}
+
+/* The staging budget when --staging-max is not given: what the memory
+ * limit of the executor's cgroup leaves (executor_memory_left), else
+ * STAGING_DEFAULT. */
+#define STAGING_DEFAULT (4ull << 30)
+static uint64_t staging_budget(void)
+{
+	uint64_t left;
+
+	return executor_memory_left(&left) ? left : STAGING_DEFAULT;
 }
 
 int executor_parse_cpus(const char *list, cpu_set_t *set)
@@ -152,7 +160,7 @@ static int publish_fd(const char *where, const char *json, int *keep)
 	return rc;
 }
 
-static int publish(const char *where, const char *json, int *keep)
+int executor_publish(const char *where, const char *json, int *keep)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -265,6 +273,20 @@ static int make_doc(const struct executor_options *o, const struct worker_config
 	return rc;
 }
 
+int executor_token(const char *hex, uint8_t token[WIRE_TOKEN_LEN])
+{
+	if (hex) {
+		if (lease_hex_decode(hex, token, WIRE_TOKEN_LEN) != WIRE_TOKEN_LEN) {
+			log_error("the lease token must be %d hex digits", 2 * WIRE_TOKEN_LEN);
+			return 2;
+		}
+	} else if (getrandom(token, WIRE_TOKEN_LEN, 0) != WIRE_TOKEN_LEN) {
+		log_error("cannot draw a random lease token: %s", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int executor_run(const struct executor_options *o)
 {
 	unsigned ncpus = (unsigned)CPU_COUNT(&o->cpus);
@@ -308,16 +330,10 @@ int executor_run(const struct executor_options *o)
 	cfg.stop = &stop;
 	wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	cfg.wake_fd = wake >= 0 ? &wake : NULL; /* without it warm workers notice in 10 ms */
-	if (o->token_hex) {
-		if (lease_hex_decode(o->token_hex, cfg.token, WIRE_TOKEN_LEN) != WIRE_TOKEN_LEN) {
-			log_error("the lease token must be %d hex digits", 2 * WIRE_TOKEN_LEN);
-			status = 2;
-			goto out_lib;
-		}
-	} else if (getrandom(cfg.token, sizeof(cfg.token), 0) != sizeof(cfg.token)) {
-		log_error("cannot draw a random lease token: %s", strerror(errno));
+	status = executor_token(o->token_hex, cfg.token);
+	if (status)
 		goto out_lib;
-	}
+	status = 1;
 
 	/* Signals are taken by sigwait below; workers inherit the mask. */
 	sigemptyset(&sigs);
@@ -361,7 +377,7 @@ int executor_run(const struct executor_options *o)
 			goto out_stop;
 		}
 	}
-	rc = publish(o->publish, json, o->report_calls ? &report : NULL);
+	rc = executor_publish(o->publish, json, o->report_calls ? &report : NULL);
 	if (rc) {
 		log_error("cannot publish the lease document to %s: %s", o->publish, strerror(-rc));
 		goto out_stop;

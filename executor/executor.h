@@ -30,8 +30,10 @@ struct executor_options {
 	const char *publish;   /* file for the lease document, "-" = stdout */
 	const char *token_hex; /* NULL = random */
 	const char *id;
-	bool report_calls; /* --report-calls: after the document, the calls answered,
-			      on the --publish fd:N, every second (colocd's metrics) */
+	uint64_t remote_mem; /* --remote-mem: a memory lease's region (rmem.h); 0: serve --lib */
+	int evict_grace_ms;  /* --evict-grace: a memory lease's clients' time to read back */
+	bool report_calls;   /* --report-calls: after the document, the calls answered,
+				on the --publish fd:N, every second (colocd's metrics) */
 };
 
 /* Fills defaults: every cpu the process may run on, 64 KiB slots, ... */
@@ -44,5 +46,18 @@ int executor_parse_cpus(const char *list, cpu_set_t *set);
 /* Runs until SIGTERM/SIGINT: loads, publishes, serves, evicts clients.
  * Returns a process exit code (0 = stopped cleanly). */
 int executor_run(const struct executor_options *o);
+
+/* What the memory limit of this process's cgroup (v2 memory.max, v1
+ * memory.limit_in_bytes) leaves after what the cgroup uses now and a
+ * 16 MiB margin, in *left; false when there is no limit. */
+bool executor_memory_left(uint64_t *left);
+
+/* The lease token from hex (FAAS_TOKEN; 32 hex digits), else drawn at
+ * random. 0, or a process exit code after logging why. */
+int executor_token(const char *hex, uint8_t token[WIRE_TOKEN_LEN]);
+
+/* Writes the lease document to where: a file (mode 0600), "-" (stdout) or
+ * "fd:N" (colocd's channel; with keep, kept open as *keep). 0 or -errno. */
+int executor_publish(const char *where, const char *json, int *keep);
 
 #endif

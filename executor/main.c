@@ -10,8 +10,10 @@
 #include "assignment.h"
 #include "cli.h"
 #include "executor.h"
+#include "lease_doc.h"
 #include "lease_rules.h"
 #include "log.h"
+#include "rmem.h"
 #include "transport.h"
 
 #include <getopt.h>
@@ -27,7 +29,12 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: faas-executor --lib PATH [options]\n"
+	    "       faas-executor --remote-mem SIZE [options]\n"
 	    "  --lib PATH            function library (.so) to serve\n"
+	    "  --remote-mem SIZE     serve a memory lease instead: SIZE bytes (like 1G) that\n"
+	    "                        clients read and write one-sided (no --lib)\n"
+	    "  --evict-grace MS      memory lease: time clients get to read back after the\n"
+	    "                        eviction notice (default 10000)\n"
 	    "  --functions A,B,...   functions to serve (default: the library's faas_functions)\n"
 	    "  --cpus LIST           cores to serve on, e.g. 0-3,8 (default: all allowed)\n"
 	    "  --workers N           number of workers (default: one per cpu)\n"
@@ -62,6 +69,8 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"lib", required_argument, NULL, 'l'},
 	    {"functions", required_argument, NULL, 'f'},
+	    {"remote-mem", required_argument, NULL, 'G'},
+	    {"evict-grace", required_argument, NULL, 'E'},
 	    {"cpus", required_argument, NULL, 'c'},
 	    {"workers", required_argument, NULL, 'w'},
 	    {"provider", required_argument, NULL, 'p'},
@@ -108,6 +117,14 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			o.functions = optarg;
+			break;
+		case 'G':
+			o.remote_mem = cli_size("faas-executor", "--remote-mem", optarg, 4096,
+						LEASE_REMOTE_MEM_MAX);
+			break;
+		case 'E':
+			o.evict_grace_ms =
+			    (int)cli_number("faas-executor", "--evict-grace", optarg, 0, 3600000);
 			break;
 		case 'c':
 			if (executor_parse_cpus(optarg, &o.cpus) != 0) {
@@ -217,8 +234,20 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (o.remote_mem && o.lib_path) {
+		fprintf(stderr, "faas-executor: --remote-mem serves memory, not a library: give "
+				"--lib or --remote-mem, not both\n");
+		return 2;
+	}
+	if (o.remote_mem) {
+		transport_env_defaults(o.provider);
+		log_init("faas-executor", (enum log_level)level);
+		return rmem_run(&o);
+	}
 	if (!o.lib_path) {
-		fprintf(stderr, "faas-executor: --lib PATH is required\n");
+		fprintf(
+		    stderr,
+		    "faas-executor: --lib PATH is required (or --remote-mem SIZE: a memory lease)\n");
 		usage(stderr);
 		return 2;
 	}

@@ -176,7 +176,7 @@ const char *faas_strerror(int err)
 	case FAAS_EAUTH:
 		return "the executor refused the lease token";
 	case FAAS_EEVICTED:
-		return "the executor was evicted: its cores were reclaimed by their owner";
+		return "the executor was evicted: its cores or memory were reclaimed by their owner";
 	case FAAS_EUNAVAIL:
 		return "no executor of the lease answered (gone, unreachable, or the lease "
 		       "document's token is not its own)";
@@ -288,6 +288,11 @@ int lease_set_conf(struct faas_lease *lease, const char *conf)
 const char *lease_conf(const struct faas_lease *lease)
 {
 	return lease->conf;
+}
+
+const struct lease_doc *lease_doc_of(const struct faas_lease *lease)
+{
+	return lease->doc;
 }
 
 int faas_lease_workers(const struct faas_lease *lease)
@@ -882,6 +887,13 @@ int faas_client_create(const struct faas_lease *lease, const struct faas_client_
 	if (o.timeout_ms < 0 || o.connect_timeout_ms < 0 || o.depth < 0 || o.depth > 1024)
 		return FAAS_EINVAL;
 	doc = lease->doc;
+	if (doc->remote_mem) {
+		fprintf(stderr,
+			"libfaas: lease %s is a memory lease, which serves no calls; open "
+			"it with faas_rmem_open\n",
+			doc->id);
+		return FAAS_EINVAL;
+	}
 	connect_ms = o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_MS;
 	c = calloc(1, sizeof(*c));
 	if (!c)

@@ -120,6 +120,29 @@ struct faas_lease_request {
 int faas_lease_acquire(const struct faas_lease_request *req, struct faas_lease **lease, char *err,
 		       size_t errlen);
 
+/* A memory lease from the controller: size bytes of another node's idle
+ * memory (faas_rmem_open reads and writes it). A request of its own, not a
+ * field of struct faas_lease_request: that struct carries no size or
+ * version, so a program built against an older faas.h would pass a shorter
+ * one. Zero-initialise it; fields may be added at its end only with a
+ * new function. */
+struct faas_rmem_request {
+	uint64_t size;	  /* bytes of the region, 4K..2^50 (1024T) */
+	int minutes;	  /* 1..527040; 0 = DefaultLeaseTime of coloc.conf */
+	const char *conf; /* coloc.conf path, NULL = COLOC_CONF or the default */
+};
+
+/* Asks the controller for a memory lease: it places the region on a node
+ * whose host jobs lend memory headroom (it takes no core), where an
+ * executor in a cgroup of the lease's memory holds it as the caller's uid.
+ * *lease as faas_lease_acquire's (faas_lease_remote_mem says its size;
+ * faas_lease_release gives it back). Errors as faas_lease_acquire's:
+ * FAAS_EINVAL (size out of range, minutes), FAAS_EBUSY (no node lends that
+ * much memory now: err names the node with the most), ... Thread-safe;
+ * reads the environment. */
+int faas_rmem_acquire(const struct faas_rmem_request *req, struct faas_lease **lease, char *err,
+		      size_t errlen);
+
 /* Tells the controller that the lease is no longer needed (the controller
  * of the coloc.conf it was acquired with, else of COLOC_CONF or the
  * default); its executors stop. The caller still
@@ -225,6 +248,83 @@ long faas_client_retries(const struct faas_client *client);
 
 /* Calls started and not yet collected by faas_wait/faas_test/faas_wait_any. */
 int faas_inflight(const struct faas_client *client);
+
+/* ---- Memory leases (remote memory) -------------------------------------
+ * A memory lease (colocctl lease acquire --remote-mem, faas-executor
+ * --remote-mem) lends a region of another node's idle memory. The client
+ * reads and writes it one-sided (fi_read/fi_write into the region: no
+ * function runs on that node). faas_rmem_open presents the lease token to
+ * the lease's executor, which answers with the region's address and key.
+ *
+ *   struct faas_rmem *rm;
+ *   faas_rmem_open(lease, NULL, &rm);
+ *   faas_rmem_write(rm, 0, buf, len);
+ *   faas_rmem_read(rm, 0, buf, len);
+ *   faas_rmem_close(rm);
+ *
+ * When the region's node needs its memory back, the executor sends an
+ * eviction notice: faas_rmem_evicting() turns 1, and the client has the
+ * site's EvictGrace to read back what it needs; after that every access
+ * fails with FAAS_EEVICTED (the data is lost; nothing stale is returned).
+ * Threads: one thread at a time per struct faas_rmem. */
+
+struct faas_rmem;
+
+/* The bytes of a memory lease's region; 0 for a compute lease. */
+uint64_t faas_lease_remote_mem(const struct faas_lease *lease);
+
+/* Connects to the memory lease's executor. opts may be NULL; it uses
+ * timeout_ms (each access: the longest stall, default 1000 ms, plus 1 ms
+ * per 64 KiB of the access),
+ * connect_timeout_ms and src_addr. FAAS_EINVAL (not a memory lease),
+ * FAAS_EUNAVAIL (no answer: the executor is gone or the token is not its
+ * own), FAAS_ETRANSPORT, FAAS_EPROTO, FAAS_ENOMEM. The lease must outlive
+ * rm. */
+int faas_rmem_open(const struct faas_lease *lease, const struct faas_client_options *opts,
+		   struct faas_rmem **rm);
+
+/* Says goodbye to the executor and frees rm; NULL is a no-op. */
+void faas_rmem_close(struct faas_rmem *rm);
+
+/* The region's size in bytes. */
+uint64_t faas_rmem_size(const struct faas_rmem *rm);
+
+/* Registers [buf, buf+len) with the fabric: reads and writes whose buffer
+ * lies inside it move with no copy; others go through an internal bounce
+ * buffer. The memory stays the caller's and must stay mapped until
+ * faas_rmem_unregister(buf). FAAS_EINVAL, FAAS_ENOMEM, FAAS_ETRANSPORT. */
+int faas_rmem_register(struct faas_rmem *rm, void *buf, size_t len);
+/* FAAS_EBUSY while a failed access's transfer is still with the fabric. */
+int faas_rmem_unregister(struct faas_rmem *rm, void *buf);
+
+/* Copies len bytes (1..the region's size) at offset off of the region
+ * into buf (read) or from buf into it (write), and returns once they
+ * moved. FAAS_EINVAL when [off, off+len) is not inside the region
+ * (checked here, nothing is sent), FAAS_EEVICTED once the region was
+ * reclaimed (after its notice, or its executor is gone), FAAS_ETIMEDOUT
+ * (no progress for timeout_ms), FAAS_ETRANSPORT. */
+int faas_rmem_read(struct faas_rmem *rm, uint64_t off, void *buf, size_t len);
+int faas_rmem_write(struct faas_rmem *rm, uint64_t off, const void *buf, size_t len);
+
+/* Asynchronous accesses, many in flight: as faas_rmem_read/write, but
+ * buf must lie inside memory registered with faas_rmem_register (zero
+ * copy; FAAS_EINVAL otherwise) and stay untouched until the access is
+ * collected, and len is at most the provider's largest transfer
+ * (FAAS_ETOOBIG; 1 GiB or more on tcp;ofi_rxm and shm). *op is the
+ * access's handle, released by faas_rmem_test returning anything but
+ * FAAS_EINPROGRESS, or by faas_rmem_wait (which spins until then), or by
+ * faas_rmem_close. Accesses in flight together complete in any order. */
+struct faas_rmem_op;
+int faas_rmem_read_async(struct faas_rmem *rm, uint64_t off, void *buf, size_t len,
+			 struct faas_rmem_op **op);
+int faas_rmem_write_async(struct faas_rmem *rm, uint64_t off, const void *buf, size_t len,
+			  struct faas_rmem_op **op);
+int faas_rmem_test(struct faas_rmem *rm, struct faas_rmem_op *op);
+int faas_rmem_wait(struct faas_rmem *rm, struct faas_rmem_op *op);
+
+/* Polls for the eviction notice: 1 once it arrived (read back now), 0
+ * before, FAAS_EEVICTED once the region is gone, FAAS_EINVAL for NULL. */
+int faas_rmem_evicting(struct faas_rmem *rm);
 
 /* ---- Why a call failed ------------------------------------------------
  * Both describe the most recently collected call (faas_invoke, faas_wait,

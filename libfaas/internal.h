@@ -66,5 +66,7 @@ const struct lease_doc *client_lease_doc(const struct faas_client *c);
 int client_timeout_ms(const struct faas_client *c);
 /* Sets what faas_last_error says (faas_last_fn_rc becomes 0). */
 void client_note(struct faas_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The lease's parsed document; owned by the lease. */
+const struct lease_doc *lease_doc_of(const struct faas_lease *lease);
 
 #endif

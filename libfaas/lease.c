@@ -1,6 +1,6 @@
 /*
  * lease: libfaas's requests to the controller (faas_lease_acquire,
- * faas_lease_release; see faas.h). Each call loads coloc.conf, makes one
+ * faas_rmem_acquire, faas_lease_release; see faas.h). Each call loads coloc.conf, makes one
  * round trip with ctl_lease_acquire or ctl_lease_release (which check the
  * request against lease_rules.h) and maps the answer to a FAAS_E* code. No
  * state between calls; thread-safe as far as config_load (which reads the
@@ -95,14 +95,14 @@ static int setup(const char *conf, struct coloc_config *cfg, int *timeout_ms, ch
 	return FAAS_OK;
 }
 
+static int acquire(const char *fn, struct lease_request *req, const char *conf,
+		   struct faas_lease **lease, char *err, size_t errlen);
+
 int faas_lease_acquire(const struct faas_lease_request *r, struct faas_lease **lease, char *err,
 		       size_t errlen)
 {
 	struct lease_request req = {0};
-	struct coloc_config cfg;
-	struct msg grant;
-	char path[PATH_MAX], why[1024];
-	int rc, timeout_ms;
+	char path[PATH_MAX];
 
 	if (!r || !lease) {
 		log_errbuf(err, errlen,
@@ -131,12 +131,49 @@ int faas_lease_acquire(const struct faas_lease_request *r, struct faas_lease **l
 		return FAAS_EINVAL;
 	}
 	strcpy(req.lib, path);
-	rc = setup(r->conf, &cfg, &timeout_ms, err, errlen);
+	return acquire(__func__, &req, r->conf, lease, err, errlen);
+}
+
+int faas_rmem_acquire(const struct faas_rmem_request *r, struct faas_lease **lease, char *err,
+		      size_t errlen)
+{
+	struct lease_request req = {0};
+
+	if (!r || !lease) {
+		log_errbuf(err, errlen,
+			   "faas_rmem_acquire: the request and lease pointers are required");
+		return FAAS_EINVAL;
+	}
+	*lease = NULL;
+	if (r->minutes < 0) {
+		log_errbuf(err, errlen,
+			   "faas_rmem_acquire: minutes %d: give 0 (DefaultLeaseTime) or more",
+			   r->minutes);
+		return FAAS_EINVAL;
+	}
+	/* the size's limits are lease_rules.h's, checked by ctl_lease_acquire */
+	req.remote_mem = r->size ? r->size : 1; /* 0: "too small", not a compute lease */
+	req.time = (uint64_t)r->minutes * 60 > UINT32_MAX ? UINT32_MAX : (uint32_t)r->minutes * 60;
+	req.job = slurm_job_id();
+	return acquire(__func__, &req, r->conf, lease, err, errlen);
+}
+
+/* Sends req (a checked compute or memory lease request) to the controller
+ * of conf and parses the grant into *lease. */
+static int acquire(const char *fn, struct lease_request *req, const char *conf,
+		   struct faas_lease **lease, char *err, size_t errlen)
+{
+	struct coloc_config cfg;
+	struct msg grant;
+	char why[1024];
+	int rc, timeout_ms;
+
+	rc = setup(conf, &cfg, &timeout_ms, err, errlen);
 	if (rc)
 		return rc;
-	rc = ctl_lease_acquire(&cfg, &req, timeout_ms, &grant, why, sizeof(why));
+	rc = ctl_lease_acquire(&cfg, req, timeout_ms, &grant, why, sizeof(why));
 	if (rc) {
-		log_errbuf(err, errlen, "faas_lease_acquire: %s", why);
+		log_errbuf(err, errlen, "%s: %s", fn, why);
 		return faas_code(rc);
 	}
 	rc = faas_lease_from_json(grant.u.grant.lease, lease, why, sizeof(why));
@@ -144,7 +181,7 @@ int faas_lease_acquire(const struct faas_lease_request *r, struct faas_lease **l
 		log_errbuf(err, errlen,
 			   "the controller granted lease %s with a malformed document: %s",
 			   grant.u.grant.id, why);
-	if (rc == FAAS_OK && lease_set_conf(*lease, r->conf) != FAAS_OK) {
+	if (rc == FAAS_OK && lease_set_conf(*lease, conf) != FAAS_OK) {
 		/* it must still be released: the controller holds it */
 		log_errbuf(err, errlen, "out of memory after lease %s was granted",
 			   grant.u.grant.id);

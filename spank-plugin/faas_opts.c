@@ -36,6 +36,7 @@ static const struct {
     [FAAS_OPT_NO_HOST] = {"no-faas-host", "FAAS_HOST", "yes or no"},
     [FAAS_OPT_HOST_MEM] = {"faas-host-mem", "FAAS_HOST_MEM",
 			   "a size like 4G: the memory the job itself needs on each node"},
+    [FAAS_OPT_REMOTE_MEM] = {"faas-remote-mem", "FAAS_REMOTE_MEM", LEASE_ACCEPT_REMOTE_MEM},
 };
 
 const char *faas_opt_name(enum faas_opt o)
@@ -142,6 +143,13 @@ static int parse(struct faas_opts *f, enum faas_opt o, const char *v, const char
 	case FAAS_OPT_HOST_MEM:
 		rc = host_size(v, &f->host_mem);
 		break;
+	case FAAS_OPT_REMOTE_MEM:
+		/* its error says whether it is not a size, too small or too large */
+		if (lease_rules_parse_remote_mem(v, &f->remote_mem, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "%s%s: %s", source, v ? v : "", why);
+			return -EINVAL;
+		}
+		break;
 	default:
 		snprintf(err, errlen, "spank_faas: unknown option %d", (int)o);
 		return -EINVAL;
@@ -193,8 +201,22 @@ int faas_opts_from_env(struct faas_opts *f, const char *(*getenv_fn)(void *ctx, 
 
 int faas_opts_check(const struct faas_opts *f, char *err, size_t errlen)
 {
-	static const enum faas_opt need_workers[] = {FAAS_OPT_LIB, FAAS_OPT_MEM, FAAS_OPT_GPUS,
-						     FAAS_OPT_TIME};
+	static const enum faas_opt need_workers[] = {FAAS_OPT_LIB, FAAS_OPT_MEM, FAAS_OPT_GPUS};
+	bool memory = faas_opts_has(f, FAAS_OPT_REMOTE_MEM);
+
+	if (memory && faas_opts_has(f, FAAS_OPT_WORKERS)) {
+		snprintf(err, errlen,
+			 "--faas-remote-mem and --faas-workers (or FAAS_REMOTE_MEM and "
+			 "FAAS_WORKERS) ask for two leases, and a step has one: give one of them");
+		return -EINVAL;
+	}
+	if (faas_opts_has(f, FAAS_OPT_TIME) && !memory && !faas_opts_has(f, FAAS_OPT_WORKERS)) {
+		snprintf(err, errlen,
+			 "--faas-time has no use without --faas-workers=N or "
+			 "--faas-remote-mem=SIZE (FAAS_WORKERS, FAAS_REMOTE_MEM): the lease it is "
+			 "the time of");
+		return -EINVAL;
+	}
 
 	if (faas_opts_has(f, FAAS_OPT_WORKERS) && !faas_opts_has(f, FAAS_OPT_LIB)) {
 		snprintf(err, errlen,

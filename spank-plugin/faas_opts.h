@@ -11,6 +11,8 @@
  *   --faas-gpus=N          FAAS_GPUS        0..64 GPUs for the lease
  *   --faas-time=TIME       FAAS_TIME        lease time: minutes or Slurm's [D-]HH:MM[:SS],
  *                                           at most 366 days
+ *   --faas-remote-mem=SIZE FAAS_REMOTE_MEM  a memory lease of SIZE (4K to 1024T) instead of
+ *                                           workers
  *
  * (the limits are lease_rules.h's, shared with colocctl and libfaas)
  *   --faas-host            FAAS_HOST=yes    this job lends its idle resources
@@ -36,6 +38,7 @@ enum faas_opt {
 	FAAS_OPT_HOST,
 	FAAS_OPT_NO_HOST,
 	FAAS_OPT_HOST_MEM,
+	FAAS_OPT_REMOTE_MEM,
 	FAAS_OPT_COUNT
 };
 
@@ -45,9 +48,10 @@ struct faas_opts {
 	char lib[PATH_MAX];
 	uint64_t mem; /* bytes per worker; 0 = the site default */
 	uint32_t gpus;
-	uint32_t time_s;   /* 0 = the site default */
-	bool host;	   /* consent (meaningful when FAAS_OPT_HOST is set) */
-	uint64_t host_mem; /* bytes; 0 = the whole allocation */
+	uint32_t time_s;     /* 0 = the site default */
+	bool host;	     /* consent (meaningful when FAAS_OPT_HOST is set) */
+	uint64_t host_mem;   /* bytes; 0 = the whole allocation */
+	uint64_t remote_mem; /* a memory lease's bytes; 0 = none */
 };
 
 /* The option's name without dashes ("faas-workers") and its variable. */
@@ -65,8 +69,10 @@ int faas_opt_parse(struct faas_opts *f, enum faas_opt o, const char *value, char
 int faas_opts_from_env(struct faas_opts *f, const char *(*getenv_fn)(void *ctx, const char *name),
 		       void *ctx, char *err, size_t errlen);
 
-/* What must go together: --faas-lib, --faas-mem, --faas-gpus and
- * --faas-time need --faas-workers, which needs --faas-lib. 0 or -EINVAL. */
+/* What must go together: --faas-lib, --faas-mem and --faas-gpus need
+ * --faas-workers, which needs --faas-lib; --faas-time needs --faas-workers
+ * or --faas-remote-mem, which excludes --faas-workers (a step has one
+ * lease). 0 or -EINVAL. */
 int faas_opts_check(const struct faas_opts *f, char *err, size_t errlen);
 
 static inline bool faas_opts_has(const struct faas_opts *f, enum faas_opt o)

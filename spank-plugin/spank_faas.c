@@ -1,7 +1,8 @@
 /*
  * spank_faas.so: coloc's Slurm SPANK plugin (see spank_faas(8)).
  *
- * Client side, srun (S_CTX_LOCAL): with --faas-workers, the lease is
+ * Client side, srun (S_CTX_LOCAL): with --faas-workers (or
+ * --faas-remote-mem, a memory lease), the lease is
  * acquired from the controller once the job is allocated (so that its own
  * cores are not lent back to it) and before the step's tasks launch, and exported
  * to them as FAAS_LEASE; srun's exit releases it (also when tasks crash).
@@ -30,6 +31,7 @@
 #include "msg.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +90,10 @@ static struct spank_option options[] = {
     {"faas-host-mem", "SIZE",
      "[faas] memory this job needs on each node; the rest of its allocation may be lent", 1,
      FAAS_OPT_HOST_MEM, on_option},
+    {"faas-remote-mem", "SIZE",
+     "[faas] a memory lease: SIZE of other nodes' idle memory, like 4G, read and written "
+     "with faas_rmem_* (instead of --faas-workers)",
+     1, FAAS_OPT_REMOTE_MEM, on_option},
     SPANK_OPTIONS_TABLE_END};
 
 static int on_option(int val, const char *optarg, int remote)
@@ -184,7 +190,7 @@ static const char *acquire_remedy(int rc)
 	case EAGAIN:
 	case EDQUOT:
 		return "Ask for fewer workers or less memory, try later (colocctl gaps shows what "
-		       "is free), or run without --faas-workers";
+		       "is free), or run without --faas-workers or --faas-remote-mem";
 	case ECONNREFUSED:
 	case ETIMEDOUT:
 	case EHOSTUNREACH:
@@ -211,16 +217,21 @@ static int acquire(spank_t sp)
 		slurm_error(LOG "--faas-workers: %s", err);
 		return -1;
 	}
-	req.workers = opts.workers;
-	snprintf(req.lib, sizeof(req.lib), "%s", opts.lib);
-	req.mem = opts.mem;
-	req.gpus = opts.gpus;
+	if (opts.remote_mem) { /* a memory lease: nothing else */
+		req.remote_mem = opts.remote_mem;
+	} else {
+		req.workers = opts.workers;
+		snprintf(req.lib, sizeof(req.lib), "%s", opts.lib);
+		req.mem = opts.mem;
+		req.gpus = opts.gpus;
+	}
 	req.time = opts.time_s; /* 0: DefaultLeaseTime */
 	if (spank_get_item(sp, S_JOB_ID, &job) == ESPANK_SUCCESS)
 		req.job = job;
 	rc = ctl_lease_acquire(&cfg, &req, timeout_ms, &grant, err, sizeof(err));
 	if (rc) {
-		slurm_error(LOG "no function workers for this step: %s. %s", err,
+		slurm_error(LOG "no %s for this step: %s. %s",
+			    opts.remote_mem ? "memory lease" : "function workers", err,
 			    acquire_remedy(rc));
 		return -1;
 	}
@@ -231,7 +242,11 @@ static int acquire(spank_t sp)
 		return -1;
 	}
 	snprintf(lease_id, sizeof(lease_id), "%s", grant.u.grant.id);
-	slurm_verbose(LOG "lease %s: %u workers", lease_id, opts.workers);
+	if (opts.remote_mem)
+		slurm_verbose(LOG "lease %s: %" PRIu64 " bytes of memory", lease_id,
+			      opts.remote_mem);
+	else
+		slurm_verbose(LOG "lease %s: %u workers", lease_id, opts.workers);
 	msg_free(&grant);
 	return 0;
 }
@@ -538,7 +553,9 @@ int slurm_spank_local_user_init(spank_t sp, int ac, char **av)
 {
 	(void)ac;
 	(void)av;
-	return faas_opts_has(&opts, FAAS_OPT_WORKERS) ? acquire(sp) : 0;
+	return faas_opts_has(&opts, FAAS_OPT_WORKERS) || faas_opts_has(&opts, FAAS_OPT_REMOTE_MEM)
+		   ? acquire(sp)
+		   : 0;
 }
 
 int slurm_spank_exit(spank_t sp, int ac, char **av)

@@ -292,41 +292,60 @@ static int write_data(struct rawep *e, size_t off, size_t len, uint32_t imm)
 	return (int)r;
 }
 
-/* rma mode: read len bytes of the peer's [size, 2 size) into ours, then
- * write them to the peer's [0, size), each as few operations as the
+/* One fi_read (write 0) or fi_write of len bytes between our [size,
+ * size + len) and the peer's memory at remote, as few operations as the
  * provider's max_msg_size allows, waiting for their completions. */
-static int rma_both(struct rawep *e, size_t len)
+static int rma_op(struct rawep *e, int write, uint64_t remote, size_t len)
 {
 	size_t chunk = e->info->ep_attr->max_msg_size;
 
-	for (int write = 0; write < 2; write++) {
-		for (size_t off = 0; off < len; off += chunk) {
-			size_t n = len - off < chunk ? len - off : chunk;
-			char *local = e->buf + e->size + off;
-			ssize_t r;
+	for (size_t off = 0; off < len; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+		char *local = e->buf + e->size + off;
+		ssize_t r;
 
-			for (;;) {
-				r = write ? fi_write(e->ep, local, n, fi_mr_desc(e->mr), e->peer,
-						     e->them.addr + off, e->them.key, &e->rmactx)
-					  : fi_read(e->ep, local, n, fi_mr_desc(e->mr), e->peer,
-						    e->them.addr + e->size + off, e->them.key,
-						    &e->rmactx);
-				if (r != -FI_EAGAIN)
-					break;
-				reap(e);
-			}
-			if (r)
-				return (int)r;
-			e->rma_outstanding++;
+		for (;;) {
+			r = write ? fi_write(e->ep, local, n, fi_mr_desc(e->mr), e->peer,
+					     remote + off, e->them.key, &e->rmactx)
+				  : fi_read(e->ep, local, n, fi_mr_desc(e->mr), e->peer,
+					    remote + off, e->them.key, &e->rmactx);
+			if (r != -FI_EAGAIN)
+				break;
+			reap(e);
 		}
-		while (e->rma_outstanding > 0) {
-			ssize_t n = reap(e);
+		if (r)
+			return (int)r;
+		e->rma_outstanding++;
+	}
+	while (e->rma_outstanding > 0) {
+		ssize_t n = reap(e);
 
-			if (n < 0 && n != -FI_EAGAIN)
-				return (int)n;
-		}
+		if (n < 0 && n != -FI_EAGAIN)
+			return (int)n;
 	}
 	return 0;
+}
+
+/* rma mode: read len bytes of the peer's [size, 2 size) into ours, then
+ * write them to the peer's [0, size). */
+static int rma_both(struct rawep *e, size_t len)
+{
+	int rc = rma_op(e, 0, e->them.addr + e->size, len);
+
+	return rc ? rc : rma_op(e, 1, e->them.addr, len);
+}
+
+/* onesided: the server progresses its endpoint until the client's word */
+static int serve_onesided(struct rawep *e, int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	unsigned spins = 0;
+
+	for (;;) {
+		fi_cq_read(e->cq, NULL, 0);
+		if ((++spins & 255) == 0 && poll(&pfd, 1, 0) != 0)
+			return 0;
+	}
 }
 
 static int server(const struct raw_params *p, int fd)
@@ -341,7 +360,9 @@ static int server(const struct raw_params *p, int fd)
 	rc = ep_open(&e, p, p->payload * window, err, sizeof(err));
 	if (!rc)
 		rc = exchange(&e, fd);
-	for (unsigned i = 0; !rc && i < total; i++) {
+	if (!rc && p->onesided)
+		rc = serve_onesided(&e, fd);
+	for (unsigned i = 0; !rc && !p->onesided && i < total; i++) {
 		int64_t imm = wait_remote(&e);
 		size_t off;
 
@@ -385,7 +406,26 @@ static int client(const struct raw_params *p, int fd, struct raw_result *r, char
 	if (rc)
 		goto out;
 	snprintf(r->provider, sizeof(r->provider), "%s", e.info->fabric_attr->prov_name);
-	if (window == 1) {
+	if (p->onesided) {
+		r->rtt_ns = calloc(p->iterations, sizeof(*r->rtt_ns));
+		if (!r->rtt_ns) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (unsigned i = 0; i < total; i++) {
+			uint64_t start = (uint64_t)clock_ns();
+
+			if (i == p->warmup)
+				t0 = start;
+			rc = rma_op(&e, p->onesided == 2, e.them.addr, p->payload);
+			if (rc) {
+				snprintf(err, errlen, "one-sided access %u failed", i);
+				goto out;
+			}
+			if (i >= p->warmup)
+				r->rtt_ns[i - p->warmup] = (uint64_t)clock_ns() - start;
+		}
+	} else if (window == 1) {
 		r->rtt_ns = calloc(p->iterations, sizeof(*r->rtt_ns));
 		if (!r->rtt_ns) {
 			rc = -ENOMEM;

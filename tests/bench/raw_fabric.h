@@ -23,6 +23,9 @@ struct raw_params {
 	int rma;	 /* bandwidth: per round trip the server fi_reads payload bytes
 			  * of the client's memory and fi_writes them back, between a
 			  * 1-byte request and a 1-byte reply (what a large call does) */
+	int onesided;	 /* 1: fi_read, 2: fi_write of payload bytes into the server's
+			  * memory per iteration, each waited for; the server only
+			  * progresses its endpoint (what a memory lease's executor does) */
 	int server_cpu;	 /* -1: not pinned */
 	int client_cpu;
 };

@@ -67,15 +67,15 @@ if [ "${COLOC_INSTALLED:-0}" = 1 ]; then
 	sed "s|^PlugStackConfig=.*|PlugStackConfig=${COLOC_PLUGSTACK:-/etc/slurm/plugstack.conf}|" "$SLURM_CONF" >"$dir/slurm-pkg.conf"
 	chmod 644 "$dir/slurm-pkg.conf"
 	o=$(SLURM_CONF=$dir/slurm-pkg.conf srun --help 2>&1)
-	check "installed: ${COLOC_PLUGSTACK:-/etc/slurm/plugstack.conf} loads the plugin (srun --help lists the 8 [faas] options)" \
-		'[ "$(echo "$o" | grep -c "\[faas\]")" = 8 ]' "$o"
+	check "installed: ${COLOC_PLUGSTACK:-/etc/slurm/plugstack.conf} loads the plugin (srun --help lists the 9 [faas] options)" \
+		'[ "$(echo "$o" | grep -c "\[faas\]")" = 9 ]' "$o"
 	o=$(as_user nobody env SLURM_CONF="$dir/slurm-pkg.conf" PATH="$PATH" srun -n1 --faas-workers=0 echo LAUNCHED 2>&1)
 	check "installed: with the optional line, a refused --faas-workers=0 still stops srun" \
 		'! echo "$o" | grep -q LAUNCHED && echo "$o" | grep -q "expected a whole number"' "$o"
 fi
 
 # ---- the options, on the submit side ----
-check "srun --help lists the 8 [faas] options" '[ "$(srun --help 2>&1 | grep -c "\[faas\]")" = 8 ]' \
+check "srun --help lists the 9 [faas] options" '[ "$(srun --help 2>&1 | grep -c "\[faas\]")" = 9 ]' \
 	"$(srun --help 2>&1 | grep faas)"
 bad() { # args... ; expected message is the last argument
 	local want=${*: -1} args=("${@:1:$#-1}") o
@@ -90,6 +90,8 @@ bad --faas-workers=1 --faas-lib="$LIB" --faas-mem=12Q "expected a size per worke
 bad --faas-workers=1 --faas-lib="$LIB" --faas-time=0 "expected minutes"
 bad --faas-gpus=1 "has no use without --faas-workers"
 bad --faas-host-mem=lots "expected a size like 4G"
+bad --faas-remote-mem=1K "1K is too small: give a size"
+bad --faas-remote-mem=16M --faas-workers=1 --faas-lib="$LIB" "a step has one"
 o=$(as_nobody env FAAS_WORKERS=x srun -n1 echo LAUNCHED 2>&1)
 check "FAAS_WORKERS=x in the environment is refused, naming the variable" \
 	'! echo "$o" | grep -q LAUNCHED && echo "$o" | grep -q "FAAS_WORKERS=x"' "$o"
@@ -136,6 +138,17 @@ check "nobody, the host job's owner, sees it with colocctl usage --host-job $hos
 check "slurmd logged spank_faas.so's version when it loaded it" \
 	'grep -q "spank_faas: spank_faas.so of coloc [0-9][0-9.]* loaded" "$tb"/log/slurmd-st1.log' \
 	"$(grep -i spank "$tb"/log/slurmd-st1.log 2>&1 | head -3)"
+
+# ---- a memory lease through srun, on st1's lent memory headroom ----
+o=$(as_nobody srun -w st2 -n1 --faas-remote-mem=16M sh -c \
+	'colocctl leases --json > '"$out"'/mem.json; '"${RMEM_CHECK:-./rmem_check}"' fill 3' 2>&1)
+check "srun --faas-remote-mem=16M on st2: its task writes and reads the region (FAAS_LEASE)" \
+	'echo "$o" | grep -q "ok filled 16777216"' "$o"
+mid=$(grep -o '"id":"lease-[^"]*","uid":'"$nobody"',"state":"ready"' "$out/mem.json" | field id)
+check "meanwhile the memory lease was ready on st1, holding no core" \
+	'[ -n "$mid" ] && grep -q "\"id\":\"$mid\",[^}]*\"node\":\"st1\",[^}]*\"workers\":0" "$out/mem.json"' \
+	"$(cat "$out/mem.json")"
+check "srun's exit released it" 'lease_of "$mid" | grep -q "\"state\":\"released\""' "$(lease_of "$mid")"
 
 # ---- sbatch: the options reach the sruns of the batch script ----
 # (bounded by 60 s: a job that finds st3 still busy waits for Slurm's next

@@ -24,7 +24,7 @@ check() {
 	run_check "$a" "$b" "$c" "$colocctl" "$@"
 }
 
-echo "1..31"
+echo "1..37"
 check "no command" 2 "a command is needed"
 check "unknown command" 2 "unknown command frob; expected nodes, gaps" frob
 check "drain needs a node" 2 "drain needs one NODE" drain
@@ -69,4 +69,14 @@ check "controller down" 1 "colocd is not running on 127.0.0.1:1 (connection refu
 check "drain: controller down" 1 "colocd is not running on 127.0.0.1:1" drain node-1.a_b
 check "a 63-character node name is sent" 1 "colocd is not running on 127.0.0.1:1" \
 	resume "$(printf 'n%.0s' $(seq 63))"
+check "--remote-mem 4K is sent" 1 "$down" lease acquire --remote-mem 4K
+check "--remote-mem 1024T is sent" 1 "$down" lease acquire --remote-mem 1024T
+check "--remote-mem lots: not a size" 2 '--remote-mem "lots" is not a size: give a size like 512M' \
+	lease acquire --remote-mem lots
+check "--remote-mem 4095: too small" 2 "--remote-mem 4095 is too small: give .* at least 4K" \
+	lease acquire --remote-mem 4095
+check "--remote-mem 1025T: too large" 2 "--remote-mem 1025T is too large: give .* at most 1024T" \
+	lease acquire --remote-mem 1025T
+check "--remote-mem with --lib is refused: memory alone" 2 "asks for memory alone" \
+	lease acquire --remote-mem 16M --lib "$tmp/lib.so"
 exit $((fails > 0))

@@ -291,6 +291,17 @@ int sandbox_read(struct sandbox *sb, struct sandbox_state *st)
 	return 0;
 }
 
+int sandbox_set_cpus(struct sandbox *sb, const struct cpumask *cpus, char *err, size_t errlen)
+{
+	if (cpumask_empty(cpus)) {
+		snprintf(err, errlen, "empty cpuset");
+		return -EINVAL;
+	}
+	sb->cpus = *cpus;
+	sb->cpus_moved++;
+	return 0;
+}
+
 void sandbox_terminate(struct sandbox *sb)
 {
 	sb->terminated++;

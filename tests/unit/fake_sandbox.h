@@ -53,6 +53,7 @@ struct sandbox {
 	/* what the agent did */
 	unsigned terminated; /* sandbox_terminate calls */
 	unsigned kills;	     /* sandbox_kill passes */
+	unsigned cpus_moved; /* sandbox_set_cpus calls */
 	int64_t killed_ms;   /* clock_ms() of the first */
 	bool reaped;	     /* its executor was reaped (sandbox_reap or sandbox_destroy) */
 	bool destroyed;	     /* sandbox_destroy: the agent forgot the lease */

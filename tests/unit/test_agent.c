@@ -672,6 +672,64 @@ static void test_host_memory_evicts_largest(void **state)
 	expect_ended(f, "lease-2", "evicted", "memory");
 }
 
+/* A memory lease: started fresh (the waiting spare stays for calls) with
+ * --remote-mem and --evict-grace, in a cgroup of its memory, on the
+ * lendable PUs; it holds no PU, so steps do not evict it, and memory the
+ * host takes back does. */
+static void test_memory_lease(void **state)
+{
+	struct fixture *f = *state;
+	struct msg m = exec_msg(MSG_EXEC_START, "lease-1", "", 4 * GIB + (64u << 20));
+	struct sandbox *sb;
+	uint64_t cookie, report;
+	struct cpumask all;
+
+	TICK_UNTIL(f, fake_sandbox_spares_started() == 1);
+	m.u.exec.workers = 0;
+	m.u.exec.lib[0] = '\0';
+	m.u.exec.remote_mem = 4 * GIB;
+	cookie = request(f, m);
+	sb = fake_sandbox_find("lease-1");
+	assert_non_null(sb);
+	assert_int_equal(fake_sandbox_spares_started(), 2); /* its own, not the spare */
+	assert_string_equal(fake_sandbox_arg(sb, "--remote-mem"), "4294967296");
+	assert_string_equal(fake_sandbox_arg(sb, "--evict-grace"), "100");
+	assert_string_equal(fake_sandbox_arg(sb, "--id"), "lease-1");
+	assert_null(fake_sandbox_arg(sb, "--lib"));
+	assert_null(fake_sandbox_arg(sb, "--workers"));
+	assert_true(sb->mem_limit == 4 * GIB + (64u << 20));
+	assert_int_equal(cpumask_parse("0-7", &all), 0);
+	assert_true(cpumask_equal(&sb->cpus, &all));
+	free(send_own_doc(sb));
+	TICK_UNTIL(f, reply_to(f, cookie));
+	assert_int_equal(reply_to(f, cookie)->type, MSG_LEASE_GRANT);
+	tick_times(f, 5);
+	assert_int_equal(fake_sandbox_spares_started(), 2); /* the spare still waits */
+	expect_offer(f, "0-7", NODE_MEM, 0x3);		    /* the gap, leases not subtracted */
+
+	/* a job and its step on every PU leave it be */
+	expect_ok(&f->rs, request(f, job_start_msg(1, "0-3", GIB, true)));
+	assert_int_equal(sb->cpus_moved, 0);
+	/* a step on core 0: the executor moves off its PUs */
+	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_START, 1, 0, "0")));
+	assert_int_equal(sb->terminated, 0);
+	assert_int_equal(sb->cpus_moved, 1);
+	assert_false(cpumask_test(&sb->cpus, 0));
+	assert_false(cpumask_empty(&sb->cpus));
+	/* on every core: nothing is lendable, it stays where no step runs, or anywhere */
+	expect_ok(&f->rs, request(f, step_msg(MSG_STEP_START, 1, 1, "1-3")));
+	assert_int_equal(sb->terminated, 0);
+	expect_ok(&f->rs, request(f, job_end_msg(1)));
+	assert_true(cpumask_equal(&sb->cpus, &all)); /* back on the lendable PUs */
+	/* a job that needs the memory evicts it */
+	report = request(f, job_start_msg(2, "0", 12 * GIB, false));
+	assert_int_equal(sb->terminated, 1);
+	TICK_UNTIL(f, reply_to(f, report));
+	expect_ok(&f->rs, report);
+	assert_true(sb->destroyed);
+	expect_ended(f, "lease-1", "evicted", "memory");
+}
+
 /* ---- exec_stop and exits --------------------------------------------------------------------- */
 
 static void test_exec_stop_waits_for_the_executor(void **state)
@@ -855,6 +913,7 @@ int main(void)
 	    T(test_exec_start_refused),
 	    T(test_executor_does_not_start),
 	    cmocka_unit_test_setup_teardown(test_lease_takes_a_spare, setup_spare, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_lease, setup_spare, teardown),
 	    T(test_report_evicts_a_starting_lease),
 	    T(test_report_evicts_a_ready_lease),
 	    T(test_usage_record),

@@ -73,6 +73,7 @@ struct sent {
 	uint64_t mem;
 	char lib[MSG_PATH_MAX];
 	int64_t expires;
+	uint64_t remote_mem;
 	controller_node_cb cb;
 	void *arg;
 	uint64_t cookie;
@@ -120,6 +121,7 @@ static int fake_send(void *ctx, const struct controller_node *node, struct msg *
 		s->mem = req->u.exec.mem;
 		snprintf(s->lib, sizeof(s->lib), "%s", req->u.exec.lib);
 		s->expires = req->u.exec.expires;
+		s->remote_mem = req->u.exec.remote_mem;
 	}
 	s->cb = cb;
 	s->arg = arg;
@@ -496,6 +498,64 @@ static void test_lease_placed_and_granted(void **state)
 	assert_memory_equal(r->reply_to, nonce, MSG_NONCE_LEN);
 	assert_string_equal(r->cred, ""); /* colocd signs it, not the agent */
 	expect_lease(f, USER, s->id, "ready", "");
+}
+
+/* A memory lease: memory alone on the node lending the most, no PU; what
+ * it holds no other lease gets until it is released. */
+static struct msg memory_msg(uint64_t bytes)
+{
+	struct msg m = {.type = MSG_LEASE_ACQUIRE};
+
+	m.u.acquire.remote_mem = bytes;
+	m.u.acquire.time = 600;
+	return m;
+}
+
+static void test_memory_lease(void **state)
+{
+	struct fixture *f = *state;
+	struct msg n2 = node_msg("n2", "");
+	uint64_t cookie, rel;
+	unsigned before;
+	struct sent *s, *t, *stop;
+
+	report(f, "10.0.0.1", node_msg("n1", "2-7")); /* 8G of memory */
+	n2.u.node.mem_lendable = 12 * GIB;	      /* memory, and no core */
+	report(f, "10.0.0.2", n2);
+	before = f->nsent;
+	cookie = ask(f, USER, memory_msg(4 * GIB));
+	s = expect_sent(f, before, MSG_EXEC_START, "n2");
+	assert_int_equal(s->workers, 0);
+	assert_string_equal(s->pus, "");
+	assert_string_equal(s->lib, "");
+	assert_true(s->remote_mem == 4 * GIB);
+	assert_true(s->mem == 4 * GIB + LEASE_REMOTE_MEM_MARGIN);
+	node_grants(s);
+	assert_string_equal(expect_reply(&f->rs, cookie, MSG_LEASE_GRANT)->id, s->id);
+	expect_lease(f, USER, s->id, "ready", "");
+
+	/* n2 has 8G - 64M left, n1 8G: neither holds 8G and the margin */
+	expect_error(&f->rs, ask(f, USER, memory_msg(8 * GIB)), "ENOSPC",
+		     "the most memory headroom lent: 8G on n1");
+	/* 7G goes to n1, which lends the most; a 1G worker no longer fits there */
+	before = f->nsent;
+	cookie = ask(f, OTHER, memory_msg(7 * GIB));
+	t = expect_sent(f, before, MSG_EXEC_START, "n1");
+	node_grants(t);
+	expect_reply(&f->rs, cookie, MSG_LEASE_GRANT);
+	expect_error(&f->rs, ask(f, USER, acquire_msg(1, 600)), "ENOSPC", "");
+
+	/* released, n2's memory is lent again */
+	before = f->nsent;
+	rel = ask(f, USER, release_msg(s->id));
+	stop = expect_sent(f, before, MSG_EXEC_STOP, "n2");
+	node_oks(stop);
+	expect_ok(&f->rs, rel);
+	before = f->nsent;
+	cookie = ask(f, USER, memory_msg(11 * GIB));
+	s = expect_sent(f, before, MSG_EXEC_START, "n2");
+	node_grants(s);
+	expect_reply(&f->rs, cookie, MSG_LEASE_GRANT);
 }
 
 static void test_local_node(void **state)
@@ -1383,6 +1443,7 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
+	    T(test_memory_lease),
 	    T(test_lease_placed_and_granted),
 	    T(test_local_node),
 	    T(test_lease_fits_on_one_node),

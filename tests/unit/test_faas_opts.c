@@ -182,6 +182,7 @@ static void test_names(void **state)
 	    [FAAS_OPT_HOST] = {"faas-host", "FAAS_HOST"},
 	    [FAAS_OPT_NO_HOST] = {"no-faas-host", "FAAS_HOST"},
 	    [FAAS_OPT_HOST_MEM] = {"faas-host-mem", "FAAS_HOST_MEM"},
+	    [FAAS_OPT_REMOTE_MEM] = {"faas-remote-mem", "FAAS_REMOTE_MEM"},
 	};
 	struct faas_opts f;
 	char err[ERRLEN];
@@ -403,6 +404,33 @@ static void test_host_mem(void **state)
 	assert_int_equal(f.set, 1u << FAAS_OPT_HOST_MEM);
 	refused(FAAS_OPT_HOST_MEM, "0", "the memory the job itself needs");
 	refused(FAAS_OPT_HOST_MEM, "lots", "a size like 4G");
+}
+
+/* --faas-remote-mem: a memory lease, alone or with --faas-time; its
+ * errors say whether the value is not a size, too small or too large. */
+static void test_remote_mem(void **state)
+{
+	struct faas_opts f;
+	char err[ERRLEN];
+
+	(void)state;
+	accepted(FAAS_OPT_REMOTE_MEM, "4G", &f);
+	assert_true(f.remote_mem == 4 * GIB);
+	assert_int_equal(faas_opts_check(&f, err, ERRLEN), 0);
+	assert_int_equal(faas_opt_parse(&f, FAAS_OPT_TIME, "10", err, ERRLEN), 0);
+	assert_int_equal(faas_opts_check(&f, err, ERRLEN), 0);
+	assert_int_equal(faas_opt_parse(&f, FAAS_OPT_WORKERS, "1", err, ERRLEN), 0);
+	assert_int_equal(faas_opt_parse(&f, FAAS_OPT_LIB, lib, err, ERRLEN), 0);
+	assert_int_equal(faas_opts_check(&f, err, ERRLEN), -EINVAL);
+	assert_contains(err, "a step has one: give one of them");
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(faas_opt_parse(&f, FAAS_OPT_REMOTE_MEM, "lots", err, ERRLEN), -EINVAL);
+	assert_contains(err, "--faas-remote-mem=lots: \"lots\" is not a size");
+	assert_int_equal(faas_opt_parse(&f, FAAS_OPT_REMOTE_MEM, "1K", err, ERRLEN), -EINVAL);
+	assert_contains(err, "1K is too small: give a size");
+	assert_int_equal(faas_opt_parse(&f, FAAS_OPT_REMOTE_MEM, "1025T", err, ERRLEN), -EINVAL);
+	assert_contains(err, "1025T is too large");
+	assert_int_equal(f.set, 0);
 }
 
 /* ---- the environment ---------------------------------------------------- */
@@ -651,6 +679,7 @@ int main(void)
 	    cmocka_unit_test(test_time),
 	    cmocka_unit_test(test_host_flags),
 	    cmocka_unit_test(test_host_mem),
+	    cmocka_unit_test(test_remote_mem),
 	    cmocka_unit_test(test_env_fills_all),
 	    cmocka_unit_test(test_env_command_line_wins),
 	    cmocka_unit_test(test_env_bad_value_names_variable),

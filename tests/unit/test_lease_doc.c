@@ -226,6 +226,51 @@ static void test_functions(void **state)
 	expect_error(root, "functions[1].\"name\"");
 }
 
+/* A memory lease: remote_mem in range, and then no functions needed. */
+static void test_remote_mem(void **state)
+{
+	struct lease_doc *doc = lease_doc_new(0, 1), *back = NULL;
+	char *text = NULL, err[512] = "";
+	json_t *root;
+
+	assert_non_null(doc);
+	snprintf(doc->id, sizeof(doc->id), "mem-1");
+	snprintf(doc->provider, sizeof(doc->provider), "shm");
+	snprintf(doc->rung, sizeof(doc->rung), "writedata");
+	doc->slot_size = LEASE_MIN_SLOT;
+	doc->workers[0].addr_len = 4;
+	doc->workers[0].slots = 1;
+	doc->workers[0].cpu = -1;
+	doc->remote_mem = 1ull << 40;
+	assert_int_equal(lease_doc_encode(doc, &text), 0);
+	assert_non_null(strstr(text, "\"remote_mem\":1099511627776"));
+	assert_int_equal(lease_doc_decode(text, &back, err, sizeof(err)), 0);
+	assert_int_equal(back->remote_mem, 1ull << 40);
+	assert_int_equal(back->nfunctions, 0);
+	lease_doc_free(back);
+	lease_doc_free(doc);
+	free(text);
+	/* a compute lease says nothing of it */
+	doc = sample_doc();
+	assert_int_equal(lease_doc_encode(doc, &text), 0);
+	assert_null(strstr(text, "remote_mem"));
+	lease_doc_free(doc);
+	free(text);
+	root = valid_json();
+	json_object_set_new(root, "remote_mem", json_integer(0));
+	expect_error(root, "\"remote_mem\"");
+	root = valid_json();
+	json_object_set_new(root, "remote_mem", json_integer((json_int_t)LEASE_REMOTE_MEM_MAX + 1));
+	expect_error(root, "\"remote_mem\"");
+	root = valid_json();
+	json_object_set_new(root, "remote_mem", json_string("1G"));
+	expect_error(root, "\"remote_mem\"");
+	root = valid_json();
+	json_object_set_new(root, "remote_mem", json_integer(4096));
+	json_object_set_new(root, "functions", json_array());
+	expect_ok(root);
+}
+
 static void test_function_id(void **state)
 {
 	json_t *root;
@@ -474,6 +519,7 @@ int main(void)
 	    cmocka_unit_test(test_null_err),
 	    cmocka_unit_test(test_function_lookup),
 	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_remote_mem),
 	};
 
 	return cmocka_run_group_tests_name("lease_doc", tests, NULL, NULL);

@@ -178,6 +178,45 @@ static void test_parse_time(void **state)
 	assert_int_equal(lease_rules_parse_time(NULL, &s), -EINVAL);
 }
 
+/* --remote-mem: a size from 4K to 1024T; each refusal says why. */
+static void test_remote_mem(void **state)
+{
+	struct lease_request r = {.time = 60, .remote_mem = LEASE_MIN_REMOTE_MEM};
+	char err[512];
+	uint64_t b;
+
+	(void)state;
+	assert_int_equal(lease_rules_parse_remote_mem("4K", &b, err, sizeof(err)), 0);
+	assert_true(b == LEASE_MIN_REMOTE_MEM);
+	assert_int_equal(
+	    lease_rules_parse_remote_mem(LEASE_MAX_REMOTE_MEM_TEXT, &b, err, sizeof(err)), 0);
+	assert_true(b == LEASE_MAX_REMOTE_MEM);
+	b = 7;
+	assert_int_equal(lease_rules_parse_remote_mem("4095", &b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "4095 is too small: give a size"));
+	assert_int_equal(lease_rules_parse_remote_mem("1025T", &b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "1025T is too large"));
+	assert_int_equal(lease_rules_parse_remote_mem("lots", &b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "\"lots\" is not a size"));
+	assert_int_equal(lease_rules_parse_remote_mem(NULL, &b, err, sizeof(err)), -EINVAL);
+	assert_true(b == 7);
+	/* a memory lease asks for nothing of a compute lease */
+	assert_int_equal(lease_rules_check(&r, err, sizeof(err)), 0);
+	r.remote_mem = LEASE_MAX_REMOTE_MEM + 1;
+	assert_int_equal(lease_rules_check(&r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "ask for less"));
+	r.remote_mem = 1;
+	assert_int_equal(lease_rules_check(&r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "ask for more"));
+	r.remote_mem = LEASE_MIN_REMOTE_MEM;
+	r.workers = 1;
+	assert_int_equal(lease_rules_check(&r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "has no workers"));
+	r.workers = 0;
+	r.time = 0;
+	assert_int_equal(lease_rules_check(&r, err, sizeof(err)), -EINVAL);
+}
+
 static void test_parse_mem(void **state)
 {
 	static const char *const bad[] = {"0",	  "0M", "1025T", "1125899906842625", "junk", "",
@@ -335,11 +374,12 @@ static void test_default_time(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_workers),   cmocka_unit_test(test_mem),
-	    cmocka_unit_test(test_gpus),      cmocka_unit_test(test_time),
-	    cmocka_unit_test(test_lib),	      cmocka_unit_test(test_parse_time),
-	    cmocka_unit_test(test_parse_mem), cmocka_unit_test(test_accepted_texts),
-	    cmocka_unit_test(test_docs),      cmocka_unit_test(test_default_time),
+	    cmocka_unit_test(test_workers),    cmocka_unit_test(test_mem),
+	    cmocka_unit_test(test_gpus),       cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_lib),	       cmocka_unit_test(test_parse_time),
+	    cmocka_unit_test(test_parse_mem),  cmocka_unit_test(test_accepted_texts),
+	    cmocka_unit_test(test_docs),       cmocka_unit_test(test_default_time),
+	    cmocka_unit_test(test_remote_mem),
 	};
 
 	return cmocka_run_group_tests_name("lease_rules", tests, NULL, NULL);

@@ -320,7 +320,7 @@ static void test_acquire_limits(void **state)
 	assert_int_equal(m.u.acquire.gpus, g);
 	assert_int_equal(m.u.acquire.time, t);
 	acquire_text(text, sizeof(text), w + 1, mem, g, t);
-	refuse(text, "\"workers\" is 4097, outside 1..4096");
+	refuse(text, "\"workers\" is 4097, outside 0..4096");
 	acquire_text(text, sizeof(text), w, mem + 1, g, t);
 	refuse(text, "\"mem\" is 1125899906842625, outside 0..1125899906842624");
 	acquire_text(text, sizeof(text), w, mem, g + 1, t);
@@ -529,7 +529,7 @@ static void test_node_state_refusals(void **state)
 		    "{\"id\":\"l\",\"uid\":1000,\"workers\":5000,\"pus\":\"4-5\",\"mem\":1024,"
 		    "\"gpus\":0,\"expires\":0,\"state\":\"ready\",\"pid\":42}",
 		    ""),
-	       "\"leases\"[0]: \"workers\" is 5000, outside 1..4096");
+	       "\"leases\"[0]: \"workers\" is 5000, outside 0..4096");
 	refuse(NODE("0-7", "", JOBS,
 		    "{\"id\":\"l\",\"uid\":1000,\"workers\":1,\"pus\":\"4-5\",\"mem\":1024,"
 		    "\"gpus\":0,\"expires\":0,\"state\":\"running\",\"pid\":42}",
@@ -616,6 +616,53 @@ static void test_exec_drain_refusals(void **state)
 	refuse(DRAIN("0123456789012345678901234567890123456789012345678901234567890123", "true"),
 	       "\"node\"");
 	refuse(DRAIN("n1", "1"), "\"drain\"");
+}
+
+/* A memory lease (remote_mem): no workers, PUs or library on the wire. */
+static void test_memory_lease(void **state)
+{
+	struct msg m = {.type = MSG_LEASE_ACQUIRE}, out;
+
+	(void)state;
+	snprintf(m.cred, sizeof(m.cred), "c");
+	m.u.acquire.time = 60;
+	m.u.acquire.remote_mem = 1ull << 50;
+	out = round_trip(&m);
+	assert_true(out.u.acquire.remote_mem == 1ull << 50);
+	assert_int_equal(out.u.acquire.workers, 0);
+	assert_string_equal(out.u.acquire.lib, "");
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_EXEC_START;
+	snprintf(m.cred, sizeof(m.cred), "c");
+	snprintf(m.u.exec.id, sizeof(m.u.exec.id), "lease-1-77");
+	m.u.exec.uid = 1000;
+	m.u.exec.remote_mem = 4096;
+	m.u.exec.mem = 4096 + (64u << 20);
+	m.u.exec.expires = 5;
+	out = round_trip(&m);
+	assert_true(out.u.exec.remote_mem == 4096);
+	assert_string_equal(out.u.exec.pus, "");
+#define RMACQ(extra)                                                                               \
+	"{\"v\":1,\"type\":\"lease_acquire\",\"cred\":\"c\",\"time\":60,\"mode\":\"spread\","      \
+	"\"job\":0," extra "}"
+	refuse(RMACQ("\"workers\":1,\"lib\":\"\",\"mem\":0,\"gpus\":0,\"remote_mem\":4096"),
+	       "a memory lease");
+	refuse(RMACQ("\"workers\":0,\"lib\":\"/f.so\",\"mem\":0,\"gpus\":0,\"remote_mem\":4096"),
+	       "a memory lease");
+	refuse(RMACQ("\"workers\":0,\"lib\":\"\",\"mem\":0,\"gpus\":1,\"remote_mem\":4096"),
+	       "a memory lease");
+	refuse(RMACQ("\"workers\":0,\"lib\":\"\",\"mem\":0,\"gpus\":0,\"remote_mem\":4095"),
+	       "\"remote_mem\" is 4095");
+	refuse(RMACQ("\"workers\":0,\"lib\":\"\",\"mem\":0,\"gpus\":0"), "\"workers\" is 0");
+	refuse(RMACQ("\"workers\":1,\"lib\":\"\",\"mem\":0,\"gpus\":0"), "absolute");
+#undef RMACQ
+#define EXM(pus, mem)                                                                              \
+	"{\"v\":1,\"type\":\"exec_start\",\"cred\":\"c\",\"id\":\"l\",\"uid\":1000,\"gid\":0,"     \
+	"\"workers\":0,\"pus\":\"" pus "\",\"mem\":" mem ",\"gpus\":0,\"lib\":\"\",\"expires\":5," \
+	"\"remote_mem\":4096}"
+	refuse(EXM("0", "67112960"), "a memory lease");
+	refuse(EXM("", "4096"), "a memory lease");
+#undef EXM
 }
 
 static void test_encode_refuses(void **state)
@@ -1525,6 +1572,7 @@ int main(void)
 	    cmocka_unit_test(test_acquire_limits),
 	    cmocka_unit_test(test_node_state_round_trip),
 	    cmocka_unit_test(test_exec_drain_round_trips),
+	    cmocka_unit_test(test_memory_lease),
 	    cmocka_unit_test(test_node_state_refusals),
 	    cmocka_unit_test(test_exec_drain_refusals),
 	    cmocka_unit_test(test_encode_refuses),

@@ -590,6 +590,57 @@ static void test_random_leases_restore(void **state)
 	}
 }
 
+/* A memory lease: memory alone, on the node with the most, no PU; a
+ * compute lease cannot take that memory again; drained and short gaps are
+ * skipped; ENOSPC names the most memory lent. */
+static void test_memory_lease(void **state)
+{
+	struct placement *p = *state;
+	struct place_node a = node_make(0, 16, 16), b = node_make(1, 1, 0),
+			  c = node_make(2, 16, 16), got;
+	struct place_request r = req(1, PLACE_PACK);
+	struct place_assignment out[2];
+	char err[256] = "";
+	unsigned cnt;
+
+	a.mem_free = 4 * G;
+	cpumask_clear(&b.lendable); /* lends memory, no core */
+	b.mem_free = 10 * G;
+	c.mem_free = 20 * G;
+	c.drained = true;
+	assert_int_equal(placement_update(p, &a), 0);
+	assert_int_equal(placement_update(p, &b), 0);
+	assert_int_equal(placement_update(p, &c), 0);
+	assert_int_equal(placement_place_memory(p, 6 * G, NOW, 3600, out, err, sizeof(err)), 0);
+	assert_int_equal(out[0].node, 1);
+	assert_true(out[0].mem == 6 * G);
+	assert_true(cpumask_empty(&out[0].pus));
+	assert_int_equal(out[0].gpus, 0);
+	assert_int_equal(placement_get(p, 1, &got), 0);
+	assert_true(got.mem_free == 4 * G);
+	assert_true(cpumask_empty(&got.leased));
+	/* the next goes where most is left: node 0 (4G) ties node 1; 3G fits */
+	assert_int_equal(placement_place_memory(p, 3 * G, NOW, 3600, out, err, sizeof(err)), 0);
+	assert_true(out[0].node == 0 || out[0].node == 1);
+	/* what a memory lease took, a compute lease cannot book again */
+	r.mem_per_worker = 4 * G + 1;
+	assert_int_equal(placement_place(p, &r, out, 2, &cnt, NULL, 0), -ENOSPC);
+	assert_int_equal(placement_place_memory(p, 5 * G, NOW, 3600, out, err, sizeof(err)),
+			 -ENOSPC);
+	assert_non_null(strstr(err, "the most memory headroom lent: 4G on node"));
+	assert_non_null(strstr(err, "asked a memory lease of 5G"));
+	/* a gap ending before the lease would is skipped */
+	a.until = NOW + 60;
+	a.mem_free = 32 * G;
+	assert_int_equal(placement_update(p, &a), 0);
+	assert_int_equal(placement_place_memory(p, 16 * G, NOW, 3600, out, err, sizeof(err)),
+			 -ENOSPC);
+	assert_int_equal(placement_place_memory(p, 16 * G, NOW, 30, out, err, sizeof(err)), 0);
+	assert_int_equal(out[0].node, 0);
+	assert_int_equal(placement_place_memory(p, 0, NOW, 30, out, err, sizeof(err)), -EINVAL);
+	assert_int_equal(placement_place_memory(p, G, NOW, 0, out, err, sizeof(err)), -EINVAL);
+}
+
 static void test_invalid_requests(void **state)
 {
 	struct placement *p = *state;
@@ -643,6 +694,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_drained_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_random_leases_restore, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_requests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_lease, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

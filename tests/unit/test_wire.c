@@ -354,6 +354,30 @@ static void test_msg_bye_evict_round_trip(void **state)
 	}
 }
 
+static void test_msg_region_round_trip(void **state)
+{
+	struct wire_msg m = {.type = WIRE_REGION}, out;
+	uint8_t buf[WIRE_MSG_MAX];
+	size_t len;
+
+	m.u.region.cookie = 0x01020304u;
+	m.u.region.addr = 0x7f0011223344ull;
+	m.u.region.key = UINT64_MAX - 1;
+	m.u.region.size = 1ull << 50;
+	len = wire_msg_encode(&m, buf);
+	assert_int_equal(len, 6 + 28);
+	assert_int_equal(buf[5], 6);
+	assert_int_equal(wire_msg_decode(buf, len, &out), 0);
+	assert_int_equal(out.type, WIRE_REGION);
+	assert_int_equal(out.u.region.cookie, 0x01020304u);
+	assert_int_equal(out.u.region.addr, 0x7f0011223344ull);
+	assert_int_equal(out.u.region.key, UINT64_MAX - 1);
+	assert_int_equal(out.u.region.size, 1ull << 50);
+	/* any other length is refused */
+	assert_int_equal(wire_msg_decode(buf, len - 1, &out), -EPROTO);
+	assert_int_equal(wire_msg_decode(buf, len + 1, &out), -EPROTO);
+}
+
 static void test_msg_decode_header_errors(void **state)
 {
 	struct wire_msg m = {.type = WIRE_BYE}, out;
@@ -471,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_msg_layout),
 	    cmocka_unit_test(test_msg_welcome_round_trip),
 	    cmocka_unit_test(test_msg_bye_evict_round_trip),
+	    cmocka_unit_test(test_msg_region_round_trip),
 	    cmocka_unit_test(test_msg_decode_header_errors),
 	    cmocka_unit_test(test_msg_decode_truncated),
 	    cmocka_unit_test(test_msg_decode_hello_errors),
