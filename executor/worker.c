@@ -560,7 +560,7 @@ static void run_comm(struct worker *w, struct wreply *r, struct wclient *c,
 static void on_put(struct worker *w, uint32_t slot)
 {
 	const struct fnlib *lib = w->cfg->lib;
-	size_t inline_cap, cap, out_len = 0, in_len, need_in = 0, need_out = 0, avail;
+	size_t inline_cap, cap, out_len = 0, in_len, need_in = 0, need_out = 0, out_at, avail;
 	struct wire_req req;
 	struct wclient *c;
 	struct wreply *r;
@@ -639,13 +639,16 @@ static void on_put(struct worker *w, uint32_t slot)
 		need_in = req.in_rma.len;
 	if ((req.flags & WIRE_REQ_RMA_OUT) && req.out_cap > inline_cap)
 		need_out = req.out_cap < WIRE_RMA_MAX ? req.out_cap : WIRE_RMA_MAX;
-	if (need_in + need_out) {
-		rc = stage_get(w, need_in + need_out, &avail);
+	/* the output starts 64-byte aligned after the input, as a function's
+	 * buffers in the slot are aligned */
+	out_at = need_out ? (need_in + 63) & ~(size_t)63 : need_in;
+	if (out_at + need_out) {
+		rc = stage_get(w, out_at + need_out, &avail);
 		if (rc == -ENOSPC || rc == -ENOMEM) {
 			log_warning("worker %u: a call needs %zu bytes of staging, the lease's "
 				    "budget has %zu free; refused",
-				    w->index, need_in + need_out, avail);
-			reply(w, r, c, &req, WIRE_NOSTAGE, 0, need_in + need_out);
+				    w->index, out_at + need_out, avail);
+			reply(w, r, c, &req, WIRE_NOSTAGE, 0, out_at + need_out);
 			return;
 		}
 		if (rc) {
@@ -660,7 +663,7 @@ static void on_put(struct worker *w, uint32_t slot)
 			in_len = need_in;
 		}
 		if (need_out) {
-			out = w->stage + need_in;
+			out = w->stage + out_at;
 			cap = need_out;
 		}
 		if (atomic_load_explicit(w->cfg->stop, memory_order_relaxed)) {
