@@ -245,7 +245,8 @@ static void write_request(struct fixture *f, uint32_t slot, uint32_t cookie, int
 	assert_true(slot < SLOTS);
 	assert_true(len <= PAYLOAD_MAX);
 	wire_req_encode(&req, at);
-	memcpy(at + WIRE_REQ_LEN, payload, len);
+	if (len)
+		memcpy(at + WIRE_REQ_LEN, payload, len);
 }
 
 /* A request and the put event that delivers it. */
