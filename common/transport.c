@@ -82,6 +82,8 @@ struct rma_xfer {
 	unsigned long done; /* chunks completed */
 	int err;	    /* the first failed chunk's, 0 when none */
 	bool abandoned;
+	struct transport *t;
+	struct rma_xfer *next; /* in t->abandoned while abandoned */
 };
 
 struct op {
@@ -116,6 +118,7 @@ struct transport_mr {
 };
 
 struct transport {
+	struct rma_xfer *abandoned; /* freed by their last completion, or at close */
 	struct fi_info *info;
 	struct fid_fabric *fabric;
 	struct fid_domain *domain;
@@ -494,6 +497,26 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 
 static void peer_remove_now(struct transport *t, uint64_t peer);
 
+/* A transfer whose chunks are still with the provider is handed over:
+ * freed by its last completion, or by transport_close when none comes. */
+static void rma_abandon(struct rma_xfer *x)
+{
+	x->abandoned = true;
+	x->next = x->t->abandoned;
+	x->t->abandoned = x;
+}
+
+static void rma_free_abandoned(struct rma_xfer *x)
+{
+	struct rma_xfer **p = &x->t->abandoned;
+
+	while (*p && *p != x)
+		p = &(*p)->next;
+	if (*p)
+		*p = x->next;
+	free(x);
+}
+
 /* A chunk completed (err 0) or failed. Peers removed meanwhile leave the
  * address vector once no chunk is pending: shm progresses a pending
  * transfer through its peer's mapping, which the removal unmaps. */
@@ -508,7 +531,7 @@ static void rma_done(struct transport *t, struct op *op, int err)
 	if (err && !x->err)
 		x->err = err;
 	if (x->abandoned && x->pending == 0)
-		free(x);
+		rma_free_abandoned(x);
 	while (t->rma_pending == 0 && t->ndeferred)
 		peer_remove_now(t, t->deferred[--t->ndeferred]);
 }
@@ -600,9 +623,10 @@ int transport_rma(struct transport *t, enum transport_rma_dir dir, uint64_t peer
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
+	x->t = t;
 	rc = rma_run(t, x, dir, peer, buf, len, mr, addr, key, stall_ms);
 	if (x->pending)
-		x->abandoned = true; /* freed by its last completion */
+		rma_abandon(x);
 	else
 		free(x);
 	return rc;
@@ -1443,6 +1467,12 @@ void transport_close(struct transport *t)
 		close(t->watches[--t->nwatches].pidfd);
 	free(t->watches);
 	free(t->deferred);
+	while (t->abandoned) { /* their completions will not come now */
+		struct rma_xfer *x = t->abandoned;
+
+		t->abandoned = x->next;
+		free(x);
+	}
 	free(t);
 }
 
@@ -1465,6 +1495,7 @@ int transport_rma_start(struct transport *t, enum transport_rma_dir dir, uint64_
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
+	x->t = t;
 	/* a full transmit queue drains as earlier transfers complete */
 	while ((rc = rma_post(t, x, dir, peer, buf, len, mr, addr, key)) == -EAGAIN &&
 	       clock_ms() < deadline)
@@ -1491,7 +1522,7 @@ void transport_rma_release(struct rma_xfer *x)
 	if (!x)
 		return;
 	if (x->pending)
-		x->abandoned = true; /* freed by its completion */
+		rma_abandon(x);
 	else
 		free(x);
 }
