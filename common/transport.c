@@ -497,6 +497,16 @@ int transport_put(struct transport *t, uint64_t peer, const void *src, size_t le
 
 static void peer_remove_now(struct transport *t, uint64_t peer);
 
+/* A new transfer of t's, or NULL without memory. */
+static struct rma_xfer *rma_xfer_new(struct transport *t)
+{
+	struct rma_xfer *x = calloc(1, sizeof(*x));
+
+	if (x)
+		x->t = t;
+	return x;
+}
+
 /* A transfer whose chunks are still with the provider is handed over:
  * freed by its last completion, or by transport_close when none comes. */
 static void rma_abandon(struct rma_xfer *x)
@@ -620,10 +630,9 @@ int transport_rma(struct transport *t, enum transport_rma_dir dir, uint64_t peer
 		return -ENOTSUP;
 	if (!transport_mr_contains(mr, buf, len))
 		return -EFAULT;
-	x = calloc(1, sizeof(*x));
+	x = rma_xfer_new(t);
 	if (!x)
 		return -ENOMEM;
-	x->t = t;
 	rc = rma_run(t, x, dir, peer, buf, len, mr, addr, key, stall_ms);
 	if (x->pending)
 		rma_abandon(x);
@@ -1492,10 +1501,9 @@ int transport_rma_start(struct transport *t, enum transport_rma_dir dir, uint64_
 		return -EMSGSIZE;
 	if (!transport_mr_contains(mr, buf, len))
 		return -EFAULT;
-	x = calloc(1, sizeof(*x));
+	x = rma_xfer_new(t);
 	if (!x)
 		return -ENOMEM;
-	x->t = t;
 	/* a full transmit queue drains as earlier transfers complete */
 	while ((rc = rma_post(t, x, dir, peer, buf, len, mr, addr, key)) == -EAGAIN &&
 	       clock_ms() < deadline)
